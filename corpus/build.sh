@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Rebuilds the checked-in corpus images from corpus/src, byte for byte.
+#
+# The images in corpus/images are what the tests use, so the tests pass without a
+# cross toolchain. This script is how they were made: run it with the toolchain named
+# below and `git diff --stat corpus/images` stays empty. With another clang-22 it still
+# builds, but says so, because codegen may differ.
+#
+# usage: corpus/build.sh [OUTPUT_DIR]     (default: corpus/images)
+set -euo pipefail
+
+EXPECTED_CLANG="Debian clang version 22.1.8 (1~deb12u1)"
+here=$(cd "$(dirname "$0")" && pwd)
+out=$(mkdir -p "${1:-$here/images}" && cd "${1:-$here/images}" && pwd)
+
+for tool in clang-22 lld-link-22 llvm-dlltool-22; do
+  command -v "$tool" >/dev/null || { echo "build.sh: $tool not found (apt-get install clang-22 lld-22 llvm-22)" >&2; exit 2; }
+done
+actual=$(clang-22 --version | head -n 1)
+if [ "$actual" != "$EXPECTED_CLANG" ]; then
+  echo "build.sh: warning: installed '$actual' differs from '$EXPECTED_CLANG';" \
+       "images may not match the checked-in ones byte for byte" >&2
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# Compile from inside src/ with relative paths so no absolute path reaches an object.
+cd "$here/src"
+
+# Flags shared by every image: freestanding, one section per function (so the linker
+# places and pads each function), unwind tables (.pdata for non-leaf functions, as MSVC).
+common=(-O2 -ffreestanding -ffunction-sections -fasynchronous-unwind-tables
+        -fno-stack-protector -fno-ident)
+# /functionpadmin leaves room before each function for the hotpatch jump; /release
+# writes a real PE checksum (base-identity checks compare it); /Brepro derives the
+# timestamp from the content, so rebuilds are identical.
+link_common=(/nodefaultlib /noentry /dll /opt:noicf /opt:ref /Brepro /release)
+
+build() { # build ARCH NAME [extra clang flags] -- [extra link flags]
+  local arch=$1 name=$2; shift 2
+  local cflags=() lflags=() target machine dllmachine
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do cflags+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  lflags=("$@")
+  case $arch in
+    x64)   target=x86_64-pc-windows-msvc;  machine=x64;   dllmachine=i386:x86-64 ;;
+    arm64) target=aarch64-pc-windows-msvc; machine=arm64; dllmachine=arm64 ;;
+  esac
+  local src=${name%%.*}.c
+  clang-22 --target=$target "${common[@]}" "${cflags[@]}" -c "$src" -o "$work/$name.$arch.obj"
+  llvm-dlltool-22 -m $dllmachine -d kernel32.def -l "$work/kernel32.$arch.lib"
+  lld-link-22 "${link_common[@]}" /machine:$machine "${lflags[@]}" \
+    "$work/$name.$arch.obj" "$work/kernel32.$arch.lib" /out:"$out/$name.$arch.dll" \
+    /implib:"$work/$name.$arch.lib"
+  echo "built $(basename "$out")/$name.$arch.dll"
+}
+
+for arch in x64 arm64; do
+  hotpatch=(); [ $arch = x64 ] && hotpatch=(-fms-hotpatch)
+  for name in basics counter faults imports; do
+    build $arch $name "${hotpatch[@]}" -- /functionpadmin:16
+  done
+done
+# The same source without hotpatch support: 1-byte first instructions, no padding.
+# `inspect` must call these functions not hotpatchable.
+build x64 basics.plain --

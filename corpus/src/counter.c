@@ -1,0 +1,33 @@
+/* A shared counter updated by several guest threads. Later issues run `worker` on many
+ * threads at once and call `verify` when they all finished. */
+#include "corpus.h"
+
+#define COUNTER_ITERATIONS 40
+#define COUNTER_MAX_THREADS 64
+
+static volatile uint64_t g_counter;
+static volatile uint64_t g_per_thread[COUNTER_MAX_THREADS];
+
+/* The function a hotpatch replaces: increments are done one call at a time. */
+CORPUS_EXPORT CORPUS_NOINLINE CORPUS_ENTRY_NOP uint64_t bump(uint64_t amount) {
+  g_counter = g_counter + amount;
+  return g_counter;
+}
+
+CORPUS_EXPORT uint64_t worker(uint64_t index) {
+  uint64_t slot = index % COUNTER_MAX_THREADS;
+  for (uint64_t i = 0; i < COUNTER_ITERATIONS; ++i) {
+    bump(1);
+    g_per_thread[slot] = g_per_thread[slot] + 1;
+  }
+  return g_per_thread[slot];
+}
+
+/* 1 when no update was lost: the counter equals the sum of what the threads did. */
+CORPUS_EXPORT uint64_t verify(void) {
+  uint64_t total = 0;
+  for (int i = 0; i < COUNTER_MAX_THREADS; ++i) total += g_per_thread[i];
+  return total == g_counter ? 1 : 0;
+}
+
+CORPUS_EXPORT uint64_t counter_value(void) { return g_counter; }

@@ -1,0 +1,155 @@
+#include "emu/arm64/Arm64Arch.h"
+
+#include <capstone/capstone.h>
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "emu/arm64/Cmodx.h"
+
+namespace hph {
+namespace {
+
+constexpr uint8_t kRet[] = {0xC0, 0x03, 0x5F, 0xD6};  // ret (x30)
+
+uint32_t wordAt(std::span<const uint8_t> bytes, size_t offset) {
+  uint32_t word = 0;
+  std::memcpy(&word, bytes.data() + offset, 4);
+  return word;
+}
+
+// Capstone handles are not thread-safe; each thread keeps its own.
+csh capstone() {
+  struct Handle {
+    csh handle = 0;
+    Handle() { cs_open(CS_ARCH_ARM64, CS_MODE_ARM, &handle); }
+    ~Handle() { cs_close(&handle); }
+  };
+  thread_local Handle h;
+  return h.handle;
+}
+
+int xRegister(size_t index) {
+  // UC_ARM64_REG_X0..X28 are contiguous in Unicorn 2.
+  return UC_ARM64_REG_X0 + static_cast<int>(index);
+}
+
+}  // namespace
+
+Result<Engine> Arm64Arch::openEngine() const {
+  uc_engine* uc = nullptr;
+  if (uc_err err = uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &uc); err != UC_ERR_OK)
+    return internalError("uc_open(arm64): " + ucErrorText(err));
+  Engine engine(uc);
+  // The default CPU lacks LSE atomics, PAC and LDAPR that Windows code uses.
+  if (uc_err err = uc_ctl_set_cpu_model(uc, UC_CPU_ARM64_MAX); err != UC_ERR_OK)
+    return internalError("uc_ctl_set_cpu_model(arm64 max): " + ucErrorText(err));
+  return engine;
+}
+
+int Arm64Arch::pcRegister() const { return UC_ARM64_REG_PC; }
+int Arm64Arch::spRegister() const { return UC_ARM64_REG_SP; }
+
+Result<void> Arm64Arch::prepareCall(const Engine& engine, const CallFrame& frame) const {
+  if (frame.args.size() > kMaxCallArgs) return badInput("too many arguments");
+  for (size_t i = 0; i < kMaxCallArgs; ++i)
+    engine.setReg(xRegister(i), i < frame.args.size() ? frame.args[i] : 0);
+  engine.setReg(UC_ARM64_REG_SP, (frame.stackTop - 0x100) & ~uint64_t{15});
+  engine.setReg(UC_ARM64_REG_X29, 0);
+  engine.setReg(UC_ARM64_REG_X30, frame.returnAddress);
+  engine.setReg(UC_ARM64_REG_PC, frame.entry);
+  return {};
+}
+
+uint64_t Arm64Arch::returnValue(const Engine& engine) const { return engine.reg(UC_ARM64_REG_X0); }
+
+uint64_t Arm64Arch::argument(const Engine& engine, size_t index) const {
+  if (index < kMaxCallArgs) return engine.reg(xRegister(index));
+  uint64_t value = 0;
+  engine.read(engine.reg(UC_ARM64_REG_SP) + 8 * (index - kMaxCallArgs),
+              {reinterpret_cast<uint8_t*>(&value), 8});
+  return value;
+}
+
+void Arm64Arch::setReturnValue(const Engine& engine, uint64_t value) const {
+  engine.setReg(UC_ARM64_REG_X0, value);
+}
+
+std::span<const uint8_t> Arm64Arch::returnInstruction() const { return kRet; }
+
+DecodedInstruction Arm64Arch::decode(std::span<const uint8_t> bytes, uint64_t address) const {
+  DecodedInstruction out;
+  if (bytes.size() < 4) {
+    out.text = "(truncated)";
+    return out;
+  }
+  const uint32_t word = wordAt(bytes, 0);
+  cs_insn* insn = nullptr;
+  // Capstone 4 rejects LSE, LDAPR, PAC branches and udf: those still are 4 bytes long.
+  out.length = 4;
+  if (cs_disasm(capstone(), bytes.data(), 4, address, 1, &insn) == 1) {
+    out.valid = true;
+    out.text = insn->op_str[0] ? fmt::format("{} {}", insn->mnemonic, insn->op_str)
+                               : std::string(insn->mnemonic);
+    cs_free(insn, 1);
+  } else {
+    out.valid = word != 0;  // udf #0 is the only permanently undefined encoding we name
+    out.text = word == 0 ? "udf #0" : fmt::format(".inst 0x{:08x}", word);
+  }
+  return out;
+}
+
+uint32_t Arm64Arch::countInstructions(std::span<const uint8_t> block) const {
+  return static_cast<uint32_t>((block.size() + 3) / 4);
+}
+
+std::string Arm64Arch::describeInterrupt(uint32_t number) const {
+  // QEMU's EXCP_* numbers, which Unicorn passes to UC_HOOK_INTR.
+  switch (number) {
+    case 1: return "undefined instruction";
+    case 2: return "svc (supervisor call)";
+    case 3: return "prefetch abort";
+    case 4: return "data abort";
+    case 7: return "brk (breakpoint)";
+    case 11: return "hvc (hypervisor call)";
+    case 13: return "smc (secure monitor call)";
+    default: return fmt::format("exception {}", number);
+  }
+}
+
+bool Arm64Arch::isPadding(std::span<const uint8_t> bytes) const {
+  // lld pads Arm64 functions with zero words (udf #0).
+  if (bytes.empty() || bytes.size() % 4) return false;
+  for (size_t i = 0; i < bytes.size(); i += 4)
+    if (wordAt(bytes, i) != 0) return false;
+  return true;
+}
+
+EntryPatchability Arm64Arch::entryPatchability(std::span<const uint8_t> before,
+                                               std::span<const uint8_t> entry,
+                                               uint64_t entryAddress) const {
+  EntryPatchability out;
+  out.aligned = entryAddress % 4 == 0;
+  const DecodedInstruction first = decode(entry, entryAddress);
+  out.firstInstruction = first.text;
+  out.firstInstructionLength = first.length;
+  for (size_t i = before.size(); i >= 4 && isPadding(before.subspan(i - 4, 4)); i -= 4)
+    out.paddingBefore += 4;
+  out.concurrentlyModifiable = entry.size() >= 4 && arm64::isConcurrentlyModifiable(wordAt(entry, 0));
+  if (!out.aligned)
+    out.reason = "entry is not 4-byte aligned";
+  else if (!out.concurrentlyModifiable)
+    out.reason = fmt::format(
+        "first instruction '{}' may not be modified while other cores run it "
+        "(only B, BL, BRK, HVC, ISB, NOP, SMC, SVC may); needs stop-the-world",
+        first.text);
+  out.hotpatchable = out.reason.empty();
+  return out;
+}
+
+const Arch& arm64Arch() {
+  static const Arm64Arch instance;
+  return instance;
+}
+
+}  // namespace hph

@@ -1,0 +1,90 @@
+// The one interface behind which x64/ and arm64/ sit side by side (as in QBDI).
+// Everything architecture-specific the emulator, the loader and `inspect` need goes
+// through here: engines, calling conventions, decoding, hotpatchability of an entry.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "emu/core/Engine.h"
+#include "emu/core/Result.h"
+
+namespace hph {
+
+enum class ArchKind { kX64, kArm64 };
+
+struct DecodedInstruction {
+  bool valid = false;
+  uint32_t length = 0;  // bytes; 0 when invalid
+  std::string text;     // "mov rax, rbx" / "add x0, x1, x2"; a ".byte"/".inst" line if invalid
+};
+
+// What `inspect` reports about a function's entry as compiled.
+struct EntryPatchability {
+  bool hotpatchable = false;
+  std::string firstInstruction;
+  uint32_t firstInstructionLength = 0;
+  uint32_t paddingBefore = 0;    // x64: int3/nop bytes directly before the entry
+  bool aligned = true;           // Arm64: entry on a 4-byte boundary
+  bool concurrentlyModifiable = false;  // Arm64: first instruction in the CMODX set
+  std::string reason;            // why not, when not
+};
+
+// The state a guest call starts from.
+struct CallFrame {
+  uint64_t entry = 0;
+  std::span<const uint64_t> args;  // at most kMaxCallArgs
+  uint64_t stackTop = 0;           // highest usable stack address (exclusive)
+  uint64_t returnAddress = 0;      // sentinel: reaching it ends the call
+};
+
+inline constexpr size_t kMaxCallArgs = 8;
+
+class Arch {
+ public:
+  virtual ~Arch() = default;
+
+  virtual ArchKind kind() const = 0;
+  virtual std::string_view name() const = 0;  // "x64" | "arm64"
+  virtual uint16_t peMachine() const = 0;     // IMAGE_FILE_MACHINE_*
+
+  virtual Result<Engine> openEngine() const = 0;
+  // Granularity of Unicorn mappings for this architecture.
+  virtual uint64_t pageSize() const = 0;
+
+  virtual int pcRegister() const = 0;
+  virtual int spRegister() const = 0;
+
+  // Sets registers and stack for a call with the platform convention (Win64 / AAPCS64).
+  virtual Result<void> prepareCall(const Engine& engine, const CallFrame& frame) const = 0;
+  virtual uint64_t returnValue(const Engine& engine) const = 0;
+  virtual uint64_t argument(const Engine& engine, size_t index) const = 0;
+  virtual void setReturnValue(const Engine& engine, uint64_t value) const = 0;
+  // Bytes of a plain return: shim stubs are this, run after the host sets the result.
+  virtual std::span<const uint8_t> returnInstruction() const = 0;
+
+  virtual DecodedInstruction decode(std::span<const uint8_t> bytes, uint64_t address) const = 0;
+  // Number of instructions in a straight-line block (the budget counts these).
+  virtual uint32_t countInstructions(std::span<const uint8_t> block) const = 0;
+  // A guest interrupt/exception number from UC_HOOK_INTR, as words.
+  virtual std::string describeInterrupt(uint32_t number) const = 0;
+  // Does the end of this code look like padding (x64 int3/nop, Arm64 udf #0)?
+  virtual bool isPadding(std::span<const uint8_t> bytes) const = 0;
+
+  virtual EntryPatchability entryPatchability(std::span<const uint8_t> before,
+                                              std::span<const uint8_t> entry,
+                                              uint64_t entryAddress) const = 0;
+};
+
+// The two backends; defined in emu/x64 and emu/arm64.
+const Arch& x64Arch();
+const Arch& arm64Arch();
+// By PE machine (0x8664, 0xAA64); nullptr when neither.
+const Arch* archForPeMachine(uint16_t machine);
+const Arch* archByName(std::string_view name);
+
+}  // namespace hph

@@ -1,0 +1,140 @@
+// A Machine is one emulated process: an address space, the engine that runs it, the
+// modules loaded into it and the shims their imports are bound to. It is the context
+// object passed around instead of globals (as lld's COFFLinkerContext).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "emu/core/AddressSpace.h"
+#include "emu/core/Arch.h"
+#include "emu/core/Engine.h"
+#include "emu/core/GuestFault.h"
+#include "emu/core/Result.h"
+#include "emu/core/ShimLibrary.h"
+
+namespace hph {
+
+struct CallOptions {
+  // Stops runaway guests; counted in instructions (x64 blocks are decoded once to count).
+  uint64_t instructionBudget = 100'000'000;
+};
+
+struct CallResult {
+  uint64_t value = 0;         // the full 64-bit return register
+  uint64_t instructions = 0;  // instructions executed by this call
+  std::optional<GuestFault> fault;
+  bool completed() const { return !fault; }
+};
+
+struct LoadedModule {
+  std::string name;
+  uint64_t base = 0;
+  uint64_t size = 0;
+};
+
+class Machine {
+ public:
+  // Fixed places in every guest address space, far above any image base. The sentinel
+  // return address lies on a page that holds no code: Unicorn discards the block holding
+  // `until - 1` at the end of every run, so that block must never be hot code.
+  static constexpr uint64_t kShimBase = 0x7FFE'0000'0000;
+  static constexpr uint64_t kShimSlotBytes = 16;
+  static constexpr uint64_t kShimSlots = 4096;
+  static constexpr uint64_t kSentinelPage = 0x7FFF'0000'0000;
+  static constexpr uint64_t kReturnSentinel = kSentinelPage + 0x800;
+  static constexpr uint64_t kStackBase = 0x7FFD'0000'0000;
+  static constexpr uint64_t kStackBytes = 1 << 20;
+  static constexpr uint64_t kProcessId = 0x1000;
+
+  static Result<std::unique_ptr<Machine>> create(const Arch& arch);
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  const Arch& arch() const { return arch_; }
+  const Engine& engine() const { return engine_; }
+  AddressSpace& memory() { return memory_; }
+  const AddressSpace& memory() const { return memory_; }
+
+  // A zeroed region mapped into the engine.
+  Result<Region*> map(uint64_t base, uint64_t size, uint32_t permissions, std::string name);
+  // Data access through the engine's view of memory; false when unmapped.
+  bool readGuest(uint64_t address, std::span<uint8_t> out) const;
+  bool writeGuest(uint64_t address, std::span<const uint8_t> bytes) const;
+  // A host write to code: the engine forgets what it translated from those bytes.
+  bool writeCode(uint64_t address, std::span<const uint8_t> bytes);
+
+  void addModule(LoadedModule module) { modules_.push_back(std::move(module)); }
+  const std::vector<LoadedModule>& modules() const { return modules_; }
+  // "basics.x64.dll+0x1020", "shim kernel32.dll!Sleep", or "" when nowhere known.
+  std::string symbolize(uint64_t address) const;
+
+  // The stub address an import slot should hold; the same import gets the same stub.
+  Result<uint64_t> bindImport(std::string_view dll, std::string_view function);
+
+  // Runs entry(args...) to completion, to a fault, or until the budget runs out.
+  // Errors (not faults) are reserved for bad input and harness failures.
+  Result<CallResult> call(uint64_t entry, std::span<const uint64_t> args,
+                          const CallOptions& options = {});
+
+  // State the shims read and write.
+  uint64_t currentThreadId() const { return currentThreadId_; }
+  uint64_t instructionsRetired() const { return instructionsRetired_; }
+  uint32_t lastError() const { return lastError_; }
+  void setLastError(uint32_t value) { lastError_ = value; }
+
+ private:
+  struct ImportBinding {
+    std::string dll;
+    std::string function;
+    const ShimFunction* shim = nullptr;  // nullptr: unresolved, refused when called
+  };
+  // Why the engine stopped, when the harness stopped it (from inside a hook).
+  struct StopRequest {
+    std::optional<GuestFault> fault;
+    std::optional<Error> error;
+  };
+  // x64 blocks are decoded once to count their instructions; a direct-mapped cache keeps
+  // that off the hot path.
+  struct BlockCount {
+    uint64_t address = ~uint64_t{0};
+    uint32_t size = 0;
+    uint32_t count = 0;
+  };
+
+  Machine(const Arch& arch, Engine engine);
+  Result<void> installHooks();
+  uint32_t instructionsInBlock(uint64_t address, uint32_t size);
+  GuestFault faultAt(FaultKind kind, uint64_t pc, uint64_t address, std::string detail) const;
+  std::string disassembleAt(uint64_t pc) const;
+
+  static void onBlock(uc_engine* uc, uint64_t address, uint32_t size, void* user);
+  static void onShim(uc_engine* uc, uint64_t address, uint32_t size, void* user);
+  static bool onMemoryFault(uc_engine* uc, uc_mem_type type, uint64_t address, int size,
+                            int64_t value, void* user);
+  static void onInterrupt(uc_engine* uc, uint32_t number, void* user);
+
+  const Arch& arch_;
+  Engine engine_;
+  AddressSpace memory_;
+  std::vector<LoadedModule> modules_;
+  std::vector<ImportBinding> imports_;
+
+  uint64_t budget_ = 0;
+  uint64_t executedThisCall_ = 0;
+  uint64_t instructionsRetired_ = 0;
+  std::optional<GuestFault> memoryFault_;  // from the unmapped/protection hook
+  StopRequest stop_;
+  std::vector<BlockCount> blockCounts_;
+
+  uint64_t currentThreadId_ = 1;
+  uint32_t lastError_ = 0;
+};
+
+}  // namespace hph

@@ -1,0 +1,47 @@
+// Status codes for every API boundary of the harness (in the style of Zydis' ZyanStatus):
+// a small closed set that maps one-to-one onto the command line's exit codes.
+#pragma once
+
+#include <string_view>
+
+namespace hph {
+
+enum class Status {
+  kOk,
+  kBadInput,        // malformed image, wrong argument, unknown function: exit 2
+  kUnresolvedImport,// guest needed an import no shim provides: exit 2 (input problem)
+  kGuestFault,      // the guest crashed or ran out of budget: exit 1 (a finding)
+  kInternal,        // a bug or an environment failure in the harness: exit 3
+};
+
+// Exit codes shared by every subcommand (see DESIGN.md, "Command line").
+enum ExitCode : int {
+  kExitHolds = 0,
+  kExitViolated = 1,
+  kExitBadInput = 2,
+  kExitInternal = 3,
+};
+
+constexpr int exitCodeFor(Status status) {
+  switch (status) {
+    case Status::kOk: return kExitHolds;
+    case Status::kGuestFault: return kExitViolated;
+    case Status::kBadInput:
+    case Status::kUnresolvedImport: return kExitBadInput;
+    case Status::kInternal: return kExitInternal;
+  }
+  return kExitInternal;
+}
+
+constexpr std::string_view statusName(Status status) {
+  switch (status) {
+    case Status::kOk: return "ok";
+    case Status::kBadInput: return "bad-input";
+    case Status::kUnresolvedImport: return "unresolved-import";
+    case Status::kGuestFault: return "guest-fault";
+    case Status::kInternal: return "internal";
+  }
+  return "internal";
+}
+
+}  // namespace hph

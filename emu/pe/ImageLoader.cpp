@@ -1,0 +1,66 @@
+#include "emu/pe/ImageLoader.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "emu/pe/PeFormat.h"
+
+namespace hph {
+namespace {
+
+constexpr uint64_t kImageBaseAlignment = 0x10000;
+
+void applyRelocations(std::span<uint8_t> mapped, const PeImage& image, uint64_t delta) {
+  for (const BaseRelocation& reloc : image.relocations) {
+    uint8_t* at = mapped.data() + reloc.rva;  // validated: inside SizeOfImage
+    if (reloc.type == pe::kRelDir64) {
+      uint64_t value;
+      std::memcpy(&value, at, 8);
+      value += delta;
+      std::memcpy(at, &value, 8);
+    } else if (reloc.type == pe::kRelHighLow) {
+      uint32_t value;
+      std::memcpy(&value, at, 4);
+      value += static_cast<uint32_t>(delta);
+      std::memcpy(at, &value, 4);
+    }
+  }
+}
+
+}  // namespace
+
+Result<LoadedImage> loadImage(Machine& machine, const PeImage& image, std::optional<uint64_t> base) {
+  if (image.arch != &machine.arch())
+    return badInput(fmt::format("{}: FileHeader.Machine: a {} image cannot run on a {} machine",
+                                image.path, image.arch->name(), machine.arch().name()));
+  const uint64_t at = base.value_or(image.imageBase);
+  if (at % kImageBaseAlignment)
+    return badInput(fmt::format("{}: load base 0x{:x} is not 64 KiB aligned", image.path, at));
+  if (at != image.imageBase && image.relocations.empty() && image.directories[pe::kBaseRelocationDirectory].size == 0)
+    return badInput(fmt::format("{}: basereloc directory: image has no relocations and cannot "
+                                "load at 0x{:x} (prefers 0x{:x})", image.path, at, image.imageBase));
+
+  const std::string name = std::filesystem::path(image.path).filename().string();
+  auto region = machine.map(at, image.sizeOfImage, kAll, name);
+  if (!region) return region.error();
+  std::span<uint8_t> mapped = region.value()->span();
+
+  std::memcpy(mapped.data(), image.file.data(), std::min<size_t>(image.sizeOfHeaders, image.file.size()));
+  for (const SectionInfo& section : image.sections) {
+    const std::vector<uint8_t> bytes = image.bytesAt(section.virtualAddress, section.end() - section.virtualAddress);
+    std::memcpy(mapped.data() + section.virtualAddress, bytes.data(), bytes.size());
+  }
+  applyRelocations(mapped, image, at - image.imageBase);
+  for (const ImportInfo& import : image.imports) {
+    auto stub = machine.bindImport(import.dll, import.function);
+    if (!stub) return stub.error();
+    std::memcpy(mapped.data() + import.iatRva, &stub.value(), 8);
+  }
+  machine.engine().forgetCode(at, at + image.sizeOfImage);
+  machine.addModule({name, at, image.sizeOfImage});
+  return LoadedImage{&image, at};
+}
+
+}  // namespace hph

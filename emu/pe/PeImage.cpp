@@ -1,0 +1,105 @@
+#include "emu/pe/PeImage.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+
+#include "emu/pe/FunctionTable.h"
+#include "emu/pe/LiefReader.h"
+#include "emu/pe/LoadConfig.h"
+#include "emu/pe/PeFormat.h"
+#include "emu/pe/PeValidator.h"
+#include "emu/pe/UnwindTable.h"
+
+namespace hph {
+
+bool SectionInfo::executable() const {
+  return characteristics & (pe::kSectionExecute | pe::kSectionCode);
+}
+
+const SectionInfo* PeImage::sectionAt(uint32_t rva) const {
+  for (const SectionInfo& s : sections)
+    if (rva >= s.virtualAddress && rva < s.end()) return &s;
+  return nullptr;
+}
+
+std::optional<uint32_t> PeImage::fileOffset(uint32_t rva, uint32_t length) const {
+  const uint64_t end = uint64_t{rva} + length;
+  if (end <= sizeOfHeaders) return end <= file.size() ? std::optional<uint32_t>(rva) : std::nullopt;
+  for (const SectionInfo& s : sections)
+    if (rva >= s.virtualAddress && end <= uint64_t{s.virtualAddress} + s.rawSize)
+      return s.rawOffset + (rva - s.virtualAddress);
+  return std::nullopt;
+}
+
+std::vector<uint8_t> PeImage::bytesAt(uint32_t rva, uint32_t length) const {
+  const SectionInfo* s = sectionAt(rva);
+  if (!s) return {};
+  length = std::min<uint32_t>(length, s->end() - rva);
+  std::vector<uint8_t> out(length, 0);
+  const uint32_t offsetInSection = rva - s->virtualAddress;
+  if (offsetInSection < s->rawSize) {
+    const uint32_t fromFile = std::min(length, s->rawSize - offsetInSection);
+    std::memcpy(out.data(), file.data() + s->rawOffset + offsetInSection, fromFile);
+  }
+  return out;
+}
+
+const FunctionInfo* PeImage::findFunction(std::string_view nameOrRva) const {
+  // "rva:0x1234" names a function by its entry RVA (design: explicit patch maps).
+  if (nameOrRva.starts_with("rva:")) {
+    std::string_view digits = nameOrRva.substr(4);
+    int base = 10;
+    if (digits.starts_with("0x") || digits.starts_with("0X")) { digits.remove_prefix(2); base = 16; }
+    uint32_t rva = 0;
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), rva, base);
+    if (ec != std::errc() || ptr != digits.data() + digits.size() || digits.empty()) return nullptr;
+    for (const FunctionInfo& f : functions)
+      if (f.begin == rva) return &f;
+    return nullptr;
+  }
+  for (const FunctionInfo& f : functions)
+    if (f.name == nameOrRva) return &f;
+  return nullptr;
+}
+
+const FunctionInfo* PeImage::functionContaining(uint32_t rva) const {
+  for (const FunctionInfo& f : functions)
+    if (rva >= f.begin && rva < f.end) return &f;
+  return nullptr;
+}
+
+Result<PeImage> parsePeImage(std::vector<uint8_t> file, const std::string& path) {
+  PeImage image;
+  image.path = path;
+  image.file = std::move(file);
+  if (auto r = pe::validateHeaders(image); !r) return r.error();
+  if (auto r = pe::validateDirectories(image); !r) return r.error();
+  if (auto r = pe::readWithLief(image); !r) return r.error();
+  if (auto r = pe::readLoadConfig(image); !r) return r.error();
+  auto unwind = pe::readUnwindTable(image);
+  if (!unwind) return unwind.error();
+  image.functions = pe::buildFunctionTable(image, *unwind);
+  return image;
+}
+
+Result<PeImage> readPeImage(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return badInput(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  if (size < 0) return badInput(fmt::format("{}: cannot read (not a regular file?)", path));
+  if (size > std::streamoff{pe::kMaxImageSize})
+    return badInput(fmt::format("{}: file: {} bytes is larger than any image we load", path, size));
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  in.seekg(0);
+  if (size && !in.read(reinterpret_cast<char*>(bytes.data()), size))
+    return badInput(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
+  return parsePeImage(std::move(bytes), path);
+}
+
+}  // namespace hph

@@ -1,0 +1,88 @@
+#include "emu/pe/UnwindTable.h"
+
+#include <fmt/format.h>
+
+#include "emu/pe/ByteReader.h"
+#include "emu/pe/PeFormat.h"
+
+namespace hph::pe {
+namespace {
+
+constexpr uint8_t kUnwFlagChainInfo = 0x4;  // x64 UNWIND_INFO.Flags
+
+Error entryError(const PeImage& image, size_t index, std::string problem) {
+  return badInput(fmt::format("{}: exception directory entry[{}]: {}", image.path, index, problem));
+}
+
+std::optional<uint32_t> u32At(const PeImage& image, uint32_t rva) {
+  auto offset = image.fileOffset(rva, 4);
+  return offset ? ByteReader(image.file).u32(*offset) : std::nullopt;
+}
+
+Result<UnwindEntry> x64Entry(const PeImage& image, uint32_t at, size_t index) {
+  UnwindEntry entry;
+  entry.begin = *u32At(image, at);
+  entry.end = *u32At(image, at + 4);
+  const uint32_t unwind = *u32At(image, at + 8);
+  if (entry.end <= entry.begin || entry.end > image.sizeOfImage)
+    return entryError(image, index, fmt::format("range [0x{:x}, 0x{:x}) is empty or outside the "
+                                                "image", entry.begin, entry.end));
+  // Low bit set: the entry points at another RUNTIME_FUNCTION (a chained fragment).
+  if (unwind & 1) {
+    entry.fragment = true;
+  } else if (auto header = u32At(image, unwind)) {
+    entry.fragment = ((*header & 0xFF) >> 3) & kUnwFlagChainInfo;
+  } else {
+    return entryError(image, index, fmt::format("UnwindInfo RVA 0x{:x} lies outside the image", unwind));
+  }
+  return entry;
+}
+
+Result<UnwindEntry> arm64Entry(const PeImage& image, uint32_t at, size_t index) {
+  UnwindEntry entry;
+  entry.begin = *u32At(image, at);
+  const uint32_t unwind = *u32At(image, at + 4);
+  uint32_t lengthWords = 0;
+  switch (unwind & 3) {
+    case 0: {  // .xdata record: FunctionLength in bits 0..17
+      auto header = u32At(image, unwind);
+      if (!header)
+        return entryError(image, index, fmt::format(".xdata RVA 0x{:x} lies outside the image", unwind));
+      lengthWords = *header & 0x3FFFF;
+      break;
+    }
+    case 1:  // packed, with prologue
+    case 2:  // packed fragment, no prologue
+      entry.packed = true;
+      entry.fragment = (unwind & 3) == 2;
+      lengthWords = (unwind >> 2) & 0x7FF;
+      break;
+    default:
+      return entryError(image, index, "reserved packed-unwind flag 3");
+  }
+  entry.end = entry.begin + lengthWords * 4;
+  if (entry.begin % 4 || lengthWords == 0 || entry.end > image.sizeOfImage)
+    return entryError(image, index, fmt::format("range [0x{:x}, +{} words) is misaligned, empty or "
+                                                "outside the image", entry.begin, lengthWords));
+  return entry;
+}
+
+}  // namespace
+
+Result<std::vector<UnwindEntry>> readUnwindTable(const PeImage& image) {
+  const DataDirectory dir = image.directories[kExceptionDirectory];
+  std::vector<UnwindEntry> entries;
+  const bool arm64 = image.arch->kind() == ArchKind::kArm64;
+  const uint32_t entrySize = arm64 ? 8 : 12;
+  for (uint32_t at = 0, index = 0; at + entrySize <= dir.size; at += entrySize, ++index) {
+    auto entry = arm64 ? arm64Entry(image, dir.rva + at, index) : x64Entry(image, dir.rva + at, index);
+    if (!entry) return entry.error();
+    if (!image.sectionAt(entry->begin) || image.sectionAt(entry->begin)->end() < entry->end)
+      return entryError(image, index, fmt::format("range [0x{:x}, 0x{:x}) is not inside one section",
+                                                  entry->begin, entry->end));
+    entries.push_back(*entry);
+  }
+  return entries;
+}
+
+}  // namespace hph::pe

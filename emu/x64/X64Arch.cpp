@@ -1,0 +1,171 @@
+#include "emu/x64/X64Arch.h"
+
+#include <Zydis/Zydis.h>
+#include <fmt/format.h>
+
+#include <array>
+
+namespace hph {
+namespace {
+
+// Windows hotpatching needs room for `e9 rel32` in the padding before the function.
+constexpr uint32_t kHotpatchPaddingBytes = 5;
+// ...and a first instruction the 2-byte `eb f9` replaces whole.
+constexpr uint32_t kHotpatchFirstInstructionBytes = 2;
+
+// Win64: the first four integer arguments in registers, the rest on the stack above
+// a 32-byte home area that the caller reserves.
+constexpr std::array<int, 4> kArgumentRegisters = {UC_X86_REG_RCX, UC_X86_REG_RDX,
+                                                   UC_X86_REG_R8, UC_X86_REG_R9};
+constexpr uint64_t kHomeAreaBytes = 32;
+constexpr uint8_t kRet[] = {0xC3};
+
+const ZydisDecoder& decoder() {
+  static const ZydisDecoder instance = [] {
+    ZydisDecoder d;
+    ZydisDecoderInit(&d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+    return d;
+  }();
+  return instance;
+}
+
+const ZydisFormatter& formatter() {
+  static const ZydisFormatter instance = [] {
+    ZydisFormatter f;
+    ZydisFormatterInit(&f, ZYDIS_FORMATTER_STYLE_INTEL);
+    return f;
+  }();
+  return instance;
+}
+
+}  // namespace
+
+Result<Engine> X64Arch::openEngine() const {
+  uc_engine* uc = nullptr;
+  if (uc_err err = uc_open(UC_ARCH_X86, UC_MODE_64, &uc); err != UC_ERR_OK)
+    return internalError("uc_open(x64): " + ucErrorText(err));
+  return Engine(uc);
+}
+
+int X64Arch::pcRegister() const { return UC_X86_REG_RIP; }
+int X64Arch::spRegister() const { return UC_X86_REG_RSP; }
+
+Result<void> X64Arch::prepareCall(const Engine& engine, const CallFrame& frame) const {
+  if (frame.args.size() > kMaxCallArgs) return badInput("too many arguments");
+  // Layout at entry: [rsp] return address, [rsp+8..+0x28) home area, then stack args.
+  const uint64_t callSiteSp = ((frame.stackTop - 0x100) & ~uint64_t{15});
+  for (size_t i = kArgumentRegisters.size(); i < frame.args.size(); ++i) {
+    const uint64_t slot = callSiteSp + kHomeAreaBytes + 8 * (i - kArgumentRegisters.size());
+    const uint64_t value = frame.args[i];
+    if (!engine.write(slot, {reinterpret_cast<const uint8_t*>(&value), 8}))
+      return internalError("cannot write stack argument");
+  }
+  const uint64_t entrySp = callSiteSp - 8;
+  if (!engine.write(entrySp, {reinterpret_cast<const uint8_t*>(&frame.returnAddress), 8}))
+    return internalError("cannot write return address");
+  for (size_t i = 0; i < kArgumentRegisters.size(); ++i)
+    engine.setReg(kArgumentRegisters[i], i < frame.args.size() ? frame.args[i] : 0);
+  engine.setReg(UC_X86_REG_RSP, entrySp);
+  engine.setReg(UC_X86_REG_RIP, frame.entry);
+  return {};
+}
+
+uint64_t X64Arch::returnValue(const Engine& engine) const { return engine.reg(UC_X86_REG_RAX); }
+
+uint64_t X64Arch::argument(const Engine& engine, size_t index) const {
+  if (index < kArgumentRegisters.size()) return engine.reg(kArgumentRegisters[index]);
+  // Inside a shim stub the return address is at [rsp]; stack arguments follow the home area.
+  uint64_t value = 0;
+  const uint64_t slot = engine.reg(UC_X86_REG_RSP) + 8 + kHomeAreaBytes +
+                        8 * (index - kArgumentRegisters.size());
+  engine.read(slot, {reinterpret_cast<uint8_t*>(&value), 8});
+  return value;
+}
+
+void X64Arch::setReturnValue(const Engine& engine, uint64_t value) const {
+  engine.setReg(UC_X86_REG_RAX, value);
+}
+
+std::span<const uint8_t> X64Arch::returnInstruction() const { return kRet; }
+
+DecodedInstruction X64Arch::decode(std::span<const uint8_t> bytes, uint64_t address) const {
+  ZydisDecodedInstruction instruction;
+  ZydisDecodedOperand operands[ZYDIS_MAX_OPERAND_COUNT];
+  DecodedInstruction out;
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), bytes.data(), bytes.size(), &instruction,
+                                           operands))) {
+    out.text = bytes.empty() ? "(no bytes)" : fmt::format(".byte 0x{:02x}", bytes[0]);
+    return out;
+  }
+  char text[256];
+  ZydisFormatterFormatInstruction(&formatter(), &instruction, operands,
+                                  instruction.operand_count_visible, text, sizeof text, address,
+                                  ZYAN_NULL);
+  out.valid = true;
+  out.length = instruction.length;
+  out.text = text;
+  return out;
+}
+
+uint32_t X64Arch::countInstructions(std::span<const uint8_t> block) const {
+  uint32_t count = 0;
+  ZydisDecoderContext context;
+  ZydisDecodedInstruction instruction;
+  size_t offset = 0;
+  while (offset < block.size()) {
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&decoder(), &context, block.data() + offset,
+                                                    block.size() - offset, &instruction)))
+      return count + 1;  // Unicorn ends blocks at undecodable bytes; count it once.
+    offset += instruction.length;
+    ++count;
+  }
+  return count;
+}
+
+std::string X64Arch::describeInterrupt(uint32_t number) const {
+  switch (number) {
+    case 0: return "#DE divide error";
+    case 1: return "#DB debug exception";
+    case 3: return "#BP breakpoint (int3)";
+    case 4: return "#OF overflow";
+    case 6: return "#UD invalid opcode";
+    case 13: return "#GP general protection";
+    case 14: return "#PF page fault";
+    default: return fmt::format("interrupt {}", number);
+  }
+}
+
+bool X64Arch::isPadding(std::span<const uint8_t> bytes) const {
+  for (uint8_t b : bytes)
+    if (b != 0xCC && b != 0x90) return false;
+  return !bytes.empty();
+}
+
+EntryPatchability X64Arch::entryPatchability(std::span<const uint8_t> before,
+                                             std::span<const uint8_t> entry,
+                                             uint64_t entryAddress) const {
+  EntryPatchability out;
+  const DecodedInstruction first = decode(entry, entryAddress);
+  out.firstInstruction = first.text;
+  out.firstInstructionLength = first.length;
+  while (out.paddingBefore < before.size() &&
+         isPadding(before.subspan(before.size() - out.paddingBefore - 1, 1)))
+    ++out.paddingBefore;
+  if (!first.valid)
+    out.reason = "first instruction does not decode";
+  else if (first.length < kHotpatchFirstInstructionBytes)
+    out.reason = fmt::format("first instruction '{}' is {} byte; the 2-byte jump needs >= {}",
+                             first.text, first.length, kHotpatchFirstInstructionBytes);
+  else if (out.paddingBefore < kHotpatchPaddingBytes)
+    out.reason = fmt::format("{} bytes of padding before the entry; the 5-byte jump needs >= {}",
+                             out.paddingBefore, kHotpatchPaddingBytes);
+  out.hotpatchable = out.reason.empty();
+  return out;
+}
+
+const Arch& x64Arch() {
+  static const X64Arch instance;
+  return instance;
+}
+
+}  // namespace hph

@@ -1,0 +1,34 @@
+// x64 backend: Win64 calling convention, Zydis decoding, Windows hotpatch entry rules.
+#pragma once
+
+#include "emu/core/Arch.h"
+
+namespace hph {
+
+class X64Arch final : public Arch {
+ public:
+  ArchKind kind() const override { return ArchKind::kX64; }
+  std::string_view name() const override { return "x64"; }
+  uint16_t peMachine() const override { return 0x8664; }
+
+  Result<Engine> openEngine() const override;
+  uint64_t pageSize() const override { return 0x1000; }
+  int pcRegister() const override;
+  int spRegister() const override;
+
+  Result<void> prepareCall(const Engine& engine, const CallFrame& frame) const override;
+  uint64_t returnValue(const Engine& engine) const override;
+  uint64_t argument(const Engine& engine, size_t index) const override;
+  void setReturnValue(const Engine& engine, uint64_t value) const override;
+  std::span<const uint8_t> returnInstruction() const override;
+
+  DecodedInstruction decode(std::span<const uint8_t> bytes, uint64_t address) const override;
+  uint32_t countInstructions(std::span<const uint8_t> block) const override;
+  std::string describeInterrupt(uint32_t number) const override;
+  bool isPadding(std::span<const uint8_t> bytes) const override;
+  EntryPatchability entryPatchability(std::span<const uint8_t> before,
+                                      std::span<const uint8_t> entry,
+                                      uint64_t entryAddress) const override;
+};
+
+}  // namespace hph

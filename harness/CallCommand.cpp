@@ -1,0 +1,82 @@
+#include "harness/CallCommand.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "emu/pe/ImageLoader.h"
+#include "harness/Diagnostics.h"
+#include "harness/IntegerArgument.h"
+
+namespace hph {
+namespace {
+
+nlohmann::json faultJson(const GuestFault& fault) {
+  return {{"kind", faultKindName(fault.kind)}, {"pc", fault.pc},     {"address", fault.address},
+          {"location", fault.location},        {"instruction", fault.instruction},
+          {"detail", fault.detail},            {"message", fault.describe()}};
+}
+
+}  // namespace
+
+int runCall(const CallCommandOptions& options) {
+  std::vector<uint64_t> args;
+  for (const std::string& text : options.arguments) {
+    auto value = parseInteger(text);
+    if (!value)
+      return reportError(badInput(fmt::format("argument '{}': not a decimal or 0x-hex 64-bit "
+                                              "integer", text)));
+    args.push_back(*value);
+  }
+  if (args.size() > kMaxCallArgs)
+    return reportError(badInput(fmt::format("{} arguments: at most {} are supported", args.size(),
+                                            kMaxCallArgs)));
+  std::optional<uint64_t> base;
+  if (options.base) {
+    base = parseInteger(*options.base);
+    if (!base) return reportError(badInput(fmt::format("--base '{}': not an integer", *options.base)));
+  }
+
+  auto image = readPeImage(options.image);
+  if (!image) return reportError(image.error());
+  const FunctionInfo* function = image->findFunction(options.function);
+  if (!function)
+    return reportError(badInput(fmt::format("{}: function '{}': no export, .pdata function or "
+                                            "rva:0x... entry of that name", options.image,
+                                            options.function)));
+  auto machine = Machine::create(*image->arch);
+  if (!machine) return reportError(machine.error());
+  auto loaded = loadImage(**machine, *image, base);
+  if (!loaded) return reportError(loaded.error());
+
+  CallOptions callOptions;
+  callOptions.instructionBudget = options.budget;
+  auto outcome = (*machine)->call(loaded->address(function->begin), args, callOptions);
+  if (!outcome) return reportError(outcome.error());
+
+  if (options.json) {
+    nlohmann::json out = {{"image", options.image},
+                          {"function", function->name},
+                          {"arch", image->arch->name()},
+                          {"arguments", args},
+                          {"instructions", outcome->instructions}};
+    if (outcome->fault) {
+      out["status"] = "fault";
+      out["fault"] = faultJson(*outcome->fault);
+    } else {
+      out["status"] = "ok";
+      out["result"] = outcome->value;
+    }
+    fmt::print("{}\n", out.dump(2));
+  } else if (outcome->fault) {
+    fmt::print("{}: {}: guest fault: {}\n", options.image, function->name, outcome->fault->describe());
+  } else {
+    std::vector<std::string> shown;
+    for (uint64_t a : args) shown.push_back(fmt::format("{:#x}", a));
+    fmt::print("{}({}) = {} ({:#x}) in {} instructions\n", function->name, fmt::join(shown, ", "),
+               outcome->value, outcome->value, outcome->instructions);
+  }
+  return outcome->fault ? kExitViolated : kExitHolds;
+}
+
+}  // namespace hph

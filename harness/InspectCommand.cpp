@@ -1,0 +1,142 @@
+#include "harness/InspectCommand.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "emu/pe/PeImage.h"
+#include "harness/Diagnostics.h"
+
+namespace hph {
+namespace {
+
+// Bytes looked at around an entry: enough for any padding rule and one instruction.
+constexpr uint32_t kEntryWindow = 16;
+
+std::string permissions(const SectionInfo& s) {
+  std::string p = "---";
+  if (s.characteristics & 0x40000000u) p[0] = 'r';
+  if (s.characteristics & 0x80000000u) p[1] = 'w';
+  if (s.executable()) p[2] = 'x';
+  return p;
+}
+
+EntryPatchability patchabilityOf(const PeImage& image, const FunctionInfo& f) {
+  const SectionInfo* section = image.sectionAt(f.begin);
+  const uint32_t beforeStart = std::max(section->virtualAddress, f.begin >= kEntryWindow ? f.begin - kEntryWindow : 0);
+  const std::vector<uint8_t> before = image.bytesAt(beforeStart, f.begin - beforeStart);
+  const std::vector<uint8_t> entry = image.bytesAt(f.begin, std::min(kEntryWindow, f.end - f.begin));
+  return image.arch->entryPatchability(before, entry, image.imageBase + f.begin);
+}
+
+std::string_view chpeKindName(ChpeRange::Kind kind) {
+  switch (kind) {
+    case ChpeRange::Kind::kArm64: return "arm64";
+    case ChpeRange::Kind::kArm64ec: return "arm64ec";
+    case ChpeRange::Kind::kAmd64: return "amd64";
+  }
+  return "?";
+}
+
+nlohmann::json toJson(const PeImage& image) {
+  using nlohmann::json;
+  json out;
+  out["image"] = image.path;
+  out["machine"] = image.arch->name();
+  out["machine_code"] = image.machine;
+  out["image_base"] = image.imageBase;
+  out["size_of_image"] = image.sizeOfImage;
+  out["entry_rva"] = image.entryRva;
+  out["time_date_stamp"] = image.timeDateStamp;
+  out["checksum"] = image.checkSum;
+  out["dll"] = (image.characteristics & 0x2000) != 0;
+  json sections = json::array();
+  for (const SectionInfo& s : image.sections)
+    sections.push_back({{"name", s.name}, {"rva", s.virtualAddress}, {"virtual_size", s.virtualSize},
+                        {"raw_size", s.rawSize}, {"permissions", permissions(s)}});
+  out["sections"] = sections;
+  json exports = json::array();
+  for (const ExportInfo& e : image.exports)
+    exports.push_back({{"name", e.name}, {"ordinal", e.ordinal}, {"rva", e.rva}, {"forwarded", e.forwarded}});
+  out["exports"] = exports;
+  json imports = json::array();
+  for (const ImportInfo& i : image.imports)
+    imports.push_back({{"dll", i.dll}, {"function", i.function}, {"iat_rva", i.iatRva}});
+  out["imports"] = imports;
+  json functions = json::array();
+  for (const FunctionInfo& f : image.functions) {
+    const EntryPatchability p = patchabilityOf(image, f);
+    json hp = {{"hotpatchable", p.hotpatchable}, {"first_instruction", p.firstInstruction},
+               {"first_instruction_length", p.firstInstructionLength},
+               {"padding_before", p.paddingBefore}, {"reason", p.reason}};
+    if (image.arch->kind() == ArchKind::kArm64) {
+      hp["aligned"] = p.aligned;
+      hp["concurrently_modifiable"] = p.concurrentlyModifiable;
+    }
+    functions.push_back({{"name", f.name}, {"begin_rva", f.begin}, {"end_rva", f.end},
+                         {"exported", f.exported}, {"unwind_info", f.hasUnwindInfo},
+                         {"length_estimated", f.lengthEstimated}, {"hotpatch", hp}});
+  }
+  out["functions"] = functions;
+  json loadConfig = nullptr;
+  if (image.loadConfig)
+    loadConfig = {{"rva", image.loadConfig->rva}, {"size", image.loadConfig->size},
+                  {"chpe_metadata_pointer", image.loadConfig->chpeMetadataPointer},
+                  {"hotpatch_table_offset", image.loadConfig->hotPatchTableOffset}};
+  out["load_config"] = loadConfig;
+  json chpe = nullptr;
+  if (image.chpe) {
+    json ranges = json::array();
+    for (const ChpeRange& r : image.chpe->codeMap)
+      ranges.push_back({{"rva", r.begin}, {"length", r.length}, {"kind", chpeKindName(r.kind)}});
+    chpe = {{"version", image.chpe->version}, {"code_map", ranges}};
+  }
+  out["chpe"] = chpe;
+  return out;
+}
+
+void printText(const PeImage& image) {
+  fmt::print("{}: {} PE32+ {}, image base 0x{:x}, size 0x{:x}\n", image.path, image.arch->name(),
+             (image.characteristics & 0x2000) ? "DLL" : "EXE", image.imageBase, image.sizeOfImage);
+  fmt::print("  timestamp 0x{:08x}, checksum 0x{:08x}, entry {}\n", image.timeDateStamp,
+             image.checkSum, image.entryRva ? fmt::format("rva 0x{:x}", image.entryRva) : "none");
+  fmt::print("sections ({}):\n", image.sections.size());
+  for (const SectionInfo& s : image.sections)
+    fmt::print("  {:<8} rva 0x{:<6x} vsize 0x{:<6x} raw 0x{:<6x} {}\n", s.name, s.virtualAddress,
+               s.virtualSize, s.rawSize, permissions(s));
+  fmt::print("exports ({}), imports ({})\n", image.exports.size(), image.imports.size());
+  for (const ImportInfo& i : image.imports) fmt::print("  import {}!{}\n", i.dll, i.function);
+  size_t patchable = 0;
+  fmt::print("functions ({}):\n", image.functions.size());
+  for (const FunctionInfo& f : image.functions) {
+    const EntryPatchability p = patchabilityOf(image, f);
+    patchable += p.hotpatchable;
+    fmt::print("  [0x{:06x}, 0x{:06x}){} {:<20} {:<5} {:<13} {}\n", f.begin, f.end,
+               f.lengthEstimated ? "~" : " ", f.name, f.hasUnwindInfo ? "pdata" : "-",
+               p.hotpatchable ? "hotpatchable" : "no", p.hotpatchable ? p.firstInstruction : p.reason);
+  }
+  fmt::print("  {} of {} hotpatchable as compiled ('~': end estimated, no .pdata)\n", patchable,
+             image.functions.size());
+  if (image.loadConfig)
+    fmt::print("load config: size 0x{:x}, CHPE metadata pointer 0x{:x}, hotpatch table offset 0x{:x}\n",
+               image.loadConfig->size, image.loadConfig->chpeMetadataPointer,
+               image.loadConfig->hotPatchTableOffset);
+  else
+    fmt::print("load config: none\n");
+  if (image.chpe)
+    fmt::print("CHPE metadata: version {}, {} code ranges\n", image.chpe->version, image.chpe->codeMap.size());
+}
+
+}  // namespace
+
+int runInspect(const InspectOptions& options) {
+  auto image = readPeImage(options.image);
+  if (!image) return reportError(image.error());
+  if (options.json)
+    fmt::print("{}\n", toJson(*image).dump(2));
+  else
+    printText(*image);
+  return kExitHolds;
+}
+
+}  // namespace hph
