@@ -48,9 +48,10 @@ build() { # build ARCH NAME [extra clang flags] -- [extra link flags]
   esac
   local src=${name%%.*}.c
   clang-22 --target=$target "${common[@]}" "${cflags[@]}" -c "$src" -o "$work/$name.$arch.obj"
+  clang-22 --target=$target "${common[@]}" -c loadconfig.c -o "$work/loadconfig.$arch.obj"
   llvm-dlltool-22 -m $dllmachine -d kernel32.def -l "$work/kernel32.$arch.lib"
   lld-link-22 "${link_common[@]}" /machine:$machine "${lflags[@]}" \
-    "$work/$name.$arch.obj" "$work/kernel32.$arch.lib" /out:"$out/$name.$arch.dll" \
+    "$work/$name.$arch.obj" "$work/loadconfig.$arch.obj" "$work/kernel32.$arch.lib" /out:"$out/$name.$arch.dll" \
     /implib:"$work/$name.$arch.lib"
   echo "built $(basename "$out")/$name.$arch.dll"
 }

@@ -51,6 +51,7 @@ int runCall(const CallCommandOptions& options) {
 
   CallOptions callOptions;
   callOptions.instructionBudget = options.budget;
+  callOptions.precisePc = true;  // one call: exact fault locations matter more than speed
   auto outcome = (*machine)->call(loaded->address(function->begin), args, callOptions);
   if (!outcome) return reportError(outcome.error());
 

@@ -71,6 +71,10 @@ uint64_t Arm64Arch::argument(const Engine& engine, size_t index) const {
   return value;
 }
 
+uint64_t Arm64Arch::returnAddress(const Engine& engine) const {
+  return engine.reg(UC_ARM64_REG_X30);
+}
+
 void Arm64Arch::setReturnValue(const Engine& engine, uint64_t value) const {
   engine.setReg(UC_ARM64_REG_X0, value);
 }

@@ -63,6 +63,8 @@ class Arch {
   virtual Result<void> prepareCall(const Engine& engine, const CallFrame& frame) const = 0;
   virtual uint64_t returnValue(const Engine& engine) const = 0;
   virtual uint64_t argument(const Engine& engine, size_t index) const = 0;
+  // The return address of a function that was just entered (x64 [rsp], Arm64 x30).
+  virtual uint64_t returnAddress(const Engine& engine) const = 0;
   virtual void setReturnValue(const Engine& engine, uint64_t value) const = 0;
   // Bytes of a plain return: shim stubs are this, run after the host sets the result.
   virtual std::span<const uint8_t> returnInstruction() const = 0;

@@ -121,7 +121,13 @@ Result<CallResult> Machine::call(uint64_t entry, std::span<const uint64_t> args,
   executedThisCall_ = 0;
   memoryFault_.reset();
   stop_ = {};
+  uc_hook precise = 0;
+  if (options.precisePc &&
+      uc_hook_add(engine_.get(), &precise, UC_HOOK_CODE,
+                  reinterpret_cast<void*>(&onEveryInstruction), this, 1, 0) != UC_ERR_OK)
+    return internalError("cannot install the precise-PC code hook");
   const uc_err err = uc_emu_start(engine_.get(), entry, kReturnSentinel, 0, 0);
+  if (precise) uc_hook_del(engine_.get(), precise);
 
   CallResult result;
   result.instructions = executedThisCall_;
@@ -133,7 +139,9 @@ Result<CallResult> Machine::call(uint64_t entry, std::span<const uint64_t> args,
   const uint64_t pc = engine_.reg(arch_.pcRegister());
   if (err != UC_ERR_OK) {
     if (memoryFault_) {
-      result.fault = memoryFault_;
+      // Inside the hook Unicorn's PC is still the block's start; once the engine has
+      // unwound the fault, QEMU has restored the precise PC of the faulting instruction.
+      result.fault = faultAt(memoryFault_->kind, pc, memoryFault_->address, "");
     } else if (err == UC_ERR_INSN_INVALID) {
       result.fault = faultAt(FaultKind::kInvalidInstruction, pc, 0, "");
     } else {
@@ -159,6 +167,11 @@ uint32_t Machine::instructionsInBlock(uint64_t address, uint32_t size) {
   }
   slot = {address, size, count};
   return count;
+}
+
+std::string Machine::describeAddress(uint64_t address) const {
+  const std::string symbol = symbolize(address);
+  return symbol.empty() ? fmt::format("0x{:x}", address) : fmt::format("0x{:x} ({})", address, symbol);
 }
 
 std::string Machine::disassembleAt(uint64_t pc) const {
@@ -209,8 +222,9 @@ void Machine::onShim(uc_engine* uc, uint64_t address, uint32_t, void* user) {
   if (!binding.shim) {
     self->stop_.error = Error{
         Status::kUnresolvedImport,
-        fmt::format("import {}!{} has no shim (see docs/shims.md); the guest called it",
-                    binding.dll, binding.function)};
+        fmt::format("import {}!{}: no shim provides it (see docs/shims.md); called from {}",
+                    binding.dll, binding.function,
+                    self->describeAddress(self->arch_.returnAddress(self->engine_)))};
     uc_emu_stop(uc);
     return;
   }
@@ -225,9 +239,7 @@ bool Machine::onMemoryFault(uc_engine* uc, uc_mem_type type, uint64_t address, i
   if (type == UC_MEM_READ_UNMAPPED) kind = FaultKind::kUnmappedRead;
   if (type == UC_MEM_WRITE_UNMAPPED) kind = FaultKind::kUnmappedWrite;
   if (type == UC_MEM_FETCH_UNMAPPED) kind = FaultKind::kUnmappedFetch;
-  uint64_t pc = 0;
-  uc_reg_read(uc, self->arch_.pcRegister(), &pc);
-  self->memoryFault_ = self->faultAt(kind, pc, address, "");
+  self->memoryFault_ = GuestFault{kind, 0, address, "", "", ""};
   return false;  // do not map anything: the access fails and the engine stops
 }
 

@@ -23,6 +23,10 @@ namespace hph {
 struct CallOptions {
   // Stops runaway guests; counted in instructions (x64 blocks are decoded once to count).
   uint64_t instructionBudget = 100'000'000;
+  // Unicorn 2.0.1 keeps PC exact per instruction only where a code hook is installed
+  // (unicorn#2040); elsewhere a memory fault reports its block's start. This installs a
+  // no-op code hook over all memory for the call: exact fault PCs, ~4x slower.
+  bool precisePc = false;
 };
 
 struct CallResult {
@@ -74,6 +78,8 @@ class Machine {
   const std::vector<LoadedModule>& modules() const { return modules_; }
   // "basics.x64.dll+0x1020", "shim kernel32.dll!Sleep", or "" when nowhere known.
   std::string symbolize(uint64_t address) const;
+  // "0x180001020 (basics.x64.dll+0x1020)", or just the address.
+  std::string describeAddress(uint64_t address) const;
 
   // The stub address an import slot should hold; the same import gets the same stub.
   Result<uint64_t> bindImport(std::string_view dll, std::string_view function);
@@ -114,6 +120,7 @@ class Machine {
   GuestFault faultAt(FaultKind kind, uint64_t pc, uint64_t address, std::string detail) const;
   std::string disassembleAt(uint64_t pc) const;
 
+  static void onEveryInstruction(uc_engine*, uint64_t, uint32_t, void*) {}
   static void onBlock(uc_engine* uc, uint64_t address, uint32_t size, void* user);
   static void onShim(uc_engine* uc, uint64_t address, uint32_t size, void* user);
   static bool onMemoryFault(uc_engine* uc, uc_mem_type type, uint64_t address, int size,

@@ -82,6 +82,12 @@ uint64_t X64Arch::argument(const Engine& engine, size_t index) const {
   return value;
 }
 
+uint64_t X64Arch::returnAddress(const Engine& engine) const {
+  uint64_t value = 0;
+  engine.read(engine.reg(UC_X86_REG_RSP), {reinterpret_cast<uint8_t*>(&value), 8});
+  return value;
+}
+
 void X64Arch::setReturnValue(const Engine& engine, uint64_t value) const {
   engine.setReg(UC_X86_REG_RAX, value);
 }

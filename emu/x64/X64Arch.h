@@ -19,6 +19,7 @@ class X64Arch final : public Arch {
   Result<void> prepareCall(const Engine& engine, const CallFrame& frame) const override;
   uint64_t returnValue(const Engine& engine) const override;
   uint64_t argument(const Engine& engine, size_t index) const override;
+  uint64_t returnAddress(const Engine& engine) const override;
   void setReturnValue(const Engine& engine, uint64_t value) const override;
   std::span<const uint8_t> returnInstruction() const override;
 
