@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "emu/pe/PeFormat.h"
+#include "emu/pe/PrintableName.h"
 
 namespace hph::pe {
 namespace {
@@ -48,7 +49,7 @@ Result<void> readWithLief(PeImage& image) {
     if (binary->has_exports()) {
       for (const LIEF::PE::ExportEntry& entry : binary->get_export().entries()) {
         ExportInfo info;
-        info.name = entry.name();
+        info.name = printableName(entry.name());
         info.ordinal = entry.ordinal();
         info.rva = entry.address();
         info.forwarded = info.rva >= exportDir.rva && info.rva < exportDir.rva + exportDir.size;
@@ -60,8 +61,8 @@ Result<void> readWithLief(PeImage& image) {
         uint32_t slot = import.import_address_table_rva();
         for (const LIEF::PE::ImportEntry& entry : import.entries()) {
           ImportInfo info;
-          info.dll = import.name();
-          info.function = entry.is_ordinal() ? fmt::format("#{}", entry.ordinal()) : entry.name();
+          info.dll = printableName(import.name());
+          info.function = entry.is_ordinal() ? fmt::format("#{}", entry.ordinal()) : printableName(entry.name());
           info.iatRva = slot;
           slot += 8;
           image.imports.push_back(std::move(info));

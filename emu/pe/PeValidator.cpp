@@ -6,6 +6,7 @@
 
 #include "emu/pe/ByteReader.h"
 #include "emu/pe/PeFormat.h"
+#include "emu/pe/PrintableName.h"
 
 namespace hph::pe {
 namespace {
@@ -51,7 +52,7 @@ Result<void> validateSections(PeImage& image, const ByteReader& file, uint32_t t
     const uint32_t at = tableOffset + i * kSectionHeaderSize;
     SectionInfo s;
     auto rawName = file.slice(at, 8);
-    s.name.assign(rawName.begin(), std::find(rawName.begin(), rawName.end(), uint8_t{0}));
+    s.name = printableName(std::string(rawName.begin(), std::find(rawName.begin(), rawName.end(), uint8_t{0})));
     s.virtualSize = *file.u32(at + 8);
     s.virtualAddress = *file.u32(at + 12);
     s.rawSize = *file.u32(at + 16);

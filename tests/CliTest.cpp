@@ -1,0 +1,127 @@
+// The command-line contract of `inspect` and `call`: outputs, JSON fields, exit codes.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/TestSupport.h"
+
+extern "C" uint64_t mix64(uint64_t, uint64_t, uint64_t);
+
+namespace hph::test {
+namespace {
+
+using nlohmann::json;
+
+TEST(Cli, HelpEverywhereExitsZero) {
+  for (auto args : std::vector<std::vector<std::string>>{{"--help"}, {"inspect", "--help"}, {"call", "--help"}}) {
+    const CommandResult r = runHph(args);
+    EXPECT_EQ(r.exitCode, 0) << args[0];
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << r.out;
+  }
+  EXPECT_NE(runHph({"--help"}).out.find("inspect"), std::string::npos);
+}
+
+TEST(Cli, UsageErrorsAreExitCode2) {
+  EXPECT_EQ(runHph({}).exitCode, 2);
+  EXPECT_EQ(runHph({"frobnicate"}).exitCode, 2);
+  EXPECT_EQ(runHph({"call", corpusImage("basics.x64.dll")}).exitCode, 2);  // FUNCTION missing
+}
+
+TEST(Cli, CallJsonGivesTheFull64BitResultAsUnsignedDecimal) {
+  for (const char* arch : {"x64", "arm64"}) {
+    // mix64(1, 2, 3) has its top bit clear; (1, 3, 9) sets it: both must be exact.
+    for (auto args : {std::vector<uint64_t>{1, 2, 3}, std::vector<uint64_t>{1, 3, 9}}) {
+      const CommandResult r = runHph({"call", corpusImage(std::string("basics.") + arch + ".dll"), "mix64",
+                                      std::to_string(args[0]), std::to_string(args[1]),
+                                      "0x" + std::to_string(args[2]), "--json"});
+      ASSERT_EQ(r.exitCode, 0) << r.err;
+      const json out = json::parse(r.out);
+      ASSERT_TRUE(out["result"].is_number_unsigned()) << r.out;
+      EXPECT_EQ(out["result"].get<uint64_t>(), mix64(args[0], args[1], args[2]));
+      EXPECT_EQ(out["status"], "ok");
+      EXPECT_EQ(out["arch"], arch);
+      EXPECT_GT(out["instructions"].get<uint64_t>(), 0u);
+    }
+  }
+  EXPECT_GE(mix64(1, 3, 9), 1ull << 63) << "test data no longer covers the top bit";
+}
+
+TEST(Cli, CallAcceptsHexNegativeAndRvaNames) {
+  const CommandResult r = runHph({"call", corpusImage("basics.arm64.dll"), "signed_divmod", "-7", "0x2", "--json"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["result"].get<uint64_t>(), static_cast<uint64_t>(-3 * 1000 + -1));
+  const json inspect = json::parse(runHph({"inspect", corpusImage("basics.arm64.dll"), "--json"}).out);
+  uint32_t rva = 0;
+  for (const auto& f : inspect["functions"]) if (f["name"] == "fib_rec") rva = f["begin_rva"];
+  char name[32];
+  std::snprintf(name, sizeof name, "rva:0x%x", rva);
+  const CommandResult byRva = runHph({"call", corpusImage("basics.arm64.dll"), name, "10"});
+  EXPECT_EQ(byRva.exitCode, 0) << byRva.err;
+  EXPECT_NE(byRva.out.find("fib_rec(0xa) = 55 "), std::string::npos) << byRva.out;
+}
+
+TEST(Cli, BadCallInputIsExitCode2WithOneLine) {
+  const std::string image = corpusImage("basics.x64.dll");
+  struct Case { std::vector<std::string> args; std::string expected; };
+  const Case cases[] = {
+      {{"call", image, "no_such_function"}, image + ": function 'no_such_function'"},
+      {{"call", image, "mix64", "12x"}, "argument '12x'"},
+      {{"call", image, "mix64", "99999999999999999999"}, "argument '99999999999999999999'"},
+      {{"call", image, "sum8", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, "9 arguments"},
+      {{"call", image, "mix64", "--base", "0x1234"}, "not 64 KiB aligned"},
+      {{"call", corpusImage("imports.x64.dll"), "needs_missing", "1"}, "kernel32.dll!GetProcessHeaps"},
+  };
+  for (const Case& c : cases) {
+    const CommandResult r = runHph(c.args);
+    EXPECT_EQ(r.exitCode, 2) << c.expected << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(c.expected), std::string::npos) << r.err;
+  }
+}
+
+TEST(Cli, GuestFaultsAreExitCode1AndDescribed) {
+  const CommandResult spin = runHph({"call", corpusImage("faults.arm64.dll"), "spin_forever", "1", "--budget", "5000"});
+  EXPECT_EQ(spin.exitCode, 1);
+  EXPECT_NE(spin.out.find("budget-exhausted"), std::string::npos) << spin.out;
+  const CommandResult read = runHph({"call", corpusImage("faults.x64.dll"), "read_unmapped", "0", "--json"});
+  EXPECT_EQ(read.exitCode, 1);
+  const json out = json::parse(read.out);
+  EXPECT_EQ(out["status"], "fault");
+  EXPECT_EQ(out["fault"]["kind"], "unmapped-read");
+  EXPECT_EQ(out["fault"]["address"], 0x10);
+  EXPECT_FALSE(out.contains("result"));
+}
+
+TEST(Cli, InspectReportsHotpatchabilityAsCompiled) {
+  const json hot = json::parse(runHph({"inspect", corpusImage("basics.x64.dll"), "--json"}).out);
+  const json plain = json::parse(runHph({"inspect", corpusImage("basics.plain.x64.dll"), "--json"}).out);
+  EXPECT_EQ(hot["machine"], "x64");
+  EXPECT_EQ(hot["load_config"]["size"], 0x140);
+  EXPECT_EQ(hot["load_config"]["hotpatch_table_offset"], 0);
+  // -fms-hotpatch + /functionpadmin: every function; without them: some are not.
+  for (const auto& f : hot["functions"]) EXPECT_TRUE(f["hotpatch"]["hotpatchable"]) << f.dump();
+  size_t refused = 0;
+  for (const auto& f : plain["functions"]) {
+    if (f["hotpatch"]["hotpatchable"]) continue;
+    ++refused;
+    EXPECT_FALSE(f["hotpatch"]["reason"].get<std::string>().empty());
+  }
+  EXPECT_GT(refused, 0u);
+
+  const json arm = json::parse(runHph({"inspect", corpusImage("basics.arm64.dll"), "--json"}).out);
+  for (const auto& f : arm["functions"]) {
+    const bool entryNop = f["hotpatch"]["first_instruction"] == "nop";
+    EXPECT_EQ(f["hotpatch"]["hotpatchable"].get<bool>(), entryNop) << f.dump();
+    EXPECT_TRUE(f["hotpatch"]["aligned"]);
+  }
+}
+
+TEST(Cli, InspectTextNamesMachineSectionsAndFunctions) {
+  const CommandResult r = runHph({"inspect", corpusImage("counter.arm64.dll")});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  for (const char* needle : {"arm64 PE32+ DLL", ".text", "worker", "verify", "bump", "load config: size 0x140"})
+    EXPECT_NE(r.out.find(needle), std::string::npos) << needle;
+}
+
+}  // namespace
+}  // namespace hph::test

@@ -1,0 +1,181 @@
+// The loader on both architectures: sections, exports, .pdata (x64 RUNTIME_FUNCTION,
+// Arm64 packed and unpacked), relocations, imports bound to shims, load config, CHPE.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "emu/pe/PeFormat.h"
+#include "emu/pe/UnwindTable.h"
+#include "tests/TestSupport.h"
+
+namespace hph::test {
+namespace {
+
+class Loader : public ::testing::TestWithParam<std::string> {
+ protected:
+  PeImage read(const std::string& stem) {
+    auto image = readPeImage(corpusImage(stem + "." + GetParam() + ".dll"));
+    EXPECT_TRUE(image.ok()) << (image.ok() ? "" : image.error().message);
+    return image.ok() ? std::move(image).value() : PeImage{};
+  }
+};
+
+TEST_P(Loader, ReadsHeadersAndSections) {
+  const PeImage image = read("basics");
+  ASSERT_NE(image.arch, nullptr);
+  EXPECT_EQ(image.arch->name(), GetParam());
+  EXPECT_EQ(image.imageBase, 0x180000000u);
+  EXPECT_NE(image.checkSum, 0u) << "linked with /release: the checksum is real";
+  std::vector<std::string> names;
+  for (const SectionInfo& s : image.sections) names.push_back(s.name);
+  EXPECT_EQ(names, (std::vector<std::string>{".text", ".rdata", ".data", ".pdata", ".reloc"}));
+  EXPECT_TRUE(image.sections[0].executable());
+  EXPECT_FALSE(image.sections[1].executable());
+}
+
+TEST_P(Loader, EveryExportIsAFunctionWithARange) {
+  const PeImage image = read("basics");
+  EXPECT_EQ(image.exports.size(), 14u);
+  for (const ExportInfo& e : image.exports) {
+    const FunctionInfo* f = image.findFunction(e.name);
+    ASSERT_NE(f, nullptr) << e.name;
+    EXPECT_EQ(f->begin, e.rva);
+    EXPECT_GT(f->end, f->begin);
+    EXPECT_TRUE(f->exported);
+    // Whatever follows a function is padding or the next function, never its own code.
+    const std::vector<uint8_t> after = image.bytesAt(f->end, 4);
+    const bool padding = image.arch->isPadding(std::span(after).first(image.arch->kind() == ArchKind::kX64 ? 1 : 4));
+    const bool nextFunction = image.functionContaining(f->end) != nullptr;
+    EXPECT_TRUE(padding || nextFunction || after.empty()) << e.name;
+  }
+  EXPECT_EQ(image.findFunction("rva:0x" + [&] {
+    char b[16]; std::snprintf(b, sizeof b, "%x", image.exports[0].rva); return std::string(b);
+  }())->name, image.exports[0].name);
+  EXPECT_EQ(image.findFunction("no_such_function"), nullptr);
+  EXPECT_EQ(image.findFunction("rva:0xZZ"), nullptr);
+}
+
+TEST_P(Loader, LeafFunctionsEndWithAReturnOrTailJump) {
+  const PeImage image = read("basics");
+  for (const FunctionInfo& f : image.functions) {
+    if (!f.lengthEstimated) continue;
+    // Decode the estimated range; the last instruction must leave the function.
+    const std::vector<uint8_t> code = image.bytesAt(f.begin, f.end - f.begin);
+    uint32_t offset = 0;
+    std::string last;
+    while (offset < code.size()) {
+      auto insn = image.arch->decode(std::span(code).subspan(offset), image.imageBase + f.begin + offset);
+      ASSERT_GT(insn.length, 0u);
+      last = insn.text;
+      offset += insn.length;
+    }
+    EXPECT_EQ(offset, code.size()) << f.name;
+    EXPECT_TRUE(last.starts_with("ret") || last.starts_with("jmp") || last.starts_with("b ") ||
+                last.starts_with("br "))
+        << f.name << " ends with " << last;
+  }
+}
+
+TEST_P(Loader, ReadsThePdataOfNonLeafFunctions) {
+  const PeImage image = read("basics");
+  auto unwind = pe::readUnwindTable(image);
+  ASSERT_TRUE(unwind.ok());
+  ASSERT_FALSE(unwind->empty());
+  for (const pe::UnwindEntry& entry : *unwind) {
+    const FunctionInfo* f = image.functionContaining(entry.begin);
+    ASSERT_NE(f, nullptr);
+    EXPECT_TRUE(f->hasUnwindInfo);
+    EXPECT_EQ(f->end, entry.end);
+  }
+  for (const char* name : {"fib_rec", "call_chain", "apply_op"})
+    EXPECT_TRUE(image.findFunction(name)->hasUnwindInfo) << name;
+  if (GetParam() == "arm64") {
+    // lld emitted both forms here (llvm-readobj-22 --unwind): packed and .xdata records.
+    const bool packed = std::any_of(unwind->begin(), unwind->end(), [](auto& e) { return e.packed; });
+    const bool unpacked = std::any_of(unwind->begin(), unwind->end(), [](auto& e) { return !e.packed; });
+    EXPECT_TRUE(packed && unpacked);
+    EXPECT_EQ(image.findFunction("apply_op")->end - image.findFunction("apply_op")->begin, 52u);
+    EXPECT_EQ(image.findFunction("call_chain")->end - image.findFunction("call_chain")->begin, 132u);
+  }
+}
+
+TEST_P(Loader, ReadsRelocationsAndLoadConfig) {
+  const PeImage image = read("basics");
+  ASSERT_EQ(image.relocations.size(), 4u) << "the four entries of g_ops";
+  for (const BaseRelocation& r : image.relocations) EXPECT_EQ(r.type, pe::kRelDir64);
+  ASSERT_TRUE(image.loadConfig);
+  EXPECT_EQ(image.loadConfig->size, 0x140u);
+  EXPECT_EQ(image.loadConfig->hotPatchTableOffset, 0u);
+  EXPECT_EQ(image.loadConfig->chpeMetadataPointer, 0u);
+  EXPECT_FALSE(image.chpe);
+}
+
+TEST_P(Loader, BindsImportsToShimStubs) {
+  const PeImage image = read("imports");
+  ASSERT_EQ(image.imports.size(), 3u);
+  for (const ImportInfo& i : image.imports) EXPECT_EQ(i.dll, "kernel32.dll");
+  auto machine = Machine::create(*image.arch);
+  ASSERT_TRUE(machine.ok());
+  auto loaded = loadImage(**machine, image);
+  ASSERT_TRUE(loaded.ok());
+  for (const ImportInfo& i : image.imports) {
+    uint64_t slot = 0;
+    ASSERT_TRUE((*machine)->readGuest(loaded->address(i.iatRva), {reinterpret_cast<uint8_t*>(&slot), 8}));
+    EXPECT_GE(slot, Machine::kShimBase);
+    EXPECT_EQ((*machine)->symbolize(slot), "shim kernel32.dll!" + i.function);
+  }
+}
+
+TEST_P(Loader, RefusesAnImageOfTheOtherArchitecture) {
+  const PeImage image = read("basics");
+  const Arch& other = GetParam() == "x64" ? arm64Arch() : x64Arch();
+  auto machine = Machine::create(other);
+  ASSERT_TRUE(machine.ok());
+  auto loaded = loadImage(**machine, image);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.error().status, Status::kBadInput);
+  EXPECT_NE(loaded.error().message.find("FileHeader.Machine"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothArchitectures, Loader, ::testing::Values("x64", "arm64"));
+
+// CHPE metadata: lld only writes it for Arm64EC/ARM64X links; here it is planted into the
+// slack of .rdata of an Arm64 image, and the reader must find the code map through the
+// load config's CHPEMetadataPointer.
+TEST(Chpe, ReadsTheCodeMapThroughTheLoadConfig) {
+  auto file = readFile(corpusImage("basics.arm64.dll"));
+  auto image = parsePeImage(file, "basics.arm64.dll");
+  ASSERT_TRUE(image.ok());
+  const SectionInfo& rdata = image->sections[1];
+  ASSERT_EQ(rdata.name, ".rdata");
+  const uint32_t metadataRva = (rdata.virtualAddress + rdata.virtualSize + 15) & ~15u;
+  ASSERT_LE(metadataRva + 12 + 24, rdata.virtualAddress + rdata.rawSize) << "no slack in .rdata";
+  auto put32 = [&](uint32_t rva, uint32_t v) { std::memcpy(&file[*image->fileOffset(rva, 4)], &v, 4); };
+  auto put64 = [&](uint32_t rva, uint64_t v) { std::memcpy(&file[*image->fileOffset(rva, 8)], &v, 8); };
+  const uint32_t codeMap = metadataRva + 16;
+  put32(metadataRva, 2);       // Version
+  put32(metadataRva + 4, codeMap);
+  put32(metadataRva + 8, 3);   // CodeMapCount
+  put32(codeMap + 0, 0x1000 | 0);  put32(codeMap + 4, 0x100);   // arm64
+  put32(codeMap + 8, 0x1100 | 1);  put32(codeMap + 12, 0x200);  // arm64ec
+  put32(codeMap + 16, 0x1300 | 2); put32(codeMap + 20, 0x80);   // amd64
+  put64(image->loadConfig->rva + pe::loadcfg::kChpeMetadataPointer, image->imageBase + metadataRva);
+
+  auto hybrid = parsePeImage(file, "hybrid.dll");
+  ASSERT_TRUE(hybrid.ok()) << hybrid.error().message;
+  ASSERT_TRUE(hybrid->chpe);
+  EXPECT_EQ(hybrid->chpe->version, 2u);
+  ASSERT_EQ(hybrid->chpe->codeMap.size(), 3u);
+  EXPECT_EQ(hybrid->chpe->codeMap[1].begin, 0x1100u);
+  EXPECT_EQ(hybrid->chpe->codeMap[1].kind, ChpeRange::Kind::kArm64ec);
+  EXPECT_EQ(hybrid->chpe->codeMap[2].kind, ChpeRange::Kind::kAmd64);
+
+  // A code map that runs past the image is refused, naming the field.
+  put32(metadataRva + 8, 0x100000);
+  auto broken = parsePeImage(file, "hybrid.dll");
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.error().message.find("CHPE metadata.CodeMap"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hph::test

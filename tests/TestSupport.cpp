@@ -1,0 +1,93 @@
+#include "tests/TestSupport.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace hph::test {
+
+std::string corpusImage(const std::string& name) {
+  return std::string(HPH_CORPUS_DIR) + "/images/" + name;
+}
+
+std::vector<uint8_t> readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string writeTempFile(const std::string& name, const std::vector<uint8_t>& bytes) {
+  const auto dir = std::filesystem::temp_directory_path() / ("hph-tests-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / name).string();
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  return path;
+}
+
+uint64_t LoadedCorpusImage::address(const std::string& function) const {
+  const FunctionInfo* f = image.findFunction(function);
+  EXPECT_NE(f, nullptr) << function;
+  return f ? loaded.address(f->begin) : 0;
+}
+
+std::unique_ptr<LoadedCorpusImage> loadCorpusImage(const std::string& name,
+                                                   std::optional<uint64_t> base) {
+  auto out = std::make_unique<LoadedCorpusImage>();
+  auto image = readPeImage(corpusImage(name));
+  if (!image) {
+    ADD_FAILURE() << image.error().message;
+    return nullptr;
+  }
+  out->image = std::move(image).value();
+  auto machine = Machine::create(*out->image.arch);
+  if (!machine) {
+    ADD_FAILURE() << machine.error().message;
+    return nullptr;
+  }
+  out->machine = std::move(machine).value();
+  auto loaded = loadImage(*out->machine, out->image, base);
+  if (!loaded) {
+    ADD_FAILURE() << loaded.error().message;
+    return nullptr;
+  }
+  out->loaded = *loaded;
+  return out;
+}
+
+namespace {
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+}  // namespace
+
+CommandResult runHph(const std::vector<std::string>& args) {
+  const std::string out = writeTempFile("stdout.txt", {});
+  const std::string err = writeTempFile("stderr.txt", {});
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(HPH_BINARY));
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    if (!freopen(out.c_str(), "w", stdout) || !freopen(err.c_str(), "w", stderr)) _exit(127);
+    execv(HPH_BINARY, argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CommandResult result;
+  // A crash (signal) is reported as 128+signal so tests can tell it from an exit code.
+  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = slurp(out);
+  result.err = slurp(err);
+  return result;
+}
+
+}  // namespace hph::test

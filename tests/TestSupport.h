@@ -1,0 +1,36 @@
+// Shared helpers for the tests: corpus paths, loaded corpus images, running the CLI.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "emu/core/Machine.h"
+#include "emu/pe/ImageLoader.h"
+#include "emu/pe/PeImage.h"
+
+namespace hph::test {
+
+std::string corpusImage(const std::string& name);  // "basics.x64.dll" -> full path
+std::vector<uint8_t> readFile(const std::string& path);
+std::string writeTempFile(const std::string& name, const std::vector<uint8_t>& bytes);
+
+// An image read and loaded into a fresh Machine (asserts on failure).
+struct LoadedCorpusImage {
+  PeImage image;
+  std::unique_ptr<Machine> machine;
+  LoadedImage loaded;
+  uint64_t address(const std::string& function) const;
+};
+std::unique_ptr<LoadedCorpusImage> loadCorpusImage(const std::string& name,
+                                                   std::optional<uint64_t> base = std::nullopt);
+
+struct CommandResult {
+  int exitCode = -1;
+  std::string out;
+  std::string err;
+};
+// Runs the hph binary with these arguments (no shell quoting needed for corpus paths).
+CommandResult runHph(const std::vector<std::string>& args);
+
+}  // namespace hph::test
