@@ -18,7 +18,9 @@
 #define CORPUS_NOINLINE __attribute__((noinline))
 
 /* On Arm64 some functions start with a NOP that a hotpatch may replace with a B while
- * other cores run it (one of the instructions Arm allows to be modified concurrently). */
+ * other cores run it (one of the instructions Arm allows to be modified concurrently).
+ * Leaf functions only: clang-22 rejects it on functions with an SEH prologue ("Incorrect
+ * size for ... prologue"). */
 #if defined(_WIN32) && defined(__aarch64__)
 #define CORPUS_ENTRY_NOP __attribute__((patchable_function_entry(1)))
 #else
