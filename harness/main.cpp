@@ -7,7 +7,9 @@
 
 #include "emu/core/Status.h"
 #include "harness/CallCommand.h"
+#include "harness/CheckCommand.h"
 #include "harness/InspectCommand.h"
+#include "harness/ReplayCommand.h"
 
 int main(int argc, char** argv) {
   using namespace hph;
@@ -15,7 +17,7 @@ int main(int argc, char** argv) {
                "Exit codes: 0 holds/success, 1 property violated or guest fault, 2 bad input, "
                "3 internal error."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("hph ") + HPH_VERSION);
+  app.set_version_flag("--version", std::string("hph ") + HPH_VERSION_STRING);
 
   InspectOptions inspect;
   CLI::App* inspectCmd = app.add_subcommand(
@@ -35,6 +37,27 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   callCmd->add_option("--base", call.base, "load address (default: the preferred ImageBase)");
 
+  CheckOptions check;
+  CLI::App* checkCmd = app.add_subcommand(
+      "check", "Explore the schedules of scenarios (threads + patcher) and check their properties.");
+  checkCmd->add_option("SCENARIO", check.scenarios, "scenario files (TOML)")->required();
+  checkCmd->add_option("--strategy", check.strategy, "random | pct | exhaustive (default: the scenario's)");
+  checkCmd->add_option("--schedules", check.schedules, "random/pct: schedules to run; exhaustive: a cap");
+  checkCmd->add_option("--preemption-bound", check.preemptionBound, "exhaustive: at most K preemptions");
+  checkCmd->add_option("--seed", check.seed, "seed of random and pct schedules");
+  checkCmd->add_option("--depth", check.depth, "pct: bug depth d");
+  checkCmd->add_option("--shard", check.shard, "I/N: explore only this shard's part (union = all)");
+  checkCmd->add_option("--jobs", check.jobs, "parallel workers (default: the CPUs this process may use)");
+  checkCmd->add_option("--max-time", check.maxTime, "seconds; stop cleanly with a partial report");
+  checkCmd->add_option("--json", check.jsonPath, "write the machine-readable result (schema hph-check/1)");
+  checkCmd->add_option("--trace-dir", check.traceDir, "write counterexamples as Chrome traces + .replay files");
+
+  ReplayOptions replay;
+  CLI::App* replayCmd = app.add_subcommand("replay", "Re-run one schedule from its replay token.");
+  replayCmd->add_option("TOKEN", replay.token, "a replay token (hph1.…) or a file holding one")->required();
+  replayCmd->add_option("--trace", replay.tracePath, "write the schedule as a Chrome trace");
+  replayCmd->add_flag("--json", replay.json, "machine-readable output");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -51,6 +74,8 @@ int main(int argc, char** argv) {
   try {
     if (*inspectCmd) return runInspect(inspect);
     if (*callCmd) return runCall(call);
+    if (*checkCmd) return runCheck(check);
+    if (*replayCmd) return runReplay(replay);
   } catch (const std::exception& e) {
     fmt::print(stderr, "hph: internal error: {}\n", e.what());
     return kExitInternal;

@@ -79,6 +79,10 @@ void Arm64Arch::setReturnValue(const Engine& engine, uint64_t value) const {
   engine.setReg(UC_ARM64_REG_X0, value);
 }
 
+void Arm64Arch::setThreadPointer(const Engine& engine, uint64_t teb) const {
+  engine.setReg(UC_ARM64_REG_X18, teb);
+}
+
 std::span<const uint8_t> Arm64Arch::returnInstruction() const { return kRet; }
 
 DecodedInstruction Arm64Arch::decode(std::span<const uint8_t> bytes, uint64_t address) const {

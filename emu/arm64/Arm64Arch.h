@@ -23,6 +23,7 @@ class Arm64Arch final : public Arch {
   uint64_t argument(const Engine& engine, size_t index) const override;
   uint64_t returnAddress(const Engine& engine) const override;
   void setReturnValue(const Engine& engine, uint64_t value) const override;
+  void setThreadPointer(const Engine& engine, uint64_t teb) const override;
   std::span<const uint8_t> returnInstruction() const override;
 
   DecodedInstruction decode(std::span<const uint8_t> bytes, uint64_t address) const override;

@@ -66,6 +66,8 @@ class Arch {
   // The return address of a function that was just entered (x64 [rsp], Arm64 x30).
   virtual uint64_t returnAddress(const Engine& engine) const = 0;
   virtual void setReturnValue(const Engine& engine, uint64_t value) const = 0;
+  // Points the thread-pointer register at a TEB (x64 GS base, Arm64 x18).
+  virtual void setThreadPointer(const Engine& engine, uint64_t teb) const = 0;
   // Bytes of a plain return: shim stubs are this, run after the host sets the result.
   virtual std::span<const uint8_t> returnInstruction() const = 0;
 

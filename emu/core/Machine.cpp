@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
+
 namespace hph {
 namespace {
 
@@ -56,6 +59,40 @@ Result<void> Machine::installHooks() {
   return {};
 }
 
+void Machine::removeHooks(std::vector<uc_hook>& hooks) {
+  for (uc_hook h : hooks) uc_hook_del(engine_.get(), h);
+  hooks.clear();
+}
+
+Result<void> Machine::watchInstructions(const std::vector<AddressRange>& ranges, bool everywhere) {
+  removeHooks(watchHooks_);
+  std::vector<AddressRange> hooked = ranges;
+  if (everywhere) hooked = {{1, 0}};  // begin > end: Unicorn calls the hook everywhere
+  for (const AddressRange& r : hooked) {
+    uc_hook h;
+    if (uc_hook_add(engine_.get(), &h, UC_HOOK_CODE, reinterpret_cast<void*>(&onWatched), this,
+                    r.begin, r.end - 1) != UC_ERR_OK)
+      return internalError("cannot install the watch hook");
+    watchHooks_.push_back(h);
+  }
+  // Code hooks are compiled into translated blocks: translate again with the new ones.
+  if (instructionsRetired_) uc_ctl_flush_tlb(engine_.get());
+  return {};
+}
+
+Result<void> Machine::trackDataAccesses(const std::vector<AddressRange>& ranges) {
+  removeHooks(dataHooks_);
+  for (const AddressRange& r : ranges) {
+    uc_hook h;
+    if (uc_hook_add(engine_.get(), &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
+                    reinterpret_cast<void*>(&onData), this, r.begin, r.end - 1) != UC_ERR_OK)
+      return internalError("cannot install the data hook");
+    dataHooks_.push_back(h);
+  }
+  if (instructionsRetired_) uc_ctl_flush_tlb(engine_.get());
+  return {};
+}
+
 Result<Region*> Machine::map(uint64_t base, uint64_t size, uint32_t permissions,
                              std::string name) {
   auto region = memory_.add(base, size, permissions, std::move(name));
@@ -84,6 +121,46 @@ bool Machine::writeCode(uint64_t address, std::span<const uint8_t> bytes) {
   return true;
 }
 
+MemorySnapshot Machine::snapshot() const {
+  MemorySnapshot out;
+  for (const auto& region : memory_.regions())
+    out.bytes.emplace_back(region->bytes.get(), region->bytes.get() + region->size);
+  out.instructionsRetired = instructionsRetired_;
+  out.lastError = lastError_;
+  return out;
+}
+
+void Machine::restore(const MemorySnapshot& snapshot) {
+  // A full translation flush (uc_ctl_flush_tlb) clears a large table each time; instead,
+  // forget translations only of code pages whose bytes differ from the snapshot (written
+  // by the patcher, or by the guest itself).
+  const auto& regions = memory_.regions();
+  const uint64_t page = memory_.pageSize();
+  bool codeChanged = false;
+  for (size_t i = 0; i < regions.size(); ++i) {
+    Region& region = *regions[i];
+    const uint8_t* saved = i < snapshot.bytes.size() ? snapshot.bytes[i].data() : nullptr;
+    if (region.permissions & kExecute) {
+      for (uint64_t offset = 0; offset < region.size; offset += page) {
+        const bool same = saved ? std::memcmp(region.bytes.get() + offset, saved + offset, page) == 0
+                                : std::all_of(region.bytes.get() + offset, region.bytes.get() + offset + page,
+                                              [](uint8_t b) { return b == 0; });
+        if (!same) {
+          engine_.forgetCode(region.base + offset, region.base + offset + page);
+          codeChanged = true;
+        }
+      }
+    }
+    if (saved)
+      std::memcpy(region.bytes.get(), saved, region.size);
+    else
+      std::memset(region.bytes.get(), 0, region.size);
+  }
+  instructionsRetired_ = snapshot.instructionsRetired;
+  lastError_ = snapshot.lastError;
+  if (codeChanged) std::fill(blockCounts_.begin(), blockCounts_.end(), BlockCount{});
+}
+
 std::string Machine::symbolize(uint64_t address) const {
   for (const LoadedModule& module : modules_)
     if (address >= module.base && address - module.base < module.size)
@@ -94,6 +171,11 @@ std::string Machine::symbolize(uint64_t address) const {
       return fmt::format("shim {}!{}", imports_[slot].dll, imports_[slot].function);
   }
   return "";
+}
+
+std::string Machine::describeAddress(uint64_t address) const {
+  const std::string symbol = symbolize(address);
+  return symbol.empty() ? fmt::format("0x{:x}", address) : fmt::format("0x{:x} ({})", address, symbol);
 }
 
 Result<uint64_t> Machine::bindImport(std::string_view dll, std::string_view function) {
@@ -117,61 +199,77 @@ Result<CallResult> Machine::call(uint64_t entry, std::span<const uint64_t> args,
   const CallFrame frame{entry, args, kStackBase + kStackBytes, kReturnSentinel};
   if (auto prepared = arch_.prepareCall(engine_, frame); !prepared) return prepared.error();
 
-  budget_ = options.instructionBudget;
-  executedThisCall_ = 0;
-  memoryFault_.reset();
-  stop_ = {};
   uc_hook precise = 0;
   if (options.precisePc &&
       uc_hook_add(engine_.get(), &precise, UC_HOOK_CODE,
                   reinterpret_cast<void*>(&onEveryInstruction), this, 1, 0) != UC_ERR_OK)
     return internalError("cannot install the precise-PC code hook");
-  const uc_err err = uc_emu_start(engine_.get(), entry, kReturnSentinel, 0, 0);
+  const RunStop stop = run(options.instructionBudget);
   if (precise) uc_hook_del(engine_.get(), precise);
 
   CallResult result;
-  result.instructions = executedThisCall_;
-  if (stop_.error) return *stop_.error;
-  if (stop_.fault) {
-    result.fault = stop_.fault;
-    return result;
+  result.instructions = stop.instructions;
+  switch (stop.kind) {
+    case StopKind::kReturned: result.value = arch_.returnValue(engine_); return result;
+    case StopKind::kFault: result.fault = stop.fault; return result;
+    case StopKind::kError: return *stop.error;
+    case StopKind::kBlocked:
+    case StopKind::kYielded: break;
+  }
+  return internalError("a single call stopped for a scheduler that is not there");
+}
+
+RunStop Machine::run(uint64_t budget) {
+  budget_ = budget;
+  executedThisRun_ = 0;
+  stopKind_.reset();
+  fault_.reset();
+  error_.reset();
+  memoryFault_.reset();
+  const uc_err err = uc_emu_start(engine_.get(), engine_.reg(arch_.pcRegister()),
+                                  kReturnSentinel, 0, 0);
+  RunStop stop;
+  stop.instructions = executedThisRun_;
+  if (stopKind_) {
+    stop.kind = *stopKind_;
+    stop.fault = std::move(fault_);
+    stop.error = std::move(error_);
+    return stop;
   }
   const uint64_t pc = engine_.reg(arch_.pcRegister());
   if (err != UC_ERR_OK) {
+    stop.kind = StopKind::kFault;
     if (memoryFault_) {
       // Inside the hook Unicorn's PC is still the block's start; once the engine has
-      // unwound the fault, QEMU has restored the precise PC of the faulting instruction.
-      result.fault = faultAt(memoryFault_->kind, pc, memoryFault_->address, "");
+      // unwound the fault, QEMU has restored the precise PC of the faulting instruction
+      // (when a code hook covers it: see CallOptions::precisePc).
+      stop.fault = faultAt(memoryFault_->kind, pc, memoryFault_->address, "");
     } else if (err == UC_ERR_INSN_INVALID) {
-      result.fault = faultAt(FaultKind::kInvalidInstruction, pc, 0, "");
+      stop.fault = faultAt(FaultKind::kInvalidInstruction, pc, 0, "");
     } else {
-      result.fault = faultAt(FaultKind::kException, pc, 0, ucErrorText(err));
+      stop.fault = faultAt(FaultKind::kException, pc, 0, ucErrorText(err));
     }
-    return result;
+    return stop;
   }
-  if (pc != kReturnSentinel)
-    return internalError(fmt::format("engine stopped at 0x{:x} for no reason", pc));
-  result.value = arch_.returnValue(engine_);
-  return result;
+  if (pc != kReturnSentinel) {
+    stop.kind = StopKind::kError;
+    stop.error = internalError(fmt::format("engine stopped at 0x{:x} for no reason", pc));
+  }
+  return stop;
+}
+
+void Machine::stopWith(StopKind kind) {
+  stopKind_ = kind;
+  uc_emu_stop(engine_.get());
 }
 
 uint32_t Machine::instructionsInBlock(uint64_t address, uint32_t size) {
   BlockCount& slot = blockCounts_[(address ^ (address >> 13)) & (kBlockCountCacheSize - 1)];
   if (slot.address == address && slot.size == size) return slot.count;
-  uint32_t count = 0;
   std::span<const uint8_t> bytes = memory_.view(address, size);
-  if (bytes.empty()) {
-    count = arch_.kind() == ArchKind::kArm64 ? (size + 3) / 4 : 1;
-  } else {
-    count = arch_.countInstructions(bytes);
-  }
+  const uint32_t count = bytes.empty() ? 1 : arch_.countInstructions(bytes);
   slot = {address, size, count};
   return count;
-}
-
-std::string Machine::describeAddress(uint64_t address) const {
-  const std::string symbol = symbolize(address);
-  return symbol.empty() ? fmt::format("0x{:x}", address) : fmt::format("0x{:x} ({})", address, symbol);
 }
 
 std::string Machine::disassembleAt(uint64_t pc) const {
@@ -195,44 +293,62 @@ GuestFault Machine::faultAt(FaultKind kind, uint64_t pc, uint64_t address,
   return fault;
 }
 
-void Machine::onBlock(uc_engine* uc, uint64_t address, uint32_t size, void* user) {
+void Machine::onBlock(uc_engine*, uint64_t address, uint32_t size, void* user) {
   auto* self = static_cast<Machine*>(user);
   const uint32_t count = self->instructionsInBlock(address, size);
-  if (self->executedThisCall_ + count > self->budget_) {
-    self->stop_.fault = self->faultAt(FaultKind::kBudgetExhausted, address, 0,
-                                      fmt::format("budget of {} instructions", self->budget_));
-    uc_emu_stop(uc);
+  if (self->executedThisRun_ + count > self->budget_) {
+    self->fault_ = self->faultAt(FaultKind::kBudgetExhausted, address, 0,
+                                 fmt::format("budget of {} instructions", self->budget_));
+    self->stopWith(StopKind::kFault);
     return;
   }
-  self->executedThisCall_ += count;
+  self->executedThisRun_ += count;
   self->instructionsRetired_ += count;
 }
 
-void Machine::onShim(uc_engine* uc, uint64_t address, uint32_t, void* user) {
+void Machine::onShim(uc_engine*, uint64_t address, uint32_t, void* user) {
   auto* self = static_cast<Machine*>(user);
   const size_t slot = (address - kShimBase) / kShimSlotBytes;
   if ((address - kShimBase) % kShimSlotBytes != 0) return;  // the stub's own `ret`
   if (slot >= self->imports_.size()) {
-    self->stop_.fault = self->faultAt(FaultKind::kUnmappedFetch, address, address,
-                                      "jump into the shim area outside any stub");
-    uc_emu_stop(uc);
+    self->fault_ = self->faultAt(FaultKind::kUnmappedFetch, address, address,
+                                 "jump into the shim area outside any stub");
+    self->stopWith(StopKind::kFault);
     return;
   }
   const ImportBinding& binding = self->imports_[slot];
   if (!binding.shim) {
-    self->stop_.error = Error{
+    self->error_ = Error{
         Status::kUnresolvedImport,
         fmt::format("import {}!{}: no shim provides it (see docs/shims.md); called from {}",
                     binding.dll, binding.function,
                     self->describeAddress(self->arch_.returnAddress(self->engine_)))};
-    uc_emu_stop(uc);
+    self->stopWith(StopKind::kError);
     return;
   }
   ShimCall call{*self};
-  self->arch_.setReturnValue(self->engine_, binding.shim->handler(call));
+  const ShimResult result = binding.shim->handler(call);
+  if (result.blocks) {
+    self->stopWith(StopKind::kBlocked);  // before the stub's `ret`: it runs again on resume
+    return;
+  }
+  self->arch_.setReturnValue(self->engine_, result.value);
 }
 
-bool Machine::onMemoryFault(uc_engine* uc, uc_mem_type type, uint64_t address, int, int64_t,
+void Machine::onWatched(uc_engine*, uint64_t address, uint32_t size, void* user) {
+  auto* self = static_cast<Machine*>(user);
+  if (self->observer_ && !self->stopKind_ && self->observer_->beforeInstruction(address, size))
+    self->stopWith(StopKind::kYielded);
+}
+
+void Machine::onData(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t,
+                     void* user) {
+  auto* self = static_cast<Machine*>(user);
+  if (self->observer_)
+    self->observer_->onDataAccess(address, static_cast<uint32_t>(size), type == UC_MEM_WRITE);
+}
+
+bool Machine::onMemoryFault(uc_engine*, uc_mem_type type, uint64_t address, int, int64_t,
                             void* user) {
   auto* self = static_cast<Machine*>(user);
   FaultKind kind = FaultKind::kProtectionViolation;
@@ -249,10 +365,9 @@ void Machine::onInterrupt(uc_engine* uc, uint32_t number, void* user) {
   uc_reg_read(uc, self->arch_.pcRegister(), &pc);
   const bool undefined = (self->arch_.kind() == ArchKind::kX64 && number == 6) ||
                          (self->arch_.kind() == ArchKind::kArm64 && number == 1);
-  self->stop_.fault = self->faultAt(undefined ? FaultKind::kInvalidInstruction
-                                              : FaultKind::kException,
-                                    pc, 0, self->arch_.describeInterrupt(number));
-  uc_emu_stop(uc);
+  self->fault_ = self->faultAt(undefined ? FaultKind::kInvalidInstruction : FaultKind::kException,
+                               pc, 0, self->arch_.describeInterrupt(number));
+  self->stopWith(StopKind::kFault);
 }
 
 }  // namespace hph

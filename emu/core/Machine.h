@@ -1,9 +1,11 @@
 // A Machine is one emulated process: an address space, the engine that runs it, the
 // modules loaded into it and the shims their imports are bound to. It is the context
 // object passed around instead of globals (as lld's COFFLinkerContext).
+//
+// It runs whatever context is loaded in the engine until something happens that the
+// caller must decide about (run()); guest threads and scheduling are built on that.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -17,8 +19,16 @@
 #include "emu/core/GuestFault.h"
 #include "emu/core/Result.h"
 #include "emu/core/ShimLibrary.h"
+#include "emu/core/ThreadServices.h"
 
 namespace hph {
+
+struct AddressRange {
+  uint64_t begin = 0;
+  uint64_t end = 0;  // exclusive
+  bool contains(uint64_t a) const { return a >= begin && a < end; }
+  bool overlaps(uint64_t b, uint64_t e) const { return b < end && begin < e; }
+};
 
 struct CallOptions {
   // Stops runaway guests; counted in instructions (x64 blocks are decoded once to count).
@@ -36,10 +46,43 @@ struct CallResult {
   bool completed() const { return !fault; }
 };
 
+// Why Machine::run() returned.
+enum class StopKind {
+  kReturned,  // reached the return sentinel: the outermost function returned
+  kYielded,   // the observer asked to stop before an instruction (it has not run)
+  kBlocked,   // a shim cannot complete yet (WaitForSingleObject on a running thread)
+  kFault,     // guest fault or budget exhausted
+  kError,     // bad input discovered while running (an import with no shim)
+};
+
+struct RunStop {
+  StopKind kind = StopKind::kReturned;
+  uint64_t instructions = 0;
+  std::optional<GuestFault> fault;
+  std::optional<Error> error;
+};
+
+// Told about what the guest does in the ranges it asked for (the scheduler).
+class ExecutionObserver {
+ public:
+  virtual ~ExecutionObserver() = default;
+  // Before an instruction in a watched range runs. true: stop before it (kYielded).
+  virtual bool beforeInstruction(uint64_t pc, uint32_t size) = 0;
+  // A data access inside a tracked range.
+  virtual void onDataAccess(uint64_t address, uint32_t size, bool write) = 0;
+};
+
 struct LoadedModule {
   std::string name;
   uint64_t base = 0;
   uint64_t size = 0;
+};
+
+// Guest memory as it was at one moment; restore() puts it back.
+struct MemorySnapshot {
+  std::vector<std::vector<uint8_t>> bytes;  // per region, in AddressSpace order
+  uint64_t instructionsRetired = 0;         // the virtual clock shims read
+  uint32_t lastError = 0;
 };
 
 class Machine {
@@ -55,6 +98,7 @@ class Machine {
   static constexpr uint64_t kStackBase = 0x7FFD'0000'0000;
   static constexpr uint64_t kStackBytes = 1 << 20;
   static constexpr uint64_t kProcessId = 0x1000;
+  static constexpr uint64_t kMainThreadId = 1;
 
   static Result<std::unique_ptr<Machine>> create(const Arch& arch);
   ~Machine();
@@ -80,17 +124,37 @@ class Machine {
   std::string symbolize(uint64_t address) const;
   // "0x180001020 (basics.x64.dll+0x1020)", or just the address.
   std::string describeAddress(uint64_t address) const;
+  std::string disassembleAt(uint64_t pc) const;
 
   // The stub address an import slot should hold; the same import gets the same stub.
   Result<uint64_t> bindImport(std::string_view dll, std::string_view function);
 
-  // Runs entry(args...) to completion, to a fault, or until the budget runs out.
+  // Runs entry(args...) on the machine's own stack to completion, a fault, or the budget.
   // Errors (not faults) are reserved for bad input and harness failures.
   Result<CallResult> call(uint64_t entry, std::span<const uint64_t> args,
                           const CallOptions& options = {});
 
+  // Runs the context loaded in the engine from its PC until it returns to the sentinel,
+  // the observer stops it, a shim blocks, it faults, or `budget` instructions ran.
+  RunStop run(uint64_t budget);
+
+  // Instructions in these ranges are reported to the observer before they run; an empty
+  // range list with `everywhere` set means every instruction. Replaces earlier ranges.
+  Result<void> watchInstructions(const std::vector<AddressRange>& ranges, bool everywhere);
+  // Loads and stores in these ranges are reported to the observer.
+  Result<void> trackDataAccesses(const std::vector<AddressRange>& ranges);
+  void setObserver(ExecutionObserver* observer) { observer_ = observer; }
+  void setThreadServices(ThreadServices* threads) { threads_ = threads; }
+  ThreadServices* threadServices() const { return threads_; }
+
+  MemorySnapshot snapshot() const;
+  // Puts memory back (regions mapped after the snapshot are zeroed) and drops the
+  // translations of every code page that changed, so nothing of one schedule leaks into
+  // the next.
+  void restore(const MemorySnapshot& snapshot);
+
   // State the shims read and write.
-  uint64_t currentThreadId() const { return currentThreadId_; }
+  uint64_t currentThreadId() const { return threads_ ? threads_->currentThreadId() : kMainThreadId; }
   uint64_t instructionsRetired() const { return instructionsRetired_; }
   uint32_t lastError() const { return lastError_; }
   void setLastError(uint32_t value) { lastError_ = value; }
@@ -100,11 +164,6 @@ class Machine {
     std::string dll;
     std::string function;
     const ShimFunction* shim = nullptr;  // nullptr: unresolved, refused when called
-  };
-  // Why the engine stopped, when the harness stopped it (from inside a hook).
-  struct StopRequest {
-    std::optional<GuestFault> fault;
-    std::optional<Error> error;
   };
   // x64 blocks are decoded once to count their instructions; a direct-mapped cache keeps
   // that off the hot path.
@@ -116,13 +175,17 @@ class Machine {
 
   Machine(const Arch& arch, Engine engine);
   Result<void> installHooks();
+  void removeHooks(std::vector<uc_hook>& hooks);
   uint32_t instructionsInBlock(uint64_t address, uint32_t size);
   GuestFault faultAt(FaultKind kind, uint64_t pc, uint64_t address, std::string detail) const;
-  std::string disassembleAt(uint64_t pc) const;
+  void stopWith(StopKind kind);
 
   static void onEveryInstruction(uc_engine*, uint64_t, uint32_t, void*) {}
   static void onBlock(uc_engine* uc, uint64_t address, uint32_t size, void* user);
   static void onShim(uc_engine* uc, uint64_t address, uint32_t size, void* user);
+  static void onWatched(uc_engine* uc, uint64_t address, uint32_t size, void* user);
+  static void onData(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value,
+                     void* user);
   static bool onMemoryFault(uc_engine* uc, uc_mem_type type, uint64_t address, int size,
                             int64_t value, void* user);
   static void onInterrupt(uc_engine* uc, uint32_t number, void* user);
@@ -132,15 +195,21 @@ class Machine {
   AddressSpace memory_;
   std::vector<LoadedModule> modules_;
   std::vector<ImportBinding> imports_;
+  ExecutionObserver* observer_ = nullptr;
+  ThreadServices* threads_ = nullptr;
+  std::vector<uc_hook> watchHooks_;
+  std::vector<uc_hook> dataHooks_;
 
+  // State of the current run().
   uint64_t budget_ = 0;
-  uint64_t executedThisCall_ = 0;
-  uint64_t instructionsRetired_ = 0;
+  uint64_t executedThisRun_ = 0;
+  std::optional<StopKind> stopKind_;
+  std::optional<GuestFault> fault_;
+  std::optional<Error> error_;
   std::optional<GuestFault> memoryFault_;  // from the unmapped/protection hook
-  StopRequest stop_;
-  std::vector<BlockCount> blockCounts_;
 
-  uint64_t currentThreadId_ = 1;
+  uint64_t instructionsRetired_ = 0;
+  std::vector<BlockCount> blockCounts_;
   uint32_t lastError_ = 0;
 };
 

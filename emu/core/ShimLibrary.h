@@ -19,13 +19,20 @@ struct ShimCall {
   uint64_t argument(size_t index) const;
 };
 
-using ShimHandler = uint64_t (*)(ShimCall& call);
+struct ShimResult {
+  uint64_t value = 0;
+  // The calling thread cannot continue yet (it waits for another thread): the stub is
+  // not entered, and the shim runs again when the thread is next resumed.
+  bool blocks = false;
+};
+
+using ShimHandler = ShimResult (*)(ShimCall& call);
 
 struct ShimFunction {
   std::string_view dll;   // lower case, with ".dll"
   std::string_view name;
   ShimHandler handler;
-  std::string_view summary;  // one line for docs and `--help`
+  std::string_view summary;  // one line for docs
 };
 
 std::span<const ShimFunction> shimFunctions();

@@ -92,6 +92,10 @@ void X64Arch::setReturnValue(const Engine& engine, uint64_t value) const {
   engine.setReg(UC_X86_REG_RAX, value);
 }
 
+void X64Arch::setThreadPointer(const Engine& engine, uint64_t teb) const {
+  engine.setReg(UC_X86_REG_GS_BASE, teb);
+}
+
 std::span<const uint8_t> X64Arch::returnInstruction() const { return kRet; }
 
 DecodedInstruction X64Arch::decode(std::span<const uint8_t> bytes, uint64_t address) const {

@@ -1,0 +1,74 @@
+// Guest threads of one Machine. Unicorn compiles no parallel code, so a thread is a
+// register context (uc_context) with its own stack and TEB, switched in and out of the
+// one engine by whoever schedules them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "emu/core/Machine.h"
+
+namespace hph {
+
+enum class ThreadState { kRunnable, kBlocked, kFinished };
+
+struct GuestThread {
+  uint32_t index = 0;
+  uint64_t id = 0;      // Windows thread id (multiples of 4, as Windows hands out)
+  uint64_t handle = 0;  // what CreateThread returned / WaitForSingleObject takes
+  uint64_t entry = 0;
+  uint64_t argument = 0;
+  uint64_t teb = 0;
+  uint64_t stackTop = 0;
+  ThreadState state = ThreadState::kRunnable;
+  bool started = false;      // registers are set up the first time it runs
+  uint64_t waitingFor = 0;   // handle, while blocked
+  uint64_t exitCode = 0;
+  uint64_t instructions = 0;
+  std::shared_ptr<uc_context> context;
+};
+
+class Process final : public ThreadServices {
+ public:
+  // Thread areas (stack + TEB) live here, one per thread index, kept across schedules.
+  static constexpr uint64_t kThreadAreaBase = 0x7FFC'0000'0000;
+  static constexpr uint32_t kMaxThreads = 256;
+  static constexpr uint64_t kStillActive = 259;
+
+  Process(Machine& machine, uint64_t stackBytes);
+  ~Process() override;
+
+  // Forget every thread (their memory is restored by the Machine's snapshot).
+  void reset();
+  // A new runnable thread that will run entry(argument); its index.
+  Result<uint32_t> spawn(uint64_t entry, uint64_t argument);
+  // Runs thread `index` until it returns, blocks, yields or faults; switches contexts.
+  RunStop run(uint32_t index, uint64_t budget);
+
+  std::vector<GuestThread>& threads() { return threads_; }
+  const std::vector<GuestThread>& threads() const { return threads_; }
+  const GuestThread* byHandle(uint64_t handle) const;
+
+  // ThreadServices, for the shims.
+  uint64_t currentThreadId() const override;
+  std::optional<uint64_t> createThread(uint64_t entry, uint64_t parameter, uint64_t* id) override;
+  WaitResult wait(uint64_t handle, bool mayBlock) override;
+  std::optional<uint64_t> exitCode(uint64_t handle) const override;
+
+ private:
+  Result<void> ensureArea(uint32_t index);
+  Result<void> start(GuestThread& thread);
+  void saveLoaded();
+  void finish(GuestThread& thread, uint64_t exitCode);
+
+  Machine& machine_;
+  uint64_t stackBytes_;
+  uint64_t areaStride_;
+  std::vector<Region*> areas_;
+  std::vector<GuestThread> threads_;
+  int loaded_ = -1;   // the thread whose registers are in the engine
+  int running_ = -1;  // the thread run() is running (for GetCurrentThreadId)
+};
+
+}  // namespace hph

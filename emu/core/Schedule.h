@@ -1,0 +1,108 @@
+// The vocabulary of scheduling: actors, scheduling points, decisions, the footprint of a
+// transition, and what one run of a schedule produced.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "emu/core/GuestFault.h"
+#include "emu/core/Machine.h"
+#include "emu/core/Result.h"
+
+namespace hph {
+
+// Guest threads are actors 0..n-1; the patcher is one more actor that sorts after them.
+using ActorId = int32_t;
+inline constexpr ActorId kPatcher = 0x7FFFFFFF;
+inline constexpr ActorId kNoActor = -1;
+// Returned by a DecisionSource to abandon the run (e.g. every choice is asleep).
+inline constexpr ActorId kAbandon = -2;
+
+std::string actorName(ActorId actor);  // "thread 2", "patcher"
+
+enum class PointKind : uint8_t {
+  kStart,        // nothing has run yet
+  kInstruction,  // before a watched instruction of the running thread
+  kSwitch,       // the running actor finished, blocked, or completed a patch step
+};
+
+struct SchedulingPoint {
+  uint64_t index = 0;  // ordinal within the run; replay tokens refer to it
+  PointKind kind = PointKind::kStart;
+  ActorId current = kNoActor;
+  bool currentEnabled = false;
+  std::span<const ActorId> enabled;  // ascending: threads, then the patcher
+  uint64_t pc = 0;                   // kInstruction: the instruction about to run
+};
+
+// The rule every strategy, replay and minimisation share: keep running the current actor
+// while it can run, otherwise the lowest enabled one. Only choices that differ from it
+// are recorded, which keeps replay tokens short.
+inline ActorId defaultChoice(const SchedulingPoint& point) {
+  return point.currentEnabled ? point.current : point.enabled.front();
+}
+inline bool isPreemption(const SchedulingPoint& point, ActorId chosen) {
+  return point.currentEnabled && chosen != point.current;
+}
+
+// What a transition (an actor's execution from one scheduling point to the next) touched.
+// Two transitions of different actors commute unless their footprints conflict; the
+// exhaustive search's sleep sets rely on that.
+struct Footprint {
+  ActorId actor = kNoActor;
+  std::vector<AddressRange> fetched;   // watched code executed
+  std::vector<uint64_t> reads;         // 8-byte granules of tracked (shared) data
+  std::vector<uint64_t> writes;
+  std::vector<AddressRange> stored;    // patcher stores
+  bool global = false;  // created, woke or blocked a thread: conflicts with everything
+
+  void normalize();  // sort and dedupe reads/writes
+  bool conflictsWith(const Footprint& other) const;
+};
+
+class DecisionSource {
+ public:
+  virtual ~DecisionSource() = default;
+  // An actor from point.enabled, or kAbandon.
+  virtual ActorId choose(const SchedulingPoint& point) = 0;
+  // Footprints cost a data hook; only sources that reduce by independence ask for them.
+  virtual bool wantsFootprints() const { return false; }
+  // The transition that ended at the point about to be chosen.
+  virtual void transitionDone(const Footprint& footprint) {}
+};
+
+struct Violation {
+  std::string property;  // "invariant", "fault", "runaway", "deadlock"
+  ActorId actor = kNoActor;
+  std::string message;   // one line
+  uint64_t pc = 0;
+  std::optional<GuestFault> fault;
+};
+
+// One contiguous stretch of an actor's execution, for Chrome traces.
+struct TraceSlice {
+  ActorId actor = kNoActor;
+  uint64_t begin = 0;  // virtual time: instructions retired by the machine
+  uint64_t end = 0;
+  uint64_t firstPc = 0;
+  std::string what;    // why it ended / what the patcher stored
+};
+
+struct RunRecord {
+  uint64_t points = 0;
+  uint32_t preemptions = 0;
+  std::vector<std::pair<uint64_t, ActorId>> decisions;  // (point, actor) off the default
+  bool abandoned = false;
+  std::optional<Violation> violation;
+  std::optional<Error> error;  // bad input found while running, or a harness failure
+  std::vector<uint64_t> exitCodes;
+  uint64_t instructions = 0;
+  std::optional<uint64_t> invariantValue;
+  std::vector<TraceSlice> trace;
+};
+
+}  // namespace hph

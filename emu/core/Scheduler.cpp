@@ -1,0 +1,232 @@
+#include "emu/core/Scheduler.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace hph {
+
+Scheduler::Scheduler(Machine& machine, Process& process, MemorySnapshot initial,
+                     ScheduleSetup setup)
+    : machine_(machine), process_(process), initial_(std::move(initial)), setup_(std::move(setup)) {}
+
+Scheduler::~Scheduler() { machine_.setObserver(nullptr); }
+
+bool Scheduler::enabled(ActorId actor) const {
+  if (actor == kPatcher) return nextStep_ < setup_.plan.steps.size();
+  if (actor < 0 || static_cast<size_t>(actor) >= process_.threads().size()) return false;
+  return process_.threads()[actor].state == ThreadState::kRunnable;
+}
+
+ActorId Scheduler::decide(PointKind kind, uint64_t pc) {
+  if (transitionOpen_ && wantFootprints_) {
+    transition_.normalize();
+    source_->transitionDone(transition_);
+  }
+  transition_ = Footprint{};
+  transitionOpen_ = false;
+
+  enabled_.clear();
+  for (const GuestThread& t : process_.threads())
+    if (t.state == ThreadState::kRunnable) enabled_.push_back(static_cast<ActorId>(t.index));
+  if (enabled(kPatcher)) enabled_.push_back(kPatcher);
+  if (enabled_.empty()) {
+    std::string waits;
+    for (const GuestThread& t : process_.threads())
+      if (t.state == ThreadState::kBlocked) {
+        const GuestThread* target = process_.byHandle(t.waitingFor);
+        waits += fmt::format("{}thread {} waits for {}", waits.empty() ? "" : ", ", t.index,
+                             target ? actorName(static_cast<ActorId>(target->index)) : "?");
+      }
+    if (!waits.empty())
+      record_.violation = Violation{"deadlock", kNoActor, "every thread is blocked: " + waits, 0, {}};
+    return kNoActor;
+  }
+
+  SchedulingPoint point;
+  point.index = nextPoint_++;
+  point.kind = kind;
+  point.current = current_;
+  point.currentEnabled = enabled(current_);
+  point.enabled = enabled_;
+  point.pc = pc;
+  const ActorId chosen = source_->choose(point);
+  if (chosen == kAbandon) return kAbandon;
+  if (std::find(enabled_.begin(), enabled_.end(), chosen) == enabled_.end()) {
+    record_.error = internalError(fmt::format("strategy chose {} at point {}, which cannot run",
+                                              actorName(chosen), point.index));
+    return kAbandon;
+  }
+  if (chosen != defaultChoice(point)) record_.decisions.emplace_back(point.index, chosen);
+  if (isPreemption(point, chosen)) ++record_.preemptions;
+  transition_.actor = chosen;
+  transitionOpen_ = true;
+  return chosen;
+}
+
+bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
+  const auto thread = static_cast<size_t>(current_);
+  // A thread resumed at the point where it was stopped: the decision was already made.
+  if (yieldedAt_[thread] == pc) {
+    yieldedAt_[thread].reset();
+    transition_.fetched.push_back({pc, pc + size});
+    return false;
+  }
+  const ActorId chosen = decide(PointKind::kInstruction, pc);
+  if (chosen == current_) {
+    transition_.fetched.push_back({pc, pc + size});
+    return false;
+  }
+  pending_ = chosen;
+  yieldedAt_[thread] = pc;
+  return true;
+}
+
+void Scheduler::onDataAccess(uint64_t address, uint32_t size, bool write) {
+  if (!wantFootprints_ || size == 0) return;
+  auto& set = write ? transition_.writes : transition_.reads;
+  for (uint64_t g = address >> 3; g <= (address + size - 1) >> 3; ++g) set.push_back(g);
+}
+
+void Scheduler::beginSlice(ActorId actor, uint64_t pc) {
+  if (recordTrace_) slice_ = TraceSlice{actor, machine_.instructionsRetired(), 0, pc, ""};
+}
+
+void Scheduler::endSlice(std::string what) {
+  if (!slice_) return;
+  slice_->end = std::max(machine_.instructionsRetired(), slice_->begin + 1);
+  slice_->what = std::move(what);
+  record_.trace.push_back(std::move(*slice_));
+  slice_.reset();
+}
+
+void Scheduler::applyNextStep() {
+  const StoreStep& store = std::get<StoreStep>(setup_.plan.steps[nextStep_++]);
+  current_ = kPatcher;
+  beginSlice(kPatcher, store.address);
+  if (!machine_.writeCode(store.address, store.bytes))
+    record_.error = badInput(fmt::format("patch store at {} ({}): address is not mapped",
+                                         store.label, machine_.describeAddress(store.address)));
+  transition_.stored.push_back({store.address, store.address + store.bytes.size()});
+  endSlice(fmt::format("store {} bytes at {}", store.bytes.size(), store.label));
+}
+
+void Scheduler::runGuest(ActorId thread, ActorId* next) {
+  current_ = thread;
+  GuestThread& t = process_.threads()[thread];
+  if (yieldedAt_.size() < process_.threads().size()) yieldedAt_.resize(process_.threads().size());
+  if (t.instructions >= setup_.threadBudget) {
+    record_.violation = Violation{"runaway", thread,
+                                  fmt::format("{} ran {} instructions (budget {})",
+                                              actorName(thread), t.instructions, setup_.threadBudget),
+                                  0, {}};
+    *next = kNoActor;
+    return;
+  }
+  beginSlice(thread, 0);
+  const size_t threadsBefore = process_.threads().size();
+  const auto blocked = [&] {
+    return std::count_if(process_.threads().begin(), process_.threads().end(),
+                         [](const GuestThread& g) { return g.state == ThreadState::kBlocked; });
+  };
+  const auto blockedBefore = blocked();
+  const RunStop stop = process_.run(static_cast<uint32_t>(thread), setup_.threadBudget - t.instructions);
+  if (process_.threads().size() != threadsBefore) transition_.global = true;  // CreateThread
+  if (yieldedAt_.size() < process_.threads().size()) yieldedAt_.resize(process_.threads().size());
+  switch (stop.kind) {
+    case StopKind::kYielded:
+      endSlice(fmt::format("preempted before {}", machine_.describeAddress(*yieldedAt_[thread])));
+      *next = pending_;
+      return;
+    case StopKind::kReturned:
+      endSlice(fmt::format("returned {:#x}", process_.threads()[thread].exitCode));
+      if (blocked() != blockedBefore) transition_.global = true;  // it woke a waiter
+      *next = decide(PointKind::kSwitch, 0);
+      return;
+    case StopKind::kBlocked:
+      endSlice("blocked in WaitForSingleObject");
+      transition_.global = true;
+      *next = decide(PointKind::kSwitch, 0);
+      return;
+    case StopKind::kFault: {
+      endSlice("faulted");
+      const bool runaway = stop.fault->kind == FaultKind::kBudgetExhausted;
+      record_.violation = Violation{runaway ? "runaway" : "fault", thread,
+                                    fmt::format("{}: {}", actorName(thread), stop.fault->describe()),
+                                    stop.fault->pc, stop.fault};
+      *next = kNoActor;
+      return;
+    }
+    case StopKind::kError:
+      endSlice("stopped");
+      record_.error = stop.error;
+      *next = kNoActor;
+      return;
+  }
+}
+
+void Scheduler::checkInvariant() {
+  if (!setup_.invariantEntry) return;
+  // The invariant runs after every thread finished, on the machine's own stack, unobserved.
+  machine_.setObserver(nullptr);
+  auto outcome = machine_.call(*setup_.invariantEntry, {}, CallOptions{setup_.threadBudget, false});
+  if (!outcome) {
+    record_.error = outcome.error();
+  } else if (outcome->fault) {
+    record_.violation = Violation{"invariant", kNoActor,
+                                  fmt::format("{}() faulted: {}", setup_.invariantName,
+                                              outcome->fault->describe()),
+                                  outcome->fault->pc, outcome->fault};
+  } else {
+    record_.invariantValue = outcome->value;
+    if (outcome->value == 0)
+      record_.violation = Violation{"invariant", kNoActor,
+                                    fmt::format("{}() returned 0 after every thread finished",
+                                                setup_.invariantName),
+                                    0, {}};
+  }
+}
+
+RunRecord Scheduler::run(DecisionSource& source, bool recordTrace) {
+  machine_.restore(initial_);
+  process_.reset();
+  record_ = RunRecord{};
+  source_ = &source;
+  wantFootprints_ = source.wantsFootprints();
+  recordTrace_ = recordTrace;
+  current_ = kNoActor;
+  pending_ = kNoActor;
+  nextStep_ = 0;
+  nextPoint_ = 0;
+  yieldedAt_.clear();
+  transition_ = Footprint{};
+  transitionOpen_ = false;
+  slice_.reset();
+  machine_.setObserver(this);
+  const uint64_t clockAtStart = machine_.instructionsRetired();
+
+  for (const ThreadStart& start : setup_.threads) {
+    if (auto spawned = process_.spawn(start.entry, start.argument); !spawned) {
+      record_.error = spawned.error();
+      return std::move(record_);
+    }
+  }
+  ActorId next = decide(PointKind::kStart, 0);
+  while (next != kNoActor && next != kAbandon && !record_.error && !record_.violation) {
+    if (next == kPatcher) {
+      applyNextStep();
+      next = decide(PointKind::kSwitch, 0);
+    } else {
+      runGuest(next, &next);
+    }
+  }
+  machine_.setObserver(nullptr);
+  record_.points = nextPoint_;
+  record_.abandoned = next == kAbandon && !record_.error;
+  record_.instructions = machine_.instructionsRetired() - clockAtStart;
+  for (const GuestThread& t : process_.threads()) record_.exitCodes.push_back(t.exitCode);
+  if (!record_.abandoned && !record_.error && !record_.violation) checkInvariant();
+  return std::move(record_);
+}
+
+}  // namespace hph

@@ -1,0 +1,73 @@
+// Runs one schedule: guest threads and the patcher interleaved as a DecisionSource
+// chooses at each scheduling point, from the same initial memory every time, so the same
+// decisions give the same run bit for bit.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "emu/core/Process.h"
+#include "emu/core/Schedule.h"
+#include "patch/Plan.h"
+
+namespace hph {
+
+struct ThreadStart {
+  uint64_t entry = 0;
+  uint64_t argument = 0;
+};
+
+struct ScheduleSetup {
+  std::vector<ThreadStart> threads;
+  Plan plan;
+  uint64_t threadBudget = 10'000'000;  // per thread: more is a runaway guest
+  std::optional<uint64_t> invariantEntry;
+  std::string invariantName;
+};
+
+class Scheduler final : public ExecutionObserver {
+ public:
+  // `initial` is the memory every run starts from (images loaded, nothing run).
+  Scheduler(Machine& machine, Process& process, MemorySnapshot initial, ScheduleSetup setup);
+  ~Scheduler() override;
+
+  RunRecord run(DecisionSource& source, bool recordTrace = false);
+
+  const ScheduleSetup& setup() const { return setup_; }
+  Machine& machine() { return machine_; }
+
+  // ExecutionObserver: each watched instruction is a scheduling point.
+  bool beforeInstruction(uint64_t pc, uint32_t size) override;
+  void onDataAccess(uint64_t address, uint32_t size, bool write) override;
+
+ private:
+  ActorId decide(PointKind kind, uint64_t pc);
+  bool enabled(ActorId actor) const;
+  void applyNextStep();
+  void runGuest(ActorId thread, ActorId* next);
+  void beginSlice(ActorId actor, uint64_t pc);
+  void endSlice(std::string what);
+  void checkInvariant();
+
+  Machine& machine_;
+  Process& process_;
+  MemorySnapshot initial_;
+  ScheduleSetup setup_;
+
+  // State of the run in progress.
+  DecisionSource* source_ = nullptr;
+  RunRecord record_;
+  bool wantFootprints_ = false;
+  bool recordTrace_ = false;
+  ActorId current_ = kNoActor;
+  ActorId pending_ = kNoActor;   // chosen inside the hook, acted on after the engine stops
+  size_t nextStep_ = 0;
+  uint64_t nextPoint_ = 0;
+  std::vector<ActorId> enabled_;
+  std::vector<std::optional<uint64_t>> yieldedAt_;  // per thread: the point it stopped at
+  Footprint transition_;
+  bool transitionOpen_ = false;
+  std::optional<TraceSlice> slice_;
+};
+
+}  // namespace hph

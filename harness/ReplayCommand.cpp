@@ -1,0 +1,81 @@
+#include "harness/ReplayCommand.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "harness/Diagnostics.h"
+#include "harness/explore/Explorer.h"
+#include "harness/explore/ReplayToken.h"
+#include "harness/report/ChromeTrace.h"
+#include "harness/report/ScheduleText.h"
+
+namespace hph {
+namespace {
+
+// A token given directly, or the file that holds one: a .replay file (the token on its
+// first line) or a Chrome trace written by `check --trace-dir` (otherData.replay).
+Result<std::string> tokenText(const std::string& argument) {
+  if (argument.starts_with("hph1.")) return argument;
+  std::ifstream in(argument);
+  if (!in) return badInput(fmt::format("{}: neither a replay token (hph1.…) nor a readable file", argument));
+  std::stringstream contents;
+  contents << in.rdbuf();
+  const std::string text = contents.str();
+  if (text.starts_with("hph1.")) return text.substr(0, text.find('\n'));
+  const auto trace = nlohmann::json::parse(text, nullptr, false);
+  if (!trace.is_discarded() && trace.contains("otherData") && trace["otherData"].contains("replay"))
+    return trace["otherData"]["replay"].get<std::string>();
+  return badInput(fmt::format("{}: holds no replay token", argument));
+}
+
+}  // namespace
+
+int runReplay(const ReplayOptions& options) {
+  auto text = tokenText(options.token);
+  if (!text) return reportError(text.error());
+  auto token = ReplayToken::decode(*text);
+  if (!token) return reportError(badInput(fmt::format("replay token: malformed ('{}')", text->substr(0, 40))));
+  auto scenario = loadScenario(token->scenarioPath);
+  if (!scenario) return reportError(scenario.error());
+  auto inputs = prepareScenario(*scenario);
+  if (!inputs) return reportError(inputs.error());
+  const auto& digest = inputs.value()->inputsDigest;
+  if (!std::equal(token->digest.begin(), token->digest.end(), digest.begin()))
+    return reportError(badInput(fmt::format("replay token: {} or its images changed since the token was "
+                                            "made (or another hph version made it)", token->scenarioPath)));
+  bool diverged = false;
+  auto run = replaySchedule(inputs.value(), token->decisions, &diverged);
+  if (!run) return reportError(run.error());
+  if (diverged)
+    return reportError(badInput("replay token: its decisions do not fit this scenario's schedule"));
+  if (options.tracePath) {
+    std::ofstream out(*options.tracePath, std::ios::binary);
+    out << chromeTraceJson(*run, scenario->name, *text);
+    if (!out) return reportError(badInput(fmt::format("--trace {}: cannot write", *options.tracePath)));
+  }
+  if (options.json) {
+    nlohmann::json out = {{"scenario", token->scenarioPath},
+                          {"verdict", run->violation ? "violated" : "holds"},
+                          {"preemptions", run->preemptions},
+                          {"points", run->points},
+                          {"exit_codes", run->exitCodes},
+                          {"instructions", run->instructions}};
+    if (run->violation)
+      out["violation"] = {{"property", run->violation->property}, {"message", run->violation->message}};
+    if (run->invariantValue) out["invariant_value"] = *run->invariantValue;
+    fmt::print("{}\n", out.dump(2));
+  } else {
+    fmt::print("{}: {} — {} preemption{}, {} scheduling points, {} instructions\n", scenario->name,
+               run->violation ? "violation:" + run->violation->property : "holds", run->preemptions,
+               run->preemptions == 1 ? "" : "s", run->points, run->instructions);
+    if (run->violation) fmt::print("  {}: {}\n", run->violation->property, run->violation->message);
+    fmt::print("{}", describeSchedule(*run));
+  }
+  return run->violation ? kExitViolated : kExitHolds;
+}
+
+}  // namespace hph

@@ -1,0 +1,17 @@
+// `hph replay TOKEN|FILE [--trace F]`: re-run one schedule bit for bit.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace hph {
+
+struct ReplayOptions {
+  std::string token;  // a token, or a file holding one (a .replay file or a trace)
+  std::optional<std::string> tracePath;
+  bool json = false;
+};
+
+int runReplay(const ReplayOptions& options);
+
+}  // namespace hph

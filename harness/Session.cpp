@@ -1,0 +1,139 @@
+#include "harness/Session.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <filesystem>
+
+#include "harness/Digest.h"
+
+namespace hph {
+namespace {
+
+std::string fileName(const std::string& path) { return std::filesystem::path(path).filename().string(); }
+
+// "bump", "bump+4", "rva:0x1020+0x2" -> the function and an offset into it.
+struct SiteName {
+  const FunctionInfo* function = nullptr;
+  uint32_t offset = 0;
+};
+
+std::optional<SiteName> resolveSite(const PeImage& image, std::string_view text) {
+  SiteName site;
+  std::string_view name = text;
+  if (const size_t plus = text.rfind('+'); plus != std::string_view::npos) {
+    std::string_view digits = text.substr(plus + 1);
+    int base = 10;
+    if (digits.starts_with("0x")) { digits.remove_prefix(2); base = 16; }
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), site.offset, base);
+    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty()) return std::nullopt;
+    name = text.substr(0, plus);
+  }
+  site.function = image.findFunction(name);
+  if (!site.function || site.offset >= site.function->end - site.function->begin) return std::nullopt;
+  return site;
+}
+
+constexpr std::string_view kHphVersion = "hph " HPH_VERSION_STRING;
+
+}  // namespace
+
+Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& scenario) {
+  auto inputs = std::make_shared<ScenarioInputs>();
+  inputs->scenario = scenario;
+  auto image = readPeImage(scenario.base);
+  if (!image) return image.error();
+  if (image->arch->name() != scenario.arch)
+    return badInput(fmt::format("{}: arch: scenario says {} but {} is {}", scenario.path, scenario.arch,
+                                fileName(scenario.base), image->arch->name()));
+  inputs->base = std::make_shared<const PeImage>(std::move(image).value());
+  const PeImage& base = *inputs->base;
+  auto requireFunction = [&](std::string_view field, const std::string& name) -> Result<void> {
+    if (!base.findFunction(name))
+      return badInput(fmt::format("{}: {}: '{}' is not a function of {}", scenario.path, field, name,
+                                  fileName(scenario.base)));
+    return {};
+  };
+  if (auto r = requireFunction("[threads].entry", scenario.threadEntry); !r) return r.error();
+  if (scenario.invariant)
+    if (auto r = requireFunction("[check].invariant", *scenario.invariant); !r) return r.error();
+  for (const std::string& w : scenario.explore.watch)
+    if (auto r = requireFunction("[explore].watch", w); !r) return r.error();
+  for (size_t i = 0; i < scenario.hostWrites.size(); ++i) {
+    const HostWrite& w = scenario.hostWrites[i];
+    auto site = resolveSite(base, w.target);
+    if (!site)
+      return badInput(fmt::format("{}: [[host_write]][{}].target: '{}' is not a function (+offset inside "
+                                  "it) of {}", scenario.path, i, w.target, fileName(scenario.base)));
+  }
+  const bool anythingWatched = !scenario.hostWrites.empty() || !scenario.explore.watch.empty();
+  inputs->points = scenario.explore.points.value_or(anythingWatched ? PointsMode::kWatched : PointsMode::kAll);
+  if (inputs->points == PointsMode::kWatched && !anythingWatched)
+    return badInput(fmt::format("{}: [explore].points: 'watched' but nothing is watched (no "
+                                "[[host_write]] and no [explore].watch)", scenario.path));
+
+  inputs->scenarioSha256 = sha256OfFile(scenario.path);
+  inputs->baseSha256 = sha256OfFile(scenario.base);
+  Sha256 digest;
+  digest.update(kHphVersion);
+  digest.update(inputs->scenarioSha256);
+  digest.update(inputs->baseSha256);
+  inputs->inputsDigest = digest.finish();
+  return std::shared_ptr<const ScenarioInputs>(std::move(inputs));
+}
+
+Session::~Session() = default;
+
+Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioInputs> inputs,
+                                                 bool trackFootprints) {
+  std::unique_ptr<Session> session(new Session());
+  session->inputs_ = inputs;
+  const Scenario& scenario = inputs->scenario;
+  const PeImage& image = *inputs->base;
+  auto machine = Machine::create(*image.arch);
+  if (!machine) return machine.error();
+  session->machine_ = std::move(machine).value();
+  Machine& m = *session->machine_;
+  auto loaded = loadImage(m, image);
+  if (!loaded) return loaded.error();
+  auto address = [&](const std::string& name) { return loaded->address(image.findFunction(name)->begin); };
+
+  ScheduleSetup setup;
+  const uint64_t entry = address(scenario.threadEntry);
+  for (uint32_t i = 0; i < scenario.threadCount; ++i) setup.threads.push_back({entry, i});
+  setup.threadBudget = scenario.threadBudget;
+  if (scenario.invariant) {
+    setup.invariantEntry = address(*scenario.invariant);
+    setup.invariantName = *scenario.invariant;
+  }
+  std::vector<AddressRange> watched;
+  for (const HostWrite& w : scenario.hostWrites) {
+    const SiteName site = *resolveSite(image, w.target);
+    const uint64_t at = loaded->address(site.function->begin + site.offset);
+    setup.plan.steps.push_back(StoreStep{at, w.bytes, w.target});
+    const uint64_t window = scenario.explore.window;
+    watched.push_back({at - window, at + w.bytes.size() + window});
+  }
+  for (const std::string& name : scenario.explore.watch) {
+    const FunctionInfo* f = image.findFunction(name);
+    watched.push_back({loaded->address(f->begin), loaded->address(f->end)});
+  }
+  if (auto r = m.watchInstructions(watched, inputs->points == PointsMode::kAll); !r) return r.error();
+  if (trackFootprints) {
+    // Shared data: the image's writable sections. Stacks and TEBs are per thread.
+    std::vector<AddressRange> shared;
+    for (const SectionInfo& s : image.sections)
+      if (s.characteristics & 0x80000000u)
+        shared.push_back({loaded->address(s.virtualAddress), loaded->address(s.end())});
+    if (auto r = m.trackDataAccesses(shared); !r) return r.error();
+  }
+  session->process_ = std::make_unique<Process>(m, scenario.stackBytes);
+  // Thread areas are mapped before the snapshot so every schedule starts from them zeroed.
+  for (uint32_t i = 0; i < scenario.threadCount; ++i)
+    if (auto spawned = session->process_->spawn(0, 0); !spawned) return spawned.error();
+  session->process_->reset();
+  session->scheduler_ = std::make_unique<Scheduler>(m, *session->process_, m.snapshot(), std::move(setup));
+  return session;
+}
+
+}  // namespace hph

@@ -1,0 +1,283 @@
+#include "harness/explore/Explorer.h"
+
+#include <sched.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "harness/explore/DepthFirstSearch.h"
+#include "harness/explore/Minimizer.h"
+#include "harness/explore/PctStrategy.h"
+#include "harness/explore/RandomStrategy.h"
+#include "harness/explore/ReplaySource.h"
+
+namespace hph {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kProgressInterval = std::chrono::milliseconds(250);
+
+// What the workers of one exploration share.
+class Coordination {
+ public:
+  Coordination(const ExploreOptions& options) : options_(options), start_(Clock::now()) {}
+
+  double elapsed() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+  bool stopped() const { return stop_.load(std::memory_order_relaxed); }
+  // Checked before each run: past --max-time the exploration ends with a partial result.
+  bool outOfTime() {
+    if (options_.maxTime > 0 && elapsed() >= options_.maxTime) stopBecause("max-time");
+    return stopped();
+  }
+  void stopBecause(std::string why) {
+    std::lock_guard lock(mutex_);
+    if (stoppedBy_.empty()) stoppedBy_ = std::move(why);
+    stop_ = true;
+  }
+  void fail(Error error) {
+    std::lock_guard lock(mutex_);
+    if (!error_) error_ = std::move(error);
+    stop_ = true;
+  }
+  void countSchedule() {
+    const uint64_t n = ++schedules_;
+    if (!options_.progress) return;
+    std::lock_guard lock(mutex_);
+    if (Clock::now() - lastProgress_ < kProgressInterval) return;
+    lastProgress_ = Clock::now();
+    options_.progress(n, elapsed());
+  }
+  void countPruned() { ++pruned_; }
+
+  uint64_t schedules() const { return schedules_; }
+  uint64_t pruned() const { return pruned_; }
+  const std::optional<Error>& error() const { return error_; }
+  const std::string& stoppedBy() const { return stoppedBy_; }
+
+ private:
+  const ExploreOptions& options_;
+  Clock::time_point start_;
+  Clock::time_point lastProgress_ = Clock::now();
+  std::mutex mutex_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> schedules_{0};
+  std::atomic<uint64_t> pruned_{0};
+  std::optional<Error> error_;
+  std::string stoppedBy_;
+};
+
+// Runs work(session) on every session, each on its own thread (inline for one).
+template <class Work>
+void onEveryJob(std::vector<std::unique_ptr<Session>>& sessions, Work work) {
+  if (sessions.size() == 1) {
+    work(*sessions[0]);
+    return;
+  }
+  std::vector<std::thread> threads;
+  for (auto& session : sessions) threads.emplace_back([&work, s = session.get()] { work(*s); });
+  for (std::thread& t : threads) t.join();
+}
+
+// A violating run and where it was found, ordered so the choice is deterministic.
+struct Candidate {
+  RunRecord run;
+  uint64_t item = 0;
+  uint64_t ordinal = 0;
+  auto key() const { return std::tuple(run.preemptions, run.decisions.size(), item, ordinal); }
+};
+
+void offer(std::mutex& mutex, std::optional<Candidate>& best, Candidate candidate) {
+  std::lock_guard lock(mutex);
+  if (!best || candidate.key() < best->key()) best = std::move(candidate);
+}
+
+// random and pct: schedule i is a pure function of (seed, i); a shard owns i = I, I+N, ...
+// Workers claim schedules in order and stop past the earliest violation, so the reported
+// counterexample (the earliest) and the count before it do not depend on the job count.
+void exploreSampled(std::vector<std::unique_ptr<Session>>& sessions, const ExploreOptions& options,
+                    Coordination& coordination, ExploreResult& result) {
+  const uint64_t owned = options.schedules > options.shardIndex
+                             ? (options.schedules - options.shardIndex + options.shardCount - 1) / options.shardCount
+                             : 0;
+  std::vector<ActorId> actors;
+  for (uint32_t t = 0; t < sessions[0]->initialThreads(); ++t) actors.push_back(static_cast<ActorId>(t));
+  if (sessions[0]->hasPatcher()) actors.push_back(kPatcher);
+  uint64_t steps = 1;
+  if (options.strategy == StrategyKind::kPct) {
+    // PCT draws its change points from the length of a run: measure the default one.
+    ReplaySource defaults({});
+    steps = std::max<uint64_t>(sessions[0]->run(defaults).points, 1);
+  }
+
+  std::atomic<uint64_t> next{0};
+  std::atomic<uint64_t> firstViolation{UINT64_MAX};
+  std::mutex mutex;
+  std::optional<Candidate> best;
+  onEveryJob(sessions, [&](Session& session) {
+    for (;;) {
+      if (coordination.outOfTime()) return;
+      const uint64_t k = next++;
+      if (k >= owned || k > firstViolation.load()) return;
+      const uint64_t index = options.shardIndex + k * options.shardCount;
+      std::unique_ptr<DecisionSource> source;
+      if (options.strategy == StrategyKind::kPct)
+        source = std::make_unique<PctStrategy>(options.seed, index, actors, steps, options.depth);
+      else
+        source = std::make_unique<RandomStrategy>(options.seed, index, options.switchProbability);
+      RunRecord run = session.run(*source);
+      if (run.error) return coordination.fail(*run.error);
+      if (run.violation) {
+        uint64_t seen = firstViolation.load();
+        while (k < seen && !firstViolation.compare_exchange_weak(seen, k)) {}
+        offer(mutex, best, Candidate{std::move(run), k, 0});
+      }
+      coordination.countSchedule();
+    }
+  });
+  if (best) {
+    // Every schedule before the earliest violation ran; count exactly those.
+    result.schedules = best->item + 1;
+    result.counterexample = minimizeCounterexample(*sessions[0], std::move(best->run));
+    coordination.stopBecause("counterexample");
+  } else {
+    result.schedules = coordination.schedules();
+  }
+}
+
+// exhaustive: iterative preemption bounding. Level k counts the schedules with exactly k
+// preemptions; the first level with a violation ends the search, so the counterexample
+// has the fewest preemptions. Work items are the branches off the first (default) run;
+// each is searched depth-first by one job; shard I owns items I, I+N, ...
+void exploreExhaustive(std::vector<std::unique_ptr<Session>>& sessions, const ExploreOptions& options,
+                       Coordination& coordination, ExploreResult& result) {
+  const bool sleepSets = options.reduction == Reduction::kSleepSets;
+  DepthFirstSearch first({}, 0, sleepSets);
+  RunRecord root = sessions[0]->run(first);
+  if (root.error) return coordination.fail(*root.error);
+  const std::vector<SearchNode> path = first.path();
+  const bool ownsRoot = options.shardIndex == 0;
+  if (ownsRoot) coordination.countSchedule();
+  if (root.violation) {
+    result.counterexample = std::move(root);
+    result.schedules = ownsRoot ? 1 : 0;
+    return coordination.stopBecause("counterexample");
+  }
+
+  std::mutex mutex;
+  std::optional<Candidate> best;
+  std::atomic<uint64_t> counted{ownsRoot ? 1u : 0u};
+  for (uint32_t level = 0; level <= options.preemptionBound; ++level) {
+    struct Item { size_t node; ActorId actor; };
+    std::vector<Item> items;
+    for (size_t i = 0; i < path.size(); ++i)
+      for (ActorId a : path[i].enabled)
+        if (a != path[i].chosen && path[i].preemptionsBefore + path[i].cost(a) <= level)
+          items.push_back({i, a});
+    std::atomic<size_t> next{options.shardIndex};
+    onEveryJob(sessions, [&](Session& session) {
+      for (;;) {
+        const size_t itemIndex = next.fetch_add(options.shardCount);
+        if (itemIndex >= items.size() || coordination.stopped()) return;
+        const Item& item = items[itemIndex];
+        std::vector<SearchNode> prefix(path.begin(), path.begin() + static_cast<ptrdiff_t>(item.node) + 1);
+        prefix.back().chosen = item.actor;  // `done` keeps the first run's choice and footprint
+        DepthFirstSearch search(std::move(prefix), level, sleepSets);
+        for (uint64_t ordinal = 0;; ++ordinal) {
+          if (coordination.outOfTime()) return;
+          RunRecord run = session.run(search);
+          if (run.error) return coordination.fail(*run.error);
+          if (search.diverged())
+            return coordination.fail(internalError("a replayed schedule took another path: the "
+                                                   "emulation is not deterministic"));
+          if (run.abandoned) {
+            coordination.countPruned();
+          } else if (run.preemptions == level) {
+            coordination.countSchedule();
+            if (++counted > options.schedules) return coordination.stopBecause("schedule cap");
+          }
+          if (run.violation) offer(mutex, best, Candidate{std::move(run), itemIndex, ordinal});
+          if (!search.backtrack()) break;
+        }
+      }
+    });
+    if (coordination.stopped()) break;
+    result.boundReached = level;
+    if (best) break;
+  }
+  result.schedules = std::min<uint64_t>(counted, options.schedules);
+  if (best) {
+    result.counterexample = std::move(best->run);
+    coordination.stopBecause("counterexample");
+  }
+  result.exhausted = !coordination.stopped() && !best;
+}
+
+}  // namespace
+
+ExploreResult explore(std::shared_ptr<const ScenarioInputs> inputs, const ExploreOptions& options) {
+  ExploreResult result;
+  Coordination coordination(options);
+  const bool footprints = options.strategy == StrategyKind::kExhaustive &&
+                          options.reduction == Reduction::kSleepSets;
+  std::vector<std::unique_ptr<Session>> sessions;
+  for (uint32_t j = 0; j < std::max<uint32_t>(options.jobs, 1); ++j) {
+    auto session = Session::create(inputs, footprints);
+    if (!session) {
+      result.error = session.error();
+      return result;
+    }
+    sessions.push_back(std::move(session).value());
+  }
+  if (options.strategy == StrategyKind::kExhaustive)
+    exploreExhaustive(sessions, options, coordination, result);
+  else
+    exploreSampled(sessions, options, coordination, result);
+
+  result.error = coordination.error();
+  result.stoppedBy = coordination.stoppedBy();
+  result.pruned = coordination.pruned();
+  if (result.counterexample && !result.error) {
+    // Re-run the counterexample on its own to record its trace (and prove it replays).
+    ReplaySource source(result.counterexample->decisions);
+    RunRecord traced = sessions[0]->run(source, true);
+    if (!traced.violation || traced.violation->property != result.counterexample->violation->property)
+      result.error = internalError("the counterexample did not reproduce when replayed");
+    else
+      result.counterexample = std::move(traced);
+  }
+  result.seconds = coordination.elapsed();
+  return result;
+}
+
+Result<RunRecord> replaySchedule(std::shared_ptr<const ScenarioInputs> inputs,
+                                 const std::vector<std::pair<uint64_t, ActorId>>& decisions,
+                                 bool* diverged) {
+  auto session = Session::create(inputs, false);
+  if (!session) return session.error();
+  ReplaySource source(decisions);
+  RunRecord run = (*session)->run(source, true);
+  if (diverged) *diverged = source.diverged();
+  if (run.error) return *run.error;
+  return run;
+}
+
+uint32_t availableCpus() {
+  cpu_set_t set;
+  uint32_t cpus = 1;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) cpus = std::max(CPU_COUNT(&set), 1);
+  // cgroup v2: "max 100000" or "<quota> <period>".
+  std::ifstream cpuMax("/sys/fs/cgroup/cpu.max");
+  std::string quota;
+  uint64_t period = 0;
+  if (cpuMax >> quota >> period && quota != "max" && period > 0) {
+    const double limit = std::stod(quota) / static_cast<double>(period);
+    cpus = std::min<uint32_t>(cpus, std::max<uint32_t>(1, static_cast<uint32_t>(std::ceil(limit))));
+  }
+  return cpus;
+}
+
+}  // namespace hph

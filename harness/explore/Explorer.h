@@ -1,0 +1,53 @@
+// Explores the schedules of one scenario with a strategy, on several jobs, within a
+// shard, and merges what the jobs found deterministically: the same inputs and seed give
+// the same result whatever the number of jobs.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "emu/core/Schedule.h"
+#include "harness/Session.h"
+
+namespace hph {
+
+struct ExploreOptions {
+  StrategyKind strategy = StrategyKind::kRandom;
+  uint64_t schedules = 1000;
+  uint32_t preemptionBound = 2;
+  uint64_t seed = 1;
+  uint32_t depth = 3;
+  uint32_t jobs = 1;
+  double maxTime = 0;  // seconds, 0: none
+  uint32_t shardIndex = 0;
+  uint32_t shardCount = 1;
+  Reduction reduction = Reduction::kSleepSets;
+  double switchProbability = 0.25;
+  // Called now and then with (schedules so far, seconds) from the exploring thread.
+  std::function<void(uint64_t, double)> progress;
+};
+
+struct ExploreResult {
+  uint64_t schedules = 0;  // complete schedules explored in this shard
+  uint64_t pruned = 0;     // runs cut short by the reduction (not schedules)
+  bool exhausted = false;  // exhaustive: the whole bounded space was covered
+  std::string stoppedBy;   // "", "counterexample", "max-time", "schedule cap"
+  uint32_t boundReached = 0;  // exhaustive: highest preemption level completed
+  std::optional<RunRecord> counterexample;  // minimised, re-run with its trace
+  std::optional<Error> error;
+  double seconds = 0;
+};
+
+ExploreResult explore(std::shared_ptr<const ScenarioInputs> inputs, const ExploreOptions& options);
+
+// Re-runs one schedule (with its trace).
+Result<RunRecord> replaySchedule(std::shared_ptr<const ScenarioInputs> inputs,
+                                 const std::vector<std::pair<uint64_t, ActorId>>& decisions,
+                                 bool* diverged = nullptr);
+
+// The CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota.
+uint32_t availableCpus();
+
+}  // namespace hph

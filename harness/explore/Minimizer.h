@@ -1,0 +1,13 @@
+// Shrinks a counterexample: drop off-default decisions one at a time while the same
+// property still fails, preferring fewer preemptions, then fewer decisions.
+#pragma once
+
+#include "emu/core/Schedule.h"
+
+namespace hph {
+
+class Session;
+
+RunRecord minimizeCounterexample(Session& session, RunRecord found, uint32_t maxRuns = 200);
+
+}  // namespace hph

@@ -1,0 +1,110 @@
+#include "harness/explore/ReplayToken.h"
+
+namespace hph {
+namespace {
+
+constexpr std::string_view kPrefix = "hph1.";
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr size_t kMaxDecisions = 1 << 20;
+
+void putVarint(std::vector<uint8_t>& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<uint8_t>(v));
+}
+
+std::optional<uint64_t> getVarint(const std::vector<uint8_t>& in, size_t& at) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64 && at < in.size(); shift += 7) {
+    const uint8_t b = in[at++];
+    v |= uint64_t{b & 0x7Fu} << shift;
+    if (!(b & 0x80)) return v;
+  }
+  return std::nullopt;
+}
+
+// The patcher is 0, thread t is t + 1: small numbers for the common actors.
+uint64_t actorCode(ActorId actor) { return actor == kPatcher ? 0 : static_cast<uint64_t>(actor) + 1; }
+ActorId actorFromCode(uint64_t code) { return code == 0 ? kPatcher : static_cast<ActorId>(code - 1); }
+
+std::string base64url(const std::vector<uint8_t>& bytes) {
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (uint8_t b : bytes) {
+    buffer = (buffer << 8) | b;
+    bits += 8;
+    while (bits >= 6) {
+      out += kAlphabet[(buffer >> (bits - 6)) & 63];
+      bits -= 6;
+    }
+  }
+  if (bits > 0) out += kAlphabet[(buffer << (6 - bits)) & 63];
+  return out;
+}
+
+std::optional<std::vector<uint8_t>> unbase64url(std::string_view text) {
+  std::vector<uint8_t> out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    const char* p = std::char_traits<char>::find(kAlphabet, 64, c);
+    if (!p) return std::nullopt;
+    buffer = (buffer << 6) | static_cast<uint32_t>(p - kAlphabet);
+    bits += 6;
+    if (bits >= 8) {
+      out.push_back(static_cast<uint8_t>(buffer >> (bits - 8)));
+      bits -= 8;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string ReplayToken::encode() const {
+  std::vector<uint8_t> payload;
+  putVarint(payload, scenarioPath.size());
+  payload.insert(payload.end(), scenarioPath.begin(), scenarioPath.end());
+  for (size_t i = 0; i < kDigestBytes; ++i) payload.push_back(i < digest.size() ? digest[i] : 0);
+  putVarint(payload, decisions.size());
+  uint64_t previous = 0;
+  for (const auto& [point, actor] : decisions) {
+    putVarint(payload, point - previous);
+    putVarint(payload, actorCode(actor));
+    previous = point;
+  }
+  return std::string(kPrefix) + base64url(payload);
+}
+
+std::optional<ReplayToken> ReplayToken::decode(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  if (!text.starts_with(kPrefix)) return std::nullopt;
+  auto payload = unbase64url(text.substr(kPrefix.size()));
+  if (!payload) return std::nullopt;
+  ReplayToken token;
+  size_t at = 0;
+  auto pathLength = getVarint(*payload, at);
+  if (!pathLength || *pathLength > payload->size() - at) return std::nullopt;
+  token.scenarioPath.assign(payload->begin() + at, payload->begin() + at + *pathLength);
+  at += *pathLength;
+  if (payload->size() - at < kDigestBytes) return std::nullopt;
+  token.digest.assign(payload->begin() + at, payload->begin() + at + kDigestBytes);
+  at += kDigestBytes;
+  auto count = getVarint(*payload, at);
+  if (!count || *count > kMaxDecisions) return std::nullopt;
+  uint64_t point = 0;
+  for (uint64_t i = 0; i < *count; ++i) {
+    auto delta = getVarint(*payload, at);
+    auto actor = getVarint(*payload, at);
+    if (!delta || !actor || *actor > 0x7FFFFFFF) return std::nullopt;
+    point += *delta;
+    token.decisions.emplace_back(point, actorFromCode(*actor));
+  }
+  if (at != payload->size()) return std::nullopt;
+  return token;
+}
+
+}  // namespace hph

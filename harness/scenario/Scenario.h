@@ -1,0 +1,63 @@
+// Scenario files (TOML, paths relative to the file): what to run, how many threads, what
+// the patcher does, what must hold, and how to explore. See docs/scenarios.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "emu/core/Result.h"
+
+namespace hph {
+
+enum class StrategyKind { kRandom, kPct, kExhaustive };
+enum class PointsMode { kAll, kWatched };
+enum class Reduction { kNone, kSleepSets };
+
+std::string_view strategyName(StrategyKind kind);
+std::optional<StrategyKind> parseStrategy(std::string_view text);
+
+// A raw store the patcher makes (a scheduling event), until patch packages exist.
+struct HostWrite {
+  std::string target;  // "bump", "bump+4", "rva:0x1020+2"
+  std::vector<uint8_t> bytes;
+};
+
+inline constexpr uint64_t kDefaultSampledSchedules = 1000;
+inline constexpr uint64_t kDefaultExhaustiveCap = 1'000'000;
+
+struct ExploreSettings {
+  StrategyKind strategy = StrategyKind::kRandom;
+  std::optional<uint64_t> schedules;  // random/pct: how many; exhaustive: a cap (defaults below)
+  uint32_t preemptionBound = 2;     // exhaustive
+  uint64_t seed = 1;
+  std::optional<PointsMode> points; // default: watched when anything is watched, else all
+  std::vector<std::string> watch;   // functions whose instructions are scheduling points
+  uint32_t depth = 3;               // pct
+  uint32_t jobs = 0;                // 0: every CPU this process may use
+  double maxTime = 0;               // seconds; 0: no limit
+  uint32_t window = 16;             // bytes watched around each patch site
+  Reduction reduction = Reduction::kSleepSets;
+  double switchProbability = 0.25;  // random: chance of a preemption at each point
+};
+
+struct Scenario {
+  std::string path;  // as given; messages start with it
+  std::string directory;
+  std::string name;
+  std::string arch;
+  std::string base;  // resolved path of the base image
+  uint32_t threadCount = 1;
+  std::string threadEntry;
+  uint64_t stackBytes = 64 * 1024;
+  uint64_t threadBudget = 10'000'000;
+  std::optional<std::string> invariant;
+  std::string expect = "holds";  // "holds" | "violation:<property>" | "refused"
+  std::vector<HostWrite> hostWrites;
+  ExploreSettings explore;
+};
+
+Result<Scenario> loadScenario(const std::string& path);
+
+}  // namespace hph
