@@ -67,3 +67,20 @@ CORPUS_EXPORT uint64_t spawner(uint64_t index) {
 
 /* What every spawner's children added: sum over spawners s of 3*(100*s)+1+2+3. */
 CORPUS_EXPORT uint64_t spawner_total(void) { return g_total; }
+
+/* A deadlock: the child waits for its own handle, the parent waits for the child. */
+static void *volatile g_self_handle;
+
+static uint64_t __stdcall waits_for_itself(void *unused) {
+  (void)unused;
+  while (!g_self_handle) {
+  }
+  return WaitForSingleObject(g_self_handle, 0xFFFFFFFFu);
+}
+
+CORPUS_EXPORT uint64_t deadlock_worker(uint64_t index) {
+  (void)index;
+  void *child = CreateThread(0, 0, waits_for_itself, 0, 0, 0);
+  g_self_handle = child;
+  return WaitForSingleObject(child, 0xFFFFFFFFu);
+}

@@ -310,6 +310,9 @@ void Machine::onShim(uc_engine*, uint64_t address, uint32_t, void* user) {
   auto* self = static_cast<Machine*>(user);
   const size_t slot = (address - kShimBase) / kShimSlotBytes;
   if ((address - kShimBase) % kShimSlotBytes != 0) return;  // the stub's own `ret`
+  // A stop already requested here means the stub does not run now; the shim runs when
+  // the thread resumes (running it twice would create two threads for one CreateThread).
+  if (self->stopKind_) return;
   if (slot >= self->imports_.size()) {
     self->fault_ = self->faultAt(FaultKind::kUnmappedFetch, address, address,
                                  "jump into the shim area outside any stub");
@@ -337,6 +340,8 @@ void Machine::onShim(uc_engine*, uint64_t address, uint32_t, void* user) {
 
 void Machine::onWatched(uc_engine*, uint64_t address, uint32_t size, void* user) {
   auto* self = static_cast<Machine*>(user);
+  // Shim stubs are not scheduling points: a shim and its return are one step.
+  if (address >= kShimBase && address < kShimBase + kShimSlots * kShimSlotBytes) return;
   if (self->observer_ && !self->stopKind_ && self->observer_->beforeInstruction(address, size))
     self->stopWith(StopKind::kYielded);
 }

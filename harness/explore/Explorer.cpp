@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <span>
 #include <mutex>
 #include <thread>
 
@@ -20,6 +21,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kProgressInterval = std::chrono::milliseconds(250);
+// How many schedules the search for a counterexample with fewer preemptions may run.
+constexpr uint64_t kFewerPreemptionsCap = 2000;
 
 // What the workers of one exploration share.
 class Coordination {
@@ -71,14 +74,16 @@ class Coordination {
 };
 
 // Runs work(session) on every session, each on its own thread (inline for one).
+using Sessions = std::span<const std::unique_ptr<Session>>;
+
 template <class Work>
-void onEveryJob(std::vector<std::unique_ptr<Session>>& sessions, Work work) {
+void onEveryJob(Sessions sessions, Work work) {
   if (sessions.size() == 1) {
     work(*sessions[0]);
     return;
   }
   std::vector<std::thread> threads;
-  for (auto& session : sessions) threads.emplace_back([&work, s = session.get()] { work(*s); });
+  for (const auto& session : sessions) threads.emplace_back([&work, s = session.get()] { work(*s); });
   for (std::thread& t : threads) t.join();
 }
 
@@ -95,10 +100,13 @@ void offer(std::mutex& mutex, std::optional<Candidate>& best, Candidate candidat
   if (!best || candidate.key() < best->key()) best = std::move(candidate);
 }
 
+void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
+                       Coordination& coordination, ExploreResult& result);
+
 // random and pct: schedule i is a pure function of (seed, i); a shard owns i = I, I+N, ...
 // Workers claim schedules in order and stop past the earliest violation, so the reported
 // counterexample (the earliest) and the count before it do not depend on the job count.
-void exploreSampled(std::vector<std::unique_ptr<Session>>& sessions, const ExploreOptions& options,
+void exploreSampled(Sessions sessions, const ExploreOptions& options,
                     Coordination& coordination, ExploreResult& result) {
   const uint64_t owned = options.schedules > options.shardIndex
                              ? (options.schedules - options.shardIndex + options.shardCount - 1) / options.shardCount
@@ -143,6 +151,26 @@ void exploreSampled(std::vector<std::unique_ptr<Session>>& sessions, const Explo
     result.schedules = best->item + 1;
     result.counterexample = minimizeCounterexample(*sessions[0], std::move(best->run));
     coordination.stopBecause("counterexample");
+    // Dropping decisions one at a time can get stuck; a small exhaustive search one
+    // preemption lower settles whether fewer preemptions suffice.
+    if (const uint32_t preemptions = result.counterexample->preemptions; preemptions > 0) {
+      ExploreOptions fewer = options;
+      fewer.strategy = StrategyKind::kExhaustive;
+      fewer.reduction = Reduction::kNone;  // these sessions track no footprints
+      fewer.preemptionBound = preemptions - 1;
+      fewer.schedules = kFewerPreemptionsCap;
+      fewer.shardIndex = 0;
+      fewer.shardCount = 1;
+      fewer.maxTime = 0;
+      fewer.progress = nullptr;
+      Coordination search(fewer);
+      ExploreResult smaller;
+      // One job: with a cap, more jobs could stop at different schedules.
+      exploreExhaustive(sessions.first(1), fewer, search, smaller);
+      if (smaller.counterexample &&
+          smaller.counterexample->violation->property == result.counterexample->violation->property)
+        result.counterexample = std::move(smaller.counterexample);
+    }
   } else {
     result.schedules = coordination.schedules();
   }
@@ -152,7 +180,7 @@ void exploreSampled(std::vector<std::unique_ptr<Session>>& sessions, const Explo
 // preemptions; the first level with a violation ends the search, so the counterexample
 // has the fewest preemptions. Work items are the branches off the first (default) run;
 // each is searched depth-first by one job; shard I owns items I, I+N, ...
-void exploreExhaustive(std::vector<std::unique_ptr<Session>>& sessions, const ExploreOptions& options,
+void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
                        Coordination& coordination, ExploreResult& result) {
   const bool sleepSets = options.reduction == Reduction::kSleepSets;
   DepthFirstSearch first({}, 0, sleepSets);

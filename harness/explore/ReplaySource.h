@@ -3,7 +3,6 @@
 #pragma once
 
 #include <algorithm>
-#include <map>
 #include <vector>
 
 #include "emu/core/Schedule.h"
@@ -12,23 +11,27 @@ namespace hph {
 
 class ReplaySource final : public DecisionSource {
  public:
+  // `decisions` ascending by point, as RunRecord::decisions are.
   explicit ReplaySource(const std::vector<std::pair<uint64_t, ActorId>>& decisions)
-      : decisions_(decisions.begin(), decisions.end()) {}
+      : decisions_(decisions) {}
 
   ActorId choose(const SchedulingPoint& point) override {
-    auto it = decisions_.find(point.index);
-    if (it == decisions_.end()) return defaultChoice(point);
+    // Points arrive in increasing order: a cursor finds the decision in O(1).
+    while (next_ < decisions_.size() && decisions_[next_].first < point.index) ++next_;
+    if (next_ == decisions_.size() || decisions_[next_].first != point.index) return defaultChoice(point);
+    const ActorId actor = decisions_[next_].second;
     // A recorded actor that cannot run here means the run diverged (minimisation removed
     // an earlier decision, or the token belongs to other inputs): note it, use the default.
-    if (std::binary_search(point.enabled.begin(), point.enabled.end(), it->second)) return it->second;
+    if (std::binary_search(point.enabled.begin(), point.enabled.end(), actor)) return actor;
     diverged_ = true;
     return defaultChoice(point);
   }
   bool diverged() const { return diverged_; }
 
  private:
+  const std::vector<std::pair<uint64_t, ActorId>>& decisions_;
+  size_t next_ = 0;
   bool diverged_ = false;
-  std::map<uint64_t, ActorId> decisions_;
 };
 
 }  // namespace hph

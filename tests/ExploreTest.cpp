@@ -1,0 +1,323 @@
+// Schedule exploration on the corpus: exact counts that can be derived by hand, races
+// found by every strategy, atomic twins that hold, determinism across jobs and shards,
+// and the patcher landing between any two instructions.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "harness/Session.h"
+#include "harness/explore/DepthFirstSearch.h"
+#include "harness/explore/Explorer.h"
+#include "harness/explore/RandomStrategy.h"
+#include "harness/explore/ReplaySource.h"
+#include "tests/TestSupport.h"
+
+namespace hph::test {
+namespace {
+
+std::string scenarioPath(const std::string& name) {
+  return std::string(HPH_CORPUS_DIR) + "/scenarios/" + name;
+}
+
+// A corpus scenario, adjusted by the test, ready to explore.
+std::shared_ptr<const ScenarioInputs> prepared(const std::string& name,
+                                               const std::function<void(Scenario&)>& adjust = {}) {
+  auto scenario = loadScenario(scenarioPath(name));
+  EXPECT_TRUE(scenario.ok()) << scenario.error().message;
+  if (adjust) adjust(*scenario);
+  auto inputs = prepareScenario(*scenario);
+  EXPECT_TRUE(inputs.ok()) << inputs.error().message;
+  return inputs.ok() ? *inputs : nullptr;
+}
+
+ExploreOptions optionsFor(StrategyKind strategy, uint64_t schedules = 1000000) {
+  ExploreOptions o;
+  o.strategy = strategy;
+  o.schedules = schedules;
+  o.jobs = 1;
+  return o;
+}
+
+// The number of instructions of a function, decoded from the image.
+uint64_t instructionCount(const PeImage& image, const std::string& function) {
+  const FunctionInfo* f = image.findFunction(function);
+  const std::vector<uint8_t> code = image.bytesAt(f->begin, f->end - f->begin);
+  uint64_t count = 0;
+  for (size_t at = 0; at < code.size(); ++count)
+    at += image.arch->decode(std::span(code).subspan(at), 0).length;
+  return count;
+}
+
+class Explore : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::string scenario(const std::string& stem) { return stem + "." + GetParam() + ".toml"; }
+};
+
+// Two threads, each hitting a scheduling points, preemption bound 1, no reduction:
+// each of the 2 initial orders runs alone (2), or is preempted once at one of the a
+// points of the thread that started (a + a). RACE_ITERATIONS = 3 calls per thread.
+TEST_P(Explore, ExhaustiveCountMatchesTheHandDerivation) {
+  auto inputs = prepared(scenario("race"), [](Scenario& s) {
+    s.explore.reduction = Reduction::kNone;
+    s.invariant = "race_counter";  // never 0: explore everything, no early stop
+  });
+  ASSERT_TRUE(inputs);
+  const uint64_t a = 3 * instructionCount(*inputs->base, "racy_increment");
+  ExploreOptions o = optionsFor(StrategyKind::kExhaustive);
+  o.reduction = Reduction::kNone;
+  o.preemptionBound = 1;
+  const ExploreResult r = explore(inputs, o);
+  ASSERT_FALSE(r.error) << r.error->message;
+  EXPECT_FALSE(r.counterexample);
+  EXPECT_TRUE(r.exhausted);
+  EXPECT_EQ(r.schedules, 2 + a + a) << "a = " << a;
+  // Bound 0: only the two thread orders.
+  o.preemptionBound = 0;
+  EXPECT_EQ(explore(inputs, o).schedules, 2u);
+}
+
+TEST_P(Explore, ExhaustiveFindsTheRaceWithOnePreemptionNotZero) {
+  auto inputs = prepared(scenario("race"));
+  ExploreOptions o = optionsFor(StrategyKind::kExhaustive);
+  o.preemptionBound = 0;
+  const ExploreResult none = explore(inputs, o);
+  EXPECT_FALSE(none.counterexample);
+  EXPECT_TRUE(none.exhausted);
+  o.preemptionBound = 1;
+  const ExploreResult found = explore(inputs, o);
+  ASSERT_TRUE(found.counterexample);
+  EXPECT_EQ(found.counterexample->violation->property, "invariant");
+  EXPECT_EQ(found.counterexample->preemptions, 1u);
+  EXPECT_EQ(found.counterexample->invariantValue, 0u);
+}
+
+TEST_P(Explore, RandomAndPctFindTheRace) {
+  auto inputs = prepared(scenario("race"));
+  for (StrategyKind strategy : {StrategyKind::kRandom, StrategyKind::kPct}) {
+    ExploreOptions o = optionsFor(strategy, 500);
+    o.depth = 2;
+    const ExploreResult r = explore(inputs, o);
+    ASSERT_TRUE(r.counterexample) << strategyName(strategy);
+    EXPECT_EQ(r.counterexample->violation->property, "invariant");
+    EXPECT_LT(r.schedules, 500u);
+    // Minimised: one preemption suffices for a lost update.
+    EXPECT_EQ(r.counterexample->preemptions, 1u) << strategyName(strategy);
+  }
+}
+
+TEST_P(Explore, PctFindsTheDepthTwoOrderingBug) {
+  auto inputs = prepared(scenario("ordering"));
+  ExploreOptions o = optionsFor(StrategyKind::kPct, 2000);
+  o.depth = 2;
+  o.seed = 7;
+  const ExploreResult r = explore(inputs, o);
+  ASSERT_TRUE(r.counterexample);
+  EXPECT_EQ(r.counterexample->violation->property, "invariant");
+  // Depth 1 (no priority change) never preempts: it cannot find a depth-2 bug.
+  o.depth = 1;
+  EXPECT_FALSE(explore(inputs, o).counterexample);
+}
+
+TEST_P(Explore, AtomicTwinHoldsWithFourAndSixtyFourThreads) {
+  auto four = prepared(scenario("atomic"));
+  ExploreOptions o = optionsFor(StrategyKind::kExhaustive);
+  o.preemptionBound = 2;
+  const ExploreResult r4 = explore(four, o);
+  EXPECT_FALSE(r4.counterexample) << r4.counterexample->violation->message;
+  EXPECT_TRUE(r4.exhausted);
+  EXPECT_GT(r4.schedules, 100u);
+
+  auto many = prepared(scenario("atomic64"));
+  ExploreOptions random = optionsFor(StrategyKind::kRandom, 20);
+  random.switchProbability = 0.3;
+  const ExploreResult r64 = explore(many, random);
+  EXPECT_FALSE(r64.counterexample);
+  EXPECT_EQ(r64.schedules, 20u);
+  // ...while the racy version with 64 threads loses updates.
+  auto racy = prepared(scenario("atomic64"), [](Scenario& s) { s.threadEntry = "race_worker"; });
+  EXPECT_TRUE(explore(racy, random).counterexample);
+}
+
+TEST_P(Explore, SleepSetsPruneButKeepTheBugs) {
+  ExploreOptions o = optionsFor(StrategyKind::kExhaustive);
+  o.preemptionBound = 2;
+  auto atomic = prepared(scenario("atomic"), [](Scenario& s) { s.threadCount = 3; });
+  o.reduction = Reduction::kNone;
+  const ExploreResult full = explore(atomic, o);
+  o.reduction = Reduction::kSleepSets;
+  const ExploreResult reduced = explore(atomic, o);
+  EXPECT_TRUE(full.exhausted && reduced.exhausted);
+  EXPECT_LT(reduced.schedules, full.schedules);
+  EXPECT_GT(reduced.pruned, 0u);
+  auto race = prepared(scenario("race"));
+  o.preemptionBound = 1;
+  EXPECT_TRUE(explore(race, o).counterexample);
+}
+
+TEST_P(Explore, JobsDoNotChangeTheResult) {
+  for (StrategyKind strategy : {StrategyKind::kExhaustive, StrategyKind::kRandom}) {
+    for (const char* stem : {"race", "atomic"}) {
+      auto inputs = prepared(scenario(stem));
+      ExploreOptions o = optionsFor(strategy, strategy == StrategyKind::kRandom ? 300 : 1000000);
+      const ExploreResult one = explore(inputs, o);
+      o.jobs = 2;
+      const ExploreResult two = explore(inputs, o);
+      EXPECT_EQ(one.schedules, two.schedules) << stem;
+      EXPECT_EQ(one.exhausted, two.exhausted);
+      ASSERT_EQ(one.counterexample.has_value(), two.counterexample.has_value());
+      if (one.counterexample) EXPECT_EQ(one.counterexample->decisions, two.counterexample->decisions);
+    }
+  }
+}
+
+TEST_P(Explore, ShardsPartitionTheSchedules) {
+  auto inputs = prepared(scenario("atomic"));
+  for (StrategyKind strategy : {StrategyKind::kExhaustive, StrategyKind::kRandom}) {
+    ExploreOptions o = optionsFor(strategy, strategy == StrategyKind::kRandom ? 100 : 1000000);
+    const uint64_t whole = explore(inputs, o).schedules;
+    for (uint32_t shards : {2u, 3u}) {
+      uint64_t sum = 0;
+      for (uint32_t i = 0; i < shards; ++i) {
+        o.shardIndex = i;
+        o.shardCount = shards;
+        const ExploreResult part = explore(inputs, o);
+        EXPECT_FALSE(part.counterexample);
+        EXPECT_GT(part.schedules, 0u);
+        sum += part.schedules;
+      }
+      EXPECT_EQ(sum, whole) << strategyName(strategy) << " over " << shards << " shards";
+      o.shardIndex = 0;
+      o.shardCount = 1;
+    }
+  }
+}
+
+TEST_P(Explore, ReplayReproducesTheCounterexampleExactly) {
+  auto inputs = prepared(scenario("race"));
+  ExploreOptions o = optionsFor(StrategyKind::kRandom, 500);
+  const ExploreResult r = explore(inputs, o);
+  ASSERT_TRUE(r.counterexample);
+  for (int i = 0; i < 3; ++i) {
+    bool diverged = true;
+    auto again = replaySchedule(inputs, r.counterexample->decisions, &diverged);
+    ASSERT_TRUE(again.ok());
+    EXPECT_FALSE(diverged);
+    ASSERT_TRUE(again->violation);
+    EXPECT_EQ(again->violation->message, r.counterexample->violation->message);
+    EXPECT_EQ(again->decisions, r.counterexample->decisions);
+    EXPECT_EQ(again->points, r.counterexample->points);
+    EXPECT_EQ(again->instructions, r.counterexample->instructions);
+    EXPECT_EQ(again->invariantValue, r.counterexample->invariantValue);
+  }
+}
+
+// The patcher is an actor: with one thread and one store, exhaustive bound 1 lands the
+// store before the thread, after it, or before any one of its watched instructions; the
+// thread sees old code before the store and new code after.
+TEST_P(Explore, PatcherStoresLandBetweenAnyTwoInstructions) {
+  const std::string ret = GetParam() == "x64" ? "c3" : "c0035fd6";
+  auto inputs = prepared(scenario("race"), [&](Scenario& s) {
+    s.threadCount = 1;
+    s.invariant.reset();
+    s.explore.watch.clear();
+    s.hostWrites = {{"racy_increment", {}}};
+    s.hostWrites[0].bytes.clear();
+    for (size_t i = 0; i < ret.size(); i += 2) s.hostWrites[0].bytes.push_back(std::stoi(ret.substr(i, 2), nullptr, 16));
+    s.explore.window = 0;
+  });
+  ASSERT_TRUE(inputs);
+  auto session = Session::create(inputs, false);
+  ASSERT_TRUE(session.ok());
+  const uint64_t counterAt = inputs->base->imageBase + inputs->base->findFunction("race_counter")->begin;
+  DepthFirstSearch search({}, 1, false);
+  std::set<uint64_t> counts;
+  uint64_t schedules = 0;
+  do {
+    RunRecord run = (*session)->run(search);
+    ASSERT_FALSE(run.error);
+    ASSERT_FALSE(run.violation) << run.violation->message;
+    ++schedules;
+    auto value = (*session)->machine().call(counterAt, {});
+    ASSERT_TRUE(value.ok() && value->completed());
+    counts.insert(value->value);
+  } while (search.backtrack());
+  // Each of the 3 calls' first instruction is a point the store can precede.
+  EXPECT_EQ(counts, (std::set<uint64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(schedules, 2u + 3u);
+}
+
+TEST_P(Explore, TebAndCreateThreadWork) {
+  auto tls = prepared(scenario("threads"));
+  auto session = Session::create(tls, false);
+  ASSERT_TRUE(session.ok());
+  ReplaySource defaults({});
+  RunRecord run = (*session)->run(defaults);
+  ASSERT_FALSE(run.violation) << run.violation->message;
+  ASSERT_EQ(run.exitCodes.size(), 4u);
+  for (uint64_t i = 0; i < 4; ++i) EXPECT_EQ(run.exitCodes[i], 0x100 + 4 * i) << "TEB thread id";
+  EXPECT_EQ(run.invariantValue, 1u);
+
+  // spawner(i) starts 3 children with parameters 100i+1..100i+3, each exiting with 10x
+  // its parameter, and returns the sum of their exit codes.
+  auto spawn = prepared(scenario("spawn"));
+  auto spawner = Session::create(spawn, false);
+  ASSERT_TRUE(spawner.ok());
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    RandomStrategy random(seed, 0, 0.2);
+    RunRecord r = (*spawner)->run(random);
+    ASSERT_FALSE(r.violation) << r.violation->message;
+    ASSERT_EQ(r.exitCodes.size(), 2u + 6u);
+    EXPECT_EQ(r.exitCodes[0], 60u);
+    EXPECT_EQ(r.exitCodes[1], 3060u);
+  }
+}
+
+TEST_P(Explore, FaultsAndRunawayThreadsAreViolationsNotCrashes) {
+  auto faulty = prepared(scenario("race"), [&](Scenario& s) {
+    s.base = corpusImage("faults." + GetParam() + ".dll");
+    s.threadEntry = "read_unmapped";
+    s.invariant.reset();
+    s.explore.watch.clear();
+    s.explore.points = PointsMode::kAll;
+  });
+  ASSERT_TRUE(faulty);
+  const ExploreResult fault = explore(faulty, optionsFor(StrategyKind::kRandom, 3));
+  ASSERT_TRUE(fault.counterexample);
+  EXPECT_EQ(fault.counterexample->violation->property, "fault");
+  EXPECT_NE(fault.counterexample->violation->message.find("unmapped-read of 0x"), std::string::npos);
+
+  auto spinning = prepared(scenario("race"), [&](Scenario& s) {
+    s.base = corpusImage("faults." + GetParam() + ".dll");
+    s.threadEntry = "spin_forever";
+    s.threadBudget = 20000;
+    s.invariant.reset();
+    s.explore.watch.clear();
+  });
+  const ExploreResult runaway = explore(spinning, optionsFor(StrategyKind::kRandom, 3));
+  ASSERT_TRUE(runaway.counterexample);
+  EXPECT_EQ(runaway.counterexample->violation->property, "runaway");
+}
+
+INSTANTIATE_TEST_SUITE_P(BothArchitectures, Explore, ::testing::Values("x64", "arm64"));
+
+TEST(Explore, DeadlockIsAViolation) {
+  auto inputs = prepared("deadlock.x64.toml");
+  const ExploreResult r = explore(inputs, optionsFor(StrategyKind::kExhaustive));
+  ASSERT_TRUE(r.counterexample);
+  EXPECT_EQ(r.counterexample->violation->property, "deadlock");
+}
+
+TEST(Explore, MaxTimeStopsCleanlyWithAPartialResult) {
+  auto inputs = prepared("atomic64.x64.toml");
+  ExploreOptions o = optionsFor(StrategyKind::kRandom, 1000000);
+  o.maxTime = 0.3;
+  const ExploreResult r = explore(inputs, o);
+  EXPECT_FALSE(r.error);
+  EXPECT_EQ(r.stoppedBy, "max-time");
+  EXPECT_FALSE(r.exhausted);
+  EXPECT_GT(r.schedules, 0u);
+  EXPECT_LT(r.schedules, 1000000u);
+}
+
+}  // namespace
+}  // namespace hph::test
