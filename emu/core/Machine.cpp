@@ -46,7 +46,7 @@ Result<void> Machine::installHooks() {
   uc_hook hook;
   // Block hook over all memory: counts instructions and enforces the budget without
   // Unicorn's per-instruction counting hook (3.5x slower on x64, NOTES-deps).
-  if (uc_hook_add(uc, &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(&onBlock), this, 1, 0) ||
+  if (uc_hook_add(uc, &blockHook_, UC_HOOK_BLOCK, reinterpret_cast<void*>(&onBlock), this, 1, 0) ||
       uc_hook_add(uc, &hook, UC_HOOK_CODE, reinterpret_cast<void*>(&onShim), this, kShimBase,
                   kShimBase + kShimSlots * kShimSlotBytes - 1) ||
       uc_hook_add(uc, &hook,
@@ -57,6 +57,25 @@ Result<void> Machine::installHooks() {
       uc_hook_add(uc, &hook, UC_HOOK_INTR, reinterpret_cast<void*>(&onInterrupt), this, 1, 0))
     return internalError("cannot install Unicorn hooks");
   return {};
+}
+
+void Machine::forgetAllCode() {
+  // Hooks are compiled into translated blocks; retranslating the code regions is enough
+  // (uc_ctl_flush_tlb would clear Unicorn's whole translation buffer).
+  for (const auto& region : memory_.regions())
+    if (region->permissions & kExecute) engine_.forgetCode(region->base, region->end());
+}
+
+void Machine::setInstructionCounting(bool on) {
+  if (on == countingInstructions()) return;
+  if (on) {
+    uc_hook_add(engine_.get(), &blockHook_, UC_HOOK_BLOCK, reinterpret_cast<void*>(&onBlock), this, 1, 0);
+  } else {
+    uc_hook_del(engine_.get(), blockHook_);
+    blockHook_ = 0;
+    if (!watchdog_) watchdog_ = std::make_unique<RunWatchdog>(engine_.get());
+  }
+  forgetAllCode();
 }
 
 void Machine::removeHooks(std::vector<uc_hook>& hooks) {
@@ -75,8 +94,7 @@ Result<void> Machine::watchInstructions(const std::vector<AddressRange>& ranges,
       return internalError("cannot install the watch hook");
     watchHooks_.push_back(h);
   }
-  // Code hooks are compiled into translated blocks: translate again with the new ones.
-  if (instructionsRetired_) uc_ctl_flush_tlb(engine_.get());
+  forgetAllCode();
   return {};
 }
 
@@ -89,7 +107,7 @@ Result<void> Machine::trackDataAccesses(const std::vector<AddressRange>& ranges)
       return internalError("cannot install the data hook");
     dataHooks_.push_back(h);
   }
-  if (instructionsRetired_) uc_ctl_flush_tlb(engine_.get());
+  forgetAllCode();
   return {};
 }
 
@@ -126,6 +144,7 @@ MemorySnapshot Machine::snapshot() const {
   for (const auto& region : memory_.regions())
     out.bytes.emplace_back(region->bytes.get(), region->bytes.get() + region->size);
   out.instructionsRetired = instructionsRetired_;
+  out.shimCalls = shimCalls_;
   out.lastError = lastError_;
   return out;
 }
@@ -157,6 +176,7 @@ void Machine::restore(const MemorySnapshot& snapshot) {
       std::memset(region.bytes.get(), 0, region.size);
   }
   instructionsRetired_ = snapshot.instructionsRetired;
+  shimCalls_ = snapshot.shimCalls;
   lastError_ = snapshot.lastError;
   if (codeChanged) std::fill(blockCounts_.begin(), blockCounts_.end(), BlockCount{});
 }
@@ -204,7 +224,12 @@ Result<CallResult> Machine::call(uint64_t entry, std::span<const uint64_t> args,
       uc_hook_add(engine_.get(), &precise, UC_HOOK_CODE,
                   reinterpret_cast<void*>(&onEveryInstruction), this, 1, 0) != UC_ERR_OK)
     return internalError("cannot install the precise-PC code hook");
-  const RunStop stop = run(options.instructionBudget);
+  std::optional<RunWatchdog::Clock::time_point> deadline;
+  if (!countingInstructions())
+    deadline = RunWatchdog::Clock::now() +
+               std::chrono::duration_cast<RunWatchdog::Clock::duration>(std::chrono::duration<double>(
+                   static_cast<double>(options.instructionBudget) / RunWatchdog::kMaxInstructionsPerSecond));
+  const RunStop stop = run(options.instructionBudget, deadline);
   if (precise) uc_hook_del(engine_.get(), precise);
 
   CallResult result;
@@ -213,23 +238,33 @@ Result<CallResult> Machine::call(uint64_t entry, std::span<const uint64_t> args,
     case StopKind::kReturned: result.value = arch_.returnValue(engine_); return result;
     case StopKind::kFault: result.fault = stop.fault; return result;
     case StopKind::kError: return *stop.error;
+    case StopKind::kTimeout:
+      result.timedOut = true;
+      return result;
     case StopKind::kBlocked:
     case StopKind::kYielded: break;
   }
   return internalError("a single call stopped for a scheduler that is not there");
 }
 
-RunStop Machine::run(uint64_t budget) {
+RunStop Machine::run(uint64_t budget, std::optional<RunWatchdog::Clock::time_point> deadline) {
   budget_ = budget;
   executedThisRun_ = 0;
   stopKind_.reset();
   fault_.reset();
   error_.reset();
   memoryFault_.reset();
+  const bool watched = deadline && !countingInstructions();
+  const uint64_t runId = watched ? watchdog_->arm(*deadline) : 0;
   const uc_err err = uc_emu_start(engine_.get(), engine_.reg(arch_.pcRegister()),
                                   kReturnSentinel, 0, 0);
+  const bool timedOut = watched && watchdog_->disarm(runId);
   RunStop stop;
   stop.instructions = executedThisRun_;
+  if (timedOut) {
+    stop.kind = StopKind::kTimeout;
+    return stop;
+  }
   if (stopKind_) {
     stop.kind = *stopKind_;
     stop.fault = std::move(fault_);
@@ -252,6 +287,10 @@ RunStop Machine::run(uint64_t budget) {
     return stop;
   }
   if (pc != kReturnSentinel) {
+    if (watchdog_ && !countingInstructions()) {
+      stop.kind = StopKind::kTimeout;  // the watchdog's stop meant for the previous run
+      return stop;
+    }
     stop.kind = StopKind::kError;
     stop.error = internalError(fmt::format("engine stopped at 0x{:x} for no reason", pc));
   }
@@ -330,6 +369,7 @@ void Machine::onShim(uc_engine*, uint64_t address, uint32_t, void* user) {
     return;
   }
   ShimCall call{*self};
+  ++self->shimCalls_;
   const ShimResult result = binding.shim->handler(call);
   if (result.blocks) {
     self->stopWith(StopKind::kBlocked);  // before the stub's `ret`: it runs again on resume

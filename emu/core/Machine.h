@@ -18,6 +18,7 @@
 #include "emu/core/Engine.h"
 #include "emu/core/GuestFault.h"
 #include "emu/core/Result.h"
+#include "emu/core/RunWatchdog.h"
 #include "emu/core/ShimLibrary.h"
 #include "emu/core/ThreadServices.h"
 
@@ -43,7 +44,8 @@ struct CallResult {
   uint64_t value = 0;         // the full 64-bit return register
   uint64_t instructions = 0;  // instructions executed by this call
   std::optional<GuestFault> fault;
-  bool completed() const { return !fault; }
+  bool timedOut = false;  // fast mode only: outlived budget / kMaxInstructionsPerSecond
+  bool completed() const { return !fault && !timedOut; }
 };
 
 // Why Machine::run() returned.
@@ -53,6 +55,7 @@ enum class StopKind {
   kBlocked,   // a shim cannot complete yet (WaitForSingleObject on a running thread)
   kFault,     // guest fault or budget exhausted
   kError,     // bad input discovered while running (an import with no shim)
+  kTimeout,   // fast mode: the run outlived its wall-time deadline (see RunWatchdog)
 };
 
 struct RunStop {
@@ -81,7 +84,8 @@ struct LoadedModule {
 // Guest memory as it was at one moment; restore() puts it back.
 struct MemorySnapshot {
   std::vector<std::vector<uint8_t>> bytes;  // per region, in AddressSpace order
-  uint64_t instructionsRetired = 0;         // the virtual clock shims read
+  uint64_t instructionsRetired = 0;
+  uint64_t shimCalls = 0;                   // the virtual clock shims read
   uint32_t lastError = 0;
 };
 
@@ -135,8 +139,15 @@ class Machine {
                           const CallOptions& options = {});
 
   // Runs the context loaded in the engine from its PC until it returns to the sentinel,
-  // the observer stops it, a shim blocks, it faults, or `budget` instructions ran.
-  RunStop run(uint64_t budget);
+  // the observer stops it, a shim blocks, it faults, or `budget` instructions ran
+  // (counting mode) / the deadline passed (fast mode).
+  RunStop run(uint64_t budget, std::optional<RunWatchdog::Clock::time_point> deadline = std::nullopt);
+
+  // Counting mode (the default) counts every instruction with a block hook: exact budgets,
+  // traces with instruction timestamps. Fast mode has no block hook and runs at close to
+  // raw Unicorn speed; runs are bounded by wall time instead (RunWatchdog).
+  void setInstructionCounting(bool on);
+  bool countingInstructions() const { return blockHook_ != 0; }
 
   // Instructions in these ranges are reported to the observer before they run; an empty
   // range list with `everywhere` set means every instruction. Replaces earlier ranges.
@@ -156,6 +167,8 @@ class Machine {
   // State the shims read and write.
   uint64_t currentThreadId() const { return threads_ ? threads_->currentThreadId() : kMainThreadId; }
   uint64_t instructionsRetired() const { return instructionsRetired_; }
+  // Virtual time for the shims: one tick per shim call, the same in both modes.
+  uint64_t virtualClock() const { return shimCalls_; }
   uint32_t lastError() const { return lastError_; }
   void setLastError(uint32_t value) { lastError_ = value; }
 
@@ -175,6 +188,7 @@ class Machine {
 
   Machine(const Arch& arch, Engine engine);
   Result<void> installHooks();
+  void forgetAllCode();
   void removeHooks(std::vector<uc_hook>& hooks);
   uint32_t instructionsInBlock(uint64_t address, uint32_t size);
   GuestFault faultAt(FaultKind kind, uint64_t pc, uint64_t address, std::string detail) const;
@@ -198,6 +212,8 @@ class Machine {
   ExecutionObserver* observer_ = nullptr;
   ThreadServices* threads_ = nullptr;
   std::vector<uc_hook> watchHooks_;
+  uc_hook blockHook_ = 0;
+  std::unique_ptr<RunWatchdog> watchdog_;
   std::vector<uc_hook> dataHooks_;
 
   // State of the current run().
@@ -209,6 +225,7 @@ class Machine {
   std::optional<GuestFault> memoryFault_;  // from the unmapped/protection hook
 
   uint64_t instructionsRetired_ = 0;
+  uint64_t shimCalls_ = 0;
   std::vector<BlockCount> blockCounts_;
   uint32_t lastError_ = 0;
 };

@@ -33,6 +33,7 @@ Process::~Process() { machine_.setThreadServices(nullptr); }
 
 void Process::reset() {
   threads_.clear();
+  threads_.reserve(kMaxThreads);
   loaded_ = -1;
   running_ = -1;
 }
@@ -105,11 +106,23 @@ RunStop Process::run(uint32_t index, uint64_t budget) {
     loaded_ = static_cast<int>(index);
   }
   running_ = static_cast<int>(index);
-  RunStop stop = machine_.run(budget);
+  const bool fast = !machine_.countingInstructions();
+  const double allowedSeconds = static_cast<double>(budget) / RunWatchdog::kMaxInstructionsPerSecond;
+  const auto started = RunWatchdog::Clock::now();
+  const auto deadline = started + std::chrono::duration_cast<RunWatchdog::Clock::duration>(
+                                      std::chrono::duration<double>(allowedSeconds - thread.fastSeconds));
+  RunStop stop = machine_.run(budget, fast ? std::optional(deadline) : std::nullopt);
   running_ = -1;
-  thread.instructions += stop.instructions;
-  if (stop.kind == StopKind::kReturned) finish(thread, machine_.arch().returnValue(machine_.engine()));
-  if (stop.kind == StopKind::kBlocked) thread.state = ThreadState::kBlocked;
+  // CreateThread inside the run may have grown threads_: `thread` is stale now.
+  GuestThread& ran = threads_[index];
+  if (fast) {
+    ran.fastSeconds += std::chrono::duration<double>(RunWatchdog::Clock::now() - started).count();
+    if (ran.fastSeconds > allowedSeconds) stop = RunStop{StopKind::kTimeout, 0, {}, {}};
+    if (stop.kind == StopKind::kTimeout) return stop;
+  }
+  ran.instructions += stop.instructions;
+  if (stop.kind == StopKind::kReturned) finish(ran, machine_.arch().returnValue(machine_.engine()));
+  if (stop.kind == StopKind::kBlocked) ran.state = ThreadState::kBlocked;
   return stop;
 }
 

@@ -25,7 +25,8 @@ struct GuestThread {
   bool started = false;      // registers are set up the first time it runs
   uint64_t waitingFor = 0;   // handle, while blocked
   uint64_t exitCode = 0;
-  uint64_t instructions = 0;
+  uint64_t instructions = 0;   // counting mode only
+  double fastSeconds = 0;      // fast mode: wall time run so far (bounds its instructions)
   std::shared_ptr<uc_context> context;
 };
 
@@ -44,6 +45,8 @@ class Process final : public ThreadServices {
   // A new runnable thread that will run entry(argument); its index.
   Result<uint32_t> spawn(uint64_t entry, uint64_t argument);
   // Runs thread `index` until it returns, blocks, yields or faults; switches contexts.
+  // In fast mode a thread whose wall time could have let it exceed `budget` instructions
+  // stops with kTimeout, whatever it did: the caller re-runs the schedule counting.
   RunStop run(uint32_t index, uint64_t budget);
 
   std::vector<GuestThread>& threads() { return threads_; }

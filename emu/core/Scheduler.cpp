@@ -5,6 +5,33 @@
 #include <algorithm>
 
 namespace hph {
+namespace {
+
+// Re-executes a run that timed out in fast mode: the choices it made first, then the
+// original source, which sees every call as if the run had never been interrupted.
+class ResumingSource final : public DecisionSource {
+ public:
+  ResumingSource(const std::vector<ActorId>& choices, uint64_t reported, DecisionSource& inner)
+      : choices_(choices), toSkip_(reported), inner_(inner) {}
+  ActorId choose(const SchedulingPoint& point) override {
+    return point.index < choices_.size() ? choices_[point.index] : inner_.choose(point);
+  }
+  bool wantsFootprints() const override { return inner_.wantsFootprints(); }
+  void transitionDone(const Footprint& footprint) override {
+    if (toSkip_ > 0) {
+      --toSkip_;
+      return;
+    }
+    inner_.transitionDone(footprint);
+  }
+
+ private:
+  const std::vector<ActorId>& choices_;
+  uint64_t toSkip_;
+  DecisionSource& inner_;
+};
+
+}  // namespace
 
 Scheduler::Scheduler(Machine& machine, Process& process, MemorySnapshot initial,
                      ScheduleSetup setup)
@@ -22,6 +49,7 @@ ActorId Scheduler::decide(PointKind kind, uint64_t pc) {
   if (transitionOpen_ && wantFootprints_) {
     transition_.normalize();
     source_->transitionDone(transition_);
+    ++transitionsReported_;
   }
   transition_ = Footprint{};
   transitionOpen_ = false;
@@ -52,6 +80,7 @@ ActorId Scheduler::decide(PointKind kind, uint64_t pc) {
   point.pc = pc;
   const ActorId chosen = source_->choose(point);
   if (chosen == kAbandon) return kAbandon;
+  choices_.push_back(chosen);
   if (std::find(enabled_.begin(), enabled_.end(), chosen) == enabled_.end()) {
     record_.error = internalError(fmt::format("strategy chose {} at point {}, which cannot run",
                                               actorName(chosen), point.index));
@@ -162,6 +191,10 @@ void Scheduler::runGuest(ActorId thread, ActorId* next) {
       record_.error = stop.error;
       *next = kNoActor;
       return;
+    case StopKind::kTimeout:
+      timedOut_ = true;
+      *next = kNoActor;
+      return;
   }
 }
 
@@ -172,6 +205,8 @@ void Scheduler::checkInvariant() {
   auto outcome = machine_.call(*setup_.invariantEntry, {}, CallOptions{setup_.threadBudget, false});
   if (!outcome) {
     record_.error = outcome.error();
+  } else if (outcome->timedOut) {
+    timedOut_ = true;
   } else if (outcome->fault) {
     record_.violation = Violation{"invariant", kNoActor,
                                   fmt::format("{}() faulted: {}", setup_.invariantName,
@@ -188,13 +223,29 @@ void Scheduler::checkInvariant() {
 }
 
 RunRecord Scheduler::run(DecisionSource& source, bool recordTrace) {
+  recordTrace_ = recordTrace;
+  machine_.setInstructionCounting(recordTrace || alwaysCount_);
+  RunRecord first = runOnce(source);
+  if (!timedOut_) return first;
+  // Some thread ran long enough that it might have exceeded its budget: only counting
+  // can tell. The same choices, then the same source, now counted exactly.
+  alwaysCount_ = true;
+  machine_.setInstructionCounting(true);
+  const std::vector<ActorId> choices = std::move(choices_);
+  ResumingSource resume(choices, transitionsReported_, source);
+  return runOnce(resume);
+}
+
+RunRecord Scheduler::runOnce(DecisionSource& source) {
   machine_.restore(initial_);
   process_.reset();
   record_ = RunRecord{};
   source_ = &source;
   wantFootprints_ = source.wantsFootprints();
-  recordTrace_ = recordTrace;
   current_ = kNoActor;
+  timedOut_ = false;
+  choices_.clear();
+  transitionsReported_ = 0;
   pending_ = kNoActor;
   nextStep_ = 0;
   nextPoint_ = 0;
@@ -225,7 +276,7 @@ RunRecord Scheduler::run(DecisionSource& source, bool recordTrace) {
   record_.abandoned = next == kAbandon && !record_.error;
   record_.instructions = machine_.instructionsRetired() - clockAtStart;
   for (const GuestThread& t : process_.threads()) record_.exitCodes.push_back(t.exitCode);
-  if (!record_.abandoned && !record_.error && !record_.violation) checkInvariant();
+  if (!record_.abandoned && !record_.error && !record_.violation && !timedOut_) checkInvariant();
   return std::move(record_);
 }
 

@@ -31,6 +31,8 @@ class Scheduler final : public ExecutionObserver {
   Scheduler(Machine& machine, Process& process, MemorySnapshot initial, ScheduleSetup setup);
   ~Scheduler() override;
 
+  // Runs in fast mode unless a trace is wanted; a fast run that outlives its wall-time
+  // bound is run again with exact counting, following the same decisions.
   RunRecord run(DecisionSource& source, bool recordTrace = false);
 
   const ScheduleSetup& setup() const { return setup_; }
@@ -41,6 +43,7 @@ class Scheduler final : public ExecutionObserver {
   void onDataAccess(uint64_t address, uint32_t size, bool write) override;
 
  private:
+  RunRecord runOnce(DecisionSource& source);
   ActorId decide(PointKind kind, uint64_t pc);
   bool enabled(ActorId actor) const;
   void applyNextStep();
@@ -68,6 +71,10 @@ class Scheduler final : public ExecutionObserver {
   Footprint transition_;
   bool transitionOpen_ = false;
   std::optional<TraceSlice> slice_;
+  bool timedOut_ = false;
+  std::vector<ActorId> choices_;     // every choice of the run, for re-execution
+  uint64_t transitionsReported_ = 0;
+  bool alwaysCount_ = false;         // once a run timed out, count from then on
 };
 
 }  // namespace hph

@@ -8,8 +8,9 @@
 namespace hph {
 namespace {
 
-// Time is virtual: derived from the instructions executed, so runs stay deterministic.
-constexpr uint64_t kInstructionsPerMillisecond = 1'000'000;
+// Time is virtual: it advances by one tick per shim call (the same whether or not the
+// machine counts instructions), so runs stay deterministic.
+constexpr uint64_t kTicksPerSecond = 1000;
 constexpr uint64_t kWaitObject0 = 0;
 constexpr uint64_t kWaitTimeout = 0x102;
 constexpr uint64_t kWaitFailed = 0xFFFFFFFF;
@@ -27,15 +28,13 @@ bool writeU32(ShimCall& call, uint64_t address, uint32_t v) {
 
 ShimResult getCurrentThreadId(ShimCall& call) { return value(call.machine.currentThreadId()); }
 ShimResult getCurrentProcessId(ShimCall&) { return value(Machine::kProcessId); }
-ShimResult getTickCount64(ShimCall& call) {
-  return value(call.machine.instructionsRetired() / kInstructionsPerMillisecond);
-}
+ShimResult getTickCount64(ShimCall& call) { return value(call.machine.virtualClock()); }
 ShimResult getTickCount(ShimCall& call) { return value(getTickCount64(call).value & 0xFFFFFFFFu); }
 ShimResult queryPerformanceCounter(ShimCall& call) {
-  return value(writeU64(call, call.argument(0), call.machine.instructionsRetired()) ? 1 : 0);
+  return value(writeU64(call, call.argument(0), call.machine.virtualClock()) ? 1 : 0);
 }
 ShimResult queryPerformanceFrequency(ShimCall& call) {
-  return value(writeU64(call, call.argument(0), kInstructionsPerMillisecond * 1000) ? 1 : 0);
+  return value(writeU64(call, call.argument(0), kTicksPerSecond) ? 1 : 0);
 }
 ShimResult returnZero(ShimCall&) { return value(0); }
 ShimResult returnOne(ShimCall&) { return value(1); }
@@ -89,12 +88,12 @@ constexpr ShimFunction kShims[] = {
     {"kernel32.dll", "GetCurrentThreadId", getCurrentThreadId, "the running guest thread's id"},
     {"kernel32.dll", "GetCurrentProcessId", getCurrentProcessId, "a fixed process id (0x1000)"},
     {"kernel32.dll", "GetTickCount64", getTickCount64,
-     "virtual milliseconds: instructions retired / 1,000,000"},
+     "virtual milliseconds: one per shim call so far"},
     {"kernel32.dll", "GetTickCount", getTickCount, "GetTickCount64 truncated to 32 bits"},
     {"kernel32.dll", "QueryPerformanceCounter", queryPerformanceCounter,
-     "writes instructions retired to *arg0; returns 1"},
+     "writes the virtual clock (shim calls so far) to *arg0; returns 1"},
     {"kernel32.dll", "QueryPerformanceFrequency", queryPerformanceFrequency,
-     "writes 1,000,000,000 to *arg0; returns 1"},
+     "writes 1000 to *arg0; returns 1"},
     {"kernel32.dll", "Sleep", returnZero, "returns at once"},
     {"kernel32.dll", "SwitchToThread", returnZero, "returns 0"},
     {"kernel32.dll", "IsProcessorFeaturePresent", returnZero, "returns 0 (feature absent)"},

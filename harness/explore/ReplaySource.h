@@ -12,8 +12,8 @@ namespace hph {
 class ReplaySource final : public DecisionSource {
  public:
   // `decisions` ascending by point, as RunRecord::decisions are.
-  explicit ReplaySource(const std::vector<std::pair<uint64_t, ActorId>>& decisions)
-      : decisions_(decisions) {}
+  explicit ReplaySource(std::vector<std::pair<uint64_t, ActorId>> decisions)
+      : decisions_(std::move(decisions)) {}
 
   ActorId choose(const SchedulingPoint& point) override {
     // Points arrive in increasing order: a cursor finds the decision in O(1).
@@ -29,7 +29,7 @@ class ReplaySource final : public DecisionSource {
   bool diverged() const { return diverged_; }
 
  private:
-  const std::vector<std::pair<uint64_t, ActorId>>& decisions_;
+  std::vector<std::pair<uint64_t, ActorId>> decisions_;
   size_t next_ = 0;
   bool diverged_ = false;
 };

@@ -51,7 +51,9 @@ struct Scenario {
   uint32_t threadCount = 1;
   std::string threadEntry;
   uint64_t stackBytes = 64 * 1024;
-  uint64_t threadBudget = 10'000'000;
+  // Instructions per thread; more is a runaway. Large, because fast mode bounds threads
+  // by budget / 50 G instructions per second of wall time before it counts exactly.
+  uint64_t threadBudget = 1'000'000'000;
   std::optional<std::string> invariant;
   std::string expect = "holds";  // "holds" | "violation:<property>" | "refused"
   std::vector<HostWrite> hostWrites;
