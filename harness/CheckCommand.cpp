@@ -117,7 +117,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
     bound = fmt::format(", preemption bound {}", exploreOptions.preemptionBound);
   else if (exploreOptions.strategy == StrategyKind::kPct)
     bound = fmt::format(", depth {}", exploreOptions.depth);
-  std::string coverage = fmt::format("{} schedules", result.schedules);
+  std::string coverage = fmt::format("{} schedule{}", result.schedules, result.schedules == 1 ? "" : "s");
   if (exploreOptions.strategy == StrategyKind::kExhaustive)
     coverage += result.exhausted ? " (exhausted)" : fmt::format(" (not exhausted: {})", result.stoppedBy);
   else if (result.stoppedBy == "max-time")
