@@ -321,3 +321,29 @@ TEST(Explore, MaxTimeStopsCleanlyWithAPartialResult) {
 
 }  // namespace
 }  // namespace hph::test
+
+namespace hph::test {
+namespace {
+
+// Every schedule violates here: the earliest must be reported whatever the job count.
+TEST(Explore, EarliestCounterexampleWinsWhateverTheJobs) {
+  auto inputs = prepared("race.x64.toml", [](Scenario& s) {
+    s.base = corpusImage("faults.x64.dll");
+    s.threadEntry = "read_unmapped";
+    s.invariant.reset();
+    s.explore.watch.clear();
+  });
+  for (StrategyKind strategy : {StrategyKind::kRandom, StrategyKind::kPct}) {
+    ExploreOptions o = optionsFor(strategy, 50);
+    const ExploreResult one = explore(inputs, o);
+    o.jobs = 2;
+    const ExploreResult two = explore(inputs, o);
+    ASSERT_TRUE(one.counterexample && two.counterexample);
+    EXPECT_EQ(one.schedules, 1u);
+    EXPECT_EQ(two.schedules, 1u);
+    EXPECT_EQ(one.counterexample->violation->message, two.counterexample->violation->message);
+  }
+}
+
+}  // namespace
+}  // namespace hph::test

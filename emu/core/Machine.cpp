@@ -78,6 +78,18 @@ void Machine::setInstructionCounting(bool on) {
   forgetAllCode();
 }
 
+void Machine::setPrecisePc(bool on) {
+  if (on == (preciseHook_ != 0)) return;
+  if (on) {
+    uc_hook_add(engine_.get(), &preciseHook_, UC_HOOK_CODE, reinterpret_cast<void*>(&onEveryInstruction),
+                this, 1, 0);
+  } else {
+    uc_hook_del(engine_.get(), preciseHook_);
+    preciseHook_ = 0;
+  }
+  forgetAllCode();
+}
+
 void Machine::removeHooks(std::vector<uc_hook>& hooks) {
   for (uc_hook h : hooks) uc_hook_del(engine_.get(), h);
   hooks.clear();
@@ -219,18 +231,15 @@ Result<CallResult> Machine::call(uint64_t entry, std::span<const uint64_t> args,
   const CallFrame frame{entry, args, kStackBase + kStackBytes, kReturnSentinel};
   if (auto prepared = arch_.prepareCall(engine_, frame); !prepared) return prepared.error();
 
-  uc_hook precise = 0;
-  if (options.precisePc &&
-      uc_hook_add(engine_.get(), &precise, UC_HOOK_CODE,
-                  reinterpret_cast<void*>(&onEveryInstruction), this, 1, 0) != UC_ERR_OK)
-    return internalError("cannot install the precise-PC code hook");
+  const bool wasPrecise = preciseHook_ != 0;
+  if (options.precisePc) setPrecisePc(true);
   std::optional<RunWatchdog::Clock::time_point> deadline;
   if (!countingInstructions())
     deadline = RunWatchdog::Clock::now() +
                std::chrono::duration_cast<RunWatchdog::Clock::duration>(std::chrono::duration<double>(
                    static_cast<double>(options.instructionBudget) / RunWatchdog::kMaxInstructionsPerSecond));
   const RunStop stop = run(options.instructionBudget, deadline);
-  if (precise) uc_hook_del(engine_.get(), precise);
+  setPrecisePc(wasPrecise);
 
   CallResult result;
   result.instructions = stop.instructions;

@@ -148,6 +148,8 @@ class Machine {
   // raw Unicorn speed; runs are bounded by wall time instead (RunWatchdog).
   void setInstructionCounting(bool on);
   bool countingInstructions() const { return blockHook_ != 0; }
+  // Exact PCs for faults (see CallOptions::precisePc), for runs that will be reported.
+  void setPrecisePc(bool on);
 
   // Instructions in these ranges are reported to the observer before they run; an empty
   // range list with `everywhere` set means every instruction. Replaces earlier ranges.
@@ -213,6 +215,7 @@ class Machine {
   ThreadServices* threads_ = nullptr;
   std::vector<uc_hook> watchHooks_;
   uc_hook blockHook_ = 0;
+  uc_hook preciseHook_ = 0;
   std::unique_ptr<RunWatchdog> watchdog_;
   std::vector<uc_hook> dataHooks_;
 

@@ -224,7 +224,9 @@ void Scheduler::checkInvariant() {
 
 RunRecord Scheduler::run(DecisionSource& source, bool recordTrace) {
   recordTrace_ = recordTrace;
+  // A traced run is one that gets reported: count, and make fault PCs exact.
   machine_.setInstructionCounting(recordTrace || alwaysCount_);
+  machine_.setPrecisePc(recordTrace);
   RunRecord first = runOnce(source);
   if (!timedOut_) return first;
   // Some thread ran long enough that it might have exceeded its budget: only counting

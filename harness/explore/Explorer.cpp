@@ -141,7 +141,9 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options,
       if (run.violation) {
         uint64_t seen = firstViolation.load();
         while (k < seen && !firstViolation.compare_exchange_weak(seen, k)) {}
-        offer(mutex, best, Candidate{std::move(run), k, 0});
+        // The earliest schedule wins (not the smallest): it does not depend on the jobs.
+        std::lock_guard lock(mutex);
+        if (!best || k < best->item) best = Candidate{std::move(run), k, 0};
       }
       coordination.countSchedule();
     }
