@@ -7,12 +7,10 @@ packages=(
   cmake ninja-build g++ pkg-config
   libunicorn-dev libcapstone-dev libzydis-dev libzycore-dev liblief-dev
   libfmt-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
-  libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
+  libgtest-dev libbenchmark-dev librapidcheck-dev libssl-dev
   # The corpus toolchain: tests use the checked-in images, and check that these rebuild
   # them byte for byte.
-  clang-22 lld-22 llvm-22
-  # Report consumers used by the tests.
-  python3 python3-junitparser
+  clang-22 lld-22 llvm-22 python3
 )
 
 missing=()
