@@ -10,6 +10,7 @@
 #include "harness/CheckCommand.h"
 #include "harness/InspectCommand.h"
 #include "harness/ReplayCommand.h"
+#include "harness/TrampolineCommand.h"
 
 int main(int argc, char** argv) {
   using namespace hph;
@@ -58,6 +59,22 @@ int main(int argc, char** argv) {
   replayCmd->add_option("--trace", replay.tracePath, "write the schedule as a Chrome trace");
   replayCmd->add_flag("--json", replay.json, "machine-readable output");
 
+  TrampolineOptions trampoline;
+  CLI::App* trampolineCmd = app.add_subcommand(
+      "trampoline", "Build and check trampolines: on --hex bytes, or an IMAGE's functions.");
+  trampolineCmd->add_option("IMAGE", trampoline.image, "PE image (or use --arch and --hex)");
+  trampolineCmd->add_option("--arch", trampoline.arch, "x64 | arm64 (with --hex)");
+  trampolineCmd->add_option("--hex", trampoline.hex, "the function's bytes, as hex");
+  trampolineCmd->add_option("--address", trampoline.address, "address of the --hex function (0x140001000)");
+  trampolineCmd->add_option("--function", trampoline.function, "with IMAGE: one function");
+  trampolineCmd->add_flag("--all", trampoline.all, "with IMAGE: every function (JSON: an array)");
+  trampolineCmd->add_option("--protocol", trampoline.protocol,
+                            "the redirect: x64 naive-jmp5 (default) | padding-short-jmp | int3-3step | "
+                            "stop-the-world; arm64 b-direct (default) | veneer | literal-swap | stop-the-world");
+  trampolineCmd->add_option("--states", trampoline.states, "random states for the differential check")
+      ->capture_default_str();
+  trampolineCmd->add_flag("--json", trampoline.json, "machine-readable output");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -76,6 +93,7 @@ int main(int argc, char** argv) {
     if (*callCmd) return runCall(call);
     if (*checkCmd) return runCheck(check);
     if (*replayCmd) return runReplay(replay);
+    if (*trampolineCmd) return runTrampoline(trampoline);
   } catch (const std::exception& e) {
     fmt::print(stderr, "hph: internal error: {}\n", e.what());
     return kExitInternal;

@@ -165,7 +165,9 @@ TEST_P(Explore, JobsDoNotChangeTheResult) {
       EXPECT_EQ(one.schedules, two.schedules) << stem;
       EXPECT_EQ(one.exhausted, two.exhausted);
       ASSERT_EQ(one.counterexample.has_value(), two.counterexample.has_value());
-      if (one.counterexample) EXPECT_EQ(one.counterexample->decisions, two.counterexample->decisions);
+      if (one.counterexample) {
+        EXPECT_EQ(one.counterexample->decisions, two.counterexample->decisions);
+      }
     }
   }
 }

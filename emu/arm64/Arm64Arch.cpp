@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <vector>
 
 #include "emu/arm64/Cmodx.h"
 
@@ -45,6 +46,27 @@ Result<Engine> Arm64Arch::openEngine() const {
   if (uc_err err = uc_ctl_set_cpu_model(uc, UC_CPU_ARM64_MAX); err != UC_ERR_OK)
     return internalError("uc_ctl_set_cpu_model(arm64 max): " + ucErrorText(err));
   return engine;
+}
+
+std::span<const StateRegister> Arm64Arch::stateRegisters() const {
+  static const std::vector<StateRegister> kRegisters = [] {
+    static const char* const kX[] = {"x0",  "x1",  "x2",  "x3",  "x4",  "x5",  "x6",  "x7",
+                                     "x8",  "x9",  "x10", "x11", "x12", "x13", "x14", "x15",
+                                     "x16", "x17", "x18", "x19", "x20", "x21", "x22", "x23",
+                                     "x24", "x25", "x26", "x27", "x28", "x29", "x30"};
+    static const char* const kV[] = {"v0",  "v1",  "v2",  "v3",  "v4",  "v5",  "v6",  "v7",
+                                     "v8",  "v9",  "v10", "v11", "v12", "v13", "v14", "v15",
+                                     "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23",
+                                     "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31"};
+    std::vector<StateRegister> out;
+    for (int i = 0; i <= 28; ++i) out.push_back({UC_ARM64_REG_X0 + i, kX[i]});
+    out.push_back({UC_ARM64_REG_X29, kX[29]});
+    out.push_back({UC_ARM64_REG_X30, kX[30]});
+    out.push_back({UC_ARM64_REG_NZCV, "nzcv", 8, 0xF0000000});
+    for (int i = 0; i < 32; ++i) out.push_back({UC_ARM64_REG_Q0 + i, kV[i], 16});
+    return out;
+  }();
+  return kRegisters;
 }
 
 int Arm64Arch::pcRegister() const { return UC_ARM64_REG_PC; }

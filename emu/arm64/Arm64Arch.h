@@ -17,6 +17,7 @@ class Arm64Arch final : public Arch {
   uint64_t pageSize() const override { return 0x1000; }
   int pcRegister() const override;
   int spRegister() const override;
+  std::span<const StateRegister> stateRegisters() const override;
 
   Result<void> prepareCall(const Engine& engine, const CallFrame& frame) const override;
   uint64_t returnValue(const Engine& engine) const override;

@@ -44,6 +44,16 @@ struct CallFrame {
 
 inline constexpr size_t kMaxCallArgs = 8;
 
+// One register of the user-visible state, for differential execution: randomised before
+// and compared after. `randomBits` masks what may be randomised (flags: only the
+// condition bits; a set trap flag would change what runs).
+struct StateRegister {
+  int id = 0;             // Unicorn register id
+  const char* name = "";
+  uint32_t bytes = 8;     // 8, or 16 for vector registers
+  uint64_t randomBits = ~uint64_t{0};
+};
+
 class Arch {
  public:
   virtual ~Arch() = default;
@@ -58,6 +68,8 @@ class Arch {
 
   virtual int pcRegister() const = 0;
   virtual int spRegister() const = 0;
+  // General, flag and vector registers (not PC or SP).
+  virtual std::span<const StateRegister> stateRegisters() const = 0;
 
   // Sets registers and stack for a call with the platform convention (Win64 / AAPCS64).
   virtual Result<void> prepareCall(const Engine& engine, const CallFrame& frame) const = 0;

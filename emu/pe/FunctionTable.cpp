@@ -18,7 +18,8 @@ uint32_t estimateEnd(const PeImage& image, uint32_t begin, uint32_t limit) {
   uint32_t offset = 0;
   while (offset < code.size()) {
     std::span<const uint8_t> rest(code.data() + offset, code.size() - offset);
-    if (rest.size() >= paddingProbe && arch.isPadding(rest.first(paddingProbe))) break;
+    // The entry is code even when it looks like padding (a function may start with udf #0).
+    if (offset > 0 && rest.size() >= paddingProbe && arch.isPadding(rest.first(paddingProbe))) break;
     const DecodedInstruction insn = arch.decode(rest, image.imageBase + begin + offset);
     if (insn.length == 0) break;
     offset += insn.length;

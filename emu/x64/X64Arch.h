@@ -15,6 +15,7 @@ class X64Arch final : public Arch {
   uint64_t pageSize() const override { return 0x1000; }
   int pcRegister() const override;
   int spRegister() const override;
+  std::span<const StateRegister> stateRegisters() const override;
 
   Result<void> prepareCall(const Engine& engine, const CallFrame& frame) const override;
   uint64_t returnValue(const Engine& engine) const override;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "emu/core/Schedule.h"
-#include "harness/explore/Rng.h"
+#include "emu/core/Rng.h"
 
 namespace hph {
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "emu/core/Schedule.h"
-#include "harness/explore/Rng.h"
+#include "emu/core/Rng.h"
 
 namespace hph {
 

@@ -1,0 +1,170 @@
+#include "harness/TrampolineCommand.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "emu/pe/PeImage.h"
+#include "harness/Diagnostics.h"
+#include "harness/IntegerArgument.h"
+#include "patch/Redirect.h"
+#include "patch/TrampolineCheck.h"
+
+namespace hph {
+namespace {
+
+using nlohmann::json;
+
+constexpr uint64_t kDefaultHexAddress = 0x140001000;
+// Trampolines go past the image end (as Windows puts its hotpatch address table there),
+// or 1 MiB after a --hex function: within reach of rel32 and of B.
+constexpr uint64_t kHexTrampolineDistance = 0x100000;
+constexpr uint64_t kTrampolineSlot = 0x400;
+
+std::string hex(std::span<const uint8_t> bytes) {
+  std::string out;
+  for (uint8_t b : bytes) out += fmt::format("{:02x}", b);
+  return out;
+}
+
+std::optional<std::vector<uint8_t>> parseHexBytes(std::string_view text) {
+  std::vector<uint8_t> out;
+  std::string digits;
+  for (char c : text)
+    if (!std::isspace(static_cast<unsigned char>(c))) digits += c;
+  if (digits.starts_with("0x")) digits = digits.substr(2);
+  if (digits.empty() || digits.size() % 2) return std::nullopt;
+  for (size_t i = 0; i < digits.size(); i += 2) {
+    auto v = parseInteger("0x" + digits.substr(i, 2));
+    if (!v) return std::nullopt;
+    out.push_back(static_cast<uint8_t>(*v));
+  }
+  return out;
+}
+
+bool startsWithBti(const Arch& arch, std::span<const uint8_t> code) {
+  if (arch.kind() != ArchKind::kArm64 || code.size() < 4) return false;
+  uint32_t w;
+  std::memcpy(&w, code.data(), 4);
+  return (w & 0xFFFFFF3Fu) == 0xD503241Fu;  // bti, bti c, bti j, bti jc
+}
+
+struct FunctionInput {
+  std::string name;
+  uint64_t address = 0;
+  std::vector<uint8_t> bytes;
+};
+
+// One function: relocate, check, describe. `mismatch` is set when the check failed.
+Result<json> processFunction(const Relocator& relocator, const FunctionInput& f, uint64_t trampolineAddress,
+                             const TrampolineOptions& options, bool* mismatch) {
+  const Arch& arch = relocator.arch();
+  auto redirect = redirectFor(relocator, options.protocol.value_or(""), f.address, trampolineAddress);
+  if (!redirect)
+    return badInput(fmt::format("--protocol '{}': not one of {} for {}", *options.protocol,
+                                protocolNames(arch.kind()), arch.name()));
+  TrampolineRequest request;
+  request.functionAddress = f.address;
+  request.function = f.bytes;
+  request.patchBytes = redirect->patchBytes;
+  request.trampolineAddress = trampolineAddress;
+  request.btiGuarded = startsWithBti(arch, f.bytes);
+  const Relocation relocation = relocator.relocate(request);
+  json out = {{"function", f.name}, {"address", f.address},
+              {"patch", {{"address", f.address}, {"bytes", hex(redirect->bytes)}}}};
+  if (!relocation.trampoline) {
+    out["verdict"] = "refused";
+    out["reason"] = relocation.refusal;
+    out["trampoline"] = nullptr;
+    out["resume_address"] = nullptr;
+    return out;
+  }
+  const Trampoline& t = *relocation.trampoline;
+  out["trampoline"] = {{"address", t.address}, {"bytes", hex(t.bytes)}};
+  out["resume_address"] = t.resumeAddress;
+  out["displaced_bytes"] = t.displacedBytes;
+  auto check = checkTrampoline(arch, request, t, redirect->bytes, options.states);
+  if (!check) return check.error();
+  out["states_checked"] = check->states;
+  if (check->equivalent) {
+    out["verdict"] = "relocated";
+    out["reason"] = "";
+  } else {
+    out["verdict"] = "mismatch";
+    out["reason"] = check->difference;
+    *mismatch = true;
+  }
+  return out;
+}
+
+void printText(const json& r) {
+  fmt::print("{} @ {:#x}: {}", r["function"].get<std::string>(), r["address"].get<uint64_t>(),
+             r["verdict"].get<std::string>());
+  if (r["verdict"] == "refused") {
+    fmt::print(": {}\n", r["reason"].get<std::string>());
+    return;
+  }
+  fmt::print(" — patch {} | trampoline @ {:#x} {} | resume {:#x}", r["patch"]["bytes"].get<std::string>(),
+             r["trampoline"]["address"].get<uint64_t>(), r["trampoline"]["bytes"].get<std::string>(),
+             r["resume_address"].get<uint64_t>());
+  if (r["verdict"] == "mismatch") fmt::print("\n  MISMATCH: {}", r["reason"].get<std::string>());
+  else fmt::print(" | equivalent over {} states", r["states_checked"].get<uint32_t>());
+  fmt::print("\n");
+}
+
+}  // namespace
+
+int runTrampoline(const TrampolineOptions& options) {
+  std::vector<FunctionInput> functions;
+  const Arch* arch = nullptr;
+  uint64_t trampolineBase = 0;
+  if (options.image) {
+    if (options.hex || options.arch)
+      return reportError(badInput("--hex/--arch go without IMAGE (the image says its architecture)"));
+    if (!options.all && !options.function) return reportError(badInput("IMAGE needs --function F or --all"));
+    auto image = readPeImage(*options.image);
+    if (!image) return reportError(image.error());
+    arch = image->arch;
+    trampolineBase = image->imageBase + ((image->sizeOfImage + 0xFFFF) & ~uint64_t{0xFFFF});
+    for (const FunctionInfo& f : image->functions) {
+      if (!options.all && f.name != *options.function) continue;
+      functions.push_back({f.name, image->imageBase + f.begin, image->bytesAt(f.begin, f.end - f.begin)});
+    }
+    if (functions.empty())
+      return reportError(badInput(fmt::format("{}: function '{}': no such function", *options.image, *options.function)));
+  } else {
+    if (!options.arch || !options.hex) return reportError(badInput("give IMAGE, or --arch and --hex"));
+    arch = archByName(*options.arch);
+    if (!arch) return reportError(badInput(fmt::format("--arch '{}': x64 or arm64", *options.arch)));
+    auto bytes = parseHexBytes(*options.hex);
+    if (!bytes) return reportError(badInput(fmt::format("--hex '{}': not an even number of hex digits", *options.hex)));
+    auto address = options.address ? parseInteger(*options.address) : std::optional<uint64_t>(kDefaultHexAddress);
+    if (!address) return reportError(badInput(fmt::format("--address '{}': not an integer", *options.address)));
+    functions.push_back({"hex", *address, *bytes});
+    trampolineBase = *address + kHexTrampolineDistance;
+  }
+
+  const Relocator& relocator = relocatorFor(*arch);
+  bool mismatch = false;
+  json results = json::array();
+  for (size_t i = 0; i < functions.size(); ++i) {
+    auto result = processFunction(relocator, functions[i], trampolineBase + i * kTrampolineSlot, options, &mismatch);
+    if (!result) return reportError(result.error());
+    if (!options.json) printText(*result);
+    results.push_back(std::move(*result));
+  }
+  if (options.json) fmt::print("{}\n", (options.all ? results : results[0]).dump(2));
+  else if (options.all) {
+    size_t relocated = 0, refused = 0, mismatched = 0;
+    for (const json& r : results) {
+      if (r["verdict"] == "relocated") ++relocated;
+      else if (r["verdict"] == "refused") ++refused;
+      else ++mismatched;
+    }
+    fmt::print("{} functions: {} relocated, {} refused, {} mismatch\n", results.size(), relocated, refused,
+               mismatched);
+  }
+  return mismatch ? kExitViolated : kExitHolds;
+}
+
+}  // namespace hph

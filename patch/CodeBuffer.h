@@ -1,0 +1,35 @@
+// Little-endian instruction bytes, appended, with literals that are placed after the code.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace hph {
+
+class CodeBuffer {
+ public:
+  explicit CodeBuffer(uint64_t address) : address_(address) {}
+  uint64_t here() const { return address_ + bytes_.size(); }
+  size_t size() const { return bytes_.size(); }
+  void byte(uint8_t b) { bytes_.push_back(b); }
+  void bytes(const uint8_t* data, size_t n) { bytes_.insert(bytes_.end(), data, data + n); }
+  void u32(uint32_t v) { append(v); }
+  void u64(uint64_t v) { append(v); }
+  void patchU32(size_t offset, uint32_t v) { std::memcpy(&bytes_[offset], &v, 4); }
+  void patchByte(size_t offset, uint8_t v) { bytes_[offset] = v; }
+  std::vector<uint8_t> take() { return std::move(bytes_); }
+  const std::vector<uint8_t>& view() const { return bytes_; }
+
+ private:
+  template <class T>
+  void append(T v) {
+    uint8_t b[sizeof(T)];
+    std::memcpy(b, &v, sizeof(T));
+    bytes_.insert(bytes_.end(), b, b + sizeof(T));
+  }
+  uint64_t address_;
+  std::vector<uint8_t> bytes_;
+};
+
+}  // namespace hph

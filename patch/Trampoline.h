@@ -1,0 +1,54 @@
+// Trampolines: the instructions a redirect displaces from a function's entry, relocated
+// so that running the trampoline and then the rest of the original function behaves
+// exactly like the original. A relocator either builds one or refuses with a named
+// reason; it is never silently wrong (TrampolineCheck verifies by differential execution).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "emu/core/Arch.h"
+
+namespace hph {
+
+struct TrampolineRequest {
+  uint64_t functionAddress = 0;
+  std::vector<uint8_t> function;    // the function's bytes (entry to its end)
+  uint32_t patchBytes = 0;          // how many entry bytes the redirect overwrites
+  uint64_t trampolineAddress = 0;   // where the trampoline will live
+  bool btiGuarded = false;          // Arm64: the function's page enforces BTI
+};
+
+struct Trampoline {
+  uint64_t address = 0;
+  std::vector<uint8_t> bytes;
+  uint32_t displacedBytes = 0;  // whole instructions covering the patch
+  uint64_t resumeAddress = 0;   // where the trampoline continues in the original
+  // Registers the trampoline may change that the original does not: Arm64 x16/x17
+  // (IP0/IP1), which AAPCS64 makes scratch at every call boundary, so dead at entry.
+  std::vector<int> scratch;
+};
+
+struct Relocation {
+  std::optional<Trampoline> trampoline;
+  std::string refusal;  // why not, when not: "branch back into the displaced span at +0x12"
+};
+
+class Relocator {
+ public:
+  virtual ~Relocator() = default;
+  virtual const Arch& arch() const = 0;
+  virtual Relocation relocate(const TrampolineRequest& request) const = 0;
+  // The shortest redirect from `from` to `to` this architecture has (x64: jmp rel32 or
+  // jmp [rip]; Arm64: B or a literal load and BR x16).
+  virtual std::vector<uint8_t> redirect(uint64_t from, uint64_t to) const = 0;
+};
+
+const Relocator& x64Relocator();
+const Relocator& arm64Relocator();
+const Relocator& relocatorFor(const Arch& arch);
+
+}  // namespace hph

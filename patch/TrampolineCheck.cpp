@@ -1,0 +1,210 @@
+#include "patch/TrampolineCheck.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "emu/core/Rng.h"
+
+namespace hph {
+namespace {
+
+constexpr uint64_t kPage = 0x1000;
+constexpr uint64_t kStackBase = 0x00007F0000000000;
+constexpr uint64_t kStackBytes = 0x10000;
+constexpr uint32_t kMaxInstructions = 4096;  // loops inside a span end here, on both sides
+
+// One side of the comparison: an engine whose memory is materialised on first touch from
+// a seed, so both sides read the same bytes from any address.
+class Side {
+ public:
+  Side(const Arch& arch, uint64_t regionBegin, uint64_t regionEnd)
+      : arch_(arch), begin_(regionBegin), end_(regionEnd) {}
+
+  // A new state: no memory, pages to be filled from this seed.
+  void reset(uint64_t memorySeed) {
+    for (const auto& [page, _] : pages_) uc_mem_unmap(engine_.get(), page, kPage);
+    pages_.clear();
+    memorySeed_ = memorySeed;
+  }
+
+  Result<void> open() {
+    auto engine = arch_.openEngine();
+    if (!engine) return engine.error();
+    engine_ = std::move(engine).value();
+    uc_hook hook;
+    if (uc_hook_add(engine_.get(), &hook, UC_HOOK_MEM_UNMAPPED, reinterpret_cast<void*>(&onUnmapped),
+                    this, 1, 0) ||
+        uc_hook_add(engine_.get(), &hook, UC_HOOK_CODE, reinterpret_cast<void*>(&onCode), this, 1, 0) ||
+        uc_hook_add(engine_.get(), &hook, UC_HOOK_INTR, reinterpret_cast<void*>(&onInterrupt), this, 1, 0))
+      return internalError("cannot install the checker's hooks");
+    return {};
+  }
+
+  bool materialise(uint64_t page) {
+    if (pages_.count(page)) return true;
+    if (uc_mem_map(engine_.get(), page, kPage, UC_PROT_ALL) != UC_ERR_OK) return false;
+    Rng rng(memorySeed_ ^ (page * 0x9E3779B97F4A7C15ull));
+    std::vector<uint8_t> bytes(kPage);
+    for (size_t i = 0; i < kPage; i += 8) {
+      const uint64_t v = rng.next();
+      std::memcpy(&bytes[i], &v, 8);
+    }
+    uc_mem_write(engine_.get(), page, bytes.data(), kPage);
+    pages_[page] = true;
+    return true;
+  }
+  void place(uint64_t address, std::span<const uint8_t> bytes) {
+    for (uint64_t p = address & ~(kPage - 1); p < address + bytes.size(); p += kPage) materialise(p);
+    uc_mem_write(engine_.get(), address, bytes.data(), bytes.size());
+  }
+
+  // Runs from `start` until the PC leaves [begin, end) of this side's code.
+  void run(uint64_t start) {
+    fault_.clear();
+    steps_ = 0;
+    const uc_err err = uc_emu_start(engine_.get(), start, 0, 0, 0);
+    if (err != UC_ERR_OK && fault_.empty()) fault_ = uc_strerror(err);  // e.g. an invalid instruction
+    if (!fault_.empty()) return;
+    stopPc_ = engine_.reg(arch_.pcRegister());
+  }
+
+  const Engine& engine() const { return engine_; }
+  const std::string& fault() const { return fault_; }
+  uint64_t stopPc() const { return stopPc_; }
+  std::vector<uint64_t> pages() const {
+    std::vector<uint64_t> out;
+    for (const auto& [p, _] : pages_) out.push_back(p);
+    return out;
+  }
+
+ private:
+  static bool onUnmapped(uc_engine*, uc_mem_type type, uint64_t address, int, int64_t, void* user) {
+    auto* self = static_cast<Side*>(user);
+    if (type != UC_MEM_FETCH_UNMAPPED && self->materialise(address & ~(kPage - 1))) return true;
+    self->fault_ = fmt::format("{} at 0x{:x}", type == UC_MEM_FETCH_UNMAPPED ? "fetch" : "access", address);
+    return false;
+  }
+  static void onCode(uc_engine* uc, uint64_t address, uint32_t, void* user) {
+    auto* self = static_cast<Side*>(user);
+    if (address < self->begin_ || address >= self->end_ || ++self->steps_ > kMaxInstructions) uc_emu_stop(uc);
+  }
+  static void onInterrupt(uc_engine* uc, uint32_t number, void* user) {
+    static_cast<Side*>(user)->fault_ = fmt::format("exception {}", number);
+    uc_emu_stop(uc);
+  }
+
+  const Arch& arch_;
+  uint64_t memorySeed_ = 0;
+  uint64_t begin_, end_;
+  Engine engine_;
+  std::map<uint64_t, bool> pages_;
+  std::string fault_;
+  uint64_t stopPc_ = 0;
+  uint32_t steps_ = 0;
+};
+
+// Random register values: mostly arbitrary, some pointing at mapped-looking places so
+// memory operands hit memory instead of faulting on every state.
+uint64_t randomValue(Rng& rng, uint64_t functionAddress) {
+  switch (rng.below(4)) {
+    case 0: return kStackBase + rng.below(kStackBytes);
+    case 1: return functionAddress - 0x8000 + rng.below(0x10000);
+    case 2: return rng.below(256);
+    default: return rng.next();
+  }
+}
+
+}  // namespace
+
+Result<TrampolineCheck> checkTrampoline(const Arch& arch, const TrampolineRequest& request,
+                                        const Trampoline& trampoline, const std::vector<uint8_t>& patch,
+                                        uint32_t states, uint64_t seed) {
+  TrampolineCheck result;
+  const uint64_t entry = request.functionAddress;
+  std::vector<uint8_t> patched = request.function;
+  std::copy(patch.begin(), patch.end(), patched.begin());
+  // Two engines for all states (uc_open costs ~0.5 ms): memory is unmapped between states.
+  Side original(arch, entry, entry + trampoline.displacedBytes);
+  Side relocated(arch, trampoline.address, trampoline.address + trampoline.bytes.size());
+  for (Side* side : {&original, &relocated})
+    if (auto opened = side->open(); !opened) return opened.error();
+  for (uint32_t s = 0; s < states; ++s) {
+    Rng rng = Rng::forSchedule(seed, s);
+    const uint64_t memorySeed = rng.next();
+    original.reset(memorySeed);
+    relocated.reset(memorySeed);
+    original.place(entry, request.function);
+    relocated.place(entry, patched);
+    relocated.place(trampoline.address, trampoline.bytes);
+    for (uint64_t p = kStackBase; p < kStackBase + kStackBytes; p += kPage) {
+      original.materialise(p);
+      relocated.materialise(p);
+    }
+    const uint64_t sp = kStackBase + kStackBytes / 2 + rng.below(64) * 16;
+    for (const StateRegister& r : arch.stateRegisters()) {
+      uint8_t value[16];
+      for (uint32_t i = 0; i < r.bytes; i += 8) {
+        const uint64_t v = (i == 0 ? randomValue(rng, entry) : rng.next()) & r.randomBits;
+        std::memcpy(value + i, &v, 8);
+      }
+      if (r.id == UC_X86_REG_EFLAGS && arch.kind() == ArchKind::kX64) value[0] |= 2;  // reserved, always 1
+      for (Side* side : {&original, &relocated}) uc_reg_write(side->engine().get(), r.id, value);
+    }
+    for (Side* side : {&original, &relocated}) side->engine().setReg(arch.spRegister(), sp);
+
+    original.run(entry);
+    relocated.run(trampoline.address);
+    result.states = s + 1;
+    auto differ = [&](std::string what) {
+      result.equivalent = false;
+      result.difference = fmt::format("state {}: {}", s, what);
+      return result;
+    };
+    if (original.fault() != relocated.fault())
+      return differ(fmt::format("original {}, trampoline {}", original.fault().empty() ? "ran" : original.fault(),
+                                relocated.fault().empty() ? "ran" : relocated.fault()));
+    if (!original.fault().empty()) continue;  // both faulted the same way
+    if (original.stopPc() != relocated.stopPc())
+      return differ(fmt::format("continued at 0x{:x} vs 0x{:x}", original.stopPc(), relocated.stopPc()));
+    const int spId = arch.spRegister();
+    if (original.engine().reg(spId) != relocated.engine().reg(spId))
+      return differ(fmt::format("sp 0x{:x} vs 0x{:x}", original.engine().reg(spId), relocated.engine().reg(spId)));
+    for (const StateRegister& r : arch.stateRegisters()) {
+      if (std::find(trampoline.scratch.begin(), trampoline.scratch.end(), r.id) != trampoline.scratch.end())
+        continue;
+      uint8_t a[16] = {}, b[16] = {};
+      uc_reg_read(original.engine().get(), r.id, a);
+      uc_reg_read(relocated.engine().get(), r.id, b);
+      if (std::memcmp(a, b, r.bytes) != 0) {
+        uint64_t va, vb;
+        std::memcpy(&va, a, 8);
+        std::memcpy(&vb, b, 8);
+        return differ(fmt::format("{} 0x{:x} vs 0x{:x}", r.name, va, vb));
+      }
+    }
+    // Memory: every page either side touched, outside the two code ranges that differ
+    // by construction (the patched entry and the trampoline).
+    std::vector<uint64_t> pages = original.pages();
+    for (uint64_t p : relocated.pages()) pages.push_back(p);
+    for (uint64_t page : pages) {
+      original.materialise(page);
+      relocated.materialise(page);
+      uint8_t a[kPage], b[kPage];
+      uc_mem_read(original.engine().get(), page, a, kPage);
+      uc_mem_read(relocated.engine().get(), page, b, kPage);
+      for (uint64_t i = 0; i < kPage; ++i) {
+        const uint64_t address = page + i;
+        const bool code = (address >= entry && address < entry + request.function.size()) ||
+                          (address >= trampoline.address && address < trampoline.address + trampoline.bytes.size());
+        if (!code && a[i] != b[i])
+          return differ(fmt::format("memory at 0x{:x}: 0x{:02x} vs 0x{:02x}", address, a[i], b[i]));
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace hph

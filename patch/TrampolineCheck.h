@@ -1,0 +1,27 @@
+// Differential execution of a trampoline: from many random machine states (general,
+// flag and vector registers; memory pages with random contents, mapped on demand and
+// identical on both sides), run the original function from its entry until it leaves the
+// displaced span, and patched memory from the trampoline until it leaves the trampoline;
+// then compare where they went, every register, and every page either side touched
+// (including the stack above SP). Faults must match in kind and address.
+#pragma once
+
+#include <string>
+
+#include "emu/core/Result.h"
+#include "patch/Trampoline.h"
+
+namespace hph {
+
+struct TrampolineCheck {
+  bool equivalent = true;
+  uint32_t states = 0;     // states run
+  std::string difference;  // the first one: "state 3: rax 0x1 vs 0x2"
+};
+
+Result<TrampolineCheck> checkTrampoline(const Arch& arch, const TrampolineRequest& request,
+                                        const Trampoline& trampoline,
+                                        const std::vector<uint8_t>& patch, uint32_t states = 64,
+                                        uint64_t seed = 1);
+
+}  // namespace hph

@@ -1,0 +1,241 @@
+// x64 relocation of displaced entry instructions (Zydis decodes; we emit by hand the few
+// encodings needed: jmp/jcc rel32, jmp [rip], a push of an immediate return address).
+#include <Zydis/Zydis.h>
+#include <fmt/format.h>
+
+#include <cstring>
+#include <limits>
+
+#include "patch/CodeBuffer.h"
+#include "patch/Trampoline.h"
+
+namespace hph {
+namespace {
+
+constexpr uint32_t kAbsoluteJumpBytes = 14;  // ff 25 00000000 + 8-byte target
+
+struct Decoded {
+  ZydisDecodedInstruction insn;
+  ZydisDecodedOperand operands[ZYDIS_MAX_OPERAND_COUNT];
+  uint32_t offset = 0;  // in the function
+};
+
+const ZydisDecoder& decoder() {
+  static const ZydisDecoder instance = [] {
+    ZydisDecoder d;
+    ZydisDecoderInit(&d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+    return d;
+  }();
+  return instance;
+}
+
+bool decodeAt(std::span<const uint8_t> code, uint32_t offset, Decoded& out) {
+  out.offset = offset;
+  return ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), code.data() + offset, code.size() - offset,
+                                             &out.insn, out.operands));
+}
+
+bool fitsRel32(int64_t v) {
+  return v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max();
+}
+
+// The absolute target of a relative branch, if this is one.
+std::optional<uint64_t> branchTarget(const Decoded& d, uint64_t address) {
+  if (!(d.insn.attributes & ZYDIS_ATTRIB_IS_RELATIVE)) return std::nullopt;
+  const ZydisDecodedOperand& op = d.operands[0];
+  if (op.type != ZYDIS_OPERAND_TYPE_IMMEDIATE || !op.imm.is_relative) return std::nullopt;
+  ZyanU64 target = 0;
+  if (!ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&d.insn, &op, address, &target))) return std::nullopt;
+  return target;
+}
+
+const ZydisDecodedOperand* ripOperand(const Decoded& d) {
+  for (uint8_t i = 0; i < d.insn.operand_count; ++i)
+    if (d.operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY && d.operands[i].mem.base == ZYDIS_REGISTER_RIP)
+      return &d.operands[i];
+  return nullptr;
+}
+
+void emitJump(CodeBuffer& out, uint64_t target) {
+  const int64_t rel = static_cast<int64_t>(target - (out.here() + 5));
+  if (fitsRel32(rel)) {
+    out.byte(0xE9);
+    out.u32(static_cast<uint32_t>(rel));
+    return;
+  }
+  const uint8_t jmpRip[] = {0xFF, 0x25, 0, 0, 0, 0};  // jmp [rip+0]; the target follows
+  out.bytes(jmpRip, sizeof jmpRip);
+  out.u64(target);
+}
+
+void emitConditionalJump(CodeBuffer& out, uint8_t condition, uint64_t target) {
+  const int64_t rel = static_cast<int64_t>(target - (out.here() + 6));
+  if (fitsRel32(rel)) {
+    out.byte(0x0F);
+    out.byte(0x80 | condition);
+    out.u32(static_cast<uint32_t>(rel));
+    return;
+  }
+  // Out of reach: the opposite condition skips an absolute jump.
+  out.byte(0x70 | (condition ^ 1));
+  out.byte(kAbsoluteJumpBytes);
+  emitJump(out, target);
+}
+
+// What `call` pushes, without touching flags: lea rsp, [rsp-8]; two dword stores.
+void emitPushReturnAddress(CodeBuffer& out, uint64_t value) {
+  const uint8_t lea[] = {0x48, 0x8D, 0x64, 0x24, 0xF8};
+  out.bytes(lea, sizeof lea);
+  const uint8_t low[] = {0xC7, 0x04, 0x24};
+  out.bytes(low, sizeof low);
+  out.u32(static_cast<uint32_t>(value));
+  const uint8_t high[] = {0xC7, 0x44, 0x24, 0x04};
+  out.bytes(high, sizeof high);
+  out.u32(static_cast<uint32_t>(value >> 32));
+}
+
+bool isCall(const Decoded& d) { return d.insn.mnemonic == ZYDIS_MNEMONIC_CALL; }
+
+bool isCounterBranch(const Decoded& d) {  // rel8 only: jrcxz/jecxz/loop/loope/loopne
+  switch (d.insn.mnemonic) {
+    case ZYDIS_MNEMONIC_JRCXZ:
+    case ZYDIS_MNEMONIC_JECXZ:
+    case ZYDIS_MNEMONIC_LOOP:
+    case ZYDIS_MNEMONIC_LOOPE:
+    case ZYDIS_MNEMONIC_LOOPNE: return true;
+    default: return false;
+  }
+}
+
+class X64Relocator final : public Relocator {
+ public:
+  const Arch& arch() const override { return x64Arch(); }
+
+  std::vector<uint8_t> redirect(uint64_t from, uint64_t to) const override {
+    CodeBuffer out(from);
+    emitJump(out, to);
+    return out.take();
+  }
+
+  Relocation relocate(const TrampolineRequest& request) const override {
+    const std::span<const uint8_t> code = request.function;
+    const uint64_t base = request.functionAddress;
+    std::vector<Decoded> displaced;
+    uint32_t offset = 0;
+    while (offset < request.patchBytes) {
+      if (offset >= code.size())
+        return refuse(fmt::format("function is {} bytes, shorter than the {}-byte patch", code.size(),
+                                  request.patchBytes));
+      Decoded d;
+      if (!decodeAt(code, offset, d))
+        return refuse(fmt::format("undecodable instruction at +0x{:x}", offset));
+      displaced.push_back(d);
+      offset += d.insn.length;
+    }
+    const uint32_t span = offset;
+    if (span > code.size())
+      return refuse(fmt::format("function is {} bytes, shorter than the {}-byte patch", code.size(),
+                                request.patchBytes));
+    if (auto why = branchIntoSpan(code, base, span); !why.empty()) return refuse(why);
+
+    CodeBuffer out(request.trampolineAddress);
+    for (size_t i = 0; i < displaced.size(); ++i) {
+      const Decoded& d = displaced[i];
+      const uint64_t at = base + d.offset;
+      const uint64_t next = at + d.insn.length;
+      const bool last = i + 1 == displaced.size();
+      const uint8_t* raw = code.data() + d.offset;
+      if (d.insn.mnemonic == ZYDIS_MNEMONIC_XBEGIN)
+        return refuse(fmt::format("xbegin at +0x{:x} cannot be relocated", d.offset));
+      if (auto target = branchTarget(d, at)) {
+        if (isCall(d)) {
+          if (!last) return refuse(callNotLast(d));
+          emitPushReturnAddress(out, next);  // the callee returns into the original
+          emitJump(out, *target);
+        } else if (d.insn.mnemonic == ZYDIS_MNEMONIC_JMP) {
+          emitJump(out, *target);
+        } else if (isCounterBranch(d)) {
+          // <op> taken ; jmp short over ; taken: jmp target
+          out.bytes(raw, d.insn.length - 1);
+          out.byte(2);
+          out.byte(0xEB);
+          const size_t skip = out.size();
+          out.byte(0);
+          const size_t before = out.size();
+          emitJump(out, *target);
+          out.patchByte(skip, static_cast<uint8_t>(out.size() - before));
+        } else if (d.insn.meta.category == ZYDIS_CATEGORY_COND_BR) {
+          emitConditionalJump(out, d.insn.opcode & 0x0F, *target);
+        } else {
+          return refuse(fmt::format("relative {} at +0x{:x} is not supported",
+                                    ZydisMnemonicGetString(d.insn.mnemonic), d.offset));
+        }
+        continue;
+      }
+      std::vector<uint8_t> bytes(raw, raw + d.insn.length);
+      if (isCall(d)) {
+        // call r/m (ff /2): push the original return address, then jmp r/m (ff /4).
+        if (!last) return refuse(callNotLast(d));
+        const uint8_t modrm = bytes[d.insn.raw.modrm.offset];
+        if (((modrm >> 3) & 7) != 2) return refuse(fmt::format("far call at +0x{:x}", d.offset));
+        bytes[d.insn.raw.modrm.offset] = static_cast<uint8_t>((modrm & ~0x38) | (4 << 3));
+        emitPushReturnAddress(out, next);
+      }
+      if (const ZydisDecodedOperand* rip = ripOperand(d)) {
+        uint64_t target = 0;
+        ZydisCalcAbsoluteAddress(&d.insn, rip, at, &target);
+        // The displacement sits at the same offset whatever follows it (immediates too).
+        const int64_t disp = static_cast<int64_t>(target - (out.here() + d.insn.length));
+        if (!fitsRel32(disp))
+          return refuse(fmt::format("RIP-relative operand at +0x{:x} reaches 0x{:x}, out of +-2 GiB of "
+                                    "the trampoline", d.offset, target));
+        const auto disp32 = static_cast<int32_t>(disp);
+        std::memcpy(&bytes[d.insn.raw.disp.offset], &disp32, 4);
+      }
+      out.bytes(bytes.data(), bytes.size());
+    }
+    emitJump(out, base + span);
+    Trampoline t;
+    t.address = request.trampolineAddress;
+    t.bytes = out.take();
+    t.displacedBytes = span;
+    t.resumeAddress = base + span;
+    return {t, ""};
+  }
+
+ private:
+  static Relocation refuse(std::string why) { return {std::nullopt, std::move(why)}; }
+
+  static std::string callNotLast(const Decoded& d) {
+    return fmt::format("call at +0x{:x} is not the last displaced instruction: its return address "
+                       "would lie in the overwritten span", d.offset);
+  }
+
+  // Control flow that could arrive inside the displaced span after it is overwritten:
+  // any relative branch in the function whose target is in [entry, entry + span), other
+  // than falling into the entry itself from outside.
+  static std::string branchIntoSpan(std::span<const uint8_t> code, uint64_t base, uint32_t span) {
+    uint32_t offset = 0;
+    while (offset < code.size()) {
+      Decoded d;
+      if (!decodeAt(code, offset, d)) {
+        ++offset;  // padding or data: keep sweeping
+        continue;
+      }
+      if (auto target = branchTarget(d, base + offset); target && *target >= base && *target < base + span)
+        return fmt::format("branch at +0x{:x} targets +0x{:x}, inside the {}-byte displaced span",
+                           offset, *target - base, span);
+      offset += d.insn.length;
+    }
+    return "";
+  }
+};
+
+}  // namespace
+
+const Relocator& x64Relocator() {
+  static const X64Relocator instance;
+  return instance;
+}
+
+}  // namespace hph
