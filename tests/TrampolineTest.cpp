@@ -1,0 +1,257 @@
+// Trampolines per instruction class on both architectures (data-driven, as Zydis' golden
+// tests): relocated ones must be equivalent under differential execution, refused ones
+// must say why. The checker itself must catch deliberately broken trampolines.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "harness/IntegerArgument.h"
+#include "patch/Redirect.h"
+#include "patch/TrampolineCheck.h"
+#include "tests/TestSupport.h"
+
+namespace hph::test {
+namespace {
+
+constexpr uint64_t kEntry = 0x140001000;
+
+std::vector<uint8_t> fromHex(std::string_view text) {
+  std::vector<uint8_t> out;
+  std::string digits;
+  for (char c : text)
+    if (c != ' ') digits += c;
+  for (size_t i = 0; i + 1 < digits.size(); i += 2) out.push_back(static_cast<uint8_t>(std::stoul(digits.substr(i, 2), nullptr, 16)));
+  return out;
+}
+
+std::vector<uint8_t> fromWords(std::initializer_list<uint32_t> words) {
+  std::vector<uint8_t> out(words.size() * 4);
+  size_t i = 0;
+  for (uint32_t w : words) std::memcpy(&out[4 * i++], &w, 4);
+  return out;
+}
+
+struct Case {
+  const char* name;
+  const Arch* arch;
+  std::vector<uint8_t> function;
+  uint64_t trampolineDistance = 0x10000;  // trampoline = entry + this
+  const char* refusal = nullptr;          // expected substring; nullptr: must relocate
+  uint32_t patchBytes = 0;                // 0: the default redirect's size
+  bool bti = false;
+};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+// Pads a function so the span never runs off its end (int3 / udf #0 after the code).
+std::vector<uint8_t> padded(std::vector<uint8_t> code, const Arch& arch) {
+  code.resize(std::max<size_t>(code.size(), 32), arch.kind() == ArchKind::kX64 ? 0xCC : 0x00);
+  return code;
+}
+
+const std::vector<Case>& cases() {
+  const Arch* x = &x64Arch();
+  const Arch* a = &arm64Arch();
+  static const std::vector<Case> all = {
+      // x64: relative branches, widened or made absolute
+      {"x64_jcc_rel8", x, fromHex("74 05 b8 01 00 00 00 c3")},
+      {"x64_jmp_rel8", x, fromHex("eb 03 90 90 90 c3")},
+      {"x64_jmp_rel32", x, fromHex("e9 10 00 00 00 c3")},
+      {"x64_jcc_rel32", x, fromHex("0f 85 40 00 00 00 c3")},
+      {"x64_call_rel32_last", x, fromHex("e8 40 00 00 00 c3")},
+      {"x64_call_to_next_then_pop", x, fromHex("e8 00 00 00 00 58 c3")},
+      {"x64_jrcxz", x, fromHex("e3 10 48 89 c8 c3")},
+      {"x64_loop", x, fromHex("e2 10 48 89 c8 c3")},
+      {"x64_loopne", x, fromHex("e0 10 48 89 c8 c3")},
+      // x64: RIP-relative operands wherever the displacement sits
+      {"x64_mov_rip", x, fromHex("48 8b 05 10 00 00 00 c3")},
+      {"x64_lea_rip", x, fromHex("48 8d 05 00 01 00 00 c3")},
+      {"x64_rex_r8_rip", x, fromHex("4c 8b 05 00 01 00 00 c3")},
+      {"x64_cmp_rip_trailing_imm32", x, fromHex("81 3d 10 00 00 00 44 33 22 11 c3")},
+      {"x64_mov_rip_trailing_imm32", x, fromHex("c7 05 10 00 00 00 78 56 34 12 c3")},
+      {"x64_cmp_rip_trailing_imm8", x, fromHex("80 3d 10 00 00 00 7f c3")},
+      {"x64_sse_movups_rip", x, fromHex("0f 10 05 00 01 00 00 c3")},
+      {"x64_vex_vmovups_rip", x, fromHex("c5 f8 10 05 00 01 00 00 c3")},
+      {"x64_lock_add_rip", x, fromHex("f0 48 01 05 00 01 00 00 c3")},
+      {"x64_push_rip", x, fromHex("ff 35 00 01 00 00 c3")},
+      {"x64_pop_rip", x, fromHex("8f 05 00 01 00 00 c3")},
+      {"x64_jmp_rip", x, fromHex("ff 25 00 01 00 00")},
+      {"x64_call_rip_last", x, fromHex("ff 15 00 01 00 00 c3")},
+      {"x64_call_register_last", x, fromHex("48 89 c8 ff d0 c3")},
+      {"x64_endbr64_entry", x, fromHex("f3 0f 1e fa 48 89 c8 c3")},
+      // x64: targets beyond +-2 GiB of the trampoline
+      // (the redirect goes to a near replacement: 5 bytes; the trampoline lies 4 GiB away)
+      {"x64_far_jcc_and_resume", x, fromHex("74 05 b8 01 00 00 00 c3"), 0x100000000ull, nullptr, 5},
+      {"x64_far_call", x, fromHex("e8 40 00 00 00 c3"), 0x100000000ull, nullptr, 5},
+      {"x64_far_rip_refused", x, fromHex("48 8b 05 10 00 00 00 c3"), 0x100000000ull, "out of +-2 GiB", 5},
+      // x64: refusals
+      {"x64_branch_back_into_span", x, fromHex("b8 01 00 00 00 ff c8 75 f7 c3"), 0x10000, "inside the 5-byte displaced span"},
+      {"x64_shorter_than_patch", x, fromHex("c3"), 0x10000, "shorter than the 5-byte patch"},
+      {"x64_call_not_last", x, fromHex("ff d0 90 90 90 c3"), 0x10000, "not the last displaced instruction"},
+      {"x64_xbegin", x, fromHex("c7 f8 00 00 00 00 c3"), 0x10000, "xbegin"},
+      // Arm64: PC-relative data
+      {"arm64_adr", a, fromWords({0x10000800, 0xd65f03c0})},
+      {"arm64_adrp", a, fromWords({0xb0000001, 0xd65f03c0})},
+      {"arm64_ldr_w_literal", a, fromWords({0x18000802, 0xd65f03c0})},
+      {"arm64_ldr_x_literal", a, fromWords({0x58000802, 0xd65f03c0})},
+      {"arm64_ldrsw_literal", a, fromWords({0x98000802, 0xd65f03c0})},
+      {"arm64_ldr_s_literal", a, fromWords({0x1c000802, 0xd65f03c0})},
+      {"arm64_ldr_d_literal", a, fromWords({0x5c000802, 0xd65f03c0})},
+      {"arm64_ldr_q_literal", a, fromWords({0x9c000802, 0xd65f03c0})},
+      {"arm64_prfm_literal", a, fromWords({0xd8000800, 0xd65f03c0})},
+      {"arm64_ldr_literal_far", a, fromWords({0x58000802, 0xd65f03c0}), 0x10000000, nullptr, 4},
+      {"arm64_ldr_q_literal_far", a, fromWords({0x9c000802, 0xd65f03c0}), 0x10000000, nullptr, 4},
+      {"arm64_prfm_literal_far", a, fromWords({0xd8000800, 0xd65f03c0}), 0x10000000, nullptr, 4},
+      // Arm64: branches
+      {"arm64_b", a, fromWords({0x14000040, 0xd65f03c0})},
+      {"arm64_bl_last", a, fromWords({0x94000040, 0xd65f03c0})},
+      {"arm64_b_eq", a, fromWords({0x54000800, 0xd65f03c0})},
+      {"arm64_b_al", a, fromWords({0x5400080e, 0xd65f03c0})},
+      {"arm64_b_nv", a, fromWords({0x5400080f, 0xd65f03c0})},
+      {"arm64_cbz", a, fromWords({0xb4000803, 0xd65f03c0})},
+      {"arm64_cbnz_w", a, fromWords({0x35000803, 0xd65f03c0})},
+      {"arm64_tbz", a, fromWords({0x36180804, 0xd65f03c0})},
+      {"arm64_tbnz", a, fromWords({0x37180804, 0xd65f03c0})},
+      {"arm64_tbz_out_of_reach", a, fromWords({0x36180804, 0xd65f03c0}), 0x100000},
+      {"arm64_b_eq_far", a, fromWords({0x54000800, 0xd65f03c0}), 0x10000000, nullptr, 4},
+      {"arm64_b_far", a, fromWords({0x14000040, 0xd65f03c0}), 0x10000000, nullptr, 4},
+      {"arm64_bl_far", a, fromWords({0x94000040, 0xd65f03c0}), 0x10000000, nullptr, 4},
+      // Arm64: hint entries relocate as they are
+      {"arm64_bti_c_entry", a, fromWords({0xd503245f, 0xaa0103e0, 0xd65f03c0}), 0x10000, nullptr, 8},
+      {"arm64_paciasp_entry", a, fromWords({0xd503233f, 0xaa0103e0, 0xd65f03c0}), 0x10000, nullptr, 8},
+      // Arm64: refusals
+      {"arm64_bti_guarded_far_resume", a, fromWords({0xd503245f, 0xaa0103e0, 0xd65f03c0}), 0x10000000,
+       "enforces BTI", 4, true},
+      {"arm64_no_scratch", a, fromWords({0xaa1103f0, 0xd65f03c0}), 0x10000000, "no free scratch register", 4},
+      {"arm64_branch_back_into_span", a, fromWords({0xd503201f, 0x17ffffff, 0xd65f03c0}), 0x10000,
+       "inside the 4-byte displaced span"},
+      {"arm64_bl_not_last", a, fromWords({0x94000040, 0xd503201f, 0xd65f03c0}), 0x10000,
+       "not the last displaced instruction", 8},
+      {"arm64_shorter_than_patch", a, fromWords({0xd65f03c0}), 0x10000, "shorter than the 8-byte patch", 8},
+  };
+  return all;
+}
+
+struct Built {
+  TrampolineRequest request;
+  Relocation relocation;
+  std::vector<uint8_t> patch;
+};
+
+Built build(const Case& c) {
+  const Relocator& relocator = relocatorFor(*c.arch);
+  Built b;
+  b.request.functionAddress = kEntry;
+  b.request.function = c.refusal && std::string_view(c.refusal).starts_with("shorter") ? c.function
+                                                                                        : padded(c.function, *c.arch);
+  b.request.trampolineAddress = kEntry + c.trampolineDistance;
+  b.request.btiGuarded = c.bti;
+  b.patch = relocator.redirect(kEntry, b.request.trampolineAddress);
+  b.request.patchBytes = c.patchBytes ? c.patchBytes : static_cast<uint32_t>(b.patch.size());
+  b.patch.resize(std::min<size_t>(b.patch.size(), b.request.function.size()));
+  b.relocation = relocator.relocate(b.request);
+  return b;
+}
+
+class Relocation_ : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Relocation_, RelocatesEquivalentlyOrRefusesWithAReason) {
+  const Case& c = GetParam();
+  const Built b = build(c);
+  if (c.refusal) {
+    ASSERT_FALSE(b.relocation.trampoline) << "expected a refusal: " << c.refusal;
+    EXPECT_NE(b.relocation.refusal.find(c.refusal), std::string::npos) << b.relocation.refusal;
+    return;
+  }
+  ASSERT_TRUE(b.relocation.trampoline) << b.relocation.refusal;
+  auto check = checkTrampoline(*c.arch, b.request, *b.relocation.trampoline, b.patch, 128);
+  ASSERT_TRUE(check.ok()) << check.error().message;
+  EXPECT_TRUE(check->equivalent) << check->difference;
+  EXPECT_EQ(check->states, 128u);
+  EXPECT_EQ(b.relocation.trampoline->resumeAddress, kEntry + b.relocation.trampoline->displacedBytes);
+}
+
+INSTANTIATE_TEST_SUITE_P(Classes, Relocation_, ::testing::ValuesIn(cases()),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// The checker must catch what a relocator could get wrong.
+TEST(TrampolineCheck, CatchesAWrongRipFixup) {
+  const Built b = build({"rip", &x64Arch(), fromHex("48 8b 05 10 00 00 00 c3")});
+  ASSERT_TRUE(b.relocation.trampoline);
+  Trampoline broken = *b.relocation.trampoline;
+  std::memcpy(&broken.bytes[3], "\x10\x00\x00\x00", 4);  // the original displacement, unfixed
+  auto check = checkTrampoline(x64Arch(), b.request, broken, b.patch);
+  ASSERT_TRUE(check.ok());
+  EXPECT_FALSE(check->equivalent);
+  EXPECT_NE(check->difference.find("rax"), std::string::npos) << check->difference;
+}
+
+TEST(TrampolineCheck, CatchesAWrongBranchTargetAndAMissingInstruction) {
+  const Built b = build({"jcc", &x64Arch(), fromHex("74 05 b8 01 00 00 00 c3")});
+  ASSERT_TRUE(b.relocation.trampoline);
+  Trampoline wrongTarget = *b.relocation.trampoline;
+  wrongTarget.bytes[2] += 1;  // jz rel32 one byte off
+  auto check = checkTrampoline(x64Arch(), b.request, wrongTarget, b.patch);
+  ASSERT_TRUE(check.ok());
+  EXPECT_FALSE(check->equivalent);
+
+  const Built arm = build({"adr", &arm64Arch(), fromWords({0x10000800, 0xaa0003e1, 0xd65f03c0}), 0x10000, nullptr, 8});
+  ASSERT_TRUE(arm.relocation.trampoline);
+  Trampoline dropped = *arm.relocation.trampoline;
+  std::memcpy(&dropped.bytes[4], "\x1f\x20\x03\xd5", 4);  // mov x1, x0 replaced by nop
+  check = checkTrampoline(arm64Arch(), arm.request, dropped, arm.patch);
+  ASSERT_TRUE(check.ok());
+  EXPECT_FALSE(check->equivalent);
+  EXPECT_NE(check->difference.find("x1"), std::string::npos) << check->difference;
+}
+
+TEST(TrampolineCheck, IgnoresOnlyTheDeclaredScratchRegister) {
+  const Built b = build({"far", &arm64Arch(), fromWords({0x14000040, 0xd65f03c0}), 0x10000000, nullptr, 4});
+  ASSERT_TRUE(b.relocation.trampoline);
+  EXPECT_EQ(b.relocation.trampoline->scratch, std::vector<int>{UC_ARM64_REG_X16});
+  Trampoline undeclared = *b.relocation.trampoline;
+  undeclared.scratch.clear();  // now x16 must match too, and it cannot
+  auto check = checkTrampoline(arm64Arch(), b.request, undeclared, b.patch);
+  ASSERT_TRUE(check.ok());
+  EXPECT_FALSE(check->equivalent);
+  EXPECT_NE(check->difference.find("x16"), std::string::npos) << check->difference;
+}
+
+// `hph trampoline --all` over every corpus image: nothing mismatches.
+TEST(TrampolineCli, SweepsEveryCorpusImageWithoutMismatch) {
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(HPH_CORPUS_DIR) + "/images")) {
+    const CommandResult r = runHph({"trampoline", entry.path().string(), "--all", "--json", "--states", "16"});
+    ASSERT_EQ(r.exitCode, 0) << entry.path() << r.out << r.err;
+    const auto results = nlohmann::json::parse(r.out);
+    ASSERT_TRUE(results.is_array());
+    size_t relocated = 0;
+    for (const auto& f : results) {
+      EXPECT_NE(f["verdict"], "mismatch") << f.dump();
+      relocated += f["verdict"] == "relocated";
+      for (const char* key : {"verdict", "reason", "function", "address", "patch", "trampoline", "resume_address"})
+        EXPECT_TRUE(f.contains(key)) << key;
+    }
+    EXPECT_GT(relocated, 0u) << entry.path();
+  }
+}
+
+TEST(TrampolineCli, HexModeAndErrors) {
+  const CommandResult ok = runHph({"trampoline", "--arch", "x64", "--hex", "4883ec28c3", "--json"});
+  ASSERT_EQ(ok.exitCode, 0) << ok.err;
+  const auto j = nlohmann::json::parse(ok.out);
+  EXPECT_EQ(j["verdict"], "relocated");
+  EXPECT_EQ(j["address"], 0x140001000u);
+  EXPECT_EQ(j["patch"]["bytes"].get<std::string>().size(), 10u);  // e9 rel32
+  EXPECT_EQ(runHph({"trampoline", "--arch", "x64", "--hex", "4883ec28c3", "--protocol", "b-direct"}).exitCode, 2);
+  EXPECT_EQ(runHph({"trampoline", "--arch", "mips", "--hex", "00"}).exitCode, 2);
+  EXPECT_EQ(runHph({"trampoline", "--arch", "x64", "--hex", "zz"}).exitCode, 2);
+  EXPECT_EQ(runHph({"trampoline", corpusImage("basics.x64.dll"), "--function", "nope"}).exitCode, 2);
+  const CommandResult refused = runHph({"trampoline", "--arch", "arm64", "--hex", "c0035fd6", "--json",
+                                        "--protocol", "stop-the-world"});
+  EXPECT_EQ(refused.exitCode, 0) << "a refusal is a verdict, not an error";
+}
+
+}  // namespace
+}  // namespace hph::test
