@@ -133,5 +133,3 @@ BENCHMARK(Schedules)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime
 
 }  // namespace
 }  // namespace hph
-
-BENCHMARK_MAIN();

@@ -23,11 +23,11 @@ class Side {
   Side(const Arch& arch, uint64_t regionBegin, uint64_t regionEnd)
       : arch_(arch), begin_(regionBegin), end_(regionEnd) {}
 
-  // A new state: no memory, pages to be filled from this seed.
+  // A new state: every page refilled from this seed. Pages stay mapped (mapping costs
+  // system calls); a page mapped earlier holds what materialising it now would put there.
   void reset(uint64_t memorySeed) {
-    for (const auto& [page, _] : pages_) uc_mem_unmap(engine_.get(), page, kPage);
-    pages_.clear();
     memorySeed_ = memorySeed;
+    for (const auto& [page, _] : pages_) fill(page);
   }
 
   Result<void> open() {
@@ -46,15 +46,16 @@ class Side {
   bool materialise(uint64_t page) {
     if (pages_.count(page)) return true;
     if (uc_mem_map(engine_.get(), page, kPage, UC_PROT_ALL) != UC_ERR_OK) return false;
-    Rng rng(memorySeed_ ^ (page * 0x9E3779B97F4A7C15ull));
-    std::vector<uint8_t> bytes(kPage);
-    for (size_t i = 0; i < kPage; i += 8) {
-      const uint64_t v = rng.next();
-      std::memcpy(&bytes[i], &v, 8);
-    }
-    uc_mem_write(engine_.get(), page, bytes.data(), kPage);
     pages_[page] = true;
+    fill(page);
     return true;
+  }
+  void fill(uint64_t page) {
+    Rng rng(memorySeed_ ^ (page * 0x9E3779B97F4A7C15ull));
+    uint64_t words[kPage / 8];
+    for (uint64_t& w : words) w = rng.next();
+    uc_mem_write(engine_.get(), page, words, kPage);
+    engine_.forgetCode(page, page + kPage);  // host writes do not invalidate translations
   }
   void place(uint64_t address, std::span<const uint8_t> bytes) {
     for (uint64_t p = address & ~(kPage - 1); p < address + bytes.size(); p += kPage) materialise(p);
@@ -195,6 +196,7 @@ Result<TrampolineCheck> checkTrampoline(const Arch& arch, const TrampolineReques
       uint8_t a[kPage], b[kPage];
       uc_mem_read(original.engine().get(), page, a, kPage);
       uc_mem_read(relocated.engine().get(), page, b, kPage);
+      if (std::memcmp(a, b, kPage) == 0) continue;
       for (uint64_t i = 0; i < kPage; ++i) {
         const uint64_t address = page + i;
         const bool code = (address >= entry && address < entry + request.function.size()) ||
