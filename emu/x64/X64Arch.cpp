@@ -1,5 +1,7 @@
 #include "emu/x64/X64Arch.h"
 
+#include "emu/x64/ZydisDecoder.h"
+
 #include <Zydis/Zydis.h>
 #include <fmt/format.h>
 
@@ -20,14 +22,7 @@ constexpr std::array<int, 4> kArgumentRegisters = {UC_X86_REG_RCX, UC_X86_REG_RD
 constexpr uint64_t kHomeAreaBytes = 32;
 constexpr uint8_t kRet[] = {0xC3};
 
-const ZydisDecoder& decoder() {
-  static const ZydisDecoder instance = [] {
-    ZydisDecoder d;
-    ZydisDecoderInit(&d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-    return d;
-  }();
-  return instance;
-}
+using x64::decoder;
 
 const ZydisFormatter& formatter() {
   static const ZydisFormatter instance = [] {
@@ -192,6 +187,17 @@ EntryPatchability X64Arch::entryPatchability(std::span<const uint8_t> before,
   out.hotpatchable = out.reason.empty();
   return out;
 }
+
+namespace x64 {
+const ZydisDecoder& decoder() {
+  static const ZydisDecoder instance = [] {
+    ZydisDecoder d;
+    ZydisDecoderInit(&d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+    return d;
+  }();
+  return instance;
+}
+}  // namespace x64
 
 const Arch& x64Arch() {
   static const X64Arch instance;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "emu/x64/ZydisDecoder.h"
 #include "patch/CodeBuffer.h"
 #include "patch/Trampoline.h"
 
@@ -20,14 +21,7 @@ struct Decoded {
   uint32_t offset = 0;  // in the function
 };
 
-const ZydisDecoder& decoder() {
-  static const ZydisDecoder instance = [] {
-    ZydisDecoder d;
-    ZydisDecoderInit(&d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-    return d;
-  }();
-  return instance;
-}
+using x64::decoder;
 
 bool decodeAt(std::span<const uint8_t> code, uint32_t offset, Decoded& out) {
   out.offset = offset;
