@@ -10,20 +10,56 @@
 
 namespace hph {
 
-// The host writes `bytes` at `address` with one store. (Protocols, cache maintenance,
-// suspension and PC moves arrive with the patch engine; a raw store is what scenarios
-// use to exercise the patcher until then.)
+// The host writes `bytes` at `address` with one store. `live`: a thread may be fetching
+// these bytes at that moment (false for padding nothing jumps into yet).
 struct StoreStep {
   uint64_t address = 0;
   std::vector<uint8_t> bytes;
-  std::string label;  // "bump+0x0" — how the scenario named the place
+  std::string label;  // "bump+0x0 (eb f9)": where, as the scenario names it
+  bool live = true;
 };
 
-using Step = std::variant<StoreStep>;
+// Arm64: DC CVAU, DSB ISH, IC IVAU, DSB ISH over a range (the writer's side of making new
+// instructions visible). x64 needs none.
+struct CacheMaintenanceStep {
+  uint64_t address = 0;
+  uint64_t size = 0;
+  std::string label;
+};
+
+// Every thread context-synchronises (an IPI / FlushProcessWriteBuffers / membarrier).
+struct SyncAllStep {
+  std::string label;
+};
+
+struct SuspendAllStep {};
+struct ResumeAllStep {};
+
+// While suspended: a thread whose PC lies in [from, from + size) continues at the same
+// offset in `to` (the trampoline holding those instructions).
+struct MovePcStep {
+  uint64_t from = 0;
+  uint64_t size = 0;
+  uint64_t to = 0;
+  std::string label;
+};
+
+// A trampoline or old-code buffer that no thread may be in any more.
+struct ReleaseStep {
+  uint64_t address = 0;
+  uint64_t size = 0;
+  std::string label;
+};
+
+using Step = std::variant<StoreStep, CacheMaintenanceStep, SyncAllStep, SuspendAllStep, ResumeAllStep,
+                          MovePcStep, ReleaseStep>;
 
 struct Plan {
   std::vector<Step> steps;
   bool empty() const { return steps.empty(); }
 };
+
+// One line per step, for `hph plan`, traces and golden tests: "store 2 bytes eb f9 at bump+0x0".
+std::string describeStep(const Step& step);
 
 }  // namespace hph

@@ -136,6 +136,26 @@ void Process::finish(GuestThread& thread, uint64_t exitCode) {
     }
 }
 
+uint64_t Process::pcOf(uint32_t index) const {
+  const GuestThread& t = threads_[index];
+  if (!t.started) return t.entry;
+  if (loaded_ == static_cast<int>(index)) return machine_.engine().reg(machine_.arch().pcRegister());
+  uint64_t pc = 0;
+  uc_context_reg_read(t.context.get(), machine_.arch().pcRegister(), &pc);
+  return pc;
+}
+
+void Process::setPc(uint32_t index, uint64_t pc) {
+  GuestThread& t = threads_[index];
+  if (!t.started) {
+    t.entry = pc;
+  } else if (loaded_ == static_cast<int>(index)) {
+    machine_.engine().setReg(machine_.arch().pcRegister(), pc);
+  } else {
+    uc_context_reg_write(t.context.get(), machine_.arch().pcRegister(), &pc);
+  }
+}
+
 const GuestThread* Process::byHandle(uint64_t handle) const {
   for (const GuestThread& t : threads_)
     if (t.handle == handle) return &t;

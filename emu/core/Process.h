@@ -49,6 +49,10 @@ class Process final : public ThreadServices {
   // stops with kTimeout, whatever it did: the caller re-runs the schedule counting.
   RunStop run(uint32_t index, uint64_t budget);
 
+  // The PC of a thread that is not running (from its saved context or the engine).
+  uint64_t pcOf(uint32_t index) const;
+  void setPc(uint32_t index, uint64_t pc);
+
   std::vector<GuestThread>& threads() { return threads_; }
   const std::vector<GuestThread>& threads() const { return threads_; }
   const GuestThread* byHandle(uint64_t handle) const;

@@ -42,7 +42,7 @@ Scheduler::~Scheduler() { machine_.setObserver(nullptr); }
 bool Scheduler::enabled(ActorId actor) const {
   if (actor == kPatcher) return nextStep_ < setup_.plan.steps.size();
   if (actor < 0 || static_cast<size_t>(actor) >= process_.threads().size()) return false;
-  return process_.threads()[actor].state == ThreadState::kRunnable;
+  return !suspended_ && process_.threads()[actor].state == ThreadState::kRunnable;
 }
 
 ActorId Scheduler::decide(PointKind kind, uint64_t pc) {
@@ -56,7 +56,7 @@ ActorId Scheduler::decide(PointKind kind, uint64_t pc) {
 
   enabled_.clear();
   for (const GuestThread& t : process_.threads())
-    if (t.state == ThreadState::kRunnable) enabled_.push_back(static_cast<ActorId>(t.index));
+    if (enabled(static_cast<ActorId>(t.index))) enabled_.push_back(static_cast<ActorId>(t.index));
   if (enabled(kPatcher)) enabled_.push_back(kPatcher);
   if (enabled_.empty()) {
     std::string waits;
@@ -130,14 +130,36 @@ void Scheduler::endSlice(std::string what) {
 }
 
 void Scheduler::applyNextStep() {
-  const StoreStep& store = std::get<StoreStep>(setup_.plan.steps[nextStep_++]);
+  const Step& step = setup_.plan.steps[nextStep_++];
   current_ = kPatcher;
-  beginSlice(kPatcher, store.address);
-  if (!machine_.writeCode(store.address, store.bytes))
-    record_.error = badInput(fmt::format("patch store at {} ({}): address is not mapped",
-                                         store.label, machine_.describeAddress(store.address)));
-  transition_.stored.push_back({store.address, store.address + store.bytes.size()});
-  endSlice(fmt::format("store {} bytes at {}", store.bytes.size(), store.label));
+  beginSlice(kPatcher, 0);
+  if (const auto* store = std::get_if<StoreStep>(&step)) {
+    if (!machine_.writeCode(store->address, store->bytes))
+      record_.error = badInput(fmt::format("patch store at {} ({}): address is not mapped", store->label,
+                                           machine_.describeAddress(store->address)));
+    transition_.stored.push_back({store->address, store->address + store->bytes.size()});
+  } else if (std::holds_alternative<SuspendAllStep>(step)) {
+    suspended_ = true;
+    transition_.global = true;
+  } else if (std::holds_alternative<ResumeAllStep>(step)) {
+    suspended_ = false;
+    transition_.global = true;
+  } else if (const auto* move = std::get_if<MovePcStep>(&step)) {
+    // Threads stopped inside the overwritten span continue at the same offset in the
+    // trampoline; a thread stopped at a scheduling point keeps its decision there.
+    for (GuestThread& t : process_.threads()) {
+      if (t.state == ThreadState::kFinished) continue;
+      const uint64_t pc = process_.pcOf(t.index);
+      if (pc < move->from || pc >= move->from + move->size) continue;
+      const uint64_t moved = move->to + (pc - move->from);
+      process_.setPc(t.index, moved);
+      if (t.index < yieldedAt_.size() && yieldedAt_[t.index] == pc) yieldedAt_[t.index] = moved;
+    }
+    transition_.global = true;
+  }
+  // Cache maintenance, sync-all and release change no memory here; the fetch models
+  // (which bytes a thread may still fetch) read them from the plan.
+  endSlice(describeStep(step));
 }
 
 void Scheduler::runGuest(ActorId thread, ActorId* next) {
@@ -251,6 +273,7 @@ RunRecord Scheduler::runOnce(DecisionSource& source) {
   pending_ = kNoActor;
   nextStep_ = 0;
   nextPoint_ = 0;
+  suspended_ = false;
   yieldedAt_.clear();
   transition_ = Footprint{};
   transitionOpen_ = false;
@@ -264,6 +287,7 @@ RunRecord Scheduler::runOnce(DecisionSource& source) {
       return std::move(record_);
     }
   }
+  yieldedAt_.resize(process_.threads().size());
   ActorId next = decide(PointKind::kStart, 0);
   while (next != kNoActor && next != kAbandon && !record_.error && !record_.violation) {
     if (next == kPatcher) {

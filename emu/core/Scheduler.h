@@ -72,6 +72,7 @@ class Scheduler final : public ExecutionObserver {
   bool transitionOpen_ = false;
   std::optional<TraceSlice> slice_;
   bool timedOut_ = false;
+  bool suspended_ = false;           // between a plan's suspend-all and resume-all
   std::vector<ActorId> choices_;     // every choice of the run, for re-execution
   uint64_t transitionsReported_ = 0;
   bool alwaysCount_ = false;         // once a run timed out, count from then on

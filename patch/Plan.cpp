@@ -1,0 +1,38 @@
+#include "patch/Plan.h"
+
+#include <fmt/format.h>
+
+namespace hph {
+namespace {
+
+std::string hexBytes(const std::vector<uint8_t>& bytes) {
+  std::string out;
+  for (uint8_t b : bytes) out += fmt::format("{}{:02x}", out.empty() ? "" : " ", b);
+  return out;
+}
+
+struct Describe {
+  std::string operator()(const StoreStep& s) const {
+    return fmt::format("store {} byte{} [{}] at {:#x} {}{}", s.bytes.size(), s.bytes.size() == 1 ? "" : "s",
+                       hexBytes(s.bytes), s.address, s.label, s.live ? "" : " (not live)");
+  }
+  std::string operator()(const CacheMaintenanceStep& s) const {
+    return fmt::format("cache maintenance (dc cvau, dsb ish, ic ivau, dsb ish) over [{:#x}, +{}) {}", s.address,
+                       s.size, s.label);
+  }
+  std::string operator()(const SyncAllStep& s) const { return fmt::format("sync all threads {}", s.label); }
+  std::string operator()(const SuspendAllStep&) const { return "suspend all threads"; }
+  std::string operator()(const ResumeAllStep&) const { return "resume all threads"; }
+  std::string operator()(const MovePcStep& s) const {
+    return fmt::format("move any pc in [{:#x}, +{}) to {:#x} + offset {}", s.from, s.size, s.to, s.label);
+  }
+  std::string operator()(const ReleaseStep& s) const {
+    return fmt::format("release [{:#x}, +{}) {}", s.address, s.size, s.label);
+  }
+};
+
+}  // namespace
+
+std::string describeStep(const Step& step) { return std::visit(Describe{}, step); }
+
+}  // namespace hph
