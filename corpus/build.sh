@@ -62,6 +62,13 @@ for arch in x64 arm64; do
     build $arch $name "${hotpatch[@]}" -- /functionpadmin:16
   done
 done
+# Hotpatch images: bump_v2's globals through __ref_ cells (clang secure hotpatch); the
+# cells are exported so the harness can point them at the base image's globals.
+for arch in x64 arm64; do
+  hotpatch=(); [ $arch = x64 ] && hotpatch=(-fms-hotpatch)
+  build $arch counter_patch "${hotpatch[@]}" -fms-secure-hotpatch-functions-list=bump_v2 -- \
+    /functionpadmin:16 /export:__ref_g_counter
+done
 # The same source without hotpatch support: 1-byte first instructions, no padding.
 # `inspect` must call these functions not hotpatchable.
 build x64 basics.plain --

@@ -35,6 +35,19 @@ std::optional<SiteName> resolveSite(const PeImage& image, std::string_view text)
 }
 
 constexpr std::string_view kHphVersion = "hph " HPH_VERSION_STRING;
+constexpr uint64_t kImageAlignment = 0x10000;
+constexpr uint64_t kScratchBytes = 0x10000;
+constexpr uint64_t kScratchPerSite = 0x100;
+constexpr uint32_t kBytesBeforeEntry = 16;
+constexpr std::string_view kRefPrefix = "__ref_";
+
+uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+
+const ExportInfo* findExport(const PeImage& image, std::string_view name) {
+  for (const ExportInfo& e : image.exports)
+    if (e.name == name) return &e;
+  return nullptr;
+}
 
 }  // namespace
 
@@ -66,7 +79,50 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
       return badInput(fmt::format("{}: [[host_write]][{}].target: '{}' is not a function (+offset inside "
                                   "it) of {}", scenario.path, i, w.target, fileName(scenario.base)));
   }
-  const bool anythingWatched = !scenario.hostWrites.empty() || !scenario.explore.watch.empty();
+  if (!scenario.patch.empty()) {
+    auto patch = readPeImage(scenario.patch);
+    if (!patch) return patch.error();
+    if (patch->arch != base.arch)
+      return badInput(fmt::format("{}: patch: {} is {}, the base is {}", scenario.path, fileName(scenario.patch),
+                                  patch->arch->name(), base.arch->name()));
+    inputs->patch = std::make_shared<const PeImage>(std::move(patch).value());
+    const PeImage& p = *inputs->patch;
+    for (const ExportInfo& e : p.exports)
+      if (e.name.starts_with(kRefPrefix) && !findExport(base, e.name.substr(kRefPrefix.size())))
+        return badInput(fmt::format("{}: patch: {} exports {} but {} exports no {}", scenario.path,
+                                    fileName(scenario.patch), e.name, fileName(scenario.base),
+                                    e.name.substr(kRefPrefix.size())));
+    // The patch loads right after the base (within +-2 GiB / +-128 MiB of every site), and
+    // the plans' trampolines and veneers right after the patch.
+    inputs->patchBase = alignUp(base.imageBase + base.sizeOfImage, kImageAlignment);
+    inputs->scratchBase = alignUp(inputs->patchBase + p.sizeOfImage, kImageAlignment);
+    for (size_t i = 0; i < scenario.functions.size(); ++i) {
+      const FunctionMap& map = scenario.functions[i];
+      const FunctionInfo* target = base.findFunction(map.target);
+      const FunctionInfo* replacement = p.findFunction(map.replacement);
+      if (!target)
+        return badInput(fmt::format("{}: [[functions]][{}].target: '{}' is not a function of {}", scenario.path, i,
+                                    map.target, fileName(scenario.base)));
+      if (!replacement)
+        return badInput(fmt::format("{}: [[functions]][{}].replacement: '{}' is not a function of {}", scenario.path,
+                                    i, map.replacement, fileName(scenario.patch)));
+      PatchSite site;
+      site.name = map.target;
+      site.entry = base.imageBase + target->begin;
+      site.code = base.bytesAt(target->begin, target->end - target->begin);
+      const SectionInfo* section = base.sectionAt(target->begin);
+      const uint32_t beforeStart = std::max(section->virtualAddress, target->begin - std::min(target->begin, kBytesBeforeEntry));
+      site.before = base.bytesAt(beforeStart, target->begin - beforeStart);
+      site.replacement = inputs->patchBase + replacement->begin;
+      site.scratch = inputs->scratchBase + i * kScratchPerSite;
+      inputs->sites.push_back(std::move(site));
+    }
+    auto plan = buildPlan(scenario.protocol, *base.arch, inputs->sites, {scenario.reverse});
+    if (!plan) return badInput(fmt::format("{}: [protocol]: {}", scenario.path, plan.error().message));
+    inputs->plan = std::move(plan).value();
+    inputs->patchSha256 = sha256OfFile(scenario.patch);
+  }
+  const bool anythingWatched = !scenario.hostWrites.empty() || !scenario.explore.watch.empty() || !scenario.patch.empty();
   inputs->points = scenario.explore.points.value_or(anythingWatched ? PointsMode::kWatched : PointsMode::kAll);
   if (inputs->points == PointsMode::kWatched && !anythingWatched)
     return badInput(fmt::format("{}: [explore].points: 'watched' but nothing is watched (no "
@@ -78,6 +134,7 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   digest.update(kHphVersion);
   digest.update(inputs->scenarioSha256);
   digest.update(inputs->baseSha256);
+  digest.update(inputs->patchSha256);
   inputs->inputsDigest = digest.finish();
   return std::shared_ptr<const ScenarioInputs>(std::move(inputs));
 }
@@ -113,6 +170,26 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioI
     setup.plan.steps.push_back(StoreStep{at, w.bytes, w.target});
     const uint64_t window = scenario.explore.window;
     watched.push_back({at - window, at + w.bytes.size() + window});
+  }
+  if (inputs->patch) {
+    auto patch = loadImage(m, *inputs->patch, inputs->patchBase);
+    if (!patch) return patch.error();
+    // Secure-hotpatch cells: the patch's __ref_X points at the base's X.
+    for (const ExportInfo& e : inputs->patch->exports) {
+      if (!e.name.starts_with(kRefPrefix)) continue;
+      const uint64_t target = loaded->address(findExport(image, e.name.substr(kRefPrefix.size()))->rva);
+      m.writeGuest(patch->address(e.rva), {reinterpret_cast<const uint8_t*>(&target), 8});
+    }
+    auto scratch = m.map(inputs->scratchBase, kScratchBytes, kAll, "hotpatch area");
+    if (!scratch) return scratch.error();
+    setup.plan = inputs->plan;
+    if (scenario.protocol == "int3-3step")
+      for (const PatchSite& site : inputs->sites) setup.breakpointRedirects.emplace_back(site.entry, site.replacement);
+    const uint64_t window = scenario.explore.window;
+    for (const PatchSite& site : inputs->sites) {
+      watched.push_back({site.entry - kBytesBeforeEntry - window, site.entry + kBytesBeforeEntry + window});
+      watched.push_back({site.scratch, site.scratch + kScratchPerSite});
+    }
   }
   for (const std::string& name : scenario.explore.watch) {
     const FunctionInfo* f = image.findFunction(name);

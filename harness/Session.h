@@ -9,6 +9,7 @@
 #include "emu/core/Scheduler.h"
 #include "emu/pe/ImageLoader.h"
 #include "harness/scenario/Scenario.h"
+#include "patch/Protocol.h"
 
 namespace hph {
 
@@ -19,6 +20,14 @@ struct ScenarioInputs {
   std::string scenarioSha256;
   std::string baseSha256;
   PointsMode points = PointsMode::kAll;
+  // With a patch image: where it loads (within reach of the base: right after it), the
+  // area plans put trampolines and veneers in, the sites and the plan itself.
+  std::shared_ptr<const PeImage> patch;
+  std::string patchSha256;
+  uint64_t patchBase = 0;
+  uint64_t scratchBase = 0;
+  std::vector<PatchSite> sites;
+  Plan plan;
   // SHA-256 over scenario, images and hph version: replay tokens carry its first bytes.
   std::vector<uint8_t> inputsDigest;
 };

@@ -9,6 +9,7 @@
 #include "harness/CallCommand.h"
 #include "harness/CheckCommand.h"
 #include "harness/InspectCommand.h"
+#include "harness/PlanCommand.h"
 #include "harness/ReplayCommand.h"
 #include "harness/TrampolineCommand.h"
 
@@ -59,6 +60,11 @@ int main(int argc, char** argv) {
   replayCmd->add_option("--trace", replay.tracePath, "write the schedule as a Chrome trace");
   replayCmd->add_flag("--json", replay.json, "machine-readable output");
 
+  PlanOptions plan;
+  CLI::App* planCmd = app.add_subcommand("plan", "The steps a scenario's patch applies, site by site.");
+  planCmd->add_option("SCENARIO", plan.scenario, "scenario file (TOML)")->required();
+  planCmd->add_flag("--json", plan.json, "machine-readable output");
+
   TrampolineOptions trampoline;
   CLI::App* trampolineCmd = app.add_subcommand(
       "trampoline", "Build and check trampolines: on --hex bytes, or an IMAGE's functions.");
@@ -94,6 +100,7 @@ int main(int argc, char** argv) {
     if (*checkCmd) return runCheck(check);
     if (*replayCmd) return runReplay(replay);
     if (*trampolineCmd) return runTrampoline(trampoline);
+    if (*planCmd) return runPlan(plan);
   } catch (const std::exception& e) {
     fmt::print(stderr, "hph: internal error: {}\n", e.what());
     return kExitInternal;

@@ -35,12 +35,13 @@ struct SyncAllStep {
 struct SuspendAllStep {};
 struct ResumeAllStep {};
 
-// While suspended: a thread whose PC lies in [from, from + size) continues at the same
-// offset in `to` (the trampoline holding those instructions).
+// While suspended: a thread whose PC lies on an instruction of [from, from + size)
+// continues at the same instruction in `to` (the trampoline holding those instructions).
 struct MovePcStep {
   uint64_t from = 0;
   uint64_t size = 0;
   uint64_t to = 0;
+  std::vector<std::pair<uint32_t, uint32_t>> boundaries;  // offset in from -> offset in to
   std::string label;
 };
 

@@ -30,6 +30,9 @@ struct Trampoline {
   // Registers the trampoline may change that the original does not: Arm64 x16/x17
   // (IP0/IP1), which AAPCS64 makes scratch at every call boundary, so dead at entry.
   std::vector<int> scratch;
+  // Instruction boundaries: (offset in the original, offset in the trampoline), so a
+  // thread stopped inside the displaced span can be moved to the same instruction.
+  std::vector<std::pair<uint32_t, uint32_t>> boundaries;
 };
 
 struct Relocation {

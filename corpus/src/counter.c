@@ -5,13 +5,14 @@
 #define COUNTER_ITERATIONS 40
 #define COUNTER_MAX_THREADS 64
 
-static volatile uint64_t g_counter;
+/* Exported: a hotpatch reaches it through its __ref_g_counter cell. */
+CORPUS_EXPORT volatile uint64_t g_counter;
 static volatile uint64_t g_per_thread[COUNTER_MAX_THREADS];
 
-/* The function a hotpatch replaces: increments are done one call at a time. */
+/* The function a hotpatch replaces: an atomic add, so the counter is exact under any
+ * interleaving of its callers (patching must keep it so). */
 CORPUS_EXPORT CORPUS_NOINLINE CORPUS_ENTRY_NOP uint64_t bump(uint64_t amount) {
-  g_counter = g_counter + amount;
-  return g_counter;
+  return __atomic_add_fetch(&g_counter, amount, __ATOMIC_SEQ_CST);
 }
 
 CORPUS_EXPORT uint64_t worker(uint64_t index) {

@@ -73,6 +73,9 @@ class ExecutionObserver {
   virtual bool beforeInstruction(uint64_t pc, uint32_t size) = 0;
   // A data access inside a tracked range.
   virtual void onDataAccess(uint64_t address, uint32_t size, bool write) = 0;
+  // x64 int3 at `address`: where the thread continues (int3-3step's transient breakpoint),
+  // or nullopt for a real breakpoint (a fault).
+  virtual std::optional<uint64_t> onBreakpoint(uint64_t address) { return std::nullopt; }
 };
 
 struct LoadedModule {

@@ -117,6 +117,12 @@ void Scheduler::onDataAccess(uint64_t address, uint32_t size, bool write) {
   for (uint64_t g = address >> 3; g <= (address + size - 1) >> 3; ++g) set.push_back(g);
 }
 
+std::optional<uint64_t> Scheduler::onBreakpoint(uint64_t address) {
+  for (const auto& [entry, replacement] : setup_.breakpointRedirects)
+    if (entry == address) return replacement;
+  return std::nullopt;
+}
+
 void Scheduler::beginSlice(ActorId actor, uint64_t pc) {
   if (recordTrace_) slice_ = TraceSlice{actor, machine_.instructionsRetired(), 0, pc, ""};
 }
@@ -151,7 +157,10 @@ void Scheduler::applyNextStep() {
       if (t.state == ThreadState::kFinished) continue;
       const uint64_t pc = process_.pcOf(t.index);
       if (pc < move->from || pc >= move->from + move->size) continue;
-      const uint64_t moved = move->to + (pc - move->from);
+      const auto boundary = std::find_if(move->boundaries.begin(), move->boundaries.end(),
+                                         [&](const auto& b) { return b.first == pc - move->from; });
+      if (boundary == move->boundaries.end()) continue;  // threads stop on boundaries only
+      const uint64_t moved = move->to + boundary->second;
       process_.setPc(t.index, moved);
       if (t.index < yieldedAt_.size() && yieldedAt_[t.index] == pc) yieldedAt_[t.index] = moved;
     }

@@ -23,6 +23,9 @@ struct ScheduleSetup {
   uint64_t threadBudget = 10'000'000;  // per thread: more is a runaway guest
   std::optional<uint64_t> invariantEntry;
   std::string invariantName;
+  // int3-3step: a thread at a transient int3 on one of these entries continues in its
+  // replacement (the new semantics).
+  std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects;
 };
 
 class Scheduler final : public ExecutionObserver {
@@ -41,6 +44,7 @@ class Scheduler final : public ExecutionObserver {
   // ExecutionObserver: each watched instruction is a scheduling point.
   bool beforeInstruction(uint64_t pc, uint32_t size) override;
   void onDataAccess(uint64_t address, uint32_t size, bool write) override;
+  std::optional<uint64_t> onBreakpoint(uint64_t address) override;
 
  private:
   RunRecord runOnce(DecisionSource& source);

@@ -29,7 +29,10 @@ class TableReader {
     if (!table_) return std::optional<T>{};
     const toml::node* node = table_->get(key);
     if (!node) return std::optional<T>{};
-    if constexpr (std::is_same_v<T, double>) {
+    if constexpr (std::is_same_v<T, bool>) {
+      if (auto v = node->value<bool>()) return std::optional<T>(*v);
+      return error(key, "expected true or false");
+    } else if constexpr (std::is_same_v<T, double>) {
       if (auto v = node->value<double>()) return std::optional<T>(*v);
       return error(key, "expected a number");
     } else if constexpr (std::is_integral_v<T>) {
@@ -140,13 +143,15 @@ Result<Scenario> loadScenario(const std::string& path) {
   HPH_TRY_ASSIGN(s.name, top.get<std::string>("name"));
   HPH_TRY_ASSIGN(s.arch, top.get<std::string>("arch"));
   HPH_TRY_ASSIGN(s.base, top.get<std::string>("base"));
-  for (const char* table : {"threads", "check", "explore", "host_write"}) top.allow(table);
+  HPH_TRY_ASSIGN(s.patch, top.get<std::string>("patch"));
+  for (const char* table : {"threads", "check", "explore", "host_write", "functions", "protocol"}) top.allow(table);
   if (auto r = top.rejectUnknown(); !r) return r.error();
   if (s.name.empty()) s.name = std::filesystem::path(path).stem().string();
   if (s.arch != "x64" && s.arch != "arm64")
     return top.error("arch", s.arch.empty() ? "missing (x64 | arm64)" : fmt::format("'{}' is not x64 or arm64", s.arch));
   if (s.base.empty()) return top.error("base", "missing: the image the threads run");
   s.base = resolve(s.base);
+  if (!s.patch.empty()) s.patch = resolve(s.patch);
 
   TableReader threads(path, root["threads"].as_table(), "[threads].");
   HPH_TRY_ASSIGN(s.threadCount, threads.get<uint32_t>("count"));
@@ -230,6 +235,31 @@ Result<Scenario> loadScenario(const std::string& path) {
       s.hostWrites.push_back(std::move(write));
     }
   }
+  if (const toml::node* functions = root.get("functions")) {
+    const toml::array* array = functions->as_array();
+    if (!array) return top.error("functions", "expected [[functions]] tables");
+    for (size_t i = 0; i < array->size(); ++i) {
+      TableReader f(path, (*array)[i].as_table(), fmt::format("[[functions]][{}].", i));
+      FunctionMap map;
+      HPH_TRY_ASSIGN(map.target, f.get<std::string>("target"));
+      HPH_TRY_ASSIGN(map.replacement, f.get<std::string>("replacement"));
+      f.allow("pure");  // read by the properties (C5)
+      if (auto r = f.rejectUnknown(); !r) return r.error();
+      if (map.target.empty()) return f.error("target", "missing (export name or rva:0x...)");
+      if (map.replacement.empty()) return f.error("replacement", "missing (export name or rva:0x...)");
+      s.functions.push_back(std::move(map));
+    }
+  }
+  TableReader protocol(path, root["protocol"].as_table(), "[protocol].");
+  HPH_TRY_ASSIGN(s.protocol, protocol.get<std::string>("name"));
+  HPH_TRY_ASSIGN(s.reverse, protocol.get<bool>("reverse"));
+  if (auto r = protocol.rejectUnknown(); !r) return r.error();
+  if (!s.patch.empty() && !s.hostWrites.empty())
+    return top.error("patch", "a scenario has a patch or [[host_write]] stores, not both");
+  if (!s.patch.empty() && s.functions.empty())
+    return top.error("functions", "missing: which functions the patch replaces (target/replacement)");
+  if (s.patch.empty() && !s.functions.empty()) return top.error("patch", "missing: [[functions]] need a patch image");
+  if (!s.patch.empty() && s.protocol.empty()) return top.error("[protocol].name", "missing");
   return s;
 }
 

@@ -27,6 +27,12 @@ struct HostWrite {
 inline constexpr uint64_t kDefaultSampledSchedules = 1000;
 inline constexpr uint64_t kDefaultExhaustiveCap = 1'000'000;
 
+// One function a patch replaces (explicit map): names are exports, or "rva:0x...".
+struct FunctionMap {
+  std::string target;       // in the base image
+  std::string replacement;  // in the patch image
+};
+
 struct ExploreSettings {
   StrategyKind strategy = StrategyKind::kRandom;
   std::optional<uint64_t> schedules;  // random/pct: how many; exhaustive: a cap (defaults below)
@@ -57,6 +63,10 @@ struct Scenario {
   std::optional<std::string> invariant;
   std::string expect = "holds";  // "holds" | "violation:<property>" | "refused"
   std::vector<HostWrite> hostWrites;
+  std::string patch;                  // resolved path of the patch image ("" without one)
+  std::vector<FunctionMap> functions;
+  std::string protocol;               // [protocol] name
+  bool reverse = false;               // [protocol] reverse: unpatch after the patch
   ExploreSettings explore;
 };
 

@@ -67,6 +67,7 @@ class Emitter {
  public:
   explicit Emitter(uint64_t address) : code_(address) {}
   uint64_t here() const { return code_.here(); }
+  uint32_t size() const { return static_cast<uint32_t>(code_.size()); }
   void word(uint32_t w) { code_.u32(w); }
   // LDR Xd, =value
   void loadLiteral(uint32_t reg, uint64_t value) {
@@ -159,12 +160,14 @@ class Arm64Relocator final : public Relocator {
     const std::string noScratch = "no free scratch register: the displaced instructions use x16 and x17";
 
     Emitter out(request.trampolineAddress);
+    std::vector<std::pair<uint32_t, uint32_t>> boundaries;
     for (size_t at = 0; at < span; at += 4) {
       const uint32_t w = wordAt(code, at);
       const uint64_t pc = base + at;
       const Classified c = classify(w, pc);
       const bool last = at + 4 == span;
       const uint32_t rt = w & 31;
+      boundaries.emplace_back(static_cast<uint32_t>(at), out.size());
       switch (c.kind) {
         case Kind::kOther:
           out.word(w);
@@ -238,6 +241,7 @@ class Arm64Relocator final : public Relocator {
     t.bytes = out.finish();
     t.displacedBytes = span;
     t.resumeAddress = resume;
+    t.boundaries = std::move(boundaries);
     if (usedScratch) t.scratch.push_back(UC_ARM64_REG_X0 + static_cast<int>(*scratch));
     return {t, ""};
   }

@@ -133,12 +133,14 @@ class X64Relocator final : public Relocator {
     if (auto why = branchIntoSpan(code, base, span); !why.empty()) return refuse(why);
 
     CodeBuffer out(request.trampolineAddress);
+    std::vector<std::pair<uint32_t, uint32_t>> boundaries;
     for (size_t i = 0; i < displaced.size(); ++i) {
       const Decoded& d = displaced[i];
       const uint64_t at = base + d.offset;
       const uint64_t next = at + d.insn.length;
       const bool last = i + 1 == displaced.size();
       const uint8_t* raw = code.data() + d.offset;
+      boundaries.emplace_back(d.offset, static_cast<uint32_t>(out.size()));
       if (d.insn.mnemonic == ZYDIS_MNEMONIC_XBEGIN)
         return refuse(fmt::format("xbegin at +0x{:x} cannot be relocated", d.offset));
       if (auto target = branchTarget(d, at)) {
@@ -194,6 +196,7 @@ class X64Relocator final : public Relocator {
     t.bytes = out.take();
     t.displacedBytes = span;
     t.resumeAddress = base + span;
+    t.boundaries = std::move(boundaries);
     return {t, ""};
   }
 

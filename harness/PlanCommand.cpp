@@ -1,0 +1,75 @@
+#include "harness/PlanCommand.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/Diagnostics.h"
+#include "harness/Session.h"
+
+namespace hph {
+namespace {
+
+using nlohmann::json;
+
+std::string hexBytes(const std::vector<uint8_t>& bytes) {
+  std::string out;
+  for (uint8_t b : bytes) out += fmt::format("{:02x}", b);
+  return out;
+}
+
+// The machine-readable form of a step: its kind and fields.
+struct StepJson {
+  json operator()(const StoreStep& s) const {
+    return {{"kind", "store"}, {"address", s.address}, {"bytes", hexBytes(s.bytes)}, {"width", s.bytes.size()},
+            {"live", s.live}, {"label", s.label}};
+  }
+  json operator()(const CacheMaintenanceStep& s) const {
+    return {{"kind", "cache-maintenance"}, {"address", s.address}, {"size", s.size}, {"label", s.label}};
+  }
+  json operator()(const SyncAllStep& s) const { return {{"kind", "sync-all"}, {"label", s.label}}; }
+  json operator()(const SuspendAllStep&) const { return {{"kind", "suspend-all"}}; }
+  json operator()(const ResumeAllStep&) const { return {{"kind", "resume-all"}}; }
+  json operator()(const MovePcStep& s) const {
+    return {{"kind", "move-pc"}, {"from", s.from}, {"size", s.size}, {"to", s.to}, {"boundaries", s.boundaries}};
+  }
+  json operator()(const ReleaseStep& s) const {
+    return {{"kind", "release"}, {"address", s.address}, {"size", s.size}, {"label", s.label}};
+  }
+};
+
+}  // namespace
+
+int runPlan(const PlanOptions& options) {
+  auto scenario = loadScenario(options.scenario);
+  if (!scenario) return reportError(scenario.error());
+  auto inputs = prepareScenario(*scenario);
+  if (!inputs) return reportError(inputs.error());
+  const ScenarioInputs& in = **inputs;
+  if (in.sites.empty() && scenario->hostWrites.empty())
+    return reportError(badInput(fmt::format("{}: patch: the scenario applies no patch", options.scenario)));
+  if (options.json) {
+    json sites = json::array();
+    for (const PatchSite& s : in.sites)
+      sites.push_back({{"function", s.name}, {"entry", s.entry}, {"replacement", s.replacement}, {"scratch", s.scratch}});
+    json steps = json::array();
+    for (const Step& step : in.plan.steps) {
+      json j = std::visit(StepJson{}, step);
+      j["description"] = describeStep(step);
+      steps.push_back(std::move(j));
+    }
+    json out = {{"scenario", options.scenario}, {"arch", scenario->arch}, {"protocol", scenario->protocol},
+                {"reverse", scenario->reverse}, {"patch_base", in.patchBase}, {"sites", sites}, {"steps", steps}};
+    fmt::print("{}\n", out.dump(2));
+    return kExitHolds;
+  }
+  fmt::print("{}: {} protocol {}{}, patch loaded at {:#x}\n", scenario->name, scenario->arch, scenario->protocol,
+             scenario->reverse ? " (then reversed)" : "", in.patchBase);
+  for (const PatchSite& s : in.sites)
+    fmt::print("  site {}: entry {:#x} -> replacement {:#x}\n", s.name, s.entry, s.replacement);
+  for (size_t i = 0; i < in.plan.steps.size(); ++i)
+    fmt::print("  {:>3}. {}\n", i + 1, describeStep(in.plan.steps[i]));
+  return kExitHolds;
+}
+
+}  // namespace hph

@@ -1,0 +1,39 @@
+// Protocols turn "redirect these functions" into a Plan. Each knows its preconditions
+// and refuses (naming the function and why) when they do not hold.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "emu/core/Result.h"
+#include "patch/Plan.h"
+#include "patch/Trampoline.h"
+
+namespace hph {
+
+// One function to redirect, with what the protocols need to know about its surroundings.
+struct PatchSite {
+  std::string name;                  // as the scenario names it (messages, labels)
+  uint64_t entry = 0;
+  std::vector<uint8_t> code;         // the function's bytes, entry to end
+  std::vector<uint8_t> before;       // up to 16 bytes right before the entry (padding)
+  uint64_t replacement = 0;          // the new function
+  uint64_t scratch = 0;              // 64 bytes the plan may use (trampoline, veneer, literal)
+};
+
+struct ProtocolOptions {
+  bool reverse = false;  // after the patch, undo it (restore the original bytes exactly)
+};
+
+// The plan for all sites, site by site; a refusal is kBadInput "function 'bump': why".
+Result<Plan> buildPlan(std::string_view protocol, const Arch& arch, const std::vector<PatchSite>& sites,
+                       const ProtocolOptions& options = {});
+
+std::vector<std::string_view> protocolsFor(ArchKind arch);
+
+// Per architecture (patch/x64, patch/arm64): the steps for one site, or why not.
+Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& site, bool reverse);
+Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite& site, bool reverse);
+
+}  // namespace hph

@@ -1,0 +1,129 @@
+// Arm64 protocols: b-direct, veneer, literal-swap, stop-the-world. Instructions become
+// visible to other cores through cache maintenance (DC CVAU, DSB ISH, IC IVAU, DSB ISH)
+// and their context synchronisation; the fetch model checks that, the plan states it.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "patch/Protocol.h"
+
+namespace hph {
+namespace {
+
+constexpr uint32_t kLdrX16Plus8 = 0x58000050;  // ldr x16, #8
+constexpr uint32_t kBrX16 = 0xD61F0200;        // br x16
+constexpr uint32_t kVeneerBytes = 16;          // ldr x16, #8; br x16; .quad target
+constexpr uint64_t kBReach = uint64_t{1} << 27;  // +-128 MiB
+
+std::vector<uint8_t> words(std::initializer_list<uint32_t> list) {
+  std::vector<uint8_t> out(list.size() * 4);
+  size_t i = 0;
+  for (uint32_t w : list) std::memcpy(&out[4 * i++], &w, 4);
+  return out;
+}
+
+std::vector<uint8_t> quad(uint64_t value) {
+  std::vector<uint8_t> out(8);
+  std::memcpy(out.data(), &value, 8);
+  return out;
+}
+
+bool reaches(uint64_t from, uint64_t to) {
+  const auto offset = static_cast<int64_t>(to - from);
+  return offset % 4 == 0 && offset >= -static_cast<int64_t>(kBReach) && offset < static_cast<int64_t>(kBReach);
+}
+
+std::vector<uint8_t> branch(uint64_t from, uint64_t to) {
+  const auto offset = static_cast<int64_t>(to - from);
+  return words({0x14000000u | static_cast<uint32_t>((offset >> 2) & 0x3FFFFFF)});
+}
+
+std::vector<uint8_t> veneer(uint64_t target) {
+  std::vector<uint8_t> out = words({kLdrX16Plus8, kBrX16});
+  const std::vector<uint8_t> literal = quad(target);
+  out.insert(out.end(), literal.begin(), literal.end());
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite& site, bool reverse) {
+  auto refuse = [&](std::string why) -> Error { return badInput(fmt::format("function '{}': {}", site.name, why)); };
+  auto at = [&](int64_t offset) { return fmt::format("{}{:+#x}", site.name, offset); };
+  if (site.entry % 4) return refuse("entry is not 4-byte aligned");
+  if (site.code.size() < 4) return refuse("function is shorter than the 4-byte patch");
+  const std::vector<uint8_t> original(site.code.begin(), site.code.begin() + 4);
+  std::vector<Step> steps;
+
+  if (protocol == "b-direct") {
+    if (!reaches(site.entry, site.replacement))
+      return refuse(fmt::format("replacement at {:#x} is out of B's +-128 MiB reach (use veneer)", site.replacement));
+    steps.push_back(StoreStep{site.entry, reverse ? original : branch(site.entry, site.replacement), at(0), true});
+    steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
+    return steps;
+  }
+  if (protocol == "veneer") {
+    // The veneer goes into the padding before the function when there is room (lld pads
+    // with udf #0), else into the plan's scratch area; either must be within B's reach.
+    const bool padded = site.before.size() >= kVeneerBytes &&
+                        std::all_of(site.before.end() - kVeneerBytes, site.before.end(), [](uint8_t b) { return b == 0; }) &&
+                        (site.entry - kVeneerBytes) % 8 == 0;
+    const uint64_t where = padded ? site.entry - kVeneerBytes : site.scratch;
+    if (!reaches(site.entry, where)) return refuse(fmt::format("veneer at {:#x} is out of B's reach", where));
+    if (!reverse) {
+      steps.push_back(StoreStep{where, veneer(site.replacement), padded ? at(-16) : "veneer", false});
+      steps.push_back(CacheMaintenanceStep{where, kVeneerBytes, "veneer"});
+      steps.push_back(StoreStep{site.entry, branch(site.entry, where), at(0), true});
+      steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
+    } else {
+      steps.push_back(StoreStep{site.entry, original, at(0), true});
+      steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
+      steps.push_back(ReleaseStep{where, kVeneerBytes, "veneer"});
+    }
+    return steps;
+  }
+
+  // literal-swap and stop-the-world keep the original reachable through a trampoline.
+  TrampolineRequest request{site.entry, site.code, 4, site.scratch, false};
+  const Relocation relocation = arm64Relocator().relocate(request);
+  if (!relocation.trampoline) return refuse(relocation.refusal);
+  const Trampoline& t = *relocation.trampoline;
+  if (t.bytes.size() > 32) return refuse("trampoline does not fit the 32 bytes the plan sets aside");
+
+  if (protocol == "literal-swap") {
+    // entry: B indirection; indirection: ldr x16, slot; br x16; slot: an aligned 64-bit
+    // literal holding the trampoline (old code) until the patch, one 64-bit data store,
+    // makes it the replacement.
+    const uint64_t indirection = site.scratch + 32, slot = site.scratch + 40;
+    if (!reaches(site.entry, indirection)) return refuse("indirection is out of B's reach");
+    if (!reverse) {
+      steps.push_back(StoreStep{t.address, t.bytes, "trampoline", false});
+      steps.push_back(StoreStep{slot, quad(t.address), "literal", false});
+      steps.push_back(StoreStep{indirection, words({kLdrX16Plus8, kBrX16}), "indirection", false});
+      steps.push_back(CacheMaintenanceStep{site.scratch, 48, "trampoline and indirection"});
+      steps.push_back(StoreStep{site.entry, branch(site.entry, indirection), at(0), true});
+      steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
+      steps.push_back(StoreStep{slot, quad(site.replacement), "literal (the patch)", true});
+    } else {
+      steps.push_back(StoreStep{slot, quad(t.address), "literal (the unpatch)", true});
+    }
+    return steps;
+  }
+  // stop-the-world
+  if (!reaches(site.entry, site.replacement))
+    return refuse(fmt::format("replacement at {:#x} is out of B's +-128 MiB reach", site.replacement));
+  if (!reverse) {
+    steps.push_back(StoreStep{t.address, t.bytes, "trampoline", false});
+    steps.push_back(CacheMaintenanceStep{t.address, t.bytes.size(), "trampoline"});
+  }
+  steps.push_back(SuspendAllStep{});
+  if (!reverse) steps.push_back(MovePcStep{site.entry, t.displacedBytes, t.address, t.boundaries, "into the trampoline"});
+  steps.push_back(StoreStep{site.entry, reverse ? original : branch(site.entry, site.replacement), at(0), true});
+  steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
+  steps.push_back(SyncAllStep{"before resuming"});
+  steps.push_back(ResumeAllStep{});
+  return steps;
+}
+
+}  // namespace hph
