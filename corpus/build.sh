@@ -66,8 +66,8 @@ done
 # cells are exported so the harness can point them at the base image's globals.
 for arch in x64 arm64; do
   hotpatch=(); [ $arch = x64 ] && hotpatch=(-fms-hotpatch)
-  build $arch counter_patch "${hotpatch[@]}" -fms-secure-hotpatch-functions-list=bump_v2 -- \
-    /functionpadmin:16 /export:__ref_g_counter
+  build $arch counter_patch "${hotpatch[@]}" -fms-secure-hotpatch-functions-list=bump_v2,bump_keyed_v2 -- \
+    /functionpadmin:16 /export:__ref_g_counter /export:__ref_g_keyed
 done
 # The same source without hotpatch support: 1-byte first instructions, no padding.
 # `inspect` must call these functions not hotpatchable.

@@ -202,6 +202,9 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioI
     for (const SectionInfo& s : image.sections)
       if (s.characteristics & 0x80000000u)
         shared.push_back({loaded->address(s.virtualAddress), loaded->address(s.end())});
+    // Code the patcher stores to can also be read as data (literal pools, a guest
+    // checking its own prologue): those reads must conflict with the stores.
+    shared.insert(shared.end(), watched.begin(), watched.end());
     if (auto r = m.trackDataAccesses(shared); !r) return r.error();
   }
   session->process_ = std::make_unique<Process>(m, scenario.stackBytes);

@@ -199,7 +199,7 @@ Result<TrampolineCheck> checkTrampoline(const Arch& arch, const TrampolineReques
       if (std::memcmp(a, b, kPage) == 0) continue;
       for (uint64_t i = 0; i < kPage; ++i) {
         const uint64_t address = page + i;
-        const bool code = (address >= entry && address < entry + request.function.size()) ||
+        const bool code = (address >= entry && address < entry + patch.size()) ||
                           (address >= trampoline.address && address < trampoline.address + trampoline.bytes.size());
         if (!code && a[i] != b[i])
           return differ(fmt::format("memory at 0x{:x}: 0x{:02x} vs 0x{:02x}", address, a[i], b[i]));

@@ -138,17 +138,18 @@ TEST_P(Explore, AtomicTwinHoldsWithFourAndSixtyFourThreads) {
   EXPECT_TRUE(explore(racy, random).counterexample);
 }
 
-TEST_P(Explore, SleepSetsPruneButKeepTheBugs) {
+TEST_P(Explore, SleepSetsReduceButKeepTheBugs) {
+  // Two threads, bound 3 (measured: x64 266 -> 194 schedules, Arm64 21476 -> 5804).
   ExploreOptions o = optionsFor(StrategyKind::kExhaustive);
-  o.preemptionBound = 2;
-  auto atomic = prepared(scenario("atomic"), [](Scenario& s) { s.threadCount = 3; });
+  o.preemptionBound = 3;
+  auto atomic = prepared(scenario("atomic"), [](Scenario& s) { s.threadCount = 2; });
   o.reduction = Reduction::kNone;
   const ExploreResult full = explore(atomic, o);
   o.reduction = Reduction::kSleepSets;
   const ExploreResult reduced = explore(atomic, o);
   EXPECT_TRUE(full.exhausted && reduced.exhausted);
+  EXPECT_FALSE(full.counterexample || reduced.counterexample);
   EXPECT_LT(reduced.schedules, full.schedules);
-  EXPECT_GT(reduced.pruned, 0u);
   auto race = prepared(scenario("race"));
   o.preemptionBound = 1;
   EXPECT_TRUE(explore(race, o).counterexample);
@@ -298,6 +299,34 @@ TEST_P(Explore, FaultsAndRunawayThreadsAreViolationsNotCrashes) {
   const ExploreResult runaway = explore(spinning, optionsFor(StrategyKind::kRandom, 3));
   ASSERT_TRUE(runaway.counterexample);
   EXPECT_EQ(runaway.counterexample->violation->property, "runaway");
+}
+
+// A worker runs many schedules on one engine: what ran before must not change a result
+// (registers of a finished schedule's threads must not leak into the next one's).
+TEST_P(Explore, AScheduleDoesNotDependOnWhatTheWorkerRanBefore) {
+  auto inputs = prepared(scenario("atomic"));
+  auto used = Session::create(inputs, false);
+  auto fresh = Session::create(inputs, false);
+  ASSERT_TRUE(used.ok() && fresh.ok());
+  for (uint64_t i = 0; i < 5; ++i) {
+    RandomStrategy before(9, i, 0.5);
+    (*used)->run(before);
+  }
+  RandomStrategy a(1, 7, 0.5), b(1, 7, 0.5);
+  const RunRecord afterOthers = (*used)->run(a), alone = (*fresh)->run(b);
+  EXPECT_EQ(afterOthers.decisions, alone.decisions);
+  EXPECT_EQ(afterOthers.points, alone.points);
+  EXPECT_EQ(afterOthers.exitCodes, alone.exitCodes);
+  EXPECT_EQ(afterOthers.invariantValue, alone.invariantValue);
+}
+
+// Overlapping watched ranges (a watched function and a patch site inside it) must not
+// make one instruction two scheduling points.
+TEST_P(Explore, OverlappingWatchRangesGiveOnePointPerInstruction) {
+  auto once = prepared(scenario("race"));
+  auto twice = prepared(scenario("race"), [](Scenario& s) { s.explore.watch = {"racy_increment", "racy_increment"}; });
+  ReplaySource a({}), b({});
+  EXPECT_EQ((*Session::create(once, false))->run(a).points, (*Session::create(twice, false))->run(b).points);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothArchitectures, Explore, ::testing::Values("x64", "arm64"));

@@ -91,6 +91,7 @@ const std::vector<Case>& cases() {
       {"x64_shorter_than_patch", x, fromHex("c3"), 0x10000, "shorter than the 5-byte patch"},
       {"x64_call_not_last", x, fromHex("ff d0 90 90 90 c3"), 0x10000, "not the last displaced instruction"},
       {"x64_xbegin", x, fromHex("c7 f8 00 00 00 00 c3"), 0x10000, "xbegin"},
+      {"x64_call_through_rsp", x, fromHex("48 89 c8 ff 54 24 08 c3"), 0x10000, "call through rsp"},
       // Arm64: PC-relative data
       {"arm64_adr", a, fromWords({0x10000800, 0xd65f03c0})},
       {"arm64_adrp", a, fromWords({0xb0000001, 0xd65f03c0})},

@@ -32,3 +32,28 @@ CORPUS_EXPORT uint64_t verify(void) {
 }
 
 CORPUS_EXPORT uint64_t counter_value(void) { return g_counter; }
+
+/* bump with a 10-byte first instruction (x64 movabs): the one shape int3-3step may patch
+ * live, since its 5 new bytes then cover a single instruction. */
+CORPUS_EXPORT volatile uint64_t g_keyed; /* a patch reaches it via __ref_g_keyed */
+
+CORPUS_EXPORT CORPUS_NOINLINE uint64_t bump_keyed(uint64_t amount) {
+  const uint64_t keyed = amount * 0x9E3779B97F4A7C15ull;
+  __atomic_add_fetch(&g_keyed, amount, __ATOMIC_SEQ_CST);
+  return keyed;
+}
+
+CORPUS_EXPORT uint64_t keyed_worker(uint64_t index) {
+  uint64_t slot = index % COUNTER_MAX_THREADS;
+  for (uint64_t i = 0; i < COUNTER_ITERATIONS; ++i) {
+    bump_keyed(1);
+    g_per_thread[slot] = g_per_thread[slot] + 1;
+  }
+  return g_per_thread[slot];
+}
+
+CORPUS_EXPORT uint64_t keyed_verify(void) {
+  uint64_t total = 0;
+  for (int i = 0; i < COUNTER_MAX_THREADS; ++i) total += g_per_thread[i];
+  return total == g_keyed ? 1 : 0;
+}

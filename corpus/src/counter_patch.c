@@ -13,3 +13,11 @@ CORPUS_EXPORT CORPUS_NOINLINE CORPUS_ENTRY_NOP uint64_t bump_v2(uint64_t amount)
 }
 
 CORPUS_EXPORT uint64_t v2_calls(void) { return g_v2_calls; }
+
+volatile uint64_t g_keyed;
+
+CORPUS_EXPORT CORPUS_NOINLINE uint64_t bump_keyed_v2(uint64_t amount) {
+  __atomic_add_fetch(&g_v2_calls, 1, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch(&g_keyed, amount, __ATOMIC_SEQ_CST);
+  return amount * 0x9E3779B97F4A7C15ull;
+}

@@ -97,8 +97,16 @@ void Machine::removeHooks(std::vector<uc_hook>& hooks) {
 
 Result<void> Machine::watchInstructions(const std::vector<AddressRange>& ranges, bool everywhere) {
   removeHooks(watchHooks_);
+  // Unicorn calls every hook whose range holds the address: overlapping ranges would make
+  // one instruction two scheduling points. Merge them.
   std::vector<AddressRange> hooked = ranges;
-  if (everywhere) hooked = {{1, 0}};  // begin > end: Unicorn calls the hook everywhere
+  std::sort(hooked.begin(), hooked.end(), [](const auto& a, const auto& b) { return a.begin < b.begin; });
+  std::vector<AddressRange> merged;
+  for (const AddressRange& r : hooked) {
+    if (!merged.empty() && r.begin <= merged.back().end) merged.back().end = std::max(merged.back().end, r.end);
+    else merged.push_back(r);
+  }
+  hooked = everywhere ? std::vector<AddressRange>{{1, 0}} : merged;  // begin > end: everywhere
   for (const AddressRange& r : hooked) {
     uc_hook h;
     if (uc_hook_add(engine_.get(), &h, UC_HOOK_CODE, reinterpret_cast<void*>(&onWatched), this,
@@ -311,6 +319,16 @@ void Machine::stopWith(StopKind kind) {
   uc_emu_stop(engine_.get());
 }
 
+void Machine::uncountFrom(uint64_t pc) {
+  // The block hook charged the whole block on entry; what follows pc did not run now and
+  // is charged again when the thread resumes there.
+  if (!countingInstructions() || pc < lastBlock_.begin || pc >= lastBlock_.end) return;
+  std::span<const uint8_t> rest = memory_.view(pc, lastBlock_.end - pc);
+  const uint32_t count = rest.empty() ? 0 : arch_.countInstructions(rest);
+  executedThisRun_ -= std::min<uint64_t>(count, executedThisRun_);
+  instructionsRetired_ -= std::min<uint64_t>(count, instructionsRetired_);
+}
+
 uint32_t Machine::instructionsInBlock(uint64_t address, uint32_t size) {
   BlockCount& slot = blockCounts_[(address ^ (address >> 13)) & (kBlockCountCacheSize - 1)];
   if (slot.address == address && slot.size == size) return slot.count;
@@ -352,6 +370,7 @@ void Machine::onBlock(uc_engine*, uint64_t address, uint32_t size, void* user) {
   }
   self->executedThisRun_ += count;
   self->instructionsRetired_ += count;
+  self->lastBlock_ = {address, address + size};
 }
 
 void Machine::onShim(uc_engine*, uint64_t address, uint32_t, void* user) {
@@ -379,8 +398,10 @@ void Machine::onShim(uc_engine*, uint64_t address, uint32_t, void* user) {
   }
   ShimCall call{*self};
   ++self->shimCalls_;
+  if (self->observer_) self->observer_->onShimCall();
   const ShimResult result = binding.shim->handler(call);
   if (result.blocks) {
+    self->uncountFrom(address);
     self->stopWith(StopKind::kBlocked);  // before the stub's `ret`: it runs again on resume
     return;
   }
@@ -391,8 +412,10 @@ void Machine::onWatched(uc_engine*, uint64_t address, uint32_t size, void* user)
   auto* self = static_cast<Machine*>(user);
   // Shim stubs are not scheduling points: a shim and its return are one step.
   if (address >= kShimBase && address < kShimBase + kShimSlots * kShimSlotBytes) return;
-  if (self->observer_ && !self->stopKind_ && self->observer_->beforeInstruction(address, size))
+  if (self->observer_ && !self->stopKind_ && self->observer_->beforeInstruction(address, size)) {
+    self->uncountFrom(address);
     self->stopWith(StopKind::kYielded);
+  }
 }
 
 void Machine::onData(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t,

@@ -76,6 +76,9 @@ class ExecutionObserver {
   // x64 int3 at `address`: where the thread continues (int3-3step's transient breakpoint),
   // or nullopt for a real breakpoint (a fault).
   virtual std::optional<uint64_t> onBreakpoint(uint64_t address) { return std::nullopt; }
+  // A shim ran: it may read and write state no footprint sees (the virtual clock, a
+  // thread's exit state, memory it writes for the guest).
+  virtual void onShimCall() {}
 };
 
 struct LoadedModule {
@@ -174,8 +177,12 @@ class Machine {
   uint64_t instructionsRetired() const { return instructionsRetired_; }
   // Virtual time for the shims: one tick per shim call, the same in both modes.
   uint64_t virtualClock() const { return shimCalls_; }
-  uint32_t lastError() const { return lastError_; }
-  void setLastError(uint32_t value) { lastError_ = value; }
+  // Per thread, as on Windows (the machine's own when no threads run).
+  uint32_t lastError() const { return threads_ ? threads_->lastError() : lastError_; }
+  void setLastError(uint32_t value) {
+    if (threads_) threads_->setLastError(value);
+    else lastError_ = value;
+  }
 
  private:
   struct ImportBinding {
@@ -198,6 +205,7 @@ class Machine {
   uint32_t instructionsInBlock(uint64_t address, uint32_t size);
   GuestFault faultAt(FaultKind kind, uint64_t pc, uint64_t address, std::string detail) const;
   void stopWith(StopKind kind);
+  void uncountFrom(uint64_t pc);
 
   static void onEveryInstruction(uc_engine*, uint64_t, uint32_t, void*) {}
   static void onBlock(uc_engine* uc, uint64_t address, uint32_t size, void* user);
@@ -233,6 +241,7 @@ class Machine {
   uint64_t instructionsRetired_ = 0;
   uint64_t shimCalls_ = 0;
   std::vector<BlockCount> blockCounts_;
+  AddressRange lastBlock_;  // the block the block hook charged last
   uint32_t lastError_ = 0;
 };
 

@@ -27,6 +27,10 @@ Process::Process(Machine& machine, uint64_t stackBytes)
       areaStride_(((stackBytes_ + kTebBytes + kAreaAlignment - 1) & ~(kAreaAlignment - 1)) +
                   kAreaAlignment) {
   machine_.setThreadServices(this);
+  uc_context* clean = nullptr;
+  uc_context_alloc(machine_.engine().get(), &clean);
+  uc_context_save(machine_.engine().get(), clean);
+  clean_ = std::shared_ptr<uc_context>(clean, uc_context_free);
 }
 
 Process::~Process() { machine_.setThreadServices(nullptr); }
@@ -34,6 +38,7 @@ Process::~Process() { machine_.setThreadServices(nullptr); }
 void Process::reset() {
   threads_.clear();
   threads_.reserve(kMaxThreads);
+  mainLastError_ = 0;
   loaded_ = -1;
   running_ = -1;
 }
@@ -85,6 +90,7 @@ void Process::saveLoaded() {
 
 Result<void> Process::start(GuestThread& thread) {
   saveLoaded();
+  uc_context_restore(machine_.engine().get(), clean_.get());
   const uint64_t args[] = {thread.argument};
   const CallFrame frame{thread.entry, args, thread.stackTop, Machine::kReturnSentinel};
   if (auto prepared = machine_.arch().prepareCall(machine_.engine(), frame); !prepared)

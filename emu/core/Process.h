@@ -25,6 +25,7 @@ struct GuestThread {
   bool started = false;      // registers are set up the first time it runs
   uint64_t waitingFor = 0;   // handle, while blocked
   uint64_t exitCode = 0;
+  uint32_t lastError = 0;
   uint64_t instructions = 0;   // counting mode only
   double fastSeconds = 0;      // fast mode: wall time run so far (bounds its instructions)
   std::shared_ptr<uc_context> context;
@@ -62,6 +63,10 @@ class Process final : public ThreadServices {
   std::optional<uint64_t> createThread(uint64_t entry, uint64_t parameter, uint64_t* id) override;
   WaitResult wait(uint64_t handle, bool mayBlock) override;
   std::optional<uint64_t> exitCode(uint64_t handle) const override;
+  uint32_t lastError() const override { return running_ >= 0 ? threads_[running_].lastError : mainLastError_; }
+  void setLastError(uint32_t value) override {
+    (running_ >= 0 ? threads_[running_].lastError : mainLastError_) = value;
+  }
 
  private:
   Result<void> ensureArea(uint32_t index);
@@ -74,6 +79,10 @@ class Process final : public ThreadServices {
   uint64_t areaStride_;
   std::vector<Region*> areas_;
   std::vector<GuestThread> threads_;
+  uint32_t mainLastError_ = 0;
+  // Registers as a fresh engine has them: every thread starts from these, so nothing of
+  // one thread or schedule leaks into the next through registers run() does not set.
+  std::shared_ptr<uc_context> clean_;
   int loaded_ = -1;   // the thread whose registers are in the engine
   int running_ = -1;  // the thread run() is running (for GetCurrentThreadId)
 };

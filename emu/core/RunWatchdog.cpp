@@ -19,6 +19,7 @@ RunWatchdog::~RunWatchdog() {
 }
 
 uint64_t RunWatchdog::arm(Clock::time_point deadline) {
+  std::lock_guard lock(mutex_);
   const uint64_t id = nextRun_++;
   deadline_.store(deadline.time_since_epoch().count(), std::memory_order_relaxed);
   activeRun_.store(id, std::memory_order_release);
@@ -26,6 +27,8 @@ uint64_t RunWatchdog::arm(Clock::time_point deadline) {
 }
 
 bool RunWatchdog::disarm(uint64_t id) {
+  // Under the lock: once this returns, no stop meant for this run can reach a later one.
+  std::lock_guard lock(mutex_);
   activeRun_.store(0, std::memory_order_release);
   return firedRun_.load(std::memory_order_acquire) == id;
 }
@@ -37,8 +40,8 @@ void RunWatchdog::watch() {
     const uint64_t run = activeRun_.load(std::memory_order_acquire);
     if (run == 0) continue;
     if (Clock::now().time_since_epoch().count() < deadline_.load(std::memory_order_relaxed)) continue;
-    // Stopping a run that just ended and the next one that just began is harmless:
-    // the next run sees an unexplained stop, which is treated the same way.
+    // The lock is held: the run cannot be disarmed (and a next one armed) meanwhile; a
+    // stop after the engine returned but before disarm is ignored by Unicorn.
     firedRun_.store(run, std::memory_order_release);
     uc_emu_stop(engine_);
   }

@@ -48,6 +48,11 @@ bool Scheduler::enabled(ActorId actor) const {
 ActorId Scheduler::decide(PointKind kind, uint64_t pc) {
   if (transitionOpen_ && wantFootprints_) {
     transition_.normalize();
+    // A transition that did nothing observable yet (chosen, then stopped at once before
+    // its first instruction) says nothing about what that actor will do: assume the worst.
+    if (transition_.fetched.empty() && transition_.reads.empty() && transition_.writes.empty() &&
+        transition_.stored.empty())
+      transition_.global = true;
     source_->transitionDone(transition_);
     ++transitionsReported_;
   }
@@ -200,7 +205,8 @@ void Scheduler::runGuest(ActorId thread, ActorId* next) {
       return;
     case StopKind::kReturned:
       endSlice(fmt::format("returned {:#x}", process_.threads()[thread].exitCode));
-      if (blocked() != blockedBefore) transition_.global = true;  // it woke a waiter
+      // Its exit changes what others observe (GetExitCodeThread, waits, deadlocks).
+      transition_.global = true;
       *next = decide(PointKind::kSwitch, 0);
       return;
     case StopKind::kBlocked:

@@ -45,6 +45,7 @@ class Scheduler final : public ExecutionObserver {
   bool beforeInstruction(uint64_t pc, uint32_t size) override;
   void onDataAccess(uint64_t address, uint32_t size, bool write) override;
   std::optional<uint64_t> onBreakpoint(uint64_t address) override;
+  void onShimCall() override { transition_.global = true; }
 
  private:
   RunRecord runOnce(DecisionSource& source);

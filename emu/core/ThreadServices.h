@@ -22,6 +22,9 @@ class ThreadServices {
   virtual WaitResult wait(uint64_t handle, bool mayBlock) = 0;
   // The thread's exit code, 259 (STILL_ACTIVE) while it runs, nullopt for a bad handle.
   virtual std::optional<uint64_t> exitCode(uint64_t handle) const = 0;
+  // GetLastError / SetLastError state of the running thread.
+  virtual uint32_t lastError() const = 0;
+  virtual void setLastError(uint32_t value) = 0;
 };
 
 }  // namespace hph

@@ -125,6 +125,7 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options,
   std::atomic<uint64_t> firstViolation{UINT64_MAX};
   std::mutex mutex;
   std::optional<Candidate> best;
+  std::optional<std::pair<uint64_t, Error>> firstError;  // (schedule, error), the earliest
   onEveryJob(sessions, [&](Session& session) {
     for (;;) {
       if (coordination.outOfTime()) return;
@@ -137,7 +138,14 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options,
       else
         source = std::make_unique<RandomStrategy>(options.seed, index, options.switchProbability);
       RunRecord run = session.run(*source);
-      if (run.error) return coordination.fail(*run.error);
+      if (run.error) {
+        // Like violations, the earliest wins, so the job count cannot change the outcome.
+        std::lock_guard lock(mutex);
+        if (!firstError || k < firstError->first) firstError = {k, *run.error};
+        uint64_t seen = firstViolation.load();
+        while (k < seen && !firstViolation.compare_exchange_weak(seen, k)) {}
+        continue;
+      }
       if (run.violation) {
         uint64_t seen = firstViolation.load();
         while (k < seen && !firstViolation.compare_exchange_weak(seen, k)) {}
@@ -148,6 +156,7 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options,
       coordination.countSchedule();
     }
   });
+  if (firstError && (!best || firstError->first < best->item)) return coordination.fail(firstError->second);
   if (best) {
     // Every schedule before the earliest violation ran; count exactly those.
     result.schedules = best->item + 1;

@@ -80,6 +80,9 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
       steps.push_back(StoreStep{site.entry, original, at(0), true});
       steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
       steps.push_back(ReleaseStep{where, kVeneerBytes, "veneer"});
+      // The padding goes back to what the linker wrote (reverse restores bytes exactly).
+      if (padded)
+        steps.push_back(StoreStep{where, {site.before.end() - kVeneerBytes, site.before.end()}, at(-16), false});
     }
     return steps;
   }

@@ -50,6 +50,12 @@ const ZydisDecodedOperand* ripOperand(const Decoded& d) {
   return nullptr;
 }
 
+void emitAbsoluteJump(CodeBuffer& out, uint64_t target) {
+  const uint8_t jmpRip[] = {0xFF, 0x25, 0, 0, 0, 0};  // jmp [rip+0]; the target follows
+  out.bytes(jmpRip, sizeof jmpRip);
+  out.u64(target);
+}
+
 void emitJump(CodeBuffer& out, uint64_t target) {
   const int64_t rel = static_cast<int64_t>(target - (out.here() + 5));
   if (fitsRel32(rel)) {
@@ -57,9 +63,7 @@ void emitJump(CodeBuffer& out, uint64_t target) {
     out.u32(static_cast<uint32_t>(rel));
     return;
   }
-  const uint8_t jmpRip[] = {0xFF, 0x25, 0, 0, 0, 0};  // jmp [rip+0]; the target follows
-  out.bytes(jmpRip, sizeof jmpRip);
-  out.u64(target);
+  emitAbsoluteJump(out, target);
 }
 
 void emitConditionalJump(CodeBuffer& out, uint8_t condition, uint64_t target) {
@@ -70,10 +74,11 @@ void emitConditionalJump(CodeBuffer& out, uint8_t condition, uint64_t target) {
     out.u32(static_cast<uint32_t>(rel));
     return;
   }
-  // Out of reach: the opposite condition skips an absolute jump.
+  // Out of reach: the opposite condition skips an absolute jump (always the 14-byte form:
+  // the skip distance is fixed).
   out.byte(0x70 | (condition ^ 1));
   out.byte(kAbsoluteJumpBytes);
-  emitJump(out, target);
+  emitAbsoluteJump(out, target);
 }
 
 // What `call` pushes, without touching flags: lea rsp, [rsp-8]; two dword stores.
@@ -172,6 +177,16 @@ class X64Relocator final : public Relocator {
       if (isCall(d)) {
         // call r/m (ff /2): push the original return address, then jmp r/m (ff /4).
         if (!last) return refuse(callNotLast(d));
+        // The push moves RSP before the jump reads its operand: an operand through RSP
+        // would read 8 bytes off.
+        for (uint8_t k = 0; k < d.insn.operand_count_visible; ++k) {
+          const ZydisDecodedOperand& op = d.operands[k];
+          if ((op.type == ZYDIS_OPERAND_TYPE_REGISTER && op.reg.value == ZYDIS_REGISTER_RSP) ||
+              (op.type == ZYDIS_OPERAND_TYPE_MEMORY &&
+               (op.mem.base == ZYDIS_REGISTER_RSP || op.mem.index == ZYDIS_REGISTER_RSP)))
+            return refuse(fmt::format("call through rsp at +0x{:x}: the relocated push would change its operand",
+                                      d.offset));
+        }
         const uint8_t modrm = bytes[d.insn.raw.modrm.offset];
         if (((modrm >> 3) & 7) != 2) return refuse(fmt::format("far call at +0x{:x}", d.offset));
         bytes[d.insn.raw.modrm.offset] = static_cast<uint8_t>((modrm & ~0x38) | (4 << 3));

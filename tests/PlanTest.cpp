@@ -1,0 +1,164 @@
+// Plans: golden step lists per protocol, refusals, reverse plans restoring the original
+// bytes exactly, the int3 handler, and a patch that actually takes effect.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "harness/Session.h"
+#include "harness/explore/ReplaySource.h"
+#include "tests/TestSupport.h"
+
+namespace hph::test {
+namespace {
+
+using nlohmann::json;
+
+std::string scenario(const std::string& name) { return std::string(HPH_CORPUS_DIR) + "/scenarios/" + name; }
+
+// A corpus scenario's text with its image paths made absolute, changed and written out.
+std::string variant(const std::string& name, const std::vector<std::pair<std::string, std::string>>& edits) {
+  const auto bytes = readFile(scenario(name));
+  std::string text(bytes.begin(), bytes.end());
+  text = std::regex_replace(text, std::regex("\\.\\./images/"), std::string(HPH_CORPUS_DIR) + "/images/");
+  for (const auto& [from, to] : edits) text = std::regex_replace(text, std::regex(from), to);
+  return writeTempFile("variant-" + name, {text.begin(), text.end()});
+}
+
+// "store:5:live" style summary of a plan: kinds, store widths and liveness.
+std::vector<std::string> planShape(const std::string& path) {
+  const CommandResult r = runHph({"plan", path, "--json"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  std::vector<std::string> shape;
+  const json plan = json::parse(r.out);
+  for (const json& step : plan["steps"]) {
+    std::string s = step["kind"];
+    if (s == "store") s += ":" + std::to_string(step["width"].get<int>()) + (step["live"].get<bool>() ? ":live" : ":dead");
+    shape.push_back(s);
+  }
+  return shape;
+}
+
+TEST(Plan, GoldenStepListsPerProtocol) {
+  const std::map<std::string, std::vector<std::string>> golden = {
+      {"patch-naive-jmp5.x64.toml", {"store:5:live"}},
+      {"patch-padding-short-jmp.x64.toml", {"store:5:dead", "store:2:live"}},
+      {"patch-int3-3step.x64.toml",
+       {"store:1:live", "sync-all", "store:4:live", "sync-all", "store:1:live", "sync-all"}},
+      {"patch-stop-the-world.x64.toml", {"store:17:dead", "suspend-all", "move-pc", "store:5:live", "resume-all"}},
+      {"patch-b-direct.arm64.toml", {"store:4:live", "cache-maintenance"}},
+      {"patch-veneer.arm64.toml", {"store:16:dead", "cache-maintenance", "store:4:live", "cache-maintenance"}},
+      {"patch-literal-swap.arm64.toml",
+       {"store:8:dead", "store:8:dead", "store:8:dead", "cache-maintenance", "store:4:live", "cache-maintenance",
+        "store:8:live"}},
+      {"patch-stop-the-world.arm64.toml",
+       {"store:8:dead", "cache-maintenance", "suspend-all", "move-pc", "store:4:live", "cache-maintenance",
+        "sync-all", "resume-all"}},
+  };
+  for (const auto& [file, expected] : golden) EXPECT_EQ(planShape(scenario(file)), expected) << file;
+}
+
+TEST(Plan, StoresLandWhereTheProtocolSays) {
+  const json plan = json::parse(runHph({"plan", scenario("patch-padding-short-jmp.x64.toml"), "--json"}).out);
+  const uint64_t entry = plan["sites"][0]["entry"];
+  EXPECT_EQ(plan["steps"][0]["address"], entry - 5);
+  EXPECT_EQ(plan["steps"][1]["address"], entry);
+  EXPECT_EQ(plan["steps"][1]["bytes"], "ebf9");
+  // e9 rel32 from entry-5 reaches the replacement.
+  const std::string jmp = plan["steps"][0]["bytes"];
+  ASSERT_EQ(jmp.substr(0, 2), "e9");
+  uint32_t rel = std::stoul(jmp.substr(8, 2) + jmp.substr(6, 2) + jmp.substr(4, 2) + jmp.substr(2, 2), nullptr, 16);
+  EXPECT_EQ(entry + static_cast<int32_t>(rel), plan["sites"][0]["replacement"].get<uint64_t>());
+}
+
+TEST(Plan, RefusalsAreExitCode2NamingTheFunction) {
+  struct Case { std::string file; std::vector<std::pair<std::string, std::string>> edits; std::string expected; };
+  const Case cases[] = {
+      {"patch-padding-short-jmp.x64.toml",
+       {{"counter\\.x64\\.dll", "basics.plain.x64.dll"}, {"target = \"bump\"", "target = \"fib_rec\""},
+        {"entry = \"worker\"", "entry = \"fib_rec\""}, {"invariant = \"verify\"", "invariant = \"fib_iter\""},
+        {"counter_patch\\.x64\\.dll", "basics.x64.dll"}, {"replacement = \"bump_v2\"", "replacement = \"mix64\""}},
+       "function 'fib_rec'"},
+      {"patch-int3-3step-refused.x64.toml", {}, "int3-3step replaces one whole instruction of at least 5"},
+      {"patch-b-direct.arm64.toml", {{"name = \"b-direct\"", "name = \"padding-short-jmp\""}}, "is not one of arm64"},
+      {"patch-b-direct.arm64.toml", {{"replacement = \"bump_v2\"", "replacement = \"bump_v3\""}},
+       "[[functions]][0].replacement: 'bump_v3'"},
+      {"patch-veneer.arm64.toml", {{"\\[threads\\]", "[[host_write]]\ntarget = \"bump\"\nbytes = \"1f2003d5\"\n[threads]"}},
+       "patch or [[host_write]] stores, not both"},
+  };
+  for (const Case& c : cases) {
+    const CommandResult r = runHph({"plan", variant(c.file, c.edits)});
+    EXPECT_EQ(r.exitCode, 2) << c.expected << ": " << r.out;
+    EXPECT_NE(r.err.find(c.expected), std::string::npos) << "expected '" << c.expected << "' in " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
+std::shared_ptr<const ScenarioInputs> prepared(const std::string& path) {
+  auto s = loadScenario(path);
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  auto inputs = prepareScenario(*s);
+  EXPECT_TRUE(inputs.ok()) << inputs.error().message;
+  return *inputs;
+}
+
+// Forward then reverse, after every thread finished: the base image's bytes are exactly
+// the original ones again (and the calls made while patched went to the replacement).
+TEST(Plan, ReversePlansRestoreTheOriginalBytesExactly) {
+  for (const char* file : {"patch-naive-jmp5.x64.toml", "patch-padding-short-jmp.x64.toml", "patch-int3-3step.x64.toml",
+                           "patch-stop-the-world.x64.toml", "patch-b-direct.arm64.toml", "patch-veneer.arm64.toml",
+                           "patch-stop-the-world.arm64.toml"}) {
+    auto inputs = prepared(variant(file, {{"\\[protocol\\]\nname = \"([a-z0-9-]+)\"", "[protocol]\nname = \"$1\"\nreverse = true"}}));
+    ASSERT_TRUE(inputs) << file;
+    auto session = Session::create(inputs, false);
+    ASSERT_TRUE(session.ok());
+    const PeImage& base = *inputs->base;
+    const SectionInfo& text = base.sections[0];
+    ReplaySource defaults({});
+    const RunRecord run = (*session)->run(defaults);
+    ASSERT_FALSE(run.violation) << file << ": " << run.violation->message;
+    std::vector<uint8_t> now(text.virtualSize);
+    ASSERT_TRUE((*session)->machine().readGuest(base.imageBase + text.virtualAddress, now));
+    const std::vector<uint8_t> original = base.bytesAt(text.virtualAddress, text.virtualSize);
+    EXPECT_EQ(now, original) << file << ": the reverse plan did not restore .text";
+  }
+}
+
+TEST(Plan, ThreadsAtTheTransientInt3ContinueInTheReplacement) {
+  auto inputs = prepared(scenario("patch-int3-3step.x64.toml"));
+  auto session = Session::create(inputs, false);
+  ASSERT_TRUE(session.ok());
+  // The patcher writes the int3 first; then thread 0 runs to completion while the int3 is
+  // all there is: every call it makes traps and continues in bump_keyed_v2.
+  ReplaySource schedule({{0, kPatcher}, {1, 0}});
+  const RunRecord run = (*session)->run(schedule);
+  ASSERT_FALSE(run.violation) << run.violation->message;
+  EXPECT_EQ(run.invariantValue, 1u);
+  const uint64_t v2Calls = inputs->patchBase + inputs->patch->findFunction("v2_calls")->begin;
+  auto calls = (*session)->machine().call(v2Calls, {});
+  ASSERT_TRUE(calls.ok() && calls->completed());
+  EXPECT_GE(calls->value, 40u) << "thread 0's 40 calls went through the int3 to the replacement";
+}
+
+TEST(Plan, PatchedCallsReachTheReplacementThroughRefCells) {
+  // The patch applied first: every call is new, and the base's counter (reached through
+  // the __ref_g_counter cell) holds every increment.
+  for (const char* file : {"patch-padding-short-jmp.x64.toml", "patch-veneer.arm64.toml", "patch-literal-swap.arm64.toml"}) {
+    auto inputs = prepared(scenario(file));
+    auto session = Session::create(inputs, false);
+    ASSERT_TRUE(session.ok());
+    std::vector<std::pair<uint64_t, ActorId>> patchFirst;
+    for (uint64_t i = 0; i < inputs->plan.steps.size(); ++i) patchFirst.emplace_back(i, kPatcher);
+    ReplaySource schedule(patchFirst);
+    const RunRecord run = (*session)->run(schedule);
+    ASSERT_FALSE(run.violation) << file << ": " << run.violation->message;
+    EXPECT_EQ(run.invariantValue, 1u) << file;
+    auto calls = (*session)->machine().call(inputs->patchBase + inputs->patch->findFunction("v2_calls")->begin, {});
+    ASSERT_TRUE(calls.ok() && calls->completed());
+    EXPECT_EQ(calls->value, 3u * 40u) << file << ": 3 threads x 40 calls, all new";
+  }
+}
+
+}  // namespace
+}  // namespace hph::test
