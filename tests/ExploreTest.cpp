@@ -158,7 +158,7 @@ TEST_P(Explore, SleepSetsReduceButKeepTheBugs) {
 TEST_P(Explore, JobsDoNotChangeTheResult) {
   for (StrategyKind strategy : {StrategyKind::kExhaustive, StrategyKind::kRandom}) {
     for (const char* stem : {"race", "atomic"}) {
-      auto inputs = prepared(scenario(stem));
+      auto inputs = prepared(scenario(stem), [](Scenario& s) { s.threadCount = std::min(s.threadCount, 3u); });
       ExploreOptions o = optionsFor(strategy, strategy == StrategyKind::kRandom ? 300 : 1000000);
       const ExploreResult one = explore(inputs, o);
       o.jobs = 2;
@@ -174,7 +174,7 @@ TEST_P(Explore, JobsDoNotChangeTheResult) {
 }
 
 TEST_P(Explore, ShardsPartitionTheSchedules) {
-  auto inputs = prepared(scenario("atomic"));
+  auto inputs = prepared(scenario("atomic"), [](Scenario& s) { s.threadCount = 3; });
   for (StrategyKind strategy : {StrategyKind::kExhaustive, StrategyKind::kRandom}) {
     ExploreOptions o = optionsFor(strategy, strategy == StrategyKind::kRandom ? 100 : 1000000);
     const uint64_t whole = explore(inputs, o).schedules;
