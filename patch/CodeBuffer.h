@@ -16,7 +16,6 @@ class CodeBuffer {
   void bytes(const uint8_t* data, size_t n) { bytes_.insert(bytes_.end(), data, data + n); }
   void u32(uint32_t v) { append(v); }
   void u64(uint64_t v) { append(v); }
-  void patchU32(size_t offset, uint32_t v) { std::memcpy(&bytes_[offset], &v, 4); }
   void patchByte(size_t offset, uint8_t v) { bytes_[offset] = v; }
   std::vector<uint8_t> take() { return std::move(bytes_); }
   const std::vector<uint8_t>& view() const { return bytes_; }

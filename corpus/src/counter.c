@@ -15,21 +15,25 @@ CORPUS_EXPORT CORPUS_NOINLINE CORPUS_ENTRY_NOP uint64_t bump(uint64_t amount) {
   return __atomic_add_fetch(&g_counter, amount, __ATOMIC_SEQ_CST);
 }
 
-CORPUS_EXPORT uint64_t worker(uint64_t index) {
+/* Thread `index` calls `increment` COUNTER_ITERATIONS times, counting its own calls. */
+static uint64_t run_worker(uint64_t index, uint64_t (*increment)(uint64_t)) {
   uint64_t slot = index % COUNTER_MAX_THREADS;
   for (uint64_t i = 0; i < COUNTER_ITERATIONS; ++i) {
-    bump(1);
+    increment(1);
     g_per_thread[slot] = g_per_thread[slot] + 1;
   }
   return g_per_thread[slot];
 }
 
-/* 1 when no update was lost: the counter equals the sum of what the threads did. */
-CORPUS_EXPORT uint64_t verify(void) {
+/* 1 when no update was lost: `counter` equals the sum of what the threads did. */
+static uint64_t no_update_lost(volatile uint64_t *counter) {
   uint64_t total = 0;
   for (int i = 0; i < COUNTER_MAX_THREADS; ++i) total += g_per_thread[i];
-  return total == g_counter ? 1 : 0;
+  return total == *counter ? 1 : 0;
 }
+
+CORPUS_EXPORT uint64_t worker(uint64_t index) { return run_worker(index, bump); }
+CORPUS_EXPORT uint64_t verify(void) { return no_update_lost(&g_counter); }
 
 CORPUS_EXPORT uint64_t counter_value(void) { return g_counter; }
 
@@ -43,17 +47,5 @@ CORPUS_EXPORT CORPUS_NOINLINE uint64_t bump_keyed(uint64_t amount) {
   return keyed;
 }
 
-CORPUS_EXPORT uint64_t keyed_worker(uint64_t index) {
-  uint64_t slot = index % COUNTER_MAX_THREADS;
-  for (uint64_t i = 0; i < COUNTER_ITERATIONS; ++i) {
-    bump_keyed(1);
-    g_per_thread[slot] = g_per_thread[slot] + 1;
-  }
-  return g_per_thread[slot];
-}
-
-CORPUS_EXPORT uint64_t keyed_verify(void) {
-  uint64_t total = 0;
-  for (int i = 0; i < COUNTER_MAX_THREADS; ++i) total += g_per_thread[i];
-  return total == g_keyed ? 1 : 0;
-}
+CORPUS_EXPORT uint64_t keyed_worker(uint64_t index) { return run_worker(index, bump_keyed); }
+CORPUS_EXPORT uint64_t keyed_verify(void) { return no_update_lost(&g_keyed); }

@@ -39,7 +39,6 @@ class Scheduler final : public ExecutionObserver {
   RunRecord run(DecisionSource& source, bool recordTrace = false);
 
   const ScheduleSetup& setup() const { return setup_; }
-  Machine& machine() { return machine_; }
 
   // ExecutionObserver: each watched instruction is a scheduling point.
   bool beforeInstruction(uint64_t pc, uint32_t size) override;
