@@ -24,8 +24,13 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# Compile from inside src/ with relative paths so no absolute path reaches an object.
-cd "$here/src"
+# Compile a copy of src/ in the scratch directory (its path always has the same length),
+# with relative paths and a minimal environment: clang-22's secure-hotpatch lowering
+# orders the __ref_ cells it creates by something that follows the process's memory
+# layout, which changed with the checkout's path (measured: counter_patch.arm64.dll).
+cp -r "$here/src" "$work/src"
+cd "$work/src"
+clang-22() { env -i PATH=/usr/bin:/bin LC_ALL=C clang-22 "$@"; }
 
 # Flags shared by every image: freestanding, one section per function (so the linker
 # places and pads each function), unwind tables (.pdata for non-leaf functions, as MSVC).
