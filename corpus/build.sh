@@ -41,6 +41,48 @@ common=(-O2 -ffreestanding -ffunction-sections -fasynchronous-unwind-tables
 # timestamp from the content, so rebuilds are identical.
 link_common=(/nodefaultlib /noentry /dll /opt:noicf /opt:ref /Brepro /release)
 
+# A hotpatch image's load config and patch table (docs/patches.md), as assembly: the
+# patch's own RVAs are `.rva` relocations, the base's come from the built base image.
+# hotpatch_table ARCH BASE_DLL SEQUENCE OVER "FUNCTION|ABSOLUTE source base_export" ...
+hotpatch_table() {
+  local arch=$1 base=$2 sequence=$3 over=$4; shift 4
+  local headers stamp checksum
+  headers=$(llvm-readobj-22 --file-headers --coff-exports "$base")
+  stamp=$(sed -n 's/^ *TimeDateStamp: .*(\(0x[0-9A-F]*\))$/\1/p' <<<"$headers" | head -n 1)
+  checksum=$(sed -n 's/^ *CheckSum: \(0x[0-9A-F]*\)$/\1/p' <<<"$headers" | head -n 1)
+  rva_of() { awk -v n="$1" '$1 == "Name:" { name = $2 } $1 == "RVA:" && name == n { print $2; exit }' <<<"$headers"; }
+  echo "  .section .rdata,\"dr\""
+  echo "  .p2align 3"
+  echo "  .globl _load_config_used"
+  echo "_load_config_used:"
+  echo "  .long 0x140"
+  echo "  .zero 0xF0 - 4"
+  echo "  .rva hotpatch_info        /* HotPatchTableOffset */"
+  echo "  .zero 0x140 - 0xF4"
+  echo "hotpatch_info:             /* IMAGE_HOT_PATCH_INFO */"
+  echo "  .long 3, 28, $sequence    /* Version, Size, SequenceNumber */"
+  echo "  .rva hotpatch_base_list   /* BaseImageList */"
+  echo "  .long 1, 0, 0             /* BaseImageCount, BufferOffset, ExtraPatchSize */"
+  echo "hotpatch_base_list:"
+  echo "  .rva hotpatch_base"
+  echo "hotpatch_base:             /* IMAGE_HOT_PATCH_BASE */"
+  echo "  .long $over, 0, $stamp, $checksum, 0, 0   /* SequenceNumber (applies over), Flags, base identity, CI */"
+  echo "  .rva hotpatch_table       /* PatchTable */"
+  echo "  .long 0                   /* BufferOffset */"
+  echo "hotpatch_table:"
+  echo "  .long $#                  /* entries */"
+  local entry kind source target rva
+  for entry in "$@"; do
+    read -r kind source target <<<"$entry"
+    rva=$(rva_of "$target")
+    [ -n "$rva" ] || { echo "build.sh: $base exports no $target" >&2; exit 1; }
+    case $kind in FUNCTION) kind=0x1C000 ;; ABSOLUTE) kind=0x2C000 ;; esac
+    echo "  .long $kind"
+    echo "  .rva $source"
+    echo "  .long $rva               /* $target */"
+  done
+}
+
 build() { # build ARCH NAME [extra clang flags] -- [extra link flags]
   local arch=$1 name=$2; shift 2
   local cflags=() lflags=() target machine dllmachine
@@ -53,7 +95,14 @@ build() { # build ARCH NAME [extra clang flags] -- [extra link flags]
   esac
   local src=${name%%.*}.c
   clang-22 --target=$target "${common[@]}" "${cflags[@]}" -c "$src" -o "$work/$name.$arch.obj"
-  clang-22 --target=$target "${common[@]}" -c loadconfig.c -o "$work/loadconfig.$arch.obj"
+  # A hotpatch image brings its own load config (with the table) as NAME.ARCH.table.s.
+  local loadconfig=loadconfig.c
+  [ -f "$work/$name.$arch.table.s" ] && loadconfig=$work/$name.$arch.table.s
+  if [ "$loadconfig" = loadconfig.c ]; then
+    clang-22 --target=$target "${common[@]}" -c "$loadconfig" -o "$work/loadconfig.$arch.obj"
+  else
+    clang-22 --target=$target -c "$loadconfig" -o "$work/loadconfig.$arch.obj"
+  fi
   llvm-dlltool-22 -m $dllmachine -d kernel32.def -l "$work/kernel32.$arch.lib"
   lld-link-22 "${link_common[@]}" /machine:$machine "${lflags[@]}" \
     "$work/$name.$arch.obj" "$work/loadconfig.$arch.obj" "$work/kernel32.$arch.lib" /out:"$out/$name.$arch.dll" \
@@ -73,6 +122,19 @@ for arch in x64 arm64; do
   hotpatch=(); [ $arch = x64 ] && hotpatch=(-fms-hotpatch)
   build $arch counter_patch "${hotpatch[@]}" -fms-secure-hotpatch-functions-list=bump_v2,bump_keyed_v2 -- \
     /functionpadmin:16 /export:__ref_g_counter /export:__ref_g_keyed
+done
+# Hotpatch packages: the same patch code carrying its own table (base identity, sequence
+# number, FUNCTION and ABSOLUTE chunks), and a second patch of the series over the first.
+for arch in x64 arm64; do
+  hotpatch=(); [ $arch = x64 ] && hotpatch=(-fms-hotpatch)
+  cp counter_patch.c counter_hotpatch.c
+  hotpatch_table $arch "$out/counter.$arch.dll" 1 0 "FUNCTION bump_v2 bump" "FUNCTION bump_keyed_v2 bump_keyed" \
+    "ABSOLUTE __ref_g_counter g_counter" "ABSOLUTE __ref_g_keyed g_keyed" > "$work/counter_hotpatch.$arch.table.s"
+  build $arch counter_hotpatch "${hotpatch[@]}" -fms-secure-hotpatch-functions-list=bump_v2,bump_keyed_v2 -- \
+    /functionpadmin:16
+  hotpatch_table $arch "$out/counter.$arch.dll" 2 1 "FUNCTION bump_v3 bump" \
+    "ABSOLUTE __ref_g_counter g_counter" > "$work/counter_patch2.$arch.table.s"
+  build $arch counter_patch2 "${hotpatch[@]}" -fms-secure-hotpatch-functions-list=bump_v3 -- /functionpadmin:16
 done
 # The same source without hotpatch support: 1-byte first instructions, no padding.
 # `inspect` must call these functions not hotpatchable.

@@ -108,9 +108,11 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   if (result.error) return refuse(*result.error);
 
   const bool violated = result.counterexample.has_value();
-  const std::string verdict = violated ? "violation:" + result.counterexample->violation->property : "holds";
+  // A plan that gave up while running (stop-the-world out of retries) is a refusal.
+  const bool refused = violated && result.counterexample->violation->property == "refused";
+  const std::string verdict = refused ? "refused" : violated ? "violation:" + result.counterexample->violation->property : "holds";
   const bool asExpected = verdict == scenario->expect;
-  outcome.exitCode = asExpected ? kExitHolds : kExitViolated;
+  outcome.exitCode = asExpected ? kExitHolds : refused ? kExitBadInput : kExitViolated;
 
   std::string bound;
   if (exploreOptions.strategy == StrategyKind::kExhaustive)

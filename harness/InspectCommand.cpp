@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "emu/pe/HotPatchTable.h"
 #include "emu/pe/PeImage.h"
 #include "harness/Diagnostics.h"
 
@@ -36,6 +37,16 @@ std::string_view chpeKindName(ChpeRange::Kind kind) {
     case ChpeRange::Kind::kAmd64: return "amd64";
   }
   return "?";
+}
+
+std::string_view chunkName(uint32_t type) {
+  return type == pe::kHotPatchFunction ? "function" : type == pe::kHotPatchAbsolute ? "absolute" : "?";
+}
+
+std::string functionAt(const PeImage& image, uint32_t rva) {
+  const FunctionInfo* f = image.functionContaining(rva);
+  if (!f) return "";
+  return f->begin == rva ? f->name : fmt::format("{}+0x{:x}", f->name, rva - f->begin);
 }
 
 nlohmann::json toJson(const PeImage& image) {
@@ -92,6 +103,22 @@ nlohmann::json toJson(const PeImage& image) {
     chpe = {{"version", image.chpe->version}, {"code_map", ranges}};
   }
   out["chpe"] = chpe;
+  json hotPatch = nullptr;
+  if (image.hotPatch) {
+    json bases = json::array();
+    for (const HotPatchBase& b : image.hotPatch->bases) {
+      json entries = json::array();
+      for (const HotPatchEntry& e : b.entries)
+        entries.push_back({{"type", chunkName(e.type)}, {"type_code", e.type}, {"source_rva", e.sourceRva},
+                           {"source", functionAt(image, e.sourceRva)}, {"target_rva", e.targetRva}});
+      bases.push_back({{"applies_over", b.sequenceNumber}, {"flags", b.flags},
+                       {"original_time_date_stamp", b.originalTimeDateStamp},
+                       {"original_checksum", b.originalCheckSum}, {"patch_table", entries}});
+    }
+    hotPatch = {{"version", image.hotPatch->version}, {"sequence_number", image.hotPatch->sequenceNumber},
+                {"bases", bases}};
+  }
+  out["hotpatch"] = hotPatch;
   return out;
 }
 
@@ -125,6 +152,15 @@ void printText(const PeImage& image) {
     fmt::print("load config: none\n");
   if (image.chpe)
     fmt::print("CHPE metadata: version {}, {} code ranges\n", image.chpe->version, image.chpe->codeMap.size());
+  if (!image.hotPatch) return;
+  fmt::print("hotpatch: version {}, sequence number {}\n", image.hotPatch->version, image.hotPatch->sequenceNumber);
+  for (const HotPatchBase& b : image.hotPatch->bases) {
+    fmt::print("  base timestamp 0x{:08x}, checksum 0x{:08x}, applies over {}\n", b.originalTimeDateStamp,
+               b.originalCheckSum, b.sequenceNumber ? fmt::format("patch {}", b.sequenceNumber) : "the unpatched image");
+    for (const HotPatchEntry& e : b.entries)
+      fmt::print("    {:<8} source rva 0x{:06x} {:<16} -> base rva 0x{:06x}\n", chunkName(e.type), e.sourceRva,
+                 functionAt(image, e.sourceRva), e.targetRva);
+  }
 }
 
 }  // namespace

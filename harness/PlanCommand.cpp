@@ -22,7 +22,7 @@ std::string hexBytes(const std::vector<uint8_t>& bytes) {
 struct StepJson {
   json operator()(const StoreStep& s) const {
     return {{"kind", "store"}, {"address", s.address}, {"bytes", hexBytes(s.bytes)}, {"width", s.bytes.size()},
-            {"live", s.live}, {"label", s.label}};
+            {"live", s.live}, {"data", s.data}, {"label", s.label}};
   }
   json operator()(const CacheMaintenanceStep& s) const {
     return {{"kind", "cache-maintenance"}, {"address", s.address}, {"size", s.size}, {"label", s.label}};
@@ -31,7 +31,8 @@ struct StepJson {
   json operator()(const SuspendAllStep&) const { return {{"kind", "suspend-all"}}; }
   json operator()(const ResumeAllStep&) const { return {{"kind", "resume-all"}}; }
   json operator()(const MovePcStep& s) const {
-    return {{"kind", "move-pc"}, {"from", s.from}, {"size", s.size}, {"to", s.to}, {"boundaries", s.boundaries}};
+    return {{"kind", "move-pc"}, {"from", s.from},         {"size", s.size},
+            {"to", s.to},        {"boundaries", s.boundaries}, {"retries", s.retries}};
   }
   json operator()(const ReleaseStep& s) const {
     return {{"kind", "release"}, {"address", s.address}, {"size", s.size}, {"label", s.label}};
@@ -51,7 +52,12 @@ int runPlan(const PlanOptions& options) {
   if (options.json) {
     json sites = json::array();
     for (const PatchSite& s : in.sites)
-      sites.push_back({{"function", s.name}, {"entry", s.entry}, {"replacement", s.replacement}, {"scratch", s.scratch}});
+      sites.push_back({{"function", s.name}, {"entry", s.entry}, {"replacement", s.replacement}, {"scratch", s.scratch},
+                       {"previous", s.previous ? json(*s.previous) : json(nullptr)}});
+    json patches = json::array();
+    for (const PatchImage& p : in.patches)
+      patches.push_back({{"image", p.image->path}, {"load_address", p.loadAddress}, {"sequence_number", p.sequenceNumber},
+                         {"sha256", p.sha256}});
     json steps = json::array();
     for (const Step& step : in.plan.steps) {
       json j = std::visit(StepJson{}, step);
@@ -59,14 +65,18 @@ int runPlan(const PlanOptions& options) {
       steps.push_back(std::move(j));
     }
     json out = {{"scenario", options.scenario}, {"arch", scenario->arch}, {"protocol", scenario->protocol},
-                {"reverse", scenario->reverse}, {"patch_base", in.patchBase}, {"sites", sites}, {"steps", steps}};
+                {"reverse", scenario->reverse}, {"hotpatch_area", in.scratchBase}, {"patches", patches}, {"sites", sites}, {"steps", steps}};
     fmt::print("{}\n", out.dump(2));
     return kExitHolds;
   }
-  fmt::print("{}: {} protocol {}{}, patch loaded at {:#x}\n", scenario->name, scenario->arch, scenario->protocol,
-             scenario->reverse ? " (then reversed)" : "", in.patchBase);
+  fmt::print("{}: {} protocol {}{}, hotpatch area at {:#x}\n", scenario->name, scenario->arch, scenario->protocol,
+             scenario->reverse ? " (then reversed)" : "", in.scratchBase);
+  for (const PatchImage& p : in.patches)
+    fmt::print("  patch {} loaded at {:#x}{}\n", p.image->path, p.loadAddress,
+               p.sequenceNumber ? fmt::format(" (sequence number {})", p.sequenceNumber) : "");
   for (const PatchSite& s : in.sites)
-    fmt::print("  site {}: entry {:#x} -> replacement {:#x}\n", s.name, s.entry, s.replacement);
+    fmt::print("  site {}: entry {:#x} -> replacement {:#x}{}\n", s.name, s.entry, s.replacement,
+               s.previous ? fmt::format(" (retargeted from {:#x})", *s.previous) : "");
   for (size_t i = 0; i < in.plan.steps.size(); ++i)
     fmt::print("  {:>3}. {}\n", i + 1, describeStep(in.plan.steps[i]));
   return kExitHolds;

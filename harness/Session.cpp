@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 
+#include "emu/pe/HotPatchTable.h"
 #include "harness/Digest.h"
 
 namespace hph {
@@ -37,7 +39,6 @@ std::optional<SiteName> resolveSite(const PeImage& image, std::string_view text)
 constexpr std::string_view kHphVersion = "hph " HPH_VERSION_STRING;
 constexpr uint64_t kImageAlignment = 0x10000;
 constexpr uint64_t kScratchBytes = 0x10000;
-constexpr uint64_t kScratchPerSite = 0x100;
 constexpr uint32_t kBytesBeforeEntry = 16;
 constexpr std::string_view kRefPrefix = "__ref_";
 
@@ -47,6 +48,144 @@ const ExportInfo* findExport(const PeImage& image, std::string_view name) {
   for (const ExportInfo& e : image.exports)
     if (e.name == name) return &e;
   return nullptr;
+}
+
+
+// A table-driven patch: its base must be this base image (timestamp and checksum), at
+// the sequence number the series has reached.
+Result<void> readTable(const Scenario& scenario, size_t index, const PeImage& base, const PeImage& patch,
+                       uint32_t appliedSequence, PatchImage& out, std::vector<std::pair<uint32_t, uint32_t>>& functions) {
+  const HotPatchInfo& info = *patch.hotPatch;
+  auto fail = [&](std::string field, std::string problem) {
+    return badInput(fmt::format("{}: patch[{}]: {}: {}: {}", scenario.path, index, fileName(patch.path), field, problem));
+  };
+  const HotPatchBase* match = nullptr;
+  size_t matchIndex = 0;
+  for (size_t i = 0; i < info.bases.size() && !match; ++i)
+    if (info.bases[i].originalTimeDateStamp == base.timeDateStamp && info.bases[i].originalCheckSum == base.checkSum)
+      match = &info.bases[i], matchIndex = i;
+  if (!match) {
+    const HotPatchBase& first = info.bases.front();
+    const bool stampDiffers = first.originalTimeDateStamp != base.timeDateStamp;
+    return fail(stampDiffers ? "HotPatchBase[0].OriginalTimeDateStamp" : "HotPatchBase[0].OriginalCheckSum",
+                fmt::format("names a base with timestamp 0x{:08x} and checksum 0x{:08x}; {} has 0x{:08x} and "
+                            "0x{:08x} (not this patch's base image)",
+                            first.originalTimeDateStamp, first.originalCheckSum, fileName(base.path),
+                            base.timeDateStamp, base.checkSum));
+  }
+  const std::string field = fmt::format("HotPatchBase[{}]", matchIndex);
+  if (match->sequenceNumber != appliedSequence)
+    return fail(field + ".SequenceNumber",
+                fmt::format("applies over {}, but {} is at {}", match->sequenceNumber ? fmt::format("patch {}", match->sequenceNumber) : "the unpatched image",
+                            fileName(base.path), appliedSequence ? fmt::format("patch {}", appliedSequence) : "the unpatched image"));
+  out.sequenceNumber = info.sequenceNumber;
+  for (size_t i = 0; i < match->entries.size(); ++i) {
+    const HotPatchEntry& e = match->entries[i];
+    const std::string entry = fmt::format("{}.PatchTable[{}]", field, i);
+    if (e.type == pe::kHotPatchAbsolute) {
+      if (e.targetRva >= base.sizeOfImage)
+        return fail(entry + ".TargetRva", fmt::format("0x{:x} lies outside {}", e.targetRva, fileName(base.path)));
+      if (!patch.fileOffset(e.sourceRva, 8) && patch.bytesAt(e.sourceRva, 8).size() != 8)
+        return fail(entry + ".SourceRva", fmt::format("0x{:x} is not an 8-byte cell of the patch", e.sourceRva));
+      out.cells.emplace_back(e.sourceRva, e.targetRva);
+      continue;
+    }
+    const FunctionInfo* target = base.findFunction(fmt::format("rva:0x{:x}", e.targetRva));
+    const FunctionInfo* source = patch.findFunction(fmt::format("rva:0x{:x}", e.sourceRva));
+    if (!target)
+      return fail(entry + ".TargetRva", fmt::format("0x{:x} is not a function of {}", e.targetRva, fileName(base.path)));
+    if (!source)
+      return fail(entry + ".SourceRva", fmt::format("0x{:x} is not a function of the patch", e.sourceRva));
+    functions.emplace_back(target->begin, source->begin);
+  }
+  return {};
+}
+
+// Reads the patch images, places them, resolves what each patches and builds the plan.
+Result<void> preparePatches(const Scenario& scenario, const PeImage& base, ScenarioInputs& inputs) {
+  // The hotpatch area lies right past the base image's end (where Windows puts the
+  // address table); the patch images follow, or start at the scenario's patch_address.
+  inputs.scratchBase = alignUp(base.imageBase + base.sizeOfImage, kImageAlignment);
+  uint64_t next = scenario.patchAddress.value_or(inputs.scratchBase + kScratchBytes);
+  uint32_t appliedSequence = 0;
+  std::vector<std::pair<uint64_t, size_t>> redirected;  // site entry -> its first site
+  for (size_t index = 0; index < scenario.patches.size(); ++index) {
+    const std::string& path = scenario.patches[index];
+    auto image = readPeImage(path);
+    if (!image) return image.error();
+    if (image->arch != base.arch)
+      return badInput(fmt::format("{}: patch[{}]: {} is {}, the base is {}", scenario.path, index, fileName(path),
+                                  image->arch->name(), base.arch->name()));
+    PatchImage patch;
+    patch.image = std::make_shared<const PeImage>(std::move(image).value());
+    patch.sha256 = sha256OfFile(path);
+    patch.loadAddress = next;
+    next = alignUp(next + patch.image->sizeOfImage, kImageAlignment);
+    const PeImage& p = *patch.image;
+    std::vector<std::pair<uint32_t, uint32_t>> functions;  // base RVA -> patch RVA
+    if (p.hotPatch) {
+      if (!scenario.functions.empty())
+        return badInput(fmt::format("{}: [[functions]]: {} carries its own hotpatch table; an explicit map as well is "
+                                    "ambiguous (drop one)", scenario.path, fileName(path)));
+      if (auto r = readTable(scenario, index, base, p, appliedSequence, patch, functions); !r) return r.error();
+      appliedSequence = patch.sequenceNumber;
+    } else {
+      if (scenario.functions.empty())
+        return badInput(fmt::format("{}: [[functions]]: missing: {} carries no hotpatch table, so the scenario must "
+                                    "map target/replacement", scenario.path, fileName(path)));
+      for (const ExportInfo& e : p.exports) {
+        if (!e.name.starts_with(kRefPrefix)) continue;
+        const ExportInfo* global = findExport(base, e.name.substr(kRefPrefix.size()));
+        if (!global)
+          return badInput(fmt::format("{}: patch: {} exports {} but {} exports no {}", scenario.path, fileName(path),
+                                      e.name, fileName(scenario.base), e.name.substr(kRefPrefix.size())));
+        patch.cells.emplace_back(e.rva, global->rva);
+      }
+      for (size_t i = 0; i < scenario.functions.size(); ++i) {
+        const FunctionMap& map = scenario.functions[i];
+        const FunctionInfo* target = base.findFunction(map.target);
+        const FunctionInfo* replacement = p.findFunction(map.replacement);
+        if (!target)
+          return badInput(fmt::format("{}: [[functions]][{}].target: '{}' is not a function of {}", scenario.path, i,
+                                      map.target, fileName(scenario.base)));
+        if (!replacement)
+          return badInput(fmt::format("{}: [[functions]][{}].replacement: '{}' is not a function of {}", scenario.path,
+                                      i, map.replacement, fileName(path)));
+        functions.emplace_back(target->begin, replacement->begin);
+      }
+    }
+    for (const auto& [targetRva, replacementRva] : functions) {
+      const FunctionInfo& target = *base.functionContaining(targetRva);
+      PatchSite site;
+      site.name = target.name;
+      site.entry = base.imageBase + target.begin;
+      site.code = base.bytesAt(target.begin, target.end - target.begin);
+      const SectionInfo* section = base.sectionAt(target.begin);
+      const uint32_t beforeStart = std::max(section->virtualAddress, target.begin - std::min(target.begin, kBytesBeforeEntry));
+      site.before = base.bytesAt(beforeStart, target.begin - beforeStart);
+      site.replacement = patch.loadAddress + replacementRva;
+      const auto earlier = std::find_if(redirected.begin(), redirected.end(), [&](const auto& r) { return r.first == site.entry; });
+      if (earlier != redirected.end()) {
+        // A patch over a patch: retarget the redirect the first one set up.
+        const PatchSite& first = inputs.sites[earlier->second];
+        site.scratch = first.scratch;
+        for (auto it = inputs.sites.rbegin(); it != inputs.sites.rend(); ++it)
+          if (it->entry == site.entry) { site.previous = it->replacement; break; }
+      } else {
+        site.scratch = inputs.scratchBase + redirected.size() * kScratchPerSite;
+        if (site.scratch + kScratchPerSite > inputs.scratchBase + kScratchBytes)
+          return badInput(fmt::format("{}: patch: more functions than the {}-byte hotpatch area holds", scenario.path,
+                                      kScratchBytes));
+        redirected.emplace_back(site.entry, inputs.sites.size());
+      }
+      inputs.sites.push_back(std::move(site));
+    }
+    inputs.patches.push_back(std::move(patch));
+  }
+  auto plan = buildPlan(scenario.protocol, *base.arch, inputs.sites, {scenario.reverse});
+  if (!plan) return badInput(fmt::format("{}: [protocol]: {}", scenario.path, plan.error().message));
+  inputs.plan = std::move(plan).value();
+  return {};
 }
 
 }  // namespace
@@ -79,50 +218,11 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
       return badInput(fmt::format("{}: [[host_write]][{}].target: '{}' is not a function (+offset inside "
                                   "it) of {}", scenario.path, i, w.target, fileName(scenario.base)));
   }
-  if (!scenario.patch.empty()) {
-    auto patch = readPeImage(scenario.patch);
-    if (!patch) return patch.error();
-    if (patch->arch != base.arch)
-      return badInput(fmt::format("{}: patch: {} is {}, the base is {}", scenario.path, fileName(scenario.patch),
-                                  patch->arch->name(), base.arch->name()));
-    inputs->patch = std::make_shared<const PeImage>(std::move(patch).value());
-    const PeImage& p = *inputs->patch;
-    for (const ExportInfo& e : p.exports)
-      if (e.name.starts_with(kRefPrefix) && !findExport(base, e.name.substr(kRefPrefix.size())))
-        return badInput(fmt::format("{}: patch: {} exports {} but {} exports no {}", scenario.path,
-                                    fileName(scenario.patch), e.name, fileName(scenario.base),
-                                    e.name.substr(kRefPrefix.size())));
-    // The patch loads right after the base (within +-2 GiB / +-128 MiB of every site), and
-    // the plans' trampolines and veneers right after the patch.
-    inputs->patchBase = alignUp(base.imageBase + base.sizeOfImage, kImageAlignment);
-    inputs->scratchBase = alignUp(inputs->patchBase + p.sizeOfImage, kImageAlignment);
-    for (size_t i = 0; i < scenario.functions.size(); ++i) {
-      const FunctionMap& map = scenario.functions[i];
-      const FunctionInfo* target = base.findFunction(map.target);
-      const FunctionInfo* replacement = p.findFunction(map.replacement);
-      if (!target)
-        return badInput(fmt::format("{}: [[functions]][{}].target: '{}' is not a function of {}", scenario.path, i,
-                                    map.target, fileName(scenario.base)));
-      if (!replacement)
-        return badInput(fmt::format("{}: [[functions]][{}].replacement: '{}' is not a function of {}", scenario.path,
-                                    i, map.replacement, fileName(scenario.patch)));
-      PatchSite site;
-      site.name = map.target;
-      site.entry = base.imageBase + target->begin;
-      site.code = base.bytesAt(target->begin, target->end - target->begin);
-      const SectionInfo* section = base.sectionAt(target->begin);
-      const uint32_t beforeStart = std::max(section->virtualAddress, target->begin - std::min(target->begin, kBytesBeforeEntry));
-      site.before = base.bytesAt(beforeStart, target->begin - beforeStart);
-      site.replacement = inputs->patchBase + replacement->begin;
-      site.scratch = inputs->scratchBase + i * kScratchPerSite;
-      inputs->sites.push_back(std::move(site));
-    }
-    auto plan = buildPlan(scenario.protocol, *base.arch, inputs->sites, {scenario.reverse});
-    if (!plan) return badInput(fmt::format("{}: [protocol]: {}", scenario.path, plan.error().message));
-    inputs->plan = std::move(plan).value();
-    inputs->patchSha256 = sha256OfFile(scenario.patch);
+  if (!scenario.patches.empty()) {
+    auto patched = preparePatches(scenario, base, *inputs);
+    if (!patched) return patched.error();
   }
-  const bool anythingWatched = !scenario.hostWrites.empty() || !scenario.explore.watch.empty() || !scenario.patch.empty();
+  const bool anythingWatched = !scenario.hostWrites.empty() || !scenario.explore.watch.empty() || !scenario.patches.empty();
   inputs->points = scenario.explore.points.value_or(anythingWatched ? PointsMode::kWatched : PointsMode::kAll);
   if (inputs->points == PointsMode::kWatched && !anythingWatched)
     return badInput(fmt::format("{}: [explore].points: 'watched' but nothing is watched (no "
@@ -134,7 +234,7 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   digest.update(kHphVersion);
   digest.update(inputs->scenarioSha256);
   digest.update(inputs->baseSha256);
-  digest.update(inputs->patchSha256);
+  for (const PatchImage& p : inputs->patches) digest.update(p.sha256);
   inputs->inputsDigest = digest.finish();
   return std::shared_ptr<const ScenarioInputs>(std::move(inputs));
 }
@@ -171,17 +271,18 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioI
     const uint64_t window = scenario.explore.window;
     watched.push_back({at - window, at + w.bytes.size() + window});
   }
-  if (inputs->patch) {
-    auto patch = loadImage(m, *inputs->patch, inputs->patchBase);
-    if (!patch) return patch.error();
-    // Secure-hotpatch cells: the patch's __ref_X points at the base's X.
-    for (const ExportInfo& e : inputs->patch->exports) {
-      if (!e.name.starts_with(kRefPrefix)) continue;
-      const uint64_t target = loaded->address(findExport(image, e.name.substr(kRefPrefix.size()))->rva);
-      m.writeGuest(patch->address(e.rva), {reinterpret_cast<const uint8_t*>(&target), 8});
-    }
+  if (!inputs->patches.empty()) {
     auto scratch = m.map(inputs->scratchBase, kScratchBytes, kAll, "hotpatch area");
     if (!scratch) return scratch.error();
+    for (const PatchImage& p : inputs->patches) {
+      auto patch = loadImage(m, *p.image, p.loadAddress);
+      if (!patch) return patch.error();
+      // Pointer cells: the patch's view of the base's globals.
+      for (const auto& [cell, target] : p.cells) {
+        const uint64_t value = loaded->address(target);
+        m.writeGuest(patch->address(cell), {reinterpret_cast<const uint8_t*>(&value), 8});
+      }
+    }
     setup.plan = inputs->plan;
     if (scenario.protocol == "int3-3step")
       for (const PatchSite& site : inputs->sites) setup.breakpointRedirects.emplace_back(site.entry, site.replacement);

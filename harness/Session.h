@@ -13,6 +13,17 @@
 
 namespace hph {
 
+// One patch image of the scenario, and what loading it involves.
+struct PatchImage {
+  std::shared_ptr<const PeImage> image;
+  std::string sha256;
+  uint64_t loadAddress = 0;
+  // Pointer cells (secure-hotpatch __ref_ cells, ABSOLUTE chunks): the cell's RVA in the
+  // patch, and the base RVA whose address it must hold.
+  std::vector<std::pair<uint32_t, uint32_t>> cells;
+  uint32_t sequenceNumber = 0;  // from its own table; 0 for an explicitly mapped patch
+};
+
 // Everything that is read and checked once per scenario, shared by all workers.
 struct ScenarioInputs {
   Scenario scenario;
@@ -20,11 +31,9 @@ struct ScenarioInputs {
   std::string scenarioSha256;
   std::string baseSha256;
   PointsMode points = PointsMode::kAll;
-  // With a patch image: where it loads (within reach of the base: right after it), the
-  // area plans put trampolines and veneers in, the sites and the plan itself.
-  std::shared_ptr<const PeImage> patch;
-  std::string patchSha256;
-  uint64_t patchBase = 0;
+  // With patch images: the hotpatch area right past the base image's end (address-table
+  // stubs, trampolines, veneers), the images after it in order, the sites and the plan.
+  std::vector<PatchImage> patches;
   uint64_t scratchBase = 0;
   std::vector<PatchSite> sites;
   Plan plan;

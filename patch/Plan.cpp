@@ -14,7 +14,8 @@ std::string hexBytes(const std::vector<uint8_t>& bytes) {
 struct Describe {
   std::string operator()(const StoreStep& s) const {
     return fmt::format("store {} byte{} [{}] at {:#x} {}{}", s.bytes.size(), s.bytes.size() == 1 ? "" : "s",
-                       hexBytes(s.bytes), s.address, s.label, s.live ? "" : " (not live)");
+                       hexBytes(s.bytes), s.address, s.label,
+                       s.data ? (s.live ? " (data)" : " (data, not live)") : (s.live ? "" : " (not live)"));
   }
   std::string operator()(const CacheMaintenanceStep& s) const {
     return fmt::format("cache maintenance (dc cvau, dsb ish, ic ivau, dsb ish) over [{:#x}, +{}) {}", s.address,
@@ -27,7 +28,7 @@ struct Describe {
     return fmt::format("move any pc in [{:#x}, +{}) to {:#x} + offset {}", s.from, s.size, s.to, s.label);
   }
   std::string operator()(const ReleaseStep& s) const {
-    return fmt::format("release [{:#x}, +{}) {}", s.address, s.size, s.label);
+    return fmt::format("release [{:#x}, +{}) {} once no thread is in it", s.address, s.size, s.label);
   }
 };
 

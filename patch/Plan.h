@@ -11,12 +11,15 @@
 namespace hph {
 
 // The host writes `bytes` at `address` with one store. `live`: a thread may be fetching
-// these bytes at that moment (false for padding nothing jumps into yet).
+// these bytes at that moment (false for padding nothing jumps into yet); for code stores
+// the plan's liveness analysis (patch/LiveCode.h) decides it. `data`: the bytes are read
+// as data, never fetched (an address-table slot, a veneer's or literal-swap's literal).
 struct StoreStep {
   uint64_t address = 0;
   std::vector<uint8_t> bytes;
-  std::string label;  // "bump+0x0 (eb f9)": where, as the scenario names it
+  std::string label;  // "bump+0x0": where, as the scenario names it
   bool live = true;
+  bool data = false;
 };
 
 // Arm64: DC CVAU, DSB ISH, IC IVAU, DSB ISH over a range (the writer's side of making new
@@ -37,15 +40,20 @@ struct ResumeAllStep {};
 
 // While suspended: a thread whose PC lies on an instruction of [from, from + size)
 // continues at the same instruction in `to` (the trampoline holding those instructions).
+// A return address strictly inside the span (a call among the displaced instructions)
+// cannot be moved: the patcher resumes every thread and retries from the preceding
+// suspend-all, at most `retries` times, then gives the plan up (refused).
 struct MovePcStep {
   uint64_t from = 0;
   uint64_t size = 0;
   uint64_t to = 0;
   std::vector<std::pair<uint32_t, uint32_t>> boundaries;  // offset in from -> offset in to
   std::string label;
+  uint32_t retries = 3;
 };
 
-// A trampoline or old-code buffer that no thread may be in any more.
+// A trampoline, stub or old-code buffer about to be reused: the patcher waits until no
+// thread's PC lies in it (C7).
 struct ReleaseStep {
   uint64_t address = 0;
   uint64_t size = 0;

@@ -2,6 +2,7 @@
 // and refuses (naming the function and why) when they do not hold.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,8 +20,13 @@ struct PatchSite {
   std::vector<uint8_t> code;         // the function's bytes, entry to end
   std::vector<uint8_t> before;       // up to 16 bytes right before the entry (padding)
   uint64_t replacement = 0;          // the new function
-  uint64_t scratch = 0;              // 64 bytes the plan may use (trampoline, veneer, literal)
+  uint64_t scratch = 0;              // 0x100 bytes the plan may use (trampoline, veneer, address table)
+  // A patch over a patch: the function an earlier patch of the series already redirects
+  // this site to. The plan then only retargets the redirect (same scratch area).
+  std::optional<uint64_t> previous;
 };
+
+inline constexpr uint64_t kScratchPerSite = 0x100;
 
 struct ProtocolOptions {
   bool reverse = false;  // after the patch, undo it (restore the original bytes exactly)

@@ -14,7 +14,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string scenario(const std::string& name) { return std::string(HPH_CORPUS_DIR) + "/scenarios/" + name; }
+std::string scenario(const std::string& name) { return corpusScenario(name); }
 
 std::string replayToken(const std::string& output) {
   std::smatch m;
@@ -44,11 +44,8 @@ TEST(CheckCli, CanaryIsCaughtAndKeepsCiGreen) {
 
 TEST(CheckCli, UnexpectedVerdictIsExitCode1) {
   // The same race, expected to hold: the tool must fail the gate.
-  auto text = readFile(scenario("race.arm64.toml"));
-  std::string toml(text.begin(), text.end());
-  toml = std::regex_replace(toml, std::regex("expect = \"violation:invariant\""), "expect = \"holds\"");
-  toml = std::regex_replace(toml, std::regex("\\.\\./images/"), std::string(HPH_CORPUS_DIR) + "/images/");
-  const std::string path = writeTempFile("race-expected-to-hold.toml", {toml.begin(), toml.end()});
+  const std::string path = scenarioVariant("race.arm64.toml", {{"expect = \"violation:invariant\"", "expect = \"holds\""}},
+                                           "race-expected-to-hold.toml");
   const CommandResult r = runHph({"check", path, "--jobs", "1"});
   EXPECT_EQ(r.exitCode, 1);
   EXPECT_NE(r.out.find("FAIL race-arm64: violation:invariant (expected holds)"), std::string::npos) << r.out;

@@ -47,6 +47,17 @@ uint32_t fileOffsetOf(const Bytes& b, uint32_t rva) {
   return 0;
 }
 
+// File offsets of a (good) hotpatch image's IMAGE_HOT_PATCH_INFO, its first
+// IMAGE_HOT_PATCH_BASE and that base's patch table.
+uint32_t hotPatchInfo(const Bytes& b) {
+  const uint32_t loadConfig = fileOffsetOf(b, get<uint32_t>(b, Layout(b).directory(pe::kLoadConfigDirectory)));
+  return fileOffsetOf(b, get<uint32_t>(b, loadConfig + pe::loadcfg::kHotPatchTableOffset));
+}
+uint32_t hotPatchBase(const Bytes& b) {
+  return fileOffsetOf(b, get<uint32_t>(b, fileOffsetOf(b, get<uint32_t>(b, hotPatchInfo(b) + 12))));
+}
+uint32_t hotPatchTable(const Bytes& b) { return fileOffsetOf(b, get<uint32_t>(b, hotPatchBase(b) + 24)); }
+
 struct MalformedCase {
   const char* name;
   const char* base;   // corpus image the mutation starts from
@@ -146,6 +157,23 @@ const std::vector<MalformedCase>& malformedCases() {
          put<uint32_t>(b, dir + pe::loadcfg::kHotPatchTableOffset, 0x7FFFFFFF);
        },
        "load config.HotPatchTableOffset"},
+      {"hotpatch_sequence_zero", "counter_hotpatch.x64.dll",
+       [](Bytes& b) { put<uint32_t>(b, hotPatchInfo(b) + 8, 0); }, "HotPatchInfo.SequenceNumber"},
+      {"hotpatch_size_small", "counter_hotpatch.arm64.dll",
+       [](Bytes& b) { put<uint32_t>(b, hotPatchInfo(b) + 4, 4); }, "HotPatchInfo.Size"},
+      {"hotpatch_no_base", "counter_hotpatch.arm64.dll",
+       [](Bytes& b) { put<uint32_t>(b, hotPatchInfo(b) + 16, 0); }, "HotPatchInfo.BaseImageCount"},
+      {"hotpatch_base_list_outside", "counter_hotpatch.x64.dll",
+       [](Bytes& b) { put<uint32_t>(b, hotPatchInfo(b) + 12, 0x7FFFFF00); }, "HotPatchInfo.BaseImageList"},
+      {"hotpatch_base_over_itself", "counter_patch2.x64.dll",
+       [](Bytes& b) { put<uint32_t>(b, hotPatchBase(b), 2); }, "HotPatchBase[0].SequenceNumber"},
+      {"hotpatch_table_count_absurd", "counter_hotpatch.x64.dll",
+       [](Bytes& b) { put<uint32_t>(b, hotPatchTable(b), 0x10000000); }, "HotPatchBase[0].PatchTable"},
+      {"hotpatch_chunk_type_garbage", "counter_hotpatch.arm64.dll",
+       [](Bytes& b) { put<uint32_t>(b, hotPatchTable(b) + 4, 0x12345); }, "HotPatchBase[0].PatchTable[0].Type"},
+      {"hotpatch_source_outside", "counter_hotpatch.x64.dll",
+       [](Bytes& b) { put<uint32_t>(b, hotPatchTable(b) + 4 + 12 + 4, 0x7FFFFFF0); },
+       "HotPatchBase[0].PatchTable[1].SourceRva"},
       {"pdata_entry_garbage", "basics.x64.dll",
        [](Bytes& b) {
          const uint32_t dir = fileOffsetOf(b, get<uint32_t>(b, Layout(b).directory(pe::kExceptionDirectory)));
@@ -189,8 +217,8 @@ TEST(MalformedPaths, MissingFileAndDirectoryAreBadInput) {
 // Random damage anywhere in the headers and tables: the reader returns an image or a
 // bad-input error; a crash or a hang fails the test (and the CTest timeout).
 RC_GTEST_PROP(MalformedFuzz, ReaderNeverCrashesOnDamagedImages, ()) {
-  const auto name = *rc::gen::element<std::string>("basics.x64.dll", "basics.arm64.dll",
-                                                   "imports.x64.dll", "imports.arm64.dll");
+  const auto name = *rc::gen::element<std::string>("basics.x64.dll", "basics.arm64.dll", "imports.x64.dll",
+                                                   "imports.arm64.dll", "counter_hotpatch.x64.dll");
   static std::map<std::string, Bytes> cache;
   if (!cache.count(name)) cache[name] = readFile(corpusImage(name));
   Bytes bytes = cache[name];

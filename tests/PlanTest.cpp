@@ -8,6 +8,7 @@
 
 #include "harness/Session.h"
 #include "harness/explore/ReplaySource.h"
+#include "patch/LiveCode.h"
 #include "tests/TestSupport.h"
 
 namespace hph::test {
@@ -15,15 +16,9 @@ namespace {
 
 using nlohmann::json;
 
-std::string scenario(const std::string& name) { return std::string(HPH_CORPUS_DIR) + "/scenarios/" + name; }
-
-// A corpus scenario's text with its image paths made absolute, changed and written out.
+std::string scenario(const std::string& name) { return corpusScenario(name); }
 std::string variant(const std::string& name, const std::vector<std::pair<std::string, std::string>>& edits) {
-  const auto bytes = readFile(scenario(name));
-  std::string text(bytes.begin(), bytes.end());
-  text = std::regex_replace(text, std::regex("\\.\\./images/"), std::string(HPH_CORPUS_DIR) + "/images/");
-  for (const auto& [from, to] : edits) text = std::regex_replace(text, std::regex(from), to);
-  return writeTempFile("variant-" + name, {text.begin(), text.end()});
+  return scenarioVariant(name, edits);
 }
 
 // "store:5:live" style summary of a plan: kinds, store widths and liveness.
@@ -34,42 +29,109 @@ std::vector<std::string> planShape(const std::string& path) {
   const json plan = json::parse(r.out);
   for (const json& step : plan["steps"]) {
     std::string s = step["kind"];
-    if (s == "store") s += ":" + std::to_string(step["width"].get<int>()) + (step["live"].get<bool>() ? ":live" : ":dead");
+    if (s == "store")
+      s += ":" + std::to_string(step["width"].get<int>()) + (step["data"].get<bool>() ? ":data" : "") +
+           (step["live"].get<bool>() ? ":live" : ":dead");
     shape.push_back(s);
   }
   return shape;
 }
 
 TEST(Plan, GoldenStepListsPerProtocol) {
+  // Liveness comes from the analysis (patch/LiveCode): padding and scratch nothing jumps
+  // into yet are dead, stores while every thread is suspended are dead.
   const std::map<std::string, std::vector<std::string>> golden = {
       {"patch-naive-jmp5.x64.toml", {"store:5:live"}},
-      {"patch-padding-short-jmp.x64.toml", {"store:5:dead", "store:2:live"}},
+      {"patch-padding-short-jmp.x64.toml", {"store:16:dead", "store:5:dead", "store:2:live"}},
       {"patch-int3-3step.x64.toml",
        {"store:1:live", "sync-all", "store:4:live", "sync-all", "store:1:live", "sync-all"}},
-      {"patch-stop-the-world.x64.toml", {"store:17:dead", "suspend-all", "move-pc", "store:5:live", "resume-all"}},
+      {"patch-stop-the-world.x64.toml", {"store:17:dead", "suspend-all", "move-pc", "store:5:dead", "resume-all"}},
       {"patch-b-direct.arm64.toml", {"store:4:live", "cache-maintenance"}},
       {"patch-veneer.arm64.toml", {"store:16:dead", "cache-maintenance", "store:4:live", "cache-maintenance"}},
       {"patch-literal-swap.arm64.toml",
-       {"store:8:dead", "store:8:dead", "store:8:dead", "cache-maintenance", "store:4:live", "cache-maintenance",
-        "store:8:live"}},
+       {"store:8:dead", "store:8:data:dead", "store:8:dead", "cache-maintenance", "store:4:live", "cache-maintenance",
+        "store:8:data:live"}},
       {"patch-stop-the-world.arm64.toml",
-       {"store:8:dead", "cache-maintenance", "suspend-all", "move-pc", "store:4:live", "cache-maintenance",
+       {"store:8:dead", "cache-maintenance", "suspend-all", "move-pc", "store:4:dead", "cache-maintenance",
         "sync-all", "resume-all"}},
+      // A cumulative series: the second patch only retargets what the first set up.
+      {"patch-series.x64.toml", {"store:16:dead", "store:5:dead", "store:2:live", "store:16:dead", "store:5:dead",
+                                 "store:2:live", "store:8:data:live"}},
+      {"patch-series.arm64.toml",
+       {"store:8:dead", "cache-maintenance", "suspend-all", "move-pc", "store:4:dead", "cache-maintenance", "sync-all",
+        "resume-all", "store:8:dead", "cache-maintenance", "suspend-all", "move-pc", "store:4:dead",
+        "cache-maintenance", "sync-all", "resume-all", "suspend-all", "store:4:dead", "cache-maintenance", "sync-all",
+        "resume-all"}},
   };
   for (const auto& [file, expected] : golden) EXPECT_EQ(planShape(scenario(file)), expected) << file;
+}
+
+TEST(Plan, GoldenReverseStepLists) {
+  // Unpatching: the padding and stub come back only after every thread left them.
+  const std::map<std::string, std::vector<std::string>> golden = {
+      {"patch-padding-short-jmp.x64.toml",
+       {"store:16:dead", "store:5:dead", "store:2:live", "store:2:live", "release", "release", "store:5:dead"}},
+      {"patch-veneer.arm64.toml", {"store:16:dead", "cache-maintenance", "store:4:live", "cache-maintenance",
+                                   "store:4:live", "cache-maintenance", "release", "store:16:dead", "cache-maintenance"}},
+      {"patch-literal-swap.arm64.toml",
+       {"store:8:dead", "store:8:data:dead", "store:8:dead", "cache-maintenance", "store:4:live", "cache-maintenance",
+        "store:8:data:live", "store:8:data:live"}},
+  };
+  for (const auto& [file, expected] : golden)
+    EXPECT_EQ(planShape(variant(file, {{"\\[protocol\\]\nname = \"([a-z0-9-]+)\"", "[protocol]\nname = \"$1\"\nreverse = true"}})),
+              expected)
+        << file;
+}
+
+// Without the release steps the padding restore would be live: the analysis sees that a
+// thread may still be on the padding jump.
+TEST(Plan, LivenessFollowsReachableCodeAndReleases) {
+  const Arch& arch = x64Arch();
+  // 5 bytes of int3 padding, then `mov rax, rcx; ret` at 0x1005.
+  const std::vector<uint8_t> code{0xCC, 0xCC, 0xCC, 0xCC, 0xCC, 0x48, 0x89, 0xC8, 0xC3};
+  const std::vector<uint8_t> jump{0xE9, 0x00, 0x00, 0x00, 0x00};
+  Plan plan;
+  plan.steps.push_back(StoreStep{0x1000, jump, "padding"});
+  plan.steps.push_back(StoreStep{0x1005, {0xEB, 0xF9}, "entry"});
+  plan.steps.push_back(StoreStep{0x1005, {0x48, 0x89}, "entry restored"});
+  plan.steps.push_back(StoreStep{0x1000, {0xCC, 0xCC, 0xCC, 0xCC, 0xCC}, "padding restored"});
+  analyzeLiveness(arch, {{0x1000, code}}, {0x1005}, plan);
+  auto live = [&](size_t i) { return std::get<StoreStep>(plan.steps[i]).live; };
+  EXPECT_FALSE(live(0)) << "padding nothing jumps into";
+  EXPECT_TRUE(live(1)) << "the entry instruction";
+  EXPECT_TRUE(live(2));
+  EXPECT_TRUE(live(3)) << "a thread that took eb f9 may still be on the padding jump";
+  plan.steps.insert(plan.steps.begin() + 3, ReleaseStep{0x1000, 5, "padding"});
+  analyzeLiveness(arch, {{0x1000, code}}, {0x1005}, plan);
+  EXPECT_FALSE(live(4)) << "after the release nothing is on the padding";
+  // Suspended threads fetch nothing.
+  Plan suspended;
+  suspended.steps = {SuspendAllStep{}, StoreStep{0x1005, jump, "entry"}, ResumeAllStep{}};
+  analyzeLiveness(arch, {{0x1000, code}}, {0x1005}, suspended);
+  EXPECT_FALSE(std::get<StoreStep>(suspended.steps[1]).live);
 }
 
 TEST(Plan, StoresLandWhereTheProtocolSays) {
   const json plan = json::parse(runHph({"plan", scenario("patch-padding-short-jmp.x64.toml"), "--json"}).out);
   const uint64_t entry = plan["sites"][0]["entry"];
-  EXPECT_EQ(plan["steps"][0]["address"], entry - 5);
-  EXPECT_EQ(plan["steps"][1]["address"], entry);
-  EXPECT_EQ(plan["steps"][1]["bytes"], "ebf9");
-  // e9 rel32 from entry-5 reaches the replacement.
-  const std::string jmp = plan["steps"][0]["bytes"];
+  const uint64_t table = plan["sites"][0]["scratch"];
+  // The address table past the base image's end: jmp [rip+2] to an aligned slot that
+  // holds the replacement.
+  EXPECT_EQ(plan["steps"][0]["address"], table);
+  EXPECT_GE(table, plan["hotpatch_area"].get<uint64_t>());
+  const std::string stub = plan["steps"][0]["bytes"];
+  EXPECT_EQ(stub.substr(0, 12), "ff2502000000");
+  uint64_t slot = 0;
+  for (int i = 7; i >= 0; --i) slot = slot << 8 | std::stoul(stub.substr(16 + 2 * i, 2), nullptr, 16);
+  EXPECT_EQ(slot, plan["sites"][0]["replacement"].get<uint64_t>());
+  EXPECT_EQ(plan["steps"][1]["address"], entry - 5);
+  EXPECT_EQ(plan["steps"][2]["address"], entry);
+  EXPECT_EQ(plan["steps"][2]["bytes"], "ebf9");
+  // e9 rel32 from entry-5 reaches the table.
+  const std::string jmp = plan["steps"][1]["bytes"];
   ASSERT_EQ(jmp.substr(0, 2), "e9");
   uint32_t rel = std::stoul(jmp.substr(8, 2) + jmp.substr(6, 2) + jmp.substr(4, 2) + jmp.substr(2, 2), nullptr, 16);
-  EXPECT_EQ(entry + static_cast<int32_t>(rel), plan["sites"][0]["replacement"].get<uint64_t>());
+  EXPECT_EQ(entry + static_cast<int32_t>(rel), table);
 }
 
 TEST(Plan, RefusalsAreExitCode2NamingTheFunction) {
@@ -108,7 +170,7 @@ std::shared_ptr<const ScenarioInputs> prepared(const std::string& path) {
 TEST(Plan, ReversePlansRestoreTheOriginalBytesExactly) {
   for (const char* file : {"patch-naive-jmp5.x64.toml", "patch-padding-short-jmp.x64.toml", "patch-int3-3step.x64.toml",
                            "patch-stop-the-world.x64.toml", "patch-b-direct.arm64.toml", "patch-veneer.arm64.toml",
-                           "patch-stop-the-world.arm64.toml"}) {
+                           "patch-stop-the-world.arm64.toml", "patch-series.x64.toml", "patch-series.arm64.toml"}) {
     auto inputs = prepared(variant(file, {{"\\[protocol\\]\nname = \"([a-z0-9-]+)\"", "[protocol]\nname = \"$1\"\nreverse = true"}}));
     ASSERT_TRUE(inputs) << file;
     auto session = Session::create(inputs, false);
@@ -135,7 +197,7 @@ TEST(Plan, ThreadsAtTheTransientInt3ContinueInTheReplacement) {
   const RunRecord run = (*session)->run(schedule);
   ASSERT_FALSE(run.violation) << run.violation->message;
   EXPECT_EQ(run.invariantValue, 1u);
-  const uint64_t v2Calls = inputs->patchBase + inputs->patch->findFunction("v2_calls")->begin;
+  const uint64_t v2Calls = inputs->patches[0].loadAddress + inputs->patches[0].image->findFunction("v2_calls")->begin;
   auto calls = (*session)->machine().call(v2Calls, {});
   ASSERT_TRUE(calls.ok() && calls->completed());
   EXPECT_GE(calls->value, 40u) << "thread 0's 40 calls went through the int3 to the replacement";
@@ -154,7 +216,7 @@ TEST(Plan, PatchedCallsReachTheReplacementThroughRefCells) {
     const RunRecord run = (*session)->run(schedule);
     ASSERT_FALSE(run.violation) << file << ": " << run.violation->message;
     EXPECT_EQ(run.invariantValue, 1u) << file;
-    auto calls = (*session)->machine().call(inputs->patchBase + inputs->patch->findFunction("v2_calls")->begin, {});
+    auto calls = (*session)->machine().call(inputs->patches[0].loadAddress + inputs->patches[0].image->findFunction("v2_calls")->begin, {});
     ASSERT_TRUE(calls.ok() && calls->completed());
     EXPECT_EQ(calls->value, 3u * 40u) << file << ": 3 threads x 40 calls, all new";
   }

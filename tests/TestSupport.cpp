@@ -7,12 +7,26 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 namespace hph::test {
 
 std::string corpusImage(const std::string& name) {
   return std::string(HPH_CORPUS_DIR) + "/images/" + name;
+}
+
+std::string corpusScenario(const std::string& name) {
+  return std::string(HPH_CORPUS_DIR) + "/scenarios/" + name;
+}
+
+std::string scenarioVariant(const std::string& name, const std::vector<std::pair<std::string, std::string>>& edits,
+                            const std::string& as) {
+  const auto bytes = readFile(corpusScenario(name));
+  std::string text(bytes.begin(), bytes.end());
+  text = std::regex_replace(text, std::regex("\\.\\./images/"), std::string(HPH_CORPUS_DIR) + "/images/");
+  for (const auto& [from, to] : edits) text = std::regex_replace(text, std::regex(from), to);
+  return writeTempFile(as.empty() ? "variant-" + name : as, {text.begin(), text.end()});
 }
 
 std::vector<uint8_t> readFile(const std::string& path) {

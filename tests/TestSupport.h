@@ -12,6 +12,11 @@
 namespace hph::test {
 
 std::string corpusImage(const std::string& name);  // "basics.x64.dll" -> full path
+std::string corpusScenario(const std::string& name);  // "race.x64.toml" -> full path
+// A corpus scenario's text with its image paths made absolute, then each (regex, with)
+// edit applied, written to a temporary file of that name: its path.
+std::string scenarioVariant(const std::string& name, const std::vector<std::pair<std::string, std::string>>& edits,
+                            const std::string& as = "");
 std::vector<uint8_t> readFile(const std::string& path);
 std::string writeTempFile(const std::string& name, const std::vector<uint8_t>& bytes);
 

@@ -107,6 +107,44 @@ void Arm64Arch::setThreadPointer(const Engine& engine, uint64_t teb) const {
 
 std::span<const uint8_t> Arm64Arch::returnInstruction() const { return kRet; }
 
+namespace {
+
+int64_t signExtend(uint64_t value, unsigned bits) {
+  const uint64_t sign = uint64_t{1} << (bits - 1);
+  return static_cast<int64_t>((value ^ sign) - sign);
+}
+
+// Control flow and literal reads, from the encoding (Capstone 4 misses some encodings).
+void describeFlow(uint32_t word, uint64_t address, DecodedInstruction& out) {
+  out.flow = Flow::kNext;
+  if ((word & 0x7C000000u) == 0x14000000u) {  // B / BL imm26
+    out.target = address + signExtend(word & 0x3FFFFFFu, 26) * 4;
+    out.flow = (word & 0x80000000u) ? Flow::kCall : Flow::kJump;
+  } else if ((word & 0xFF000010u) == 0x54000000u) {  // B.cond imm19 (AL and NV always branch)
+    out.target = address + signExtend((word >> 5) & 0x7FFFF, 19) * 4;
+    out.flow = (word & 0xE) == 0xE ? Flow::kJump : Flow::kConditional;
+  } else if ((word & 0x7E000000u) == 0x34000000u) {  // CBZ / CBNZ
+    out.target = address + signExtend((word >> 5) & 0x7FFFF, 19) * 4;
+    out.flow = Flow::kConditional;
+  } else if ((word & 0x7E000000u) == 0x36000000u) {  // TBZ / TBNZ imm14
+    out.target = address + signExtend((word >> 5) & 0x3FFF, 14) * 4;
+    out.flow = Flow::kConditional;
+  } else if ((word & 0xFE1F0000u) == 0xD61F0000u) {  // BR / BLR / RET / ERET and PAC forms
+    out.flow = ((word >> 21) & 0xF) == 1 ? Flow::kNext : Flow::kEnd;  // BLR returns
+  } else if ((word & 0xFF000000u) == 0xD4000000u || word == 0) {  // SVC/HVC/SMC/BRK/HLT, udf #0
+    out.flow = Flow::kEnd;
+  } else if ((word & 0x3B000000u) == 0x18000000u) {  // LDR (literal), incl. SIMD and PRFM
+    const uint32_t opc = word >> 30;
+    const bool simd = (word >> 26) & 1;
+    out.dataRead = address + signExtend((word >> 5) & 0x7FFFF, 19) * 4;
+    out.dataReadBytes = simd ? 4u << opc : (opc == 0 ? 4 : 8);
+    if (!simd && opc == 3) out.dataReadBytes = 0;  // PRFM reads nothing architecturally
+  }
+  if (!out.valid) out.flow = Flow::kEnd;
+}
+
+}  // namespace
+
 DecodedInstruction Arm64Arch::decode(std::span<const uint8_t> bytes, uint64_t address) const {
   DecodedInstruction out;
   if (bytes.size() < 4) {
@@ -126,6 +164,7 @@ DecodedInstruction Arm64Arch::decode(std::span<const uint8_t> bytes, uint64_t ad
     out.valid = word != 0;  // udf #0 is the only permanently undefined encoding we name
     out.text = word == 0 ? "udf #0" : fmt::format(".inst 0x{:08x}", word);
   }
+  describeFlow(word, address, out);
   return out;
 }
 

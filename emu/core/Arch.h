@@ -17,10 +17,24 @@ namespace hph {
 
 enum class ArchKind { kX64, kArm64 };
 
+// Where control goes after an instruction (what liveness analysis follows).
+enum class Flow : uint8_t {
+  kNext,         // the next instruction only (indirect calls too: they come back)
+  kJump,         // `target` only
+  kConditional,  // `target` or the next instruction
+  kCall,         // `target`, then the next instruction
+  kEnd,          // nowhere we can follow: return, indirect jump, trap, invalid
+};
+
 struct DecodedInstruction {
   bool valid = false;
   uint32_t length = 0;  // bytes; 0 when invalid
   std::string text;     // "mov rax, rbx" / "add x0, x1, x2"; a ".byte"/".inst" line if invalid
+  Flow flow = Flow::kEnd;
+  uint64_t target = 0;  // kJump / kConditional / kCall
+  // A PC-relative memory read (x64 [rip+d], Arm64 LDR literal): where and how wide.
+  uint64_t dataRead = 0;
+  uint32_t dataReadBytes = 0;
 };
 
 // What `inspect` reports about a function's entry as compiled.

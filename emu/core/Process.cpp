@@ -142,13 +142,13 @@ void Process::finish(GuestThread& thread, uint64_t exitCode) {
     }
 }
 
-uint64_t Process::pcOf(uint32_t index) const {
+uint64_t Process::registerOf(uint32_t index, int reg) const {
   const GuestThread& t = threads_[index];
-  if (!t.started) return t.entry;
-  if (loaded_ == static_cast<int>(index)) return machine_.engine().reg(machine_.arch().pcRegister());
-  uint64_t pc = 0;
-  uc_context_reg_read(t.context.get(), machine_.arch().pcRegister(), &pc);
-  return pc;
+  if (!t.started) return reg == machine_.arch().pcRegister() ? t.entry : 0;
+  if (loaded_ == static_cast<int>(index)) return machine_.engine().reg(reg);
+  uint64_t value = 0;
+  uc_context_reg_read(t.context.get(), reg, &value);
+  return value;
 }
 
 void Process::setPc(uint32_t index, uint64_t pc) {

@@ -51,7 +51,9 @@ class Process final : public ThreadServices {
   RunStop run(uint32_t index, uint64_t budget);
 
   // The PC of a thread that is not running (from its saved context or the engine).
-  uint64_t pcOf(uint32_t index) const;
+  uint64_t pcOf(uint32_t index) const { return registerOf(index, machine_.arch().pcRegister()); }
+  // Any register of a thread that is not running (a thread not started yet: 0, PC its entry).
+  uint64_t registerOf(uint32_t index, int reg) const;
   void setPc(uint32_t index, uint64_t pc);
 
   std::vector<GuestThread>& threads() { return threads_; }

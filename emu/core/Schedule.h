@@ -76,7 +76,7 @@ class DecisionSource {
 };
 
 struct Violation {
-  std::string property;  // "invariant", "fault", "runaway", "deadlock"
+  std::string property;  // "invariant", "fault", "runaway", "deadlock", "refused" (a plan that gave up)
   ActorId actor = kNoActor;
   std::string message;   // one line
   uint64_t pc = 0;

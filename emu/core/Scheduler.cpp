@@ -40,7 +40,7 @@ Scheduler::Scheduler(Machine& machine, Process& process, MemorySnapshot initial,
 Scheduler::~Scheduler() { machine_.setObserver(nullptr); }
 
 bool Scheduler::enabled(ActorId actor) const {
-  if (actor == kPatcher) return nextStep_ < setup_.plan.steps.size();
+  if (actor == kPatcher) return nextStep_ < setup_.plan.steps.size() && !waitingForRelease();
   if (actor < 0 || static_cast<size_t>(actor) >= process_.threads().size()) return false;
   return !suspended_ && process_.threads()[actor].state == ThreadState::kRunnable;
 }
@@ -96,6 +96,38 @@ ActorId Scheduler::decide(PointKind kind, uint64_t pc) {
   transition_.actor = chosen;
   transitionOpen_ = true;
   return chosen;
+}
+
+bool Scheduler::waitingForRelease() const {
+  const auto* release = std::get_if<ReleaseStep>(&setup_.plan.steps[nextStep_]);
+  if (!release) return false;
+  for (const GuestThread& t : process_.threads()) {
+    if (t.state == ThreadState::kFinished) continue;
+    const uint64_t pc = process_.pcOf(t.index);
+    if (pc >= release->address && pc < release->address + release->size) return true;
+  }
+  return false;
+}
+
+std::optional<std::string> Scheduler::returnAddressInside(uint64_t from, uint64_t size) const {
+  const Arch& arch = machine_.arch();
+  auto inside = [&](uint64_t v) { return v > from && v < from + size; };
+  for (const GuestThread& t : process_.threads()) {
+    if (t.state == ThreadState::kFinished || !t.started) continue;
+    // Arm64 keeps the innermost return address in x30; every other one is on the stack.
+    if (arch.kind() == ArchKind::kArm64 && inside(process_.registerOf(t.index, UC_ARM64_REG_X30)))
+      return fmt::format("{} has its return address (x30) {:#x} inside the span", actorName(static_cast<ActorId>(t.index)),
+                         process_.registerOf(t.index, UC_ARM64_REG_X30));
+    const uint64_t sp = process_.registerOf(t.index, arch.spRegister());
+    for (uint64_t slot = sp & ~uint64_t{7}; slot + 8 <= t.stackTop; slot += 8) {
+      uint64_t value = 0;
+      if (!machine_.readGuest(slot, {reinterpret_cast<uint8_t*>(&value), 8})) break;
+      if (inside(value))
+        return fmt::format("{} has a return address {:#x} inside the span on its stack at {:#x}",
+                           actorName(static_cast<ActorId>(t.index)), value, slot);
+    }
+  }
+  return std::nullopt;
 }
 
 bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
@@ -156,6 +188,23 @@ void Scheduler::applyNextStep() {
     suspended_ = false;
     transition_.global = true;
   } else if (const auto* move = std::get_if<MovePcStep>(&step)) {
+    transition_.global = true;
+    // A return address inside the span cannot be moved: let every thread run on and
+    // try again from the suspend-all, a bounded number of times.
+    if (const auto blocker = returnAddressInside(move->from, move->size)) {
+      const size_t index = nextStep_ - 1;
+      if (++retries_[index] > move->retries) {
+        record_.violation = Violation{"refused", kPatcher,
+                                      fmt::format("{}: gave up after {} retries: {}", move->label, move->retries, *blocker),
+                                      move->from, {}};
+      } else {
+        suspended_ = false;
+        while (nextStep_ > 0 && !std::holds_alternative<SuspendAllStep>(setup_.plan.steps[nextStep_ - 1])) --nextStep_;
+        if (nextStep_ > 0) --nextStep_;
+      }
+      endSlice(fmt::format("{}: retry ({})", describeStep(step), *blocker));
+      return;
+    }
     // Threads stopped inside the overwritten span continue at the same offset in the
     // trampoline; a thread stopped at a scheduling point keeps its decision there.
     for (GuestThread& t : process_.threads()) {
@@ -169,7 +218,6 @@ void Scheduler::applyNextStep() {
       process_.setPc(t.index, moved);
       if (t.index < yieldedAt_.size() && yieldedAt_[t.index] == pc) yieldedAt_[t.index] = moved;
     }
-    transition_.global = true;
   }
   // Cache maintenance, sync-all and release change no memory here; the fetch models
   // (which bytes a thread may still fetch) read them from the plan.
@@ -289,6 +337,7 @@ RunRecord Scheduler::runOnce(DecisionSource& source) {
   nextStep_ = 0;
   nextPoint_ = 0;
   suspended_ = false;
+  retries_.clear();
   yieldedAt_.clear();
   transition_ = Footprint{};
   transitionOpen_ = false;

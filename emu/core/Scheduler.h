@@ -3,7 +3,9 @@
 // decisions give the same run bit for bit.
 #pragma once
 
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "emu/core/Process.h"
@@ -55,6 +57,10 @@ class Scheduler final : public ExecutionObserver {
   void beginSlice(ActorId actor, uint64_t pc);
   void endSlice(std::string what);
   void checkInvariant();
+  // The next step is a release and some thread's PC is still in what it releases.
+  bool waitingForRelease() const;
+  // Which thread holds a return address strictly inside [from, from + size), if any.
+  std::optional<std::string> returnAddressInside(uint64_t from, uint64_t size) const;
 
   Machine& machine_;
   Process& process_;
@@ -78,6 +84,7 @@ class Scheduler final : public ExecutionObserver {
   bool timedOut_ = false;
   bool suspended_ = false;           // between a plan's suspend-all and resume-all
   std::vector<ActorId> choices_;     // every choice of the run, for re-execution
+  std::map<size_t, uint32_t> retries_;  // move-pc step index -> retries so far
   uint64_t transitionsReported_ = 0;
   bool alwaysCount_ = false;         // once a run timed out, count from then on
 };

@@ -10,6 +10,7 @@
 
 #include "emu/pe/FunctionTable.h"
 #include "emu/pe/LiefReader.h"
+#include "emu/pe/HotPatchTable.h"
 #include "emu/pe/LoadConfig.h"
 #include "emu/pe/PeFormat.h"
 #include "emu/pe/PeValidator.h"
@@ -81,6 +82,7 @@ Result<PeImage> parsePeImage(std::vector<uint8_t> file, const std::string& path)
   if (auto r = pe::validateDirectories(image); !r) return r.error();
   if (auto r = pe::readWithLief(image); !r) return r.error();
   if (auto r = pe::readLoadConfig(image); !r) return r.error();
+  if (auto r = pe::readHotPatchTable(image); !r) return r.error();
   auto unwind = pe::readUnwindTable(image);
   if (!unwind) return unwind.error();
   image.functions = pe::buildFunctionTable(image, *unwind);

@@ -78,6 +78,29 @@ struct ChpeInfo {
   std::vector<ChpeRange> codeMap;
 };
 
+// One entry of a hotpatch image's patch table (docs/patches.md).
+struct HotPatchEntry {
+  uint32_t type = 0;       // kHotPatchFunction or kHotPatchAbsolute (emu/pe/HotPatchTable.h)
+  uint32_t sourceRva = 0;  // in the patch image
+  uint32_t targetRva = 0;  // in the base image
+};
+
+// IMAGE_HOT_PATCH_BASE: one base image the patch applies to, and what it patches there.
+struct HotPatchBase {
+  uint32_t sequenceNumber = 0;  // the patch this one applies over (0: the unpatched image)
+  uint32_t flags = 0;
+  uint32_t originalTimeDateStamp = 0;
+  uint32_t originalCheckSum = 0;
+  std::vector<HotPatchEntry> entries;
+};
+
+// IMAGE_HOT_PATCH_INFO.
+struct HotPatchInfo {
+  uint32_t version = 0;
+  uint32_t sequenceNumber = 0;  // this patch's place in the cumulative series (1, 2, ...)
+  std::vector<HotPatchBase> bases;
+};
+
 struct PeImage {
   std::string path;  // as given by the user; every error message starts with it
   std::vector<uint8_t> file;
@@ -100,6 +123,7 @@ struct PeImage {
   std::vector<FunctionInfo> functions;
   std::optional<LoadConfigInfo> loadConfig;
   std::optional<ChpeInfo> chpe;
+  std::optional<HotPatchInfo> hotPatch;  // a hotpatch image's own table
 
   const SectionInfo* sectionAt(uint32_t rva) const;
   // File offset of `length` bytes at rva, when they all come from one section's raw data

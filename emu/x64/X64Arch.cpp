@@ -113,6 +113,40 @@ void X64Arch::setThreadPointer(const Engine& engine, uint64_t teb) const {
 
 std::span<const uint8_t> X64Arch::returnInstruction() const { return kRet; }
 
+namespace {
+
+// Control flow and RIP-relative reads of a decoded instruction.
+void describeFlow(const ZydisDecodedInstruction& instruction, const ZydisDecodedOperand* operands, uint64_t address,
+                  DecodedInstruction& out) {
+  ZyanU64 absolute = 0;
+  bool direct = false;
+  for (uint8_t i = 0; i < instruction.operand_count_visible; ++i) {
+    const ZydisDecodedOperand& op = operands[i];
+    if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE && op.imm.is_relative &&
+        ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&instruction, &op, address, &absolute))) {
+      direct = true;
+      out.target = absolute;
+    }
+    if (op.type == ZYDIS_OPERAND_TYPE_MEMORY && op.mem.base == ZYDIS_REGISTER_RIP &&
+        op.mem.type == ZYDIS_MEMOP_TYPE_MEM &&
+        ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&instruction, &op, address, &absolute))) {
+      out.dataRead = absolute;
+      out.dataReadBytes = op.size / 8;
+    }
+  }
+  switch (instruction.meta.category) {
+    case ZYDIS_CATEGORY_UNCOND_BR: out.flow = direct ? Flow::kJump : Flow::kEnd; break;
+    case ZYDIS_CATEGORY_COND_BR: out.flow = Flow::kConditional; break;
+    case ZYDIS_CATEGORY_CALL: out.flow = direct ? Flow::kCall : Flow::kNext; break;
+    case ZYDIS_CATEGORY_RET:
+    case ZYDIS_CATEGORY_INTERRUPT:
+    case ZYDIS_CATEGORY_SYSTEM: out.flow = Flow::kEnd; break;
+    default: out.flow = instruction.mnemonic == ZYDIS_MNEMONIC_UD2 ? Flow::kEnd : Flow::kNext;
+  }
+}
+
+}  // namespace
+
 DecodedInstruction X64Arch::decode(std::span<const uint8_t> bytes, uint64_t address) const {
   ZydisDecodedInstruction instruction;
   ZydisDecodedOperand operands[ZYDIS_MAX_OPERAND_COUNT];
@@ -129,6 +163,7 @@ DecodedInstruction X64Arch::decode(std::span<const uint8_t> bytes, uint64_t addr
   out.valid = true;
   out.length = instruction.length;
   out.text = text;
+  describeFlow(instruction, operands, address, out);
   return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <filesystem>
 #include <set>
 #include <toml++/toml.h>
@@ -143,7 +144,27 @@ Result<Scenario> loadScenario(const std::string& path) {
   HPH_TRY_ASSIGN(s.name, top.get<std::string>("name"));
   HPH_TRY_ASSIGN(s.arch, top.get<std::string>("arch"));
   HPH_TRY_ASSIGN(s.base, top.get<std::string>("base"));
-  HPH_TRY_ASSIGN(s.patch, top.get<std::string>("patch"));
+  if (const toml::node* patch = root.get("patch"); patch && patch->is_string()) {
+    s.patches.push_back(*patch->value<std::string>());
+    top.allow("patch");
+  } else {
+    auto list = top.strings("patch");
+    if (!list) return top.error("patch", "expected a patch image path or an array of them (a cumulative series)");
+    s.patches = *list;
+  }
+  if (root.get("patch") && s.patches.empty()) return top.error("patch", "an empty series");
+  if (const toml::node* address = root.get("patch_address")) {
+    // A string, because TOML integers are signed 64-bit: "0x7ff600000000".
+    auto text = address->value<std::string>();
+    uint64_t value = 0;
+    std::string_view digits = text ? std::string_view(*text) : std::string_view();
+    if (digits.starts_with("0x")) digits.remove_prefix(2);
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, 16);
+    if (!text || digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value % 0x10000)
+      return top.error("patch_address", "expected a hex address string aligned to 64 KiB, like \"0x7ff600000000\"");
+    s.patchAddress = value;
+  }
+  top.allow("patch_address");
   for (const char* table : {"threads", "check", "explore", "host_write", "functions", "protocol"}) top.allow(table);
   if (auto r = top.rejectUnknown(); !r) return r.error();
   if (s.name.empty()) s.name = std::filesystem::path(path).stem().string();
@@ -151,7 +172,7 @@ Result<Scenario> loadScenario(const std::string& path) {
     return top.error("arch", s.arch.empty() ? "missing (x64 | arm64)" : fmt::format("'{}' is not x64 or arm64", s.arch));
   if (s.base.empty()) return top.error("base", "missing: the image the threads run");
   s.base = resolve(s.base);
-  if (!s.patch.empty()) s.patch = resolve(s.patch);
+  for (std::string& patch : s.patches) patch = resolve(patch);
 
   TableReader threads(path, root["threads"].as_table(), "[threads].");
   HPH_TRY_ASSIGN(s.threadCount, threads.get<uint32_t>("count"));
@@ -243,7 +264,7 @@ Result<Scenario> loadScenario(const std::string& path) {
       FunctionMap map;
       HPH_TRY_ASSIGN(map.target, f.get<std::string>("target"));
       HPH_TRY_ASSIGN(map.replacement, f.get<std::string>("replacement"));
-      f.allow("pure");  // read by the properties (C5)
+      HPH_TRY_ASSIGN(map.pure, f.get<bool>("pure"));
       if (auto r = f.rejectUnknown(); !r) return r.error();
       if (map.target.empty()) return f.error("target", "missing (export name or rva:0x...)");
       if (map.replacement.empty()) return f.error("replacement", "missing (export name or rva:0x...)");
@@ -254,12 +275,14 @@ Result<Scenario> loadScenario(const std::string& path) {
   HPH_TRY_ASSIGN(s.protocol, protocol.get<std::string>("name"));
   HPH_TRY_ASSIGN(s.reverse, protocol.get<bool>("reverse"));
   if (auto r = protocol.rejectUnknown(); !r) return r.error();
-  if (!s.patch.empty() && !s.hostWrites.empty())
+  // Whether the patch image carries its own table is checked with the images (Session).
+  if (!s.patches.empty() && !s.hostWrites.empty())
     return top.error("patch", "a scenario has a patch or [[host_write]] stores, not both");
-  if (!s.patch.empty() && s.functions.empty())
-    return top.error("functions", "missing: which functions the patch replaces (target/replacement)");
-  if (s.patch.empty() && !s.functions.empty()) return top.error("patch", "missing: [[functions]] need a patch image");
-  if (!s.patch.empty() && s.protocol.empty()) return top.error("[protocol].name", "missing");
+  if (s.patches.empty() && !s.functions.empty()) return top.error("patch", "missing: [[functions]] need a patch image");
+  if (s.patches.size() > 1 && !s.functions.empty())
+    return top.error("functions", "a cumulative series of patches is described by the images' own tables, not [[functions]]");
+  if (s.patches.empty() && s.patchAddress) return top.error("patch_address", "there is no patch image");
+  if (!s.patches.empty() && s.protocol.empty()) return top.error("[protocol].name", "missing");
   return s;
 }
 

@@ -31,6 +31,7 @@ inline constexpr uint64_t kDefaultExhaustiveCap = 1'000'000;
 struct FunctionMap {
   std::string target;       // in the base image
   std::string replacement;  // in the patch image
+  bool pure = false;        // results depend on arguments only (C5 compares old and new)
 };
 
 struct ExploreSettings {
@@ -63,7 +64,10 @@ struct Scenario {
   std::optional<std::string> invariant;
   std::string expect = "holds";  // "holds" | "violation:<property>" | "refused"
   std::vector<HostWrite> hostWrites;
-  std::string patch;                  // resolved path of the patch image ("" without one)
+  // Resolved paths of the patch images, applied in order: one image, or a cumulative
+  // series (each carrying its own table, each over the one before).
+  std::vector<std::string> patches;
+  std::optional<uint64_t> patchAddress;  // where the first patch image loads (default: after the base)
   std::vector<FunctionMap> functions;
   std::string protocol;               // [protocol] name
   bool reverse = false;               // [protocol] reverse: unpatch after the patch

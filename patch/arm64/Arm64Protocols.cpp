@@ -54,25 +54,35 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
   if (site.entry % 4) return refuse("entry is not 4-byte aligned");
   if (site.code.size() < 4) return refuse("function is shorter than the 4-byte patch");
   const std::vector<uint8_t> original(site.code.begin(), site.code.begin() + 4);
+  // Where the site points after these steps (a retarget of an earlier patch goes back to
+  // that patch's function when reversed).
+  const uint64_t to = reverse ? site.previous.value_or(0) : site.replacement;
+  const bool restoring = reverse && !site.previous;  // the original bytes come back
   std::vector<Step> steps;
 
   if (protocol == "b-direct") {
-    if (!reaches(site.entry, site.replacement))
-      return refuse(fmt::format("replacement at {:#x} is out of B's +-128 MiB reach (use veneer)", site.replacement));
-    steps.push_back(StoreStep{site.entry, reverse ? original : branch(site.entry, site.replacement), at(0), true});
+    if (!restoring && !reaches(site.entry, to))
+      return refuse(fmt::format("replacement at {:#x} is out of B's +-128 MiB reach (use veneer)", to));
+    steps.push_back(StoreStep{site.entry, restoring ? original : branch(site.entry, to), at(0), true});
     steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
     return steps;
   }
   if (protocol == "veneer") {
     // The veneer goes into the padding before the function when there is room (lld pads
     // with udf #0), else into the plan's scratch area; either must be within B's reach.
+    // Its literal is read as data: a later patch retargets it with one 64-bit store.
     const bool padded = site.before.size() >= kVeneerBytes &&
                         std::all_of(site.before.end() - kVeneerBytes, site.before.end(), [](uint8_t b) { return b == 0; }) &&
                         (site.entry - kVeneerBytes) % 8 == 0;
     const uint64_t where = padded ? site.entry - kVeneerBytes : site.scratch;
+    const std::string label = padded ? at(-16) : "veneer";
+    if (site.previous) {
+      steps.push_back(StoreStep{where + 8, quad(to), label + " literal", true, true});
+      return steps;
+    }
     if (!reaches(site.entry, where)) return refuse(fmt::format("veneer at {:#x} is out of B's reach", where));
     if (!reverse) {
-      steps.push_back(StoreStep{where, veneer(site.replacement), padded ? at(-16) : "veneer", false});
+      steps.push_back(StoreStep{where, veneer(site.replacement), label, true});
       steps.push_back(CacheMaintenanceStep{where, kVeneerBytes, "veneer"});
       steps.push_back(StoreStep{site.entry, branch(site.entry, where), at(0), true});
       steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
@@ -81,8 +91,10 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
       steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
       steps.push_back(ReleaseStep{where, kVeneerBytes, "veneer"});
       // The padding goes back to what the linker wrote (reverse restores bytes exactly).
-      if (padded)
-        steps.push_back(StoreStep{where, {site.before.end() - kVeneerBytes, site.before.end()}, at(-16), false});
+      if (padded) {
+        steps.push_back(StoreStep{where, {site.before.end() - kVeneerBytes, site.before.end()}, label, true});
+        steps.push_back(CacheMaintenanceStep{where, kVeneerBytes, "veneer"});
+      }
     }
     return steps;
   }
@@ -100,29 +112,29 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
     // makes it the replacement.
     const uint64_t indirection = site.scratch + 32, slot = site.scratch + 40;
     if (!reaches(site.entry, indirection)) return refuse("indirection is out of B's reach");
-    if (!reverse) {
-      steps.push_back(StoreStep{t.address, t.bytes, "trampoline", false});
-      steps.push_back(StoreStep{slot, quad(t.address), "literal", false});
-      steps.push_back(StoreStep{indirection, words({kLdrX16Plus8, kBrX16}), "indirection", false});
+    if (!reverse && !site.previous) {
+      steps.push_back(StoreStep{t.address, t.bytes, "trampoline", true});
+      steps.push_back(StoreStep{slot, quad(t.address), "literal", true, true});
+      steps.push_back(StoreStep{indirection, words({kLdrX16Plus8, kBrX16}), "indirection", true});
       steps.push_back(CacheMaintenanceStep{site.scratch, 48, "trampoline and indirection"});
       steps.push_back(StoreStep{site.entry, branch(site.entry, indirection), at(0), true});
       steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
-      steps.push_back(StoreStep{slot, quad(site.replacement), "literal (the patch)", true});
-    } else {
-      steps.push_back(StoreStep{slot, quad(t.address), "literal (the unpatch)", true});
     }
+    steps.push_back(StoreStep{slot, quad(restoring ? t.address : to),
+                              restoring ? "literal (the unpatch)" : "literal (the patch)", true, true});
     return steps;
   }
   // stop-the-world
-  if (!reaches(site.entry, site.replacement))
-    return refuse(fmt::format("replacement at {:#x} is out of B's +-128 MiB reach", site.replacement));
-  if (!reverse) {
-    steps.push_back(StoreStep{t.address, t.bytes, "trampoline", false});
+  if (!restoring && !reaches(site.entry, to))
+    return refuse(fmt::format("replacement at {:#x} is out of B's +-128 MiB reach", to));
+  const bool firstPatch = !reverse && !site.previous;
+  if (firstPatch) {
+    steps.push_back(StoreStep{t.address, t.bytes, "trampoline", true});
     steps.push_back(CacheMaintenanceStep{t.address, t.bytes.size(), "trampoline"});
   }
   steps.push_back(SuspendAllStep{});
-  if (!reverse) steps.push_back(MovePcStep{site.entry, t.displacedBytes, t.address, t.boundaries, "into the trampoline"});
-  steps.push_back(StoreStep{site.entry, reverse ? original : branch(site.entry, site.replacement), at(0), true});
+  if (firstPatch) steps.push_back(MovePcStep{site.entry, t.displacedBytes, t.address, t.boundaries, "into the trampoline"});
+  steps.push_back(StoreStep{site.entry, restoring ? original : branch(site.entry, to), at(0), true});
   steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
   steps.push_back(SyncAllStep{"before resuming"});
   steps.push_back(ResumeAllStep{});

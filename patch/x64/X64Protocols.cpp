@@ -1,5 +1,7 @@
 // x64 protocols: naive-jmp5 (unsafe on purpose), padding-short-jmp (Windows), int3-3step,
-// stop-the-world.
+// stop-the-world. A site an earlier patch of the series already redirects is retargeted:
+// padding-short-jmp through its address-table slot (one aligned 8-byte data store), the
+// others by rewriting their jump the way they wrote it.
 #include <fmt/format.h>
 
 #include <cstring>
@@ -12,12 +14,29 @@ namespace {
 
 constexpr uint32_t kJump = 5;
 constexpr uint32_t kShortJump = 2;
+// The address-table stub in the site's scratch area: jmp [rip+2]; int3 int3; .quad target
+// (the slot 8-aligned, so retargeting is one single-copy-atomic store).
+constexpr uint32_t kSlotOffset = 8;
+constexpr uint32_t kStubBytes = 16;
 
 std::vector<uint8_t> jumpRel32(uint64_t from, uint64_t to) {
   const auto rel = static_cast<int32_t>(to - (from + kJump));
   std::vector<uint8_t> bytes{0xE9, 0, 0, 0, 0};
   std::memcpy(&bytes[1], &rel, 4);
   return bytes;
+}
+
+std::vector<uint8_t> quad(uint64_t value) {
+  std::vector<uint8_t> out(8);
+  std::memcpy(out.data(), &value, 8);
+  return out;
+}
+
+std::vector<uint8_t> addressTableStub(uint64_t target) {
+  std::vector<uint8_t> out{0xFF, 0x25, kSlotOffset - 6, 0, 0, 0, 0xCC, 0xCC};
+  const std::vector<uint8_t> slot = quad(target);
+  out.insert(out.end(), slot.begin(), slot.end());
+  return out;
 }
 
 bool reaches(uint64_t from, uint64_t to) {
@@ -31,11 +50,19 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
   auto refuse = [&](std::string why) -> Error { return badInput(fmt::format("function '{}': {}", site.name, why)); };
   auto at = [&](int64_t offset) { return fmt::format("{}{:+#x}", site.name, offset); };
   const std::vector<uint8_t>& code = site.code;
+  // Where the site points after these steps, and where it pointed before them.
+  const uint64_t to = reverse ? site.previous.value_or(0) : site.replacement;
   std::vector<Step> steps;
 
   if (protocol == "padding-short-jmp") {
-    // e9 rel32 into the padding first (nothing jumps there yet), then eb f9 over a whole
-    // first instruction of >= 2 bytes: one aligned 2-byte store.
+    // e9 rel32 in the padding jumps to an address-table stub past the image's end, which
+    // jumps through its slot; then eb f9 over a whole first instruction of >= 2 bytes
+    // (one aligned 2-byte store). A later patch only stores the slot.
+    const uint64_t slot = site.scratch + kSlotOffset;
+    if (site.previous) {
+      steps.push_back(StoreStep{slot, quad(to), "address table slot", true, true});
+      return steps;
+    }
     const DecodedInstruction first = x64Arch().decode(code, site.entry);
     const EntryPatchability p = x64Arch().entryPatchability(site.before, code, site.entry);
     if (p.paddingBefore < kJump)
@@ -44,26 +71,31 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
     if (!first.valid || first.length < kShortJump)
       return refuse(fmt::format("first instruction '{}' is {} byte; eb f9 must replace a whole instruction of "
                                 "at least 2", first.text, first.length));
-    if (!reaches(site.entry - kJump, site.replacement))
-      return refuse(fmt::format("replacement at {:#x} is out of the jump's +-2 GiB reach", site.replacement));
+    if (!reaches(site.entry - kJump, site.scratch))
+      return refuse(fmt::format("address table at {:#x} is out of the padding jump's +-2 GiB reach", site.scratch));
     const std::vector<uint8_t> padding(site.before.end() - kJump, site.before.end());
     if (!reverse) {
-      steps.push_back(StoreStep{site.entry - kJump, jumpRel32(site.entry - kJump, site.replacement), at(-5), false});
+      steps.push_back(StoreStep{site.scratch, addressTableStub(site.replacement), "address table", true});
+      steps.push_back(StoreStep{site.entry - kJump, jumpRel32(site.entry - kJump, site.scratch), at(-5), true});
       steps.push_back(StoreStep{site.entry, {0xEB, 0xF9}, at(0), true});
     } else {
       steps.push_back(StoreStep{site.entry, {code[0], code[1]}, at(0), true});
-      steps.push_back(StoreStep{site.entry - kJump, padding, at(-5), false});
+      // A thread that took eb f9 just before may still be on the padding jump or the stub.
+      steps.push_back(ReleaseStep{site.entry - kJump, kJump, at(-5)});
+      steps.push_back(ReleaseStep{site.scratch, kStubBytes, "address table"});
+      steps.push_back(StoreStep{site.entry - kJump, padding, at(-5), true});
     }
     return steps;
   }
 
   if (code.size() < kJump)
     return refuse(fmt::format("function is {} bytes, shorter than the 5-byte patch", code.size()));
-  if (!reaches(site.entry, site.replacement))
-    return refuse(fmt::format("replacement at {:#x} is out of the jump's +-2 GiB reach", site.replacement));
-  const std::vector<uint8_t> jump = jumpRel32(site.entry, site.replacement);
+  if (!reverse && !reaches(site.entry, site.replacement))
+    return refuse(fmt::format("replacement at {:#x} is out of the jump's +-2 GiB reach (padding-short-jmp "
+                              "goes through an address table)", site.replacement));
   const std::vector<uint8_t> original(code.begin(), code.begin() + kJump);
-  const std::vector<uint8_t>& target = reverse ? original : jump;
+  // Unpatching the first patch of a series restores the original bytes exactly.
+  const std::vector<uint8_t> target = reverse && !site.previous ? original : jumpRel32(site.entry, to);
 
   if (protocol == "naive-jmp5") {
     steps.push_back(StoreStep{site.entry, target, at(0), true});
@@ -75,7 +107,7 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
     // sound when the 5 bytes are one instruction: a thread stopped on a later boundary
     // inside them would resume in the new tail.
     const DecodedInstruction first = x64Arch().decode(code, site.entry);
-    if (!first.valid || first.length < kJump)
+    if (!site.previous && (!first.valid || first.length < kJump))
       return refuse(fmt::format("first instruction '{}' is {} bytes; int3-3step replaces one whole "
                                 "instruction of at least 5", first.text, first.length));
     steps.push_back(StoreStep{site.entry, {0xCC}, at(0), true});
@@ -86,12 +118,19 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
     steps.push_back(SyncAllStep{"after the first byte"});
     return steps;
   }
-  // stop-the-world: every thread suspended; those inside the span move to the trampoline.
+  // stop-the-world: every thread suspended; those inside the span move to the trampoline
+  // (a retarget replaces one jmp, which no thread can be inside of).
+  if (site.previous) {
+    steps.push_back(SuspendAllStep{});
+    steps.push_back(StoreStep{site.entry, target, at(0), true});
+    steps.push_back(ResumeAllStep{});
+    return steps;
+  }
   TrampolineRequest request{site.entry, code, kJump, site.scratch, false};
   const Relocation relocation = x64Relocator().relocate(request);
   if (!relocation.trampoline) return refuse(relocation.refusal);
   const Trampoline& t = *relocation.trampoline;
-  if (!reverse) steps.push_back(StoreStep{t.address, t.bytes, "trampoline", false});
+  if (!reverse) steps.push_back(StoreStep{t.address, t.bytes, "trampoline", true});
   steps.push_back(SuspendAllStep{});
   if (!reverse) steps.push_back(MovePcStep{site.entry, t.displacedBytes, t.address, t.boundaries, "into the trampoline"});
   steps.push_back(StoreStep{site.entry, target, at(0), true});

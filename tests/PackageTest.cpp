@@ -1,0 +1,161 @@
+// Hotpatch packages: a patch image's own table (base identity, sequence number, FUNCTION
+// and ABSOLUTE chunks), cumulative series, explicit maps, and where patches load.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "emu/pe/PeFormat.h"
+#include "harness/Session.h"
+#include "harness/explore/ReplaySource.h"
+#include "tests/TestSupport.h"
+
+namespace hph::test {
+namespace {
+
+std::shared_ptr<const ScenarioInputs> prepared(const std::string& path) {
+  auto s = loadScenario(path);
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  if (!s) return nullptr;
+  auto inputs = prepareScenario(*s);
+  EXPECT_TRUE(inputs.ok()) << inputs.error().message;
+  return inputs ? *inputs : nullptr;
+}
+
+// Runs the whole plan before any thread: returns what `function` of patch `index` says.
+uint64_t callAfterPatching(const std::string& path, size_t index, const std::string& function,
+                           uint64_t* invariant = nullptr) {
+  auto inputs = prepared(path);
+  if (!inputs) return 0;
+  auto session = Session::create(inputs, false);
+  EXPECT_TRUE(session.ok());
+  std::vector<std::pair<uint64_t, ActorId>> patchFirst;
+  for (uint64_t i = 0; i < inputs->plan.steps.size(); ++i) patchFirst.emplace_back(i, kPatcher);
+  ReplaySource schedule(patchFirst);
+  const RunRecord run = (*session)->run(schedule);
+  EXPECT_FALSE(run.violation) << run.violation->message;
+  if (invariant) *invariant = run.invariantValue.value_or(0);
+  const PatchImage& patch = inputs->patches.at(index);
+  auto value = (*session)->machine().call(patch.loadAddress + patch.image->findFunction(function)->begin, {});
+  EXPECT_TRUE(value.ok() && value->completed());
+  return value.ok() ? value->value : 0;
+}
+
+void expectRefused(const std::string& path, const std::string& expected) {
+  const CommandResult r = runHph({"plan", path});
+  EXPECT_EQ(r.exitCode, 2) << expected << ": " << r.out;
+  EXPECT_NE(r.err.find(expected), std::string::npos) << "expected '" << expected << "' in " << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+class Packages : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::string arch() const { return GetParam(); }
+  std::string series() const { return "patch-series." + arch() + ".toml"; }
+  std::string image(const std::string& stem) const { return stem + "." + arch() + ".dll"; }
+};
+
+TEST_P(Packages, TheTableNamesSitesAndCellsWithoutAnExplicitMap) {
+  auto inputs = prepared(corpusScenario(series()));
+  ASSERT_TRUE(inputs);
+  ASSERT_EQ(inputs->patches.size(), 2u);
+  EXPECT_EQ(inputs->patches[0].sequenceNumber, 1u);
+  EXPECT_EQ(inputs->patches[1].sequenceNumber, 2u);
+  // FUNCTION chunks: bump and bump_keyed, then bump again over the first patch.
+  ASSERT_EQ(inputs->sites.size(), 3u);
+  EXPECT_EQ(inputs->sites[0].name, "bump");
+  EXPECT_EQ(inputs->sites[1].name, "bump_keyed");
+  EXPECT_EQ(inputs->sites[2].name, "bump");
+  EXPECT_EQ(inputs->sites[2].previous, inputs->sites[0].replacement);
+  EXPECT_EQ(inputs->sites[2].scratch, inputs->sites[0].scratch) << "a retarget reuses the first patch's redirect";
+  // ABSOLUTE chunks: the cells hold the base's g_counter / g_keyed.
+  const PeImage& base = *inputs->base;
+  auto exportRva = [&](const std::string& name) {
+    for (const ExportInfo& e : base.exports)
+      if (e.name == name) return e.rva;
+    return 0u;
+  };
+  ASSERT_EQ(inputs->patches[0].cells.size(), 2u);
+  EXPECT_EQ(inputs->patches[0].cells[0].second, exportRva("g_counter"));
+  EXPECT_EQ(inputs->patches[0].cells[1].second, exportRva("g_keyed"));
+}
+
+TEST_P(Packages, ASeriesEndsWithEveryCallInTheLastPatch) {
+  // The series applied before any thread runs: 3 threads x 40 calls reach bump_v3, none
+  // bump_v2, and the base's counter (through the cells) saw every one.
+  uint64_t invariant = 0;
+  EXPECT_EQ(callAfterPatching(corpusScenario(series()), 1, "v3_calls", &invariant), 3u * 40u);
+  EXPECT_EQ(invariant, 1u);
+  EXPECT_EQ(callAfterPatching(corpusScenario(series()), 0, "v2_calls"), 0u);
+  // The first patch alone: every call is bump_v2's.
+  const std::string first = scenarioVariant(series(), {{", \"[^\"]*counter_patch2[^\"]*\"", ""}}, "first-only.toml");
+  EXPECT_EQ(callAfterPatching(first, 0, "v2_calls"), 3u * 40u);
+}
+
+TEST_P(Packages, TheSeriesHoldsUnderExploration) {
+  const std::string twoThreads = scenarioVariant(series(), {{"count = 3", "count = 2"}}, "series-2.toml");
+  const CommandResult r = runHph({"check", twoThreads, "--preemption-bound", "1", "--jobs", "1"});
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("(exhausted)"), std::string::npos) << r.out;
+}
+
+TEST_P(Packages, AWrongPredecessorIsRefused) {
+  const std::string patch2 = "\"" + corpusImage(image("counter_patch2")) + "\"";
+  const std::string patch1 = "\"" + corpusImage(image("counter_hotpatch")) + "\"";
+  const std::string list = "patch = \\[[^\\]]*\\]";
+  expectRefused(scenarioVariant(series(), {{list, "patch = [" + patch2 + "]"}}, "alone.toml"),
+                "patch[0]: counter_patch2." + arch() + ".dll: HotPatchBase[0].SequenceNumber: applies over patch 1, "
+                "but counter." + arch() + ".dll is at the unpatched image");
+  expectRefused(scenarioVariant(series(), {{list, "patch = [" + patch2 + ", " + patch1 + "]"}}, "reversed.toml"),
+                "HotPatchBase[0].SequenceNumber: applies over patch 1");
+  expectRefused(scenarioVariant(series(), {{list, "patch = [" + patch1 + ", " + patch1 + "]"}}, "twice.toml"),
+                "patch[1]: counter_hotpatch." + arch() + ".dll: HotPatchBase[0].SequenceNumber: applies over the "
+                "unpatched image, but counter." + arch() + ".dll is at patch 1");
+}
+
+TEST_P(Packages, ABaseOfAnotherBuildIsRefused) {
+  // The same base with its timestamp, then its checksum, changed: not the patch's base.
+  for (const auto& [offset, field] : {std::pair<uint32_t, std::string>{4, "OriginalTimeDateStamp"},
+                                      std::pair<uint32_t, std::string>{20 + pe::opt::kCheckSum, "OriginalCheckSum"}}) {
+    std::vector<uint8_t> bytes = readFile(corpusImage(image("counter")));
+    uint32_t lfanew = 0, value = 0;
+    std::memcpy(&lfanew, &bytes[pe::kLfanewOffset], 4);
+    std::memcpy(&value, &bytes[lfanew + 4 + offset], 4);
+    value ^= 0x10;
+    std::memcpy(&bytes[lfanew + 4 + offset], &value, 4);
+    const std::string other = writeTempFile("other-build-" + field + "." + arch() + ".dll", bytes);
+    expectRefused(scenarioVariant(series(), {{"base = \"[^\"]*\"", "base = \"" + other + "\""}}, field + ".toml"),
+                  "patch[0]: counter_hotpatch." + arch() + ".dll: HotPatchBase[0]." + field + ": names a base with");
+  }
+}
+
+TEST_P(Packages, ATableAndAnExplicitMapTogetherAreAmbiguous) {
+  const std::string path = scenarioVariant(
+      series(), {{"patch = \\[([^,]*),[^\\]]*\\]", "patch = $1"},
+                 {"\\[protocol\\]", "[[functions]]\ntarget = \"bump\"\nreplacement = \"bump_v2\"\n\n[protocol]"}},
+      "ambiguous.toml");
+  expectRefused(path, "[[functions]]: counter_hotpatch." + arch() + ".dll carries its own hotpatch table");
+  // An image without a table needs the map.
+  const std::string noMap = scenarioVariant("patch-literal-swap.arm64.toml", {{"\\[\\[functions\\]\\][^\\[]*", ""}},
+                                            "no-map.toml");
+  expectRefused(noMap, "[[functions]]: missing: counter_patch.arm64.dll carries no hotpatch table");
+}
+
+INSTANTIATE_TEST_SUITE_P(BothArchitectures, Packages, ::testing::Values("x64", "arm64"));
+
+// A patch loaded far from the base (patch_address): direct branches cannot reach it,
+// the address table (x64) and the veneer's literal (Arm64) can.
+TEST(PatchPlacement, FarPatchesGoThroughAnAddressTableOrAVeneer) {
+  const std::pair<std::string, std::string> far{"(patch = )", "patch_address = \"0x7ff600000000\"\n$1"};
+  expectRefused(scenarioVariant("patch-naive-jmp5.x64.toml", {far}, "far-naive.toml"), "out of the jump's +-2 GiB reach");
+  expectRefused(scenarioVariant("patch-b-direct.arm64.toml", {far}, "far-b.toml"), "out of B's +-128 MiB reach (use veneer)");
+  for (const char* file : {"patch-padding-short-jmp.x64.toml", "patch-veneer.arm64.toml"}) {
+    const std::string path = scenarioVariant(file, {far}, std::string("far-") + file);
+    auto inputs = prepared(path);
+    ASSERT_TRUE(inputs);
+    EXPECT_EQ(inputs->patches[0].loadAddress, 0x7ff600000000u);
+    EXPECT_EQ(callAfterPatching(path, 0, "v2_calls"), 3u * 40u) << file;
+  }
+}
+
+}  // namespace
+}  // namespace hph::test
