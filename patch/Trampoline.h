@@ -20,6 +20,11 @@ struct TrampolineRequest {
   uint32_t patchBytes = 0;          // how many entry bytes the redirect overwrites
   uint64_t trampolineAddress = 0;   // where the trampoline will live
   bool btiGuarded = false;          // Arm64: the function's page enforces BTI
+  // x64 stop-the-world: a call that is not the last displaced instruction stays a call,
+  // its callee returning into the trampoline. (Otherwise it is refused: the return
+  // address would lie in the overwritten span.) Threads that entered such a callee from
+  // the original still return into the span: the plan's move-pc step retries for them.
+  bool callsReturnIntoTrampoline = false;
 };
 
 struct Trampoline {

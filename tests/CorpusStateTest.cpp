@@ -26,6 +26,8 @@ uint64_t work(uint64_t);
 uint64_t ticks(void);
 uint64_t bump_keyed(uint64_t);
 uint64_t keyed_worker(uint64_t);
+uint64_t patch_worker(uint64_t);
+uint64_t keyed_patch_worker(uint64_t);
 uint64_t keyed_verify(void);
 }
 
@@ -48,6 +50,8 @@ const std::vector<StatefulFunction>& statefulFunctions() {
       {"counter", "bump_keyed", true, [](uint64_t a) { return bump_keyed(a); }},
       {"counter", "keyed_worker", true, [](uint64_t a) { return keyed_worker(a); }},
       {"counter", "keyed_verify", true, [](uint64_t) { return keyed_verify(); }},
+      {"counter", "patch_worker", true, [](uint64_t a) { return patch_worker(a); }},
+      {"counter", "keyed_patch_worker", true, [](uint64_t a) { return keyed_patch_worker(a); }},
       {"race", "racy_increment", false, [](uint64_t) { racy_increment(); return 0ull; }},
       {"race", "atomic_increment", false, [](uint64_t) { atomic_increment(); return 0ull; }},
       {"race", "race_worker", true, [](uint64_t a) { return race_worker(a); }},
@@ -103,10 +107,23 @@ TEST(CorpusState, EveryStatefulExportIsCovered) {
         if (!section || !section->executable()) continue;  // data exports (g_counter, ...)
         const bool covered = std::any_of(statefulFunctions().begin(), statefulFunctions().end(),
                                          [&](const StatefulFunction& f) { return e.name == f.name; });
-        // order_write / order_read are reached through ordering_worker.
-        EXPECT_TRUE(covered || e.name == "order_write" || e.name == "order_read") << image << ": " << e.name;
+        // order_write / order_read are reached through ordering_worker; call_first and
+        // spin (x64 asm, no host twin) by the test below.
+        const bool elsewhere = e.name == "order_write" || e.name == "order_read" || e.name == "call_first" ||
+                               e.name == "spin" || e.name == "call_first_worker";
+        EXPECT_TRUE(covered || elsewhere) << image << ": " << e.name;
       }
     }
+}
+
+TEST(CorpusState, CallFirstCallsItsCalleeAndReturns) {
+  // call_first_worker(i) = i + 4 calls of spin(), which counts to 16.
+  auto m = loadCorpusImage("counter.x64.dll");
+  ASSERT_TRUE(m);
+  const uint64_t args[] = {3};
+  auto r = m->machine->call(m->address("call_first_worker"), args);
+  ASSERT_TRUE(r.ok() && r->completed());
+  EXPECT_EQ(r->value, 3u + 4u * 16u);
 }
 
 }  // namespace

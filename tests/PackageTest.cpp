@@ -83,12 +83,12 @@ TEST_P(Packages, ASeriesEndsWithEveryCallInTheLastPatch) {
   // The series applied before any thread runs: 3 threads x 40 calls reach bump_v3, none
   // bump_v2, and the base's counter (through the cells) saw every one.
   uint64_t invariant = 0;
-  EXPECT_EQ(callAfterPatching(corpusScenario(series()), 1, "v3_calls", &invariant), 3u * 40u);
+  EXPECT_EQ(callAfterPatching(corpusScenario(series()), 1, "v3_calls", &invariant), 3u * kPatchWorkerCalls);
   EXPECT_EQ(invariant, 1u);
   EXPECT_EQ(callAfterPatching(corpusScenario(series()), 0, "v2_calls"), 0u);
   // The first patch alone: every call is bump_v2's.
   const std::string first = scenarioVariant(series(), {{", \"[^\"]*counter_patch2[^\"]*\"", ""}}, "first-only.toml");
-  EXPECT_EQ(callAfterPatching(first, 0, "v2_calls"), 3u * 40u);
+  EXPECT_EQ(callAfterPatching(first, 0, "v2_calls"), 3u * kPatchWorkerCalls);
 }
 
 TEST_P(Packages, TheSeriesHoldsUnderExploration) {
@@ -153,7 +153,7 @@ TEST(PatchPlacement, FarPatchesGoThroughAnAddressTableOrAVeneer) {
     auto inputs = prepared(path);
     ASSERT_TRUE(inputs);
     EXPECT_EQ(inputs->patches[0].loadAddress, 0x7ff600000000u);
-    EXPECT_EQ(callAfterPatching(path, 0, "v2_calls"), 3u * 40u) << file;
+    EXPECT_EQ(callAfterPatching(path, 0, "v2_calls"), 3u * kPatchWorkerCalls) << file;
   }
 }
 

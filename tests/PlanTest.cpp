@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "harness/Session.h"
+#include "harness/explore/RandomStrategy.h"
 #include "harness/explore/ReplaySource.h"
 #include "patch/LiveCode.h"
 #include "tests/TestSupport.h"
@@ -139,7 +140,7 @@ TEST(Plan, RefusalsAreExitCode2NamingTheFunction) {
   const Case cases[] = {
       {"patch-padding-short-jmp.x64.toml",
        {{"counter\\.x64\\.dll", "basics.plain.x64.dll"}, {"target = \"bump\"", "target = \"fib_rec\""},
-        {"entry = \"worker\"", "entry = \"fib_rec\""}, {"invariant = \"verify\"", "invariant = \"fib_iter\""},
+        {"entry = \"patch_worker\"", "entry = \"fib_rec\""}, {"invariant = \"verify\"", "invariant = \"fib_iter\""},
         {"counter_patch\\.x64\\.dll", "basics.x64.dll"}, {"replacement = \"bump_v2\"", "replacement = \"mix64\""}},
        "function 'fib_rec'"},
       {"patch-int3-3step-refused.x64.toml", {}, "int3-3step replaces one whole instruction of at least 5"},
@@ -200,7 +201,7 @@ TEST(Plan, ThreadsAtTheTransientInt3ContinueInTheReplacement) {
   const uint64_t v2Calls = inputs->patches[0].loadAddress + inputs->patches[0].image->findFunction("v2_calls")->begin;
   auto calls = (*session)->machine().call(v2Calls, {});
   ASSERT_TRUE(calls.ok() && calls->completed());
-  EXPECT_GE(calls->value, 40u) << "thread 0's 40 calls went through the int3 to the replacement";
+  EXPECT_GE(calls->value, kPatchWorkerCalls) << "thread 0's calls went through the int3 to the replacement";
 }
 
 TEST(Plan, PatchedCallsReachTheReplacementThroughRefCells) {
@@ -218,9 +219,73 @@ TEST(Plan, PatchedCallsReachTheReplacementThroughRefCells) {
     EXPECT_EQ(run.invariantValue, 1u) << file;
     auto calls = (*session)->machine().call(inputs->patches[0].loadAddress + inputs->patches[0].image->findFunction("v2_calls")->begin, {});
     ASSERT_TRUE(calls.ok() && calls->completed());
-    EXPECT_EQ(calls->value, 3u * 40u) << file << ": 3 threads x 40 calls, all new";
+    EXPECT_EQ(calls->value, 3u * kPatchWorkerCalls) << file << ": 3 threads x 2 calls, all new";
   }
 }
+
+
+// stop-the-world over call_first: a thread inside spin() holds a return address inside
+// the span. Random schedules show both ends: a retry after which the patch commits once
+// the thread returned, and a patcher that runs out of retries (refused).
+TEST(Plan, StopTheWorldRetriesOnReturnAddressesInsideTheSpanThenGivesUp) {
+  auto inputs = prepared(scenario("patch-stop-the-world-retry.x64.toml"));
+  auto session = Session::create(inputs, false);
+  ASSERT_TRUE(session.ok());
+  bool committedAfterRetry = false, refused = false;
+  for (uint64_t i = 0; i < 400 && !(committedAfterRetry && refused); ++i) {
+    RandomStrategy strategy(1, i, i % 2 ? 0.5 : 0.03);  // eager and patient patchers
+    const RunRecord run = (*session)->run(strategy, true);
+    const bool retried = std::any_of(run.trace.begin(), run.trace.end(),
+                                     [](const TraceSlice& s) { return s.what.find(": retry (") != std::string::npos; });
+    if (run.violation) {
+      ASSERT_EQ(run.violation->property, "refused") << run.violation->message;
+      EXPECT_NE(run.violation->message.find("gave up after 3 retries: thread 0 has a return address"), std::string::npos)
+          << run.violation->message;
+      refused = true;
+    } else if (retried) {
+      // The retried plan committed: the jump is at the entry.
+      uint8_t first = 0;
+      ASSERT_TRUE((*session)->machine().readGuest(inputs->sites[0].entry, {&first, 1}));
+      EXPECT_EQ(first, 0xE9);
+      committedAfterRetry = first == 0xE9;
+    }
+  }
+  EXPECT_TRUE(committedAfterRetry);
+  EXPECT_TRUE(refused);
+  // Without the thread ever inside spin() at a move (patcher first), nothing retries.
+  std::vector<std::pair<uint64_t, ActorId>> patchFirst;
+  for (uint64_t i = 0; i < inputs->plan.steps.size(); ++i) patchFirst.emplace_back(i, kPatcher);
+  ReplaySource first(patchFirst);
+  EXPECT_FALSE((*session)->run(first).violation);
+}
+
+
+// Every safe protocol holds under exhaustive exploration with preemption bound 2 (two
+// threads here to keep the suite quick; the bundled scenarios run three), and the unsafe
+// one does not.
+class ProtocolAtBound2 : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ProtocolAtBound2, ExhaustiveExplorationGivesTheExpectedVerdict) {
+  const std::string path = scenarioVariant(GetParam(), {{"count = 3", "count = 2"}}, "bound2-" + GetParam());
+  const CommandResult r = runHph({"check", path, "--preemption-bound", "2", "--jobs", "1"});
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  const bool unsafe = GetParam().starts_with("patch-naive-jmp5");
+  EXPECT_NE(r.out.find(unsafe ? "violation:" : "holds — exhaustive, preemption bound 2"), std::string::npos) << r.out;
+  if (!unsafe) EXPECT_NE(r.out.find("(exhausted)"), std::string::npos) << r.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Corpus, ProtocolAtBound2,
+    ::testing::Values("patch-padding-short-jmp.x64.toml", "patch-int3-3step.x64.toml", "patch-stop-the-world.x64.toml",
+                      "patch-naive-jmp5.x64.toml", "patch-b-direct.arm64.toml", "patch-veneer.arm64.toml",
+                      "patch-literal-swap.arm64.toml", "patch-stop-the-world.arm64.toml", "patch-series.x64.toml",
+                      "patch-series.arm64.toml"),
+    [](const auto& info) {
+      std::string name = info.param.substr(6, info.param.size() - 11);
+      std::replace(name.begin(), name.end(), '-', '_');
+      std::replace(name.begin(), name.end(), '.', '_');
+      return name;
+    });
 
 }  // namespace
 }  // namespace hph::test

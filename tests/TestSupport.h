@@ -11,6 +11,9 @@
 
 namespace hph::test {
 
+// Calls each thread of the corpus's patch scenarios makes (counter.c PATCH_WORKER_CALLS).
+inline constexpr uint64_t kPatchWorkerCalls = 2;
+
 std::string corpusImage(const std::string& name);  // "basics.x64.dll" -> full path
 std::string corpusScenario(const std::string& name);  // "race.x64.toml" -> full path
 // A corpus scenario's text with its image paths made absolute, then each (regex, with)

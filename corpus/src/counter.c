@@ -4,6 +4,7 @@
 
 #define COUNTER_ITERATIONS 40
 #define COUNTER_MAX_THREADS 64
+#define PATCH_WORKER_CALLS 2
 
 /* Exported: a hotpatch reaches it through its __ref_g_counter cell. */
 CORPUS_EXPORT volatile uint64_t g_counter;
@@ -15,10 +16,10 @@ CORPUS_EXPORT CORPUS_NOINLINE CORPUS_ENTRY_NOP uint64_t bump(uint64_t amount) {
   return __atomic_add_fetch(&g_counter, amount, __ATOMIC_SEQ_CST);
 }
 
-/* Thread `index` calls `increment` COUNTER_ITERATIONS times, counting its own calls. */
-static uint64_t run_worker(uint64_t index, uint64_t (*increment)(uint64_t)) {
+/* Thread `index` calls `increment` `calls` times, counting its own calls. */
+static uint64_t run_worker(uint64_t index, uint64_t (*increment)(uint64_t), uint64_t calls) {
   uint64_t slot = index % COUNTER_MAX_THREADS;
-  for (uint64_t i = 0; i < COUNTER_ITERATIONS; ++i) {
+  for (uint64_t i = 0; i < calls; ++i) {
     increment(1);
     g_per_thread[slot] = g_per_thread[slot] + 1;
   }
@@ -32,7 +33,10 @@ static uint64_t no_update_lost(volatile uint64_t *counter) {
   return total == *counter ? 1 : 0;
 }
 
-CORPUS_EXPORT uint64_t worker(uint64_t index) { return run_worker(index, bump); }
+CORPUS_EXPORT uint64_t worker(uint64_t index) { return run_worker(index, bump, COUNTER_ITERATIONS); }
+/* Few calls: sized for exhaustive exploration of a patch at preemption bound 2, where
+ * every call through the patched entry adds scheduling points. */
+CORPUS_EXPORT uint64_t patch_worker(uint64_t index) { return run_worker(index, bump, PATCH_WORKER_CALLS); }
 CORPUS_EXPORT uint64_t verify(void) { return no_update_lost(&g_counter); }
 
 CORPUS_EXPORT uint64_t counter_value(void) { return g_counter; }
@@ -47,5 +51,32 @@ CORPUS_EXPORT CORPUS_NOINLINE uint64_t bump_keyed(uint64_t amount) {
   return keyed;
 }
 
-CORPUS_EXPORT uint64_t keyed_worker(uint64_t index) { return run_worker(index, bump_keyed); }
+CORPUS_EXPORT uint64_t keyed_worker(uint64_t index) { return run_worker(index, bump_keyed, COUNTER_ITERATIONS); }
+CORPUS_EXPORT uint64_t keyed_patch_worker(uint64_t index) {
+  return run_worker(index, bump_keyed, PATCH_WORKER_CALLS);
+}
 CORPUS_EXPORT uint64_t keyed_verify(void) { return no_update_lost(&g_keyed); }
+
+#if defined(_WIN32) && defined(__x86_64__)
+/* call_first: its first instruction is a 2-byte `call rcx`, so the 5 bytes stop-the-world
+ * replaces hold the call's return address strictly inside them. While a thread is in
+ * `callee` that address is on its stack, where no PC move can fix it: the protocol must
+ * retry later or give up. (The callee runs with rsp 8 bytes off the ABI's alignment;
+ * `spin` does not care.) */
+CORPUS_EXPORT __attribute__((naked)) uint64_t call_first(uint64_t (*callee)(void)) {
+  __asm__("call *%rcx\n\tmov %rax, %rax\n\tret");
+}
+
+/* A callee that takes a while (its loop is what a scenario watches). */
+CORPUS_EXPORT CORPUS_NOINLINE uint64_t spin(void) {
+  volatile uint64_t i = 0;
+  while (i < 16) i = i + 1;
+  return i;
+}
+
+CORPUS_EXPORT uint64_t call_first_worker(uint64_t index) {
+  uint64_t total = index;
+  for (int i = 0; i < 4; ++i) total += call_first(spin);
+  return total;
+}
+#endif

@@ -40,7 +40,8 @@ Scheduler::Scheduler(Machine& machine, Process& process, MemorySnapshot initial,
 Scheduler::~Scheduler() { machine_.setObserver(nullptr); }
 
 bool Scheduler::enabled(ActorId actor) const {
-  if (actor == kPatcher) return nextStep_ < setup_.plan.steps.size() && !waitingForRelease();
+  if (actor == kPatcher)
+    return nextStep_ < setup_.plan.steps.size() && !waitingForRelease() && !(retryPending_ && anyThreadRunnable());
   if (actor < 0 || static_cast<size_t>(actor) >= process_.threads().size()) return false;
   return !suspended_ && process_.threads()[actor].state == ThreadState::kRunnable;
 }
@@ -96,6 +97,11 @@ ActorId Scheduler::decide(PointKind kind, uint64_t pc) {
   transition_.actor = chosen;
   transitionOpen_ = true;
   return chosen;
+}
+
+bool Scheduler::anyThreadRunnable() const {
+  return std::any_of(process_.threads().begin(), process_.threads().end(),
+                     [](const GuestThread& t) { return t.state == ThreadState::kRunnable; });
 }
 
 bool Scheduler::waitingForRelease() const {
@@ -195,10 +201,12 @@ void Scheduler::applyNextStep() {
       const size_t index = nextStep_ - 1;
       if (++retries_[index] > move->retries) {
         record_.violation = Violation{"refused", kPatcher,
-                                      fmt::format("{}: gave up after {} retries: {}", move->label, move->retries, *blocker),
+                                      fmt::format("stop-the-world at {} gave up after {} retries: {}",
+                                                  machine_.describeAddress(move->from), move->retries, *blocker),
                                       move->from, {}};
       } else {
         suspended_ = false;
+        retryPending_ = true;  // the retry comes after some thread ran on
         while (nextStep_ > 0 && !std::holds_alternative<SuspendAllStep>(setup_.plan.steps[nextStep_ - 1])) --nextStep_;
         if (nextStep_ > 0) --nextStep_;
       }
@@ -226,6 +234,7 @@ void Scheduler::applyNextStep() {
 
 void Scheduler::runGuest(ActorId thread, ActorId* next) {
   current_ = thread;
+  retryPending_ = false;
   GuestThread& t = process_.threads()[thread];
   if (yieldedAt_.size() < process_.threads().size()) yieldedAt_.resize(process_.threads().size());
   if (t.instructions >= setup_.threadBudget) {
@@ -338,6 +347,7 @@ RunRecord Scheduler::runOnce(DecisionSource& source) {
   nextPoint_ = 0;
   suspended_ = false;
   retries_.clear();
+  retryPending_ = false;
   yieldedAt_.clear();
   transition_ = Footprint{};
   transitionOpen_ = false;

@@ -59,6 +59,7 @@ class Scheduler final : public ExecutionObserver {
   void checkInvariant();
   // The next step is a release and some thread's PC is still in what it releases.
   bool waitingForRelease() const;
+  bool anyThreadRunnable() const;
   // Which thread holds a return address strictly inside [from, from + size), if any.
   std::optional<std::string> returnAddressInside(uint64_t from, uint64_t size) const;
 
@@ -85,6 +86,7 @@ class Scheduler final : public ExecutionObserver {
   bool suspended_ = false;           // between a plan's suspend-all and resume-all
   std::vector<ActorId> choices_;     // every choice of the run, for re-execution
   std::map<size_t, uint32_t> retries_;  // move-pc step index -> retries so far
+  bool retryPending_ = false;           // a move-pc retried: some thread runs before the patcher
   uint64_t transitionsReported_ = 0;
   bool alwaysCount_ = false;         // once a run timed out, count from then on
 };

@@ -126,7 +126,7 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
     steps.push_back(ResumeAllStep{});
     return steps;
   }
-  TrampolineRequest request{site.entry, code, kJump, site.scratch, false};
+  TrampolineRequest request{site.entry, code, kJump, site.scratch, false, true};
   const Relocation relocation = x64Relocator().relocate(request);
   if (!relocation.trampoline) return refuse(relocation.refusal);
   const Trampoline& t = *relocation.trampoline;

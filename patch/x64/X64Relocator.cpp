@@ -149,7 +149,13 @@ class X64Relocator final : public Relocator {
       if (d.insn.mnemonic == ZYDIS_MNEMONIC_XBEGIN)
         return refuse(fmt::format("xbegin at +0x{:x} cannot be relocated", d.offset));
       if (auto target = branchTarget(d, at)) {
-        if (isCall(d)) {
+        if (isCall(d) && !last && request.callsReturnIntoTrampoline) {
+          const int64_t rel = static_cast<int64_t>(*target - (out.here() + 5));
+          if (!fitsRel32(rel))
+            return refuse(fmt::format("call at +0x{:x}: its target is out of rel32 reach of the trampoline", d.offset));
+          out.byte(0xE8);
+          out.u32(static_cast<uint32_t>(rel));
+        } else if (isCall(d)) {
           if (!last) return refuse(callNotLast(d));
           emitPushReturnAddress(out, next);  // the callee returns into the original
           emitJump(out, *target);
@@ -174,7 +180,7 @@ class X64Relocator final : public Relocator {
         continue;
       }
       std::vector<uint8_t> bytes(raw, raw + d.insn.length);
-      if (isCall(d)) {
+      if (isCall(d) && !(request.callsReturnIntoTrampoline && !last)) {
         // call r/m (ff /2): push the original return address, then jmp r/m (ff /4).
         if (!last) return refuse(callNotLast(d));
         // The push moves RSP before the jump reads its operand: an operand through RSP
