@@ -182,7 +182,11 @@ Result<void> preparePatches(const Scenario& scenario, const PeImage& base, Scena
     }
     inputs.patches.push_back(std::move(patch));
   }
-  auto plan = buildPlan(scenario.protocol, *base.arch, inputs.sites, {scenario.reverse});
+  ProtocolOptions protocolOptions;
+  protocolOptions.reverse = scenario.reverse;
+  protocolOptions.staticChecks = scenario.staticChecks;
+  protocolOptions.defect = scenario.defect;
+  auto plan = buildPlan(scenario.protocol, *base.arch, inputs.sites, protocolOptions);
   if (!plan) return badInput(fmt::format("{}: [protocol]: {}", scenario.path, plan.error().message));
   inputs.plan = std::move(plan).value();
   return {};
@@ -241,6 +245,15 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
 
 Session::~Session() = default;
 
+RunRecord Session::run(DecisionSource& source, bool recordTrace) {
+  RunRecord record = scheduler_->run(source, recordTrace);
+  if (monitor_) {
+    record.stepsWithThreadInWindow = monitor_->exercise().stepsWithThreadInWindow;
+    record.patchedCalls = monitor_->exercise().patchedCalls;
+  }
+  return record;
+}
+
 Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioInputs> inputs,
                                                  bool trackFootprints) {
   std::unique_ptr<Session> session(new Session());
@@ -284,13 +297,25 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioI
       }
     }
     setup.plan = inputs->plan;
+    // int3-3step: a thread at the transient int3 continues in the replacement (the
+    // resume-inside defect continues right after the int3, in the half-written jump).
     if (scenario.protocol == "int3-3step")
-      for (const PatchSite& site : inputs->sites) setup.breakpointRedirects.emplace_back(site.entry, site.replacement);
+      for (const PatchSite& site : inputs->sites)
+        setup.breakpointRedirects.emplace_back(site.entry,
+                                               scenario.defect == "resume-inside" ? site.entry + 1 : site.replacement);
     const uint64_t window = scenario.explore.window;
     for (const PatchSite& site : inputs->sites) {
       watched.push_back({site.entry - kBytesBeforeEntry - window, site.entry + kBytesBeforeEntry + window});
       watched.push_back({site.scratch, site.scratch + kScratchPerSite});
+      // Arrivals at the replacement decide whether a call was new (C5, C6, C8).
+      watched.push_back({site.replacement, site.replacement + 1});
     }
+    PropertyOptions options;
+    options.idc = scenario.arm64.idc;
+    options.dic = scenario.arm64.dic;
+    options.reverse = scenario.reverse;
+    options.ignore = scenario.ignore;
+    session->monitor_ = std::make_unique<PropertyMonitor>(*image.arch, inputs->sites, inputs->plan, options);
   }
   for (const std::string& name : scenario.explore.watch) {
     const FunctionInfo* f = image.findFunction(name);
@@ -314,6 +339,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioI
     if (auto spawned = session->process_->spawn(0, 0); !spawned) return spawned.error();
   session->process_->reset();
   session->scheduler_ = std::make_unique<Scheduler>(m, *session->process_, m.snapshot(), std::move(setup));
+  session->scheduler_->setMonitor(session->monitor_.get());
   return session;
 }
 

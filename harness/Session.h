@@ -10,6 +10,7 @@
 #include "emu/pe/ImageLoader.h"
 #include "harness/scenario/Scenario.h"
 #include "patch/Protocol.h"
+#include "properties/PropertyMonitor.h"
 
 namespace hph {
 
@@ -52,9 +53,7 @@ class Session {
                                                  bool trackFootprints);
   ~Session();
 
-  RunRecord run(DecisionSource& source, bool recordTrace = false) {
-    return scheduler_->run(source, recordTrace);
-  }
+  RunRecord run(DecisionSource& source, bool recordTrace = false);
   const ScenarioInputs& inputs() const { return *inputs_; }
   Machine& machine() { return *machine_; }
   uint32_t initialThreads() const { return inputs_->scenario.threadCount; }
@@ -66,6 +65,7 @@ class Session {
   std::unique_ptr<Machine> machine_;
   std::unique_ptr<Process> process_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<PropertyMonitor> monitor_;  // with a patch: the property checkers
 };
 
 }  // namespace hph

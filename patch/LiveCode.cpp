@@ -10,19 +10,7 @@ namespace {
 // reachable instruction, and read as data by one, at some step since its last release.
 class TrackedCode {
  public:
-  explicit TrackedCode(std::vector<CodeRegion> regions) {
-    std::sort(regions.begin(), regions.end(), [](const auto& a, const auto& b) { return a.address < b.address; });
-    for (CodeRegion& r : regions) {
-      if (!regions_.empty() && r.address <= end(regions_.back())) {
-        CodeRegion& last = regions_.back();
-        const uint64_t newEnd = std::max(end(last), r.address + r.bytes.size());
-        const size_t keep = last.bytes.size();
-        last.bytes.resize(newEnd - last.address);
-        for (uint64_t a = last.address + keep; a < newEnd; ++a) last.bytes[a - last.address] = r.bytes[a - r.address];
-      } else {
-        regions_.push_back(std::move(r));
-      }
-    }
+  explicit TrackedCode(std::vector<CodeRegion> regions) : regions_(mergeRegions(std::move(regions))) {
     for (const CodeRegion& r : regions_) {
       fetched_.emplace_back(r.bytes.size(), false);
       read_.emplace_back(r.bytes.size(), false);
@@ -88,6 +76,34 @@ class TrackedCode {
 };
 
 }  // namespace
+
+std::vector<CodeRegion> siteRegions(const std::vector<PatchSite>& sites) {
+  std::vector<CodeRegion> regions;
+  for (const PatchSite& site : sites) {
+    std::vector<uint8_t> bytes = site.before;
+    bytes.insert(bytes.end(), site.code.begin(), site.code.end());
+    regions.push_back({site.entry - site.before.size(), std::move(bytes)});
+    regions.push_back({site.scratch, std::vector<uint8_t>(kScratchPerSite, 0)});
+  }
+  return regions;
+}
+
+std::vector<CodeRegion> mergeRegions(std::vector<CodeRegion> regions) {
+  std::sort(regions.begin(), regions.end(), [](const auto& a, const auto& b) { return a.address < b.address; });
+  std::vector<CodeRegion> merged;
+  for (CodeRegion& r : regions) {
+    if (!merged.empty() && r.address <= merged.back().address + merged.back().bytes.size()) {
+      CodeRegion& last = merged.back();
+      const uint64_t end = last.address + last.bytes.size();
+      const uint64_t newEnd = std::max(end, r.address + r.bytes.size());
+      last.bytes.resize(newEnd - last.address);
+      for (uint64_t a = end; a < newEnd; ++a) last.bytes[a - last.address] = r.bytes[a - r.address];
+    } else {
+      merged.push_back(std::move(r));
+    }
+  }
+  return merged;
+}
 
 void analyzeLiveness(const Arch& arch, std::vector<CodeRegion> regions, const std::vector<uint64_t>& entries,
                      Plan& plan) {

@@ -13,6 +13,15 @@ std::vector<std::string_view> protocolsFor(ArchKind arch) {
   return {"b-direct", "veneer", "literal-swap", "stop-the-world"};
 }
 
+std::vector<std::string_view> defectsFor(std::string_view protocol) {
+  if (protocol == "padding-short-jmp") return {"no-release", "stub-clobbers-rcx", "no-short-jmp"};
+  if (protocol == "int3-3step") return {"no-sync", "resume-inside"};
+  if (protocol == "stop-the-world") return {"no-move-pc", "wrong-rip-fixup"};
+  if (protocol == "veneer") return {"branch-before-veneer", "no-veneer-maintenance", "veneer-clobbers-x0"};
+  if (protocol == "b-direct") return {"no-sync"};
+  return {};
+}
+
 Result<Plan> buildPlan(std::string_view protocol, const Arch& arch, const std::vector<PatchSite>& sites,
                        const ProtocolOptions& options) {
   const auto known = protocolsFor(arch.kind());
@@ -20,6 +29,15 @@ Result<Plan> buildPlan(std::string_view protocol, const Arch& arch, const std::v
     std::string list;
     for (auto p : known) list += fmt::format("{}{}", list.empty() ? "" : ", ", p);
     return badInput(fmt::format("protocol '{}' is not one of {} ({})", protocol, arch.name(), list));
+  }
+  if (!options.defect.empty()) {
+    const auto defects = defectsFor(protocol);
+    if (std::find(defects.begin(), defects.end(), options.defect) == defects.end()) {
+      std::string list;
+      for (auto d : defects) list += fmt::format("{}{}", list.empty() ? "" : ", ", d);
+      return badInput(fmt::format("defect '{}' is not one of {}'s ({})", options.defect, protocol,
+                                  list.empty() ? "none" : list));
+    }
   }
   Plan plan;
   for (bool reverse : {false, true}) {
@@ -30,23 +48,16 @@ Result<Plan> buildPlan(std::string_view protocol, const Arch& arch, const std::v
     if (reverse) std::reverse(order.begin(), order.end());
     for (const PatchSite* sitePtr : order) {
       const PatchSite& site = *sitePtr;
-      auto steps = arch.kind() == ArchKind::kX64 ? x64Steps(protocol, site, reverse)
-                                                 : arm64Steps(protocol, site, reverse);
+      auto steps = arch.kind() == ArchKind::kX64 ? x64Steps(protocol, site, reverse, options)
+                                                 : arm64Steps(protocol, site, reverse, options);
       if (!steps) return steps.error();
       plan.steps.insert(plan.steps.end(), steps->begin(), steps->end());
     }
   }
   // Which stores are live follows from what the steps do to reachable code.
-  std::vector<CodeRegion> regions;
   std::vector<uint64_t> entries;
-  for (const PatchSite& site : sites) {
-    std::vector<uint8_t> bytes = site.before;
-    bytes.insert(bytes.end(), site.code.begin(), site.code.end());
-    regions.push_back({site.entry - site.before.size(), std::move(bytes)});
-    regions.push_back({site.scratch, std::vector<uint8_t>(kScratchPerSite, 0)});
-    entries.push_back(site.entry);
-  }
-  analyzeLiveness(arch, std::move(regions), entries, plan);
+  for (const PatchSite& site : sites) entries.push_back(site.entry);
+  analyzeLiveness(arch, siteRegions(sites), entries, plan);
   return plan;
 }
 

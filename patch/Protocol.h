@@ -30,7 +30,16 @@ inline constexpr uint64_t kScratchPerSite = 0x100;
 
 struct ProtocolOptions {
   bool reverse = false;  // after the patch, undo it (restore the original bytes exactly)
+  // false: skip the refusals a protocol makes from what it can see statically (a first
+  // instruction too short, no padding), so the dynamic checks must catch what follows.
+  bool staticChecks = true;
+  // A deliberately broken variant, for canaries and for showing each checker fires
+  // (docs/properties.md lists them); "" for the protocol as designed.
+  std::string defect;
 };
+
+// The defects each protocol knows, for messages and validation.
+std::vector<std::string_view> defectsFor(std::string_view protocol);
 
 // The plan for all sites, site by site; a refusal is kBadInput "function 'bump': why".
 Result<Plan> buildPlan(std::string_view protocol, const Arch& arch, const std::vector<PatchSite>& sites,
@@ -39,7 +48,9 @@ Result<Plan> buildPlan(std::string_view protocol, const Arch& arch, const std::v
 std::vector<std::string_view> protocolsFor(ArchKind arch);
 
 // Per architecture (patch/x64, patch/arm64): the steps for one site, or why not.
-Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& site, bool reverse);
-Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite& site, bool reverse);
+Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& site, bool reverse,
+                                   const ProtocolOptions& options);
+Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite& site, bool reverse,
+                                     const ProtocolOptions& options);
 
 }  // namespace hph

@@ -25,6 +25,9 @@ struct TrampolineRequest {
   // address would lie in the overwritten span.) Threads that entered such a callee from
   // the original still return into the span: the plan's move-pc step retries for them.
   bool callsReturnIntoTrampoline = false;
+  // A deliberate error in every RIP-relative displacement (the wrong-rip-fixup defect:
+  // shows that the checks catch a bad trampoline). 0 in anything real.
+  int32_t ripFixupError = 0;
 };
 
 struct Trampoline {

@@ -3,6 +3,7 @@
 #include <capstone/capstone.h>
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -64,6 +65,25 @@ std::span<const StateRegister> Arm64Arch::stateRegisters() const {
     out.push_back({UC_ARM64_REG_X30, kX[30]});
     out.push_back({UC_ARM64_REG_NZCV, "nzcv", 8, 0xF0000000});
     for (int i = 0; i < 32; ++i) out.push_back({UC_ARM64_REG_Q0 + i, kV[i], 16});
+    return out;
+  }();
+  return kRegisters;
+}
+
+std::span<const StateRegister> Arm64Arch::entryStateRegisters() const {
+  // AAPCS64: arguments x0-x7, v0-v7, the indirect-result register x8; x18 (the TEB on
+  // Windows); callee-saved x19-x28, x29, v8-v15; x30, the return address. Only x16/x17
+  // (IP0/IP1) may differ: veneers use them.
+  static const std::vector<StateRegister> kRegisters = [] {
+    std::vector<StateRegister> out;
+    for (const StateRegister& r : arm64Arch().stateRegisters()) {
+      const std::string_view name = r.name;
+      if (name == "x16" || name == "x17" || name == "nzcv") continue;
+      const int number = std::atoi(r.name + 1);
+      if (name[0] == 'x' && number >= 9 && number <= 15) continue;  // caller-saved temporaries
+      if (name[0] == 'v' && number >= 16) continue;
+      out.push_back(r);
+    }
     return out;
   }();
   return kRegisters;

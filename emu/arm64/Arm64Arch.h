@@ -18,6 +18,7 @@ class Arm64Arch final : public Arch {
   int pcRegister() const override;
   int spRegister() const override;
   std::span<const StateRegister> stateRegisters() const override;
+  std::span<const StateRegister> entryStateRegisters() const override;
 
   Result<void> prepareCall(const Engine& engine, const CallFrame& frame) const override;
   uint64_t returnValue(const Engine& engine) const override;

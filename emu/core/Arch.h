@@ -84,6 +84,9 @@ class Arch {
   virtual int spRegister() const = 0;
   // General, flag and vector registers (not PC or SP).
   virtual std::span<const StateRegister> stateRegisters() const = 0;
+  // What a call's entry state is made of besides SP and the return address: argument and
+  // callee-saved registers (C6: a redirect must deliver them unchanged).
+  virtual std::span<const StateRegister> entryStateRegisters() const = 0;
 
   // Sets registers and stack for a call with the platform convention (Win64 / AAPCS64).
   virtual Result<void> prepareCall(const Engine& engine, const CallFrame& frame) const = 0;

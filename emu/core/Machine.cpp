@@ -155,7 +155,7 @@ bool Machine::writeGuest(uint64_t address, std::span<const uint8_t> bytes) const
 bool Machine::writeCode(uint64_t address, std::span<const uint8_t> bytes) {
   if (!engine_.write(address, bytes)) return false;
   engine_.forgetCode(address, address + bytes.size());
-  std::fill(blockCounts_.begin(), blockCounts_.end(), BlockCount{});
+  ++blockGeneration_;
   return true;
 }
 
@@ -198,7 +198,7 @@ void Machine::restore(const MemorySnapshot& snapshot) {
   instructionsRetired_ = snapshot.instructionsRetired;
   shimCalls_ = snapshot.shimCalls;
   lastError_ = snapshot.lastError;
-  if (codeChanged) std::fill(blockCounts_.begin(), blockCounts_.end(), BlockCount{});
+  if (codeChanged) ++blockGeneration_;
 }
 
 std::string Machine::symbolize(uint64_t address) const {
@@ -331,10 +331,10 @@ void Machine::uncountFrom(uint64_t pc) {
 
 uint32_t Machine::instructionsInBlock(uint64_t address, uint32_t size) {
   BlockCount& slot = blockCounts_[(address ^ (address >> 13)) & (kBlockCountCacheSize - 1)];
-  if (slot.address == address && slot.size == size) return slot.count;
+  if (slot.address == address && slot.size == size && slot.generation == blockGeneration_) return slot.count;
   std::span<const uint8_t> bytes = memory_.view(address, size);
   const uint32_t count = bytes.empty() ? 1 : arch_.countInstructions(bytes);
-  slot = {address, size, count};
+  slot = {address, size, count, blockGeneration_};
   return count;
 }
 

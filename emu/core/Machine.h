@@ -196,6 +196,7 @@ class Machine {
     uint64_t address = ~uint64_t{0};
     uint32_t size = 0;
     uint32_t count = 0;
+    uint64_t generation = 0;  // valid only while it equals blockGeneration_
   };
 
   Machine(const Arch& arch, Engine engine);
@@ -241,6 +242,8 @@ class Machine {
   uint64_t instructionsRetired_ = 0;
   uint64_t shimCalls_ = 0;
   std::vector<BlockCount> blockCounts_;
+  // Code changes forget every cached count at once (no 128 KiB fill per patch store).
+  uint64_t blockGeneration_ = 1;
   AddressRange lastBlock_;  // the block the block hook charged last
   uint32_t lastError_ = 0;
 };

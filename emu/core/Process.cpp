@@ -151,6 +151,24 @@ uint64_t Process::registerOf(uint32_t index, int reg) const {
   return value;
 }
 
+std::optional<std::pair<uint64_t, uint64_t>> Process::returnAddressInside(uint32_t index, uint64_t from,
+                                                                         uint64_t size) const {
+  const GuestThread& t = threads_[index];
+  if (t.state == ThreadState::kFinished || !t.started) return std::nullopt;
+  auto inside = [&](uint64_t v) { return v > from && v < from + size; };
+  const Arch& arch = machine_.arch();
+  if (arch.kind() == ArchKind::kArm64) {
+    const uint64_t lr = registerOf(index, UC_ARM64_REG_X30);
+    if (inside(lr)) return std::make_pair(lr, uint64_t{0});
+  }
+  for (uint64_t slot = registerOf(index, arch.spRegister()) & ~uint64_t{7}; slot + 8 <= t.stackTop; slot += 8) {
+    uint64_t value = 0;
+    if (!machine_.readGuest(slot, {reinterpret_cast<uint8_t*>(&value), 8})) break;
+    if (inside(value)) return std::make_pair(value, slot);
+  }
+  return std::nullopt;
+}
+
 void Process::setPc(uint32_t index, uint64_t pc) {
   GuestThread& t = threads_[index];
   if (!t.started) {

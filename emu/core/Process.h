@@ -55,6 +55,10 @@ class Process final : public ThreadServices {
   // Any register of a thread that is not running (a thread not started yet: 0, PC its entry).
   uint64_t registerOf(uint32_t index, int reg) const;
   void setPc(uint32_t index, uint64_t pc);
+  // A return address of thread `index` strictly inside (from, from + size): Arm64's x30,
+  // or any 8-byte word on its stack (conservative: a stale word counts too). The value
+  // and where it was found (0 for x30).
+  std::optional<std::pair<uint64_t, uint64_t>> returnAddressInside(uint32_t index, uint64_t from, uint64_t size) const;
 
   std::vector<GuestThread>& threads() { return threads_; }
   const std::vector<GuestThread>& threads() const { return threads_; }

@@ -76,11 +76,15 @@ class DecisionSource {
 };
 
 struct Violation {
-  std::string property;  // "invariant", "fault", "runaway", "deadlock", "refused" (a plan that gave up)
+  // "invariant", "fault", "runaway", "deadlock", "refused" (a plan that gave up), or a
+  // property of DESIGN.md: "C1" ... "C8", "X1" ... "X3", "A1" ... "A4".
+  std::string property;
   ActorId actor = kNoActor;
   std::string message;   // one line
   uint64_t pc = 0;
   std::optional<GuestFault> fault;
+  std::optional<size_t> step;  // the patch step involved (0-based), if any
+  std::string bytes;           // the bytes involved, hex, if any
 };
 
 // One contiguous stretch of an actor's execution, for Chrome traces.
@@ -103,6 +107,10 @@ struct RunRecord {
   uint64_t instructions = 0;
   std::optional<uint64_t> invariantValue;
   std::vector<TraceSlice> trace;
+  // Vacuity (from the property checkers): patch steps applied while a thread was inside a
+  // watched window, calls that arrived at a replacement.
+  uint64_t stepsWithThreadInWindow = 0;
+  uint64_t patchedCalls = 0;
 };
 
 }  // namespace hph

@@ -116,22 +116,13 @@ bool Scheduler::waitingForRelease() const {
 }
 
 std::optional<std::string> Scheduler::returnAddressInside(uint64_t from, uint64_t size) const {
-  const Arch& arch = machine_.arch();
-  auto inside = [&](uint64_t v) { return v > from && v < from + size; };
   for (const GuestThread& t : process_.threads()) {
-    if (t.state == ThreadState::kFinished || !t.started) continue;
-    // Arm64 keeps the innermost return address in x30; every other one is on the stack.
-    if (arch.kind() == ArchKind::kArm64 && inside(process_.registerOf(t.index, UC_ARM64_REG_X30)))
-      return fmt::format("{} has its return address (x30) {:#x} inside the span", actorName(static_cast<ActorId>(t.index)),
-                         process_.registerOf(t.index, UC_ARM64_REG_X30));
-    const uint64_t sp = process_.registerOf(t.index, arch.spRegister());
-    for (uint64_t slot = sp & ~uint64_t{7}; slot + 8 <= t.stackTop; slot += 8) {
-      uint64_t value = 0;
-      if (!machine_.readGuest(slot, {reinterpret_cast<uint8_t*>(&value), 8})) break;
-      if (inside(value))
-        return fmt::format("{} has a return address {:#x} inside the span on its stack at {:#x}",
-                           actorName(static_cast<ActorId>(t.index)), value, slot);
-    }
+    const auto found = process_.returnAddressInside(t.index, from, size);
+    if (!found) continue;
+    const std::string who = actorName(static_cast<ActorId>(t.index));
+    if (found->second == 0) return fmt::format("{} has its return address (x30) {:#x} inside the span", who, found->first);
+    return fmt::format("{} has a return address {:#x} inside the span on its stack at {:#x}", who, found->first,
+                       found->second);
   }
   return std::nullopt;
 }
@@ -142,7 +133,23 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
   if (yieldedAt_[thread] == pc) {
     yieldedAt_[thread].reset();
     transition_.fetched.push_back({pc, pc + size});
+    if (monitor_) {
+      monitor_->beforeInstruction(static_cast<uint32_t>(thread), pc, true);
+      if (monitorViolated()) {
+        pending_ = kNoActor;
+        yieldedAt_[thread] = pc;
+        return true;
+      }
+    }
     return false;
+  }
+  if (monitor_) {
+    monitor_->beforeInstruction(static_cast<uint32_t>(thread), pc, false);
+    if (monitorViolated()) {
+      pending_ = kNoActor;
+      yieldedAt_[thread] = pc;
+      return true;
+    }
   }
   const ActorId chosen = decide(PointKind::kInstruction, pc);
   if (chosen == current_) {
@@ -161,9 +168,11 @@ void Scheduler::onDataAccess(uint64_t address, uint32_t size, bool write) {
 }
 
 std::optional<uint64_t> Scheduler::onBreakpoint(uint64_t address) {
+  std::optional<uint64_t> continuation;
   for (const auto& [entry, replacement] : setup_.breakpointRedirects)
-    if (entry == address) return replacement;
-  return std::nullopt;
+    if (entry == address) continuation = replacement;  // the latest patch of a series
+  if (monitor_) monitor_->onBreakpoint(static_cast<uint32_t>(current_), address, continuation);
+  return continuation;
 }
 
 void Scheduler::beginSlice(ActorId actor, uint64_t pc) {
@@ -178,27 +187,52 @@ void Scheduler::endSlice(std::string what) {
   slice_.reset();
 }
 
+bool Scheduler::monitorViolated() {
+  if (!monitor_ || record_.violation) return record_.violation.has_value();
+  record_.violation = monitor_->violation();
+  return record_.violation.has_value();
+}
+
 void Scheduler::applyNextStep() {
-  const Step& step = setup_.plan.steps[nextStep_++];
+  const size_t index = nextStep_;
+  const Step& step = setup_.plan.steps[index];
   current_ = kPatcher;
   beginSlice(kPatcher, 0);
   if (const auto* store = std::get_if<StoreStep>(&step)) {
-    if (!machine_.writeCode(store->address, store->bytes))
+    // A live store that is not single-copy atomic lands piece by piece, each piece its
+    // own patcher transition: threads can run (and fetch) between them.
+    const auto pieces = store->live ? atomicPieces(store->address, store->bytes.size())
+                                    : std::vector<std::pair<uint64_t, uint64_t>>{{store->address, store->bytes.size()}};
+    const auto [at, size] = pieces[piece_];
+    const std::span<const uint8_t> bytes(store->bytes.data() + (at - store->address), size);
+    const bool first = piece_ == 0, last = piece_ + 1 == pieces.size();
+    if (monitor_) monitor_->beforeStore(index, *store, at, bytes, first, last);
+    if (!machine_.writeCode(at, bytes))
       record_.error = badInput(fmt::format("patch store at {} ({}): address is not mapped", store->label,
-                                           machine_.describeAddress(store->address)));
-    transition_.stored.push_back({store->address, store->address + store->bytes.size()});
+                                           machine_.describeAddress(at)));
+    transition_.stored.push_back({at, at + size});
+    if (!last) {
+      ++piece_;
+      endSlice(fmt::format("{} (piece {} of {})", describeStep(step), piece_, pieces.size()));
+      monitorViolated();
+      return;
+    }
+    piece_ = 0;
+    ++nextStep_;
   } else if (std::holds_alternative<SuspendAllStep>(step)) {
+    ++nextStep_;
     suspended_ = true;
     transition_.global = true;
   } else if (std::holds_alternative<ResumeAllStep>(step)) {
+    ++nextStep_;
     suspended_ = false;
     transition_.global = true;
   } else if (const auto* move = std::get_if<MovePcStep>(&step)) {
+    ++nextStep_;
     transition_.global = true;
     // A return address inside the span cannot be moved: let every thread run on and
     // try again from the suspend-all, a bounded number of times.
     if (const auto blocker = returnAddressInside(move->from, move->size)) {
-      const size_t index = nextStep_ - 1;
       if (++retries_[index] > move->retries) {
         record_.violation = Violation{"refused", kPatcher,
                                       fmt::format("stop-the-world at {} gave up after {} retries: {}",
@@ -226,10 +260,14 @@ void Scheduler::applyNextStep() {
       process_.setPc(t.index, moved);
       if (t.index < yieldedAt_.size() && yieldedAt_[t.index] == pc) yieldedAt_[t.index] = moved;
     }
+  } else {
+    // Cache maintenance, sync-all and release change no memory here; the fetch models
+    // (which bytes a thread may still fetch) and the checkers follow them.
+    ++nextStep_;
   }
-  // Cache maintenance, sync-all and release change no memory here; the fetch models
-  // (which bytes a thread may still fetch) read them from the plan.
+  if (monitor_) monitor_->afterStep(index, step);
   endSlice(describeStep(step));
+  monitorViolated();
 }
 
 void Scheduler::runGuest(ActorId thread, ActorId* next) {
@@ -348,6 +386,7 @@ RunRecord Scheduler::runOnce(DecisionSource& source) {
   suspended_ = false;
   retries_.clear();
   retryPending_ = false;
+  piece_ = 0;
   yieldedAt_.clear();
   transition_ = Footprint{};
   transitionOpen_ = false;
@@ -362,6 +401,7 @@ RunRecord Scheduler::runOnce(DecisionSource& source) {
     }
   }
   yieldedAt_.resize(process_.threads().size());
+  if (monitor_) monitor_->runStarted(machine_, process_);
   ActorId next = decide(PointKind::kStart, 0);
   while (next != kNoActor && next != kAbandon && !record_.error && !record_.violation) {
     if (next == kPatcher) {
@@ -372,6 +412,10 @@ RunRecord Scheduler::runOnce(DecisionSource& source) {
     }
   }
   machine_.setObserver(nullptr);
+  if (monitor_ && next == kNoActor && !record_.error && !record_.violation && !timedOut_) {
+    monitor_->runFinished();
+    monitorViolated();
+  }
   record_.points = nextPoint_;
   record_.abandoned = next == kAbandon && !record_.error;
   record_.instructions = machine_.instructionsRetired() - clockAtStart;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "emu/core/Process.h"
+#include "emu/core/RunMonitor.h"
 #include "emu/core/Schedule.h"
 #include "patch/Plan.h"
 
@@ -41,6 +42,8 @@ class Scheduler final : public ExecutionObserver {
   RunRecord run(DecisionSource& source, bool recordTrace = false);
 
   const ScheduleSetup& setup() const { return setup_; }
+  // The property checkers watching every run (nullptr: none).
+  void setMonitor(RunMonitor* monitor) { monitor_ = monitor; }
 
   // ExecutionObserver: each watched instruction is a scheduling point.
   bool beforeInstruction(uint64_t pc, uint32_t size) override;
@@ -57,6 +60,8 @@ class Scheduler final : public ExecutionObserver {
   void beginSlice(ActorId actor, uint64_t pc);
   void endSlice(std::string what);
   void checkInvariant();
+  // Takes the monitor's first violation into the record (true when there is one).
+  bool monitorViolated();
   // The next step is a release and some thread's PC is still in what it releases.
   bool waitingForRelease() const;
   bool anyThreadRunnable() const;
@@ -87,6 +92,8 @@ class Scheduler final : public ExecutionObserver {
   std::vector<ActorId> choices_;     // every choice of the run, for re-execution
   std::map<size_t, uint32_t> retries_;  // move-pc step index -> retries so far
   bool retryPending_ = false;           // a move-pc retried: some thread runs before the patcher
+  size_t piece_ = 0;                    // next atomic piece of the store step in progress
+  RunMonitor* monitor_ = nullptr;
   uint64_t transitionsReported_ = 0;
   bool alwaysCount_ = false;         // once a run timed out, count from then on
 };

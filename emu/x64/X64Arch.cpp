@@ -62,6 +62,21 @@ std::span<const StateRegister> X64Arch::stateRegisters() const {
   return kRegisters;
 }
 
+std::span<const StateRegister> X64Arch::entryStateRegisters() const {
+  // Win64: arguments rcx, rdx, r8, r9, xmm0-3; callee-saved rbx, rbp, rsi, rdi, r12-r15, xmm6-15.
+  static const StateRegister kRegisters[] = {
+      {UC_X86_REG_RCX, "rcx"}, {UC_X86_REG_RDX, "rdx"}, {UC_X86_REG_R8, "r8"},     {UC_X86_REG_R9, "r9"},
+      {UC_X86_REG_RBX, "rbx"}, {UC_X86_REG_RBP, "rbp"}, {UC_X86_REG_RSI, "rsi"},   {UC_X86_REG_RDI, "rdi"},
+      {UC_X86_REG_R12, "r12"}, {UC_X86_REG_R13, "r13"}, {UC_X86_REG_R14, "r14"},   {UC_X86_REG_R15, "r15"},
+      {UC_X86_REG_XMM0, "xmm0", 16},   {UC_X86_REG_XMM1, "xmm1", 16},   {UC_X86_REG_XMM2, "xmm2", 16},
+      {UC_X86_REG_XMM3, "xmm3", 16},   {UC_X86_REG_XMM6, "xmm6", 16},   {UC_X86_REG_XMM7, "xmm7", 16},
+      {UC_X86_REG_XMM8, "xmm8", 16},   {UC_X86_REG_XMM9, "xmm9", 16},   {UC_X86_REG_XMM10, "xmm10", 16},
+      {UC_X86_REG_XMM11, "xmm11", 16}, {UC_X86_REG_XMM12, "xmm12", 16}, {UC_X86_REG_XMM13, "xmm13", 16},
+      {UC_X86_REG_XMM14, "xmm14", 16}, {UC_X86_REG_XMM15, "xmm15", 16},
+  };
+  return kRegisters;
+}
+
 int X64Arch::pcRegister() const { return UC_X86_REG_RIP; }
 int X64Arch::spRegister() const { return UC_X86_REG_RSP; }
 

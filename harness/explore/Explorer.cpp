@@ -46,7 +46,9 @@ class Coordination {
     if (!error_) error_ = std::move(error);
     stop_ = true;
   }
-  void countSchedule() {
+  void countSchedule(const RunRecord& run) {
+    stepsWithThreadInWindow_ += run.stepsWithThreadInWindow;
+    patchedCalls_ += run.patchedCalls;
     const uint64_t n = ++schedules_;
     if (!options_.progress) return;
     std::lock_guard lock(mutex_);
@@ -58,6 +60,8 @@ class Coordination {
 
   uint64_t schedules() const { return schedules_; }
   uint64_t pruned() const { return pruned_; }
+  uint64_t stepsWithThreadInWindow() const { return stepsWithThreadInWindow_; }
+  uint64_t patchedCalls() const { return patchedCalls_; }
   const std::optional<Error>& error() const { return error_; }
   const std::string& stoppedBy() const { return stoppedBy_; }
 
@@ -69,6 +73,8 @@ class Coordination {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> schedules_{0};
   std::atomic<uint64_t> pruned_{0};
+  std::atomic<uint64_t> stepsWithThreadInWindow_{0};
+  std::atomic<uint64_t> patchedCalls_{0};
   std::optional<Error> error_;
   std::string stoppedBy_;
 };
@@ -146,6 +152,7 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options,
         while (k < seen && !firstViolation.compare_exchange_weak(seen, k)) {}
         continue;
       }
+      coordination.countSchedule(run);
       if (run.violation) {
         uint64_t seen = firstViolation.load();
         while (k < seen && !firstViolation.compare_exchange_weak(seen, k)) {}
@@ -153,7 +160,6 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options,
         std::lock_guard lock(mutex);
         if (!best || k < best->item) best = Candidate{std::move(run), k, 0};
       }
-      coordination.countSchedule();
     }
   });
   if (firstError && (!best || firstError->first < best->item)) return coordination.fail(firstError->second);
@@ -199,7 +205,7 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
   if (root.error) return coordination.fail(*root.error);
   const std::vector<SearchNode> path = first.path();
   const bool ownsRoot = options.shardIndex == 0;
-  if (ownsRoot) coordination.countSchedule();
+  if (ownsRoot) coordination.countSchedule(root);
   if (root.violation) {
     result.counterexample = std::move(root);
     result.schedules = ownsRoot ? 1 : 0;
@@ -235,7 +241,7 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
           if (run.abandoned) {
             coordination.countPruned();
           } else if (run.preemptions == level) {
-            coordination.countSchedule();
+            coordination.countSchedule(run);
             if (++counted > options.schedules) return coordination.stopBecause("schedule cap");
           }
           if (run.violation) offer(mutex, best, Candidate{std::move(run), itemIndex, ordinal});
@@ -279,6 +285,8 @@ ExploreResult explore(std::shared_ptr<const ScenarioInputs> inputs, const Explor
   result.error = coordination.error();
   result.stoppedBy = coordination.stoppedBy();
   result.pruned = coordination.pruned();
+  result.stepsWithThreadInWindow = coordination.stepsWithThreadInWindow();
+  result.patchedCalls = coordination.patchedCalls();
   if (result.counterexample && !result.error) {
     // Re-run the counterexample on its own to record its trace (and prove it replays).
     ReplaySource source(result.counterexample->decisions);

@@ -32,6 +32,10 @@ struct ExploreOptions {
 struct ExploreResult {
   uint64_t schedules = 0;  // complete schedules explored in this shard
   uint64_t pruned = 0;     // runs cut short by the reduction (not schedules)
+  // Vacuity, summed over the schedules counted: patch steps that landed while a thread
+  // was inside a watched window, and calls that arrived at a replacement.
+  uint64_t stepsWithThreadInWindow = 0;
+  uint64_t patchedCalls = 0;
   bool exhausted = false;  // exhaustive: the whole bounded space was covered
   std::string stoppedBy;   // "", "counterexample", "max-time", "schedule cap"
   uint32_t boundReached = 0;  // exhaustive: highest preemption level completed

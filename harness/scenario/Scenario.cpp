@@ -165,7 +165,8 @@ Result<Scenario> loadScenario(const std::string& path) {
     s.patchAddress = value;
   }
   top.allow("patch_address");
-  for (const char* table : {"threads", "check", "explore", "host_write", "functions", "protocol"}) top.allow(table);
+  for (const char* table : {"threads", "check", "explore", "host_write", "functions", "protocol", "arm64"})
+    top.allow(table);
   if (auto r = top.rejectUnknown(); !r) return r.error();
   if (s.name.empty()) s.name = std::filesystem::path(path).stem().string();
   if (s.arch != "x64" && s.arch != "arm64")
@@ -192,7 +193,25 @@ Result<Scenario> loadScenario(const std::string& path) {
   HPH_TRY_ASSIGN(invariant, check.get<std::string>("invariant"));
   s.invariant = invariant;
   HPH_TRY_ASSIGN(s.expect, check.get<std::string>("expect"));
+  HPH_TRY_ASSIGN(s.staticChecks, check.get<bool>("static_checks"));
+  {
+    auto ignore = check.strings("ignore");
+    if (!ignore) return ignore.error();
+    static const std::set<std::string> kProperties = {"C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8",
+                                                      "X1", "X2", "X3", "A1", "A2", "A3", "A4"};
+    for (const std::string& p : *ignore)
+      if (!kProperties.count(p)) return check.error("ignore", fmt::format("'{}' is not a property (C1..C8, X1..X3, A1..A4)", p));
+    s.ignore = *ignore;
+  }
   if (auto r = check.rejectUnknown(); !r) return r.error();
+
+  TableReader arm64(path, root["arm64"].as_table(), "[arm64].");
+  HPH_TRY_ASSIGN(s.arm64.idc, arm64.get<bool>("idc"));
+  HPH_TRY_ASSIGN(s.arm64.dic, arm64.get<bool>("dic"));
+  HPH_TRY_ASSIGN(s.arm64.fetchCoherent, arm64.get<bool>("fetch_coherent"));
+  HPH_TRY_ASSIGN(s.arm64.model, arm64.get<bool>("fetch_model"));
+  if (auto r = arm64.rejectUnknown(); !r) return r.error();
+  if (root["arm64"] && s.arch != "arm64") return arm64.error("", "only for arch = \"arm64\"");
   if (s.expect != "holds" && s.expect != "refused" && !(s.expect.starts_with("violation:") && s.expect.size() > 10))
     return check.error("expect", fmt::format("'{}' is not holds, refused or violation:<property>", s.expect));
 
@@ -274,6 +293,7 @@ Result<Scenario> loadScenario(const std::string& path) {
   TableReader protocol(path, root["protocol"].as_table(), "[protocol].");
   HPH_TRY_ASSIGN(s.protocol, protocol.get<std::string>("name"));
   HPH_TRY_ASSIGN(s.reverse, protocol.get<bool>("reverse"));
+  HPH_TRY_ASSIGN(s.defect, protocol.get<std::string>("defect"));
   if (auto r = protocol.rejectUnknown(); !r) return r.error();
   // Whether the patch image carries its own table is checked with the images (Session).
   if (!s.patches.empty() && !s.hostWrites.empty())

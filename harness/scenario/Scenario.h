@@ -49,6 +49,14 @@ struct ExploreSettings {
   double switchProbability = 0.25;  // random: chance of a preemption at each point
 };
 
+// Arm64's instruction-fetch model (docs/properties.md).
+struct Arm64FetchSettings {
+  bool idc = false;            // CTR_EL0.IDC: no DC CVAU needed before IC IVAU
+  bool dic = false;            // CTR_EL0.DIC: instruction fetch coherent with data stores
+  bool fetchCoherent = true;   // a thread never fetches an older version than it already did
+  bool model = true;           // false: fetch is coherent (the emulator's own behaviour)
+};
+
 struct Scenario {
   std::string path;  // as given; messages start with it
   std::string directory;
@@ -71,6 +79,10 @@ struct Scenario {
   std::vector<FunctionMap> functions;
   std::string protocol;               // [protocol] name
   bool reverse = false;               // [protocol] reverse: unpatch after the patch
+  std::string defect;                 // [protocol] defect: a deliberately broken variant (canaries)
+  bool staticChecks = true;           // [check] static_checks: protocols refuse bad preconditions early
+  std::vector<std::string> ignore;    // [check] ignore: properties not reported ("X2", ...)
+  Arm64FetchSettings arm64;
   ExploreSettings explore;
 };
 

@@ -39,8 +39,10 @@ std::vector<uint8_t> branch(uint64_t from, uint64_t to) {
   return words({0x14000000u | static_cast<uint32_t>((offset >> 2) & 0x3FFFFFF)});
 }
 
-std::vector<uint8_t> veneer(uint64_t target) {
-  std::vector<uint8_t> out = words({kLdrX16Plus8, kBrX16});
+// ldr xR, #8; br xR; .quad target. R is x16 (IP0, free at a call boundary); the
+// veneer-clobbers-x0 defect uses x0, the first argument.
+std::vector<uint8_t> veneer(uint64_t target, uint32_t reg = 16) {
+  std::vector<uint8_t> out = words({(kLdrX16Plus8 & ~0x1Fu) | reg, (kBrX16 & ~0x3E0u) | reg << 5});
   const std::vector<uint8_t> literal = quad(target);
   out.insert(out.end(), literal.begin(), literal.end());
   return out;
@@ -48,7 +50,12 @@ std::vector<uint8_t> veneer(uint64_t target) {
 
 }  // namespace
 
-Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite& site, bool reverse) {
+Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite& site, bool reverse,
+                                     const ProtocolOptions& options) {
+  const std::string_view defect = options.defect;
+  // After the entry's new branch is visible, every thread context-synchronises, so none
+  // keeps fetching the old entry (C8: after the plan, every call is new).
+  const SyncAllStep syncEntry{"so every thread fetches the new entry"};
   auto refuse = [&](std::string why) -> Error { return badInput(fmt::format("function '{}': {}", site.name, why)); };
   auto at = [&](int64_t offset) { return fmt::format("{}{:+#x}", site.name, offset); };
   if (site.entry % 4) return refuse("entry is not 4-byte aligned");
@@ -65,6 +72,7 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
       return refuse(fmt::format("replacement at {:#x} is out of B's +-128 MiB reach (use veneer)", to));
     steps.push_back(StoreStep{site.entry, restoring ? original : branch(site.entry, to), at(0), true});
     steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
+    if (defect != "no-sync") steps.push_back(syncEntry);
     return steps;
   }
   if (protocol == "veneer") {
@@ -82,13 +90,21 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
     }
     if (!reaches(site.entry, where)) return refuse(fmt::format("veneer at {:#x} is out of B's reach", where));
     if (!reverse) {
-      steps.push_back(StoreStep{where, veneer(site.replacement), label, true});
-      steps.push_back(CacheMaintenanceStep{where, kVeneerBytes, "veneer"});
-      steps.push_back(StoreStep{site.entry, branch(site.entry, where), at(0), true});
-      steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
+      const std::vector<Step> writeVeneer = {
+          StoreStep{where, veneer(site.replacement, defect == "veneer-clobbers-x0" ? 0 : 16), label, true},
+          CacheMaintenanceStep{where, kVeneerBytes, "veneer"}};
+      const std::vector<Step> writeBranch = {StoreStep{site.entry, branch(site.entry, where), at(0), true},
+                                             CacheMaintenanceStep{site.entry, 4, at(0)}};
+      const bool branchFirst = defect == "branch-before-veneer";
+      for (const auto* part : {branchFirst ? &writeBranch : &writeVeneer, branchFirst ? &writeVeneer : &writeBranch})
+        for (const Step& step : *part)
+          if (!(defect == "no-veneer-maintenance" && part == &writeVeneer && std::holds_alternative<CacheMaintenanceStep>(step)))
+            steps.push_back(step);
+      steps.push_back(syncEntry);
     } else {
       steps.push_back(StoreStep{site.entry, original, at(0), true});
       steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
+      steps.push_back(syncEntry);
       steps.push_back(ReleaseStep{where, kVeneerBytes, "veneer"});
       // The padding goes back to what the linker wrote (reverse restores bytes exactly).
       if (padded) {
@@ -119,6 +135,7 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
       steps.push_back(CacheMaintenanceStep{site.scratch, 48, "trampoline and indirection"});
       steps.push_back(StoreStep{site.entry, branch(site.entry, indirection), at(0), true});
       steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
+      steps.push_back(syncEntry);
     }
     steps.push_back(StoreStep{slot, quad(restoring ? t.address : to),
                               restoring ? "literal (the unpatch)" : "literal (the patch)", true, true});

@@ -32,8 +32,10 @@ std::vector<uint8_t> quad(uint64_t value) {
   return out;
 }
 
-std::vector<uint8_t> addressTableStub(uint64_t target) {
-  std::vector<uint8_t> out{0xFF, 0x25, kSlotOffset - 6, 0, 0, 0, 0xCC, 0xCC};
+std::vector<uint8_t> addressTableStub(uint64_t target, bool clobberRcx) {
+  // Defect stub-clobbers-rcx: xor ecx, ecx first (the first argument is lost).
+  std::vector<uint8_t> out = clobberRcx ? std::vector<uint8_t>{0x31, 0xC9, 0xFF, 0x25, 0, 0, 0, 0}
+                                        : std::vector<uint8_t>{0xFF, 0x25, kSlotOffset - 6, 0, 0, 0, 0xCC, 0xCC};
   const std::vector<uint8_t> slot = quad(target);
   out.insert(out.end(), slot.begin(), slot.end());
   return out;
@@ -46,7 +48,9 @@ bool reaches(uint64_t from, uint64_t to) {
 
 }  // namespace
 
-Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& site, bool reverse) {
+Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& site, bool reverse,
+                                   const ProtocolOptions& options) {
+  const std::string_view defect = options.defect;
   auto refuse = [&](std::string why) -> Error { return badInput(fmt::format("function '{}': {}", site.name, why)); };
   auto at = [&](int64_t offset) { return fmt::format("{}{:+#x}", site.name, offset); };
   const std::vector<uint8_t>& code = site.code;
@@ -65,24 +69,29 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
     }
     const DecodedInstruction first = x64Arch().decode(code, site.entry);
     const EntryPatchability p = x64Arch().entryPatchability(site.before, code, site.entry);
-    if (p.paddingBefore < kJump)
+    if (options.staticChecks && p.paddingBefore < kJump)
       return refuse(fmt::format("{} bytes of int3/nop padding before the entry; the 5-byte jump needs {}",
                                 p.paddingBefore, kJump));
-    if (!first.valid || first.length < kShortJump)
+    if (options.staticChecks && (!first.valid || first.length < kShortJump))
       return refuse(fmt::format("first instruction '{}' is {} byte; eb f9 must replace a whole instruction of "
                                 "at least 2", first.text, first.length));
     if (!reaches(site.entry - kJump, site.scratch))
       return refuse(fmt::format("address table at {:#x} is out of the padding jump's +-2 GiB reach", site.scratch));
+    if (site.before.size() < kJump || code.size() < kShortJump)
+      return refuse("not even 5 bytes before the entry and 2 in the function to write to");
     const std::vector<uint8_t> padding(site.before.end() - kJump, site.before.end());
     if (!reverse) {
-      steps.push_back(StoreStep{site.scratch, addressTableStub(site.replacement), "address table", true});
+      steps.push_back(StoreStep{site.scratch, addressTableStub(site.replacement, defect == "stub-clobbers-rcx"),
+                                "address table", true});
       steps.push_back(StoreStep{site.entry - kJump, jumpRel32(site.entry - kJump, site.scratch), at(-5), true});
-      steps.push_back(StoreStep{site.entry, {0xEB, 0xF9}, at(0), true});
+      if (defect != "no-short-jmp") steps.push_back(StoreStep{site.entry, {0xEB, 0xF9}, at(0), true});
     } else {
       steps.push_back(StoreStep{site.entry, {code[0], code[1]}, at(0), true});
       // A thread that took eb f9 just before may still be on the padding jump or the stub.
-      steps.push_back(ReleaseStep{site.entry - kJump, kJump, at(-5)});
-      steps.push_back(ReleaseStep{site.scratch, kStubBytes, "address table"});
+      if (defect != "no-release") {
+        steps.push_back(ReleaseStep{site.entry - kJump, kJump, at(-5)});
+        steps.push_back(ReleaseStep{site.scratch, kStubBytes, "address table"});
+      }
       steps.push_back(StoreStep{site.entry - kJump, padding, at(-5), true});
     }
     return steps;
@@ -107,15 +116,16 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
     // sound when the 5 bytes are one instruction: a thread stopped on a later boundary
     // inside them would resume in the new tail.
     const DecodedInstruction first = x64Arch().decode(code, site.entry);
-    if (!site.previous && (!first.valid || first.length < kJump))
+    if (options.staticChecks && !site.previous && (!first.valid || first.length < kJump))
       return refuse(fmt::format("first instruction '{}' is {} bytes; int3-3step replaces one whole "
                                 "instruction of at least 5", first.text, first.length));
+    const bool sync = defect != "no-sync";
     steps.push_back(StoreStep{site.entry, {0xCC}, at(0), true});
-    steps.push_back(SyncAllStep{"after the int3"});
+    if (sync) steps.push_back(SyncAllStep{"after the int3"});
     steps.push_back(StoreStep{site.entry + 1, {target.begin() + 1, target.end()}, at(1), true});
-    steps.push_back(SyncAllStep{"after the tail"});
+    if (sync) steps.push_back(SyncAllStep{"after the tail"});
     steps.push_back(StoreStep{site.entry, {target[0]}, at(0), true});
-    steps.push_back(SyncAllStep{"after the first byte"});
+    if (sync) steps.push_back(SyncAllStep{"after the first byte"});
     return steps;
   }
   // stop-the-world: every thread suspended; those inside the span move to the trampoline
@@ -127,12 +137,14 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
     return steps;
   }
   TrampolineRequest request{site.entry, code, kJump, site.scratch, false, true};
+  if (defect == "wrong-rip-fixup") request.ripFixupError = 8;
   const Relocation relocation = x64Relocator().relocate(request);
   if (!relocation.trampoline) return refuse(relocation.refusal);
   const Trampoline& t = *relocation.trampoline;
   if (!reverse) steps.push_back(StoreStep{t.address, t.bytes, "trampoline", true});
   steps.push_back(SuspendAllStep{});
-  if (!reverse) steps.push_back(MovePcStep{site.entry, t.displacedBytes, t.address, t.boundaries, "into the trampoline"});
+  if (!reverse && defect != "no-move-pc")
+    steps.push_back(MovePcStep{site.entry, t.displacedBytes, t.address, t.boundaries, "into the trampoline"});
   steps.push_back(StoreStep{site.entry, target, at(0), true});
   steps.push_back(ResumeAllStep{});
   return steps;

@@ -202,7 +202,7 @@ class X64Relocator final : public Relocator {
         uint64_t target = 0;
         ZydisCalcAbsoluteAddress(&d.insn, rip, at, &target);
         // The displacement sits at the same offset whatever follows it (immediates too).
-        const int64_t disp = static_cast<int64_t>(target - (out.here() + d.insn.length));
+        const int64_t disp = static_cast<int64_t>(target - (out.here() + d.insn.length)) + request.ripFixupError;
         if (!fitsRel32(disp))
           return refuse(fmt::format("RIP-relative operand at +0x{:x} reaches 0x{:x}, out of +-2 GiB of "
                                     "the trampoline", d.offset, target));

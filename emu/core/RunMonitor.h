@@ -1,0 +1,41 @@
+// What the property checkers (properties/) observe of one run: patch steps as they are
+// applied (a store that is not single-copy atomic in atomic pieces), the watched
+// instructions threads are about to run, and transient-INT3 continuations. The scheduler
+// asks for the first violation after every callback and stops the run there.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "emu/core/Process.h"
+#include "emu/core/Schedule.h"
+#include "patch/Plan.h"
+
+namespace hph {
+
+class RunMonitor {
+ public:
+  virtual ~RunMonitor() = default;
+  virtual void runStarted(const Machine& machine, const Process& process) = 0;
+  // One atomic piece [address, address + bytes.size()) of store step `step`, about to be
+  // written (memory still holds the old bytes); `first`/`last`: its place in the store.
+  virtual void beforeStore(size_t step, const StoreStep& store, uint64_t address, std::span<const uint8_t> bytes,
+                           bool first, bool last) = 0;
+  // Any step once it is complete (a store after its last piece).
+  virtual void afterStep(size_t step, const Step& what) = 0;
+  // A watched instruction `thread` is about to run; `resumed`: the first since the thread
+  // was stopped at a scheduling point.
+  virtual void beforeInstruction(uint32_t thread, uint64_t pc, bool resumed) = 0;
+  // A thread hit an INT3 at `address` and continues at `continuation` (nullopt: it faults).
+  virtual void onBreakpoint(uint32_t thread, uint64_t address, std::optional<uint64_t> continuation) = 0;
+  virtual void runFinished() = 0;
+  virtual std::optional<Violation> violation() const = 0;
+};
+
+// Pieces a store is made of: itself when single-copy atomic for `arch` (1, 2, 4 or 8
+// aligned bytes within one 64-byte cache line), else its largest aligned chunks.
+std::vector<std::pair<uint64_t, uint64_t>> atomicPieces(uint64_t address, uint64_t size);
+bool singleCopyAtomic(uint64_t address, uint64_t size);
+
+}  // namespace hph

@@ -1,0 +1,86 @@
+// Calls of the patched functions: a call begins when a thread runs a site's entry and is
+// new when it arrives at the replacement, old when it runs the old body. C5: per thread,
+// once new, never old again (forward plans). C6: arriving at the replacement, argument
+// and callee-saved registers, SP and the return address are what they were at the entry.
+// C8: a call that began after the plan's last step is new (old, after an unpatch).
+#include <fmt/format.h>
+
+#include "properties/PropertyMonitor.h"
+
+namespace hph {
+
+std::vector<std::vector<uint8_t>> PropertyMonitor::entryState() const {
+  std::vector<std::vector<uint8_t>> out;
+  for (const StateRegister& r : arch_.entryStateRegisters()) {
+    std::vector<uint8_t> value(r.bytes);
+    uc_reg_read(machine_->engine().get(), r.id, value.data());
+    out.push_back(std::move(value));
+  }
+  return out;
+}
+
+void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
+  ThreadState& t = thread(index);
+  const auto actor = static_cast<ActorId>(index);
+  for (size_t s = 0; s < sites_.size(); ++s)
+    if (sites_[s].replacement == pc) return arriveAtReplacement(index, pc);
+  // The latest site of a series at this entry names the function calls must reach.
+  std::optional<size_t> entered;
+  for (size_t s = 0; s < sites_.size(); ++s)
+    if (sites_[s].entry == pc) entered = s;
+  if (entered) {
+    t.call = Call{entered, planDone_, entryState(), machine_->engine().reg(arch_.spRegister()),
+                  arch_.returnAddress(machine_->engine())};
+    return;
+  }
+  if (!t.call.site) return;
+  const PatchSite& site = sites_[*t.call.site];
+  if (!(site.entry < pc && pc < site.entry + site.code.size())) return;  // padding, stubs: not decided yet
+  // The old body runs: an old call.
+  const bool afterPlan = t.call.afterPlan;
+  t.call.site.reset();
+  if (options_.reverse) return;
+  if (afterPlan)
+    return report("C8", actor, pc, plan_.steps.empty() ? std::nullopt : std::optional(plan_.steps.size() - 1),
+                  hexBytes(code_.bytesAt(site.entry, 8)),
+                  fmt::format("{} called '{}' after the plan's last step and ran its old code at {}", actorName(actor),
+                              site.name, where(pc)));
+  if (t.madeNewCall)
+    return report("C5", actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first),
+                  hexBytes(code_.bytesAt(site.entry, 8)),
+                  fmt::format("{} made a new call of '{}' earlier, and now an old one (at {})", actorName(actor),
+                              site.name, where(pc)));
+}
+
+void PropertyMonitor::arriveAtReplacement(uint32_t index, uint64_t pc) {
+  ThreadState& t = thread(index);
+  const auto actor = static_cast<ActorId>(index);
+  ++exercise_.patchedCalls;
+  if (!t.call.site) return;
+  const size_t site = *t.call.site;
+  const Call call = std::move(t.call);
+  t.call = Call{};
+  t.madeNewCall = true;
+  if (options_.reverse && call.afterPlan)
+    return report("C8", actor, pc, plan_.steps.size() - 1, "",
+                  fmt::format("{} called '{}' after the unpatch and arrived at the replacement {}", actorName(actor),
+                              sites_[site].name, where(pc)));
+  // C6: what the caller passed arrives unchanged.
+  const std::vector<std::vector<uint8_t>> now = entryState();
+  const auto registers = arch_.entryStateRegisters();
+  for (size_t i = 0; i < registers.size(); ++i)
+    if (now[i] != call.entryState[i])
+      return report("C6", actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first),
+                    hexBytes(now[i]),
+                    fmt::format("{} arrives at the replacement of '{}' with {} = {} but called with {}",
+                                actorName(actor), sites_[site].name, registers[i].name, hexBytes(now[i]),
+                                hexBytes(call.entryState[i])));
+  const uint64_t sp = machine_->engine().reg(arch_.spRegister());
+  const uint64_t ret = arch_.returnAddress(machine_->engine());
+  if (sp != call.entrySp || ret != call.entryReturn)
+    report("C6", actor, pc, std::nullopt, "",
+           fmt::format("{} arrives at the replacement of '{}' with sp {:#x} / return address {:#x}, called with "
+                       "{:#x} / {:#x}", actorName(actor), sites_[site].name, sp, ret, call.entrySp, call.entryReturn));
+}
+
+}  // namespace hph

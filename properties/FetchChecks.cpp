@@ -1,0 +1,63 @@
+// What a thread is about to execute inside the code a plan touches: C1 (an instruction
+// boundary of the code in memory now), C2 (not resumed inside a span that changed while
+// it was stopped), C4 (not torn by a store in flight); X3 for transient INT3s.
+#include <fmt/format.h>
+
+#include "properties/PropertyMonitor.h"
+
+namespace hph {
+
+void PropertyMonitor::checkFetch(uint32_t index, uint64_t pc, bool resumed) {
+  ThreadState& t = thread(index);
+  const size_t seen = t.storesSeen;
+  // A thread resumed somewhere else than where it stopped was moved (move-pc) there.
+  const bool moved = t.stoppedAt && *t.stoppedAt != pc;
+  t.storesSeen = storeLog_.size();
+  t.stoppedAt = pc;
+  if (!code_.tracked(pc)) return;
+  const auto actor = static_cast<ActorId>(index);
+
+  // C2: stopped at pc, and a store that changed bytes around pc (pc strictly inside it)
+  // landed before it ran again, without a move-pc putting it elsewhere.
+  if (resumed && !moved)
+    for (size_t i = seen; i < storeLog_.size(); ++i) {
+      const auto& [step, range] = storeLog_[i];
+      if (range.first < pc && pc < range.second)
+        return report("C2", actor, pc, step, hexBytes(code_.bytesAt(range.first, range.second - range.first)),
+                      fmt::format("{} was stopped at {} and resumed there after {} rewrote [{:#x}, {:#x}) around it",
+                                  actorName(actor), where(pc), stepText(step), range.first, range.second));
+    }
+
+  const std::vector<uint8_t> bytes = code_.bytesAt(pc, 16);
+  const DecodedInstruction insn = arch_.decode(bytes, pc);
+  const uint32_t length = insn.valid ? insn.length : 1;
+  const std::string fetched = hexBytes(std::span(bytes).first(std::min<size_t>(length, bytes.size())));
+  // C4: its bytes overlap a store whose atomic pieces are only partly written.
+  if (const auto flight = code_.inFlight(); flight && flight->first < pc + length && pc < flight->second)
+    return report("C4", actor, pc, code_.inFlightStep(), fetched,
+                  fmt::format("{} fetches '{}' at {} while {} is half written: a mix of old and new bytes",
+                              actorName(actor), insn.text, where(pc), stepText(code_.inFlightStep())));
+  // C1: an instruction start of the code in memory now (whole old, or new).
+  if (!code_.boundaryAt(pc))
+    return report("C1", actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first), fetched,
+                  fmt::format("{} starts an instruction at {} that is not an instruction boundary of the code in "
+                              "memory after {} (it would run '{}')",
+                              actorName(actor), where(pc),
+                              stepText(storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first)),
+                              insn.text));
+}
+
+void PropertyMonitor::onBreakpoint(uint32_t index, uint64_t address, std::optional<uint64_t> continuation) {
+  if (!continuation) return;  // not a transient int3 of the plan: the thread faults
+  // X3: continue with exactly the old or the new semantics: the function this site is
+  // redirected to now, or the one it was redirected to before (a series' previous patch).
+  for (const PatchSite& site : sites_)
+    if (site.entry == address && (*continuation == site.replacement || site.previous == *continuation)) return;
+  const auto actor = static_cast<ActorId>(index);
+  report("X3", actor, address, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first),
+         hexBytes(code_.bytesAt(address, 1)),
+         fmt::format("{} hit the transient int3 at {} and continues at {}, neither the old nor the new function",
+                     actorName(actor), where(address), where(*continuation)));
+}
+
+}  // namespace hph

@@ -1,0 +1,112 @@
+// The checkers of DESIGN.md's properties over one run, fed by the scheduler (RunMonitor).
+// Each property is a named check that reports the thread, PC, step and bytes involved:
+//   FetchChecks.cpp  C1 boundaries, C2 resumed inside a changed span, C4 torn fetches,
+//                    X3 transient-INT3 continuations
+//   StoreChecks.cpp  X1/X2 (x64) and A1/A4 (Arm64) live-store rules, A2 visibility before
+//                    a branch, C3 stop-the-world commit, C7 reuse while a thread is inside
+//   CallChecks.cpp   C5 old/new order per thread, C6 entry state, C8 every call new at the end
+// The state they share (what the code is now) is CodeState.
+#pragma once
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <optional>
+#include <vector>
+
+#include "emu/core/RunMonitor.h"
+#include "patch/Protocol.h"
+#include "properties/CodeState.h"
+
+namespace hph {
+
+std::string hexBytes(std::span<const uint8_t> bytes);  // "eb f9"
+
+struct PropertyOptions {
+  // Arm64 CTR_EL0: IDC (no DC CVAU needed for instruction fetch), DIC (no IC IVAU needed:
+  // fetch is coherent with data, so nothing is pending after a store).
+  bool idc = false;
+  bool dic = false;
+  // The plan ends by unpatching: calls after it must be old again, and a thread may
+  // legitimately go from new calls back to old ones.
+  bool reverse = false;
+  std::vector<std::string> ignore;  // properties not reported (to show another one fires)
+};
+
+// What one run showed about how much the patch was exercised (vacuity).
+struct Exercise {
+  uint64_t stepsWithThreadInWindow = 0;  // patch steps applied while a thread was in a watched window
+  uint64_t patchedCalls = 0;             // calls that arrived at a replacement
+};
+
+class PropertyMonitor final : public RunMonitor {
+ public:
+  PropertyMonitor(const Arch& arch, std::vector<PatchSite> sites, Plan plan, PropertyOptions options);
+
+  void runStarted(const Machine& machine, const Process& process) override;
+  void beforeStore(size_t step, const StoreStep& store, uint64_t address, std::span<const uint8_t> bytes, bool first,
+                   bool last) override;
+  void afterStep(size_t step, const Step& what) override;
+  void beforeInstruction(uint32_t thread, uint64_t pc, bool resumed) override;
+  void onBreakpoint(uint32_t thread, uint64_t address, std::optional<uint64_t> continuation) override;
+  void runFinished() override;
+  std::optional<Violation> violation() const override { return violation_; }
+
+  const Exercise& exercise() const { return exercise_; }
+  const CodeState& code() const { return code_; }
+  // Replacement entries: a scenario watches them so calls arriving there are seen.
+  std::vector<uint64_t> replacementEntries() const;
+
+ private:
+  struct Call {
+    std::optional<size_t> site;          // the patched function this call entered
+    bool afterPlan = false;              // began after the plan's last step
+    std::vector<std::vector<uint8_t>> entryState;  // C6: registers at the original entry
+    uint64_t entrySp = 0, entryReturn = 0;
+  };
+  struct ThreadState {
+    size_t storesSeen = 0;  // storeLog_ entries this thread had seen when it last ran here
+    std::optional<uint64_t> stoppedAt;  // the watched instruction it was last about to run
+    Call call;
+    bool madeNewCall = false;  // C5: once new, never old
+  };
+
+  void report(std::string property, ActorId actor, uint64_t pc, std::optional<size_t> step, std::string bytes,
+              std::string message);
+  std::string where(uint64_t address) const;
+  std::string stepText(std::optional<size_t> step) const;
+  ThreadState& thread(uint32_t index);
+
+  // FetchChecks.cpp
+  void checkFetch(uint32_t thread, uint64_t pc, bool resumed);
+  // StoreChecks.cpp
+  void checkStore(size_t step, const StoreStep& store);
+  void checkLiveStoreX64(size_t step, const StoreStep& store);
+  void checkLiveStoreArm64(size_t step, const StoreStep& store);
+  void checkCommit(size_t step, const StoreStep& store);
+  void checkReuse(size_t step, const StoreStep& store);
+  void checkVisibleBeforeBranch(size_t step, const StoreStep& store);
+  // CallChecks.cpp
+  void checkCalls(uint32_t thread, uint64_t pc);
+  void arriveAtReplacement(uint32_t thread, uint64_t pc);
+  std::vector<std::vector<uint8_t>> entryState() const;
+
+  const Arch& arch_;
+  std::vector<PatchSite> sites_;
+  Plan plan_;
+  PropertyOptions options_;
+  CodeState code_;
+  const Machine* machine_ = nullptr;
+  const Process* process_ = nullptr;
+
+  std::optional<Violation> violation_;
+  Exercise exercise_;
+  bool suspended_ = false;
+  bool planDone_ = false;
+  std::optional<size_t> lastSync_;          // the step of the last sync-all
+  std::map<uint64_t, size_t> int3Stores_;   // X1: where an int3 was stored, at which step
+  std::vector<std::pair<size_t, std::pair<uint64_t, uint64_t>>> storeLog_;  // (step, [begin, end))
+  std::map<uint32_t, ThreadState> threads_;
+};
+
+}  // namespace hph
