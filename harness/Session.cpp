@@ -315,6 +315,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioI
     options.dic = scenario.arm64.dic;
     options.reverse = scenario.reverse;
     options.ignore = scenario.ignore;
+    options.fetchModel = scenario.arm64.model;
+    options.fetchCoherent = scenario.arm64.fetchCoherent;
     session->monitor_ = std::make_unique<PropertyMonitor>(*image.arch, inputs->sites, inputs->plan, options);
   }
   for (const std::string& name : scenario.explore.watch) {

@@ -16,7 +16,7 @@ std::vector<std::string_view> protocolsFor(ArchKind arch) {
 std::vector<std::string_view> defectsFor(std::string_view protocol) {
   if (protocol == "padding-short-jmp") return {"no-release", "stub-clobbers-rcx", "no-short-jmp"};
   if (protocol == "int3-3step") return {"no-sync", "resume-inside"};
-  if (protocol == "stop-the-world") return {"no-move-pc", "wrong-rip-fixup"};
+  if (protocol == "stop-the-world") return {"no-move-pc", "wrong-rip-fixup", "no-release"};
   if (protocol == "veneer") return {"branch-before-veneer", "no-veneer-maintenance", "veneer-clobbers-x0"};
   if (protocol == "b-direct") return {"no-sync"};
   return {};

@@ -117,7 +117,7 @@ void CodeState::writePiece(uint64_t address, std::span<const uint8_t> bytes) {
       }
       uint32_t value = 0;
       std::memcpy(&value, word.data(), 4);
-      history.push_back({value, dic_ ? std::optional<size_t>(step_) : std::nullopt, step_});
+      history.push_back({value, dic_ ? std::optional<size_t>(step_ + 1) : std::nullopt, step_});
     }
   }
   recomputeNewBoundaries();
@@ -174,7 +174,7 @@ void CodeState::cacheMaintenance(uint64_t address, uint64_t size) {
   for (auto& [word, history] : versions_)
     if (word + kWord > address && word < address + size)
       for (Version& v : history)
-        if (!v.visibleAt) v.visibleAt = step_;
+        if (!v.visibleAt) v.visibleAt = step_ + 1;
 }
 
 bool CodeState::pending(uint64_t address, uint64_t size) const {

@@ -49,7 +49,9 @@ class CodeState {
   // (bytes, step made visible or nullopt) oldest first; the original is the first version.
   struct Version {
     uint32_t word = 0;
-    std::optional<size_t> visibleAt;  // the step index whose maintenance made it visible; 0 for the original
+    // Made visible once this many steps had completed (cache maintenance over it, or the
+    // store itself with DIC); 0 for the original; nullopt: not yet.
+    std::optional<size_t> visibleAt;
     size_t storedAt = 0;
   };
   const std::vector<Version>* versions(uint64_t wordAddress) const;

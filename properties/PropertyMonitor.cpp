@@ -31,13 +31,44 @@ void PropertyMonitor::runStarted(const Machine& machine, const Process& process)
   exercise_ = {};
   suspended_ = false;
   planDone_ = plan_.steps.empty();
+  stepsDone_ = 0;
   lastSync_.reset();
   int3Stores_.clear();
   storeLog_.clear();
   threads_.clear();
 }
 
-PropertyMonitor::ThreadState& PropertyMonitor::thread(uint32_t index) { return threads_[index]; }
+PropertyMonitor::ThreadState& PropertyMonitor::thread(uint32_t index) {
+  auto [it, added] = threads_.try_emplace(index);
+  // A thread starts context-synchronised (first seen here: a little later than created).
+  if (added) it->second.lastSync = stepsDone_;
+  return it->second;
+}
+
+void PropertyMonitor::contextSynchronized(uint32_t index) { thread(index).lastSync = stepsDone_; }
+
+std::vector<uint32_t> PropertyMonitor::fetchableVersions(uint32_t index, uint64_t pc) {
+  if (!options_.fetchModel || arch_.kind() != ArchKind::kArm64 || pc % 4) return {};
+  const auto* history = code_.versions(pc);
+  if (!history || history->size() < 2) return {};
+  ThreadState& t = thread(index);
+  // From the newest version its last synchronisation guarantees, up to the newest written.
+  size_t oldest = 0;
+  for (size_t i = 0; i < history->size(); ++i)
+    if ((*history)[i].visibleAt && *(*history)[i].visibleAt <= t.lastSync) oldest = i;
+  if (options_.fetchCoherent)
+    if (const auto it = t.fetchedVersion.find(pc); it != t.fetchedVersion.end()) oldest = std::max(oldest, it->second);
+  std::vector<uint32_t> out;
+  for (size_t i = history->size(); i-- > oldest;) out.push_back((*history)[i].word);
+  return out;
+}
+
+void PropertyMonitor::fetched(uint32_t index, uint64_t pc, size_t version) {
+  const auto* history = code_.versions(pc);
+  if (!history) return;
+  size_t& newest = thread(index).fetchedVersion[pc];
+  newest = std::max(newest, history->size() - 1 - version);
+}
 
 std::string PropertyMonitor::where(uint64_t address) const {
   return machine_ ? machine_->describeAddress(address) : fmt::format("{:#x}", address);
@@ -86,6 +117,10 @@ void PropertyMonitor::afterStep(size_t step, const Step& what) {
   if (const auto* maintenance = std::get_if<CacheMaintenanceStep>(&what))
     code_.cacheMaintenance(maintenance->address, maintenance->size);
   if (step + 1 == plan_.steps.size()) planDone_ = true;
+  stepsDone_ = step + 1;
+  // Sync-all: every thread context-synchronises (an IPI, FlushProcessWriteBuffers).
+  if (std::holds_alternative<SyncAllStep>(what))
+    for (auto& [index, t] : threads_) t.lastSync = stepsDone_;
   // Vacuity: did this step land while some thread was inside a watched window?
   for (const GuestThread& t : process_->threads())
     if (t.state != hph::ThreadState::kFinished && t.started && code_.tracked(process_->pcOf(t.index))) {
@@ -95,6 +130,11 @@ void PropertyMonitor::afterStep(size_t step, const Step& what) {
 }
 
 void PropertyMonitor::beforeInstruction(uint32_t thread, uint64_t pc, bool resumed) {
+  constexpr uint32_t kIsb = 0xD5033FDF;
+  if (arch_.kind() == ArchKind::kArm64) {
+    uint32_t word = 0;
+    if (machine_->readGuest(pc, {reinterpret_cast<uint8_t*>(&word), 4}) && word == kIsb) contextSynchronized(thread);
+  }
   checkFetch(thread, pc, resumed);
   if (!violation_) checkCalls(thread, pc);
 }

@@ -30,6 +30,11 @@ struct PropertyOptions {
   // The plan ends by unpatching: calls after it must be old again, and a thread may
   // legitimately go from new calls back to old ones.
   bool reverse = false;
+  // Arm64 fetch model (A3): a thread may fetch stale versions of a stored word until it
+  // was made visible and the thread context-synchronised. `fetchCoherent`: a thread never
+  // fetches a version older than one it already fetched there.
+  bool fetchModel = true;
+  bool fetchCoherent = true;
   std::vector<std::string> ignore;  // properties not reported (to show another one fires)
 };
 
@@ -51,6 +56,9 @@ class PropertyMonitor final : public RunMonitor {
   void onBreakpoint(uint32_t thread, uint64_t address, std::optional<uint64_t> continuation) override;
   void runFinished() override;
   std::optional<Violation> violation() const override { return violation_; }
+  std::vector<uint32_t> fetchableVersions(uint32_t thread, uint64_t pc) override;
+  void fetched(uint32_t thread, uint64_t pc, size_t version) override;
+  void contextSynchronized(uint32_t thread) override;
 
   const Exercise& exercise() const { return exercise_; }
   const CodeState& code() const { return code_; }
@@ -69,6 +77,8 @@ class PropertyMonitor final : public RunMonitor {
     std::optional<uint64_t> stoppedAt;  // the watched instruction it was last about to run
     Call call;
     bool madeNewCall = false;  // C5: once new, never old
+    size_t lastSync = 0;       // steps completed when it last context-synchronised
+    std::map<uint64_t, size_t> fetchedVersion;  // word -> newest version index it fetched
   };
 
   void report(std::string property, ActorId actor, uint64_t pc, std::optional<size_t> step, std::string bytes,
@@ -103,6 +113,7 @@ class PropertyMonitor final : public RunMonitor {
   Exercise exercise_;
   bool suspended_ = false;
   bool planDone_ = false;
+  size_t stepsDone_ = 0;
   std::optional<size_t> lastSync_;          // the step of the last sync-all
   std::map<uint64_t, size_t> int3Stores_;   // X1: where an int3 was stored, at which step
   std::vector<std::pair<size_t, std::pair<uint64_t, uint64_t>>> storeLog_;  // (step, [begin, end))

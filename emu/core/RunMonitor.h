@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "emu/core/Process.h"
 #include "emu/core/Schedule.h"
@@ -31,6 +32,14 @@ class RunMonitor {
   virtual void onBreakpoint(uint32_t thread, uint64_t address, std::optional<uint64_t> continuation) = 0;
   virtual void runFinished() = 0;
   virtual std::optional<Violation> violation() const = 0;
+
+  // Arm64 fetch model: the versions of the 4-byte word at `pc` that `thread` may fetch
+  // now, newest first (one or none: no choice). The scheduler lets the decision source
+  // pick one and reports it back.
+  virtual std::vector<uint32_t> fetchableVersions(uint32_t thread, uint64_t pc) { return {}; }
+  virtual void fetched(uint32_t thread, uint64_t pc, size_t version) {}
+  // The thread context-synchronised (exception entry/return: a shim call; an ISB).
+  virtual void contextSynchronized(uint32_t thread) {}
 };
 
 // Pieces a store is made of: itself when single-copy atomic for `arch` (1, 2, 4 or 8

@@ -28,6 +28,8 @@ enum class PointKind : uint8_t {
   kStart,        // nothing has run yet
   kInstruction,  // before a watched instruction of the running thread
   kSwitch,       // the running actor finished, blocked, or completed a patch step
+  kFetch,        // Arm64 fetch model: which version of a word the running thread fetches;
+                 // `enabled` holds version indices (0: the newest, the default)
 };
 
 struct SchedulingPoint {

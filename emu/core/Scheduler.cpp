@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace hph {
 namespace {
@@ -111,6 +112,8 @@ bool Scheduler::waitingForRelease() const {
     if (t.state == ThreadState::kFinished) continue;
     const uint64_t pc = process_.pcOf(t.index);
     if (pc >= release->address && pc < release->address + release->size) return true;
+    // A call inside a trampoline returns into it.
+    if (process_.returnAddressInside(t.index, release->address - 1, release->size + 1)) return true;
   }
   return false;
 }
@@ -127,38 +130,101 @@ std::optional<std::string> Scheduler::returnAddressInside(uint64_t from, uint64_
   return std::nullopt;
 }
 
+ActorId Scheduler::decideFetch(uint64_t pc, size_t versions) {
+  // A fetch choice splits the running thread's transition; both halves conflict with
+  // everything (sleep sets do not reason about versions).
+  if (transitionOpen_ && wantFootprints_) {
+    transition_.normalize();
+    transition_.global = true;
+    source_->transitionDone(transition_);
+    ++transitionsReported_;
+  }
+  transition_ = Footprint{};
+  transition_.actor = current_;
+  transition_.global = true;
+  transitionOpen_ = true;
+  versionIds_.clear();
+  for (size_t v = 0; v < versions; ++v) versionIds_.push_back(static_cast<ActorId>(v));
+  SchedulingPoint point;
+  point.index = nextPoint_++;
+  point.kind = PointKind::kFetch;
+  point.current = 0;
+  point.currentEnabled = true;
+  point.enabled = versionIds_;
+  point.pc = pc;
+  const ActorId chosen = source_->choose(point);
+  if (chosen == kAbandon) return kAbandon;
+  choices_.push_back(chosen);
+  if (chosen < 0 || static_cast<size_t>(chosen) >= versions) {
+    record_.error = internalError(fmt::format("strategy chose version {} at point {} of {}", chosen, point.index, versions));
+    return kAbandon;
+  }
+  if (chosen != 0) {
+    record_.decisions.emplace_back(point.index, chosen);
+    ++record_.preemptions;  // a stale fetch counts against the bound like a preemption
+  }
+  return chosen;
+}
+
+void Scheduler::restoreStale() {
+  if (!staleRestore_) return;
+  machine_.writeCode(staleRestore_->first, staleRestore_->second);
+  staleRestore_.reset();
+}
+
 bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
   const auto thread = static_cast<size_t>(current_);
-  // A thread resumed at the point where it was stopped: the decision was already made.
+  auto stopHere = [&](ActorId next) {
+    pending_ = next;
+    yieldedAt_[thread] = pc;
+    return true;
+  };
+  // The stale instruction ran: memory back to the newest bytes, and retranslate.
+  if (staleRestore_ && !staleArmed_) {
+    restoreStale();
+    restartAfterStale_ = true;
+    return stopHere(current_);
+  }
+  bool resumed = false;
   if (yieldedAt_[thread] == pc) {
     yieldedAt_[thread].reset();
-    transition_.fetched.push_back({pc, pc + size});
-    if (monitor_) {
-      monitor_->beforeInstruction(static_cast<uint32_t>(thread), pc, true);
-      if (monitorViolated()) {
-        pending_ = kNoActor;
-        yieldedAt_[thread] = pc;
-        return true;
-      }
+    if (staleArmed_) {  // restarted to run the chosen stale version: everything is decided
+      staleArmed_ = false;
+      transition_.fetched.push_back({pc, pc + size});
+      return false;
     }
-    return false;
+    resumed = !restartAfterStale_;
+    restartAfterStale_ = false;
   }
-  if (monitor_) {
-    monitor_->beforeInstruction(static_cast<uint32_t>(thread), pc, false);
-    if (monitorViolated()) {
-      pending_ = kNoActor;
-      yieldedAt_[thread] = pc;
-      return true;
-    }
-  }
-  const ActorId chosen = decide(PointKind::kInstruction, pc);
-  if (chosen == current_) {
+  if (resumed) {
+    // A thread resumed at the point where it was stopped: the decision was already made.
     transition_.fetched.push_back({pc, pc + size});
-    return false;
+  } else {
+    const ActorId chosen = decide(PointKind::kInstruction, pc);
+    if (chosen != current_) return stopHere(chosen);
+    transition_.fetched.push_back({pc, pc + size});
   }
-  pending_ = chosen;
-  yieldedAt_[thread] = pc;
-  return true;
+  if (!monitor_) return false;
+  monitor_->beforeInstruction(static_cast<uint32_t>(thread), pc, resumed);
+  if (monitorViolated()) return stopHere(kNoActor);
+  // Arm64 fetch model: a stale version is written for this one instruction, run after
+  // a restart (the engine translated the newest bytes already), then put back.
+  const std::vector<uint32_t> versions = monitor_->fetchableVersions(static_cast<uint32_t>(thread), pc);
+  if (versions.size() < 2) return false;
+  const ActorId version = decideFetch(pc, versions.size());
+  if (version == kAbandon) return stopHere(kAbandon);
+  if (record_.error) return stopHere(kNoActor);
+  monitor_->fetched(static_cast<uint32_t>(thread), pc, static_cast<size_t>(version));
+  if (version == 0) return false;
+  std::vector<uint8_t> newest(4), stale(4);
+  machine_.readGuest(pc, newest);
+  std::memcpy(stale.data(), &versions[version], 4);
+  if (stale == newest) return false;
+  machine_.writeCode(pc, stale);
+  staleRestore_ = std::make_pair(pc, newest);
+  lastStale_ = StaleFetch{current_, pc, machine_.arch().decode(stale, pc).text};
+  staleArmed_ = true;
+  return stopHere(current_);
 }
 
 void Scheduler::onDataAccess(uint64_t address, uint32_t size, bool write) {
@@ -194,6 +260,7 @@ bool Scheduler::monitorViolated() {
 }
 
 void Scheduler::applyNextStep() {
+  restoreStale();
   const size_t index = nextStep_;
   const Step& step = setup_.plan.steps[index];
   current_ = kPatcher;
@@ -291,6 +358,11 @@ void Scheduler::runGuest(ActorId thread, ActorId* next) {
   };
   const auto blockedBefore = blocked();
   const RunStop stop = process_.run(static_cast<uint32_t>(thread), setup_.threadBudget - t.instructions);
+  // A stale version stays in memory only while its thread is about to run it.
+  if (!(stop.kind == StopKind::kYielded && staleArmed_ && pending_ == thread)) {
+    staleArmed_ = false;
+    restoreStale();
+  }
   if (process_.threads().size() != threadsBefore) transition_.global = true;  // CreateThread
   if (yieldedAt_.size() < process_.threads().size()) yieldedAt_.resize(process_.threads().size());
   switch (stop.kind) {
@@ -315,6 +387,14 @@ void Scheduler::runGuest(ActorId thread, ActorId* next) {
       record_.violation = Violation{runaway ? "runaway" : "fault", thread,
                                     fmt::format("{}: {}", actorName(thread), stop.fault->describe()),
                                     stop.fault->pc, stop.fault};
+      // A3: the fault comes from a stale instruction the fetch model let it fetch.
+      if (!runaway && lastStale_ && lastStale_->thread == thread && lastStale_->pc == stop.fault->pc)
+        record_.violation = Violation{"A3", thread,
+                                      fmt::format("{} fetched a stale '{}' at {} (the new bytes were not yet visible "
+                                                  "to it) and faulted: {}",
+                                                  actorName(thread), lastStale_->text,
+                                                  machine_.describeAddress(lastStale_->pc), stop.fault->describe()),
+                                      stop.fault->pc, stop.fault};
       *next = kNoActor;
       return;
     }
@@ -387,6 +467,9 @@ RunRecord Scheduler::runOnce(DecisionSource& source) {
   retries_.clear();
   retryPending_ = false;
   piece_ = 0;
+  staleRestore_.reset();
+  staleArmed_ = restartAfterStale_ = false;
+  lastStale_.reset();
   yieldedAt_.clear();
   transition_ = Footprint{};
   transitionOpen_ = false;

@@ -49,7 +49,11 @@ class Scheduler final : public ExecutionObserver {
   bool beforeInstruction(uint64_t pc, uint32_t size) override;
   void onDataAccess(uint64_t address, uint32_t size, bool write) override;
   std::optional<uint64_t> onBreakpoint(uint64_t address) override;
-  void onShimCall() override { transition_.global = true; }
+  void onShimCall() override {
+    transition_.global = true;
+    // A shim is a call into the system: exception entry and return synchronise context.
+    if (monitor_ && current_ >= 0) monitor_->contextSynchronized(static_cast<uint32_t>(current_));
+  }
 
  private:
   RunRecord runOnce(DecisionSource& source);
@@ -62,6 +66,9 @@ class Scheduler final : public ExecutionObserver {
   void checkInvariant();
   // Takes the monitor's first violation into the record (true when there is one).
   bool monitorViolated();
+  // Arm64 fetch model: which version of the word at pc the running thread fetches.
+  ActorId decideFetch(uint64_t pc, size_t versions);
+  void restoreStale();
   // The next step is a release and some thread's PC is still in what it releases.
   bool waitingForRelease() const;
   bool anyThreadRunnable() const;
@@ -94,6 +101,17 @@ class Scheduler final : public ExecutionObserver {
   bool retryPending_ = false;           // a move-pc retried: some thread runs before the patcher
   size_t piece_ = 0;                    // next atomic piece of the store step in progress
   RunMonitor* monitor_ = nullptr;
+  // A stale version written for one instruction of one thread: what to put back after it.
+  std::optional<std::pair<uint64_t, std::vector<uint8_t>>> staleRestore_;
+  bool staleArmed_ = false;          // the thread restarts to run the stale instruction
+  bool restartAfterStale_ = false;   // the thread restarts after memory was put back
+  struct StaleFetch {
+    ActorId thread = kNoActor;
+    uint64_t pc = 0;
+    std::string text;
+  };
+  std::optional<StaleFetch> lastStale_;
+  std::vector<ActorId> versionIds_;
   uint64_t transitionsReported_ = 0;
   bool alwaysCount_ = false;         // once a run timed out, count from then on
 };

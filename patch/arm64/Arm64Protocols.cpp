@@ -155,6 +155,11 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
   steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
   steps.push_back(SyncAllStep{"before resuming"});
   steps.push_back(ResumeAllStep{});
+  if (reverse && !site.previous) {
+    // The trampoline is freed (udf #0) once no thread is in it any more.
+    if (defect != "no-release") steps.push_back(ReleaseStep{t.address, t.bytes.size(), "trampoline"});
+    steps.push_back(StoreStep{t.address, std::vector<uint8_t>(t.bytes.size(), 0), "trampoline (freed)", true});
+  }
   return steps;
 }
 

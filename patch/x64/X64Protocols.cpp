@@ -147,6 +147,11 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
     steps.push_back(MovePcStep{site.entry, t.displacedBytes, t.address, t.boundaries, "into the trampoline"});
   steps.push_back(StoreStep{site.entry, target, at(0), true});
   steps.push_back(ResumeAllStep{});
+  if (reverse) {
+    // The trampoline is freed (filled with int3) once no thread is in it any more.
+    if (defect != "no-release") steps.push_back(ReleaseStep{t.address, t.bytes.size(), "trampoline"});
+    steps.push_back(StoreStep{t.address, std::vector<uint8_t>(t.bytes.size(), 0xCC), "trampoline (freed)", true});
+  }
   return steps;
 }
 
