@@ -19,6 +19,7 @@ std::vector<std::string_view> defectsFor(std::string_view protocol) {
   if (protocol == "stop-the-world") return {"no-move-pc", "wrong-rip-fixup", "no-release"};
   if (protocol == "veneer") return {"branch-before-veneer", "no-veneer-maintenance", "veneer-clobbers-x0"};
   if (protocol == "b-direct") return {"no-sync"};
+  if (protocol == "literal-swap") return {"literal-in-halves"};
   return {};
 }
 

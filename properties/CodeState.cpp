@@ -170,6 +170,19 @@ std::optional<uint32_t> CodeState::boundaryAt(uint64_t pc) const {
   return std::nullopt;
 }
 
+bool CodeState::misplaced(uint64_t pc, uint32_t length) const {
+  if (boundaryAt(pc) || !tracked(pc)) return false;
+  for (uint64_t a = pc; a < pc + length; ++a)
+    if (modified(a)) return true;
+  auto inside = [&](const std::map<uint64_t, uint32_t>& starts) {
+    auto it = starts.upper_bound(pc);
+    if (it == starts.begin()) return false;
+    --it;
+    return it->first < pc && pc < it->first + it->second;
+  };
+  return inside(originalBoundaries_) || inside(newBoundaries_);
+}
+
 void CodeState::cacheMaintenance(uint64_t address, uint64_t size) {
   for (auto& [word, history] : versions_)
     if (word + kWord > address && word < address + size)

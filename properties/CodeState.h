@@ -40,6 +40,11 @@ class CodeState {
   // Returns the instruction's length when `pc` is such a start.
   std::optional<uint32_t> boundaryAt(uint64_t pc) const;
   std::optional<uint32_t> originalLength(uint64_t pc) const;  // original instruction at pc
+  // C1: pc is no instruction start of the code in memory now, as far as anyone can tell:
+  // the bytes there were changed by a store, or pc lies inside a known instruction.
+  // (Code nobody decoded and nothing changed, like the tail of the previous function in
+  // the padding window, is not judged.)
+  bool misplaced(uint64_t pc, uint32_t length) const;
 
   // Arm64 visibility: a stored word is pending until cache maintenance covers it (with
   // CTR_EL0.DIC set, instruction fetch is coherent and nothing is pending).

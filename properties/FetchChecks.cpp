@@ -22,10 +22,13 @@ void PropertyMonitor::checkFetch(uint32_t index, uint64_t pc, bool resumed) {
   if (resumed && !moved)
     for (size_t i = seen; i < storeLog_.size(); ++i) {
       const auto& [step, range] = storeLog_[i];
-      if (range.first < pc && pc < range.second)
-        return report("C2", actor, pc, step, hexBytes(code_.bytesAt(range.first, range.second - range.first)),
+      if (range.first < pc && pc < range.second) {
+        report("C2", actor, pc, step, hexBytes(code_.bytesAt(range.first, range.second - range.first)),
                       fmt::format("{} was stopped at {} and resumed there after {} rewrote [{:#x}, {:#x}) around it",
                                   actorName(actor), where(pc), stepText(step), range.first, range.second));
+        if (violation_) return;
+        break;  // ignored: the checks below still apply
+      }
     }
 
   const std::vector<uint8_t> bytes = code_.bytesAt(pc, 16);
@@ -33,12 +36,14 @@ void PropertyMonitor::checkFetch(uint32_t index, uint64_t pc, bool resumed) {
   const uint32_t length = insn.valid ? insn.length : 1;
   const std::string fetched = hexBytes(std::span(bytes).first(std::min<size_t>(length, bytes.size())));
   // C4: its bytes overlap a store whose atomic pieces are only partly written.
-  if (const auto flight = code_.inFlight(); flight && flight->first < pc + length && pc < flight->second)
-    return report("C4", actor, pc, code_.inFlightStep(), fetched,
+  if (const auto flight = code_.inFlight(); flight && flight->first < pc + length && pc < flight->second) {
+    report("C4", actor, pc, code_.inFlightStep(), fetched,
                   fmt::format("{} fetches '{}' at {} while {} is half written: a mix of old and new bytes",
                               actorName(actor), insn.text, where(pc), stepText(code_.inFlightStep())));
+    if (violation_) return;
+  }
   // C1: an instruction start of the code in memory now (whole old, or new).
-  if (!code_.boundaryAt(pc))
+  if (code_.misplaced(pc, length))
     return report("C1", actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first), fetched,
                   fmt::format("{} starts an instruction at {} that is not an instruction boundary of the code in "
                               "memory after {} (it would run '{}')",

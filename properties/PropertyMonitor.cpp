@@ -136,7 +136,7 @@ void PropertyMonitor::beforeInstruction(uint32_t thread, uint64_t pc, bool resum
     if (machine_->readGuest(pc, {reinterpret_cast<uint8_t*>(&word), 4}) && word == kIsb) contextSynchronized(thread);
   }
   checkFetch(thread, pc, resumed);
-  if (!violation_) checkCalls(thread, pc);
+  if (!violation_ && !resumed) checkCalls(thread, pc);  // seen once already before it stopped
 }
 
 void PropertyMonitor::runFinished() {}

@@ -196,6 +196,12 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
     resumed = !restartAfterStale_;
     restartAfterStale_ = false;
   }
+  // The checkers see the instruction before the decision (so they know where a thread
+  // was stopped) and again when it resumes there.
+  if (monitor_) {
+    monitor_->beforeInstruction(static_cast<uint32_t>(thread), pc, resumed);
+    if (monitorViolated()) return stopHere(kNoActor);
+  }
   if (resumed) {
     // A thread resumed at the point where it was stopped: the decision was already made.
     transition_.fetched.push_back({pc, pc + size});
@@ -205,8 +211,6 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
     transition_.fetched.push_back({pc, pc + size});
   }
   if (!monitor_) return false;
-  monitor_->beforeInstruction(static_cast<uint32_t>(thread), pc, resumed);
-  if (monitorViolated()) return stopHere(kNoActor);
   // Arm64 fetch model: a stale version is written for this one instruction, run after
   // a restart (the engine translated the newest bytes already), then put back.
   const std::vector<uint32_t> versions = monitor_->fetchableVersions(static_cast<uint32_t>(thread), pc);

@@ -137,8 +137,15 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
       steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
       steps.push_back(syncEntry);
     }
-    steps.push_back(StoreStep{slot, quad(restoring ? t.address : to),
-                              restoring ? "literal (the unpatch)" : "literal (the patch)", true, true});
+    const std::vector<uint8_t> value = quad(restoring ? t.address : to);
+    const std::string label = restoring ? "literal (the unpatch)" : "literal (the patch)";
+    if (defect == "literal-in-halves") {
+      // Two 32-bit stores: a thread may load half an old and half a new address.
+      steps.push_back(StoreStep{slot, {value.begin(), value.begin() + 4}, label + " low half", true, true});
+      steps.push_back(StoreStep{slot + 4, {value.begin() + 4, value.end()}, label + " high half", true, true});
+    } else {
+      steps.push_back(StoreStep{slot, value, label, true, true});
+    }
     return steps;
   }
   // stop-the-world

@@ -1,0 +1,136 @@
+// Every property checker fires on a deliberately broken patch and stays quiet on the safe
+// ones. Data-driven (as Zydis' golden tests): each case is a corpus scenario with edits
+// (a defect, a target, static pre-checks off, properties ignored so another one shows)
+// and the verdict `hph check` must reach, found dynamically as a replayable counterexample.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "tests/TestSupport.h"
+
+namespace hph::test {
+namespace {
+
+struct PropertyCase {
+  const char* name;
+  const char* scenario;
+  std::vector<std::pair<std::string, std::string>> edits;
+  const char* verdict;  // what `hph check` finds: holds | violation:X | refused
+};
+
+void PrintTo(const PropertyCase& c, std::ostream* os) { *os << c.name; }
+
+using Edit = std::pair<std::string, std::string>;
+Edit defect(const std::string& protocol, const std::string& name) {
+  return {"\\[protocol\\]\nname = \"" + protocol + "\"", "[protocol]\nname = \"" + protocol + "\"\ndefect = \"" + name + "\""};
+}
+Edit reverse(const std::string& protocol) {
+  return {"\\[protocol\\]\nname = \"" + protocol + "\"", "[protocol]\nname = \"" + protocol + "\"\nreverse = true"};
+}
+Edit check(const std::string& lines) { return {"\\[check\\]", "[check]\n" + lines}; }
+Edit arm64(const std::string& lines) { return {"\\[threads\\]", "[arm64]\n" + lines + "\n\n[threads]"}; }
+Edit noExpect() { return {"expect = \"[^\"]*\"\n", ""}; }
+// bump_keyed (a 10-byte first instruction on x64, no entry NOP on Arm64) instead of bump.
+std::vector<Edit> keyed() {
+  return {{"target = \"bump\"", "target = \"bump_keyed\""}, {"replacement = \"bump_v2\"", "replacement = \"bump_keyed_v2\""},
+          {"entry = \"patch_worker\"", "entry = \"keyed_patch_worker\""}, {"invariant = \"verify\"", "invariant = \"keyed_verify\""}};
+}
+std::vector<Edit> with(std::vector<Edit> a, const std::vector<Edit>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+// basics.plain (no hotpatch padding, 1-byte first instructions) with threads running sum8.
+std::vector<Edit> plain(const std::string& target) {
+  return {{"counter\\.x64\\.dll", "basics.plain.x64.dll"}, {"target = \"bump\"", "target = \"" + target + "\""},
+          {"entry = \"patch_worker\"", "entry = \"sum8\""}, {"invariant = \"verify\"\n", ""},
+          {"counter_patch\\.x64\\.dll", "basics.x64.dll"}, {"replacement = \"bump_v2\"", "replacement = \"mix64\""},
+          {"count = 3", "count = 2"}};
+}
+
+const std::vector<PropertyCase>& cases() {
+  static const std::vector<PropertyCase> all = {
+      // x64 fetch and store rules.
+      {"X2_naive_jmp5", "patch-naive-jmp5.x64.toml", {noExpect()}, "violation:X2"},
+      {"C2_naive_jmp5", "patch-naive-jmp5.x64.toml", {noExpect(), check("ignore = [\"X2\"]")}, "violation:C2"},
+      {"C1_naive_jmp5", "patch-naive-jmp5.x64.toml", {noExpect(), check("ignore = [\"X2\", \"C2\"]")}, "violation:C1"},
+      {"C4_naive_jmp5_one_instruction", "patch-naive-jmp5.x64.toml",
+       with({noExpect(), check("ignore = [\"X2\"]")}, keyed()), "violation:C4"},
+      {"X1_int3_without_sync", "patch-int3-3step.x64.toml", {defect("int3-3step", "no-sync")}, "violation:X1"},
+      {"X3_int3_resumes_inside", "patch-int3-3step.x64.toml", {defect("int3-3step", "resume-inside")}, "violation:X3"},
+      {"padding_over_1_byte_instruction_refused", "patch-padding-short-jmp.x64.toml", plain("fib_rec"), "refused"},
+      {"X2_padding_over_1_byte_instruction", "patch-padding-short-jmp.x64.toml",
+       with(plain("fib_rec"), {check("static_checks = false")}), "violation:X2"},
+      {"no_padding_refused", "patch-padding-short-jmp.x64.toml", plain("popcount_loop"), "refused"},
+      {"C1_no_padding", "patch-padding-short-jmp.x64.toml",
+       with(plain("popcount_loop"), {check("static_checks = false")}), "violation:C1"},
+      // Stop-the-world, trampolines, reuse.
+      {"C3_no_move_pc", "patch-stop-the-world.x64.toml", {defect("stop-the-world", "no-move-pc")}, "violation:C3"},
+      {"wrong_rip_fixup", "patch-stop-the-world.x64.toml", {defect("stop-the-world", "wrong-rip-fixup")},
+       "violation:invariant"},
+      {"C7_trampoline_freed_x64", "patch-stop-the-world.x64.toml",
+       {reverse("stop-the-world"), {"reverse = true", "reverse = true\ndefect = \"no-release\""}}, "violation:C7"},
+      {"C7_trampoline_freed_arm64", "patch-stop-the-world.arm64.toml",
+       {reverse("stop-the-world"), {"reverse = true", "reverse = true\ndefect = \"no-release\""}}, "violation:C7"},
+      // Calls.
+      {"C6_stub_clobbers_rcx", "patch-padding-short-jmp.x64.toml", {defect("padding-short-jmp", "stub-clobbers-rcx")},
+       "violation:C6"},
+      {"C6_veneer_clobbers_x0", "patch-veneer.arm64.toml", {defect("veneer", "veneer-clobbers-x0")}, "violation:C6"},
+      {"C8_no_short_jmp", "patch-padding-short-jmp.x64.toml", {defect("padding-short-jmp", "no-short-jmp")},
+       "violation:C8"},
+      {"C8_b_direct_without_sync", "patch-b-direct.arm64.toml", {defect("b-direct", "no-sync")}, "violation:C8"},
+      {"C5_stricter_fetch_model", "patch-b-direct.arm64.toml", {arm64("fetch_coherent = false")}, "violation:C5"},
+      // Arm64 store rules and the fetch model.
+      {"A1_b_direct_over_non_cmodx", "patch-b-direct.arm64.toml", keyed(), "violation:A1"},
+      {"A2_branch_before_veneer", "patch-veneer.arm64.toml", {defect("veneer", "branch-before-veneer")}, "violation:A2"},
+      {"A2_veneer_not_made_visible", "patch-veneer.arm64.toml", {defect("veneer", "no-veneer-maintenance")},
+       "violation:A2"},
+      {"A3_stale_veneer_fetched", "patch-veneer.arm64.toml",
+       {defect("veneer", "no-veneer-maintenance"), check("ignore = [\"A2\"]")}, "violation:A3"},
+      {"A3_needs_the_fetch_model", "patch-veneer.arm64.toml",
+       {defect("veneer", "no-veneer-maintenance"), check("ignore = [\"A2\"]"), arm64("fetch_model = false")}, "holds"},
+      {"A4_literal_in_halves", "patch-literal-swap.arm64.toml", {defect("literal-swap", "literal-in-halves")},
+       "violation:A4"},
+      // The same protocols without defects: nothing fires (also unpatching).
+      {"holds_padding_short_jmp_reverse", "patch-padding-short-jmp.x64.toml", {reverse("padding-short-jmp")}, "holds"},
+      {"holds_stop_the_world_reverse", "patch-stop-the-world.arm64.toml", {reverse("stop-the-world")}, "holds"},
+      {"holds_veneer_reverse", "patch-veneer.arm64.toml", {reverse("veneer")}, "holds"},
+      {"holds_b_direct_dic", "patch-b-direct.arm64.toml", {arm64("dic = true\nidc = true")}, "holds"},
+  };
+  return all;
+}
+
+class Property : public ::testing::TestWithParam<PropertyCase> {};
+
+TEST_P(Property, CheckFindsTheExpectedVerdict) {
+  const PropertyCase& c = GetParam();
+  std::vector<Edit> edits = c.edits;
+  // Two threads keep every case quick; bound 2 as the release gate uses.
+  edits.push_back({"count = 3", "count = 2"});
+  const std::string path = scenarioVariant(c.scenario, edits, std::string(c.name) + ".toml");
+  const CommandResult r = runHph({"check", path, "--jobs", "1"});
+  const std::string verdict = c.verdict;
+  if (verdict == "holds") {
+    EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find(": holds"), std::string::npos) << r.out;
+    return;
+  }
+  if (verdict == "refused") {
+    EXPECT_EQ(r.exitCode, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("[protocol]: function"), std::string::npos) << r.err;
+    return;
+  }
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find(": " + verdict + " (expected holds)"), std::string::npos) << r.out;
+  // Named: the property, and a replayable counterexample that reproduces it.
+  std::smatch token;
+  ASSERT_TRUE(std::regex_search(r.out, token, std::regex("hph replay (hph1\\.[A-Za-z0-9_-]+)"))) << r.out;
+  const CommandResult replay = runHph({"replay", token[1]});
+  EXPECT_EQ(replay.exitCode, 1) << replay.out << replay.err;
+  EXPECT_NE(replay.out.find(verdict.substr(std::string("violation:").size())), std::string::npos) << replay.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Checkers, Property, ::testing::ValuesIn(cases()),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace hph::test
