@@ -11,17 +11,34 @@ packages=(
   # The corpus toolchain: tests use the checked-in images, and check that these rebuild
   # them byte for byte.
   clang-22 lld-22 llvm-22 python3
+  # Real consumers of hph check's reports, run by the tests: JUnit through junitparser,
+  # SARIF through Microsoft's SARIF multitool (from the npm registry, below).
+  python3-junitparser
 )
+# nodejs may come with its own npm (NodeSource): only ask Debian for npm when there is none.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "install-deps: installing ${missing[*]}" >&2
-sudo=()
-[ "$(id -u)" -ne 0 ] && sudo=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The SARIF multitool (a pinned version) into the checkout's .cache; it runs offline.
+root=$(cd "$(dirname "$0")/.." && pwd)
+multitool=$root/.cache/sarif-multitool
+if [ ! -x "$multitool/node_modules/.bin/sarif-multitool" ]; then
+  echo "install-deps: installing @microsoft/sarif-multitool into $multitool" >&2
+  mkdir -p "$multitool"
+  npm install --silent --no-audit --no-fund --prefix "$multitool" @microsoft/sarif-multitool@5.7.0 >/dev/null
+fi
+# Newer npm versions skip install scripts; the one this package has only does this.
+chmod u+x "$multitool"/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool 2>/dev/null || true

@@ -10,9 +10,12 @@
 
 #include "harness/Diagnostics.h"
 #include "harness/IntegerArgument.h"
+#include "harness/Provenance.h"
 #include "harness/explore/Explorer.h"
 #include "harness/explore/ReplayToken.h"
 #include "harness/report/ChromeTrace.h"
+#include "harness/report/JunitReport.h"
+#include "harness/report/SarifReport.h"
 #include "harness/report/ScheduleText.h"
 
 namespace hph {
@@ -40,6 +43,32 @@ bool writeFile(const std::string& path, const std::string& text) {
   return static_cast<bool>(out);
 }
 
+// Where a violation happened, as an image and RVA (SARIF locations): the base or a patch
+// image that holds the address, else the base with the address as a logical location.
+json locate(const ScenarioInputs& inputs, uint64_t address) {
+  auto in = [&](const PeImage& image, uint64_t base) -> json {
+    if (address < base || address >= base + image.sizeOfImage) return nullptr;
+    const auto rva = static_cast<uint32_t>(address - base);
+    const auto offset = image.fileOffset(rva, 1);
+    return {{"image", image.path}, {"rva", rva}, {"file_offset", offset ? json(*offset) : json(nullptr)}};
+  };
+  if (json j = in(*inputs.base, inputs.base->imageBase); !j.is_null()) return j;
+  for (const PatchImage& p : inputs.patches)
+    if (json j = in(*p.image, p.loadAddress); !j.is_null()) return j;
+  json j = {{"image", inputs.base->path}, {"rva", nullptr}, {"file_offset", nullptr}};
+  if (address >= inputs.scratchBase && inputs.scratchBase)
+    j["logical"] = fmt::format("hotpatch area+{:#x}", address - inputs.scratchBase);
+  return j;
+}
+
+json provenance(const ScenarioInputs& inputs, const std::string& path) {
+  json patches = json::array();
+  for (const PatchImage& p : inputs.patches) patches.push_back(p.sha256);
+  return {{"scenario_sha256", inputs.scenarioSha256}, {"base_sha256", inputs.baseSha256},
+          {"patch_sha256", patches},      {"hph_version", hphVersion()},
+          {"unicorn_version", unicornVersion()}, {"lief_version", liefVersion()}};
+}
+
 std::string_view pointsName(PointsMode mode) { return mode == PointsMode::kAll ? "all" : "watched"; }
 
 // What one scenario came to, for the exit code, the terminal and the JSON report.
@@ -54,6 +83,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
     reportError(error);
     outcome.exitCode = exitCodeFor(error.status);
     outcome.report = {{"file", path},
+                      {"name", std::filesystem::path(path).stem().string()},
                       {"verdict", error.status == Status::kInternal ? "internal-error" : "bad-input"},
                       {"message", error.message},
                       {"as_expected", false},
@@ -68,6 +98,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
     if (scenario->expect == "refused" && inputs.error().status == Status::kBadInput) {
       fmt::print("PASS {}: refused as expected: {}\n", scenario->name, inputs.error().message);
       outcome.report = {{"name", scenario->name}, {"file", path}, {"verdict", "refused"},
+                        {"arch", scenario->arch}, {"protocol", scenario->protocol},
                         {"expect", scenario->expect}, {"as_expected", true},
                         {"message", inputs.error().message}, {"timing", json::object()}};
       return outcome;
@@ -110,7 +141,14 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   const bool violated = result.counterexample.has_value();
   // A plan that gave up while running (stop-the-world out of retries) is a refusal.
   const bool refused = violated && result.counterexample->violation->property == "refused";
-  const std::string verdict = refused ? "refused" : violated ? "violation:" + result.counterexample->violation->property : "holds";
+  // "holds" must mean something: a patch step landed while a thread was in a watched
+  // window, or calls reached the replacement after the patch. Otherwise it is vacuous.
+  const bool patched = !inputs.value()->sites.empty();
+  const bool vacuous = patched && !violated && result.stepsWithThreadInWindow == 0 && result.patchedCalls == 0;
+  const std::string verdict = refused    ? "refused"
+                              : violated ? "violation:" + result.counterexample->violation->property
+                              : vacuous  ? "vacuous"
+                                         : "holds";
   const bool asExpected = verdict == scenario->expect;
   outcome.exitCode = asExpected ? kExitHolds : refused ? kExitBadInput : kExitViolated;
 
@@ -125,10 +163,15 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   else if (result.stoppedBy == "max-time")
     coverage += " (stopped by --max-time)";
   if (shard.count > 1) coverage += fmt::format(", shard {}/{}", shard.index, shard.count);
-  fmt::print("{} {}: {}{} — {}{}, seed {}, {}, {:.2f} s\n", asExpected ? "PASS" : "FAIL", scenario->name,
-             violated ? verdict : "holds", asExpected ? (scenario->expect == "holds" ? "" : " (as expected)")
-                                                     : fmt::format(" (expected {})", scenario->expect),
+  fmt::print("{} {}: {}{} — {}{}, seed {}, {}, {:.2f} s\n", asExpected ? "PASS" : "FAIL", scenario->name, verdict,
+             asExpected ? (scenario->expect == "holds" ? "" : " (as expected)")
+                        : fmt::format(" (expected {})", scenario->expect),
              strategyName(exploreOptions.strategy), bound, exploreOptions.seed, coverage, result.seconds);
+  if (patched)
+    fmt::print("  exercised: {} patch step{} landed with a thread inside a watched window; {} call{} reached a "
+               "replacement{}\n",
+               result.stepsWithThreadInWindow, result.stepsWithThreadInWindow == 1 ? "" : "s", result.patchedCalls,
+               result.patchedCalls == 1 ? "" : "s", vacuous ? " — vacuous: the patch was never exercised" : "");
 
   json exploration = {{"strategy", strategyName(exploreOptions.strategy)},
                       {"schedules", result.schedules},
@@ -142,15 +185,20 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                       {"reduction", exploreOptions.reduction == Reduction::kNone ? "none" : "sleep-sets"},
                       {"pruned", result.pruned},
                       {"shard", fmt::format("{}/{}", shard.index, shard.count)}};
+  json patches = json::array();
+  for (const PatchImage& p : inputs.value()->patches) patches.push_back({{"file", p.image->path}, {"sha256", p.sha256}});
   outcome.report = {{"name", scenario->name},
                     {"file", path},
                     {"arch", scenario->arch},
+                    {"protocol", scenario->protocol},
                     {"expect", scenario->expect},
-                    {"verdict", violated ? "violated" : "holds"},
+                    {"verdict", verdict},
                     {"as_expected", asExpected},
                     {"exploration", exploration},
-                    {"inputs", {{"scenario_sha256", inputs.value()->scenarioSha256},
-                                {"base_sha256", inputs.value()->baseSha256}}},
+                    {"vacuity", {{"steps_with_thread_in_window", result.stepsWithThreadInWindow},
+                                 {"patched_calls", result.patchedCalls},
+                                 {"vacuous", vacuous}}},
+                    {"provenance", provenance(*inputs.value(), path)},
                     {"timing", {{"seconds", result.seconds}, {"jobs", exploreOptions.jobs}}}};
   if (!violated) return outcome;
 
@@ -167,6 +215,10 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   json counterexample = {{"property", run.violation->property},
                          {"message", run.violation->message},
                          {"actor", actorName(run.violation->actor)},
+                         {"pc", run.violation->pc},
+                         {"location", locate(*inputs.value(), run.violation->pc)},
+                         {"step", run.violation->step ? json(*run.violation->step + 1) : json(nullptr)},
+                         {"bytes", run.violation->bytes},
                          {"preemptions", run.preemptions},
                          {"points", run.points},
                          {"decisions", run.decisions},
@@ -183,6 +235,20 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   }
   outcome.report["counterexample"] = counterexample;
   return outcome;
+}
+
+// With several scenarios, a table at the end: one line each (what the release team reads).
+void printVerdictTable(const json& scenarios) {
+  if (scenarios.size() < 2) return;
+  fmt::print("\n{:<34} {:<6} {:<18} {:<22} {:<22} {:>10} {}\n", "scenario", "arch", "protocol", "expected", "verdict",
+             "schedules", "");
+  for (const json& s : scenarios) {
+    const json& e = s.contains("exploration") ? s["exploration"] : json::object();
+    const std::string schedules = e.contains("schedules") ? std::to_string(e["schedules"].get<uint64_t>()) : "-";
+    fmt::print("{:<34} {:<6} {:<18} {:<22} {:<22} {:>10} {}\n", s.value("name", s.value("file", "")), s.value("arch", ""),
+               s.value("protocol", "").empty() ? "-" : s.value("protocol", ""), s.value("expect", "-"),
+               s.value("verdict", ""), schedules, s.value("as_expected", false) ? "ok" : "FAIL");
+  }
 }
 
 }  // namespace
@@ -205,16 +271,23 @@ int runCheck(const CheckOptions& options) {
     scenarios.push_back(std::move(outcome.report));
   }
   const int exitCode = badInput ? kExitBadInput : internal ? kExitInternal : unexpected ? kExitViolated : kExitHolds;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  printVerdictTable(scenarios);
   if (options.jsonPath) {
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    json report = {{"schema", "hph-check/1"},
-                   {"hph_version", HPH_VERSION_STRING},
+    json report = {{"schema", "hph-check/2"},
+                   {"hph_version", hphVersion()},
+                   {"unicorn_version", unicornVersion()},
+                   {"lief_version", liefVersion()},
                    {"scenarios", scenarios},
                    {"exit_code", exitCode},
                    {"timing", {{"seconds", seconds}}}};
     if (!writeFile(*options.jsonPath, report.dump(2) + "\n"))
       return reportError(hph::badInput(fmt::format("--json {}: cannot write", *options.jsonPath)));
   }
+  if (options.junitPath && !writeFile(*options.junitPath, junitXml(scenarios, seconds)))
+    return reportError(hph::badInput(fmt::format("--junit {}: cannot write", *options.junitPath)));
+  if (options.sarifPath && !writeFile(*options.sarifPath, sarifLog(scenarios).dump(2) + "\n"))
+    return reportError(hph::badInput(fmt::format("--sarif {}: cannot write", *options.sarifPath)));
   return exitCode;
 }
 

@@ -20,6 +20,8 @@ struct CheckOptions {
   std::optional<uint32_t> jobs;
   std::optional<double> maxTime;
   std::optional<std::string> jsonPath;
+  std::optional<std::string> junitPath;
+  std::optional<std::string> sarifPath;
   std::optional<std::string> traceDir;
 };
 

@@ -8,6 +8,7 @@
 
 #include "emu/pe/HotPatchTable.h"
 #include "harness/Digest.h"
+#include "harness/Provenance.h"
 
 namespace hph {
 namespace {
@@ -236,6 +237,8 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   inputs->baseSha256 = sha256OfFile(scenario.base);
   Sha256 digest;
   digest.update(kHphVersion);
+  digest.update(unicornVersion());
+  digest.update(liefVersion());
   digest.update(inputs->scenarioSha256);
   digest.update(inputs->baseSha256);
   for (const PatchImage& p : inputs->patches) digest.update(p.sha256);

@@ -51,7 +51,9 @@ int main(int argc, char** argv) {
   checkCmd->add_option("--shard", check.shard, "I/N: explore only this shard's part (union = all)");
   checkCmd->add_option("--jobs", check.jobs, "parallel workers (default: the CPUs this process may use)");
   checkCmd->add_option("--max-time", check.maxTime, "seconds; stop cleanly with a partial report");
-  checkCmd->add_option("--json", check.jsonPath, "write the machine-readable result (schema hph-check/1)");
+  checkCmd->add_option("--json", check.jsonPath, "write the machine-readable result (schema hph-check/2)");
+  checkCmd->add_option("--junit", check.junitPath, "write JUnit XML: a test case per scenario x property");
+  checkCmd->add_option("--sarif", check.sarifPath, "write SARIF 2.1.0: a result per violation");
   checkCmd->add_option("--trace-dir", check.traceDir, "write counterexamples as Chrome traces + .replay files");
 
   ReplayOptions replay;

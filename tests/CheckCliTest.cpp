@@ -68,7 +68,7 @@ TEST(CheckCli, SameSeedGivesIdenticalJsonApartFromTiming) {
   ASSERT_EQ(runHph(args(b, "1")).exitCode, 0);
   ASSERT_EQ(runHph(args(c, "2")).exitCode, 0);
   const json ja = readJson(a), jb = readJson(b), jc = readJson(c);
-  EXPECT_EQ(ja["schema"], "hph-check/1");
+  EXPECT_EQ(ja["schema"], "hph-check/2");
   EXPECT_EQ(withoutTiming(ja), withoutTiming(jb));
   EXPECT_EQ(withoutTiming(ja), withoutTiming(jc)) << "the number of jobs must not change results";
   EXPECT_EQ(ja["scenarios"][1]["exploration"]["exhausted"], true);

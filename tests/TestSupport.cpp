@@ -81,17 +81,19 @@ std::string slurp(const std::string& path) {
 }
 }  // namespace
 
-CommandResult runHph(const std::vector<std::string>& args) {
+CommandResult runHph(const std::vector<std::string>& args) { return runProgram(HPH_BINARY, args); }
+
+CommandResult runProgram(const std::string& program, const std::vector<std::string>& args) {
   const std::string out = writeTempFile("stdout.txt", {});
   const std::string err = writeTempFile("stderr.txt", {});
   const pid_t pid = fork();
   if (pid == 0) {
     std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(HPH_BINARY));
+    argv.push_back(const_cast<char*>(program.c_str()));
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     if (!freopen(out.c_str(), "w", stdout) || !freopen(err.c_str(), "w", stderr)) _exit(127);
-    execv(HPH_BINARY, argv.data());
+    execv(program.c_str(), argv.data());
     _exit(127);
   }
   int status = 0;

@@ -40,5 +40,7 @@ struct CommandResult {
 };
 // Runs the hph binary with these arguments (no shell quoting needed for corpus paths).
 CommandResult runHph(const std::vector<std::string>& args);
+// Any program by path (no shell): exit code 127 when it cannot be run.
+CommandResult runProgram(const std::string& program, const std::vector<std::string>& args);
 
 }  // namespace hph::test

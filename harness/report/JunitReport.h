@@ -1,0 +1,13 @@
+// `hph check --junit F`: one test suite per scenario, one test case per scenario x
+// property, so CI dashboards show which property of which scenario failed.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace hph {
+
+// From the scenario reports of `hph check` (the "scenarios" array of hph-check/2).
+std::string junitXml(const nlohmann::json& scenarios, double seconds);
+
+}  // namespace hph

@@ -1,0 +1,94 @@
+#include "harness/report/SarifReport.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <filesystem>
+
+#include "harness/Provenance.h"
+#include "harness/report/PropertyCatalog.h"
+
+namespace hph {
+namespace {
+
+using nlohmann::json;
+
+// An absolute path becomes a file:// URI; a relative one stays a relative reference (to
+// the directory hph ran in). Characters URIs reserve are percent-encoded.
+std::string uriOf(const std::string& path) {
+  std::string out = path.starts_with('/') ? "file://" : "";
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || std::string_view("/-._~").find(static_cast<char>(c)) != std::string_view::npos)
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+}  // namespace
+
+json sarifLog(const json& scenarios) {
+  json rules = json::array();
+  std::vector<std::string_view> ids;
+  for (const PropertyInfo& p : propertyCatalog()) {
+    rules.push_back({{"id", p.id},
+                     {"name", p.id == "guest"     ? std::string("GuestMisbehaved")
+                              : p.id == "vacuity" ? std::string("PatchNotExercised")
+                              : p.id == "refused" ? std::string("ProtocolRefused")
+                                                  : fmt::format("Property{}", p.id)},
+                     {"shortDescription", {{"text", p.text}}},
+                     {"fullDescription", {{"text", fmt::format("{} (DESIGN.md, property {}).", p.text, p.id)}}},
+                     {"defaultConfiguration", {{"level", "error"}}}});
+    ids.push_back(p.id);
+  }
+  json results = json::array();
+  for (const json& s : scenarios) {
+    if (!s.contains("counterexample")) continue;
+    const json& ce = s["counterexample"];
+    const std::string property(reportProperty(ce.value("property", "")));
+    const auto rule = std::find(ids.begin(), ids.end(), property) - ids.begin();
+    const json& where = ce["location"];
+    json physical = {{"artifactLocation", {{"uri", uriOf(where.value("image", s.value("file", "")))}}}};
+    if (where.contains("file_offset") && where["file_offset"].is_number())
+      physical["region"] = {{"byteOffset", where["file_offset"]}, {"byteLength", 1}};
+    std::string logical = where.contains("rva") && where["rva"].is_number()
+                              ? fmt::format("{}+{:#x}", std::filesystem::path(where.value("image", "")).filename().string(),
+                                            where["rva"].get<uint64_t>())
+                              : where.value("logical", "");
+    json result = {{"ruleId", property},
+                   {"ruleIndex", rule},
+                   // A canary caught as expected is a note; anything else fails the gate.
+                   {"level", s.value("as_expected", false) ? "note" : "error"},
+                   {"kind", "fail"},
+                   {"message", {{"text", fmt::format("{}: {} ({})", s.value("name", ""), ce.value("message", ""),
+                                                     ce.value("property", ""))}}},
+                   {"locations", json::array({{{"physicalLocation", physical}}})},
+                   {"properties",
+                    {{"scenario", s.value("file", "")},
+                     {"rva", where.contains("rva") ? where["rva"] : json(nullptr)},
+                     {"thread", ce.value("actor", "")},
+                     {"step", ce.contains("step") ? ce["step"] : json(nullptr)},
+                     {"bytes", ce.value("bytes", "")},
+                     {"replay", fmt::format("hph replay {}", ce.value("replay", ""))},
+                     {"expected", s.value("expect", "")}}}};
+    if (!logical.empty())
+      result["locations"][0]["logicalLocations"] = json::array({{{"fullyQualifiedName", logical}, {"kind", "function"}}});
+    results.push_back(std::move(result));
+  }
+  json invocation = {{"executionSuccessful", true}};
+  return {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+          {"version", "2.1.0"},
+          {"runs", json::array({{{"tool",
+                                  {{"driver",
+                                    {{"name", "hph"},
+                                     {"fullName", "hotpatch-harness"},
+                                     {"version", hphVersion()},
+                                     {"semanticVersion", hphVersion()},
+                                     {"rules", rules},
+                                     {"properties", {{"unicorn", unicornVersion()}, {"lief", liefVersion()}}}}}}},
+                                 {"invocations", json::array({invocation})},
+                                 {"results", results}}})}};
+}
+
+}  // namespace hph

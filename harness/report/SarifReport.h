@@ -1,0 +1,12 @@
+// `hph check --sarif F`: SARIF 2.1.0, one result per violation found, the property as
+// rule id, the image and RVA as location (validated with Microsoft's SARIF multitool).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+namespace hph {
+
+// From the scenario reports of `hph check` (the "scenarios" array of hph-check/2).
+nlohmann::json sarifLog(const nlohmann::json& scenarios);
+
+}  // namespace hph
