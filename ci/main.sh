@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Quick start command 1: build hph and run it over the bundled corpus:
-#   1. `hph check` over every bundled scenario (x64 and Arm64): a verdict line each;
-#      canaries (races, deadlocks) are expected violations and count as passes;
+#   1. `hph check` over every bundled scenario (x64 and Arm64), the release gate: every
+#      patch protocol explored exhaustively at preemption bound 2 with the property
+#      checkers (C1-C8, X1-X3, A1-A4) and the fetch models, then a verdict table.
+#      Canaries (unsafe patches, races, deadlocks) are expected violations and pass when
+#      caught. Reports for CI go to build/reports (JUnit, SARIF, JSON);
 #   2. `hph call` on every computational corpus function, x64 against Arm64;
 #   3. `hph inspect` of every image, summarised (ci/main.sh --verbose: in full).
 # Exit code: hph check's (0 when every verdict matched its expectation).
@@ -14,7 +17,9 @@ cd "$root"
 
 echo "== hph check corpus/scenarios/*.toml"
 status=0
-"$hph" check corpus/scenarios/*.toml --trace-dir build/traces || status=$?
+mkdir -p build/reports
+"$hph" check corpus/scenarios/*.toml --trace-dir build/traces \
+  --junit build/reports/check.xml --sarif build/reports/check.sarif --json build/reports/check.json || status=$?
 
 echo
 echo "== hph call: x64 and Arm64 builds of the same source"

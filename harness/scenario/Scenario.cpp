@@ -212,8 +212,9 @@ Result<Scenario> loadScenario(const std::string& path) {
   HPH_TRY_ASSIGN(s.arm64.model, arm64.get<bool>("fetch_model"));
   if (auto r = arm64.rejectUnknown(); !r) return r.error();
   if (root["arm64"] && s.arch != "arm64") return arm64.error("", "only for arch = \"arm64\"");
-  if (s.expect != "holds" && s.expect != "refused" && !(s.expect.starts_with("violation:") && s.expect.size() > 10))
-    return check.error("expect", fmt::format("'{}' is not holds, refused or violation:<property>", s.expect));
+  if (s.expect != "holds" && s.expect != "refused" && s.expect != "vacuous" &&
+      !(s.expect.starts_with("violation:") && s.expect.size() > 10))
+    return check.error("expect", fmt::format("'{}' is not holds, refused, vacuous or violation:<property>", s.expect));
 
   TableReader explore(path, root["explore"].as_table(), "[explore].");
   ExploreSettings& e = s.explore;
