@@ -195,6 +195,80 @@ Result<void> preparePatches(const Scenario& scenario, const PeImage& base, Scena
 
 }  // namespace
 
+Result<LoadedImage> loadScenarioImages(Machine& m, const ScenarioInputs& inputs) {
+  auto loaded = loadImage(m, *inputs.base);
+  if (!loaded) return loaded.error();
+  if (inputs.patches.empty()) return loaded;
+  auto scratch = m.map(inputs.scratchBase, kScratchBytes, kAll, "hotpatch area");
+  if (!scratch) return scratch.error();
+  for (const PatchImage& p : inputs.patches) {
+    auto patch = loadImage(m, *p.image, p.loadAddress);
+    if (!patch) return patch.error();
+    // Pointer cells: the patch's view of the base's globals.
+    for (const auto& [cell, target] : p.cells) {
+      const uint64_t value = loaded->address(target);
+      m.writeGuest(patch->address(cell), {reinterpret_cast<const uint8_t*>(&value), 8});
+    }
+  }
+  return loaded;
+}
+
+namespace {
+
+// Where the direct calls of `entry` in the base image return to.
+std::vector<uint64_t> returnSitesOf(const PeImage& image, uint64_t entry) {
+  std::vector<uint64_t> sites;
+  for (const FunctionInfo& f : image.functions) {
+    const std::vector<uint8_t> code = image.bytesAt(f.begin, f.end - f.begin);
+    for (size_t offset = 0; offset < code.size();) {
+      const uint64_t pc = image.imageBase + f.begin + offset;
+      const DecodedInstruction insn =
+          image.arch->decode(std::span(code).subspan(offset, std::min<size_t>(16, code.size() - offset)), pc);
+      if (!insn.valid) break;
+      if (insn.flow == Flow::kCall && insn.target == entry) sites.push_back(pc + insn.length);
+      offset += insn.length;
+    }
+  }
+  return sites;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ScratchReference>> ScratchReference::create(std::shared_ptr<const ScenarioInputs> inputs) {
+  std::unique_ptr<ScratchReference> r(new ScratchReference());
+  r->inputs_ = inputs;
+  auto machine = Machine::create(*inputs->base->arch);
+  if (!machine) return machine.error();
+  r->machine_ = std::move(machine).value();
+  if (auto loaded = loadScenarioImages(*r->machine_, *inputs); !loaded) return loaded.error();
+  r->initial_ = r->machine_->snapshot();
+  return r;
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> ScratchReference::results(size_t site, const std::vector<uint64_t>& args) {
+  const auto key = std::make_pair(site, args);
+  if (const auto it = memo_.find(key); it != memo_.end()) return it->second;
+  const PatchSite& s = inputs_->sites[site];
+  std::optional<std::pair<uint64_t, uint64_t>> out;
+  uint64_t values[2] = {};
+  bool ok = true;
+  for (int version = 0; version < 2 && ok; ++version) {
+    // Each from the images as loaded, unpatched: the old entry runs the old function.
+    machine_->restore(initial_);
+    auto call = machine_->call(version == 0 ? s.entry : s.replacement, args,
+                               CallOptions{inputs_->scenario.threadBudget, false});
+    ok = call && call->completed();
+    if (ok) values[version] = call->value;
+  }
+  if (ok) out = std::make_pair(values[0], values[1]);
+  memo_[key] = out;
+  return out;
+}
+
+namespace {
+
+}  // namespace
+
 Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& scenario) {
   auto inputs = std::make_shared<ScenarioInputs>();
   inputs->scenario = scenario;
@@ -267,7 +341,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioI
   if (!machine) return machine.error();
   session->machine_ = std::move(machine).value();
   Machine& m = *session->machine_;
-  auto loaded = loadImage(m, image);
+  auto loaded = loadScenarioImages(m, *inputs);
   if (!loaded) return loaded.error();
   auto address = [&](const std::string& name) { return loaded->address(image.findFunction(name)->begin); };
 
@@ -288,17 +362,6 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioI
     watched.push_back({at - window, at + w.bytes.size() + window});
   }
   if (!inputs->patches.empty()) {
-    auto scratch = m.map(inputs->scratchBase, kScratchBytes, kAll, "hotpatch area");
-    if (!scratch) return scratch.error();
-    for (const PatchImage& p : inputs->patches) {
-      auto patch = loadImage(m, *p.image, p.loadAddress);
-      if (!patch) return patch.error();
-      // Pointer cells: the patch's view of the base's globals.
-      for (const auto& [cell, target] : p.cells) {
-        const uint64_t value = loaded->address(target);
-        m.writeGuest(patch->address(cell), {reinterpret_cast<const uint8_t*>(&value), 8});
-      }
-    }
     setup.plan = inputs->plan;
     // int3-3step: a thread at the transient int3 continues in the replacement (the
     // resume-inside defect continues right after the int3, in the half-written jump).
@@ -320,6 +383,19 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioI
     options.ignore = scenario.ignore;
     options.fetchModel = scenario.arm64.model;
     options.fetchCoherent = scenario.arm64.fetchCoherent;
+    // C5 results: pure functions' direct callers resume at watched return sites.
+    for (size_t i = 0; i < scenario.functions.size(); ++i) {
+      if (!scenario.functions[i].pure) continue;
+      PureSite pure{i, returnSitesOf(image, inputs->sites[i].entry)};
+      for (uint64_t r : pure.returnSites) watched.push_back({r, r + 1});
+      options.pure.push_back(std::move(pure));
+    }
+    if (!options.pure.empty()) {
+      auto reference = ScratchReference::create(inputs);
+      if (!reference) return reference.error();
+      session->reference_ = std::move(reference).value();
+      options.reference = session->reference_.get();
+    }
     session->monitor_ = std::make_unique<PropertyMonitor>(*image.arch, inputs->sites, inputs->plan, options);
   }
   for (const std::string& name : scenario.explore.watch) {

@@ -3,6 +3,7 @@
 // build a Session from the same (read-only) ScenarioInputs.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -42,6 +43,25 @@ struct ScenarioInputs {
   std::vector<uint8_t> inputsDigest;
 };
 
+// Loads the base image (at its image base), the hotpatch area and the patch images, and
+// fills the patches' pointer cells: the memory every run of the scenario starts from.
+Result<LoadedImage> loadScenarioImages(Machine& machine, const ScenarioInputs& inputs);
+
+// C5's reference runs: the old and the new function called on their own, on a machine of
+// their own holding the scenario's images unpatched; results memoised by arguments.
+class ScratchReference final : public ReferenceCalls {
+ public:
+  static Result<std::unique_ptr<ScratchReference>> create(std::shared_ptr<const ScenarioInputs> inputs);
+  std::optional<std::pair<uint64_t, uint64_t>> results(size_t site, const std::vector<uint64_t>& args) override;
+
+ private:
+  ScratchReference() = default;
+  std::shared_ptr<const ScenarioInputs> inputs_;
+  std::unique_ptr<Machine> machine_;
+  MemorySnapshot initial_;
+  std::map<std::pair<size_t, std::vector<uint64_t>>, std::optional<std::pair<uint64_t, uint64_t>>> memo_;
+};
+
 // Reads the image, resolves every name the scenario uses, checks the combination. Bad
 // input here is exit 2 with "<scenario>: <field>: problem".
 Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& scenario);
@@ -65,6 +85,7 @@ class Session {
   std::unique_ptr<Machine> machine_;
   std::unique_ptr<Process> process_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<ScratchReference> reference_;  // with pure functions (C5)
   std::unique_ptr<PropertyMonitor> monitor_;  // with a patch: the property checkers
 };
 

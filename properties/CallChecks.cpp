@@ -19,9 +19,37 @@ std::vector<std::vector<uint8_t>> PropertyMonitor::entryState() const {
   return out;
 }
 
+void PropertyMonitor::checkResult(uint32_t index, uint64_t pc) {
+  ThreadState& t = thread(index);
+  if (!t.pending || t.pending->returnAddress != pc) return;
+  // x64 popped the return address; Arm64 SP is unchanged by the return.
+  const uint64_t sp = machine_->engine().reg(arch_.spRegister());
+  if (sp != t.pending->sp + (arch_.kind() == ArchKind::kX64 ? 8 : 0)) return;
+  const auto call = std::move(*t.pending);
+  t.pending.reset();
+  const auto expected = options_.reference ? options_.reference->results(call.site, call.args) : std::nullopt;
+  if (!expected) return;
+  const uint64_t result = arch_.returnValue(machine_->engine());
+  const auto [oldResult, newResult] = *expected;
+  const bool ok = call.version == 1 ? result == oldResult : call.version == 2 ? result == newResult
+                                                          : result == oldResult || result == newResult;
+  if (ok) return;
+  const auto actor = static_cast<ActorId>(index);
+  std::string args;
+  for (uint64_t a : call.args) args += fmt::format("{}{:#x}", args.empty() ? "" : ", ", a);
+  report("C5", actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first),
+         fmt::format("{:016x}", result),
+         fmt::format("{}'s {} call {}({}) returned {:#x}; run alone from the same entry state the old function "
+                     "returns {:#x} and the new {:#x}",
+                     actorName(actor), call.version == 1 ? "old" : call.version == 2 ? "new" : "", sites_[call.site].name,
+                     args, result, oldResult, newResult));
+}
+
 void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
   ThreadState& t = thread(index);
   const auto actor = static_cast<ActorId>(index);
+  checkResult(index, pc);
+  if (violation_) return;
   for (size_t s = 0; s < sites_.size(); ++s)
     if (sites_[s].replacement == pc) return arriveAtReplacement(index, pc);
   // The latest site of a series at this entry names the function calls must reach.
@@ -31,6 +59,13 @@ void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
   if (entered) {
     t.call = Call{entered, planDone_, entryState(), machine_->engine().reg(arch_.spRegister()),
                   arch_.returnAddress(machine_->engine())};
+    for (const PureSite& pure : options_.pure)
+      if (sites_[pure.site].entry == pc) {
+        std::vector<uint64_t> args;
+        for (size_t i = 0; i < (arch_.kind() == ArchKind::kX64 ? 4 : 8); ++i)
+          args.push_back(arch_.argument(machine_->engine(), i));
+        t.pending = ThreadState::PendingResult{pure.site, std::move(args), t.call.entryReturn, t.call.entrySp, 0};
+      }
     return;
   }
   if (!t.call.site) return;
@@ -39,6 +74,7 @@ void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
   // The old body runs: an old call.
   const bool afterPlan = t.call.afterPlan;
   t.call.site.reset();
+  if (t.pending && t.pending->version == 0) t.pending->version = 1;
   if (options_.reverse) return;
   if (afterPlan)
     return report("C8", actor, pc, plan_.steps.empty() ? std::nullopt : std::optional(plan_.steps.size() - 1),
@@ -61,6 +97,7 @@ void PropertyMonitor::arriveAtReplacement(uint32_t index, uint64_t pc) {
   const Call call = std::move(t.call);
   t.call = Call{};
   t.madeNewCall = true;
+  if (t.pending && t.pending->version == 0) t.pending->version = 2;
   if (options_.reverse && call.afterPlan)
     return report("C8", actor, pc, plan_.steps.size() - 1, "",
                   fmt::format("{} called '{}' after the unpatch and arrived at the replacement {}", actorName(actor),

@@ -22,6 +22,21 @@ namespace hph {
 
 std::string hexBytes(std::span<const uint8_t> bytes);  // "eb f9"
 
+// C5 for functions declared pure: what the old and the new function return for these
+// arguments, each run on its own from the same entry state (a scratch machine).
+class ReferenceCalls {
+ public:
+  virtual ~ReferenceCalls() = default;
+  // (old result, new result), or nullopt when either run failed.
+  virtual std::optional<std::pair<uint64_t, uint64_t>> results(size_t site, const std::vector<uint64_t>& args) = 0;
+};
+
+// A pure site: where its direct callers resume (watched, so each call's result is seen).
+struct PureSite {
+  size_t site = 0;
+  std::vector<uint64_t> returnSites;
+};
+
 struct PropertyOptions {
   // Arm64 CTR_EL0: IDC (no DC CVAU needed for instruction fetch), DIC (no IC IVAU needed:
   // fetch is coherent with data, so nothing is pending after a store).
@@ -36,6 +51,8 @@ struct PropertyOptions {
   bool fetchModel = true;
   bool fetchCoherent = true;
   std::vector<std::string> ignore;  // properties not reported (to show another one fires)
+  std::vector<PureSite> pure;
+  ReferenceCalls* reference = nullptr;  // set with `pure`
 };
 
 // What one run showed about how much the patch was exercised (vacuity).
@@ -78,6 +95,13 @@ class PropertyMonitor final : public RunMonitor {
     Call call;
     bool madeNewCall = false;  // C5: once new, never old
     size_t lastSync = 0;       // steps completed when it last context-synchronised
+    struct PendingResult {  // C5: a call of a pure function, until it returns
+      size_t site = 0;
+      std::vector<uint64_t> args;
+      uint64_t returnAddress = 0, sp = 0;
+      int version = 0;  // 0 unknown, 1 old, 2 new
+    };
+    std::optional<PendingResult> pending;
     std::map<uint64_t, size_t> fetchedVersion;  // word -> newest version index it fetched
   };
 
@@ -100,6 +124,7 @@ class PropertyMonitor final : public RunMonitor {
   void checkCalls(uint32_t thread, uint64_t pc);
   void arriveAtReplacement(uint32_t thread, uint64_t pc);
   std::vector<std::vector<uint8_t>> entryState() const;
+  void checkResult(uint32_t thread, uint64_t pc);
 
   const Arch& arch_;
   std::vector<PatchSite> sites_;

@@ -28,6 +28,8 @@ uint64_t bump_keyed(uint64_t);
 uint64_t keyed_worker(uint64_t);
 uint64_t patch_worker(uint64_t);
 uint64_t keyed_patch_worker(uint64_t);
+uint64_t scaled(uint64_t);
+uint64_t scaled_worker(uint64_t);
 uint64_t keyed_verify(void);
 }
 
@@ -52,6 +54,8 @@ const std::vector<StatefulFunction>& statefulFunctions() {
       {"counter", "keyed_verify", true, [](uint64_t) { return keyed_verify(); }},
       {"counter", "patch_worker", true, [](uint64_t a) { return patch_worker(a); }},
       {"counter", "keyed_patch_worker", true, [](uint64_t a) { return keyed_patch_worker(a); }},
+      {"counter", "scaled", true, [](uint64_t a) { return scaled(a); }},
+      {"counter", "scaled_worker", true, [](uint64_t a) { return scaled_worker(a); }},
       {"race", "racy_increment", false, [](uint64_t) { racy_increment(); return 0ull; }},
       {"race", "atomic_increment", false, [](uint64_t) { atomic_increment(); return 0ull; }},
       {"race", "race_worker", true, [](uint64_t a) { return race_worker(a); }},

@@ -79,6 +79,8 @@ const std::vector<PropertyCase>& cases() {
        "violation:C8"},
       {"C8_b_direct_without_sync", "patch-b-direct.arm64.toml", {defect("b-direct", "no-sync")}, "violation:C8"},
       {"C5_stricter_fetch_model", "patch-b-direct.arm64.toml", {arm64("fetch_coherent = false")}, "violation:C5"},
+      {"C5_call_neither_old_nor_new", "canary-impure-call.x64.toml", {noExpect()}, "violation:C5"},
+      {"holds_pure_calls_old_or_new", "patch-pure.x64.toml", {}, "holds"},
       // Arm64 store rules and the fetch model.
       {"A1_b_direct_over_non_cmodx", "patch-b-direct.arm64.toml", keyed(), "violation:A1"},
       {"A2_branch_before_veneer", "patch-veneer.arm64.toml", {defect("veneer", "branch-before-veneer")}, "violation:A2"},

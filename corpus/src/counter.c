@@ -80,3 +80,27 @@ CORPUS_EXPORT uint64_t call_first_worker(uint64_t index) {
   return total;
 }
 #endif
+
+/* A pure function (its result depends on its argument only) whose first instruction is a
+ * RIP-relative load on x64, so a trampoline's RIP fixup decides its result: version
+ * consistency (C5) compares each call's result with the old and the new function. */
+CORPUS_EXPORT const uint64_t g_scale_table[4] = {3, 5, 7, 11};
+
+#if defined(_WIN32) && defined(__x86_64__)
+CORPUS_EXPORT __attribute__((naked)) uint64_t scaled(uint64_t x) {
+  __asm__("lea g_scale_table(%rip), %rax\n\t"
+          "mov %rcx, %rdx\n\t"
+          "and $3, %edx\n\t"
+          "mov (%rax,%rdx,8), %rax\n\t"
+          "imul %rcx, %rax\n\t"
+          "ret");
+}
+#else
+CORPUS_EXPORT CORPUS_NOINLINE uint64_t scaled(uint64_t x) { return g_scale_table[x & 3] * x; }
+#endif
+
+CORPUS_EXPORT uint64_t scaled_worker(uint64_t index) {
+  uint64_t total = 0;
+  for (uint64_t i = 0; i < PATCH_WORKER_CALLS; ++i) total += scaled(index + i);
+  return total;
+}

@@ -21,3 +21,6 @@ CORPUS_EXPORT CORPUS_NOINLINE uint64_t bump_keyed_v2(uint64_t amount) {
   __atomic_add_fetch(&g_keyed, amount, __ATOMIC_SEQ_CST);
   return amount * 0x9E3779B97F4A7C15ull;
 }
+
+/* The new scaled(): another pure function of its argument. */
+CORPUS_EXPORT CORPUS_NOINLINE uint64_t scaled_v2(uint64_t x) { return x * 13; }
