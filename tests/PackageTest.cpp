@@ -12,33 +12,7 @@
 namespace hph::test {
 namespace {
 
-std::shared_ptr<const ScenarioInputs> prepared(const std::string& path) {
-  auto s = loadScenario(path);
-  EXPECT_TRUE(s.ok()) << s.error().message;
-  if (!s) return nullptr;
-  auto inputs = prepareScenario(*s);
-  EXPECT_TRUE(inputs.ok()) << inputs.error().message;
-  return inputs ? *inputs : nullptr;
-}
-
-// Runs the whole plan before any thread: returns what `function` of patch `index` says.
-uint64_t callAfterPatching(const std::string& path, size_t index, const std::string& function,
-                           uint64_t* invariant = nullptr) {
-  auto inputs = prepared(path);
-  if (!inputs) return 0;
-  auto session = Session::create(inputs, false);
-  EXPECT_TRUE(session.ok());
-  std::vector<std::pair<uint64_t, ActorId>> patchFirst;
-  for (uint64_t i = 0; i < inputs->plan.steps.size(); ++i) patchFirst.emplace_back(i, kPatcher);
-  ReplaySource schedule(patchFirst);
-  const RunRecord run = (*session)->run(schedule);
-  EXPECT_FALSE(run.violation) << run.violation->message;
-  if (invariant) *invariant = run.invariantValue.value_or(0);
-  const PatchImage& patch = inputs->patches.at(index);
-  auto value = (*session)->machine().call(patch.loadAddress + patch.image->findFunction(function)->begin, {});
-  EXPECT_TRUE(value.ok() && value->completed());
-  return value.ok() ? value->value : 0;
-}
+std::shared_ptr<const ScenarioInputs> prepared(const std::string& path) { return preparedScenario(path); }
 
 void expectRefused(const std::string& path, const std::string& expected) {
   const CommandResult r = runHph({"plan", path});

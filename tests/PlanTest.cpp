@@ -159,13 +159,7 @@ TEST(Plan, RefusalsAreExitCode2NamingTheFunction) {
   }
 }
 
-std::shared_ptr<const ScenarioInputs> prepared(const std::string& path) {
-  auto s = loadScenario(path);
-  EXPECT_TRUE(s.ok()) << s.error().message;
-  auto inputs = prepareScenario(*s);
-  EXPECT_TRUE(inputs.ok()) << inputs.error().message;
-  return *inputs;
-}
+std::shared_ptr<const ScenarioInputs> prepared(const std::string& path) { return preparedScenario(path); }
 
 // Forward then reverse, after every thread finished: the base image's bytes are exactly
 // the original ones again (and the calls made while patched went to the replacement).
@@ -209,18 +203,10 @@ TEST(Plan, PatchedCallsReachTheReplacementThroughRefCells) {
   // The patch applied first: every call is new, and the base's counter (reached through
   // the __ref_g_counter cell) holds every increment.
   for (const char* file : {"patch-padding-short-jmp.x64.toml", "patch-veneer.arm64.toml", "patch-literal-swap.arm64.toml"}) {
-    auto inputs = prepared(scenario(file));
-    auto session = Session::create(inputs, false);
-    ASSERT_TRUE(session.ok());
-    std::vector<std::pair<uint64_t, ActorId>> patchFirst;
-    for (uint64_t i = 0; i < inputs->plan.steps.size(); ++i) patchFirst.emplace_back(i, kPatcher);
-    ReplaySource schedule(patchFirst);
-    const RunRecord run = (*session)->run(schedule);
-    ASSERT_FALSE(run.violation) << file << ": " << run.violation->message;
-    EXPECT_EQ(run.invariantValue, 1u) << file;
-    auto calls = (*session)->machine().call(inputs->patches[0].loadAddress + inputs->patches[0].image->findFunction("v2_calls")->begin, {});
-    ASSERT_TRUE(calls.ok() && calls->completed());
-    EXPECT_EQ(calls->value, 3u * kPatchWorkerCalls) << file << ": 3 threads x 2 calls, all new";
+    uint64_t invariant = 0;
+    EXPECT_EQ(callAfterPatching(scenario(file), 0, "v2_calls", &invariant), 3u * kPatchWorkerCalls)
+        << file << ": 3 threads x 2 calls, all new";
+    EXPECT_EQ(invariant, 1u) << file;
   }
 }
 
@@ -254,9 +240,7 @@ TEST(Plan, StopTheWorldRetriesOnReturnAddressesInsideTheSpanThenGivesUp) {
   EXPECT_TRUE(committedAfterRetry);
   EXPECT_TRUE(refused);
   // Without the thread ever inside spin() at a move (patcher first), nothing retries.
-  std::vector<std::pair<uint64_t, ActorId>> patchFirst;
-  for (uint64_t i = 0; i < inputs->plan.steps.size(); ++i) patchFirst.emplace_back(i, kPatcher);
-  ReplaySource first(patchFirst);
+  ReplaySource first(patcherFirst(inputs->plan));
   EXPECT_FALSE((*session)->run(first).violation);
 }
 

@@ -1,5 +1,7 @@
 #include "tests/TestSupport.h"
 
+#include "harness/explore/ReplaySource.h"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,6 +82,37 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 }  // namespace
+
+std::shared_ptr<const ScenarioInputs> preparedScenario(const std::string& path) {
+  auto s = loadScenario(path);
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  if (!s) return nullptr;
+  auto inputs = prepareScenario(*s);
+  EXPECT_TRUE(inputs.ok()) << inputs.error().message;
+  return inputs ? *inputs : nullptr;
+}
+
+std::vector<std::pair<uint64_t, ActorId>> patcherFirst(const Plan& plan) {
+  std::vector<std::pair<uint64_t, ActorId>> decisions;
+  for (uint64_t i = 0; i < plan.steps.size(); ++i) decisions.emplace_back(i, kPatcher);
+  return decisions;
+}
+
+uint64_t callAfterPatching(const std::string& path, size_t index, const std::string& function, uint64_t* invariant) {
+  auto inputs = preparedScenario(path);
+  if (!inputs) return 0;
+  auto session = Session::create(inputs, false);
+  EXPECT_TRUE(session.ok());
+  if (!session) return 0;
+  ReplaySource schedule(patcherFirst(inputs->plan));
+  const RunRecord run = (*session)->run(schedule);
+  EXPECT_FALSE(run.violation) << path << ": " << run.violation->message;
+  if (invariant) *invariant = run.invariantValue.value_or(0);
+  const PatchImage& patch = inputs->patches.at(index);
+  auto value = (*session)->machine().call(patch.loadAddress + patch.image->findFunction(function)->begin, {});
+  EXPECT_TRUE(value.ok() && value->completed());
+  return value.ok() ? value->value : 0;
+}
 
 CommandResult runHph(const std::vector<std::string>& args) { return runProgram(HPH_BINARY, args); }
 

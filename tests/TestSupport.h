@@ -8,6 +8,7 @@
 #include "emu/core/Machine.h"
 #include "emu/pe/ImageLoader.h"
 #include "emu/pe/PeImage.h"
+#include "harness/Session.h"
 
 namespace hph::test {
 
@@ -32,6 +33,15 @@ struct LoadedCorpusImage {
 };
 std::unique_ptr<LoadedCorpusImage> loadCorpusImage(const std::string& name,
                                                    std::optional<uint64_t> base = std::nullopt);
+
+// A scenario loaded and prepared (asserts on failure: nullptr then).
+std::shared_ptr<const ScenarioInputs> preparedScenario(const std::string& path);
+// The decisions that run every step of the plan before any thread runs.
+std::vector<std::pair<uint64_t, ActorId>> patcherFirst(const Plan& plan);
+// The whole plan first, then the threads; then `function` of patch image `index` is
+// called on the same machine and its result returned (0 after a failed expectation).
+uint64_t callAfterPatching(const std::string& path, size_t index, const std::string& function,
+                           uint64_t* invariant = nullptr);
 
 struct CommandResult {
   int exitCode = -1;
