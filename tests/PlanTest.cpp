@@ -150,6 +150,16 @@ TEST(Plan, RefusalsAreExitCode2NamingTheFunction) {
        "[[functions]][0].replacement: 'bump_v3'"},
       {"patch-veneer.arm64.toml", {{"\\[threads\\]", "[[host_write]]\ntarget = \"bump\"\nbytes = \"1f2003d5\"\n[threads]"}},
        "patch or [[host_write]] stores, not both"},
+      // New keys: each bad value names its field.
+      {"patch-veneer.arm64.toml", {{"name = \"veneer\"", "name = \"veneer\"\ndefect = \"typo\""}},
+       "[protocol]: defect 'typo' is not one of veneer's (branch-before-veneer"},
+      {"patch-veneer.arm64.toml", {{"\\[check\\]", "[check]\nignore = [\"C9\"]"}}, "[check].ignore: 'C9' is not a property"},
+      {"patch-veneer.arm64.toml", {{"(patch = )", "patch_address = \"0x1234\"\n$1"}}, "patch_address: expected a hex address"},
+      {"patch-padding-short-jmp.x64.toml", {{"\\[threads\\]", "[arm64]\ndic = true\n\n[threads]"}},
+       "[arm64].: only for arch = \"arm64\""},
+      {"patch-series.x64.toml", {{"patch = \\[[^\\]]*\\]", "patch = []"}}, "patch: an empty series"},
+      {"patch-veneer.arm64.toml", {{"\\[threads\\]", "[arm64]\nfetch_model = 1\n\n[threads]"}},
+       "[arm64].fetch_model: expected true or false"},
   };
   for (const Case& c : cases) {
     const CommandResult r = runHph({"plan", variant(c.file, c.edits)});

@@ -31,7 +31,8 @@ class TableReader {
     const toml::node* node = table_->get(key);
     if (!node) return std::optional<T>{};
     if constexpr (std::is_same_v<T, bool>) {
-      if (auto v = node->value<bool>()) return std::optional<T>(*v);
+      // Strictly a boolean: toml++ would read 1 as true.
+      if (node->is_boolean()) return std::optional<T>(node->as_boolean()->get());
       return error(key, "expected true or false");
     } else if constexpr (std::is_same_v<T, double>) {
       if (auto v = node->value<double>()) return std::optional<T>(*v);
