@@ -9,14 +9,13 @@
 
 namespace hph {
 
-std::vector<std::vector<uint8_t>> PropertyMonitor::entryState() const {
-  std::vector<std::vector<uint8_t>> out;
+void PropertyMonitor::readEntryState(std::vector<uint8_t>& out) const {
+  out.clear();
   for (const StateRegister& r : arch_.entryStateRegisters()) {
-    std::vector<uint8_t> value(r.bytes);
-    uc_reg_read(machine_->engine().get(), r.id, value.data());
-    out.push_back(std::move(value));
+    const size_t at = out.size();
+    out.resize(at + r.bytes);
+    uc_reg_read(machine_->engine().get(), r.id, out.data() + at);
   }
-  return out;
 }
 
 void PropertyMonitor::checkResult(uint32_t index, uint64_t pc) {
@@ -57,8 +56,11 @@ void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
   for (size_t s = 0; s < sites_.size(); ++s)
     if (sites_[s].entry == pc) entered = s;
   if (entered) {
-    t.call = Call{entered, planDone_, entryState(), machine_->engine().reg(arch_.spRegister()),
-                  arch_.returnAddress(machine_->engine())};
+    t.call.site = entered;
+    t.call.afterPlan = planDone_;
+    readEntryState(t.call.entryState);
+    t.call.entrySp = machine_->engine().reg(arch_.spRegister());
+    t.call.entryReturn = arch_.returnAddress(machine_->engine());
     for (const PureSite& pure : options_.pure)
       if (sites_[pure.site].entry == pc) {
         std::vector<uint64_t> args;
@@ -94,8 +96,8 @@ void PropertyMonitor::arriveAtReplacement(uint32_t index, uint64_t pc) {
   ++exercise_.patchedCalls;
   if (!t.call.site) return;
   const size_t site = *t.call.site;
-  const Call call = std::move(t.call);
-  t.call = Call{};
+  const Call& call = t.call;
+  t.call.site.reset();
   t.madeNewCall = true;
   if (t.pending && t.pending->version == 0) t.pending->version = 2;
   if (options_.reverse && call.afterPlan)
@@ -103,15 +105,19 @@ void PropertyMonitor::arriveAtReplacement(uint32_t index, uint64_t pc) {
                   fmt::format("{} called '{}' after the unpatch and arrived at the replacement {}", actorName(actor),
                               sites_[site].name, where(pc)));
   // C6: what the caller passed arrives unchanged.
-  const std::vector<std::vector<uint8_t>> now = entryState();
-  const auto registers = arch_.entryStateRegisters();
-  for (size_t i = 0; i < registers.size(); ++i)
-    if (now[i] != call.entryState[i])
+  readEntryState(arrivalState_);
+  if (arrivalState_ != call.entryState) {
+    size_t at = 0;
+    for (const StateRegister& r : arch_.entryStateRegisters()) {
+      const std::span<const uint8_t> now(arrivalState_.data() + at, r.bytes), then(call.entryState.data() + at, r.bytes);
+      at += r.bytes;
+      if (std::equal(now.begin(), now.end(), then.begin())) continue;
       return report("C6", actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first),
-                    hexBytes(now[i]),
-                    fmt::format("{} arrives at the replacement of '{}' with {} = {} but called with {}",
-                                actorName(actor), sites_[site].name, registers[i].name, hexBytes(now[i]),
-                                hexBytes(call.entryState[i])));
+                    hexBytes(now),
+                    fmt::format("{} arrives at the replacement of '{}' with {} = {} but called with {}", actorName(actor),
+                                sites_[site].name, r.name, hexBytes(now), hexBytes(then)));
+    }
+  }
   const uint64_t sp = machine_->engine().reg(arch_.spRegister());
   const uint64_t ret = arch_.returnAddress(machine_->engine());
   if (sp != call.entrySp || ret != call.entryReturn)

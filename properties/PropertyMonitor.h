@@ -86,7 +86,7 @@ class PropertyMonitor final : public RunMonitor {
   struct Call {
     std::optional<size_t> site;          // the patched function this call entered
     bool afterPlan = false;              // began after the plan's last step
-    std::vector<std::vector<uint8_t>> entryState;  // C6: registers at the original entry
+    std::vector<uint8_t> entryState;     // C6: the entry-state registers at the original entry, back to back
     uint64_t entrySp = 0, entryReturn = 0;
   };
   struct ThreadState {
@@ -123,7 +123,9 @@ class PropertyMonitor final : public RunMonitor {
   // CallChecks.cpp
   void checkCalls(uint32_t thread, uint64_t pc);
   void arriveAtReplacement(uint32_t thread, uint64_t pc);
-  std::vector<std::vector<uint8_t>> entryState() const;
+  // The running thread's entry-state registers, back to back (buffers are reused: this
+  // runs at every call of a patched function).
+  void readEntryState(std::vector<uint8_t>& out) const;
   void checkResult(uint32_t thread, uint64_t pc);
 
   const Arch& arch_;
@@ -143,6 +145,7 @@ class PropertyMonitor final : public RunMonitor {
   std::map<uint64_t, size_t> int3Stores_;   // X1: where an int3 was stored, at which step
   std::vector<std::pair<size_t, std::pair<uint64_t, uint64_t>>> storeLog_;  // (step, [begin, end))
   std::map<uint32_t, ThreadState> threads_;
+  std::vector<uint8_t> arrivalState_;  // C6 scratch
 };
 
 }  // namespace hph

@@ -76,10 +76,16 @@ Result<uint32_t> Process::spawn(uint64_t entry, uint64_t argument) {
                                 {kTebThreadId, thread.id}};
   for (const auto& [offset, value] : fields)
     machine_.writeGuest(thread.teb + offset, {reinterpret_cast<const uint8_t*>(&value), 8});
-  uc_context* context = nullptr;
-  if (uc_context_alloc(machine_.engine().get(), &context) != UC_ERR_OK)
-    return internalError("uc_context_alloc failed");
-  thread.context = std::shared_ptr<uc_context>(context, uc_context_free);
+  // Contexts are kept per thread index across schedules: one is large (the whole CPU
+  // state), and allocating it afresh each run costs page faults. A context is only read
+  // after this run saved into it.
+  if (contexts_.size() <= index) {
+    uc_context* context = nullptr;
+    if (uc_context_alloc(machine_.engine().get(), &context) != UC_ERR_OK)
+      return internalError("uc_context_alloc failed");
+    contexts_.emplace_back(context, uc_context_free);
+  }
+  thread.context = contexts_[index];
   threads_.push_back(std::move(thread));
   return index;
 }

@@ -89,6 +89,7 @@ class Process final : public ThreadServices {
   // Registers as a fresh engine has them: every thread starts from these, so nothing of
   // one thread or schedule leaks into the next through registers run() does not set.
   std::shared_ptr<uc_context> clean_;
+  std::vector<std::shared_ptr<uc_context>> contexts_;  // by thread index, reused across runs
   int loaded_ = -1;   // the thread whose registers are in the engine
   int running_ = -1;  // the thread run() is running (for GetCurrentThreadId)
 };
