@@ -208,6 +208,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                     run.decisions};
   const std::string replay = token.encode();
   fmt::print("  {}: {}\n", run.violation->property, run.violation->message);
+  if (const std::string site = describeViolationSite(*run.violation); !site.empty()) fmt::print("  where: {}\n", site);
   fmt::print("  counterexample: {} preemption{}, {} scheduling points; the schedule (instructions, actor, how it ended):\n",
              run.preemptions, run.preemptions == 1 ? "" : "s", run.points);
   fmt::print("{}", describeSchedule(run));
@@ -219,6 +220,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                          {"location", locate(*inputs.value(), run.violation->pc)},
                          {"step", run.violation->step ? json(*run.violation->step + 1) : json(nullptr)},
                          {"bytes", run.violation->bytes},
+                         {"instruction", run.violation->instruction},
                          {"preemptions", run.preemptions},
                          {"points", run.points},
                          {"decisions", run.decisions},

@@ -12,6 +12,7 @@
 #include "harness/explore/ReplayToken.h"
 #include "harness/report/ChromeTrace.h"
 #include "harness/report/ScheduleText.h"
+#include "harness/report/ScheduleText.h"
 
 namespace hph {
 namespace {
@@ -65,14 +66,21 @@ int runReplay(const ReplayOptions& options) {
                           {"exit_codes", run->exitCodes},
                           {"instructions", run->instructions}};
     if (run->violation)
-      out["violation"] = {{"property", run->violation->property}, {"message", run->violation->message}};
+      out["violation"] = {{"property", run->violation->property},
+                          {"message", run->violation->message},
+                          {"actor", actorName(run->violation->actor)},
+                          {"instruction", run->violation->instruction},
+                          {"step", run->violation->step ? nlohmann::json(*run->violation->step + 1) : nlohmann::json(nullptr)}};
     if (run->invariantValue) out["invariant_value"] = *run->invariantValue;
     fmt::print("{}\n", out.dump(2));
   } else {
     fmt::print("{}: {} — {} preemption{}, {} scheduling points, {} instructions\n", scenario->name,
                run->violation ? "violation:" + run->violation->property : "holds", run->preemptions,
                run->preemptions == 1 ? "" : "s", run->points, run->instructions);
-    if (run->violation) fmt::print("  {}: {}\n", run->violation->property, run->violation->message);
+    if (run->violation) {
+      fmt::print("  {}: {}\n", run->violation->property, run->violation->message);
+      if (const std::string site = describeViolationSite(*run->violation); !site.empty()) fmt::print("  where: {}\n", site);
+    }
     fmt::print("{}", describeSchedule(*run));
   }
   return run->violation ? kExitViolated : kExitHolds;

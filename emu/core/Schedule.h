@@ -87,6 +87,7 @@ struct Violation {
   std::optional<GuestFault> fault;
   std::optional<size_t> step;  // the patch step involved (0-based), if any
   std::string bytes;           // the bytes involved, hex, if any
+  std::string instruction;     // "counter.x64.dll+0x1023: add [rax], eax" as memory held it then
 };
 
 // One contiguous stretch of an actor's execution, for Chrome traces.

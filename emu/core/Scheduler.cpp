@@ -260,6 +260,10 @@ void Scheduler::endSlice(std::string what) {
 bool Scheduler::monitorViolated() {
   if (!monitor_ || record_.violation) return record_.violation.has_value();
   record_.violation = monitor_->violation();
+  // The instruction involved, as memory holds it at the moment of the violation.
+  if (record_.violation && record_.violation->pc)
+    record_.violation->instruction = fmt::format("{}: {}", machine_.describeAddress(record_.violation->pc),
+                                                 machine_.disassembleAt(record_.violation->pc));
   return record_.violation.has_value();
 }
 
@@ -278,6 +282,11 @@ void Scheduler::applyNextStep() {
     const std::span<const uint8_t> bytes(store->bytes.data() + (at - store->address), size);
     const bool first = piece_ == 0, last = piece_ + 1 == pieces.size();
     if (monitor_) monitor_->beforeStore(index, *store, at, bytes, first, last);
+    // A store a rule forbids is not made: the counterexample shows memory before it.
+    if (monitorViolated()) {
+      endSlice(describeStep(step));
+      return;
+    }
     if (!machine_.writeCode(at, bytes))
       record_.error = badInput(fmt::format("patch store at {} ({}): address is not mapped", store->label,
                                            machine_.describeAddress(at)));
@@ -392,13 +401,16 @@ void Scheduler::runGuest(ActorId thread, ActorId* next) {
                                     fmt::format("{}: {}", actorName(thread), stop.fault->describe()),
                                     stop.fault->pc, stop.fault};
       // A3: the fault comes from a stale instruction the fetch model let it fetch.
-      if (!runaway && lastStale_ && lastStale_->thread == thread && lastStale_->pc == stop.fault->pc)
+      if (!runaway && lastStale_ && lastStale_->thread == thread && lastStale_->pc == stop.fault->pc) {
         record_.violation = Violation{"A3", thread,
                                       fmt::format("{} fetched a stale '{}' at {} (the new bytes were not yet visible "
                                                   "to it) and faulted: {}",
                                                   actorName(thread), lastStale_->text,
                                                   machine_.describeAddress(lastStale_->pc), stop.fault->describe()),
                                       stop.fault->pc, stop.fault};
+        record_.violation->instruction =
+            fmt::format("{}: {} (stale)", machine_.describeAddress(lastStale_->pc), lastStale_->text);
+      }
       *next = kNoActor;
       return;
     }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <vector>
+
 namespace hph {
 
 std::string describeSchedule(const RunRecord& run, size_t maxLines) {
@@ -15,6 +17,17 @@ std::string describeSchedule(const RunRecord& run, size_t maxLines) {
     const TraceSlice& s = slices[i];
     out += fmt::format("    {:>9}  {:<9} {}\n", s.end - s.begin, actorName(s.actor), s.what);
   }
+  return out;
+}
+
+std::string describeViolationSite(const Violation& v) {
+  std::vector<std::string> parts;
+  if (v.actor != kNoActor) parts.push_back(actorName(v.actor));
+  if (!v.instruction.empty()) parts.push_back("at " + v.instruction);
+  if (v.step) parts.push_back(fmt::format("patch step {}", *v.step + 1));
+  if (!v.bytes.empty()) parts.push_back("bytes " + v.bytes);
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : ", ") + p;
   return out;
 }
 
