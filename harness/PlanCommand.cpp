@@ -25,7 +25,8 @@ struct StepJson {
             {"live", s.live}, {"data", s.data}, {"label", s.label}};
   }
   json operator()(const CacheMaintenanceStep& s) const {
-    return {{"kind", "cache-maintenance"}, {"address", s.address}, {"size", s.size}, {"label", s.label}};
+    return {{"kind", "cache-maintenance"}, {"address", s.address},          {"size", s.size},
+            {"label", s.label},            {"clean_data", s.cleanData}, {"invalidate_instructions", s.invalidateInstructions}};
   }
   json operator()(const SyncAllStep& s) const { return {{"kind", "sync-all"}, {"label", s.label}}; }
   json operator()(const SuspendAllStep&) const { return {{"kind", "suspend-all"}}; }

@@ -187,6 +187,8 @@ Result<void> preparePatches(const Scenario& scenario, const PeImage& base, Scena
   protocolOptions.reverse = scenario.reverse;
   protocolOptions.staticChecks = scenario.staticChecks;
   protocolOptions.defect = scenario.defect;
+  protocolOptions.idc = scenario.arm64.idc;
+  protocolOptions.dic = scenario.arm64.dic;
   auto plan = buildPlan(scenario.protocol, *base.arch, inputs.sites, protocolOptions);
   if (!plan) return badInput(fmt::format("{}: [protocol]: {}", scenario.path, plan.error().message));
   inputs.plan = std::move(plan).value();

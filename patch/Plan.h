@@ -23,11 +23,14 @@ struct StoreStep {
 };
 
 // Arm64: DC CVAU, DSB ISH, IC IVAU, DSB ISH over a range (the writer's side of making new
-// instructions visible). x64 needs none.
+// instructions visible). A core whose CTR_EL0.IDC is set needs no DC CVAU, one with DIC no
+// IC IVAU; the DSB always stays. x64 needs none.
 struct CacheMaintenanceStep {
   uint64_t address = 0;
   uint64_t size = 0;
   std::string label;
+  bool cleanData = true;               // DC CVAU + DSB ISH
+  bool invalidateInstructions = true;  // IC IVAU + DSB ISH
 };
 
 // Every thread context-synchronises (an IPI / FlushProcessWriteBuffers / membarrier).

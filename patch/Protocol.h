@@ -36,6 +36,10 @@ struct ProtocolOptions {
   // A deliberately broken variant, for canaries and for showing each checker fires
   // (docs/properties.md lists them); "" for the protocol as designed.
   std::string defect;
+  // Arm64 CTR_EL0 of the cores the patch is for: cache maintenance leaves out what they
+  // do not need (IDC: DC CVAU; DIC: IC IVAU).
+  bool idc = false;
+  bool dic = false;
 };
 
 // The defects each protocol knows, for messages and validation.

@@ -183,7 +183,8 @@ bool CodeState::misplaced(uint64_t pc, uint32_t length) const {
   return inside(originalBoundaries_) || inside(newBoundaries_);
 }
 
-void CodeState::cacheMaintenance(uint64_t address, uint64_t size) {
+void CodeState::cacheMaintenance(uint64_t address, uint64_t size, bool cleanData, bool invalidateInstructions) {
+  if (!(cleanData || idc_) || !(invalidateInstructions || dic_)) return;
   for (auto& [word, history] : versions_)
     if (word + kWord > address && word < address + size)
       for (Version& v : history)

@@ -48,7 +48,9 @@ class CodeState {
 
   // Arm64 visibility: a stored word is pending until cache maintenance covers it (with
   // CTR_EL0.DIC set, instruction fetch is coherent and nothing is pending).
-  void cacheMaintenance(uint64_t address, uint64_t size);
+  // Makes the words in the range visible when what CTR_EL0 requires was done: DC CVAU
+  // (unless IDC) and IC IVAU (unless DIC).
+  void cacheMaintenance(uint64_t address, uint64_t size, bool cleanData = true, bool invalidateInstructions = true);
   bool pending(uint64_t address, uint64_t size) const;
   // The last step that stored to the word at address (4-byte aligned), and its history:
   // (bytes, step made visible or nullopt) oldest first; the original is the first version.

@@ -115,7 +115,8 @@ void PropertyMonitor::afterStep(size_t step, const Step& what) {
   if (std::holds_alternative<ResumeAllStep>(what)) suspended_ = false;
   if (std::holds_alternative<SyncAllStep>(what)) lastSync_ = step;
   if (const auto* maintenance = std::get_if<CacheMaintenanceStep>(&what))
-    code_.cacheMaintenance(maintenance->address, maintenance->size);
+    code_.cacheMaintenance(maintenance->address, maintenance->size, maintenance->cleanData,
+                           maintenance->invalidateInstructions);
   if (step + 1 == plan_.steps.size()) planDone_ = true;
   stepsDone_ = step + 1;
   // Sync-all: every thread context-synchronises (an IPI, FlushProcessWriteBuffers).

@@ -4,7 +4,10 @@
 // and the verdict `hph check` must reach, found dynamically as a replayable counterexample.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <regex>
+
+#include "properties/CodeState.h"
 
 #include "tests/TestSupport.h"
 
@@ -142,6 +145,44 @@ TEST_P(Property, CheckFindsTheExpectedVerdict) {
 
 INSTANTIATE_TEST_SUITE_P(Checkers, Property, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// The Arm64 fetch model's visibility rule with CTR_EL0's bits: a stored word stays
+// pending until maintenance did what the core needs (DC CVAU unless IDC, IC IVAU unless
+// DIC); with DIC it is visible at the store.
+TEST(FetchModel, VisibilityFollowsCtrEl0) {
+  PatchSite site;
+  site.name = "f";
+  site.entry = 0x1000;
+  site.code = std::vector<uint8_t>(16, 0);
+  for (size_t i = 0; i < 16; i += 4) std::memcpy(&site.code[i], "\x1f\x20\x03\xd5", 4);  // nop
+  site.before = std::vector<uint8_t>(16, 0);
+  site.scratch = 0x9000;
+  const std::vector<uint8_t> branch{0x04, 0x00, 0x00, 0x14};  // b +16
+  auto storeBranch = [&](CodeState& code) {
+    code.setStep(0);
+    code.beginStore(0, site.entry, 4);
+    code.writePiece(site.entry, branch);
+    code.endStore();
+    code.setStep(1);
+  };
+  for (const auto& [idc, dic] : {std::pair{false, false}, std::pair{true, false}, std::pair{false, true}}) {
+    CodeState code(arm64Arch(), {site}, idc, dic);
+    storeBranch(code);
+    ASSERT_NE(code.versions(site.entry), nullptr);
+    EXPECT_EQ(code.versions(site.entry)->size(), 2u) << "the original and the branch";
+    EXPECT_EQ(code.pending(site.entry, 4), !dic) << idc << dic;
+    code.cacheMaintenance(site.entry, 4, /*cleanData=*/false, /*invalidateInstructions=*/true);
+    EXPECT_EQ(code.pending(site.entry, 4), !idc && !dic) << "IC IVAU alone is enough only with IDC";
+    code.cacheMaintenance(site.entry, 4, true, true);
+    EXPECT_FALSE(code.pending(site.entry, 4));
+  }
+  // Plans for cores with both bits set keep only the barrier.
+  const std::string path = scenarioVariant("patch-b-direct.arm64.toml", {arm64("idc = true\ndic = true")}, "ctr.toml");
+  const CommandResult plan = runHph({"plan", path});
+  EXPECT_NE(plan.out.find("cache maintenance (dsb ish) over"), std::string::npos) << plan.out;
+  const CommandResult full = runHph({"plan", corpusScenario("patch-b-direct.arm64.toml")});
+  EXPECT_NE(full.out.find("cache maintenance (dc cvau, dsb ish, ic ivau, dsb ish) over"), std::string::npos) << full.out;
+}
 
 }  // namespace
 }  // namespace hph::test

@@ -53,6 +53,9 @@ std::vector<uint8_t> veneer(uint64_t target, uint32_t reg = 16) {
 Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite& site, bool reverse,
                                      const ProtocolOptions& options) {
   const std::string_view defect = options.defect;
+  auto maintain = [&](uint64_t address, uint64_t size, std::string label) -> Step {
+    return CacheMaintenanceStep{address, size, std::move(label), !options.idc, !options.dic};
+  };
   // After the entry's new branch is visible, every thread context-synchronises, so none
   // keeps fetching the old entry (C8: after the plan, every call is new).
   const SyncAllStep syncEntry{"so every thread fetches the new entry"};
@@ -71,7 +74,7 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
     if (!restoring && !reaches(site.entry, to))
       return refuse(fmt::format("replacement at {:#x} is out of B's +-128 MiB reach (use veneer)", to));
     steps.push_back(StoreStep{site.entry, restoring ? original : branch(site.entry, to), at(0), true});
-    steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
+    steps.push_back(maintain(site.entry, 4, at(0)));
     if (defect != "no-sync") steps.push_back(syncEntry);
     return steps;
   }
@@ -92,9 +95,9 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
     if (!reverse) {
       const std::vector<Step> writeVeneer = {
           StoreStep{where, veneer(site.replacement, defect == "veneer-clobbers-x0" ? 0 : 16), label, true},
-          CacheMaintenanceStep{where, kVeneerBytes, "veneer"}};
+          maintain(where, kVeneerBytes, "veneer")};
       const std::vector<Step> writeBranch = {StoreStep{site.entry, branch(site.entry, where), at(0), true},
-                                             CacheMaintenanceStep{site.entry, 4, at(0)}};
+                                             maintain(site.entry, 4, at(0))};
       const bool branchFirst = defect == "branch-before-veneer";
       for (const auto* part : {branchFirst ? &writeBranch : &writeVeneer, branchFirst ? &writeVeneer : &writeBranch})
         for (const Step& step : *part)
@@ -103,13 +106,13 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
       steps.push_back(syncEntry);
     } else {
       steps.push_back(StoreStep{site.entry, original, at(0), true});
-      steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
+      steps.push_back(maintain(site.entry, 4, at(0)));
       steps.push_back(syncEntry);
       steps.push_back(ReleaseStep{where, kVeneerBytes, "veneer"});
       // The padding goes back to what the linker wrote (reverse restores bytes exactly).
       if (padded) {
         steps.push_back(StoreStep{where, {site.before.end() - kVeneerBytes, site.before.end()}, label, true});
-        steps.push_back(CacheMaintenanceStep{where, kVeneerBytes, "veneer"});
+        steps.push_back(maintain(where, kVeneerBytes, "veneer"));
       }
     }
     return steps;
@@ -132,9 +135,9 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
       steps.push_back(StoreStep{t.address, t.bytes, "trampoline", true});
       steps.push_back(StoreStep{slot, quad(t.address), "literal", true, true});
       steps.push_back(StoreStep{indirection, words({kLdrX16Plus8, kBrX16}), "indirection", true});
-      steps.push_back(CacheMaintenanceStep{site.scratch, 48, "trampoline and indirection"});
+      steps.push_back(maintain(site.scratch, 48, "trampoline and indirection"));
       steps.push_back(StoreStep{site.entry, branch(site.entry, indirection), at(0), true});
-      steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
+      steps.push_back(maintain(site.entry, 4, at(0)));
       steps.push_back(syncEntry);
     }
     const std::vector<uint8_t> value = quad(restoring ? t.address : to);
@@ -154,12 +157,12 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
   const bool firstPatch = !reverse && !site.previous;
   if (firstPatch) {
     steps.push_back(StoreStep{t.address, t.bytes, "trampoline", true});
-    steps.push_back(CacheMaintenanceStep{t.address, t.bytes.size(), "trampoline"});
+    steps.push_back(maintain(t.address, t.bytes.size(), "trampoline"));
   }
   steps.push_back(SuspendAllStep{});
   if (firstPatch) steps.push_back(MovePcStep{site.entry, t.displacedBytes, t.address, t.boundaries, "into the trampoline"});
   steps.push_back(StoreStep{site.entry, restoring ? original : branch(site.entry, to), at(0), true});
-  steps.push_back(CacheMaintenanceStep{site.entry, 4, at(0)});
+  steps.push_back(maintain(site.entry, 4, at(0)));
   steps.push_back(SyncAllStep{"before resuming"});
   steps.push_back(ResumeAllStep{});
   if (reverse && !site.previous) {
