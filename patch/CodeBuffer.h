@@ -31,4 +31,11 @@ class CodeBuffer {
   std::vector<uint8_t> bytes_;
 };
 
+// A 64-bit value as the 8 little-endian bytes a literal or address-table slot holds.
+inline std::vector<uint8_t> littleEndian64(uint64_t value) {
+  std::vector<uint8_t> out(8);
+  std::memcpy(out.data(), &value, 8);
+  return out;
+}
+
 }  // namespace hph

@@ -11,21 +11,15 @@
 #include <vector>
 
 #include "emu/core/Arch.h"
+#include "patch/CodeImage.h"
 #include "patch/Plan.h"
 #include "patch/Protocol.h"
 
 namespace hph {
 
-struct CodeRegion {
-  uint64_t address = 0;
-  std::vector<uint8_t> bytes;  // before the plan
-};
-
 // The bytes a plan over these sites touches, before it runs: each site's padding and
 // function, and its hotpatch area (zeros).
 std::vector<CodeRegion> siteRegions(const std::vector<PatchSite>& sites);
-// Sorted, with overlapping regions merged (the first one's bytes winning).
-std::vector<CodeRegion> mergeRegions(std::vector<CodeRegion> regions);
 
 // Sets `live` on every StoreStep of the plan. Regions may overlap (they are merged, the
 // first one's bytes winning); control leaving every region is not followed.

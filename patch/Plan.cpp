@@ -5,12 +5,6 @@
 namespace hph {
 namespace {
 
-std::string hexBytes(const std::vector<uint8_t>& bytes) {
-  std::string out;
-  for (uint8_t b : bytes) out += fmt::format("{}{:02x}", out.empty() ? "" : " ", b);
-  return out;
-}
-
 struct Describe {
   std::string operator()(const StoreStep& s) const {
     return fmt::format("store {} byte{} [{}] at {:#x} {}{}", s.bytes.size(), s.bytes.size() == 1 ? "" : "s",
@@ -35,5 +29,11 @@ struct Describe {
 }  // namespace
 
 std::string describeStep(const Step& step) { return std::visit(Describe{}, step); }
+
+std::string hexBytes(std::span<const uint8_t> bytes) {
+  std::string out;
+  for (uint8_t b : bytes) out += fmt::format("{}{:02x}", out.empty() ? "" : " ", b);
+  return out;
+}
 
 }  // namespace hph

@@ -19,7 +19,7 @@ void PropertyMonitor::readEntryState(std::vector<uint8_t>& out) const {
 }
 
 void PropertyMonitor::checkResult(uint32_t index, uint64_t pc) {
-  ThreadState& t = thread(index);
+  ThreadFacts& t = thread(index);
   if (!t.pending || t.pending->returnAddress != pc) return;
   // x64 popped the return address; Arm64 SP is unchanged by the return.
   const uint64_t sp = machine_->engine().reg(arch_.spRegister());
@@ -45,7 +45,7 @@ void PropertyMonitor::checkResult(uint32_t index, uint64_t pc) {
 }
 
 void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
-  ThreadState& t = thread(index);
+  ThreadFacts& t = thread(index);
   const auto actor = static_cast<ActorId>(index);
   checkResult(index, pc);
   if (violation_) return;
@@ -66,7 +66,7 @@ void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
         std::vector<uint64_t> args;
         for (size_t i = 0; i < (arch_.kind() == ArchKind::kX64 ? 4 : 8); ++i)
           args.push_back(arch_.argument(machine_->engine(), i));
-        t.pending = ThreadState::PendingResult{pure.site, std::move(args), t.call.entryReturn, t.call.entrySp, 0};
+        t.pending = ThreadFacts::PendingResult{pure.site, std::move(args), t.call.entryReturn, t.call.entrySp, 0};
       }
     return;
   }
@@ -91,7 +91,7 @@ void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
 }
 
 void PropertyMonitor::arriveAtReplacement(uint32_t index, uint64_t pc) {
-  ThreadState& t = thread(index);
+  ThreadFacts& t = thread(index);
   const auto actor = static_cast<ActorId>(index);
   ++exercise_.patchedCalls;
   if (!t.call.site) return;

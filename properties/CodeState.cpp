@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "patch/LiveCode.h"
+#include "patch/LiveCode.h"  // siteRegions
 
 namespace hph {
 namespace {
@@ -16,15 +16,7 @@ bool isX64Padding(uint8_t b) { return b == 0xCC || b == 0x90; }
 }  // namespace
 
 CodeState::CodeState(const Arch& arch, const std::vector<PatchSite>& sites, bool idc, bool dic)
-    : arch_(arch), idc_(idc), dic_(dic) {
-  for (CodeRegion& r : mergeRegions(siteRegions(sites))) {
-    Region region;
-    region.address = r.address;
-    region.original = r.bytes;
-    region.current = std::move(r.bytes);
-    region.written.assign(region.current.size(), false);
-    regions_.push_back(std::move(region));
-  }
+    : arch_(arch), idc_(idc), dic_(dic), original_(siteRegions(sites)), current_(original_) {
   // Original boundaries (x64): each function decoded from its entry, and the int3/nop
   // padding right before it as one-byte instructions. Arm64 has them at every word.
   if (arch.kind() != ArchKind::kX64) return;
@@ -43,10 +35,7 @@ CodeState::CodeState(const Arch& arch, const std::vector<PatchSite>& sites, bool
 }
 
 void CodeState::reset() {
-  for (Region& r : regions_) {
-    r.current = r.original;
-    std::fill(r.written.begin(), r.written.end(), false);
-  }
+  current_ = original_;
   anchors_.clear();
   newBoundaries_.clear();
   inFlight_.reset();
@@ -55,34 +44,30 @@ void CodeState::reset() {
   step_ = 0;
 }
 
-const CodeState::Region* CodeState::regionOf(uint64_t address) const {
-  for (const Region& r : regions_)
-    if (address >= r.address && address < r.address + r.current.size()) return &r;
-  return nullptr;
-}
-CodeState::Region* CodeState::regionOf(uint64_t address) {
-  return const_cast<Region*>(static_cast<const CodeState*>(this)->regionOf(address));
-}
-
-bool CodeState::tracked(uint64_t address) const { return regionOf(address) != nullptr; }
+bool CodeState::tracked(uint64_t address) const { return original_.contains(address); }
 
 std::optional<uint8_t> CodeState::byteAt(uint64_t address) const {
-  const Region* r = regionOf(address);
-  if (!r) return std::nullopt;
-  return r->current[address - r->address];
+  const auto index = current_.indexOf(address);
+  if (!index) return std::nullopt;
+  return current_.at(*index);
 }
 
 std::vector<uint8_t> CodeState::bytesAt(uint64_t address, size_t size) const {
-  const Region* r = regionOf(address);
-  if (!r) return {};
-  const size_t offset = address - r->address;
-  const size_t n = std::min(size, r->current.size() - offset);
-  return {r->current.begin() + offset, r->current.begin() + offset + n};
+  const std::span<const uint8_t> bytes = current_.bytesAt(address, size);
+  return {bytes.begin(), bytes.end()};
 }
 
 bool CodeState::modified(uint64_t address) const {
-  const Region* r = regionOf(address);
-  return r && r->current[address - r->address] != r->original[address - r->address];
+  const auto index = current_.indexOf(address);
+  return index && current_.at(*index) != original_.at(*index);
+}
+
+std::optional<uint32_t> CodeState::originalWord(uint64_t address) const {
+  const std::span<const uint8_t> bytes = original_.bytesAt(address, kWord);
+  if (bytes.size() != kWord) return std::nullopt;
+  uint32_t word = 0;
+  std::memcpy(&word, bytes.data(), kWord);
+  return word;
 }
 
 void CodeState::beginStore(size_t step, uint64_t address, uint64_t size) {
@@ -98,23 +83,14 @@ void CodeState::beginStore(size_t step, uint64_t address, uint64_t size) {
 }
 
 void CodeState::writePiece(uint64_t address, std::span<const uint8_t> bytes) {
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    Region* r = regionOf(address + i);
-    if (!r) continue;
-    r->current[address + i - r->address] = bytes[i];
-    r->written[address + i - r->address] = true;
-  }
+  current_.write(address, bytes);
   if (arch_.kind() == ArchKind::kArm64) {
     for (uint64_t w = address & ~(kWord - 1); w < address + bytes.size(); w += kWord) {
       const auto word = bytesAt(w, kWord);
-      if (word.size() != kWord) continue;
+      const auto original = originalWord(w);
+      if (word.size() != kWord || !original) continue;
       auto& history = versions_[w];
-      if (history.empty()) {
-        const Region* r = regionOf(w);
-        uint32_t original = 0;
-        std::memcpy(&original, &r->original[w - r->address], 4);
-        history.push_back({original, size_t{0}, 0});
-      }
+      if (history.empty()) history.push_back({*original, size_t{0}, 0});
       uint32_t value = 0;
       std::memcpy(&value, word.data(), 4);
       history.push_back({value, dic_ ? std::optional<size_t>(step_ + 1) : std::nullopt, step_});

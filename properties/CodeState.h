@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "emu/core/Arch.h"
+#include "patch/CodeImage.h"
 #include "patch/Protocol.h"
 
 namespace hph {
@@ -65,18 +66,13 @@ class CodeState {
   void setStep(size_t step) { step_ = step; }
 
  private:
-  struct Region {
-    uint64_t address = 0;
-    std::vector<uint8_t> original, current;
-    std::vector<bool> written;
-  };
-  const Region* regionOf(uint64_t address) const;
-  Region* regionOf(uint64_t address);
   void recomputeNewBoundaries();
+  std::optional<uint32_t> originalWord(uint64_t address) const;
 
   const Arch& arch_;
   bool idc_, dic_;
-  std::vector<Region> regions_;
+  CodeImage original_;  // the code before the plan
+  CodeImage current_;   // as the stores so far left it
   std::map<uint64_t, uint32_t> originalBoundaries_;  // address -> length
   std::vector<uint64_t> anchors_;                   // store starts that begin an instruction
   std::map<uint64_t, uint32_t> newBoundaries_;

@@ -8,7 +8,7 @@
 namespace hph {
 
 void PropertyMonitor::checkFetch(uint32_t index, uint64_t pc, bool resumed) {
-  ThreadState& t = thread(index);
+  ThreadFacts& t = thread(index);
   const size_t seen = t.storesSeen;
   // A thread resumed somewhere else than where it stopped was moved (move-pc) there.
   const bool moved = t.stoppedAt && *t.stoppedAt != pc;

@@ -4,12 +4,6 @@
 
 namespace hph {
 
-std::string hexBytes(std::span<const uint8_t> bytes) {
-  std::string out;
-  for (uint8_t b : bytes) out += fmt::format("{}{:02x}", out.empty() ? "" : " ", b);
-  return out;
-}
-
 PropertyMonitor::PropertyMonitor(const Arch& arch, std::vector<PatchSite> sites, Plan plan, PropertyOptions options)
     : arch_(arch),
       sites_(std::move(sites)),
@@ -38,7 +32,7 @@ void PropertyMonitor::runStarted(const Machine& machine, const Process& process)
   threads_.clear();
 }
 
-PropertyMonitor::ThreadState& PropertyMonitor::thread(uint32_t index) {
+PropertyMonitor::ThreadFacts& PropertyMonitor::thread(uint32_t index) {
   auto [it, added] = threads_.try_emplace(index);
   // A thread starts context-synchronised (first seen here: a little later than created).
   if (added) it->second.lastSync = stepsDone_;
@@ -51,7 +45,7 @@ std::vector<uint32_t> PropertyMonitor::fetchableVersions(uint32_t index, uint64_
   if (!options_.fetchModel || arch_.kind() != ArchKind::kArm64 || pc % 4) return {};
   const auto* history = code_.versions(pc);
   if (!history || history->size() < 2) return {};
-  ThreadState& t = thread(index);
+  ThreadFacts& t = thread(index);
   // From the newest version its last synchronisation guarantees, up to the newest written.
   size_t oldest = 0;
   for (size_t i = 0; i < history->size(); ++i)
@@ -124,7 +118,7 @@ void PropertyMonitor::afterStep(size_t step, const Step& what) {
     for (auto& [index, t] : threads_) t.lastSync = stepsDone_;
   // Vacuity: did this step land while some thread was inside a watched window?
   for (const GuestThread& t : process_->threads())
-    if (t.state != hph::ThreadState::kFinished && t.started && code_.tracked(process_->pcOf(t.index))) {
+    if (t.state != ThreadState::kFinished && t.started && code_.tracked(process_->pcOf(t.index))) {
       ++exercise_.stepsWithThreadInWindow;
       break;
     }

@@ -20,8 +20,6 @@
 
 namespace hph {
 
-std::string hexBytes(std::span<const uint8_t> bytes);  // "eb f9"
-
 // C5 for functions declared pure: what the old and the new function return for these
 // arguments, each run on its own from the same entry state (a scratch machine).
 class ReferenceCalls {
@@ -89,7 +87,7 @@ class PropertyMonitor final : public RunMonitor {
     std::vector<uint8_t> entryState;     // C6: the entry-state registers at the original entry, back to back
     uint64_t entrySp = 0, entryReturn = 0;
   };
-  struct ThreadState {
+  struct ThreadFacts {
     size_t storesSeen = 0;  // storeLog_ entries this thread had seen when it last ran here
     std::optional<uint64_t> stoppedAt;  // the watched instruction it was last about to run
     Call call;
@@ -109,7 +107,7 @@ class PropertyMonitor final : public RunMonitor {
               std::string message);
   std::string where(uint64_t address) const;
   std::string stepText(std::optional<size_t> step) const;
-  ThreadState& thread(uint32_t index);
+  ThreadFacts& thread(uint32_t index);
 
   // FetchChecks.cpp
   void checkFetch(uint32_t thread, uint64_t pc, bool resumed);
@@ -144,7 +142,7 @@ class PropertyMonitor final : public RunMonitor {
   std::optional<size_t> lastSync_;          // the step of the last sync-all
   std::map<uint64_t, size_t> int3Stores_;   // X1: where an int3 was stored, at which step
   std::vector<std::pair<size_t, std::pair<uint64_t, uint64_t>>> storeLog_;  // (step, [begin, end))
-  std::map<uint32_t, ThreadState> threads_;
+  std::map<uint32_t, ThreadFacts> threads_;
   std::vector<uint8_t> arrivalState_;  // C6 scratch
 };
 

@@ -132,7 +132,7 @@ void PropertyMonitor::checkCommit(size_t step, const StoreStep& store) {
       to = std::max(to, move->from + move->size);
     }
   for (const GuestThread& t : process_->threads()) {
-    if (t.state == hph::ThreadState::kFinished || !t.started) continue;
+    if (t.state == ThreadState::kFinished || !t.started) continue;
     const auto actor = static_cast<ActorId>(t.index);
     const uint64_t pc = process_->pcOf(t.index);
     if (from < pc && pc < to)
@@ -151,7 +151,7 @@ void PropertyMonitor::checkReuse(size_t step, const StoreStep& store) {
   // C7: a store the plan considers dead (nothing fetches there) must not overwrite an
   // instruction a thread is stopped on.
   for (const GuestThread& t : process_->threads()) {
-    if (t.state == hph::ThreadState::kFinished || !t.started) continue;
+    if (t.state == ThreadState::kFinished || !t.started) continue;
     const uint64_t pc = process_->pcOf(t.index);
     const auto length = code_.boundaryAt(pc).value_or(1);
     if (pc < store.address + store.bytes.size() && store.address < pc + length) {

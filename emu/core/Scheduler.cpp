@@ -47,19 +47,23 @@ bool Scheduler::enabled(ActorId actor) const {
   return !suspended_ && process_.threads()[actor].state == ThreadState::kRunnable;
 }
 
-ActorId Scheduler::decide(PointKind kind, uint64_t pc) {
+void Scheduler::closeTransition(bool conflictsWithAll) {
   if (transitionOpen_ && wantFootprints_) {
     transition_.normalize();
     // A transition that did nothing observable yet (chosen, then stopped at once before
     // its first instruction) says nothing about what that actor will do: assume the worst.
-    if (transition_.fetched.empty() && transition_.reads.empty() && transition_.writes.empty() &&
-        transition_.stored.empty())
+    if (conflictsWithAll || (transition_.fetched.empty() && transition_.reads.empty() &&
+                             transition_.writes.empty() && transition_.stored.empty()))
       transition_.global = true;
     source_->transitionDone(transition_);
     ++transitionsReported_;
   }
   transition_ = Footprint{};
   transitionOpen_ = false;
+}
+
+ActorId Scheduler::decide(PointKind kind, uint64_t pc) {
+  closeTransition(false);
 
   enabled_.clear();
   for (const GuestThread& t : process_.threads())
@@ -133,13 +137,7 @@ std::optional<std::string> Scheduler::returnAddressInside(uint64_t from, uint64_
 ActorId Scheduler::decideFetch(uint64_t pc, size_t versions) {
   // A fetch choice splits the running thread's transition; both halves conflict with
   // everything (sleep sets do not reason about versions).
-  if (transitionOpen_ && wantFootprints_) {
-    transition_.normalize();
-    transition_.global = true;
-    source_->transitionDone(transition_);
-    ++transitionsReported_;
-  }
-  transition_ = Footprint{};
+  closeTransition(true);
   transition_.actor = current_;
   transition_.global = true;
   transitionOpen_ = true;

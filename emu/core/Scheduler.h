@@ -58,6 +58,9 @@ class Scheduler final : public ExecutionObserver {
  private:
   RunRecord runOnce(DecisionSource& source);
   ActorId decide(PointKind kind, uint64_t pc);
+  // Reports the open transition's footprint to the decision source (global: it conflicts
+  // with everything) and starts none.
+  void closeTransition(bool conflictsWithAll);
   bool enabled(ActorId actor) const;
   void applyNextStep();
   void runGuest(ActorId thread, ActorId* next);

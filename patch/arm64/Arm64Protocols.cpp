@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "patch/CodeBuffer.h"
 #include "patch/Protocol.h"
 
 namespace hph {
@@ -23,12 +24,6 @@ std::vector<uint8_t> words(std::initializer_list<uint32_t> list) {
   return out;
 }
 
-std::vector<uint8_t> quad(uint64_t value) {
-  std::vector<uint8_t> out(8);
-  std::memcpy(out.data(), &value, 8);
-  return out;
-}
-
 bool reaches(uint64_t from, uint64_t to) {
   const auto offset = static_cast<int64_t>(to - from);
   return offset % 4 == 0 && offset >= -static_cast<int64_t>(kBReach) && offset < static_cast<int64_t>(kBReach);
@@ -43,7 +38,7 @@ std::vector<uint8_t> branch(uint64_t from, uint64_t to) {
 // veneer-clobbers-x0 defect uses x0, the first argument.
 std::vector<uint8_t> veneer(uint64_t target, uint32_t reg = 16) {
   std::vector<uint8_t> out = words({(kLdrX16Plus8 & ~0x1Fu) | reg, (kBrX16 & ~0x3E0u) | reg << 5});
-  const std::vector<uint8_t> literal = quad(target);
+  const std::vector<uint8_t> literal = littleEndian64(target);
   out.insert(out.end(), literal.begin(), literal.end());
   return out;
 }
@@ -88,7 +83,7 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
     const uint64_t where = padded ? site.entry - kVeneerBytes : site.scratch;
     const std::string label = padded ? at(-16) : "veneer";
     if (site.previous) {
-      steps.push_back(StoreStep{where + 8, quad(to), label + " literal", true, true});
+      steps.push_back(StoreStep{where + 8, littleEndian64(to), label + " literal", true, true});
       return steps;
     }
     if (!reaches(site.entry, where)) return refuse(fmt::format("veneer at {:#x} is out of B's reach", where));
@@ -133,14 +128,14 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
     if (!reaches(site.entry, indirection)) return refuse("indirection is out of B's reach");
     if (!reverse && !site.previous) {
       steps.push_back(StoreStep{t.address, t.bytes, "trampoline", true});
-      steps.push_back(StoreStep{slot, quad(t.address), "literal", true, true});
+      steps.push_back(StoreStep{slot, littleEndian64(t.address), "literal", true, true});
       steps.push_back(StoreStep{indirection, words({kLdrX16Plus8, kBrX16}), "indirection", true});
       steps.push_back(maintain(site.scratch, 48, "trampoline and indirection"));
       steps.push_back(StoreStep{site.entry, branch(site.entry, indirection), at(0), true});
       steps.push_back(maintain(site.entry, 4, at(0)));
       steps.push_back(syncEntry);
     }
-    const std::vector<uint8_t> value = quad(restoring ? t.address : to);
+    const std::vector<uint8_t> value = littleEndian64(restoring ? t.address : to);
     const std::string label = restoring ? "literal (the unpatch)" : "literal (the patch)";
     if (defect == "literal-in-halves") {
       // Two 32-bit stores: a thread may load half an old and half a new address.

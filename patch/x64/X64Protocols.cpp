@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "patch/CodeBuffer.h"
 #include "patch/Protocol.h"
 
 namespace hph {
@@ -26,17 +27,11 @@ std::vector<uint8_t> jumpRel32(uint64_t from, uint64_t to) {
   return bytes;
 }
 
-std::vector<uint8_t> quad(uint64_t value) {
-  std::vector<uint8_t> out(8);
-  std::memcpy(out.data(), &value, 8);
-  return out;
-}
-
 std::vector<uint8_t> addressTableStub(uint64_t target, bool clobberRcx) {
   // Defect stub-clobbers-rcx: xor ecx, ecx first (the first argument is lost).
   std::vector<uint8_t> out = clobberRcx ? std::vector<uint8_t>{0x31, 0xC9, 0xFF, 0x25, 0, 0, 0, 0}
                                         : std::vector<uint8_t>{0xFF, 0x25, kSlotOffset - 6, 0, 0, 0, 0xCC, 0xCC};
-  const std::vector<uint8_t> slot = quad(target);
+  const std::vector<uint8_t> slot = littleEndian64(target);
   out.insert(out.end(), slot.begin(), slot.end());
   return out;
 }
@@ -64,7 +59,7 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
     // (one aligned 2-byte store). A later patch only stores the slot.
     const uint64_t slot = site.scratch + kSlotOffset;
     if (site.previous) {
-      steps.push_back(StoreStep{slot, quad(to), "address table slot", true, true});
+      steps.push_back(StoreStep{slot, littleEndian64(to), "address table slot", true, true});
       return steps;
     }
     const DecodedInstruction first = x64Arch().decode(code, site.entry);
