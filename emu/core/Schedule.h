@@ -85,9 +85,9 @@ struct Violation {
   std::string message;   // one line
   uint64_t pc = 0;
   std::optional<GuestFault> fault;
-  std::optional<size_t> step;  // the patch step involved (0-based), if any
-  std::string bytes;           // the bytes involved, hex, if any
-  std::string instruction;     // "counter.x64.dll+0x1023: add [rax], eax" as memory held it then
+  std::optional<size_t> step = {};  // the patch step involved (0-based), if any
+  std::string bytes = {};           // the bytes involved, hex, if any
+  std::string instruction = {};     // "counter.x64.dll+0x1023: add [rax], eax" as memory held it then
 };
 
 // One contiguous stretch of an actor's execution, for Chrome traces.
