@@ -112,7 +112,7 @@ build() { # build ARCH NAME [extra clang flags] -- [extra link flags]
 
 for arch in x64 arm64; do
   hotpatch=(); [ $arch = x64 ] && hotpatch=(-fms-hotpatch)
-  for name in basics counter faults imports race threads workload; do
+  for name in basics counter faults imports race threads workload rmw account account_patch; do
     build $arch $name "${hotpatch[@]}" -- /functionpadmin:16
   done
 done

@@ -10,6 +10,7 @@
 
 #include "harness/Diagnostics.h"
 #include "harness/IntegerArgument.h"
+#include "harness/Interruption.h"
 #include "harness/Provenance.h"
 #include "harness/explore/Explorer.h"
 #include "harness/explore/ReplayToken.h"
@@ -69,6 +70,25 @@ json provenance(const ScenarioInputs& inputs, const std::string& path) {
           {"unicorn_version", unicornVersion()}, {"lief_version", liefVersion()}};
 }
 
+// How much a search that was cut short covered, and what cut it.
+std::string describeCutShort(const ExploreResult& result, const ExploreOptions& options) {
+  const std::string& by = result.stoppedBy;
+  std::string why = by == "max-time"       ? fmt::format("stopped by --max-time {} s", options.maxTime)
+                    : by == "schedule cap" ? fmt::format("stopped at the cap of {} schedules", options.schedules)
+                    : by == "signal"       ? std::string("interrupted by a signal")
+                                           : "stopped: " + (by.empty() ? std::string("unknown") : by);
+  if (options.strategy == StrategyKind::kExhaustive) {
+    if (result.levelsCompleted == 0)
+      why += fmt::format("; not even preemption level 0 was searched in full, of bound {}", options.preemptionBound);
+    else
+      why += fmt::format("; preemption levels 0-{} searched in full, level {} partial, of bound {}",
+                         result.levelsCompleted - 1, result.levelsCompleted, options.preemptionBound);
+  } else {
+    why += fmt::format("; {} of {} schedules run", result.schedules, options.schedules);
+  }
+  return why;
+}
+
 std::string_view pointsName(PointsMode mode) { return mode == PointsMode::kAll ? "all" : "watched"; }
 
 // What one scenario came to, for the exit code, the terminal and the JSON report.
@@ -94,8 +114,9 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   if (!scenario) return refuse(scenario.error());
   auto inputs = prepareScenario(*scenario);
   if (!inputs) {
-    // "refused" canaries: bad input caught before running is what they expect.
-    if (scenario->expect == "refused" && inputs.error().status == Status::kBadInput) {
+    // "refused" canaries: a protocol precondition that fails is what they expect; bad
+    // input (a misspelt function, a malformed image) never is.
+    if (scenario->expect == "refused" && inputs.error().status == Status::kRefused) {
       fmt::print("PASS {}: refused as expected: {}\n", scenario->name, inputs.error().message);
       outcome.report = {{"name", scenario->name}, {"file", path}, {"verdict", "refused"},
                         {"arch", scenario->arch}, {"protocol", scenario->protocol},
@@ -124,6 +145,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   exploreOptions.switchProbability = settings.switchProbability;
   exploreOptions.shardIndex = shard.index;
   exploreOptions.shardCount = shard.count;
+  exploreOptions.interrupted = options.interrupted;
   exploreOptions.jobs = options.jobs.value_or(settings.jobs);
   if (exploreOptions.jobs == 0) exploreOptions.jobs = availableCpus();
   if (exploreOptions.schedules == 0) return refuse(badInput("--schedules: must be positive"));
@@ -141,32 +163,49 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   const bool violated = result.counterexample.has_value();
   // A plan that gave up while running (stop-the-world out of retries) is a refusal.
   const bool refused = violated && result.counterexample->violation->property == "refused";
+  // A search cut short (time, the exhaustive cap, a signal) that found nothing answers
+  // nothing: it is never a pass unless the user accepts partial results.
+  const bool exhaustive = exploreOptions.strategy == StrategyKind::kExhaustive;
+  const bool cutShort = !violated && (exhaustive ? !result.exhausted : !result.stoppedBy.empty());
   // "holds" must mean something: a patch step landed while a thread was in a watched
   // window, or calls reached the replacement after the patch. Otherwise it is vacuous.
   const bool patched = !inputs.value()->sites.empty();
-  const bool vacuous = patched && !violated && result.stepsWithThreadInWindow == 0 && result.patchedCalls == 0;
+  const bool vacuous = patched && !violated && !cutShort && result.stepsWithThreadInWindow == 0 &&
+                       result.patchedCalls == 0;
   const std::string verdict = refused    ? "refused"
                               : violated ? "violation:" + result.counterexample->violation->property
+                              : cutShort ? "inconclusive"
                               : vacuous  ? "vacuous"
                                          : "holds";
   const bool asExpected = verdict == scenario->expect;
-  outcome.exitCode = asExpected ? kExitHolds : refused ? kExitBadInput : kExitViolated;
+  // --accept-partial: a cut-short search that found nothing may stand for "holds", never
+  // for a canary's expected violation (a canary that did not fire failed).
+  const bool acceptedPartial = cutShort && options.acceptPartial && scenario->expect == "holds";
+  outcome.exitCode = asExpected || acceptedPartial ? kExitHolds
+                     : refused                     ? kExitBadInput
+                     : cutShort                    ? kExitInconclusive
+                                                   : kExitViolated;
 
   std::string bound;
-  if (exploreOptions.strategy == StrategyKind::kExhaustive)
+  if (exhaustive)
     bound = fmt::format(", preemption bound {}", exploreOptions.preemptionBound);
   else if (exploreOptions.strategy == StrategyKind::kPct)
     bound = fmt::format(", depth {}", exploreOptions.depth);
   std::string coverage = fmt::format("{} schedule{}", result.schedules, result.schedules == 1 ? "" : "s");
-  if (exploreOptions.strategy == StrategyKind::kExhaustive)
-    coverage += result.exhausted ? " (exhausted)" : fmt::format(" (not exhausted: {})", result.stoppedBy);
-  else if (result.stoppedBy == "max-time")
-    coverage += " (stopped by --max-time)";
+  if (exhaustive && result.exhausted)
+    coverage += " (exhausted)";
+  else if (cutShort)
+    coverage += " (" + describeCutShort(result, exploreOptions) + ")";
   if (shard.count > 1) coverage += fmt::format(", shard {}/{}", shard.index, shard.count);
-  fmt::print("{} {}: {}{} — {}{}, seed {}, {}, {:.2f} s\n", asExpected ? "PASS" : "FAIL", scenario->name, verdict,
-             asExpected ? (scenario->expect == "holds" ? "" : " (as expected)")
-                        : fmt::format(" (expected {})", scenario->expect),
+  const std::string mark = asExpected || acceptedPartial ? "PASS" : "FAIL";
+  const std::string expectation = asExpected       ? (scenario->expect == "holds" ? "" : " (as expected)")
+                                  : acceptedPartial ? " (accepted: --accept-partial)"
+                                                    : fmt::format(" (expected {})", scenario->expect);
+  fmt::print("{} {}: {}{} — {}{}, seed {}, {}, {:.2f} s\n", mark, scenario->name, verdict, expectation,
              strategyName(exploreOptions.strategy), bound, exploreOptions.seed, coverage, result.seconds);
+  if (!asExpected && !acceptedPartial && (refused || cutShort))
+    fmt::print(stderr, "{}: {}: {}\n", path, verdict,
+               refused ? result.counterexample->violation->message : describeCutShort(result, exploreOptions));
   if (patched)
     fmt::print("  exercised: {} patch step{} landed with a thread inside a watched window; {} call{} reached a "
                "replacement{}\n",
@@ -179,6 +218,9 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                       {"stopped_by", result.stoppedBy},
                       {"preemption_bound", exploreOptions.preemptionBound},
                       {"bound_reached", result.boundReached},
+                      {"levels_completed", result.levelsCompleted},
+                      {"cut_short", cutShort},
+                      {"accepted_partial", acceptedPartial},
                       {"depth", exploreOptions.depth},
                       {"seed", exploreOptions.seed},
                       {"points", pointsName(inputs.value()->points)},
@@ -193,13 +235,14 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                     {"protocol", scenario->protocol},
                     {"expect", scenario->expect},
                     {"verdict", verdict},
-                    {"as_expected", asExpected},
+                    {"as_expected", asExpected || acceptedPartial},
                     {"exploration", exploration},
                     {"vacuity", {{"steps_with_thread_in_window", result.stepsWithThreadInWindow},
                                  {"patched_calls", result.patchedCalls},
                                  {"vacuous", vacuous}}},
                     {"provenance", provenance(*inputs.value(), path)},
                     {"timing", {{"seconds", result.seconds}, {"jobs", exploreOptions.jobs}}}};
+  if (cutShort) outcome.report["message"] = describeCutShort(result, exploreOptions);
   if (!violated) return outcome;
 
   const RunRecord& run = *result.counterexample;
@@ -255,7 +298,11 @@ void printVerdictTable(const json& scenarios) {
 
 }  // namespace
 
-int runCheck(const CheckOptions& options) {
+int runCheck(const CheckOptions& given) {
+  // Ctrl-C or `timeout` (SIGTERM) ends the search, not the process: reports still get written.
+  InterruptionScope interruption;
+  CheckOptions options = given;
+  if (!options.interrupted) options.interrupted = &interruption.requested();
   Shard shard;
   if (options.shard) {
     auto parsed = parseShard(*options.shard);
@@ -264,15 +311,33 @@ int runCheck(const CheckOptions& options) {
   }
   const auto start = std::chrono::steady_clock::now();
   json scenarios = json::array();
-  bool badInput = false, internal = false, unexpected = false;
+  bool badInput = false, internal = false, unexpected = false, inconclusive = false;
   for (const std::string& path : options.scenarios) {
-    ScenarioOutcome outcome = checkScenario(path, options, shard);
+    ScenarioOutcome outcome;
+    if (options.interrupted->load()) {
+      // Interrupted before this scenario began: nothing of it was explored.
+      outcome.exitCode = options.acceptPartial ? kExitHolds : kExitInconclusive;
+      outcome.report = {{"file", path},
+                        {"name", std::filesystem::path(path).stem().string()},
+                        {"verdict", "inconclusive"},
+                        {"message", "not explored: interrupted by a signal before it began"},
+                        {"as_expected", false},
+                        {"timing", json::object()}};
+      fmt::print("FAIL {}: inconclusive — not explored: interrupted by a signal before it began\n", path);
+    } else {
+      outcome = checkScenario(path, options, shard);
+    }
     badInput |= outcome.exitCode == kExitBadInput;
     internal |= outcome.exitCode == kExitInternal;
     unexpected |= outcome.exitCode == kExitViolated;
+    inconclusive |= outcome.exitCode == kExitInconclusive;
     scenarios.push_back(std::move(outcome.report));
   }
-  const int exitCode = badInput ? kExitBadInput : internal ? kExitInternal : unexpected ? kExitViolated : kExitHolds;
+  const int exitCode = badInput       ? kExitBadInput
+                       : internal     ? kExitInternal
+                       : unexpected   ? kExitViolated
+                       : inconclusive ? kExitInconclusive
+                                      : kExitHolds;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   printVerdictTable(scenarios);
   if (options.jsonPath) {

@@ -2,6 +2,7 @@
 // properties held, with a replayable, minimised counterexample when one did not.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,6 +24,10 @@ struct CheckOptions {
   std::optional<std::string> junitPath;
   std::optional<std::string> sarifPath;
   std::optional<std::string> traceDir;
+  // An inconclusive verdict (search cut short) of a scenario expecting "holds" passes.
+  bool acceptPartial = false;
+  // Set by a signal: stop exploring, report what was covered (nullptr: not watched).
+  const std::atomic<bool>* interrupted = nullptr;
 };
 
 int runCheck(const CheckOptions& options);

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "emu/pe/HotPatchTable.h"
+#include "emu/pe/PeFormat.h"
 #include "harness/Digest.h"
 #include "harness/Provenance.h"
 
@@ -190,7 +191,8 @@ Result<void> preparePatches(const Scenario& scenario, const PeImage& base, Scena
   protocolOptions.idc = scenario.arm64.idc;
   protocolOptions.dic = scenario.arm64.dic;
   auto plan = buildPlan(scenario.protocol, *base.arch, inputs.sites, protocolOptions);
-  if (!plan) return badInput(fmt::format("{}: [protocol]: {}", scenario.path, plan.error().message));
+  // The status stays: a protocol whose precondition fails refuses, bad input is bad input.
+  if (!plan) return Error{plan.error().status, fmt::format("{}: [protocol]: {}", scenario.path, plan.error().message)};
   inputs.plan = std::move(plan).value();
   return {};
 }
@@ -271,6 +273,71 @@ namespace {
 
 }  // namespace
 
+namespace {
+
+// Every image a scenario loads, with where it loads: the base, then the patches.
+struct LoadedImageRef {
+  const PeImage* image;
+  uint64_t base;
+};
+
+std::vector<LoadedImageRef> loadedImages(const ScenarioInputs& inputs) {
+  std::vector<LoadedImageRef> images{{inputs.base.get(), inputs.base->imageBase}};
+  for (const PatchImage& p : inputs.patches) images.push_back({p.image.get(), p.loadAddress});
+  return images;
+}
+
+// Scheduling points and shared data. A patch brings code of its own (the replacement,
+// what the plan writes to the hotpatch area) and nothing it adds may run unwatched: by
+// default the patched functions and their replacements are watched whole. `watch` names
+// functions of any loaded image: "name", or "image!name" where the name is ambiguous.
+Result<void> resolveWatched(const Scenario& scenario, ScenarioInputs& inputs) {
+  const std::vector<LoadedImageRef> images = loadedImages(inputs);
+  auto range = [](const LoadedImageRef& in, const FunctionInfo& f) {
+    return AddressRange{in.base + f.begin, in.base + f.end};
+  };
+  for (const LoadedImageRef& in : images)
+    for (const SectionInfo& s : in.image->sections)
+      if (s.characteristics & pe::kSectionWrite) inputs.sharedData.push_back({in.base + s.virtualAddress, in.base + s.end()});
+  for (const PatchSite& site : inputs.sites) {
+    for (const LoadedImageRef& in : images) {
+      if (site.replacement < in.base || site.replacement >= in.base + in.image->sizeOfImage) continue;
+      if (const FunctionInfo* f = in.image->functionContaining(static_cast<uint32_t>(site.replacement - in.base)))
+        inputs.watched.push_back(range(in, *f));
+    }
+    inputs.watched.push_back({site.entry, site.entry + site.code.size()});
+  }
+  for (const std::string& name : scenario.explore.watch) {
+    const size_t bang = name.find('!');
+    const std::string imageName = bang == std::string::npos ? "" : name.substr(0, bang);
+    const std::string function = bang == std::string::npos ? name : name.substr(bang + 1);
+    std::vector<std::pair<const LoadedImageRef*, const FunctionInfo*>> found;
+    std::string searched;
+    for (const LoadedImageRef& in : images) {
+      const std::string file = fileName(in.image->path);
+      // "counter_patch", "counter_patch.x64" and "counter_patch.x64.dll" all name it.
+      const bool named = file == imageName || std::filesystem::path(file).stem().string() == imageName ||
+                         file.substr(0, file.find('.')) == imageName;
+      if (!imageName.empty() && !named) continue;
+      searched += (searched.empty() ? "" : ", ") + file;
+      if (const FunctionInfo* f = in.image->findFunction(function)) found.emplace_back(&in, f);
+    }
+    if (searched.empty())
+      return badInput(fmt::format("{}: [explore].watch: '{}': no loaded image is called '{}'", scenario.path, name,
+                                  imageName));
+    if (found.empty())
+      return badInput(fmt::format("{}: [explore].watch: '{}' is not a function of {}", scenario.path, name, searched));
+    if (found.size() > 1)
+      return badInput(fmt::format("{}: [explore].watch: '{}' names a function of {} and of {}: write "
+                                  "'image!{}'", scenario.path, name, fileName(found[0].first->image->path),
+                                  fileName(found[1].first->image->path), function));
+    inputs.watched.push_back(range(*found[0].first, *found[0].second));
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& scenario) {
   auto inputs = std::make_shared<ScenarioInputs>();
   inputs->scenario = scenario;
@@ -290,8 +357,6 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   if (auto r = requireFunction("[threads].entry", scenario.threadEntry); !r) return r.error();
   if (scenario.invariant)
     if (auto r = requireFunction("[check].invariant", *scenario.invariant); !r) return r.error();
-  for (const std::string& w : scenario.explore.watch)
-    if (auto r = requireFunction("[explore].watch", w); !r) return r.error();
   for (size_t i = 0; i < scenario.hostWrites.size(); ++i) {
     const HostWrite& w = scenario.hostWrites[i];
     auto site = resolveSite(base, w.target);
@@ -303,6 +368,7 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
     auto patched = preparePatches(scenario, base, *inputs);
     if (!patched) return patched.error();
   }
+  if (auto r = resolveWatched(scenario, *inputs); !r) return r.error();
   const bool anythingWatched = !scenario.hostWrites.empty() || !scenario.explore.watch.empty() || !scenario.patches.empty();
   inputs->points = scenario.explore.points.value_or(anythingWatched ? PointsMode::kWatched : PointsMode::kAll);
   if (inputs->points == PointsMode::kWatched && !anythingWatched)
@@ -400,17 +466,11 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioI
     }
     session->monitor_ = std::make_unique<PropertyMonitor>(*image.arch, inputs->sites, inputs->plan, options);
   }
-  for (const std::string& name : scenario.explore.watch) {
-    const FunctionInfo* f = image.findFunction(name);
-    watched.push_back({loaded->address(f->begin), loaded->address(f->end)});
-  }
+  watched.insert(watched.end(), inputs->watched.begin(), inputs->watched.end());
   if (auto r = m.watchInstructions(watched, inputs->points == PointsMode::kAll); !r) return r.error();
   if (trackFootprints) {
-    // Shared data: the image's writable sections. Stacks and TEBs are per thread.
-    std::vector<AddressRange> shared;
-    for (const SectionInfo& s : image.sections)
-      if (s.characteristics & 0x80000000u)
-        shared.push_back({loaded->address(s.virtualAddress), loaded->address(s.end())});
+    // Shared data: the writable sections of every image. Stacks and TEBs are per thread.
+    std::vector<AddressRange> shared = inputs->sharedData;
     // Code the patcher stores to can also be read as data (literal pools, a guest
     // checking its own prologue): those reads must conflict with the stores.
     shared.insert(shared.end(), watched.begin(), watched.end());

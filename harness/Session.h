@@ -39,6 +39,12 @@ struct ScenarioInputs {
   uint64_t scratchBase = 0;
   std::vector<PatchSite> sites;
   Plan plan;
+  // Scheduling points besides the plan's sites: the replacements (whole), the patched
+  // functions (whole) and the functions [explore].watch names, in any loaded image,
+  // resolved to addresses once here.
+  std::vector<AddressRange> watched;
+  // Writable sections of every loaded image: the data threads may share (footprints).
+  std::vector<AddressRange> sharedData;
   // SHA-256 over scenario, images and hph version: replay tokens carry its first bytes.
   std::vector<uint8_t> inputsDigest;
 };

@@ -50,7 +50,10 @@ int main(int argc, char** argv) {
   checkCmd->add_option("--depth", check.depth, "pct: bug depth d");
   checkCmd->add_option("--shard", check.shard, "I/N: explore only this shard's part (union = all)");
   checkCmd->add_option("--jobs", check.jobs, "parallel workers (default: the CPUs this process may use)");
-  checkCmd->add_option("--max-time", check.maxTime, "seconds; stop cleanly with a partial report");
+  checkCmd->add_option("--max-time", check.maxTime, "seconds; stop cleanly: the verdict is inconclusive (exit 4)");
+  checkCmd->add_flag("--accept-partial", check.acceptPartial,
+                     "an inconclusive search (cut short by time, a cap or a signal) of a scenario expecting "
+                     "holds passes (exit 0)");
   checkCmd->add_option("--json", check.jsonPath, "write the machine-readable result (schema hph-check/2)");
   checkCmd->add_option("--junit", check.junitPath, "write JUnit XML: a test case per scenario x property");
   checkCmd->add_option("--sarif", check.sarifPath, "write SARIF 2.1.0: a result per violation");

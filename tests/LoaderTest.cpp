@@ -137,6 +137,37 @@ TEST_P(Loader, RefusesAnImageOfTheOtherArchitecture) {
   EXPECT_NE(loaded.error().message.find("FileHeader.Machine"), std::string::npos);
 }
 
+// Windows loads an image that has no base-relocation directory anywhere: nothing needs
+// fixing. Only IMAGE_FILE_RELOCS_STRIPPED ties it to its preferred base.
+TEST_P(Loader, LoadsAnImageWithoutRelocationsAnywhereUnlessStripped) {
+  const std::string path = corpusImage("account_patch." + GetParam() + ".dll");
+  auto file = readFile(path);
+  auto image = parsePeImage(file, path);
+  ASSERT_TRUE(image.ok()) << image.error().message;
+  ASSERT_TRUE(image->relocations.empty());
+  ASSERT_EQ(image->directories[pe::kBaseRelocationDirectory].size, 0u);
+  const uint64_t elsewhere = image->imageBase + 0x10000000;
+  auto machine = Machine::create(*image->arch);
+  ASSERT_TRUE(machine.ok());
+  auto loaded = loadImage(**machine, *image, elsewhere);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded->address(0x1000), elsewhere + 0x1000);
+  // The same bytes with the flag set: refused at any other address, naming the field.
+  const uint32_t peOffset = static_cast<uint32_t>(file[0x3c]) | static_cast<uint32_t>(file[0x3d]) << 8;
+  file[peOffset + 4 + 18] |= pe::kFileRelocsStripped;  // FileHeader.Characteristics (low byte)
+  auto stripped = parsePeImage(file, path);
+  ASSERT_TRUE(stripped.ok()) << stripped.error().message;
+  auto other = Machine::create(*stripped->arch);
+  ASSERT_TRUE(other.ok());
+  auto refused = loadImage(**other, *stripped, elsewhere);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().status, Status::kBadInput);
+  EXPECT_NE(refused.error().message.find("FileHeader.Characteristics: IMAGE_FILE_RELOCS_STRIPPED"), std::string::npos)
+      << refused.error().message;
+  auto atHome = loadImage(**other, *stripped);
+  EXPECT_TRUE(atHome.ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(BothArchitectures, Loader, ::testing::Values("x64", "arm64"));
 
 // CHPE metadata: lld only writes it for Arm64EC/ARM64X links; here it is planted into the

@@ -68,6 +68,14 @@ struct StateRegister {
   uint64_t randomBits = ~uint64_t{0};
 };
 
+// A read-modify-write of one memory operand that hardware performs as a load and a later
+// store which other cores can come between (x64 `inc [m]`, `add [m], r`, `xadd` without
+// LOCK): where it writes and how many bytes.
+struct SplittableAccess {
+  uint64_t address = 0;
+  uint32_t bytes = 0;
+};
+
 class Arch {
  public:
   virtual ~Arch() = default;
@@ -101,6 +109,12 @@ class Arch {
   virtual std::span<const uint8_t> returnInstruction() const = 0;
 
   virtual DecodedInstruction decode(std::span<const uint8_t> bytes, uint64_t address) const = 0;
+  // The instruction at `pc` (its bytes), about to run with the engine's registers: a
+  // memory RMW that is not indivisible on real cores, or nullopt. LOCK-prefixed
+  // instructions and XCHG with memory (locked implicitly) are indivisible; Arm64 has no
+  // such instruction (its memory RMWs are single-copy-atomic LSE atomics).
+  virtual std::optional<SplittableAccess> splittableAccess(const Engine& engine, std::span<const uint8_t> bytes,
+                                                           uint64_t pc) const = 0;
   // Number of instructions in a straight-line block (the budget counts these).
   virtual uint32_t countInstructions(std::span<const uint8_t> block) const = 0;
   // A guest interrupt/exception number from UC_HOOK_INTR, as words.

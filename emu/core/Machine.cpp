@@ -107,6 +107,7 @@ Result<void> Machine::watchInstructions(const std::vector<AddressRange>& ranges,
     else merged.push_back(r);
   }
   hooked = everywhere ? std::vector<AddressRange>{{1, 0}} : merged;  // begin > end: everywhere
+  watched_ = hooked;
   for (const AddressRange& r : hooked) {
     uc_hook h;
     if (uc_hook_add(engine_.get(), &h, UC_HOOK_CODE, reinterpret_cast<void*>(&onWatched), this,
@@ -116,6 +117,11 @@ Result<void> Machine::watchInstructions(const std::vector<AddressRange>& ranges,
   }
   forgetAllCode();
   return {};
+}
+
+bool Machine::watches(uint64_t address) const {
+  return std::any_of(watched_.begin(), watched_.end(),
+                     [&](const AddressRange& r) { return r.begin > r.end || r.contains(address); });
 }
 
 Result<void> Machine::trackDataAccesses(const std::vector<AddressRange>& ranges) {

@@ -160,6 +160,8 @@ class Machine {
   // Instructions in these ranges are reported to the observer before they run; an empty
   // range list with `everywhere` set means every instruction. Replaces earlier ranges.
   Result<void> watchInstructions(const std::vector<AddressRange>& ranges, bool everywhere);
+  // Is an instruction at this address reported to the observer?
+  bool watches(uint64_t address) const;
   // Loads and stores in these ranges are reported to the observer.
   Result<void> trackDataAccesses(const std::vector<AddressRange>& ranges);
   void setObserver(ExecutionObserver* observer) { observer_ = observer; }
@@ -226,6 +228,7 @@ class Machine {
   ExecutionObserver* observer_ = nullptr;
   ThreadServices* threads_ = nullptr;
   std::vector<uc_hook> watchHooks_;
+  std::vector<AddressRange> watched_;  // merged; {1, 0}: everywhere
   uc_hook blockHook_ = 0;
   uc_hook preciseHook_ = 0;
   std::unique_ptr<RunWatchdog> watchdog_;

@@ -60,6 +60,11 @@ class Process final : public ThreadServices {
   // and where it was found (0 for x30).
   std::optional<std::pair<uint64_t, uint64_t>> returnAddressInside(uint32_t index, uint64_t from, uint64_t size) const;
 
+  // Is the address in thread `index`'s own area (its stack or TEB)?
+  bool ownsAddress(uint32_t index, uint64_t address) const {
+    return index < areas_.size() && areas_[index]->contains(address);
+  }
+
   std::vector<GuestThread>& threads() { return threads_; }
   const std::vector<GuestThread>& threads() const { return threads_; }
   const GuestThread* byHandle(uint64_t handle) const;

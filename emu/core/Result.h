@@ -17,6 +17,7 @@ struct Error {
 };
 
 inline Error badInput(std::string message) { return {Status::kBadInput, std::move(message)}; }
+inline Error refusal(std::string message) { return {Status::kRefused, std::move(message)}; }
 inline Error internalError(std::string message) { return {Status::kInternal, std::move(message)}; }
 
 template <class T>

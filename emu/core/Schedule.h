@@ -30,6 +30,8 @@ enum class PointKind : uint8_t {
   kSwitch,       // the running actor finished, blocked, or completed a patch step
   kFetch,        // Arm64 fetch model: which version of a word the running thread fetches;
                  // `enabled` holds version indices (0: the newest, the default)
+  kSplitWrite,   // x64: the running thread's non-locked memory RMW has read; another actor
+                 // chosen here runs before its write lands (pc: the RMW)
 };
 
 struct SchedulingPoint {

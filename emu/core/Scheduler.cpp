@@ -183,6 +183,17 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
     restartAfterStale_ = true;
     return stopHere(current_);
   }
+  // The instruction after a non-locked RMW: the point where its write may be held back.
+  bool monitorSaw = false;
+  if (rmw_ && rmw_->thread == current_) {
+    if (monitor_) {
+      monitor_->beforeInstruction(static_cast<uint32_t>(thread), pc, false);
+      if (monitorViolated()) return stopHere(kNoActor);
+      monitorSaw = true;
+    }
+    ActorId next = kNoActor;
+    if (splitPoint(pc, &next)) return stopHere(next);
+  }
   bool resumed = false;
   if (yieldedAt_[thread] == pc) {
     yieldedAt_[thread].reset();
@@ -196,7 +207,7 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
   }
   // The checkers see the instruction before the decision (so they know where a thread
   // was stopped) and again when it resumes there.
-  if (monitor_) {
+  if (monitor_ && !monitorSaw) {
     monitor_->beforeInstruction(static_cast<uint32_t>(thread), pc, resumed);
     if (monitorViolated()) return stopHere(kNoActor);
   }
@@ -208,6 +219,7 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
     if (chosen != current_) return stopHere(chosen);
     transition_.fetched.push_back({pc, pc + size});
   }
+  armSplit(pc, size);
   if (!monitor_) return false;
   // Arm64 fetch model: a stale version is written for this one instruction, run after
   // a restart (the engine translated the newest bytes already), then put back.
@@ -227,6 +239,50 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
   lastStale_ = StaleFetch{current_, pc, machine_.arch().decode(stale, pc).text};
   staleArmed_ = true;
   return stopHere(current_);
+}
+
+void Scheduler::armSplit(uint64_t pc, uint32_t size) {
+  // The split point is the next instruction's hook: without one nothing stops the thread
+  // between the RMW and what follows, and the RMW stays indivisible.
+  if (!machine_.watches(pc + size)) return;
+  std::vector<uint8_t> code(size);
+  if (!machine_.readGuest(pc, code)) return;
+  const auto access = machine_.arch().splittableAccess(machine_.engine(), code, pc);
+  // The thread's own stack and TEB: no other thread can come between.
+  if (!access || process_.ownsAddress(static_cast<uint32_t>(current_), access->address)) return;
+  std::vector<uint8_t> before(access->bytes);
+  if (!machine_.readGuest(access->address, before)) return;  // faults as it runs
+  rmw_ = RmwInFlight{current_, pc, pc + size, access->address, std::move(before)};
+}
+
+bool Scheduler::splitPoint(uint64_t pc, ActorId* next) {
+  const RmwInFlight rmw = std::move(*rmw_);
+  rmw_.reset();
+  if (pc != rmw.next) return false;  // it did not complete here (a fault ends the run)
+  std::vector<uint8_t> after(rmw.before.size());
+  if (!machine_.readGuest(rmw.address, after)) return false;
+  // The RMW read memory and computed its value. Another actor chosen now runs before the
+  // write lands: memory goes back to what the read saw, and the thread lands the value
+  // from its read when it next runs (what another core may see on real x64).
+  const ActorId chosen = decide(PointKind::kSplitWrite, rmw.rmwPc);
+  if (chosen == current_) return false;
+  *next = chosen;
+  if (chosen == kAbandon || chosen == kNoActor) return true;
+  machine_.writeGuest(rmw.address, rmw.before);
+  const auto thread = static_cast<size_t>(current_);
+  if (heldWrites_.size() <= thread) heldWrites_.resize(thread + 1);
+  heldWrites_[thread] = std::make_pair(rmw.address, std::move(after));
+  return true;
+}
+
+void Scheduler::landHeldWrite(ActorId thread) {
+  const auto index = static_cast<size_t>(thread);
+  if (index >= heldWrites_.size() || !heldWrites_[index]) return;
+  const auto [address, bytes] = std::move(*heldWrites_[index]);
+  heldWrites_[index].reset();
+  machine_.writeGuest(address, bytes);
+  // The write is this transition's: sleep sets must see it conflict.
+  onDataAccess(address, static_cast<uint32_t>(bytes.size()), true);
 }
 
 void Scheduler::onDataAccess(uint64_t address, uint32_t size, bool write) {
@@ -363,11 +419,7 @@ void Scheduler::runGuest(ActorId thread, ActorId* next) {
   }
   beginSlice(thread, 0);
   const size_t threadsBefore = process_.threads().size();
-  const auto blocked = [&] {
-    return std::count_if(process_.threads().begin(), process_.threads().end(),
-                         [](const GuestThread& g) { return g.state == ThreadState::kBlocked; });
-  };
-  const auto blockedBefore = blocked();
+  landHeldWrite(thread);
   const RunStop stop = process_.run(static_cast<uint32_t>(thread), setup_.threadBudget - t.instructions);
   // A stale version stays in memory only while its thread is about to run it.
   if (!(stop.kind == StopKind::kYielded && staleArmed_ && pending_ == thread)) {
@@ -484,6 +536,8 @@ RunRecord Scheduler::runOnce(DecisionSource& source) {
   staleRestore_.reset();
   staleArmed_ = restartAfterStale_ = false;
   lastStale_.reset();
+  rmw_.reset();
+  heldWrites_.clear();
   yieldedAt_.clear();
   transition_ = Footprint{};
   transitionOpen_ = false;

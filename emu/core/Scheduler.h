@@ -72,6 +72,12 @@ class Scheduler final : public ExecutionObserver {
   // Arm64 fetch model: which version of the word at pc the running thread fetches.
   ActorId decideFetch(uint64_t pc, size_t versions);
   void restoreStale();
+  // x64 non-locked memory RMW: before it runs, remember what memory held; after it ran,
+  // the point where its write may be held back (true: stop the thread here).
+  void armSplit(uint64_t pc, uint32_t size);
+  bool splitPoint(uint64_t pc, ActorId* next);
+  // A thread about to run lands the write its split RMW held back.
+  void landHeldWrite(ActorId thread);
   // The next step is a release and some thread's PC is still in what it releases.
   bool waitingForRelease() const;
   bool anyThreadRunnable() const;
@@ -115,6 +121,17 @@ class Scheduler final : public ExecutionObserver {
   };
   std::optional<StaleFetch> lastStale_;
   std::vector<ActorId> versionIds_;
+  // The RMW in flight on the running thread: where it writes and what memory held before.
+  struct RmwInFlight {
+    ActorId thread = kNoActor;
+    uint64_t rmwPc = 0;
+    uint64_t next = 0;  // the instruction after it, where the split point is
+    uint64_t address = 0;
+    std::vector<uint8_t> before;
+  };
+  std::optional<RmwInFlight> rmw_;
+  // Per thread: the write a split RMW holds back (address, bytes computed from its read).
+  std::vector<std::optional<std::pair<uint64_t, std::vector<uint8_t>>>> heldWrites_;
   uint64_t transitionsReported_ = 0;
   bool alwaysCount_ = false;         // once a run timed out, count from then on
 };

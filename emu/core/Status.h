@@ -11,6 +11,10 @@ enum class Status {
   kBadInput,        // malformed image, wrong argument, unknown function: exit 2
   kUnresolvedImport,// guest needed an import no shim provides: exit 2 (input problem)
   kGuestFault,      // the guest crashed or ran out of budget: exit 1 (a finding)
+  // A patch protocol's precondition does not hold for this function (or stop-the-world
+  // gave up retrying): the input is well formed, the protocol cannot apply it. Only this
+  // matches a scenario's `expect = "refused"`; exit 2 when it was not expected.
+  kRefused,
   kInternal,        // a bug or an environment failure in the harness: exit 3
 };
 
@@ -20,6 +24,9 @@ enum ExitCode : int {
   kExitViolated = 1,
   kExitBadInput = 2,
   kExitInternal = 3,
+  // `hph check`: a search cut short (time, a cap, a signal) that found nothing. Not a
+  // pass: CI stays red unless the run was told --accept-partial.
+  kExitInconclusive = 4,
 };
 
 constexpr int exitCodeFor(Status status) {
@@ -27,7 +34,8 @@ constexpr int exitCodeFor(Status status) {
     case Status::kOk: return kExitHolds;
     case Status::kGuestFault: return kExitViolated;
     case Status::kBadInput:
-    case Status::kUnresolvedImport: return kExitBadInput;
+    case Status::kUnresolvedImport:
+    case Status::kRefused: return kExitBadInput;
     case Status::kInternal: return kExitInternal;
   }
   return kExitInternal;
@@ -39,6 +47,7 @@ constexpr std::string_view statusName(Status status) {
     case Status::kBadInput: return "bad-input";
     case Status::kUnresolvedImport: return "unresolved-import";
     case Status::kGuestFault: return "guest-fault";
+    case Status::kRefused: return "refused";
     case Status::kInternal: return "internal";
   }
   return "internal";

@@ -38,9 +38,13 @@ Result<LoadedImage> loadImage(Machine& machine, const PeImage& image, std::optio
   const uint64_t at = base.value_or(image.imageBase);
   if (at % kImageBaseAlignment)
     return badInput(fmt::format("{}: load base 0x{:x} is not 64 KiB aligned", image.path, at));
-  if (at != image.imageBase && image.relocations.empty() && image.directories[pe::kBaseRelocationDirectory].size == 0)
-    return badInput(fmt::format("{}: basereloc directory: image has no relocations and cannot "
-                                "load at 0x{:x} (prefers 0x{:x})", image.path, at, image.imageBase));
+  // As Windows: an image without a base-relocation directory has nothing to fix and loads
+  // anywhere (code that reaches its data only PC-relatively), unless the linker said
+  // that relocations were stripped.
+  if (at != image.imageBase && (image.characteristics & pe::kFileRelocsStripped))
+    return badInput(fmt::format("{}: FileHeader.Characteristics: IMAGE_FILE_RELOCS_STRIPPED is set, so it "
+                                "cannot load at 0x{:x} (only at its preferred base 0x{:x})",
+                                image.path, at, image.imageBase));
 
   const std::string name = std::filesystem::path(image.path).filename().string();
   auto region = machine.map(at, image.sizeOfImage, kAll, name);

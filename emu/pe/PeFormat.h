@@ -14,6 +14,9 @@ constexpr uint16_t kPe32Magic = 0x10B;
 constexpr uint32_t kDosHeaderSize = 64;
 constexpr uint32_t kLfanewOffset = 0x3C;
 constexpr uint32_t kFileHeaderSize = 20;
+// FileHeader.Characteristics: the linker removed the base relocations; the image can
+// only run at its preferred base.
+constexpr uint16_t kFileRelocsStripped = 0x0001;
 constexpr uint32_t kSectionHeaderSize = 40;
 constexpr uint32_t kOptionalHeader64FixedSize = 112;  // up to NumberOfRvaAndSizes
 constexpr uint32_t kDataDirectoryCount = 16;

@@ -182,6 +182,60 @@ DecodedInstruction X64Arch::decode(std::span<const uint8_t> bytes, uint64_t addr
   return out;
 }
 
+namespace {
+
+// A 64-bit general register as Unicorn names it (0: not a general register).
+int unicornGpr(ZydisRegister reg) {
+  static constexpr std::pair<ZydisRegister, int> kMap[] = {
+      {ZYDIS_REGISTER_RAX, UC_X86_REG_RAX}, {ZYDIS_REGISTER_RCX, UC_X86_REG_RCX}, {ZYDIS_REGISTER_RDX, UC_X86_REG_RDX},
+      {ZYDIS_REGISTER_RBX, UC_X86_REG_RBX}, {ZYDIS_REGISTER_RSP, UC_X86_REG_RSP}, {ZYDIS_REGISTER_RBP, UC_X86_REG_RBP},
+      {ZYDIS_REGISTER_RSI, UC_X86_REG_RSI}, {ZYDIS_REGISTER_RDI, UC_X86_REG_RDI}, {ZYDIS_REGISTER_R8, UC_X86_REG_R8},
+      {ZYDIS_REGISTER_R9, UC_X86_REG_R9},   {ZYDIS_REGISTER_R10, UC_X86_REG_R10}, {ZYDIS_REGISTER_R11, UC_X86_REG_R11},
+      {ZYDIS_REGISTER_R12, UC_X86_REG_R12}, {ZYDIS_REGISTER_R13, UC_X86_REG_R13}, {ZYDIS_REGISTER_R14, UC_X86_REG_R14},
+      {ZYDIS_REGISTER_R15, UC_X86_REG_R15}};
+  const ZydisRegister wide = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, reg);
+  for (const auto& [zydis, unicorn] : kMap)
+    if (zydis == wide) return unicorn;
+  return 0;
+}
+
+}  // namespace
+
+std::optional<SplittableAccess> X64Arch::splittableAccess(const Engine& engine, std::span<const uint8_t> bytes,
+                                                          uint64_t pc) const {
+  ZydisDecodedInstruction instruction;
+  ZydisDecodedOperand operands[ZYDIS_MAX_OPERAND_COUNT];
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), bytes.data(), bytes.size(), &instruction, operands)))
+    return std::nullopt;
+  // LOCK makes the access indivisible; XCHG with memory asserts it without the prefix.
+  if ((instruction.attributes & ZYDIS_ATTRIB_HAS_LOCK) || instruction.mnemonic == ZYDIS_MNEMONIC_XCHG)
+    return std::nullopt;
+  for (uint8_t i = 0; i < instruction.operand_count_visible; ++i) {
+    const ZydisDecodedOperand& op = operands[i];
+    if (op.type != ZYDIS_OPERAND_TYPE_MEMORY || op.mem.type != ZYDIS_MEMOP_TYPE_MEM) continue;
+    if (!(op.actions & ZYDIS_OPERAND_ACTION_MASK_READ) || !(op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)) continue;
+    // fs:/gs: (the TEB) are per thread: nothing another thread could interleave with.
+    if (op.mem.segment == ZYDIS_REGISTER_FS || op.mem.segment == ZYDIS_REGISTER_GS) return std::nullopt;
+    uint64_t address = static_cast<uint64_t>(op.mem.disp.value);
+    if (op.mem.base == ZYDIS_REGISTER_RIP || op.mem.base == ZYDIS_REGISTER_EIP) {
+      address += pc + instruction.length;
+    } else if (op.mem.base != ZYDIS_REGISTER_NONE) {
+      const int base = unicornGpr(op.mem.base);
+      if (!base) return std::nullopt;
+      address += engine.reg(base);
+    }
+    if (op.mem.index != ZYDIS_REGISTER_NONE) {
+      const int index = unicornGpr(op.mem.index);
+      if (!index) return std::nullopt;  // vector-indexed (gather/scatter): not an RMW
+      address += engine.reg(index) * op.mem.scale;
+    }
+    if (instruction.address_width == 32) address &= 0xFFFFFFFFu;
+    if (op.size == 0 || op.size % 8) return std::nullopt;
+    return SplittableAccess{address, static_cast<uint32_t>(op.size / 8)};
+  }
+  return std::nullopt;
+}
+
 uint32_t X64Arch::countInstructions(std::span<const uint8_t> block) const {
   uint32_t count = 0;
   ZydisDecoderContext context;

@@ -33,6 +33,7 @@ class Coordination {
   bool stopped() const { return stop_.load(std::memory_order_relaxed); }
   // Checked before each run: past --max-time the exploration ends with a partial result.
   bool outOfTime() {
+    if (options_.interrupted && options_.interrupted->load(std::memory_order_relaxed)) stopBecause("signal");
     if (options_.maxTime > 0 && elapsed() >= options_.maxTime) stopBecause("max-time");
     return stopped();
   }
@@ -251,6 +252,7 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
     });
     if (coordination.stopped()) break;
     result.boundReached = level;
+    result.levelsCompleted = level + 1;
     if (best) break;
   }
   result.schedules = std::min<uint64_t>(counted, options.schedules);

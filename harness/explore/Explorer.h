@@ -3,6 +3,7 @@
 // the same result whatever the number of jobs.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -25,6 +26,8 @@ struct ExploreOptions {
   uint32_t shardCount = 1;
   Reduction reduction = Reduction::kSleepSets;
   double switchProbability = 0.25;
+  // Set by a signal (SIGINT/SIGTERM): stop before the next run, like --max-time.
+  const std::atomic<bool>* interrupted = nullptr;
   // Called now and then with (schedules so far, seconds) from the exploring thread.
   std::function<void(uint64_t, double)> progress;
 };
@@ -37,8 +40,9 @@ struct ExploreResult {
   uint64_t stepsWithThreadInWindow = 0;
   uint64_t patchedCalls = 0;
   bool exhausted = false;  // exhaustive: the whole bounded space was covered
-  std::string stoppedBy;   // "", "counterexample", "max-time", "schedule cap"
+  std::string stoppedBy;   // "", "counterexample", "max-time", "schedule cap", "signal"
   uint32_t boundReached = 0;  // exhaustive: highest preemption level completed
+  uint32_t levelsCompleted = 0;  // exhaustive: preemption levels 0..n-1 searched in full
   std::optional<RunRecord> counterexample;  // minimised, re-run with its trace
   std::optional<Error> error;
   double seconds = 0;

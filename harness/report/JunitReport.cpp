@@ -32,6 +32,8 @@ std::string str(const json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
 }
 
+bool boolOf(const json& j, const char* key) { return j.contains(key) && j[key].is_boolean() && j[key].get<bool>(); }
+
 struct Case {
   std::string name;
   std::string failure;  // empty: passed
@@ -45,6 +47,16 @@ std::vector<Case> casesOf(const json& s) {
   std::vector<Case> cases;
   if (verdict == "bad-input" || verdict == "internal-error") {
     cases.push_back({"input", str(s, "message"), "error", ""});
+    return cases;
+  }
+  if (verdict == "inconclusive") {
+    // The search was cut short: nothing per property can be claimed either way.
+    const bool accepted = boolOf(s, "as_expected");
+    Case c{"exploration", "", accepted ? "skipped" : "failure", ""};
+    const std::string why = "inconclusive: " + str(s, "message");
+    if (accepted) c.out = why + " (accepted: --accept-partial)";
+    else c.failure = why;
+    cases.push_back(c);
     return cases;
   }
   if (verdict == "refused") {
@@ -89,6 +101,7 @@ std::string junitXml(const json& scenarios, double seconds) {
         continue;
       }
       body += ">\n";
+      if (c.kind == "skipped") body += fmt::format("      <skipped message=\"{}\"/>\n", escape(c.out));
       if (!c.failure.empty()) {
         (c.kind == "error" ? suiteErrors : suiteFailures)++;
         const std::string firstLine = c.failure.substr(0, c.failure.find('\n'));

@@ -77,6 +77,15 @@ json sarifLog(const json& scenarios) {
     results.push_back(std::move(result));
   }
   json invocation = {{"executionSuccessful", true}};
+  // A search cut short is not a result about the code: say so where SARIF consumers look
+  // for how the run went.
+  json notifications = json::array();
+  for (const json& s : scenarios)
+    if (s.value("verdict", "") == "inconclusive")
+      notifications.push_back({{"level", s.value("as_expected", false) ? "warning" : "error"},
+                               {"message", {{"text", fmt::format("{}: inconclusive: {}", s.value("name", ""),
+                                                                 s.value("message", ""))}}}});
+  if (!notifications.empty()) invocation["toolExecutionNotifications"] = notifications;
   return {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
           {"version", "2.1.0"},
           {"runs", json::array({{{"tool",

@@ -54,7 +54,7 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
   // After the entry's new branch is visible, every thread context-synchronises, so none
   // keeps fetching the old entry (C8: after the plan, every call is new).
   const SyncAllStep syncEntry{"so every thread fetches the new entry"};
-  auto refuse = [&](std::string why) -> Error { return badInput(fmt::format("function '{}': {}", site.name, why)); };
+  auto refuse = [&](std::string why) -> Error { return refusal(fmt::format("function '{}': {}", site.name, why)); };
   auto at = [&](int64_t offset) { return fmt::format("{}{:+#x}", site.name, offset); };
   if (site.entry % 4) return refuse("entry is not 4-byte aligned");
   if (site.code.size() < 4) return refuse("function is shorter than the 4-byte patch");

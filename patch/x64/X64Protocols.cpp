@@ -46,7 +46,7 @@ bool reaches(uint64_t from, uint64_t to) {
 Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& site, bool reverse,
                                    const ProtocolOptions& options) {
   const std::string_view defect = options.defect;
-  auto refuse = [&](std::string why) -> Error { return badInput(fmt::format("function '{}': {}", site.name, why)); };
+  auto refuse = [&](std::string why) -> Error { return refusal(fmt::format("function '{}': {}", site.name, why)); };
   auto at = [&](int64_t offset) { return fmt::format("{}{:+#x}", site.name, offset); };
   const std::vector<uint8_t>& code = site.code;
   // Where the site points after these steps, and where it pointed before them.
