@@ -13,7 +13,7 @@ EXPECTED_CLANG="Debian clang version 22.1.8 (1~deb12u1)"
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mkdir -p "${1:-$here/images}" && cd "${1:-$here/images}" && pwd)
 
-for tool in clang-22 lld-link-22 llvm-dlltool-22; do
+for tool in clang-22 lld-link-22 llvm-dlltool-22 llvm-readobj-22 llvm-objdump-22; do
   command -v "$tool" >/dev/null || { echo "build.sh: $tool not found (apt-get install clang-22 lld-22 llvm-22)" >&2; exit 2; }
 done
 actual=$(clang-22 --version | head -n 1)
@@ -24,13 +24,37 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# Compile a copy of src/ in the scratch directory (its path always has the same length),
-# with relative paths and a minimal environment: clang-22's secure-hotpatch lowering
-# orders the __ref_ cells it creates by something that follows the process's memory
-# layout, which changed with the checkout's path (measured: counter_patch.arm64.dll).
-cp -r "$here/src" "$work/src"
-cd "$work/src"
-clang-22() { env -i PATH=/usr/bin:/bin LC_ALL=C clang-22 "$@"; }
+# Compile from inside src/ with relative paths, so no path reaches an object, and run the
+# tools in a minimal environment, so no variable they read changes their output (clang:
+# CPATH, C_INCLUDE_PATH, CCC_OVERRIDE_OPTIONS, ...; lld-link: LINK, _LINK_, LIB).
+# The output does not depend on the checkout's or the scratch directory's path, on the
+# environment's size or on allocator settings: check-reproducible.sh rebuilds under such
+# perturbations and compares.
+cd "$here/src"
+for tool in clang-22 lld-link-22 llvm-dlltool-22 llvm-readobj-22 llvm-objdump-22; do
+  eval "$tool() { env -i PATH=/usr/bin:/bin LC_ALL=C $tool \"\$@\"; }"
+done
+
+# The patch sources declare their __ref_ cells (CORPUS_HOTPATCH_REF, src/corpus.h)
+# instead of compiling with -fms-secure-hotpatch-functions-list. With that option clang-22
+# creates the cells itself (upstream WindowsSecureHotPatching.cpp creates them while
+# iterating a SmallDenseMap keyed by GlobalVariable pointers), and their order followed
+# the compiler's heap layout: rebuilding with a scratch directory of another length, or
+# with other glibc malloc tunables, moved the cells in .rdata and reordered the loads in
+# bump_v2, so up to five of the six counter_patch*/counter_hotpatch* images came out
+# different (measured with clang 22.1.8; git log has the commands). Declared cells are
+# laid out by the source.
+# hot_patched OBJ FUNCTION...: what the option guaranteed, each FUNCTION reaches globals
+# only through __ref_ cells: every relocation in its code names one, and there is one.
+hot_patched() {
+  local obj=$1 function relocs bad; shift
+  for function in "$@"; do
+    relocs=$(llvm-objdump-22 -dr --disassemble-symbols="$function" "$obj" | awk '/IMAGE_REL_/ { print $NF }' | sort -u)
+    bad=$(grep -v '^__ref_' <<<"$relocs" | paste -sd ' ' || true)
+    [ -z "$bad" ] || { echo "build.sh: $function in $(basename "$obj") uses $bad directly (use CORPUS_REF)" >&2; exit 1; }
+    grep -q '^__ref_' <<<"$relocs" || { echo "build.sh: $function in $(basename "$obj") uses no __ref_ cell" >&2; exit 1; }
+  done
+}
 
 # Flags shared by every image: freestanding, one section per function (so the linker
 # places and pads each function), unwind tables (.pdata for non-leaf functions, as MSVC).
@@ -83,18 +107,22 @@ hotpatch_table() {
   done
 }
 
-build() { # build ARCH NAME [extra clang flags] -- [extra link flags]
+build() { # build ARCH NAME [extra clang flags] -- [extra link flags] [-- hot-patched functions]
   local arch=$1 name=$2; shift 2
-  local cflags=() lflags=() target machine dllmachine
+  local cflags=() lflags=() patched=() target machine dllmachine
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do cflags+=("$1"); shift; done
   [ $# -gt 0 ] && shift
-  lflags=("$@")
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do lflags+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  patched=("$@")
   case $arch in
     x64)   target=x86_64-pc-windows-msvc;  machine=x64;   dllmachine=i386:x86-64 ;;
     arm64) target=aarch64-pc-windows-msvc; machine=arm64; dllmachine=arm64 ;;
   esac
   local src=${name%%.*}.c
+  [ "$name" = counter_hotpatch ] && src=counter_patch.c  # the same patch code, with its table
   clang-22 --target=$target "${common[@]}" "${cflags[@]}" -c "$src" -o "$work/$name.$arch.obj"
+  [ ${#patched[@]} = 0 ] || hot_patched "$work/$name.$arch.obj" "${patched[@]}"
   # A hotpatch image brings its own load config (with the table) as NAME.ARCH.table.s.
   local loadconfig=loadconfig.c
   [ -f "$work/$name.$arch.table.s" ] && loadconfig=$work/$name.$arch.table.s
@@ -116,25 +144,23 @@ for arch in x64 arm64; do
     build $arch $name "${hotpatch[@]}" -- /functionpadmin:16
   done
 done
-# Hotpatch images: bump_v2's globals through __ref_ cells (clang secure hotpatch); the
+# Hotpatch images: bump_v2's globals through __ref_ cells (declared in the source); the
 # cells are exported so the harness can point them at the base image's globals.
 for arch in x64 arm64; do
   hotpatch=(); [ $arch = x64 ] && hotpatch=(-fms-hotpatch)
-  build $arch counter_patch "${hotpatch[@]}" -fms-secure-hotpatch-functions-list=bump_v2,bump_keyed_v2 -- \
-    /functionpadmin:16 /export:__ref_g_counter /export:__ref_g_keyed
+  build $arch counter_patch "${hotpatch[@]}" -- \
+    /functionpadmin:16 /export:__ref_g_counter /export:__ref_g_keyed -- bump_v2 bump_keyed_v2
 done
 # Hotpatch packages: the same patch code carrying its own table (base identity, sequence
 # number, FUNCTION and ABSOLUTE chunks), and a second patch of the series over the first.
 for arch in x64 arm64; do
   hotpatch=(); [ $arch = x64 ] && hotpatch=(-fms-hotpatch)
-  cp counter_patch.c counter_hotpatch.c
   hotpatch_table $arch "$out/counter.$arch.dll" 1 0 "FUNCTION bump_v2 bump" "FUNCTION bump_keyed_v2 bump_keyed" \
     "ABSOLUTE __ref_g_counter g_counter" "ABSOLUTE __ref_g_keyed g_keyed" > "$work/counter_hotpatch.$arch.table.s"
-  build $arch counter_hotpatch "${hotpatch[@]}" -fms-secure-hotpatch-functions-list=bump_v2,bump_keyed_v2 -- \
-    /functionpadmin:16
+  build $arch counter_hotpatch "${hotpatch[@]}" -- /functionpadmin:16 -- bump_v2 bump_keyed_v2
   hotpatch_table $arch "$out/counter.$arch.dll" 2 1 "FUNCTION bump_v3 bump" \
     "ABSOLUTE __ref_g_counter g_counter" > "$work/counter_patch2.$arch.table.s"
-  build $arch counter_patch2 "${hotpatch[@]}" -fms-secure-hotpatch-functions-list=bump_v3 -- /functionpadmin:16
+  build $arch counter_patch2 "${hotpatch[@]}" -- /functionpadmin:16 -- bump_v3
 done
 # The same source without hotpatch support: 1-byte first instructions, no padding.
 # `inspect` must call these functions not hotpatchable.

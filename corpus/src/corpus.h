@@ -27,4 +27,17 @@
 #define CORPUS_ENTRY_NOP
 #endif
 
+/* A secure-hotpatch pointer cell for the global NAME: `__ref_NAME`, an 8-byte pointer in
+ * .rdata holding &NAME, which the loader repoints at the base image's NAME (an ABSOLUTE
+ * chunk of the patch's table, or the harness for an exported cell; docs/patches.md).
+ * A hot-patched function reaches NAME only as CORPUS_REF(NAME), a load of the cell.
+ * `const` puts the cell in .rdata, where clang's secure hotpatch puts the cells it
+ * generates; `volatile` keeps the optimizer from folding the initializer, so every use
+ * loads the cell at run time. The patch sources declare their cells with this macro
+ * instead of -fms-secure-hotpatch-functions-list: clang-22 orders the cells it generates
+ * by heap addresses, so their layout changed from one build machine to the next
+ * (corpus/build.sh); declared cells are laid out in source order. */
+#define CORPUS_HOTPATCH_REF(name) __typeof__(name) *const volatile __ref_##name = &(name)
+#define CORPUS_REF(name) (*__ref_##name)
+
 #endif
