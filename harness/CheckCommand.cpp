@@ -246,9 +246,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   if (!violated) return outcome;
 
   const RunRecord& run = *result.counterexample;
-  ReplayToken token{path, std::vector<uint8_t>(inputs.value()->inputsDigest.begin(),
-                                               inputs.value()->inputsDigest.begin() + ReplayToken::kDigestBytes),
-                    run.decisions};
+  const ReplayToken token = ReplayToken::of(*inputs.value(), run.decisions);
   const std::string replay = token.encode();
   fmt::print("  {}: {}\n", run.violation->property, run.violation->message);
   if (const std::string site = describeViolationSite(*run.violation); !site.empty()) fmt::print("  where: {}\n", site);

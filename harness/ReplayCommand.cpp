@@ -20,13 +20,13 @@ namespace {
 // A token given directly, or the file that holds one: a .replay file (the token on its
 // first line) or a Chrome trace written by `check --trace-dir` (otherData.replay).
 Result<std::string> tokenText(const std::string& argument) {
-  if (argument.starts_with("hph1.")) return argument;
+  if (argument.starts_with("hph")) return argument;
   std::ifstream in(argument);
-  if (!in) return badInput(fmt::format("{}: neither a replay token (hph1.…) nor a readable file", argument));
+  if (!in) return badInput(fmt::format("{}: neither a replay token (hph2.…) nor a readable file", argument));
   std::stringstream contents;
   contents << in.rdbuf();
   const std::string text = contents.str();
-  if (text.starts_with("hph1.")) return text.substr(0, text.find('\n'));
+  if (text.starts_with("hph")) return text.substr(0, text.find('\n'));
   const auto trace = nlohmann::json::parse(text, nullptr, false);
   if (!trace.is_discarded() && trace.contains("otherData") && trace["otherData"].contains("replay"))
     return trace["otherData"]["replay"].get<std::string>();
@@ -38,16 +38,22 @@ Result<std::string> tokenText(const std::string& argument) {
 int runReplay(const ReplayOptions& options) {
   auto text = tokenText(options.token);
   if (!text) return reportError(text.error());
+  if (text->starts_with("hph1."))
+    return reportError(badInput("replay token: made by an older hph (hph1.); run hph check again for a new one"));
   auto token = ReplayToken::decode(*text);
   if (!token) return reportError(badInput(fmt::format("replay token: malformed ('{}')", text->substr(0, 40))));
-  auto scenario = loadScenario(token->scenarioPath);
+  // The token names its scenario by absolute path; --scenario gives another copy, and
+  // the content digests decide whether it is the same.
+  const std::string path = options.scenario.value_or(token->scenarioPath);
+  if (!options.scenario && !std::filesystem::exists(token->scenarioPath))
+    return reportError(badInput(fmt::format("replay token: its scenario {} does not exist here (give --scenario FILE)",
+                                            token->scenarioPath)));
+  auto scenario = loadScenario(path);
   if (!scenario) return reportError(scenario.error());
   auto inputs = prepareScenario(*scenario);
   if (!inputs) return reportError(inputs.error());
-  const auto& digest = inputs.value()->inputsDigest;
-  if (!std::equal(token->digest.begin(), token->digest.end(), digest.begin()))
-    return reportError(badInput(fmt::format("replay token: {} or its images changed since the token was "
-                                            "made (or another hph version made it)", token->scenarioPath)));
+  if (const std::string changed = token->changedInput(*inputs.value()); !changed.empty())
+    return reportError(badInput(fmt::format("replay token: {}: {}", path, changed)));
   bool diverged = false;
   auto run = replaySchedule(inputs.value(), token->decisions, &diverged);
   if (!run) return reportError(run.error());

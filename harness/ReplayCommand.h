@@ -9,6 +9,8 @@ namespace hph {
 struct ReplayOptions {
   std::string token;  // a token, or a file holding one (a .replay file or a trace)
   std::optional<std::string> tracePath;
+  // Another copy of the token's scenario (the digests must match).
+  std::optional<std::string> scenario;
   bool json = false;
 };
 

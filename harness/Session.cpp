@@ -38,7 +38,6 @@ std::optional<SiteName> resolveSite(const PeImage& image, std::string_view text)
   return site;
 }
 
-constexpr std::string_view kHphVersion = "hph " HPH_VERSION_STRING;
 constexpr uint64_t kImageAlignment = 0x10000;
 constexpr uint64_t kScratchBytes = 0x10000;
 constexpr uint32_t kBytesBeforeEntry = 16;
@@ -114,7 +113,7 @@ Result<void> preparePatches(const Scenario& scenario, const PeImage& base, Scena
   for (size_t index = 0; index < scenario.patches.size(); ++index) {
     const std::string& path = scenario.patches[index];
     auto image = readPeImage(path);
-    if (!image) return image.error();
+    if (!image) return Error{image.error().status, fmt::format("{}: patch[{}]: {}", scenario.path, index, image.error().message)};
     if (image->arch != base.arch)
       return badInput(fmt::format("{}: patch[{}]: {} is {}, the base is {}", scenario.path, index, fileName(path),
                                   image->arch->name(), base.arch->name()));
@@ -342,7 +341,7 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   auto inputs = std::make_shared<ScenarioInputs>();
   inputs->scenario = scenario;
   auto image = readPeImage(scenario.base);
-  if (!image) return image.error();
+  if (!image) return Error{image.error().status, fmt::format("{}: base: {}", scenario.path, image.error().message)};
   if (image->arch->name() != scenario.arch)
     return badInput(fmt::format("{}: arch: scenario says {} but {} is {}", scenario.path, scenario.arch,
                                 fileName(scenario.base), image->arch->name()));
@@ -377,14 +376,6 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
 
   inputs->scenarioSha256 = sha256OfFile(scenario.path);
   inputs->baseSha256 = sha256OfFile(scenario.base);
-  Sha256 digest;
-  digest.update(kHphVersion);
-  digest.update(unicornVersion());
-  digest.update(liefVersion());
-  digest.update(inputs->scenarioSha256);
-  digest.update(inputs->baseSha256);
-  for (const PatchImage& p : inputs->patches) digest.update(p.sha256);
-  inputs->inputsDigest = digest.finish();
   return std::shared_ptr<const ScenarioInputs>(std::move(inputs));
 }
 

@@ -45,8 +45,6 @@ struct ScenarioInputs {
   std::vector<AddressRange> watched;
   // Writable sections of every loaded image: the data threads may share (footprints).
   std::vector<AddressRange> sharedData;
-  // SHA-256 over scenario, images and hph version: replay tokens carry its first bytes.
-  std::vector<uint8_t> inputsDigest;
 };
 
 // Loads the base image (at its image base), the hotpatch area and the patch images, and

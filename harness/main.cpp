@@ -61,7 +61,9 @@ int main(int argc, char** argv) {
 
   ReplayOptions replay;
   CLI::App* replayCmd = app.add_subcommand("replay", "Re-run one schedule from its replay token.");
-  replayCmd->add_option("TOKEN", replay.token, "a replay token (hph1.…) or a file holding one")->required();
+  replayCmd->add_option("TOKEN", replay.token, "a replay token (hph2.…) or a file holding one")->required();
+  replayCmd->add_option("--scenario", replay.scenario,
+                        "the token's scenario at another path (its content must be what the token was made from)");
   replayCmd->add_option("--trace", replay.tracePath, "write the schedule as a Chrome trace");
   replayCmd->add_flag("--json", replay.json, "machine-readable output");
 

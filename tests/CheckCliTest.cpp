@@ -1,5 +1,7 @@
 // `hph check` and `hph replay` from the command line: verdict lines, exit codes, JSON
 // determinism, replay tokens and files, Chrome traces, scenario errors.
+#include <fmt/format.h>
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -18,7 +20,7 @@ std::string scenario(const std::string& name) { return corpusScenario(name); }
 
 std::string replayToken(const std::string& output) {
   std::smatch m;
-  EXPECT_TRUE(std::regex_search(output, m, std::regex("hph replay (hph1\\.[A-Za-z0-9_-]+)"))) << output;
+  EXPECT_TRUE(std::regex_search(output, m, std::regex("hph replay (hph2\\.[A-Za-z0-9_-]+)"))) << output;
   return m.size() > 1 ? m[1].str() : "";
 }
 
@@ -102,21 +104,61 @@ TEST(CheckCli, ReplayTokenReproducesTheCounterexample) {
   EXPECT_EQ(readJson(again)["traceEvents"], trace["traceEvents"]);
 }
 
-TEST(CheckCli, ReplayRefusesTokensWhoseInputsChanged) {
+TEST(CheckCli, ReplayRefusesTokensWhoseInputsChangedAndNamesThem) {
+  // A private copy of the scenario and of its base image, so both can be edited.
+  const std::string base = writeTempFile("race-base.x64.dll", readFile(corpusImage("race.x64.dll")));
   auto text = readFile(scenario("race.x64.toml"));
   std::string toml(text.begin(), text.end());
-  toml = std::regex_replace(toml, std::regex("\\.\\./images/"), std::string(HPH_CORPUS_DIR) + "/images/");
+  toml = std::regex_replace(toml, std::regex("\"\\.\\./images/race\\.x64\\.dll\""), "\"" + base + "\"");
+  ASSERT_NE(toml.find(base), std::string::npos);
   const std::string path = writeTempFile("race-copy.toml", {toml.begin(), toml.end()});
   const CommandResult r = runHph({"check", path, "--jobs", "1"});
   const std::string token = replayToken(r.out);
   EXPECT_EQ(runHph({"replay", token}).exitCode, 1);
-  toml += "\n# edited\n";
-  writeTempFile("race-copy.toml", {toml.begin(), toml.end()});
+
+  // The base image changed (one byte of its last section's file padding).
+  auto image = readFile(base);
+  image.back() ^= 0x5A;
+  writeTempFile("race-base.x64.dll", image);
+  const CommandResult baseChanged = runHph({"replay", token});
+  EXPECT_EQ(baseChanged.exitCode, 2);
+  EXPECT_NE(baseChanged.err.find("the base image " + base + " changed since it was made"), std::string::npos)
+      << baseChanged.err;
+  image.back() ^= 0x5A;
+  writeTempFile("race-base.x64.dll", image);
+  EXPECT_EQ(runHph({"replay", token}).exitCode, 1);
+
+  // The scenario changed.
+  const std::string edited = toml + "\n# edited\n";
+  writeTempFile("race-copy.toml", {edited.begin(), edited.end()});
   const CommandResult changed = runHph({"replay", token});
   EXPECT_EQ(changed.exitCode, 2);
-  EXPECT_NE(changed.err.find("changed since the token was made"), std::string::npos) << changed.err;
-  EXPECT_EQ(runHph({"replay", "hph1.garbage!"}).exitCode, 2);
+  EXPECT_NE(changed.err.find("the scenario " + path + " changed since it was made"), std::string::npos) << changed.err;
+  // --scenario: another copy decides by content.
+  const std::string copy = writeTempFile("race-other-copy.toml", {toml.begin(), toml.end()});
+  EXPECT_EQ(runHph({"replay", token, "--scenario", copy}).exitCode, 1);
+  EXPECT_EQ(runHph({"replay", token, "--scenario", path}).exitCode, 2);
+  EXPECT_EQ(runHph({"replay", "hph2.garbage!"}).exitCode, 2);
   EXPECT_EQ(runHph({"replay", "not-a-token-or-file"}).exitCode, 2);
+  const CommandResult old = runHph({"replay", "hph1.AAAA"});
+  EXPECT_EQ(old.exitCode, 2);
+  EXPECT_NE(old.err.find("older hph"), std::string::npos) << old.err;
+}
+
+// Tokens and .replay files name the scenario by absolute path: they replay from any
+// directory, whatever path `check` was given.
+TEST(CheckCli, ReplayWorksFromAnyDirectory) {
+  const std::string dir = writeTempFile("dummy-any", {}) + ".traces";
+  const std::string corpus = std::string(HPH_CORPUS_DIR);
+  const CommandResult r = runProgram("/usr/bin/env", {"-C", corpus, HPH_BINARY, "check", "scenarios/race.x64.toml",
+                                                      "--trace-dir", dir});
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  const std::string token = replayToken(r.out);
+  for (const std::string& source : {token, dir + "/race-x64.replay"}) {
+    const CommandResult elsewhere = runProgram("/usr/bin/env", {"-C", "/", HPH_BINARY, "replay", source});
+    EXPECT_EQ(elsewhere.exitCode, 1) << source << ": " << elsewhere.out << elsewhere.err;
+    EXPECT_NE(elsewhere.out.find("violation:invariant"), std::string::npos) << elsewhere.out;
+  }
 }
 
 TEST(CheckCli, ScenarioErrorsNameTheFileAndField) {
@@ -145,13 +187,138 @@ TEST(CheckCli, ScenarioErrorsNameTheFileAndField) {
   EXPECT_EQ(runHph({"check", scenario("race.x64.toml"), "--strategy", "dfs"}).exitCode, 2);
 }
 
-TEST(CheckCli, MaxTimeGivesAPartialReport) {
+// Only a protocol's own refusal is the refusal a canary expects: a misspelt name in the
+// same scenario is bad input (exit 2), never "refused as expected".
+TEST(CheckCli, BadInputIsNeverTheExpectedRefusal) {
+  const CommandResult refused = runHph({"check", scenario("patch-int3-3step-refused.x64.toml")});
+  EXPECT_EQ(refused.exitCode, kExitHolds) << refused.out << refused.err;
+  EXPECT_NE(refused.out.find("refused as expected"), std::string::npos) << refused.out;
+  const std::vector<std::pair<std::string, std::string>> typos[] = {
+      {{"entry = \"worker\"", "entry = \"wroker\""}},
+      {{"target = \"bump\"", "target = \"bmup\""}},
+      {{"images/counter_patch", "images/no-such-patch"}},
+  };
+  for (const auto& typo : typos) {
+    const std::string path = scenarioVariant("patch-int3-3step-refused.x64.toml", typo, "typo.toml");
+    const CommandResult r = runHph({"check", path});
+    EXPECT_EQ(r.exitCode, kExitBadInput) << r.out << r.err;
+    EXPECT_EQ(r.out.find("PASS"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("typo.toml"), std::string::npos) << r.err;
+  }
+}
+
+TEST(CheckCli, AVariantEditThatMatchesNothingFailsTheTest) {
+  EXPECT_NONFATAL_FAILURE(scenarioVariant("race.x64.toml", {{"no such text", "x"}}), "matches nothing");
+}
+
+// What a patch adds is watched by default; `watch` may name functions of any loaded
+// image, with "image!name" to pick one.
+TEST(CheckCli, WatchNamesFunctionsOfEveryLoadedImage) {
+  for (const char* watch : {"account_v2", "account_patch!account_v2", "account_patch.x64.dll!account_v2"}) {
+    const std::string path = scenarioVariant("patch-racy-replacement.x64.toml",
+                                             {{"\\[explore\\]", fmt::format("[explore]\nwatch = [\"{}\"]", watch)}});
+    const CommandResult r = runHph({"check", path});
+    EXPECT_EQ(r.exitCode, kExitHolds) << watch << ": " << r.out << r.err;
+    EXPECT_NE(r.out.find("violation:invariant (as expected)"), std::string::npos) << r.out;
+  }
+  const std::string unknown = scenarioVariant("patch-racy-replacement.x64.toml",
+                                              {{"\\[explore\\]", "[explore]\nwatch = [\"nope!account_v2\"]"}});
+  const CommandResult noImage = runHph({"check", unknown});
+  EXPECT_EQ(noImage.exitCode, kExitBadInput);
+  EXPECT_NE(noImage.err.find("[explore].watch: 'nope!account_v2': no loaded image is called 'nope'"), std::string::npos)
+      << noImage.err;
+  // The same name in two loaded images is ambiguous without an image.
+  const std::string twice = writeTempFile(
+      "twice.toml", [] {
+        const std::string race = corpusImage("race.x64.dll");
+        const std::string text = "name = \"twice\"\narch = \"x64\"\nbase = \"" + race + "\"\npatch = \"" + race +
+                                 "\"\n[[functions]]\ntarget = \"racy_increment\"\nreplacement = \"atomic_increment\"\n"
+                                 "[protocol]\nname = \"padding-short-jmp\"\n[threads]\ncount = 1\nentry = \"race_worker\"\n"
+                                 "[explore]\nwatch = [\"race_verify\"]\n";
+        return std::vector<uint8_t>(text.begin(), text.end());
+      }());
+  const CommandResult ambiguous = runHph({"check", twice});
+  EXPECT_EQ(ambiguous.exitCode, kExitBadInput);
+  EXPECT_NE(ambiguous.err.find("names a function of race.x64.dll and of race.x64.dll"), std::string::npos)
+      << ambiguous.err;
+}
+
+// A split RMW is a recorded choice: the counterexample's token replays to the same
+// lost update.
+TEST(CheckCli, ASplitRmwCounterexampleReplays) {
+  const std::string out = writeTempFile("rmw.json", {});
+  const CommandResult r = runHph({"check", scenario("rmw-inc.x64.toml"), "--json", out});
+  ASSERT_EQ(r.exitCode, kExitHolds) << r.out;
+  const auto report = readJson(out);
+  const std::string token = report["scenarios"][0]["counterexample"]["replay"];
+  const CommandResult replay = runHph({"replay", token});
+  EXPECT_EQ(replay.exitCode, kExitViolated) << replay.out << replay.err;
+  EXPECT_NE(replay.out.find("invariant"), std::string::npos) << replay.out;
+}
+
+// A search cut short answers nothing: `inconclusive`, exit 4, never a pass unless the
+// user accepts partial results; how much was covered is said and the reports written.
+TEST(CheckCli, MaxTimeIsInconclusiveNotAPass) {
   const std::string out = writeTempFile("partial.json", {});
+  const std::string junit = writeTempFile("partial.xml", {});
   const CommandResult r = runHph({"check", scenario("atomic64.arm64.toml"), "--schedules", "100000000",
-                                  "--max-time", "0.5", "--json", out});
-  EXPECT_EQ(r.exitCode, 0) << r.out;
-  EXPECT_NE(r.out.find("stopped by --max-time"), std::string::npos) << r.out;
-  EXPECT_EQ(readJson(out)["scenarios"][0]["exploration"]["stopped_by"], "max-time");
+                                  "--max-time", "0.5", "--json", out, "--junit", junit});
+  EXPECT_EQ(r.exitCode, kExitInconclusive) << r.out;
+  EXPECT_NE(r.out.find("FAIL atomic64-arm64: inconclusive (expected holds)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stopped by --max-time 0.5 s"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("inconclusive"), std::string::npos) << r.err;
+  const auto report = readJson(out);
+  EXPECT_EQ(report["scenarios"][0]["verdict"], "inconclusive");
+  EXPECT_EQ(report["scenarios"][0]["exploration"]["stopped_by"], "max-time");
+  EXPECT_EQ(report["scenarios"][0]["exploration"]["exhausted"], false);
+  EXPECT_GT(report["scenarios"][0]["exploration"]["schedules"].get<uint64_t>(), 0u);
+  EXPECT_EQ(report["exit_code"], kExitInconclusive);
+  const std::vector<uint8_t> xml = readFile(junit);
+  EXPECT_NE(std::string(xml.begin(), xml.end()).find("<failure message=\"inconclusive"), std::string::npos);
+
+  const CommandResult accepted = runHph({"check", scenario("atomic64.arm64.toml"), "--schedules", "100000000",
+                                         "--max-time", "0.5", "--accept-partial", "--json", out});
+  EXPECT_EQ(accepted.exitCode, kExitHolds) << accepted.out;
+  EXPECT_NE(accepted.out.find("inconclusive (accepted: --accept-partial)"), std::string::npos) << accepted.out;
+  EXPECT_EQ(readJson(out)["scenarios"][0]["verdict"], "inconclusive");
+}
+
+// The exhaustive search's schedule cap is a cut, like time.
+TEST(CheckCli, AScheduleCapIsInconclusive) {
+  const CommandResult r = runHph({"check", scenario("atomic.x64.toml"), "--strategy", "exhaustive", "--schedules", "3"});
+  EXPECT_EQ(r.exitCode, kExitInconclusive) << r.out;
+  EXPECT_NE(r.out.find("stopped at the cap of 3 schedules"), std::string::npos) << r.out;
+}
+
+// A canary that was not caught in time failed, --accept-partial or not.
+TEST(CheckCli, AcceptPartialNeverPassesAnUncaughtCanary) {
+  const CommandResult r = runHph({"check", scenario("race.x64.toml"), "--max-time", "0.000001", "--accept-partial"});
+  EXPECT_EQ(r.exitCode, kExitInconclusive) << r.out;
+}
+
+// SIGTERM (what `timeout` sends) and SIGINT stop the search, not the process: the verdict
+// is inconclusive, scenarios not begun say so, and every report is written.
+TEST(CheckCli, ASignalLeavesEveryReport) {
+  for (const char* signal : {"TERM", "INT"}) {
+    const std::string json = writeTempFile(std::string("signal-") + signal + ".json", {});
+    const std::string junit = writeTempFile(std::string("signal-") + signal + ".xml", {});
+    const std::string sarif = writeTempFile(std::string("signal-") + signal + ".sarif", {});
+    const CommandResult r =
+        runProgram("/usr/bin/timeout", {"-s", signal, "1", HPH_BINARY, "check", scenario("atomic64.arm64.toml"),
+                                        scenario("race.x64.toml"), "--schedules", "100000000", "--json", json,
+                                        "--junit", junit, "--sarif", sarif});
+    EXPECT_EQ(r.exitCode, 124) << "timeout reports that it sent the signal: " << r.out << r.err;
+    EXPECT_NE(r.out.find("interrupted by a signal"), std::string::npos) << r.out;
+    const auto report = readJson(json);
+    ASSERT_EQ(report["scenarios"].size(), 2u);
+    EXPECT_EQ(report["scenarios"][0]["verdict"], "inconclusive");
+    EXPECT_EQ(report["scenarios"][0]["exploration"]["stopped_by"], "signal");
+    EXPECT_EQ(report["scenarios"][1]["verdict"], "inconclusive");
+    EXPECT_EQ(report["exit_code"], kExitInconclusive);
+    EXPECT_FALSE(readFile(junit).empty());
+    const auto sarifLog = readJson(sarif);
+    EXPECT_EQ(sarifLog["runs"][0]["invocations"][0]["toolExecutionNotifications"].size(), 2u);
+  }
 }
 
 }  // namespace

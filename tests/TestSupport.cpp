@@ -27,7 +27,12 @@ std::string scenarioVariant(const std::string& name, const std::vector<std::pair
   const auto bytes = readFile(corpusScenario(name));
   std::string text(bytes.begin(), bytes.end());
   text = std::regex_replace(text, std::regex("\\.\\./images/"), std::string(HPH_CORPUS_DIR) + "/images/");
-  for (const auto& [from, to] : edits) text = std::regex_replace(text, std::regex(from), to);
+  for (const auto& [from, to] : edits) {
+    // An edit that changes nothing would leave the test checking the unedited scenario.
+    if (!std::regex_search(text, std::regex(from)))
+      ADD_FAILURE() << "scenarioVariant(" << name << "): the edit '" << from << "' matches nothing";
+    text = std::regex_replace(text, std::regex(from), to);
+  }
   return writeTempFile(as.empty() ? "variant-" + name : as, {text.begin(), text.end()});
 }
 

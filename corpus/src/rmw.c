@@ -84,3 +84,22 @@ CORPUS_EXPORT uint64_t rmw_verify(void) {
   for (int i = 0; i < RMW_MAX_THREADS; ++i) expected += g_rmw_calls[i];
   return g_rmw_counter == expected ? 1 : 0;
 }
+
+/* A thread that reads code as data (a guest checking a prologue): the byte it saw at
+ * code_target's entry. A patcher store there conflicts with that read, so schedules
+ * that put the store first cannot be pruned as equivalent (sleep sets need the rule). */
+static volatile uint8_t g_seen_code;
+
+CORPUS_EXPORT CORPUS_NOINLINE uint64_t code_target(uint64_t x) { return x * 3 + 1; }
+
+/* Watched by the scenario: the scheduling point that ends the reading transition (a
+ * thread's exit conflicts with everything, so the read must end before it). */
+CORPUS_EXPORT CORPUS_NOINLINE uint64_t code_reader_done(uint64_t x) { return x + g_seen_code; }
+
+CORPUS_EXPORT uint64_t code_reader_worker(uint64_t index) {
+  g_seen_code = *(volatile const uint8_t *)(const void *)&code_target;
+  return code_reader_done(index);
+}
+
+/* 0 when the reader saw an int3 (0xCC), the byte the scenario's store writes. */
+CORPUS_EXPORT uint64_t code_reader_verify(void) { return g_seen_code != 0xCC ? 1 : 0; }

@@ -1,9 +1,17 @@
 #include "harness/explore/ReplayToken.h"
 
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "harness/Digest.h"
+#include "harness/Provenance.h"
+#include "harness/Session.h"
+
 namespace hph {
 namespace {
 
-constexpr std::string_view kPrefix = "hph1.";
+constexpr std::string_view kPrefix = "hph2.";
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr size_t kMaxDecisions = 1 << 20;
 
@@ -62,13 +70,60 @@ std::optional<std::vector<uint8_t>> unbase64url(std::string_view text) {
   return out;
 }
 
+// The first kDigestBytes of a SHA-256 written as hex.
+std::vector<uint8_t> shortDigest(const std::string& hex) {
+  std::vector<uint8_t> out;
+  for (size_t i = 0; i + 1 < hex.size() && out.size() < ReplayToken::kDigestBytes; i += 2)
+    out.push_back(static_cast<uint8_t>(std::stoul(hex.substr(i, 2), nullptr, 16)));
+  out.resize(ReplayToken::kDigestBytes);
+  return out;
+}
+
+std::vector<std::vector<uint8_t>> digestsOf(const ScenarioInputs& inputs) {
+  Sha256 versions;
+  versions.update(hphVersion());
+  versions.update(unicornVersion());
+  versions.update(liefVersion());
+  std::vector<std::vector<uint8_t>> out{shortDigest(hexString(versions.finish())), shortDigest(inputs.scenarioSha256),
+                                        shortDigest(inputs.baseSha256)};
+  for (const PatchImage& p : inputs.patches) out.push_back(shortDigest(p.sha256));
+  return out;
+}
+
 }  // namespace
+
+ReplayToken ReplayToken::of(const ScenarioInputs& inputs, std::vector<std::pair<uint64_t, ActorId>> decisions) {
+  ReplayToken token;
+  std::error_code ec;
+  const auto absolute = std::filesystem::absolute(inputs.scenario.path, ec);
+  token.scenarioPath = ec ? inputs.scenario.path : absolute.lexically_normal().string();
+  token.digests = digestsOf(inputs);
+  token.decisions = std::move(decisions);
+  return token;
+}
+
+std::string ReplayToken::changedInput(const ScenarioInputs& inputs) const {
+  const auto now = digestsOf(inputs);
+  if (digests.empty() || now[0] != digests[0])
+    return "it was made by another hph, Unicorn or LIEF version";
+  if (now[1] != digests[1]) return fmt::format("the scenario {} changed since it was made", inputs.scenario.path);
+  if (now[2] != digests[2]) return fmt::format("the base image {} changed since it was made", inputs.base->path);
+  if (now.size() != digests.size())
+    return fmt::format("the scenario now has {} patch images, the token was made with {}", now.size() - 3,
+                       digests.size() - 3);
+  for (size_t i = 3; i < now.size(); ++i)
+    if (now[i] != digests[i])
+      return fmt::format("patch[{}] {} changed since it was made", i - 3, inputs.patches[i - 3].image->path);
+  return "";
+}
 
 std::string ReplayToken::encode() const {
   std::vector<uint8_t> payload;
   putVarint(payload, scenarioPath.size());
   payload.insert(payload.end(), scenarioPath.begin(), scenarioPath.end());
-  for (size_t i = 0; i < kDigestBytes; ++i) payload.push_back(i < digest.size() ? digest[i] : 0);
+  putVarint(payload, digests.size());
+  for (const auto& digest : digests)
+    for (size_t i = 0; i < kDigestBytes; ++i) payload.push_back(i < digest.size() ? digest[i] : 0);
   putVarint(payload, decisions.size());
   uint64_t previous = 0;
   for (const auto& [point, actor] : decisions) {
@@ -90,9 +145,11 @@ std::optional<ReplayToken> ReplayToken::decode(std::string_view text) {
   if (!pathLength || *pathLength > payload->size() - at) return std::nullopt;
   token.scenarioPath.assign(payload->begin() + at, payload->begin() + at + *pathLength);
   at += *pathLength;
-  if (payload->size() - at < kDigestBytes) return std::nullopt;
-  token.digest.assign(payload->begin() + at, payload->begin() + at + kDigestBytes);
-  at += kDigestBytes;
+  auto inputs = getVarint(*payload, at);
+  if (!inputs || *inputs < 3 || *inputs > kMaxInputs || payload->size() - at < *inputs * kDigestBytes)
+    return std::nullopt;
+  for (uint64_t i = 0; i < *inputs; ++i, at += kDigestBytes)
+    token.digests.emplace_back(payload->begin() + at, payload->begin() + at + kDigestBytes);
   auto count = getVarint(*payload, at);
   if (!count || *count > kMaxDecisions) return std::nullopt;
   uint64_t point = 0;

@@ -1,6 +1,8 @@
-// A replay token names one schedule of one scenario: the scenario file (as given on the
-// command line), the first bytes of the inputs' SHA-256 (replay refuses changed inputs),
-// and the off-default decisions. Text form: "hph1." + base64url of varints.
+// A replay token names one schedule of one scenario: the scenario file by its absolute
+// path (so the token works from any directory; `replay --scenario` points elsewhere),
+// the first bytes of each input's SHA-256 — the tool versions, the scenario, the base,
+// each patch — so replay refuses inputs that changed and says which one, and the
+// off-default decisions. Text form: "hph2." + base64url of varints.
 #pragma once
 
 #include <optional>
@@ -12,14 +14,22 @@
 
 namespace hph {
 
+struct ScenarioInputs;
+
 struct ReplayToken {
-  static constexpr size_t kDigestBytes = 8;
+  static constexpr size_t kDigestBytes = 6;
+  static constexpr size_t kMaxInputs = 64;
   std::string scenarioPath;
-  std::vector<uint8_t> digest;  // kDigestBytes of ScenarioInputs::inputsDigest
+  // kDigestBytes each: [0] hph/Unicorn/LIEF versions, [1] scenario, [2] base, [3 + i] patch i.
+  std::vector<std::vector<uint8_t>> digests;
   std::vector<std::pair<uint64_t, ActorId>> decisions;
 
+  // The token for this schedule of these inputs.
+  static ReplayToken of(const ScenarioInputs& inputs, std::vector<std::pair<uint64_t, ActorId>> decisions);
   std::string encode() const;
   static std::optional<ReplayToken> decode(std::string_view text);
+  // Which input differs from what the token was made from, in words ("" when none).
+  std::string changedInput(const ScenarioInputs& inputs) const;
 };
 
 }  // namespace hph
