@@ -11,3 +11,14 @@ namespace hph {
 std::optional<uint64_t> parseInteger(std::string_view text);
 
 }  // namespace hph
+
+namespace hph {
+
+// Strictly an unsigned integer: decimal or 0x-hex digits only, no sign, no overflow
+// (`--seed -1` or a value above 2^64 is refused, not wrapped).
+std::optional<uint64_t> parseUnsigned(std::string_view text);
+
+// Strictly a finite, non-negative decimal number of seconds (no nan, inf or sign).
+std::optional<double> parseSeconds(std::string_view text);
+
+}  // namespace hph

@@ -7,11 +7,14 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "emu/core/EchoText.h"
+#include "emu/core/InputFile.h"
 #include "harness/Diagnostics.h"
+#include "harness/scenario/Limits.h"
 #include "harness/explore/Explorer.h"
+#include "harness/explore/JobLimit.h"
 #include "harness/explore/ReplayToken.h"
 #include "harness/report/ChromeTrace.h"
-#include "harness/report/ScheduleText.h"
 #include "harness/report/ScheduleText.h"
 
 namespace hph {
@@ -21,16 +24,24 @@ namespace {
 // first line) or a Chrome trace written by `check --trace-dir` (otherData.replay).
 Result<std::string> tokenText(const std::string& argument) {
   if (argument.starts_with("hph1.")) return argument;
-  std::ifstream in(argument);
-  if (!in) return badInput(fmt::format("{}: neither a replay token (hph1.…) nor a readable file", argument));
-  std::stringstream contents;
-  contents << in.rdbuf();
-  const std::string text = contents.str();
+  // Bounded, and regular files only: `replay /dev/zero` or a FIFO is refused, not read.
+  auto contents = readInputText(argument, limits::kMaxReplayFileBytes);
+  if (!contents) {
+    if (contents.error().message.find("cannot open") == std::string::npos) return contents.error();
+    return badInput(fmt::format("{}: neither a replay token (hph1.…) nor a readable file", echoText(argument)));
+  }
+  const std::string& text = *contents;
   if (text.starts_with("hph1.")) return text.substr(0, text.find('\n'));
   const auto trace = nlohmann::json::parse(text, nullptr, false);
-  if (!trace.is_discarded() && trace.contains("otherData") && trace["otherData"].contains("replay"))
-    return trace["otherData"]["replay"].get<std::string>();
-  return badInput(fmt::format("{}: holds no replay token", argument));
+  if (trace.is_discarded() || !trace.is_object() || !trace.contains("otherData"))
+    return badInput(fmt::format("{}: holds no replay token", echoText(argument)));
+  const nlohmann::json& other = trace["otherData"];
+  if (!other.is_object() || !other.contains("replay"))
+    return badInput(fmt::format("{}: otherData.replay: missing (holds no replay token)", echoText(argument)));
+  if (!other["replay"].is_string())
+    return badInput(fmt::format("{}: otherData.replay: expected a string (a replay token), not {}", echoText(argument),
+                                other["replay"].type_name()));
+  return other["replay"].get<std::string>();
 }
 
 }  // namespace
@@ -39,7 +50,7 @@ int runReplay(const ReplayOptions& options) {
   auto text = tokenText(options.token);
   if (!text) return reportError(text.error());
   auto token = ReplayToken::decode(*text);
-  if (!token) return reportError(badInput(fmt::format("replay token: malformed ('{}')", text->substr(0, 40))));
+  if (!token) return reportError(badInput(fmt::format("replay token: malformed ('{}')", echoText(*text, 40))));
   auto scenario = loadScenario(token->scenarioPath);
   if (!scenario) return reportError(scenario.error());
   auto inputs = prepareScenario(*scenario);
@@ -48,6 +59,7 @@ int runReplay(const ReplayOptions& options) {
   if (!std::equal(token->digest.begin(), token->digest.end(), digest.begin()))
     return reportError(badInput(fmt::format("replay token: {} or its images changed since the token was "
                                             "made (or another hph version made it)", token->scenarioPath)));
+  if (auto room = checkRoomForEngines(1); !room) return reportError(room.error());
   bool diverged = false;
   auto run = replaySchedule(inputs.value(), token->decisions, &diverged);
   if (!run) return reportError(run.error());
@@ -72,7 +84,7 @@ int runReplay(const ReplayOptions& options) {
                           {"instruction", run->violation->instruction},
                           {"step", run->violation->step ? nlohmann::json(*run->violation->step + 1) : nlohmann::json(nullptr)}};
     if (run->invariantValue) out["invariant_value"] = *run->invariantValue;
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
     fmt::print("{}: {} — {} preemption{}, {} scheduling points, {} instructions\n", scenario->name,
                run->violation ? "violation:" + run->violation->property : "holds", run->preemptions,

@@ -11,7 +11,11 @@ enum class Status {
   kBadInput,        // malformed image, wrong argument, unknown function: exit 2
   kUnresolvedImport,// guest needed an import no shim provides: exit 2 (input problem)
   kGuestFault,      // the guest crashed or ran out of budget: exit 1 (a finding)
-  kInternal,        // a bug or an environment failure in the harness: exit 3
+  kInternal,        // a bug in the harness: exit 3
+  // The request does not fit this process's limits (address space for the engines, ...):
+  // exit 2 like bad input — the user changes the request or the limit — and never 1,
+  // which would read as "property violated". The message says which limit.
+  kResource,
 };
 
 // Exit codes shared by every subcommand (see DESIGN.md, "Command line").
@@ -27,7 +31,8 @@ constexpr int exitCodeFor(Status status) {
     case Status::kOk: return kExitHolds;
     case Status::kGuestFault: return kExitViolated;
     case Status::kBadInput:
-    case Status::kUnresolvedImport: return kExitBadInput;
+    case Status::kUnresolvedImport:
+    case Status::kResource: return kExitBadInput;
     case Status::kInternal: return kExitInternal;
   }
   return kExitInternal;
@@ -40,6 +45,7 @@ constexpr std::string_view statusName(Status status) {
     case Status::kUnresolvedImport: return "unresolved-import";
     case Status::kGuestFault: return "guest-fault";
     case Status::kInternal: return "internal";
+    case Status::kResource: return "resource";
   }
   return "internal";
 }
