@@ -160,7 +160,7 @@ const std::vector<MalformedCase>& malformedCases() {
          const uint32_t dir = fileOffsetOf(b, get<uint32_t>(b, Layout(b).directory(pe::kLoadConfigDirectory)));
          put<uint32_t>(b, dir, 0xFFFFFFFF);
        },
-       "load config.Size: the directory at RVA"},
+       "load config.Size"},
       {"hotpatch_table_outside", "basics.arm64.dll",
        [](Bytes& b) {
          const uint32_t dir = fileOffsetOf(b, get<uint32_t>(b, Layout(b).directory(pe::kLoadConfigDirectory)));
