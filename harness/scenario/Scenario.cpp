@@ -15,6 +15,12 @@
 namespace hph {
 namespace {
 
+// A number as a message shows it: whole numbers without an exponent ("31536000").
+std::string numberText(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<int64_t>(v));
+  return fmt::format("{}", v);
+}
+
 // What a TOML node is, for "expected X, not Y" messages.
 std::string_view typeName(const toml::node& node) {
   switch (node.type()) {
@@ -76,8 +82,9 @@ class TableReader {
     double v = 0;
     if (n->is_integer()) v = static_cast<double>(n->as_integer()->get());
     else if (n->is_floating_point()) v = n->as_floating_point()->get();
-    else return typeError(key, fmt::format("a number in {}..{}", min, max), *n);
-    if (!std::isfinite(v) || v < min || v > max) return error(key, fmt::format("{} is not in {}..{}", v, min, max));
+    else return typeError(key, fmt::format("a number in {}..{}", numberText(min), numberText(max)), *n);
+    if (!std::isfinite(v) || v < min || v > max)
+      return error(key, fmt::format("{} is not in {}..{}", numberText(v), numberText(min), numberText(max)));
     return std::optional<double>(v);
   }
 
