@@ -7,6 +7,7 @@
 #include "emu/pe/PeImage.h"
 #include "emu/core/EchoText.h"
 #include "harness/Diagnostics.h"
+#include "harness/explore/JobLimit.h"
 #include "harness/IntegerArgument.h"
 #include "patch/Redirect.h"
 #include "patch/TrampolineCheck.h"
@@ -169,6 +170,8 @@ int runTrampoline(const TrampolineOptions& options) {
                                                                     : *address + kHexTrampolineDistance;
   }
 
+  // The differential check runs the original and the trampoline on an engine each.
+  if (auto room = checkRoomForEngines(2); !room) return reportError(room.error());
   const Relocator& relocator = relocatorFor(*arch);
   bool mismatch = false;
   json results = json::array();
