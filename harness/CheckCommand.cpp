@@ -20,6 +20,7 @@
 #include "harness/report/JunitReport.h"
 #include "harness/report/SarifReport.h"
 #include "harness/report/ScheduleText.h"
+#include "harness/scenario/Limits.h"
 
 namespace hph {
 namespace {
@@ -33,10 +34,11 @@ struct Shard {
 
 Result<Shard> parseShard(const std::string& text) {
   const size_t slash = text.find('/');
-  auto index = parseInteger(text.substr(0, slash));
-  auto count = slash == std::string::npos ? std::nullopt : parseInteger(text.substr(slash + 1));
-  if (!index || !count || *count == 0 || *count > 100000 || *index >= *count)
-    return badInput(fmt::format("--shard '{}': expected I/N with 0 <= I < N", text));
+  auto index = parseUnsigned(text.substr(0, slash));
+  auto count = slash == std::string::npos ? std::nullopt : parseUnsigned(text.substr(slash + 1));
+  if (!index || !count || *count == 0 || *count > limits::kMaxShardCount || *index >= *count)
+    return badInput(fmt::format("--shard '{}': expected I/N with 0 <= I < N <= {}", echoText(text),
+                                limits::kMaxShardCount));
   return Shard{static_cast<uint32_t>(*index), static_cast<uint32_t>(*count)};
 }
 

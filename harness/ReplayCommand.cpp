@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -59,7 +60,10 @@ int runReplay(const ReplayOptions& options) {
   if (!std::equal(token->digest.begin(), token->digest.end(), digest.begin()))
     return reportError(badInput(fmt::format("replay token: {} or its images changed since the token was "
                                             "made (or another hph version made it)", token->scenarioPath)));
-  if (auto room = checkRoomForEngines(1); !room) return reportError(room.error());
+  // One engine for the run, one more for C5's reference calls with pure functions.
+  const bool pure = std::any_of(scenario->functions.begin(), scenario->functions.end(),
+                                [](const FunctionMap& f) { return f.pure; });
+  if (auto room = checkRoomForEngines(pure ? 2 : 1); !room) return reportError(room.error());
   bool diverged = false;
   auto run = replaySchedule(inputs.value(), token->decisions, &diverged);
   if (!run) return reportError(run.error());

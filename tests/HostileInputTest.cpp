@@ -112,6 +112,8 @@ const std::vector<HostileCase>& hostileCases() {
        Expect::kBadInput, {"--depth: '4294967297' is not an integer in 1..1000"}},
       {"jobs_flag_wraps", [] { return checkRace(race("jobs-flag", "x", "x"), {"--jobs", "4294967297"}); },
        Expect::kBadInput, {"--jobs: '4294967297' is not an integer in 0..1024"}},
+      {"shard_negative", [] { return checkRace(race("shard-neg", "x", "x"), {"--shard", "-1/3"}); }, Expect::kBadInput,
+       {"--shard '-1/3': expected I/N with 0 <= I < N <= 100000"}},
       {"budget_negative",
        [] { return std::vector<std::string>{"call", corpusImage("basics.x64.dll"), "sum8", "--budget", "-1"}; },
        Expect::kBadInput, {"--budget: '-1' is not an integer in 1..18446744073709551615"}},
