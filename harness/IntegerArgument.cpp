@@ -18,9 +18,6 @@ std::optional<uint64_t> parseInteger(std::string_view text) {
   return negative ? 0 - value : value;
 }
 
-}  // namespace hph
-
-namespace hph {
 
 std::optional<uint64_t> parseUnsigned(std::string_view text) {
   int base = 10;
