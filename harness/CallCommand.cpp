@@ -5,11 +5,15 @@
 #include <nlohmann/json.hpp>
 
 #include "emu/pe/ImageLoader.h"
+#include "emu/core/EchoText.h"
 #include "harness/Diagnostics.h"
+#include "harness/explore/JobLimit.h"
 #include "harness/IntegerArgument.h"
 
 namespace hph {
 namespace {
+
+constexpr uint64_t kLowestBase = 0x10000;
 
 nlohmann::json faultJson(const GuestFault& fault) {
   return {{"kind", faultKindName(fault.kind)}, {"pc", fault.pc},     {"address", fault.address},
@@ -25,7 +29,7 @@ int runCall(const CallCommandOptions& options) {
     auto value = parseInteger(text);
     if (!value)
       return reportError(badInput(fmt::format("argument '{}': not a decimal or 0x-hex 64-bit "
-                                              "integer", text)));
+                                              "integer", echoText(text))));
     args.push_back(*value);
   }
   if (args.size() > kMaxCallArgs)
@@ -33,17 +37,24 @@ int runCall(const CallCommandOptions& options) {
                                             kMaxCallArgs)));
   std::optional<uint64_t> base;
   if (options.base) {
-    base = parseInteger(*options.base);
-    if (!base) return reportError(badInput(fmt::format("--base '{}': not an integer", *options.base)));
+    base = parseUnsigned(*options.base);
+    if (!base)
+      return reportError(badInput(fmt::format("--base '{}': not an unsigned decimal or 0x-hex integer", echoText(*options.base))));
   }
 
   auto image = readPeImage(options.image);
   if (!image) return reportError(image.error());
+  if (base && (*base < kLowestBase || *base > Machine::kStackBase || image->sizeOfImage > Machine::kStackBase - *base))
+    // Below: page zero and null pointers; above: the harness's own stack, shims and
+    // return sentinel, then non-canonical addresses.
+    return reportError(badInput(fmt::format("--base 0x{:x}: {} must load inside 0x{:x}..0x{:x}", *base,
+                                            options.image, kLowestBase, Machine::kStackBase)));
+  if (auto room = checkRoomForEngines(1); !room) return reportError(room.error());
   const FunctionInfo* function = image->findFunction(options.function);
   if (!function)
     return reportError(badInput(fmt::format("{}: function '{}': no export, .pdata function or "
                                             "rva:0x... entry of that name", options.image,
-                                            options.function)));
+                                            echoText(options.function))));
   auto machine = Machine::create(*image->arch);
   if (!machine) return reportError(machine.error());
   auto loaded = loadImage(**machine, *image, base);
@@ -68,7 +79,7 @@ int runCall(const CallCommandOptions& options) {
       out["status"] = "ok";
       out["result"] = outcome->value;
     }
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   } else if (outcome->fault) {
     fmt::print("{}: {}: guest fault: {}\n", options.image, function->name, outcome->fault->describe());
   } else {

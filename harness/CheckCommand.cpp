@@ -3,21 +3,25 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "emu/core/EchoText.h"
 #include "harness/Diagnostics.h"
 #include "harness/IntegerArgument.h"
 #include "harness/Interruption.h"
 #include "harness/Provenance.h"
 #include "harness/explore/Explorer.h"
+#include "harness/explore/JobLimit.h"
 #include "harness/explore/ReplayToken.h"
 #include "harness/report/ChromeTrace.h"
 #include "harness/report/JunitReport.h"
 #include "harness/report/SarifReport.h"
 #include "harness/report/ScheduleText.h"
+#include "harness/scenario/Limits.h"
 
 namespace hph {
 namespace {
@@ -31,10 +35,11 @@ struct Shard {
 
 Result<Shard> parseShard(const std::string& text) {
   const size_t slash = text.find('/');
-  auto index = parseInteger(text.substr(0, slash));
-  auto count = slash == std::string::npos ? std::nullopt : parseInteger(text.substr(slash + 1));
-  if (!index || !count || *count == 0 || *count > 100000 || *index >= *count)
-    return badInput(fmt::format("--shard '{}': expected I/N with 0 <= I < N", text));
+  auto index = parseUnsigned(text.substr(0, slash));
+  auto count = slash == std::string::npos ? std::nullopt : parseUnsigned(text.substr(slash + 1));
+  if (!index || !count || *count == 0 || *count > limits::kMaxShardCount || *index >= *count)
+    return badInput(fmt::format("--shard '{}': expected I/N with 0 <= I < N <= {}", echoText(text),
+                                limits::kMaxShardCount));
   return Shard{static_cast<uint32_t>(*index), static_cast<uint32_t>(*count)};
 }
 
@@ -146,8 +151,15 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   exploreOptions.shardIndex = shard.index;
   exploreOptions.shardCount = shard.count;
   exploreOptions.interrupted = options.interrupted;
-  exploreOptions.jobs = options.jobs.value_or(settings.jobs);
-  if (exploreOptions.jobs == 0) exploreOptions.jobs = availableCpus();
+  {
+    // Clamped to the CPUs and the address-space limit before any engine opens (JobLimit.h).
+    const bool pure = std::any_of(scenario->functions.begin(), scenario->functions.end(),
+                                  [](const FunctionMap& f) { return f.pure; });
+    auto jobs = planJobs(options.jobs.value_or(settings.jobs), pure ? 2 : 1);
+    if (!jobs) return refuse(jobs.error());
+    if (!jobs->note.empty()) fmt::print(stderr, "hph: note: {}: {}\n", scenario->name, jobs->note);
+    exploreOptions.jobs = jobs->jobs;
+  }
   if (exploreOptions.schedules == 0) return refuse(badInput("--schedules: must be positive"));
   if (exploreOptions.depth == 0) return refuse(badInput("--depth: must be at least 1"));
   const bool terminal = isatty(STDERR_FILENO);
@@ -269,6 +281,8 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   if (options.traceDir) {
     std::error_code ec;
     std::filesystem::create_directories(*options.traceDir, ec);
+    // The name is one plain path component (Scenario.cpp checks it), so these files stay
+    // inside --trace-dir.
     const std::string base = (std::filesystem::path(*options.traceDir) / scenario->name).string();
     if (!writeFile(base + ".trace.json", chromeTraceJson(run, scenario->name, replay)) ||
         !writeFile(base + ".replay", replay + "\n"))
@@ -278,6 +292,33 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   }
   outcome.report["counterexample"] = counterexample;
   return outcome;
+}
+
+// Each report goes to its own file, and none over an input: `--json F --junit F` would
+// silently replace the JSON with the XML.
+Result<void> checkDistinctOutputs(const CheckOptions& options) {
+  std::vector<std::pair<std::string, std::string>> files;  // (flag, path)
+  if (options.jsonPath) files.emplace_back("--json", *options.jsonPath);
+  if (options.junitPath) files.emplace_back("--junit", *options.junitPath);
+  if (options.sarifPath) files.emplace_back("--sarif", *options.sarifPath);
+  auto same = [](const std::string& a, const std::string& b) {
+    std::error_code ec;
+    const auto ca = std::filesystem::weakly_canonical(a, ec);
+    if (ec) return a == b;
+    const auto cb = std::filesystem::weakly_canonical(b, ec);
+    return ec ? a == b : ca == cb;
+  };
+  for (size_t i = 0; i < files.size(); ++i) {
+    for (size_t j = i + 1; j < files.size(); ++j)
+      if (same(files[i].second, files[j].second))
+        return badInput(fmt::format("{} {} and {} {}: the same file; each report needs its own path", files[i].first,
+                                    echoText(files[i].second), files[j].first, echoText(files[j].second)));
+    for (const std::string& scenario : options.scenarios)
+      if (same(files[i].second, scenario))
+        return badInput(fmt::format("{} {}: is the scenario {}; a report must not overwrite an input", files[i].first,
+                                    echoText(files[i].second), echoText(scenario)));
+  }
+  return {};
 }
 
 // With several scenarios, a table at the end: one line each (what the release team reads).
@@ -297,6 +338,7 @@ void printVerdictTable(const json& scenarios) {
 }  // namespace
 
 int runCheck(const CheckOptions& given) {
+  if (auto distinct = checkDistinctOutputs(given); !distinct) return reportError(distinct.error());
   // Ctrl-C or `timeout` (SIGTERM) ends the search, not the process: reports still get written.
   InterruptionScope interruption;
   CheckOptions options = given;
@@ -346,12 +388,12 @@ int runCheck(const CheckOptions& given) {
                    {"scenarios", scenarios},
                    {"exit_code", exitCode},
                    {"timing", {{"seconds", seconds}}}};
-    if (!writeFile(*options.jsonPath, report.dump(2) + "\n"))
+    if (!writeFile(*options.jsonPath, report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"))
       return reportError(hph::badInput(fmt::format("--json {}: cannot write", *options.jsonPath)));
   }
   if (options.junitPath && !writeFile(*options.junitPath, junitXml(scenarios, seconds)))
     return reportError(hph::badInput(fmt::format("--junit {}: cannot write", *options.junitPath)));
-  if (options.sarifPath && !writeFile(*options.sarifPath, sarifLog(scenarios).dump(2) + "\n"))
+  if (options.sarifPath && !writeFile(*options.sarifPath, sarifLog(scenarios).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"))
     return reportError(hph::badInput(fmt::format("--sarif {}: cannot write", *options.sarifPath)));
   return exitCode;
 }

@@ -4,12 +4,15 @@
 #include <cstdio>
 #include <string>
 
+#include "emu/core/EchoText.h"
 #include "emu/core/Result.h"
 
 namespace hph {
 
 inline int reportError(const Error& error) {
-  std::fprintf(stderr, "hph: %s\n", error.message.c_str());
+  // One line whatever the message holds (a NUL must not cut it, a newline not split it).
+  const std::string line = "hph: " + oneLine(error.message) + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
   return exitCodeFor(error.status);
 }
 

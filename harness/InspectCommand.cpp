@@ -169,7 +169,7 @@ int runInspect(const InspectOptions& options) {
   auto image = readPeImage(options.image);
   if (!image) return reportError(image.error());
   if (options.json)
-    fmt::print("{}\n", toJson(*image).dump(2));
+    fmt::print("{}\n", toJson(*image).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   else
     printText(*image);
   return kExitHolds;

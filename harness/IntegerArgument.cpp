@@ -1,6 +1,7 @@
 #include "harness/IntegerArgument.h"
 
 #include <charconv>
+#include <cmath>
 
 namespace hph {
 
@@ -15,6 +16,26 @@ std::optional<uint64_t> parseInteger(std::string_view text) {
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   if (negative && value > (uint64_t{1} << 63)) return std::nullopt;
   return negative ? 0 - value : value;
+}
+
+
+std::optional<uint64_t> parseUnsigned(std::string_view text) {
+  int base = 10;
+  if (text.starts_with("0x") || text.starts_with("0X")) { base = 16; text.remove_prefix(2); }
+  if (text.empty()) return std::nullopt;
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<double> parseSeconds(std::string_view text) {
+  // from_chars would take "nan" and "inf": only digits and one point are seconds.
+  if (text.empty() || text.find_first_not_of("0123456789.") != std::string_view::npos) return std::nullopt;
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) return std::nullopt;
+  return value;
 }
 
 }  // namespace hph

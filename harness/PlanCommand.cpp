@@ -67,7 +67,7 @@ int runPlan(const PlanOptions& options) {
     }
     json out = {{"scenario", options.scenario}, {"arch", scenario->arch}, {"protocol", scenario->protocol},
                 {"reverse", scenario->reverse}, {"hotpatch_area", in.scratchBase}, {"patches", patches}, {"sites", sites}, {"steps", steps}};
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return kExitHolds;
   }
   fmt::print("{}: {} protocol {}{}, hotpatch area at {:#x}\n", scenario->name, scenario->arch, scenario->protocol,

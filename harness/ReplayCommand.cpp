@@ -2,16 +2,20 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "emu/core/EchoText.h"
+#include "emu/core/InputFile.h"
 #include "harness/Diagnostics.h"
+#include "harness/scenario/Limits.h"
 #include "harness/explore/Explorer.h"
+#include "harness/explore/JobLimit.h"
 #include "harness/explore/ReplayToken.h"
 #include "harness/report/ChromeTrace.h"
-#include "harness/report/ScheduleText.h"
 #include "harness/report/ScheduleText.h"
 
 namespace hph {
@@ -21,16 +25,24 @@ namespace {
 // first line) or a Chrome trace written by `check --trace-dir` (otherData.replay).
 Result<std::string> tokenText(const std::string& argument) {
   if (argument.starts_with("hph")) return argument;
-  std::ifstream in(argument);
-  if (!in) return badInput(fmt::format("{}: neither a replay token (hph2.…) nor a readable file", argument));
-  std::stringstream contents;
-  contents << in.rdbuf();
-  const std::string text = contents.str();
+  // Bounded, and regular files only: `replay /dev/zero` or a FIFO is refused, not read.
+  auto contents = readInputText(argument, limits::kMaxReplayFileBytes);
+  if (!contents) {
+    if (contents.error().message.find("cannot open") == std::string::npos) return contents.error();
+    return badInput(fmt::format("{}: neither a replay token (hph2.…) nor a readable file", echoText(argument)));
+  }
+  const std::string& text = *contents;
   if (text.starts_with("hph")) return text.substr(0, text.find('\n'));
   const auto trace = nlohmann::json::parse(text, nullptr, false);
-  if (!trace.is_discarded() && trace.contains("otherData") && trace["otherData"].contains("replay"))
-    return trace["otherData"]["replay"].get<std::string>();
-  return badInput(fmt::format("{}: holds no replay token", argument));
+  if (trace.is_discarded() || !trace.is_object() || !trace.contains("otherData"))
+    return badInput(fmt::format("{}: holds no replay token", echoText(argument)));
+  const nlohmann::json& other = trace["otherData"];
+  if (!other.is_object() || !other.contains("replay"))
+    return badInput(fmt::format("{}: otherData.replay: missing (holds no replay token)", echoText(argument)));
+  if (!other["replay"].is_string())
+    return badInput(fmt::format("{}: otherData.replay: expected a string (a replay token), not {}", echoText(argument),
+                                other["replay"].type_name()));
+  return other["replay"].get<std::string>();
 }
 
 }  // namespace
@@ -41,19 +53,23 @@ int runReplay(const ReplayOptions& options) {
   if (text->starts_with("hph1."))
     return reportError(badInput("replay token: made by an older hph (hph1.); run hph check again for a new one"));
   auto token = ReplayToken::decode(*text);
-  if (!token) return reportError(badInput(fmt::format("replay token: malformed ('{}')", text->substr(0, 40))));
+  if (!token) return reportError(badInput(fmt::format("replay token: malformed ('{}')", echoText(*text, 40))));
   // The token names its scenario by absolute path; --scenario gives another copy, and
   // the content digests decide whether it is the same.
   const std::string path = options.scenario.value_or(token->scenarioPath);
   if (!options.scenario && !std::filesystem::exists(token->scenarioPath))
     return reportError(badInput(fmt::format("replay token: its scenario {} does not exist here (give --scenario FILE)",
-                                            token->scenarioPath)));
+                                            echoText(token->scenarioPath))));
   auto scenario = loadScenario(path);
   if (!scenario) return reportError(scenario.error());
   auto inputs = prepareScenario(*scenario);
   if (!inputs) return reportError(inputs.error());
   if (const std::string changed = token->changedInput(*inputs.value()); !changed.empty())
     return reportError(badInput(fmt::format("replay token: {}: {}", path, changed)));
+  // One engine for the run, one more for C5's reference calls with pure functions.
+  const bool pure = std::any_of(scenario->functions.begin(), scenario->functions.end(),
+                                [](const FunctionMap& f) { return f.pure; });
+  if (auto room = checkRoomForEngines(pure ? 2 : 1); !room) return reportError(room.error());
   bool diverged = false;
   auto run = replaySchedule(inputs.value(), token->decisions, &diverged);
   if (!run) return reportError(run.error());
@@ -78,7 +94,7 @@ int runReplay(const ReplayOptions& options) {
                           {"instruction", run->violation->instruction},
                           {"step", run->violation->step ? nlohmann::json(*run->violation->step + 1) : nlohmann::json(nullptr)}};
     if (run->invariantValue) out["invariant_value"] = *run->invariantValue;
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
     fmt::print("{}: {} — {} preemption{}, {} scheduling points, {} instructions\n", scenario->name,
                run->violation ? "violation:" + run->violation->property : "holds", run->preemptions,

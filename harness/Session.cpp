@@ -6,6 +6,7 @@
 #include <charconv>
 #include <filesystem>
 
+#include "emu/core/EchoText.h"
 #include "emu/pe/HotPatchTable.h"
 #include "emu/pe/PeFormat.h"
 #include "harness/Digest.h"
@@ -102,6 +103,36 @@ Result<void> readTable(const Scenario& scenario, size_t index, const PeImage& ba
   return {};
 }
 
+// A patch image must land where nothing else is: not on the base image, the hotpatch
+// area or an earlier patch, and below the harness's own areas (thread stacks and TEBs,
+// shims); checked here, at load, rather than as a mapping failure while exploring.
+Result<void> checkPatchPlacement(const Scenario& scenario, size_t index, const PeImage& base,
+                                 const ScenarioInputs& inputs, const PatchImage& patch) {
+  const uint64_t begin = patch.loadAddress, size = patch.image->sizeOfImage;
+  const std::string field = scenario.patchAddress ? "patch_address" : "patch";
+  auto fail = [&](const std::string& problem) {
+    return badInput(fmt::format("{}: {}: patch[{}] {} at 0x{:x}..0x{:x} {}", scenario.path, field, index,
+                                fileName(patch.image->path), begin, begin + size, problem));
+  };
+  if (begin < kImageAlignment || begin > Process::kThreadAreaBase || size > Process::kThreadAreaBase - begin)
+    return fail(fmt::format("must lie inside 0x{:x}..0x{:x} (above: the harness's stacks and shims)", kImageAlignment,
+                            Process::kThreadAreaBase));
+  const auto overlaps = [&](uint64_t b, uint64_t e) { return begin < e && b < begin + size; };
+  if (overlaps(base.imageBase, base.imageBase + base.sizeOfImage))
+    return fail(fmt::format("overlaps the base image {} at 0x{:x}..0x{:x}", fileName(base.path), base.imageBase,
+                            base.imageBase + base.sizeOfImage));
+  if (overlaps(inputs.scratchBase, inputs.scratchBase + kScratchBytes))
+    return fail(fmt::format("overlaps the hotpatch area at 0x{:x}..0x{:x}", inputs.scratchBase,
+                            inputs.scratchBase + kScratchBytes));
+  for (size_t i = 0; i < inputs.patches.size(); ++i) {
+    const PatchImage& earlier = inputs.patches[i];
+    if (overlaps(earlier.loadAddress, earlier.loadAddress + earlier.image->sizeOfImage))
+      return fail(fmt::format("overlaps patch[{}] {} at 0x{:x}..0x{:x}", i, fileName(earlier.image->path),
+                              earlier.loadAddress, earlier.loadAddress + earlier.image->sizeOfImage));
+  }
+  return {};
+}
+
 // Reads the patch images, places them, resolves what each patches and builds the plan.
 Result<void> preparePatches(const Scenario& scenario, const PeImage& base, ScenarioInputs& inputs) {
   // The hotpatch area lies right past the base image's end (where Windows puts the
@@ -121,6 +152,7 @@ Result<void> preparePatches(const Scenario& scenario, const PeImage& base, Scena
     patch.image = std::make_shared<const PeImage>(std::move(image).value());
     patch.sha256 = sha256OfFile(path);
     patch.loadAddress = next;
+    if (auto placed = checkPatchPlacement(scenario, index, base, inputs, patch); !placed) return placed.error();
     next = alignUp(next + patch.image->sizeOfImage, kImageAlignment);
     const PeImage& p = *patch.image;
     std::vector<std::pair<uint32_t, uint32_t>> functions;  // base RVA -> patch RVA
@@ -361,7 +393,14 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
     auto site = resolveSite(base, w.target);
     if (!site)
       return badInput(fmt::format("{}: [[host_write]][{}].target: '{}' is not a function (+offset inside "
-                                  "it) of {}", scenario.path, i, w.target, fileName(scenario.base)));
+                                  "it) of {}", scenario.path, i, echoText(w.target), fileName(scenario.base)));
+    // The store must land in the image's memory: found here, not 40 s into exploring.
+    const uint32_t at = site->function->begin + site->offset;
+    const SectionInfo* section = base.sectionAt(at);
+    if (!section || w.bytes.size() > section->end() - at)
+      return badInput(fmt::format("{}: [[host_write]][{}].bytes: {} bytes at {} (RVA 0x{:x}) run past the end of "
+                                  "section {} of {} (RVA 0x{:x})", scenario.path, i, w.bytes.size(), echoText(w.target),
+                                  at, section ? section->name : "?", fileName(scenario.base), section ? section->end() : 0));
   }
   if (!scenario.patches.empty()) {
     auto patched = preparePatches(scenario, base, *inputs);

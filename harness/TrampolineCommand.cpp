@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "emu/pe/PeImage.h"
+#include "emu/core/EchoText.h"
 #include "harness/Diagnostics.h"
+#include "harness/explore/JobLimit.h"
 #include "harness/IntegerArgument.h"
 #include "patch/Redirect.h"
 #include "patch/TrampolineCheck.h"
@@ -20,6 +22,23 @@ constexpr uint64_t kDefaultHexAddress = 0x140001000;
 // or 1 MiB after a --hex function: within reach of rel32 and of B.
 constexpr uint64_t kHexTrampolineDistance = 0x100000;
 constexpr uint64_t kTrampolineSlot = 0x400;
+
+// Where the checker can place a function and its trampoline: above the first 64 KiB
+// (random pointer registers reach 32 KiB below the function) and below the checker's own
+// stack (0x7f0000000000), far from the top of the address space, where Unicorn asserts
+// (arm64) or runs for minutes (x64) and the trampoline address would wrap past 2^64.
+constexpr uint64_t kLowestPlaceable = 0x10000;
+constexpr uint64_t kPlaceableEnd = 0x7F0000000000;
+
+std::string placementProblem(uint64_t address, size_t size, uint64_t trampolineAddress) {
+  const uint64_t end = trampolineAddress + kTrampolineSlot;
+  if (address < kLowestPlaceable || trampolineAddress < address || end < trampolineAddress || end > kPlaceableEnd ||
+      address + size > kPlaceableEnd)
+    return fmt::format("cannot place the function at 0x{:x} and its trampoline at 0x{:x} for the check: both must "
+                       "lie in 0x{:x}..0x{:x}",
+                       address, trampolineAddress, kLowestPlaceable, kPlaceableEnd);
+  return "";
+}
 
 std::string hex(std::span<const uint8_t> bytes) {
   std::string out;
@@ -59,6 +78,9 @@ struct FunctionInput {
 Result<json> processFunction(const Relocator& relocator, const FunctionInput& f, uint64_t trampolineAddress,
                              const TrampolineOptions& options, bool* mismatch) {
   const Arch& arch = relocator.arch();
+  if (const std::string problem = placementProblem(f.address, f.bytes.size(), trampolineAddress); !problem.empty())
+    return json{{"function", f.name}, {"address", f.address}, {"verdict", "refused"}, {"reason", problem},
+                {"patch", nullptr}, {"trampoline", nullptr}, {"resume_address", nullptr}};
   auto redirect = redirectFor(relocator, options.protocol.value_or(""), f.address, trampolineAddress);
   if (!redirect)
     return badInput(fmt::format("--protocol '{}': not one of {} for {}", *options.protocol,
@@ -135,15 +157,21 @@ int runTrampoline(const TrampolineOptions& options) {
   } else {
     if (!options.arch || !options.hex) return reportError(badInput("give IMAGE, or --arch and --hex"));
     arch = archByName(*options.arch);
-    if (!arch) return reportError(badInput(fmt::format("--arch '{}': x64 or arm64", *options.arch)));
+    if (!arch) return reportError(badInput(fmt::format("--arch '{}': x64 or arm64", echoText(*options.arch))));
     auto bytes = parseHexBytes(*options.hex);
-    if (!bytes) return reportError(badInput(fmt::format("--hex '{}': not an even number of hex digits", *options.hex)));
-    auto address = options.address ? parseInteger(*options.address) : std::optional<uint64_t>(kDefaultHexAddress);
-    if (!address) return reportError(badInput(fmt::format("--address '{}': not an integer", *options.address)));
+    if (!bytes) return reportError(badInput(fmt::format("--hex '{}': not an even number of hex digits", echoText(*options.hex))));
+    auto address = options.address ? parseUnsigned(*options.address) : std::optional<uint64_t>(kDefaultHexAddress);
+    if (!address)
+      return reportError(badInput(fmt::format("--address '{}': not an unsigned decimal or 0x-hex 64-bit integer",
+                                              echoText(*options.address))));
     functions.push_back({"hex", *address, *bytes});
-    trampolineBase = *address + kHexTrampolineDistance;
+    // Saturating: near 2^64 the sum would wrap to a low address (refused above as unplaceable).
+    trampolineBase = *address > UINT64_MAX - kHexTrampolineDistance ? UINT64_MAX - kTrampolineSlot
+                                                                    : *address + kHexTrampolineDistance;
   }
 
+  // The differential check runs the original and the trampoline on an engine each.
+  if (auto room = checkRoomForEngines(2); !room) return reportError(room.error());
   const Relocator& relocator = relocatorFor(*arch);
   bool mismatch = false;
   json results = json::array();
@@ -153,7 +181,7 @@ int runTrampoline(const TrampolineOptions& options) {
     if (!options.json) printText(*result);
     results.push_back(std::move(*result));
   }
-  if (options.json) fmt::print("{}\n", (options.all ? results : results[0]).dump(2));
+  if (options.json) fmt::print("{}\n", (options.all ? results : results[0]).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   else if (options.all) {
     size_t relocated = 0, refused = 0, mismatched = 0;
     for (const json& r : results) {

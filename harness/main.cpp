@@ -6,6 +6,8 @@
 #include <exception>
 
 #include "emu/core/Status.h"
+#include "harness/CliRanges.h"
+#include "harness/scenario/Limits.h"
 #include "harness/CallCommand.h"
 #include "harness/CheckCommand.h"
 #include "harness/InspectCommand.h"
@@ -36,7 +38,8 @@ int main(int argc, char** argv) {
   callCmd->add_option("ARG", call.arguments, "up to 8 integer arguments (decimal or 0x-hex)");
   callCmd->add_flag("--json", call.json, "machine-readable output; \"result\" is unsigned decimal");
   callCmd->add_option("--budget", call.budget, "instruction budget (stops runaway guests)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(unsignedIn(limits::kMinCallBudget, limits::kMaxCallBudget));
   callCmd->add_option("--base", call.base, "load address (default: the preferred ImageBase)");
 
   CheckOptions check;
@@ -44,13 +47,19 @@ int main(int argc, char** argv) {
       "check", "Explore the schedules of scenarios (threads + patcher) and check their properties.");
   checkCmd->add_option("SCENARIO", check.scenarios, "scenario files (TOML)")->required();
   checkCmd->add_option("--strategy", check.strategy, "random | pct | exhaustive (default: the scenario's)");
-  checkCmd->add_option("--schedules", check.schedules, "random/pct: schedules to run; exhaustive: a cap");
-  checkCmd->add_option("--preemption-bound", check.preemptionBound, "exhaustive: at most K preemptions");
-  checkCmd->add_option("--seed", check.seed, "seed of random and pct schedules");
-  checkCmd->add_option("--depth", check.depth, "pct: bug depth d");
+  checkCmd->add_option("--schedules", check.schedules, "random/pct: schedules to run; exhaustive: a cap")
+      ->transform(unsignedIn(limits::kMinSchedules, limits::kU64Max));
+  checkCmd->add_option("--preemption-bound", check.preemptionBound, "exhaustive: at most K preemptions")
+      ->transform(unsignedIn(0, limits::kMaxPreemptionBound));
+  checkCmd->add_option("--seed", check.seed, "seed of random and pct schedules")
+      ->transform(unsignedIn(0, limits::kMaxSeed));
+  checkCmd->add_option("--depth", check.depth, "pct: bug depth d")
+      ->transform(unsignedIn(limits::kMinDepth, limits::kMaxDepth));
   checkCmd->add_option("--shard", check.shard, "I/N: explore only this shard's part (union = all)");
-  checkCmd->add_option("--jobs", check.jobs, "parallel workers (default: the CPUs this process may use)");
-  checkCmd->add_option("--max-time", check.maxTime, "seconds; stop cleanly: the verdict is inconclusive (exit 4)");
+  checkCmd->add_option("--jobs", check.jobs, "parallel workers (default and at most: the CPUs this process may use)")
+      ->transform(unsignedIn(0, limits::kMaxJobs));
+  checkCmd->add_option("--max-time", check.maxTime, "seconds; stop cleanly: the verdict is inconclusive (exit 4)")
+      ->transform(secondsIn(limits::kMaxTimeSeconds));
   checkCmd->add_flag("--accept-partial", check.acceptPartial,
                      "an inconclusive search (cut short by time, a cap or a signal) of a scenario expecting "
                      "holds passes (exit 0)");
@@ -85,7 +94,8 @@ int main(int argc, char** argv) {
                             "the redirect: x64 naive-jmp5 (default) | padding-short-jmp | int3-3step | "
                             "stop-the-world; arm64 b-direct (default) | veneer | literal-swap | stop-the-world");
   trampolineCmd->add_option("--states", trampoline.states, "random states for the differential check")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(unsignedIn(limits::kMinStates, limits::kMaxStates));
   trampolineCmd->add_flag("--json", trampoline.json, "machine-readable output");
 
   try {
@@ -98,7 +108,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // Usage errors are bad input: one line, exit 2.
-    fmt::print(stderr, "hph: {}{}\n", e.what(), "  (see hph --help)");
+    fmt::print(stderr, "hph: {}{}\n", echoText(e.what(), 300), "  (see hph --help)");
     return kExitBadInput;
   }
   try {

@@ -68,7 +68,8 @@ TEST(Cli, BadCallInputIsExitCode2WithOneLine) {
       {{"call", image, "mix64", "12x"}, "argument '12x'"},
       {{"call", image, "mix64", "99999999999999999999"}, "argument '99999999999999999999'"},
       {{"call", image, "sum8", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, "9 arguments"},
-      {{"call", image, "mix64", "--base", "0x1234"}, "not 64 KiB aligned"},
+      {{"call", image, "mix64", "--base", "0x180001234"}, "not 64 KiB aligned"},
+      {{"call", image, "mix64", "--base", "0x1234"}, "must load inside 0x10000..0x7ffd00000000"},
       {{"call", corpusImage("imports.x64.dll"), "needs_missing", "1"}, "kernel32.dll!GetProcessHeaps"},
   };
   for (const Case& c : cases) {

@@ -115,6 +115,16 @@ const std::vector<MalformedCase>& malformedCases() {
       {"exception_directory_outside", "basics.arm64.dll",
        [](Bytes& b) { put<uint32_t>(b, Layout(b).directory(pe::kExceptionDirectory) + 4, 0x7FFFFFF0); },
        "data directory[3] (exception)"},
+      // Issue 10: a load-config directory of 1-3 bytes at the very end of a section's raw
+      // data passes the directory check, and its 4-byte Size field is not there to read.
+      {"load_config_cut_at_raw_end", "basics.x64.dll",
+       [](Bytes& b) {
+         const Layout l(b);
+         const uint32_t va = get<uint32_t>(b, l.section(0) + 12), raw = get<uint32_t>(b, l.section(0) + 16);
+         put<uint32_t>(b, l.directory(pe::kLoadConfigDirectory), va + raw - 2);
+         put<uint32_t>(b, l.directory(pe::kLoadConfigDirectory) + 4, 2);
+       },
+       "load config.Size: the directory at RVA"},
       {"reloc_directory_outside", "basics.x64.dll",
        [](Bytes& b) { put<uint32_t>(b, Layout(b).directory(pe::kBaseRelocationDirectory), 0x10000000); },
        "data directory[5] (basereloc)"},

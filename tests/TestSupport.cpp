@@ -6,7 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -119,26 +122,44 @@ uint64_t callAfterPatching(const std::string& path, size_t index, const std::str
   return value.ok() ? value->value : 0;
 }
 
-CommandResult runHph(const std::vector<std::string>& args) { return runProgram(HPH_BINARY, args); }
+CommandResult runHph(const std::vector<std::string>& args, double timeoutSeconds) {
+  return runProgram(HPH_BINARY, args, timeoutSeconds);
+}
 
-CommandResult runProgram(const std::string& program, const std::vector<std::string>& args) {
+CommandResult runProgram(const std::string& program, const std::vector<std::string>& args, double timeoutSeconds) {
   const std::string out = writeTempFile("stdout.txt", {});
   const std::string err = writeTempFile("stderr.txt", {});
   const pid_t pid = fork();
   if (pid == 0) {
+    setpgid(0, 0);  // its own group: a timeout kills whatever it started too
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(program.c_str()));
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    if (!freopen(out.c_str(), "w", stdout) || !freopen(err.c_str(), "w", stderr)) _exit(127);
+    if (!freopen("/dev/null", "r", stdin) || !freopen(out.c_str(), "w", stdout) || !freopen(err.c_str(), "w", stderr))
+      _exit(127);
     execv(program.c_str(), argv.data());
     _exit(127);
   }
   int status = 0;
-  waitpid(pid, &status, 0);
   CommandResult result;
+  if (timeoutSeconds > 0) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeoutSeconds);
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        result.timedOut = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  } else {
+    waitpid(pid, &status, 0);
+  }
   // A crash (signal) is reported as 128+signal so tests can tell it from an exit code.
-  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.exitCode = result.timedOut ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   result.out = slurp(out);
   result.err = slurp(err);
   return result;

@@ -44,13 +44,16 @@ uint64_t callAfterPatching(const std::string& path, size_t index, const std::str
                            uint64_t* invariant = nullptr);
 
 struct CommandResult {
-  int exitCode = -1;
+  int exitCode = -1;  // 128 + signal for a crash; -1 when killed for taking too long
   std::string out;
   std::string err;
+  bool timedOut = false;
 };
 // Runs the hph binary with these arguments (no shell quoting needed for corpus paths).
-CommandResult runHph(const std::vector<std::string>& args);
-// Any program by path (no shell): exit code 127 when it cannot be run.
-CommandResult runProgram(const std::string& program, const std::vector<std::string>& args);
+// With timeoutSeconds > 0 a run still going then is killed (timedOut, exit code -1).
+CommandResult runHph(const std::vector<std::string>& args, double timeoutSeconds = 0);
+// Any program by path (no shell; stdin is /dev/null): exit code 127 when it cannot be run.
+CommandResult runProgram(const std::string& program, const std::vector<std::string>& args,
+                         double timeoutSeconds = 0);
 
 }  // namespace hph::test

@@ -41,7 +41,8 @@ int xRegister(size_t index) {
 Result<Engine> Arm64Arch::openEngine() const {
   uc_engine* uc = nullptr;
   if (uc_err err = uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &uc); err != UC_ERR_OK)
-    return internalError("uc_open(arm64): " + ucErrorText(err));
+    // Out of memory opening an engine is the machine's limit, not a bug (exit 2, not 3).
+    return Error{err == UC_ERR_NOMEM ? Status::kResource : Status::kInternal, "uc_open(arm64): " + ucErrorText(err)};
   Engine engine(uc);
   // The default CPU lacks LSE atomics, PAC and LDAPR that Windows code uses.
   if (uc_err err = uc_ctl_set_cpu_model(uc, UC_CPU_ARM64_MAX); err != UC_ERR_OK)

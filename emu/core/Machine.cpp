@@ -272,6 +272,7 @@ Result<CallResult> Machine::call(uint64_t entry, std::span<const uint64_t> args,
 
 RunStop Machine::run(uint64_t budget, std::optional<RunWatchdog::Clock::time_point> deadline) {
   budget_ = budget;
+  budgetStopPc_.reset();
   executedThisRun_ = 0;
   stopKind_.reset();
   fault_.reset();
@@ -368,6 +369,26 @@ GuestFault Machine::faultAt(FaultKind kind, uint64_t pc, uint64_t address,
 void Machine::onBlock(uc_engine*, uint64_t address, uint32_t size, void* user) {
   auto* self = static_cast<Machine*>(user);
   const uint32_t count = self->instructionsInBlock(address, size);
+  if (self->executedThisRun_ + count > self->budget_ && self->preciseHook_ && self->budget_ > self->executedThisRun_) {
+    // Exact PCs promised (hph call): run the part of the block the budget covers and let
+    // the code hook stop before the first instruction it does not.
+    const uint64_t remaining = self->budget_ - self->executedThisRun_;
+    std::span<const uint8_t> bytes = self->memory_.view(address, size);
+    uint64_t pc = address, offset = 0;
+    for (uint64_t i = 0; i < remaining && offset < bytes.size(); ++i) {
+      const DecodedInstruction insn = self->arch_.decode(bytes.subspan(offset), pc);
+      if (!insn.valid || insn.length == 0) { offset = bytes.size(); break; }
+      offset += insn.length;
+      pc += insn.length;
+    }
+    if (offset < bytes.size()) {
+      self->budgetStopPc_ = pc;
+      self->executedThisRun_ += remaining;
+      self->instructionsRetired_ += remaining;
+      self->lastBlock_ = {address, address + size};
+      return;
+    }
+  }
   if (self->executedThisRun_ + count > self->budget_) {
     self->fault_ = self->faultAt(FaultKind::kBudgetExhausted, address, 0,
                                  fmt::format("budget of {} instructions", self->budget_));
@@ -377,6 +398,15 @@ void Machine::onBlock(uc_engine*, uint64_t address, uint32_t size, void* user) {
   self->executedThisRun_ += count;
   self->instructionsRetired_ += count;
   self->lastBlock_ = {address, address + size};
+}
+
+void Machine::onEveryInstruction(uc_engine*, uint64_t address, uint32_t, void* user) {
+  auto* self = static_cast<Machine*>(user);
+  if (!self->budgetStopPc_ || *self->budgetStopPc_ != address) return;
+  self->budgetStopPc_.reset();
+  self->fault_ = self->faultAt(FaultKind::kBudgetExhausted, address, 0,
+                               fmt::format("budget of {} instructions", self->budget_));
+  self->stopWith(StopKind::kFault);
 }
 
 void Machine::onShim(uc_engine*, uint64_t address, uint32_t, void* user) {
@@ -394,11 +424,15 @@ void Machine::onShim(uc_engine*, uint64_t address, uint32_t, void* user) {
   }
   const ImportBinding& binding = self->imports_[slot];
   if (!binding.shim) {
+    // Exit 2 names the file: the image whose code made the call (else the first loaded).
+    const uint64_t caller = self->arch_.returnAddress(self->engine_);
+    std::string file = self->modules_.empty() ? std::string() : self->modules_.front().path;
+    for (const LoadedModule& module : self->modules_)
+      if (caller >= module.base && caller - module.base < module.size) file = module.path;
     self->error_ = Error{
         Status::kUnresolvedImport,
-        fmt::format("import {}!{}: no shim provides it (see docs/shims.md); called from {}",
-                    binding.dll, binding.function,
-                    self->describeAddress(self->arch_.returnAddress(self->engine_)))};
+        fmt::format("{}{}import {}!{}: no shim provides it (see docs/shims.md); called from {}", file,
+                    file.empty() ? "" : ": ", binding.dll, binding.function, self->describeAddress(caller))};
     self->stopWith(StopKind::kError);
     return;
   }

@@ -85,6 +85,7 @@ struct LoadedModule {
   std::string name;
   uint64_t base = 0;
   uint64_t size = 0;
+  std::string path = {};  // the image file, for messages that must name the file
 };
 
 // Guest memory as it was at one moment; restore() puts it back.
@@ -210,7 +211,7 @@ class Machine {
   void stopWith(StopKind kind);
   void uncountFrom(uint64_t pc);
 
-  static void onEveryInstruction(uc_engine*, uint64_t, uint32_t, void*) {}
+  static void onEveryInstruction(uc_engine*, uint64_t address, uint32_t, void* user);
   static void onBlock(uc_engine* uc, uint64_t address, uint32_t size, void* user);
   static void onShim(uc_engine* uc, uint64_t address, uint32_t size, void* user);
   static void onWatched(uc_engine* uc, uint64_t address, uint32_t size, void* user);
@@ -236,6 +237,9 @@ class Machine {
 
   // State of the current run().
   uint64_t budget_ = 0;
+  // With exact PCs: the instruction inside the current block that the budget does not
+  // cover; the code hook stops there, so a budget fault names it, not the block's start.
+  std::optional<uint64_t> budgetStopPc_;
   uint64_t executedThisRun_ = 0;
   std::optional<StopKind> stopKind_;
   std::optional<GuestFault> fault_;

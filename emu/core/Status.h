@@ -15,7 +15,11 @@ enum class Status {
   // gave up retrying): the input is well formed, the protocol cannot apply it. Only this
   // matches a scenario's `expect = "refused"`; exit 2 when it was not expected.
   kRefused,
-  kInternal,        // a bug or an environment failure in the harness: exit 3
+  kInternal,        // a bug in the harness: exit 3
+  // The request does not fit this process's limits (address space for the engines, ...):
+  // exit 2 like bad input — the user changes the request or the limit — and never 1,
+  // which would read as "property violated". The message says which limit.
+  kResource,
 };
 
 // Exit codes shared by every subcommand (see DESIGN.md, "Command line").
@@ -35,7 +39,8 @@ constexpr int exitCodeFor(Status status) {
     case Status::kGuestFault: return kExitViolated;
     case Status::kBadInput:
     case Status::kUnresolvedImport:
-    case Status::kRefused: return kExitBadInput;
+    case Status::kRefused:
+    case Status::kResource: return kExitBadInput;
     case Status::kInternal: return kExitInternal;
   }
   return kExitInternal;
@@ -49,6 +54,7 @@ constexpr std::string_view statusName(Status status) {
     case Status::kGuestFault: return "guest-fault";
     case Status::kRefused: return "refused";
     case Status::kInternal: return "internal";
+    case Status::kResource: return "resource";
   }
   return "internal";
 }

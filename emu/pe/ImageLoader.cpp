@@ -63,7 +63,7 @@ Result<LoadedImage> loadImage(Machine& machine, const PeImage& image, std::optio
     std::memcpy(mapped.data() + import.iatRva, &stub.value(), 8);
   }
   machine.engine().forgetCode(at, at + image.sizeOfImage);
-  machine.addModule({name, at, image.sizeOfImage});
+  machine.addModule({name, at, image.sizeOfImage, image.path});
   return LoadedImage{&image, at};
 }
 

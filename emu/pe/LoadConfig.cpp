@@ -61,7 +61,14 @@ Result<void> readLoadConfig(PeImage& image) {
   if (!dir.rva || !dir.size) return {};
   LoadConfigInfo info;
   info.rva = dir.rva;
-  info.size = *readAt<uint32_t>(image, dir.rva);  // the validator checked the directory bytes
+  // The directory may end 1-3 bytes into a section's raw data: then not even its Size
+  // field is there to read.
+  const auto size = readAt<uint32_t>(image, dir.rva);
+  if (!size)
+    return fieldError(image, "load config.Size",
+                      fmt::format("the directory at RVA 0x{:x} does not hold its 4-byte Size inside a section's raw data",
+                                  dir.rva));
+  info.size = *size;
   if (info.size < kMinLoadConfigSize || info.size > kMaxLoadConfigSize)
     return fieldError(image, "load config.Size",
                       fmt::format("0x{:x} is not a load-config size (0x{:x}..0x{:x})", info.size,

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "emu/core/InputFile.h"
 #include "emu/pe/FunctionTable.h"
 #include "emu/pe/LiefReader.h"
 #include "emu/pe/HotPatchTable.h"
@@ -90,18 +91,10 @@ Result<PeImage> parsePeImage(std::vector<uint8_t> file, const std::string& path)
 }
 
 Result<PeImage> readPeImage(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return badInput(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  if (size < 0) return badInput(fmt::format("{}: cannot read (not a regular file?)", path));
-  if (size > std::streamoff{pe::kMaxImageSize})
-    return badInput(fmt::format("{}: file: {} bytes is larger than any image we load", path, size));
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  in.seekg(0);
-  if (size && !in.read(reinterpret_cast<char*>(bytes.data()), size))
-    return badInput(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
-  return parsePeImage(std::move(bytes), path);
+  // Bounded and regular files only: a directory or a device is named as such.
+  auto bytes = readInputFile(path, pe::kMaxImageSize);
+  if (!bytes) return bytes.error();
+  return parsePeImage(std::move(bytes).value(), path);
 }
 
 }  // namespace hph

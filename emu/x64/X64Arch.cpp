@@ -38,7 +38,8 @@ const ZydisFormatter& formatter() {
 Result<Engine> X64Arch::openEngine() const {
   uc_engine* uc = nullptr;
   if (uc_err err = uc_open(UC_ARCH_X86, UC_MODE_64, &uc); err != UC_ERR_OK)
-    return internalError("uc_open(x64): " + ucErrorText(err));
+    // Out of memory opening an engine is the machine's limit, not a bug (exit 2, not 3).
+    return Error{err == UC_ERR_NOMEM ? Status::kResource : Status::kInternal, "uc_open(x64): " + ucErrorText(err)};
   return Engine(uc);
 }
 

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "harness/explore/DeadlineSource.h"
 #include "harness/explore/DepthFirstSearch.h"
 #include "harness/explore/Minimizer.h"
 #include "harness/explore/PctStrategy.h"
@@ -125,7 +126,9 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options,
   if (options.strategy == StrategyKind::kPct) {
     // PCT draws its change points from the length of a run: measure the default one.
     ReplaySource defaults({});
-    steps = std::max<uint64_t>(sessions[0]->run(defaults).points, 1);
+    DeadlineSource guard(defaults, [&] { return coordination.outOfTime(); });
+    steps = std::max<uint64_t>(sessions[0]->run(guard).points, 1);
+    if (guard.fired()) return;
   }
 
   std::atomic<uint64_t> next{0};
@@ -144,7 +147,9 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options,
         source = std::make_unique<PctStrategy>(options.seed, index, actors, steps, options.depth);
       else
         source = std::make_unique<RandomStrategy>(options.seed, index, options.switchProbability);
-      RunRecord run = session.run(*source);
+      DeadlineSource guard(*source, [&] { return coordination.outOfTime(); });
+      RunRecord run = session.run(guard);
+      if (guard.fired()) return;
       if (run.error) {
         // Like violations, the earliest wins, so the job count cannot change the outcome.
         std::lock_guard lock(mutex);
@@ -202,7 +207,9 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
                        Coordination& coordination, ExploreResult& result) {
   const bool sleepSets = options.reduction == Reduction::kSleepSets;
   DepthFirstSearch first({}, 0, sleepSets);
-  RunRecord root = sessions[0]->run(first);
+  DeadlineSource rootGuard(first, [&] { return coordination.outOfTime(); });
+  RunRecord root = sessions[0]->run(rootGuard);
+  if (rootGuard.fired()) return;
   if (root.error) return coordination.fail(*root.error);
   const std::vector<SearchNode> path = first.path();
   const bool ownsRoot = options.shardIndex == 0;
@@ -234,7 +241,9 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
         DepthFirstSearch search(std::move(prefix), level, sleepSets);
         for (uint64_t ordinal = 0;; ++ordinal) {
           if (coordination.outOfTime()) return;
-          RunRecord run = session.run(search);
+          DeadlineSource guard(search, [&] { return coordination.outOfTime(); });
+          RunRecord run = session.run(guard);
+          if (guard.fired()) return;
           if (run.error) return coordination.fail(*run.error);
           if (search.diverged())
             return coordination.fail(internalError("a replayed schedule took another path: the "
@@ -309,7 +318,7 @@ Result<RunRecord> replaySchedule(std::shared_ptr<const ScenarioInputs> inputs,
   if (!session) return session.error();
   ReplaySource source(decisions);
   RunRecord run = (*session)->run(source, true);
-  if (diverged) *diverged = source.diverged();
+  if (diverged) *diverged = source.diverged() || !source.reachedAll();
   if (run.error) return *run.error;
   return run;
 }

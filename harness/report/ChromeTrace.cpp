@@ -38,7 +38,7 @@ std::string chromeTraceJson(const RunRecord& run, const std::string& scenarioNam
                 {"displayTimeUnit", "ns"},
                 {"otherData", {{"scenario", scenarioName}, {"replay", replayToken},
                                {"clock", "virtual: one microsecond per guest instruction"}}}};
-  return trace.dump(1);
+  return trace.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace hph

@@ -115,7 +115,7 @@ std::string junitXml(const json& scenarios, double seconds) {
     if (s.contains("provenance"))
       for (const auto& [key, value] : s["provenance"].items())
         properties += fmt::format("      <property name=\"{}\" value=\"{}\"/>\n", escape(key),
-                                  escape(value.is_string() ? value.get<std::string>() : value.dump()));
+                                  escape(value.is_string() ? value.get<std::string>() : value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
     const double time = s.contains("timing") && s["timing"].contains("seconds") ? s["timing"]["seconds"].get<double>() : 0;
     suites += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3f}\" "
                           "file=\"{}\">\n{}{}{}  </testsuite>\n",

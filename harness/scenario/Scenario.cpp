@@ -3,62 +3,141 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <toml++/toml.h>
 
+#include "emu/core/EchoText.h"
+#include "emu/core/InputFile.h"
+#include "harness/scenario/Limits.h"
+
 namespace hph {
 namespace {
 
-constexpr uint32_t kMaxThreads = 256;
+// A number as a message shows it: whole numbers without an exponent ("31536000").
+std::string numberText(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<int64_t>(v));
+  return fmt::format("{}", v);
+}
+
+// What a TOML node is, for "expected X, not Y" messages.
+std::string_view typeName(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a floating-point number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date or time";
+  }
+}
 
 // Reads one table of a scenario, naming "<file>: [table].key" in every error and
 // refusing keys it does not know (a typo must not silently change what is checked).
+// Every read is strict about the node's type: a boolean is not an integer, a string is
+// not a table; every integer is checked against its documented range (Limits.h) before
+// it is narrowed, so nothing wraps.
 class TableReader {
  public:
   TableReader(const std::string& file, const toml::table* table, std::string prefix)
-      : file_(file), table_(table), prefix_(std::move(prefix)) {}
+      : file_(echoText(file, 200)), table_(table), prefix_(std::move(prefix)) {}
 
-  std::string field(std::string_view key) const { return fmt::format("{}{}", prefix_, key); }
+  std::string field(std::string_view key) const { return fmt::format("{}{}", prefix_, echoText(key, limits::kMaxEchoedChars)); }
   Error error(std::string_view key, const std::string& problem) const {
     return badInput(fmt::format("{}: {}: {}", file_, field(key), problem));
   }
+  Error typeError(std::string_view key, std::string_view expected, const toml::node& node) const {
+    return error(key, fmt::format("expected {}, not {}", expected, typeName(node)));
+  }
 
-  template <class T>
-  Result<std::optional<T>> get(std::string_view key) {
+  const toml::node* node(std::string_view key) {
     known_.insert(std::string(key));
-    if (!table_) return std::optional<T>{};
-    const toml::node* node = table_->get(key);
-    if (!node) return std::optional<T>{};
-    if constexpr (std::is_same_v<T, bool>) {
-      // Strictly a boolean: toml++ would read 1 as true.
-      if (node->is_boolean()) return std::optional<T>(node->as_boolean()->get());
-      return error(key, "expected true or false");
-    } else if constexpr (std::is_same_v<T, double>) {
-      if (auto v = node->value<double>()) return std::optional<T>(*v);
-      return error(key, "expected a number");
-    } else if constexpr (std::is_integral_v<T>) {
-      auto v = node->value<int64_t>();
-      if (!v) return error(key, "expected an integer");
-      if (*v < 0) return error(key, fmt::format("{} is negative", *v));
-      return std::optional<T>(static_cast<T>(*v));
-    } else {
-      auto v = node->value<std::string>();
-      if (!v) return error(key, "expected a string");
-      return std::optional<T>(*v);
-    }
+    return table_ ? table_->get(key) : nullptr;
+  }
+
+  Result<std::optional<bool>> boolean(std::string_view key) {
+    const toml::node* n = node(key);
+    if (!n) return std::optional<bool>{};
+    if (!n->is_boolean()) return typeError(key, "true or false", *n);
+    return std::optional<bool>(n->as_boolean()->get());
+  }
+
+  // An integer in min..max (both inclusive).
+  Result<std::optional<uint64_t>> integer(std::string_view key, uint64_t min, uint64_t max) {
+    const toml::node* n = node(key);
+    if (!n) return std::optional<uint64_t>{};
+    if (!n->is_integer()) return typeError(key, fmt::format("an integer in {}..{}", min, max), *n);
+    const int64_t v = n->as_integer()->get();
+    if (v < 0 || static_cast<uint64_t>(v) < min || static_cast<uint64_t>(v) > max)
+      return error(key, fmt::format("{} is not in {}..{}", v, min, max));
+    return std::optional<uint64_t>(static_cast<uint64_t>(v));
+  }
+
+  // A finite number in min..max; an integer is taken as its value.
+  Result<std::optional<double>> number(std::string_view key, double min, double max) {
+    const toml::node* n = node(key);
+    if (!n) return std::optional<double>{};
+    double v = 0;
+    if (n->is_integer()) v = static_cast<double>(n->as_integer()->get());
+    else if (n->is_floating_point()) v = n->as_floating_point()->get();
+    else return typeError(key, fmt::format("a number in {}..{}", numberText(min), numberText(max)), *n);
+    if (!std::isfinite(v) || v < min || v > max)
+      return error(key, fmt::format("{} is not in {}..{}", numberText(v), numberText(min), numberText(max)));
+    return std::optional<double>(v);
+  }
+
+  // A string without control characters: a NUL would cut the path the OS opens short of
+  // the one written, and a newline would split the one-line message that echoes it.
+  Result<std::optional<std::string>> string(std::string_view key) {
+    const toml::node* n = node(key);
+    if (!n) return std::optional<std::string>{};
+    if (!n->is_string()) return typeError(key, "a string", *n);
+    return checkedString(key, n->as_string()->get());
+  }
+
+  Result<std::optional<std::string>> checkedString(std::string_view key, const std::string& v) const {
+    if (hasControlCharacter(v))
+      return error(key, fmt::format("'{}' holds a control character", echoText(v, limits::kMaxEchoedChars)));
+    return std::optional<std::string>(v);
   }
 
   Result<std::vector<std::string>> strings(std::string_view key) {
-    known_.insert(std::string(key));
     std::vector<std::string> out;
-    if (!table_ || !table_->get(key)) return out;
-    const toml::array* array = table_->get(key)->as_array();
-    if (!array) return error(key, "expected an array of strings");
+    const toml::node* n = node(key);
+    if (!n) return out;
+    const toml::array* array = n->as_array();
+    if (!array) return typeError(key, "an array of strings", *n);
     for (const toml::node& item : *array) {
-      auto v = item.value<std::string>();
-      if (!v) return error(key, "expected an array of strings");
-      out.push_back(*v);
+      if (!item.is_string()) return error(key, fmt::format("expected an array of strings, not one holding {}", typeName(item)));
+      auto v = checkedString(key, item.as_string()->get());
+      if (!v) return v.error();
+      out.push_back(**v);
+    }
+    return out;
+  }
+
+  // A sub-table ([threads]): absent is fine, anything else than a table is an error
+  // (`check = "race_verify"` must not make the invariant and `expect` vanish).
+  Result<const toml::table*> table(std::string_view key) {
+    const toml::node* n = node(key);
+    if (!n) return static_cast<const toml::table*>(nullptr);
+    if (!n->is_table()) return typeError(key, fmt::format("a table ([{}])", key), *n);
+    return n->as_table();
+  }
+
+  // An array of tables ([[host_write]]): each element must be a table.
+  Result<std::vector<const toml::table*>> tables(std::string_view key) {
+    std::vector<const toml::table*> out;
+    const toml::node* n = node(key);
+    if (!n) return out;
+    const toml::array* array = n->as_array();
+    if (!array) return typeError(key, fmt::format("an array of tables ([[{}]])", key), *n);
+    for (size_t i = 0; i < array->size(); ++i) {
+      if (!(*array)[i].is_table())
+        return badInput(fmt::format("{}: [[{}]][{}]: expected a table, not {}", file_, key, i, typeName((*array)[i])));
+      out.push_back((*array)[i].as_table());
     }
     return out;
   }
@@ -74,7 +153,7 @@ class TableReader {
   }
 
  private:
-  const std::string& file_;
+  std::string file_;
   const toml::table* table_;
   std::string prefix_;
   std::set<std::string> known_;
@@ -86,6 +165,21 @@ class TableReader {
     if (!_r) return _r.error();             \
     if (_r.value()) target = *_r.value();   \
   } while (0)
+
+#define HPH_TRY_TABLE(target, expr)         \
+  do {                                      \
+    auto _r = (expr);                       \
+    if (!_r) return _r.error();             \
+    target = _r.value();                    \
+  } while (0)
+
+// A scenario's name becomes file names under --trace-dir: one plain path component.
+bool isPlainName(std::string_view name) {
+  if (name.empty() || name.size() > 128 || name == "." || name == "..") return false;
+  for (unsigned char c : name)
+    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) return false;
+  return true;
+}
 
 std::optional<std::vector<uint8_t>> parseHex(std::string_view text) {
   std::vector<uint8_t> out;
@@ -127,12 +221,16 @@ std::optional<StrategyKind> parseStrategy(std::string_view text) {
 }
 
 Result<Scenario> loadScenario(const std::string& path) {
+  namespace L = limits;
+  auto text = readInputText(path, L::kMaxScenarioBytes);
+  if (!text) return text.error();
+  const std::string shownPath = echoText(path, 200);
   toml::table root;
   try {
-    root = toml::parse_file(path);
+    root = toml::parse(*text, path);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    return badInput(fmt::format("{}:{}:{}: {}", path, where.line, where.column, e.description()));
+    return badInput(fmt::format("{}:{}:{}: {}", shownPath, where.line, where.column, echoText(e.description(), 200)));
   }
   Scenario s;
   s.path = path;
@@ -142,160 +240,166 @@ Result<Scenario> loadScenario(const std::string& path) {
   };
 
   TableReader top(path, &root, "");
-  HPH_TRY_ASSIGN(s.name, top.get<std::string>("name"));
-  HPH_TRY_ASSIGN(s.arch, top.get<std::string>("arch"));
-  HPH_TRY_ASSIGN(s.base, top.get<std::string>("base"));
+  HPH_TRY_ASSIGN(s.name, top.string("name"));
+  HPH_TRY_ASSIGN(s.arch, top.string("arch"));
+  HPH_TRY_ASSIGN(s.base, top.string("base"));
   if (const toml::node* patch = root.get("patch"); patch && patch->is_string()) {
-    s.patches.push_back(*patch->value<std::string>());
-    top.allow("patch");
+    std::optional<std::string> one;
+    HPH_TRY_ASSIGN(one, top.string("patch"));
+    s.patches.push_back(*one);
+  } else if (patch && !patch->is_array()) {
+    return top.typeError("patch", "a patch image path or an array of them (a cumulative series)", *patch);
   } else {
     auto list = top.strings("patch");
-    if (!list) return top.error("patch", "expected a patch image path or an array of them (a cumulative series)");
+    if (!list) return list.error();
     s.patches = *list;
   }
   if (root.get("patch") && s.patches.empty()) return top.error("patch", "an empty series");
-  if (const toml::node* address = root.get("patch_address")) {
+  if (const toml::node* address = top.node("patch_address")) {
     // A string, because TOML integers are signed 64-bit: "0x7ff600000000".
     auto text = address->value<std::string>();
     uint64_t value = 0;
-    std::string_view digits = text ? std::string_view(*text) : std::string_view();
+    std::string_view digits = text && address->is_string() ? std::string_view(*text) : std::string_view();
     if (digits.starts_with("0x")) digits.remove_prefix(2);
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, 16);
-    if (!text || digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value % 0x10000)
-      return top.error("patch_address", "expected a hex address string aligned to 64 KiB, like \"0x7ff600000000\"");
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value % 0x10000 || value == 0)
+      return top.error("patch_address", "expected a nonzero hex address string aligned to 64 KiB, like \"0x7ff600000000\"");
     s.patchAddress = value;
   }
-  top.allow("patch_address");
-  for (const char* table : {"threads", "check", "explore", "host_write", "functions", "protocol", "arm64"})
-    top.allow(table);
+  const toml::table *threadsTable, *checkTable, *exploreTable, *protocolTable, *arm64Table;
+  HPH_TRY_TABLE(threadsTable, top.table("threads"));
+  HPH_TRY_TABLE(checkTable, top.table("check"));
+  HPH_TRY_TABLE(exploreTable, top.table("explore"));
+  HPH_TRY_TABLE(protocolTable, top.table("protocol"));
+  HPH_TRY_TABLE(arm64Table, top.table("arm64"));
+  std::vector<const toml::table*> hostWriteTables, functionTables;
+  HPH_TRY_TABLE(hostWriteTables, top.tables("host_write"));
+  HPH_TRY_TABLE(functionTables, top.tables("functions"));
   if (auto r = top.rejectUnknown(); !r) return r.error();
   if (s.name.empty()) s.name = std::filesystem::path(path).stem().string();
+  if (!isPlainName(s.name))
+    return top.error("name", fmt::format("'{}' is not a plain name (1..128 of A-Z a-z 0-9 . _ -, not . or ..): it "
+                                         "names files under --trace-dir", echoText(s.name, L::kMaxEchoedChars)));
   if (s.arch != "x64" && s.arch != "arm64")
-    return top.error("arch", s.arch.empty() ? "missing (x64 | arm64)" : fmt::format("'{}' is not x64 or arm64", s.arch));
+    return top.error("arch", s.arch.empty() ? "missing (x64 | arm64)"
+                                            : fmt::format("'{}' is not x64 or arm64", echoText(s.arch, L::kMaxEchoedChars)));
   if (s.base.empty()) return top.error("base", "missing: the image the threads run");
   s.base = resolve(s.base);
   for (std::string& patch : s.patches) patch = resolve(patch);
 
-  TableReader threads(path, root["threads"].as_table(), "[threads].");
-  HPH_TRY_ASSIGN(s.threadCount, threads.get<uint32_t>("count"));
-  HPH_TRY_ASSIGN(s.threadEntry, threads.get<std::string>("entry"));
-  HPH_TRY_ASSIGN(s.stackBytes, threads.get<uint64_t>("stack_size"));
-  HPH_TRY_ASSIGN(s.threadBudget, threads.get<uint64_t>("budget"));
+  TableReader threads(path, threadsTable, "[threads].");
+  HPH_TRY_ASSIGN(s.threadCount, threads.integer("count", L::kMinThreads, L::kMaxThreads));
+  HPH_TRY_ASSIGN(s.threadEntry, threads.string("entry"));
+  HPH_TRY_ASSIGN(s.stackBytes, threads.integer("stack_size", L::kMinStackBytes, L::kMaxStackBytes));
+  HPH_TRY_ASSIGN(s.threadBudget, threads.integer("budget", L::kMinBudget, L::kMaxBudget));
   if (auto r = threads.rejectUnknown(); !r) return r.error();
-  if (s.threadCount == 0 || s.threadCount > kMaxThreads)
-    return threads.error("count", fmt::format("{} is not in 1..{}", s.threadCount, kMaxThreads));
   if (s.threadEntry.empty()) return threads.error("entry", "missing: the export each thread runs");
-  if (s.stackBytes < 4096 || s.stackBytes > (64u << 20))
-    return threads.error("stack_size", "must be 4 KiB .. 64 MiB");
-  if (s.threadBudget == 0) return threads.error("budget", "must be positive");
+  // Each alone in range, together perhaps not: every job maps all stacks and snapshots them.
+  if (const uint64_t total = uint64_t{s.threadCount} * ((s.stackBytes + 0xFFF) & ~uint64_t{0xFFF});
+      total > L::kMaxTotalStackBytes)
+    return badInput(fmt::format("{}: [threads].count x [threads].stack_size: {} x {} bytes = {} MiB of stacks is more "
+                                "than the limit of {} MiB", shownPath, s.threadCount, s.stackBytes, total >> 20,
+                                L::kMaxTotalStackBytes >> 20));
 
-  TableReader check(path, root["check"].as_table(), "[check].");
+  TableReader check(path, checkTable, "[check].");
   std::optional<std::string> invariant;
-  HPH_TRY_ASSIGN(invariant, check.get<std::string>("invariant"));
+  HPH_TRY_ASSIGN(invariant, check.string("invariant"));
   s.invariant = invariant;
-  HPH_TRY_ASSIGN(s.expect, check.get<std::string>("expect"));
-  HPH_TRY_ASSIGN(s.staticChecks, check.get<bool>("static_checks"));
+  HPH_TRY_ASSIGN(s.expect, check.string("expect"));
+  HPH_TRY_ASSIGN(s.staticChecks, check.boolean("static_checks"));
   {
     auto ignore = check.strings("ignore");
     if (!ignore) return ignore.error();
     static const std::set<std::string> kProperties = {"C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8",
                                                       "X1", "X2", "X3", "A1", "A2", "A3", "A4"};
     for (const std::string& p : *ignore)
-      if (!kProperties.count(p)) return check.error("ignore", fmt::format("'{}' is not a property (C1..C8, X1..X3, A1..A4)", p));
+      if (!kProperties.count(p))
+        return check.error("ignore", fmt::format("'{}' is not a property (C1..C8, X1..X3, A1..A4)", echoText(p, L::kMaxEchoedChars)));
     s.ignore = *ignore;
   }
   if (auto r = check.rejectUnknown(); !r) return r.error();
 
-  TableReader arm64(path, root["arm64"].as_table(), "[arm64].");
-  HPH_TRY_ASSIGN(s.arm64.idc, arm64.get<bool>("idc"));
-  HPH_TRY_ASSIGN(s.arm64.dic, arm64.get<bool>("dic"));
-  HPH_TRY_ASSIGN(s.arm64.fetchCoherent, arm64.get<bool>("fetch_coherent"));
-  HPH_TRY_ASSIGN(s.arm64.model, arm64.get<bool>("fetch_model"));
+  TableReader arm64(path, arm64Table, "[arm64].");
+  HPH_TRY_ASSIGN(s.arm64.idc, arm64.boolean("idc"));
+  HPH_TRY_ASSIGN(s.arm64.dic, arm64.boolean("dic"));
+  HPH_TRY_ASSIGN(s.arm64.fetchCoherent, arm64.boolean("fetch_coherent"));
+  HPH_TRY_ASSIGN(s.arm64.model, arm64.boolean("fetch_model"));
   if (auto r = arm64.rejectUnknown(); !r) return r.error();
-  if (root["arm64"] && s.arch != "arm64") return arm64.error("", "only for arch = \"arm64\"");
+  if (arm64Table && s.arch != "arm64") return top.error("[arm64]", "only for arch = \"arm64\"");
   if (s.expect != "holds" && s.expect != "refused" && s.expect != "vacuous" &&
       !(s.expect.starts_with("violation:") && s.expect.size() > 10))
-    return check.error("expect", fmt::format("'{}' is not holds, refused, vacuous or violation:<property>", s.expect));
+    return check.error("expect", fmt::format("'{}' is not holds, refused, vacuous or violation:<property>",
+                                             echoText(s.expect, L::kMaxEchoedChars)));
 
-  TableReader explore(path, root["explore"].as_table(), "[explore].");
+  TableReader explore(path, exploreTable, "[explore].");
   ExploreSettings& e = s.explore;
   std::string strategy, points, reduction;
-  HPH_TRY_ASSIGN(strategy, explore.get<std::string>("strategy"));
+  HPH_TRY_ASSIGN(strategy, explore.string("strategy"));
   {
-    auto schedules = explore.get<uint64_t>("schedules");
+    auto schedules = explore.integer("schedules", L::kMinSchedules, L::kMaxSchedules);
     if (!schedules) return schedules.error();
     e.schedules = *schedules;
   }
-  HPH_TRY_ASSIGN(e.preemptionBound, explore.get<uint32_t>("preemption_bound"));
-  HPH_TRY_ASSIGN(e.seed, explore.get<uint64_t>("seed"));
-  HPH_TRY_ASSIGN(points, explore.get<std::string>("points"));
+  HPH_TRY_ASSIGN(e.preemptionBound, explore.integer("preemption_bound", 0, L::kMaxPreemptionBound));
+  HPH_TRY_ASSIGN(e.seed, explore.integer("seed", 0, L::kTomlMax));
+  HPH_TRY_ASSIGN(points, explore.string("points"));
   auto watch = explore.strings("watch");
   if (!watch) return watch.error();
   e.watch = *watch;
-  HPH_TRY_ASSIGN(e.depth, explore.get<uint32_t>("depth"));
-  HPH_TRY_ASSIGN(e.jobs, explore.get<uint32_t>("jobs"));
-  HPH_TRY_ASSIGN(e.maxTime, explore.get<double>("max_time"));
-  HPH_TRY_ASSIGN(e.window, explore.get<uint32_t>("window"));
-  HPH_TRY_ASSIGN(reduction, explore.get<std::string>("reduction"));
-  HPH_TRY_ASSIGN(e.switchProbability, explore.get<double>("switch_probability"));
+  HPH_TRY_ASSIGN(e.depth, explore.integer("depth", L::kMinDepth, L::kMaxDepth));
+  HPH_TRY_ASSIGN(e.jobs, explore.integer("jobs", 0, L::kMaxJobs));
+  HPH_TRY_ASSIGN(e.maxTime, explore.number("max_time", 0, L::kMaxTimeSeconds));
+  HPH_TRY_ASSIGN(e.window, explore.integer("window", 0, L::kMaxWindow));
+  HPH_TRY_ASSIGN(reduction, explore.string("reduction"));
+  HPH_TRY_ASSIGN(e.switchProbability, explore.number("switch_probability", 0, 1));
   if (auto r = explore.rejectUnknown(); !r) return r.error();
   if (!strategy.empty()) {
     auto kind = parseStrategy(strategy);
-    if (!kind) return explore.error("strategy", fmt::format("'{}' is not random, pct or exhaustive", strategy));
+    if (!kind)
+      return explore.error("strategy", fmt::format("'{}' is not random, pct or exhaustive", echoText(strategy, L::kMaxEchoedChars)));
     e.strategy = *kind;
   }
   if (!points.empty()) {
     if (points != "all" && points != "watched")
-      return explore.error("points", fmt::format("'{}' is not all or watched", points));
+      return explore.error("points", fmt::format("'{}' is not all or watched", echoText(points, L::kMaxEchoedChars)));
     e.points = points == "all" ? PointsMode::kAll : PointsMode::kWatched;
   }
   if (!reduction.empty()) {
     if (reduction != "none" && reduction != "sleep-sets")
-      return explore.error("reduction", fmt::format("'{}' is not none or sleep-sets", reduction));
+      return explore.error("reduction", fmt::format("'{}' is not none or sleep-sets", echoText(reduction, L::kMaxEchoedChars)));
     e.reduction = reduction == "none" ? Reduction::kNone : Reduction::kSleepSets;
   }
-  if (e.schedules && *e.schedules == 0) return explore.error("schedules", "must be positive");
-  if (e.depth == 0) return explore.error("depth", "must be at least 1");
-  if (e.maxTime < 0) return explore.error("max_time", "must not be negative");
-  if (e.switchProbability < 0 || e.switchProbability > 1)
-    return explore.error("switch_probability", "must be in [0, 1]");
 
-  if (const toml::node* writes = root.get("host_write")) {
-    const toml::array* array = writes->as_array();
-    if (!array) return top.error("host_write", "expected [[host_write]] tables");
-    for (size_t i = 0; i < array->size(); ++i) {
-      TableReader w(path, (*array)[i].as_table(), fmt::format("[[host_write]][{}].", i));
-      HostWrite write;
-      std::string bytes;
-      HPH_TRY_ASSIGN(write.target, w.get<std::string>("target"));
-      HPH_TRY_ASSIGN(bytes, w.get<std::string>("bytes"));
-      if (auto r = w.rejectUnknown(); !r) return r.error();
-      if (write.target.empty()) return w.error("target", "missing (function, function+offset or rva:0x...)");
-      auto parsed = parseHex(bytes);
-      if (!parsed) return w.error("bytes", fmt::format("'{}' is not a hex byte string", bytes));
-      write.bytes = *parsed;
-      s.hostWrites.push_back(std::move(write));
-    }
+  for (size_t i = 0; i < hostWriteTables.size(); ++i) {
+    TableReader w(path, hostWriteTables[i], fmt::format("[[host_write]][{}].", i));
+    HostWrite write;
+    std::string bytes;
+    HPH_TRY_ASSIGN(write.target, w.string("target"));
+    HPH_TRY_ASSIGN(bytes, w.string("bytes"));
+    if (auto r = w.rejectUnknown(); !r) return r.error();
+    if (write.target.empty()) return w.error("target", "missing (function, function+offset or rva:0x...)");
+    auto parsed = parseHex(bytes);
+    if (!parsed) return w.error("bytes", fmt::format("'{}' is not a hex byte string", echoText(bytes, L::kMaxEchoedChars)));
+    if (parsed->size() > L::kMaxHostWriteBytes)
+      return w.error("bytes", fmt::format("{} bytes is not in 1..{}", parsed->size(), L::kMaxHostWriteBytes));
+    write.bytes = *parsed;
+    s.hostWrites.push_back(std::move(write));
   }
-  if (const toml::node* functions = root.get("functions")) {
-    const toml::array* array = functions->as_array();
-    if (!array) return top.error("functions", "expected [[functions]] tables");
-    for (size_t i = 0; i < array->size(); ++i) {
-      TableReader f(path, (*array)[i].as_table(), fmt::format("[[functions]][{}].", i));
-      FunctionMap map;
-      HPH_TRY_ASSIGN(map.target, f.get<std::string>("target"));
-      HPH_TRY_ASSIGN(map.replacement, f.get<std::string>("replacement"));
-      HPH_TRY_ASSIGN(map.pure, f.get<bool>("pure"));
-      if (auto r = f.rejectUnknown(); !r) return r.error();
-      if (map.target.empty()) return f.error("target", "missing (export name or rva:0x...)");
-      if (map.replacement.empty()) return f.error("replacement", "missing (export name or rva:0x...)");
-      s.functions.push_back(std::move(map));
-    }
+  for (size_t i = 0; i < functionTables.size(); ++i) {
+    TableReader f(path, functionTables[i], fmt::format("[[functions]][{}].", i));
+    FunctionMap map;
+    HPH_TRY_ASSIGN(map.target, f.string("target"));
+    HPH_TRY_ASSIGN(map.replacement, f.string("replacement"));
+    HPH_TRY_ASSIGN(map.pure, f.boolean("pure"));
+    if (auto r = f.rejectUnknown(); !r) return r.error();
+    if (map.target.empty()) return f.error("target", "missing (export name or rva:0x...)");
+    if (map.replacement.empty()) return f.error("replacement", "missing (export name or rva:0x...)");
+    s.functions.push_back(std::move(map));
   }
-  TableReader protocol(path, root["protocol"].as_table(), "[protocol].");
-  HPH_TRY_ASSIGN(s.protocol, protocol.get<std::string>("name"));
-  HPH_TRY_ASSIGN(s.reverse, protocol.get<bool>("reverse"));
-  HPH_TRY_ASSIGN(s.defect, protocol.get<std::string>("defect"));
+  TableReader protocol(path, protocolTable, "[protocol].");
+  HPH_TRY_ASSIGN(s.protocol, protocol.string("name"));
+  HPH_TRY_ASSIGN(s.reverse, protocol.boolean("reverse"));
+  HPH_TRY_ASSIGN(s.defect, protocol.string("defect"));
   if (auto r = protocol.rejectUnknown(); !r) return r.error();
   // Whether the patch image carries its own table is checked with the images (Session).
   if (!s.patches.empty() && !s.hostWrites.empty())

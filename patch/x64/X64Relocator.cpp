@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "emu/x64/ZydisDecoder.h"
 #include "patch/CodeBuffer.h"
@@ -27,6 +28,20 @@ bool decodeAt(std::span<const uint8_t> code, uint32_t offset, Decoded& out) {
   out.offset = offset;
   return ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), code.data() + offset, code.size() - offset,
                                              &out.insn, out.operands));
+}
+
+// The segment register an instruction loads (mov sreg, pop sreg, lss/lfs/lgs), if any.
+// Loading fs or gs replaces the base the TEB is reached through and ss/ds/es fault on a
+// bad selector: the differential checker does not model segment state, so it would call
+// a correct relocation a mismatch. Such instructions are refused instead.
+std::optional<ZydisRegister> segmentLoaded(const Decoded& d) {
+  for (uint8_t i = 0; i < d.insn.operand_count; ++i) {
+    const ZydisDecodedOperand& op = d.operands[i];
+    if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && (op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
+        ZydisRegisterGetClass(op.reg.value) == ZYDIS_REGCLASS_SEGMENT)
+      return op.reg.value;
+  }
+  return std::nullopt;
 }
 
 bool fitsRel32(int64_t v) {
@@ -148,6 +163,10 @@ class X64Relocator final : public Relocator {
       boundaries.emplace_back(d.offset, static_cast<uint32_t>(out.size()));
       if (d.insn.mnemonic == ZYDIS_MNEMONIC_XBEGIN)
         return refuse(fmt::format("xbegin at +0x{:x} cannot be relocated", d.offset));
+      if (auto segment = segmentLoaded(d))
+        return refuse(fmt::format("{} at +0x{:x} loads segment register {}: not relocated (segment state is "
+                                  "not checked)", ZydisMnemonicGetString(d.insn.mnemonic), d.offset,
+                                  ZydisRegisterGetString(*segment)));
       if (auto target = branchTarget(d, at)) {
         if (isCall(d) && !last && request.callsReturnIntoTrampoline) {
           const int64_t rel = static_cast<int64_t>(*target - (out.here() + 5));

@@ -1,0 +1,56 @@
+// Text a user gave (keys, values, paths, tokens) echoed into a one-line message: control
+// characters and non-ASCII bytes are escaped, so a NUL cannot cut the line and a newline
+// cannot make it two, and anything long is cut (a 1 MB key must not come back in full).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace hph {
+
+inline std::string echoText(std::string_view raw, size_t maxChars = 80) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (out.size() >= maxChars) {
+      out += "… (" + std::to_string(raw.size()) + " bytes)";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(raw[i]);
+    if (c >= 0x20 && c < 0x7F) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// A message made one line: control characters escaped, everything else kept (messages
+// hold UTF-8 of their own, like "…"). The last guard before stderr.
+inline std::string oneLine(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7F) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// Whether text is safe to use as it is (a path to open, a name to print): no control
+// characters. A NUL would cut the path the OS sees short of the one the user wrote.
+inline bool hasControlCharacter(std::string_view text) {
+  for (unsigned char c : text)
+    if (c < 0x20 || c == 0x7F) return true;
+  return false;
+}
+
+}  // namespace hph
