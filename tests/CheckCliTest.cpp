@@ -256,6 +256,15 @@ TEST(CheckCli, ASplitRmwCounterexampleReplays) {
   EXPECT_NE(replay.out.find("invariant"), std::string::npos) << replay.out;
 }
 
+// PCT's strict priorities would let the child of deadlock_worker spin on its flag until
+// its budget (minutes, gigabytes); a starving actor drops below the others instead, and
+// the deadlock is found at once.
+TEST(CheckCli, PctDoesNotStarveASpinningThread) {
+  const CommandResult r = runHph({"check", scenario("deadlock.x64.toml"), "--strategy", "pct", "--schedules", "5"}, 60);
+  EXPECT_EQ(r.exitCode, kExitHolds) << r.out << r.err;
+  EXPECT_NE(r.out.find("violation:deadlock (as expected)"), std::string::npos) << r.out;
+}
+
 // A search cut short answers nothing: `inconclusive`, exit 4, never a pass unless the
 // user accepts partial results; how much was covered is said and the reports written.
 TEST(CheckCli, MaxTimeIsInconclusiveNotAPass) {
