@@ -8,8 +8,15 @@
 
 namespace hph {
 
-inline std::string echoText(std::string_view raw, size_t maxChars = 80) {
+// One byte as \xNN.
+inline void appendHexEscape(std::string& out, unsigned char c) {
   static constexpr char kHex[] = "0123456789abcdef";
+  out += "\\x";
+  out += kHex[c >> 4];
+  out += kHex[c & 15];
+}
+
+inline std::string echoText(std::string_view raw, size_t maxChars = 80) {
   std::string out;
   for (size_t i = 0; i < raw.size(); ++i) {
     if (out.size() >= maxChars) {
@@ -17,13 +24,8 @@ inline std::string echoText(std::string_view raw, size_t maxChars = 80) {
       break;
     }
     const auto c = static_cast<unsigned char>(raw[i]);
-    if (c >= 0x20 && c < 0x7F) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
+    if (c >= 0x20 && c < 0x7F) out += static_cast<char>(c);
+    else appendHexEscape(out, c);
   }
   return out;
 }
@@ -31,16 +33,10 @@ inline std::string echoText(std::string_view raw, size_t maxChars = 80) {
 // A message made one line: control characters escaped, everything else kept (messages
 // hold UTF-8 of their own, like "…"). The last guard before stderr.
 inline std::string oneLine(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7F) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
+    if (c < 0x20 || c == 0x7F) appendHexEscape(out, c);
+    else out += static_cast<char>(c);
   }
   return out;
 }
