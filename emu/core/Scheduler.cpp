@@ -421,6 +421,8 @@ void Scheduler::runGuest(ActorId thread, ActorId* next) {
   const size_t threadsBefore = process_.threads().size();
   landHeldWrite(thread);
   const RunStop stop = process_.run(static_cast<uint32_t>(thread), setup_.threadBudget - t.instructions);
+  // Stopped other than at a point (returned, faulted, timed out): an RMW in flight landed whole.
+  if (stop.kind != StopKind::kYielded) rmw_.reset();
   // A stale version stays in memory only while its thread is about to run it.
   if (!(stop.kind == StopKind::kYielded && staleArmed_ && pending_ == thread)) {
     staleArmed_ = false;
