@@ -11,6 +11,7 @@
 #include "harness/IntegerArgument.h"
 #include "patch/Redirect.h"
 #include "patch/TrampolineCheck.h"
+#include "patch/TrampolinePlacement.h"
 
 namespace hph {
 namespace {
@@ -19,9 +20,11 @@ using nlohmann::json;
 
 constexpr uint64_t kDefaultHexAddress = 0x140001000;
 // Trampolines go past the image end (as Windows puts its hotpatch address table there),
-// or 1 MiB after a --hex function: within reach of rel32 and of B.
+// or 1 MiB after a --hex function: within reach of rel32 and of B. From there each takes
+// the first slot clear of what its displaced instructions reference (TrampolinePlacement).
 constexpr uint64_t kHexTrampolineDistance = 0x100000;
 constexpr uint64_t kTrampolineSlot = 0x400;
+constexpr uint64_t kTrampolineAlignment = 16;
 
 // Where the checker can place a function and its trampoline: above the first 64 KiB
 // (random pointer registers reach 32 KiB below the function) and below the checker's own
@@ -74,17 +77,63 @@ struct FunctionInput {
   std::vector<uint8_t> bytes;
 };
 
-// One function: relocate, check, describe. `mismatch` is set when the check failed.
-Result<json> processFunction(const Relocator& relocator, const FunctionInput& f, uint64_t trampolineAddress,
-                             const TrampolineOptions& options, bool* mismatch) {
+struct Placed {
+  uint64_t trampolineAddress = 0;
+  RedirectChoice redirect;
+  std::string refusal;  // no place clear of the references
+};
+
+// The first slot at or after `preferred` that overlaps neither the function nor anything
+// its displaced instructions reference. Which instructions are displaced depends on the
+// redirect, and the redirect on where the trampoline is (rel32 or jmp [rip]; B or a
+// literal): repeat until the place and the redirect agree.
+Result<Placed> place(const Relocator& relocator, const FunctionInput& f, uint64_t preferred,
+                     const TrampolineOptions& options) {
+  Placed placed;
+  placed.trampolineAddress = preferred;
+  for (int round = 0; round < 4; ++round) {
+    auto redirect = redirectFor(relocator, options.protocol.value_or(""), f.address, placed.trampolineAddress);
+    if (!redirect)
+      return badInput(fmt::format("--protocol '{}': not one of {} for {}", *options.protocol,
+                                  protocolNames(relocator.arch().kind()), relocator.arch().name()));
+    placed.redirect = std::move(*redirect);
+    TrampolineRequest request;
+    request.functionAddress = f.address;
+    request.function = f.bytes;
+    request.patchBytes = placed.redirect.patchBytes;
+    const std::vector<AddressRange> avoid = addressesToAvoid(relocator, request);
+    const auto at = firstFreePlace(preferred, kTrampolineSlot, kTrampolineAlignment, avoid, kPlaceableEnd);
+    if (!at) {
+      placed.refusal = fmt::format("no room below 0x{:x} for a trampoline clear of the function and of what its "
+                                   "displaced instructions reference", kPlaceableEnd);
+      return placed;
+    }
+    if (*at == placed.trampolineAddress) return placed;
+    placed.trampolineAddress = *at;
+  }
+  placed.refusal = "no trampoline place agrees with its redirect: each moves the other";
+  return placed;
+}
+
+json refusedBeforeRelocation(const FunctionInput& f, const std::string& why) {
+  return json{{"function", f.name}, {"address", f.address}, {"verdict", "refused"}, {"reason", why},
+              {"patch", nullptr}, {"trampoline", nullptr}, {"resume_address", nullptr}};
+}
+
+// One function: place, relocate, check, describe. `mismatch` is set when the check failed;
+// `next` is where the following function's trampoline may start.
+Result<json> processFunction(const Relocator& relocator, const FunctionInput& f, uint64_t preferred,
+                             const TrampolineOptions& options, bool* mismatch, uint64_t* next) {
   const Arch& arch = relocator.arch();
-  if (const std::string problem = placementProblem(f.address, f.bytes.size(), trampolineAddress); !problem.empty())
-    return json{{"function", f.name}, {"address", f.address}, {"verdict", "refused"}, {"reason", problem},
-                {"patch", nullptr}, {"trampoline", nullptr}, {"resume_address", nullptr}};
-  auto redirect = redirectFor(relocator, options.protocol.value_or(""), f.address, trampolineAddress);
-  if (!redirect)
-    return badInput(fmt::format("--protocol '{}': not one of {} for {}", *options.protocol,
-                                protocolNames(arch.kind()), arch.name()));
+  *next = preferred + kTrampolineSlot;
+  if (const std::string problem = placementProblem(f.address, f.bytes.size(), preferred); !problem.empty())
+    return refusedBeforeRelocation(f, problem);
+  auto placed = place(relocator, f, preferred, options);
+  if (!placed) return placed.error();
+  if (!placed->refusal.empty()) return refusedBeforeRelocation(f, placed->refusal);
+  const uint64_t trampolineAddress = placed->trampolineAddress;
+  const RedirectChoice* redirect = &placed->redirect;
+  *next = trampolineAddress + kTrampolineSlot;
   TrampolineRequest request;
   request.functionAddress = f.address;
   request.function = f.bytes;
@@ -175,8 +224,9 @@ int runTrampoline(const TrampolineOptions& options) {
   const Relocator& relocator = relocatorFor(*arch);
   bool mismatch = false;
   json results = json::array();
+  uint64_t slot = trampolineBase;
   for (size_t i = 0; i < functions.size(); ++i) {
-    auto result = processFunction(relocator, functions[i], trampolineBase + i * kTrampolineSlot, options, &mismatch);
+    auto result = processFunction(relocator, functions[i], slot, options, &mismatch, &slot);
     if (!result) return reportError(result.error());
     if (!options.json) printText(*result);
     results.push_back(std::move(*result));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "emu/core/Arch.h"
+#include "emu/core/Machine.h"
 
 namespace hph {
 
@@ -53,6 +54,11 @@ class Relocator {
   virtual ~Relocator() = default;
   virtual const Arch& arch() const = 0;
   virtual Relocation relocate(const TrampolineRequest& request) const = 0;
+  // The addresses the instructions displaced by `request.patchBytes` reference: branch and
+  // call targets, PC-relative memory operands with their width, Arm64 ADR/ADRP and literal
+  // targets (trampolineAddress plays no part). Neither the trampoline nor the checker's
+  // memory may overlap them: code or data put there would change what the original does.
+  virtual std::vector<AddressRange> references(const TrampolineRequest& request) const = 0;
   // The shortest redirect from `from` to `to` this architecture has (x64: jmp rel32 or
   // jmp [rip]; Arm64: B or a literal load and BR x16).
   virtual std::vector<uint8_t> redirect(uint64_t from, uint64_t to) const = 0;

@@ -7,13 +7,18 @@
 #include <map>
 
 #include "emu/core/Rng.h"
+#include "patch/TrampolinePlacement.h"
 
 namespace hph {
 namespace {
 
 constexpr uint64_t kPage = 0x1000;
+// The checker's stack goes here unless the displaced code references it (then the first
+// 64 KiB-aligned place above that it does not): the stack is written on both sides, and
+// its placement must not decide what a reference reads.
 constexpr uint64_t kStackBase = 0x00007F0000000000;
 constexpr uint64_t kStackBytes = 0x10000;
+constexpr uint64_t kStackLimit = 0x00007FFF00000000;
 constexpr uint32_t kMaxInstructions = 4096;  // loops inside a span end here, on both sides
 
 // One side of the comparison: an engine whose memory is materialised on first touch from
@@ -57,8 +62,11 @@ class Side {
     uc_mem_write(engine_.get(), page, words, kPage);
     engine_.forgetCode(page, page + kPage);  // host writes do not invalidate translations
   }
+  void mapRange(uint64_t address, uint64_t size) {
+    for (uint64_t p = address & ~(kPage - 1); p < address + size; p += kPage) materialise(p);
+  }
   void place(uint64_t address, std::span<const uint8_t> bytes) {
-    for (uint64_t p = address & ~(kPage - 1); p < address + bytes.size(); p += kPage) materialise(p);
+    mapRange(address, bytes.size());
     uc_mem_write(engine_.get(), address, bytes.data(), bytes.size());
   }
 
@@ -109,9 +117,9 @@ class Side {
 
 // Random register values: mostly arbitrary, some pointing at mapped-looking places so
 // memory operands hit memory instead of faulting on every state.
-uint64_t randomValue(Rng& rng, uint64_t functionAddress) {
+uint64_t randomValue(Rng& rng, uint64_t functionAddress, uint64_t stackBase) {
   switch (rng.below(4)) {
-    case 0: return kStackBase + rng.below(kStackBytes);
+    case 0: return stackBase + rng.below(kStackBytes);
     case 1: return functionAddress - 0x8000 + rng.below(0x10000);
     case 2: return rng.below(256);
     default: return rng.next();
@@ -125,6 +133,11 @@ Result<TrampolineCheck> checkTrampoline(const Arch& arch, const TrampolineReques
                                         uint32_t states, uint64_t seed) {
   TrampolineCheck result;
   const uint64_t entry = request.functionAddress;
+  std::vector<AddressRange> avoid = addressesToAvoid(relocatorFor(arch), request);
+  avoid.push_back({trampoline.address, trampoline.address + trampoline.bytes.size()});
+  const std::optional<uint64_t> stack = firstFreePlace(kStackBase, kStackBytes, kStackBytes, avoid, kStackLimit);
+  if (!stack) return internalError("no room for the checker's stack clear of the code and what it references");
+  const uint64_t stackBase = *stack;
   std::vector<uint8_t> patched = request.function;
   std::copy(patch.begin(), patch.end(), patched.begin());
   // Two engines for all states (uc_open costs ~0.5 ms): memory is unmapped between states.
@@ -140,15 +153,19 @@ Result<TrampolineCheck> checkTrampoline(const Arch& arch, const TrampolineReques
     original.place(entry, request.function);
     relocated.place(entry, patched);
     relocated.place(trampoline.address, trampoline.bytes);
-    for (uint64_t p = kStackBase; p < kStackBase + kStackBytes; p += kPage) {
+    // The same pages mapped on both sides: an instruction fetch does not map a page, so a
+    // branch onto the trampoline's page (outside the trampoline) would fault only in the
+    // original.
+    original.mapRange(trampoline.address, trampoline.bytes.size());
+    for (uint64_t p = stackBase; p < stackBase + kStackBytes; p += kPage) {
       original.materialise(p);
       relocated.materialise(p);
     }
-    const uint64_t sp = kStackBase + kStackBytes / 2 + rng.below(64) * 16;
+    const uint64_t sp = stackBase + kStackBytes / 2 + rng.below(64) * 16;
     for (const StateRegister& r : arch.stateRegisters()) {
       uint8_t value[16];
       for (uint32_t i = 0; i < r.bytes; i += 8) {
-        const uint64_t v = (i == 0 ? randomValue(rng, entry) : rng.next()) & r.randomBits;
+        const uint64_t v = (i == 0 ? randomValue(rng, entry, stackBase) : rng.next()) & r.randomBits;
         std::memcpy(value + i, &v, 8);
       }
       if (r.id == UC_X86_REG_EFLAGS && arch.kind() == ArchKind::kX64) value[0] |= 2;  // reserved, always 1

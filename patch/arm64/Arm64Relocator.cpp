@@ -11,6 +11,7 @@
 #include "emu/arm64/Cmodx.h"
 #include "patch/CodeBuffer.h"
 #include "patch/Trampoline.h"
+#include "patch/TrampolinePlacement.h"
 
 namespace hph {
 namespace {
@@ -87,11 +88,30 @@ class Emitter {
     word(kBr | (*scratch << 5));
     return true;
   }
-  std::vector<uint8_t> finish() {
+  // A branch to a later displaced instruction: `w` with its `bits`-bit word offset at
+  // `shift` left zero, filled in by finish() once that instruction's place in the
+  // trampoline is known (relocated instructions may grow). Always in reach: a trampoline
+  // is far shorter than TBZ's +-32 KiB.
+  void wordToLater(uint32_t w, int bits, int shift, uint32_t targetOffset) {
+    links_.push_back({code_.size(), bits, shift, targetOffset});
+    word(w);
+  }
+  // `boundaries`: (offset in the original, offset in the trampoline) of each displaced
+  // instruction, for the branches wordToLater() emitted.
+  std::vector<uint8_t> finish(const std::vector<std::pair<uint32_t, uint32_t>>& boundaries = {}) {
     if (!literals_.empty() && code_.size() % 8) word(0xD503201Fu);  // nop: align the pool
     const size_t pool = code_.size();
     for (uint64_t v : literals_) code_.u64(v);
     std::vector<uint8_t> bytes = code_.take();
+    for (const Link& link : links_) {
+      for (const auto& [original, relocated] : boundaries) {
+        if (original != link.targetOffset) continue;
+        uint32_t w;
+        std::memcpy(&w, &bytes[link.at], 4);
+        w |= field(static_cast<int64_t>(relocated) - static_cast<int64_t>(link.at), link.bits, link.shift);
+        std::memcpy(&bytes[link.at], &w, 4);
+      }
+    }
     for (const auto& [at, index] : fixups_) {
       const int64_t offset = static_cast<int64_t>(pool + index * 8) - static_cast<int64_t>(at);
       uint32_t w;
@@ -106,6 +126,12 @@ class Emitter {
   CodeBuffer code_;
   std::vector<uint64_t> literals_;
   std::vector<std::pair<size_t, size_t>> fixups_;  // (instruction offset, literal index)
+  struct Link {
+    size_t at;
+    int bits, shift;
+    uint32_t targetOffset;  // in the original
+  };
+  std::vector<Link> links_;
 };
 
 uint32_t wordAt(std::span<const uint8_t> code, size_t offset) {
@@ -130,6 +156,31 @@ class Arm64Relocator final : public Relocator {
     return out.finish();
   }
 
+  std::vector<AddressRange> references(const TrampolineRequest& request) const override {
+    std::vector<AddressRange> out;
+    const std::span<const uint8_t> code = request.function;
+    const uint32_t span = (request.patchBytes + 3) & ~3u;
+    for (size_t at = 0; at < span && at + 4 <= code.size(); at += 4) {
+      const uint32_t w = wordAt(code, at);
+      const Classified c = classify(w, request.functionAddress + at);
+      switch (c.kind) {
+        case Kind::kOther: break;
+        case Kind::kAdr: out.push_back({c.target, c.target + 1}); break;  // the address itself
+        // ADRP names a 4 KiB page; the code after it reaches anywhere in that page.
+        case Kind::kAdrp: out.push_back({c.target, c.target + 0x1000}); break;
+        case Kind::kLdrLiteral: {
+          const uint32_t opc = w >> 30, vector = (w >> 26) & 1;
+          // W/S 4, X/D 8, SW 4, Q 16; PRFM loads nothing: its address only.
+          const uint64_t width = vector ? (4u << opc) : opc == 1 ? 8 : opc == 3 ? 1 : 4;
+          out.push_back({c.target, c.target + width});
+          break;
+        }
+        default: out.push_back({c.target, c.target + 4}); break;  // a branch: the instruction there
+      }
+    }
+    return out;
+  }
+
   Relocation relocate(const TrampolineRequest& request) const override {
     const std::span<const uint8_t> code = request.function;
     const uint64_t base = request.functionAddress;
@@ -137,9 +188,15 @@ class Arm64Relocator final : public Relocator {
     const uint32_t span = (request.patchBytes + 3) & ~3u;
     if (span > code.size())
       return refuse(fmt::format("function is {} bytes, shorter than the {}-byte patch", code.size(), span));
+    // Control flow that could arrive inside the span once it is overwritten is refused,
+    // except a branch (not BL) from a displaced instruction forward to a later one: it
+    // stays inside the trampoline. Every target is an instruction boundary (words).
+    auto forwardInside = [&](size_t at, const Classified& c) {
+      return at < span && c.kind != Kind::kBl && c.target > base + at && c.target < base + span;
+    };
     for (size_t at = 0; at + 4 <= code.size(); at += 4) {
       const Classified c = classify(wordAt(code, at), base + at);
-      if (isBranch(c.kind) && c.target >= base && c.target < base + span)
+      if (isBranch(c.kind) && c.target >= base && c.target < base + span && !forwardInside(at, c))
         return refuse(fmt::format("branch at +0x{:x} targets +0x{:x}, inside the {}-byte displaced span", at,
                                   c.target - base, span));
     }
@@ -203,18 +260,28 @@ class Arm64Relocator final : public Relocator {
           if (!out.jump(c.target, needScratch())) return refuse(noScratch);
           break;
         case Kind::kB:
+          if (forwardInside(at, c)) {
+            out.wordToLater(0x14000000u, 26, 0, static_cast<uint32_t>(c.target - base));
+            break;
+          }
           if (!out.jump(c.target, needScratch())) return refuse(noScratch);
           break;
         case Kind::kBCond:
         case Kind::kCompareBranch:
         case Kind::kTestBranch: {
           const uint32_t condition = w & 0xF;
-          if (c.kind == Kind::kBCond && condition >= 14) {  // AL and NV both always branch
+          const bool always = c.kind == Kind::kBCond && condition >= 14;  // AL and NV both always branch
+          const int bits = c.kind == Kind::kTestBranch ? 14 : 19;
+          const uint32_t mask = ((1u << bits) - 1) << 5;
+          if (forwardInside(at, c)) {
+            if (always) out.wordToLater(0x14000000u, 26, 0, static_cast<uint32_t>(c.target - base));
+            else out.wordToLater(w & ~mask, bits, 5, static_cast<uint32_t>(c.target - base));
+            break;
+          }
+          if (always) {
             if (!out.jump(c.target, needScratch())) return refuse(noScratch);
             break;
           }
-          const int bits = c.kind == Kind::kTestBranch ? 14 : 19;
-          const uint32_t mask = ((1u << bits) - 1) << 5;
           const int64_t offset = static_cast<int64_t>(c.target - out.here());
           if (fits(offset, bits)) {
             out.word((w & ~mask) | field(offset, bits, 5));
@@ -238,7 +305,10 @@ class Arm64Relocator final : public Relocator {
     if (!out.jump(resume, needScratch())) return refuse(noScratch);
     Trampoline t;
     t.address = request.trampolineAddress;
-    t.bytes = out.finish();
+    t.bytes = out.finish(boundaries);
+    // Placed over what the displaced code calls, loads or is, it would not be equivalent.
+    if (auto conflict = placementConflict(*this, request, t.address, t.bytes.size()); !conflict.empty())
+      return refuse(conflict);
     t.displacedBytes = span;
     t.resumeAddress = resume;
     t.boundaries = std::move(boundaries);

@@ -3,6 +3,7 @@
 #include <Zydis/Zydis.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -10,6 +11,7 @@
 #include "emu/x64/ZydisDecoder.h"
 #include "patch/CodeBuffer.h"
 #include "patch/Trampoline.h"
+#include "patch/TrampolinePlacement.h"
 
 namespace hph {
 namespace {
@@ -71,7 +73,40 @@ void emitAbsoluteJump(CodeBuffer& out, uint64_t target) {
   out.u64(target);
 }
 
-void emitJump(CodeBuffer& out, uint64_t target) {
+// Branches from one displaced instruction to a later one. Relocated instructions may change
+// size, so such a branch becomes a rel32 whose value is filled in once every displaced
+// instruction has its offset in the trampoline (always rel32: a forward distance is only
+// known after the instructions in between are emitted).
+class ForwardLinks {
+ public:
+  ForwardLinks(uint64_t spanBegin, uint64_t spanEnd) : begin_(spanBegin), end_(spanEnd) {}
+  bool inside(uint64_t target) const { return target >= begin_ && target < end_; }
+  // The rel32 field about to be emitted at `field` goes to the displaced instruction at `target`.
+  void link(size_t field, uint64_t target) { fixups_.emplace_back(field, static_cast<uint32_t>(target - begin_)); }
+  // `boundaries` maps original offsets to trampoline offsets; every linked target is one
+  // (the relocator refuses branches to anything else inside the span).
+  void resolve(std::vector<uint8_t>& bytes, const std::vector<std::pair<uint32_t, uint32_t>>& boundaries) const {
+    for (const auto& [field, targetOffset] : fixups_) {
+      for (const auto& [original, relocated] : boundaries) {
+        if (original != targetOffset) continue;
+        const auto rel = static_cast<int32_t>(static_cast<int64_t>(relocated) - static_cast<int64_t>(field + 4));
+        std::memcpy(&bytes[field], &rel, 4);
+      }
+    }
+  }
+
+ private:
+  uint64_t begin_, end_;
+  std::vector<std::pair<size_t, uint32_t>> fixups_;  // (rel32 field offset, target offset in the original)
+};
+
+void emitJump(CodeBuffer& out, uint64_t target, ForwardLinks* links = nullptr) {
+  if (links && links->inside(target)) {
+    out.byte(0xE9);
+    links->link(out.size(), target);
+    out.u32(0);
+    return;
+  }
   const int64_t rel = static_cast<int64_t>(target - (out.here() + 5));
   if (fitsRel32(rel)) {
     out.byte(0xE9);
@@ -81,7 +116,14 @@ void emitJump(CodeBuffer& out, uint64_t target) {
   emitAbsoluteJump(out, target);
 }
 
-void emitConditionalJump(CodeBuffer& out, uint8_t condition, uint64_t target) {
+void emitConditionalJump(CodeBuffer& out, uint8_t condition, uint64_t target, ForwardLinks& links) {
+  if (links.inside(target)) {
+    out.byte(0x0F);
+    out.byte(0x80 | condition);
+    links.link(out.size(), target);
+    out.u32(0);
+    return;
+  }
   const int64_t rel = static_cast<int64_t>(target - (out.here() + 6));
   if (fitsRel32(rel)) {
     out.byte(0x0F);
@@ -121,6 +163,31 @@ bool isCounterBranch(const Decoded& d) {  // rel8 only: jrcxz/jecxz/loop/loope/l
   }
 }
 
+// The instructions covering the first `patchBytes` bytes, or why they cannot be had.
+std::string decodeDisplaced(std::span<const uint8_t> code, uint32_t patchBytes, std::vector<Decoded>& displaced) {
+  uint32_t offset = 0;
+  while (offset < patchBytes) {
+    if (offset >= code.size())
+      return fmt::format("function is {} bytes, shorter than the {}-byte patch", code.size(), patchBytes);
+    Decoded d;
+    if (!decodeAt(code, offset, d)) return fmt::format("undecodable instruction at +0x{:x}", offset);
+    displaced.push_back(d);
+    offset += d.insn.length;
+  }
+  if (offset > code.size())
+    return fmt::format("function is {} bytes, shorter than the {}-byte patch", code.size(), patchBytes);
+  return "";
+}
+
+uint32_t spanOf(const std::vector<Decoded>& displaced) {
+  return displaced.empty() ? 0 : displaced.back().offset + displaced.back().insn.length;
+}
+
+bool isJump(const Decoded& d) {
+  return d.insn.mnemonic == ZYDIS_MNEMONIC_JMP || d.insn.meta.category == ZYDIS_CATEGORY_COND_BR ||
+         isCounterBranch(d);
+}
+
 class X64Relocator final : public Relocator {
  public:
   const Arch& arch() const override { return x64Arch(); }
@@ -131,28 +198,36 @@ class X64Relocator final : public Relocator {
     return out.take();
   }
 
+  std::vector<AddressRange> references(const TrampolineRequest& request) const override {
+    std::vector<Decoded> displaced;
+    decodeDisplaced(request.function, request.patchBytes, displaced);  // what decodes, even if refused later
+    std::vector<AddressRange> out;
+    for (const Decoded& d : displaced) {
+      const uint64_t at = request.functionAddress + d.offset;
+      // A branch target is where control arrives: its first byte is enough (the checker
+      // stops there, and so does the displaced code's business with it).
+      if (auto target = branchTarget(d, at)) out.push_back({*target, *target + 1});
+      if (const ZydisDecodedOperand* rip = ripOperand(d)) {
+        uint64_t target = 0;
+        if (!ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&d.insn, rip, at, &target))) continue;
+        // The bytes the operand accesses (lea and hints: the address itself).
+        const uint64_t width = std::max<uint64_t>(1, rip->size / 8);
+        out.push_back({target, target + width});
+      }
+    }
+    return out;
+  }
+
   Relocation relocate(const TrampolineRequest& request) const override {
     const std::span<const uint8_t> code = request.function;
     const uint64_t base = request.functionAddress;
     std::vector<Decoded> displaced;
-    uint32_t offset = 0;
-    while (offset < request.patchBytes) {
-      if (offset >= code.size())
-        return refuse(fmt::format("function is {} bytes, shorter than the {}-byte patch", code.size(),
-                                  request.patchBytes));
-      Decoded d;
-      if (!decodeAt(code, offset, d))
-        return refuse(fmt::format("undecodable instruction at +0x{:x}", offset));
-      displaced.push_back(d);
-      offset += d.insn.length;
-    }
-    const uint32_t span = offset;
-    if (span > code.size())
-      return refuse(fmt::format("function is {} bytes, shorter than the {}-byte patch", code.size(),
-                                request.patchBytes));
-    if (auto why = branchIntoSpan(code, base, span); !why.empty()) return refuse(why);
+    if (auto why = decodeDisplaced(code, request.patchBytes, displaced); !why.empty()) return refuse(why);
+    const uint32_t span = spanOf(displaced);
+    if (auto why = branchIntoSpan(code, base, displaced); !why.empty()) return refuse(why);
 
     CodeBuffer out(request.trampolineAddress);
+    ForwardLinks links(base, base + span);
     std::vector<std::pair<uint32_t, uint32_t>> boundaries;
     for (size_t i = 0; i < displaced.size(); ++i) {
       const Decoded& d = displaced[i];
@@ -179,7 +254,7 @@ class X64Relocator final : public Relocator {
           emitPushReturnAddress(out, next);  // the callee returns into the original
           emitJump(out, *target);
         } else if (d.insn.mnemonic == ZYDIS_MNEMONIC_JMP) {
-          emitJump(out, *target);
+          emitJump(out, *target, &links);
         } else if (isCounterBranch(d)) {
           // <op> taken ; jmp short over ; taken: jmp target
           out.bytes(raw, d.insn.length - 1);
@@ -188,10 +263,10 @@ class X64Relocator final : public Relocator {
           const size_t skip = out.size();
           out.byte(0);
           const size_t before = out.size();
-          emitJump(out, *target);
+          emitJump(out, *target, &links);
           out.patchByte(skip, static_cast<uint8_t>(out.size() - before));
         } else if (d.insn.meta.category == ZYDIS_CATEGORY_COND_BR) {
-          emitConditionalJump(out, d.insn.opcode & 0x0F, *target);
+          emitConditionalJump(out, d.insn.opcode & 0x0F, *target, links);
         } else {
           return refuse(fmt::format("relative {} at +0x{:x} is not supported",
                                     ZydisMnemonicGetString(d.insn.mnemonic), d.offset));
@@ -234,6 +309,10 @@ class X64Relocator final : public Relocator {
     Trampoline t;
     t.address = request.trampolineAddress;
     t.bytes = out.take();
+    links.resolve(t.bytes, boundaries);
+    // Placed over what the displaced code calls, loads or is, it would not be equivalent.
+    if (auto conflict = placementConflict(*this, request, t.address, t.bytes.size()); !conflict.empty())
+      return refuse(conflict);
     t.displacedBytes = span;
     t.resumeAddress = base + span;
     t.boundaries = std::move(boundaries);
@@ -248,10 +327,17 @@ class X64Relocator final : public Relocator {
                        "would lie in the overwritten span", d.offset);
   }
 
-  // Control flow that could arrive inside the displaced span after it is overwritten:
-  // any relative branch in the function whose target is in [entry, entry + span), other
-  // than falling into the entry itself from outside.
-  static std::string branchIntoSpan(std::span<const uint8_t> code, uint64_t base, uint32_t span) {
+  // Control flow that could arrive inside the displaced span after it is overwritten: any
+  // relative branch in the function whose target is in [entry, entry + span), other than
+  // falling into the entry from outside. The one exception is a jump from a displaced
+  // instruction forward to the start of a later one: it stays inside the trampoline.
+  static std::string branchIntoSpan(std::span<const uint8_t> code, uint64_t base, const std::vector<Decoded>& displaced) {
+    const uint32_t span = spanOf(displaced);
+    auto displacedAt = [&](uint64_t offset) -> const Decoded* {
+      for (const Decoded& d : displaced)
+        if (d.offset == offset) return &d;
+      return nullptr;
+    };
     uint32_t offset = 0;
     while (offset < code.size()) {
       Decoded d;
@@ -259,9 +345,13 @@ class X64Relocator final : public Relocator {
         ++offset;  // padding or data: keep sweeping
         continue;
       }
-      if (auto target = branchTarget(d, base + offset); target && *target >= base && *target < base + span)
-        return fmt::format("branch at +0x{:x} targets +0x{:x}, inside the {}-byte displaced span",
-                           offset, *target - base, span);
+      if (auto target = branchTarget(d, base + offset); target && *target >= base && *target < base + span) {
+        const uint64_t to = *target - base;
+        const bool fromSpan = offset < span, forward = to > offset, boundary = displacedAt(to) != nullptr;
+        if (!(fromSpan && forward && boundary && isJump(d)))
+          return fmt::format("branch at +0x{:x} targets +0x{:x}, inside the {}-byte displaced span{}", offset, to, span,
+                             fromSpan && forward && !boundary ? " (not an instruction boundary)" : "");
+      }
       offset += d.insn.length;
     }
     return "";
