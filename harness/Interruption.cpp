@@ -26,6 +26,8 @@ InterruptionScope::InterruptionScope() {
   interruptSignal = 0;
   struct sigaction action {};
   action.sa_handler = onSignal;
+  // Restart system calls: a signal during a report write must not fail the write.
+  action.sa_flags = SA_RESTART;
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, &previousInt);
   sigaction(SIGTERM, &action, &previousTerm);

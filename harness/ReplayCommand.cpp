@@ -21,10 +21,14 @@
 namespace hph {
 namespace {
 
+// "hph1." (an older format, refused with a word) or "hph2.": a token, not a file name
+// that happens to start with "hph".
+bool isReplayToken(std::string_view text) { return text.starts_with("hph1.") || text.starts_with("hph2."); }
+
 // A token given directly, or the file that holds one: a .replay file (the token on its
 // first line) or a Chrome trace written by `check --trace-dir` (otherData.replay).
 Result<std::string> tokenText(const std::string& argument) {
-  if (argument.starts_with("hph")) return argument;
+  if (isReplayToken(argument)) return argument;
   // Bounded, and regular files only: `replay /dev/zero` or a FIFO is refused, not read.
   auto contents = readInputText(argument, limits::kMaxReplayFileBytes);
   if (!contents) {
@@ -32,7 +36,7 @@ Result<std::string> tokenText(const std::string& argument) {
     return badInput(fmt::format("{}: neither a replay token (hph2.…) nor a readable file", echoText(argument)));
   }
   const std::string& text = *contents;
-  if (text.starts_with("hph")) return text.substr(0, text.find('\n'));
+  if (isReplayToken(text)) return text.substr(0, text.find('\n'));
   const auto trace = nlohmann::json::parse(text, nullptr, false);
   if (trace.is_discarded() || !trace.is_object() || !trace.contains("otherData"))
     return badInput(fmt::format("{}: holds no replay token", echoText(argument)));
@@ -81,7 +85,7 @@ int runReplay(const ReplayOptions& options) {
     if (!out) return reportError(badInput(fmt::format("--trace {}: cannot write", *options.tracePath)));
   }
   if (options.json) {
-    nlohmann::json out = {{"scenario", token->scenarioPath},
+    nlohmann::json out = {{"scenario", path},
                           {"verdict", run->violation ? "violated" : "holds"},
                           {"preemptions", run->preemptions},
                           {"points", run->points},

@@ -341,6 +341,8 @@ Result<void> resolveWatched(const Scenario& scenario, ScenarioInputs& inputs) {
   for (const std::string& name : scenario.explore.watch) {
     const size_t bang = name.find('!');
     const std::string imageName = bang == std::string::npos ? "" : name.substr(0, bang);
+    if (bang != std::string::npos && (imageName.empty() || bang + 1 == name.size()))
+      return badInput(fmt::format("{}: [explore].watch: '{}': expected name or image!name", scenario.path, name));
     const std::string function = bang == std::string::npos ? name : name.substr(bang + 1);
     std::vector<std::pair<const LoadedImageRef*, const FunctionInfo*>> found;
     std::string searched;

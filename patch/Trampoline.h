@@ -47,6 +47,9 @@ struct Trampoline {
 struct Relocation {
   std::optional<Trampoline> trampoline;
   std::string refusal;  // why not, when not: "branch back into the displaced span at +0x12"
+  // The bytes themselves are bad (undecodable, an unaligned Arm64 entry): bad input, not a
+  // precondition of the protocol that refuses.
+  bool malformed = false;
 };
 
 class Relocator {

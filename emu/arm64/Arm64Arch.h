@@ -32,6 +32,7 @@ class Arm64Arch final : public Arch {
   std::optional<SplittableAccess> splittableAccess(const Engine&, std::span<const uint8_t>, uint64_t) const override {
     return std::nullopt;
   }
+  bool hasSplittableAccesses() const override { return false; }
   uint32_t countInstructions(std::span<const uint8_t> block) const override;
   std::string describeInterrupt(uint32_t number) const override;
   bool isPadding(std::span<const uint8_t> bytes) const override;

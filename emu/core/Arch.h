@@ -115,6 +115,8 @@ class Arch {
   // such instruction (its memory RMWs are single-copy-atomic LSE atomics).
   virtual std::optional<SplittableAccess> splittableAccess(const Engine& engine, std::span<const uint8_t> bytes,
                                                            uint64_t pc) const = 0;
+  // Whether any instruction can be splittable (the scheduler skips the question if not).
+  virtual bool hasSplittableAccesses() const = 0;
   // Number of instructions in a straight-line block (the budget counts these).
   virtual uint32_t countInstructions(std::span<const uint8_t> block) const = 0;
   // A guest interrupt/exception number from UC_HOOK_INTR, as words.

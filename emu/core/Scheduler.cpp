@@ -242,14 +242,25 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
 }
 
 void Scheduler::armSplit(uint64_t pc, uint32_t size) {
-  // The split point is the next instruction's hook: without one nothing stops the thread
-  // between the RMW and what follows, and the RMW stays indivisible.
-  if (!machine_.watches(pc + size)) return;
-  std::vector<uint8_t> code(size);
-  if (!machine_.readGuest(pc, code)) return;
-  const auto access = machine_.arch().splittableAccess(machine_.engine(), code, pc);
-  // The thread's own stack and TEB: no other thread can come between.
-  if (!access || process_.ownsAddress(static_cast<uint32_t>(current_), access->address)) return;
+  if (!machine_.arch().hasSplittableAccesses() || size > 16) return;
+  std::array<uint8_t, 16> code{};
+  if (!machine_.readGuest(pc, std::span(code).first(size))) return;
+  KnownInstruction& known = known_[pc];
+  if (known.size != size || known.bytes != code) {
+    known.bytes = code;
+    known.size = size;
+    // The split point is the next instruction's hook: without one nothing stops the
+    // thread between the RMW and what follows, and the RMW stays indivisible.
+    known.splittable = machine_.watches(pc + size) &&
+                       machine_.arch().splittableAccess(machine_.engine(), std::span(code).first(size), pc);
+  }
+  if (!known.splittable) return;
+  const auto access = machine_.arch().splittableAccess(machine_.engine(), std::span(code).first(size), pc);
+  if (!access) return;
+  // Thread areas (stacks, TEBs) are not tracked as shared data, so sleep sets could not
+  // see a split there conflict: only the images' memory is split.
+  for (const GuestThread& t : process_.threads())
+    if (process_.ownsAddress(t.index, access->address)) return;
   std::vector<uint8_t> before(access->bytes);
   if (!machine_.readGuest(access->address, before)) return;  // faults as it runs
   rmw_ = RmwInFlight{current_, pc, pc + size, access->address, std::move(before)};
@@ -265,7 +276,13 @@ bool Scheduler::splitPoint(uint64_t pc, ActorId* next) {
   // write lands: memory goes back to what the read saw, and the thread lands the value
   // from its read when it next runs (what another core may see on real x64).
   const ActorId chosen = decide(PointKind::kSplitWrite, rmw.rmwPc);
-  if (chosen == current_) return false;
+  if (chosen == current_) {
+    // Indivisible after all: the transition up to the next point is the RMW's own (not an
+    // empty one, which would conflict with everything).
+    onDataAccess(rmw.address, static_cast<uint32_t>(rmw.before.size()), false);
+    onDataAccess(rmw.address, static_cast<uint32_t>(rmw.before.size()), true);
+    return false;
+  }
   *next = chosen;
   if (chosen == kAbandon || chosen == kNoActor) return true;
   machine_.writeGuest(rmw.address, rmw.before);
@@ -356,6 +373,8 @@ void Scheduler::applyNextStep() {
   } else if (std::holds_alternative<SuspendAllStep>(step)) {
     ++nextStep_;
     suspended_ = true;
+    // A suspended thread's instruction has completed: a held-back RMW write lands now.
+    for (const GuestThread& t : process_.threads()) landHeldWrite(static_cast<ActorId>(t.index));
     transition_.global = true;
   } else if (std::holds_alternative<ResumeAllStep>(step)) {
     ++nextStep_;

@@ -3,7 +3,9 @@
 // decisions give the same run bit for bit.
 #pragma once
 
+#include <array>
 #include <map>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -130,6 +132,14 @@ class Scheduler final : public ExecutionObserver {
     std::vector<uint8_t> before;
   };
   std::optional<RmwInFlight> rmw_;
+  // Instructions known not to be splittable RMWs, by address, with their bytes (a store
+  // to code changes the answer): keeps the decoder off the hot path.
+  struct KnownInstruction {
+    std::array<uint8_t, 16> bytes{};
+    uint32_t size = 0;
+    bool splittable = false;
+  };
+  std::unordered_map<uint64_t, KnownInstruction> known_;
   // Per thread: the write a split RMW holds back (address, bytes computed from its read).
   std::vector<std::optional<std::pair<uint64_t, std::vector<uint8_t>>>> heldWrites_;
   uint64_t transitionsReported_ = 0;

@@ -211,6 +211,12 @@ std::optional<SplittableAccess> X64Arch::splittableAccess(const Engine& engine, 
   // LOCK makes the access indivisible; XCHG with memory asserts it without the prefix.
   if ((instruction.attributes & ZYDIS_ATTRIB_HAS_LOCK) || instruction.mnemonic == ZYDIS_MNEMONIC_XCHG)
     return std::nullopt;
+  // bts/btr/btc [m], reg address the bit reg past the operand (base + reg / 8): the bytes
+  // they change are not the operand Zydis reports. Left indivisible (not modelled).
+  const bool bitTest = instruction.mnemonic == ZYDIS_MNEMONIC_BTS || instruction.mnemonic == ZYDIS_MNEMONIC_BTR ||
+                       instruction.mnemonic == ZYDIS_MNEMONIC_BTC;
+  if (bitTest && instruction.operand_count_visible > 1 && operands[1].type == ZYDIS_OPERAND_TYPE_REGISTER)
+    return std::nullopt;
   for (uint8_t i = 0; i < instruction.operand_count_visible; ++i) {
     const ZydisDecodedOperand& op = operands[i];
     if (op.type != ZYDIS_OPERAND_TYPE_MEMORY || op.mem.type != ZYDIS_MEMOP_TYPE_MEM) continue;

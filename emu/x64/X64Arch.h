@@ -29,6 +29,7 @@ class X64Arch final : public Arch {
   DecodedInstruction decode(std::span<const uint8_t> bytes, uint64_t address) const override;
   std::optional<SplittableAccess> splittableAccess(const Engine& engine, std::span<const uint8_t> bytes,
                                                    uint64_t pc) const override;
+  bool hasSplittableAccesses() const override { return true; }
   uint32_t countInstructions(std::span<const uint8_t> block) const override;
   std::string describeInterrupt(uint32_t number) const override;
   bool isPadding(std::span<const uint8_t> bytes) const override;

@@ -27,6 +27,8 @@ std::optional<uint64_t> getVarint(const std::vector<uint8_t>& in, size_t& at) {
   uint64_t v = 0;
   for (int shift = 0; shift < 64 && at < in.size(); shift += 7) {
     const uint8_t b = in[at++];
+    // The tenth byte holds bit 63 only: more would be lost, so the token is malformed.
+    if (shift == 63 && (b & 0x7E)) return std::nullopt;
     v |= uint64_t{b & 0x7Fu} << shift;
     if (!(b & 0x80)) return v;
   }
@@ -145,6 +147,9 @@ std::optional<ReplayToken> ReplayToken::decode(std::string_view text) {
   if (!pathLength || *pathLength > payload->size() - at) return std::nullopt;
   token.scenarioPath.assign(payload->begin() + at, payload->begin() + at + *pathLength);
   at += *pathLength;
+  // A path with a NUL or another control character is not one a check wrote.
+  for (unsigned char c : token.scenarioPath)
+    if (c < 0x20 || c == 0x7F) return std::nullopt;
   auto inputs = getVarint(*payload, at);
   if (!inputs || *inputs < 3 || *inputs > kMaxInputs || payload->size() - at < *inputs * kDigestBytes)
     return std::nullopt;
@@ -157,6 +162,8 @@ std::optional<ReplayToken> ReplayToken::decode(std::string_view text) {
     auto delta = getVarint(*payload, at);
     auto actor = getVarint(*payload, at);
     if (!delta || !actor || *actor > 0x7FFFFFFF) return std::nullopt;
+    // Points strictly ascend (one decision per point) and do not wrap.
+    if ((i > 0 && *delta == 0) || point + *delta < point) return std::nullopt;
     point += *delta;
     token.decisions.emplace_back(point, actorFromCode(*actor));
   }

@@ -55,8 +55,10 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
   // keeps fetching the old entry (C8: after the plan, every call is new).
   const SyncAllStep syncEntry{"so every thread fetches the new entry"};
   auto refuse = [&](std::string why) -> Error { return refusal(fmt::format("function '{}': {}", site.name, why)); };
+  // An unaligned entry is bad input (DESIGN: "unaligned Arm64 target"), not a refusal.
+  auto malformed = [&](std::string why) -> Error { return badInput(fmt::format("function '{}': {}", site.name, why)); };
   auto at = [&](int64_t offset) { return fmt::format("{}{:+#x}", site.name, offset); };
-  if (site.entry % 4) return refuse("entry is not 4-byte aligned");
+  if (site.entry % 4) return malformed("entry is not 4-byte aligned");
   if (site.code.size() < 4) return refuse("function is shorter than the 4-byte patch");
   const std::vector<uint8_t> original(site.code.begin(), site.code.begin() + 4);
   // Where the site points after these steps (a retarget of an earlier patch goes back to
@@ -116,7 +118,7 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
   // literal-swap and stop-the-world keep the original reachable through a trampoline.
   TrampolineRequest request{site.entry, site.code, 4, site.scratch, false};
   const Relocation relocation = arm64Relocator().relocate(request);
-  if (!relocation.trampoline) return refuse(relocation.refusal);
+  if (!relocation.trampoline) return relocation.malformed ? malformed(relocation.refusal) : refuse(relocation.refusal);
   const Trampoline& t = *relocation.trampoline;
   if (t.bytes.size() > 32) return refuse("trampoline does not fit the 32 bytes the plan sets aside");
 

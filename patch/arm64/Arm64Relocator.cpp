@@ -184,7 +184,11 @@ class Arm64Relocator final : public Relocator {
   Relocation relocate(const TrampolineRequest& request) const override {
     const std::span<const uint8_t> code = request.function;
     const uint64_t base = request.functionAddress;
-    if (base % 4) return refuse("entry is not 4-byte aligned");
+    if (base % 4) {
+      Relocation refused = refuse("entry is not 4-byte aligned");
+      refused.malformed = true;
+      return refused;
+    }
     const uint32_t span = (request.patchBytes + 3) & ~3u;
     if (span > code.size())
       return refuse(fmt::format("function is {} bytes, shorter than the {}-byte patch", code.size(), span));

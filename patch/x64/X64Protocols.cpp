@@ -47,6 +47,8 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
                                    const ProtocolOptions& options) {
   const std::string_view defect = options.defect;
   auto refuse = [&](std::string why) -> Error { return refusal(fmt::format("function '{}': {}", site.name, why)); };
+  // Bytes that do not decode are bad input, whatever the protocol would need of them.
+  auto malformed = [&](std::string why) -> Error { return badInput(fmt::format("function '{}': {}", site.name, why)); };
   auto at = [&](int64_t offset) { return fmt::format("{}{:+#x}", site.name, offset); };
   const std::vector<uint8_t>& code = site.code;
   // Where the site points after these steps, and where it pointed before them.
@@ -67,7 +69,8 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
     if (options.staticChecks && p.paddingBefore < kJump)
       return refuse(fmt::format("{} bytes of int3/nop padding before the entry; the 5-byte jump needs {}",
                                 p.paddingBefore, kJump));
-    if (options.staticChecks && (!first.valid || first.length < kShortJump))
+    if (!first.valid) return malformed(fmt::format("first instruction '{}' does not decode", first.text));
+    if (options.staticChecks && first.length < kShortJump)
       return refuse(fmt::format("first instruction '{}' is {} byte; eb f9 must replace a whole instruction of "
                                 "at least 2", first.text, first.length));
     if (!reaches(site.entry - kJump, site.scratch))
@@ -111,7 +114,9 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
     // sound when the 5 bytes are one instruction: a thread stopped on a later boundary
     // inside them would resume in the new tail.
     const DecodedInstruction first = x64Arch().decode(code, site.entry);
-    if (options.staticChecks && !site.previous && (!first.valid || first.length < kJump))
+    if (!site.previous && !first.valid)
+      return malformed(fmt::format("first instruction '{}' does not decode", first.text));
+    if (options.staticChecks && !site.previous && first.length < kJump)
       return refuse(fmt::format("first instruction '{}' is {} bytes; int3-3step replaces one whole "
                                 "instruction of at least 5", first.text, first.length));
     const bool sync = defect != "no-sync";
@@ -134,7 +139,7 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
   TrampolineRequest request{site.entry, code, kJump, site.scratch, false, true};
   if (defect == "wrong-rip-fixup") request.ripFixupError = 8;
   const Relocation relocation = x64Relocator().relocate(request);
-  if (!relocation.trampoline) return refuse(relocation.refusal);
+  if (!relocation.trampoline) return relocation.malformed ? malformed(relocation.refusal) : refuse(relocation.refusal);
   const Trampoline& t = *relocation.trampoline;
   if (!reverse) steps.push_back(StoreStep{t.address, t.bytes, "trampoline", true});
   steps.push_back(SuspendAllStep{});

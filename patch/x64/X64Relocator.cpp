@@ -222,7 +222,11 @@ class X64Relocator final : public Relocator {
     const std::span<const uint8_t> code = request.function;
     const uint64_t base = request.functionAddress;
     std::vector<Decoded> displaced;
-    if (auto why = decodeDisplaced(code, request.patchBytes, displaced); !why.empty()) return refuse(why);
+    if (auto why = decodeDisplaced(code, request.patchBytes, displaced); !why.empty()) {
+      Relocation refused = refuse(why);
+      refused.malformed = why.starts_with("undecodable");
+      return refused;
+    }
     const uint32_t span = spanOf(displaced);
     if (auto why = branchIntoSpan(code, base, displaced); !why.empty()) return refuse(why);
 
