@@ -34,12 +34,15 @@ struct Shard {
 };
 
 Result<Shard> parseShard(const std::string& text) {
-  const size_t slash = text.find('/');
-  auto index = parseUnsigned(text.substr(0, slash));
-  auto count = slash == std::string::npos ? std::nullopt : parseUnsigned(text.substr(slash + 1));
-  if (!index || !count || *count == 0 || *count > limits::kMaxShardCount || *index >= *count)
+  const auto refuse = [&] {
     return badInput(fmt::format("--shard '{}': expected I/N with 0 <= I < N <= {}", echoText(text),
                                 limits::kMaxShardCount));
+  };
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos) return refuse();
+  const auto index = parseUnsigned(text.substr(0, slash));
+  const auto count = parseUnsigned(text.substr(slash + 1));
+  if (!index || !count || *count == 0 || *count > limits::kMaxShardCount || *index >= *count) return refuse();
   return Shard{static_cast<uint32_t>(*index), static_cast<uint32_t>(*count)};
 }
 

@@ -266,7 +266,9 @@ TEST_P(ProtocolAtBound2, ExhaustiveExplorationGivesTheExpectedVerdict) {
   EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
   const bool unsafe = GetParam().starts_with("patch-naive-jmp5");
   EXPECT_NE(r.out.find(unsafe ? "violation:" : "holds — exhaustive, preemption bound 2"), std::string::npos) << r.out;
-  if (!unsafe) EXPECT_NE(r.out.find("(exhausted)"), std::string::npos) << r.out;
+  if (!unsafe) {
+    EXPECT_NE(r.out.find("(exhausted)"), std::string::npos) << r.out;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
