@@ -245,17 +245,20 @@ void Scheduler::armSplit(uint64_t pc, uint32_t size) {
   if (!machine_.arch().hasSplittableAccesses() || size > 16) return;
   std::array<uint8_t, 16> code{};
   if (!machine_.readGuest(pc, std::span(code).first(size))) return;
+  const std::span<const uint8_t> bytes = std::span(code).first(size);
   KnownInstruction& known = known_[pc];
+  std::optional<SplittableAccess> access;
   if (known.size != size || known.bytes != code) {
     known.bytes = code;
     known.size = size;
     // The split point is the next instruction's hook: without one nothing stops the
     // thread between the RMW and what follows, and the RMW stays indivisible.
-    known.splittable = machine_.watches(pc + size) &&
-                       machine_.arch().splittableAccess(machine_.engine(), std::span(code).first(size), pc);
+    if (machine_.watches(pc + size)) access = machine_.arch().splittableAccess(machine_.engine(), bytes, pc);
+    known.splittable = access.has_value();
+  } else if (known.splittable) {
+    // Known to be one: only its address (from this thread's registers) is new.
+    access = machine_.arch().splittableAccess(machine_.engine(), bytes, pc);
   }
-  if (!known.splittable) return;
-  const auto access = machine_.arch().splittableAccess(machine_.engine(), std::span(code).first(size), pc);
   if (!access) return;
   // Thread areas (stacks, TEBs) are not tracked as shared data, so sleep sets could not
   // see a split there conflict: only the images' memory is split.
