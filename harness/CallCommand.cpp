@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "emu/pe/ImageLoader.h"
-#include "emu/core/EchoText.h"
+#include "support/EchoText.h"
 #include "harness/Diagnostics.h"
 #include "harness/explore/JobLimit.h"
 #include "harness/IntegerArgument.h"

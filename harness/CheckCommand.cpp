@@ -9,11 +9,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "emu/core/EchoText.h"
+#include "support/EchoText.h"
 #include "harness/Diagnostics.h"
 #include "harness/IntegerArgument.h"
 #include "harness/Interruption.h"
-#include "harness/Provenance.h"
+#include "harness/report/Provenance.h"
 #include "harness/explore/Explorer.h"
 #include "harness/explore/JobLimit.h"
 #include "harness/explore/ReplayToken.h"

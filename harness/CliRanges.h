@@ -7,7 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "emu/core/EchoText.h"
+#include "support/EchoText.h"
 #include "harness/IntegerArgument.h"
 
 namespace hph {

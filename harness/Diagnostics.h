@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <string>
 
-#include "emu/core/EchoText.h"
-#include "emu/core/Result.h"
+#include "support/EchoText.h"
+#include "support/Result.h"
 
 namespace hph {
 

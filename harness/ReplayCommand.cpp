@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "emu/core/EchoText.h"
-#include "emu/core/InputFile.h"
+#include "support/EchoText.h"
+#include "support/InputFile.h"
 #include "harness/Diagnostics.h"
 #include "harness/scenario/Limits.h"
 #include "harness/explore/Explorer.h"

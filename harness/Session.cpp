@@ -6,11 +6,11 @@
 #include <charconv>
 #include <filesystem>
 
-#include "emu/core/EchoText.h"
+#include "support/EchoText.h"
 #include "emu/pe/HotPatchTable.h"
 #include "emu/pe/PeFormat.h"
-#include "harness/Digest.h"
-#include "harness/Provenance.h"
+#include "support/Digest.h"
+#include "harness/report/Provenance.h"
 
 namespace hph {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <exception>
 
-#include "emu/core/Status.h"
+#include "support/Status.h"
 #include "harness/CliRanges.h"
 #include "harness/scenario/Limits.h"
 #include "harness/CallCommand.h"

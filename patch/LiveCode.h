@@ -12,7 +12,7 @@
 
 #include "emu/core/Arch.h"
 #include "patch/CodeImage.h"
-#include "patch/Plan.h"
+#include "plan/Plan.h"
 #include "patch/Protocol.h"
 
 namespace hph {

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "emu/core/Result.h"
-#include "patch/Plan.h"
+#include "support/Result.h"
+#include "plan/Plan.h"
 #include "patch/Trampoline.h"
 
 namespace hph {

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <map>
 
-#include "emu/core/Rng.h"
+#include "support/Rng.h"
 #include "patch/TrampolinePlacement.h"
 
 namespace hph {

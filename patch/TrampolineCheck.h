@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "emu/core/Result.h"
+#include "support/Result.h"
 #include "patch/Trampoline.h"
 
 namespace hph {

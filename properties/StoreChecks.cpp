@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "emu/arm64/Cmodx.h"
+#include "plan/StoreAtomicity.h"
 #include "properties/PropertyMonitor.h"
 
 namespace hph {

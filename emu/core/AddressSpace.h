@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "emu/core/Result.h"
+#include "support/Result.h"
 
 namespace hph {
 

@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "emu/core/Engine.h"
-#include "emu/core/Result.h"
+#include "support/Result.h"
 
 namespace hph {
 

@@ -7,7 +7,7 @@
 #include <span>
 #include <string>
 
-#include "emu/core/Result.h"
+#include "support/Result.h"
 
 namespace hph {
 

@@ -17,7 +17,7 @@
 #include "emu/core/Arch.h"
 #include "emu/core/Engine.h"
 #include "emu/core/GuestFault.h"
-#include "emu/core/Result.h"
+#include "support/Result.h"
 #include "emu/core/RunWatchdog.h"
 #include "emu/core/ShimLibrary.h"
 #include "emu/core/ThreadServices.h"

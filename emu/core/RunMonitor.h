@@ -11,7 +11,8 @@
 
 #include "emu/core/Process.h"
 #include "emu/core/Schedule.h"
-#include "patch/Plan.h"
+#include "plan/Plan.h"
+#include "plan/StoreAtomicity.h"
 
 namespace hph {
 
@@ -41,10 +42,5 @@ class RunMonitor {
   // The thread context-synchronised (exception entry/return: a shim call; an ISB).
   virtual void contextSynchronized(uint32_t thread) {}
 };
-
-// Pieces a store is made of: itself when single-copy atomic for `arch` (1, 2, 4 or 8
-// aligned bytes within one 64-byte cache line), else its largest aligned chunks.
-std::vector<std::pair<uint64_t, uint64_t>> atomicPieces(uint64_t address, uint64_t size);
-bool singleCopyAtomic(uint64_t address, uint64_t size);
 
 }  // namespace hph

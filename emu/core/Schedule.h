@@ -11,7 +11,7 @@
 
 #include "emu/core/GuestFault.h"
 #include "emu/core/Machine.h"
-#include "emu/core/Result.h"
+#include "support/Result.h"
 
 namespace hph {
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "plan/StoreAtomicity.h"
+
 namespace hph {
 namespace {
 

@@ -13,7 +13,7 @@
 #include "emu/core/Process.h"
 #include "emu/core/RunMonitor.h"
 #include "emu/core/Schedule.h"
-#include "patch/Plan.h"
+#include "plan/Plan.h"
 
 namespace hph {
 

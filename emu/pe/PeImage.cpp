@@ -8,7 +8,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "emu/core/InputFile.h"
+#include "support/InputFile.h"
 #include "emu/pe/FunctionTable.h"
 #include "emu/pe/LiefReader.h"
 #include "emu/pe/HotPatchTable.h"

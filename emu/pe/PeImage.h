@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "emu/core/Arch.h"
-#include "emu/core/Result.h"
+#include "support/Result.h"
 
 namespace hph {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "emu/core/EchoText.h"
+#include "support/EchoText.h"
 
 namespace hph::pe {
 

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "emu/core/Result.h"
+#include "support/Result.h"
 
 namespace hph {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "emu/core/Schedule.h"
-#include "emu/core/Rng.h"
+#include "support/Rng.h"
 
 namespace hph {
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "emu/core/Schedule.h"
-#include "emu/core/Rng.h"
+#include "support/Rng.h"
 
 namespace hph {
 

@@ -4,8 +4,8 @@
 
 #include <filesystem>
 
-#include "harness/Digest.h"
-#include "harness/Provenance.h"
+#include "support/Digest.h"
+#include "harness/report/Provenance.h"
 #include "harness/Session.h"
 
 namespace hph {

@@ -5,7 +5,7 @@
 #include <cctype>
 #include <filesystem>
 
-#include "harness/Provenance.h"
+#include "harness/report/Provenance.h"
 #include "harness/report/PropertyCatalog.h"
 
 namespace hph {

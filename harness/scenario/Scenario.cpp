@@ -8,8 +8,8 @@
 #include <set>
 #include <toml++/toml.h>
 
-#include "emu/core/EchoText.h"
-#include "emu/core/InputFile.h"
+#include "support/EchoText.h"
+#include "support/InputFile.h"
 #include "harness/scenario/Limits.h"
 
 namespace hph {

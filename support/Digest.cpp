@@ -1,4 +1,4 @@
-#include "harness/Digest.h"
+#include "support/Digest.h"
 
 #include <openssl/evp.h>
 

@@ -1,4 +1,4 @@
-#include "harness/Provenance.h"
+#include "harness/report/Provenance.h"
 
 #include <LIEF/version.h>
 #include <fmt/format.h>

@@ -1,4 +1,4 @@
-#include "emu/core/RunMonitor.h"
+#include "plan/StoreAtomicity.h"
 
 namespace hph {
 

@@ -6,7 +6,7 @@
 #include <utility>
 #include <variant>
 
-#include "emu/core/Status.h"
+#include "support/Status.h"
 
 namespace hph {
 

@@ -1,4 +1,4 @@
-#include "emu/core/InputFile.h"
+#include "support/InputFile.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "emu/core/EchoText.h"
+#include "support/EchoText.h"
 
 namespace hph {
 namespace {

@@ -1,4 +1,4 @@
-#include "patch/Plan.h"
+#include "plan/Plan.h"
 
 #include <fmt/format.h>
 
