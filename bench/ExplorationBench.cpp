@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "emu/pe/ImageLoader.h"
-#include "harness/Session.h"
+#include "harness/explore/Session.h"
 #include "harness/explore/Explorer.h"
 #include "harness/explore/RandomStrategy.h"
 

@@ -8,7 +8,7 @@
 // Counters: schedules, schedules/s; the time per iteration is the whole exploration.
 #include <benchmark/benchmark.h>
 
-#include "harness/Session.h"
+#include "harness/explore/Session.h"
 #include "harness/explore/Explorer.h"
 
 namespace hph {

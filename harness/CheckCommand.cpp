@@ -62,17 +62,17 @@ json locate(const ScenarioInputs& inputs, uint64_t address) {
     return {{"image", image.path}, {"rva", rva}, {"file_offset", offset ? json(*offset) : json(nullptr)}};
   };
   if (json j = in(*inputs.base, inputs.base->imageBase); !j.is_null()) return j;
-  for (const PatchImage& p : inputs.patches)
+  for (const PatchImage& p : inputs.layout.patches)
     if (json j = in(*p.image, p.loadAddress); !j.is_null()) return j;
   json j = {{"image", inputs.base->path}, {"rva", nullptr}, {"file_offset", nullptr}};
-  if (address >= inputs.scratchBase && inputs.scratchBase)
-    j["logical"] = fmt::format("hotpatch area+{:#x}", address - inputs.scratchBase);
+  if (address >= inputs.layout.scratchBase && inputs.layout.scratchBase)
+    j["logical"] = fmt::format("hotpatch area+{:#x}", address - inputs.layout.scratchBase);
   return j;
 }
 
 json provenance(const ScenarioInputs& inputs, const std::string& path) {
   json patches = json::array();
-  for (const PatchImage& p : inputs.patches) patches.push_back(p.sha256);
+  for (const PatchImage& p : inputs.layout.patches) patches.push_back(p.sha256);
   return {{"scenario_sha256", inputs.scenarioSha256}, {"base_sha256", inputs.baseSha256},
           {"patch_sha256", patches},      {"hph_version", hphVersion()},
           {"unicorn_version", unicornVersion()}, {"lief_version", liefVersion()}};
@@ -184,7 +184,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   const bool cutShort = !violated && (exhaustive ? !result.exhausted : !result.stoppedBy.empty());
   // "holds" must mean something: a patch step landed while a thread was in a watched
   // window, or calls reached the replacement after the patch. Otherwise it is vacuous.
-  const bool patched = !inputs.value()->sites.empty();
+  const bool patched = !inputs.value()->layout.sites.empty();
   const bool vacuous = patched && !violated && !cutShort && result.stepsWithThreadInWindow == 0 &&
                        result.patchedCalls == 0;
   const std::string verdict = refused    ? "refused"
@@ -243,7 +243,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                       {"pruned", result.pruned},
                       {"shard", fmt::format("{}/{}", shard.index, shard.count)}};
   json patches = json::array();
-  for (const PatchImage& p : inputs.value()->patches) patches.push_back({{"file", p.image->path}, {"sha256", p.sha256}});
+  for (const PatchImage& p : inputs.value()->layout.patches) patches.push_back({{"file", p.image->path}, {"sha256", p.sha256}});
   outcome.report = {{"name", scenario->name},
                     {"file", path},
                     {"arch", scenario->arch},

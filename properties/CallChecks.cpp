@@ -77,7 +77,7 @@ void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
   const bool afterPlan = t.call.afterPlan;
   t.call.site.reset();
   if (t.pending && t.pending->version == 0) t.pending->version = 1;
-  if (options_.reverse) return;
+  if (options_.protocol.reverse) return;
   if (afterPlan)
     return report("C8", actor, pc, plan_.steps.empty() ? std::nullopt : std::optional(plan_.steps.size() - 1),
                   hexBytes(code_.bytesAt(site.entry, 8)),
@@ -100,7 +100,7 @@ void PropertyMonitor::arriveAtReplacement(uint32_t index, uint64_t pc) {
   t.call.site.reset();
   t.madeNewCall = true;
   if (t.pending && t.pending->version == 0) t.pending->version = 2;
-  if (options_.reverse && call.afterPlan)
+  if (options_.protocol.reverse && call.afterPlan)
     return report("C8", actor, pc, plan_.steps.size() - 1, "",
                   fmt::format("{} called '{}' after the unpatch and arrived at the replacement {}", actorName(actor),
                               sites_[site].name, where(pc)));

@@ -9,7 +9,7 @@ PropertyMonitor::PropertyMonitor(const Arch& arch, std::vector<PatchSite> sites,
       sites_(std::move(sites)),
       plan_(std::move(plan)),
       options_(options),
-      code_(arch, sites_, options.idc, options.dic) {}
+      code_(arch, sites_, options.protocol.idc, options.protocol.dic) {}
 
 std::vector<uint64_t> PropertyMonitor::replacementEntries() const {
   std::vector<uint64_t> out;

@@ -36,13 +36,12 @@ struct PureSite {
 };
 
 struct PropertyOptions {
-  // Arm64 CTR_EL0: IDC (no DC CVAU needed for instruction fetch), DIC (no IC IVAU needed:
-  // fetch is coherent with data, so nothing is pending after a store).
-  bool idc = false;
-  bool dic = false;
-  // The plan ends by unpatching: calls after it must be old again, and a thread may
-  // legitimately go from new calls back to old ones.
-  bool reverse = false;
+  // How the plan was built, as the checkers must know it. `reverse`: the plan ends by
+  // unpatching, so calls after it must be old again and a thread may legitimately go from
+  // new calls back to old ones. `idc`/`dic` (Arm64 CTR_EL0): IDC, no DC CVAU needed for
+  // instruction fetch; DIC, no IC IVAU needed (fetch is coherent with data stores, so
+  // nothing is pending after a store).
+  ProtocolOptions protocol;
   // Arm64 fetch model (A3): a thread may fetch stale versions of a stored word until it
   // was made visible and the thread context-synchronised. `fetchCoherent`: a thread never
   // fetches a version older than one it already fetched there.

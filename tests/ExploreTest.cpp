@@ -5,7 +5,7 @@
 
 #include <set>
 
-#include "harness/Session.h"
+#include "harness/explore/Session.h"
 #include "harness/explore/DepthFirstSearch.h"
 #include "harness/explore/Explorer.h"
 #include "harness/explore/RandomStrategy.h"

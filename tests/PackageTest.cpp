@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "emu/pe/PeFormat.h"
-#include "harness/Session.h"
+#include "harness/explore/Session.h"
 #include "harness/explore/ReplaySource.h"
 #include "tests/TestSupport.h"
 
@@ -31,16 +31,16 @@ class Packages : public ::testing::TestWithParam<std::string> {
 TEST_P(Packages, TheTableNamesSitesAndCellsWithoutAnExplicitMap) {
   auto inputs = prepared(corpusScenario(series()));
   ASSERT_TRUE(inputs);
-  ASSERT_EQ(inputs->patches.size(), 2u);
-  EXPECT_EQ(inputs->patches[0].sequenceNumber, 1u);
-  EXPECT_EQ(inputs->patches[1].sequenceNumber, 2u);
+  ASSERT_EQ(inputs->layout.patches.size(), 2u);
+  EXPECT_EQ(inputs->layout.patches[0].sequenceNumber, 1u);
+  EXPECT_EQ(inputs->layout.patches[1].sequenceNumber, 2u);
   // FUNCTION chunks: bump and bump_keyed, then bump again over the first patch.
-  ASSERT_EQ(inputs->sites.size(), 3u);
-  EXPECT_EQ(inputs->sites[0].name, "bump");
-  EXPECT_EQ(inputs->sites[1].name, "bump_keyed");
-  EXPECT_EQ(inputs->sites[2].name, "bump");
-  EXPECT_EQ(inputs->sites[2].previous, inputs->sites[0].replacement);
-  EXPECT_EQ(inputs->sites[2].scratch, inputs->sites[0].scratch) << "a retarget reuses the first patch's redirect";
+  ASSERT_EQ(inputs->layout.sites.size(), 3u);
+  EXPECT_EQ(inputs->layout.sites[0].name, "bump");
+  EXPECT_EQ(inputs->layout.sites[1].name, "bump_keyed");
+  EXPECT_EQ(inputs->layout.sites[2].name, "bump");
+  EXPECT_EQ(inputs->layout.sites[2].previous, inputs->layout.sites[0].replacement);
+  EXPECT_EQ(inputs->layout.sites[2].scratch, inputs->layout.sites[0].scratch) << "a retarget reuses the first patch's redirect";
   // ABSOLUTE chunks: the cells hold the base's g_counter / g_keyed.
   const PeImage& base = *inputs->base;
   auto exportRva = [&](const std::string& name) {
@@ -48,9 +48,9 @@ TEST_P(Packages, TheTableNamesSitesAndCellsWithoutAnExplicitMap) {
       if (e.name == name) return e.rva;
     return 0u;
   };
-  ASSERT_EQ(inputs->patches[0].cells.size(), 2u);
-  EXPECT_EQ(inputs->patches[0].cells[0].second, exportRva("g_counter"));
-  EXPECT_EQ(inputs->patches[0].cells[1].second, exportRva("g_keyed"));
+  ASSERT_EQ(inputs->layout.patches[0].cells.size(), 2u);
+  EXPECT_EQ(inputs->layout.patches[0].cells[0].second, exportRva("g_counter"));
+  EXPECT_EQ(inputs->layout.patches[0].cells[1].second, exportRva("g_keyed"));
 }
 
 TEST_P(Packages, ASeriesEndsWithEveryCallInTheLastPatch) {
@@ -126,7 +126,7 @@ TEST(PatchPlacement, FarPatchesGoThroughAnAddressTableOrAVeneer) {
     const std::string path = scenarioVariant(file, {far}, std::string("far-") + file);
     auto inputs = prepared(path);
     ASSERT_TRUE(inputs);
-    EXPECT_EQ(inputs->patches[0].loadAddress, 0x7ff600000000u);
+    EXPECT_EQ(inputs->layout.patches[0].loadAddress, 0x7ff600000000u);
     EXPECT_EQ(callAfterPatching(path, 0, "v2_calls"), 3u * kPatchWorkerCalls) << file;
   }
 }

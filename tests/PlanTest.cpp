@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "harness/Session.h"
+#include "harness/explore/Session.h"
 #include "harness/explore/RandomStrategy.h"
 #include "harness/explore/ReplaySource.h"
 #include "patch/LiveCode.h"
@@ -203,7 +203,7 @@ TEST(Plan, ThreadsAtTheTransientInt3ContinueInTheReplacement) {
   const RunRecord run = (*session)->run(schedule);
   ASSERT_FALSE(run.violation) << run.violation->message;
   EXPECT_EQ(run.invariantValue, 1u);
-  const uint64_t v2Calls = inputs->patches[0].loadAddress + inputs->patches[0].image->findFunction("v2_calls")->begin;
+  const uint64_t v2Calls = inputs->layout.patches[0].loadAddress + inputs->layout.patches[0].image->findFunction("v2_calls")->begin;
   auto calls = (*session)->machine().call(v2Calls, {});
   ASSERT_TRUE(calls.ok() && calls->completed());
   EXPECT_GE(calls->value, kPatchWorkerCalls) << "thread 0's calls went through the int3 to the replacement";
@@ -242,7 +242,7 @@ TEST(Plan, StopTheWorldRetriesOnReturnAddressesInsideTheSpanThenGivesUp) {
     } else if (retried) {
       // The retried plan committed: the jump is at the entry.
       uint8_t first = 0;
-      ASSERT_TRUE((*session)->machine().readGuest(inputs->sites[0].entry, {&first, 1}));
+      ASSERT_TRUE((*session)->machine().readGuest(inputs->layout.sites[0].entry, {&first, 1}));
       EXPECT_EQ(first, 0xE9);
       committedAfterRetry = first == 0xE9;
     }

@@ -116,7 +116,7 @@ uint64_t callAfterPatching(const std::string& path, size_t index, const std::str
   const RunRecord run = (*session)->run(schedule);
   EXPECT_FALSE(run.violation) << path << ": " << run.violation->message;
   if (invariant) *invariant = run.invariantValue.value_or(0);
-  const PatchImage& patch = inputs->patches.at(index);
+  const PatchImage& patch = inputs->layout.patches.at(index);
   auto value = (*session)->machine().call(patch.loadAddress + patch.image->findFunction(function)->begin, {});
   EXPECT_TRUE(value.ok() && value->completed());
   return value.ok() ? value->value : 0;

@@ -8,7 +8,7 @@
 #include "emu/core/Machine.h"
 #include "emu/pe/ImageLoader.h"
 #include "emu/pe/PeImage.h"
-#include "harness/Session.h"
+#include "harness/explore/Session.h"
 
 namespace hph::test {
 

@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include <cstring>
-#include <filesystem>
 
 #include "emu/pe/PeFormat.h"
+#include "support/FileName.h"
 
 namespace hph {
 namespace {
@@ -46,7 +46,7 @@ Result<LoadedImage> loadImage(Machine& machine, const PeImage& image, std::optio
                                 "cannot load at 0x{:x} (only at its preferred base 0x{:x})",
                                 image.path, at, image.imageBase));
 
-  const std::string name = std::filesystem::path(image.path).filename().string();
+  const std::string name = fileNameOf(image.path);
   auto region = machine.map(at, image.sizeOfImage, kAll, name);
   if (!region) return region.error();
   std::span<uint8_t> mapped = region.value()->span();

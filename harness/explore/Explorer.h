@@ -10,7 +10,7 @@
 #include <string>
 
 #include "emu/core/Schedule.h"
-#include "harness/Session.h"
+#include "harness/explore/Session.h"
 
 namespace hph {
 

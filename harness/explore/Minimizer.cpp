@@ -1,6 +1,6 @@
 #include "harness/explore/Minimizer.h"
 
-#include "harness/Session.h"
+#include "harness/explore/Session.h"
 #include "harness/explore/ReplaySource.h"
 
 namespace hph {

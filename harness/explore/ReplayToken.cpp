@@ -6,7 +6,7 @@
 
 #include "support/Digest.h"
 #include "harness/report/Provenance.h"
-#include "harness/Session.h"
+#include "harness/explore/Session.h"
 
 namespace hph {
 namespace {
@@ -88,7 +88,7 @@ std::vector<std::vector<uint8_t>> digestsOf(const ScenarioInputs& inputs) {
   versions.update(liefVersion());
   std::vector<std::vector<uint8_t>> out{shortDigest(hexString(versions.finish())), shortDigest(inputs.scenarioSha256),
                                         shortDigest(inputs.baseSha256)};
-  for (const PatchImage& p : inputs.patches) out.push_back(shortDigest(p.sha256));
+  for (const PatchImage& p : inputs.layout.patches) out.push_back(shortDigest(p.sha256));
   return out;
 }
 
@@ -115,7 +115,7 @@ std::string ReplayToken::changedInput(const ScenarioInputs& inputs) const {
                        digests.size() - 3);
   for (size_t i = 3; i < now.size(); ++i)
     if (now[i] != digests[i])
-      return fmt::format("patch[{}] {} changed since it was made", i - 3, inputs.patches[i - 3].image->path);
+      return fmt::format("patch[{}] {} changed since it was made", i - 3, inputs.layout.patches[i - 3].image->path);
   return "";
 }
 

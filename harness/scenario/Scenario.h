@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "patch/PatchLayout.h"
 #include "support/Result.h"
 
 namespace hph {
@@ -27,11 +28,9 @@ struct HostWrite {
 inline constexpr uint64_t kDefaultSampledSchedules = 1000;
 inline constexpr uint64_t kDefaultExhaustiveCap = 1'000'000;
 
-// One function a patch replaces (explicit map): names are exports, or "rva:0x...".
-struct FunctionMap {
-  std::string target;       // in the base image
-  std::string replacement;  // in the patch image
-  bool pure = false;        // results depend on arguments only (C5 compares old and new)
+// One function a patch replaces (explicit map), and what the checkers may assume of it.
+struct FunctionMap : FunctionRedirect {
+  bool pure = false;  // results depend on arguments only (C5 compares old and new)
 };
 
 struct ExploreSettings {

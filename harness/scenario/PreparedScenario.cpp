@@ -1,0 +1,135 @@
+#include "harness/scenario/PreparedScenario.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "harness/scenario/WatchedCode.h"
+#include "properties/ReferenceMachine.h"
+#include "support/Digest.h"
+#include "support/EchoText.h"
+#include "support/FileName.h"
+
+namespace hph {
+namespace {
+
+// "bump", "bump+4", "rva:0x1020+0x2" -> the function and an offset into it.
+struct SiteName {
+  const FunctionInfo* function = nullptr;
+  uint32_t offset = 0;
+};
+
+std::optional<SiteName> resolveSite(const PeImage& image, std::string_view text) {
+  SiteName site;
+  std::string_view name = text;
+  if (const size_t plus = text.rfind('+'); plus != std::string_view::npos) {
+    std::string_view digits = text.substr(plus + 1);
+    int base = 10;
+    if (digits.starts_with("0x")) {
+      digits.remove_prefix(2);
+      base = 16;
+    }
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), site.offset, base);
+    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty()) return std::nullopt;
+    name = text.substr(0, plus);
+  }
+  site.function = image.findFunction(name);
+  if (!site.function || site.offset >= site.function->end - site.function->begin) return std::nullopt;
+  return site;
+}
+
+Result<uint64_t> functionAddress(const Scenario& scenario, const PeImage& base, std::string_view field,
+                                 const std::string& name) {
+  const FunctionInfo* f = base.findFunction(name);
+  if (!f)
+    return badInput(
+        fmt::format("{}: {}: '{}' is not a function of {}", scenario.path, field, name, fileNameOf(scenario.base)));
+  return base.imageBase + f->begin;
+}
+
+// [[host_write]]: each store must land in the image's memory, found here, not 40 s into
+// exploring.
+Result<void> resolveHostWrites(const Scenario& scenario, const PeImage& base, ScenarioInputs& inputs) {
+  for (size_t i = 0; i < scenario.hostWrites.size(); ++i) {
+    const HostWrite& w = scenario.hostWrites[i];
+    auto site = resolveSite(base, w.target);
+    if (!site)
+      return badInput(fmt::format("{}: [[host_write]][{}].target: '{}' is not a function (+offset inside it) of {}",
+                                  scenario.path, i, echoText(w.target), fileNameOf(scenario.base)));
+    const uint32_t at = site->function->begin + site->offset;
+    const SectionInfo* section = base.sectionAt(at);
+    if (!section || w.bytes.size() > section->end() - at)
+      return badInput(fmt::format("{}: [[host_write]][{}].bytes: {} bytes at {} (RVA 0x{:x}) run past the end of "
+                                  "section {} of {} (RVA 0x{:x})",
+                                  scenario.path, i, w.bytes.size(), echoText(w.target), at,
+                                  section ? section->name : "?", fileNameOf(scenario.base),
+                                  section ? section->end() : 0));
+    inputs.hostWrites.push_back(StoreStep{.address = base.imageBase + at, .bytes = w.bytes, .label = w.target});
+  }
+  return {};
+}
+
+// The patch images laid out, the plan built for their sites, and what the checkers need.
+Result<void> preparePatches(const Scenario& scenario, const PeImage& base, ScenarioInputs& inputs) {
+  PatchRequest request{.origin = scenario.path, .images = scenario.patches, .loadAddress = scenario.patchAddress};
+  for (const FunctionMap& map : scenario.functions) request.functions.push_back(map);
+  auto layout = layOutPatches(request, base);
+  if (!layout) return layout.error();
+  inputs.layout = std::move(layout).value();
+  inputs.protocolOptions = ProtocolOptions{.reverse = scenario.reverse,
+                                           .staticChecks = scenario.staticChecks,
+                                           .defect = scenario.defect,
+                                           .idc = scenario.arm64.idc,
+                                           .dic = scenario.arm64.dic};
+  auto plan = buildPlan(scenario.protocol, *base.arch, inputs.layout.sites, inputs.protocolOptions);
+  // The status stays: a protocol whose precondition fails refuses, bad input is bad input.
+  if (!plan) return Error{plan.error().status, fmt::format("{}: [protocol]: {}", scenario.path, plan.error().message)};
+  inputs.plan = std::move(plan).value();
+  if (scenario.protocol == "int3-3step")
+    for (const PatchSite& site : inputs.layout.sites)
+      inputs.breakpointRedirects.emplace_back(site.entry,
+                                              scenario.defect == "resume-inside" ? site.entry + 1 : site.replacement);
+  // C5 results: pure functions' direct callers resume at watched return sites.
+  for (size_t i = 0; i < scenario.functions.size(); ++i)
+    if (scenario.functions[i].pure)
+      inputs.pure.push_back(PureSite{i, directCallReturnSites(base, inputs.layout.sites[i].entry)});
+  return {};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& scenario) {
+  auto inputs = std::make_shared<ScenarioInputs>();
+  inputs->scenario = scenario;
+  auto image = readPeImage(scenario.base);
+  if (!image) return Error{image.error().status, fmt::format("{}: base: {}", scenario.path, image.error().message)};
+  if (image->arch->name() != scenario.arch)
+    return badInput(fmt::format("{}: arch: scenario says {} but {} is {}", scenario.path, scenario.arch,
+                                fileNameOf(scenario.base), image->arch->name()));
+  inputs->base = std::make_shared<const PeImage>(std::move(image).value());
+  const PeImage& base = *inputs->base;
+  auto entry = functionAddress(scenario, base, "[threads].entry", scenario.threadEntry);
+  if (!entry) return entry.error();
+  inputs->threadEntry = *entry;
+  if (scenario.invariant) {
+    auto invariant = functionAddress(scenario, base, "[check].invariant", *scenario.invariant);
+    if (!invariant) return invariant.error();
+    inputs->invariantEntry = *invariant;
+  }
+  if (auto r = resolveHostWrites(scenario, base, *inputs); !r) return r.error();
+  if (!scenario.patches.empty())
+    if (auto r = preparePatches(scenario, base, *inputs); !r) return r.error();
+  if (auto r = resolveWatchedCode(scenario, *inputs); !r) return r.error();
+  const bool anythingWatched =
+      !scenario.hostWrites.empty() || !scenario.explore.watch.empty() || !scenario.patches.empty();
+  inputs->points = scenario.explore.points.value_or(anythingWatched ? PointsMode::kWatched : PointsMode::kAll);
+  if (inputs->points == PointsMode::kWatched && !anythingWatched)
+    return badInput(fmt::format("{}: [explore].points: 'watched' but nothing is watched (no "
+                                "[[host_write]] and no [explore].watch)",
+                                scenario.path));
+  inputs->scenarioSha256 = sha256OfFile(scenario.path);
+  inputs->baseSha256 = sha256OfFile(scenario.base);
+  return std::shared_ptr<const ScenarioInputs>(std::move(inputs));
+}
+
+}  // namespace hph
