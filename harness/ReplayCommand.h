@@ -1,4 +1,4 @@
-// `hph replay TOKEN|FILE [--trace F]`: re-run one schedule bit for bit.
+// `hph replay TOKEN|FILE [--scenario F] [--trace F] [--json]`: re-run one schedule bit for bit.
 #pragma once
 
 #include <optional>

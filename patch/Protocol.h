@@ -45,7 +45,8 @@ struct ProtocolOptions {
 // The defects each protocol knows, for messages and validation.
 std::vector<std::string_view> defectsFor(std::string_view protocol);
 
-// The plan for all sites, site by site; a refusal is kBadInput "function 'bump': why".
+// The plan for all sites, site by site; a refusal is kRefused "function 'bump': why"
+// (bytes that do not decode, an unaligned Arm64 entry: kBadInput).
 Result<Plan> buildPlan(std::string_view protocol, const Arch& arch, const std::vector<PatchSite>& sites,
                        const ProtocolOptions& options = {});
 

@@ -1,6 +1,7 @@
 // A patch is data: a Plan, an ordered list of Steps. The emulator executes the steps as
-// scheduling events between guest instructions; the on-host runner will execute the very
-// same steps on a live process. What the emulator verified is what the host applies.
+// scheduling events between guest instructions; the on-host runner (planned, not built:
+// docs/design.md) is to execute the very same steps on a live process, so that what the
+// emulator verified is what the host applies.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // Which stores hardware makes single-copy atomic, and the atomic pieces any other store is
 // made of. A plan's store step states its bytes; this rule says what another core can see
 // of it half-done. The emulator's patcher and the property checkers apply it, and the
-// on-host runner must store with exactly these widths.
+// on-host runner (planned, not built) must store with exactly these widths.
 #pragma once
 
 #include <cstdint>

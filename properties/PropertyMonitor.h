@@ -1,4 +1,4 @@
-// The checkers of DESIGN.md's properties over one run, fed by the scheduler (RunMonitor).
+// The checkers of docs/design.md's properties over one run, fed by the scheduler (RunMonitor).
 // Each property is a named check that reports the thread, PC, step and bytes involved:
 //   FetchChecks.cpp  C1 boundaries, C2 resumed inside a changed span, C4 torn fetches,
 //                    X3 transient-INT3 continuations

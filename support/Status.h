@@ -1,5 +1,5 @@
 // Status codes for every API boundary of the harness (in the style of Zydis' ZyanStatus):
-// a small closed set that maps one-to-one onto the command line's exit codes.
+// a small closed set, each mapped onto one of the command line's exit codes.
 #pragma once
 
 #include <string_view>
@@ -22,7 +22,7 @@ enum class Status {
   kResource,
 };
 
-// Exit codes shared by every subcommand (see DESIGN.md, "Command line").
+// Exit codes shared by every subcommand (see docs/design.md, "Exit codes").
 enum ExitCode : int {
   kExitHolds = 0,
   kExitViolated = 1,

@@ -1,6 +1,6 @@
-// Hostile input (issue 10): nothing a user types or feeds can crash hph, hang it, or
-// change a verdict. Data-driven like the malformed-image table: each case is one of the
-// issue's reproductions, run through the real binary with a timeout, and what must come
+// Hostile input: nothing a user types or feeds can crash hph, hang it, or change a
+// verdict. Data-driven like the malformed-image table: each case is one hostile input
+// that once did harm, run through the real binary with a timeout, and what must come
 // of it — exit 2 with one stderr line naming the file and the field (and the range), or
 // the right verdict. Never a signal, a hang, exit 3, or a verdict that changed.
 #include <gtest/gtest.h>

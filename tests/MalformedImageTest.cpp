@@ -115,7 +115,7 @@ const std::vector<MalformedCase>& malformedCases() {
       {"exception_directory_outside", "basics.arm64.dll",
        [](Bytes& b) { put<uint32_t>(b, Layout(b).directory(pe::kExceptionDirectory) + 4, 0x7FFFFFF0); },
        "data directory[3] (exception)"},
-      // Issue 10: a load-config directory of 1-3 bytes at the very end of a section's raw
+      // A load-config directory of 1-3 bytes at the very end of a section's raw
       // data passes the directory check, and its 4-byte Size field is not there to read.
       {"load_config_cut_at_raw_end", "basics.x64.dll",
        [](Bytes& b) {

@@ -1,6 +1,6 @@
 // Every key of the scenario format, data-driven: its type, its documented range
 // (harness/scenario/Limits.h, docs/scenarios.md) and the one-line message for each way of
-// getting it wrong. A wrong type is an error like an unknown key (issue 10: `check =
+// getting it wrong. A wrong type is an error like an unknown key (once, `check =
 // "race_verify"` made the invariant vanish and a race canary print PASS), and an integer
 // outside its range is refused, never wrapped (`preemption_bound = 4294967296` was 0).
 #include <gtest/gtest.h>

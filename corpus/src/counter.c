@@ -1,4 +1,4 @@
-/* A shared counter updated by several guest threads. Later issues run `worker` on many
+/* A shared counter updated by several guest threads. Scenarios run `worker` on many
  * threads at once and call `verify` when they all finished. */
 #include "corpus.h"
 
@@ -58,8 +58,8 @@ CORPUS_EXPORT uint64_t keyed_patch_worker(uint64_t index) {
 CORPUS_EXPORT uint64_t keyed_verify(void) { return no_update_lost(&g_keyed); }
 
 #if defined(_WIN32) && defined(__x86_64__)
-/* call_first: its first instruction is a 2-byte `call rcx`, so the 5 bytes stop-the-world
- * replaces hold the call's return address strictly inside them. While a thread is in
+/* call_first: after the 2-byte nop -fms-hotpatch puts first, a 2-byte `call rcx`, so the
+ * 5 bytes stop-the-world replaces hold its return address strictly inside. While it is in
  * `callee` that address is on its stack, where no PC move can fix it: the protocol must
  * retry later or give up. (The callee runs with rsp 8 bytes off the ABI's alignment;
  * `spin` does not care.) */
@@ -81,9 +81,9 @@ CORPUS_EXPORT uint64_t call_first_worker(uint64_t index) {
 }
 #endif
 
-/* A pure function (its result depends on its argument only) whose first instruction is a
- * RIP-relative load on x64, so a trampoline's RIP fixup decides its result: version
- * consistency (C5) compares each call's result with the old and the new function. */
+/* A pure function (its result depends on its argument only) that starts, after x64's
+ * 2-byte hotpatch nop, with a RIP-relative load, so a trampoline's RIP fixup decides its
+ * result: version consistency (C5) compares each call's result with old and new. */
 CORPUS_EXPORT const uint64_t g_scale_table[4] = {3, 5, 7, 11};
 
 #if defined(_WIN32) && defined(__x86_64__)

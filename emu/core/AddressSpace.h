@@ -1,6 +1,6 @@
 // Guest memory as host-owned buffers. The engines map these buffers directly
 // (uc_mem_map_ptr), so the host reads and writes guest memory without a copy, a
-// snapshot is a memcpy, and a second engine (Arm64EC, later) can share the same bytes.
+// snapshot is a memcpy, and a second engine (Arm64EC, planned) can share the same bytes.
 #pragma once
 
 #include <cstdint>

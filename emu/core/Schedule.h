@@ -81,7 +81,7 @@ class DecisionSource {
 
 struct Violation {
   // "invariant", "fault", "runaway", "deadlock", "refused" (a plan that gave up), or a
-  // property of DESIGN.md: "C1" ... "C8", "X1" ... "X3", "A1" ... "A4".
+  // property of docs/design.md: "C1" ... "C8", "X1" ... "X3", "A1" ... "A4".
   std::string property;
   ActorId actor = kNoActor;
   std::string message;   // one line

@@ -1,8 +1,8 @@
 // Stops one run when the exploration's time is up. --max-time is otherwise only looked
-// at between runs, and a single run can last minutes: under PCT a thread spinning on a
-// flag that a lower-priority thread would set runs, one scheduling point per instruction,
-// until its instruction budget (the deadlock canary with --strategy pct). Wrapping the
-// strategy, not the scheduler, keeps the check in the exploration where --max-time lives.
+// at between runs, and a single run can last minutes: a thread may run up to its
+// instruction budget (10^9 by default), with `points = "all"` one scheduling point per
+// instruction. Wrapping the strategy, not the scheduler, keeps the check in the
+// exploration where --max-time lives.
 #pragma once
 
 #include <functional>

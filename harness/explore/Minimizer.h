@@ -1,5 +1,6 @@
-// Shrinks a counterexample: drop off-default decisions one at a time while the same
-// property still fails, preferring fewer preemptions, then fewer decisions.
+// Shrinks a counterexample: the default schedule alone, then chunks of off-default
+// decisions of halving size dropped while the same property still fails, preferring
+// fewer preemptions, then fewer decisions.
 #pragma once
 
 #include "emu/core/Schedule.h"

@@ -1,4 +1,4 @@
-// The properties a verdict can name (DESIGN.md), with one-line descriptions for reports:
+// The properties a verdict can name (docs/design.md), with one-line descriptions for reports:
 // which apply to an architecture (JUnit test cases) and what each means (SARIF rules).
 #pragma once
 

@@ -19,7 +19,7 @@ enum class Reduction { kNone, kSleepSets };
 std::string_view strategyName(StrategyKind kind);
 std::optional<StrategyKind> parseStrategy(std::string_view text);
 
-// A raw store the patcher makes (a scheduling event), until patch packages exist.
+// A raw store the patcher makes (a scheduling event), instead of a patch.
 struct HostWrite {
   std::string target;  // "bump", "bump+4", "rva:0x1020+2"
   std::vector<uint8_t> bytes;
@@ -69,7 +69,7 @@ struct Scenario {
   // by budget / 50 G instructions per second of wall time before it counts exactly.
   uint64_t threadBudget = 1'000'000'000;
   std::optional<std::string> invariant;
-  std::string expect = "holds";  // "holds" | "violation:<property>" | "refused"
+  std::string expect = "holds";  // "holds" | "violation:<property>" | "refused" | "vacuous"
   std::vector<HostWrite> hostWrites;
   // Resolved paths of the patch images, applied in order: one image, or a cumulative
   // series (each carrying its own table, each over the one before).

@@ -55,7 +55,7 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
   // keeps fetching the old entry (C8: after the plan, every call is new).
   const SyncAllStep syncEntry{"so every thread fetches the new entry"};
   auto refuse = [&](std::string why) -> Error { return refusal(fmt::format("function '{}': {}", site.name, why)); };
-  // An unaligned entry is bad input (DESIGN: "unaligned Arm64 target"), not a refusal.
+  // An unaligned entry is bad input (docs/design.md, "Exit codes"), not a refusal.
   auto malformed = [&](std::string why) -> Error { return badInput(fmt::format("function '{}': {}", site.name, why)); };
   auto at = [&](int64_t offset) { return fmt::format("{}{:+#x}", site.name, offset); };
   if (site.entry % 4) return malformed("entry is not 4-byte aligned");
