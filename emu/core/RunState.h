@@ -1,0 +1,39 @@
+// Everything one schedule changes in the decision loop and shares with the actors it
+// drives (the patcher, the stale-fetch and RMW-split components): assigned fresh at the
+// start of every run, so no field can leak from one schedule into the next.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "emu/core/Schedule.h"
+#include "emu/core/TraceRecorder.h"
+
+namespace hph {
+
+struct RunState {
+  DecisionSource* source = nullptr;
+  bool wantFootprints = false;
+  RunRecord record;
+  ActorId current = kNoActor;
+  ActorId pending = kNoActor;  // chosen inside the hook, acted on after the engine stops
+  uint64_t nextPoint = 0;
+  std::vector<ActorId> enabled;
+  std::vector<std::optional<uint64_t>> yieldedAt;  // per thread: the point it stopped at
+  Footprint transition;                           // of the actor running now
+  bool transitionOpen = false;
+  uint64_t transitionsReported = 0;
+  std::vector<ActorId> choices;  // every choice of the run, for re-execution
+  bool timedOut = false;
+  TraceRecorder trace;
+
+  // Data the running actor touched (8-byte granules), for sleep sets.
+  void touch(uint64_t address, uint32_t size, bool write) {
+    if (!wantFootprints || size == 0) return;
+    auto& set = write ? transition.writes : transition.reads;
+    for (uint64_t g = address >> 3; g <= (address + size - 1) >> 3; ++g) set.push_back(g);
+  }
+};
+
+}  // namespace hph
