@@ -14,6 +14,8 @@ packages=(
   # Real consumers of hph check's reports, run by the tests: JUnit through junitparser,
   # SARIF through Microsoft's SARIF multitool (from the npm registry, below).
   python3-junitparser
+  # The formatter the format check (ci/check-format.sh, a test) runs.
+  clang-format-22
 )
 # nodejs may come with its own npm (NodeSource): only ask Debian for npm when there is none.
 command -v npm >/dev/null || packages+=(npm)
