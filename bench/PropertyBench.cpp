@@ -43,7 +43,7 @@ void exploreAll(benchmark::State& state, const std::shared_ptr<const ScenarioInp
 
 void FirstCounterexample(benchmark::State& state, bool dynamicOnly) {
   exploreAll(state, patchScenario("patch-naive-jmp5.x64.toml", [&](Scenario& s) {
-               if (dynamicOnly) s.ignore = {"X2"};
+               if (dynamicOnly) s.ignore = {Property::kX2};
              }),
              true);
 }

@@ -177,7 +177,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
 
   const bool violated = result.counterexample.has_value();
   // A plan that gave up while running (stop-the-world out of retries) is a refusal.
-  const bool refused = violated && result.counterexample->violation->property == "refused";
+  const bool refused = violated && result.counterexample->violation->property == Property::kRefused;
   // A search cut short (time, the exhaustive cap, a signal) that found nothing answers
   // nothing: it is never a pass unless the user accepts partial results.
   const bool exhaustive = exploreOptions.strategy == StrategyKind::kExhaustive;
@@ -188,7 +188,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   const bool vacuous = patched && !violated && !cutShort && result.stepsWithThreadInWindow == 0 &&
                        result.patchedCalls == 0;
   const std::string verdict = refused    ? "refused"
-                              : violated ? "violation:" + result.counterexample->violation->property
+                              : violated ? "violation:" + std::string(propertyId(result.counterexample->violation->property))
                               : cutShort ? "inconclusive"
                               : vacuous  ? "vacuous"
                                          : "holds";
@@ -263,13 +263,13 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   const RunRecord& run = *result.counterexample;
   const ReplayToken token = ReplayToken::of(*inputs.value(), run.decisions);
   const std::string replay = token.encode();
-  fmt::print("  {}: {}\n", run.violation->property, run.violation->message);
+  fmt::print("  {}: {}\n", propertyId(run.violation->property), run.violation->message);
   if (const std::string site = describeViolationSite(*run.violation); !site.empty()) fmt::print("  where: {}\n", site);
   fmt::print("  counterexample: {} preemption{}, {} scheduling points; the schedule (instructions, actor, how it ended):\n",
              run.preemptions, run.preemptions == 1 ? "" : "s", run.points);
   fmt::print("{}", describeSchedule(run));
   fmt::print("  replay: hph replay {}\n", replay);
-  json counterexample = {{"property", run.violation->property},
+  json counterexample = {{"property", propertyId(run.violation->property)},
                          {"message", run.violation->message},
                          {"actor", actorName(run.violation->actor)},
                          {"pc", run.violation->pc},

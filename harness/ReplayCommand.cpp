@@ -92,7 +92,7 @@ int runReplay(const ReplayOptions& options) {
                           {"exit_codes", run->exitCodes},
                           {"instructions", run->instructions}};
     if (run->violation)
-      out["violation"] = {{"property", run->violation->property},
+      out["violation"] = {{"property", propertyId(run->violation->property)},
                           {"message", run->violation->message},
                           {"actor", actorName(run->violation->actor)},
                           {"instruction", run->violation->instruction},
@@ -101,10 +101,10 @@ int runReplay(const ReplayOptions& options) {
     fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
     fmt::print("{}: {} — {} preemption{}, {} scheduling points, {} instructions\n", scenario->name,
-               run->violation ? "violation:" + run->violation->property : "holds", run->preemptions,
+               run->violation ? "violation:" + std::string(propertyId(run->violation->property)) : "holds", run->preemptions,
                run->preemptions == 1 ? "" : "s", run->points, run->instructions);
     if (run->violation) {
-      fmt::print("  {}: {}\n", run->violation->property, run->violation->message);
+      fmt::print("  {}: {}\n", propertyId(run->violation->property), run->violation->message);
       if (const std::string site = describeViolationSite(*run->violation); !site.empty()) fmt::print("  where: {}\n", site);
     }
     fmt::print("{}", describeSchedule(*run));

@@ -36,7 +36,7 @@ void PropertyMonitor::checkResult(uint32_t index, uint64_t pc) {
   const auto actor = static_cast<ActorId>(index);
   std::string args;
   for (uint64_t a : call.args) args += fmt::format("{}{:#x}", args.empty() ? "" : ", ", a);
-  report("C5", actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first),
+  report(Property::kC5, actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first),
          fmt::format("{:016x}", result),
          fmt::format("{}'s {} call {}({}) returned {:#x}; run alone from the same entry state the old function "
                      "returns {:#x} and the new {:#x}",
@@ -79,12 +79,12 @@ void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
   if (t.pending && t.pending->version == 0) t.pending->version = 1;
   if (options_.protocol.reverse) return;
   if (afterPlan)
-    return report("C8", actor, pc, plan_.steps.empty() ? std::nullopt : std::optional(plan_.steps.size() - 1),
+    return report(Property::kC8, actor, pc, plan_.steps.empty() ? std::nullopt : std::optional(plan_.steps.size() - 1),
                   hexBytes(code_.bytesAt(site.entry, 8)),
                   fmt::format("{} called '{}' after the plan's last step and ran its old code at {}", actorName(actor),
                               site.name, where(pc)));
   if (t.madeNewCall)
-    return report("C5", actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first),
+    return report(Property::kC5, actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first),
                   hexBytes(code_.bytesAt(site.entry, 8)),
                   fmt::format("{} made a new call of '{}' earlier, and now an old one (at {})", actorName(actor),
                               site.name, where(pc)));
@@ -101,7 +101,7 @@ void PropertyMonitor::arriveAtReplacement(uint32_t index, uint64_t pc) {
   t.madeNewCall = true;
   if (t.pending && t.pending->version == 0) t.pending->version = 2;
   if (options_.protocol.reverse && call.afterPlan)
-    return report("C8", actor, pc, plan_.steps.size() - 1, "",
+    return report(Property::kC8, actor, pc, plan_.steps.size() - 1, "",
                   fmt::format("{} called '{}' after the unpatch and arrived at the replacement {}", actorName(actor),
                               sites_[site].name, where(pc)));
   // C6: what the caller passed arrives unchanged.
@@ -112,7 +112,7 @@ void PropertyMonitor::arriveAtReplacement(uint32_t index, uint64_t pc) {
       const std::span<const uint8_t> now(arrivalState_.data() + at, r.bytes), then(call.entryState.data() + at, r.bytes);
       at += r.bytes;
       if (std::equal(now.begin(), now.end(), then.begin())) continue;
-      return report("C6", actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first),
+      return report(Property::kC6, actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first),
                     hexBytes(now),
                     fmt::format("{} arrives at the replacement of '{}' with {} = {} but called with {}", actorName(actor),
                                 sites_[site].name, r.name, hexBytes(now), hexBytes(then)));
@@ -121,7 +121,7 @@ void PropertyMonitor::arriveAtReplacement(uint32_t index, uint64_t pc) {
   const uint64_t sp = machine_->engine().reg(arch_.spRegister());
   const uint64_t ret = arch_.returnAddress(machine_->engine());
   if (sp != call.entrySp || ret != call.entryReturn)
-    report("C6", actor, pc, std::nullopt, "",
+    report(Property::kC6, actor, pc, std::nullopt, "",
            fmt::format("{} arrives at the replacement of '{}' with sp {:#x} / return address {:#x}, called with "
                        "{:#x} / {:#x}", actorName(actor), sites_[site].name, sp, ret, call.entrySp, call.entryReturn));
 }

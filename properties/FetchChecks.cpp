@@ -23,7 +23,7 @@ void PropertyMonitor::checkFetch(uint32_t index, uint64_t pc, bool resumed) {
     for (size_t i = seen; i < storeLog_.size(); ++i) {
       const auto& [step, range] = storeLog_[i];
       if (range.first < pc && pc < range.second) {
-        report("C2", actor, pc, step, hexBytes(code_.bytesAt(range.first, range.second - range.first)),
+        report(Property::kC2, actor, pc, step, hexBytes(code_.bytesAt(range.first, range.second - range.first)),
                       fmt::format("{} was stopped at {} and resumed there after {} rewrote [{:#x}, {:#x}) around it",
                                   actorName(actor), where(pc), stepText(step), range.first, range.second));
         if (violation_) return;
@@ -37,14 +37,14 @@ void PropertyMonitor::checkFetch(uint32_t index, uint64_t pc, bool resumed) {
   const std::string fetched = hexBytes(std::span(bytes).first(std::min<size_t>(length, bytes.size())));
   // C4: its bytes overlap a store whose atomic pieces are only partly written.
   if (const auto flight = code_.inFlight(); flight && flight->first < pc + length && pc < flight->second) {
-    report("C4", actor, pc, code_.inFlightStep(), fetched,
+    report(Property::kC4, actor, pc, code_.inFlightStep(), fetched,
                   fmt::format("{} fetches '{}' at {} while {} is half written: a mix of old and new bytes",
                               actorName(actor), insn.text, where(pc), stepText(code_.inFlightStep())));
     if (violation_) return;
   }
   // C1: an instruction start of the code in memory now (whole old, or new).
   if (code_.misplaced(pc, length))
-    return report("C1", actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first), fetched,
+    return report(Property::kC1, actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first), fetched,
                   fmt::format("{} starts an instruction at {} that is not an instruction boundary of the code in "
                               "memory after {} (it would run '{}')",
                               actorName(actor), where(pc),
@@ -59,7 +59,7 @@ void PropertyMonitor::onBreakpoint(uint32_t index, uint64_t address, std::option
   for (const PatchSite& site : sites_)
     if (site.entry == address && (*continuation == site.replacement || site.previous == *continuation)) return;
   const auto actor = static_cast<ActorId>(index);
-  report("X3", actor, address, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first),
+  report(Property::kX3, actor, address, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first),
          hexBytes(code_.bytesAt(address, 1)),
          fmt::format("{} hit the transient int3 at {} and continues at {}, neither the old nor the new function",
                      actorName(actor), where(address), where(*continuation)));

@@ -73,12 +73,12 @@ std::string PropertyMonitor::stepText(std::optional<size_t> step) const {
   return fmt::format("step {} ({})", *step + 1, describeStep(plan_.steps[*step]));
 }
 
-void PropertyMonitor::report(std::string property, ActorId actor, uint64_t pc, std::optional<size_t> step,
+void PropertyMonitor::report(Property property, ActorId actor, uint64_t pc, std::optional<size_t> step,
                              std::string bytes, std::string message) {
   if (violation_) return;  // the first one found is the run's
   if (std::find(options_.ignore.begin(), options_.ignore.end(), property) != options_.ignore.end()) return;
   Violation v;
-  v.property = std::move(property);
+  v.property = property;
   v.actor = actor;
   v.pc = pc;
   v.step = step;

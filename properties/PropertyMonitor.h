@@ -47,7 +47,7 @@ struct PropertyOptions {
   // fetches a version older than one it already fetched there.
   bool fetchModel = true;
   bool fetchCoherent = true;
-  std::vector<std::string> ignore;  // properties not reported (to show another one fires)
+  std::vector<Property> ignore;  // properties not reported (to show another one fires)
   std::vector<PureSite> pure;
   ReferenceCalls* reference = nullptr;  // set with `pure`
 };
@@ -102,7 +102,7 @@ class PropertyMonitor final : public RunMonitor {
     std::map<uint64_t, size_t> fetchedVersion;  // word -> newest version index it fetched
   };
 
-  void report(std::string property, ActorId actor, uint64_t pc, std::optional<size_t> step, std::string bytes,
+  void report(Property property, ActorId actor, uint64_t pc, std::optional<size_t> step, std::string bytes,
               std::string message);
   std::string where(uint64_t address) const;
   std::string stepText(std::optional<size_t> step) const;

@@ -39,7 +39,7 @@ void PropertyMonitor::checkLiveStoreX64(size_t step, const StoreStep& store) {
   const std::string bytes = hexBytes(store.bytes);
   if (store.data) {
     if (!singleCopyAtomic(at, size))
-      report("X2", kPatcher, at, step, bytes,
+      report(Property::kX2, kPatcher, at, step, bytes,
              fmt::format("{} stores {} bytes of live data at {} that are not single-copy atomic (aligned 2/4/8 "
                          "bytes within one cache line)", stepText(step), size, where(at)));
     return;
@@ -53,18 +53,18 @@ void PropertyMonitor::checkLiveStoreX64(size_t step, const StoreStep& store) {
   for (const auto& [int3, written] : int3Stores_) {
     if (code_.byteAt(int3) != 0xCC || !(int3 < at && at + size <= int3 + 16)) continue;
     if (lastSync_ && *lastSync_ > written) return;
-    return report("X1", kPatcher, at, step, bytes,
+    return report(Property::kX1, kPatcher, at, step, bytes,
                   fmt::format("{} rewrites bytes under the int3 at {} before every thread serialised after it",
                               stepText(step), where(int3)));
   }
   // X2: any other live store is single-copy atomic and replaces exactly one whole
   // instruction at least that long.
   if (!singleCopyAtomic(at, size))
-    return report("X2", kPatcher, at, step, bytes,
+    return report(Property::kX2, kPatcher, at, step, bytes,
                   fmt::format("{} writes {} bytes over live code at {} that are not single-copy atomic (aligned "
                               "2/4/8 bytes within one cache line)", stepText(step), size, where(at)));
   if (!boundary || *boundary < size)
-    return report("X2", kPatcher, at, step, bytes,
+    return report(Property::kX2, kPatcher, at, step, bytes,
                   fmt::format("{} writes {} bytes over live code at {} that {}", stepText(step), size, where(at),
                               boundary ? fmt::format("span more than the {}-byte instruction there", *boundary)
                                        : std::string("do not start on an instruction")));
@@ -76,7 +76,7 @@ void PropertyMonitor::checkLiveStoreArm64(size_t step, const StoreStep& store) {
   if (store.data) {
     // A4: mutable redirection state is an aligned 64-bit literal, updated by one store.
     if (size != 8 || at % 8)
-      report("A4", kPatcher, at, step, bytes,
+      report(Property::kA4, kPatcher, at, step, bytes,
              fmt::format("{} updates live redirection data at {} with a {}-byte store; it must be one aligned "
                          "64-bit store", stepText(step), where(at), size));
     return;
@@ -85,13 +85,13 @@ void PropertyMonitor::checkLiveStoreArm64(size_t step, const StoreStep& store) {
   // while other cores run them.
   const std::vector<uint8_t> old = code_.bytesAt(at, 4);
   if (size != kWord || at % kWord)
-    return report("A1", kPatcher, at, step, bytes,
+    return report(Property::kA1, kPatcher, at, step, bytes,
                   fmt::format("{} writes {} bytes over live code at {}: only one aligned 32-bit store may", stepText(step),
                               size, where(at)));
   const uint32_t before = wordOf(old), after = wordOf(store.bytes);
   for (const auto& [word, which] : {std::pair{before, "old"}, std::pair{after, "new"}})
     if (!arm64::isConcurrentlyModifiable(word))
-      return report("A1", kPatcher, at, step, bytes,
+      return report(Property::kA1, kPatcher, at, step, bytes,
                     fmt::format("{} replaces '{}' with '{}' at {}: the {} instruction is not one of B, BL, BRK, HVC, ISB, "
                                 "NOP, SMC, SVC, so other cores may not run it while it changes",
                                 stepText(step), arch_.decode(old, at).text, arch_.decode(store.bytes, at).text,
@@ -109,11 +109,11 @@ void PropertyMonitor::checkVisibleBeforeBranch(size_t step, const StoreStep& sto
     for (int i = 0; i < 64 && code_.tracked(pc); ++i) {
       const DecodedInstruction next = arch_.decode(code_.bytesAt(pc, kWord), pc);
       if (!next.valid)
-        return report("A2", kPatcher, store.address, step, hexBytes(store.bytes),
+        return report(Property::kA2, kPatcher, store.address, step, hexBytes(store.bytes),
                       fmt::format("{} branches to {} where there is no code yet ('{}')", stepText(step), where(pc),
                                   next.text));
       if (code_.pending(pc, kWord))
-        return report("A2", kPatcher, store.address, step, hexBytes(store.bytes),
+        return report(Property::kA2, kPatcher, store.address, step, hexBytes(store.bytes),
                       fmt::format("{} branches to code at {} that was written but not yet made visible (no cache "
                                   "maintenance over it since)", stepText(step), where(pc)));
       if (next.flow == Flow::kJump) pc = next.target;
@@ -137,11 +137,11 @@ void PropertyMonitor::checkCommit(size_t step, const StoreStep& store) {
     const auto actor = static_cast<ActorId>(t.index);
     const uint64_t pc = process_->pcOf(t.index);
     if (from < pc && pc < to)
-      return report("C3", actor, pc, step, hexBytes(store.bytes),
+      return report(Property::kC3, actor, pc, step, hexBytes(store.bytes),
                     fmt::format("{} commits while {} is suspended at {}, inside the replaced span [{:#x}, {:#x})",
                                 stepText(step), actorName(actor), where(pc), from, to));
     if (const auto ret = process_->returnAddressInside(t.index, from, to - from))
-      return report("C3", actor, ret->first, step, hexBytes(store.bytes),
+      return report(Property::kC3, actor, ret->first, step, hexBytes(store.bytes),
                     fmt::format("{} commits while {} holds a return address {} inside the replaced span [{:#x}, {:#x})",
                                 stepText(step), actorName(actor), where(ret->first), from, to));
   }
@@ -157,7 +157,7 @@ void PropertyMonitor::checkReuse(size_t step, const StoreStep& store) {
     const auto length = code_.boundaryAt(pc).value_or(1);
     if (pc < store.address + store.bytes.size() && store.address < pc + length) {
       const auto actor = static_cast<ActorId>(t.index);
-      return report("C7", actor, pc, step, hexBytes(store.bytes),
+      return report(Property::kC7, actor, pc, step, hexBytes(store.bytes),
                     fmt::format("{} reuses {} while {} is still there (release it first)", stepText(step), where(pc),
                                 actorName(actor)));
     }

@@ -86,7 +86,7 @@ TEST_P(Explore, ExhaustiveFindsTheRaceWithOnePreemptionNotZero) {
   o.preemptionBound = 1;
   const ExploreResult found = explore(inputs, o);
   ASSERT_TRUE(found.counterexample);
-  EXPECT_EQ(found.counterexample->violation->property, "invariant");
+  EXPECT_EQ(propertyId(found.counterexample->violation->property), "invariant");
   EXPECT_EQ(found.counterexample->preemptions, 1u);
   EXPECT_EQ(found.counterexample->invariantValue, 0u);
 }
@@ -98,7 +98,7 @@ TEST_P(Explore, RandomAndPctFindTheRace) {
     o.depth = 2;
     const ExploreResult r = explore(inputs, o);
     ASSERT_TRUE(r.counterexample) << strategyName(strategy);
-    EXPECT_EQ(r.counterexample->violation->property, "invariant");
+    EXPECT_EQ(propertyId(r.counterexample->violation->property), "invariant");
     EXPECT_LT(r.schedules, 500u);
     // Minimised: one preemption suffices for a lost update.
     EXPECT_EQ(r.counterexample->preemptions, 1u) << strategyName(strategy);
@@ -112,7 +112,7 @@ TEST_P(Explore, PctFindsTheDepthTwoOrderingBug) {
   o.seed = 7;
   const ExploreResult r = explore(inputs, o);
   ASSERT_TRUE(r.counterexample);
-  EXPECT_EQ(r.counterexample->violation->property, "invariant");
+  EXPECT_EQ(propertyId(r.counterexample->violation->property), "invariant");
   // Depth 1 (no priority change) never preempts: it cannot find a depth-2 bug.
   o.depth = 1;
   EXPECT_FALSE(explore(inputs, o).counterexample);
@@ -286,7 +286,7 @@ TEST_P(Explore, FaultsAndRunawayThreadsAreViolationsNotCrashes) {
   ASSERT_TRUE(faulty);
   const ExploreResult fault = explore(faulty, optionsFor(StrategyKind::kRandom, 3));
   ASSERT_TRUE(fault.counterexample);
-  EXPECT_EQ(fault.counterexample->violation->property, "fault");
+  EXPECT_EQ(propertyId(fault.counterexample->violation->property), "fault");
   EXPECT_NE(fault.counterexample->violation->message.find("unmapped-read of 0x"), std::string::npos);
 
   auto spinning = prepared(scenario("race"), [&](Scenario& s) {
@@ -298,7 +298,7 @@ TEST_P(Explore, FaultsAndRunawayThreadsAreViolationsNotCrashes) {
   });
   const ExploreResult runaway = explore(spinning, optionsFor(StrategyKind::kRandom, 3));
   ASSERT_TRUE(runaway.counterexample);
-  EXPECT_EQ(runaway.counterexample->violation->property, "runaway");
+  EXPECT_EQ(propertyId(runaway.counterexample->violation->property), "runaway");
 }
 
 // A worker runs many schedules on one engine: what ran before must not change a result
@@ -335,7 +335,7 @@ TEST(Explore, DeadlockIsAViolation) {
   auto inputs = prepared("deadlock.x64.toml");
   const ExploreResult r = explore(inputs, optionsFor(StrategyKind::kExhaustive));
   ASSERT_TRUE(r.counterexample);
-  EXPECT_EQ(r.counterexample->violation->property, "deadlock");
+  EXPECT_EQ(propertyId(r.counterexample->violation->property), "deadlock");
 }
 
 TEST(Explore, MaxTimeStopsCleanlyWithAPartialResult) {

@@ -235,7 +235,7 @@ TEST(Plan, StopTheWorldRetriesOnReturnAddressesInsideTheSpanThenGivesUp) {
     const bool retried = std::any_of(run.trace.begin(), run.trace.end(),
                                      [](const TraceSlice& s) { return s.what.find(": retry (") != std::string::npos; });
     if (run.violation) {
-      ASSERT_EQ(run.violation->property, "refused") << run.violation->message;
+      ASSERT_EQ(propertyId(run.violation->property), "refused") << run.violation->message;
       EXPECT_NE(run.violation->message.find("gave up after 3 retries: thread 0 has a return address"), std::string::npos)
           << run.violation->message;
       refused = true;

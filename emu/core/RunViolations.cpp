@@ -13,23 +13,23 @@ std::optional<Violation> deadlockViolation(const Process& process) {
                            target ? actorName(static_cast<ActorId>(target->index)) : "?");
     }
   if (waits.empty()) return std::nullopt;
-  return Violation{"deadlock", kNoActor, "every thread is blocked: " + waits, 0, {}};
+  return Violation{Property::kDeadlock, kNoActor, "every thread is blocked: " + waits, 0, {}};
 }
 
 Violation runawayViolation(ActorId thread, uint64_t instructions, uint64_t budget) {
-  return Violation{"runaway", thread,
+  return Violation{Property::kRunaway, thread,
                    fmt::format("{} ran {} instructions (budget {})", actorName(thread), instructions, budget), 0, {}};
 }
 
 Violation faultViolation(ActorId thread, const GuestFault& fault) {
   const bool runaway = fault.kind == FaultKind::kBudgetExhausted;
-  return Violation{runaway ? "runaway" : "fault", thread, fmt::format("{}: {}", actorName(thread), fault.describe()),
+  return Violation{runaway ? Property::kRunaway : Property::kFault, thread, fmt::format("{}: {}", actorName(thread), fault.describe()),
                    fault.pc, fault};
 }
 
 Violation staleFetchViolation(const Machine& machine, ActorId thread, uint64_t stalePc, const std::string& staleText,
                               const GuestFault& fault) {
-  Violation v{"A3", thread,
+  Violation v{Property::kA3, thread,
               fmt::format("{} fetched a stale '{}' at {} (the new bytes were not yet visible to it) and faulted: {}",
                           actorName(thread), staleText, machine.describeAddress(stalePc), fault.describe()),
               fault.pc, fault};
@@ -38,17 +38,17 @@ Violation staleFetchViolation(const Machine& machine, ActorId thread, uint64_t s
 }
 
 Violation invariantFaultViolation(const std::string& invariant, const GuestFault& fault) {
-  return Violation{"invariant", kNoActor, fmt::format("{}() faulted: {}", invariant, fault.describe()), fault.pc,
+  return Violation{Property::kInvariant, kNoActor, fmt::format("{}() faulted: {}", invariant, fault.describe()), fault.pc,
                    fault};
 }
 
 Violation invariantFalseViolation(const std::string& invariant) {
-  return Violation{"invariant", kNoActor, fmt::format("{}() returned 0 after every thread finished", invariant), 0,
+  return Violation{Property::kInvariant, kNoActor, fmt::format("{}() returned 0 after every thread finished", invariant), 0,
                    {}};
 }
 
 Violation gaveUpViolation(const Machine& machine, uint64_t from, uint32_t retries, const std::string& blocker) {
-  return Violation{"refused", kPatcher,
+  return Violation{Property::kRefused, kPatcher,
                    fmt::format("stop-the-world at {} gave up after {} retries: {}", machine.describeAddress(from),
                                retries, blocker),
                    from, {}};

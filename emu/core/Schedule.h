@@ -11,6 +11,7 @@
 
 #include "emu/core/GuestFault.h"
 #include "emu/core/Machine.h"
+#include "plan/Property.h"
 #include "support/Result.h"
 
 namespace hph {
@@ -80,9 +81,9 @@ class DecisionSource {
 };
 
 struct Violation {
-  // "invariant", "fault", "runaway", "deadlock", "refused" (a plan that gave up), or a
-  // property of docs/design.md: "C1" ... "C8", "X1" ... "X3", "A1" ... "A4".
-  std::string property;
+  // A design property (C1-C8, X1-X3, A1-A4), or what the guest or the plan did
+  // (invariant, fault, runaway, deadlock, refused): plan/Property.h.
+  Property property = Property::kInvariant;
   ActorId actor = kNoActor;
   std::string message;   // one line
   uint64_t pc = 0;

@@ -18,7 +18,7 @@ bool smaller(const RunRecord& a, const RunRecord& b) {
 // still fails with no more preemptions. Deterministic: a fixed budget of runs.
 RunRecord minimizeCounterexample(Session& session, RunRecord found, uint32_t maxRuns) {
   RunRecord best = std::move(found);
-  const std::string property = best.violation->property;
+  const Property property = best.violation->property;
   uint32_t runs = 0;
   auto attempt = [&](const std::vector<std::pair<uint64_t, ActorId>>& decisions) {
     ReplaySource source(decisions);

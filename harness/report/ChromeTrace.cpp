@@ -30,7 +30,7 @@ std::string chromeTraceJson(const RunRecord& run, const std::string& scenarioNam
                       {"args", {{"name", actorName(actor)}}}});
   events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 1}, {"args", {{"name", scenarioName}}}});
   if (run.violation)
-    events.push_back({{"name", "violation: " + run.violation->property},
+    events.push_back({{"name", "violation: " + std::string(propertyId(run.violation->property))},
                       {"ph", "i"}, {"s", "g"}, {"pid", 1}, {"tid", 0},
                       {"ts", run.trace.empty() ? 0 : run.trace.back().end},
                       {"args", {{"message", run.violation->message}}}});

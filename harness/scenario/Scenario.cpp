@@ -310,12 +310,12 @@ Result<Scenario> loadScenario(const std::string& path) {
   {
     auto ignore = check.strings("ignore");
     if (!ignore) return ignore.error();
-    static const std::set<std::string> kProperties = {"C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8",
-                                                      "X1", "X2", "X3", "A1", "A2", "A3", "A4"};
-    for (const std::string& p : *ignore)
-      if (!kProperties.count(p))
+    for (const std::string& p : *ignore) {
+      const std::optional<Property> property = parseProperty(p);
+      if (!property || !isDesignProperty(*property))
         return check.error("ignore", fmt::format("'{}' is not a property (C1..C8, X1..X3, A1..A4)", echoText(p, L::kMaxEchoedChars)));
-    s.ignore = *ignore;
+      s.ignore.push_back(*property);
+    }
   }
   if (auto r = check.rejectUnknown(); !r) return r.error();
 

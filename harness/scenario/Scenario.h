@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "patch/PatchLayout.h"
+#include "plan/Property.h"
 #include "support/Result.h"
 
 namespace hph {
@@ -80,7 +81,7 @@ struct Scenario {
   bool reverse = false;               // [protocol] reverse: unpatch after the patch
   std::string defect;                 // [protocol] defect: a deliberately broken variant (canaries)
   bool staticChecks = true;           // [check] static_checks: protocols refuse bad preconditions early
-  std::vector<std::string> ignore;    // [check] ignore: properties not reported ("X2", ...)
+  std::vector<Property> ignore;       // [check] ignore: properties not reported (X2, ...)
   Arm64FetchSettings arm64;
   ExploreSettings explore;
 };
