@@ -95,7 +95,7 @@ Result<Placed> place(const Relocator& relocator, const FunctionInput& f, uint64_
     auto redirect = redirectFor(relocator, options.protocol.value_or(""), f.address, placed.trampolineAddress);
     if (!redirect)
       return badInput(fmt::format("--protocol '{}': not one of {} for {}", *options.protocol,
-                                  protocolNames(relocator.arch().kind()), relocator.arch().name()));
+                                  protocolNames(relocator), relocator.arch().name()));
     placed.redirect = std::move(*redirect);
     TrampolineRequest request;
     request.functionAddress = f.address;

@@ -1,8 +1,8 @@
 // Golden rows for the architectural facts the layers above the backends ask (Arch::facts(),
-// branchTargetsEnforced, StateRegister::fixedOnes) instead of which architecture it is:
-// one row per fact with each backend's answer, so a wrong answer fails here rather than
-// as a subtly different check somewhere else. Where the backend can confirm a fact
-// itself (decoding, padding, interrupt names), it must agree.
+// branchTargetsEnforced, StateRegister::fixedOnes, Relocator::protocolRedirect) instead
+// of which architecture it is: one row per fact with each backend's answer, so a wrong
+// answer fails here rather than as a subtly different check somewhere else. Where the
+// backend can confirm a fact itself (decoding, padding, interrupt names), it must agree.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "emu/core/Arch.h"
+#include "patch/Redirect.h"
+#include "patch/Trampoline.h"
 
 namespace hph {
 namespace {
@@ -157,6 +159,53 @@ TEST(ArchFacts, BranchTargetsEnforcedFromTheFunctionsFirstInstruction) {
       {"x64 bti c's bytes", x, word(0xD503245F), false},
   };
   for (const BtiRow& r : rows) EXPECT_EQ(r.arch->branchTargetsEnforced(r.code), r.enforced) << r.name;
+}
+
+struct RedirectRow {
+  const Relocator* relocator;
+  const char* protocol;
+  uint64_t target;
+  std::optional<std::string> bytes;  // nullopt: not one of the relocator's protocols
+  uint32_t patchBytes = 0;
+};
+
+TEST(RelocatorFacts, EachProtocolsEntryRedirect) {
+  constexpr uint64_t kEntry = 0x140001000;
+  const Relocator* x = &x64Relocator();
+  const Relocator* a = &arm64Relocator();
+  const RedirectRow rows[] = {
+      {x, "", kEntry + 0x1000, "e9 fb 0f 00 00", 5},  // naive-jmp5
+      {x, "naive-jmp5", kEntry + 0x1000, "e9 fb 0f 00 00", 5},
+      {x, "padding-short-jmp", kEntry + 0x1000, "eb f9", 2},
+      {x, "int3-3step", kEntry + 0x1000, "e9 fb 0f 00 00", 5},
+      {x, "stop-the-world", kEntry + 0x1000, "e9 fb 0f 00 00", 5},
+      {x, "b-direct", kEntry + 0x1000, std::nullopt},
+      {x, "bogus", kEntry + 0x1000, std::nullopt},
+      {a, "", kEntry + 0x1000, "00 04 00 14", 4},  // b-direct: b +0x1000
+      {a, "b-direct", kEntry + 0x1000, "00 04 00 14", 4},
+      {a, "veneer", kEntry + 0x1000, "00 04 00 14", 4},
+      {a, "literal-swap", kEntry + 0x1000, "00 04 00 14", 4},
+      {a, "stop-the-world", kEntry + 0x1000, "00 04 00 14", 4},
+      // Beyond B's +-128 MiB: ldr x16, #8; br x16; the 64-bit target.
+      {a, "b-direct", kEntry + 0x10000000, "50 00 00 58 00 02 1f d6 00 10 00 50 01 00 00 00", 16},
+      {a, "naive-jmp5", kEntry + 0x1000, std::nullopt},
+      {a, "padding-short-jmp", kEntry + 0x1000, std::nullopt},
+  };
+  for (const RedirectRow& r : rows) {
+    SCOPED_TRACE(std::string(r.relocator->arch().name()) + " '" + r.protocol + "'");
+    const auto choice = r.relocator->protocolRedirect(r.protocol, kEntry, r.target);
+    ASSERT_EQ(choice.has_value(), r.bytes.has_value());
+    if (!choice) continue;
+    EXPECT_EQ(hexBytes(choice->bytes), *r.bytes);
+    EXPECT_EQ(choice->patchBytes, r.patchBytes);
+    // The patch layer's entry point answers the same.
+    const auto viaRedirect = redirectFor(*r.relocator, r.protocol, kEntry, r.target);
+    ASSERT_TRUE(viaRedirect);
+    EXPECT_EQ(viaRedirect->bytes, choice->bytes);
+  }
+  EXPECT_EQ(x->protocolNames(), "naive-jmp5, padding-short-jmp, int3-3step, stop-the-world");
+  EXPECT_EQ(a->protocolNames(), "b-direct, veneer, literal-swap, stop-the-world");
+  EXPECT_EQ(protocolNames(*x), x->protocolNames());
 }
 
 }  // namespace
