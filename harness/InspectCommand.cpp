@@ -80,10 +80,11 @@ nlohmann::json toJson(const PeImage& image) {
     json hp = {{"hotpatchable", p.hotpatchable}, {"first_instruction", p.firstInstruction},
                {"first_instruction_length", p.firstInstructionLength},
                {"padding_before", p.paddingBefore}, {"reason", p.reason}};
-    if (image.arch->kind() == ArchKind::kArm64) {
-      hp["aligned"] = p.aligned;
-      hp["concurrently_modifiable"] = p.concurrentlyModifiable;
-    }
+    // Only where the architecture has the rule: instructions aligned to a fixed width, a
+    // set of instructions that may be modified while other cores run them.
+    const ArchFacts& facts = image.arch->facts();
+    if (facts.fixedInstructionBytes) hp["aligned"] = p.aligned;
+    if (facts.concurrentModificationRestricted) hp["concurrently_modifiable"] = p.concurrentlyModifiable;
     functions.push_back({{"name", f.name}, {"begin_rva", f.begin}, {"end_rva", f.end},
                          {"exported", f.exported}, {"unwind_info", f.hasUnwindInfo},
                          {"length_estimated", f.lengthEstimated}, {"hotpatch", hp}});

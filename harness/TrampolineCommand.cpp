@@ -64,13 +64,6 @@ std::optional<std::vector<uint8_t>> parseHexBytes(std::string_view text) {
   return out;
 }
 
-bool startsWithBti(const Arch& arch, std::span<const uint8_t> code) {
-  if (arch.kind() != ArchKind::kArm64 || code.size() < 4) return false;
-  uint32_t w;
-  std::memcpy(&w, code.data(), 4);
-  return (w & 0xFFFFFF3Fu) == 0xD503241Fu;  // bti, bti c, bti j, bti jc
-}
-
 struct FunctionInput {
   std::string name;
   uint64_t address = 0;
@@ -95,7 +88,7 @@ Result<Placed> place(const Relocator& relocator, const FunctionInput& f, uint64_
     auto redirect = redirectFor(relocator, options.protocol.value_or(""), f.address, placed.trampolineAddress);
     if (!redirect)
       return badInput(fmt::format("--protocol '{}': not one of {} for {}", *options.protocol,
-                                  protocolNames(relocator.arch().kind()), relocator.arch().name()));
+                                  protocolNames(relocator), relocator.arch().name()));
     placed.redirect = std::move(*redirect);
     TrampolineRequest request;
     request.functionAddress = f.address;
@@ -139,7 +132,7 @@ Result<json> processFunction(const Relocator& relocator, const FunctionInput& f,
   request.function = f.bytes;
   request.patchBytes = redirect->patchBytes;
   request.trampolineAddress = trampolineAddress;
-  request.btiGuarded = startsWithBti(arch, f.bytes);
+  request.btiGuarded = arch.branchTargetsEnforced(f.bytes);
   const Relocation relocation = relocator.relocate(request);
   json out = {{"function", f.name}, {"address", f.address},
               {"patch", {{"address", f.address}, {"bytes", hex(redirect->bytes)}}}};

@@ -11,14 +11,11 @@
 
 namespace hph {
 
-struct RedirectChoice {
-  std::vector<uint8_t> bytes;  // what is written at the entry
-  uint32_t patchBytes = 0;     // entry bytes the trampoline must displace
-};
-
-// nullopt: the protocol is not one of this architecture's.
+// nullopt: the protocol is not one of this architecture's. Each relocator knows its own
+// (Relocator::protocolRedirect).
 std::optional<RedirectChoice> redirectFor(const Relocator& relocator, std::string_view protocol,
                                           uint64_t entry, uint64_t target);
-std::string_view protocolNames(ArchKind arch);  // for messages: "naive-jmp5, padding-short-jmp, ..."
+// For messages: "naive-jmp5, padding-short-jmp, ..."
+std::string_view protocolNames(const Relocator& relocator);
 
 }  // namespace hph

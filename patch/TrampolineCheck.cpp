@@ -165,10 +165,10 @@ Result<TrampolineCheck> checkTrampoline(const Arch& arch, const TrampolineReques
     for (const StateRegister& r : arch.stateRegisters()) {
       uint8_t value[16];
       for (uint32_t i = 0; i < r.bytes; i += 8) {
-        const uint64_t v = (i == 0 ? randomValue(rng, entry, stackBase) : rng.next()) & r.randomBits;
+        const uint64_t v = ((i == 0 ? randomValue(rng, entry, stackBase) : rng.next()) & r.randomBits) |
+                           (i == 0 ? r.fixedOnes : 0);
         std::memcpy(value + i, &v, 8);
       }
-      if (r.id == UC_X86_REG_EFLAGS && arch.kind() == ArchKind::kX64) value[0] |= 2;  // reserved, always 1
       for (Side* side : {&original, &relocated}) uc_reg_write(side->engine().get(), r.id, value);
     }
     for (Side* side : {&original, &relocated}) side->engine().setReg(arch.spRegister(), sp);

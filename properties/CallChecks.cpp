@@ -21,9 +21,9 @@ void PropertyMonitor::readEntryState(std::vector<uint8_t>& out) const {
 void PropertyMonitor::checkResult(uint32_t index, uint64_t pc) {
   ThreadFacts& t = thread(index);
   if (!t.pending || t.pending->returnAddress != pc) return;
-  // x64 popped the return address; Arm64 SP is unchanged by the return.
+  // The return popped what the call pushed (x64: the return address; Arm64: nothing).
   const uint64_t sp = machine_->engine().reg(arch_.spRegister());
-  if (sp != t.pending->sp + (arch_.kind() == ArchKind::kX64 ? 8 : 0)) return;
+  if (sp != t.pending->sp + arch_.facts().returnAddressStackBytes) return;
   const auto call = std::move(*t.pending);
   t.pending.reset();
   const auto expected = options_.reference ? options_.reference->results(call.site, call.args) : std::nullopt;
@@ -64,7 +64,8 @@ void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
     for (const PureSite& pure : options_.pure)
       if (sites_[pure.site].entry == pc) {
         std::vector<uint64_t> args;
-        for (size_t i = 0; i < (arch_.kind() == ArchKind::kX64 ? 4 : 8); ++i)
+        // The register arguments (what a pure function of integers can depend on).
+        for (size_t i = 0; i < arch_.facts().integerArgumentRegisters; ++i)
           args.push_back(arch_.argument(machine_->engine(), i));
         t.pending = ThreadFacts::PendingResult{pure.site, std::move(args), t.call.entryReturn, t.call.entrySp, 0};
       }

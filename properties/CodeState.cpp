@@ -11,15 +11,14 @@ namespace {
 constexpr uint64_t kWord = 4;
 constexpr size_t kMaxInstruction = 16;
 
-bool isX64Padding(uint8_t b) { return b == 0xCC || b == 0x90; }
-
 }  // namespace
 
 CodeState::CodeState(const Arch& arch, const std::vector<PatchSite>& sites, bool idc, bool dic)
     : arch_(arch), idc_(idc), dic_(dic), original_(siteRegions(sites)), current_(original_) {
-  // Original boundaries (x64): each function decoded from its entry, and the int3/nop
-  // padding right before it as one-byte instructions. Arm64 has them at every word.
-  if (arch.kind() != ArchKind::kX64) return;
+  // Original boundaries where instruction lengths vary (x64): each function decoded from
+  // its entry, and the padding right before it (int3/nop) as one-byte instructions. With
+  // a fixed width (Arm64) every aligned address is one (boundaryAt).
+  if (arch.facts().fixedInstructionBytes) return;
   for (const PatchSite& site : sites) {
     uint64_t pc = site.entry;
     while (pc < site.entry + site.code.size()) {
@@ -29,7 +28,7 @@ CodeState::CodeState(const Arch& arch, const std::vector<PatchSite>& sites, bool
       originalBoundaries_[pc] = insn.length;
       pc += insn.length;
     }
-    for (size_t i = site.before.size(); i > 0 && isX64Padding(site.before[i - 1]); --i)
+    for (size_t i = site.before.size(); i > 0 && arch.isPadding(std::span(site.before).subspan(i - 1, 1)); --i)
       originalBoundaries_[site.entry - (site.before.size() - i) - 1] = 1;
   }
 }
@@ -84,7 +83,8 @@ void CodeState::beginStore(size_t step, uint64_t address, uint64_t size) {
 
 void CodeState::writePiece(uint64_t address, std::span<const uint8_t> bytes) {
   current_.write(address, bytes);
-  if (arch_.kind() == ArchKind::kArm64) {
+  // Where fetch may see stale code, each word's versions (what a thread may still fetch).
+  if (!arch_.facts().fetchCoherentWithStores) {
     for (uint64_t w = address & ~(kWord - 1); w < address + bytes.size(); w += kWord) {
       const auto word = bytesAt(w, kWord);
       const auto original = originalWord(w);
@@ -108,7 +108,7 @@ std::optional<std::pair<uint64_t, uint64_t>> CodeState::inFlight() const { retur
 
 void CodeState::recomputeNewBoundaries() {
   newBoundaries_.clear();
-  if (arch_.kind() != ArchKind::kX64) return;
+  if (arch_.facts().fixedInstructionBytes) return;  // every aligned address is a boundary
   for (uint64_t anchor : anchors_) {
     uint64_t pc = anchor;
     // Decode across what stores changed; stop after control leaves or at unchanged code.
@@ -133,9 +133,9 @@ std::optional<uint32_t> CodeState::originalLength(uint64_t pc) const {
 }
 
 std::optional<uint32_t> CodeState::boundaryAt(uint64_t pc) const {
-  if (arch_.kind() == ArchKind::kArm64) {
-    if (pc % kWord || !tracked(pc)) return std::nullopt;
-    return static_cast<uint32_t>(kWord);
+  if (const uint32_t width = arch_.facts().fixedInstructionBytes) {
+    if (pc % width || !tracked(pc)) return std::nullopt;
+    return width;
   }
   if (const auto it = newBoundaries_.find(pc); it != newBoundaries_.end()) return it->second;
   if (const auto length = originalLength(pc)) {

@@ -42,7 +42,8 @@ PropertyMonitor::ThreadFacts& PropertyMonitor::thread(uint32_t index) {
 void PropertyMonitor::contextSynchronized(uint32_t index) { thread(index).lastSync = stepsDone_; }
 
 std::vector<uint32_t> PropertyMonitor::fetchableVersions(uint32_t index, uint64_t pc) {
-  if (!options_.fetchModel || arch_.kind() != ArchKind::kArm64 || pc % 4) return {};
+  // Only where fetch may see stale code (A3); versions are kept per aligned word.
+  if (!options_.fetchModel || arch_.facts().fetchCoherentWithStores || pc % 4) return {};
   const auto* history = code_.versions(pc);
   if (!history || history->size() < 2) return {};
   ThreadFacts& t = thread(index);
@@ -95,7 +96,10 @@ void PropertyMonitor::beforeStore(size_t step, const StoreStep& store, uint64_t 
     code_.beginStore(step, store.address, store.bytes.size());
   }
   code_.writePiece(address, bytes);
-  if (first && store.bytes.size() == 1 && store.bytes[0] == 0xCC && arch_.kind() == ArchKind::kX64)
+  // X1: where a one-byte breakpoint went (the bytes under it may change once every thread
+  // serialised after it).
+  const auto& breakpoint = arch_.facts().singleByteBreakpoint;
+  if (first && breakpoint && store.bytes.size() == 1 && store.bytes[0] == breakpoint->opcode)
     int3Stores_[store.address] = step;
   if (last) {
     code_.endStore();
@@ -125,10 +129,12 @@ void PropertyMonitor::afterStep(size_t step, const Step& what) {
 }
 
 void PropertyMonitor::beforeInstruction(uint32_t thread, uint64_t pc, bool resumed) {
-  constexpr uint32_t kIsb = 0xD5033FDF;
-  if (arch_.kind() == ArchKind::kArm64) {
-    uint32_t word = 0;
-    if (machine_->readGuest(pc, {reinterpret_cast<uint8_t*>(&word), 4}) && word == kIsb) contextSynchronized(thread);
+  // Arm64 ISB: from here on the thread fetches what was made visible.
+  if (const std::span<const uint8_t> sync = arch_.facts().contextSynchronizingInstruction; !sync.empty()) {
+    uint8_t bytes[16];
+    if (sync.size() <= sizeof bytes && machine_->readGuest(pc, {bytes, sync.size()}) &&
+        std::equal(sync.begin(), sync.end(), bytes))
+      contextSynchronized(thread);
   }
   checkFetch(thread, pc, resumed);
   if (!violation_ && !resumed) checkCalls(thread, pc);  // seen once already before it stopped

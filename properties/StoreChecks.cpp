@@ -25,13 +25,16 @@ void PropertyMonitor::checkStore(size_t step, const StoreStep& store) {
   if (suspended_) return checkCommit(step, store);
   checkReuse(step, store);
   if (violation_) return;
+  // Live stores: between the instructions concurrent modification is restricted to (A1,
+  // A4), or any whole instructions, and one-byte breakpoints (X1, X2).
   if (store.live) {
-    if (arch_.kind() == ArchKind::kX64)
-      checkLiveStoreX64(step, store);
-    else
+    if (arch_.facts().concurrentModificationRestricted)
       checkLiveStoreArm64(step, store);
+    else
+      checkLiveStoreX64(step, store);
   }
-  if (!violation_ && !store.data && arch_.kind() == ArchKind::kArm64) checkVisibleBeforeBranch(step, store);
+  // A2: only where fetch may see stale code must what a branch reaches be made visible.
+  if (!violation_ && !store.data && !arch_.facts().fetchCoherentWithStores) checkVisibleBeforeBranch(step, store);
 }
 
 void PropertyMonitor::checkLiveStoreX64(size_t step, const StoreStep& store) {
@@ -46,12 +49,14 @@ void PropertyMonitor::checkLiveStoreX64(size_t step, const StoreStep& store) {
   }
   const auto boundary = code_.boundaryAt(at);
   const auto current = code_.byteAt(at);
+  const auto& breakpoint = arch_.facts().singleByteBreakpoint;  // int3
   // X1: a one-byte int3 into an instruction's first byte, or out of it.
-  if (size == 1 && boundary && (store.bytes[0] == 0xCC || current == 0xCC)) return;
+  if (size == 1 && boundary && breakpoint && (store.bytes[0] == breakpoint->opcode || current == breakpoint->opcode))
+    return;
   // X1: bytes under an int3 (an instruction whose first byte is int3 now), once every
-  // thread serialised after the int3 was written.
+  // thread serialised after the int3 was written. (int3Stores_ is empty without one.)
   for (const auto& [int3, written] : int3Stores_) {
-    if (code_.byteAt(int3) != 0xCC || !(int3 < at && at + size <= int3 + 16)) continue;
+    if (code_.byteAt(int3) != breakpoint->opcode || !(int3 < at && at + size <= int3 + 16)) continue;
     if (lastSync_ && *lastSync_ > written) return;
     return report(Property::kX1, kPatcher, at, step, bytes,
                   fmt::format("{} rewrites bytes under the int3 at {} before every thread serialised after it",

@@ -13,6 +13,9 @@ namespace hph {
 namespace {
 
 constexpr uint8_t kRet[] = {0xC0, 0x03, 0x5F, 0xD6};  // ret (x30)
+constexpr uint8_t kIsb[] = {0xDF, 0x3F, 0x03, 0xD5};  // isb (0xD5033FDF)
+// AAPCS64: the first eight integer arguments in x0-x7, the rest on the stack.
+constexpr size_t kArgumentRegisters = 8;
 
 uint32_t wordAt(std::span<const uint8_t> bytes, size_t offset) {
   uint32_t word = 0;
@@ -90,6 +93,25 @@ std::span<const StateRegister> Arm64Arch::entryStateRegisters() const {
   return kRegisters;
 }
 
+const ArchFacts& Arm64Arch::facts() const {
+  static const ArchFacts kFacts = {
+      .fixedInstructionBytes = 4,
+      .paddingProbeBytes = 4,  // one udf #0 word
+      .runtimeFunctionFormat = RuntimeFunctionFormat::kBeginPackedUnwind,
+      .singleByteBreakpoint = std::nullopt,  // BRK is a whole word
+      .undefinedInstructionInterrupt = 1,     // EXCP_UDEF
+      .returnAddressStackBytes = 0,
+      .linkRegister = UC_ARM64_REG_X30,
+      .integerArgumentRegisters = static_cast<uint32_t>(kArgumentRegisters),  // x0-x7
+      // Fetch may see stale code until DC CVAU, IC IVAU (unless CTR_EL0 says not needed)
+      // and an ISB on the fetching core.
+      .fetchCoherentWithStores = false,
+      .concurrentModificationRestricted = true,  // CMODX (emu/arm64/Cmodx.h)
+      .contextSynchronizingInstruction = kIsb,
+  };
+  return kFacts;
+}
+
 int Arm64Arch::pcRegister() const { return UC_ARM64_REG_PC; }
 int Arm64Arch::spRegister() const { return UC_ARM64_REG_SP; }
 
@@ -107,9 +129,9 @@ Result<void> Arm64Arch::prepareCall(const Engine& engine, const CallFrame& frame
 uint64_t Arm64Arch::returnValue(const Engine& engine) const { return engine.reg(UC_ARM64_REG_X0); }
 
 uint64_t Arm64Arch::argument(const Engine& engine, size_t index) const {
-  if (index < kMaxCallArgs) return engine.reg(xRegister(index));
+  if (index < kArgumentRegisters) return engine.reg(xRegister(index));
   uint64_t value = 0;
-  engine.read(engine.reg(UC_ARM64_REG_SP) + 8 * (index - kMaxCallArgs),
+  engine.read(engine.reg(UC_ARM64_REG_SP) + 8 * (index - kArgumentRegisters),
               {reinterpret_cast<uint8_t*>(&value), 8});
   return value;
 }
@@ -213,6 +235,11 @@ bool Arm64Arch::isPadding(std::span<const uint8_t> bytes) const {
   for (size_t i = 0; i < bytes.size(); i += 4)
     if (wordAt(bytes, i) != 0) return false;
   return true;
+}
+
+bool Arm64Arch::branchTargetsEnforced(std::span<const uint8_t> functionCode) const {
+  if (functionCode.size() < 4) return false;
+  return (wordAt(functionCode, 0) & 0xFFFFFF3Fu) == 0xD503241Fu;  // bti, bti c, bti j, bti jc
 }
 
 EntryPatchability Arm64Arch::entryPatchability(std::span<const uint8_t> before,

@@ -10,6 +10,7 @@ class Arm64Arch final : public Arch {
   ArchKind kind() const override { return ArchKind::kArm64; }
   std::string_view name() const override { return "arm64"; }
   uint16_t peMachine() const override { return 0xAA64; }
+  const ArchFacts& facts() const override;
 
   Result<Engine> openEngine() const override;
   // Unicorn's Arm64 target uses 1 KiB pages; PE sections are 4 KiB aligned anyway, so
@@ -36,6 +37,7 @@ class Arm64Arch final : public Arch {
   uint32_t countInstructions(std::span<const uint8_t> block) const override;
   std::string describeInterrupt(uint32_t number) const override;
   bool isPadding(std::span<const uint8_t> bytes) const override;
+  bool branchTargetsEnforced(std::span<const uint8_t> functionCode) const override;
   EntryPatchability entryPatchability(std::span<const uint8_t> before,
                                       std::span<const uint8_t> entry,
                                       uint64_t entryAddress) const override;

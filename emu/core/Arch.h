@@ -66,6 +66,9 @@ struct StateRegister {
   const char* name = "";
   uint32_t bytes = 8;     // 8, or 16 for vector registers
   uint64_t randomBits = ~uint64_t{0};
+  // Bits that always read as 1 whatever is written (x64 RFLAGS bit 1, reserved): a
+  // randomised value has them set, or the engine would not hold what was written.
+  uint64_t fixedOnes = 0;
 };
 
 // A read-modify-write of one memory operand that hardware performs as a load and a later
@@ -76,6 +79,78 @@ struct SplittableAccess {
   uint32_t bytes = 0;
 };
 
+// The layout of an exception-directory (.pdata) entry, as the PE format defines it per
+// machine: what the loader reads a function's extent from.
+enum class RuntimeFunctionFormat : uint8_t {
+  // 12 bytes: BeginAddress, EndAddress, UnwindInfo RVA (x64; low bit set: chained entry).
+  kBeginEndUnwindInfo,
+  // 8 bytes: BeginAddress, then packed unwind data (FunctionLength in 4-byte units) or an
+  // .xdata RVA, told apart by the low two bits (Arm64).
+  kBeginPackedUnwind,
+};
+
+// A one-byte breakpoint instruction: it can replace the first byte of any instruction by
+// a single-byte store, which is always single-copy atomic (x64 int3, 0xCC). The trap
+// leaves the PC just past it.
+struct SingleByteBreakpoint {
+  uint8_t opcode = 0;
+  uint32_t interrupt = 0;  // the UC_HOOK_INTR number it raises
+};
+
+// What the layers above the backends ask instead of which architecture this is: each a
+// fact of the architecture (or of Windows on it) that some rule depends on. A third
+// backend slots in by answering them.
+struct ArchFacts {
+  // --- Instructions
+  // Every instruction is this many bytes, at an address aligned to it (Arm64: 4), so
+  // every aligned address is an instruction boundary; 0 when lengths vary (x64: 1 to 15
+  // bytes), so boundaries are known only by decoding from a known instruction start.
+  uint32_t fixedInstructionBytes = 0;
+  // How many bytes of padding in a row end a function whose length has to be estimated
+  // (no .pdata entry): x64 two int3 (a single one can be a __debugbreak() inside the
+  // function); Arm64 one udf #0 word.
+  uint32_t paddingProbeBytes = 1;
+  RuntimeFunctionFormat runtimeFunctionFormat = RuntimeFunctionFormat::kBeginEndUnwindInfo;
+
+  // --- Traps (UC_HOOK_INTR numbers)
+  // nullopt when the architecture has no one-byte breakpoint (Arm64 BRK is a 4-byte word).
+  std::optional<SingleByteBreakpoint> singleByteBreakpoint;
+  // What executing an undefined encoding raises (x64 #UD, 6; Arm64 QEMU EXCP_UDEF, 1): an
+  // invalid instruction, not just an exception.
+  uint32_t undefinedInstructionInterrupt = 0;
+
+  // --- Calls (the Windows calling convention)
+  // Bytes a call pushes for its return address, so the return pops them: SP after the
+  // return is SP at entry plus these (x64: 8); 0 when the return address goes in a
+  // register (Arm64).
+  uint32_t returnAddressStackBytes = 0;
+  // The register a call leaves its return address in (Arm64 x30, the link register): a
+  // thread may hold a return address there as well as on its stack. nullopt: calls push
+  // it (x64).
+  std::optional<int> linkRegister;
+  // Integer arguments passed in registers; the rest go on the stack (Win64: 4, rcx rdx
+  // r8 r9; AAPCS64: 8, x0-x7).
+  uint32_t integerArgumentRegisters = 0;
+
+  // --- Modifying code that runs
+  // Instruction fetch is coherent with data stores: once a store is visible, every core
+  // fetches the new bytes, without cache maintenance (x64). Where it is not (Arm64
+  // without CTR_EL0.DIC), a core may fetch stale code until the store was made visible
+  // by cache maintenance and the core context-synchronised: the fetch model (A3) and the
+  // visible-before-branch rule (A2) apply.
+  bool fetchCoherentWithStores = true;
+  // The architecture permits changing code other cores may be executing only between a
+  // named set of instructions, each by one aligned store of one instruction (Arm CMODX:
+  // B, BL, BRK, HVC, ISB, NOP, SMC, SVC; rules A1/A4). false: any single-copy-atomic
+  // store that replaces whole instructions is fetched whole, old or new, and a one-byte
+  // breakpoint may go over any instruction (x64 cross-modifying code; rules X1/X2).
+  bool concurrentModificationRestricted = false;
+  // The instruction after which the executing thread fetches what was made visible
+  // (Arm64 ISB). Empty where fetch is coherent with stores and nothing is modelled
+  // (x64: the serialisation X1 asks for comes from the plan's sync-all).
+  std::span<const uint8_t> contextSynchronizingInstruction;
+};
+
 class Arch {
  public:
   virtual ~Arch() = default;
@@ -83,6 +158,8 @@ class Arch {
   virtual ArchKind kind() const = 0;
   virtual std::string_view name() const = 0;  // "x64" | "arm64"
   virtual uint16_t peMachine() const = 0;     // IMAGE_FILE_MACHINE_*
+  // The architectural facts rules depend on (above); constant for a backend.
+  virtual const ArchFacts& facts() const = 0;
 
   virtual Result<Engine> openEngine() const = 0;
   // Granularity of Unicorn mappings for this architecture.
@@ -123,6 +200,12 @@ class Arch {
   virtual std::string describeInterrupt(uint32_t number) const = 0;
   // Does the end of this code look like padding (x64 int3/nop, Arm64 udf #0)?
   virtual bool isPadding(std::span<const uint8_t> bytes) const = 0;
+  // Whether indirect branches into this function must land on a landing-pad instruction,
+  // judged from its code: then a trampoline may not return into it by an indirect branch
+  // that lands elsewhere. Arm64: code compiled for BTI starts with `bti` (Windows maps its
+  // pages guarded). x64: never (Windows does not enforce CET indirect-branch tracking in
+  // user mode).
+  virtual bool branchTargetsEnforced(std::span<const uint8_t> functionCode) const = 0;
 
   virtual EntryPatchability entryPatchability(std::span<const uint8_t> before,
                                               std::span<const uint8_t> entry,

@@ -480,16 +480,15 @@ void Machine::onInterrupt(uc_engine* uc, uint32_t number, void* user) {
   auto* self = static_cast<Machine*>(user);
   uint64_t pc = 0;
   uc_reg_read(uc, self->arch_.pcRegister(), &pc);
-  constexpr uint32_t kX64Breakpoint = 3;
-  if (self->arch_.kind() == ArchKind::kX64 && number == kX64Breakpoint && self->observer_) {
-    // The PC is past the int3; the observer may send the thread elsewhere.
+  const ArchFacts& facts = self->arch_.facts();
+  if (facts.singleByteBreakpoint && number == facts.singleByteBreakpoint->interrupt && self->observer_) {
+    // The PC is past the one-byte breakpoint; the observer may send the thread elsewhere.
     if (auto resume = self->observer_->onBreakpoint(pc - 1)) {
       self->engine_.setReg(self->arch_.pcRegister(), *resume);
       return;
     }
   }
-  const bool undefined = (self->arch_.kind() == ArchKind::kX64 && number == 6) ||
-                         (self->arch_.kind() == ArchKind::kArm64 && number == 1);
+  const bool undefined = number == facts.undefinedInstructionInterrupt;
   self->fault_ = self->faultAt(undefined ? FaultKind::kInvalidInstruction : FaultKind::kException,
                                pc, 0, self->arch_.describeInterrupt(number));
   self->stopWith(StopKind::kFault);

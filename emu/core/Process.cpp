@@ -163,8 +163,8 @@ std::optional<std::pair<uint64_t, uint64_t>> Process::returnAddressInside(uint32
   if (t.state == ThreadState::kFinished || !t.started) return std::nullopt;
   auto inside = [&](uint64_t v) { return v > from && v < from + size; };
   const Arch& arch = machine_.arch();
-  if (arch.kind() == ArchKind::kArm64) {
-    const uint64_t lr = registerOf(index, UC_ARM64_REG_X30);
+  if (const auto link = arch.facts().linkRegister) {
+    const uint64_t lr = registerOf(index, *link);
     if (inside(lr)) return std::make_pair(lr, uint64_t{0});
   }
   for (uint64_t slot = registerOf(index, arch.spRegister()) & ~uint64_t{7}; slot + 8 <= t.stackTop; slot += 8) {

@@ -12,8 +12,7 @@ namespace {
 // padding lld puts between functions, the next known function, or the section's end.
 uint32_t estimateEnd(const PeImage& image, uint32_t begin, uint32_t limit) {
   const Arch& arch = *image.arch;
-  // Two int3 on x64 (one can be a __debugbreak); one udf #0 word on Arm64.
-  const uint32_t paddingProbe = arch.kind() == ArchKind::kX64 ? 2 : 4;
+  const uint32_t paddingProbe = arch.facts().paddingProbeBytes;
   const std::vector<uint8_t> code = image.bytesAt(begin, limit - begin);
   uint32_t offset = 0;
   while (offset < code.size()) {

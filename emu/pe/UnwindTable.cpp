@@ -19,7 +19,8 @@ std::optional<uint32_t> u32At(const PeImage& image, uint32_t rva) {
   return offset ? ByteReader(image.file).u32(*offset) : std::nullopt;
 }
 
-Result<UnwindEntry> x64Entry(const PeImage& image, uint32_t at, size_t index) {
+// RuntimeFunctionFormat::kBeginEndUnwindInfo (x64).
+Result<UnwindEntry> beginEndEntry(const PeImage& image, uint32_t at, size_t index) {
   UnwindEntry entry;
   entry.begin = *u32At(image, at);
   entry.end = *u32At(image, at + 4);
@@ -38,7 +39,8 @@ Result<UnwindEntry> x64Entry(const PeImage& image, uint32_t at, size_t index) {
   return entry;
 }
 
-Result<UnwindEntry> arm64Entry(const PeImage& image, uint32_t at, size_t index) {
+// RuntimeFunctionFormat::kBeginPackedUnwind (Arm64).
+Result<UnwindEntry> packedEntry(const PeImage& image, uint32_t at, size_t index) {
   UnwindEntry entry;
   entry.begin = *u32At(image, at);
   const uint32_t unwind = *u32At(image, at + 4);
@@ -72,10 +74,10 @@ Result<UnwindEntry> arm64Entry(const PeImage& image, uint32_t at, size_t index) 
 Result<std::vector<UnwindEntry>> readUnwindTable(const PeImage& image) {
   const DataDirectory dir = image.directories[kExceptionDirectory];
   std::vector<UnwindEntry> entries;
-  const bool arm64 = image.arch->kind() == ArchKind::kArm64;
-  const uint32_t entrySize = arm64 ? 8 : 12;
+  const bool packed = image.arch->facts().runtimeFunctionFormat == RuntimeFunctionFormat::kBeginPackedUnwind;
+  const uint32_t entrySize = packed ? 8 : 12;
   for (uint32_t at = 0, index = 0; at + entrySize <= dir.size; at += entrySize, ++index) {
-    auto entry = arm64 ? arm64Entry(image, dir.rva + at, index) : x64Entry(image, dir.rva + at, index);
+    auto entry = packed ? packedEntry(image, dir.rva + at, index) : beginEndEntry(image, dir.rva + at, index);
     if (!entry) return entry.error();
     if (!image.sectionAt(entry->begin) || image.sectionAt(entry->begin)->end() < entry->end)
       return entryError(image, index, fmt::format("range [0x{:x}, 0x{:x}) is not inside one section",

@@ -52,7 +52,7 @@ std::span<const StateRegister> X64Arch::stateRegisters() const {
       {UC_X86_REG_RBP, "rbp"}, {UC_X86_REG_R8, "r8"},   {UC_X86_REG_R9, "r9"},
       {UC_X86_REG_R10, "r10"}, {UC_X86_REG_R11, "r11"}, {UC_X86_REG_R12, "r12"},
       {UC_X86_REG_R13, "r13"}, {UC_X86_REG_R14, "r14"}, {UC_X86_REG_R15, "r15"},
-      {UC_X86_REG_EFLAGS, "rflags", 8, kFlags},
+      {UC_X86_REG_EFLAGS, "rflags", 8, kFlags, 0x2},  // bit 1: reserved, reads as 1
       {UC_X86_REG_XMM0, "xmm0", 16},   {UC_X86_REG_XMM1, "xmm1", 16},   {UC_X86_REG_XMM2, "xmm2", 16},
       {UC_X86_REG_XMM3, "xmm3", 16},   {UC_X86_REG_XMM4, "xmm4", 16},   {UC_X86_REG_XMM5, "xmm5", 16},
       {UC_X86_REG_XMM6, "xmm6", 16},   {UC_X86_REG_XMM7, "xmm7", 16},   {UC_X86_REG_XMM8, "xmm8", 16},
@@ -76,6 +76,24 @@ std::span<const StateRegister> X64Arch::entryStateRegisters() const {
       {UC_X86_REG_XMM14, "xmm14", 16}, {UC_X86_REG_XMM15, "xmm15", 16},
   };
   return kRegisters;
+}
+
+const ArchFacts& X64Arch::facts() const {
+  static const ArchFacts kFacts = {
+      .fixedInstructionBytes = 0,  // 1 to 15 bytes
+      .paddingProbeBytes = 2,      // int3 int3: one alone may be a __debugbreak()
+      .runtimeFunctionFormat = RuntimeFunctionFormat::kBeginEndUnwindInfo,
+      .singleByteBreakpoint = SingleByteBreakpoint{0xCC, 3},  // int3, #BP
+      .undefinedInstructionInterrupt = 6,                     // #UD
+      .returnAddressStackBytes = 8,  // call pushes it, ret pops it
+      .linkRegister = std::nullopt,
+      .integerArgumentRegisters = static_cast<uint32_t>(kArgumentRegisters.size()),
+      // Stores to code are seen by instruction fetch (the caches snoop): no maintenance.
+      .fetchCoherentWithStores = true,
+      .concurrentModificationRestricted = false,
+      .contextSynchronizingInstruction = {},
+  };
+  return kFacts;
 }
 
 int X64Arch::pcRegister() const { return UC_X86_REG_RIP; }

@@ -10,6 +10,7 @@ class X64Arch final : public Arch {
   ArchKind kind() const override { return ArchKind::kX64; }
   std::string_view name() const override { return "x64"; }
   uint16_t peMachine() const override { return 0x8664; }
+  const ArchFacts& facts() const override;
 
   Result<Engine> openEngine() const override;
   uint64_t pageSize() const override { return 0x1000; }
@@ -33,6 +34,7 @@ class X64Arch final : public Arch {
   uint32_t countInstructions(std::span<const uint8_t> block) const override;
   std::string describeInterrupt(uint32_t number) const override;
   bool isPadding(std::span<const uint8_t> bytes) const override;
+  bool branchTargetsEnforced(std::span<const uint8_t>) const override { return false; }
   EntryPatchability entryPatchability(std::span<const uint8_t> before,
                                       std::span<const uint8_t> entry,
                                       uint64_t entryAddress) const override;
