@@ -11,7 +11,7 @@
 
 #include "support/EchoText.h"
 #include "harness/Diagnostics.h"
-#include "harness/IntegerArgument.h"
+#include "support/NumberText.h"
 #include "harness/Interruption.h"
 #include "harness/report/Provenance.h"
 #include "harness/explore/Explorer.h"

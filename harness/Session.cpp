@@ -3,13 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
 
 #include "support/EchoText.h"
 #include "emu/pe/HotPatchTable.h"
 #include "emu/pe/PeFormat.h"
 #include "support/Digest.h"
+#include "support/NumberText.h"
 #include "harness/report/Provenance.h"
 
 namespace hph {
@@ -27,11 +27,9 @@ std::optional<SiteName> resolveSite(const PeImage& image, std::string_view text)
   SiteName site;
   std::string_view name = text;
   if (const size_t plus = text.rfind('+'); plus != std::string_view::npos) {
-    std::string_view digits = text.substr(plus + 1);
-    int base = 10;
-    if (digits.starts_with("0x")) { digits.remove_prefix(2); base = 16; }
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), site.offset, base);
-    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty()) return std::nullopt;
+    const auto offset = parseUnsigned(text.substr(plus + 1), {.upperCasePrefix = false, .max = UINT32_MAX});
+    if (!offset) return std::nullopt;
+    site.offset = static_cast<uint32_t>(*offset);
     name = text.substr(0, plus);
   }
   site.function = image.findFunction(name);

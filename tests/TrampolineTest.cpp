@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "harness/IntegerArgument.h"
+#include "support/NumberText.h"
 #include "patch/Redirect.h"
 #include "patch/TrampolineCheck.h"
 #include "tests/TestSupport.h"

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -10,6 +9,7 @@
 
 #include "support/EchoText.h"
 #include "support/InputFile.h"
+#include "support/NumberText.h"
 #include "harness/scenario/Limits.h"
 
 namespace hph {
@@ -258,13 +258,12 @@ Result<Scenario> loadScenario(const std::string& path) {
   if (const toml::node* address = top.node("patch_address")) {
     // A string, because TOML integers are signed 64-bit: "0x7ff600000000".
     auto text = address->value<std::string>();
-    uint64_t value = 0;
-    std::string_view digits = text && address->is_string() ? std::string_view(*text) : std::string_view();
-    if (digits.starts_with("0x")) digits.remove_prefix(2);
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, 16);
-    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value % 0x10000 || value == 0)
+    const auto value = text && address->is_string()
+                           ? parseUnsigned(*text, {.digits = IntegerDigits::kHex, .upperCasePrefix = false})
+                           : std::nullopt;
+    if (!value || *value % 0x10000 || *value == 0)
       return top.error("patch_address", "expected a nonzero hex address string aligned to 64 KiB, like \"0x7ff600000000\"");
-    s.patchAddress = value;
+    s.patchAddress = *value;
   }
   const toml::table *threadsTable, *checkTable, *exploreTable, *protocolTable, *arm64Table;
   HPH_TRY_TABLE(threadsTable, top.table("threads"));
