@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/HexText.h"
 #include "harness/Diagnostics.h"
 #include "harness/Session.h"
 
@@ -12,16 +13,10 @@ namespace {
 
 using nlohmann::json;
 
-std::string hexBytes(const std::vector<uint8_t>& bytes) {
-  std::string out;
-  for (uint8_t b : bytes) out += fmt::format("{:02x}", b);
-  return out;
-}
-
 // The machine-readable form of a step: its kind and fields.
 struct StepJson {
   json operator()(const StoreStep& s) const {
-    return {{"kind", "store"}, {"address", s.address}, {"bytes", hexBytes(s.bytes)}, {"width", s.bytes.size()},
+    return {{"kind", "store"}, {"address", s.address}, {"bytes", hexBytes(s.bytes, HexLayout::kPacked)}, {"width", s.bytes.size()},
             {"live", s.live}, {"data", s.data}, {"label", s.label}};
   }
   json operator()(const CacheMaintenanceStep& s) const {

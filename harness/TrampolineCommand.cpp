@@ -6,6 +6,7 @@
 
 #include "emu/pe/PeImage.h"
 #include "support/EchoText.h"
+#include "support/HexText.h"
 #include "harness/Diagnostics.h"
 #include "harness/explore/JobLimit.h"
 #include "support/NumberText.h"
@@ -41,27 +42,6 @@ std::string placementProblem(uint64_t address, size_t size, uint64_t trampolineA
                        "lie in 0x{:x}..0x{:x}",
                        address, trampolineAddress, kLowestPlaceable, kPlaceableEnd);
   return "";
-}
-
-std::string hex(std::span<const uint8_t> bytes) {
-  std::string out;
-  for (uint8_t b : bytes) out += fmt::format("{:02x}", b);
-  return out;
-}
-
-std::optional<std::vector<uint8_t>> parseHexBytes(std::string_view text) {
-  std::vector<uint8_t> out;
-  std::string digits;
-  for (char c : text)
-    if (!std::isspace(static_cast<unsigned char>(c))) digits += c;
-  if (digits.starts_with("0x")) digits = digits.substr(2);
-  if (digits.empty() || digits.size() % 2) return std::nullopt;
-  for (size_t i = 0; i < digits.size(); i += 2) {
-    auto v = parseInteger("0x" + digits.substr(i, 2));
-    if (!v) return std::nullopt;
-    out.push_back(static_cast<uint8_t>(*v));
-  }
-  return out;
 }
 
 bool startsWithBti(const Arch& arch, std::span<const uint8_t> code) {
@@ -142,7 +122,7 @@ Result<json> processFunction(const Relocator& relocator, const FunctionInput& f,
   request.btiGuarded = startsWithBti(arch, f.bytes);
   const Relocation relocation = relocator.relocate(request);
   json out = {{"function", f.name}, {"address", f.address},
-              {"patch", {{"address", f.address}, {"bytes", hex(redirect->bytes)}}}};
+              {"patch", {{"address", f.address}, {"bytes", hexBytes(redirect->bytes, HexLayout::kPacked)}}}};
   if (!relocation.trampoline) {
     out["verdict"] = "refused";
     out["reason"] = relocation.refusal;
@@ -151,7 +131,7 @@ Result<json> processFunction(const Relocator& relocator, const FunctionInput& f,
     return out;
   }
   const Trampoline& t = *relocation.trampoline;
-  out["trampoline"] = {{"address", t.address}, {"bytes", hex(t.bytes)}};
+  out["trampoline"] = {{"address", t.address}, {"bytes", hexBytes(t.bytes, HexLayout::kPacked)}};
   out["resume_address"] = t.resumeAddress;
   out["displaced_bytes"] = t.displacedBytes;
   auto check = checkTrampoline(arch, request, t, redirect->bytes, options.states);
@@ -207,7 +187,8 @@ int runTrampoline(const TrampolineOptions& options) {
     if (!options.arch || !options.hex) return reportError(badInput("give IMAGE, or --arch and --hex"));
     arch = archByName(*options.arch);
     if (!arch) return reportError(badInput(fmt::format("--arch '{}': x64 or arm64", echoText(*options.arch))));
-    auto bytes = parseHexBytes(*options.hex);
+    // "48 83 ec 28", "0x4883ec28", split over lines: any white space, one leading 0x.
+    auto bytes = parseHexBytes(*options.hex, {.ignored = " \t\n\v\f\r", .prefix = true});
     if (!bytes) return reportError(badInput(fmt::format("--hex '{}': not an even number of hex digits", echoText(*options.hex))));
     auto address = options.address ? parseUnsigned(*options.address) : std::optional<uint64_t>(kDefaultHexAddress);
     if (!address)

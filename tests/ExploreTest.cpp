@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "support/HexText.h"
 #include "harness/Session.h"
 #include "harness/explore/DepthFirstSearch.h"
 #include "harness/explore/Explorer.h"
@@ -223,9 +224,7 @@ TEST_P(Explore, PatcherStoresLandBetweenAnyTwoInstructions) {
     s.threadCount = 1;
     s.invariant.reset();
     s.explore.watch.clear();
-    s.hostWrites = {{"racy_increment", {}}};
-    s.hostWrites[0].bytes.clear();
-    for (size_t i = 0; i < ret.size(); i += 2) s.hostWrites[0].bytes.push_back(std::stoi(ret.substr(i, 2), nullptr, 16));
+    s.hostWrites = {{"racy_increment", parseHexBytes(ret, {}).value()}};
     s.explore.window = 0;
   });
   ASSERT_TRUE(inputs);

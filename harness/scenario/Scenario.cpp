@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 
 #include "support/EchoText.h"
+#include "support/HexText.h"
 #include "support/InputFile.h"
 #include "support/NumberText.h"
 #include "harness/scenario/Limits.h"
@@ -179,27 +180,6 @@ bool isPlainName(std::string_view name) {
   for (unsigned char c : name)
     if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) return false;
   return true;
-}
-
-std::optional<std::vector<uint8_t>> parseHex(std::string_view text) {
-  std::vector<uint8_t> out;
-  int high = -1;
-  for (char c : text) {
-    if (c == ' ' || c == ':' || c == '_') continue;
-    int v = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-            : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
-            : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
-                                                        : -1;
-    if (v < 0) return std::nullopt;
-    if (high < 0) {
-      high = v;
-    } else {
-      out.push_back(static_cast<uint8_t>(high << 4 | v));
-      high = -1;
-    }
-  }
-  if (high >= 0 || out.empty()) return std::nullopt;
-  return out;
 }
 
 }  // namespace
@@ -377,7 +357,8 @@ Result<Scenario> loadScenario(const std::string& path) {
     HPH_TRY_ASSIGN(bytes, w.string("bytes"));
     if (auto r = w.rejectUnknown(); !r) return r.error();
     if (write.target.empty()) return w.error("target", "missing (function, function+offset or rva:0x...)");
-    auto parsed = parseHex(bytes);
+    // "48 89 c8", "48:89:c8", "4889_c8": the separators a byte dump may carry.
+    auto parsed = parseHexBytes(bytes, {.ignored = " :_"});
     if (!parsed) return w.error("bytes", fmt::format("'{}' is not a hex byte string", echoText(bytes, L::kMaxEchoedChars)));
     if (parsed->size() > L::kMaxHostWriteBytes)
       return w.error("bytes", fmt::format("{} bytes is not in 1..{}", parsed->size(), L::kMaxHostWriteBytes));
