@@ -149,7 +149,9 @@ TEST_P(ScenarioKey, WrongTypeIsAnErrorNamingFileFieldAndType) {
     case KeyType::kString: good = ""; expectedType = "a string"; break;
     case KeyType::kStrings: good = "[]"; expectedType = "an array of strings"; break;
   }
-  if (!good.empty()) EXPECT_EQ(load(k, good, file), "") << document(k, good);
+  if (!good.empty()) {
+    EXPECT_EQ(load(k, good, file), "") << document(k, good);
+  }
   for (const auto& [literal, type] : values) {
     const bool acceptable = (k.type == KeyType::kInteger && literal == "7") ||
                             (k.type == KeyType::kNumber && (literal == "7" || literal == "1.5")) ||
@@ -197,12 +199,14 @@ TEST_P(ScenarioNumber, OutOfRangeIsAnErrorNamingTheRange) {
     EXPECT_EQ(load(k, above, file), expected(k, file, above + " is not in " + rangeText(k)));
   }
   // Past 2^32: the value that used to wrap a 32-bit field to 0, 1 or 2.
-  if (integer && k.max < 4294967296.0)
+  if (integer && k.max < 4294967296.0) {
     for (const char* wrap : {"4294967296", "4294967297", "4294967298"})
       EXPECT_EQ(load(k, wrap, file), expected(k, file, std::string(wrap) + " is not in " + rangeText(k)));
-  if (!integer)
+  }
+  if (!integer) {
     for (const char* odd : {"nan", "inf", "-inf"})
       EXPECT_NE(load(k, odd, file).find(field(k) + ": "), std::string::npos) << odd;
+  }
 }
 
 std::string keyName(const ::testing::TestParamInfo<Key>& info) {
