@@ -47,6 +47,12 @@ struct ExploreSettings {
   uint32_t window = 16;             // bytes watched around each patch site
   Reduction reduction = Reduction::kSleepSets;
   double switchProbability = 0.25;  // random: chance of a preemption at each point
+
+  // The schedules to run (random, pct) or the cap (exhaustive): the count given, else
+  // the strategy's default.
+  uint64_t scheduleLimit() const {
+    return schedules.value_or(strategy == StrategyKind::kExhaustive ? kDefaultExhaustiveCap : kDefaultSampledSchedules);
+  }
 };
 
 // Arm64's instruction-fetch model (docs/properties.md).
