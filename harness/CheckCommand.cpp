@@ -127,7 +127,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
     if (scenario->expect == "refused" && inputs.error().status == Status::kRefused) {
       fmt::print("PASS {}: refused as expected: {}\n", scenario->name, inputs.error().message);
       outcome.report = {{"name", scenario->name}, {"file", path}, {"verdict", "refused"},
-                        {"arch", scenario->arch}, {"protocol", scenario->protocol},
+                        {"arch", std::string(archOf(scenario->arch).name())}, {"protocol", std::string(scenario->protocolText())},
                         {"expect", scenario->expect}, {"as_expected", true},
                         {"message", inputs.error().message}, {"timing", json::object()}};
       return outcome;
@@ -244,8 +244,8 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   for (const PatchImage& p : inputs.value()->patches) patches.push_back({{"file", p.image->path}, {"sha256", p.sha256}});
   outcome.report = {{"name", scenario->name},
                     {"file", path},
-                    {"arch", scenario->arch},
-                    {"protocol", scenario->protocol},
+                    {"arch", std::string(archOf(scenario->arch).name())},
+                    {"protocol", std::string(scenario->protocolText())},
                     {"expect", scenario->expect},
                     {"verdict", verdict},
                     {"as_expected", asExpected || acceptedPartial},

@@ -60,12 +60,12 @@ int runPlan(const PlanOptions& options) {
       j["description"] = describeStep(step);
       steps.push_back(std::move(j));
     }
-    json out = {{"scenario", options.scenario}, {"arch", scenario->arch}, {"protocol", scenario->protocol},
+    json out = {{"scenario", options.scenario}, {"arch", std::string(archOf(scenario->arch).name())}, {"protocol", std::string(scenario->protocolText())},
                 {"reverse", scenario->reverse}, {"hotpatch_area", in.scratchBase}, {"patches", patches}, {"sites", sites}, {"steps", steps}};
     fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return kExitHolds;
   }
-  fmt::print("{}: {} protocol {}{}, hotpatch area at {:#x}\n", scenario->name, scenario->arch, scenario->protocol,
+  fmt::print("{}: {} protocol {}{}, hotpatch area at {:#x}\n", scenario->name, archOf(scenario->arch).name(), scenario->protocolText(),
              scenario->reverse ? " (then reversed)" : "", in.scratchBase);
   for (const PatchImage& p : in.patches)
     fmt::print("  patch {} loaded at {:#x}{}\n", p.image->path, p.loadAddress,

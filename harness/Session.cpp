@@ -219,7 +219,7 @@ Result<void> preparePatches(const Scenario& scenario, const PeImage& base, Scena
   protocolOptions.defect = scenario.defect;
   protocolOptions.idc = scenario.arm64.idc;
   protocolOptions.dic = scenario.arm64.dic;
-  auto plan = buildPlan(scenario.protocol, *base.arch, inputs.sites, protocolOptions);
+  auto plan = buildPlan(*scenario.protocol, *base.arch, inputs.sites, protocolOptions);
   // The status stays: a protocol whose precondition fails refuses, bad input is bad input.
   if (!plan) return Error{plan.error().status, fmt::format("{}: [protocol]: {}", scenario.path, plan.error().message)};
   inputs.plan = std::move(plan).value();
@@ -374,8 +374,8 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   inputs->scenario = scenario;
   auto image = readPeImage(scenario.base);
   if (!image) return Error{image.error().status, fmt::format("{}: base: {}", scenario.path, image.error().message)};
-  if (image->arch->name() != scenario.arch)
-    return badInput(fmt::format("{}: arch: scenario says {} but {} is {}", scenario.path, scenario.arch,
+  if (image->arch->kind() != scenario.arch)
+    return badInput(fmt::format("{}: arch: scenario says {} but {} is {}", scenario.path, archOf(scenario.arch).name(),
                                 fileName(scenario.base), image->arch->name()));
   inputs->base = std::make_shared<const PeImage>(std::move(image).value());
   const PeImage& base = *inputs->base;
@@ -463,10 +463,10 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioI
     setup.plan = inputs->plan;
     // int3-3step: a thread at the transient int3 continues in the replacement (the
     // resume-inside defect continues right after the int3, in the half-written jump).
-    if (scenario.protocol == "int3-3step")
+    if (scenario.protocol == ProtocolKind::kInt3ThreeStep)
       for (const PatchSite& site : inputs->sites)
         setup.breakpointRedirects.emplace_back(site.entry,
-                                               scenario.defect == "resume-inside" ? site.entry + 1 : site.replacement);
+                                               scenario.defect == ProtocolDefect::kResumeInside ? site.entry + 1 : site.replacement);
     const uint64_t window = scenario.explore.window;
     for (const PatchSite& site : inputs->sites) {
       watched.push_back({site.entry - kBytesBeforeEntry - window, site.entry + kBytesBeforeEntry + window});

@@ -67,16 +67,12 @@ struct Placed {
 // its displaced instructions reference. Which instructions are displaced depends on the
 // redirect, and the redirect on where the trampoline is (rel32 or jmp [rip]; B or a
 // literal): repeat until the place and the redirect agree.
-Result<Placed> place(const Relocator& relocator, const FunctionInput& f, uint64_t preferred,
-                     const TrampolineOptions& options) {
+Placed place(const Relocator& relocator, const FunctionInput& f, uint64_t preferred, ProtocolKind protocol) {
   Placed placed;
   placed.trampolineAddress = preferred;
   for (int round = 0; round < 4; ++round) {
-    auto redirect = redirectFor(relocator, options.protocol.value_or(""), f.address, placed.trampolineAddress);
-    if (!redirect)
-      return badInput(fmt::format("--protocol '{}': not one of {} for {}", *options.protocol,
-                                  protocolNames(relocator.arch().kind()), relocator.arch().name()));
-    placed.redirect = std::move(*redirect);
+    // The protocol is one of the relocator's architecture (parsed in runTrampoline).
+    placed.redirect = *redirectFor(relocator, protocol, f.address, placed.trampolineAddress);
     TrampolineRequest request;
     request.functionAddress = f.address;
     request.function = f.bytes;
@@ -103,16 +99,16 @@ json refusedBeforeRelocation(const FunctionInput& f, const std::string& why) {
 // One function: place, relocate, check, describe. `mismatch` is set when the check failed;
 // `next` is where the following function's trampoline may start.
 Result<json> processFunction(const Relocator& relocator, const FunctionInput& f, uint64_t preferred,
-                             const TrampolineOptions& options, bool* mismatch, uint64_t* next) {
+                             const TrampolineOptions& options, ProtocolKind protocol, bool* mismatch,
+                             uint64_t* next) {
   const Arch& arch = relocator.arch();
   *next = preferred + kTrampolineSlot;
   if (const std::string problem = placementProblem(f.address, f.bytes.size(), preferred); !problem.empty())
     return refusedBeforeRelocation(f, problem);
-  auto placed = place(relocator, f, preferred, options);
-  if (!placed) return placed.error();
-  if (!placed->refusal.empty()) return refusedBeforeRelocation(f, placed->refusal);
-  const uint64_t trampolineAddress = placed->trampolineAddress;
-  const RedirectChoice* redirect = &placed->redirect;
+  const Placed placed = place(relocator, f, preferred, protocol);
+  if (!placed.refusal.empty()) return refusedBeforeRelocation(f, placed.refusal);
+  const uint64_t trampolineAddress = placed.trampolineAddress;
+  const RedirectChoice* redirect = &placed.redirect;
   *next = trampolineAddress + kTrampolineSlot;
   TrampolineRequest request;
   request.functionAddress = f.address;
@@ -200,6 +196,16 @@ int runTrampoline(const TrampolineOptions& options) {
                                                                     : *address + kHexTrampolineDistance;
   }
 
+  ProtocolKind protocol = defaultRedirectProtocol(arch->kind());
+  // An empty --protocol is the default, as no --protocol is.
+  if (options.protocol && !options.protocol->empty()) {
+    const auto named = parseProtocol(*options.protocol, arch->kind());
+    if (!named)
+      return reportError(badInput(fmt::format("--protocol '{}': not one of {} for {}", echoText(*options.protocol),
+                                              protocolNames(arch->kind()), arch->name())));
+    protocol = *named;
+  }
+
   // The differential check runs the original and the trampoline on an engine each.
   if (auto room = checkRoomForEngines(2); !room) return reportError(room.error());
   const Relocator& relocator = relocatorFor(*arch);
@@ -207,7 +213,7 @@ int runTrampoline(const TrampolineOptions& options) {
   json results = json::array();
   uint64_t slot = trampolineBase;
   for (size_t i = 0; i < functions.size(); ++i) {
-    auto result = processFunction(relocator, functions[i], slot, options, &mismatch, &slot);
+    auto result = processFunction(relocator, functions[i], slot, options, protocol, &mismatch, &slot);
     if (!result) return reportError(result.error());
     if (!options.json) printText(*result);
     results.push_back(std::move(*result));

@@ -4,9 +4,9 @@
 
 #include <cstdint>
 #include <optional>
-#include <string_view>
 #include <vector>
 
+#include "patch/ProtocolRegistry.h"
 #include "patch/Trampoline.h"
 
 namespace hph {
@@ -17,8 +17,7 @@ struct RedirectChoice {
 };
 
 // nullopt: the protocol is not one of this architecture's.
-std::optional<RedirectChoice> redirectFor(const Relocator& relocator, std::string_view protocol,
-                                          uint64_t entry, uint64_t target);
-std::string_view protocolNames(ArchKind arch);  // for messages: "naive-jmp5, padding-short-jmp, ..."
+std::optional<RedirectChoice> redirectFor(const Relocator& relocator, ProtocolKind protocol, uint64_t entry,
+                                          uint64_t target);
 
 }  // namespace hph

@@ -300,24 +300,24 @@ TEST(PlanRefusal, MalformedBytesAreBadInputNotARefusal) {
   site.code = {0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0xC3};  // push es: invalid in 64-bit mode
   site.replacement = 0x180101000;
   site.scratch = 0x180100000;
-  for (const char* protocol : {"padding-short-jmp", "int3-3step", "stop-the-world"}) {
+  for (ProtocolKind protocol : {ProtocolKind::kPaddingShortJmp, ProtocolKind::kInt3ThreeStep, ProtocolKind::kStopTheWorld}) {
     auto plan = buildPlan(protocol, x64Arch(), {site});
-    ASSERT_FALSE(plan.ok()) << protocol;
-    EXPECT_EQ(plan.error().status, Status::kBadInput) << protocol << ": " << plan.error().message;
+    ASSERT_FALSE(plan.ok()) << protocolName(protocol);
+    EXPECT_EQ(plan.error().status, Status::kBadInput) << protocolName(protocol) << ": " << plan.error().message;
   }
   // A 3-byte first instruction under int3-3step is the protocol's refusal.
   site.code = {0x48, 0x89, 0xC8, 0xC3, 0x90, 0x90, 0xC3};  // mov rax, rcx; ret
-  auto refused = buildPlan("int3-3step", x64Arch(), {site});
+  auto refused = buildPlan(ProtocolKind::kInt3ThreeStep, x64Arch(), {site});
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().status, Status::kRefused) << refused.error().message;
 
   PatchSite arm = site;
   arm.entry = 0x180001012;  // not 4-byte aligned
   arm.code = {0x1F, 0x20, 0x03, 0xD5, 0xC0, 0x03, 0x5F, 0xD6};
-  for (const char* protocol : {"b-direct", "stop-the-world"}) {
+  for (ProtocolKind protocol : {ProtocolKind::kBDirect, ProtocolKind::kStopTheWorld}) {
     auto plan = buildPlan(protocol, arm64Arch(), {arm});
-    ASSERT_FALSE(plan.ok()) << protocol;
-    EXPECT_EQ(plan.error().status, Status::kBadInput) << protocol << ": " << plan.error().message;
+    ASSERT_FALSE(plan.ok()) << protocolName(protocol);
+    EXPECT_EQ(plan.error().status, Status::kBadInput) << protocolName(protocol) << ": " << plan.error().message;
   }
 }
 

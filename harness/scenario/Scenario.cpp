@@ -221,7 +221,8 @@ Result<Scenario> loadScenario(const std::string& path) {
 
   TableReader top(path, &root, "");
   HPH_TRY_ASSIGN(s.name, top.string("name"));
-  HPH_TRY_ASSIGN(s.arch, top.string("arch"));
+  std::string arch;
+  HPH_TRY_ASSIGN(arch, top.string("arch"));
   HPH_TRY_ASSIGN(s.base, top.string("base"));
   if (const toml::node* patch = root.get("patch"); patch && patch->is_string()) {
     std::optional<std::string> one;
@@ -259,9 +260,11 @@ Result<Scenario> loadScenario(const std::string& path) {
   if (!isPlainName(s.name))
     return top.error("name", fmt::format("'{}' is not a plain name (1..128 of A-Z a-z 0-9 . _ -, not . or ..): it "
                                          "names files under --trace-dir", echoText(s.name, L::kMaxEchoedChars)));
-  if (s.arch != "x64" && s.arch != "arm64")
-    return top.error("arch", s.arch.empty() ? "missing (x64 | arm64)"
-                                            : fmt::format("'{}' is not x64 or arm64", echoText(s.arch, L::kMaxEchoedChars)));
+  const Arch* named = archByName(arch);
+  if (!named)
+    return top.error("arch", arch.empty() ? "missing (x64 | arm64)"
+                                          : fmt::format("'{}' is not x64 or arm64", echoText(arch, L::kMaxEchoedChars)));
+  s.arch = named->kind();
   if (s.base.empty()) return top.error("base", "missing: the image the threads run");
   s.base = resolve(s.base);
   for (std::string& patch : s.patches) patch = resolve(patch);
@@ -304,7 +307,7 @@ Result<Scenario> loadScenario(const std::string& path) {
   HPH_TRY_ASSIGN(s.arm64.fetchCoherent, arm64.boolean("fetch_coherent"));
   HPH_TRY_ASSIGN(s.arm64.model, arm64.boolean("fetch_model"));
   if (auto r = arm64.rejectUnknown(); !r) return r.error();
-  if (arm64Table && s.arch != "arm64") return top.error("[arm64]", "only for arch = \"arm64\"");
+  if (arm64Table && s.arch != ArchKind::kArm64) return top.error("[arm64]", "only for arch = \"arm64\"");
   if (s.expect != "holds" && s.expect != "refused" && s.expect != "vacuous" &&
       !(s.expect.starts_with("violation:") && s.expect.size() > 10))
     return check.error("expect", fmt::format("'{}' is not holds, refused, vacuous or violation:<property>",
@@ -377,9 +380,10 @@ Result<Scenario> loadScenario(const std::string& path) {
     s.functions.push_back(std::move(map));
   }
   TableReader protocol(path, protocolTable, "[protocol].");
-  HPH_TRY_ASSIGN(s.protocol, protocol.string("name"));
+  std::string protocolName, defect;
+  HPH_TRY_ASSIGN(protocolName, protocol.string("name"));
   HPH_TRY_ASSIGN(s.reverse, protocol.boolean("reverse"));
-  HPH_TRY_ASSIGN(s.defect, protocol.string("defect"));
+  HPH_TRY_ASSIGN(defect, protocol.string("defect"));
   if (auto r = protocol.rejectUnknown(); !r) return r.error();
   // Whether the patch image carries its own table is checked with the images (Session).
   if (!s.patches.empty() && !s.hostWrites.empty())
@@ -388,7 +392,22 @@ Result<Scenario> loadScenario(const std::string& path) {
   if (s.patches.size() > 1 && !s.functions.empty())
     return top.error("functions", "a cumulative series of patches is described by the images' own tables, not [[functions]]");
   if (s.patches.empty() && s.patchAddress) return top.error("patch_address", "there is no patch image");
-  if (!s.patches.empty() && s.protocol.empty()) return top.error("[protocol].name", "missing");
+  if (!s.patches.empty() && protocolName.empty()) return top.error("[protocol].name", "missing");
+  // The names are the registry's (patch/ProtocolRegistry.h); from here on, enums.
+  if (!protocolName.empty()) {
+    s.protocol = parseProtocol(protocolName, s.arch);
+    if (!s.protocol)
+      return badInput(fmt::format("{}: [protocol]: {}", shownPath,
+                                  notAProtocolOf(echoText(protocolName, L::kMaxEchoedChars), s.arch)));
+  }
+  if (!defect.empty()) {
+    if (!s.protocol) return protocol.error("defect", "a defect of no protocol: [protocol].name is missing");
+    const auto parsed = parseDefect(defect, *s.protocol);
+    if (!parsed)
+      return badInput(fmt::format("{}: [protocol]: {}", shownPath,
+                                  notADefectOf(echoText(defect, L::kMaxEchoedChars), *s.protocol)));
+    s.defect = *parsed;
+  }
   return s;
 }
 

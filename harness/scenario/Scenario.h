@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "support/Result.h"
+#include "emu/core/Arch.h"
+#include "patch/ProtocolRegistry.h"
 
 namespace hph {
 
@@ -67,7 +69,7 @@ struct Scenario {
   std::string path;  // as given; messages start with it
   std::string directory;
   std::string name;
-  std::string arch;
+  ArchKind arch = ArchKind::kX64;
   std::string base;  // resolved path of the base image
   uint32_t threadCount = 1;
   std::string threadEntry;
@@ -83,13 +85,16 @@ struct Scenario {
   std::vector<std::string> patches;
   std::optional<uint64_t> patchAddress;  // where the first patch image loads (default: after the base)
   std::vector<FunctionMap> functions;
-  std::string protocol;               // [protocol] name
+  std::optional<ProtocolKind> protocol;  // [protocol] name; present whenever there are patches
   bool reverse = false;               // [protocol] reverse: unpatch after the patch
-  std::string defect;                 // [protocol] defect: a deliberately broken variant (canaries)
+  ProtocolDefect defect = ProtocolDefect::kNone;  // [protocol] defect: a deliberately broken variant (canaries)
   bool staticChecks = true;           // [check] static_checks: protocols refuse bad preconditions early
   std::vector<std::string> ignore;    // [check] ignore: properties not reported ("X2", ...)
   Arm64FetchSettings arm64;
   ExploreSettings explore;
+
+  // For reports and messages: the protocol's name, "" when there is none.
+  std::string_view protocolText() const { return protocol ? protocolName(*protocol) : ""; }
 };
 
 Result<Scenario> loadScenario(const std::string& path);

@@ -45,9 +45,9 @@ std::vector<uint8_t> veneer(uint64_t target, uint32_t reg = 16) {
 
 }  // namespace
 
-Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite& site, bool reverse,
+Result<std::vector<Step>> arm64Steps(ProtocolKind protocol, const PatchSite& site, bool reverse,
                                      const ProtocolOptions& options) {
-  const std::string_view defect = options.defect;
+  const ProtocolDefect defect = options.defect;
   auto maintain = [&](uint64_t address, uint64_t size, std::string label) -> Step {
     return CacheMaintenanceStep{address, size, std::move(label), !options.idc, !options.dic};
   };
@@ -67,15 +67,15 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
   const bool restoring = reverse && !site.previous;  // the original bytes come back
   std::vector<Step> steps;
 
-  if (protocol == "b-direct") {
+  if (protocol == ProtocolKind::kBDirect) {
     if (!restoring && !reaches(site.entry, to))
       return refuse(fmt::format("replacement at {:#x} is out of B's +-128 MiB reach (use veneer)", to));
     steps.push_back(StoreStep{site.entry, restoring ? original : branch(site.entry, to), at(0), true});
     steps.push_back(maintain(site.entry, 4, at(0)));
-    if (defect != "no-sync") steps.push_back(syncEntry);
+    if (defect != ProtocolDefect::kNoSync) steps.push_back(syncEntry);
     return steps;
   }
-  if (protocol == "veneer") {
+  if (protocol == ProtocolKind::kVeneer) {
     // The veneer goes into the padding before the function when there is room (lld pads
     // with udf #0), else into the plan's scratch area; either must be within B's reach.
     // Its literal is read as data: a later patch retargets it with one 64-bit store.
@@ -91,14 +91,14 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
     if (!reaches(site.entry, where)) return refuse(fmt::format("veneer at {:#x} is out of B's reach", where));
     if (!reverse) {
       const std::vector<Step> writeVeneer = {
-          StoreStep{where, veneer(site.replacement, defect == "veneer-clobbers-x0" ? 0 : 16), label, true},
+          StoreStep{where, veneer(site.replacement, defect == ProtocolDefect::kVeneerClobbersX0 ? 0 : 16), label, true},
           maintain(where, kVeneerBytes, "veneer")};
       const std::vector<Step> writeBranch = {StoreStep{site.entry, branch(site.entry, where), at(0), true},
                                              maintain(site.entry, 4, at(0))};
-      const bool branchFirst = defect == "branch-before-veneer";
+      const bool branchFirst = defect == ProtocolDefect::kBranchBeforeVeneer;
       for (const auto* part : {branchFirst ? &writeBranch : &writeVeneer, branchFirst ? &writeVeneer : &writeBranch})
         for (const Step& step : *part)
-          if (!(defect == "no-veneer-maintenance" && part == &writeVeneer && std::holds_alternative<CacheMaintenanceStep>(step)))
+          if (!(defect == ProtocolDefect::kNoVeneerMaintenance && part == &writeVeneer && std::holds_alternative<CacheMaintenanceStep>(step)))
             steps.push_back(step);
       steps.push_back(syncEntry);
     } else {
@@ -122,7 +122,7 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
   const Trampoline& t = *relocation.trampoline;
   if (t.bytes.size() > 32) return refuse("trampoline does not fit the 32 bytes the plan sets aside");
 
-  if (protocol == "literal-swap") {
+  if (protocol == ProtocolKind::kLiteralSwap) {
     // entry: B indirection; indirection: ldr x16, slot; br x16; slot: an aligned 64-bit
     // literal holding the trampoline (old code) until the patch, one 64-bit data store,
     // makes it the replacement.
@@ -139,7 +139,7 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
     }
     const std::vector<uint8_t> value = littleEndian64(restoring ? t.address : to);
     const std::string label = restoring ? "literal (the unpatch)" : "literal (the patch)";
-    if (defect == "literal-in-halves") {
+    if (defect == ProtocolDefect::kLiteralInHalves) {
       // Two 32-bit stores: a thread may load half an old and half a new address.
       steps.push_back(StoreStep{slot, {value.begin(), value.begin() + 4}, label + " low half", true, true});
       steps.push_back(StoreStep{slot + 4, {value.begin() + 4, value.end()}, label + " high half", true, true});
@@ -164,7 +164,7 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
   steps.push_back(ResumeAllStep{});
   if (reverse && !site.previous) {
     // The trampoline is freed (udf #0) once no thread is in it any more.
-    if (defect != "no-release") steps.push_back(ReleaseStep{t.address, t.bytes.size(), "trampoline"});
+    if (defect != ProtocolDefect::kNoRelease) steps.push_back(ReleaseStep{t.address, t.bytes.size(), "trampoline"});
     steps.push_back(StoreStep{t.address, std::vector<uint8_t>(t.bytes.size(), 0), "trampoline (freed)", true});
   }
   return steps;

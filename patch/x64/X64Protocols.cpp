@@ -43,9 +43,9 @@ bool reaches(uint64_t from, uint64_t to) {
 
 }  // namespace
 
-Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& site, bool reverse,
+Result<std::vector<Step>> x64Steps(ProtocolKind protocol, const PatchSite& site, bool reverse,
                                    const ProtocolOptions& options) {
-  const std::string_view defect = options.defect;
+  const ProtocolDefect defect = options.defect;
   auto refuse = [&](std::string why) -> Error { return refusal(fmt::format("function '{}': {}", site.name, why)); };
   // Bytes that do not decode are bad input, whatever the protocol would need of them.
   auto malformed = [&](std::string why) -> Error { return badInput(fmt::format("function '{}': {}", site.name, why)); };
@@ -55,7 +55,7 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
   const uint64_t to = reverse ? site.previous.value_or(0) : site.replacement;
   std::vector<Step> steps;
 
-  if (protocol == "padding-short-jmp") {
+  if (protocol == ProtocolKind::kPaddingShortJmp) {
     // e9 rel32 in the padding jumps to an address-table stub past the image's end, which
     // jumps through its slot; then eb f9 over a whole first instruction of >= 2 bytes
     // (one aligned 2-byte store). A later patch only stores the slot.
@@ -79,14 +79,14 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
       return refuse("not even 5 bytes before the entry and 2 in the function to write to");
     const std::vector<uint8_t> padding(site.before.end() - kJump, site.before.end());
     if (!reverse) {
-      steps.push_back(StoreStep{site.scratch, addressTableStub(site.replacement, defect == "stub-clobbers-rcx"),
+      steps.push_back(StoreStep{site.scratch, addressTableStub(site.replacement, defect == ProtocolDefect::kStubClobbersRcx),
                                 "address table", true});
       steps.push_back(StoreStep{site.entry - kJump, jumpRel32(site.entry - kJump, site.scratch), at(-5), true});
-      if (defect != "no-short-jmp") steps.push_back(StoreStep{site.entry, {0xEB, 0xF9}, at(0), true});
+      if (defect != ProtocolDefect::kNoShortJmp) steps.push_back(StoreStep{site.entry, {0xEB, 0xF9}, at(0), true});
     } else {
       steps.push_back(StoreStep{site.entry, {code[0], code[1]}, at(0), true});
       // A thread that took eb f9 just before may still be on the padding jump or the stub.
-      if (defect != "no-release") {
+      if (defect != ProtocolDefect::kNoRelease) {
         steps.push_back(ReleaseStep{site.entry - kJump, kJump, at(-5)});
         steps.push_back(ReleaseStep{site.scratch, kStubBytes, "address table"});
       }
@@ -104,11 +104,11 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
   // Unpatching the first patch of a series restores the original bytes exactly.
   const std::vector<uint8_t> target = reverse && !site.previous ? original : jumpRel32(site.entry, to);
 
-  if (protocol == "naive-jmp5") {
+  if (protocol == ProtocolKind::kNaiveJmp5) {
     steps.push_back(StoreStep{site.entry, target, at(0), true});
     return steps;
   }
-  if (protocol == "int3-3step") {
+  if (protocol == ProtocolKind::kInt3ThreeStep) {
     // int3 on the first byte; the tail while every thread that reaches it traps; the
     // first byte last. A thread at the int3 continues with old or new semantics. Only
     // sound when the 5 bytes are one instruction: a thread stopped on a later boundary
@@ -119,7 +119,7 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
     if (options.staticChecks && !site.previous && first.length < kJump)
       return refuse(fmt::format("first instruction '{}' is {} bytes; int3-3step replaces one whole "
                                 "instruction of at least 5", first.text, first.length));
-    const bool sync = defect != "no-sync";
+    const bool sync = defect != ProtocolDefect::kNoSync;
     steps.push_back(StoreStep{site.entry, {0xCC}, at(0), true});
     if (sync) steps.push_back(SyncAllStep{"after the int3"});
     steps.push_back(StoreStep{site.entry + 1, {target.begin() + 1, target.end()}, at(1), true});
@@ -137,19 +137,19 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
     return steps;
   }
   TrampolineRequest request{site.entry, code, kJump, site.scratch, false, true};
-  if (defect == "wrong-rip-fixup") request.ripFixupError = 8;
+  if (defect == ProtocolDefect::kWrongRipFixup) request.ripFixupError = 8;
   const Relocation relocation = x64Relocator().relocate(request);
   if (!relocation.trampoline) return relocation.malformed ? malformed(relocation.refusal) : refuse(relocation.refusal);
   const Trampoline& t = *relocation.trampoline;
   if (!reverse) steps.push_back(StoreStep{t.address, t.bytes, "trampoline", true});
   steps.push_back(SuspendAllStep{});
-  if (!reverse && defect != "no-move-pc")
+  if (!reverse && defect != ProtocolDefect::kNoMovePc)
     steps.push_back(MovePcStep{site.entry, t.displacedBytes, t.address, t.boundaries, "into the trampoline"});
   steps.push_back(StoreStep{site.entry, target, at(0), true});
   steps.push_back(ResumeAllStep{});
   if (reverse) {
     // The trampoline is freed (filled with int3) once no thread is in it any more.
-    if (defect != "no-release") steps.push_back(ReleaseStep{t.address, t.bytes.size(), "trampoline"});
+    if (defect != ProtocolDefect::kNoRelease) steps.push_back(ReleaseStep{t.address, t.bytes.size(), "trampoline"});
     steps.push_back(StoreStep{t.address, std::vector<uint8_t>(t.bytes.size(), 0xCC), "trampoline (freed)", true});
   }
   return steps;
