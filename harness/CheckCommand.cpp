@@ -124,11 +124,11 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   if (!inputs) {
     // "refused" canaries: a protocol precondition that fails is what they expect; bad
     // input (a misspelt function, a malformed image) never is.
-    if (scenario->expect == "refused" && inputs.error().status == Status::kRefused) {
+    if (scenario->expect.kind == VerdictKind::kRefused && inputs.error().status == Status::kRefused) {
       fmt::print("PASS {}: refused as expected: {}\n", scenario->name, inputs.error().message);
       outcome.report = {{"name", scenario->name}, {"file", path}, {"verdict", "refused"},
                         {"arch", std::string(archOf(scenario->arch).name())}, {"protocol", std::string(scenario->protocolText())},
-                        {"expect", scenario->expect}, {"as_expected", true},
+                        {"expect", verdictText(scenario->expect)}, {"as_expected", true},
                         {"message", inputs.error().message}, {"timing", json::object()}};
       return outcome;
     }
@@ -185,15 +185,15 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   const bool patched = !inputs.value()->sites.empty();
   const bool vacuous = patched && !violated && !cutShort && result.stepsWithThreadInWindow == 0 &&
                        result.patchedCalls == 0;
-  const std::string verdict = refused    ? "refused"
-                              : violated ? "violation:" + result.counterexample->violation->property
-                              : cutShort ? "inconclusive"
-                              : vacuous  ? "vacuous"
-                                         : "holds";
+  const Verdict verdict = refused    ? Verdict{VerdictKind::kRefused, ""}
+                          : violated ? Verdict{VerdictKind::kViolation, result.counterexample->violation->property}
+                          : cutShort ? Verdict{VerdictKind::kInconclusive, ""}
+                          : vacuous  ? Verdict{VerdictKind::kVacuous, ""}
+                                     : Verdict{VerdictKind::kHolds, ""};
   const bool asExpected = verdict == scenario->expect;
   // --accept-partial: a cut-short search that found nothing may stand for "holds", never
   // for a canary's expected violation (a canary that did not fire failed).
-  const bool acceptedPartial = cutShort && options.acceptPartial && scenario->expect == "holds";
+  const bool acceptedPartial = cutShort && options.acceptPartial && scenario->expect.kind == VerdictKind::kHolds;
   outcome.exitCode = asExpected || acceptedPartial ? kExitHolds
                      : refused                     ? kExitBadInput
                      : cutShort                    ? kExitInconclusive
@@ -211,13 +211,13 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
     coverage += " (" + describeCutShort(result, settings) + ")";
   if (shard.count > 1) coverage += fmt::format(", shard {}/{}", shard.index, shard.count);
   const std::string mark = asExpected || acceptedPartial ? "PASS" : "FAIL";
-  const std::string expectation = asExpected       ? (scenario->expect == "holds" ? "" : " (as expected)")
+  const std::string expectation = asExpected       ? (scenario->expect.kind == VerdictKind::kHolds ? "" : " (as expected)")
                                   : acceptedPartial ? " (accepted: --accept-partial)"
-                                                    : fmt::format(" (expected {})", scenario->expect);
-  fmt::print("{} {}: {}{} — {}{}, seed {}, {}, {:.2f} s\n", mark, scenario->name, verdict, expectation,
+                                                    : fmt::format(" (expected {})", verdictText(scenario->expect));
+  fmt::print("{} {}: {}{} — {}{}, seed {}, {}, {:.2f} s\n", mark, scenario->name, verdictText(verdict), expectation,
              strategyName(settings.strategy), bound, settings.seed, coverage, result.seconds);
   if (!asExpected && !acceptedPartial && (refused || cutShort))
-    fmt::print(stderr, "{}: {}: {}\n", path, verdict,
+    fmt::print(stderr, "{}: {}: {}\n", path, verdictText(verdict),
                refused ? result.counterexample->violation->message : describeCutShort(result, settings));
   if (patched)
     fmt::print("  exercised: {} patch step{} landed with a thread inside a watched window; {} call{} reached a "
@@ -246,8 +246,8 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                     {"file", path},
                     {"arch", std::string(archOf(scenario->arch).name())},
                     {"protocol", std::string(scenario->protocolText())},
-                    {"expect", scenario->expect},
-                    {"verdict", verdict},
+                    {"expect", verdictText(scenario->expect)},
+                    {"verdict", verdictText(verdict)},
                     {"as_expected", asExpected || acceptedPartial},
                     {"exploration", exploration},
                     {"vacuity", {{"steps_with_thread_in_window", result.stepsWithThreadInWindow},

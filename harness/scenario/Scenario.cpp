@@ -287,7 +287,8 @@ Result<Scenario> loadScenario(const std::string& path) {
   std::optional<std::string> invariant;
   HPH_TRY_ASSIGN(invariant, check.string("invariant"));
   s.invariant = invariant;
-  HPH_TRY_ASSIGN(s.expect, check.string("expect"));
+  std::string expect;
+  HPH_TRY_ASSIGN(expect, check.string("expect"));
   HPH_TRY_ASSIGN(s.staticChecks, check.boolean("static_checks"));
   {
     auto ignore = check.strings("ignore");
@@ -308,10 +309,13 @@ Result<Scenario> loadScenario(const std::string& path) {
   HPH_TRY_ASSIGN(s.arm64.model, arm64.boolean("fetch_model"));
   if (auto r = arm64.rejectUnknown(); !r) return r.error();
   if (arm64Table && s.arch != ArchKind::kArm64) return top.error("[arm64]", "only for arch = \"arm64\"");
-  if (s.expect != "holds" && s.expect != "refused" && s.expect != "vacuous" &&
-      !(s.expect.starts_with("violation:") && s.expect.size() > 10))
-    return check.error("expect", fmt::format("'{}' is not holds, refused, vacuous or violation:<property>",
-                                             echoText(s.expect, L::kMaxEchoedChars)));
+  if (!expect.empty()) {
+    const auto parsed = parseExpectedVerdict(expect);
+    if (!parsed)
+      return check.error("expect", fmt::format("'{}' is not holds, refused, vacuous or violation:<property>",
+                                               echoText(expect, L::kMaxEchoedChars)));
+    s.expect = *parsed;
+  }
 
   TableReader explore(path, exploreTable, "[explore].");
   ExploreSettings& e = s.explore;

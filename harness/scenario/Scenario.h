@@ -10,6 +10,7 @@
 #include "support/Result.h"
 #include "emu/core/Arch.h"
 #include "patch/ProtocolRegistry.h"
+#include "harness/scenario/Verdict.h"
 
 namespace hph {
 
@@ -78,7 +79,7 @@ struct Scenario {
   // by budget / 50 G instructions per second of wall time before it counts exactly.
   uint64_t threadBudget = 1'000'000'000;
   std::optional<std::string> invariant;
-  std::string expect = "holds";  // "holds" | "violation:<property>" | "refused"
+  Verdict expect;  // [check] expect: holds (default), violation:<property>, refused or vacuous
   std::vector<HostWrite> hostWrites;
   // Resolved paths of the patch images, applied in order: one image, or a cumulative
   // series (each carrying its own table, each over the one before).
