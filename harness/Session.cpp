@@ -289,7 +289,7 @@ std::optional<std::pair<uint64_t, uint64_t>> ScratchReference::results(size_t si
     // Each from the images as loaded, unpatched: the old entry runs the old function.
     machine_->restore(initial_);
     auto call = machine_->call(version == 0 ? s.entry : s.replacement, args,
-                               CallOptions{inputs_->scenario.threadBudget, false});
+                               CallOptions{.instructionBudget = inputs_->scenario.threadBudget, .precisePc = false});
     ok = call && call->completed();
     if (ok) values[version] = call->value;
   }
@@ -455,7 +455,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioI
   for (const HostWrite& w : scenario.hostWrites) {
     const SiteName site = *resolveSite(image, w.target);
     const uint64_t at = loaded->address(site.function->begin + site.offset);
-    setup.plan.steps.push_back(StoreStep{at, w.bytes, w.target});
+    setup.plan.steps.push_back(StoreStep{.address = at, .bytes = w.bytes, .label = w.target});
     const uint64_t window = scenario.explore.window;
     watched.push_back({at - window, at + w.bytes.size() + window});
   }

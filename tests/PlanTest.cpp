@@ -93,22 +93,23 @@ TEST(Plan, LivenessFollowsReachableCodeAndReleases) {
   const std::vector<uint8_t> code{0xCC, 0xCC, 0xCC, 0xCC, 0xCC, 0x48, 0x89, 0xC8, 0xC3};
   const std::vector<uint8_t> jump{0xE9, 0x00, 0x00, 0x00, 0x00};
   Plan plan;
-  plan.steps.push_back(StoreStep{0x1000, jump, "padding"});
-  plan.steps.push_back(StoreStep{0x1005, {0xEB, 0xF9}, "entry"});
-  plan.steps.push_back(StoreStep{0x1005, {0x48, 0x89}, "entry restored"});
-  plan.steps.push_back(StoreStep{0x1000, {0xCC, 0xCC, 0xCC, 0xCC, 0xCC}, "padding restored"});
+  plan.steps.push_back(StoreStep{.address = 0x1000, .bytes = jump, .label = "padding"});
+  plan.steps.push_back(StoreStep{.address = 0x1005, .bytes = {0xEB, 0xF9}, .label = "entry"});
+  plan.steps.push_back(StoreStep{.address = 0x1005, .bytes = {0x48, 0x89}, .label = "entry restored"});
+  plan.steps.push_back(
+      StoreStep{.address = 0x1000, .bytes = {0xCC, 0xCC, 0xCC, 0xCC, 0xCC}, .label = "padding restored"});
   analyzeLiveness(arch, {{0x1000, code}}, {0x1005}, plan);
   auto live = [&](size_t i) { return std::get<StoreStep>(plan.steps[i]).live; };
   EXPECT_FALSE(live(0)) << "padding nothing jumps into";
   EXPECT_TRUE(live(1)) << "the entry instruction";
   EXPECT_TRUE(live(2));
   EXPECT_TRUE(live(3)) << "a thread that took eb f9 may still be on the padding jump";
-  plan.steps.insert(plan.steps.begin() + 3, ReleaseStep{0x1000, 5, "padding"});
+  plan.steps.insert(plan.steps.begin() + 3, ReleaseStep{.address = 0x1000, .size = 5, .label = "padding"});
   analyzeLiveness(arch, {{0x1000, code}}, {0x1005}, plan);
   EXPECT_FALSE(live(4)) << "after the release nothing is on the padding";
   // Suspended threads fetch nothing.
   Plan suspended;
-  suspended.steps = {SuspendAllStep{}, StoreStep{0x1005, jump, "entry"}, ResumeAllStep{}};
+  suspended.steps = {SuspendAllStep{}, StoreStep{.address = 0x1005, .bytes = jump, .label = "entry"}, ResumeAllStep{}};
   analyzeLiveness(arch, {{0x1000, code}}, {0x1005}, suspended);
   EXPECT_FALSE(std::get<StoreStep>(suspended.steps[1]).live);
 }
