@@ -110,9 +110,9 @@ void Schedules(benchmark::State& state) {
     s.explore.watch = {"bump"};
   });
   ExploreOptions options;
-  options.strategy = StrategyKind::kRandom;
-  options.schedules = 200;
-  options.jobs = static_cast<uint32_t>(state.range(0));
+  options.settings.strategy = StrategyKind::kRandom;
+  options.settings.schedules = 200;
+  options.settings.jobs = static_cast<uint32_t>(state.range(0));
   uint64_t schedules = 0;
   for (auto _ : state) {
     const ExploreResult r = explore(inputs, options);

@@ -26,10 +26,10 @@ std::shared_ptr<const ScenarioInputs> patchScenario(const std::string& file,
 
 void exploreAll(benchmark::State& state, const std::shared_ptr<const ScenarioInputs>& inputs, bool wantViolation) {
   ExploreOptions options;
-  options.strategy = StrategyKind::kExhaustive;
-  options.schedules = kDefaultExhaustiveCap;
-  options.preemptionBound = 2;
-  options.jobs = 2;
+  options.settings.strategy = StrategyKind::kExhaustive;
+  options.settings.schedules = kDefaultExhaustiveCap;
+  options.settings.preemptionBound = 2;
+  options.settings.jobs = 2;
   uint64_t schedules = 0;
   for (auto _ : state) {
     const ExploreResult r = explore(inputs, options);

@@ -24,7 +24,8 @@ uint64_t sweep(const PeImage& image, uint32_t states) {
     request.functionAddress = image.imageBase + f.begin;
     request.function = image.bytesAt(f.begin, f.end - f.begin);
     request.trampolineAddress = trampolines + i * 0x400;
-    const auto redirect = redirectFor(relocator, "", request.functionAddress, request.trampolineAddress);
+    const auto redirect = redirectFor(relocator, defaultRedirectProtocol(image.arch->kind()), request.functionAddress,
+                                      request.trampolineAddress);
     request.patchBytes = redirect->patchBytes;
     const Relocation r = relocator.relocate(request);
     if (!r.trampoline) continue;

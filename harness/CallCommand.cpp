@@ -8,7 +8,7 @@
 #include "support/EchoText.h"
 #include "harness/Diagnostics.h"
 #include "harness/explore/JobLimit.h"
-#include "harness/IntegerArgument.h"
+#include "support/NumberText.h"
 
 namespace hph {
 namespace {

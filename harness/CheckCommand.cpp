@@ -11,7 +11,7 @@
 
 #include "support/EchoText.h"
 #include "harness/Diagnostics.h"
-#include "harness/IntegerArgument.h"
+#include "support/NumberText.h"
 #include "harness/Interruption.h"
 #include "harness/report/Provenance.h"
 #include "harness/explore/Explorer.h"
@@ -79,20 +79,20 @@ json provenance(const ScenarioInputs& inputs, const std::string& path) {
 }
 
 // How much a search that was cut short covered, and what cut it.
-std::string describeCutShort(const ExploreResult& result, const ExploreOptions& options) {
+std::string describeCutShort(const ExploreResult& result, const ExploreSettings& settings) {
   const std::string& by = result.stoppedBy;
-  std::string why = by == "max-time"       ? fmt::format("stopped by --max-time {} s", options.maxTime)
-                    : by == "schedule cap" ? fmt::format("stopped at the cap of {} schedules", options.schedules)
+  std::string why = by == "max-time"       ? fmt::format("stopped by --max-time {} s", settings.maxTime)
+                    : by == "schedule cap" ? fmt::format("stopped at the cap of {} schedules", settings.scheduleLimit())
                     : by == "signal"       ? std::string("interrupted by a signal")
                                            : "stopped: " + (by.empty() ? std::string("unknown") : by);
-  if (options.strategy == StrategyKind::kExhaustive) {
+  if (settings.strategy == StrategyKind::kExhaustive) {
     if (result.levelsCompleted == 0)
-      why += fmt::format("; not even preemption level 0 was searched in full, of bound {}", options.preemptionBound);
+      why += fmt::format("; not even preemption level 0 was searched in full, of bound {}", settings.preemptionBound);
     else
       why += fmt::format("; preemption levels 0-{} searched in full, level {} partial, of bound {}",
-                         result.levelsCompleted - 1, result.levelsCompleted, options.preemptionBound);
+                         result.levelsCompleted - 1, result.levelsCompleted, settings.preemptionBound);
   } else {
-    why += fmt::format("; {} of {} schedules run", result.schedules, options.schedules);
+    why += fmt::format("; {} of {} schedules run", result.schedules, settings.scheduleLimit());
   }
   return why;
 }
@@ -124,33 +124,31 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   if (!inputs) {
     // "refused" canaries: a protocol precondition that fails is what they expect; bad
     // input (a misspelt function, a malformed image) never is.
-    if (scenario->expect == "refused" && inputs.error().status == Status::kRefused) {
+    if (scenario->expect.kind == VerdictKind::kRefused && inputs.error().status == Status::kRefused) {
       fmt::print("PASS {}: refused as expected: {}\n", scenario->name, inputs.error().message);
       outcome.report = {{"name", scenario->name}, {"file", path}, {"verdict", "refused"},
-                        {"arch", scenario->arch}, {"protocol", scenario->protocol},
-                        {"expect", scenario->expect}, {"as_expected", true},
+                        {"arch", std::string(archOf(scenario->arch).name())}, {"protocol", std::string(scenario->protocolText())},
+                        {"expect", verdictText(scenario->expect)}, {"as_expected", true},
                         {"message", inputs.error().message}, {"timing", json::object()}};
       return outcome;
     }
     return refuse(inputs.error());
   }
 
-  const ExploreSettings& settings = scenario->explore;
+  // The scenario's [explore] with the command line's overrides; what only this run has.
   ExploreOptions exploreOptions;
-  exploreOptions.strategy = settings.strategy;
+  ExploreSettings& settings = exploreOptions.settings;
+  settings = scenario->explore;
   if (options.strategy) {
     auto kind = parseStrategy(*options.strategy);
     if (!kind) return refuse(badInput(fmt::format("--strategy '{}': not random, pct or exhaustive", *options.strategy)));
-    exploreOptions.strategy = *kind;
+    settings.strategy = *kind;
   }
-  exploreOptions.schedules = options.schedules.value_or(settings.schedules.value_or(
-      exploreOptions.strategy == StrategyKind::kExhaustive ? kDefaultExhaustiveCap : kDefaultSampledSchedules));
-  exploreOptions.preemptionBound = options.preemptionBound.value_or(settings.preemptionBound);
-  exploreOptions.seed = options.seed.value_or(settings.seed);
-  exploreOptions.depth = options.depth.value_or(settings.depth);
-  exploreOptions.maxTime = options.maxTime.value_or(settings.maxTime);
-  exploreOptions.reduction = settings.reduction;
-  exploreOptions.switchProbability = settings.switchProbability;
+  if (options.schedules) settings.schedules = *options.schedules;
+  settings.preemptionBound = options.preemptionBound.value_or(settings.preemptionBound);
+  settings.seed = options.seed.value_or(settings.seed);
+  settings.depth = options.depth.value_or(settings.depth);
+  settings.maxTime = options.maxTime.value_or(settings.maxTime);
   exploreOptions.shardIndex = shard.index;
   exploreOptions.shardCount = shard.count;
   exploreOptions.interrupted = options.interrupted;
@@ -161,10 +159,10 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
     auto jobs = planJobs(options.jobs.value_or(settings.jobs), pure ? 2 : 1);
     if (!jobs) return refuse(jobs.error());
     if (!jobs->note.empty()) fmt::print(stderr, "hph: note: {}: {}\n", scenario->name, jobs->note);
-    exploreOptions.jobs = jobs->jobs;
+    settings.jobs = jobs->jobs;
   }
-  if (exploreOptions.schedules == 0) return refuse(badInput("--schedules: must be positive"));
-  if (exploreOptions.depth == 0) return refuse(badInput("--depth: must be at least 1"));
+  if (settings.scheduleLimit() == 0) return refuse(badInput("--schedules: must be positive"));
+  if (settings.depth == 0) return refuse(badInput("--depth: must be at least 1"));
   const bool terminal = isatty(STDERR_FILENO);
   if (terminal)
     exploreOptions.progress = [name = scenario->name](uint64_t n, double seconds) {
@@ -180,22 +178,22 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   const bool refused = violated && result.counterexample->violation->property == Property::kRefused;
   // A search cut short (time, the exhaustive cap, a signal) that found nothing answers
   // nothing: it is never a pass unless the user accepts partial results.
-  const bool exhaustive = exploreOptions.strategy == StrategyKind::kExhaustive;
+  const bool exhaustive = settings.strategy == StrategyKind::kExhaustive;
   const bool cutShort = !violated && (exhaustive ? !result.exhausted : !result.stoppedBy.empty());
   // "holds" must mean something: a patch step landed while a thread was in a watched
   // window, or calls reached the replacement after the patch. Otherwise it is vacuous.
   const bool patched = !inputs.value()->layout.sites.empty();
   const bool vacuous = patched && !violated && !cutShort && result.stepsWithThreadInWindow == 0 &&
                        result.patchedCalls == 0;
-  const std::string verdict = refused    ? "refused"
-                              : violated ? "violation:" + std::string(propertyId(result.counterexample->violation->property))
-                              : cutShort ? "inconclusive"
-                              : vacuous  ? "vacuous"
-                                         : "holds";
+  const Verdict verdict = refused    ? Verdict{VerdictKind::kRefused, ""}
+                          : violated ? Verdict{VerdictKind::kViolation, std::string(propertyId(result.counterexample->violation->property))}
+                          : cutShort ? Verdict{VerdictKind::kInconclusive, ""}
+                          : vacuous  ? Verdict{VerdictKind::kVacuous, ""}
+                                     : Verdict{VerdictKind::kHolds, ""};
   const bool asExpected = verdict == scenario->expect;
   // --accept-partial: a cut-short search that found nothing may stand for "holds", never
   // for a canary's expected violation (a canary that did not fire failed).
-  const bool acceptedPartial = cutShort && options.acceptPartial && scenario->expect == "holds";
+  const bool acceptedPartial = cutShort && options.acceptPartial && scenario->expect.kind == VerdictKind::kHolds;
   outcome.exitCode = asExpected || acceptedPartial ? kExitHolds
                      : refused                     ? kExitBadInput
                      : cutShort                    ? kExitInconclusive
@@ -203,61 +201,61 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
 
   std::string bound;
   if (exhaustive)
-    bound = fmt::format(", preemption bound {}", exploreOptions.preemptionBound);
-  else if (exploreOptions.strategy == StrategyKind::kPct)
-    bound = fmt::format(", depth {}", exploreOptions.depth);
+    bound = fmt::format(", preemption bound {}", settings.preemptionBound);
+  else if (settings.strategy == StrategyKind::kPct)
+    bound = fmt::format(", depth {}", settings.depth);
   std::string coverage = fmt::format("{} schedule{}", result.schedules, result.schedules == 1 ? "" : "s");
   if (exhaustive && result.exhausted)
     coverage += " (exhausted)";
   else if (cutShort)
-    coverage += " (" + describeCutShort(result, exploreOptions) + ")";
+    coverage += " (" + describeCutShort(result, settings) + ")";
   if (shard.count > 1) coverage += fmt::format(", shard {}/{}", shard.index, shard.count);
   const std::string mark = asExpected || acceptedPartial ? "PASS" : "FAIL";
-  const std::string expectation = asExpected       ? (scenario->expect == "holds" ? "" : " (as expected)")
+  const std::string expectation = asExpected       ? (scenario->expect.kind == VerdictKind::kHolds ? "" : " (as expected)")
                                   : acceptedPartial ? " (accepted: --accept-partial)"
-                                                    : fmt::format(" (expected {})", scenario->expect);
-  fmt::print("{} {}: {}{} — {}{}, seed {}, {}, {:.2f} s\n", mark, scenario->name, verdict, expectation,
-             strategyName(exploreOptions.strategy), bound, exploreOptions.seed, coverage, result.seconds);
+                                                    : fmt::format(" (expected {})", verdictText(scenario->expect));
+  fmt::print("{} {}: {}{} — {}{}, seed {}, {}, {:.2f} s\n", mark, scenario->name, verdictText(verdict), expectation,
+             strategyName(settings.strategy), bound, settings.seed, coverage, result.seconds);
   if (!asExpected && !acceptedPartial && (refused || cutShort))
-    fmt::print(stderr, "{}: {}: {}\n", path, verdict,
-               refused ? result.counterexample->violation->message : describeCutShort(result, exploreOptions));
+    fmt::print(stderr, "{}: {}: {}\n", path, verdictText(verdict),
+               refused ? result.counterexample->violation->message : describeCutShort(result, settings));
   if (patched)
     fmt::print("  exercised: {} patch step{} landed with a thread inside a watched window; {} call{} reached a "
                "replacement{}\n",
                result.stepsWithThreadInWindow, result.stepsWithThreadInWindow == 1 ? "" : "s", result.patchedCalls,
                result.patchedCalls == 1 ? "" : "s", vacuous ? " — vacuous: the patch was never exercised" : "");
 
-  json exploration = {{"strategy", strategyName(exploreOptions.strategy)},
+  json exploration = {{"strategy", strategyName(settings.strategy)},
                       {"schedules", result.schedules},
                       {"exhausted", result.exhausted},
                       {"stopped_by", result.stoppedBy},
-                      {"preemption_bound", exploreOptions.preemptionBound},
+                      {"preemption_bound", settings.preemptionBound},
                       {"bound_reached", result.boundReached},
                       {"levels_completed", result.levelsCompleted},
                       {"cut_short", cutShort},
                       {"accepted_partial", acceptedPartial},
-                      {"depth", exploreOptions.depth},
-                      {"seed", exploreOptions.seed},
+                      {"depth", settings.depth},
+                      {"seed", settings.seed},
                       {"points", pointsName(inputs.value()->points)},
-                      {"reduction", exploreOptions.reduction == Reduction::kNone ? "none" : "sleep-sets"},
+                      {"reduction", settings.reduction == Reduction::kNone ? "none" : "sleep-sets"},
                       {"pruned", result.pruned},
                       {"shard", fmt::format("{}/{}", shard.index, shard.count)}};
   json patches = json::array();
   for (const PatchImage& p : inputs.value()->layout.patches) patches.push_back({{"file", p.image->path}, {"sha256", p.sha256}});
   outcome.report = {{"name", scenario->name},
                     {"file", path},
-                    {"arch", scenario->arch},
-                    {"protocol", scenario->protocol},
-                    {"expect", scenario->expect},
-                    {"verdict", verdict},
+                    {"arch", std::string(archOf(scenario->arch).name())},
+                    {"protocol", std::string(scenario->protocolText())},
+                    {"expect", verdictText(scenario->expect)},
+                    {"verdict", verdictText(verdict)},
                     {"as_expected", asExpected || acceptedPartial},
                     {"exploration", exploration},
                     {"vacuity", {{"steps_with_thread_in_window", result.stepsWithThreadInWindow},
                                  {"patched_calls", result.patchedCalls},
                                  {"vacuous", vacuous}}},
                     {"provenance", provenance(*inputs.value(), path)},
-                    {"timing", {{"seconds", result.seconds}, {"jobs", exploreOptions.jobs}}}};
-  if (cutShort) outcome.report["message"] = describeCutShort(result, exploreOptions);
+                    {"timing", {{"seconds", result.seconds}, {"jobs", settings.jobs}}}};
+  if (cutShort) outcome.report["message"] = describeCutShort(result, settings);
   if (!violated) return outcome;
 
   const RunRecord& run = *result.counterexample;

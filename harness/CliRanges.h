@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "support/EchoText.h"
-#include "harness/IntegerArgument.h"
+#include "support/NumberText.h"
 
 namespace hph {
 

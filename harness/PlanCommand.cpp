@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/HexText.h"
 #include "harness/Diagnostics.h"
 #include "harness/scenario/PreparedScenario.h"
 
@@ -12,16 +13,10 @@ namespace {
 
 using nlohmann::json;
 
-std::string hexBytes(const std::vector<uint8_t>& bytes) {
-  std::string out;
-  for (uint8_t b : bytes) out += fmt::format("{:02x}", b);
-  return out;
-}
-
 // The machine-readable form of a step: its kind and fields.
 struct StepJson {
   json operator()(const StoreStep& s) const {
-    return {{"kind", "store"}, {"address", s.address}, {"bytes", hexBytes(s.bytes)}, {"width", s.bytes.size()},
+    return {{"kind", "store"}, {"address", s.address}, {"bytes", hexBytes(s.bytes, HexLayout::kPacked)}, {"width", s.bytes.size()},
             {"live", s.live}, {"data", s.data}, {"label", s.label}};
   }
   json operator()(const CacheMaintenanceStep& s) const {
@@ -65,12 +60,12 @@ int runPlan(const PlanOptions& options) {
       j["description"] = describeStep(step);
       steps.push_back(std::move(j));
     }
-    json out = {{"scenario", options.scenario}, {"arch", scenario->arch}, {"protocol", scenario->protocol},
+    json out = {{"scenario", options.scenario}, {"arch", std::string(archOf(scenario->arch).name())}, {"protocol", std::string(scenario->protocolText())},
                 {"reverse", scenario->reverse}, {"hotpatch_area", in.layout.scratchBase}, {"patches", patches}, {"sites", sites}, {"steps", steps}};
     fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return kExitHolds;
   }
-  fmt::print("{}: {} protocol {}{}, hotpatch area at {:#x}\n", scenario->name, scenario->arch, scenario->protocol,
+  fmt::print("{}: {} protocol {}{}, hotpatch area at {:#x}\n", scenario->name, archOf(scenario->arch).name(), scenario->protocolText(),
              scenario->reverse ? " (then reversed)" : "", in.layout.scratchBase);
   for (const PatchImage& p : in.layout.patches)
     fmt::print("  patch {} loaded at {:#x}{}\n", p.image->path, p.loadAddress,

@@ -6,9 +6,10 @@
 
 #include "emu/pe/PeImage.h"
 #include "support/EchoText.h"
+#include "support/HexText.h"
 #include "harness/Diagnostics.h"
 #include "harness/explore/JobLimit.h"
-#include "harness/IntegerArgument.h"
+#include "support/NumberText.h"
 #include "patch/Redirect.h"
 #include "patch/TrampolineCheck.h"
 #include "patch/TrampolinePlacement.h"
@@ -43,27 +44,6 @@ std::string placementProblem(uint64_t address, size_t size, uint64_t trampolineA
   return "";
 }
 
-std::string hex(std::span<const uint8_t> bytes) {
-  std::string out;
-  for (uint8_t b : bytes) out += fmt::format("{:02x}", b);
-  return out;
-}
-
-std::optional<std::vector<uint8_t>> parseHexBytes(std::string_view text) {
-  std::vector<uint8_t> out;
-  std::string digits;
-  for (char c : text)
-    if (!std::isspace(static_cast<unsigned char>(c))) digits += c;
-  if (digits.starts_with("0x")) digits = digits.substr(2);
-  if (digits.empty() || digits.size() % 2) return std::nullopt;
-  for (size_t i = 0; i < digits.size(); i += 2) {
-    auto v = parseInteger("0x" + digits.substr(i, 2));
-    if (!v) return std::nullopt;
-    out.push_back(static_cast<uint8_t>(*v));
-  }
-  return out;
-}
-
 struct FunctionInput {
   std::string name;
   uint64_t address = 0;
@@ -80,16 +60,12 @@ struct Placed {
 // its displaced instructions reference. Which instructions are displaced depends on the
 // redirect, and the redirect on where the trampoline is (rel32 or jmp [rip]; B or a
 // literal): repeat until the place and the redirect agree.
-Result<Placed> place(const Relocator& relocator, const FunctionInput& f, uint64_t preferred,
-                     const TrampolineOptions& options) {
+Placed place(const Relocator& relocator, const FunctionInput& f, uint64_t preferred, ProtocolKind protocol) {
   Placed placed;
   placed.trampolineAddress = preferred;
   for (int round = 0; round < 4; ++round) {
-    auto redirect = redirectFor(relocator, options.protocol.value_or(""), f.address, placed.trampolineAddress);
-    if (!redirect)
-      return badInput(fmt::format("--protocol '{}': not one of {} for {}", *options.protocol,
-                                  protocolNames(relocator), relocator.arch().name()));
-    placed.redirect = std::move(*redirect);
+    // The protocol is one of the relocator's architecture (parsed in runTrampoline).
+    placed.redirect = *redirectFor(relocator, protocol, f.address, placed.trampolineAddress);
     TrampolineRequest request;
     request.functionAddress = f.address;
     request.function = f.bytes;
@@ -116,16 +92,16 @@ json refusedBeforeRelocation(const FunctionInput& f, const std::string& why) {
 // One function: place, relocate, check, describe. `mismatch` is set when the check failed;
 // `next` is where the following function's trampoline may start.
 Result<json> processFunction(const Relocator& relocator, const FunctionInput& f, uint64_t preferred,
-                             const TrampolineOptions& options, bool* mismatch, uint64_t* next) {
+                             const TrampolineOptions& options, ProtocolKind protocol, bool* mismatch,
+                             uint64_t* next) {
   const Arch& arch = relocator.arch();
   *next = preferred + kTrampolineSlot;
   if (const std::string problem = placementProblem(f.address, f.bytes.size(), preferred); !problem.empty())
     return refusedBeforeRelocation(f, problem);
-  auto placed = place(relocator, f, preferred, options);
-  if (!placed) return placed.error();
-  if (!placed->refusal.empty()) return refusedBeforeRelocation(f, placed->refusal);
-  const uint64_t trampolineAddress = placed->trampolineAddress;
-  const RedirectChoice* redirect = &placed->redirect;
+  const Placed placed = place(relocator, f, preferred, protocol);
+  if (!placed.refusal.empty()) return refusedBeforeRelocation(f, placed.refusal);
+  const uint64_t trampolineAddress = placed.trampolineAddress;
+  const RedirectChoice* redirect = &placed.redirect;
   *next = trampolineAddress + kTrampolineSlot;
   TrampolineRequest request;
   request.functionAddress = f.address;
@@ -135,7 +111,7 @@ Result<json> processFunction(const Relocator& relocator, const FunctionInput& f,
   request.btiGuarded = arch.branchTargetsEnforced(f.bytes);
   const Relocation relocation = relocator.relocate(request);
   json out = {{"function", f.name}, {"address", f.address},
-              {"patch", {{"address", f.address}, {"bytes", hex(redirect->bytes)}}}};
+              {"patch", {{"address", f.address}, {"bytes", hexBytes(redirect->bytes, HexLayout::kPacked)}}}};
   if (!relocation.trampoline) {
     out["verdict"] = "refused";
     out["reason"] = relocation.refusal;
@@ -144,7 +120,7 @@ Result<json> processFunction(const Relocator& relocator, const FunctionInput& f,
     return out;
   }
   const Trampoline& t = *relocation.trampoline;
-  out["trampoline"] = {{"address", t.address}, {"bytes", hex(t.bytes)}};
+  out["trampoline"] = {{"address", t.address}, {"bytes", hexBytes(t.bytes, HexLayout::kPacked)}};
   out["resume_address"] = t.resumeAddress;
   out["displaced_bytes"] = t.displacedBytes;
   auto check = checkTrampoline(arch, request, t, redirect->bytes, options.states);
@@ -200,7 +176,8 @@ int runTrampoline(const TrampolineOptions& options) {
     if (!options.arch || !options.hex) return reportError(badInput("give IMAGE, or --arch and --hex"));
     arch = archByName(*options.arch);
     if (!arch) return reportError(badInput(fmt::format("--arch '{}': x64 or arm64", echoText(*options.arch))));
-    auto bytes = parseHexBytes(*options.hex);
+    // "48 83 ec 28", "0x4883ec28", split over lines: any white space, one leading 0x.
+    auto bytes = parseHexBytes(*options.hex, {.ignored = " \t\n\v\f\r", .prefix = true});
     if (!bytes) return reportError(badInput(fmt::format("--hex '{}': not an even number of hex digits", echoText(*options.hex))));
     auto address = options.address ? parseUnsigned(*options.address) : std::optional<uint64_t>(kDefaultHexAddress);
     if (!address)
@@ -212,6 +189,16 @@ int runTrampoline(const TrampolineOptions& options) {
                                                                     : *address + kHexTrampolineDistance;
   }
 
+  ProtocolKind protocol = defaultRedirectProtocol(arch->kind());
+  // An empty --protocol is the default, as no --protocol is.
+  if (options.protocol && !options.protocol->empty()) {
+    const auto named = parseProtocol(*options.protocol, arch->kind());
+    if (!named)
+      return reportError(badInput(fmt::format("--protocol '{}': not one of {} for {}", echoText(*options.protocol),
+                                              protocolNames(arch->kind()), arch->name())));
+    protocol = *named;
+  }
+
   // The differential check runs the original and the trampoline on an engine each.
   if (auto room = checkRoomForEngines(2); !room) return reportError(room.error());
   const Relocator& relocator = relocatorFor(*arch);
@@ -219,7 +206,7 @@ int runTrampoline(const TrampolineOptions& options) {
   json results = json::array();
   uint64_t slot = trampolineBase;
   for (size_t i = 0; i < functions.size(); ++i) {
-    auto result = processFunction(relocator, functions[i], slot, options, &mismatch, &slot);
+    auto result = processFunction(relocator, functions[i], slot, options, protocol, &mismatch, &slot);
     if (!result) return reportError(result.error());
     if (!options.json) printText(*result);
     results.push_back(std::move(*result));

@@ -14,6 +14,38 @@
 #include "harness/PlanCommand.h"
 #include "harness/ReplayCommand.h"
 #include "harness/TrampolineCommand.h"
+#include "patch/ProtocolRegistry.h"
+
+namespace {
+
+// "x64 naive-jmp5 (default) | padding-short-jmp | ...; arm64 b-direct (default) | ...",
+// from the registry.
+std::string redirectHelp() {
+  using namespace hph;
+  std::string out = "the redirect:";
+  for (const ArchKind arch : {ArchKind::kX64, ArchKind::kArm64}) {
+    std::string names;
+    for (const ProtocolKind p : protocolsFor(arch))
+      names += fmt::format("{}{}{}", names.empty() ? "" : " | ", protocolName(p),
+                           p == defaultRedirectProtocol(arch) ? " (default)" : "");
+    out += fmt::format("{} {} {}", arch == ArchKind::kX64 ? "" : ";", archOf(arch).name(), names);
+  }
+  return out;
+}
+
+// Every protocol with its architectures and what it does, from the registry.
+std::string protocolsFooter() {
+  using namespace hph;
+  std::string out = "Protocols ([protocol] name):";
+  for (const ProtocolInfo& p : protocolRegistry()) {
+    std::string arches;
+    for (const ArchKind a : p.arches) arches += fmt::format("{}{}", arches.empty() ? "" : ", ", archOf(a).name());
+    out += fmt::format("\n  {:<18} {:<11} {}", p.name, arches, p.summary);
+  }
+  return out;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace hph;
@@ -80,6 +112,7 @@ int main(int argc, char** argv) {
   CLI::App* planCmd = app.add_subcommand("plan", "The steps a scenario's patch applies, site by site.");
   planCmd->add_option("SCENARIO", plan.scenario, "scenario file (TOML)")->required();
   planCmd->add_flag("--json", plan.json, "machine-readable output");
+  planCmd->footer(protocolsFooter());
 
   TrampolineOptions trampoline;
   CLI::App* trampolineCmd = app.add_subcommand(
@@ -90,9 +123,7 @@ int main(int argc, char** argv) {
   trampolineCmd->add_option("--address", trampoline.address, "address of the --hex function (0x140001000)");
   trampolineCmd->add_option("--function", trampoline.function, "with IMAGE: one function");
   trampolineCmd->add_flag("--all", trampoline.all, "with IMAGE: every function (JSON: an array)");
-  trampolineCmd->add_option("--protocol", trampoline.protocol,
-                            "the redirect: x64 naive-jmp5 (default) | padding-short-jmp | int3-3step | "
-                            "stop-the-world; arm64 b-direct (default) | veneer | literal-swap | stop-the-world");
+  trampolineCmd->add_option("--protocol", trampoline.protocol, redirectHelp());
   trampolineCmd->add_option("--states", trampoline.states, "random states for the differential check")
       ->capture_default_str()
       ->transform(unsignedIn(limits::kMinStates, limits::kMaxStates));

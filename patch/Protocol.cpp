@@ -8,38 +8,12 @@
 
 namespace hph {
 
-std::vector<std::string_view> protocolsFor(ArchKind arch) {
-  if (arch == ArchKind::kX64) return {"naive-jmp5", "padding-short-jmp", "int3-3step", "stop-the-world"};
-  return {"b-direct", "veneer", "literal-swap", "stop-the-world"};
-}
-
-std::vector<std::string_view> defectsFor(std::string_view protocol) {
-  if (protocol == "padding-short-jmp") return {"no-release", "stub-clobbers-rcx", "no-short-jmp"};
-  if (protocol == "int3-3step") return {"no-sync", "resume-inside"};
-  if (protocol == "stop-the-world") return {"no-move-pc", "wrong-rip-fixup", "no-release"};
-  if (protocol == "veneer") return {"branch-before-veneer", "no-veneer-maintenance", "veneer-clobbers-x0"};
-  if (protocol == "b-direct") return {"no-sync"};
-  if (protocol == "literal-swap") return {"literal-in-halves"};
-  return {};
-}
-
-Result<Plan> buildPlan(std::string_view protocol, const Arch& arch, const std::vector<PatchSite>& sites,
+Result<Plan> buildPlan(ProtocolKind protocol, const Arch& arch, const std::vector<PatchSite>& sites,
                        const ProtocolOptions& options) {
-  const auto known = protocolsFor(arch.kind());
-  if (std::find(known.begin(), known.end(), protocol) == known.end()) {
-    std::string list;
-    for (auto p : known) list += fmt::format("{}{}", list.empty() ? "" : ", ", p);
-    return badInput(fmt::format("protocol '{}' is not one of {} ({})", protocol, arch.name(), list));
-  }
-  if (!options.defect.empty()) {
-    const auto defects = defectsFor(protocol);
-    if (std::find(defects.begin(), defects.end(), options.defect) == defects.end()) {
-      std::string list;
-      for (auto d : defects) list += fmt::format("{}{}", list.empty() ? "" : ", ", d);
-      return badInput(fmt::format("defect '{}' is not one of {}'s ({})", options.defect, protocol,
-                                  list.empty() ? "none" : list));
-    }
-  }
+  // A scenario's names were checked when it was read; these guard other callers.
+  if (!protocolRunsOn(protocol, arch.kind())) return badInput(notAProtocolOf(protocolName(protocol), arch.kind()));
+  if (options.defect != ProtocolDefect::kNone && !protocolHasDefect(protocol, options.defect))
+    return badInput(notADefectOf(defectName(options.defect), protocol));
   Plan plan;
   for (bool reverse : {false, true}) {
     if (reverse && !options.reverse) break;

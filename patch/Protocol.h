@@ -9,6 +9,7 @@
 
 #include "support/Result.h"
 #include "plan/Plan.h"
+#include "patch/ProtocolRegistry.h"
 #include "patch/Trampoline.h"
 
 namespace hph {
@@ -34,28 +35,23 @@ struct ProtocolOptions {
   // instruction too short, no padding), so the dynamic checks must catch what follows.
   bool staticChecks = true;
   // A deliberately broken variant, for canaries and for showing each checker fires
-  // (docs/properties.md lists them); "" for the protocol as designed.
-  std::string defect;
+  // (docs/properties.md lists them); kNone for the protocol as designed.
+  ProtocolDefect defect = ProtocolDefect::kNone;
   // Arm64 CTR_EL0 of the cores the patch is for: cache maintenance leaves out what they
   // do not need (IDC: DC CVAU; DIC: IC IVAU).
   bool idc = false;
   bool dic = false;
 };
 
-// The defects each protocol knows, for messages and validation.
-std::vector<std::string_view> defectsFor(std::string_view protocol);
-
-// The plan for all sites, site by site; a refusal is kRefused "function 'bump': why"
-// (bytes that do not decode, an unaligned Arm64 entry: kBadInput).
-Result<Plan> buildPlan(std::string_view protocol, const Arch& arch, const std::vector<PatchSite>& sites,
+// The plan for all sites, site by site; a refusal is kBadInput "function 'bump': why".
+// A protocol of another architecture, or a defect it does not have, is bad input.
+Result<Plan> buildPlan(ProtocolKind protocol, const Arch& arch, const std::vector<PatchSite>& sites,
                        const ProtocolOptions& options = {});
 
-std::vector<std::string_view> protocolsFor(ArchKind arch);
-
 // Per architecture (patch/x64, patch/arm64): the steps for one site, or why not.
-Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& site, bool reverse,
+Result<std::vector<Step>> x64Steps(ProtocolKind protocol, const PatchSite& site, bool reverse,
                                    const ProtocolOptions& options);
-Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite& site, bool reverse,
+Result<std::vector<Step>> arm64Steps(ProtocolKind protocol, const PatchSite& site, bool reverse,
                                      const ProtocolOptions& options);
 
 }  // namespace hph

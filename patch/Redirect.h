@@ -4,18 +4,15 @@
 
 #include <cstdint>
 #include <optional>
-#include <string_view>
 #include <vector>
 
+#include "patch/ProtocolRegistry.h"
 #include "patch/Trampoline.h"
 
 namespace hph {
 
-// nullopt: the protocol is not one of this architecture's. Each relocator knows its own
-// (Relocator::protocolRedirect).
-std::optional<RedirectChoice> redirectFor(const Relocator& relocator, std::string_view protocol,
-                                          uint64_t entry, uint64_t target);
-// For messages: "naive-jmp5, padding-short-jmp, ..."
-std::string_view protocolNames(const Relocator& relocator);
+// nullopt: the protocol is not one of this architecture's.
+std::optional<RedirectChoice> redirectFor(const Relocator& relocator, ProtocolKind protocol, uint64_t entry,
+                                          uint64_t target);
 
 }  // namespace hph

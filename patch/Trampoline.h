@@ -73,12 +73,6 @@ class Relocator {
   // The shortest redirect from `from` to `to` this architecture has (x64: jmp rel32 or
   // jmp [rip]; Arm64: B or a literal load and BR x16).
   virtual std::vector<uint8_t> redirect(uint64_t from, uint64_t to) const = 0;
-  // The entry redirect of one of this architecture's patch protocols (the patch engine's;
-  // `hph trampoline --protocol`), empty: the default one. nullopt: not one of them.
-  virtual std::optional<RedirectChoice> protocolRedirect(std::string_view protocol, uint64_t entry,
-                                                         uint64_t target) const = 0;
-  // Those protocols, for messages: "naive-jmp5, padding-short-jmp, ...".
-  virtual std::string_view protocolNames() const = 0;
 };
 
 const Relocator& x64Relocator();

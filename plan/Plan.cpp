@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "support/HexText.h"
+
 namespace hph {
 namespace {
 
@@ -29,11 +31,5 @@ struct Describe {
 }  // namespace
 
 std::string describeStep(const Step& step) { return std::visit(Describe{}, step); }
-
-std::string hexBytes(std::span<const uint8_t> bytes) {
-  std::string out;
-  for (uint8_t b : bytes) out += fmt::format("{}{:02x}", out.empty() ? "" : " ", b);
-  return out;
-}
 
 }  // namespace hph

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -75,8 +74,5 @@ struct Plan {
 
 // One line per step, for `hph plan`, traces and golden tests: "store 2 bytes eb f9 at bump+0x0".
 std::string describeStep(const Step& step);
-
-// Bytes as spaced hex, "eb f9" (steps, violations).
-std::string hexBytes(std::span<const uint8_t> bytes);
 
 }  // namespace hph

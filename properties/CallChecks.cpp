@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "properties/PropertyMonitor.h"
+#include "support/HexText.h"
 
 namespace hph {
 

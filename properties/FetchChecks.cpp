@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "properties/PropertyMonitor.h"
+#include "support/HexText.h"
 
 namespace hph {
 

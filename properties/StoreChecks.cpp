@@ -7,6 +7,7 @@
 #include "emu/arm64/Cmodx.h"
 #include "plan/StoreAtomicity.h"
 #include "properties/PropertyMonitor.h"
+#include "support/HexText.h"
 
 namespace hph {
 namespace {

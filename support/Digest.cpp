@@ -5,6 +5,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "support/HexText.h"
+
 namespace hph {
 
 Sha256::Sha256() : context_(EVP_MD_CTX_new()) {
@@ -29,23 +31,13 @@ std::vector<uint8_t> Sha256::finish() {
   return out;
 }
 
-std::string hexString(std::span<const uint8_t> bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
-
 std::string sha256OfFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return "";
   const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   Sha256 digest;
   digest.update(bytes);
-  return hexString(digest.finish());
+  return hexBytes(digest.finish(), HexLayout::kPacked);
 }
 
 }  // namespace hph

@@ -22,7 +22,6 @@ class Sha256 {
   void* context_;
 };
 
-std::string hexString(std::span<const uint8_t> bytes);
 // The digest of a file's bytes as 64 hex characters ("" when unreadable).
 std::string sha256OfFile(const std::string& path);
 

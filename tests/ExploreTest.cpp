@@ -6,6 +6,7 @@
 #include <set>
 
 #include "harness/explore/Session.h"
+#include "support/HexText.h"
 #include "harness/explore/DepthFirstSearch.h"
 #include "harness/explore/Explorer.h"
 #include "harness/explore/RandomStrategy.h"
@@ -32,9 +33,9 @@ std::shared_ptr<const ScenarioInputs> prepared(const std::string& name,
 
 ExploreOptions optionsFor(StrategyKind strategy, uint64_t schedules = 1000000) {
   ExploreOptions o;
-  o.strategy = strategy;
-  o.schedules = schedules;
-  o.jobs = 1;
+  o.settings.strategy = strategy;
+  o.settings.schedules = schedules;
+  o.settings.jobs = 1;
   return o;
 }
 
@@ -64,26 +65,26 @@ TEST_P(Explore, ExhaustiveCountMatchesTheHandDerivation) {
   ASSERT_TRUE(inputs);
   const uint64_t a = 3 * instructionCount(*inputs->base, "racy_increment");
   ExploreOptions o = optionsFor(StrategyKind::kExhaustive);
-  o.reduction = Reduction::kNone;
-  o.preemptionBound = 1;
+  o.settings.reduction = Reduction::kNone;
+  o.settings.preemptionBound = 1;
   const ExploreResult r = explore(inputs, o);
   ASSERT_FALSE(r.error) << r.error->message;
   EXPECT_FALSE(r.counterexample);
   EXPECT_TRUE(r.exhausted);
   EXPECT_EQ(r.schedules, 2 + a + a) << "a = " << a;
   // Bound 0: only the two thread orders.
-  o.preemptionBound = 0;
+  o.settings.preemptionBound = 0;
   EXPECT_EQ(explore(inputs, o).schedules, 2u);
 }
 
 TEST_P(Explore, ExhaustiveFindsTheRaceWithOnePreemptionNotZero) {
   auto inputs = prepared(scenario("race"));
   ExploreOptions o = optionsFor(StrategyKind::kExhaustive);
-  o.preemptionBound = 0;
+  o.settings.preemptionBound = 0;
   const ExploreResult none = explore(inputs, o);
   EXPECT_FALSE(none.counterexample);
   EXPECT_TRUE(none.exhausted);
-  o.preemptionBound = 1;
+  o.settings.preemptionBound = 1;
   const ExploreResult found = explore(inputs, o);
   ASSERT_TRUE(found.counterexample);
   EXPECT_EQ(propertyId(found.counterexample->violation->property), "invariant");
@@ -95,7 +96,7 @@ TEST_P(Explore, RandomAndPctFindTheRace) {
   auto inputs = prepared(scenario("race"));
   for (StrategyKind strategy : {StrategyKind::kRandom, StrategyKind::kPct}) {
     ExploreOptions o = optionsFor(strategy, 500);
-    o.depth = 2;
+    o.settings.depth = 2;
     const ExploreResult r = explore(inputs, o);
     ASSERT_TRUE(r.counterexample) << strategyName(strategy);
     EXPECT_EQ(propertyId(r.counterexample->violation->property), "invariant");
@@ -108,20 +109,20 @@ TEST_P(Explore, RandomAndPctFindTheRace) {
 TEST_P(Explore, PctFindsTheDepthTwoOrderingBug) {
   auto inputs = prepared(scenario("ordering"));
   ExploreOptions o = optionsFor(StrategyKind::kPct, 2000);
-  o.depth = 2;
-  o.seed = 7;
+  o.settings.depth = 2;
+  o.settings.seed = 7;
   const ExploreResult r = explore(inputs, o);
   ASSERT_TRUE(r.counterexample);
   EXPECT_EQ(propertyId(r.counterexample->violation->property), "invariant");
   // Depth 1 (no priority change) never preempts: it cannot find a depth-2 bug.
-  o.depth = 1;
+  o.settings.depth = 1;
   EXPECT_FALSE(explore(inputs, o).counterexample);
 }
 
 TEST_P(Explore, AtomicTwinHoldsWithFourAndSixtyFourThreads) {
   auto four = prepared(scenario("atomic"));
   ExploreOptions o = optionsFor(StrategyKind::kExhaustive);
-  o.preemptionBound = 2;
+  o.settings.preemptionBound = 2;
   const ExploreResult r4 = explore(four, o);
   EXPECT_FALSE(r4.counterexample) << r4.counterexample->violation->message;
   EXPECT_TRUE(r4.exhausted);
@@ -129,7 +130,7 @@ TEST_P(Explore, AtomicTwinHoldsWithFourAndSixtyFourThreads) {
 
   auto many = prepared(scenario("atomic64"));
   ExploreOptions random = optionsFor(StrategyKind::kRandom, 20);
-  random.switchProbability = 0.3;
+  random.settings.switchProbability = 0.3;
   const ExploreResult r64 = explore(many, random);
   EXPECT_FALSE(r64.counterexample);
   EXPECT_EQ(r64.schedules, 20u);
@@ -141,17 +142,17 @@ TEST_P(Explore, AtomicTwinHoldsWithFourAndSixtyFourThreads) {
 TEST_P(Explore, SleepSetsReduceButKeepTheBugs) {
   // Two threads, bound 3 (measured: x64 266 -> 194 schedules, Arm64 21476 -> 5804).
   ExploreOptions o = optionsFor(StrategyKind::kExhaustive);
-  o.preemptionBound = 3;
+  o.settings.preemptionBound = 3;
   auto atomic = prepared(scenario("atomic"), [](Scenario& s) { s.threadCount = 2; });
-  o.reduction = Reduction::kNone;
+  o.settings.reduction = Reduction::kNone;
   const ExploreResult full = explore(atomic, o);
-  o.reduction = Reduction::kSleepSets;
+  o.settings.reduction = Reduction::kSleepSets;
   const ExploreResult reduced = explore(atomic, o);
   EXPECT_TRUE(full.exhausted && reduced.exhausted);
   EXPECT_FALSE(full.counterexample || reduced.counterexample);
   EXPECT_LT(reduced.schedules, full.schedules);
   auto race = prepared(scenario("race"));
-  o.preemptionBound = 1;
+  o.settings.preemptionBound = 1;
   EXPECT_TRUE(explore(race, o).counterexample);
 }
 
@@ -161,7 +162,7 @@ TEST_P(Explore, JobsDoNotChangeTheResult) {
       auto inputs = prepared(scenario(stem), [](Scenario& s) { s.threadCount = std::min(s.threadCount, 3u); });
       ExploreOptions o = optionsFor(strategy, strategy == StrategyKind::kRandom ? 300 : 1000000);
       const ExploreResult one = explore(inputs, o);
-      o.jobs = 2;
+      o.settings.jobs = 2;
       const ExploreResult two = explore(inputs, o);
       EXPECT_EQ(one.schedules, two.schedules) << stem;
       EXPECT_EQ(one.exhausted, two.exhausted);
@@ -223,9 +224,7 @@ TEST_P(Explore, PatcherStoresLandBetweenAnyTwoInstructions) {
     s.threadCount = 1;
     s.invariant.reset();
     s.explore.watch.clear();
-    s.hostWrites = {{"racy_increment", {}}};
-    s.hostWrites[0].bytes.clear();
-    for (size_t i = 0; i < ret.size(); i += 2) s.hostWrites[0].bytes.push_back(std::stoi(ret.substr(i, 2), nullptr, 16));
+    s.hostWrites = {{"racy_increment", parseHexBytes(ret, {}).value()}};
     s.explore.window = 0;
   });
   ASSERT_TRUE(inputs);
@@ -341,7 +340,7 @@ TEST(Explore, DeadlockIsAViolation) {
 TEST(Explore, MaxTimeStopsCleanlyWithAPartialResult) {
   auto inputs = prepared("atomic64.x64.toml");
   ExploreOptions o = optionsFor(StrategyKind::kRandom, 1000000);
-  o.maxTime = 0.3;
+  o.settings.maxTime = 0.3;
   const ExploreResult r = explore(inputs, o);
   EXPECT_FALSE(r.error);
   EXPECT_EQ(r.stoppedBy, "max-time");
@@ -367,7 +366,7 @@ TEST(Explore, EarliestCounterexampleWinsWhateverTheJobs) {
   for (StrategyKind strategy : {StrategyKind::kRandom, StrategyKind::kPct}) {
     ExploreOptions o = optionsFor(strategy, 50);
     const ExploreResult one = explore(inputs, o);
-    o.jobs = 2;
+    o.settings.jobs = 2;
     const ExploreResult two = explore(inputs, o);
     ASSERT_TRUE(one.counterexample && two.counterexample);
     EXPECT_EQ(one.schedules, 1u);

@@ -93,22 +93,23 @@ TEST(Plan, LivenessFollowsReachableCodeAndReleases) {
   const std::vector<uint8_t> code{0xCC, 0xCC, 0xCC, 0xCC, 0xCC, 0x48, 0x89, 0xC8, 0xC3};
   const std::vector<uint8_t> jump{0xE9, 0x00, 0x00, 0x00, 0x00};
   Plan plan;
-  plan.steps.push_back(StoreStep{0x1000, jump, "padding"});
-  plan.steps.push_back(StoreStep{0x1005, {0xEB, 0xF9}, "entry"});
-  plan.steps.push_back(StoreStep{0x1005, {0x48, 0x89}, "entry restored"});
-  plan.steps.push_back(StoreStep{0x1000, {0xCC, 0xCC, 0xCC, 0xCC, 0xCC}, "padding restored"});
+  plan.steps.push_back(StoreStep{.address = 0x1000, .bytes = jump, .label = "padding"});
+  plan.steps.push_back(StoreStep{.address = 0x1005, .bytes = {0xEB, 0xF9}, .label = "entry"});
+  plan.steps.push_back(StoreStep{.address = 0x1005, .bytes = {0x48, 0x89}, .label = "entry restored"});
+  plan.steps.push_back(
+      StoreStep{.address = 0x1000, .bytes = {0xCC, 0xCC, 0xCC, 0xCC, 0xCC}, .label = "padding restored"});
   analyzeLiveness(arch, {{0x1000, code}}, {0x1005}, plan);
   auto live = [&](size_t i) { return std::get<StoreStep>(plan.steps[i]).live; };
   EXPECT_FALSE(live(0)) << "padding nothing jumps into";
   EXPECT_TRUE(live(1)) << "the entry instruction";
   EXPECT_TRUE(live(2));
   EXPECT_TRUE(live(3)) << "a thread that took eb f9 may still be on the padding jump";
-  plan.steps.insert(plan.steps.begin() + 3, ReleaseStep{0x1000, 5, "padding"});
+  plan.steps.insert(plan.steps.begin() + 3, ReleaseStep{.address = 0x1000, .size = 5, .label = "padding"});
   analyzeLiveness(arch, {{0x1000, code}}, {0x1005}, plan);
   EXPECT_FALSE(live(4)) << "after the release nothing is on the padding";
   // Suspended threads fetch nothing.
   Plan suspended;
-  suspended.steps = {SuspendAllStep{}, StoreStep{0x1005, jump, "entry"}, ResumeAllStep{}};
+  suspended.steps = {SuspendAllStep{}, StoreStep{.address = 0x1005, .bytes = jump, .label = "entry"}, ResumeAllStep{}};
   analyzeLiveness(arch, {{0x1000, code}}, {0x1005}, suspended);
   EXPECT_FALSE(std::get<StoreStep>(suspended.steps[1]).live);
 }
@@ -300,24 +301,24 @@ TEST(PlanRefusal, MalformedBytesAreBadInputNotARefusal) {
   site.code = {0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0xC3};  // push es: invalid in 64-bit mode
   site.replacement = 0x180101000;
   site.scratch = 0x180100000;
-  for (const char* protocol : {"padding-short-jmp", "int3-3step", "stop-the-world"}) {
+  for (ProtocolKind protocol : {ProtocolKind::kPaddingShortJmp, ProtocolKind::kInt3ThreeStep, ProtocolKind::kStopTheWorld}) {
     auto plan = buildPlan(protocol, x64Arch(), {site});
-    ASSERT_FALSE(plan.ok()) << protocol;
-    EXPECT_EQ(plan.error().status, Status::kBadInput) << protocol << ": " << plan.error().message;
+    ASSERT_FALSE(plan.ok()) << protocolName(protocol);
+    EXPECT_EQ(plan.error().status, Status::kBadInput) << protocolName(protocol) << ": " << plan.error().message;
   }
   // A 3-byte first instruction under int3-3step is the protocol's refusal.
   site.code = {0x48, 0x89, 0xC8, 0xC3, 0x90, 0x90, 0xC3};  // mov rax, rcx; ret
-  auto refused = buildPlan("int3-3step", x64Arch(), {site});
+  auto refused = buildPlan(ProtocolKind::kInt3ThreeStep, x64Arch(), {site});
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().status, Status::kRefused) << refused.error().message;
 
   PatchSite arm = site;
   arm.entry = 0x180001012;  // not 4-byte aligned
   arm.code = {0x1F, 0x20, 0x03, 0xD5, 0xC0, 0x03, 0x5F, 0xD6};
-  for (const char* protocol : {"b-direct", "stop-the-world"}) {
+  for (ProtocolKind protocol : {ProtocolKind::kBDirect, ProtocolKind::kStopTheWorld}) {
     auto plan = buildPlan(protocol, arm64Arch(), {arm});
-    ASSERT_FALSE(plan.ok()) << protocol;
-    EXPECT_EQ(plan.error().status, Status::kBadInput) << protocol << ": " << plan.error().message;
+    ASSERT_FALSE(plan.ok()) << protocolName(protocol);
+    EXPECT_EQ(plan.error().status, Status::kBadInput) << protocolName(protocol) << ": " << plan.error().message;
   }
 }
 

@@ -251,10 +251,13 @@ TEST_P(ScenarioTable, PlainValueInsteadOfATableIsAnError) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Format, ScenarioTable,
-                         ::testing::Values(TableKey{"threads", false}, TableKey{"check", false},
-                                           TableKey{"explore", false}, TableKey{"protocol", false},
-                                           TableKey{"arm64", false}, TableKey{"host_write", true},
-                                           TableKey{"functions", true}),
+                         ::testing::Values(TableKey{.name = "threads", .arrayOfTables = false},
+                                           TableKey{.name = "check", .arrayOfTables = false},
+                                           TableKey{.name = "explore", .arrayOfTables = false},
+                                           TableKey{.name = "protocol", .arrayOfTables = false},
+                                           TableKey{.name = "arm64", .arrayOfTables = false},
+                                           TableKey{.name = "host_write", .arrayOfTables = true},
+                                           TableKey{.name = "functions", .arrayOfTables = true}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // The keys that combine: count x stack_size, host_write size, patch and patch_address.

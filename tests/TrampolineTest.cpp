@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "harness/IntegerArgument.h"
+#include "support/HexText.h"
 #include "patch/Redirect.h"
 #include "patch/TrampolineCheck.h"
 #include "tests/TestSupport.h"
@@ -17,14 +17,7 @@ namespace {
 
 constexpr uint64_t kEntry = 0x140001000;
 
-std::vector<uint8_t> fromHex(std::string_view text) {
-  std::vector<uint8_t> out;
-  std::string digits;
-  for (char c : text)
-    if (c != ' ') digits += c;
-  for (size_t i = 0; i + 1 < digits.size(); i += 2) out.push_back(static_cast<uint8_t>(std::stoul(digits.substr(i, 2), nullptr, 16)));
-  return out;
-}
+std::vector<uint8_t> fromHex(std::string_view text) { return parseHexBytes(text, {.ignored = " "}).value(); }
 
 std::vector<uint8_t> fromWords(std::initializer_list<uint32_t> words) {
   std::vector<uint8_t> out(words.size() * 4);

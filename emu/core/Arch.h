@@ -218,5 +218,6 @@ const Arch& arm64Arch();
 // By PE machine (0x8664, 0xAA64); nullptr when neither.
 const Arch* archForPeMachine(uint16_t machine);
 const Arch* archByName(std::string_view name);
+const Arch& archOf(ArchKind kind);
 
 }  // namespace hph

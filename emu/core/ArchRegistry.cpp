@@ -15,4 +15,6 @@ const Arch* archByName(std::string_view name) {
   return nullptr;
 }
 
+const Arch& archOf(ArchKind kind) { return kind == ArchKind::kX64 ? x64Arch() : arm64Arch(); }
+
 }  // namespace hph

@@ -280,7 +280,7 @@ void Scheduler::checkInvariant() {
   if (!setup_.invariantEntry) return;
   // The invariant runs after every thread finished, on the machine's own stack, unobserved.
   machine_.setObserver(nullptr);
-  auto outcome = machine_.call(*setup_.invariantEntry, {}, CallOptions{setup_.threadBudget, false});
+  auto outcome = machine_.call(*setup_.invariantEntry, {}, CallOptions{.instructionBudget = setup_.threadBudget, .precisePc = false});
   if (!outcome) {
     run_.record.error = outcome.error();
   } else if (outcome->timedOut) {

@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <fstream>
 
 #include "support/InputFile.h"
+#include "support/NumberText.h"
 #include "emu/pe/FunctionTable.h"
 #include "emu/pe/LiefReader.h"
 #include "emu/pe/HotPatchTable.h"
@@ -54,14 +54,10 @@ std::vector<uint8_t> PeImage::bytesAt(uint32_t rva, uint32_t length) const {
 const FunctionInfo* PeImage::findFunction(std::string_view nameOrRva) const {
   // "rva:0x1234" names a function by its entry RVA (design: explicit patch maps).
   if (nameOrRva.starts_with("rva:")) {
-    std::string_view digits = nameOrRva.substr(4);
-    int base = 10;
-    if (digits.starts_with("0x") || digits.starts_with("0X")) { digits.remove_prefix(2); base = 16; }
-    uint32_t rva = 0;
-    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), rva, base);
-    if (ec != std::errc() || ptr != digits.data() + digits.size() || digits.empty()) return nullptr;
+    const auto rva = parseUnsigned(nameOrRva.substr(4), {.max = UINT32_MAX});
+    if (!rva) return nullptr;
     for (const FunctionInfo& f : functions)
-      if (f.begin == rva) return &f;
+      if (f.begin == *rva) return &f;
     return nullptr;
   }
   for (const FunctionInfo& f : functions)

@@ -35,7 +35,7 @@ class Coordination {
   // Checked before each run: past --max-time the exploration ends with a partial result.
   bool outOfTime() {
     if (options_.interrupted && options_.interrupted->load(std::memory_order_relaxed)) stopBecause("signal");
-    if (options_.maxTime > 0 && elapsed() >= options_.maxTime) stopBecause("max-time");
+    if (options_.settings.maxTime > 0 && elapsed() >= options_.settings.maxTime) stopBecause("max-time");
     return stopped();
   }
   void stopBecause(std::string why) {
@@ -116,14 +116,14 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
 // counterexample (the earliest) and the count before it do not depend on the job count.
 void exploreSampled(Sessions sessions, const ExploreOptions& options,
                     Coordination& coordination, ExploreResult& result) {
-  const uint64_t owned = options.schedules > options.shardIndex
-                             ? (options.schedules - options.shardIndex + options.shardCount - 1) / options.shardCount
-                             : 0;
+  const uint64_t schedules = options.settings.scheduleLimit();
+  const uint64_t owned =
+      schedules > options.shardIndex ? (schedules - options.shardIndex + options.shardCount - 1) / options.shardCount : 0;
   std::vector<ActorId> actors;
   for (uint32_t t = 0; t < sessions[0]->initialThreads(); ++t) actors.push_back(static_cast<ActorId>(t));
   if (sessions[0]->hasPatcher()) actors.push_back(kPatcher);
   uint64_t steps = 1;
-  if (options.strategy == StrategyKind::kPct) {
+  if (options.settings.strategy == StrategyKind::kPct) {
     // PCT draws its change points from the length of a run: measure the default one.
     ReplaySource defaults({});
     DeadlineSource guard(defaults, [&] { return coordination.outOfTime(); });
@@ -143,10 +143,10 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options,
       if (k >= owned || k > firstViolation.load()) return;
       const uint64_t index = options.shardIndex + k * options.shardCount;
       std::unique_ptr<DecisionSource> source;
-      if (options.strategy == StrategyKind::kPct)
-        source = std::make_unique<PctStrategy>(options.seed, index, actors, steps, options.depth);
+      if (options.settings.strategy == StrategyKind::kPct)
+        source = std::make_unique<PctStrategy>(options.settings.seed, index, actors, steps, options.settings.depth);
       else
-        source = std::make_unique<RandomStrategy>(options.seed, index, options.switchProbability);
+        source = std::make_unique<RandomStrategy>(options.settings.seed, index, options.settings.switchProbability);
       DeadlineSource guard(*source, [&] { return coordination.outOfTime(); });
       RunRecord run = session.run(guard);
       if (guard.fired()) return;
@@ -178,13 +178,13 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options,
     // preemption lower settles whether fewer preemptions suffice.
     if (const uint32_t preemptions = result.counterexample->preemptions; preemptions > 0) {
       ExploreOptions fewer = options;
-      fewer.strategy = StrategyKind::kExhaustive;
-      fewer.reduction = Reduction::kNone;  // these sessions track no footprints
-      fewer.preemptionBound = preemptions - 1;
-      fewer.schedules = kFewerPreemptionsCap;
+      fewer.settings.strategy = StrategyKind::kExhaustive;
+      fewer.settings.reduction = Reduction::kNone;  // these sessions track no footprints
+      fewer.settings.preemptionBound = preemptions - 1;
+      fewer.settings.schedules = kFewerPreemptionsCap;
       fewer.shardIndex = 0;
       fewer.shardCount = 1;
-      fewer.maxTime = 0;
+      fewer.settings.maxTime = 0;
       fewer.progress = nullptr;
       Coordination search(fewer);
       ExploreResult smaller;
@@ -205,7 +205,8 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options,
 // each is searched depth-first by one job; shard I owns items I, I+N, ...
 void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
                        Coordination& coordination, ExploreResult& result) {
-  const bool sleepSets = options.reduction == Reduction::kSleepSets;
+  const bool sleepSets = options.settings.reduction == Reduction::kSleepSets;
+  const uint64_t cap = options.settings.scheduleLimit();
   DepthFirstSearch first({}, 0, sleepSets);
   DeadlineSource rootGuard(first, [&] { return coordination.outOfTime(); });
   RunRecord root = sessions[0]->run(rootGuard);
@@ -223,7 +224,7 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
   std::mutex mutex;
   std::optional<Candidate> best;
   std::atomic<uint64_t> counted{ownsRoot ? 1u : 0u};
-  for (uint32_t level = 0; level <= options.preemptionBound; ++level) {
+  for (uint32_t level = 0; level <= options.settings.preemptionBound; ++level) {
     struct Item { size_t node; ActorId actor; };
     std::vector<Item> items;
     for (size_t i = 0; i < path.size(); ++i)
@@ -252,7 +253,7 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
             coordination.countPruned();
           } else if (run.preemptions == level) {
             coordination.countSchedule(run);
-            if (++counted > options.schedules) return coordination.stopBecause("schedule cap");
+            if (++counted > cap) return coordination.stopBecause("schedule cap");
           }
           if (run.violation) offer(mutex, best, Candidate{std::move(run), itemIndex, ordinal});
           if (!search.backtrack()) break;
@@ -264,7 +265,7 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
     result.levelsCompleted = level + 1;
     if (best) break;
   }
-  result.schedules = std::min<uint64_t>(counted, options.schedules);
+  result.schedules = std::min<uint64_t>(counted, cap);
   if (best) {
     result.counterexample = std::move(best->run);
     coordination.stopBecause("counterexample");
@@ -277,10 +278,10 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
 ExploreResult explore(std::shared_ptr<const ScenarioInputs> inputs, const ExploreOptions& options) {
   ExploreResult result;
   Coordination coordination(options);
-  const bool footprints = options.strategy == StrategyKind::kExhaustive &&
-                          options.reduction == Reduction::kSleepSets;
+  const bool footprints = options.settings.strategy == StrategyKind::kExhaustive &&
+                          options.settings.reduction == Reduction::kSleepSets;
   std::vector<std::unique_ptr<Session>> sessions;
-  for (uint32_t j = 0; j < std::max<uint32_t>(options.jobs, 1); ++j) {
+  for (uint32_t j = 0; j < std::max<uint32_t>(options.settings.jobs, 1); ++j) {
     auto session = Session::create(inputs, footprints);
     if (!session) {
       result.error = session.error();
@@ -288,7 +289,7 @@ ExploreResult explore(std::shared_ptr<const ScenarioInputs> inputs, const Explor
     }
     sessions.push_back(std::move(session).value());
   }
-  if (options.strategy == StrategyKind::kExhaustive)
+  if (options.settings.strategy == StrategyKind::kExhaustive)
     exploreExhaustive(sessions, options, coordination, result);
   else
     exploreSampled(sessions, options, coordination, result);

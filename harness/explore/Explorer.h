@@ -15,17 +15,13 @@
 namespace hph {
 
 struct ExploreOptions {
-  StrategyKind strategy = StrategyKind::kRandom;
-  uint64_t schedules = 1000;
-  uint32_t preemptionBound = 2;
-  uint64_t seed = 1;
-  uint32_t depth = 3;
-  uint32_t jobs = 1;
-  double maxTime = 0;  // seconds, 0: none
+  // How to explore: the scenario's [explore] with the command line's overrides. `jobs`
+  // is the number of workers planned (JobLimit.h; 0 runs one); watch, points and window
+  // took effect when the scenario was prepared.
+  ExploreSettings settings;
+  // What only this run has: the shard it covers, how it is stopped, who watches it.
   uint32_t shardIndex = 0;
   uint32_t shardCount = 1;
-  Reduction reduction = Reduction::kSleepSets;
-  double switchProbability = 0.25;
   // Set by a signal (SIGINT/SIGTERM): stop before the next run, like --max-time.
   const std::atomic<bool>* interrupted = nullptr;
   // Called now and then with (schedules so far, seconds) from the exploring thread.

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "support/Digest.h"
+#include "support/HexText.h"
 #include "harness/report/Provenance.h"
 #include "harness/explore/Session.h"
 
@@ -73,10 +74,9 @@ std::optional<std::vector<uint8_t>> unbase64url(std::string_view text) {
 }
 
 // The first kDigestBytes of a SHA-256 written as hex.
+// An unreadable input's digest is "": zeros, which no readable input matches.
 std::vector<uint8_t> shortDigest(const std::string& hex) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < hex.size() && out.size() < ReplayToken::kDigestBytes; i += 2)
-    out.push_back(static_cast<uint8_t>(std::stoul(hex.substr(i, 2), nullptr, 16)));
+  std::vector<uint8_t> out = parseHexBytes(hex, {}).value_or(std::vector<uint8_t>{});
   out.resize(ReplayToken::kDigestBytes);
   return out;
 }
@@ -86,7 +86,7 @@ std::vector<std::vector<uint8_t>> digestsOf(const ScenarioInputs& inputs) {
   versions.update(hphVersion());
   versions.update(unicornVersion());
   versions.update(liefVersion());
-  std::vector<std::vector<uint8_t>> out{shortDigest(hexString(versions.finish())), shortDigest(inputs.scenarioSha256),
+  std::vector<std::vector<uint8_t>> out{shortDigest(hexBytes(versions.finish(), HexLayout::kPacked)), shortDigest(inputs.scenarioSha256),
                                         shortDigest(inputs.baseSha256)};
   for (const PatchImage& p : inputs.layout.patches) out.push_back(shortDigest(p.sha256));
   return out;

@@ -2,13 +2,12 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
-
 #include "harness/scenario/WatchedCode.h"
 #include "properties/ReferenceMachine.h"
 #include "support/Digest.h"
 #include "support/EchoText.h"
 #include "support/FileName.h"
+#include "support/NumberText.h"
 
 namespace hph {
 namespace {
@@ -23,14 +22,9 @@ std::optional<SiteName> resolveSite(const PeImage& image, std::string_view text)
   SiteName site;
   std::string_view name = text;
   if (const size_t plus = text.rfind('+'); plus != std::string_view::npos) {
-    std::string_view digits = text.substr(plus + 1);
-    int base = 10;
-    if (digits.starts_with("0x")) {
-      digits.remove_prefix(2);
-      base = 16;
-    }
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), site.offset, base);
-    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty()) return std::nullopt;
+    const auto offset = parseUnsigned(text.substr(plus + 1), {.upperCasePrefix = false, .max = UINT32_MAX});
+    if (!offset) return std::nullopt;
+    site.offset = static_cast<uint32_t>(*offset);
     name = text.substr(0, plus);
   }
   site.function = image.findFunction(name);
@@ -81,14 +75,14 @@ Result<void> preparePatches(const Scenario& scenario, const PeImage& base, Scena
                                            .defect = scenario.defect,
                                            .idc = scenario.arm64.idc,
                                            .dic = scenario.arm64.dic};
-  auto plan = buildPlan(scenario.protocol, *base.arch, inputs.layout.sites, inputs.protocolOptions);
+  auto plan = buildPlan(*scenario.protocol, *base.arch, inputs.layout.sites, inputs.protocolOptions);
   // The status stays: a protocol whose precondition fails refuses, bad input is bad input.
   if (!plan) return Error{plan.error().status, fmt::format("{}: [protocol]: {}", scenario.path, plan.error().message)};
   inputs.plan = std::move(plan).value();
-  if (scenario.protocol == "int3-3step")
+  if (scenario.protocol == ProtocolKind::kInt3ThreeStep)
     for (const PatchSite& site : inputs.layout.sites)
       inputs.breakpointRedirects.emplace_back(site.entry,
-                                              scenario.defect == "resume-inside" ? site.entry + 1 : site.replacement);
+                                              scenario.defect == ProtocolDefect::kResumeInside ? site.entry + 1 : site.replacement);
   // C5 results: pure functions' direct callers resume at watched return sites.
   for (size_t i = 0; i < scenario.functions.size(); ++i)
     if (scenario.functions[i].pure)
@@ -103,8 +97,8 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   inputs->scenario = scenario;
   auto image = readPeImage(scenario.base);
   if (!image) return Error{image.error().status, fmt::format("{}: base: {}", scenario.path, image.error().message)};
-  if (image->arch->name() != scenario.arch)
-    return badInput(fmt::format("{}: arch: scenario says {} but {} is {}", scenario.path, scenario.arch,
+  if (image->arch->kind() != scenario.arch)
+    return badInput(fmt::format("{}: arch: scenario says {} but {} is {}", scenario.path, archOf(scenario.arch).name(),
                                 fileNameOf(scenario.base), image->arch->name()));
   inputs->base = std::make_shared<const PeImage>(std::move(image).value());
   const PeImage& base = *inputs->base;

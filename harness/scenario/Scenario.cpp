@@ -2,14 +2,15 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <set>
 #include <toml++/toml.h>
 
 #include "support/EchoText.h"
+#include "support/HexText.h"
 #include "support/InputFile.h"
+#include "support/NumberText.h"
 #include "harness/scenario/Limits.h"
 
 namespace hph {
@@ -181,27 +182,6 @@ bool isPlainName(std::string_view name) {
   return true;
 }
 
-std::optional<std::vector<uint8_t>> parseHex(std::string_view text) {
-  std::vector<uint8_t> out;
-  int high = -1;
-  for (char c : text) {
-    if (c == ' ' || c == ':' || c == '_') continue;
-    int v = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-            : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
-            : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
-                                                        : -1;
-    if (v < 0) return std::nullopt;
-    if (high < 0) {
-      high = v;
-    } else {
-      out.push_back(static_cast<uint8_t>(high << 4 | v));
-      high = -1;
-    }
-  }
-  if (high >= 0 || out.empty()) return std::nullopt;
-  return out;
-}
-
 }  // namespace
 
 std::string_view strategyName(StrategyKind kind) {
@@ -241,7 +221,8 @@ Result<Scenario> loadScenario(const std::string& path) {
 
   TableReader top(path, &root, "");
   HPH_TRY_ASSIGN(s.name, top.string("name"));
-  HPH_TRY_ASSIGN(s.arch, top.string("arch"));
+  std::string arch;
+  HPH_TRY_ASSIGN(arch, top.string("arch"));
   HPH_TRY_ASSIGN(s.base, top.string("base"));
   if (const toml::node* patch = root.get("patch"); patch && patch->is_string()) {
     std::optional<std::string> one;
@@ -258,13 +239,12 @@ Result<Scenario> loadScenario(const std::string& path) {
   if (const toml::node* address = top.node("patch_address")) {
     // A string, because TOML integers are signed 64-bit: "0x7ff600000000".
     auto text = address->value<std::string>();
-    uint64_t value = 0;
-    std::string_view digits = text && address->is_string() ? std::string_view(*text) : std::string_view();
-    if (digits.starts_with("0x")) digits.remove_prefix(2);
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, 16);
-    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value % 0x10000 || value == 0)
+    const auto value = text && address->is_string()
+                           ? parseUnsigned(*text, {.digits = IntegerDigits::kHex, .upperCasePrefix = false})
+                           : std::nullopt;
+    if (!value || *value % 0x10000 || *value == 0)
       return top.error("patch_address", "expected a nonzero hex address string aligned to 64 KiB, like \"0x7ff600000000\"");
-    s.patchAddress = value;
+    s.patchAddress = *value;
   }
   const toml::table *threadsTable, *checkTable, *exploreTable, *protocolTable, *arm64Table;
   HPH_TRY_TABLE(threadsTable, top.table("threads"));
@@ -280,9 +260,11 @@ Result<Scenario> loadScenario(const std::string& path) {
   if (!isPlainName(s.name))
     return top.error("name", fmt::format("'{}' is not a plain name (1..128 of A-Z a-z 0-9 . _ -, not . or ..): it "
                                          "names files under --trace-dir", echoText(s.name, L::kMaxEchoedChars)));
-  if (s.arch != "x64" && s.arch != "arm64")
-    return top.error("arch", s.arch.empty() ? "missing (x64 | arm64)"
-                                            : fmt::format("'{}' is not x64 or arm64", echoText(s.arch, L::kMaxEchoedChars)));
+  const Arch* named = archByName(arch);
+  if (!named)
+    return top.error("arch", arch.empty() ? "missing (x64 | arm64)"
+                                          : fmt::format("'{}' is not x64 or arm64", echoText(arch, L::kMaxEchoedChars)));
+  s.arch = named->kind();
   if (s.base.empty()) return top.error("base", "missing: the image the threads run");
   s.base = resolve(s.base);
   for (std::string& patch : s.patches) patch = resolve(patch);
@@ -305,7 +287,8 @@ Result<Scenario> loadScenario(const std::string& path) {
   std::optional<std::string> invariant;
   HPH_TRY_ASSIGN(invariant, check.string("invariant"));
   s.invariant = invariant;
-  HPH_TRY_ASSIGN(s.expect, check.string("expect"));
+  std::string expect;
+  HPH_TRY_ASSIGN(expect, check.string("expect"));
   HPH_TRY_ASSIGN(s.staticChecks, check.boolean("static_checks"));
   {
     auto ignore = check.strings("ignore");
@@ -325,11 +308,14 @@ Result<Scenario> loadScenario(const std::string& path) {
   HPH_TRY_ASSIGN(s.arm64.fetchCoherent, arm64.boolean("fetch_coherent"));
   HPH_TRY_ASSIGN(s.arm64.model, arm64.boolean("fetch_model"));
   if (auto r = arm64.rejectUnknown(); !r) return r.error();
-  if (arm64Table && s.arch != "arm64") return top.error("[arm64]", "only for arch = \"arm64\"");
-  if (s.expect != "holds" && s.expect != "refused" && s.expect != "vacuous" &&
-      !(s.expect.starts_with("violation:") && s.expect.size() > 10))
-    return check.error("expect", fmt::format("'{}' is not holds, refused, vacuous or violation:<property>",
-                                             echoText(s.expect, L::kMaxEchoedChars)));
+  if (arm64Table && s.arch != ArchKind::kArm64) return top.error("[arm64]", "only for arch = \"arm64\"");
+  if (!expect.empty()) {
+    const auto parsed = parseExpectedVerdict(expect);
+    if (!parsed)
+      return check.error("expect", fmt::format("'{}' is not holds, refused, vacuous or violation:<property>",
+                                               echoText(expect, L::kMaxEchoedChars)));
+    s.expect = *parsed;
+  }
 
   TableReader explore(path, exploreTable, "[explore].");
   ExploreSettings& e = s.explore;
@@ -378,7 +364,8 @@ Result<Scenario> loadScenario(const std::string& path) {
     HPH_TRY_ASSIGN(bytes, w.string("bytes"));
     if (auto r = w.rejectUnknown(); !r) return r.error();
     if (write.target.empty()) return w.error("target", "missing (function, function+offset or rva:0x...)");
-    auto parsed = parseHex(bytes);
+    // "48 89 c8", "48:89:c8", "4889_c8": the separators a byte dump may carry.
+    auto parsed = parseHexBytes(bytes, {.ignored = " :_"});
     if (!parsed) return w.error("bytes", fmt::format("'{}' is not a hex byte string", echoText(bytes, L::kMaxEchoedChars)));
     if (parsed->size() > L::kMaxHostWriteBytes)
       return w.error("bytes", fmt::format("{} bytes is not in 1..{}", parsed->size(), L::kMaxHostWriteBytes));
@@ -397,9 +384,10 @@ Result<Scenario> loadScenario(const std::string& path) {
     s.functions.push_back(std::move(map));
   }
   TableReader protocol(path, protocolTable, "[protocol].");
-  HPH_TRY_ASSIGN(s.protocol, protocol.string("name"));
+  std::string protocolName, defect;
+  HPH_TRY_ASSIGN(protocolName, protocol.string("name"));
   HPH_TRY_ASSIGN(s.reverse, protocol.boolean("reverse"));
-  HPH_TRY_ASSIGN(s.defect, protocol.string("defect"));
+  HPH_TRY_ASSIGN(defect, protocol.string("defect"));
   if (auto r = protocol.rejectUnknown(); !r) return r.error();
   // Whether the patch image carries its own table is checked with the images (Session).
   if (!s.patches.empty() && !s.hostWrites.empty())
@@ -408,7 +396,22 @@ Result<Scenario> loadScenario(const std::string& path) {
   if (s.patches.size() > 1 && !s.functions.empty())
     return top.error("functions", "a cumulative series of patches is described by the images' own tables, not [[functions]]");
   if (s.patches.empty() && s.patchAddress) return top.error("patch_address", "there is no patch image");
-  if (!s.patches.empty() && s.protocol.empty()) return top.error("[protocol].name", "missing");
+  if (!s.patches.empty() && protocolName.empty()) return top.error("[protocol].name", "missing");
+  // The names are the registry's (patch/ProtocolRegistry.h); from here on, enums.
+  if (!protocolName.empty()) {
+    s.protocol = parseProtocol(protocolName, s.arch);
+    if (!s.protocol)
+      return badInput(fmt::format("{}: [protocol]: {}", shownPath,
+                                  notAProtocolOf(echoText(protocolName, L::kMaxEchoedChars), s.arch)));
+  }
+  if (!defect.empty()) {
+    if (!s.protocol) return protocol.error("defect", "a defect of no protocol: [protocol].name is missing");
+    const auto parsed = parseDefect(defect, *s.protocol);
+    if (!parsed)
+      return badInput(fmt::format("{}: [protocol]: {}", shownPath,
+                                  notADefectOf(echoText(defect, L::kMaxEchoedChars), *s.protocol)));
+    s.defect = *parsed;
+  }
   return s;
 }
 

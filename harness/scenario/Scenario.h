@@ -10,6 +10,9 @@
 #include "patch/PatchLayout.h"
 #include "plan/Property.h"
 #include "support/Result.h"
+#include "emu/core/Arch.h"
+#include "patch/ProtocolRegistry.h"
+#include "harness/scenario/Verdict.h"
 
 namespace hph {
 
@@ -47,6 +50,12 @@ struct ExploreSettings {
   uint32_t window = 16;             // bytes watched around each patch site
   Reduction reduction = Reduction::kSleepSets;
   double switchProbability = 0.25;  // random: chance of a preemption at each point
+
+  // The schedules to run (random, pct) or the cap (exhaustive): the count given, else
+  // the strategy's default.
+  uint64_t scheduleLimit() const {
+    return schedules.value_or(strategy == StrategyKind::kExhaustive ? kDefaultExhaustiveCap : kDefaultSampledSchedules);
+  }
 };
 
 // Arm64's instruction-fetch model (docs/properties.md).
@@ -61,7 +70,7 @@ struct Scenario {
   std::string path;  // as given; messages start with it
   std::string directory;
   std::string name;
-  std::string arch;
+  ArchKind arch = ArchKind::kX64;
   std::string base;  // resolved path of the base image
   uint32_t threadCount = 1;
   std::string threadEntry;
@@ -70,20 +79,23 @@ struct Scenario {
   // by budget / 50 G instructions per second of wall time before it counts exactly.
   uint64_t threadBudget = 1'000'000'000;
   std::optional<std::string> invariant;
-  std::string expect = "holds";  // "holds" | "violation:<property>" | "refused" | "vacuous"
+  Verdict expect;  // [check] expect: holds (default), violation:<property>, refused or vacuous
   std::vector<HostWrite> hostWrites;
   // Resolved paths of the patch images, applied in order: one image, or a cumulative
   // series (each carrying its own table, each over the one before).
   std::vector<std::string> patches;
   std::optional<uint64_t> patchAddress;  // where the first patch image loads (default: after the base)
   std::vector<FunctionMap> functions;
-  std::string protocol;               // [protocol] name
+  std::optional<ProtocolKind> protocol;  // [protocol] name; present whenever there are patches
   bool reverse = false;               // [protocol] reverse: unpatch after the patch
-  std::string defect;                 // [protocol] defect: a deliberately broken variant (canaries)
+  ProtocolDefect defect = ProtocolDefect::kNone;  // [protocol] defect: a deliberately broken variant (canaries)
   bool staticChecks = true;           // [check] static_checks: protocols refuse bad preconditions early
   std::vector<Property> ignore;       // [check] ignore: properties not reported (X2, ...)
   Arm64FetchSettings arm64;
   ExploreSettings explore;
+
+  // For reports and messages: the protocol's name, "" when there is none.
+  std::string_view protocolText() const { return protocol ? protocolName(*protocol) : ""; }
 };
 
 Result<Scenario> loadScenario(const std::string& path);

@@ -45,11 +45,15 @@ std::vector<uint8_t> veneer(uint64_t target, uint32_t reg = 16) {
 
 }  // namespace
 
-Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite& site, bool reverse,
+Result<std::vector<Step>> arm64Steps(ProtocolKind protocol, const PatchSite& site, bool reverse,
                                      const ProtocolOptions& options) {
-  const std::string_view defect = options.defect;
+  const ProtocolDefect defect = options.defect;
   auto maintain = [&](uint64_t address, uint64_t size, std::string label) -> Step {
-    return CacheMaintenanceStep{address, size, std::move(label), !options.idc, !options.dic};
+    return CacheMaintenanceStep{.address = address,
+                                .size = size,
+                                .label = std::move(label),
+                                .cleanData = !options.idc,
+                                .invalidateInstructions = !options.dic};
   };
   // After the entry's new branch is visible, every thread context-synchronises, so none
   // keeps fetching the old entry (C8: after the plan, every call is new).
@@ -67,15 +71,16 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
   const bool restoring = reverse && !site.previous;  // the original bytes come back
   std::vector<Step> steps;
 
-  if (protocol == "b-direct") {
+  if (protocol == ProtocolKind::kBDirect) {
     if (!restoring && !reaches(site.entry, to))
       return refuse(fmt::format("replacement at {:#x} is out of B's +-128 MiB reach (use veneer)", to));
-    steps.push_back(StoreStep{site.entry, restoring ? original : branch(site.entry, to), at(0), true});
+    steps.push_back(StoreStep{
+        .address = site.entry, .bytes = restoring ? original : branch(site.entry, to), .label = at(0), .live = true});
     steps.push_back(maintain(site.entry, 4, at(0)));
-    if (defect != "no-sync") steps.push_back(syncEntry);
+    if (defect != ProtocolDefect::kNoSync) steps.push_back(syncEntry);
     return steps;
   }
-  if (protocol == "veneer") {
+  if (protocol == ProtocolKind::kVeneer) {
     // The veneer goes into the padding before the function when there is room (lld pads
     // with udf #0), else into the plan's scratch area; either must be within B's reach.
     // Its literal is read as data: a later patch retargets it with one 64-bit store.
@@ -85,30 +90,38 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
     const uint64_t where = padded ? site.entry - kVeneerBytes : site.scratch;
     const std::string label = padded ? at(-16) : "veneer";
     if (site.previous) {
-      steps.push_back(StoreStep{where + 8, littleEndian64(to), label + " literal", true, true});
+      steps.push_back(StoreStep{
+          .address = where + 8, .bytes = littleEndian64(to), .label = label + " literal", .live = true, .data = true});
       return steps;
     }
     if (!reaches(site.entry, where)) return refuse(fmt::format("veneer at {:#x} is out of B's reach", where));
     if (!reverse) {
       const std::vector<Step> writeVeneer = {
-          StoreStep{where, veneer(site.replacement, defect == "veneer-clobbers-x0" ? 0 : 16), label, true},
+          StoreStep{.address = where,
+                    .bytes = veneer(site.replacement, defect == ProtocolDefect::kVeneerClobbersX0 ? 0 : 16),
+                    .label = label,
+                    .live = true},
           maintain(where, kVeneerBytes, "veneer")};
-      const std::vector<Step> writeBranch = {StoreStep{site.entry, branch(site.entry, where), at(0), true},
-                                             maintain(site.entry, 4, at(0))};
-      const bool branchFirst = defect == "branch-before-veneer";
+      const std::vector<Step> writeBranch = {
+          StoreStep{.address = site.entry, .bytes = branch(site.entry, where), .label = at(0), .live = true},
+          maintain(site.entry, 4, at(0))};
+      const bool branchFirst = defect == ProtocolDefect::kBranchBeforeVeneer;
       for (const auto* part : {branchFirst ? &writeBranch : &writeVeneer, branchFirst ? &writeVeneer : &writeBranch})
         for (const Step& step : *part)
-          if (!(defect == "no-veneer-maintenance" && part == &writeVeneer && std::holds_alternative<CacheMaintenanceStep>(step)))
+          if (!(defect == ProtocolDefect::kNoVeneerMaintenance && part == &writeVeneer && std::holds_alternative<CacheMaintenanceStep>(step)))
             steps.push_back(step);
       steps.push_back(syncEntry);
     } else {
-      steps.push_back(StoreStep{site.entry, original, at(0), true});
+      steps.push_back(StoreStep{.address = site.entry, .bytes = original, .label = at(0), .live = true});
       steps.push_back(maintain(site.entry, 4, at(0)));
       steps.push_back(syncEntry);
-      steps.push_back(ReleaseStep{where, kVeneerBytes, "veneer"});
+      steps.push_back(ReleaseStep{.address = where, .size = kVeneerBytes, .label = "veneer"});
       // The padding goes back to what the linker wrote (reverse restores bytes exactly).
       if (padded) {
-        steps.push_back(StoreStep{where, {site.before.end() - kVeneerBytes, site.before.end()}, label, true});
+        steps.push_back(StoreStep{.address = where,
+                                  .bytes = {site.before.end() - kVeneerBytes, site.before.end()},
+                                  .label = label,
+                                  .live = true});
         steps.push_back(maintain(where, kVeneerBytes, "veneer"));
       }
     }
@@ -116,35 +129,50 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
   }
 
   // literal-swap and stop-the-world keep the original reachable through a trampoline.
-  TrampolineRequest request{site.entry, site.code, 4, site.scratch, false};
+  TrampolineRequest request{.functionAddress = site.entry,
+                            .function = site.code,
+                            .patchBytes = 4,
+                            .trampolineAddress = site.scratch,
+                            .btiGuarded = false};
   const Relocation relocation = arm64Relocator().relocate(request);
   if (!relocation.trampoline) return relocation.malformed ? malformed(relocation.refusal) : refuse(relocation.refusal);
   const Trampoline& t = *relocation.trampoline;
   if (t.bytes.size() > 32) return refuse("trampoline does not fit the 32 bytes the plan sets aside");
 
-  if (protocol == "literal-swap") {
+  if (protocol == ProtocolKind::kLiteralSwap) {
     // entry: B indirection; indirection: ldr x16, slot; br x16; slot: an aligned 64-bit
     // literal holding the trampoline (old code) until the patch, one 64-bit data store,
     // makes it the replacement.
     const uint64_t indirection = site.scratch + 32, slot = site.scratch + 40;
     if (!reaches(site.entry, indirection)) return refuse("indirection is out of B's reach");
     if (!reverse && !site.previous) {
-      steps.push_back(StoreStep{t.address, t.bytes, "trampoline", true});
-      steps.push_back(StoreStep{slot, littleEndian64(t.address), "literal", true, true});
-      steps.push_back(StoreStep{indirection, words({kLdrX16Plus8, kBrX16}), "indirection", true});
+      steps.push_back(StoreStep{.address = t.address, .bytes = t.bytes, .label = "trampoline", .live = true});
+      steps.push_back(StoreStep{
+          .address = slot, .bytes = littleEndian64(t.address), .label = "literal", .live = true, .data = true});
+      steps.push_back(StoreStep{
+          .address = indirection, .bytes = words({kLdrX16Plus8, kBrX16}), .label = "indirection", .live = true});
       steps.push_back(maintain(site.scratch, 48, "trampoline and indirection"));
-      steps.push_back(StoreStep{site.entry, branch(site.entry, indirection), at(0), true});
+      steps.push_back(
+          StoreStep{.address = site.entry, .bytes = branch(site.entry, indirection), .label = at(0), .live = true});
       steps.push_back(maintain(site.entry, 4, at(0)));
       steps.push_back(syncEntry);
     }
     const std::vector<uint8_t> value = littleEndian64(restoring ? t.address : to);
     const std::string label = restoring ? "literal (the unpatch)" : "literal (the patch)";
-    if (defect == "literal-in-halves") {
+    if (defect == ProtocolDefect::kLiteralInHalves) {
       // Two 32-bit stores: a thread may load half an old and half a new address.
-      steps.push_back(StoreStep{slot, {value.begin(), value.begin() + 4}, label + " low half", true, true});
-      steps.push_back(StoreStep{slot + 4, {value.begin() + 4, value.end()}, label + " high half", true, true});
+      steps.push_back(StoreStep{.address = slot,
+                                .bytes = {value.begin(), value.begin() + 4},
+                                .label = label + " low half",
+                                .live = true,
+                                .data = true});
+      steps.push_back(StoreStep{.address = slot + 4,
+                                .bytes = {value.begin() + 4, value.end()},
+                                .label = label + " high half",
+                                .live = true,
+                                .data = true});
     } else {
-      steps.push_back(StoreStep{slot, value, label, true, true});
+      steps.push_back(StoreStep{.address = slot, .bytes = value, .label = label, .live = true, .data = true});
     }
     return steps;
   }
@@ -153,19 +181,29 @@ Result<std::vector<Step>> arm64Steps(std::string_view protocol, const PatchSite&
     return refuse(fmt::format("replacement at {:#x} is out of B's +-128 MiB reach", to));
   const bool firstPatch = !reverse && !site.previous;
   if (firstPatch) {
-    steps.push_back(StoreStep{t.address, t.bytes, "trampoline", true});
+    steps.push_back(StoreStep{.address = t.address, .bytes = t.bytes, .label = "trampoline", .live = true});
     steps.push_back(maintain(t.address, t.bytes.size(), "trampoline"));
   }
   steps.push_back(SuspendAllStep{});
-  if (firstPatch) steps.push_back(MovePcStep{site.entry, t.displacedBytes, t.address, t.boundaries, "into the trampoline"});
-  steps.push_back(StoreStep{site.entry, restoring ? original : branch(site.entry, to), at(0), true});
+  if (firstPatch)
+    steps.push_back(MovePcStep{.from = site.entry,
+                               .size = t.displacedBytes,
+                               .to = t.address,
+                               .boundaries = t.boundaries,
+                               .label = "into the trampoline"});
+  steps.push_back(StoreStep{
+      .address = site.entry, .bytes = restoring ? original : branch(site.entry, to), .label = at(0), .live = true});
   steps.push_back(maintain(site.entry, 4, at(0)));
-  steps.push_back(SyncAllStep{"before resuming"});
+  steps.push_back(SyncAllStep{.label = "before resuming"});
   steps.push_back(ResumeAllStep{});
   if (reverse && !site.previous) {
     // The trampoline is freed (udf #0) once no thread is in it any more.
-    if (defect != "no-release") steps.push_back(ReleaseStep{t.address, t.bytes.size(), "trampoline"});
-    steps.push_back(StoreStep{t.address, std::vector<uint8_t>(t.bytes.size(), 0), "trampoline (freed)", true});
+    if (defect != ProtocolDefect::kNoRelease)
+      steps.push_back(ReleaseStep{.address = t.address, .size = t.bytes.size(), .label = "trampoline"});
+    steps.push_back(StoreStep{.address = t.address,
+                              .bytes = std::vector<uint8_t>(t.bytes.size(), 0),
+                              .label = "trampoline (freed)",
+                              .live = true});
   }
   return steps;
 }

@@ -156,20 +156,6 @@ class Arm64Relocator final : public Relocator {
     return out.finish();
   }
 
-  std::optional<RedirectChoice> protocolRedirect(std::string_view protocol, uint64_t entry,
-                                                 uint64_t target) const override {
-    if (protocol.empty()) protocol = "b-direct";
-    // Every Arm64 protocol ends with the redirect itself at the entry.
-    if (protocol != "b-direct" && protocol != "veneer" && protocol != "literal-swap" && protocol != "stop-the-world")
-      return std::nullopt;
-    RedirectChoice choice;
-    choice.bytes = redirect(entry, target);
-    choice.patchBytes = static_cast<uint32_t>(choice.bytes.size());
-    return choice;
-  }
-
-  std::string_view protocolNames() const override { return "b-direct, veneer, literal-swap, stop-the-world"; }
-
   std::vector<AddressRange> references(const TrampolineRequest& request) const override {
     std::vector<AddressRange> out;
     const std::span<const uint8_t> code = request.function;

@@ -43,9 +43,9 @@ bool reaches(uint64_t from, uint64_t to) {
 
 }  // namespace
 
-Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& site, bool reverse,
+Result<std::vector<Step>> x64Steps(ProtocolKind protocol, const PatchSite& site, bool reverse,
                                    const ProtocolOptions& options) {
-  const std::string_view defect = options.defect;
+  const ProtocolDefect defect = options.defect;
   auto refuse = [&](std::string why) -> Error { return refusal(fmt::format("function '{}': {}", site.name, why)); };
   // Bytes that do not decode are bad input, whatever the protocol would need of them.
   auto malformed = [&](std::string why) -> Error { return badInput(fmt::format("function '{}': {}", site.name, why)); };
@@ -55,13 +55,14 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
   const uint64_t to = reverse ? site.previous.value_or(0) : site.replacement;
   std::vector<Step> steps;
 
-  if (protocol == "padding-short-jmp") {
+  if (protocol == ProtocolKind::kPaddingShortJmp) {
     // e9 rel32 in the padding jumps to an address-table stub past the image's end, which
     // jumps through its slot; then eb f9 over a whole first instruction of >= 2 bytes
     // (one aligned 2-byte store). A later patch only stores the slot.
     const uint64_t slot = site.scratch + kSlotOffset;
     if (site.previous) {
-      steps.push_back(StoreStep{slot, littleEndian64(to), "address table slot", true, true});
+      steps.push_back(StoreStep{
+          .address = slot, .bytes = littleEndian64(to), .label = "address table slot", .live = true, .data = true});
       return steps;
     }
     const DecodedInstruction first = x64Arch().decode(code, site.entry);
@@ -79,18 +80,24 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
       return refuse("not even 5 bytes before the entry and 2 in the function to write to");
     const std::vector<uint8_t> padding(site.before.end() - kJump, site.before.end());
     if (!reverse) {
-      steps.push_back(StoreStep{site.scratch, addressTableStub(site.replacement, defect == "stub-clobbers-rcx"),
-                                "address table", true});
-      steps.push_back(StoreStep{site.entry - kJump, jumpRel32(site.entry - kJump, site.scratch), at(-5), true});
-      if (defect != "no-short-jmp") steps.push_back(StoreStep{site.entry, {0xEB, 0xF9}, at(0), true});
+      steps.push_back(StoreStep{.address = site.scratch,
+                                .bytes = addressTableStub(site.replacement, defect == ProtocolDefect::kStubClobbersRcx),
+                                .label = "address table",
+                                .live = true});
+      steps.push_back(StoreStep{.address = site.entry - kJump,
+                                .bytes = jumpRel32(site.entry - kJump, site.scratch),
+                                .label = at(-5),
+                                .live = true});
+      if (defect != ProtocolDefect::kNoShortJmp)
+        steps.push_back(StoreStep{.address = site.entry, .bytes = {0xEB, 0xF9}, .label = at(0), .live = true});
     } else {
-      steps.push_back(StoreStep{site.entry, {code[0], code[1]}, at(0), true});
+      steps.push_back(StoreStep{.address = site.entry, .bytes = {code[0], code[1]}, .label = at(0), .live = true});
       // A thread that took eb f9 just before may still be on the padding jump or the stub.
-      if (defect != "no-release") {
-        steps.push_back(ReleaseStep{site.entry - kJump, kJump, at(-5)});
-        steps.push_back(ReleaseStep{site.scratch, kStubBytes, "address table"});
+      if (defect != ProtocolDefect::kNoRelease) {
+        steps.push_back(ReleaseStep{.address = site.entry - kJump, .size = kJump, .label = at(-5)});
+        steps.push_back(ReleaseStep{.address = site.scratch, .size = kStubBytes, .label = "address table"});
       }
-      steps.push_back(StoreStep{site.entry - kJump, padding, at(-5), true});
+      steps.push_back(StoreStep{.address = site.entry - kJump, .bytes = padding, .label = at(-5), .live = true});
     }
     return steps;
   }
@@ -104,11 +111,11 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
   // Unpatching the first patch of a series restores the original bytes exactly.
   const std::vector<uint8_t> target = reverse && !site.previous ? original : jumpRel32(site.entry, to);
 
-  if (protocol == "naive-jmp5") {
-    steps.push_back(StoreStep{site.entry, target, at(0), true});
+  if (protocol == ProtocolKind::kNaiveJmp5) {
+    steps.push_back(StoreStep{.address = site.entry, .bytes = target, .label = at(0), .live = true});
     return steps;
   }
-  if (protocol == "int3-3step") {
+  if (protocol == ProtocolKind::kInt3ThreeStep) {
     // int3 on the first byte; the tail while every thread that reaches it traps; the
     // first byte last. A thread at the int3 continues with old or new semantics. Only
     // sound when the 5 bytes are one instruction: a thread stopped on a later boundary
@@ -119,38 +126,52 @@ Result<std::vector<Step>> x64Steps(std::string_view protocol, const PatchSite& s
     if (options.staticChecks && !site.previous && first.length < kJump)
       return refuse(fmt::format("first instruction '{}' is {} bytes; int3-3step replaces one whole "
                                 "instruction of at least 5", first.text, first.length));
-    const bool sync = defect != "no-sync";
-    steps.push_back(StoreStep{site.entry, {0xCC}, at(0), true});
-    if (sync) steps.push_back(SyncAllStep{"after the int3"});
-    steps.push_back(StoreStep{site.entry + 1, {target.begin() + 1, target.end()}, at(1), true});
-    if (sync) steps.push_back(SyncAllStep{"after the tail"});
-    steps.push_back(StoreStep{site.entry, {target[0]}, at(0), true});
-    if (sync) steps.push_back(SyncAllStep{"after the first byte"});
+    const bool sync = defect != ProtocolDefect::kNoSync;
+    steps.push_back(StoreStep{.address = site.entry, .bytes = {0xCC}, .label = at(0), .live = true});
+    if (sync) steps.push_back(SyncAllStep{.label = "after the int3"});
+    steps.push_back(StoreStep{
+        .address = site.entry + 1, .bytes = {target.begin() + 1, target.end()}, .label = at(1), .live = true});
+    if (sync) steps.push_back(SyncAllStep{.label = "after the tail"});
+    steps.push_back(StoreStep{.address = site.entry, .bytes = {target[0]}, .label = at(0), .live = true});
+    if (sync) steps.push_back(SyncAllStep{.label = "after the first byte"});
     return steps;
   }
   // stop-the-world: every thread suspended; those inside the span move to the trampoline
   // (a retarget replaces one jmp, which no thread can be inside of).
   if (site.previous) {
     steps.push_back(SuspendAllStep{});
-    steps.push_back(StoreStep{site.entry, target, at(0), true});
+    steps.push_back(StoreStep{.address = site.entry, .bytes = target, .label = at(0), .live = true});
     steps.push_back(ResumeAllStep{});
     return steps;
   }
-  TrampolineRequest request{site.entry, code, kJump, site.scratch, false, true};
-  if (defect == "wrong-rip-fixup") request.ripFixupError = 8;
+  TrampolineRequest request{.functionAddress = site.entry,
+                            .function = code,
+                            .patchBytes = kJump,
+                            .trampolineAddress = site.scratch,
+                            .btiGuarded = false,
+                            .callsReturnIntoTrampoline = true};
+  if (defect == ProtocolDefect::kWrongRipFixup) request.ripFixupError = 8;
   const Relocation relocation = x64Relocator().relocate(request);
   if (!relocation.trampoline) return relocation.malformed ? malformed(relocation.refusal) : refuse(relocation.refusal);
   const Trampoline& t = *relocation.trampoline;
-  if (!reverse) steps.push_back(StoreStep{t.address, t.bytes, "trampoline", true});
+  if (!reverse) steps.push_back(StoreStep{.address = t.address, .bytes = t.bytes, .label = "trampoline", .live = true});
   steps.push_back(SuspendAllStep{});
-  if (!reverse && defect != "no-move-pc")
-    steps.push_back(MovePcStep{site.entry, t.displacedBytes, t.address, t.boundaries, "into the trampoline"});
-  steps.push_back(StoreStep{site.entry, target, at(0), true});
+  if (!reverse && defect != ProtocolDefect::kNoMovePc)
+    steps.push_back(MovePcStep{.from = site.entry,
+                               .size = t.displacedBytes,
+                               .to = t.address,
+                               .boundaries = t.boundaries,
+                               .label = "into the trampoline"});
+  steps.push_back(StoreStep{.address = site.entry, .bytes = target, .label = at(0), .live = true});
   steps.push_back(ResumeAllStep{});
   if (reverse) {
     // The trampoline is freed (filled with int3) once no thread is in it any more.
-    if (defect != "no-release") steps.push_back(ReleaseStep{t.address, t.bytes.size(), "trampoline"});
-    steps.push_back(StoreStep{t.address, std::vector<uint8_t>(t.bytes.size(), 0xCC), "trampoline (freed)", true});
+    if (defect != ProtocolDefect::kNoRelease)
+      steps.push_back(ReleaseStep{.address = t.address, .size = t.bytes.size(), .label = "trampoline"});
+    steps.push_back(StoreStep{.address = t.address,
+                              .bytes = std::vector<uint8_t>(t.bytes.size(), 0xCC),
+                              .label = "trampoline (freed)",
+                              .live = true});
   }
   return steps;
 }

@@ -198,23 +198,6 @@ class X64Relocator final : public Relocator {
     return out.take();
   }
 
-  std::optional<RedirectChoice> protocolRedirect(std::string_view protocol, uint64_t entry,
-                                                 uint64_t target) const override {
-    if (protocol.empty()) protocol = "naive-jmp5";
-    // `eb f9` over a first instruction of >= 2 bytes; the rel32 jump sits in the padding.
-    if (protocol == "padding-short-jmp") return RedirectChoice{{0xEB, 0xF9}, 2};
-    // The others write the redirect itself at the entry (int3-3step: in three steps).
-    if (protocol != "naive-jmp5" && protocol != "int3-3step" && protocol != "stop-the-world") return std::nullopt;
-    RedirectChoice choice;
-    choice.bytes = redirect(entry, target);
-    choice.patchBytes = static_cast<uint32_t>(choice.bytes.size());
-    return choice;
-  }
-
-  std::string_view protocolNames() const override {
-    return "naive-jmp5, padding-short-jmp, int3-3step, stop-the-world";
-  }
-
   std::vector<AddressRange> references(const TrampolineRequest& request) const override {
     std::vector<Decoded> displaced;
     decodeDisplaced(request.function, request.patchBytes, displaced);  // what decodes, even if refused later

@@ -1,17 +1,21 @@
-#include "harness/IntegerArgument.h"
+#include "support/NumberText.h"
 
 #include <charconv>
 #include <cmath>
 
 namespace hph {
 
-std::optional<uint64_t> parseUnsigned(std::string_view text) {
-  int base = 10;
-  if (text.starts_with("0x") || text.starts_with("0X")) { base = 16; text.remove_prefix(2); }
+std::optional<uint64_t> parseUnsigned(std::string_view text, const UnsignedSyntax& syntax) {
+  int base = syntax.digits == IntegerDigits::kHex ? 16 : 10;
+  if (text.starts_with("0x") || (syntax.upperCasePrefix && text.starts_with("0X"))) {
+    base = 16;
+    text.remove_prefix(2);
+  }
   if (text.empty()) return std::nullopt;
+  // from_chars takes no sign and no prefix for an unsigned type: what is left is digits.
   uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  if (ec != std::errc() || end != text.data() + text.size() || value > syntax.max) return std::nullopt;
   return value;
 }
 
