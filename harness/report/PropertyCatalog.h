@@ -8,12 +8,12 @@
 
 namespace hph {
 
-struct PropertyInfo {
+struct ReportedProperty {
   std::string_view id;  // "C1", ..., "guest"
   std::string_view text;
 };
 
-const std::vector<PropertyInfo>& propertyCatalog();
+const std::vector<ReportedProperty>& propertyCatalog();
 // The checks a scenario of this architecture gets, in report order: the common ones,
 // the architecture's own, then "guest" (invariant, faults, runaways, deadlocks) and
 // "vacuity".

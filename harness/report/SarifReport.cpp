@@ -31,14 +31,14 @@ std::string uriOf(const std::string& path) {
 json sarifLog(const json& scenarios) {
   json rules = json::array();
   std::vector<std::string_view> ids;
-  for (const PropertyInfo& p : propertyCatalog()) {
+  for (const ReportedProperty& p : propertyCatalog()) {
     rules.push_back({{"id", p.id},
                      {"name", p.id == "guest"     ? std::string("GuestMisbehaved")
                               : p.id == "vacuity" ? std::string("PatchNotExercised")
                               : p.id == "refused" ? std::string("ProtocolRefused")
                                                   : fmt::format("Property{}", p.id)},
                      {"shortDescription", {{"text", p.text}}},
-                     {"fullDescription", {{"text", fmt::format("{} (DESIGN.md, property {}).", p.text, p.id)}}},
+                     {"fullDescription", {{"text", fmt::format("{} (docs/design.md, property {}).", p.text, p.id)}}},
                      {"defaultConfiguration", {{"level", "error"}}}});
     ids.push_back(p.id);
   }
