@@ -36,4 +36,13 @@ Result<Plan> buildPlan(ProtocolKind protocol, const Arch& arch, const std::vecto
   return plan;
 }
 
+void appendTrampolineFree(std::vector<Step>& steps, const Trampoline& trampoline, uint8_t fill, bool release) {
+  if (release)
+    steps.push_back(ReleaseStep{.address = trampoline.address, .size = trampoline.bytes.size(), .label = "trampoline"});
+  steps.push_back(StoreStep{.address = trampoline.address,
+                            .bytes = std::vector<uint8_t>(trampoline.bytes.size(), fill),
+                            .label = "trampoline (freed)",
+                            .live = true});
+}
+
 }  // namespace hph

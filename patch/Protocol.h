@@ -48,6 +48,11 @@ struct ProtocolOptions {
 Result<Plan> buildPlan(ProtocolKind protocol, const Arch& arch, const std::vector<PatchSite>& sites,
                        const ProtocolOptions& options = {});
 
+// Stop-the-world's unpatch frees the trampoline: a release (wait until no thread is in it;
+// left out by the no-release defect), then the trampoline filled with `fill` (the
+// architecture's trapping padding).
+void appendTrampolineFree(std::vector<Step>& steps, const Trampoline& trampoline, uint8_t fill, bool release);
+
 // Per architecture (patch/x64, patch/arm64): the steps for one site, or why not.
 Result<std::vector<Step>> x64Steps(ProtocolKind protocol, const PatchSite& site, bool reverse,
                                    const ProtocolOptions& options);

@@ -196,15 +196,7 @@ Result<std::vector<Step>> arm64Steps(ProtocolKind protocol, const PatchSite& sit
   steps.push_back(maintain(site.entry, 4, at(0)));
   steps.push_back(SyncAllStep{.label = "before resuming"});
   steps.push_back(ResumeAllStep{});
-  if (reverse && !site.previous) {
-    // The trampoline is freed (udf #0) once no thread is in it any more.
-    if (defect != ProtocolDefect::kNoRelease)
-      steps.push_back(ReleaseStep{.address = t.address, .size = t.bytes.size(), .label = "trampoline"});
-    steps.push_back(StoreStep{.address = t.address,
-                              .bytes = std::vector<uint8_t>(t.bytes.size(), 0),
-                              .label = "trampoline (freed)",
-                              .live = true});
-  }
+  if (reverse && !site.previous) appendTrampolineFree(steps, t, 0x00, defect != ProtocolDefect::kNoRelease);  // udf #0
   return steps;
 }
 

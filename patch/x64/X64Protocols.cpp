@@ -164,15 +164,7 @@ Result<std::vector<Step>> x64Steps(ProtocolKind protocol, const PatchSite& site,
                                .label = "into the trampoline"});
   steps.push_back(StoreStep{.address = site.entry, .bytes = target, .label = at(0), .live = true});
   steps.push_back(ResumeAllStep{});
-  if (reverse) {
-    // The trampoline is freed (filled with int3) once no thread is in it any more.
-    if (defect != ProtocolDefect::kNoRelease)
-      steps.push_back(ReleaseStep{.address = t.address, .size = t.bytes.size(), .label = "trampoline"});
-    steps.push_back(StoreStep{.address = t.address,
-                              .bytes = std::vector<uint8_t>(t.bytes.size(), 0xCC),
-                              .label = "trampoline (freed)",
-                              .live = true});
-  }
+  if (reverse) appendTrampolineFree(steps, t, 0xCC, defect != ProtocolDefect::kNoRelease);  // int3
   return steps;
 }
 
