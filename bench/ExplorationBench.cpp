@@ -9,9 +9,9 @@
 #include <cstring>
 
 #include "emu/pe/ImageLoader.h"
-#include "harness/explore/Session.h"
 #include "harness/explore/Explorer.h"
 #include "harness/explore/RandomStrategy.h"
+#include "harness/explore/Session.h"
 
 namespace hph {
 namespace {
@@ -45,7 +45,8 @@ void Raw(benchmark::State& state, const std::string& arch, bool blockHook) {
   uc_mem_map(engine.get(), sentinel & ~0xFFFull, 0x1000, UC_PROT_ALL);
   const uint64_t entry = image->imageBase + image->findFunction("work")->begin;
   uc_hook hook;
-  if (blockHook) uc_hook_add(engine.get(), &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(&emptyBlockHook), nullptr, 1, 0);
+  if (blockHook)
+    uc_hook_add(engine.get(), &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(&emptyBlockHook), nullptr, 1, 0);
 
   // The instruction count of the same calls, from the harness (which counts them).
   auto machine = std::move(Machine::create(a)).value();
@@ -58,14 +59,13 @@ void Raw(benchmark::State& state, const std::string& arch, bool blockHook) {
     for (uint64_t t = 0; t < 4; ++t) {
       const uint64_t args[] = {t};
       (void)a.prepareCall(engine, CallFrame{entry, args, stack + 0x100000, sentinel});
-      if (uc_emu_start(engine.get(), entry, sentinel, 0, 0) != UC_ERR_OK ||
-          engine.reg(a.pcRegister()) != sentinel)
+      if (uc_emu_start(engine.get(), entry, sentinel, 0, 0) != UC_ERR_OK || engine.reg(a.pcRegister()) != sentinel)
         state.SkipWithError("raw run did not return");
     }
   }
   if (a.returnValue(engine) != expected) state.SkipWithError("raw run computed something else");
-  state.counters["instructions/s"] = benchmark::Counter(static_cast<double>(perSchedule * state.iterations()),
-                                                        benchmark::Counter::kIsRate);
+  state.counters["instructions/s"] =
+      benchmark::Counter(static_cast<double>(perSchedule * state.iterations()), benchmark::Counter::kIsRate);
 }
 
 void Watched(benchmark::State& state, const std::string& arch) {

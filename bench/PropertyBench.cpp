@@ -8,8 +8,8 @@
 // Counters: schedules, schedules/s; the time per iteration is the whole exploration.
 #include <benchmark/benchmark.h>
 
-#include "harness/explore/Session.h"
 #include "harness/explore/Explorer.h"
+#include "harness/explore/Session.h"
 
 namespace hph {
 namespace {
@@ -42,9 +42,11 @@ void exploreAll(benchmark::State& state, const std::shared_ptr<const ScenarioInp
 }
 
 void FirstCounterexample(benchmark::State& state, bool dynamicOnly) {
-  exploreAll(state, patchScenario("patch-naive-jmp5.x64.toml", [&](Scenario& s) {
-               if (dynamicOnly) s.ignore = {Property::kX2};
-             }),
+  exploreAll(state,
+             patchScenario("patch-naive-jmp5.x64.toml",
+                           [&](Scenario& s) {
+                             if (dynamicOnly) s.ignore = {Property::kX2};
+                           }),
              true);
 }
 
@@ -58,7 +60,7 @@ void FetchModel(benchmark::State& state, const std::string& file, bool on) {
 
 BENCHMARK_CAPTURE(FirstCounterexample, naive_jmp5, false)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(FirstCounterexample, naive_jmp5_dynamic, true)->Unit(benchmark::kMillisecond)->UseRealTime();
-#define HPH_BOUND2(name, file) \
+#define HPH_BOUND2(name, file)                                                                                         \
   BENCHMARK_CAPTURE(Bound2, name, std::string(file))->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1)
 HPH_BOUND2(padding_short_jmp_x64, "patch-padding-short-jmp.x64.toml");
 HPH_BOUND2(int3_3step_x64, "patch-int3-3step.x64.toml");
@@ -69,10 +71,15 @@ HPH_BOUND2(veneer_arm64, "patch-veneer.arm64.toml");
 HPH_BOUND2(literal_swap_arm64, "patch-literal-swap.arm64.toml");
 HPH_BOUND2(stop_the_world_arm64, "patch-stop-the-world.arm64.toml");
 HPH_BOUND2(series_arm64, "patch-series.arm64.toml");
-#define HPH_FETCH(name, file)                                                                                     \
-  BENCHMARK_CAPTURE(FetchModel, name##_on, std::string(file), true)                                               \
-      ->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);                                                   \
-  BENCHMARK_CAPTURE(FetchModel, name##_off, std::string(file), false)->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1)
+#define HPH_FETCH(name, file)                                                                                          \
+  BENCHMARK_CAPTURE(FetchModel, name##_on, std::string(file), true)                                                    \
+      ->Unit(benchmark::kSecond)                                                                                       \
+      ->UseRealTime()                                                                                                  \
+      ->Iterations(1);                                                                                                 \
+  BENCHMARK_CAPTURE(FetchModel, name##_off, std::string(file), false)                                                  \
+      ->Unit(benchmark::kSecond)                                                                                       \
+      ->UseRealTime()                                                                                                  \
+      ->Iterations(1)
 HPH_FETCH(b_direct_arm64, "patch-b-direct.arm64.toml");
 HPH_FETCH(veneer_arm64, "patch-veneer.arm64.toml");
 

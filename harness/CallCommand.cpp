@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "emu/pe/ImageLoader.h"
-#include "support/EchoText.h"
 #include "harness/Diagnostics.h"
 #include "harness/explore/JobLimit.h"
+#include "support/EchoText.h"
 #include "support/NumberText.h"
 
 namespace hph {
@@ -16,9 +16,10 @@ namespace {
 constexpr uint64_t kLowestBase = 0x10000;
 
 nlohmann::json faultJson(const GuestFault& fault) {
-  return {{"kind", faultKindName(fault.kind)}, {"pc", fault.pc},     {"address", fault.address},
-          {"location", fault.location},        {"instruction", fault.instruction},
-          {"detail", fault.detail},            {"message", fault.describe()}};
+  return {{"kind", faultKindName(fault.kind)}, {"pc", fault.pc},
+          {"address", fault.address},          {"location", fault.location},
+          {"instruction", fault.instruction},  {"detail", fault.detail},
+          {"message", fault.describe()}};
 }
 
 }  // namespace
@@ -29,17 +30,18 @@ int runCall(const CallCommandOptions& options) {
     auto value = parseInteger(text);
     if (!value)
       return reportError(badInput(fmt::format("argument '{}': not a decimal or 0x-hex 64-bit "
-                                              "integer", echoText(text))));
+                                              "integer",
+                                              echoText(text))));
     args.push_back(*value);
   }
   if (args.size() > kMaxCallArgs)
-    return reportError(badInput(fmt::format("{} arguments: at most {} are supported", args.size(),
-                                            kMaxCallArgs)));
+    return reportError(badInput(fmt::format("{} arguments: at most {} are supported", args.size(), kMaxCallArgs)));
   std::optional<uint64_t> base;
   if (options.base) {
     base = parseUnsigned(*options.base);
     if (!base)
-      return reportError(badInput(fmt::format("--base '{}': not an unsigned decimal or 0x-hex integer", echoText(*options.base))));
+      return reportError(
+          badInput(fmt::format("--base '{}': not an unsigned decimal or 0x-hex integer", echoText(*options.base))));
   }
 
   auto image = readPeImage(options.image);
@@ -47,14 +49,14 @@ int runCall(const CallCommandOptions& options) {
   if (base && (*base < kLowestBase || *base > Machine::kStackBase || image->sizeOfImage > Machine::kStackBase - *base))
     // Below: page zero and null pointers; above: the harness's own stack, shims and
     // return sentinel, then non-canonical addresses.
-    return reportError(badInput(fmt::format("--base 0x{:x}: {} must load inside 0x{:x}..0x{:x}", *base,
-                                            options.image, kLowestBase, Machine::kStackBase)));
+    return reportError(badInput(fmt::format("--base 0x{:x}: {} must load inside 0x{:x}..0x{:x}", *base, options.image,
+                                            kLowestBase, Machine::kStackBase)));
   if (auto room = checkRoomForEngines(1); !room) return reportError(room.error());
   const FunctionInfo* function = image->findFunction(options.function);
   if (!function)
     return reportError(badInput(fmt::format("{}: function '{}': no export, .pdata function or "
-                                            "rva:0x... entry of that name", options.image,
-                                            echoText(options.function))));
+                                            "rva:0x... entry of that name",
+                                            options.image, echoText(options.function))));
   auto machine = Machine::create(*image->arch);
   if (!machine) return reportError(machine.error());
   auto loaded = loadImage(**machine, *image, base);
@@ -85,8 +87,8 @@ int runCall(const CallCommandOptions& options) {
   } else {
     std::vector<std::string> shown;
     for (uint64_t a : args) shown.push_back(fmt::format("{:#x}", a));
-    fmt::print("{}({}) = {} ({:#x}) in {} instructions\n", function->name, fmt::join(shown, ", "),
-               outcome->value, outcome->value, outcome->instructions);
+    fmt::print("{}({}) = {} ({:#x}) in {} instructions\n", function->name, fmt::join(shown, ", "), outcome->value,
+               outcome->value, outcome->instructions);
   }
   return outcome->fault ? kExitViolated : kExitHolds;
 }

@@ -9,19 +9,19 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "support/EchoText.h"
 #include "harness/Diagnostics.h"
-#include "support/NumberText.h"
 #include "harness/Interruption.h"
-#include "harness/report/Provenance.h"
 #include "harness/explore/Explorer.h"
 #include "harness/explore/JobLimit.h"
 #include "harness/explore/ReplayToken.h"
 #include "harness/report/ChromeTrace.h"
 #include "harness/report/JunitReport.h"
+#include "harness/report/Provenance.h"
 #include "harness/report/SarifReport.h"
 #include "harness/report/ScheduleText.h"
 #include "harness/scenario/Limits.h"
+#include "support/EchoText.h"
+#include "support/NumberText.h"
 
 namespace hph {
 namespace {
@@ -35,8 +35,8 @@ struct Shard {
 
 Result<Shard> parseShard(const std::string& text) {
   const auto refuse = [&] {
-    return badInput(fmt::format("--shard '{}': expected I/N with 0 <= I < N <= {}", echoText(text),
-                                limits::kMaxShardCount));
+    return badInput(
+        fmt::format("--shard '{}': expected I/N with 0 <= I < N <= {}", echoText(text), limits::kMaxShardCount));
   };
   const size_t slash = text.find('/');
   if (slash == std::string::npos) return refuse();
@@ -73,9 +73,12 @@ json locate(const ScenarioInputs& inputs, uint64_t address) {
 json provenance(const ScenarioInputs& inputs, const std::string& path) {
   json patches = json::array();
   for (const PatchImage& p : inputs.layout.patches) patches.push_back(p.sha256);
-  return {{"scenario_sha256", inputs.scenarioSha256}, {"base_sha256", inputs.baseSha256},
-          {"patch_sha256", patches},      {"hph_version", hphVersion()},
-          {"unicorn_version", unicornVersion()}, {"lief_version", liefVersion()}};
+  return {{"scenario_sha256", inputs.scenarioSha256},
+          {"base_sha256", inputs.baseSha256},
+          {"patch_sha256", patches},
+          {"hph_version", hphVersion()},
+          {"unicorn_version", unicornVersion()},
+          {"lief_version", liefVersion()}};
 }
 
 // How much a search that was cut short covered, and what cut it.
@@ -126,10 +129,15 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
     // input (a misspelt function, a malformed image) never is.
     if (scenario->expect.kind == VerdictKind::kRefused && inputs.error().status == Status::kRefused) {
       fmt::print("PASS {}: refused as expected: {}\n", scenario->name, inputs.error().message);
-      outcome.report = {{"name", scenario->name}, {"file", path}, {"verdict", "refused"},
-                        {"arch", std::string(archOf(scenario->arch).name())}, {"protocol", std::string(scenario->protocolText())},
-                        {"expect", verdictText(scenario->expect)}, {"as_expected", true},
-                        {"message", inputs.error().message}, {"timing", json::object()}};
+      outcome.report = {{"name", scenario->name},
+                        {"file", path},
+                        {"verdict", "refused"},
+                        {"arch", std::string(archOf(scenario->arch).name())},
+                        {"protocol", std::string(scenario->protocolText())},
+                        {"expect", verdictText(scenario->expect)},
+                        {"as_expected", true},
+                        {"message", inputs.error().message},
+                        {"timing", json::object()}};
       return outcome;
     }
     return refuse(inputs.error());
@@ -141,7 +149,8 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   settings = scenario->explore;
   if (options.strategy) {
     auto kind = parseStrategy(*options.strategy);
-    if (!kind) return refuse(badInput(fmt::format("--strategy '{}': not random, pct or exhaustive", *options.strategy)));
+    if (!kind)
+      return refuse(badInput(fmt::format("--strategy '{}': not random, pct or exhaustive", *options.strategy)));
     settings.strategy = *kind;
   }
   if (options.schedules) settings.schedules = *options.schedules;
@@ -183,13 +192,14 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   // "holds" must mean something: a patch step landed while a thread was in a watched
   // window, or calls reached the replacement after the patch. Otherwise it is vacuous.
   const bool patched = !inputs.value()->layout.sites.empty();
-  const bool vacuous = patched && !violated && !cutShort && result.stepsWithThreadInWindow == 0 &&
-                       result.patchedCalls == 0;
-  const Verdict verdict = refused    ? Verdict{VerdictKind::kRefused, ""}
-                          : violated ? Verdict{VerdictKind::kViolation, std::string(propertyId(result.counterexample->violation->property))}
-                          : cutShort ? Verdict{VerdictKind::kInconclusive, ""}
-                          : vacuous  ? Verdict{VerdictKind::kVacuous, ""}
-                                     : Verdict{VerdictKind::kHolds, ""};
+  const bool vacuous =
+      patched && !violated && !cutShort && result.stepsWithThreadInWindow == 0 && result.patchedCalls == 0;
+  const Verdict verdict =
+      refused    ? Verdict{VerdictKind::kRefused, ""}
+      : violated ? Verdict{VerdictKind::kViolation, std::string(propertyId(result.counterexample->violation->property))}
+      : cutShort ? Verdict{VerdictKind::kInconclusive, ""}
+      : vacuous  ? Verdict{VerdictKind::kVacuous, ""}
+                 : Verdict{VerdictKind::kHolds, ""};
   const bool asExpected = verdict == scenario->expect;
   // --accept-partial: a cut-short search that found nothing may stand for "holds", never
   // for a canary's expected violation (a canary that did not fire failed).
@@ -211,7 +221,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
     coverage += " (" + describeCutShort(result, settings) + ")";
   if (shard.count > 1) coverage += fmt::format(", shard {}/{}", shard.index, shard.count);
   const std::string mark = asExpected || acceptedPartial ? "PASS" : "FAIL";
-  const std::string expectation = asExpected       ? (scenario->expect.kind == VerdictKind::kHolds ? "" : " (as expected)")
+  const std::string expectation = asExpected ? (scenario->expect.kind == VerdictKind::kHolds ? "" : " (as expected)")
                                   : acceptedPartial ? " (accepted: --accept-partial)"
                                                     : fmt::format(" (expected {})", verdictText(scenario->expect));
   fmt::print("{} {}: {}{} — {}{}, seed {}, {}, {:.2f} s\n", mark, scenario->name, verdictText(verdict), expectation,
@@ -241,7 +251,8 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                       {"pruned", result.pruned},
                       {"shard", fmt::format("{}/{}", shard.index, shard.count)}};
   json patches = json::array();
-  for (const PatchImage& p : inputs.value()->layout.patches) patches.push_back({{"file", p.image->path}, {"sha256", p.sha256}});
+  for (const PatchImage& p : inputs.value()->layout.patches)
+    patches.push_back({{"file", p.image->path}, {"sha256", p.sha256}});
   outcome.report = {{"name", scenario->name},
                     {"file", path},
                     {"arch", std::string(archOf(scenario->arch).name())},
@@ -250,9 +261,10 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                     {"verdict", verdictText(verdict)},
                     {"as_expected", asExpected || acceptedPartial},
                     {"exploration", exploration},
-                    {"vacuity", {{"steps_with_thread_in_window", result.stepsWithThreadInWindow},
-                                 {"patched_calls", result.patchedCalls},
-                                 {"vacuous", vacuous}}},
+                    {"vacuity",
+                     {{"steps_with_thread_in_window", result.stepsWithThreadInWindow},
+                      {"patched_calls", result.patchedCalls},
+                      {"vacuous", vacuous}}},
                     {"provenance", provenance(*inputs.value(), path)},
                     {"timing", {{"seconds", result.seconds}, {"jobs", settings.jobs}}}};
   if (cutShort) outcome.report["message"] = describeCutShort(result, settings);
@@ -263,8 +275,9 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   const std::string replay = token.encode();
   fmt::print("  {}: {}\n", propertyId(run.violation->property), run.violation->message);
   if (const std::string site = describeViolationSite(*run.violation); !site.empty()) fmt::print("  where: {}\n", site);
-  fmt::print("  counterexample: {} preemption{}, {} scheduling points; the schedule (instructions, actor, how it ended):\n",
-             run.preemptions, run.preemptions == 1 ? "" : "s", run.points);
+  fmt::print(
+      "  counterexample: {} preemption{}, {} scheduling points; the schedule (instructions, actor, how it ended):\n",
+      run.preemptions, run.preemptions == 1 ? "" : "s", run.points);
   fmt::print("{}", describeSchedule(run));
   fmt::print("  replay: hph replay {}\n", replay);
   json counterexample = {{"property", propertyId(run.violation->property)},
@@ -330,9 +343,10 @@ void printVerdictTable(const json& scenarios) {
   for (const json& s : scenarios) {
     const json& e = s.contains("exploration") ? s["exploration"] : json::object();
     const std::string schedules = e.contains("schedules") ? std::to_string(e["schedules"].get<uint64_t>()) : "-";
-    fmt::print("{:<34} {:<6} {:<18} {:<22} {:<22} {:>10} {}\n", s.value("name", s.value("file", "")), s.value("arch", ""),
-               s.value("protocol", "").empty() ? "-" : s.value("protocol", ""), s.value("expect", "-"),
-               s.value("verdict", ""), schedules, s.value("as_expected", false) ? "ok" : "FAIL");
+    fmt::print("{:<34} {:<6} {:<18} {:<22} {:<22} {:>10} {}\n", s.value("name", s.value("file", "")),
+               s.value("arch", ""), s.value("protocol", "").empty() ? "-" : s.value("protocol", ""),
+               s.value("expect", "-"), s.value("verdict", ""), schedules,
+               s.value("as_expected", false) ? "ok" : "FAIL");
   }
 }
 
@@ -383,19 +397,18 @@ int runCheck(const CheckOptions& given) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   printVerdictTable(scenarios);
   if (options.jsonPath) {
-    json report = {{"schema", "hph-check/2"},
-                   {"hph_version", hphVersion()},
-                   {"unicorn_version", unicornVersion()},
-                   {"lief_version", liefVersion()},
-                   {"scenarios", scenarios},
-                   {"exit_code", exitCode},
-                   {"timing", {{"seconds", seconds}}}};
+    json report = {
+        {"schema", "hph-check/2"},         {"hph_version", hphVersion()}, {"unicorn_version", unicornVersion()},
+        {"lief_version", liefVersion()},   {"scenarios", scenarios},      {"exit_code", exitCode},
+        {"timing", {{"seconds", seconds}}}};
     if (!writeFile(*options.jsonPath, report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"))
       return reportError(hph::badInput(fmt::format("--json {}: cannot write", *options.jsonPath)));
   }
   if (options.junitPath && !writeFile(*options.junitPath, junitXml(scenarios, seconds)))
     return reportError(hph::badInput(fmt::format("--junit {}: cannot write", *options.junitPath)));
-  if (options.sarifPath && !writeFile(*options.sarifPath, sarifLog(scenarios).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"))
+  if (options.sarifPath &&
+      !writeFile(*options.sarifPath,
+                 sarifLog(scenarios).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"))
     return reportError(hph::badInput(fmt::format("--sarif {}: cannot write", *options.sarifPath)));
   return exitCode;
 }

@@ -28,7 +28,8 @@ inline CLI::Validator secondsIn(double max) {
   return CLI::Validator(
       [max](std::string& text) -> std::string {
         const auto value = parseSeconds(text);
-        if (!value || *value > max) return fmt::format("'{}' is not a number of seconds in 0..{}", echoText(text, 40), max);
+        if (!value || *value > max)
+          return fmt::format("'{}' is not a number of seconds in 0..{}", echoText(text, 40), max);
         text = fmt::format("{}", *value);
         return "";
       },

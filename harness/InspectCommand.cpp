@@ -32,9 +32,9 @@ EntryPatchability patchabilityOf(const PeImage& image, const FunctionInfo& f) {
 
 std::string_view chpeKindName(ChpeRange::Kind kind) {
   switch (kind) {
-    case ChpeRange::Kind::kArm64: return "arm64";
-    case ChpeRange::Kind::kArm64ec: return "arm64ec";
-    case ChpeRange::Kind::kAmd64: return "amd64";
+  case ChpeRange::Kind::kArm64: return "arm64";
+  case ChpeRange::Kind::kArm64ec: return "arm64ec";
+  case ChpeRange::Kind::kAmd64: return "amd64";
   }
   return "?";
 }
@@ -63,8 +63,11 @@ nlohmann::json toJson(const PeImage& image) {
   out["dll"] = (image.characteristics & 0x2000) != 0;
   json sections = json::array();
   for (const SectionInfo& s : image.sections)
-    sections.push_back({{"name", s.name}, {"rva", s.virtualAddress}, {"virtual_size", s.virtualSize},
-                        {"raw_size", s.rawSize}, {"permissions", permissions(s)}});
+    sections.push_back({{"name", s.name},
+                        {"rva", s.virtualAddress},
+                        {"virtual_size", s.virtualSize},
+                        {"raw_size", s.rawSize},
+                        {"permissions", permissions(s)}});
   out["sections"] = sections;
   json exports = json::array();
   for (const ExportInfo& e : image.exports)
@@ -77,22 +80,29 @@ nlohmann::json toJson(const PeImage& image) {
   json functions = json::array();
   for (const FunctionInfo& f : image.functions) {
     const EntryPatchability p = patchabilityOf(image, f);
-    json hp = {{"hotpatchable", p.hotpatchable}, {"first_instruction", p.firstInstruction},
+    json hp = {{"hotpatchable", p.hotpatchable},
+               {"first_instruction", p.firstInstruction},
                {"first_instruction_length", p.firstInstructionLength},
-               {"padding_before", p.paddingBefore}, {"reason", p.reason}};
+               {"padding_before", p.paddingBefore},
+               {"reason", p.reason}};
     // Only where the architecture has the rule: instructions aligned to a fixed width, a
     // set of instructions that may be modified while other cores run them.
     const ArchFacts& facts = image.arch->facts();
     if (facts.fixedInstructionBytes) hp["aligned"] = p.aligned;
     if (facts.concurrentModificationRestricted) hp["concurrently_modifiable"] = p.concurrentlyModifiable;
-    functions.push_back({{"name", f.name}, {"begin_rva", f.begin}, {"end_rva", f.end},
-                         {"exported", f.exported}, {"unwind_info", f.hasUnwindInfo},
-                         {"length_estimated", f.lengthEstimated}, {"hotpatch", hp}});
+    functions.push_back({{"name", f.name},
+                         {"begin_rva", f.begin},
+                         {"end_rva", f.end},
+                         {"exported", f.exported},
+                         {"unwind_info", f.hasUnwindInfo},
+                         {"length_estimated", f.lengthEstimated},
+                         {"hotpatch", hp}});
   }
   out["functions"] = functions;
   json loadConfig = nullptr;
   if (image.loadConfig)
-    loadConfig = {{"rva", image.loadConfig->rva}, {"size", image.loadConfig->size},
+    loadConfig = {{"rva", image.loadConfig->rva},
+                  {"size", image.loadConfig->size},
                   {"chpe_metadata_pointer", image.loadConfig->chpeMetadataPointer},
                   {"hotpatch_table_offset", image.loadConfig->hotPatchTableOffset}};
   out["load_config"] = loadConfig;
@@ -110,14 +120,19 @@ nlohmann::json toJson(const PeImage& image) {
     for (const HotPatchBase& b : image.hotPatch->bases) {
       json entries = json::array();
       for (const HotPatchEntry& e : b.entries)
-        entries.push_back({{"type", chunkName(e.type)}, {"type_code", e.type}, {"source_rva", e.sourceRva},
-                           {"source", functionAt(image, e.sourceRva)}, {"target_rva", e.targetRva}});
-      bases.push_back({{"applies_over", b.sequenceNumber}, {"flags", b.flags},
+        entries.push_back({{"type", chunkName(e.type)},
+                           {"type_code", e.type},
+                           {"source_rva", e.sourceRva},
+                           {"source", functionAt(image, e.sourceRva)},
+                           {"target_rva", e.targetRva}});
+      bases.push_back({{"applies_over", b.sequenceNumber},
+                       {"flags", b.flags},
                        {"original_time_date_stamp", b.originalTimeDateStamp},
-                       {"original_checksum", b.originalCheckSum}, {"patch_table", entries}});
+                       {"original_checksum", b.originalCheckSum},
+                       {"patch_table", entries}});
     }
-    hotPatch = {{"version", image.hotPatch->version}, {"sequence_number", image.hotPatch->sequenceNumber},
-                {"bases", bases}};
+    hotPatch = {
+        {"version", image.hotPatch->version}, {"sequence_number", image.hotPatch->sequenceNumber}, {"bases", bases}};
   }
   out["hotpatch"] = hotPatch;
   return out;
@@ -126,12 +141,12 @@ nlohmann::json toJson(const PeImage& image) {
 void printText(const PeImage& image) {
   fmt::print("{}: {} PE32+ {}, image base 0x{:x}, size 0x{:x}\n", image.path, image.arch->name(),
              (image.characteristics & 0x2000) ? "DLL" : "EXE", image.imageBase, image.sizeOfImage);
-  fmt::print("  timestamp 0x{:08x}, checksum 0x{:08x}, entry {}\n", image.timeDateStamp,
-             image.checkSum, image.entryRva ? fmt::format("rva 0x{:x}", image.entryRva) : "none");
+  fmt::print("  timestamp 0x{:08x}, checksum 0x{:08x}, entry {}\n", image.timeDateStamp, image.checkSum,
+             image.entryRva ? fmt::format("rva 0x{:x}", image.entryRva) : "none");
   fmt::print("sections ({}):\n", image.sections.size());
   for (const SectionInfo& s : image.sections)
-    fmt::print("  {:<8} rva 0x{:<6x} vsize 0x{:<6x} raw 0x{:<6x} {}\n", s.name, s.virtualAddress,
-               s.virtualSize, s.rawSize, permissions(s));
+    fmt::print("  {:<8} rva 0x{:<6x} vsize 0x{:<6x} raw 0x{:<6x} {}\n", s.name, s.virtualAddress, s.virtualSize,
+               s.rawSize, permissions(s));
   fmt::print("exports ({}), imports ({})\n", image.exports.size(), image.imports.size());
   for (const ImportInfo& i : image.imports) fmt::print("  import {}!{}\n", i.dll, i.function);
   size_t patchable = 0;
@@ -139,16 +154,15 @@ void printText(const PeImage& image) {
   for (const FunctionInfo& f : image.functions) {
     const EntryPatchability p = patchabilityOf(image, f);
     patchable += p.hotpatchable;
-    fmt::print("  [0x{:06x}, 0x{:06x}){} {:<20} {:<5} {:<13} {}\n", f.begin, f.end,
-               f.lengthEstimated ? "~" : " ", f.name, f.hasUnwindInfo ? "pdata" : "-",
-               p.hotpatchable ? "hotpatchable" : "no", p.hotpatchable ? p.firstInstruction : p.reason);
+    fmt::print("  [0x{:06x}, 0x{:06x}){} {:<20} {:<5} {:<13} {}\n", f.begin, f.end, f.lengthEstimated ? "~" : " ",
+               f.name, f.hasUnwindInfo ? "pdata" : "-", p.hotpatchable ? "hotpatchable" : "no",
+               p.hotpatchable ? p.firstInstruction : p.reason);
   }
   fmt::print("  {} of {} hotpatchable as compiled ('~': end estimated, no .pdata)\n", patchable,
              image.functions.size());
   if (image.loadConfig)
     fmt::print("load config: size 0x{:x}, CHPE metadata pointer 0x{:x}, hotpatch table offset 0x{:x}\n",
-               image.loadConfig->size, image.loadConfig->chpeMetadataPointer,
-               image.loadConfig->hotPatchTableOffset);
+               image.loadConfig->size, image.loadConfig->chpeMetadataPointer, image.loadConfig->hotPatchTableOffset);
   else
     fmt::print("load config: none\n");
   if (image.chpe)
@@ -157,7 +171,8 @@ void printText(const PeImage& image) {
   fmt::print("hotpatch: version {}, sequence number {}\n", image.hotPatch->version, image.hotPatch->sequenceNumber);
   for (const HotPatchBase& b : image.hotPatch->bases) {
     fmt::print("  base timestamp 0x{:08x}, checksum 0x{:08x}, applies over {}\n", b.originalTimeDateStamp,
-               b.originalCheckSum, b.sequenceNumber ? fmt::format("patch {}", b.sequenceNumber) : "the unpatched image");
+               b.originalCheckSum,
+               b.sequenceNumber ? fmt::format("patch {}", b.sequenceNumber) : "the unpatched image");
     for (const HotPatchEntry& e : b.entries)
       fmt::print("    {:<8} source rva 0x{:06x} {:<16} -> base rva 0x{:06x}\n", chunkName(e.type), e.sourceRva,
                  functionAt(image, e.sourceRva), e.targetRva);

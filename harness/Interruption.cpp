@@ -24,7 +24,7 @@ void onSignal(int number) {
 InterruptionScope::InterruptionScope() {
   interruptRequested = false;
   interruptSignal = 0;
-  struct sigaction action {};
+  struct sigaction action{};
   action.sa_handler = onSignal;
   // Restart system calls: a signal during a report write must not fail the write.
   action.sa_flags = SA_RESTART;

@@ -4,9 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "support/HexText.h"
 #include "harness/Diagnostics.h"
 #include "harness/scenario/PreparedScenario.h"
+#include "support/HexText.h"
 
 namespace hph {
 namespace {
@@ -16,19 +16,24 @@ using nlohmann::json;
 // The machine-readable form of a step: its kind and fields.
 struct StepJson {
   json operator()(const StoreStep& s) const {
-    return {{"kind", "store"}, {"address", s.address}, {"bytes", hexBytes(s.bytes, HexLayout::kPacked)}, {"width", s.bytes.size()},
-            {"live", s.live}, {"data", s.data}, {"label", s.label}};
+    return {{"kind", "store"},         {"address", s.address}, {"bytes", hexBytes(s.bytes, HexLayout::kPacked)},
+            {"width", s.bytes.size()}, {"live", s.live},       {"data", s.data},
+            {"label", s.label}};
   }
   json operator()(const CacheMaintenanceStep& s) const {
-    return {{"kind", "cache-maintenance"}, {"address", s.address},          {"size", s.size},
-            {"label", s.label},            {"clean_data", s.cleanData}, {"invalidate_instructions", s.invalidateInstructions}};
+    return {{"kind", "cache-maintenance"},
+            {"address", s.address},
+            {"size", s.size},
+            {"label", s.label},
+            {"clean_data", s.cleanData},
+            {"invalidate_instructions", s.invalidateInstructions}};
   }
   json operator()(const SyncAllStep& s) const { return {{"kind", "sync-all"}, {"label", s.label}}; }
   json operator()(const SuspendAllStep&) const { return {{"kind", "suspend-all"}}; }
   json operator()(const ResumeAllStep&) const { return {{"kind", "resume-all"}}; }
   json operator()(const MovePcStep& s) const {
-    return {{"kind", "move-pc"}, {"from", s.from},         {"size", s.size},
-            {"to", s.to},        {"boundaries", s.boundaries}, {"retries", s.retries}};
+    return {{"kind", "move-pc"},          {"from", s.from},      {"size", s.size}, {"to", s.to},
+            {"boundaries", s.boundaries}, {"retries", s.retries}};
   }
   json operator()(const ReleaseStep& s) const {
     return {{"kind", "release"}, {"address", s.address}, {"size", s.size}, {"label", s.label}};
@@ -48,11 +53,16 @@ int runPlan(const PlanOptions& options) {
   if (options.json) {
     json sites = json::array();
     for (const PatchSite& s : in.layout.sites)
-      sites.push_back({{"function", s.name}, {"entry", s.entry}, {"replacement", s.replacement}, {"scratch", s.scratch},
+      sites.push_back({{"function", s.name},
+                       {"entry", s.entry},
+                       {"replacement", s.replacement},
+                       {"scratch", s.scratch},
                        {"previous", s.previous ? json(*s.previous) : json(nullptr)}});
     json patches = json::array();
     for (const PatchImage& p : in.layout.patches)
-      patches.push_back({{"image", p.image->path}, {"load_address", p.loadAddress}, {"sequence_number", p.sequenceNumber},
+      patches.push_back({{"image", p.image->path},
+                         {"load_address", p.loadAddress},
+                         {"sequence_number", p.sequenceNumber},
                          {"sha256", p.sha256}});
     json steps = json::array();
     for (const Step& step : in.plan.steps) {
@@ -60,21 +70,26 @@ int runPlan(const PlanOptions& options) {
       j["description"] = describeStep(step);
       steps.push_back(std::move(j));
     }
-    json out = {{"scenario", options.scenario}, {"arch", std::string(archOf(scenario->arch).name())}, {"protocol", std::string(scenario->protocolText())},
-                {"reverse", scenario->reverse}, {"hotpatch_area", in.layout.scratchBase}, {"patches", patches}, {"sites", sites}, {"steps", steps}};
+    json out = {{"scenario", options.scenario},
+                {"arch", std::string(archOf(scenario->arch).name())},
+                {"protocol", std::string(scenario->protocolText())},
+                {"reverse", scenario->reverse},
+                {"hotpatch_area", in.layout.scratchBase},
+                {"patches", patches},
+                {"sites", sites},
+                {"steps", steps}};
     fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return kExitHolds;
   }
-  fmt::print("{}: {} protocol {}{}, hotpatch area at {:#x}\n", scenario->name, archOf(scenario->arch).name(), scenario->protocolText(),
-             scenario->reverse ? " (then reversed)" : "", in.layout.scratchBase);
+  fmt::print("{}: {} protocol {}{}, hotpatch area at {:#x}\n", scenario->name, archOf(scenario->arch).name(),
+             scenario->protocolText(), scenario->reverse ? " (then reversed)" : "", in.layout.scratchBase);
   for (const PatchImage& p : in.layout.patches)
     fmt::print("  patch {} loaded at {:#x}{}\n", p.image->path, p.loadAddress,
                p.sequenceNumber ? fmt::format(" (sequence number {})", p.sequenceNumber) : "");
   for (const PatchSite& s : in.layout.sites)
     fmt::print("  site {}: entry {:#x} -> replacement {:#x}{}\n", s.name, s.entry, s.replacement,
                s.previous ? fmt::format(" (retargeted from {:#x})", *s.previous) : "");
-  for (size_t i = 0; i < in.plan.steps.size(); ++i)
-    fmt::print("  {:>3}. {}\n", i + 1, describeStep(in.plan.steps[i]));
+  for (size_t i = 0; i < in.plan.steps.size(); ++i) fmt::print("  {:>3}. {}\n", i + 1, describeStep(in.plan.steps[i]));
   return kExitHolds;
 }
 

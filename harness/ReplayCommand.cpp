@@ -8,15 +8,15 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "support/EchoText.h"
-#include "support/InputFile.h"
 #include "harness/Diagnostics.h"
-#include "harness/scenario/Limits.h"
 #include "harness/explore/Explorer.h"
 #include "harness/explore/JobLimit.h"
 #include "harness/explore/ReplayToken.h"
 #include "harness/report/ChromeTrace.h"
 #include "harness/report/ScheduleText.h"
+#include "harness/scenario/Limits.h"
+#include "support/EchoText.h"
+#include "support/InputFile.h"
 
 namespace hph {
 namespace {
@@ -71,14 +71,13 @@ int runReplay(const ReplayOptions& options) {
   if (const std::string changed = token->changedInput(*inputs.value()); !changed.empty())
     return reportError(badInput(fmt::format("replay token: {}: {}", path, changed)));
   // One engine for the run, one more for C5's reference calls with pure functions.
-  const bool pure = std::any_of(scenario->functions.begin(), scenario->functions.end(),
-                                [](const FunctionMap& f) { return f.pure; });
+  const bool pure =
+      std::any_of(scenario->functions.begin(), scenario->functions.end(), [](const FunctionMap& f) { return f.pure; });
   if (auto room = checkRoomForEngines(pure ? 2 : 1); !room) return reportError(room.error());
   bool diverged = false;
   auto run = replaySchedule(inputs.value(), token->decisions, &diverged);
   if (!run) return reportError(run.error());
-  if (diverged)
-    return reportError(badInput("replay token: its decisions do not fit this scenario's schedule"));
+  if (diverged) return reportError(badInput("replay token: its decisions do not fit this scenario's schedule"));
   if (options.tracePath) {
     std::ofstream out(*options.tracePath, std::ios::binary);
     out << chromeTraceJson(*run, scenario->name, *text);
@@ -92,20 +91,22 @@ int runReplay(const ReplayOptions& options) {
                           {"exit_codes", run->exitCodes},
                           {"instructions", run->instructions}};
     if (run->violation)
-      out["violation"] = {{"property", propertyId(run->violation->property)},
-                          {"message", run->violation->message},
-                          {"actor", actorName(run->violation->actor)},
-                          {"instruction", run->violation->instruction},
-                          {"step", run->violation->step ? nlohmann::json(*run->violation->step + 1) : nlohmann::json(nullptr)}};
+      out["violation"] = {
+          {"property", propertyId(run->violation->property)},
+          {"message", run->violation->message},
+          {"actor", actorName(run->violation->actor)},
+          {"instruction", run->violation->instruction},
+          {"step", run->violation->step ? nlohmann::json(*run->violation->step + 1) : nlohmann::json(nullptr)}};
     if (run->invariantValue) out["invariant_value"] = *run->invariantValue;
     fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
     fmt::print("{}: {} — {} preemption{}, {} scheduling points, {} instructions\n", scenario->name,
-               run->violation ? "violation:" + std::string(propertyId(run->violation->property)) : "holds", run->preemptions,
-               run->preemptions == 1 ? "" : "s", run->points, run->instructions);
+               run->violation ? "violation:" + std::string(propertyId(run->violation->property)) : "holds",
+               run->preemptions, run->preemptions == 1 ? "" : "s", run->points, run->instructions);
     if (run->violation) {
       fmt::print("  {}: {}\n", propertyId(run->violation->property), run->violation->message);
-      if (const std::string site = describeViolationSite(*run->violation); !site.empty()) fmt::print("  where: {}\n", site);
+      if (const std::string site = describeViolationSite(*run->violation); !site.empty())
+        fmt::print("  where: {}\n", site);
     }
     fmt::print("{}", describeSchedule(*run));
   }

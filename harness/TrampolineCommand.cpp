@@ -5,14 +5,14 @@
 #include <nlohmann/json.hpp>
 
 #include "emu/pe/PeImage.h"
-#include "support/EchoText.h"
-#include "support/HexText.h"
 #include "harness/Diagnostics.h"
 #include "harness/explore/JobLimit.h"
-#include "support/NumberText.h"
 #include "patch/Redirect.h"
 #include "patch/TrampolineCheck.h"
 #include "patch/TrampolinePlacement.h"
+#include "support/EchoText.h"
+#include "support/HexText.h"
+#include "support/NumberText.h"
 
 namespace hph {
 namespace {
@@ -74,7 +74,8 @@ Placed place(const Relocator& relocator, const FunctionInput& f, uint64_t prefer
     const auto at = firstFreePlace(preferred, kTrampolineSlot, kTrampolineAlignment, avoid, kPlaceableEnd);
     if (!at) {
       placed.refusal = fmt::format("no room below 0x{:x} for a trampoline clear of the function and of what its "
-                                   "displaced instructions reference", kPlaceableEnd);
+                                   "displaced instructions reference",
+                                   kPlaceableEnd);
       return placed;
     }
     if (*at == placed.trampolineAddress) return placed;
@@ -85,15 +86,14 @@ Placed place(const Relocator& relocator, const FunctionInput& f, uint64_t prefer
 }
 
 json refusedBeforeRelocation(const FunctionInput& f, const std::string& why) {
-  return json{{"function", f.name}, {"address", f.address}, {"verdict", "refused"}, {"reason", why},
-              {"patch", nullptr}, {"trampoline", nullptr}, {"resume_address", nullptr}};
+  return json{{"function", f.name}, {"address", f.address},  {"verdict", "refused"},     {"reason", why},
+              {"patch", nullptr},   {"trampoline", nullptr}, {"resume_address", nullptr}};
 }
 
 // One function: place, relocate, check, describe. `mismatch` is set when the check failed;
 // `next` is where the following function's trampoline may start.
 Result<json> processFunction(const Relocator& relocator, const FunctionInput& f, uint64_t preferred,
-                             const TrampolineOptions& options, ProtocolKind protocol, bool* mismatch,
-                             uint64_t* next) {
+                             const TrampolineOptions& options, ProtocolKind protocol, bool* mismatch, uint64_t* next) {
   const Arch& arch = relocator.arch();
   *next = preferred + kTrampolineSlot;
   if (const std::string problem = placementProblem(f.address, f.bytes.size(), preferred); !problem.empty())
@@ -110,7 +110,8 @@ Result<json> processFunction(const Relocator& relocator, const FunctionInput& f,
   request.trampolineAddress = trampolineAddress;
   request.btiGuarded = arch.branchTargetsEnforced(f.bytes);
   const Relocation relocation = relocator.relocate(request);
-  json out = {{"function", f.name}, {"address", f.address},
+  json out = {{"function", f.name},
+              {"address", f.address},
               {"patch", {{"address", f.address}, {"bytes", hexBytes(redirect->bytes, HexLayout::kPacked)}}}};
   if (!relocation.trampoline) {
     out["verdict"] = "refused";
@@ -147,8 +148,10 @@ void printText(const json& r) {
   fmt::print(" — patch {} | trampoline @ {:#x} {} | resume {:#x}", r["patch"]["bytes"].get<std::string>(),
              r["trampoline"]["address"].get<uint64_t>(), r["trampoline"]["bytes"].get<std::string>(),
              r["resume_address"].get<uint64_t>());
-  if (r["verdict"] == "mismatch") fmt::print("\n  MISMATCH: {}", r["reason"].get<std::string>());
-  else fmt::print(" | equivalent over {} states", r["states_checked"].get<uint32_t>());
+  if (r["verdict"] == "mismatch")
+    fmt::print("\n  MISMATCH: {}", r["reason"].get<std::string>());
+  else
+    fmt::print(" | equivalent over {} states", r["states_checked"].get<uint32_t>());
   fmt::print("\n");
 }
 
@@ -171,18 +174,20 @@ int runTrampoline(const TrampolineOptions& options) {
       functions.push_back({f.name, image->imageBase + f.begin, image->bytesAt(f.begin, f.end - f.begin)});
     }
     if (functions.empty())
-      return reportError(badInput(fmt::format("{}: function '{}': no such function", *options.image, *options.function)));
+      return reportError(
+          badInput(fmt::format("{}: function '{}': no such function", *options.image, *options.function)));
   } else {
     if (!options.arch || !options.hex) return reportError(badInput("give IMAGE, or --arch and --hex"));
     arch = archByName(*options.arch);
     if (!arch) return reportError(badInput(fmt::format("--arch '{}': x64 or arm64", echoText(*options.arch))));
     // "48 83 ec 28", "0x4883ec28", split over lines: any white space, one leading 0x.
     auto bytes = parseHexBytes(*options.hex, {.ignored = " \t\n\v\f\r", .prefix = true});
-    if (!bytes) return reportError(badInput(fmt::format("--hex '{}': not an even number of hex digits", echoText(*options.hex))));
+    if (!bytes)
+      return reportError(badInput(fmt::format("--hex '{}': not an even number of hex digits", echoText(*options.hex))));
     auto address = options.address ? parseUnsigned(*options.address) : std::optional<uint64_t>(kDefaultHexAddress);
     if (!address)
-      return reportError(badInput(fmt::format("--address '{}': not an unsigned decimal or 0x-hex 64-bit integer",
-                                              echoText(*options.address))));
+      return reportError(badInput(
+          fmt::format("--address '{}': not an unsigned decimal or 0x-hex 64-bit integer", echoText(*options.address))));
     functions.push_back({"hex", *address, *bytes});
     // Saturating: near 2^64 the sum would wrap to a low address (refused above as unplaceable).
     trampolineBase = *address > UINT64_MAX - kHexTrampolineDistance ? UINT64_MAX - kTrampolineSlot
@@ -211,16 +216,20 @@ int runTrampoline(const TrampolineOptions& options) {
     if (!options.json) printText(*result);
     results.push_back(std::move(*result));
   }
-  if (options.json) fmt::print("{}\n", (options.all ? results : results[0]).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (options.json)
+    fmt::print("{}\n",
+               (options.all ? results : results[0]).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   else if (options.all) {
     size_t relocated = 0, refused = 0, mismatched = 0;
     for (const json& r : results) {
-      if (r["verdict"] == "relocated") ++relocated;
-      else if (r["verdict"] == "refused") ++refused;
-      else ++mismatched;
+      if (r["verdict"] == "relocated")
+        ++relocated;
+      else if (r["verdict"] == "refused")
+        ++refused;
+      else
+        ++mismatched;
     }
-    fmt::print("{} functions: {} relocated, {} refused, {} mismatch\n", results.size(), relocated, refused,
-               mismatched);
+    fmt::print("{} functions: {} relocated, {} refused, {} mismatch\n", results.size(), relocated, refused, mismatched);
   }
   return mismatch ? kExitViolated : kExitHolds;
 }

@@ -10,7 +10,7 @@ namespace hph {
 
 struct TrampolineOptions {
   std::optional<std::string> image;
-  std::optional<std::string> arch;      // with --hex
+  std::optional<std::string> arch;  // with --hex
   std::optional<std::string> hex;
   std::optional<std::string> address;   // of the --hex function (default 0x140001000)
   std::optional<std::string> function;  // with IMAGE

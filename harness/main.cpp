@@ -5,16 +5,16 @@
 
 #include <exception>
 
-#include "support/Status.h"
-#include "harness/CliRanges.h"
-#include "harness/scenario/Limits.h"
 #include "harness/CallCommand.h"
 #include "harness/CheckCommand.h"
+#include "harness/CliRanges.h"
 #include "harness/InspectCommand.h"
 #include "harness/PlanCommand.h"
 #include "harness/ReplayCommand.h"
 #include "harness/TrampolineCommand.h"
+#include "harness/scenario/Limits.h"
 #include "patch/ProtocolRegistry.h"
+#include "support/Status.h"
 
 namespace {
 
@@ -56,17 +56,15 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("hph ") + HPH_VERSION_STRING);
 
   InspectOptions inspect;
-  CLI::App* inspectCmd = app.add_subcommand(
-      "inspect", "Machine, sections, exports, functions and their hotpatchability, load config.");
+  CLI::App* inspectCmd =
+      app.add_subcommand("inspect", "Machine, sections, exports, functions and their hotpatchability, load config.");
   inspectCmd->add_option("IMAGE", inspect.image, "PE image (x64 or Arm64)")->required();
   inspectCmd->add_flag("--json", inspect.json, "machine-readable output");
 
   CallCommandOptions call;
-  CLI::App* callCmd = app.add_subcommand(
-      "call", "Run one function under emulation and print its 64-bit result.");
+  CLI::App* callCmd = app.add_subcommand("call", "Run one function under emulation and print its 64-bit result.");
   callCmd->add_option("IMAGE", call.image, "PE image (x64 or Arm64)")->required();
-  callCmd->add_option("FUNCTION", call.function, "export name, .pdata name (sub_<rva>) or rva:0x...")
-      ->required();
+  callCmd->add_option("FUNCTION", call.function, "export name, .pdata name (sub_<rva>) or rva:0x...")->required();
   callCmd->add_option("ARG", call.arguments, "up to 8 integer arguments (decimal or 0x-hex)");
   callCmd->add_flag("--json", call.json, "machine-readable output; \"result\" is unsigned decimal");
   callCmd->add_option("--budget", call.budget, "instruction budget (stops runaway guests)")
@@ -75,8 +73,8 @@ int main(int argc, char** argv) {
   callCmd->add_option("--base", call.base, "load address (default: the preferred ImageBase)");
 
   CheckOptions check;
-  CLI::App* checkCmd = app.add_subcommand(
-      "check", "Explore the schedules of scenarios (threads + patcher) and check their properties.");
+  CLI::App* checkCmd =
+      app.add_subcommand("check", "Explore the schedules of scenarios (threads + patcher) and check their properties.");
   checkCmd->add_option("SCENARIO", check.scenarios, "scenario files (TOML)")->required();
   checkCmd->add_option("--strategy", check.strategy, "random | pct | exhaustive (default: the scenario's)");
   checkCmd->add_option("--schedules", check.schedules, "random/pct: schedules to run; exhaustive: a cap")
@@ -115,8 +113,8 @@ int main(int argc, char** argv) {
   planCmd->footer(protocolsFooter());
 
   TrampolineOptions trampoline;
-  CLI::App* trampolineCmd = app.add_subcommand(
-      "trampoline", "Build and check trampolines: on --hex bytes, or an IMAGE's functions.");
+  CLI::App* trampolineCmd =
+      app.add_subcommand("trampoline", "Build and check trampolines: on --hex bytes, or an IMAGE's functions.");
   trampolineCmd->add_option("IMAGE", trampoline.image, "PE image (or use --arch and --hex)");
   trampolineCmd->add_option("--arch", trampoline.arch, "x64 | arm64 (with --hex)");
   trampolineCmd->add_option("--hex", trampoline.hex, "the function's bytes, as hex");

@@ -21,8 +21,7 @@ class CodeBuffer {
   const std::vector<uint8_t>& view() const { return bytes_; }
 
  private:
-  template <class T>
-  void append(T v) {
+  template <class T> void append(T v) {
     uint8_t b[sizeof(T)];
     std::memcpy(b, &v, sizeof(T));
     bytes_.insert(bytes_.end(), b, b + sizeof(T));

@@ -12,8 +12,8 @@
 
 #include "emu/core/Arch.h"
 #include "patch/CodeImage.h"
-#include "plan/Plan.h"
 #include "patch/Protocol.h"
+#include "plan/Plan.h"
 
 namespace hph {
 

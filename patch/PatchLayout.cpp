@@ -78,8 +78,8 @@ Result<std::vector<std::pair<uint32_t, uint32_t>>> explicitFunctions(const Patch
       return badInput(fmt::format("{}: [[functions]][{}].target: '{}' is not a function of {}", request.origin, i,
                                   map.target, fileNameOf(base.path)));
     if (!replacement)
-      return badInput(fmt::format("{}: [[functions]][{}].replacement: '{}' is not a function of {}", request.origin,
-                                  i, map.replacement, fileNameOf(p.path)));
+      return badInput(fmt::format("{}: [[functions]][{}].replacement: '{}' is not a function of {}", request.origin, i,
+                                  map.replacement, fileNameOf(p.path)));
     functions.emplace_back(target->begin, replacement->begin);
   }
   return functions;

@@ -55,7 +55,8 @@ Result<PatchTableRequest> readPatchTable(const PeImage& base, const PeImage& pat
     const FunctionInfo* target = base.findFunction(fmt::format("rva:0x{:x}", e.targetRva));
     const FunctionInfo* source = patch.findFunction(fmt::format("rva:0x{:x}", e.sourceRva));
     if (!target)
-      return fail(entry + ".TargetRva", fmt::format("0x{:x} is not a function of {}", e.targetRva, fileNameOf(base.path)));
+      return fail(entry + ".TargetRva",
+                  fmt::format("0x{:x} is not a function of {}", e.targetRva, fileNameOf(base.path)));
     if (!source) return fail(entry + ".SourceRva", fmt::format("0x{:x} is not a function of the patch", e.sourceRva));
     out.functions.emplace_back(target->begin, source->begin);
   }

@@ -7,21 +7,21 @@
 #include <string_view>
 #include <vector>
 
-#include "support/Result.h"
-#include "plan/Plan.h"
 #include "patch/ProtocolRegistry.h"
 #include "patch/Trampoline.h"
+#include "plan/Plan.h"
+#include "support/Result.h"
 
 namespace hph {
 
 // One function to redirect, with what the protocols need to know about its surroundings.
 struct PatchSite {
-  std::string name;                  // as the scenario names it (messages, labels)
+  std::string name;  // as the scenario names it (messages, labels)
   uint64_t entry = 0;
-  std::vector<uint8_t> code;         // the function's bytes, entry to end
-  std::vector<uint8_t> before;       // up to 16 bytes right before the entry (padding)
-  uint64_t replacement = 0;          // the new function
-  uint64_t scratch = 0;              // 0x100 bytes the plan may use (trampoline, veneer, address table)
+  std::vector<uint8_t> code;    // the function's bytes, entry to end
+  std::vector<uint8_t> before;  // up to 16 bytes right before the entry (padding)
+  uint64_t replacement = 0;     // the new function
+  uint64_t scratch = 0;         // 0x100 bytes the plan may use (trampoline, veneer, address table)
   // A patch over a patch: the function an earlier patch of the series already redirects
   // this site to. The plan then only retargets the redirect (same scratch area).
   std::optional<uint64_t> previous;

@@ -23,8 +23,12 @@ constexpr D kLiteralSwapDefects[] = {D::kLiteralInHalves};
 constexpr D kStopTheWorldDefects[] = {D::kNoMovePc, D::kWrongRipFixup, D::kNoRelease};
 
 constexpr ProtocolInfo kProtocols[] = {
-    {ProtocolKind::kNaiveJmp5, "naive-jmp5", kX64Only,
-     "one 5-byte jmp rel32 over the entry (unsafe on purpose)", {}, EntryRedirect::kBranch,
+    {ProtocolKind::kNaiveJmp5,
+     "naive-jmp5",
+     kX64Only,
+     "one 5-byte jmp rel32 over the entry (unsafe on purpose)",
+     {},
+     EntryRedirect::kBranch,
      true},
     {ProtocolKind::kPaddingShortJmp, "padding-short-jmp", kX64Only,
      "jmp rel32 in the padding to an address table, then eb f9 over the first instruction (Windows)",
@@ -75,7 +79,8 @@ std::string joined(const auto& items, std::string_view separator, auto nameOf) {
 std::span<const ProtocolInfo> protocolRegistry() { return kProtocols; }
 
 const ProtocolInfo& protocolInfo(ProtocolKind kind) {
-  return *std::find_if(std::begin(kProtocols), std::end(kProtocols), [&](const ProtocolInfo& p) { return p.kind == kind; });
+  return *std::find_if(std::begin(kProtocols), std::end(kProtocols),
+                       [&](const ProtocolInfo& p) { return p.kind == kind; });
 }
 
 std::string_view protocolName(ProtocolKind kind) { return protocolInfo(kind).name; }

@@ -44,7 +44,7 @@ enum class ProtocolDefect {
 // What a protocol writes at the entry to reach a trampoline (`hph trampoline`): it
 // decides how many entry bytes the trampoline displaces.
 enum class EntryRedirect {
-  kBranch,           // the relocator's jump or branch, the shortest that reaches
+  kBranch,             // the relocator's jump or branch, the shortest that reaches
   kShortJumpBackward,  // `eb f9` into the padding, where the 5-byte jump sits
 };
 

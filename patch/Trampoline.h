@@ -18,10 +18,10 @@ namespace hph {
 
 struct TrampolineRequest {
   uint64_t functionAddress = 0;
-  std::vector<uint8_t> function;    // the function's bytes (entry to its end)
-  uint32_t patchBytes = 0;          // how many entry bytes the redirect overwrites
-  uint64_t trampolineAddress = 0;   // where the trampoline will live
-  bool btiGuarded = false;          // Arm64: the function's page enforces BTI
+  std::vector<uint8_t> function;   // the function's bytes (entry to its end)
+  uint32_t patchBytes = 0;         // how many entry bytes the redirect overwrites
+  uint64_t trampolineAddress = 0;  // where the trampoline will live
+  bool btiGuarded = false;         // Arm64: the function's page enforces BTI
   // x64 stop-the-world: a call that is not the last displaced instruction stays a call,
   // its callee returning into the trampoline. (Otherwise it is refused: the return
   // address would lie in the overwritten span.) Threads that entered such a callee from

@@ -6,8 +6,8 @@
 #include <cstring>
 #include <map>
 
-#include "support/Rng.h"
 #include "patch/TrampolinePlacement.h"
+#include "support/Rng.h"
 
 namespace hph {
 namespace {
@@ -40,8 +40,7 @@ class Side {
     if (!engine) return engine.error();
     engine_ = std::move(engine).value();
     uc_hook hook;
-    if (uc_hook_add(engine_.get(), &hook, UC_HOOK_MEM_UNMAPPED, reinterpret_cast<void*>(&onUnmapped),
-                    this, 1, 0) ||
+    if (uc_hook_add(engine_.get(), &hook, UC_HOOK_MEM_UNMAPPED, reinterpret_cast<void*>(&onUnmapped), this, 1, 0) ||
         uc_hook_add(engine_.get(), &hook, UC_HOOK_CODE, reinterpret_cast<void*>(&onCode), this, 1, 0) ||
         uc_hook_add(engine_.get(), &hook, UC_HOOK_INTR, reinterpret_cast<void*>(&onInterrupt), this, 1, 0))
       return internalError("cannot install the checker's hooks");
@@ -119,10 +118,10 @@ class Side {
 // memory operands hit memory instead of faulting on every state.
 uint64_t randomValue(Rng& rng, uint64_t functionAddress, uint64_t stackBase) {
   switch (rng.below(4)) {
-    case 0: return stackBase + rng.below(kStackBytes);
-    case 1: return functionAddress - 0x8000 + rng.below(0x10000);
-    case 2: return rng.below(256);
-    default: return rng.next();
+  case 0: return stackBase + rng.below(kStackBytes);
+  case 1: return functionAddress - 0x8000 + rng.below(0x10000);
+  case 2: return rng.below(256);
+  default: return rng.next();
   }
 }
 
@@ -165,8 +164,8 @@ Result<TrampolineCheck> checkTrampoline(const Arch& arch, const TrampolineReques
     for (const StateRegister& r : arch.stateRegisters()) {
       uint8_t value[16];
       for (uint32_t i = 0; i < r.bytes; i += 8) {
-        const uint64_t v = ((i == 0 ? randomValue(rng, entry, stackBase) : rng.next()) & r.randomBits) |
-                           (i == 0 ? r.fixedOnes : 0);
+        const uint64_t v =
+            ((i == 0 ? randomValue(rng, entry, stackBase) : rng.next()) & r.randomBits) | (i == 0 ? r.fixedOnes : 0);
         std::memcpy(value + i, &v, 8);
       }
       for (Side* side : {&original, &relocated}) uc_reg_write(side->engine().get(), r.id, value);
@@ -191,8 +190,7 @@ Result<TrampolineCheck> checkTrampoline(const Arch& arch, const TrampolineReques
     if (original.engine().reg(spId) != relocated.engine().reg(spId))
       return differ(fmt::format("sp 0x{:x} vs 0x{:x}", original.engine().reg(spId), relocated.engine().reg(spId)));
     for (const StateRegister& r : arch.stateRegisters()) {
-      if (std::find(trampoline.scratch.begin(), trampoline.scratch.end(), r.id) != trampoline.scratch.end())
-        continue;
+      if (std::find(trampoline.scratch.begin(), trampoline.scratch.end(), r.id) != trampoline.scratch.end()) continue;
       uint8_t a[16] = {}, b[16] = {};
       uc_reg_read(original.engine().get(), r.id, a);
       uc_reg_read(relocated.engine().get(), r.id, b);

@@ -8,8 +8,8 @@
 
 #include <string>
 
-#include "support/Result.h"
 #include "patch/Trampoline.h"
+#include "support/Result.h"
 
 namespace hph {
 
@@ -20,8 +20,7 @@ struct TrampolineCheck {
 };
 
 Result<TrampolineCheck> checkTrampoline(const Arch& arch, const TrampolineRequest& request,
-                                        const Trampoline& trampoline,
-                                        const std::vector<uint8_t>& patch, uint32_t states = 64,
-                                        uint64_t seed = 1);
+                                        const Trampoline& trampoline, const std::vector<uint8_t>& patch,
+                                        uint32_t states = 64, uint64_t seed = 1);
 
 }  // namespace hph

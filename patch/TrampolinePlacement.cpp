@@ -40,11 +40,10 @@ std::string placementConflict(const Relocator& relocator, const TrampolineReques
                               uint64_t size) {
   for (const AddressRange& r : addressesToAvoid(relocator, request))
     if (r.overlaps(address, address + size))
-      return fmt::format("the trampoline at 0x{:x}..0x{:x} would overlap 0x{:x}..0x{:x}, which the function {}",
-                         address, address + size, r.begin, r.end,
-                         r.begin == request.functionAddress && r.end == r.begin + request.function.size()
-                             ? "occupies"
-                             : "references");
+      return fmt::format(
+          "the trampoline at 0x{:x}..0x{:x} would overlap 0x{:x}..0x{:x}, which the function {}", address,
+          address + size, r.begin, r.end,
+          r.begin == request.functionAddress && r.end == r.begin + request.function.size() ? "occupies" : "references");
   return "";
 }
 

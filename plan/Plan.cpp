@@ -14,7 +14,8 @@ struct Describe {
                        s.data ? (s.live ? " (data)" : " (data, not live)") : (s.live ? "" : " (not live)"));
   }
   std::string operator()(const CacheMaintenanceStep& s) const {
-    const std::string ops = std::string(s.cleanData ? "dc cvau, " : "") + (s.invalidateInstructions ? "dsb ish, ic ivau, " : "") + "dsb ish";
+    const std::string ops = std::string(s.cleanData ? "dc cvau, " : "") +
+                            (s.invalidateInstructions ? "dsb ish, ic ivau, " : "") + "dsb ish";
     return fmt::format("cache maintenance ({}) over [{:#x}, +{}) {}", ops, s.address, s.size, s.label);
   }
   std::string operator()(const SyncAllStep& s) const { return fmt::format("sync all threads {}", s.label); }

@@ -64,8 +64,8 @@ struct ReleaseStep {
   std::string label;
 };
 
-using Step = std::variant<StoreStep, CacheMaintenanceStep, SyncAllStep, SuspendAllStep, ResumeAllStep,
-                          MovePcStep, ReleaseStep>;
+using Step =
+    std::variant<StoreStep, CacheMaintenanceStep, SyncAllStep, SuspendAllStep, ResumeAllStep, MovePcStep, ReleaseStep>;
 
 struct Plan {
   std::vector<Step> steps;

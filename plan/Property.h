@@ -13,10 +13,25 @@
 namespace hph {
 
 enum class Property : uint8_t {
-  kC1, kC2, kC3, kC4, kC5, kC6, kC7, kC8,
-  kX1, kX2, kX3,
-  kA1, kA2, kA3, kA4,
-  kInvariant, kFault, kRunaway, kDeadlock,
+  kC1,
+  kC2,
+  kC3,
+  kC4,
+  kC5,
+  kC6,
+  kC7,
+  kC8,
+  kX1,
+  kX2,
+  kX3,
+  kA1,
+  kA2,
+  kA3,
+  kA4,
+  kInvariant,
+  kFault,
+  kRunaway,
+  kDeadlock,
   kRefused,
 };
 

@@ -31,8 +31,9 @@ void PropertyMonitor::checkResult(uint32_t index, uint64_t pc) {
   if (!expected) return;
   const uint64_t result = arch_.returnValue(machine_->engine());
   const auto [oldResult, newResult] = *expected;
-  const bool ok = call.version == 1 ? result == oldResult : call.version == 2 ? result == newResult
-                                                          : result == oldResult || result == newResult;
+  const bool ok = call.version == 1   ? result == oldResult
+                  : call.version == 2 ? result == newResult
+                                      : result == oldResult || result == newResult;
   if (ok) return;
   const auto actor = static_cast<ActorId>(index);
   std::string args;
@@ -41,8 +42,11 @@ void PropertyMonitor::checkResult(uint32_t index, uint64_t pc) {
          fmt::format("{:016x}", result),
          fmt::format("{}'s {} call {}({}) returned {:#x}; run alone from the same entry state the old function "
                      "returns {:#x} and the new {:#x}",
-                     actorName(actor), call.version == 1 ? "old" : call.version == 2 ? "new" : "", sites_[call.site].name,
-                     args, result, oldResult, newResult));
+                     actorName(actor),
+                     call.version == 1   ? "old"
+                     : call.version == 2 ? "new"
+                                         : "",
+                     sites_[call.site].name, args, result, oldResult, newResult));
 }
 
 void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
@@ -111,13 +115,14 @@ void PropertyMonitor::arriveAtReplacement(uint32_t index, uint64_t pc) {
   if (arrivalState_ != call.entryState) {
     size_t at = 0;
     for (const StateRegister& r : arch_.entryStateRegisters()) {
-      const std::span<const uint8_t> now(arrivalState_.data() + at, r.bytes), then(call.entryState.data() + at, r.bytes);
+      const std::span<const uint8_t> now(arrivalState_.data() + at, r.bytes),
+          then(call.entryState.data() + at, r.bytes);
       at += r.bytes;
       if (std::equal(now.begin(), now.end(), then.begin())) continue;
       return report(Property::kC6, actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first),
                     hexBytes(now),
-                    fmt::format("{} arrives at the replacement of '{}' with {} = {} but called with {}", actorName(actor),
-                                sites_[site].name, r.name, hexBytes(now), hexBytes(then)));
+                    fmt::format("{} arrives at the replacement of '{}' with {} = {} but called with {}",
+                                actorName(actor), sites_[site].name, r.name, hexBytes(now), hexBytes(then)));
     }
   }
   const uint64_t sp = machine_->engine().reg(arch_.spRegister());
@@ -125,7 +130,8 @@ void PropertyMonitor::arriveAtReplacement(uint32_t index, uint64_t pc) {
   if (sp != call.entrySp || ret != call.entryReturn)
     report(Property::kC6, actor, pc, std::nullopt, "",
            fmt::format("{} arrives at the replacement of '{}' with sp {:#x} / return address {:#x}, called with "
-                       "{:#x} / {:#x}", actorName(actor), sites_[site].name, sp, ret, call.entrySp, call.entryReturn));
+                       "{:#x} / {:#x}",
+                       actorName(actor), sites_[site].name, sp, ret, call.entrySp, call.entryReturn));
 }
 
 }  // namespace hph

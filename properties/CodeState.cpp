@@ -73,9 +73,11 @@ void CodeState::beginStore(size_t step, uint64_t address, uint64_t size) {
   // A store starting on an instruction, or anywhere no original instruction covers (the
   // padding, the hotpatch area), begins new code; one starting inside an original
   // instruction only rewrites part of it (int3-3step's tail).
-  const bool insideOriginal = std::any_of(originalBoundaries_.begin(), originalBoundaries_.end(),
-                                          [&](const auto& b) { return b.first < address && address < b.first + b.second; });
-  if ((boundaryAt(address) || !insideOriginal) && std::find(anchors_.begin(), anchors_.end(), address) == anchors_.end())
+  const bool insideOriginal = std::any_of(originalBoundaries_.begin(), originalBoundaries_.end(), [&](const auto& b) {
+    return b.first < address && address < b.first + b.second;
+  });
+  if ((boundaryAt(address) || !insideOriginal) &&
+      std::find(anchors_.begin(), anchors_.end(), address) == anchors_.end())
     anchors_.push_back(address);
   inFlight_ = std::make_pair(address, address + size);
   inFlightStep_ = step;

@@ -19,7 +19,8 @@ namespace hph {
 class CodeState {
  public:
   // Tracked: each site's padding (the bytes before it) and function, and its hotpatch area.
-  CodeState(const Arch& arch, const std::vector<PatchSite>& sites, bool dataCacheCoherent, bool instructionCacheCoherent);
+  CodeState(const Arch& arch, const std::vector<PatchSite>& sites, bool dataCacheCoherent,
+            bool instructionCacheCoherent);
 
   void reset();  // back to the original bytes (every run starts there)
 
@@ -71,10 +72,10 @@ class CodeState {
 
   const Arch& arch_;
   bool idc_, dic_;
-  CodeImage original_;  // the code before the plan
-  CodeImage current_;   // as the stores so far left it
+  CodeImage original_;                               // the code before the plan
+  CodeImage current_;                                // as the stores so far left it
   std::map<uint64_t, uint32_t> originalBoundaries_;  // address -> length
-  std::vector<uint64_t> anchors_;                   // store starts that begin an instruction
+  std::vector<uint64_t> anchors_;                    // store starts that begin an instruction
   std::map<uint64_t, uint32_t> newBoundaries_;
   std::optional<std::pair<uint64_t, uint64_t>> inFlight_;
   std::optional<size_t> inFlightStep_;

@@ -25,8 +25,8 @@ void PropertyMonitor::checkFetch(uint32_t index, uint64_t pc, bool resumed) {
       const auto& [step, range] = storeLog_[i];
       if (range.first < pc && pc < range.second) {
         report(Property::kC2, actor, pc, step, hexBytes(code_.bytesAt(range.first, range.second - range.first)),
-                      fmt::format("{} was stopped at {} and resumed there after {} rewrote [{:#x}, {:#x}) around it",
-                                  actorName(actor), where(pc), stepText(step), range.first, range.second));
+               fmt::format("{} was stopped at {} and resumed there after {} rewrote [{:#x}, {:#x}) around it",
+                           actorName(actor), where(pc), stepText(step), range.first, range.second));
         if (violation_) return;
         break;  // ignored: the checks below still apply
       }
@@ -39,18 +39,18 @@ void PropertyMonitor::checkFetch(uint32_t index, uint64_t pc, bool resumed) {
   // C4: its bytes overlap a store whose atomic pieces are only partly written.
   if (const auto flight = code_.inFlight(); flight && flight->first < pc + length && pc < flight->second) {
     report(Property::kC4, actor, pc, code_.inFlightStep(), fetched,
-                  fmt::format("{} fetches '{}' at {} while {} is half written: a mix of old and new bytes",
-                              actorName(actor), insn.text, where(pc), stepText(code_.inFlightStep())));
+           fmt::format("{} fetches '{}' at {} while {} is half written: a mix of old and new bytes", actorName(actor),
+                       insn.text, where(pc), stepText(code_.inFlightStep())));
     if (violation_) return;
   }
   // C1: an instruction start of the code in memory now (whole old, or new).
   if (code_.misplaced(pc, length))
-    return report(Property::kC1, actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first), fetched,
-                  fmt::format("{} starts an instruction at {} that is not an instruction boundary of the code in "
-                              "memory after {} (it would run '{}')",
-                              actorName(actor), where(pc),
-                              stepText(storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first)),
-                              insn.text));
+    return report(
+        Property::kC1, actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first), fetched,
+        fmt::format("{} starts an instruction at {} that is not an instruction boundary of the code in "
+                    "memory after {} (it would run '{}')",
+                    actorName(actor), where(pc),
+                    stepText(storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first)), insn.text));
 }
 
 void PropertyMonitor::onBreakpoint(uint32_t index, uint64_t address, std::optional<uint64_t> continuation) {

@@ -5,10 +5,7 @@
 namespace hph {
 
 PropertyMonitor::PropertyMonitor(const Arch& arch, std::vector<PatchSite> sites, Plan plan, PropertyOptions options)
-    : arch_(arch),
-      sites_(std::move(sites)),
-      plan_(std::move(plan)),
-      options_(options),
+    : arch_(arch), sites_(std::move(sites)), plan_(std::move(plan)), options_(options),
       code_(arch, sites_, options.protocol.idc, options.protocol.dic) {}
 
 std::vector<uint64_t> PropertyMonitor::replacementEntries() const {

@@ -10,8 +10,8 @@
 
 #include <algorithm>
 #include <map>
-#include <string>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "emu/core/RunMonitor.h"
@@ -81,18 +81,18 @@ class PropertyMonitor final : public RunMonitor {
 
  private:
   struct Call {
-    std::optional<size_t> site;          // the patched function this call entered
-    bool afterPlan = false;              // began after the plan's last step
-    std::vector<uint8_t> entryState;     // C6: the entry-state registers at the original entry, back to back
+    std::optional<size_t> site;       // the patched function this call entered
+    bool afterPlan = false;           // began after the plan's last step
+    std::vector<uint8_t> entryState;  // C6: the entry-state registers at the original entry, back to back
     uint64_t entrySp = 0, entryReturn = 0;
   };
   struct ThreadFacts {
-    size_t storesSeen = 0;  // storeLog_ entries this thread had seen when it last ran here
+    size_t storesSeen = 0;              // storeLog_ entries this thread had seen when it last ran here
     std::optional<uint64_t> stoppedAt;  // the watched instruction it was last about to run
     Call call;
     bool madeNewCall = false;  // C5: once new, never old
     size_t lastSync = 0;       // steps completed when it last context-synchronised
-    struct PendingResult {  // C5: a call of a pure function, until it returns
+    struct PendingResult {     // C5: a call of a pure function, until it returns
       size_t site = 0;
       std::vector<uint64_t> args;
       uint64_t returnAddress = 0, sp = 0;
@@ -138,8 +138,8 @@ class PropertyMonitor final : public RunMonitor {
   bool suspended_ = false;
   bool planDone_ = false;
   size_t stepsDone_ = 0;
-  std::optional<size_t> lastSync_;          // the step of the last sync-all
-  std::map<uint64_t, size_t> int3Stores_;   // X1: where an int3 was stored, at which step
+  std::optional<size_t> lastSync_;         // the step of the last sync-all
+  std::map<uint64_t, size_t> int3Stores_;  // X1: where an int3 was stored, at which step
   std::vector<std::pair<size_t, std::pair<uint64_t, uint64_t>>> storeLog_;  // (step, [begin, end))
   std::map<uint32_t, ThreadFacts> threads_;
   std::vector<uint8_t> arrivalState_;  // C6 scratch

@@ -27,7 +27,8 @@ std::optional<std::pair<uint64_t, uint64_t>> ReferenceMachine::results(size_t si
   for (int version = 0; version < 2 && ok; ++version) {
     // Each from the images as loaded, unpatched: the old entry runs the old function.
     machine_->restore(initial_);
-    auto call = machine_->call(version == 0 ? oldEntry : newEntry, args, CallOptions{.instructionBudget = threadBudget_, .precisePc = false});
+    auto call = machine_->call(version == 0 ? oldEntry : newEntry, args,
+                               CallOptions{.instructionBudget = threadBudget_, .precisePc = false});
     ok = call && call->completed();
     if (ok) values[version] = call->value;
   }

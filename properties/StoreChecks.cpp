@@ -45,7 +45,8 @@ void PropertyMonitor::checkLiveStoreX64(size_t step, const StoreStep& store) {
     if (!singleCopyAtomic(at, size))
       report(Property::kX2, kPatcher, at, step, bytes,
              fmt::format("{} stores {} bytes of live data at {} that are not single-copy atomic (aligned 2/4/8 "
-                         "bytes within one cache line)", stepText(step), size, where(at)));
+                         "bytes within one cache line)",
+                         stepText(step), size, where(at)));
     return;
   }
   const auto boundary = code_.boundaryAt(at);
@@ -68,7 +69,8 @@ void PropertyMonitor::checkLiveStoreX64(size_t step, const StoreStep& store) {
   if (!singleCopyAtomic(at, size))
     return report(Property::kX2, kPatcher, at, step, bytes,
                   fmt::format("{} writes {} bytes over live code at {} that are not single-copy atomic (aligned "
-                              "2/4/8 bytes within one cache line)", stepText(step), size, where(at)));
+                              "2/4/8 bytes within one cache line)",
+                              stepText(step), size, where(at)));
   if (!boundary || *boundary < size)
     return report(Property::kX2, kPatcher, at, step, bytes,
                   fmt::format("{} writes {} bytes over live code at {} that {}", stepText(step), size, where(at),
@@ -84,7 +86,8 @@ void PropertyMonitor::checkLiveStoreArm64(size_t step, const StoreStep& store) {
     if (size != 8 || at % 8)
       report(Property::kA4, kPatcher, at, step, bytes,
              fmt::format("{} updates live redirection data at {} with a {}-byte store; it must be one aligned "
-                         "64-bit store", stepText(step), where(at), size));
+                         "64-bit store",
+                         stepText(step), where(at), size));
     return;
   }
   // A1: one aligned 32-bit store whose old and new instructions may both be modified
@@ -92,16 +95,17 @@ void PropertyMonitor::checkLiveStoreArm64(size_t step, const StoreStep& store) {
   const std::vector<uint8_t> old = code_.bytesAt(at, 4);
   if (size != kWord || at % kWord)
     return report(Property::kA1, kPatcher, at, step, bytes,
-                  fmt::format("{} writes {} bytes over live code at {}: only one aligned 32-bit store may", stepText(step),
-                              size, where(at)));
+                  fmt::format("{} writes {} bytes over live code at {}: only one aligned 32-bit store may",
+                              stepText(step), size, where(at)));
   const uint32_t before = wordOf(old), after = wordOf(store.bytes);
   for (const auto& [word, which] : {std::pair{before, "old"}, std::pair{after, "new"}})
     if (!arm64::isConcurrentlyModifiable(word))
-      return report(Property::kA1, kPatcher, at, step, bytes,
-                    fmt::format("{} replaces '{}' with '{}' at {}: the {} instruction is not one of B, BL, BRK, HVC, ISB, "
-                                "NOP, SMC, SVC, so other cores may not run it while it changes",
-                                stepText(step), arch_.decode(old, at).text, arch_.decode(store.bytes, at).text,
-                                where(at), which));
+      return report(
+          Property::kA1, kPatcher, at, step, bytes,
+          fmt::format("{} replaces '{}' with '{}' at {}: the {} instruction is not one of B, BL, BRK, HVC, ISB, "
+                      "NOP, SMC, SVC, so other cores may not run it while it changes",
+                      stepText(step), arch_.decode(old, at).text, arch_.decode(store.bytes, at).text, where(at),
+                      which));
 }
 
 void PropertyMonitor::checkVisibleBeforeBranch(size_t step, const StoreStep& store) {
@@ -115,16 +119,20 @@ void PropertyMonitor::checkVisibleBeforeBranch(size_t step, const StoreStep& sto
     for (int i = 0; i < 64 && code_.tracked(pc); ++i) {
       const DecodedInstruction next = arch_.decode(code_.bytesAt(pc, kWord), pc);
       if (!next.valid)
-        return report(Property::kA2, kPatcher, store.address, step, hexBytes(store.bytes),
-                      fmt::format("{} branches to {} where there is no code yet ('{}')", stepText(step), where(pc),
-                                  next.text));
+        return report(
+            Property::kA2, kPatcher, store.address, step, hexBytes(store.bytes),
+            fmt::format("{} branches to {} where there is no code yet ('{}')", stepText(step), where(pc), next.text));
       if (code_.pending(pc, kWord))
         return report(Property::kA2, kPatcher, store.address, step, hexBytes(store.bytes),
                       fmt::format("{} branches to code at {} that was written but not yet made visible (no cache "
-                                  "maintenance over it since)", stepText(step), where(pc)));
-      if (next.flow == Flow::kJump) pc = next.target;
-      else if (next.flow == Flow::kNext || next.flow == Flow::kConditional || next.flow == Flow::kCall) pc += kWord;
-      else break;
+                                  "maintenance over it since)",
+                                  stepText(step), where(pc)));
+      if (next.flow == Flow::kJump)
+        pc = next.target;
+      else if (next.flow == Flow::kNext || next.flow == Flow::kConditional || next.flow == Flow::kCall)
+        pc += kWord;
+      else
+        break;
     }
   }
 }

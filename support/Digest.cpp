@@ -19,9 +19,7 @@ void Sha256::update(std::span<const uint8_t> bytes) {
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(context_), bytes.data(), bytes.size());
 }
 
-void Sha256::update(std::string_view text) {
-  update({reinterpret_cast<const uint8_t*>(text.data()), text.size()});
-}
+void Sha256::update(std::string_view text) { update({reinterpret_cast<const uint8_t*>(text.data()), text.size()}); }
 
 std::vector<uint8_t> Sha256::finish() {
   std::vector<uint8_t> out(32);

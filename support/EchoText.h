@@ -24,8 +24,10 @@ inline std::string echoText(std::string_view raw, size_t maxChars = 80) {
       break;
     }
     const auto c = static_cast<unsigned char>(raw[i]);
-    if (c >= 0x20 && c < 0x7F) out += static_cast<char>(c);
-    else appendHexEscape(out, c);
+    if (c >= 0x20 && c < 0x7F)
+      out += static_cast<char>(c);
+    else
+      appendHexEscape(out, c);
   }
   return out;
 }
@@ -35,8 +37,10 @@ inline std::string echoText(std::string_view raw, size_t maxChars = 80) {
 inline std::string oneLine(std::string_view text) {
   std::string out;
   for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7F) appendHexEscape(out, c);
-    else out += static_cast<char>(c);
+    if (c < 0x20 || c == 0x7F)
+      appendHexEscape(out, c);
+    else
+      out += static_cast<char>(c);
   }
   return out;
 }

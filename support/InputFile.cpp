@@ -28,7 +28,7 @@ Result<std::vector<uint8_t>> readInputFile(const std::string& path, uint64_t max
   const std::string shown = echoText(path, 200);
   if (path.find('\0') != std::string::npos) return badInput(fmt::format("{}: the path holds a NUL character", shown));
   // stat first: opening a FIFO for reading blocks until a writer appears.
-  struct stat st {};
+  struct stat st{};
   if (::stat(path.c_str(), &st) != 0) return badInput(fmt::format("{}: cannot open: {}", shown, std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) return badInput(fmt::format("{}: is {}, not a regular file", shown, kindOf(st.st_mode)));
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);

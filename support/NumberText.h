@@ -18,7 +18,7 @@ enum class IntegerDigits {
 
 struct UnsignedSyntax {
   IntegerDigits digits = IntegerDigits::kDecimalOrHex;
-  bool upperCasePrefix = true;  // "0X1000" as well as "0x1000"
+  bool upperCasePrefix = true;                          // "0X1000" as well as "0x1000"
   uint64_t max = std::numeric_limits<uint64_t>::max();  // larger is refused, never wrapped
 };
 

@@ -32,8 +32,8 @@ std::string yesNo(bool b) { return b ? "true" : "false"; }
 
 std::string formatName(RuntimeFunctionFormat f) {
   switch (f) {
-    case RuntimeFunctionFormat::kBeginEndUnwindInfo: return "begin-end-unwind-info";
-    case RuntimeFunctionFormat::kBeginPackedUnwind: return "begin-packed-unwind";
+  case RuntimeFunctionFormat::kBeginEndUnwindInfo: return "begin-end-unwind-info";
+  case RuntimeFunctionFormat::kBeginPackedUnwind: return "begin-packed-unwind";
   }
   return "?";
 }
@@ -63,7 +63,8 @@ const std::vector<FactRow>& factRows() {
       {"singleByteBreakpoint",
        [](const Arch& a) {
          const auto& b = a.facts().singleByteBreakpoint;
-         return b ? hexBytes(std::span(&b->opcode, 1)) + " raises " + std::to_string(b->interrupt) : std::string("none");
+         return b ? hexBytes(std::span(&b->opcode, 1)) + " raises " + std::to_string(b->interrupt)
+                  : std::string("none");
        },
        "cc raises 3", "none"},
       {"undefinedInstructionInterrupt",

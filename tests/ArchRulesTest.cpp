@@ -17,18 +17,17 @@ struct CmodxCase {
 
 TEST(Cmodx, ClassifiesTheArchitecturalSet) {
   const CmodxCase cases[] = {
-      {0xD503201F, "nop"}, {0x14000000, "b"},   {0x17FFFFFF, "b"},   {0x94000010, "bl"},
-      {0xD4200000, "brk"}, {0xD43E0000, "brk"}, {0xD4000001, "svc"}, {0xD4000002, "hvc"},
-      {0xD4000003, "smc"}, {0xD5033FDF, "isb"},
-      {0xD65F03C0, nullptr},  // ret
-      {0xAA0103E0, nullptr},  // mov x0, x1
-      {0x54000000, nullptr},  // b.eq
-      {0xB4000000, nullptr},  // cbz
-      {0xD503233F, nullptr},  // paciasp: a hint, but not NOP
-      {0xD503245F, nullptr},  // bti c
-      {0x00000000, nullptr},  // udf #0
-      {0xD63F0200, nullptr},  // blr x16
-      {0xD4000004, nullptr},  // not an exception-generating encoding
+      {0xD503201F, "nop"},   {0x14000000, "b"},   {0x17FFFFFF, "b"},     {0x94000010, "bl"},
+      {0xD4200000, "brk"},   {0xD43E0000, "brk"}, {0xD4000001, "svc"},   {0xD4000002, "hvc"},
+      {0xD4000003, "smc"},   {0xD5033FDF, "isb"}, {0xD65F03C0, nullptr},  // ret
+      {0xAA0103E0, nullptr},                                              // mov x0, x1
+      {0x54000000, nullptr},                                              // b.eq
+      {0xB4000000, nullptr},                                              // cbz
+      {0xD503233F, nullptr},                                              // paciasp: a hint, but not NOP
+      {0xD503245F, nullptr},                                              // bti c
+      {0x00000000, nullptr},                                              // udf #0
+      {0xD63F0200, nullptr},                                              // blr x16
+      {0xD4000004, nullptr},                                              // not an exception-generating encoding
   };
   for (const CmodxCase& c : cases) {
     auto cls = arm64::cmodxClass(c.word);
@@ -48,7 +47,7 @@ TEST(X64Entry, NeedsTwoByteFirstInstructionAndFiveBytesOfPadding) {
   const auto pad5 = bytes({0xCC, 0xCC, 0xCC, 0xCC, 0xCC});
   const auto pad4 = bytes({0x00, 0xCC, 0xCC, 0xCC, 0xCC});
   const auto nops = bytes({0x90, 0x90, 0x90, 0x90, 0x90, 0x90});
-  const auto movRbx = bytes({0x48, 0x89, 0x5C, 0x24, 0x08});  // mov [rsp+8], rbx
+  const auto movRbx = bytes({0x48, 0x89, 0x5C, 0x24, 0x08});   // mov [rsp+8], rbx
   const auto pushRbx = bytes({0x53, 0x48, 0x83, 0xEC, 0x20});  // push rbx (1 byte)
   const auto xchg = bytes({0x66, 0x90});                       // the 2-byte -fms-hotpatch nop
 

@@ -46,8 +46,8 @@ TEST(CheckCli, CanaryIsCaughtAndKeepsCiGreen) {
 
 TEST(CheckCli, UnexpectedVerdictIsExitCode1) {
   // The same race, expected to hold: the tool must fail the gate.
-  const std::string path = scenarioVariant("race.arm64.toml", {{"expect = \"violation:invariant\"", "expect = \"holds\""}},
-                                           "race-expected-to-hold.toml");
+  const std::string path = scenarioVariant(
+      "race.arm64.toml", {{"expect = \"violation:invariant\"", "expect = \"holds\""}}, "race-expected-to-hold.toml");
   const CommandResult r = runHph({"check", path, "--jobs", "1"});
   EXPECT_EQ(r.exitCode, 1);
   EXPECT_NE(r.out.find("FAIL race-arm64: violation:invariant (expected holds)"), std::string::npos) << r.out;
@@ -79,8 +79,8 @@ TEST(CheckCli, SameSeedGivesIdenticalJsonApartFromTiming) {
 
 TEST(CheckCli, ReplayTokenReproducesTheCounterexample) {
   const std::string dir = writeTempFile("dummy", {}) + ".traces";
-  const CommandResult r = runHph({"check", scenario("race.arm64.toml"), "--strategy", "random",
-                                  "--seed", "3", "--trace-dir", dir});
+  const CommandResult r =
+      runHph({"check", scenario("race.arm64.toml"), "--strategy", "random", "--seed", "3", "--trace-dir", dir});
   ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
   const std::string token = replayToken(r.out);
   for (const std::string& source : {token, dir + "/race-arm64.replay", dir + "/race-arm64.trace.json"}) {
@@ -150,8 +150,8 @@ TEST(CheckCli, ReplayRefusesTokensWhoseInputsChangedAndNamesThem) {
 TEST(CheckCli, ReplayWorksFromAnyDirectory) {
   const std::string dir = writeTempFile("dummy-any", {}) + ".traces";
   const std::string corpus = std::string(HPH_CORPUS_DIR);
-  const CommandResult r = runProgram("/usr/bin/env", {"-C", corpus, HPH_BINARY, "check", "scenarios/race.x64.toml",
-                                                      "--trace-dir", dir});
+  const CommandResult r =
+      runProgram("/usr/bin/env", {"-C", corpus, HPH_BINARY, "check", "scenarios/race.x64.toml", "--trace-dir", dir});
   ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
   const std::string token = replayToken(r.out);
   // A file whose name starts with "hph" is a file, not a token.
@@ -165,18 +165,28 @@ TEST(CheckCli, ReplayWorksFromAnyDirectory) {
 }
 
 TEST(CheckCli, ScenarioErrorsNameTheFileAndField) {
-  struct Case { std::string toml; std::string expected; };
+  struct Case {
+    std::string toml;
+    std::string expected;
+  };
   const std::string image = std::string(HPH_CORPUS_DIR) + "/images/race.x64.dll";
   const std::string head = "name = \"t\"\narch = \"x64\"\nbase = \"" + image + "\"\n";
   const Case cases[] = {
       {head + "[threads]\ncount = 2\nentry = \"race_wroker\"\n", "[threads].entry: 'race_wroker' is not a function"},
       {head + "[threads]\ncount = 2\nentry = \"race_worker\"\ntreads = 3\n", "[threads].treads: unknown key"},
       {head + "[threads]\ncount = 0\nentry = \"race_worker\"\n", "[threads].count: 0 is not in 1..256"},
-      {head + "[threads]\ncount = 2\nentry = \"race_worker\"\n[explore]\nstrategy = \"dfs\"\n", "[explore].strategy: 'dfs'"},
-      {head + "[threads]\ncount = 2\nentry = \"race_worker\"\n[explore]\npoints = \"watched\"\n", "[explore].points: 'watched' but nothing is watched"},
-      {head + "[threads]\ncount = 2\nentry = \"race_worker\"\n[[host_write]]\ntarget = \"racy_increment+9999\"\nbytes = \"cc\"\n", "[[host_write]][0].target"},
-      {head + "[threads]\ncount = 2\nentry = \"race_worker\"\n[[host_write]]\ntarget = \"racy_increment\"\nbytes = \"zz\"\n", "[[host_write]][0].bytes"},
-      {"name = \"t\"\narch = \"arm64\"\nbase = \"" + image + "\"\n[threads]\ncount = 1\nentry = \"race_worker\"\n", "arch: scenario says arm64"},
+      {head + "[threads]\ncount = 2\nentry = \"race_worker\"\n[explore]\nstrategy = \"dfs\"\n",
+       "[explore].strategy: 'dfs'"},
+      {head + "[threads]\ncount = 2\nentry = \"race_worker\"\n[explore]\npoints = \"watched\"\n",
+       "[explore].points: 'watched' but nothing is watched"},
+      {head + "[threads]\ncount = 2\nentry = \"race_worker\"\n[[host_write]]\ntarget = \"racy_increment+9999\"\nbytes "
+              "= \"cc\"\n",
+       "[[host_write]][0].target"},
+      {head + "[threads]\ncount = 2\nentry = \"race_worker\"\n[[host_write]]\ntarget = \"racy_increment\"\nbytes = "
+              "\"zz\"\n",
+       "[[host_write]][0].bytes"},
+      {"name = \"t\"\narch = \"arm64\"\nbase = \"" + image + "\"\n[threads]\ncount = 1\nentry = \"race_worker\"\n",
+       "arch: scenario says arm64"},
       {"name = [", "t.toml:1:"},
   };
   for (const Case& c : cases) {
@@ -231,15 +241,14 @@ TEST(CheckCli, WatchNamesFunctionsOfEveryLoadedImage) {
   EXPECT_NE(noImage.err.find("[explore].watch: 'nope!account_v2': no loaded image is called 'nope'"), std::string::npos)
       << noImage.err;
   // The same name in two loaded images is ambiguous without an image.
-  const std::string twice = writeTempFile(
-      "twice.toml", [] {
-        const std::string race = corpusImage("race.x64.dll");
-        const std::string text = "name = \"twice\"\narch = \"x64\"\nbase = \"" + race + "\"\npatch = \"" + race +
-                                 "\"\n[[functions]]\ntarget = \"racy_increment\"\nreplacement = \"atomic_increment\"\n"
-                                 "[protocol]\nname = \"padding-short-jmp\"\n[threads]\ncount = 1\nentry = \"race_worker\"\n"
-                                 "[explore]\nwatch = [\"race_verify\"]\n";
-        return std::vector<uint8_t>(text.begin(), text.end());
-      }());
+  const std::string twice = writeTempFile("twice.toml", [] {
+    const std::string race = corpusImage("race.x64.dll");
+    const std::string text = "name = \"twice\"\narch = \"x64\"\nbase = \"" + race + "\"\npatch = \"" + race +
+                             "\"\n[[functions]]\ntarget = \"racy_increment\"\nreplacement = \"atomic_increment\"\n"
+                             "[protocol]\nname = \"padding-short-jmp\"\n[threads]\ncount = 1\nentry = \"race_worker\"\n"
+                             "[explore]\nwatch = [\"race_verify\"]\n";
+    return std::vector<uint8_t>(text.begin(), text.end());
+  }());
   const CommandResult ambiguous = runHph({"check", twice});
   EXPECT_EQ(ambiguous.exitCode, kExitBadInput);
   EXPECT_NE(ambiguous.err.find("names a function of race.x64.dll and of race.x64.dll"), std::string::npos)
@@ -273,8 +282,8 @@ TEST(CheckCli, PctDoesNotStarveASpinningThread) {
 TEST(CheckCli, MaxTimeIsInconclusiveNotAPass) {
   const std::string out = writeTempFile("partial.json", {});
   const std::string junit = writeTempFile("partial.xml", {});
-  const CommandResult r = runHph({"check", scenario("atomic64.arm64.toml"), "--schedules", "100000000",
-                                  "--max-time", "0.5", "--json", out, "--junit", junit});
+  const CommandResult r = runHph({"check", scenario("atomic64.arm64.toml"), "--schedules", "100000000", "--max-time",
+                                  "0.5", "--json", out, "--junit", junit});
   EXPECT_EQ(r.exitCode, kExitInconclusive) << r.out;
   EXPECT_NE(r.out.find("FAIL atomic64-arm64: inconclusive (expected holds)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("stopped by --max-time 0.5 s"), std::string::npos) << r.out;
@@ -297,7 +306,8 @@ TEST(CheckCli, MaxTimeIsInconclusiveNotAPass) {
 
 // The exhaustive search's schedule cap is a cut, like time.
 TEST(CheckCli, AScheduleCapIsInconclusive) {
-  const CommandResult r = runHph({"check", scenario("atomic.x64.toml"), "--strategy", "exhaustive", "--schedules", "3"});
+  const CommandResult r =
+      runHph({"check", scenario("atomic.x64.toml"), "--strategy", "exhaustive", "--schedules", "3"});
   EXPECT_EQ(r.exitCode, kExitInconclusive) << r.out;
   EXPECT_NE(r.out.find("stopped at the cap of 3 schedules"), std::string::npos) << r.out;
 }
@@ -317,9 +327,9 @@ TEST(CheckCli, ASignalLeavesEveryReport) {
     const std::string sarif = writeTempFile(std::string("signal-") + signal + ".sarif", {});
     const CommandResult r =
         // 3 s: a cold start of a freshly linked hph under load must be past main() by then.
-        runProgram("/usr/bin/timeout", {"-s", signal, "3", HPH_BINARY, "check", scenario("atomic64.arm64.toml"),
-                                        scenario("race.x64.toml"), "--schedules", "100000000", "--json", json,
-                                        "--junit", junit, "--sarif", sarif});
+        runProgram("/usr/bin/timeout",
+                   {"-s", signal, "3", HPH_BINARY, "check", scenario("atomic64.arm64.toml"), scenario("race.x64.toml"),
+                    "--schedules", "100000000", "--json", json, "--junit", junit, "--sarif", sarif});
     EXPECT_EQ(r.exitCode, 124) << "timeout reports that it sent the signal: " << r.out << r.err;
     EXPECT_NE(r.out.find("interrupted by a signal"), std::string::npos) << r.out << r.err;
     const auto report = readJson(json);
@@ -335,10 +345,9 @@ TEST(CheckCli, ASignalLeavesEveryReport) {
   // --accept-partial accepts a cut-short search of a scenario expecting holds, never one
   // that was not explored at all.
   const std::string json = writeTempFile("signal-accept.json", {});
-  const CommandResult accepted =
-      runProgram("/usr/bin/timeout", {"-s", "TERM", "3", HPH_BINARY, "check", scenario("atomic64.arm64.toml"),
-                                      scenario("race.x64.toml"), "--schedules", "100000000", "--accept-partial",
-                                      "--json", json});
+  const CommandResult accepted = runProgram(
+      "/usr/bin/timeout", {"-s", "TERM", "3", HPH_BINARY, "check", scenario("atomic64.arm64.toml"),
+                           scenario("race.x64.toml"), "--schedules", "100000000", "--accept-partial", "--json", json});
   const auto report = readJson(json);
   EXPECT_EQ(report["scenarios"][0]["exploration"]["accepted_partial"], true);
   EXPECT_EQ(report["scenarios"][1]["verdict"], "inconclusive");

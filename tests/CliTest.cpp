@@ -31,9 +31,9 @@ TEST(Cli, CallJsonGivesTheFull64BitResultAsUnsignedDecimal) {
   for (const char* arch : {"x64", "arm64"}) {
     // mix64(1, 2, 3) has its top bit clear; (1, 3, 9) sets it: both must be exact.
     for (auto args : {std::vector<uint64_t>{1, 2, 3}, std::vector<uint64_t>{1, 3, 9}}) {
-      const CommandResult r = runHph({"call", corpusImage(std::string("basics.") + arch + ".dll"), "mix64",
-                                      std::to_string(args[0]), std::to_string(args[1]),
-                                      "0x" + std::to_string(args[2]), "--json"});
+      const CommandResult r =
+          runHph({"call", corpusImage(std::string("basics.") + arch + ".dll"), "mix64", std::to_string(args[0]),
+                  std::to_string(args[1]), "0x" + std::to_string(args[2]), "--json"});
       ASSERT_EQ(r.exitCode, 0) << r.err;
       const json out = json::parse(r.out);
       ASSERT_TRUE(out["result"].is_number_unsigned()) << r.out;
@@ -52,7 +52,8 @@ TEST(Cli, CallAcceptsHexNegativeAndRvaNames) {
   EXPECT_EQ(json::parse(r.out)["result"].get<uint64_t>(), static_cast<uint64_t>(-3 * 1000 + -1));
   const json inspect = json::parse(runHph({"inspect", corpusImage("basics.arm64.dll"), "--json"}).out);
   uint32_t rva = 0;
-  for (const auto& f : inspect["functions"]) if (f["name"] == "fib_rec") rva = f["begin_rva"];
+  for (const auto& f : inspect["functions"])
+    if (f["name"] == "fib_rec") rva = f["begin_rva"];
   char name[32];
   std::snprintf(name, sizeof name, "rva:0x%x", rva);
   const CommandResult byRva = runHph({"call", corpusImage("basics.arm64.dll"), name, "10"});
@@ -62,7 +63,10 @@ TEST(Cli, CallAcceptsHexNegativeAndRvaNames) {
 
 TEST(Cli, BadCallInputIsExitCode2WithOneLine) {
   const std::string image = corpusImage("basics.x64.dll");
-  struct Case { std::vector<std::string> args; std::string expected; };
+  struct Case {
+    std::vector<std::string> args;
+    std::string expected;
+  };
   const Case cases[] = {
       {{"call", image, "no_such_function"}, image + ": function 'no_such_function'"},
       {{"call", image, "mix64", "12x"}, "argument '12x'"},

@@ -41,12 +41,9 @@ struct CorpusFunction {
 const std::vector<CorpusFunction>& corpusFunctions() {
   static const std::vector<CorpusFunction> functions = {
       {"mix64", 3, ~0ull, [](const Args& a) { return mix64(a[0], a[1], a[2]); }},
-      {"rotl_xor", 2, 0xFFFFFFFFull,
-       [](const Args& a) { return uint64_t{rotl_xor(uint32_t(a[0]), uint32_t(a[1]))}; }},
-      {"signed_divmod", 2, ~0ull,
-       [](const Args& a) { return uint64_t(signed_divmod(int64_t(a[0]), int64_t(a[1]))); }},
-      {"sum8", 8, ~0ull,
-       [](const Args& a) { return sum8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]); }},
+      {"rotl_xor", 2, 0xFFFFFFFFull, [](const Args& a) { return uint64_t{rotl_xor(uint32_t(a[0]), uint32_t(a[1]))}; }},
+      {"signed_divmod", 2, ~0ull, [](const Args& a) { return uint64_t(signed_divmod(int64_t(a[0]), int64_t(a[1]))); }},
+      {"sum8", 8, ~0ull, [](const Args& a) { return sum8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]); }},
       {"popcount_loop", 1, ~0ull, [](const Args& a) { return popcount_loop(a[0]); }},
       {"collatz_steps", 1, ~0ull, [](const Args& a) { return collatz_steps(a[0]); }},
       {"fib_iter", 1, ~0ull, [](const Args& a) { return fib_iter(a[0]); }},
@@ -91,8 +88,7 @@ TEST_P(CorpusCall, MatchesHostBuildOnRandomArguments) {
       auto outcome = corpus->machine->call(entry, std::span(args.data(), function.arity));
       RC_ASSERT(outcome.ok());
       RC_ASSERT(!outcome->fault.has_value());
-      RC_ASSERT((outcome->value & function.resultMask) ==
-                (function.reference(args) & function.resultMask));
+      RC_ASSERT((outcome->value & function.resultMask) == (function.reference(args) & function.resultMask));
     });
     EXPECT_TRUE(ok) << function.name;
   }

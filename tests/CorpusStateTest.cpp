@@ -56,15 +56,27 @@ const std::vector<StatefulFunction>& statefulFunctions() {
       {"counter", "keyed_patch_worker", true, [](uint64_t a) { return keyed_patch_worker(a); }},
       {"counter", "scaled", true, [](uint64_t a) { return scaled(a); }},
       {"counter", "scaled_worker", true, [](uint64_t a) { return scaled_worker(a); }},
-      {"race", "racy_increment", false, [](uint64_t) { racy_increment(); return 0ull; }},
-      {"race", "atomic_increment", false, [](uint64_t) { atomic_increment(); return 0ull; }},
+      {"race", "racy_increment", false,
+       [](uint64_t) {
+         racy_increment();
+         return 0ull;
+       }},
+      {"race", "atomic_increment", false,
+       [](uint64_t) {
+         atomic_increment();
+         return 0ull;
+       }},
       {"race", "race_worker", true, [](uint64_t a) { return race_worker(a); }},
       {"race", "atomic_worker", true, [](uint64_t a) { return atomic_worker(a); }},
       {"race", "race_verify", true, [](uint64_t) { return race_verify(); }},
       {"race", "race_counter", true, [](uint64_t) { return race_counter(); }},
       {"race", "ordering_worker", true, [](uint64_t a) { return ordering_worker(a); }},
       {"race", "ordering_verify", true, [](uint64_t) { return ordering_verify(); }},
-      {"workload", "tick", false, [](uint64_t) { tick(); return 0ull; }},
+      {"workload", "tick", false,
+       [](uint64_t) {
+         tick();
+         return 0ull;
+       }},
       {"workload", "work", true, [](uint64_t a) { return work(a); }},
       {"workload", "ticks", true, [](uint64_t) { return ticks(); }},
   };

@@ -5,20 +5,18 @@
 
 #include <set>
 
-#include "harness/explore/Session.h"
-#include "support/HexText.h"
 #include "harness/explore/DepthFirstSearch.h"
 #include "harness/explore/Explorer.h"
 #include "harness/explore/RandomStrategy.h"
 #include "harness/explore/ReplaySource.h"
+#include "harness/explore/Session.h"
+#include "support/HexText.h"
 #include "tests/TestSupport.h"
 
 namespace hph::test {
 namespace {
 
-std::string scenarioPath(const std::string& name) {
-  return std::string(HPH_CORPUS_DIR) + "/scenarios/" + name;
-}
+std::string scenarioPath(const std::string& name) { return std::string(HPH_CORPUS_DIR) + "/scenarios/" + name; }
 
 // A corpus scenario, adjusted by the test, ready to explore.
 std::shared_ptr<const ScenarioInputs> prepared(const std::string& name,
@@ -44,8 +42,7 @@ uint64_t instructionCount(const PeImage& image, const std::string& function) {
   const FunctionInfo* f = image.findFunction(function);
   const std::vector<uint8_t> code = image.bytesAt(f->begin, f->end - f->begin);
   uint64_t count = 0;
-  for (size_t at = 0; at < code.size(); ++count)
-    at += image.arch->decode(std::span(code).subspan(at), 0).length;
+  for (size_t at = 0; at < code.size(); ++count) at += image.arch->decode(std::span(code).subspan(at), 0).length;
   return count;
 }
 

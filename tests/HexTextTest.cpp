@@ -40,9 +40,9 @@ struct ParseRow {
 };
 
 HexBytesSyntax syntaxNamed(const std::string& name) {
-  if (name == "scenario") return {.ignored = " :_"};                         // [[host_write]].bytes
-  if (name == "cli") return {.ignored = " \t\n\v\f\r", .prefix = true};   // hph trampoline --hex
-  if (name == "packed") return {};                                          // digests
+  if (name == "scenario") return {.ignored = " :_"};                     // [[host_write]].bytes
+  if (name == "cli") return {.ignored = " \t\n\v\f\r", .prefix = true};  // hph trampoline --hex
+  if (name == "packed") return {};                                       // digests
   ADD_FAILURE() << "no syntax " << name;
   return {};
 }

@@ -48,9 +48,15 @@ TEST_P(Loader, EveryExportIsAFunctionWithARange) {
     const bool nextFunction = image.functionContaining(f->end) != nullptr;
     EXPECT_TRUE(padding || nextFunction || after.empty()) << e.name;
   }
-  EXPECT_EQ(image.findFunction("rva:0x" + [&] {
-    char b[16]; std::snprintf(b, sizeof b, "%x", image.exports[0].rva); return std::string(b);
-  }())->name, image.exports[0].name);
+  EXPECT_EQ(image
+                .findFunction("rva:0x" +
+                              [&] {
+                                char b[16];
+                                std::snprintf(b, sizeof b, "%x", image.exports[0].rva);
+                                return std::string(b);
+                              }())
+                ->name,
+            image.exports[0].name);
   EXPECT_EQ(image.findFunction("no_such_function"), nullptr);
   EXPECT_EQ(image.findFunction("rva:0xZZ"), nullptr);
 }
@@ -70,8 +76,7 @@ TEST_P(Loader, LeafFunctionsEndWithAReturnOrTailJump) {
       offset += insn.length;
     }
     EXPECT_EQ(offset, code.size()) << f.name;
-    EXPECT_TRUE(last.starts_with("ret") || last.starts_with("jmp") || last.starts_with("b ") ||
-                last.starts_with("br "))
+    EXPECT_TRUE(last.starts_with("ret") || last.starts_with("jmp") || last.starts_with("b ") || last.starts_with("br "))
         << f.name << " ends with " << last;
   }
 }
@@ -184,12 +189,15 @@ TEST(Chpe, ReadsTheCodeMapThroughTheLoadConfig) {
   auto put32 = [&](uint32_t rva, uint32_t v) { std::memcpy(&file[*image->fileOffset(rva, 4)], &v, 4); };
   auto put64 = [&](uint32_t rva, uint64_t v) { std::memcpy(&file[*image->fileOffset(rva, 8)], &v, 8); };
   const uint32_t codeMap = metadataRva + 16;
-  put32(metadataRva, 2);       // Version
+  put32(metadataRva, 2);  // Version
   put32(metadataRva + 4, codeMap);
-  put32(metadataRva + 8, 3);   // CodeMapCount
-  put32(codeMap + 0, 0x1000 | 0);  put32(codeMap + 4, 0x100);   // arm64
-  put32(codeMap + 8, 0x1100 | 1);  put32(codeMap + 12, 0x200);  // arm64ec
-  put32(codeMap + 16, 0x1300 | 2); put32(codeMap + 20, 0x80);   // amd64
+  put32(metadataRva + 8, 3);  // CodeMapCount
+  put32(codeMap + 0, 0x1000 | 0);
+  put32(codeMap + 4, 0x100);  // arm64
+  put32(codeMap + 8, 0x1100 | 1);
+  put32(codeMap + 12, 0x200);  // arm64ec
+  put32(codeMap + 16, 0x1300 | 2);
+  put32(codeMap + 20, 0x80);  // amd64
   put64(image->loadConfig->rva + pe::loadcfg::kChpeMetadataPointer, image->imageBase + metadataRva);
 
   auto hybrid = parsePeImage(file, "hybrid.dll");

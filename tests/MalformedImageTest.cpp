@@ -30,10 +30,12 @@ struct Layout {
   uint32_t lfanew, fileHeader, optional, sections;
 };
 
-template <class T>
-void put(Bytes& b, size_t at, T value) { std::memcpy(&b[at], &value, sizeof(T)); }
-template <class T>
-T get(const Bytes& b, size_t at) { T v; std::memcpy(&v, &b[at], sizeof(T)); return v; }
+template <class T> void put(Bytes& b, size_t at, T value) { std::memcpy(&b[at], &value, sizeof(T)); }
+template <class T> T get(const Bytes& b, size_t at) {
+  T v;
+  std::memcpy(&v, &b[at], sizeof(T));
+  return v;
+}
 
 // File offset of an RVA in a good image (sections only).
 uint32_t fileOffsetOf(const Bytes& b, uint32_t rva) {
@@ -60,7 +62,7 @@ uint32_t hotPatchTable(const Bytes& b) { return fileOffsetOf(b, get<uint32_t>(b,
 
 struct MalformedCase {
   const char* name;
-  const char* base;   // corpus image the mutation starts from
+  const char* base;  // corpus image the mutation starts from
   std::function<void(Bytes&)> mutate;
   const char* field;  // what the one-line message must name
 };
@@ -74,28 +76,26 @@ const std::vector<MalformedCase>& malformedCases() {
       {"truncated_300", "basics.x64.dll", [](Bytes& b) { b.resize(300); }, "SizeOfOptionalHeader"},
       {"truncated_in_section_table", "basics.arm64.dll", [](Bytes& b) { b.resize(Layout(b).section(2)); },
        "SizeOfHeaders"},
-      {"truncated_in_section_data", "basics.x64.dll", [](Bytes& b) { b.resize(b.size() / 2); },
-       "PointerToRawData"},
+      {"truncated_in_section_data", "basics.x64.dll", [](Bytes& b) { b.resize(b.size() / 2); }, "PointerToRawData"},
       {"bad_dos_magic", "basics.x64.dll", [](Bytes& b) { b[0] = 'Z'; }, "e_magic"},
       {"lfanew_past_end", "basics.x64.dll", [](Bytes& b) { put<uint32_t>(b, 0x3C, 0xFFFFFF00); }, "e_lfanew"},
       {"bad_pe_signature", "basics.x64.dll", [](Bytes& b) { b[Layout(b).lfanew + 1] = 'X'; }, "PE signature"},
-      {"unknown_machine", "basics.x64.dll",
-       [](Bytes& b) { put<uint16_t>(b, Layout(b).fileHeader, 0x14C); }, "FileHeader.Machine"},
-      {"ffff_sections", "basics.x64.dll",
-       [](Bytes& b) { put<uint16_t>(b, Layout(b).fileHeader + 2, 0xFFFF); }, "NumberOfSections"},
-      {"zero_sections", "basics.arm64.dll",
-       [](Bytes& b) { put<uint16_t>(b, Layout(b).fileHeader + 2, 0); }, "NumberOfSections"},
-      {"huge_optional_header", "basics.x64.dll",
-       [](Bytes& b) { put<uint16_t>(b, Layout(b).fileHeader + 16, 0xFFFF); }, "SizeOfOptionalHeader"},
-      {"pe32_magic", "basics.x64.dll",
-       [](Bytes& b) { put<uint16_t>(b, Layout(b).optional, 0x10B); }, "OptionalHeader.Magic"},
+      {"unknown_machine", "basics.x64.dll", [](Bytes& b) { put<uint16_t>(b, Layout(b).fileHeader, 0x14C); },
+       "FileHeader.Machine"},
+      {"ffff_sections", "basics.x64.dll", [](Bytes& b) { put<uint16_t>(b, Layout(b).fileHeader + 2, 0xFFFF); },
+       "NumberOfSections"},
+      {"zero_sections", "basics.arm64.dll", [](Bytes& b) { put<uint16_t>(b, Layout(b).fileHeader + 2, 0); },
+       "NumberOfSections"},
+      {"huge_optional_header", "basics.x64.dll", [](Bytes& b) { put<uint16_t>(b, Layout(b).fileHeader + 16, 0xFFFF); },
+       "SizeOfOptionalHeader"},
+      {"pe32_magic", "basics.x64.dll", [](Bytes& b) { put<uint16_t>(b, Layout(b).optional, 0x10B); },
+       "OptionalHeader.Magic"},
       {"section_alignment", "basics.x64.dll",
-       [](Bytes& b) { put<uint32_t>(b, Layout(b).optional + pe::opt::kSectionAlignment, 3); },
-       "SectionAlignment"},
+       [](Bytes& b) { put<uint32_t>(b, Layout(b).optional + pe::opt::kSectionAlignment, 3); }, "SectionAlignment"},
       {"size_of_image_zero", "basics.arm64.dll",
        [](Bytes& b) { put<uint32_t>(b, Layout(b).optional + pe::opt::kSizeOfImage, 0); }, "SizeOfImage"},
-      {"absurd_raw_size", "basics.x64.dll",
-       [](Bytes& b) { put<uint32_t>(b, Layout(b).section(0) + 16, 0xFFFFFFF0); }, "absurd size"},
+      {"absurd_raw_size", "basics.x64.dll", [](Bytes& b) { put<uint32_t>(b, Layout(b).section(0) + 16, 0xFFFFFFF0); },
+       "absurd size"},
       {"raw_data_past_file", "basics.arm64.dll",
        [](Bytes& b) { put<uint32_t>(b, Layout(b).section(1) + 20, 0x100000); }, "PointerToRawData"},
       {"overlapping_sections", "basics.x64.dll",
@@ -167,16 +167,16 @@ const std::vector<MalformedCase>& malformedCases() {
          put<uint32_t>(b, dir + pe::loadcfg::kHotPatchTableOffset, 0x7FFFFFFF);
        },
        "load config.HotPatchTableOffset"},
-      {"hotpatch_sequence_zero", "counter_hotpatch.x64.dll",
-       [](Bytes& b) { put<uint32_t>(b, hotPatchInfo(b) + 8, 0); }, "HotPatchInfo.SequenceNumber"},
-      {"hotpatch_size_small", "counter_hotpatch.arm64.dll",
-       [](Bytes& b) { put<uint32_t>(b, hotPatchInfo(b) + 4, 4); }, "HotPatchInfo.Size"},
-      {"hotpatch_no_base", "counter_hotpatch.arm64.dll",
-       [](Bytes& b) { put<uint32_t>(b, hotPatchInfo(b) + 16, 0); }, "HotPatchInfo.BaseImageCount"},
+      {"hotpatch_sequence_zero", "counter_hotpatch.x64.dll", [](Bytes& b) { put<uint32_t>(b, hotPatchInfo(b) + 8, 0); },
+       "HotPatchInfo.SequenceNumber"},
+      {"hotpatch_size_small", "counter_hotpatch.arm64.dll", [](Bytes& b) { put<uint32_t>(b, hotPatchInfo(b) + 4, 4); },
+       "HotPatchInfo.Size"},
+      {"hotpatch_no_base", "counter_hotpatch.arm64.dll", [](Bytes& b) { put<uint32_t>(b, hotPatchInfo(b) + 16, 0); },
+       "HotPatchInfo.BaseImageCount"},
       {"hotpatch_base_list_outside", "counter_hotpatch.x64.dll",
        [](Bytes& b) { put<uint32_t>(b, hotPatchInfo(b) + 12, 0x7FFFFF00); }, "HotPatchInfo.BaseImageList"},
-      {"hotpatch_base_over_itself", "counter_patch2.x64.dll",
-       [](Bytes& b) { put<uint32_t>(b, hotPatchBase(b), 2); }, "HotPatchBase[0].SequenceNumber"},
+      {"hotpatch_base_over_itself", "counter_patch2.x64.dll", [](Bytes& b) { put<uint32_t>(b, hotPatchBase(b), 2); },
+       "HotPatchBase[0].SequenceNumber"},
       {"hotpatch_table_count_absurd", "counter_hotpatch.x64.dll",
        [](Bytes& b) { put<uint32_t>(b, hotPatchTable(b), 0x10000000); }, "HotPatchBase[0].PatchTable"},
       {"hotpatch_chunk_type_garbage", "counter_hotpatch.arm64.dll",
@@ -238,9 +238,12 @@ RC_GTEST_PROP(MalformedFuzz, ReaderNeverCrashesOnDamagedImages, ()) {
     const size_t limit = *rc::gen::element<size_t>(0x400, 0x800, bytes.size());
     const size_t at = *rc::gen::inRange<size_t>(0, std::min(limit, bytes.size()) - 4);
     switch (*rc::gen::inRange(0, 3)) {
-      case 0: bytes[at] = *rc::gen::arbitrary<uint8_t>(); break;
-      case 1: put<uint32_t>(bytes, at, *rc::gen::element<uint32_t>(0, 0xFFFFFFFF, 0x7FFFFFFF, 0x1000, *rc::gen::arbitrary<uint32_t>())); break;
-      case 2: bytes.resize(*rc::gen::inRange<size_t>(4, bytes.size())); break;
+    case 0: bytes[at] = *rc::gen::arbitrary<uint8_t>(); break;
+    case 1:
+      put<uint32_t>(bytes, at,
+                    *rc::gen::element<uint32_t>(0, 0xFFFFFFFF, 0x7FFFFFFF, 0x1000, *rc::gen::arbitrary<uint32_t>()));
+      break;
+    case 2: bytes.resize(*rc::gen::inRange<size_t>(4, bytes.size())); break;
     }
   }
   auto image = parsePeImage(bytes, "damaged.dll");

@@ -22,7 +22,7 @@ struct UnsignedRow {
 UnsignedSyntax syntaxNamed(const std::string& name) {
   if (name == "cli") return {};  // --seed, --schedules, --address, --shard, rva:0x...
   if (name == "site-offset") return {.upperCasePrefix = false, .max = UINT32_MAX};  // "bump+0x4"
-  if (name == "rva") return {.max = UINT32_MAX};                                   // "rva:0x1020"
+  if (name == "rva") return {.max = UINT32_MAX};                                    // "rva:0x1020"
   if (name == "patch-address") return {.digits = IntegerDigits::kHex, .upperCasePrefix = false};
   ADD_FAILURE() << "no syntax " << name;
   return {};
@@ -84,9 +84,8 @@ TEST(NumberText, IntegerGolden) {
 
 TEST(NumberText, SecondsGolden) {
   const std::vector<std::pair<std::string, std::optional<double>>> rows = {
-      {"0", 0.0},    {"1.5", 1.5},          {"30", 30.0},          {".5", 0.5},
-      {"", kRefused}, {"nan", kRefused},    {"inf", kRefused},     {"-1", kRefused},
-      {"1e3", kRefused}, {"1.2.3", kRefused}, {" 1", kRefused},
+      {"0", 0.0},        {"1.5", 1.5},     {"30", 30.0},      {".5", 0.5},         {"", kRefused},   {"nan", kRefused},
+      {"inf", kRefused}, {"-1", kRefused}, {"1e3", kRefused}, {"1.2.3", kRefused}, {" 1", kRefused},
   };
   for (const auto& [text, value] : rows) EXPECT_EQ(parseSeconds(text), value) << "'" << text << "'";
 }

@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "emu/pe/PeFormat.h"
-#include "harness/explore/Session.h"
 #include "harness/explore/ReplaySource.h"
+#include "harness/explore/Session.h"
 #include "tests/TestSupport.h"
 
 namespace hph::test {
@@ -40,7 +40,8 @@ TEST_P(Packages, TheTableNamesSitesAndCellsWithoutAnExplicitMap) {
   EXPECT_EQ(inputs->layout.sites[1].name, "bump_keyed");
   EXPECT_EQ(inputs->layout.sites[2].name, "bump");
   EXPECT_EQ(inputs->layout.sites[2].previous, inputs->layout.sites[0].replacement);
-  EXPECT_EQ(inputs->layout.sites[2].scratch, inputs->layout.sites[0].scratch) << "a retarget reuses the first patch's redirect";
+  EXPECT_EQ(inputs->layout.sites[2].scratch, inputs->layout.sites[0].scratch)
+      << "a retarget reuses the first patch's redirect";
   // ABSOLUTE chunks: the cells hold the base's g_counter / g_keyed.
   const PeImage& base = *inputs->base;
   auto exportRva = [&](const std::string& name) {
@@ -77,13 +78,17 @@ TEST_P(Packages, AWrongPredecessorIsRefused) {
   const std::string patch1 = "\"" + corpusImage(image("counter_hotpatch")) + "\"";
   const std::string list = "patch = \\[[^\\]]*\\]";
   expectRefused(scenarioVariant(series(), {{list, "patch = [" + patch2 + "]"}}, "alone.toml"),
-                "patch[0]: counter_patch2." + arch() + ".dll: HotPatchBase[0].SequenceNumber: applies over patch 1, "
-                "but counter." + arch() + ".dll is at the unpatched image");
+                "patch[0]: counter_patch2." + arch() +
+                    ".dll: HotPatchBase[0].SequenceNumber: applies over patch 1, "
+                    "but counter." +
+                    arch() + ".dll is at the unpatched image");
   expectRefused(scenarioVariant(series(), {{list, "patch = [" + patch2 + ", " + patch1 + "]"}}, "reversed.toml"),
                 "HotPatchBase[0].SequenceNumber: applies over patch 1");
   expectRefused(scenarioVariant(series(), {{list, "patch = [" + patch1 + ", " + patch1 + "]"}}, "twice.toml"),
-                "patch[1]: counter_hotpatch." + arch() + ".dll: HotPatchBase[0].SequenceNumber: applies over the "
-                "unpatched image, but counter." + arch() + ".dll is at patch 1");
+                "patch[1]: counter_hotpatch." + arch() +
+                    ".dll: HotPatchBase[0].SequenceNumber: applies over the "
+                    "unpatched image, but counter." +
+                    arch() + ".dll is at patch 1");
 }
 
 TEST_P(Packages, ABaseOfAnotherBuildIsRefused) {
@@ -103,14 +108,15 @@ TEST_P(Packages, ABaseOfAnotherBuildIsRefused) {
 }
 
 TEST_P(Packages, ATableAndAnExplicitMapTogetherAreAmbiguous) {
-  const std::string path = scenarioVariant(
-      series(), {{"patch = \\[([^,]*),[^\\]]*\\]", "patch = $1"},
-                 {"\\[protocol\\]", "[[functions]]\ntarget = \"bump\"\nreplacement = \"bump_v2\"\n\n[protocol]"}},
-      "ambiguous.toml");
+  const std::string path =
+      scenarioVariant(series(),
+                      {{"patch = \\[([^,]*),[^\\]]*\\]", "patch = $1"},
+                       {"\\[protocol\\]", "[[functions]]\ntarget = \"bump\"\nreplacement = \"bump_v2\"\n\n[protocol]"}},
+                      "ambiguous.toml");
   expectRefused(path, "[[functions]]: counter_hotpatch." + arch() + ".dll carries its own hotpatch table");
   // An image without a table needs the map.
-  const std::string noMap = scenarioVariant("patch-literal-swap.arm64.toml", {{"\\[\\[functions\\]\\][^\\[]*", ""}},
-                                            "no-map.toml");
+  const std::string noMap =
+      scenarioVariant("patch-literal-swap.arm64.toml", {{"\\[\\[functions\\]\\][^\\[]*", ""}}, "no-map.toml");
   expectRefused(noMap, "[[functions]]: missing: counter_patch.arm64.dll carries no hotpatch table");
 }
 
@@ -120,8 +126,10 @@ INSTANTIATE_TEST_SUITE_P(BothArchitectures, Packages, ::testing::Values("x64", "
 // the address table (x64) and the veneer's literal (Arm64) can.
 TEST(PatchPlacement, FarPatchesGoThroughAnAddressTableOrAVeneer) {
   const std::pair<std::string, std::string> far{"(patch = )", "patch_address = \"0x7ff600000000\"\n$1"};
-  expectRefused(scenarioVariant("patch-naive-jmp5.x64.toml", {far}, "far-naive.toml"), "out of the jump's +-2 GiB reach");
-  expectRefused(scenarioVariant("patch-b-direct.arm64.toml", {far}, "far-b.toml"), "out of B's +-128 MiB reach (use veneer)");
+  expectRefused(scenarioVariant("patch-naive-jmp5.x64.toml", {far}, "far-naive.toml"),
+                "out of the jump's +-2 GiB reach");
+  expectRefused(scenarioVariant("patch-b-direct.arm64.toml", {far}, "far-b.toml"),
+                "out of B's +-128 MiB reach (use veneer)");
   for (const char* file : {"patch-padding-short-jmp.x64.toml", "patch-veneer.arm64.toml"}) {
     const std::string path = scenarioVariant(file, {far}, std::string("far-") + file);
     auto inputs = prepared(path);

@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "harness/explore/Session.h"
 #include "harness/explore/RandomStrategy.h"
 #include "harness/explore/ReplaySource.h"
+#include "harness/explore/Session.h"
 #include "patch/LiveCode.h"
 #include "tests/TestSupport.h"
 
@@ -48,20 +48,23 @@ TEST(Plan, GoldenStepListsPerProtocol) {
        {"store:1:live", "sync-all", "store:4:live", "sync-all", "store:1:live", "sync-all"}},
       {"patch-stop-the-world.x64.toml", {"store:17:dead", "suspend-all", "move-pc", "store:5:dead", "resume-all"}},
       {"patch-b-direct.arm64.toml", {"store:4:live", "cache-maintenance", "sync-all"}},
-      {"patch-veneer.arm64.toml", {"store:16:dead", "cache-maintenance", "store:4:live", "cache-maintenance", "sync-all"}},
+      {"patch-veneer.arm64.toml",
+       {"store:16:dead", "cache-maintenance", "store:4:live", "cache-maintenance", "sync-all"}},
       {"patch-literal-swap.arm64.toml",
        {"store:8:dead", "store:8:data:dead", "store:8:dead", "cache-maintenance", "store:4:live", "cache-maintenance",
         "sync-all", "store:8:data:live"}},
       {"patch-stop-the-world.arm64.toml",
-       {"store:8:dead", "cache-maintenance", "suspend-all", "move-pc", "store:4:dead", "cache-maintenance",
-        "sync-all", "resume-all"}},
-      // A cumulative series: the second patch only retargets what the first set up.
-      {"patch-series.x64.toml", {"store:16:dead", "store:5:dead", "store:2:live", "store:16:dead", "store:5:dead",
-                                 "store:2:live", "store:8:data:live"}},
-      {"patch-series.arm64.toml",
        {"store:8:dead", "cache-maintenance", "suspend-all", "move-pc", "store:4:dead", "cache-maintenance", "sync-all",
-        "resume-all", "store:8:dead", "cache-maintenance", "suspend-all", "move-pc", "store:4:dead",
-        "cache-maintenance", "sync-all", "resume-all", "suspend-all", "store:4:dead", "cache-maintenance", "sync-all",
+        "resume-all"}},
+      // A cumulative series: the second patch only retargets what the first set up.
+      {"patch-series.x64.toml",
+       {"store:16:dead", "store:5:dead", "store:2:live", "store:16:dead", "store:5:dead", "store:2:live",
+        "store:8:data:live"}},
+      {"patch-series.arm64.toml",
+       {"store:8:dead",      "cache-maintenance", "suspend-all",  "move-pc",           "store:4:dead",
+        "cache-maintenance", "sync-all",          "resume-all",   "store:8:dead",      "cache-maintenance",
+        "suspend-all",       "move-pc",           "store:4:dead", "cache-maintenance", "sync-all",
+        "resume-all",        "suspend-all",       "store:4:dead", "cache-maintenance", "sync-all",
         "resume-all"}},
   };
   for (const auto& [file, expected] : golden) EXPECT_EQ(planShape(scenario(file)), expected) << file;
@@ -80,7 +83,8 @@ TEST(Plan, GoldenReverseStepLists) {
         "sync-all", "store:8:data:live", "store:8:data:live"}},
   };
   for (const auto& [file, expected] : golden)
-    EXPECT_EQ(planShape(variant(file, {{"\\[protocol\\]\nname = \"([a-z0-9-]+)\"", "[protocol]\nname = \"$1\"\nreverse = true"}})),
+    EXPECT_EQ(planShape(variant(
+                  file, {{"\\[protocol\\]\nname = \"([a-z0-9-]+)\"", "[protocol]\nname = \"$1\"\nreverse = true"}})),
               expected)
         << file;
 }
@@ -138,28 +142,44 @@ TEST(Plan, StoresLandWhereTheProtocolSays) {
 }
 
 TEST(Plan, RefusalsAreExitCode2NamingTheFunction) {
-  struct Case { std::string file; std::vector<std::pair<std::string, std::string>> edits; std::string expected; };
+  struct Case {
+    std::string file;
+    std::vector<std::pair<std::string, std::string>> edits;
+    std::string expected;
+  };
   const Case cases[] = {
       {"patch-padding-short-jmp.x64.toml",
-       {{"counter\\.x64\\.dll", "basics.plain.x64.dll"}, {"target = \"bump\"", "target = \"fib_rec\""},
-        {"entry = \"patch_worker\"", "entry = \"fib_rec\""}, {"invariant = \"verify\"", "invariant = \"fib_iter\""},
-        {"counter_patch\\.x64\\.dll", "basics.x64.dll"}, {"replacement = \"bump_v2\"", "replacement = \"mix64\""}},
+       {{"counter\\.x64\\.dll", "basics.plain.x64.dll"},
+        {"target = \"bump\"", "target = \"fib_rec\""},
+        {"entry = \"patch_worker\"", "entry = \"fib_rec\""},
+        {"invariant = \"verify\"", "invariant = \"fib_iter\""},
+        {"counter_patch\\.x64\\.dll", "basics.x64.dll"},
+        {"replacement = \"bump_v2\"", "replacement = \"mix64\""}},
        "function 'fib_rec'"},
       {"patch-int3-3step-refused.x64.toml", {}, "int3-3step replaces one whole instruction of at least 5"},
       {"patch-b-direct.arm64.toml", {{"name = \"b-direct\"", "name = \"padding-short-jmp\""}}, "is not one of arm64"},
-      {"patch-b-direct.arm64.toml", {{"replacement = \"bump_v2\"", "replacement = \"bump_v3\""}},
+      {"patch-b-direct.arm64.toml",
+       {{"replacement = \"bump_v2\"", "replacement = \"bump_v3\""}},
        "[[functions]][0].replacement: 'bump_v3'"},
-      {"patch-veneer.arm64.toml", {{"\\[threads\\]", "[[host_write]]\ntarget = \"bump\"\nbytes = \"1f2003d5\"\n[threads]"}},
+      {"patch-veneer.arm64.toml",
+       {{"\\[threads\\]", "[[host_write]]\ntarget = \"bump\"\nbytes = \"1f2003d5\"\n[threads]"}},
        "patch or [[host_write]] stores, not both"},
       // New keys: each bad value names its field.
-      {"patch-veneer.arm64.toml", {{"name = \"veneer\"", "name = \"veneer\"\ndefect = \"typo\""}},
+      {"patch-veneer.arm64.toml",
+       {{"name = \"veneer\"", "name = \"veneer\"\ndefect = \"typo\""}},
        "[protocol]: defect 'typo' is not one of veneer's (branch-before-veneer"},
-      {"patch-veneer.arm64.toml", {{"\\[check\\]", "[check]\nignore = [\"C9\"]"}}, "[check].ignore: 'C9' is not a property"},
-      {"patch-veneer.arm64.toml", {{"(patch = )", "patch_address = \"0x1234\"\n$1"}}, "patch_address: expected a nonzero hex address"},
-      {"patch-padding-short-jmp.x64.toml", {{"\\[threads\\]", "[arm64]\ndic = true\n\n[threads]"}},
+      {"patch-veneer.arm64.toml",
+       {{"\\[check\\]", "[check]\nignore = [\"C9\"]"}},
+       "[check].ignore: 'C9' is not a property"},
+      {"patch-veneer.arm64.toml",
+       {{"(patch = )", "patch_address = \"0x1234\"\n$1"}},
+       "patch_address: expected a nonzero hex address"},
+      {"patch-padding-short-jmp.x64.toml",
+       {{"\\[threads\\]", "[arm64]\ndic = true\n\n[threads]"}},
        "[arm64]: only for arch = \"arm64\""},
       {"patch-series.x64.toml", {{"patch = \\[[^\\]]*\\]", "patch = []"}}, "patch: an empty series"},
-      {"patch-veneer.arm64.toml", {{"\\[threads\\]", "[arm64]\nfetch_model = 1\n\n[threads]"}},
+      {"patch-veneer.arm64.toml",
+       {{"\\[threads\\]", "[arm64]\nfetch_model = 1\n\n[threads]"}},
        "[arm64].fetch_model: expected true or false"},
   };
   for (const Case& c : cases) {
@@ -178,7 +198,8 @@ TEST(Plan, ReversePlansRestoreTheOriginalBytesExactly) {
   for (const char* file : {"patch-padding-short-jmp.x64.toml", "patch-int3-3step.x64.toml",
                            "patch-stop-the-world.x64.toml", "patch-b-direct.arm64.toml", "patch-veneer.arm64.toml",
                            "patch-stop-the-world.arm64.toml", "patch-series.x64.toml", "patch-series.arm64.toml"}) {
-    auto inputs = prepared(variant(file, {{"\\[protocol\\]\nname = \"([a-z0-9-]+)\"", "[protocol]\nname = \"$1\"\nreverse = true"}}));
+    auto inputs = prepared(
+        variant(file, {{"\\[protocol\\]\nname = \"([a-z0-9-]+)\"", "[protocol]\nname = \"$1\"\nreverse = true"}}));
     ASSERT_TRUE(inputs) << file;
     auto session = Session::create(inputs, false);
     ASSERT_TRUE(session.ok());
@@ -204,7 +225,8 @@ TEST(Plan, ThreadsAtTheTransientInt3ContinueInTheReplacement) {
   const RunRecord run = (*session)->run(schedule);
   ASSERT_FALSE(run.violation) << run.violation->message;
   EXPECT_EQ(run.invariantValue, 1u);
-  const uint64_t v2Calls = inputs->layout.patches[0].loadAddress + inputs->layout.patches[0].image->findFunction("v2_calls")->begin;
+  const uint64_t v2Calls =
+      inputs->layout.patches[0].loadAddress + inputs->layout.patches[0].image->findFunction("v2_calls")->begin;
   auto calls = (*session)->machine().call(v2Calls, {});
   ASSERT_TRUE(calls.ok() && calls->completed());
   EXPECT_GE(calls->value, kPatchWorkerCalls) << "thread 0's calls went through the int3 to the replacement";
@@ -213,14 +235,14 @@ TEST(Plan, ThreadsAtTheTransientInt3ContinueInTheReplacement) {
 TEST(Plan, PatchedCallsReachTheReplacementThroughRefCells) {
   // The patch applied first: every call is new, and the base's counter (reached through
   // the __ref_g_counter cell) holds every increment.
-  for (const char* file : {"patch-padding-short-jmp.x64.toml", "patch-veneer.arm64.toml", "patch-literal-swap.arm64.toml"}) {
+  for (const char* file :
+       {"patch-padding-short-jmp.x64.toml", "patch-veneer.arm64.toml", "patch-literal-swap.arm64.toml"}) {
     uint64_t invariant = 0;
     EXPECT_EQ(callAfterPatching(scenario(file), 0, "v2_calls", &invariant), 3u * kPatchWorkerCalls)
         << file << ": 3 threads x 2 calls, all new";
     EXPECT_EQ(invariant, 1u) << file;
   }
 }
-
 
 // stop-the-world over call_first: a thread inside spin() holds a return address inside
 // the span. Random schedules show both ends: a retry after which the patch commits once
@@ -237,7 +259,8 @@ TEST(Plan, StopTheWorldRetriesOnReturnAddressesInsideTheSpanThenGivesUp) {
                                      [](const TraceSlice& s) { return s.what.find(": retry (") != std::string::npos; });
     if (run.violation) {
       ASSERT_EQ(propertyId(run.violation->property), "refused") << run.violation->message;
-      EXPECT_NE(run.violation->message.find("gave up after 3 retries: thread 0 has a return address"), std::string::npos)
+      EXPECT_NE(run.violation->message.find("gave up after 3 retries: thread 0 has a return address"),
+                std::string::npos)
           << run.violation->message;
       refused = true;
     } else if (retried) {
@@ -255,7 +278,6 @@ TEST(Plan, StopTheWorldRetriesOnReturnAddressesInsideTheSpanThenGivesUp) {
   EXPECT_FALSE((*session)->run(first).violation);
 }
 
-
 // Every safe protocol holds under exhaustive exploration with preemption bound 2 (two
 // threads here to keep the suite quick; the bundled scenarios run three), and the unsafe
 // one does not.
@@ -272,18 +294,18 @@ TEST_P(ProtocolAtBound2, ExhaustiveExplorationGivesTheExpectedVerdict) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Corpus, ProtocolAtBound2,
-    ::testing::Values("patch-padding-short-jmp.x64.toml", "patch-int3-3step.x64.toml", "patch-stop-the-world.x64.toml",
-                      "patch-naive-jmp5.x64.toml", "patch-b-direct.arm64.toml", "patch-veneer.arm64.toml",
-                      "patch-literal-swap.arm64.toml", "patch-stop-the-world.arm64.toml", "patch-series.x64.toml",
-                      "patch-series.arm64.toml"),
-    [](const auto& info) {
-      std::string name = info.param.substr(6, info.param.size() - 11);
-      std::replace(name.begin(), name.end(), '-', '_');
-      std::replace(name.begin(), name.end(), '.', '_');
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Corpus, ProtocolAtBound2,
+                         ::testing::Values("patch-padding-short-jmp.x64.toml", "patch-int3-3step.x64.toml",
+                                           "patch-stop-the-world.x64.toml", "patch-naive-jmp5.x64.toml",
+                                           "patch-b-direct.arm64.toml", "patch-veneer.arm64.toml",
+                                           "patch-literal-swap.arm64.toml", "patch-stop-the-world.arm64.toml",
+                                           "patch-series.x64.toml", "patch-series.arm64.toml"),
+                         [](const auto& info) {
+                           std::string name = info.param.substr(6, info.param.size() - 11);
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           std::replace(name.begin(), name.end(), '.', '_');
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace hph::test
@@ -301,7 +323,8 @@ TEST(PlanRefusal, MalformedBytesAreBadInputNotARefusal) {
   site.code = {0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0xC3};  // push es: invalid in 64-bit mode
   site.replacement = 0x180101000;
   site.scratch = 0x180100000;
-  for (ProtocolKind protocol : {ProtocolKind::kPaddingShortJmp, ProtocolKind::kInt3ThreeStep, ProtocolKind::kStopTheWorld}) {
+  for (ProtocolKind protocol :
+       {ProtocolKind::kPaddingShortJmp, ProtocolKind::kInt3ThreeStep, ProtocolKind::kStopTheWorld}) {
     auto plan = buildPlan(protocol, x64Arch(), {site});
     ASSERT_FALSE(plan.ok()) << protocolName(protocol);
     EXPECT_EQ(plan.error().status, Status::kBadInput) << protocolName(protocol) << ": " << plan.error().message;

@@ -25,7 +25,8 @@ void PrintTo(const PropertyCase& c, std::ostream* os) { *os << c.name; }
 
 using Edit = std::pair<std::string, std::string>;
 Edit defect(const std::string& protocol, const std::string& name) {
-  return {"\\[protocol\\]\nname = \"" + protocol + "\"", "[protocol]\nname = \"" + protocol + "\"\ndefect = \"" + name + "\""};
+  return {"\\[protocol\\]\nname = \"" + protocol + "\"",
+          "[protocol]\nname = \"" + protocol + "\"\ndefect = \"" + name + "\""};
 }
 Edit reverse(const std::string& protocol) {
   return {"\\[protocol\\]\nname = \"" + protocol + "\"", "[protocol]\nname = \"" + protocol + "\"\nreverse = true"};
@@ -35,8 +36,10 @@ Edit arm64(const std::string& lines) { return {"\\[threads\\]", "[arm64]\n" + li
 Edit noExpect() { return {"expect = \"[^\"]*\"\n", ""}; }
 // bump_keyed (a 10-byte first instruction on x64, no entry NOP on Arm64) instead of bump.
 std::vector<Edit> keyed() {
-  return {{"target = \"bump\"", "target = \"bump_keyed\""}, {"replacement = \"bump_v2\"", "replacement = \"bump_keyed_v2\""},
-          {"entry = \"patch_worker\"", "entry = \"keyed_patch_worker\""}, {"invariant = \"verify\"", "invariant = \"keyed_verify\""}};
+  return {{"target = \"bump\"", "target = \"bump_keyed\""},
+          {"replacement = \"bump_v2\"", "replacement = \"bump_keyed_v2\""},
+          {"entry = \"patch_worker\"", "entry = \"keyed_patch_worker\""},
+          {"invariant = \"verify\"", "invariant = \"keyed_verify\""}};
 }
 std::vector<Edit> with(std::vector<Edit> a, const std::vector<Edit>& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -44,9 +47,9 @@ std::vector<Edit> with(std::vector<Edit> a, const std::vector<Edit>& b) {
 }
 // basics.plain (no hotpatch padding, 1-byte first instructions) with threads running sum8.
 std::vector<Edit> plain(const std::string& target) {
-  return {{"counter\\.x64\\.dll", "basics.plain.x64.dll"}, {"target = \"bump\"", "target = \"" + target + "\""},
+  return {{"counter\\.x64\\.dll", "basics.plain.x64.dll"},  {"target = \"bump\"", "target = \"" + target + "\""},
           {"entry = \"patch_worker\"", "entry = \"sum8\""}, {"invariant = \"verify\"\n", ""},
-          {"counter_patch\\.x64\\.dll", "basics.x64.dll"}, {"replacement = \"bump_v2\"", "replacement = \"mix64\""}};
+          {"counter_patch\\.x64\\.dll", "basics.x64.dll"},  {"replacement = \"bump_v2\"", "replacement = \"mix64\""}};
 }
 
 const std::vector<PropertyCase>& cases() {
@@ -67,17 +70,27 @@ const std::vector<PropertyCase>& cases() {
        with(plain("popcount_loop"), {check("static_checks = false")}), "violation:C1"},
       // Stop-the-world, trampolines, reuse.
       {"C3_no_move_pc", "patch-stop-the-world.x64.toml", {defect("stop-the-world", "no-move-pc")}, "violation:C3"},
-      {"wrong_rip_fixup", "patch-stop-the-world.x64.toml", {defect("stop-the-world", "wrong-rip-fixup")},
+      {"wrong_rip_fixup",
+       "patch-stop-the-world.x64.toml",
+       {defect("stop-the-world", "wrong-rip-fixup")},
        "violation:invariant"},
-      {"C7_trampoline_freed_x64", "patch-stop-the-world.x64.toml",
-       {reverse("stop-the-world"), {"reverse = true", "reverse = true\ndefect = \"no-release\""}}, "violation:C7"},
-      {"C7_trampoline_freed_arm64", "patch-stop-the-world.arm64.toml",
-       {reverse("stop-the-world"), {"reverse = true", "reverse = true\ndefect = \"no-release\""}}, "violation:C7"},
+      {"C7_trampoline_freed_x64",
+       "patch-stop-the-world.x64.toml",
+       {reverse("stop-the-world"), {"reverse = true", "reverse = true\ndefect = \"no-release\""}},
+       "violation:C7"},
+      {"C7_trampoline_freed_arm64",
+       "patch-stop-the-world.arm64.toml",
+       {reverse("stop-the-world"), {"reverse = true", "reverse = true\ndefect = \"no-release\""}},
+       "violation:C7"},
       // Calls.
-      {"C6_stub_clobbers_rcx", "patch-padding-short-jmp.x64.toml", {defect("padding-short-jmp", "stub-clobbers-rcx")},
+      {"C6_stub_clobbers_rcx",
+       "patch-padding-short-jmp.x64.toml",
+       {defect("padding-short-jmp", "stub-clobbers-rcx")},
        "violation:C6"},
       {"C6_veneer_clobbers_x0", "patch-veneer.arm64.toml", {defect("veneer", "veneer-clobbers-x0")}, "violation:C6"},
-      {"C8_no_short_jmp", "patch-padding-short-jmp.x64.toml", {defect("padding-short-jmp", "no-short-jmp")},
+      {"C8_no_short_jmp",
+       "patch-padding-short-jmp.x64.toml",
+       {defect("padding-short-jmp", "no-short-jmp")},
        "violation:C8"},
       {"C8_b_direct_without_sync", "patch-b-direct.arm64.toml", {defect("b-direct", "no-sync")}, "violation:C8"},
       {"C5_stricter_fetch_model", "patch-b-direct.arm64.toml", {arm64("fetch_coherent = false")}, "violation:C5"},
@@ -85,14 +98,25 @@ const std::vector<PropertyCase>& cases() {
       {"holds_pure_calls_old_or_new", "patch-pure.x64.toml", {}, "holds"},
       // Arm64 store rules and the fetch model.
       {"A1_b_direct_over_non_cmodx", "patch-b-direct.arm64.toml", keyed(), "violation:A1"},
-      {"A2_branch_before_veneer", "patch-veneer.arm64.toml", {defect("veneer", "branch-before-veneer")}, "violation:A2"},
-      {"A2_veneer_not_made_visible", "patch-veneer.arm64.toml", {defect("veneer", "no-veneer-maintenance")},
+      {"A2_branch_before_veneer",
+       "patch-veneer.arm64.toml",
+       {defect("veneer", "branch-before-veneer")},
        "violation:A2"},
-      {"A3_stale_veneer_fetched", "patch-veneer.arm64.toml",
-       {defect("veneer", "no-veneer-maintenance"), check("ignore = [\"A2\"]")}, "violation:A3"},
-      {"A3_needs_the_fetch_model", "patch-veneer.arm64.toml",
-       {defect("veneer", "no-veneer-maintenance"), check("ignore = [\"A2\"]"), arm64("fetch_model = false")}, "holds"},
-      {"A4_literal_in_halves", "patch-literal-swap.arm64.toml", {defect("literal-swap", "literal-in-halves")},
+      {"A2_veneer_not_made_visible",
+       "patch-veneer.arm64.toml",
+       {defect("veneer", "no-veneer-maintenance")},
+       "violation:A2"},
+      {"A3_stale_veneer_fetched",
+       "patch-veneer.arm64.toml",
+       {defect("veneer", "no-veneer-maintenance"), check("ignore = [\"A2\"]")},
+       "violation:A3"},
+      {"A3_needs_the_fetch_model",
+       "patch-veneer.arm64.toml",
+       {defect("veneer", "no-veneer-maintenance"), check("ignore = [\"A2\"]"), arm64("fetch_model = false")},
+       "holds"},
+      {"A4_literal_in_halves",
+       "patch-literal-swap.arm64.toml",
+       {defect("literal-swap", "literal-in-halves")},
        "violation:A4"},
       // The same protocols without defects: nothing fires (also unpatching).
       {"holds_padding_short_jmp_reverse", "patch-padding-short-jmp.x64.toml", {reverse("padding-short-jmp")}, "holds"},
@@ -101,8 +125,10 @@ const std::vector<PropertyCase>& cases() {
       {"holds_b_direct_dic", "patch-b-direct.arm64.toml", {arm64("dic = true\nidc = true")}, "holds"},
       // Vacuity: the threads never call the patched function, and no step lands while
       // one is near it: "holds" would mean nothing.
-      {"vacuous_patch_never_called", "patch-padding-short-jmp.x64.toml",
-       {{"entry = \"patch_worker\"", "entry = \"keyed_patch_worker\""}, {"invariant = \"verify\"", "invariant = \"keyed_verify\""}},
+      {"vacuous_patch_never_called",
+       "patch-padding-short-jmp.x64.toml",
+       {{"entry = \"patch_worker\"", "entry = \"keyed_patch_worker\""},
+        {"invariant = \"verify\"", "invariant = \"keyed_verify\""}},
        "vacuous"},
   };
   return all;
@@ -180,7 +206,8 @@ TEST(FetchModel, VisibilityFollowsCtrEl0) {
   const CommandResult plan = runHph({"plan", path});
   EXPECT_NE(plan.out.find("cache maintenance (dsb ish) over"), std::string::npos) << plan.out;
   const CommandResult full = runHph({"plan", corpusScenario("patch-b-direct.arm64.toml")});
-  EXPECT_NE(full.out.find("cache maintenance (dc cvau, dsb ish, ic ivau, dsb ish) over"), std::string::npos) << full.out;
+  EXPECT_NE(full.out.find("cache maintenance (dc cvau, dsb ish, ic ivau, dsb ish) over"), std::string::npos)
+      << full.out;
 }
 
 }  // namespace

@@ -26,15 +26,15 @@ const Reports& reports() {
     out.junit = dir + "/check.xml";
     out.sarif = dir + "/check.sarif";
     out.json = dir + "/check.json";
-    const std::string unexpected = scenarioVariant(
-        "patch-naive-jmp5.x64.toml",
-        {{"expect = \"[^\"]*\"", "ignore = [\"X2\"]"}, {"name = \"patch-naive-jmp5-x64\"", "name = \"naive-unexpected\""},
-         {"count = 3", "count = 2"}},
-        "naive-unexpected.toml");
-    out.run = runHph({"check", corpusScenario("patch-naive-jmp5.x64.toml"), corpusScenario("patch-padding-short-jmp.x64.toml"),
-                      corpusScenario("patch-int3-3step-refused.x64.toml"), unexpected, "/nonexistent/scenario.toml",
-                      "--preemption-bound", "1", "--jobs", "1", "--junit", out.junit, "--sarif", out.sarif, "--json",
-                      out.json});
+    const std::string unexpected = scenarioVariant("patch-naive-jmp5.x64.toml",
+                                                   {{"expect = \"[^\"]*\"", "ignore = [\"X2\"]"},
+                                                    {"name = \"patch-naive-jmp5-x64\"", "name = \"naive-unexpected\""},
+                                                    {"count = 3", "count = 2"}},
+                                                   "naive-unexpected.toml");
+    out.run = runHph(
+        {"check", corpusScenario("patch-naive-jmp5.x64.toml"), corpusScenario("patch-padding-short-jmp.x64.toml"),
+         corpusScenario("patch-int3-3step-refused.x64.toml"), unexpected, "/nonexistent/scenario.toml",
+         "--preemption-bound", "1", "--jobs", "1", "--junit", out.junit, "--sarif", out.sarif, "--json", out.json});
     return out;
   }();
   return r;
@@ -51,11 +51,11 @@ TEST(Reports, ExitCodeAndVerdictTable) {
 TEST(Reports, JunitHasATestCasePerScenarioAndPropertyAndJunitparserReadsIt) {
   const Reports& r = reports();
   // junitparser: one line per suite "name tests failures errors failing-case-names".
-  const char* script =
-      "import sys, junitparser\n"
-      "for s in junitparser.JUnitXml.fromfile(sys.argv[1]):\n"
-      "    bad = [c.name for c in s if any(isinstance(x, (junitparser.Failure, junitparser.Error)) for x in c.result)]\n"
-      "    print(s.name, s.tests, s.failures, s.errors, ','.join(bad) or '-')\n";
+  const char* script = "import sys, junitparser\n"
+                       "for s in junitparser.JUnitXml.fromfile(sys.argv[1]):\n"
+                       "    bad = [c.name for c in s if any(isinstance(x, (junitparser.Failure, junitparser.Error)) "
+                       "for x in c.result)]\n"
+                       "    print(s.name, s.tests, s.failures, s.errors, ','.join(bad) or '-')\n";
   const CommandResult parsed = runProgram(HPH_SYSTEM_PYTHON, {"-c", script, r.junit});
   ASSERT_EQ(parsed.exitCode, 0) << parsed.err << " (ci/install-deps.sh installs python3-junitparser)";
   // x64: C1-C8, X1-X3, guest, vacuity.
@@ -89,7 +89,8 @@ TEST(Reports, SarifValidatesWithTheMultitoolAndLocatesEachViolation) {
   EXPECT_EQ(results[1]["ruleId"], "C2");
   EXPECT_EQ(results[1]["level"], "error");
   const json& where = results[1]["locations"][0];
-  EXPECT_NE(where["physicalLocation"]["artifactLocation"]["uri"].get<std::string>().find("counter.x64.dll"), std::string::npos);
+  EXPECT_NE(where["physicalLocation"]["artifactLocation"]["uri"].get<std::string>().find("counter.x64.dll"),
+            std::string::npos);
   EXPECT_TRUE(where["physicalLocation"]["region"]["byteOffset"].is_number());
   EXPECT_EQ(where["logicalLocations"][0]["fullyQualifiedName"], "counter.x64.dll+0x1023");
 }

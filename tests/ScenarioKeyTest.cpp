@@ -79,7 +79,8 @@ std::string required(const std::string& table, const std::string& key) {
   if (table == "threads") return unless("count", "count = 1") + unless("entry", "entry = \"w\"");
   if (table == "protocol") return unless("name", "name = \"naive-jmp5\"");
   if (table == "[[host_write]]") return unless("target", "target = \"f\"") + unless("bytes", "bytes = \"c3\"");
-  if (table == "[[functions]]") return unless("target", "target = \"f\"") + unless("replacement", "replacement = \"g\"");
+  if (table == "[[functions]]")
+    return unless("target", "target = \"f\"") + unless("replacement", "replacement = \"g\"");
   return "";
 }
 
@@ -111,7 +112,9 @@ std::string field(const Key& k) {
 }
 
 std::string integerText(double v) { return std::to_string(static_cast<int64_t>(v)); }
-std::string numberText(double v) { return v == static_cast<double>(static_cast<int64_t>(v)) ? integerText(v) : fmt::format("{}", v); }
+std::string numberText(double v) {
+  return v == static_cast<double>(static_cast<int64_t>(v)) ? integerText(v) : fmt::format("{}", v);
+}
 std::string rangeText(const Key& k) {
   if (k.type == KeyType::kNumber) return numberText(k.min) + ".." + numberText(k.max);
   return integerText(k.min) + ".." + (k.max == kTomlMax ? "9223372036854775807" : integerText(k.max));
@@ -135,19 +138,31 @@ class ScenarioKey : public ::testing::TestWithParam<Key> {};
 TEST_P(ScenarioKey, WrongTypeIsAnErrorNamingFileFieldAndType) {
   const Key& k = GetParam();
   const std::string file = std::string("key-") + k.name + ".toml";
-  const std::map<std::string, std::string> values = {{"\"text\"", "a string"},
-                                                     {"true", "a boolean"},
-                                                     {"1.5", "a floating-point number"},
-                                                     {"7", "an integer"},
-                                                     {"[\"a\"]", "an array"},
-                                                     {"{ a = 1 }", "a table"}};
+  const std::map<std::string, std::string> values = {
+      {"\"text\"", "a string"}, {"true", "a boolean"},   {"1.5", "a floating-point number"},
+      {"7", "an integer"},      {"[\"a\"]", "an array"}, {"{ a = 1 }", "a table"}};
   std::string good, expectedType;
   switch (k.type) {
-    case KeyType::kInteger: good = integerText(k.min); expectedType = "an integer in " + rangeText(k); break;
-    case KeyType::kNumber: good = integerText(k.min); expectedType = "a number in " + rangeText(k); break;
-    case KeyType::kBoolean: good = "true"; expectedType = "true or false"; break;
-    case KeyType::kString: good = ""; expectedType = "a string"; break;
-    case KeyType::kStrings: good = "[]"; expectedType = "an array of strings"; break;
+  case KeyType::kInteger:
+    good = integerText(k.min);
+    expectedType = "an integer in " + rangeText(k);
+    break;
+  case KeyType::kNumber:
+    good = integerText(k.min);
+    expectedType = "a number in " + rangeText(k);
+    break;
+  case KeyType::kBoolean:
+    good = "true";
+    expectedType = "true or false";
+    break;
+  case KeyType::kString:
+    good = "";
+    expectedType = "a string";
+    break;
+  case KeyType::kStrings:
+    good = "[]";
+    expectedType = "an array of strings";
+    break;
   }
   if (!good.empty()) {
     EXPECT_EQ(load(k, good, file), "") << document(k, good);
@@ -269,34 +284,41 @@ TEST(ScenarioLimits, CombinedAndSpecialKeys) {
   };
   const std::string head = "arch = \"x64\"\nbase = \"x.dll\"\n";
   {
-    auto [path, message] = loadText("stacks-ok.toml", head + "[threads]\ncount = 4\nstack_size = 67108864\nentry = \"w\"\n");
+    auto [path, message] =
+        loadText("stacks-ok.toml", head + "[threads]\ncount = 4\nstack_size = 67108864\nentry = \"w\"\n");
     EXPECT_EQ(message, "") << "4 x 64 MiB = 256 MiB is the limit itself";
   }
   {
-    auto [path, message] = loadText("stacks-over.toml", head + "[threads]\ncount = 5\nstack_size = 67108864\nentry = \"w\"\n");
-    EXPECT_EQ(message, path + ": [threads].count x [threads].stack_size: 5 x 67108864 bytes = 320 MiB of stacks is more "
-                              "than the limit of 256 MiB");
+    auto [path, message] =
+        loadText("stacks-over.toml", head + "[threads]\ncount = 5\nstack_size = 67108864\nentry = \"w\"\n");
+    EXPECT_EQ(message, path +
+                           ": [threads].count x [threads].stack_size: 5 x 67108864 bytes = 320 MiB of stacks is more "
+                           "than the limit of 256 MiB");
   }
   {
-    auto [path, message] = loadText("hw-size.toml", head + "[threads]\nentry = \"w\"\n[[host_write]]\ntarget = \"f\"\nbytes = \"" +
-                                                        std::string(2 * 4097, 'c') + "\"\n");
+    auto [path, message] =
+        loadText("hw-size.toml", head + "[threads]\nentry = \"w\"\n[[host_write]]\ntarget = \"f\"\nbytes = \"" +
+                                     std::string(2 * 4097, 'c') + "\"\n");
     EXPECT_EQ(message, path + ": [[host_write]][0].bytes: 4097 bytes is not in 1..4096");
   }
   for (const char* bad : {"\"0x12345\"", "\"0\"", "\"xyz\"", "4096"}) {
     auto [path, message] = loadText("pa.toml", head + "patch = \"p.dll\"\npatch_address = " + bad +
                                                    "\n[threads]\nentry = \"w\"\n[protocol]\nname = \"naive-jmp5\"\n");
     EXPECT_EQ(message, path + ": patch_address: expected a nonzero hex address string aligned to 64 KiB, like "
-                              "\"0x7ff600000000\"") << bad;
+                              "\"0x7ff600000000\"")
+        << bad;
   }
   for (const auto& [value, problem] : std::vector<std::pair<std::string, std::string>>{
            {"3", "expected a patch image path or an array of them (a cumulative series), not an integer"},
            {"[3]", "expected an array of strings, not one holding an integer"},
            {"[]", "an empty series"}}) {
-    auto [path, message] = loadText("patch.toml", head + "patch = " + value + "\n[threads]\nentry = \"w\"\n[protocol]\nname = \"x\"\n");
+    auto [path, message] =
+        loadText("patch.toml", head + "patch = " + value + "\n[threads]\nentry = \"w\"\n[protocol]\nname = \"x\"\n");
     EXPECT_EQ(message, path + ": patch: " + problem) << value;
   }
   for (const char* name : {"\"../x\"", "\"..\"", "\"a/b\"", "\"a b\""}) {
-    auto [path, message] = loadText("names.toml", std::string("name = ") + name + "\n" + head + "[threads]\nentry = \"w\"\n");
+    auto [path, message] =
+        loadText("names.toml", std::string("name = ") + name + "\n" + head + "[threads]\nentry = \"w\"\n");
     EXPECT_NE(message.find(path + ": name: "), std::string::npos) << name << ": " << message;
   }
 }

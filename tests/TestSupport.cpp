@@ -9,21 +9,17 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 namespace hph::test {
 
-std::string corpusImage(const std::string& name) {
-  return std::string(HPH_CORPUS_DIR) + "/images/" + name;
-}
+std::string corpusImage(const std::string& name) { return std::string(HPH_CORPUS_DIR) + "/images/" + name; }
 
-std::string corpusScenario(const std::string& name) {
-  return std::string(HPH_CORPUS_DIR) + "/scenarios/" + name;
-}
+std::string corpusScenario(const std::string& name) { return std::string(HPH_CORPUS_DIR) + "/scenarios/" + name; }
 
 std::string scenarioVariant(const std::string& name, const std::vector<std::pair<std::string, std::string>>& edits,
                             const std::string& as) {
@@ -58,8 +54,7 @@ uint64_t LoadedCorpusImage::address(const std::string& function) const {
   return f ? loaded.address(f->begin) : 0;
 }
 
-std::unique_ptr<LoadedCorpusImage> loadCorpusImage(const std::string& name,
-                                                   std::optional<uint64_t> base) {
+std::unique_ptr<LoadedCorpusImage> loadCorpusImage(const std::string& name, std::optional<uint64_t> base) {
   auto out = std::make_unique<LoadedCorpusImage>();
   auto image = readPeImage(corpusImage(name));
   if (!image) {

@@ -15,7 +15,7 @@ namespace hph::test {
 // Calls each thread of the corpus's patch scenarios makes (counter.c PATCH_WORKER_CALLS).
 inline constexpr uint64_t kPatchWorkerCalls = 2;
 
-std::string corpusImage(const std::string& name);  // "basics.x64.dll" -> full path
+std::string corpusImage(const std::string& name);     // "basics.x64.dll" -> full path
 std::string corpusScenario(const std::string& name);  // "race.x64.toml" -> full path
 // A corpus scenario's text with its image paths made absolute, then each (regex, with)
 // edit applied, written to a temporary file of that name: its path.
@@ -53,7 +53,6 @@ struct CommandResult {
 // With timeoutSeconds > 0 a run still going then is killed (timedOut, exit code -1).
 CommandResult runHph(const std::vector<std::string>& args, double timeoutSeconds = 0);
 // Any program by path (no shell; stdin is /dev/null): exit code 127 when it cannot be run.
-CommandResult runProgram(const std::string& program, const std::vector<std::string>& args,
-                         double timeoutSeconds = 0);
+CommandResult runProgram(const std::string& program, const std::vector<std::string>& args, double timeoutSeconds = 0);
 
 }  // namespace hph::test

@@ -16,9 +16,9 @@ TEST(TrampolinePlacement, FirstFreePlaceSkipsEveryRangeInTheWay) {
   const std::vector<AddressRange> avoid = {{0x1000, 0x1001}, {0x1010, 0x1400}, {0x2000, 0x3000}};
   EXPECT_EQ(firstFreePlace(0x1000, 0x10, 16, avoid, 0x10000), 0x1400u);
   EXPECT_EQ(firstFreePlace(0x1400, 0x400, 16, avoid, 0x10000), 0x1400u);
-  EXPECT_EQ(firstFreePlace(0x1400, 0x1000, 16, avoid, 0x10000), 0x3000u);  // does not fit before 0x2000
-  EXPECT_EQ(firstFreePlace(0x1401, 0x10, 16, avoid, 0x10000), 0x1410u);  // aligned up
-  EXPECT_EQ(firstFreePlace(0x3000, 0x10, 16, avoid, 0x3008), std::nullopt);  // past the limit
+  EXPECT_EQ(firstFreePlace(0x1400, 0x1000, 16, avoid, 0x10000), 0x3000u);             // does not fit before 0x2000
+  EXPECT_EQ(firstFreePlace(0x1401, 0x10, 16, avoid, 0x10000), 0x1410u);               // aligned up
+  EXPECT_EQ(firstFreePlace(0x3000, 0x10, 16, avoid, 0x3008), std::nullopt);           // past the limit
   EXPECT_EQ(firstFreePlace(UINT64_MAX - 4, 0x10, 16, {}, UINT64_MAX), std::nullopt);  // no wrap
 }
 

@@ -20,12 +20,12 @@ constexpr uint64_t kTrampoline = kEntry + 0x10000;
 // ---- x64 ------------------------------------------------------------------------------
 
 const std::vector<ZydisRegister> kRegisters = {ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RDX,
-                                    ZYDIS_REGISTER_RBX, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_RSI,
-                                    ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_R8,  ZYDIS_REGISTER_R9,
-                                    ZYDIS_REGISTER_R12, ZYDIS_REGISTER_R15};
-const std::vector<ZydisMnemonic> kConditions = {ZYDIS_MNEMONIC_JZ, ZYDIS_MNEMONIC_JNZ, ZYDIS_MNEMONIC_JB,
-                                     ZYDIS_MNEMONIC_JNBE, ZYDIS_MNEMONIC_JL, ZYDIS_MNEMONIC_JNLE,
-                                     ZYDIS_MNEMONIC_JS, ZYDIS_MNEMONIC_JO};
+                                               ZYDIS_REGISTER_RBX, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_RSI,
+                                               ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_R8,  ZYDIS_REGISTER_R9,
+                                               ZYDIS_REGISTER_R12, ZYDIS_REGISTER_R15};
+const std::vector<ZydisMnemonic> kConditions = {ZYDIS_MNEMONIC_JZ,   ZYDIS_MNEMONIC_JNZ, ZYDIS_MNEMONIC_JB,
+                                                ZYDIS_MNEMONIC_JNBE, ZYDIS_MNEMONIC_JL,  ZYDIS_MNEMONIC_JNLE,
+                                                ZYDIS_MNEMONIC_JS,   ZYDIS_MNEMONIC_JO};
 
 ZydisEncoderRequest request(ZydisMnemonic mnemonic) {
   ZydisEncoderRequest r;
@@ -58,20 +58,55 @@ rc::Gen<std::vector<uint8_t>> x64Instruction() {
     const int64_t rel = *rc::gen::inRange<int64_t>(-0x30, 0x60);
     ZydisEncoderRequest r;
     switch (*rc::gen::inRange(0, 10)) {
-      case 0: r = request(ZYDIS_MNEMONIC_MOV); reg(r, a); ripMemory(r, disp); break;
-      case 1: r = request(ZYDIS_MNEMONIC_ADD); reg(r, a); reg(r, b); break;
-      case 2: r = request(ZYDIS_MNEMONIC_LEA); reg(r, a); ripMemory(r, disp); break;
-      case 3: r = request(ZYDIS_MNEMONIC_CMP); ripMemory(r, disp); imm(r, *rc::gen::inRange(-128, 127)); break;
-      case 4:
-        r = request(*rc::gen::elementOf(kConditions));
-        imm(r, rel);
-        r.branch_type = *rc::gen::element(ZYDIS_BRANCH_TYPE_SHORT, ZYDIS_BRANCH_TYPE_NEAR);
-        break;
-      case 5: r = request(ZYDIS_MNEMONIC_JMP); imm(r, rel); r.branch_type = ZYDIS_BRANCH_TYPE_NEAR; break;
-      case 6: r = request(ZYDIS_MNEMONIC_CALL); imm(r, rel * 16); r.branch_type = ZYDIS_BRANCH_TYPE_NEAR; break;
-      case 7: r = request(*rc::gen::element(ZYDIS_MNEMONIC_PUSH, ZYDIS_MNEMONIC_POP)); reg(r, a); break;
-      case 8: r = request(ZYDIS_MNEMONIC_XOR); reg(r, a); imm(r, *rc::gen::arbitrary<int32_t>()); break;
-      default: r = request(ZYDIS_MNEMONIC_MOV); ripMemory(r, disp); reg(r, a); break;
+    case 0:
+      r = request(ZYDIS_MNEMONIC_MOV);
+      reg(r, a);
+      ripMemory(r, disp);
+      break;
+    case 1:
+      r = request(ZYDIS_MNEMONIC_ADD);
+      reg(r, a);
+      reg(r, b);
+      break;
+    case 2:
+      r = request(ZYDIS_MNEMONIC_LEA);
+      reg(r, a);
+      ripMemory(r, disp);
+      break;
+    case 3:
+      r = request(ZYDIS_MNEMONIC_CMP);
+      ripMemory(r, disp);
+      imm(r, *rc::gen::inRange(-128, 127));
+      break;
+    case 4:
+      r = request(*rc::gen::elementOf(kConditions));
+      imm(r, rel);
+      r.branch_type = *rc::gen::element(ZYDIS_BRANCH_TYPE_SHORT, ZYDIS_BRANCH_TYPE_NEAR);
+      break;
+    case 5:
+      r = request(ZYDIS_MNEMONIC_JMP);
+      imm(r, rel);
+      r.branch_type = ZYDIS_BRANCH_TYPE_NEAR;
+      break;
+    case 6:
+      r = request(ZYDIS_MNEMONIC_CALL);
+      imm(r, rel * 16);
+      r.branch_type = ZYDIS_BRANCH_TYPE_NEAR;
+      break;
+    case 7:
+      r = request(*rc::gen::element(ZYDIS_MNEMONIC_PUSH, ZYDIS_MNEMONIC_POP));
+      reg(r, a);
+      break;
+    case 8:
+      r = request(ZYDIS_MNEMONIC_XOR);
+      reg(r, a);
+      imm(r, *rc::gen::arbitrary<int32_t>());
+      break;
+    default:
+      r = request(ZYDIS_MNEMONIC_MOV);
+      ripMemory(r, disp);
+      reg(r, a);
+      break;
     }
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
     ZyanUSize length = sizeof bytes;
@@ -106,20 +141,24 @@ rc::Gen<uint32_t> arm64Word() {
     const uint32_t imm19 = *rc::gen::inRange<int32_t>(-0x400, 0x400) & 0x7FFFF;
     uint32_t w = 0;
     switch (*rc::gen::inRange(0, 10)) {
-      case 0: w = 0x10000000u | (*rc::gen::inRange(0, 4) << 29) | (imm19 << 5) | rd; break;  // adr
-      case 1: w = 0x90000000u | (*rc::gen::inRange(0, 4) << 29) | ((imm19 & 0xFF) << 5) | rd; break;  // adrp
-      case 2: {  // ldr literal: W, X, SW, PRFM, S, D, Q
-        const uint32_t variant = *rc::gen::inRange(0, 7);
-        const uint32_t opc = variant < 4 ? variant : variant - 4;
-        w = 0x18000000u | (opc << 30) | ((variant >= 4) << 26) | (imm19 << 5) | rd;
-        break;
-      }
-      case 3: w = 0x14000000u | (*rc::gen::inRange<int32_t>(-0x400, 0x400) & 0x3FFFFFF); break;  // b
-      case 4: w = 0x54000000u | (imm19 << 5) | *rc::gen::inRange(0, 16); break;                  // b.cond
-      case 5: w = 0x34000000u | (*rc::gen::inRange(0, 2) << 31) | (*rc::gen::inRange(0, 2) << 24) | (imm19 << 5) | rd; break;
-      case 6: w = 0x36000000u | (*rc::gen::inRange(0, 64) << 19) | (*rc::gen::inRange(0, 2) << 24) |
-                  ((imm19 & 0x3FFF) << 5) | rd; break;  // tbz/tbnz
-      default: w = *rc::gen::arbitrary<uint32_t>(); break;
+    case 0: w = 0x10000000u | (*rc::gen::inRange(0, 4) << 29) | (imm19 << 5) | rd; break;           // adr
+    case 1: w = 0x90000000u | (*rc::gen::inRange(0, 4) << 29) | ((imm19 & 0xFF) << 5) | rd; break;  // adrp
+    case 2: {  // ldr literal: W, X, SW, PRFM, S, D, Q
+      const uint32_t variant = *rc::gen::inRange(0, 7);
+      const uint32_t opc = variant < 4 ? variant : variant - 4;
+      w = 0x18000000u | (opc << 30) | ((variant >= 4) << 26) | (imm19 << 5) | rd;
+      break;
+    }
+    case 3: w = 0x14000000u | (*rc::gen::inRange<int32_t>(-0x400, 0x400) & 0x3FFFFFF); break;  // b
+    case 4: w = 0x54000000u | (imm19 << 5) | *rc::gen::inRange(0, 16); break;                  // b.cond
+    case 5:
+      w = 0x34000000u | (*rc::gen::inRange(0, 2) << 31) | (*rc::gen::inRange(0, 2) << 24) | (imm19 << 5) | rd;
+      break;
+    case 6:
+      w = 0x36000000u | (*rc::gen::inRange(0, 64) << 19) | (*rc::gen::inRange(0, 2) << 24) | ((imm19 & 0x3FFF) << 5) |
+          rd;
+      break;  // tbz/tbnz
+    default: w = *rc::gen::arbitrary<uint32_t>(); break;
     }
     RC_PRE(unicornExecutes(w));
     return w;
@@ -149,8 +188,8 @@ void relocatedIsEquivalent(const Arch& arch, std::vector<uint8_t> function, uint
 }
 
 RC_GTEST_PROP(TrampolineProperty, X64RandomSequencesRelocateEquivalentlyOrRefuse, ()) {
-  const auto instructions = *rc::gen::container<std::vector<std::vector<uint8_t>>>(
-      *rc::gen::inRange<size_t>(1, 5), x64Instruction());
+  const auto instructions =
+      *rc::gen::container<std::vector<std::vector<uint8_t>>>(*rc::gen::inRange<size_t>(1, 5), x64Instruction());
   std::vector<uint8_t> function;
   for (const auto& i : instructions) function.insert(function.end(), i.begin(), i.end());
   function.push_back(0xC3);

@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "support/HexText.h"
 #include "patch/Redirect.h"
 #include "patch/TrampolineCheck.h"
+#include "support/HexText.h"
 #include "tests/TestSupport.h"
 
 namespace hph::test {
@@ -86,19 +86,24 @@ const std::vector<Case>& cases() {
       {"x64_jcc_over_displaced", x, fromHex("74 02 31 c0 ff c0 c3")},
       {"x64_jmp_over_widened_jcc", x, fromHex("eb 02 74 10 31 c0 c3")},  // jz rel8 grows to rel32
       {"x64_jmp_over_rip_operand", x, fromHex("eb 07 48 8b 05 10 00 00 00 ff c0 c3"), 0x10000, nullptr, 10},
-      {"x64_jcc_rel32_inside_far_patch", x, fromHex("0f 84 02 00 00 00 31 c0 ff c0 48 89 c8 90 c3"), 0x10000, nullptr, 14},
+      {"x64_jcc_rel32_inside_far_patch", x, fromHex("0f 84 02 00 00 00 31 c0 ff c0 48 89 c8 90 c3"), 0x10000, nullptr,
+       14},
       {"x64_loop_over_displaced", x, fromHex("e2 02 31 c0 ff c0 c3")},
       // x64: the checker maps the same pages on both sides (a call onto the trampoline's
       // page, outside the trampoline, must not fault only in the original)
       {"x64_call_onto_trampoline_page", x, fromHex("e8 fb 07 01 00 c3")},
       // x64: refusals
-      {"x64_jcc_into_instruction_middle", x, fromHex("74 02 b8 01 00 00 00 c3"), 0x10000, "(not an instruction boundary)"},
-      {"x64_jmp_backward_inside_span", x, fromHex("90 90 eb fc 90 c3"), 0x10000, "targets +0x0, inside the 5-byte displaced span"},
+      {"x64_jcc_into_instruction_middle", x, fromHex("74 02 b8 01 00 00 00 c3"), 0x10000,
+       "(not an instruction boundary)"},
+      {"x64_jmp_backward_inside_span", x, fromHex("90 90 eb fc 90 c3"), 0x10000,
+       "targets +0x0, inside the 5-byte displaced span"},
       {"x64_call_forward_inside_span", x, fromHex("e8 00 00 00 00 58 48 89 c8 90 90 90 90 90 c3"), 0x10000,
        "targets +0x5, inside the 14-byte displaced span", 14},
       {"x64_trampoline_over_call_target", x, fromHex("e8 fb ff 00 00 c3"), 0x10000, "which the function references"},
-      {"x64_trampoline_over_rip_operand", x, fromHex("48 8b 05 f9 ff 00 00 c3"), 0x10000, "which the function references"},
-      {"x64_branch_back_into_span", x, fromHex("b8 01 00 00 00 ff c8 75 f7 c3"), 0x10000, "inside the 5-byte displaced span"},
+      {"x64_trampoline_over_rip_operand", x, fromHex("48 8b 05 f9 ff 00 00 c3"), 0x10000,
+       "which the function references"},
+      {"x64_branch_back_into_span", x, fromHex("b8 01 00 00 00 ff c8 75 f7 c3"), 0x10000,
+       "inside the 5-byte displaced span"},
       {"x64_shorter_than_patch", x, fromHex("c3"), 0x10000, "shorter than the 5-byte patch"},
       {"x64_call_not_last", x, fromHex("ff d0 90 90 90 c3"), 0x10000, "not the last displaced instruction"},
       {"x64_xbegin", x, fromHex("c7 f8 00 00 00 00 c3"), 0x10000, "xbegin"},
@@ -135,12 +140,18 @@ const std::vector<Case>& cases() {
       {"arm64_paciasp_entry", a, fromWords({0xd503233f, 0xaa0103e0, 0xd65f03c0}), 0x10000, nullptr, 8},
       // Arm64: forward branches inside the displaced span
       {"arm64_b_forward_inside", a, fromWords({0x14000002, 0xaa0103e0, 0x91000400, 0xd65f03c0}), 0x10000, nullptr, 12},
-      {"arm64_b_eq_forward_inside", a, fromWords({0x54000040, 0xaa0103e0, 0x91000400, 0xd65f03c0}), 0x10000, nullptr, 12},
-      {"arm64_b_al_forward_inside", a, fromWords({0x5400004e, 0xaa0103e0, 0x91000400, 0xd65f03c0}), 0x10000, nullptr, 12},
-      {"arm64_cbz_forward_inside", a, fromWords({0xb4000043, 0xaa0103e0, 0x91000400, 0xd65f03c0}), 0x10000, nullptr, 12},
-      {"arm64_cbnz_w_forward_inside", a, fromWords({0x35000043, 0xaa0103e0, 0x91000400, 0xd65f03c0}), 0x10000, nullptr, 12},
-      {"arm64_tbz_forward_inside", a, fromWords({0x36180044, 0xaa0103e0, 0x91000400, 0xd65f03c0}), 0x10000, nullptr, 12},
-      {"arm64_tbnz_forward_inside", a, fromWords({0x37180044, 0xaa0103e0, 0x91000400, 0xd65f03c0}), 0x10000, nullptr, 12},
+      {"arm64_b_eq_forward_inside", a, fromWords({0x54000040, 0xaa0103e0, 0x91000400, 0xd65f03c0}), 0x10000, nullptr,
+       12},
+      {"arm64_b_al_forward_inside", a, fromWords({0x5400004e, 0xaa0103e0, 0x91000400, 0xd65f03c0}), 0x10000, nullptr,
+       12},
+      {"arm64_cbz_forward_inside", a, fromWords({0xb4000043, 0xaa0103e0, 0x91000400, 0xd65f03c0}), 0x10000, nullptr,
+       12},
+      {"arm64_cbnz_w_forward_inside", a, fromWords({0x35000043, 0xaa0103e0, 0x91000400, 0xd65f03c0}), 0x10000, nullptr,
+       12},
+      {"arm64_tbz_forward_inside", a, fromWords({0x36180044, 0xaa0103e0, 0x91000400, 0xd65f03c0}), 0x10000, nullptr,
+       12},
+      {"arm64_tbnz_forward_inside", a, fromWords({0x37180044, 0xaa0103e0, 0x91000400, 0xd65f03c0}), 0x10000, nullptr,
+       12},
       // cbz over a B that grows to LDR x16 + BR x16 (the trampoline is out of B's reach)
       {"arm64_cbz_over_widened_b", a, fromWords({0xb4000063, 0x14000040, 0xd503201f, 0x91000400, 0xd65f03c0}),
        0x10000000, nullptr, 16},
@@ -152,11 +163,12 @@ const std::vector<Case>& cases() {
        "targets +0x0, inside the 8-byte displaced span", 8},
       {"arm64_bl_forward_inside_span", a, fromWords({0x94000002, 0xd503201f, 0xd503201f, 0xd65f03c0}), 0x10000,
        "targets +0x8, inside the 12-byte displaced span", 12},
-      {"arm64_trampoline_over_bl_target", a, fromWords({0x94004000, 0xd65f03c0}), 0x10000, "which the function references"},
+      {"arm64_trampoline_over_bl_target", a, fromWords({0x94004000, 0xd65f03c0}), 0x10000,
+       "which the function references"},
       {"arm64_trampoline_over_ldr_literal", a, fromWords({0x58080002, 0xd65f03c0}), 0x10000,
        "which the function references"},
-      {"arm64_bti_guarded_far_resume", a, fromWords({0xd503245f, 0xaa0103e0, 0xd65f03c0}), 0x10000000,
-       "enforces BTI", 4, true},
+      {"arm64_bti_guarded_far_resume", a, fromWords({0xd503245f, 0xaa0103e0, 0xd65f03c0}), 0x10000000, "enforces BTI",
+       4, true},
       {"arm64_no_scratch", a, fromWords({0xaa1103f0, 0xd65f03c0}), 0x10000000, "no free scratch register", 4},
       {"arm64_branch_back_into_span", a, fromWords({0xd503201f, 0x17ffffff, 0xd65f03c0}), 0x10000,
        "inside the 4-byte displaced span"},
@@ -177,8 +189,8 @@ Built build(const Case& c) {
   const Relocator& relocator = relocatorFor(*c.arch);
   Built b;
   b.request.functionAddress = kEntry;
-  b.request.function = c.refusal && std::string_view(c.refusal).starts_with("shorter") ? c.function
-                                                                                        : padded(c.function, *c.arch);
+  b.request.function =
+      c.refusal && std::string_view(c.refusal).starts_with("shorter") ? c.function : padded(c.function, *c.arch);
   b.request.trampolineAddress = kEntry + c.trampolineDistance;
   b.request.btiGuarded = c.bti;
   b.patch = relocator.redirect(kEntry, b.request.trampolineAddress);
@@ -281,8 +293,8 @@ TEST(TrampolineCli, HexModeAndErrors) {
   EXPECT_EQ(runHph({"trampoline", "--arch", "mips", "--hex", "00"}).exitCode, 2);
   EXPECT_EQ(runHph({"trampoline", "--arch", "x64", "--hex", "zz"}).exitCode, 2);
   EXPECT_EQ(runHph({"trampoline", corpusImage("basics.x64.dll"), "--function", "nope"}).exitCode, 2);
-  const CommandResult refused = runHph({"trampoline", "--arch", "arm64", "--hex", "c0035fd6", "--json",
-                                        "--protocol", "stop-the-world"});
+  const CommandResult refused =
+      runHph({"trampoline", "--arch", "arm64", "--hex", "c0035fd6", "--json", "--protocol", "stop-the-world"});
   EXPECT_EQ(refused.exitCode, 0) << "a refusal is a verdict, not an error";
 }
 
@@ -295,13 +307,16 @@ TEST(TrampolineCli, ForwardBranchesInsideTheSpanRelocate) {
     EXPECT_EQ(j["verdict"], "relocated") << hex << " " << j.dump();
   }
   // jmp to next: the rel8 becomes a rel32 to the next relocated instruction (e9 00000000).
-  const auto next = nlohmann::json::parse(runHph({"trampoline", "--arch", "x64", "--hex", "eb00909090c3", "--json"}).out);
+  const auto next =
+      nlohmann::json::parse(runHph({"trampoline", "--arch", "x64", "--hex", "eb00909090c3", "--json"}).out);
   EXPECT_TRUE(next["trampoline"]["bytes"].get<std::string>().starts_with("e900000000909090")) << next.dump();
   // Into the middle of an instruction: still refused, saying why.
   const CommandResult middle = runHph({"trampoline", "--arch", "x64", "--hex", "7402b801000000c3"});
   EXPECT_EQ(middle.exitCode, 0) << middle.err;
   EXPECT_NE(middle.out.find("refused: branch at +0x0 targets +0x4, inside the 7-byte displaced span (not an "
-                            "instruction boundary)"), std::string::npos) << middle.out;
+                            "instruction boundary)"),
+            std::string::npos)
+      << middle.out;
 }
 
 // With --hex the trampoline would go 1 MiB after the function (0x140001000 + 0x100000).
@@ -315,10 +330,10 @@ TEST(TrampolineCli, PlacementAvoidsWhatTheDisplacedCodeReferences) {
     uint64_t begin, end;  // what it references
   };
   const Referencing cases[] = {
-      {"x64", "e8fbff0f00c3", kDefaultTrampoline, kDefaultTrampoline + 1},          // call rel32 to it
-      {"x64", "488b05f9ff0f00c3", kDefaultTrampoline, kDefaultTrampoline + 8},      // mov rax, [rip] from it
+      {"x64", "e8fbff0f00c3", kDefaultTrampoline, kDefaultTrampoline + 1},            // call rel32 to it
+      {"x64", "488b05f9ff0f00c3", kDefaultTrampoline, kDefaultTrampoline + 8},        // mov rax, [rip] from it
       {"x64", "c705f6ff0f0078563412c3", kDefaultTrampoline, kDefaultTrampoline + 4},  // mov dword [rip], imm32
-      {"arm64", "00000494c0035fd6", kDefaultTrampoline, kDefaultTrampoline + 4},    // bl to it
+      {"arm64", "00000494c0035fd6", kDefaultTrampoline, kDefaultTrampoline + 4},      // bl to it
       // ldr x2, literal: the farthest it reaches (+1 MiB - 4), 8 bytes over its start
       {"arm64", "e2ff7f58c0035fd6", kDefaultTrampoline - 4, kDefaultTrampoline + 4},
   };

@@ -55,14 +55,12 @@ Result<Engine> Arm64Arch::openEngine() const {
 
 std::span<const StateRegister> Arm64Arch::stateRegisters() const {
   static const std::vector<StateRegister> kRegisters = [] {
-    static const char* const kX[] = {"x0",  "x1",  "x2",  "x3",  "x4",  "x5",  "x6",  "x7",
-                                     "x8",  "x9",  "x10", "x11", "x12", "x13", "x14", "x15",
-                                     "x16", "x17", "x18", "x19", "x20", "x21", "x22", "x23",
-                                     "x24", "x25", "x26", "x27", "x28", "x29", "x30"};
-    static const char* const kV[] = {"v0",  "v1",  "v2",  "v3",  "v4",  "v5",  "v6",  "v7",
-                                     "v8",  "v9",  "v10", "v11", "v12", "v13", "v14", "v15",
-                                     "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23",
-                                     "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31"};
+    static const char* const kX[] = {"x0",  "x1",  "x2",  "x3",  "x4",  "x5",  "x6",  "x7",  "x8",  "x9",  "x10",
+                                     "x11", "x12", "x13", "x14", "x15", "x16", "x17", "x18", "x19", "x20", "x21",
+                                     "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x29", "x30"};
+    static const char* const kV[] = {"v0",  "v1",  "v2",  "v3",  "v4",  "v5",  "v6",  "v7",  "v8",  "v9",  "v10",
+                                     "v11", "v12", "v13", "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21",
+                                     "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31"};
     std::vector<StateRegister> out;
     for (int i = 0; i <= 28; ++i) out.push_back({UC_ARM64_REG_X0 + i, kX[i]});
     out.push_back({UC_ARM64_REG_X29, kX[29]});
@@ -99,7 +97,7 @@ const ArchFacts& Arm64Arch::facts() const {
       .paddingProbeBytes = 4,  // one udf #0 word
       .runtimeFunctionFormat = RuntimeFunctionFormat::kBeginPackedUnwind,
       .singleByteBreakpoint = std::nullopt,  // BRK is a whole word
-      .undefinedInstructionInterrupt = 1,     // EXCP_UDEF
+      .undefinedInstructionInterrupt = 1,    // EXCP_UDEF
       .returnAddressStackBytes = 0,
       .linkRegister = UC_ARM64_REG_X30,
       .integerArgumentRegisters = static_cast<uint32_t>(kArgumentRegisters),  // x0-x7
@@ -117,8 +115,7 @@ int Arm64Arch::spRegister() const { return UC_ARM64_REG_SP; }
 
 Result<void> Arm64Arch::prepareCall(const Engine& engine, const CallFrame& frame) const {
   if (frame.args.size() > kMaxCallArgs) return badInput("too many arguments");
-  for (size_t i = 0; i < kMaxCallArgs; ++i)
-    engine.setReg(xRegister(i), i < frame.args.size() ? frame.args[i] : 0);
+  for (size_t i = 0; i < kMaxCallArgs; ++i) engine.setReg(xRegister(i), i < frame.args.size() ? frame.args[i] : 0);
   engine.setReg(UC_ARM64_REG_SP, (frame.stackTop - 0x100) & ~uint64_t{15});
   engine.setReg(UC_ARM64_REG_X29, 0);
   engine.setReg(UC_ARM64_REG_X30, frame.returnAddress);
@@ -131,22 +128,15 @@ uint64_t Arm64Arch::returnValue(const Engine& engine) const { return engine.reg(
 uint64_t Arm64Arch::argument(const Engine& engine, size_t index) const {
   if (index < kArgumentRegisters) return engine.reg(xRegister(index));
   uint64_t value = 0;
-  engine.read(engine.reg(UC_ARM64_REG_SP) + 8 * (index - kArgumentRegisters),
-              {reinterpret_cast<uint8_t*>(&value), 8});
+  engine.read(engine.reg(UC_ARM64_REG_SP) + 8 * (index - kArgumentRegisters), {reinterpret_cast<uint8_t*>(&value), 8});
   return value;
 }
 
-uint64_t Arm64Arch::returnAddress(const Engine& engine) const {
-  return engine.reg(UC_ARM64_REG_X30);
-}
+uint64_t Arm64Arch::returnAddress(const Engine& engine) const { return engine.reg(UC_ARM64_REG_X30); }
 
-void Arm64Arch::setReturnValue(const Engine& engine, uint64_t value) const {
-  engine.setReg(UC_ARM64_REG_X0, value);
-}
+void Arm64Arch::setReturnValue(const Engine& engine, uint64_t value) const { engine.setReg(UC_ARM64_REG_X0, value); }
 
-void Arm64Arch::setThreadPointer(const Engine& engine, uint64_t teb) const {
-  engine.setReg(UC_ARM64_REG_X18, teb);
-}
+void Arm64Arch::setThreadPointer(const Engine& engine, uint64_t teb) const { engine.setReg(UC_ARM64_REG_X18, teb); }
 
 std::span<const uint8_t> Arm64Arch::returnInstruction() const { return kRet; }
 
@@ -172,9 +162,9 @@ void describeFlow(uint32_t word, uint64_t address, DecodedInstruction& out) {
   } else if ((word & 0x7E000000u) == 0x36000000u) {  // TBZ / TBNZ imm14
     out.target = address + signExtend((word >> 5) & 0x3FFF, 14) * 4;
     out.flow = Flow::kConditional;
-  } else if ((word & 0xFE1F0000u) == 0xD61F0000u) {  // BR / BLR / RET / ERET and PAC forms
+  } else if ((word & 0xFE1F0000u) == 0xD61F0000u) {                   // BR / BLR / RET / ERET and PAC forms
     out.flow = ((word >> 21) & 0xF) == 1 ? Flow::kNext : Flow::kEnd;  // BLR returns
-  } else if ((word & 0xFF000000u) == 0xD4000000u || word == 0) {  // SVC/HVC/SMC/BRK/HLT, udf #0
+  } else if ((word & 0xFF000000u) == 0xD4000000u || word == 0) {      // SVC/HVC/SMC/BRK/HLT, udf #0
     out.flow = Flow::kEnd;
   } else if ((word & 0x3B000000u) == 0x18000000u) {  // LDR (literal), incl. SIMD and PRFM
     const uint32_t opc = word >> 30;
@@ -200,8 +190,7 @@ DecodedInstruction Arm64Arch::decode(std::span<const uint8_t> bytes, uint64_t ad
   out.length = 4;
   if (cs_disasm(capstone(), bytes.data(), 4, address, 1, &insn) == 1) {
     out.valid = true;
-    out.text = insn->op_str[0] ? fmt::format("{} {}", insn->mnemonic, insn->op_str)
-                               : std::string(insn->mnemonic);
+    out.text = insn->op_str[0] ? fmt::format("{} {}", insn->mnemonic, insn->op_str) : std::string(insn->mnemonic);
     cs_free(insn, 1);
   } else {
     out.valid = word != 0;  // udf #0 is the only permanently undefined encoding we name
@@ -218,14 +207,14 @@ uint32_t Arm64Arch::countInstructions(std::span<const uint8_t> block) const {
 std::string Arm64Arch::describeInterrupt(uint32_t number) const {
   // QEMU's EXCP_* numbers, which Unicorn passes to UC_HOOK_INTR.
   switch (number) {
-    case 1: return "undefined instruction";
-    case 2: return "svc (supervisor call)";
-    case 3: return "prefetch abort";
-    case 4: return "data abort";
-    case 7: return "brk (breakpoint)";
-    case 11: return "hvc (hypervisor call)";
-    case 13: return "smc (secure monitor call)";
-    default: return fmt::format("exception {}", number);
+  case 1: return "undefined instruction";
+  case 2: return "svc (supervisor call)";
+  case 3: return "prefetch abort";
+  case 4: return "data abort";
+  case 7: return "brk (breakpoint)";
+  case 11: return "hvc (hypervisor call)";
+  case 13: return "smc (secure monitor call)";
+  default: return fmt::format("exception {}", number);
   }
 }
 
@@ -242,24 +231,21 @@ bool Arm64Arch::branchTargetsEnforced(std::span<const uint8_t> functionCode) con
   return (wordAt(functionCode, 0) & 0xFFFFFF3Fu) == 0xD503241Fu;  // bti, bti c, bti j, bti jc
 }
 
-EntryPatchability Arm64Arch::entryPatchability(std::span<const uint8_t> before,
-                                               std::span<const uint8_t> entry,
+EntryPatchability Arm64Arch::entryPatchability(std::span<const uint8_t> before, std::span<const uint8_t> entry,
                                                uint64_t entryAddress) const {
   EntryPatchability out;
   out.aligned = entryAddress % 4 == 0;
   const DecodedInstruction first = decode(entry, entryAddress);
   out.firstInstruction = first.text;
   out.firstInstructionLength = first.length;
-  for (size_t i = before.size(); i >= 4 && isPadding(before.subspan(i - 4, 4)); i -= 4)
-    out.paddingBefore += 4;
+  for (size_t i = before.size(); i >= 4 && isPadding(before.subspan(i - 4, 4)); i -= 4) out.paddingBefore += 4;
   out.concurrentlyModifiable = entry.size() >= 4 && arm64::isConcurrentlyModifiable(wordAt(entry, 0));
   if (!out.aligned)
     out.reason = "entry is not 4-byte aligned";
   else if (!out.concurrentlyModifiable)
-    out.reason = fmt::format(
-        "first instruction '{}' may not be modified while other cores run it "
-        "(only B, BL, BRK, HVC, ISB, NOP, SMC, SVC may); needs stop-the-world",
-        first.text);
+    out.reason = fmt::format("first instruction '{}' may not be modified while other cores run it "
+                             "(only B, BL, BRK, HVC, ISB, NOP, SMC, SVC may); needs stop-the-world",
+                             first.text);
   out.hotpatchable = out.reason.empty();
   return out;
 }

@@ -38,8 +38,7 @@ class Arm64Arch final : public Arch {
   std::string describeInterrupt(uint32_t number) const override;
   bool isPadding(std::span<const uint8_t> bytes) const override;
   bool branchTargetsEnforced(std::span<const uint8_t> functionCode) const override;
-  EntryPatchability entryPatchability(std::span<const uint8_t> before,
-                                      std::span<const uint8_t> entry,
+  EntryPatchability entryPatchability(std::span<const uint8_t> before, std::span<const uint8_t> entry,
                                       uint64_t entryAddress) const override;
 };
 

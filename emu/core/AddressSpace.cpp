@@ -7,8 +7,7 @@
 
 namespace hph {
 
-Result<Region*> AddressSpace::add(uint64_t base, uint64_t size, uint32_t permissions,
-                                  std::string name) {
+Result<Region*> AddressSpace::add(uint64_t base, uint64_t size, uint32_t permissions, std::string name) {
   const uint64_t mask = pageSize_ - 1;
   const uint64_t begin = base & ~mask;
   if (size == 0 || size > (uint64_t{1} << 40) || base + size < base)
@@ -16,8 +15,8 @@ Result<Region*> AddressSpace::add(uint64_t base, uint64_t size, uint32_t permiss
   const uint64_t end = (base + size + mask) & ~mask;
   for (const auto& region : regions_)
     if (begin < region->end() && region->base < end)
-      return badInput(fmt::format("{}: [0x{:x}, 0x{:x}) overlaps {} at 0x{:x}", name, begin, end,
-                                  region->name, region->base));
+      return badInput(
+          fmt::format("{}: [0x{:x}, 0x{:x}) overlaps {} at 0x{:x}", name, begin, end, region->name, region->base));
   auto region = std::make_unique<Region>();
   region->base = begin;
   region->size = end - begin;
@@ -38,9 +37,7 @@ Region* AddressSpace::find(uint64_t address) {
   return nullptr;
 }
 
-const Region* AddressSpace::find(uint64_t address) const {
-  return const_cast<AddressSpace*>(this)->find(address);
-}
+const Region* AddressSpace::find(uint64_t address) const { return const_cast<AddressSpace*>(this)->find(address); }
 
 std::span<uint8_t> AddressSpace::view(uint64_t address, uint64_t length) {
   Region* region = find(address);

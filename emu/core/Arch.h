@@ -42,10 +42,10 @@ struct EntryPatchability {
   bool hotpatchable = false;
   std::string firstInstruction;
   uint32_t firstInstructionLength = 0;
-  uint32_t paddingBefore = 0;    // x64: int3/nop bytes directly before the entry
-  bool aligned = true;           // Arm64: entry on a 4-byte boundary
+  uint32_t paddingBefore = 0;           // x64: int3/nop bytes directly before the entry
+  bool aligned = true;                  // Arm64: entry on a 4-byte boundary
   bool concurrentlyModifiable = false;  // Arm64: first instruction in the CMODX set
-  std::string reason;            // why not, when not
+  std::string reason;                   // why not, when not
 };
 
 // The state a guest call starts from.
@@ -62,9 +62,9 @@ inline constexpr size_t kMaxCallArgs = 8;
 // and compared after. `randomBits` masks what may be randomised (flags: only the
 // condition bits; a set trap flag would change what runs).
 struct StateRegister {
-  int id = 0;             // Unicorn register id
+  int id = 0;  // Unicorn register id
   const char* name = "";
-  uint32_t bytes = 8;     // 8, or 16 for vector registers
+  uint32_t bytes = 8;  // 8, or 16 for vector registers
   uint64_t randomBits = ~uint64_t{0};
   // Bits that always read as 1 whatever is written (x64 RFLAGS bit 1, reserved): a
   // randomised value has them set, or the engine would not hold what was written.
@@ -207,8 +207,7 @@ class Arch {
   // user mode).
   virtual bool branchTargetsEnforced(std::span<const uint8_t> functionCode) const = 0;
 
-  virtual EntryPatchability entryPatchability(std::span<const uint8_t> before,
-                                              std::span<const uint8_t> entry,
+  virtual EntryPatchability entryPatchability(std::span<const uint8_t> before, std::span<const uint8_t> entry,
                                               uint64_t entryAddress) const = 0;
 };
 

@@ -17,7 +17,10 @@ class Engine {
   explicit Engine(uc_engine* uc) : uc_(uc) {}
   Engine(Engine&& other) noexcept : uc_(std::exchange(other.uc_, nullptr)) {}
   Engine& operator=(Engine&& other) noexcept {
-    if (this != &other) { close(); uc_ = std::exchange(other.uc_, nullptr); }
+    if (this != &other) {
+      close();
+      uc_ = std::exchange(other.uc_, nullptr);
+    }
     return *this;
   }
   Engine(const Engine&) = delete;
@@ -40,9 +43,7 @@ class Engine {
     return uc_mem_write(uc_, address, bytes.data(), bytes.size()) == UC_ERR_OK;
   }
   // Translated blocks do not notice host writes to code (NOTES-deps): drop them.
-  void forgetCode(uint64_t begin, uint64_t end) const {
-    uc_ctl_remove_cache(uc_, begin, end);
-  }
+  void forgetCode(uint64_t begin, uint64_t end) const { uc_ctl_remove_cache(uc_, begin, end); }
 
  private:
   void close() {

@@ -6,8 +6,7 @@ namespace hph {
 
 std::string GuestFault::describe() const {
   std::string text(faultKindName(kind));
-  if (kind == FaultKind::kUnmappedRead || kind == FaultKind::kUnmappedWrite ||
-      kind == FaultKind::kProtectionViolation)
+  if (kind == FaultKind::kUnmappedRead || kind == FaultKind::kUnmappedWrite || kind == FaultKind::kProtectionViolation)
     text += fmt::format(" of 0x{:x}", address);
   text += fmt::format(" at pc 0x{:x}", pc);
   std::string where = location;

@@ -19,13 +19,13 @@ enum class FaultKind {
 
 constexpr std::string_view faultKindName(FaultKind kind) {
   switch (kind) {
-    case FaultKind::kUnmappedRead: return "unmapped-read";
-    case FaultKind::kUnmappedWrite: return "unmapped-write";
-    case FaultKind::kUnmappedFetch: return "unmapped-fetch";
-    case FaultKind::kProtectionViolation: return "protection-violation";
-    case FaultKind::kInvalidInstruction: return "invalid-instruction";
-    case FaultKind::kException: return "exception";
-    case FaultKind::kBudgetExhausted: return "budget-exhausted";
+  case FaultKind::kUnmappedRead: return "unmapped-read";
+  case FaultKind::kUnmappedWrite: return "unmapped-write";
+  case FaultKind::kUnmappedFetch: return "unmapped-fetch";
+  case FaultKind::kProtectionViolation: return "protection-violation";
+  case FaultKind::kInvalidInstruction: return "invalid-instruction";
+  case FaultKind::kException: return "exception";
+  case FaultKind::kBudgetExhausted: return "budget-exhausted";
   }
   return "unknown";
 }

@@ -21,8 +21,7 @@ uint32_t ucPermissions(uint32_t permissions) {
 }  // namespace
 
 Machine::Machine(const Arch& arch, Engine engine)
-    : arch_(arch), engine_(std::move(engine)), memory_(arch.pageSize()),
-      blockCounts_(kBlockCountCacheSize) {}
+    : arch_(arch), engine_(std::move(engine)), memory_(arch.pageSize()), blockCounts_(kBlockCountCacheSize) {}
 
 Machine::~Machine() = default;
 
@@ -50,9 +49,8 @@ Result<void> Machine::installHooks() {
       uc_hook_add(uc, &hook, UC_HOOK_CODE, reinterpret_cast<void*>(&onShim), this, kShimBase,
                   kShimBase + kShimSlots * kShimSlotBytes - 1) ||
       uc_hook_add(uc, &hook,
-                  UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED |
-                      UC_HOOK_MEM_FETCH_UNMAPPED | UC_HOOK_MEM_READ_PROT |
-                      UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT,
+                  UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED | UC_HOOK_MEM_FETCH_UNMAPPED |
+                      UC_HOOK_MEM_READ_PROT | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT,
                   reinterpret_cast<void*>(&onMemoryFault), this, 1, 0) ||
       uc_hook_add(uc, &hook, UC_HOOK_INTR, reinterpret_cast<void*>(&onInterrupt), this, 1, 0))
     return internalError("cannot install Unicorn hooks");
@@ -81,8 +79,7 @@ void Machine::setInstructionCounting(bool on) {
 void Machine::setPrecisePc(bool on) {
   if (on == (preciseHook_ != 0)) return;
   if (on) {
-    uc_hook_add(engine_.get(), &preciseHook_, UC_HOOK_CODE, reinterpret_cast<void*>(&onEveryInstruction),
-                this, 1, 0);
+    uc_hook_add(engine_.get(), &preciseHook_, UC_HOOK_CODE, reinterpret_cast<void*>(&onEveryInstruction), this, 1, 0);
   } else {
     uc_hook_del(engine_.get(), preciseHook_);
     preciseHook_ = 0;
@@ -103,15 +100,17 @@ Result<void> Machine::watchInstructions(const std::vector<AddressRange>& ranges,
   std::sort(hooked.begin(), hooked.end(), [](const auto& a, const auto& b) { return a.begin < b.begin; });
   std::vector<AddressRange> merged;
   for (const AddressRange& r : hooked) {
-    if (!merged.empty() && r.begin <= merged.back().end) merged.back().end = std::max(merged.back().end, r.end);
-    else merged.push_back(r);
+    if (!merged.empty() && r.begin <= merged.back().end)
+      merged.back().end = std::max(merged.back().end, r.end);
+    else
+      merged.push_back(r);
   }
   hooked = everywhere ? std::vector<AddressRange>{{1, 0}} : merged;  // begin > end: everywhere
   watched_ = hooked;
   for (const AddressRange& r : hooked) {
     uc_hook h;
-    if (uc_hook_add(engine_.get(), &h, UC_HOOK_CODE, reinterpret_cast<void*>(&onWatched), this,
-                    r.begin, r.end - 1) != UC_ERR_OK)
+    if (uc_hook_add(engine_.get(), &h, UC_HOOK_CODE, reinterpret_cast<void*>(&onWatched), this, r.begin, r.end - 1) !=
+        UC_ERR_OK)
       return internalError("cannot install the watch hook");
     watchHooks_.push_back(h);
   }
@@ -128,8 +127,8 @@ Result<void> Machine::trackDataAccesses(const std::vector<AddressRange>& ranges)
   removeHooks(dataHooks_);
   for (const AddressRange& r : ranges) {
     uc_hook h;
-    if (uc_hook_add(engine_.get(), &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
-                    reinterpret_cast<void*>(&onData), this, r.begin, r.end - 1) != UC_ERR_OK)
+    if (uc_hook_add(engine_.get(), &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&onData), this,
+                    r.begin, r.end - 1) != UC_ERR_OK)
       return internalError("cannot install the data hook");
     dataHooks_.push_back(h);
   }
@@ -137,22 +136,17 @@ Result<void> Machine::trackDataAccesses(const std::vector<AddressRange>& ranges)
   return {};
 }
 
-Result<Region*> Machine::map(uint64_t base, uint64_t size, uint32_t permissions,
-                             std::string name) {
+Result<Region*> Machine::map(uint64_t base, uint64_t size, uint32_t permissions, std::string name) {
   auto region = memory_.add(base, size, permissions, std::move(name));
   if (!region) return region;
   Region* r = region.value();
-  if (uc_err err = uc_mem_map_ptr(engine_.get(), r->base, r->size, ucPermissions(permissions),
-                                  r->bytes.get());
+  if (uc_err err = uc_mem_map_ptr(engine_.get(), r->base, r->size, ucPermissions(permissions), r->bytes.get());
       err != UC_ERR_OK)
-    return internalError(fmt::format("cannot map {} at 0x{:x}: {}", r->name, r->base,
-                                     ucErrorText(err)));
+    return internalError(fmt::format("cannot map {} at 0x{:x}: {}", r->name, r->base, ucErrorText(err)));
   return r;
 }
 
-bool Machine::readGuest(uint64_t address, std::span<uint8_t> out) const {
-  return engine_.read(address, out);
-}
+bool Machine::readGuest(uint64_t address, std::span<uint8_t> out) const { return engine_.read(address, out); }
 
 bool Machine::writeGuest(uint64_t address, std::span<const uint8_t> bytes) const {
   return engine_.write(address, bytes);
@@ -213,8 +207,7 @@ std::string Machine::symbolize(uint64_t address) const {
       return fmt::format("{}+0x{:x}", module.name, address - module.base);
   if (address >= kShimBase && address < kShimBase + kShimSlots * kShimSlotBytes) {
     const size_t slot = (address - kShimBase) / kShimSlotBytes;
-    if (slot < imports_.size())
-      return fmt::format("shim {}!{}", imports_[slot].dll, imports_[slot].function);
+    if (slot < imports_.size()) return fmt::format("shim {}!{}", imports_[slot].dll, imports_[slot].function);
   }
   return "";
 }
@@ -226,22 +219,17 @@ std::string Machine::describeAddress(uint64_t address) const {
 
 Result<uint64_t> Machine::bindImport(std::string_view dll, std::string_view function) {
   for (size_t i = 0; i < imports_.size(); ++i)
-    if (imports_[i].dll == dll && imports_[i].function == function)
-      return kShimBase + i * kShimSlotBytes;
-  if (imports_.size() == kShimSlots)
-    return badInput(fmt::format("more than {} distinct imports", kShimSlots));
+    if (imports_[i].dll == dll && imports_[i].function == function) return kShimBase + i * kShimSlotBytes;
+  if (imports_.size() == kShimSlots) return badInput(fmt::format("more than {} distinct imports", kShimSlots));
   const uint64_t stub = kShimBase + imports_.size() * kShimSlotBytes;
   imports_.push_back({std::string(dll), std::string(function), findShim(dll, function)});
-  if (!writeCode(stub, arch_.returnInstruction()))
-    return internalError("cannot write shim stub");
+  if (!writeCode(stub, arch_.returnInstruction())) return internalError("cannot write shim stub");
   return stub;
 }
 
-Result<CallResult> Machine::call(uint64_t entry, std::span<const uint64_t> args,
-                                 const CallOptions& options) {
+Result<CallResult> Machine::call(uint64_t entry, std::span<const uint64_t> args, const CallOptions& options) {
   if (args.size() > kMaxCallArgs)
-    return badInput(fmt::format("{} arguments given; at most {} are supported", args.size(),
-                                kMaxCallArgs));
+    return badInput(fmt::format("{} arguments given; at most {} are supported", args.size(), kMaxCallArgs));
   const CallFrame frame{entry, args, kStackBase + kStackBytes, kReturnSentinel};
   if (auto prepared = arch_.prepareCall(engine_, frame); !prepared) return prepared.error();
 
@@ -258,14 +246,12 @@ Result<CallResult> Machine::call(uint64_t entry, std::span<const uint64_t> args,
   CallResult result;
   result.instructions = stop.instructions;
   switch (stop.kind) {
-    case StopKind::kReturned: result.value = arch_.returnValue(engine_); return result;
-    case StopKind::kFault: result.fault = stop.fault; return result;
-    case StopKind::kError: return *stop.error;
-    case StopKind::kTimeout:
-      result.timedOut = true;
-      return result;
-    case StopKind::kBlocked:
-    case StopKind::kYielded: break;
+  case StopKind::kReturned: result.value = arch_.returnValue(engine_); return result;
+  case StopKind::kFault: result.fault = stop.fault; return result;
+  case StopKind::kError: return *stop.error;
+  case StopKind::kTimeout: result.timedOut = true; return result;
+  case StopKind::kBlocked:
+  case StopKind::kYielded: break;
   }
   return internalError("a single call stopped for a scheduler that is not there");
 }
@@ -280,8 +266,7 @@ RunStop Machine::run(uint64_t budget, std::optional<RunWatchdog::Clock::time_poi
   memoryFault_.reset();
   const bool watched = deadline && !countingInstructions();
   const uint64_t runId = watched ? watchdog_->arm(*deadline) : 0;
-  const uc_err err = uc_emu_start(engine_.get(), engine_.reg(arch_.pcRegister()),
-                                  kReturnSentinel, 0, 0);
+  const uc_err err = uc_emu_start(engine_.get(), engine_.reg(arch_.pcRegister()), kReturnSentinel, 0, 0);
   const bool timedOut = watched && watchdog_->disarm(runId);
   RunStop stop;
   stop.instructions = executedThisRun_;
@@ -354,8 +339,7 @@ std::string Machine::disassembleAt(uint64_t pc) const {
   return arch_.decode({bytes, length}, pc).text;
 }
 
-GuestFault Machine::faultAt(FaultKind kind, uint64_t pc, uint64_t address,
-                            std::string detail) const {
+GuestFault Machine::faultAt(FaultKind kind, uint64_t pc, uint64_t address, std::string detail) const {
   GuestFault fault;
   fault.kind = kind;
   fault.pc = pc;

@@ -17,10 +17,10 @@
 #include "emu/core/Arch.h"
 #include "emu/core/Engine.h"
 #include "emu/core/GuestFault.h"
-#include "support/Result.h"
 #include "emu/core/RunWatchdog.h"
 #include "emu/core/ShimLibrary.h"
 #include "emu/core/ThreadServices.h"
+#include "support/Result.h"
 
 namespace hph {
 
@@ -92,7 +92,7 @@ struct LoadedModule {
 struct MemorySnapshot {
   std::vector<std::vector<uint8_t>> bytes;  // per region, in AddressSpace order
   uint64_t instructionsRetired = 0;
-  uint64_t shimCalls = 0;                   // the virtual clock shims read
+  uint64_t shimCalls = 0;  // the virtual clock shims read
   uint32_t lastError = 0;
 };
 
@@ -142,8 +142,7 @@ class Machine {
 
   // Runs entry(args...) on the machine's own stack to completion, a fault, or the budget.
   // Errors (not faults) are reserved for bad input and harness failures.
-  Result<CallResult> call(uint64_t entry, std::span<const uint64_t> args,
-                          const CallOptions& options = {});
+  Result<CallResult> call(uint64_t entry, std::span<const uint64_t> args, const CallOptions& options = {});
 
   // Runs the context loaded in the engine from its PC until it returns to the sentinel,
   // the observer stops it, a shim blocks, it faults, or `budget` instructions ran
@@ -183,8 +182,10 @@ class Machine {
   // Per thread, as on Windows (the machine's own when no threads run).
   uint32_t lastError() const { return threads_ ? threads_->lastError() : lastError_; }
   void setLastError(uint32_t value) {
-    if (threads_) threads_->setLastError(value);
-    else lastError_ = value;
+    if (threads_)
+      threads_->setLastError(value);
+    else
+      lastError_ = value;
   }
 
  private:
@@ -215,10 +216,8 @@ class Machine {
   static void onBlock(uc_engine* uc, uint64_t address, uint32_t size, void* user);
   static void onShim(uc_engine* uc, uint64_t address, uint32_t size, void* user);
   static void onWatched(uc_engine* uc, uint64_t address, uint32_t size, void* user);
-  static void onData(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value,
-                     void* user);
-  static bool onMemoryFault(uc_engine* uc, uc_mem_type type, uint64_t address, int size,
-                            int64_t value, void* user);
+  static void onData(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* user);
+  static bool onMemoryFault(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* user);
   static void onInterrupt(uc_engine* uc, uint32_t number, void* user);
 
   const Arch& arch_;

@@ -21,7 +21,10 @@ void Machine::onBlock(uc_engine*, uint64_t address, uint32_t size, void* user) {
     uint64_t pc = address, offset = 0;
     for (uint64_t i = 0; i < remaining && offset < bytes.size(); ++i) {
       const DecodedInstruction insn = self->arch_.decode(bytes.subspan(offset), pc);
-      if (!insn.valid || insn.length == 0) { offset = bytes.size(); break; }
+      if (!insn.valid || insn.length == 0) {
+        offset = bytes.size();
+        break;
+      }
       offset += insn.length;
       pc += insn.length;
     }
@@ -34,8 +37,8 @@ void Machine::onBlock(uc_engine*, uint64_t address, uint32_t size, void* user) {
     }
   }
   if (self->executedThisRun_ + count > self->budget_) {
-    self->fault_ = self->faultAt(FaultKind::kBudgetExhausted, address, 0,
-                                 fmt::format("budget of {} instructions", self->budget_));
+    self->fault_ =
+        self->faultAt(FaultKind::kBudgetExhausted, address, 0, fmt::format("budget of {} instructions", self->budget_));
     self->stopWith(StopKind::kFault);
     return;
   }
@@ -48,8 +51,8 @@ void Machine::onEveryInstruction(uc_engine*, uint64_t address, uint32_t, void* u
   auto* self = static_cast<Machine*>(user);
   if (!self->budgetStopPc_ || *self->budgetStopPc_ != address) return;
   self->budgetStopPc_.reset();
-  self->fault_ = self->faultAt(FaultKind::kBudgetExhausted, address, 0,
-                               fmt::format("budget of {} instructions", self->budget_));
+  self->fault_ =
+      self->faultAt(FaultKind::kBudgetExhausted, address, 0, fmt::format("budget of {} instructions", self->budget_));
   self->stopWith(StopKind::kFault);
 }
 
@@ -61,8 +64,8 @@ void Machine::onShim(uc_engine*, uint64_t address, uint32_t, void* user) {
   // the thread resumes (running it twice would create two threads for one CreateThread).
   if (self->stopKind_) return;
   if (slot >= self->imports_.size()) {
-    self->fault_ = self->faultAt(FaultKind::kUnmappedFetch, address, address,
-                                 "jump into the shim area outside any stub");
+    self->fault_ =
+        self->faultAt(FaultKind::kUnmappedFetch, address, address, "jump into the shim area outside any stub");
     self->stopWith(StopKind::kFault);
     return;
   }
@@ -73,10 +76,10 @@ void Machine::onShim(uc_engine*, uint64_t address, uint32_t, void* user) {
     std::string file = self->modules_.empty() ? std::string() : self->modules_.front().path;
     for (const LoadedModule& module : self->modules_)
       if (caller >= module.base && caller - module.base < module.size) file = module.path;
-    self->error_ = Error{
-        Status::kUnresolvedImport,
-        fmt::format("{}{}import {}!{}: no shim provides it (see docs/shims.md); called from {}", file,
-                    file.empty() ? "" : ": ", binding.dll, binding.function, self->describeAddress(caller))};
+    self->error_ =
+        Error{Status::kUnresolvedImport,
+              fmt::format("{}{}import {}!{}: no shim provides it (see docs/shims.md); called from {}", file,
+                          file.empty() ? "" : ": ", binding.dll, binding.function, self->describeAddress(caller))};
     self->stopWith(StopKind::kError);
     return;
   }
@@ -102,15 +105,12 @@ void Machine::onWatched(uc_engine*, uint64_t address, uint32_t size, void* user)
   }
 }
 
-void Machine::onData(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t,
-                     void* user) {
+void Machine::onData(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t, void* user) {
   auto* self = static_cast<Machine*>(user);
-  if (self->observer_)
-    self->observer_->onDataAccess(address, static_cast<uint32_t>(size), type == UC_MEM_WRITE);
+  if (self->observer_) self->observer_->onDataAccess(address, static_cast<uint32_t>(size), type == UC_MEM_WRITE);
 }
 
-bool Machine::onMemoryFault(uc_engine*, uc_mem_type type, uint64_t address, int, int64_t,
-                            void* user) {
+bool Machine::onMemoryFault(uc_engine*, uc_mem_type type, uint64_t address, int, int64_t, void* user) {
   auto* self = static_cast<Machine*>(user);
   FaultKind kind = FaultKind::kProtectionViolation;
   if (type == UC_MEM_READ_UNMAPPED) kind = FaultKind::kUnmappedRead;
@@ -133,8 +133,8 @@ void Machine::onInterrupt(uc_engine* uc, uint32_t number, void* user) {
     }
   }
   const bool undefined = number == facts.undefinedInstructionInterrupt;
-  self->fault_ = self->faultAt(undefined ? FaultKind::kInvalidInstruction : FaultKind::kException,
-                               pc, 0, self->arch_.describeInterrupt(number));
+  self->fault_ = self->faultAt(undefined ? FaultKind::kInvalidInstruction : FaultKind::kException, pc, 0,
+                               self->arch_.describeInterrupt(number));
   self->stopWith(StopKind::kFault);
 }
 

@@ -49,13 +49,14 @@ bool PatcherActor::waitingForRelease(const Process& process) const {
   return false;
 }
 
-PatcherActor::Applied PatcherActor::applyNext(Machine& machine, Process& process, RunMonitor* monitor,
-                                              RunState& run) {
+PatcherActor::Applied PatcherActor::applyNext(Machine& machine, Process& process, RunMonitor* monitor, RunState& run) {
   const size_t index = state_.nextStep;
   const Step& step = plan_.steps[index];
   run.current = kPatcher;
   run.trace.begin(kPatcher, machine.instructionsRetired(), 0);
-  auto endSlice = [&](std::string what) { run.trace.end(machine.instructionsRetired(), std::move(what), run.record.trace); };
+  auto endSlice = [&](std::string what) {
+    run.trace.end(machine.instructionsRetired(), std::move(what), run.record.trace);
+  };
   Applied applied = Applied::kStep;
   if (const auto* store = std::get_if<StoreStep>(&step)) {
     // A live store that is not single-copy atomic lands piece by piece, each piece its
@@ -72,8 +73,8 @@ PatcherActor::Applied PatcherActor::applyNext(Machine& machine, Process& process
       return applied;
     }
     if (!machine.writeCode(at, bytes))
-      run.record.error = badInput(fmt::format("patch store at {} ({}): address is not mapped", store->label,
-                                              machine.describeAddress(at)));
+      run.record.error = badInput(
+          fmt::format("patch store at {} ({}): address is not mapped", store->label, machine.describeAddress(at)));
     run.transition.stored.push_back({at, at + size});
     if (!last) {
       ++state_.piece;

@@ -20,12 +20,10 @@ constexpr uint64_t kTebThreadId = 0x48;
 }  // namespace
 
 Process::Process(Machine& machine, uint64_t stackBytes)
-    : machine_(machine),
-      stackBytes_((stackBytes + 0xFFF) & ~uint64_t{0xFFF}),
+    : machine_(machine), stackBytes_((stackBytes + 0xFFF) & ~uint64_t{0xFFF}),
       // An unmapped gap between areas: a stack overflow faults instead of corrupting
       // the neighbouring thread's TEB.
-      areaStride_(((stackBytes_ + kTebBytes + kAreaAlignment - 1) & ~(kAreaAlignment - 1)) +
-                  kAreaAlignment) {
+      areaStride_(((stackBytes_ + kTebBytes + kAreaAlignment - 1) & ~(kAreaAlignment - 1)) + kAreaAlignment) {
   machine_.setThreadServices(this);
   uc_context* clean = nullptr;
   uc_context_alloc(machine_.engine().get(), &clean);
@@ -46,8 +44,7 @@ void Process::reset() {
 Result<void> Process::ensureArea(uint32_t index) {
   while (areas_.size() <= index) {
     const uint64_t base = kThreadAreaBase + areas_.size() * areaStride_;
-    auto area = machine_.map(base, stackBytes_ + kTebBytes, kReadWrite,
-                             fmt::format("thread[{}]", areas_.size()));
+    auto area = machine_.map(base, stackBytes_ + kTebBytes, kReadWrite, fmt::format("thread[{}]", areas_.size()));
     if (!area) return area.error();
     areas_.push_back(*area);
   }
@@ -55,8 +52,7 @@ Result<void> Process::ensureArea(uint32_t index) {
 }
 
 Result<uint32_t> Process::spawn(uint64_t entry, uint64_t argument) {
-  if (threads_.size() >= kMaxThreads)
-    return badInput(fmt::format("more than {} guest threads", kMaxThreads));
+  if (threads_.size() >= kMaxThreads) return badInput(fmt::format("more than {} guest threads", kMaxThreads));
   const auto index = static_cast<uint32_t>(threads_.size());
   if (auto area = ensureArea(index); !area) return area.error();
   GuestThread thread;
@@ -99,8 +95,7 @@ Result<void> Process::start(GuestThread& thread) {
   uc_context_restore(machine_.engine().get(), clean_.get());
   const uint64_t args[] = {thread.argument};
   const CallFrame frame{thread.entry, args, thread.stackTop, Machine::kReturnSentinel};
-  if (auto prepared = machine_.arch().prepareCall(machine_.engine(), frame); !prepared)
-    return prepared.error();
+  if (auto prepared = machine_.arch().prepareCall(machine_.engine(), frame); !prepared) return prepared.error();
   machine_.arch().setThreadPointer(machine_.engine(), thread.teb);
   thread.started = true;
   loaded_ = static_cast<int>(thread.index);
@@ -158,7 +153,7 @@ uint64_t Process::registerOf(uint32_t index, int reg) const {
 }
 
 std::optional<std::pair<uint64_t, uint64_t>> Process::returnAddressInside(uint32_t index, uint64_t from,
-                                                                         uint64_t size) const {
+                                                                          uint64_t size) const {
   const GuestThread& t = threads_[index];
   if (t.state == ThreadState::kFinished || !t.started) return std::nullopt;
   auto inside = [&](uint64_t v) { return v > from && v < from + size; };
@@ -192,9 +187,7 @@ const GuestThread* Process::byHandle(uint64_t handle) const {
   return nullptr;
 }
 
-uint64_t Process::currentThreadId() const {
-  return running_ >= 0 ? threads_[running_].id : Machine::kMainThreadId;
-}
+uint64_t Process::currentThreadId() const { return running_ >= 0 ? threads_[running_].id : Machine::kMainThreadId; }
 
 std::optional<uint64_t> Process::createThread(uint64_t entry, uint64_t parameter, uint64_t* id) {
   auto index = spawn(entry, parameter);

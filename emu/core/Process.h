@@ -22,12 +22,12 @@ struct GuestThread {
   uint64_t teb = 0;
   uint64_t stackTop = 0;
   ThreadState state = ThreadState::kRunnable;
-  bool started = false;      // registers are set up the first time it runs
-  uint64_t waitingFor = 0;   // handle, while blocked
+  bool started = false;     // registers are set up the first time it runs
+  uint64_t waitingFor = 0;  // handle, while blocked
   uint64_t exitCode = 0;
   uint32_t lastError = 0;
-  uint64_t instructions = 0;   // counting mode only
-  double fastSeconds = 0;      // fast mode: wall time run so far (bounds its instructions)
+  uint64_t instructions = 0;  // counting mode only
+  double fastSeconds = 0;     // fast mode: wall time run so far (bounds its instructions)
   std::shared_ptr<uc_context> context;
 };
 
@@ -95,8 +95,8 @@ class Process final : public ThreadServices {
   // one thread or schedule leaks into the next through registers run() does not set.
   std::shared_ptr<uc_context> clean_;
   std::vector<std::shared_ptr<uc_context>> contexts_;  // by thread index, reused across runs
-  int loaded_ = -1;   // the thread whose registers are in the engine
-  int running_ = -1;  // the thread run() is running (for GetCurrentThreadId)
+  int loaded_ = -1;                                    // the thread whose registers are in the engine
+  int running_ = -1;                                   // the thread run() is running (for GetCurrentThreadId)
 };
 
 }  // namespace hph

@@ -21,7 +21,7 @@ struct RunState {
   uint64_t nextPoint = 0;
   std::vector<ActorId> enabled;
   std::vector<std::optional<uint64_t>> yieldedAt;  // per thread: the point it stopped at
-  Footprint transition;                           // of the actor running now
+  Footprint transition;                            // of the actor running now
   bool transitionOpen = false;
   uint64_t transitionsReported = 0;
   std::vector<ActorId> choices;  // every choice of the run, for re-execution

@@ -48,15 +48,13 @@ void Footprint::normalize() {
 bool Footprint::conflictsWith(const Footprint& other) const {
   if (global || other.global) return true;
   // A store conflicts with any fetch or data access of the same bytes.
-  if (overlapsAny(stored, other.fetched) || overlapsAny(other.stored, fetched) ||
-      overlapsAny(stored, other.stored))
+  if (overlapsAny(stored, other.fetched) || overlapsAny(other.stored, fetched) || overlapsAny(stored, other.stored))
     return true;
-  if (storesHitData(stored, other.reads) || storesHitData(stored, other.writes) ||
-      storesHitData(other.stored, reads) || storesHitData(other.stored, writes))
+  if (storesHitData(stored, other.reads) || storesHitData(stored, other.writes) || storesHitData(other.stored, reads) ||
+      storesHitData(other.stored, writes))
     return true;
   // Data: write-read and write-write on the same granule.
-  return intersects(writes, other.writes) || intersects(writes, other.reads) ||
-         intersects(reads, other.writes);
+  return intersects(writes, other.writes) || intersects(writes, other.reads) || intersects(reads, other.writes);
 }
 
 }  // namespace hph

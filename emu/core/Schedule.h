@@ -59,11 +59,11 @@ inline bool isPreemption(const SchedulingPoint& point, ActorId chosen) {
 // exhaustive search's sleep sets rely on that.
 struct Footprint {
   ActorId actor = kNoActor;
-  std::vector<AddressRange> fetched;   // watched code executed
-  std::vector<uint64_t> reads;         // 8-byte granules of tracked (shared) data
+  std::vector<AddressRange> fetched;  // watched code executed
+  std::vector<uint64_t> reads;        // 8-byte granules of tracked (shared) data
   std::vector<uint64_t> writes;
-  std::vector<AddressRange> stored;    // patcher stores
-  bool global = false;  // created, woke or blocked a thread: conflicts with everything
+  std::vector<AddressRange> stored;  // patcher stores
+  bool global = false;               // created, woke or blocked a thread: conflicts with everything
 
   void normalize();  // sort and dedupe reads/writes
   bool conflictsWith(const Footprint& other) const;
@@ -85,7 +85,7 @@ struct Violation {
   // (invariant, fault, runaway, deadlock, refused): plan/Property.h.
   Property property = Property::kInvariant;
   ActorId actor = kNoActor;
-  std::string message;   // one line
+  std::string message;  // one line
   uint64_t pc = 0;
   std::optional<GuestFault> fault;
   std::optional<size_t> step = {};  // the patch step involved (0-based), if any
@@ -99,7 +99,7 @@ struct TraceSlice {
   uint64_t begin = 0;  // virtual time: instructions retired by the machine
   uint64_t end = 0;
   uint64_t firstPc = 0;
-  std::string what;    // why it ended / what the patcher stored
+  std::string what;  // why it ended / what the patcher stored
 };
 
 struct RunRecord {

@@ -10,10 +10,7 @@
 namespace hph {
 
 Scheduler::Scheduler(Machine& machine, Process& process, MemorySnapshot initial, ScheduleSetup setup)
-    : machine_(machine),
-      process_(process),
-      initial_(std::move(initial)),
-      setup_(std::move(setup)),
+    : machine_(machine), process_(process), initial_(std::move(initial)), setup_(std::move(setup)),
       patcher_(setup_.plan) {}
 
 Scheduler::~Scheduler() { machine_.setObserver(nullptr); }
@@ -63,8 +60,8 @@ ActorId Scheduler::decide(PointKind kind, uint64_t pc) {
   if (chosen == kAbandon) return kAbandon;
   run_.choices.push_back(chosen);
   if (std::find(run_.enabled.begin(), run_.enabled.end(), chosen) == run_.enabled.end()) {
-    run_.record.error = internalError(
-        fmt::format("strategy chose {} at point {}, which cannot run", actorName(chosen), point.index));
+    run_.record.error =
+        internalError(fmt::format("strategy chose {} at point {}, which cannot run", actorName(chosen), point.index));
     return kAbandon;
   }
   if (chosen != defaultChoice(point)) run_.record.decisions.emplace_back(point.index, chosen);
@@ -237,42 +234,42 @@ void Scheduler::runGuest(ActorId thread, ActorId* next) {
   if (process_.threads().size() != threadsBefore) run_.transition.global = true;  // CreateThread
   if (run_.yieldedAt.size() < process_.threads().size()) run_.yieldedAt.resize(process_.threads().size());
   switch (stop.kind) {
-    case StopKind::kYielded:
-      endSlice(fmt::format("preempted before {}", machine_.describeAddress(*run_.yieldedAt[thread])));
-      *next = run_.pending;
-      return;
-    case StopKind::kReturned:
-      endSlice(fmt::format("returned {:#x}", process_.threads()[thread].exitCode));
-      // Its exit changes what others observe (GetExitCodeThread, waits, deadlocks).
-      run_.transition.global = true;
-      *next = decide(PointKind::kSwitch, 0);
-      return;
-    case StopKind::kBlocked:
-      endSlice("blocked in WaitForSingleObject");
-      run_.transition.global = true;
-      *next = decide(PointKind::kSwitch, 0);
-      return;
-    case StopKind::kFault: {
-      endSlice("faulted");
-      const auto& stale = stale_.last();
-      // A3: the fault comes from a stale instruction the fetch model let it fetch.
-      if (stop.fault->kind != FaultKind::kBudgetExhausted && stale && stale->thread == thread &&
-          stale->pc == stop.fault->pc)
-        run_.record.violation = staleFetchViolation(machine_, thread, stale->pc, stale->text, *stop.fault);
-      else
-        run_.record.violation = faultViolation(thread, *stop.fault);
-      *next = kNoActor;
-      return;
-    }
-    case StopKind::kError:
-      endSlice("stopped");
-      run_.record.error = stop.error;
-      *next = kNoActor;
-      return;
-    case StopKind::kTimeout:
-      run_.timedOut = true;
-      *next = kNoActor;
-      return;
+  case StopKind::kYielded:
+    endSlice(fmt::format("preempted before {}", machine_.describeAddress(*run_.yieldedAt[thread])));
+    *next = run_.pending;
+    return;
+  case StopKind::kReturned:
+    endSlice(fmt::format("returned {:#x}", process_.threads()[thread].exitCode));
+    // Its exit changes what others observe (GetExitCodeThread, waits, deadlocks).
+    run_.transition.global = true;
+    *next = decide(PointKind::kSwitch, 0);
+    return;
+  case StopKind::kBlocked:
+    endSlice("blocked in WaitForSingleObject");
+    run_.transition.global = true;
+    *next = decide(PointKind::kSwitch, 0);
+    return;
+  case StopKind::kFault: {
+    endSlice("faulted");
+    const auto& stale = stale_.last();
+    // A3: the fault comes from a stale instruction the fetch model let it fetch.
+    if (stop.fault->kind != FaultKind::kBudgetExhausted && stale && stale->thread == thread &&
+        stale->pc == stop.fault->pc)
+      run_.record.violation = staleFetchViolation(machine_, thread, stale->pc, stale->text, *stop.fault);
+    else
+      run_.record.violation = faultViolation(thread, *stop.fault);
+    *next = kNoActor;
+    return;
+  }
+  case StopKind::kError:
+    endSlice("stopped");
+    run_.record.error = stop.error;
+    *next = kNoActor;
+    return;
+  case StopKind::kTimeout:
+    run_.timedOut = true;
+    *next = kNoActor;
+    return;
   }
 }
 
@@ -280,7 +277,8 @@ void Scheduler::checkInvariant() {
   if (!setup_.invariantEntry) return;
   // The invariant runs after every thread finished, on the machine's own stack, unobserved.
   machine_.setObserver(nullptr);
-  auto outcome = machine_.call(*setup_.invariantEntry, {}, CallOptions{.instructionBudget = setup_.threadBudget, .precisePc = false});
+  auto outcome = machine_.call(*setup_.invariantEntry, {},
+                               CallOptions{.instructionBudget = setup_.threadBudget, .precisePc = false});
   if (!outcome) {
     run_.record.error = outcome.error();
   } else if (outcome->timedOut) {

@@ -47,8 +47,7 @@ ShimResult setLastError(ShimCall& call) {
 ShimResult createThread(ShimCall& call) {
   ThreadServices* threads = call.machine.threadServices();
   uint64_t id = 0;
-  auto handle = threads ? threads->createThread(call.argument(2), call.argument(3), &id)
-                        : std::nullopt;
+  auto handle = threads ? threads->createThread(call.argument(2), call.argument(3), &id) : std::nullopt;
   if (!handle) {
     call.machine.setLastError(kErrorNotEnoughMemory);
     return value(0);
@@ -65,10 +64,10 @@ ShimResult waitForSingleObject(ShimCall& call) {
   }
   const bool mayBlock = static_cast<uint32_t>(call.argument(1)) != 0;
   switch (threads->wait(call.argument(0), mayBlock)) {
-    case ThreadServices::WaitResult::kSignaled: return value(kWaitObject0);
-    case ThreadServices::WaitResult::kTimeout: return value(kWaitTimeout);
-    case ThreadServices::WaitResult::kWouldBlock: return {0, true};
-    case ThreadServices::WaitResult::kInvalidHandle: break;
+  case ThreadServices::WaitResult::kSignaled: return value(kWaitObject0);
+  case ThreadServices::WaitResult::kTimeout: return value(kWaitTimeout);
+  case ThreadServices::WaitResult::kWouldBlock: return {0, true};
+  case ThreadServices::WaitResult::kInvalidHandle: break;
   }
   call.machine.setLastError(kErrorInvalidHandle);
   return value(kWaitFailed);
@@ -87,13 +86,11 @@ ShimResult getExitCodeThread(ShimCall& call) {
 constexpr ShimFunction kShims[] = {
     {"kernel32.dll", "GetCurrentThreadId", getCurrentThreadId, "the running guest thread's id"},
     {"kernel32.dll", "GetCurrentProcessId", getCurrentProcessId, "a fixed process id (0x1000)"},
-    {"kernel32.dll", "GetTickCount64", getTickCount64,
-     "virtual milliseconds: one per shim call so far"},
+    {"kernel32.dll", "GetTickCount64", getTickCount64, "virtual milliseconds: one per shim call so far"},
     {"kernel32.dll", "GetTickCount", getTickCount, "GetTickCount64 truncated to 32 bits"},
     {"kernel32.dll", "QueryPerformanceCounter", queryPerformanceCounter,
      "writes the virtual clock (shim calls so far) to *arg0; returns 1"},
-    {"kernel32.dll", "QueryPerformanceFrequency", queryPerformanceFrequency,
-     "writes 1000 to *arg0; returns 1"},
+    {"kernel32.dll", "QueryPerformanceFrequency", queryPerformanceFrequency, "writes 1000 to *arg0; returns 1"},
     {"kernel32.dll", "Sleep", returnZero, "returns at once"},
     {"kernel32.dll", "SwitchToThread", returnZero, "returns 0"},
     {"kernel32.dll", "IsProcessorFeaturePresent", returnZero, "returns 0 (feature absent)"},
@@ -116,9 +113,7 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-uint64_t ShimCall::argument(size_t index) const {
-  return machine.arch().argument(machine.engine(), index);
-}
+uint64_t ShimCall::argument(size_t index) const { return machine.arch().argument(machine.engine(), index); }
 
 std::span<const ShimFunction> shimFunctions() { return kShims; }
 

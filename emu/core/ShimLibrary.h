@@ -29,7 +29,7 @@ struct ShimResult {
 using ShimHandler = ShimResult (*)(ShimCall& call);
 
 struct ShimFunction {
-  std::string_view dll;   // lower case, with ".dll"
+  std::string_view dll;  // lower case, with ".dll"
   std::string_view name;
   ShimHandler handler;
   std::string_view summary;  // one line for docs

@@ -14,8 +14,7 @@ class ThreadServices {
 
   virtual uint64_t currentThreadId() const = 0;
   // A new runnable thread running entry(parameter); its handle, or nullopt when refused.
-  virtual std::optional<uint64_t> createThread(uint64_t entry, uint64_t parameter,
-                                               uint64_t* threadId) = 0;
+  virtual std::optional<uint64_t> createThread(uint64_t entry, uint64_t parameter, uint64_t* threadId) = 0;
   enum class WaitResult { kSignaled, kTimeout, kWouldBlock, kInvalidHandle };
   // kWouldBlock: the calling thread is now blocked on `handle`; the shim runs again when
   // it is resumed.

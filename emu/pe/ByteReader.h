@@ -19,8 +19,7 @@ class ByteReader {
     return offset <= bytes_.size() && length <= bytes_.size() - offset;
   }
 
-  template <class T>
-  std::optional<T> read(uint64_t offset) const {
+  template <class T> std::optional<T> read(uint64_t offset) const {
     if (!contains(offset, sizeof(T))) return std::nullopt;
     T value;
     std::memcpy(&value, bytes_.data() + offset, sizeof(T));

@@ -28,8 +28,7 @@ uint32_t estimateEnd(const PeImage& image, uint32_t begin, uint32_t limit) {
 
 }  // namespace
 
-std::vector<FunctionInfo> buildFunctionTable(const PeImage& image,
-                                             const std::vector<UnwindEntry>& unwind) {
+std::vector<FunctionInfo> buildFunctionTable(const PeImage& image, const std::vector<UnwindEntry>& unwind) {
   std::map<uint32_t, FunctionInfo> byStart;
   for (const UnwindEntry& entry : unwind) {
     if (entry.fragment) continue;

@@ -10,7 +10,6 @@
 
 namespace hph::pe {
 
-std::vector<FunctionInfo> buildFunctionTable(const PeImage& image,
-                                             const std::vector<UnwindEntry>& unwind);
+std::vector<FunctionInfo> buildFunctionTable(const PeImage& image, const std::vector<UnwindEntry>& unwind);
 
 }  // namespace hph::pe

@@ -55,9 +55,8 @@ Result<HotPatchBase> readBase(const TableReader& in, uint32_t rva, uint32_t inde
     auto target = in.u32(at + 8, entryName);
     if (!type || !source || !target) return in.fail(entryName, "lies outside the image's raw data");
     if (*type != kHotPatchFunction && *type != kHotPatchAbsolute)
-      return in.fail(entryName + ".Type",
-                     fmt::format("0x{:x} is neither FUNCTION (0x{:x}) nor ABSOLUTE (0x{:x})", *type,
-                                 kHotPatchFunction, kHotPatchAbsolute));
+      return in.fail(entryName + ".Type", fmt::format("0x{:x} is neither FUNCTION (0x{:x}) nor ABSOLUTE (0x{:x})",
+                                                      *type, kHotPatchFunction, kHotPatchAbsolute));
     if (!in.inImage(*source))
       return in.fail(entryName + ".SourceRva", fmt::format("0x{:x} lies outside the patch image", *source));
     base.entries.push_back({*type, *source, *target});
@@ -82,9 +81,9 @@ Result<void> readHotPatchTable(PeImage& image) {
   const uint32_t size = fields[1], list = fields[3], count = fields[4];
   info.sequenceNumber = fields[2];
   if (size < kHotPatchInfoSize)
-    return in.fail("HotPatchInfo.Size", fmt::format("{} is smaller than the {}-byte structure", size, kHotPatchInfoSize));
-  if (info.sequenceNumber == 0)
-    return in.fail("HotPatchInfo.SequenceNumber", "is 0; the first patch of a series is 1");
+    return in.fail("HotPatchInfo.Size",
+                   fmt::format("{} is smaller than the {}-byte structure", size, kHotPatchInfoSize));
+  if (info.sequenceNumber == 0) return in.fail("HotPatchInfo.SequenceNumber", "is 0; the first patch of a series is 1");
   if (count == 0 || count > 64)
     return in.fail("HotPatchInfo.BaseImageCount", fmt::format("{} (expected 1..64)", count));
   for (uint32_t i = 0; i < count; ++i) {
@@ -93,9 +92,9 @@ Result<void> readHotPatchTable(PeImage& image) {
     auto base = readBase(in, *baseRva, i);
     if (!base) return base.error();
     if (base->sequenceNumber >= info.sequenceNumber)
-      return in.fail(fmt::format("HotPatchBase[{}].SequenceNumber", i),
-                     fmt::format("{} is not below the patch's own SequenceNumber {}", base->sequenceNumber,
-                                 info.sequenceNumber));
+      return in.fail(
+          fmt::format("HotPatchBase[{}].SequenceNumber", i),
+          fmt::format("{} is not below the patch's own SequenceNumber {}", base->sequenceNumber, info.sequenceNumber));
     info.bases.push_back(std::move(base).value());
   }
   image.hotPatch = std::move(info);

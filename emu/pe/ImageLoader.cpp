@@ -33,8 +33,8 @@ void applyRelocations(std::span<uint8_t> mapped, const PeImage& image, uint64_t 
 
 Result<LoadedImage> loadImage(Machine& machine, const PeImage& image, std::optional<uint64_t> base) {
   if (image.arch != &machine.arch())
-    return badInput(fmt::format("{}: FileHeader.Machine: a {} image cannot run on a {} machine",
-                                image.path, image.arch->name(), machine.arch().name()));
+    return badInput(fmt::format("{}: FileHeader.Machine: a {} image cannot run on a {} machine", image.path,
+                                image.arch->name(), machine.arch().name()));
   const uint64_t at = base.value_or(image.imageBase);
   if (at % kImageBaseAlignment)
     return badInput(fmt::format("{}: load base 0x{:x} is not 64 KiB aligned", image.path, at));

@@ -16,7 +16,6 @@ struct LoadedImage {
 };
 
 // `base` defaults to the image's preferred ImageBase. Loading elsewhere needs relocations.
-Result<LoadedImage> loadImage(Machine& machine, const PeImage& image,
-                              std::optional<uint64_t> base = std::nullopt);
+Result<LoadedImage> loadImage(Machine& machine, const PeImage& image, std::optional<uint64_t> base = std::nullopt);
 
 }  // namespace hph

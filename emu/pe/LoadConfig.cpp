@@ -13,8 +13,7 @@ constexpr uint32_t kMinLoadConfigSize = 0x40;
 constexpr uint32_t kMaxLoadConfigSize = 0x1000;
 constexpr uint32_t kMaxCodeMapEntries = 1u << 16;
 
-template <class T>
-std::optional<T> readAt(const PeImage& image, uint32_t rva) {
+template <class T> std::optional<T> readAt(const PeImage& image, uint32_t rva) {
   auto offset = image.fileOffset(rva, sizeof(T));
   return offset ? ByteReader(image.file).read<T>(*offset) : std::nullopt;
 }
@@ -25,8 +24,7 @@ Error fieldError(const PeImage& image, std::string_view field, std::string probl
 
 Result<void> readChpe(PeImage& image, uint64_t pointer) {
   if (pointer < image.imageBase || pointer - image.imageBase >= image.sizeOfImage)
-    return fieldError(image, "load config.CHPEMetadataPointer",
-                      fmt::format("0x{:x} lies outside the image", pointer));
+    return fieldError(image, "load config.CHPEMetadataPointer", fmt::format("0x{:x} lies outside the image", pointer));
   const auto rva = static_cast<uint32_t>(pointer - image.imageBase);
   const auto version = readAt<uint32_t>(image, rva);
   const auto codeMap = readAt<uint32_t>(image, rva + 4);
@@ -46,8 +44,7 @@ Result<void> readChpe(PeImage& image, uint64_t pointer) {
     range.length = *readAt<uint32_t>(image, *codeMap + 8 * i + 4);
     if ((start & 3) == 3 || uint64_t{range.begin} + range.length > image.sizeOfImage)
       return fieldError(image, fmt::format("CHPE code map[{}]", i),
-                        fmt::format("range 0x{:x}+0x{:x} (type {}) is invalid", range.begin,
-                                    range.length, start & 3));
+                        fmt::format("range 0x{:x}+0x{:x} (type {}) is invalid", range.begin, range.length, start & 3));
     chpe.codeMap.push_back(range);
   }
   image.chpe = std::move(chpe);
@@ -65,14 +62,14 @@ Result<void> readLoadConfig(PeImage& image) {
   // field is there to read.
   const auto size = readAt<uint32_t>(image, dir.rva);
   if (!size)
-    return fieldError(image, "load config.Size",
-                      fmt::format("the directory at RVA 0x{:x} does not hold its 4-byte Size inside a section's raw data",
-                                  dir.rva));
+    return fieldError(
+        image, "load config.Size",
+        fmt::format("the directory at RVA 0x{:x} does not hold its 4-byte Size inside a section's raw data", dir.rva));
   info.size = *size;
   if (info.size < kMinLoadConfigSize || info.size > kMaxLoadConfigSize)
     return fieldError(image, "load config.Size",
-                      fmt::format("0x{:x} is not a load-config size (0x{:x}..0x{:x})", info.size,
-                                  kMinLoadConfigSize, kMaxLoadConfigSize));
+                      fmt::format("0x{:x} is not a load-config size (0x{:x}..0x{:x})", info.size, kMinLoadConfigSize,
+                                  kMaxLoadConfigSize));
   // Fields past the structure's own Size are absent (older versions), not garbage.
   auto field = [&](uint32_t offset, uint32_t width) {
     return offset + width <= info.size && image.fileOffset(dir.rva + offset, width);

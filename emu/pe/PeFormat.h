@@ -6,7 +6,7 @@
 
 namespace hph::pe {
 
-constexpr uint16_t kDosMagic = 0x5A4D;       // "MZ"
+constexpr uint16_t kDosMagic = 0x5A4D;         // "MZ"
 constexpr uint32_t kPeSignature = 0x00004550;  // "PE\0\0"
 constexpr uint16_t kPe32PlusMagic = 0x20B;
 constexpr uint16_t kPe32Magic = 0x10B;
@@ -42,9 +42,8 @@ enum Directory : uint32_t {
 
 constexpr std::string_view directoryName(uint32_t index) {
   constexpr std::string_view names[] = {
-      "export",        "import", "resource",    "exception", "security",     "basereloc",
-      "debug",         "architecture", "globalptr", "tls",     "load_config",  "bound_import",
-      "iat",           "delay_import", "clr_runtime", "reserved"};
+      "export",    "import", "resource",    "exception",    "security", "basereloc",    "debug",       "architecture",
+      "globalptr", "tls",    "load_config", "bound_import", "iat",      "delay_import", "clr_runtime", "reserved"};
   return index < kDataDirectoryCount ? names[index] : "unknown";
 }
 

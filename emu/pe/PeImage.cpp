@@ -7,21 +7,19 @@
 #include <cstring>
 #include <fstream>
 
-#include "support/InputFile.h"
-#include "support/NumberText.h"
 #include "emu/pe/FunctionTable.h"
-#include "emu/pe/LiefReader.h"
 #include "emu/pe/HotPatchTable.h"
+#include "emu/pe/LiefReader.h"
 #include "emu/pe/LoadConfig.h"
 #include "emu/pe/PeFormat.h"
 #include "emu/pe/PeValidator.h"
 #include "emu/pe/UnwindTable.h"
+#include "support/InputFile.h"
+#include "support/NumberText.h"
 
 namespace hph {
 
-bool SectionInfo::executable() const {
-  return characteristics & (pe::kSectionExecute | pe::kSectionCode);
-}
+bool SectionInfo::executable() const { return characteristics & (pe::kSectionExecute | pe::kSectionCode); }
 
 const SectionInfo* PeImage::sectionAt(uint32_t rva) const {
   for (const SectionInfo& s : sections)

@@ -50,11 +50,11 @@ struct BaseRelocation {
 };
 
 struct FunctionInfo {
-  std::string name;     // export name, or "sub_<rva>" for .pdata-only functions
-  uint32_t begin = 0;   // RVA
-  uint32_t end = 0;     // RVA, exclusive
+  std::string name;    // export name, or "sub_<rva>" for .pdata-only functions
+  uint32_t begin = 0;  // RVA
+  uint32_t end = 0;    // RVA, exclusive
   bool exported = false;
-  bool hasUnwindInfo = false;  // has a .pdata entry
+  bool hasUnwindInfo = false;    // has a .pdata entry
   bool lengthEstimated = false;  // no .pdata: end found by decoding up to padding
 };
 

@@ -27,8 +27,7 @@ bool isPowerOfTwo(uint32_t v) { return v && !(v & (v - 1)); }
 class RvaReader {
  public:
   explicit RvaReader(const PeImage& image) : image_(image), file_(image.file) {}
-  template <class T>
-  std::optional<T> read(uint32_t rva) const {
+  template <class T> std::optional<T> read(uint32_t rva) const {
     auto offset = image_.fileOffset(rva, sizeof(T));
     return offset ? file_.read<T>(*offset) : std::nullopt;
   }
@@ -42,12 +41,12 @@ class RvaReader {
   ByteReader file_;
 };
 
-Result<void> validateSections(PeImage& image, const ByteReader& file, uint32_t tableOffset,
-                              uint16_t count) {
+Result<void> validateSections(PeImage& image, const ByteReader& file, uint32_t tableOffset, uint16_t count) {
   if (!file.contains(tableOffset, uint64_t{count} * kSectionHeaderSize))
     return fieldError(image, "FileHeader.NumberOfSections",
                       fmt::format("{} section headers at 0x{:x} run past the end of the file "
-                                  "(size {})", count, tableOffset, file.size()));
+                                  "(size {})",
+                                  count, tableOffset, file.size()));
   for (uint16_t i = 0; i < count; ++i) {
     const uint32_t at = tableOffset + i * kSectionHeaderSize;
     SectionInfo s;
@@ -60,40 +59,43 @@ Result<void> validateSections(PeImage& image, const ByteReader& file, uint32_t t
     s.characteristics = *file.u32(at + 36);
     const std::string field = fmt::format("section[{}] '{}'", i, s.name);
     if (s.virtualSize > kMaxImageSize || s.rawSize > kMaxImageSize)
-      return fieldError(image, field, fmt::format("absurd size (VirtualSize 0x{:x}, SizeOfRawData "
-                                                  "0x{:x})", s.virtualSize, s.rawSize));
+      return fieldError(image, field,
+                        fmt::format("absurd size (VirtualSize 0x{:x}, SizeOfRawData "
+                                    "0x{:x})",
+                                    s.virtualSize, s.rawSize));
     if (s.rawSize && !file.contains(s.rawOffset, s.rawSize))
       return fieldError(image, field + ".PointerToRawData",
                         fmt::format("raw data [0x{:x}, +0x{:x}) lies past the end of the file "
-                                    "(size {})", s.rawOffset, s.rawSize, file.size()));
-    if (s.virtualAddress < image.sizeOfHeaders || uint64_t{s.virtualAddress} + std::max(s.virtualSize, 1u) > image.sizeOfImage)
+                                    "(size {})",
+                                    s.rawOffset, s.rawSize, file.size()));
+    if (s.virtualAddress < image.sizeOfHeaders ||
+        uint64_t{s.virtualAddress} + std::max(s.virtualSize, 1u) > image.sizeOfImage)
       return fieldError(image, field + ".VirtualAddress",
                         fmt::format("[0x{:x}, +0x{:x}) is outside the image (headers 0x{:x}, "
-                                    "SizeOfImage 0x{:x})", s.virtualAddress, s.virtualSize,
-                                    image.sizeOfHeaders, image.sizeOfImage));
+                                    "SizeOfImage 0x{:x})",
+                                    s.virtualAddress, s.virtualSize, image.sizeOfHeaders, image.sizeOfImage));
     if (s.virtualAddress % image.sectionAlignment)
-      return fieldError(image, field + ".VirtualAddress",
-                        fmt::format("0x{:x} is not a multiple of SectionAlignment 0x{:x}",
-                                    s.virtualAddress, image.sectionAlignment));
+      return fieldError(
+          image, field + ".VirtualAddress",
+          fmt::format("0x{:x} is not a multiple of SectionAlignment 0x{:x}", s.virtualAddress, image.sectionAlignment));
     // Sections come in ascending order and must not overlap once mapped.
     if (!image.sections.empty()) {
       const SectionInfo& prev = image.sections.back();
       const uint64_t prevEnd = uint64_t{prev.virtualAddress} + std::max(prev.virtualSize, prev.rawSize);
       if (s.virtualAddress < prevEnd)
         return fieldError(image, field,
-                          fmt::format("overlaps section '{}' ([0x{:x}, 0x{:x}) vs 0x{:x})",
-                                      prev.name, prev.virtualAddress, prevEnd, s.virtualAddress));
+                          fmt::format("overlaps section '{}' ([0x{:x}, 0x{:x}) vs 0x{:x})", prev.name,
+                                      prev.virtualAddress, prevEnd, s.virtualAddress));
     }
     // Raw data beyond the virtual size is not mapped; keep only what lands in the image.
     if (s.virtualSize && s.rawSize > s.virtualSize) {
-      const uint32_t alignedVirtual =
-          (s.virtualSize + image.sectionAlignment - 1) & ~(image.sectionAlignment - 1);
+      const uint32_t alignedVirtual = (s.virtualSize + image.sectionAlignment - 1) & ~(image.sectionAlignment - 1);
       if (s.rawSize > alignedVirtual) s.rawSize = alignedVirtual;
     }
     if (uint64_t{s.virtualAddress} + s.rawSize > image.sizeOfImage)
       return fieldError(image, field + ".SizeOfRawData",
-                        fmt::format("0x{:x} bytes at 0x{:x} run past SizeOfImage 0x{:x}",
-                                    s.rawSize, s.virtualAddress, image.sizeOfImage));
+                        fmt::format("0x{:x} bytes at 0x{:x} run past SizeOfImage 0x{:x}", s.rawSize, s.virtualAddress,
+                                    image.sizeOfImage));
     image.sections.push_back(std::move(s));
   }
   return {};
@@ -115,10 +117,8 @@ Result<void> validateExports(const PeImage& image, const RvaReader& at) {
   if (*functions && !image.fileOffset(*functionTable, *functions * 4))
     return fieldError(image, "export directory.AddressOfFunctions",
                       fmt::format("table at 0x{:x} lies outside the image", *functionTable));
-  if (*names && (!image.fileOffset(*nameTable, *names * 4) ||
-                 !image.fileOffset(*ordinalTable, *names * 2)))
-    return fieldError(image, "export directory.AddressOfNames",
-                      "name or ordinal table lies outside the image");
+  if (*names && (!image.fileOffset(*nameTable, *names * 4) || !image.fileOffset(*ordinalTable, *names * 2)))
+    return fieldError(image, "export directory.AddressOfNames", "name or ordinal table lies outside the image");
   for (uint32_t i = 0; i < *names; ++i) {
     const uint32_t nameRva = *at.read<uint32_t>(*nameTable + 4 * i);
     if (!at.cString(nameRva))
@@ -140,8 +140,7 @@ Result<void> validateImports(const PeImage& image, const RvaReader& at) {
   const DataDirectory dir = image.directories[kImportDirectory];
   if (!dir.size) return {};
   for (uint32_t d = 0;; ++d) {
-    if (d == kMaxImportDescriptors)
-      return fieldError(image, "import directory", "descriptor list is not terminated");
+    if (d == kMaxImportDescriptors) return fieldError(image, "import directory", "descriptor list is not terminated");
     const uint32_t desc = dir.rva + 20 * d;
     const auto lookup = at.read<uint32_t>(desc);
     const auto name = at.read<uint32_t>(desc + 12);
@@ -175,13 +174,12 @@ Result<void> validateRelocations(const PeImage& image, const RvaReader& at) {
   while (offset + 8 <= dir.size) {
     const auto page = at.read<uint32_t>(dir.rva + offset);
     const auto blockSize = at.read<uint32_t>(dir.rva + offset + 4);
-    if (!page || !blockSize)
-      return fieldError(image, "basereloc directory", "block header lies outside the image");
+    if (!page || !blockSize) return fieldError(image, "basereloc directory", "block header lies outside the image");
     // A block smaller than its header would loop forever in a naive walker.
     if (*blockSize < 8 || *blockSize > dir.size - offset || *blockSize % 2)
-      return fieldError(image, fmt::format("basereloc block at +0x{:x}.SizeOfBlock", offset),
-                        fmt::format("0x{:x} does not fit the directory (0x{:x} bytes left)",
-                                    *blockSize, dir.size - offset));
+      return fieldError(
+          image, fmt::format("basereloc block at +0x{:x}.SizeOfBlock", offset),
+          fmt::format("0x{:x} does not fit the directory (0x{:x} bytes left)", *blockSize, dir.size - offset));
     if (!image.fileOffset(dir.rva + offset, *blockSize))
       return fieldError(image, "basereloc directory", "block lies outside the section raw data");
     for (uint32_t e = 8; e < *blockSize; e += 2) {
@@ -208,16 +206,13 @@ Result<void> validateHeaders(PeImage& image) {
   if (image.file.empty()) return fieldError(image, "file", "is empty");
   if (file.size() < kDosHeaderSize)
     return fieldError(image, "DOS header",
-                      fmt::format("truncated: {} bytes, a DOS header needs {}", file.size(),
-                                  kDosHeaderSize));
+                      fmt::format("truncated: {} bytes, a DOS header needs {}", file.size(), kDosHeaderSize));
   if (*file.u16(0) != kDosMagic)
-    return fieldError(image, "DOS header.e_magic",
-                      fmt::format("0x{:04x} is not 'MZ'", *file.u16(0)));
+    return fieldError(image, "DOS header.e_magic", fmt::format("0x{:04x} is not 'MZ'", *file.u16(0)));
   const uint32_t lfanew = *file.u32(kLfanewOffset);
   if (!file.contains(lfanew, 4 + kFileHeaderSize))
     return fieldError(image, "DOS header.e_lfanew",
-                      fmt::format("0x{:x} points past the end of the file (size {})", lfanew,
-                                  file.size()));
+                      fmt::format("0x{:x} points past the end of the file (size {})", lfanew, file.size()));
   if (*file.u32(lfanew) != kPeSignature)
     return fieldError(image, "PE signature",
                       fmt::format("0x{:08x} at 0x{:x} is not 'PE\\0\\0'", *file.u32(lfanew), lfanew));
@@ -240,8 +235,8 @@ Result<void> validateHeaders(PeImage& image) {
   const uint32_t optional = fileHeader + kFileHeaderSize;
   if (optionalSize < kOptionalHeader64FixedSize || !file.contains(optional, optionalSize))
     return fieldError(image, "FileHeader.SizeOfOptionalHeader",
-                      fmt::format("{} bytes at 0x{:x}: truncated or too small for PE32+ ({} bytes)",
-                                  optionalSize, optional, kOptionalHeader64FixedSize));
+                      fmt::format("{} bytes at 0x{:x}: truncated or too small for PE32+ ({} bytes)", optionalSize,
+                                  optional, kOptionalHeader64FixedSize));
   const uint16_t magic = *file.u16(optional + opt::kMagic);
   if (magic != kPe32PlusMagic)
     return fieldError(image, "OptionalHeader.Magic",
@@ -254,11 +249,9 @@ Result<void> validateHeaders(PeImage& image) {
   image.sizeOfHeaders = *file.u32(optional + opt::kSizeOfHeaders);
   image.checkSum = *file.u32(optional + opt::kCheckSum);
   image.dllCharacteristics = *file.u16(optional + opt::kDllCharacteristics);
-  if (!isPowerOfTwo(image.sectionAlignment) || image.sectionAlignment < 0x200 ||
-      image.sectionAlignment > 0x10000)
+  if (!isPowerOfTwo(image.sectionAlignment) || image.sectionAlignment < 0x200 || image.sectionAlignment > 0x10000)
     return fieldError(image, "OptionalHeader.SectionAlignment",
-                      fmt::format("0x{:x} is not a power of two in 0x200..0x10000",
-                                  image.sectionAlignment));
+                      fmt::format("0x{:x} is not a power of two in 0x200..0x10000", image.sectionAlignment));
   if (!isPowerOfTwo(fileAlignment) || fileAlignment > image.sectionAlignment)
     return fieldError(image, "OptionalHeader.FileAlignment",
                       fmt::format("0x{:x} is not a power of two <= SectionAlignment", fileAlignment));
@@ -272,22 +265,17 @@ Result<void> validateHeaders(PeImage& image) {
   if (image.sizeOfHeaders > file.size() || image.sizeOfHeaders > image.sizeOfImage ||
       image.sizeOfHeaders < optional + optionalSize)
     return fieldError(image, "OptionalHeader.SizeOfHeaders",
-                      fmt::format("0x{:x} does not cover the headers or exceeds the file/image",
-                                  image.sizeOfHeaders));
+                      fmt::format("0x{:x} does not cover the headers or exceeds the file/image", image.sizeOfHeaders));
 
-  const uint32_t directoryCount =
-      std::min(*file.u32(optional + opt::kNumberOfRvaAndSizes), kDataDirectoryCount);
+  const uint32_t directoryCount = std::min(*file.u32(optional + opt::kNumberOfRvaAndSizes), kDataDirectoryCount);
   if (kOptionalHeader64FixedSize + directoryCount * 8 > optionalSize)
     return fieldError(image, "OptionalHeader.NumberOfRvaAndSizes",
-                      fmt::format("{} directories do not fit SizeOfOptionalHeader {}",
-                                  directoryCount, optionalSize));
+                      fmt::format("{} directories do not fit SizeOfOptionalHeader {}", directoryCount, optionalSize));
   for (uint32_t i = 0; i < directoryCount; ++i) {
     image.directories[i].rva = *file.u32(optional + opt::kDataDirectories + 8 * i);
     image.directories[i].size = *file.u32(optional + opt::kDataDirectories + 8 * i + 4);
   }
-  if (auto sections = validateSections(image, file, optional + optionalSize, sectionCount);
-      !sections)
-    return sections;
+  if (auto sections = validateSections(image, file, optional + optionalSize, sectionCount); !sections) return sections;
   if (image.entryRva >= image.sizeOfImage)
     return fieldError(image, "OptionalHeader.AddressOfEntryPoint",
                       fmt::format("0x{:x} lies outside the image", image.entryRva));
@@ -301,22 +289,22 @@ Result<void> validateDirectories(const PeImage& image) {
     const std::string field = fmt::format("data directory[{}] ({})", i, directoryName(i));
     if (i == kSecurityDirectory) {  // a file offset, not an RVA
       if (!ByteReader(image.file).contains(dir.rva, dir.size))
-        return fieldError(image, field, fmt::format("[0x{:x}, +0x{:x}) lies past the end of the "
-                                                    "file", dir.rva, dir.size));
+        return fieldError(image, field,
+                          fmt::format("[0x{:x}, +0x{:x}) lies past the end of the "
+                                      "file",
+                                      dir.rva, dir.size));
       continue;
     }
     if (uint64_t{dir.rva} + dir.size > image.sizeOfImage)
       return fieldError(image, field,
-                        fmt::format("[0x{:x}, +0x{:x}) lies outside the image (SizeOfImage 0x{:x})",
-                                    dir.rva, dir.size, image.sizeOfImage));
+                        fmt::format("[0x{:x}, +0x{:x}) lies outside the image (SizeOfImage 0x{:x})", dir.rva, dir.size,
+                                    image.sizeOfImage));
     // The directories we read must also be backed by file bytes.
-    const bool read = i == kExportDirectory || i == kImportDirectory ||
-                      i == kExceptionDirectory || i == kBaseRelocationDirectory ||
-                      i == kLoadConfigDirectory;
+    const bool read = i == kExportDirectory || i == kImportDirectory || i == kExceptionDirectory ||
+                      i == kBaseRelocationDirectory || i == kLoadConfigDirectory;
     if (read && dir.size && !image.fileOffset(dir.rva, dir.size))
       return fieldError(image, field,
-                        fmt::format("[0x{:x}, +0x{:x}) is not inside one section's raw data",
-                                    dir.rva, dir.size));
+                        fmt::format("[0x{:x}, +0x{:x}) is not inside one section's raw data", dir.rva, dir.size));
   }
   const RvaReader at(image);
   if (auto r = validateExports(image, at); !r) return r;

@@ -13,8 +13,10 @@ inline std::string printableName(std::string_view raw) {
   std::string out;
   out.reserve(raw.size());
   for (unsigned char c : raw) {
-    if (c >= 0x20 && c < 0x7F && c != '\\') out += static_cast<char>(c);
-    else appendHexEscape(out, c);
+    if (c >= 0x20 && c < 0x7F && c != '\\')
+      out += static_cast<char>(c);
+    else
+      appendHexEscape(out, c);
   }
   return out;
 }

@@ -26,8 +26,10 @@ Result<UnwindEntry> beginEndEntry(const PeImage& image, uint32_t at, size_t inde
   entry.end = *u32At(image, at + 4);
   const uint32_t unwind = *u32At(image, at + 8);
   if (entry.end <= entry.begin || entry.end > image.sizeOfImage)
-    return entryError(image, index, fmt::format("range [0x{:x}, 0x{:x}) is empty or outside the "
-                                                "image", entry.begin, entry.end));
+    return entryError(image, index,
+                      fmt::format("range [0x{:x}, 0x{:x}) is empty or outside the "
+                                  "image",
+                                  entry.begin, entry.end));
   // Low bit set: the entry points at another RUNTIME_FUNCTION (a chained fragment).
   if (unwind & 1) {
     entry.fragment = true;
@@ -46,26 +48,26 @@ Result<UnwindEntry> packedEntry(const PeImage& image, uint32_t at, size_t index)
   const uint32_t unwind = *u32At(image, at + 4);
   uint32_t lengthWords = 0;
   switch (unwind & 3) {
-    case 0: {  // .xdata record: FunctionLength in bits 0..17
-      auto header = u32At(image, unwind);
-      if (!header)
-        return entryError(image, index, fmt::format(".xdata RVA 0x{:x} lies outside the image", unwind));
-      lengthWords = *header & 0x3FFFF;
-      break;
-    }
-    case 1:  // packed, with prologue
-    case 2:  // packed fragment, no prologue
-      entry.packed = true;
-      entry.fragment = (unwind & 3) == 2;
-      lengthWords = (unwind >> 2) & 0x7FF;
-      break;
-    default:
-      return entryError(image, index, "reserved packed-unwind flag 3");
+  case 0: {  // .xdata record: FunctionLength in bits 0..17
+    auto header = u32At(image, unwind);
+    if (!header) return entryError(image, index, fmt::format(".xdata RVA 0x{:x} lies outside the image", unwind));
+    lengthWords = *header & 0x3FFFF;
+    break;
+  }
+  case 1:  // packed, with prologue
+  case 2:  // packed fragment, no prologue
+    entry.packed = true;
+    entry.fragment = (unwind & 3) == 2;
+    lengthWords = (unwind >> 2) & 0x7FF;
+    break;
+  default: return entryError(image, index, "reserved packed-unwind flag 3");
   }
   entry.end = entry.begin + lengthWords * 4;
   if (entry.begin % 4 || lengthWords == 0 || entry.end > image.sizeOfImage)
-    return entryError(image, index, fmt::format("range [0x{:x}, +{} words) is misaligned, empty or "
-                                                "outside the image", entry.begin, lengthWords));
+    return entryError(image, index,
+                      fmt::format("range [0x{:x}, +{} words) is misaligned, empty or "
+                                  "outside the image",
+                                  entry.begin, lengthWords));
   return entry;
 }
 
@@ -80,8 +82,8 @@ Result<std::vector<UnwindEntry>> readUnwindTable(const PeImage& image) {
     auto entry = packed ? packedEntry(image, dir.rva + at, index) : beginEndEntry(image, dir.rva + at, index);
     if (!entry) return entry.error();
     if (!image.sectionAt(entry->begin) || image.sectionAt(entry->begin)->end() < entry->end)
-      return entryError(image, index, fmt::format("range [0x{:x}, 0x{:x}) is not inside one section",
-                                                  entry->begin, entry->end));
+      return entryError(image, index,
+                        fmt::format("range [0x{:x}, 0x{:x}) is not inside one section", entry->begin, entry->end));
     entries.push_back(*entry);
   }
   return entries;

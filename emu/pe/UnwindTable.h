@@ -9,8 +9,8 @@
 namespace hph::pe {
 
 struct UnwindEntry {
-  uint32_t begin = 0;  // RVA
-  uint32_t end = 0;    // RVA, exclusive
+  uint32_t begin = 0;     // RVA
+  uint32_t end = 0;       // RVA, exclusive
   bool fragment = false;  // a piece of a function (x64 chained info, Arm64 packed fragment)
   bool packed = false;    // Arm64: the length came from the entry itself
 };

@@ -17,8 +17,7 @@ constexpr uint32_t kHotpatchFirstInstructionBytes = 2;
 
 // Win64: the first four integer arguments in registers, the rest on the stack above
 // a 32-byte home area that the caller reserves.
-constexpr std::array<int, 4> kArgumentRegisters = {UC_X86_REG_RCX, UC_X86_REG_RDX,
-                                                   UC_X86_REG_R8, UC_X86_REG_R9};
+constexpr std::array<int, 4> kArgumentRegisters = {UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_R8, UC_X86_REG_R9};
 constexpr uint64_t kHomeAreaBytes = 32;
 constexpr uint8_t kRet[] = {0xC3};
 
@@ -47,18 +46,22 @@ std::span<const StateRegister> X64Arch::stateRegisters() const {
   // CF PF AF ZF SF DF OF: what code can set and test without trapping.
   constexpr uint64_t kFlags = 0x0ED5;
   static const StateRegister kRegisters[] = {
-      {UC_X86_REG_RAX, "rax"}, {UC_X86_REG_RBX, "rbx"}, {UC_X86_REG_RCX, "rcx"},
-      {UC_X86_REG_RDX, "rdx"}, {UC_X86_REG_RSI, "rsi"}, {UC_X86_REG_RDI, "rdi"},
-      {UC_X86_REG_RBP, "rbp"}, {UC_X86_REG_R8, "r8"},   {UC_X86_REG_R9, "r9"},
-      {UC_X86_REG_R10, "r10"}, {UC_X86_REG_R11, "r11"}, {UC_X86_REG_R12, "r12"},
-      {UC_X86_REG_R13, "r13"}, {UC_X86_REG_R14, "r14"}, {UC_X86_REG_R15, "r15"},
-      {UC_X86_REG_EFLAGS, "rflags", 8, kFlags, 0x2},  // bit 1: reserved, reads as 1
-      {UC_X86_REG_XMM0, "xmm0", 16},   {UC_X86_REG_XMM1, "xmm1", 16},   {UC_X86_REG_XMM2, "xmm2", 16},
-      {UC_X86_REG_XMM3, "xmm3", 16},   {UC_X86_REG_XMM4, "xmm4", 16},   {UC_X86_REG_XMM5, "xmm5", 16},
-      {UC_X86_REG_XMM6, "xmm6", 16},   {UC_X86_REG_XMM7, "xmm7", 16},   {UC_X86_REG_XMM8, "xmm8", 16},
-      {UC_X86_REG_XMM9, "xmm9", 16},   {UC_X86_REG_XMM10, "xmm10", 16}, {UC_X86_REG_XMM11, "xmm11", 16},
-      {UC_X86_REG_XMM12, "xmm12", 16}, {UC_X86_REG_XMM13, "xmm13", 16}, {UC_X86_REG_XMM14, "xmm14", 16},
-      {UC_X86_REG_XMM15, "xmm15", 16},
+      {UC_X86_REG_RAX, "rax"},         {UC_X86_REG_RBX, "rbx"},
+      {UC_X86_REG_RCX, "rcx"},         {UC_X86_REG_RDX, "rdx"},
+      {UC_X86_REG_RSI, "rsi"},         {UC_X86_REG_RDI, "rdi"},
+      {UC_X86_REG_RBP, "rbp"},         {UC_X86_REG_R8, "r8"},
+      {UC_X86_REG_R9, "r9"},           {UC_X86_REG_R10, "r10"},
+      {UC_X86_REG_R11, "r11"},         {UC_X86_REG_R12, "r12"},
+      {UC_X86_REG_R13, "r13"},         {UC_X86_REG_R14, "r14"},
+      {UC_X86_REG_R15, "r15"},         {UC_X86_REG_EFLAGS, "rflags", 8, kFlags, 0x2},  // bit 1: reserved, reads as 1
+      {UC_X86_REG_XMM0, "xmm0", 16},   {UC_X86_REG_XMM1, "xmm1", 16},
+      {UC_X86_REG_XMM2, "xmm2", 16},   {UC_X86_REG_XMM3, "xmm3", 16},
+      {UC_X86_REG_XMM4, "xmm4", 16},   {UC_X86_REG_XMM5, "xmm5", 16},
+      {UC_X86_REG_XMM6, "xmm6", 16},   {UC_X86_REG_XMM7, "xmm7", 16},
+      {UC_X86_REG_XMM8, "xmm8", 16},   {UC_X86_REG_XMM9, "xmm9", 16},
+      {UC_X86_REG_XMM10, "xmm10", 16}, {UC_X86_REG_XMM11, "xmm11", 16},
+      {UC_X86_REG_XMM12, "xmm12", 16}, {UC_X86_REG_XMM13, "xmm13", 16},
+      {UC_X86_REG_XMM14, "xmm14", 16}, {UC_X86_REG_XMM15, "xmm15", 16},
   };
   return kRegisters;
 }
@@ -66,9 +69,10 @@ std::span<const StateRegister> X64Arch::stateRegisters() const {
 std::span<const StateRegister> X64Arch::entryStateRegisters() const {
   // Win64: arguments rcx, rdx, r8, r9, xmm0-3; callee-saved rbx, rbp, rsi, rdi, r12-r15, xmm6-15.
   static const StateRegister kRegisters[] = {
-      {UC_X86_REG_RCX, "rcx"}, {UC_X86_REG_RDX, "rdx"}, {UC_X86_REG_R8, "r8"},     {UC_X86_REG_R9, "r9"},
-      {UC_X86_REG_RBX, "rbx"}, {UC_X86_REG_RBP, "rbp"}, {UC_X86_REG_RSI, "rsi"},   {UC_X86_REG_RDI, "rdi"},
-      {UC_X86_REG_R12, "r12"}, {UC_X86_REG_R13, "r13"}, {UC_X86_REG_R14, "r14"},   {UC_X86_REG_R15, "r15"},
+      {UC_X86_REG_RCX, "rcx"},         {UC_X86_REG_RDX, "rdx"},         {UC_X86_REG_R8, "r8"},
+      {UC_X86_REG_R9, "r9"},           {UC_X86_REG_RBX, "rbx"},         {UC_X86_REG_RBP, "rbp"},
+      {UC_X86_REG_RSI, "rsi"},         {UC_X86_REG_RDI, "rdi"},         {UC_X86_REG_R12, "r12"},
+      {UC_X86_REG_R13, "r13"},         {UC_X86_REG_R14, "r14"},         {UC_X86_REG_R15, "r15"},
       {UC_X86_REG_XMM0, "xmm0", 16},   {UC_X86_REG_XMM1, "xmm1", 16},   {UC_X86_REG_XMM2, "xmm2", 16},
       {UC_X86_REG_XMM3, "xmm3", 16},   {UC_X86_REG_XMM6, "xmm6", 16},   {UC_X86_REG_XMM7, "xmm7", 16},
       {UC_X86_REG_XMM8, "xmm8", 16},   {UC_X86_REG_XMM9, "xmm9", 16},   {UC_X86_REG_XMM10, "xmm10", 16},
@@ -85,7 +89,7 @@ const ArchFacts& X64Arch::facts() const {
       .runtimeFunctionFormat = RuntimeFunctionFormat::kBeginEndUnwindInfo,
       .singleByteBreakpoint = SingleByteBreakpoint{0xCC, 3},  // int3, #BP
       .undefinedInstructionInterrupt = 6,                     // #UD
-      .returnAddressStackBytes = 8,  // call pushes it, ret pops it
+      .returnAddressStackBytes = 8,                           // call pushes it, ret pops it
       .linkRegister = std::nullopt,
       .integerArgumentRegisters = static_cast<uint32_t>(kArgumentRegisters.size()),
       // Stores to code are seen by instruction fetch (the caches snoop): no maintenance.
@@ -125,8 +129,7 @@ uint64_t X64Arch::argument(const Engine& engine, size_t index) const {
   if (index < kArgumentRegisters.size()) return engine.reg(kArgumentRegisters[index]);
   // Inside a shim stub the return address is at [rsp]; stack arguments follow the home area.
   uint64_t value = 0;
-  const uint64_t slot = engine.reg(UC_X86_REG_RSP) + 8 + kHomeAreaBytes +
-                        8 * (index - kArgumentRegisters.size());
+  const uint64_t slot = engine.reg(UC_X86_REG_RSP) + 8 + kHomeAreaBytes + 8 * (index - kArgumentRegisters.size());
   engine.read(slot, {reinterpret_cast<uint8_t*>(&value), 8});
   return value;
 }
@@ -137,13 +140,9 @@ uint64_t X64Arch::returnAddress(const Engine& engine) const {
   return value;
 }
 
-void X64Arch::setReturnValue(const Engine& engine, uint64_t value) const {
-  engine.setReg(UC_X86_REG_RAX, value);
-}
+void X64Arch::setReturnValue(const Engine& engine, uint64_t value) const { engine.setReg(UC_X86_REG_RAX, value); }
 
-void X64Arch::setThreadPointer(const Engine& engine, uint64_t teb) const {
-  engine.setReg(UC_X86_REG_GS_BASE, teb);
-}
+void X64Arch::setThreadPointer(const Engine& engine, uint64_t teb) const { engine.setReg(UC_X86_REG_GS_BASE, teb); }
 
 std::span<const uint8_t> X64Arch::returnInstruction() const { return kRet; }
 
@@ -169,13 +168,13 @@ void describeFlow(const ZydisDecodedInstruction& instruction, const ZydisDecoded
     }
   }
   switch (instruction.meta.category) {
-    case ZYDIS_CATEGORY_UNCOND_BR: out.flow = direct ? Flow::kJump : Flow::kEnd; break;
-    case ZYDIS_CATEGORY_COND_BR: out.flow = Flow::kConditional; break;
-    case ZYDIS_CATEGORY_CALL: out.flow = direct ? Flow::kCall : Flow::kNext; break;
-    case ZYDIS_CATEGORY_RET:
-    case ZYDIS_CATEGORY_INTERRUPT:
-    case ZYDIS_CATEGORY_SYSTEM: out.flow = Flow::kEnd; break;
-    default: out.flow = instruction.mnemonic == ZYDIS_MNEMONIC_UD2 ? Flow::kEnd : Flow::kNext;
+  case ZYDIS_CATEGORY_UNCOND_BR: out.flow = direct ? Flow::kJump : Flow::kEnd; break;
+  case ZYDIS_CATEGORY_COND_BR: out.flow = Flow::kConditional; break;
+  case ZYDIS_CATEGORY_CALL: out.flow = direct ? Flow::kCall : Flow::kNext; break;
+  case ZYDIS_CATEGORY_RET:
+  case ZYDIS_CATEGORY_INTERRUPT:
+  case ZYDIS_CATEGORY_SYSTEM: out.flow = Flow::kEnd; break;
+  default: out.flow = instruction.mnemonic == ZYDIS_MNEMONIC_UD2 ? Flow::kEnd : Flow::kNext;
   }
 }
 
@@ -185,15 +184,13 @@ DecodedInstruction X64Arch::decode(std::span<const uint8_t> bytes, uint64_t addr
   ZydisDecodedInstruction instruction;
   ZydisDecodedOperand operands[ZYDIS_MAX_OPERAND_COUNT];
   DecodedInstruction out;
-  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), bytes.data(), bytes.size(), &instruction,
-                                           operands))) {
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), bytes.data(), bytes.size(), &instruction, operands))) {
     out.text = bytes.empty() ? "(no bytes)" : fmt::format(".byte 0x{:02x}", bytes[0]);
     return out;
   }
   char text[256];
-  ZydisFormatterFormatInstruction(&formatter(), &instruction, operands,
-                                  instruction.operand_count_visible, text, sizeof text, address,
-                                  ZYAN_NULL);
+  ZydisFormatterFormatInstruction(&formatter(), &instruction, operands, instruction.operand_count_visible, text,
+                                  sizeof text, address, ZYAN_NULL);
   out.valid = true;
   out.length = instruction.length;
   out.text = text;
@@ -267,8 +264,8 @@ uint32_t X64Arch::countInstructions(std::span<const uint8_t> block) const {
   ZydisDecodedInstruction instruction;
   size_t offset = 0;
   while (offset < block.size()) {
-    if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&decoder(), &context, block.data() + offset,
-                                                    block.size() - offset, &instruction)))
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&decoder(), &context, block.data() + offset, block.size() - offset,
+                                                    &instruction)))
       return count + 1;  // Unicorn ends blocks at undecodable bytes; count it once.
     offset += instruction.length;
     ++count;
@@ -278,14 +275,14 @@ uint32_t X64Arch::countInstructions(std::span<const uint8_t> block) const {
 
 std::string X64Arch::describeInterrupt(uint32_t number) const {
   switch (number) {
-    case 0: return "#DE divide error";
-    case 1: return "#DB debug exception";
-    case 3: return "#BP breakpoint (int3)";
-    case 4: return "#OF overflow";
-    case 6: return "#UD invalid opcode";
-    case 13: return "#GP general protection";
-    case 14: return "#PF page fault";
-    default: return fmt::format("interrupt {}", number);
+  case 0: return "#DE divide error";
+  case 1: return "#DB debug exception";
+  case 3: return "#BP breakpoint (int3)";
+  case 4: return "#OF overflow";
+  case 6: return "#UD invalid opcode";
+  case 13: return "#GP general protection";
+  case 14: return "#PF page fault";
+  default: return fmt::format("interrupt {}", number);
   }
 }
 
@@ -295,24 +292,22 @@ bool X64Arch::isPadding(std::span<const uint8_t> bytes) const {
   return !bytes.empty();
 }
 
-EntryPatchability X64Arch::entryPatchability(std::span<const uint8_t> before,
-                                             std::span<const uint8_t> entry,
+EntryPatchability X64Arch::entryPatchability(std::span<const uint8_t> before, std::span<const uint8_t> entry,
                                              uint64_t entryAddress) const {
   EntryPatchability out;
   const DecodedInstruction first = decode(entry, entryAddress);
   out.firstInstruction = first.text;
   out.firstInstructionLength = first.length;
-  while (out.paddingBefore < before.size() &&
-         isPadding(before.subspan(before.size() - out.paddingBefore - 1, 1)))
+  while (out.paddingBefore < before.size() && isPadding(before.subspan(before.size() - out.paddingBefore - 1, 1)))
     ++out.paddingBefore;
   if (!first.valid)
     out.reason = "first instruction does not decode";
   else if (first.length < kHotpatchFirstInstructionBytes)
-    out.reason = fmt::format("first instruction '{}' is {} byte; the 2-byte jump needs >= {}",
-                             first.text, first.length, kHotpatchFirstInstructionBytes);
+    out.reason = fmt::format("first instruction '{}' is {} byte; the 2-byte jump needs >= {}", first.text, first.length,
+                             kHotpatchFirstInstructionBytes);
   else if (out.paddingBefore < kHotpatchPaddingBytes)
-    out.reason = fmt::format("{} bytes of padding before the entry; the 5-byte jump needs >= {}",
-                             out.paddingBefore, kHotpatchPaddingBytes);
+    out.reason = fmt::format("{} bytes of padding before the entry; the 5-byte jump needs >= {}", out.paddingBefore,
+                             kHotpatchPaddingBytes);
   out.hotpatchable = out.reason.empty();
   return out;
 }

@@ -35,8 +35,7 @@ class X64Arch final : public Arch {
   std::string describeInterrupt(uint32_t number) const override;
   bool isPadding(std::span<const uint8_t> bytes) const override;
   bool branchTargetsEnforced(std::span<const uint8_t>) const override { return false; }
-  EntryPatchability entryPatchability(std::span<const uint8_t> before,
-                                      std::span<const uint8_t> entry,
+  EntryPatchability entryPatchability(std::span<const uint8_t> before, std::span<const uint8_t> entry,
                                       uint64_t entryAddress) const override;
 };
 

@@ -14,8 +14,7 @@ namespace hph {
 class DeadlineSource final : public DecisionSource {
  public:
   // expired(): true once time is up (may be called often; it is polled every few points).
-  DeadlineSource(DecisionSource& inner, std::function<bool()> expired)
-      : inner_(inner), expired_(std::move(expired)) {}
+  DeadlineSource(DecisionSource& inner, std::function<bool()> expired) : inner_(inner), expired_(std::move(expired)) {}
 
   ActorId choose(const SchedulingPoint& point) override {
     // A clock read per point would cost more than many points do.

@@ -5,8 +5,7 @@
 namespace hph {
 namespace {
 
-template <class Entries>
-bool containsActor(const Entries& entries, ActorId actor) {
+template <class Entries> bool containsActor(const Entries& entries, ActorId actor) {
   return std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return e.first == actor; });
 }
 
@@ -15,10 +14,9 @@ bool containsActor(const Entries& entries, ActorId actor) {
 bool SearchNode::asleep(ActorId actor) const { return containsActor(sleep, actor); }
 bool SearchNode::explored(ActorId actor) const { return containsActor(done, actor); }
 
-DepthFirstSearch::DepthFirstSearch(std::vector<SearchNode> prefix, uint32_t preemptionBound,
-                                   bool sleepSets)
-    : path_(std::move(prefix)), fixed_(path_.size()), replay_(path_.size()),
-      bound_(preemptionBound), sleepSets_(sleepSets) {}
+DepthFirstSearch::DepthFirstSearch(std::vector<SearchNode> prefix, uint32_t preemptionBound, bool sleepSets)
+    : path_(std::move(prefix)), fixed_(path_.size()), replay_(path_.size()), bound_(preemptionBound),
+      sleepSets_(sleepSets) {}
 
 ActorId DepthFirstSearch::choose(const SchedulingPoint& point) {
   const size_t i = point.index;

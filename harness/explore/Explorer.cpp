@@ -6,8 +6,8 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
-#include <span>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include "harness/explore/DeadlineSource.h"
@@ -84,8 +84,7 @@ class Coordination {
 // Runs work(session) on every session, each on its own thread (inline for one).
 using Sessions = std::span<const std::unique_ptr<Session>>;
 
-template <class Work>
-void onEveryJob(Sessions sessions, Work work) {
+template <class Work> void onEveryJob(Sessions sessions, Work work) {
   if (sessions.size() == 1) {
     work(*sessions[0]);
     return;
@@ -108,17 +107,18 @@ void offer(std::mutex& mutex, std::optional<Candidate>& best, Candidate candidat
   if (!best || candidate.key() < best->key()) best = std::move(candidate);
 }
 
-void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
-                       Coordination& coordination, ExploreResult& result);
+void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordination& coordination,
+                       ExploreResult& result);
 
 // random and pct: schedule i is a pure function of (seed, i); a shard owns i = I, I+N, ...
 // Workers claim schedules in order and stop past the earliest violation, so the reported
 // counterexample (the earliest) and the count before it do not depend on the job count.
-void exploreSampled(Sessions sessions, const ExploreOptions& options,
-                    Coordination& coordination, ExploreResult& result) {
+void exploreSampled(Sessions sessions, const ExploreOptions& options, Coordination& coordination,
+                    ExploreResult& result) {
   const uint64_t schedules = options.settings.scheduleLimit();
-  const uint64_t owned =
-      schedules > options.shardIndex ? (schedules - options.shardIndex + options.shardCount - 1) / options.shardCount : 0;
+  const uint64_t owned = schedules > options.shardIndex
+                             ? (schedules - options.shardIndex + options.shardCount - 1) / options.shardCount
+                             : 0;
   std::vector<ActorId> actors;
   for (uint32_t t = 0; t < sessions[0]->initialThreads(); ++t) actors.push_back(static_cast<ActorId>(t));
   if (sessions[0]->hasPatcher()) actors.push_back(kPatcher);
@@ -203,8 +203,8 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options,
 // preemptions; the first level with a violation ends the search, so the counterexample
 // has the fewest preemptions. Work items are the branches off the first (default) run;
 // each is searched depth-first by one job; shard I owns items I, I+N, ...
-void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
-                       Coordination& coordination, ExploreResult& result) {
+void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordination& coordination,
+                       ExploreResult& result) {
   const bool sleepSets = options.settings.reduction == Reduction::kSleepSets;
   const uint64_t cap = options.settings.scheduleLimit();
   DepthFirstSearch first({}, 0, sleepSets);
@@ -225,12 +225,14 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
   std::optional<Candidate> best;
   std::atomic<uint64_t> counted{ownsRoot ? 1u : 0u};
   for (uint32_t level = 0; level <= options.settings.preemptionBound; ++level) {
-    struct Item { size_t node; ActorId actor; };
+    struct Item {
+      size_t node;
+      ActorId actor;
+    };
     std::vector<Item> items;
     for (size_t i = 0; i < path.size(); ++i)
       for (ActorId a : path[i].enabled)
-        if (a != path[i].chosen && path[i].preemptionsBefore + path[i].cost(a) <= level)
-          items.push_back({i, a});
+        if (a != path[i].chosen && path[i].preemptionsBefore + path[i].cost(a) <= level) items.push_back({i, a});
     std::atomic<size_t> next{options.shardIndex};
     onEveryJob(sessions, [&](Session& session) {
       for (;;) {
@@ -278,8 +280,8 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options,
 ExploreResult explore(std::shared_ptr<const ScenarioInputs> inputs, const ExploreOptions& options) {
   ExploreResult result;
   Coordination coordination(options);
-  const bool footprints = options.settings.strategy == StrategyKind::kExhaustive &&
-                          options.settings.reduction == Reduction::kSleepSets;
+  const bool footprints =
+      options.settings.strategy == StrategyKind::kExhaustive && options.settings.reduction == Reduction::kSleepSets;
   std::vector<std::unique_ptr<Session>> sessions;
   for (uint32_t j = 0; j < std::max<uint32_t>(options.settings.jobs, 1); ++j) {
     auto session = Session::create(inputs, footprints);
@@ -313,8 +315,7 @@ ExploreResult explore(std::shared_ptr<const ScenarioInputs> inputs, const Explor
 }
 
 Result<RunRecord> replaySchedule(std::shared_ptr<const ScenarioInputs> inputs,
-                                 const std::vector<std::pair<uint64_t, ActorId>>& decisions,
-                                 bool* diverged) {
+                                 const std::vector<std::pair<uint64_t, ActorId>>& decisions, bool* diverged) {
   auto session = Session::create(inputs, false);
   if (!session) return session.error();
   ReplaySource source(decisions);

@@ -35,10 +35,10 @@ struct ExploreResult {
   // was inside a watched window, and calls that arrived at a replacement.
   uint64_t stepsWithThreadInWindow = 0;
   uint64_t patchedCalls = 0;
-  bool exhausted = false;  // exhaustive: the whole bounded space was covered
-  std::string stoppedBy;   // "", "counterexample", "max-time", "schedule cap", "signal"
-  uint32_t boundReached = 0;  // exhaustive: highest preemption level completed
-  uint32_t levelsCompleted = 0;  // exhaustive: preemption levels 0..n-1 searched in full
+  bool exhausted = false;                   // exhaustive: the whole bounded space was covered
+  std::string stoppedBy;                    // "", "counterexample", "max-time", "schedule cap", "signal"
+  uint32_t boundReached = 0;                // exhaustive: highest preemption level completed
+  uint32_t levelsCompleted = 0;             // exhaustive: preemption levels 0..n-1 searched in full
   std::optional<RunRecord> counterexample;  // minimised, re-run with its trace
   std::optional<Error> error;
   double seconds = 0;
@@ -48,8 +48,7 @@ ExploreResult explore(std::shared_ptr<const ScenarioInputs> inputs, const Explor
 
 // Re-runs one schedule (with its trace).
 Result<RunRecord> replaySchedule(std::shared_ptr<const ScenarioInputs> inputs,
-                                 const std::vector<std::pair<uint64_t, ActorId>>& decisions,
-                                 bool* diverged = nullptr);
+                                 const std::vector<std::pair<uint64_t, ActorId>>& decisions, bool* diverged = nullptr);
 
 // The CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota.
 uint32_t availableCpus();

@@ -1,14 +1,13 @@
 #include "harness/explore/Minimizer.h"
 
-#include "harness/explore/Session.h"
 #include "harness/explore/ReplaySource.h"
+#include "harness/explore/Session.h"
 
 namespace hph {
 namespace {
 
 bool smaller(const RunRecord& a, const RunRecord& b) {
-  return a.preemptions < b.preemptions ||
-         (a.preemptions == b.preemptions && a.decisions.size() < b.decisions.size());
+  return a.preemptions < b.preemptions || (a.preemptions == b.preemptions && a.decisions.size() < b.decisions.size());
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 
 namespace hph {
 
-PctStrategy::PctStrategy(uint64_t seed, uint64_t scheduleIndex, std::vector<ActorId> actors,
-                         uint64_t steps, uint32_t depth)
+PctStrategy::PctStrategy(uint64_t seed, uint64_t scheduleIndex, std::vector<ActorId> actors, uint64_t steps,
+                         uint32_t depth)
     : rng_(Rng::forSchedule(seed, scheduleIndex)), depth_(depth) {
   // Initial priorities d, d+1, ..., d+n-1 in random order (Fisher-Yates).
   for (size_t i = actors.size(); i > 1; --i) std::swap(actors[i - 1], actors[rng_.below(i)]);

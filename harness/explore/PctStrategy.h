@@ -22,8 +22,7 @@ class PctStrategy final : public DecisionSource {
  public:
   // actors: the actors present at the start (threads and the patcher); steps: an estimate
   // of the points in a run (k); depth: d.
-  PctStrategy(uint64_t seed, uint64_t scheduleIndex, std::vector<ActorId> actors, uint64_t steps,
-              uint32_t depth);
+  PctStrategy(uint64_t seed, uint64_t scheduleIndex, std::vector<ActorId> actors, uint64_t steps, uint32_t depth);
   ActorId choose(const SchedulingPoint& point) override;
 
   static constexpr uint64_t kStarvationBound = 100'000;
@@ -31,12 +30,12 @@ class PctStrategy final : public DecisionSource {
  private:
   Rng rng_;
   uint32_t depth_;
-  uint64_t nextPriority_;                  // for actors that appear later (CreateThread)
-  std::map<ActorId, int64_t> priority_;    // higher runs first
+  uint64_t nextPriority_;                     // for actors that appear later (CreateThread)
+  std::map<ActorId, int64_t> priority_;       // higher runs first
   std::map<uint64_t, int64_t> changePoints_;  // point index -> the lowered priority
-  ActorId streakActor_ = kNoActor;         // chosen at the last points in a row ...
-  uint64_t streak_ = 0;                    // ... this many times
-  int64_t lowest_ = 0;                     // starved actors go below it, -1, -2, ...
+  ActorId streakActor_ = kNoActor;            // chosen at the last points in a row ...
+  uint64_t streak_ = 0;                       // ... this many times
+  int64_t lowest_ = 0;                        // starved actors go below it, -1, -2, ...
 };
 
 }  // namespace hph

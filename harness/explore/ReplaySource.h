@@ -12,8 +12,7 @@ namespace hph {
 class ReplaySource final : public DecisionSource {
  public:
   // `decisions` ascending by point, as RunRecord::decisions are.
-  explicit ReplaySource(std::vector<std::pair<uint64_t, ActorId>> decisions)
-      : decisions_(std::move(decisions)) {}
+  explicit ReplaySource(std::vector<std::pair<uint64_t, ActorId>> decisions) : decisions_(std::move(decisions)) {}
 
   ActorId choose(const SchedulingPoint& point) override {
     lastPoint_ = point.index;

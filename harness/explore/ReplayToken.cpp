@@ -4,10 +4,10 @@
 
 #include <filesystem>
 
+#include "harness/explore/Session.h"
+#include "harness/report/Provenance.h"
 #include "support/Digest.h"
 #include "support/HexText.h"
-#include "harness/report/Provenance.h"
-#include "harness/explore/Session.h"
 
 namespace hph {
 namespace {
@@ -86,8 +86,8 @@ std::vector<std::vector<uint8_t>> digestsOf(const ScenarioInputs& inputs) {
   versions.update(hphVersion());
   versions.update(unicornVersion());
   versions.update(liefVersion());
-  std::vector<std::vector<uint8_t>> out{shortDigest(hexBytes(versions.finish(), HexLayout::kPacked)), shortDigest(inputs.scenarioSha256),
-                                        shortDigest(inputs.baseSha256)};
+  std::vector<std::vector<uint8_t>> out{shortDigest(hexBytes(versions.finish(), HexLayout::kPacked)),
+                                        shortDigest(inputs.scenarioSha256), shortDigest(inputs.baseSha256)};
   for (const PatchImage& p : inputs.layout.patches) out.push_back(shortDigest(p.sha256));
   return out;
 }
@@ -106,8 +106,7 @@ ReplayToken ReplayToken::of(const ScenarioInputs& inputs, std::vector<std::pair<
 
 std::string ReplayToken::changedInput(const ScenarioInputs& inputs) const {
   const auto now = digestsOf(inputs);
-  if (digests.empty() || now[0] != digests[0])
-    return "it was made by another hph, Unicorn or LIEF version";
+  if (digests.empty() || now[0] != digests[0]) return "it was made by another hph, Unicorn or LIEF version";
   if (now[1] != digests[1]) return fmt::format("the scenario {} changed since it was made", inputs.scenario.path);
   if (now[2] != digests[2]) return fmt::format("the base image {} changed since it was made", inputs.base->path);
   if (now.size() != digests.size())

@@ -15,8 +15,7 @@ namespace hph {
 class Session {
  public:
   // trackFootprints: report data accesses to shared memory (for sleep-set reduction).
-  static Result<std::unique_ptr<Session>> create(std::shared_ptr<const ScenarioInputs> inputs,
-                                                 bool trackFootprints);
+  static Result<std::unique_ptr<Session>> create(std::shared_ptr<const ScenarioInputs> inputs, bool trackFootprints);
   ~Session();
 
   RunRecord run(DecisionSource& source, bool recordTrace = false);

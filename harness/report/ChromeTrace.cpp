@@ -7,8 +7,7 @@
 
 namespace hph {
 
-std::string chromeTraceJson(const RunRecord& run, const std::string& scenarioName,
-                            const std::string& replayToken) {
+std::string chromeTraceJson(const RunRecord& run, const std::string& scenarioName, const std::string& replayToken) {
   using nlohmann::json;
   json events = json::array();
   // Perfetto sorts tracks by tid: threads by index, the patcher after them.
@@ -26,18 +25,26 @@ std::string chromeTraceJson(const RunRecord& run, const std::string& scenarioNam
                       {"args", {{"ended", s.what}, {"first_pc", fmt::format("{:#x}", s.firstPc)}}}});
   }
   for (ActorId actor : actors)
-    events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 1}, {"tid", tid(actor)},
+    events.push_back({{"name", "thread_name"},
+                      {"ph", "M"},
+                      {"pid", 1},
+                      {"tid", tid(actor)},
                       {"args", {{"name", actorName(actor)}}}});
   events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 1}, {"args", {{"name", scenarioName}}}});
   if (run.violation)
     events.push_back({{"name", "violation: " + std::string(propertyId(run.violation->property))},
-                      {"ph", "i"}, {"s", "g"}, {"pid", 1}, {"tid", 0},
+                      {"ph", "i"},
+                      {"s", "g"},
+                      {"pid", 1},
+                      {"tid", 0},
                       {"ts", run.trace.empty() ? 0 : run.trace.back().end},
                       {"args", {{"message", run.violation->message}}}});
   json trace = {{"traceEvents", events},
                 {"displayTimeUnit", "ns"},
-                {"otherData", {{"scenario", scenarioName}, {"replay", replayToken},
-                               {"clock", "virtual: one microsecond per guest instruction"}}}};
+                {"otherData",
+                 {{"scenario", scenarioName},
+                  {"replay", replayToken},
+                  {"clock", "virtual: one microsecond per guest instruction"}}}};
   return trace.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -10,7 +10,6 @@ namespace hph {
 
 class Machine;
 
-std::string chromeTraceJson(const RunRecord& run, const std::string& scenarioName,
-                            const std::string& replayToken);
+std::string chromeTraceJson(const RunRecord& run, const std::string& scenarioName, const std::string& replayToken);
 
 }  // namespace hph

@@ -13,16 +13,16 @@ std::string escape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default:
-        // XML 1.0 allows no control characters but tab, newline, carriage return.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r')
-          out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-        else
-          out += c;
+    case '&': out += "&amp;"; break;
+    case '<': out += "&lt;"; break;
+    case '>': out += "&gt;"; break;
+    case '"': out += "&quot;"; break;
+    default:
+      // XML 1.0 allows no control characters but tab, newline, carriage return.
+      if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r')
+        out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+      else
+        out += c;
     }
   }
   return out;
@@ -36,7 +36,7 @@ bool boolOf(const json& j, const char* key) { return j.contains(key) && j[key].i
 
 struct Case {
   std::string name;
-  std::string failure;  // empty: passed
+  std::string failure;           // empty: passed
   std::string kind = "failure";  // or "error", "skipped"
   std::string out;
 };
@@ -54,8 +54,10 @@ std::vector<Case> casesOf(const json& s) {
     const bool accepted = boolOf(s, "as_expected");
     Case c{"exploration", "", accepted ? "skipped" : "failure", ""};
     const std::string why = "inconclusive: " + str(s, "message");
-    if (accepted) c.out = why + " (accepted: --accept-partial)";
-    else c.failure = why;
+    if (accepted)
+      c.out = why + " (accepted: --accept-partial)";
+    else
+      c.failure = why;
     cases.push_back(c);
     return cases;
   }
@@ -68,11 +70,13 @@ std::vector<Case> casesOf(const json& s) {
   const std::string found = verdict.starts_with("violation:") ? std::string(reportProperty(verdict.substr(10))) : "";
   const std::string wanted = expect.starts_with("violation:") ? std::string(reportProperty(expect.substr(10))) : "";
   const json ce = s.contains("counterexample") ? s["counterexample"] : json();
-  const std::string detail = ce.is_null() ? "" : fmt::format("{}\nreplay: hph replay {}", str(ce, "message"), str(ce, "replay"));
+  const std::string detail =
+      ce.is_null() ? "" : fmt::format("{}\nreplay: hph replay {}", str(ce, "message"), str(ce, "replay"));
   for (std::string_view property : propertiesFor(arch)) {
     Case c{std::string(property), "", "failure", ""};
     if (property == "vacuity") {
-      if (verdict == "vacuous" && expect != "vacuous") c.failure = "the patch was never exercised (no step overlapped a thread, no call reached it)";
+      if (verdict == "vacuous" && expect != "vacuous")
+        c.failure = "the patch was never exercised (no step overlapped a thread, no call reached it)";
     } else if (property == found && property != wanted) {
       c.failure = detail;
     } else if (property == wanted && property != found) {
@@ -95,7 +99,8 @@ std::string junitXml(const json& scenarios, double seconds) {
     size_t suiteFailures = 0, suiteErrors = 0;
     std::string body;
     for (const Case& c : cases) {
-      body += fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"0\"", escape(str(s, "name")), escape(c.name));
+      body +=
+          fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"0\"", escape(str(s, "name")), escape(c.name));
       if (c.failure.empty() && c.out.empty()) {
         body += "/>\n";
         continue;
@@ -115,14 +120,16 @@ std::string junitXml(const json& scenarios, double seconds) {
     if (s.contains("provenance"))
       for (const auto& [key, value] : s["provenance"].items())
         properties += fmt::format("      <property name=\"{}\" value=\"{}\"/>\n", escape(key),
-                                  escape(value.is_string() ? value.get<std::string>() : value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
-    const double time = s.contains("timing") && s["timing"].contains("seconds") ? s["timing"]["seconds"].get<double>() : 0;
+                                  escape(value.is_string()
+                                             ? value.get<std::string>()
+                                             : value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+    const double time =
+        s.contains("timing") && s["timing"].contains("seconds") ? s["timing"]["seconds"].get<double>() : 0;
     suites += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3f}\" "
                           "file=\"{}\">\n{}{}{}  </testsuite>\n",
                           escape(str(s, "name").empty() ? str(s, "file") : str(s, "name")), cases.size(), suiteFailures,
-                          suiteErrors, time, escape(str(s, "file")),
-                          properties.empty() ? "" : "    <properties>\n", properties.empty() ? "" : properties + "    </properties>\n",
-                          body);
+                          suiteErrors, time, escape(str(s, "file")), properties.empty() ? "" : "    <properties>\n",
+                          properties.empty() ? "" : properties + "    </properties>\n", body);
     tests += cases.size();
     failures += suiteFailures;
     errors += suiteErrors;

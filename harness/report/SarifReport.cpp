@@ -5,8 +5,8 @@
 #include <cctype>
 #include <filesystem>
 
-#include "harness/report/Provenance.h"
 #include "harness/report/PropertyCatalog.h"
+#include "harness/report/Provenance.h"
 
 namespace hph {
 namespace {
@@ -52,17 +52,19 @@ json sarifLog(const json& scenarios) {
     json physical = {{"artifactLocation", {{"uri", uriOf(where.value("image", s.value("file", "")))}}}};
     if (where.contains("file_offset") && where["file_offset"].is_number())
       physical["region"] = {{"byteOffset", where["file_offset"]}, {"byteLength", 1}};
-    std::string logical = where.contains("rva") && where["rva"].is_number()
-                              ? fmt::format("{}+{:#x}", std::filesystem::path(where.value("image", "")).filename().string(),
-                                            where["rva"].get<uint64_t>())
-                              : where.value("logical", "");
+    std::string logical =
+        where.contains("rva") && where["rva"].is_number()
+            ? fmt::format("{}+{:#x}", std::filesystem::path(where.value("image", "")).filename().string(),
+                          where["rva"].get<uint64_t>())
+            : where.value("logical", "");
     json result = {{"ruleId", property},
                    {"ruleIndex", rule},
                    // A canary caught as expected is a note; anything else fails the gate.
                    {"level", s.value("as_expected", false) ? "note" : "error"},
                    {"kind", "fail"},
-                   {"message", {{"text", fmt::format("{}: {} ({})", s.value("name", ""), ce.value("message", ""),
-                                                     ce.value("property", ""))}}},
+                   {"message",
+                    {{"text", fmt::format("{}: {} ({})", s.value("name", ""), ce.value("message", ""),
+                                          ce.value("property", ""))}}},
                    {"locations", json::array({{{"physicalLocation", physical}}})},
                    {"properties",
                     {{"scenario", s.value("file", "")},
@@ -73,7 +75,8 @@ json sarifLog(const json& scenarios) {
                      {"replay", fmt::format("hph replay {}", ce.value("replay", ""))},
                      {"expected", s.value("expect", "")}}}};
     if (!logical.empty())
-      result["locations"][0]["logicalLocations"] = json::array({{{"fullyQualifiedName", logical}, {"kind", "function"}}});
+      result["locations"][0]["logicalLocations"] =
+          json::array({{{"fullyQualifiedName", logical}, {"kind", "function"}}});
     results.push_back(std::move(result));
   }
   json invocation = {{"executionSuccessful", true}};
@@ -82,9 +85,9 @@ json sarifLog(const json& scenarios) {
   json notifications = json::array();
   for (const json& s : scenarios)
     if (s.value("verdict", "") == "inconclusive")
-      notifications.push_back({{"level", s.value("as_expected", false) ? "warning" : "error"},
-                               {"message", {{"text", fmt::format("{}: inconclusive: {}", s.value("name", ""),
-                                                                 s.value("message", ""))}}}});
+      notifications.push_back(
+          {{"level", s.value("as_expected", false) ? "warning" : "error"},
+           {"message", {{"text", fmt::format("{}: inconclusive: {}", s.value("name", ""), s.value("message", ""))}}}});
   if (!notifications.empty()) invocation["toolExecutionNotifications"] = notifications;
   return {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
           {"version", "2.1.0"},

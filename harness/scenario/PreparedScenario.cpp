@@ -81,8 +81,8 @@ Result<void> preparePatches(const Scenario& scenario, const PeImage& base, Scena
   inputs.plan = std::move(plan).value();
   if (scenario.protocol == ProtocolKind::kInt3ThreeStep)
     for (const PatchSite& site : inputs.layout.sites)
-      inputs.breakpointRedirects.emplace_back(site.entry,
-                                              scenario.defect == ProtocolDefect::kResumeInside ? site.entry + 1 : site.replacement);
+      inputs.breakpointRedirects.emplace_back(
+          site.entry, scenario.defect == ProtocolDefect::kResumeInside ? site.entry + 1 : site.replacement);
   // C5 results: pure functions' direct callers resume at watched return sites.
   for (size_t i = 0; i < scenario.functions.size(); ++i)
     if (scenario.functions[i].pure)

@@ -7,12 +7,12 @@
 #include <set>
 #include <toml++/toml.h>
 
+#include "harness/scenario/Limits.h"
+#include "harness/scenario/TableReader.h"
 #include "support/EchoText.h"
 #include "support/HexText.h"
 #include "support/InputFile.h"
 #include "support/NumberText.h"
-#include "harness/scenario/Limits.h"
-#include "harness/scenario/TableReader.h"
 
 namespace hph {
 namespace {
@@ -31,9 +31,9 @@ bool isPlainName(std::string_view name) {
 
 std::string_view strategyName(StrategyKind kind) {
   switch (kind) {
-    case StrategyKind::kRandom: return "random";
-    case StrategyKind::kPct: return "pct";
-    case StrategyKind::kExhaustive: return "exhaustive";
+  case StrategyKind::kRandom: return "random";
+  case StrategyKind::kPct: return "pct";
+  case StrategyKind::kExhaustive: return "exhaustive";
   }
   return "?";
 }
@@ -61,7 +61,9 @@ Result<Scenario> loadScenario(const std::string& path) {
   s.path = path;
   s.directory = std::filesystem::path(path).parent_path().string();
   auto resolve = [&](const std::string& p) {
-    return std::filesystem::path(p).is_absolute() ? p : (std::filesystem::path(s.directory) / p).lexically_normal().string();
+    return std::filesystem::path(p).is_absolute()
+               ? p
+               : (std::filesystem::path(s.directory) / p).lexically_normal().string();
   };
 
   TableReader top(path, &root, "");
@@ -88,7 +90,8 @@ Result<Scenario> loadScenario(const std::string& path) {
                            ? parseUnsigned(*text, {.digits = IntegerDigits::kHex, .upperCasePrefix = false})
                            : std::nullopt;
     if (!value || *value % 0x10000 || *value == 0)
-      return top.error("patch_address", "expected a nonzero hex address string aligned to 64 KiB, like \"0x7ff600000000\"");
+      return top.error("patch_address",
+                       "expected a nonzero hex address string aligned to 64 KiB, like \"0x7ff600000000\"");
     s.patchAddress = *value;
   }
   const toml::table *threadsTable, *checkTable, *exploreTable, *protocolTable, *arm64Table;
@@ -104,11 +107,13 @@ Result<Scenario> loadScenario(const std::string& path) {
   if (s.name.empty()) s.name = std::filesystem::path(path).stem().string();
   if (!isPlainName(s.name))
     return top.error("name", fmt::format("'{}' is not a plain name (1..128 of A-Z a-z 0-9 . _ -, not . or ..): it "
-                                         "names files under --trace-dir", echoText(s.name, L::kMaxEchoedChars)));
+                                         "names files under --trace-dir",
+                                         echoText(s.name, L::kMaxEchoedChars)));
   const Arch* named = archByName(arch);
   if (!named)
-    return top.error("arch", arch.empty() ? "missing (x64 | arm64)"
-                                          : fmt::format("'{}' is not x64 or arm64", echoText(arch, L::kMaxEchoedChars)));
+    return top.error("arch", arch.empty()
+                                 ? "missing (x64 | arm64)"
+                                 : fmt::format("'{}' is not x64 or arm64", echoText(arch, L::kMaxEchoedChars)));
   s.arch = named->kind();
   if (s.base.empty()) return top.error("base", "missing: the image the threads run");
   s.base = resolve(s.base);
@@ -125,8 +130,8 @@ Result<Scenario> loadScenario(const std::string& path) {
   if (const uint64_t total = uint64_t{s.threadCount} * ((s.stackBytes + 0xFFF) & ~uint64_t{0xFFF});
       total > L::kMaxTotalStackBytes)
     return badInput(fmt::format("{}: [threads].count x [threads].stack_size: {} x {} bytes = {} MiB of stacks is more "
-                                "than the limit of {} MiB", shownPath, s.threadCount, s.stackBytes, total >> 20,
-                                L::kMaxTotalStackBytes >> 20));
+                                "than the limit of {} MiB",
+                                shownPath, s.threadCount, s.stackBytes, total >> 20, L::kMaxTotalStackBytes >> 20));
 
   TableReader check(path, checkTable, "[check].");
   std::optional<std::string> invariant;
@@ -141,7 +146,8 @@ Result<Scenario> loadScenario(const std::string& path) {
     for (const std::string& p : *ignore) {
       const std::optional<Property> property = parseProperty(p);
       if (!property || !isDesignProperty(*property))
-        return check.error("ignore", fmt::format("'{}' is not a property (C1..C8, X1..X3, A1..A4)", echoText(p, L::kMaxEchoedChars)));
+        return check.error(
+            "ignore", fmt::format("'{}' is not a property (C1..C8, X1..X3, A1..A4)", echoText(p, L::kMaxEchoedChars)));
       s.ignore.push_back(*property);
     }
   }
@@ -187,7 +193,8 @@ Result<Scenario> loadScenario(const std::string& path) {
   if (!strategy.empty()) {
     auto kind = parseStrategy(strategy);
     if (!kind)
-      return explore.error("strategy", fmt::format("'{}' is not random, pct or exhaustive", echoText(strategy, L::kMaxEchoedChars)));
+      return explore.error(
+          "strategy", fmt::format("'{}' is not random, pct or exhaustive", echoText(strategy, L::kMaxEchoedChars)));
     e.strategy = *kind;
   }
   if (!points.empty()) {
@@ -197,7 +204,8 @@ Result<Scenario> loadScenario(const std::string& path) {
   }
   if (!reduction.empty()) {
     if (reduction != "none" && reduction != "sleep-sets")
-      return explore.error("reduction", fmt::format("'{}' is not none or sleep-sets", echoText(reduction, L::kMaxEchoedChars)));
+      return explore.error("reduction",
+                           fmt::format("'{}' is not none or sleep-sets", echoText(reduction, L::kMaxEchoedChars)));
     e.reduction = reduction == "none" ? Reduction::kNone : Reduction::kSleepSets;
   }
 
@@ -211,7 +219,8 @@ Result<Scenario> loadScenario(const std::string& path) {
     if (write.target.empty()) return w.error("target", "missing (function, function+offset or rva:0x...)");
     // "48 89 c8", "48:89:c8", "4889_c8": the separators a byte dump may carry.
     auto parsed = parseHexBytes(bytes, {.ignored = " :_"});
-    if (!parsed) return w.error("bytes", fmt::format("'{}' is not a hex byte string", echoText(bytes, L::kMaxEchoedChars)));
+    if (!parsed)
+      return w.error("bytes", fmt::format("'{}' is not a hex byte string", echoText(bytes, L::kMaxEchoedChars)));
     if (parsed->size() > L::kMaxHostWriteBytes)
       return w.error("bytes", fmt::format("{} bytes is not in 1..{}", parsed->size(), L::kMaxHostWriteBytes));
     write.bytes = *parsed;
@@ -239,7 +248,8 @@ Result<Scenario> loadScenario(const std::string& path) {
     return top.error("patch", "a scenario has a patch or [[host_write]] stores, not both");
   if (s.patches.empty() && !s.functions.empty()) return top.error("patch", "missing: [[functions]] need a patch image");
   if (s.patches.size() > 1 && !s.functions.empty())
-    return top.error("functions", "a cumulative series of patches is described by the images' own tables, not [[functions]]");
+    return top.error("functions",
+                     "a cumulative series of patches is described by the images' own tables, not [[functions]]");
   if (s.patches.empty() && s.patchAddress) return top.error("patch_address", "there is no patch image");
   if (!s.patches.empty() && protocolName.empty()) return top.error("[protocol].name", "missing");
   // The names are the registry's (patch/ProtocolRegistry.h); from here on, enums.

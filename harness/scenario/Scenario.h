@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "emu/core/Arch.h"
+#include "harness/scenario/Verdict.h"
 #include "patch/PatchLayout.h"
+#include "patch/ProtocolRegistry.h"
 #include "plan/Property.h"
 #include "support/Result.h"
-#include "emu/core/Arch.h"
-#include "patch/ProtocolRegistry.h"
-#include "harness/scenario/Verdict.h"
 
 namespace hph {
 
@@ -40,14 +40,14 @@ struct FunctionMap : FunctionRedirect {
 struct ExploreSettings {
   StrategyKind strategy = StrategyKind::kRandom;
   std::optional<uint64_t> schedules;  // random/pct: how many; exhaustive: a cap (defaults below)
-  uint32_t preemptionBound = 2;     // exhaustive
+  uint32_t preemptionBound = 2;       // exhaustive
   uint64_t seed = 1;
-  std::optional<PointsMode> points; // default: watched when anything is watched, else all
-  std::vector<std::string> watch;   // functions whose instructions are scheduling points
-  uint32_t depth = 3;               // pct
-  uint32_t jobs = 0;                // 0: every CPU this process may use
-  double maxTime = 0;               // seconds; 0: no limit
-  uint32_t window = 16;             // bytes watched around each patch site
+  std::optional<PointsMode> points;  // default: watched when anything is watched, else all
+  std::vector<std::string> watch;    // functions whose instructions are scheduling points
+  uint32_t depth = 3;                // pct
+  uint32_t jobs = 0;                 // 0: every CPU this process may use
+  double maxTime = 0;                // seconds; 0: no limit
+  uint32_t window = 16;              // bytes watched around each patch site
   Reduction reduction = Reduction::kSleepSets;
   double switchProbability = 0.25;  // random: chance of a preemption at each point
 
@@ -60,10 +60,10 @@ struct ExploreSettings {
 
 // Arm64's instruction-fetch model (docs/properties.md).
 struct Arm64FetchSettings {
-  bool idc = false;            // CTR_EL0.IDC: no DC CVAU needed before IC IVAU
-  bool dic = false;            // CTR_EL0.DIC: instruction fetch coherent with data stores
-  bool fetchCoherent = true;   // a thread never fetches an older version than it already did
-  bool model = true;           // false: fetch is coherent (the emulator's own behaviour)
+  bool idc = false;           // CTR_EL0.IDC: no DC CVAU needed before IC IVAU
+  bool dic = false;           // CTR_EL0.DIC: instruction fetch coherent with data stores
+  bool fetchCoherent = true;  // a thread never fetches an older version than it already did
+  bool model = true;          // false: fetch is coherent (the emulator's own behaviour)
 };
 
 struct Scenario {
@@ -86,11 +86,11 @@ struct Scenario {
   std::vector<std::string> patches;
   std::optional<uint64_t> patchAddress;  // where the first patch image loads (default: after the base)
   std::vector<FunctionMap> functions;
-  std::optional<ProtocolKind> protocol;  // [protocol] name; present whenever there are patches
-  bool reverse = false;               // [protocol] reverse: unpatch after the patch
+  std::optional<ProtocolKind> protocol;           // [protocol] name; present whenever there are patches
+  bool reverse = false;                           // [protocol] reverse: unpatch after the patch
   ProtocolDefect defect = ProtocolDefect::kNone;  // [protocol] defect: a deliberately broken variant (canaries)
-  bool staticChecks = true;           // [check] static_checks: protocols refuse bad preconditions early
-  std::vector<Property> ignore;       // [check] ignore: properties not reported (X2, ...)
+  bool staticChecks = true;                       // [check] static_checks: protocols refuse bad preconditions early
+  std::vector<Property> ignore;                   // [check] ignore: properties not reported (X2, ...)
   Arm64FetchSettings arm64;
   ExploreSettings explore;
 

@@ -29,13 +29,13 @@ inline std::string numberText(double v) {
 // What a TOML node is, for "expected X, not Y" messages.
 inline std::string_view typeName(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a floating-point number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    default: return "a date or time";
+  case toml::node_type::string: return "a string";
+  case toml::node_type::integer: return "an integer";
+  case toml::node_type::floating_point: return "a floating-point number";
+  case toml::node_type::boolean: return "a boolean";
+  case toml::node_type::array: return "an array";
+  case toml::node_type::table: return "a table";
+  default: return "a date or time";
   }
 }
 
@@ -49,7 +49,9 @@ class TableReader {
   TableReader(const std::string& file, const toml::table* table, std::string prefix)
       : file_(echoText(file, 200)), table_(table), prefix_(std::move(prefix)) {}
 
-  std::string field(std::string_view key) const { return fmt::format("{}{}", prefix_, echoText(key, limits::kMaxEchoedChars)); }
+  std::string field(std::string_view key) const {
+    return fmt::format("{}{}", prefix_, echoText(key, limits::kMaxEchoedChars));
+  }
   Error error(std::string_view key, const std::string& problem) const {
     return badInput(fmt::format("{}: {}: {}", file_, field(key), problem));
   }
@@ -85,9 +87,12 @@ class TableReader {
     const toml::node* n = node(key);
     if (!n) return std::optional<double>{};
     double v = 0;
-    if (n->is_integer()) v = static_cast<double>(n->as_integer()->get());
-    else if (n->is_floating_point()) v = n->as_floating_point()->get();
-    else return typeError(key, fmt::format("a number in {}..{}", numberText(min), numberText(max)), *n);
+    if (n->is_integer())
+      v = static_cast<double>(n->as_integer()->get());
+    else if (n->is_floating_point())
+      v = n->as_floating_point()->get();
+    else
+      return typeError(key, fmt::format("a number in {}..{}", numberText(min), numberText(max)), *n);
     if (!std::isfinite(v) || v < min || v > max)
       return error(key, fmt::format("{} is not in {}..{}", numberText(v), numberText(min), numberText(max)));
     return std::optional<double>(v);
@@ -115,7 +120,8 @@ class TableReader {
     const toml::array* array = n->as_array();
     if (!array) return typeError(key, "an array of strings", *n);
     for (const toml::node& item : *array) {
-      if (!item.is_string()) return error(key, fmt::format("expected an array of strings, not one holding {}", typeName(item)));
+      if (!item.is_string())
+        return error(key, fmt::format("expected an array of strings, not one holding {}", typeName(item)));
       auto v = checkedString(key, item.as_string()->get());
       if (!v) return v.error();
       out.push_back(**v);
@@ -164,18 +170,18 @@ class TableReader {
   std::set<std::string> known_;
 };
 
-#define HPH_TRY_ASSIGN(target, expr)        \
-  do {                                      \
-    auto _r = (expr);                       \
-    if (!_r) return _r.error();             \
-    if (_r.value()) target = *_r.value();   \
+#define HPH_TRY_ASSIGN(target, expr)                                                                                   \
+  do {                                                                                                                 \
+    auto _r = (expr);                                                                                                  \
+    if (!_r) return _r.error();                                                                                        \
+    if (_r.value()) target = *_r.value();                                                                              \
   } while (0)
 
-#define HPH_TRY_TABLE(target, expr)         \
-  do {                                      \
-    auto _r = (expr);                       \
-    if (!_r) return _r.error();             \
-    target = _r.value();                    \
+#define HPH_TRY_TABLE(target, expr)                                                                                    \
+  do {                                                                                                                 \
+    auto _r = (expr);                                                                                                  \
+    if (!_r) return _r.error();                                                                                        \
+    target = _r.value();                                                                                               \
   } while (0)
 
 }  // namespace hph::scenario_toml

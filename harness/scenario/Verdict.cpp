@@ -9,11 +9,11 @@ constexpr std::string_view kViolationPrefix = "violation:";
 
 std::string verdictText(const Verdict& verdict) {
   switch (verdict.kind) {
-    case VerdictKind::kHolds: return "holds";
-    case VerdictKind::kViolation: return std::string(kViolationPrefix) + verdict.property;
-    case VerdictKind::kRefused: return "refused";
-    case VerdictKind::kVacuous: return "vacuous";
-    case VerdictKind::kInconclusive: return "inconclusive";
+  case VerdictKind::kHolds: return "holds";
+  case VerdictKind::kViolation: return std::string(kViolationPrefix) + verdict.property;
+  case VerdictKind::kRefused: return "refused";
+  case VerdictKind::kVacuous: return "vacuous";
+  case VerdictKind::kInconclusive: return "inconclusive";
   }
   return "?";
 }

@@ -61,7 +61,8 @@ Result<void> resolveWatchedCode(const Scenario& scenario, ScenarioInputs& inputs
   const std::vector<LoadedImageRef> images = loadedImages(inputs);
   const uint64_t window = scenario.explore.window;
   std::vector<AddressRange>& watched = inputs.watched;
-  for (const StoreStep& w : inputs.hostWrites) watched.push_back({w.address - window, w.address + w.bytes.size() + window});
+  for (const StoreStep& w : inputs.hostWrites)
+    watched.push_back({w.address - window, w.address + w.bytes.size() + window});
   for (const PatchSite& site : inputs.layout.sites) {
     watched.push_back({site.entry - kBytesBeforeEntry - window, site.entry + kBytesBeforeEntry + window});
     watched.push_back({site.scratch, site.scratch + kScratchPerSite});

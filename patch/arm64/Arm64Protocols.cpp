@@ -12,9 +12,9 @@
 namespace hph {
 namespace {
 
-constexpr uint32_t kLdrX16Plus8 = 0x58000050;  // ldr x16, #8
-constexpr uint32_t kBrX16 = 0xD61F0200;        // br x16
-constexpr uint32_t kVeneerBytes = 16;          // ldr x16, #8; br x16; .quad target
+constexpr uint32_t kLdrX16Plus8 = 0x58000050;    // ldr x16, #8
+constexpr uint32_t kBrX16 = 0xD61F0200;          // br x16
+constexpr uint32_t kVeneerBytes = 16;            // ldr x16, #8; br x16; .quad target
 constexpr uint64_t kBReach = uint64_t{1} << 27;  // +-128 MiB
 
 std::vector<uint8_t> words(std::initializer_list<uint32_t> list) {
@@ -84,9 +84,10 @@ Result<std::vector<Step>> arm64Steps(ProtocolKind protocol, const PatchSite& sit
     // The veneer goes into the padding before the function when there is room (lld pads
     // with udf #0), else into the plan's scratch area; either must be within B's reach.
     // Its literal is read as data: a later patch retargets it with one 64-bit store.
-    const bool padded = site.before.size() >= kVeneerBytes &&
-                        std::all_of(site.before.end() - kVeneerBytes, site.before.end(), [](uint8_t b) { return b == 0; }) &&
-                        (site.entry - kVeneerBytes) % 8 == 0;
+    const bool padded =
+        site.before.size() >= kVeneerBytes &&
+        std::all_of(site.before.end() - kVeneerBytes, site.before.end(), [](uint8_t b) { return b == 0; }) &&
+        (site.entry - kVeneerBytes) % 8 == 0;
     const uint64_t where = padded ? site.entry - kVeneerBytes : site.scratch;
     const std::string label = padded ? at(-16) : "veneer";
     if (site.previous) {
@@ -108,7 +109,8 @@ Result<std::vector<Step>> arm64Steps(ProtocolKind protocol, const PatchSite& sit
       const bool branchFirst = defect == ProtocolDefect::kBranchBeforeVeneer;
       for (const auto* part : {branchFirst ? &writeBranch : &writeVeneer, branchFirst ? &writeVeneer : &writeBranch})
         for (const Step& step : *part)
-          if (!(defect == ProtocolDefect::kNoVeneerMaintenance && part == &writeVeneer && std::holds_alternative<CacheMaintenanceStep>(step)))
+          if (!(defect == ProtocolDefect::kNoVeneerMaintenance && part == &writeVeneer &&
+                std::holds_alternative<CacheMaintenanceStep>(step)))
             steps.push_back(step);
       steps.push_back(syncEntry);
     } else {

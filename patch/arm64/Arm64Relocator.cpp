@@ -164,18 +164,20 @@ class Arm64Relocator final : public Relocator {
       const uint32_t w = wordAt(code, at);
       const Classified c = classify(w, request.functionAddress + at);
       switch (c.kind) {
-        case Kind::kOther: break;
-        case Kind::kAdr: out.push_back({c.target, c.target + 1}); break;  // the address itself
-        // ADRP names a 4 KiB page; the code after it reaches anywhere in that page.
-        case Kind::kAdrp: out.push_back({c.target, c.target + 0x1000}); break;
-        case Kind::kLdrLiteral: {
-          const uint32_t opc = w >> 30, vector = (w >> 26) & 1;
-          // W/S 4, X/D 8, SW 4, Q 16; PRFM loads nothing: its address only.
-          const uint64_t width = vector ? (4u << opc) : opc == 1 ? 8 : opc == 3 ? 1 : 4;
-          out.push_back({c.target, c.target + width});
-          break;
-        }
-        default: out.push_back({c.target, c.target + 4}); break;  // a branch: the instruction there
+      case Kind::kOther: break;
+      case Kind::kAdr:
+        out.push_back({c.target, c.target + 1});
+        break;  // the address itself
+      // ADRP names a 4 KiB page; the code after it reaches anywhere in that page.
+      case Kind::kAdrp: out.push_back({c.target, c.target + 0x1000}); break;
+      case Kind::kLdrLiteral: {
+        const uint32_t opc = w >> 30, vector = (w >> 26) & 1;
+        // W/S 4, X/D 8, SW 4, Q 16; PRFM loads nothing: its address only.
+        const uint64_t width = vector ? (4u << opc) : opc == 1 ? 8 : opc == 3 ? 1 : 4;
+        out.push_back({c.target, c.target + width});
+        break;
+      }
+      default: out.push_back({c.target, c.target + 4}); break;  // a branch: the instruction there
       }
     }
     return out;
@@ -230,76 +232,77 @@ class Arm64Relocator final : public Relocator {
       const uint32_t rt = w & 31;
       boundaries.emplace_back(static_cast<uint32_t>(at), out.size());
       switch (c.kind) {
-        case Kind::kOther:
-          out.word(w);
-          break;
-        case Kind::kAdr:
-        case Kind::kAdrp:
-          out.loadLiteral(rt, c.target);  // the address ADR/ADRP would have computed
-          break;
-        case Kind::kLdrLiteral: {
-          const int64_t offset = static_cast<int64_t>(c.target - out.here());
-          if (fits(offset, 19)) {
-            out.word((w & ~(0x7FFFFu << 5)) | field(offset, 19, 5));
-            break;
-          }
-          const uint32_t opc = w >> 30, vector = (w >> 26) & 1;
-          // Through the destination itself where it is a general register; else scratch.
-          std::optional<uint32_t> address = rt;
-          if (vector || opc == 3) address = needScratch();
-          if (!address) return refuse(noScratch);
-          out.loadLiteral(*address, c.target);
-          static constexpr uint32_t kGeneral[] = {0xB9400000u, 0xF9400000u, 0xB9800000u, 0xF9800000u};
-          static constexpr uint32_t kVector[] = {0xBD400000u, 0xFD400000u, 0x3DC00000u};
-          if (vector && opc == 3) return refuse(fmt::format("reserved LDR literal at +0x{:x}", at));
-          out.word((vector ? kVector[opc] : kGeneral[opc]) | (*address << 5) | rt);
+      case Kind::kOther: out.word(w); break;
+      case Kind::kAdr:
+      case Kind::kAdrp:
+        out.loadLiteral(rt, c.target);  // the address ADR/ADRP would have computed
+        break;
+      case Kind::kLdrLiteral: {
+        const int64_t offset = static_cast<int64_t>(c.target - out.here());
+        if (fits(offset, 19)) {
+          out.word((w & ~(0x7FFFFu << 5)) | field(offset, 19, 5));
           break;
         }
-        case Kind::kBl:
-          // The callee must return into the original, as the original's BL would have.
-          if (!last)
-            return refuse(fmt::format("BL at +0x{:x} is not the last displaced instruction: its return "
-                                      "address would lie in the overwritten span", at));
-          out.loadLiteral(30, pc + 4);
-          if (!out.jump(c.target, needScratch())) return refuse(noScratch);
+        const uint32_t opc = w >> 30, vector = (w >> 26) & 1;
+        // Through the destination itself where it is a general register; else scratch.
+        std::optional<uint32_t> address = rt;
+        if (vector || opc == 3) address = needScratch();
+        if (!address) return refuse(noScratch);
+        out.loadLiteral(*address, c.target);
+        static constexpr uint32_t kGeneral[] = {0xB9400000u, 0xF9400000u, 0xB9800000u, 0xF9800000u};
+        static constexpr uint32_t kVector[] = {0xBD400000u, 0xFD400000u, 0x3DC00000u};
+        if (vector && opc == 3) return refuse(fmt::format("reserved LDR literal at +0x{:x}", at));
+        out.word((vector ? kVector[opc] : kGeneral[opc]) | (*address << 5) | rt);
+        break;
+      }
+      case Kind::kBl:
+        // The callee must return into the original, as the original's BL would have.
+        if (!last)
+          return refuse(fmt::format("BL at +0x{:x} is not the last displaced instruction: its return "
+                                    "address would lie in the overwritten span",
+                                    at));
+        out.loadLiteral(30, pc + 4);
+        if (!out.jump(c.target, needScratch())) return refuse(noScratch);
+        break;
+      case Kind::kB:
+        if (forwardInside(at, c)) {
+          out.wordToLater(0x14000000u, 26, 0, static_cast<uint32_t>(c.target - base));
           break;
-        case Kind::kB:
-          if (forwardInside(at, c)) {
+        }
+        if (!out.jump(c.target, needScratch())) return refuse(noScratch);
+        break;
+      case Kind::kBCond:
+      case Kind::kCompareBranch:
+      case Kind::kTestBranch: {
+        const uint32_t condition = w & 0xF;
+        const bool always = c.kind == Kind::kBCond && condition >= 14;  // AL and NV both always branch
+        const int bits = c.kind == Kind::kTestBranch ? 14 : 19;
+        const uint32_t mask = ((1u << bits) - 1) << 5;
+        if (forwardInside(at, c)) {
+          if (always)
             out.wordToLater(0x14000000u, 26, 0, static_cast<uint32_t>(c.target - base));
-            break;
-          }
-          if (!out.jump(c.target, needScratch())) return refuse(noScratch);
+          else
+            out.wordToLater(w & ~mask, bits, 5, static_cast<uint32_t>(c.target - base));
           break;
-        case Kind::kBCond:
-        case Kind::kCompareBranch:
-        case Kind::kTestBranch: {
-          const uint32_t condition = w & 0xF;
-          const bool always = c.kind == Kind::kBCond && condition >= 14;  // AL and NV both always branch
-          const int bits = c.kind == Kind::kTestBranch ? 14 : 19;
-          const uint32_t mask = ((1u << bits) - 1) << 5;
-          if (forwardInside(at, c)) {
-            if (always) out.wordToLater(0x14000000u, 26, 0, static_cast<uint32_t>(c.target - base));
-            else out.wordToLater(w & ~mask, bits, 5, static_cast<uint32_t>(c.target - base));
-            break;
-          }
-          if (always) {
-            if (!out.jump(c.target, needScratch())) return refuse(noScratch);
-            break;
-          }
-          const int64_t offset = static_cast<int64_t>(c.target - out.here());
-          if (fits(offset, bits)) {
-            out.word((w & ~mask) | field(offset, bits, 5));
-            break;
-          }
-          // Out of reach: the inverted branch skips an unconditional jump to the target.
-          const uint32_t inverted = c.kind == Kind::kBCond ? (w ^ 1) : (w ^ (1u << 24));
-          const bool direct = fits(static_cast<int64_t>(c.target - (out.here() + 4)), 26);
-          if (!direct && !scratch) return refuse(noScratch);
-          const int64_t skip = direct ? 8 : 12;  // over B, or over LDR + BR
-          out.word((inverted & ~mask) | field(skip, bits, 5));
+        }
+        if (always) {
           if (!out.jump(c.target, needScratch())) return refuse(noScratch);
           break;
         }
+        const int64_t offset = static_cast<int64_t>(c.target - out.here());
+        if (fits(offset, bits)) {
+          out.word((w & ~mask) | field(offset, bits, 5));
+          break;
+        }
+        // Out of reach: the inverted branch skips an unconditional jump to the target.
+        const uint32_t inverted = c.kind == Kind::kBCond ? (w ^ 1) : (w ^ (1u << 24));
+        const bool direct = fits(static_cast<int64_t>(c.target - (out.here() + 4)), 26);
+        if (!direct && !scratch) return refuse(noScratch);
+        const int64_t skip = direct ? 8 : 12;  // over B, or over LDR + BR
+        out.word((inverted & ~mask) | field(skip, bits, 5));
+        if (!out.jump(c.target, needScratch())) return refuse(noScratch);
+        break;
+      }
       }
     }
     const uint64_t resume = base + span;

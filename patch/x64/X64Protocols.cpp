@@ -73,7 +73,8 @@ Result<std::vector<Step>> x64Steps(ProtocolKind protocol, const PatchSite& site,
     if (!first.valid) return malformed(fmt::format("first instruction '{}' does not decode", first.text));
     if (options.staticChecks && first.length < kShortJump)
       return refuse(fmt::format("first instruction '{}' is {} byte; eb f9 must replace a whole instruction of "
-                                "at least 2", first.text, first.length));
+                                "at least 2",
+                                first.text, first.length));
     if (!reaches(site.entry - kJump, site.scratch))
       return refuse(fmt::format("address table at {:#x} is out of the padding jump's +-2 GiB reach", site.scratch));
     if (site.before.size() < kJump || code.size() < kShortJump)
@@ -106,7 +107,8 @@ Result<std::vector<Step>> x64Steps(ProtocolKind protocol, const PatchSite& site,
     return refuse(fmt::format("function is {} bytes, shorter than the 5-byte patch", code.size()));
   if (!reverse && !reaches(site.entry, site.replacement))
     return refuse(fmt::format("replacement at {:#x} is out of the jump's +-2 GiB reach (padding-short-jmp "
-                              "goes through an address table)", site.replacement));
+                              "goes through an address table)",
+                              site.replacement));
   const std::vector<uint8_t> original(code.begin(), code.begin() + kJump);
   // Unpatching the first patch of a series restores the original bytes exactly.
   const std::vector<uint8_t> target = reverse && !site.previous ? original : jumpRel32(site.entry, to);
@@ -125,7 +127,8 @@ Result<std::vector<Step>> x64Steps(ProtocolKind protocol, const PatchSite& site,
       return malformed(fmt::format("first instruction '{}' does not decode", first.text));
     if (options.staticChecks && !site.previous && first.length < kJump)
       return refuse(fmt::format("first instruction '{}' is {} bytes; int3-3step replaces one whole "
-                                "instruction of at least 5", first.text, first.length));
+                                "instruction of at least 5",
+                                first.text, first.length));
     const bool sync = defect != ProtocolDefect::kNoSync;
     steps.push_back(StoreStep{.address = site.entry, .bytes = {0xCC}, .label = at(0), .live = true});
     if (sync) steps.push_back(SyncAllStep{.label = "after the int3"});

@@ -28,8 +28,8 @@ using x64::decoder;
 
 bool decodeAt(std::span<const uint8_t> code, uint32_t offset, Decoded& out) {
   out.offset = offset;
-  return ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), code.data() + offset, code.size() - offset,
-                                             &out.insn, out.operands));
+  return ZYAN_SUCCESS(
+      ZydisDecoderDecodeFull(&decoder(), code.data() + offset, code.size() - offset, &out.insn, out.operands));
 }
 
 // The segment register an instruction loads (mov sreg, pop sreg, lss/lfs/lgs), if any.
@@ -154,12 +154,12 @@ bool isCall(const Decoded& d) { return d.insn.mnemonic == ZYDIS_MNEMONIC_CALL; }
 
 bool isCounterBranch(const Decoded& d) {  // rel8 only: jrcxz/jecxz/loop/loope/loopne
   switch (d.insn.mnemonic) {
-    case ZYDIS_MNEMONIC_JRCXZ:
-    case ZYDIS_MNEMONIC_JECXZ:
-    case ZYDIS_MNEMONIC_LOOP:
-    case ZYDIS_MNEMONIC_LOOPE:
-    case ZYDIS_MNEMONIC_LOOPNE: return true;
-    default: return false;
+  case ZYDIS_MNEMONIC_JRCXZ:
+  case ZYDIS_MNEMONIC_JECXZ:
+  case ZYDIS_MNEMONIC_LOOP:
+  case ZYDIS_MNEMONIC_LOOPE:
+  case ZYDIS_MNEMONIC_LOOPNE: return true;
+  default: return false;
   }
 }
 
@@ -184,8 +184,7 @@ uint32_t spanOf(const std::vector<Decoded>& displaced) {
 }
 
 bool isJump(const Decoded& d) {
-  return d.insn.mnemonic == ZYDIS_MNEMONIC_JMP || d.insn.meta.category == ZYDIS_CATEGORY_COND_BR ||
-         isCounterBranch(d);
+  return d.insn.mnemonic == ZYDIS_MNEMONIC_JMP || d.insn.meta.category == ZYDIS_CATEGORY_COND_BR || isCounterBranch(d);
 }
 
 class X64Relocator final : public Relocator {
@@ -244,8 +243,8 @@ class X64Relocator final : public Relocator {
         return refuse(fmt::format("xbegin at +0x{:x} cannot be relocated", d.offset));
       if (auto segment = segmentLoaded(d))
         return refuse(fmt::format("{} at +0x{:x} loads segment register {}: not relocated (segment state is "
-                                  "not checked)", ZydisMnemonicGetString(d.insn.mnemonic), d.offset,
-                                  ZydisRegisterGetString(*segment)));
+                                  "not checked)",
+                                  ZydisMnemonicGetString(d.insn.mnemonic), d.offset, ZydisRegisterGetString(*segment)));
       if (auto target = branchTarget(d, at)) {
         if (isCall(d) && !last && request.callsReturnIntoTrampoline) {
           const int64_t rel = static_cast<int64_t>(*target - (out.here() + 5));
@@ -272,8 +271,8 @@ class X64Relocator final : public Relocator {
         } else if (d.insn.meta.category == ZYDIS_CATEGORY_COND_BR) {
           emitConditionalJump(out, d.insn.opcode & 0x0F, *target, links);
         } else {
-          return refuse(fmt::format("relative {} at +0x{:x} is not supported",
-                                    ZydisMnemonicGetString(d.insn.mnemonic), d.offset));
+          return refuse(fmt::format("relative {} at +0x{:x} is not supported", ZydisMnemonicGetString(d.insn.mnemonic),
+                                    d.offset));
         }
         continue;
       }
@@ -288,8 +287,8 @@ class X64Relocator final : public Relocator {
           if ((op.type == ZYDIS_OPERAND_TYPE_REGISTER && op.reg.value == ZYDIS_REGISTER_RSP) ||
               (op.type == ZYDIS_OPERAND_TYPE_MEMORY &&
                (op.mem.base == ZYDIS_REGISTER_RSP || op.mem.index == ZYDIS_REGISTER_RSP)))
-            return refuse(fmt::format("call through rsp at +0x{:x}: the relocated push would change its operand",
-                                      d.offset));
+            return refuse(
+                fmt::format("call through rsp at +0x{:x}: the relocated push would change its operand", d.offset));
         }
         const uint8_t modrm = bytes[d.insn.raw.modrm.offset];
         if (((modrm >> 3) & 7) != 2) return refuse(fmt::format("far call at +0x{:x}", d.offset));
@@ -303,7 +302,8 @@ class X64Relocator final : public Relocator {
         const int64_t disp = static_cast<int64_t>(target - (out.here() + d.insn.length)) + request.ripFixupError;
         if (!fitsRel32(disp))
           return refuse(fmt::format("RIP-relative operand at +0x{:x} reaches 0x{:x}, out of +-2 GiB of "
-                                    "the trampoline", d.offset, target));
+                                    "the trampoline",
+                                    d.offset, target));
         const auto disp32 = static_cast<int32_t>(disp);
         std::memcpy(&bytes[d.insn.raw.disp.offset], &disp32, 4);
       }
@@ -328,14 +328,16 @@ class X64Relocator final : public Relocator {
 
   static std::string callNotLast(const Decoded& d) {
     return fmt::format("call at +0x{:x} is not the last displaced instruction: its return address "
-                       "would lie in the overwritten span", d.offset);
+                       "would lie in the overwritten span",
+                       d.offset);
   }
 
   // Control flow that could arrive inside the displaced span after it is overwritten: any
   // relative branch in the function whose target is in [entry, entry + span), other than
   // falling into the entry from outside. The one exception is a jump from a displaced
   // instruction forward to the start of a later one: it stays inside the trampoline.
-  static std::string branchIntoSpan(std::span<const uint8_t> code, uint64_t base, const std::vector<Decoded>& displaced) {
+  static std::string branchIntoSpan(std::span<const uint8_t> code, uint64_t base,
+                                    const std::vector<Decoded>& displaced) {
     const uint32_t span = spanOf(displaced);
     auto displacedAt = [&](uint64_t offset) -> const Decoded* {
       for (const Decoded& d : displaced)
@@ -351,7 +353,7 @@ class X64Relocator final : public Relocator {
       }
       if (auto target = branchTarget(d, base + offset); target && *target >= base && *target < base + span) {
         const uint64_t to = *target - base;
-        const bool fromSpan = offset < span, forward = to > offset, boundary = displacedAt(to) != nullptr;
+        const bool fromSpan = offset<span, forward = to> offset, boundary = displacedAt(to) != nullptr;
         if (!(fromSpan && forward && boundary && isJump(d)))
           return fmt::format("branch at +0x{:x} targets +0x{:x}, inside the {}-byte displaced span{}", offset, to, span,
                              fromSpan && forward && !boundary ? " (not an instruction boundary)" : "");
