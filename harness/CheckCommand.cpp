@@ -18,6 +18,7 @@
 #include "harness/report/JunitReport.h"
 #include "harness/report/Provenance.h"
 #include "harness/report/SarifReport.h"
+#include "harness/report/ScenarioJson.h"
 #include "harness/report/ScheduleText.h"
 #include "harness/scenario/Limits.h"
 #include "support/EchoText.h"
@@ -50,35 +51,6 @@ bool writeFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
   return static_cast<bool>(out);
-}
-
-// Where a violation happened, as an image and RVA (SARIF locations): the base or a patch
-// image that holds the address, else the base with the address as a logical location.
-json locate(const ScenarioInputs& inputs, uint64_t address) {
-  auto in = [&](const PeImage& image, uint64_t base) -> json {
-    if (address < base || address >= base + image.sizeOfImage) return nullptr;
-    const auto rva = static_cast<uint32_t>(address - base);
-    const auto offset = image.fileOffset(rva, 1);
-    return {{"image", image.path}, {"rva", rva}, {"file_offset", offset ? json(*offset) : json(nullptr)}};
-  };
-  if (json j = in(*inputs.base, inputs.base->imageBase); !j.is_null()) return j;
-  for (const PatchImage& p : inputs.layout.patches)
-    if (json j = in(*p.image, p.loadAddress); !j.is_null()) return j;
-  json j = {{"image", inputs.base->path}, {"rva", nullptr}, {"file_offset", nullptr}};
-  if (address >= inputs.layout.scratchBase && inputs.layout.scratchBase)
-    j["logical"] = fmt::format("hotpatch area+{:#x}", address - inputs.layout.scratchBase);
-  return j;
-}
-
-json provenance(const ScenarioInputs& inputs, const std::string& path) {
-  json patches = json::array();
-  for (const PatchImage& p : inputs.layout.patches) patches.push_back(p.sha256);
-  return {{"scenario_sha256", inputs.scenarioSha256},
-          {"base_sha256", inputs.baseSha256},
-          {"patch_sha256", patches},
-          {"hph_version", hphVersion()},
-          {"unicorn_version", unicornVersion()},
-          {"lief_version", liefVersion()}};
 }
 
 // How much a search that was cut short covered, and what cut it.
@@ -265,7 +237,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                      {{"steps_with_thread_in_window", result.stepsWithThreadInWindow},
                       {"patched_calls", result.patchedCalls},
                       {"vacuous", vacuous}}},
-                    {"provenance", provenance(*inputs.value(), path)},
+                    {"provenance", scenarioProvenance(*inputs.value())},
                     {"timing", {{"seconds", result.seconds}, {"jobs", settings.jobs}}}};
   if (cutShort) outcome.report["message"] = describeCutShort(result, settings);
   if (!violated) return outcome;
@@ -284,7 +256,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                          {"message", run.violation->message},
                          {"actor", actorName(run.violation->actor)},
                          {"pc", run.violation->pc},
-                         {"location", locate(*inputs.value(), run.violation->pc)},
+                         {"location", locateAddress(*inputs.value(), run.violation->pc)},
                          {"step", run.violation->step ? json(*run.violation->step + 1) : json(nullptr)},
                          {"bytes", run.violation->bytes},
                          {"instruction", run.violation->instruction},

@@ -1,3 +1,6 @@
+// Over 400 lines on purpose: one table of hostile inputs, each row a case that once did
+// harm, with the runner they share; split, the table would lose its one place.
+//
 // Hostile input: nothing a user types or feeds can crash hph, hang it, or change a
 // verdict. Data-driven like the malformed-image table: each case is one hostile input
 // that once did harm, run through the real binary with a timeout, and what must come
