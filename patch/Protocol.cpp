@@ -23,6 +23,8 @@ Result<Plan> buildPlan(ProtocolKind protocol, const Arch& arch, const std::vecto
     if (reverse) std::reverse(order.begin(), order.end());
     for (const PatchSite* sitePtr : order) {
       const PatchSite& site = *sitePtr;
+      // The one place a plan reaches an architecture's step builders (patch/x64, patch/arm64),
+      // as ArchRegistry is for the backends: a new architecture adds its builder here.
       auto steps = arch.kind() == ArchKind::kX64 ? x64Steps(protocol, site, reverse, options)
                                                  : arm64Steps(protocol, site, reverse, options);
       if (!steps) return steps.error();
