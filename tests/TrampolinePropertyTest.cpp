@@ -206,5 +206,48 @@ RC_GTEST_PROP(TrampolineProperty, Arm64RandomSequencesRelocateEquivalentlyOrRefu
   relocatedIsEquivalent(arm64Arch(), function, *rc::gen::element<uint32_t>(4, 8));
 }
 
+// ---- regressions: counterexamples the properties found, replayed as plain tests --------
+
+// What one property case does (relocate, then refuse or check), with gtest assertions.
+void expectEquivalentOrRefused(const Arch& arch, std::vector<uint8_t> function, uint32_t patchBytes,
+                               const char* refusal) {
+  const Relocator& relocator = relocatorFor(arch);
+  TrampolineRequest request;
+  request.functionAddress = kEntry;
+  request.function = std::move(function);
+  request.patchBytes = patchBytes;
+  request.trampolineAddress = kTrampoline;
+  const Relocation relocation = relocator.relocate(request);
+  if (relocation.trampoline) {
+    std::vector<uint8_t> patch = relocator.redirect(kEntry, kTrampoline);
+    patch.resize(std::min<size_t>(patch.size(), request.function.size()));
+    auto check = checkTrampoline(arch, request, *relocation.trampoline, patch, 16);
+    ASSERT_TRUE(check.ok()) << check.error().message;
+    EXPECT_TRUE(check->equivalent) << check->difference;
+  }
+  EXPECT_FALSE(relocation.trampoline) << "relocated; expected a refusal containing: " << refusal;
+  EXPECT_NE(relocation.refusal.find(refusal), std::string::npos) << relocation.refusal;
+}
+
+// seed=17044175480140644582: adr x0, #-0x1000; ldr x0, #-8 with an 8-byte patch. The
+// literal load at +4 reads entry-4..entry+4: its upper half is the entry's own first
+// word, which the patch overwrites. The original reads the ADR (0x10ff8000), the
+// trampoline the redirect's B (0x14004000): no relocation can give the original bytes back,
+// so the relocator must refuse.
+TEST(TrampolinePropertyRegression, Arm64LiteralLoadReadingTheOverwrittenEntryIsRefused) {
+  const uint32_t words[] = {0x10FF8000, 0x58FFFFC0, 0xD65F03C0, 0, 0};  // adr; ldr literal; ret; padding
+  std::vector<uint8_t> function(16);
+  std::memcpy(function.data(), words, 16);
+  expectEquivalentOrRefused(arm64Arch(), function, 8, "overlapping the displaced span");
+}
+
+// The x64 sibling: mov rax, [rip-7] reads its own first 8 bytes, 5 of which the jmp rel32
+// overwrites.
+TEST(TrampolinePropertyRegression, X64RipRelativeLoadReadingTheOverwrittenEntryIsRefused) {
+  std::vector<uint8_t> function = {0x48, 0x8B, 0x05, 0xF9, 0xFF, 0xFF, 0xFF, 0xC3};
+  function.resize(function.size() + 16, 0xCC);
+  expectEquivalentOrRefused(x64Arch(), function, 5, "overlapping the displaced span");
+}
+
 }  // namespace
 }  // namespace hph

@@ -108,6 +108,13 @@ const std::vector<Case>& cases() {
       {"x64_call_not_last", x, fromHex("ff d0 90 90 90 c3"), 0x10000, "not the last displaced instruction"},
       {"x64_xbegin", x, fromHex("c7 f8 00 00 00 00 c3"), 0x10000, "xbegin"},
       {"x64_call_through_rsp", x, fromHex("48 89 c8 ff 54 24 08 c3"), 0x10000, "call through rsp"},
+      // x64: RIP-relative accesses of the span itself read (or write) the patch once it is
+      // in place; an address computed there is no access
+      {"x64_load_of_the_span", x, fromHex("48 8b 05 f9 ff ff ff c3"), 0x10000, "overlapping the displaced span"},
+      {"x64_store_into_the_span", x, fromHex("48 89 05 f9 ff ff ff c3"), 0x10000, "overlapping the displaced span"},
+      {"x64_load_ending_in_the_span", x, fromHex("48 8b 05 f2 ff ff ff c3"), 0x10000, "overlapping the displaced span"},
+      {"x64_load_just_before_the_span", x, fromHex("48 8b 05 f1 ff ff ff c3")},
+      {"x64_lea_of_the_span", x, fromHex("48 8d 05 f9 ff ff ff c3")},
       // Arm64: PC-relative data
       {"arm64_adr", a, fromWords({0x10000800, 0xd65f03c0})},
       {"arm64_adrp", a, fromWords({0xb0000001, 0xd65f03c0})},
@@ -174,6 +181,13 @@ const std::vector<Case>& cases() {
        "inside the 4-byte displaced span"},
       {"arm64_bl_not_last", a, fromWords({0x94000040, 0xd503201f, 0xd65f03c0}), 0x10000,
        "not the last displaced instruction", 8},
+      // Arm64: a literal load of the span reads the patch once it is in place; PRFM reads nothing
+      {"arm64_ldr_literal_of_the_next_displaced_word", a, fromWords({0x18000020, 0xd503201f, 0xd65f03c0}), 0x10000,
+       "overlapping the displaced span (8 bytes)", 8},
+      {"arm64_ldr_x_literal_ending_in_the_span", a, fromWords({0x58ffffe0, 0xd65f03c0}), 0x10000,
+       "reads 0x140000ffc..0x140001004, overlapping the displaced span"},
+      {"arm64_ldr_x_literal_just_before_the_span", a, fromWords({0x58ffffc0, 0xd65f03c0})},
+      {"arm64_prfm_literal_of_the_span", a, fromWords({0xd8000000, 0xd65f03c0})},
       {"arm64_shorter_than_patch", a, fromWords({0xd65f03c0}), 0x10000, "shorter than the 8-byte patch", 8},
   };
   return all;

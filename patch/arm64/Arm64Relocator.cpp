@@ -5,6 +5,7 @@
 // x16 or x17 (IP0/IP1: scratch at every call boundary under AAPCS64).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -49,6 +50,12 @@ Classified classify(uint32_t w, uint64_t pc) {
   if ((w & 0x7E000000u) == 0x34000000u) return {Kind::kCompareBranch, pc + signExtend((w >> 5) & 0x7FFFF, 19) * 4};
   if ((w & 0x7E000000u) == 0x36000000u) return {Kind::kTestBranch, pc + signExtend((w >> 5) & 0x3FFF, 14) * 4};
   return {};
+}
+
+// The bytes an LDR (literal) reads: W/S 4, X/D 8, SW 4, Q 16; PRFM reads none (0).
+uint64_t literalWidth(uint32_t w) {
+  const uint32_t opc = w >> 30, vector = (w >> 26) & 1;
+  return vector ? (4u << opc) : opc == 1 ? 8 : opc == 3 ? 0 : 4;
 }
 
 bool isBranch(Kind k) {
@@ -170,13 +177,8 @@ class Arm64Relocator final : public Relocator {
         break;  // the address itself
       // ADRP names a 4 KiB page; the code after it reaches anywhere in that page.
       case Kind::kAdrp: out.push_back({c.target, c.target + 0x1000}); break;
-      case Kind::kLdrLiteral: {
-        const uint32_t opc = w >> 30, vector = (w >> 26) & 1;
-        // W/S 4, X/D 8, SW 4, Q 16; PRFM loads nothing: its address only.
-        const uint64_t width = vector ? (4u << opc) : opc == 1 ? 8 : opc == 3 ? 1 : 4;
-        out.push_back({c.target, c.target + width});
-        break;
-      }
+      // PRFM loads nothing: its address only.
+      case Kind::kLdrLiteral: out.push_back({c.target, c.target + std::max<uint64_t>(1, literalWidth(w))}); break;
       default: out.push_back({c.target, c.target + 4}); break;  // a branch: the instruction there
       }
     }
@@ -205,6 +207,18 @@ class Arm64Relocator final : public Relocator {
       if (isBranch(c.kind) && c.target >= base && c.target < base + span && !forwardInside(at, c))
         return refuse(fmt::format("branch at +0x{:x} targets +0x{:x}, inside the {}-byte displaced span", at,
                                   c.target - base, span));
+    }
+    // A literal load of bytes inside the span reads what the patch put there once the
+    // entry is overwritten, wherever the load is relocated to: the original read its own
+    // instructions (or data between them), which no longer exist anywhere.
+    for (size_t at = 0; at < span; at += 4) {
+      const uint32_t w = wordAt(code, at);
+      const Classified c = classify(w, base + at);
+      const AddressRange read{c.target, c.target + literalWidth(w)};
+      if (c.kind == Kind::kLdrLiteral && read.end > read.begin && read.overlaps(base, base + span))
+        return refuse(fmt::format("LDR (literal) at +0x{:x} reads 0x{:x}..0x{:x}, overlapping the displaced span "
+                                  "({} bytes), which the patch overwrites",
+                                  at, read.begin, read.end, span));
     }
     std::optional<uint32_t> scratch;
     for (uint32_t candidate : {16u, 17u}) {

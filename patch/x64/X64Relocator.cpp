@@ -298,6 +298,14 @@ class X64Relocator final : public Relocator {
       if (const ZydisDecodedOperand* rip = ripOperand(d)) {
         uint64_t target = 0;
         ZydisCalcAbsoluteAddress(&d.insn, rip, at, &target);
+        // Memory inside the span holds the patch once the entry is overwritten, wherever
+        // the access is relocated to: the original read (or wrote) its own instructions.
+        // An address computed (lea) is not an access.
+        const uint64_t width = std::max<uint64_t>(1, rip->size / 8);
+        if (rip->mem.type != ZYDIS_MEMOP_TYPE_AGEN && target < base + span && target + width > base)
+          return refuse(fmt::format("RIP-relative operand at +0x{:x} accesses 0x{:x}..0x{:x}, overlapping the "
+                                    "displaced span ({} bytes), which the patch overwrites",
+                                    d.offset, target, target + width, span));
         // The displacement sits at the same offset whatever follows it (immediates too).
         const int64_t disp = static_cast<int64_t>(target - (out.here() + d.insn.length)) + request.ripFixupError;
         if (!fitsRel32(disp))
