@@ -47,6 +47,23 @@ class Side {
     return {};
   }
 
+  // Addresses where translation stops: the code hook stops a run when the PC leaves this
+  // side's code, but only once the block there has been translated, and that is whatever
+  // the page holds (random bytes around a function). Unicorn 2.0.1 aborts the process
+  // translating some invalid encodings (x64 `ff /3` and `ff /5` with a register operand),
+  // so every place the code is known to continue at (outside this side's code) is an exit,
+  // checked before an instruction there is translated. Indirect branches stay with the hook.
+  Result<void> stopAt(std::vector<uint64_t> exits) {
+    std::erase_if(exits, [&](uint64_t a) { return a >= begin_ && a < end_; });
+    std::sort(exits.begin(), exits.end());
+    exits.erase(std::unique(exits.begin(), exits.end()), exits.end());
+    if (exits.empty()) return {};
+    if (uc_ctl_exits_enable(engine_.get()) != UC_ERR_OK ||
+        uc_ctl_set_exits(engine_.get(), exits.data(), exits.size()) != UC_ERR_OK)
+      return internalError("cannot set the checker's exits");
+    return {};
+  }
+
   bool materialise(uint64_t page) {
     if (pages_.count(page)) return true;
     if (uc_mem_map(engine_.get(), page, kPage, UC_PROT_ALL) != UC_ERR_OK) return false;
@@ -142,8 +159,14 @@ Result<TrampolineCheck> checkTrampoline(const Arch& arch, const TrampolineReques
   // Two engines for all states (uc_open costs ~0.5 ms): memory is unmapped between states.
   Side original(arch, entry, entry + trampoline.displacedBytes);
   Side relocated(arch, trampoline.address, trampoline.address + trampoline.bytes.size());
-  for (Side* side : {&original, &relocated})
+  // Where the displaced code goes on: its branch and call targets (data references too:
+  // reaching one as code ends a run as well) and the resume address.
+  std::vector<uint64_t> exits = {trampoline.resumeAddress};
+  for (const AddressRange& r : relocatorFor(arch).references(request)) exits.push_back(r.begin);
+  for (Side* side : {&original, &relocated}) {
     if (auto opened = side->open(); !opened) return opened.error();
+    if (auto stopped = side->stopAt(exits); !stopped) return stopped.error();
+  }
   for (uint32_t s = 0; s < states; ++s) {
     Rng rng = Rng::forSchedule(seed, s);
     const uint64_t memorySeed = rng.next();
