@@ -137,8 +137,7 @@ bool unicornExecutes(uint32_t word) {
   if (child < 0) return false;
   if (child > 0) {
     int status = 0;
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
   }
   const int null = open("/dev/null", O_WRONLY);  // QEMU's last words are expected
@@ -265,7 +264,7 @@ TEST(TrampolinePropertyRegression, Arm64LiteralLoadReadingTheOverwrittenEntryIsR
 // "disas_simd_three_reg_same_fp16: ... g_assert_not_reached"). The filter must say no.
 TEST(TrampolinePropertyRegression, Arm64FilterRejectsAWordUnicornAbortsOn) {
   EXPECT_FALSE(unicornExecutes(0x0EC02FD8));
-  EXPECT_TRUE(unicornExecutes(0xAA0103E0));  // mov x0, x1
+  EXPECT_TRUE(unicornExecutes(0xAA0103E0));   // mov x0, x1
   EXPECT_FALSE(unicornExecutes(0x00000000));  // udf #0
 }
 
