@@ -127,6 +127,7 @@ Result<json> processFunction(const Relocator& relocator, const FunctionInput& f,
   auto check = checkTrampoline(arch, request, t, redirect->bytes, options.states);
   if (!check) return check.error();
   out["states_checked"] = check->states;
+  out["states_skipped"] = check->skipped;
   if (check->equivalent) {
     out["verdict"] = "relocated";
     out["reason"] = "";
@@ -152,6 +153,8 @@ void printText(const json& r) {
     fmt::print("\n  MISMATCH: {}", r["reason"].get<std::string>());
   else
     fmt::print(" | equivalent over {} states", r["states_checked"].get<uint32_t>());
+  if (const uint32_t skipped = r["states_skipped"].get<uint32_t>(); skipped > 0)
+    fmt::print(" ({} skipped: the original's registers led it to the patched bytes)", skipped);
   fmt::print("\n");
 }
 

@@ -280,6 +280,40 @@ TEST(TrampolineCheck, StopsWhereTheCodeContinuesWithoutTranslatingIt) {
   EXPECT_EQ(check->states, 16u);
 }
 
+// A plain register load, copied as it is: in state 23 of seed 1, x15 = entry + 63, so the
+// original reads its own first byte (0xe1) and the trampoline run the redirect's (0x00).
+// That compares the patch with what it replaced, not the relocation (the copied load reads
+// the same bytes from either place): the checker skips the state instead of calling the
+// trampoline a mismatch ("state 23: x1 0xe1 vs 0x0").
+TEST(TrampolineCheck, SkipsAStateWhoseRegistersPointTheOriginalAtThePatchedEntry) {
+  const Built b = build({"ldurb", &arm64Arch(), fromWords({0x385C11E1, 0xd65f03c0})});  // ldurb w1, [x15, #-63]
+  ASSERT_TRUE(b.relocation.trampoline) << b.relocation.refusal;
+  auto check = checkTrampoline(arm64Arch(), b.request, *b.relocation.trampoline, b.patch, 24);
+  ASSERT_TRUE(check.ok()) << check.error().message;
+  EXPECT_TRUE(check->equivalent) << check->difference;
+  EXPECT_EQ(check->states, 24u);
+  EXPECT_EQ(check->skipped, 1u);
+}
+
+// ...but a trampoline whose displaced code names the patched bytes itself is compared in
+// every state: mov rax, [rip-7] relocated without refusing (the displacement fixed up to
+// the same target) reads the redirect where the original read its own bytes.
+TEST(TrampolineCheck, ComparesEveryStateWhenTheDisplacedCodeNamesThePatchedEntry) {
+  const Built b = build({"rip", &x64Arch(), fromHex("48 8b 05 10 00 00 00 c3")});
+  ASSERT_TRUE(b.relocation.trampoline);
+  TrampolineRequest request = b.request;
+  std::memcpy(&request.function[3], "\xf9\xff\xff\xff", 4);  // mov rax, [rip-7]: the entry
+  ASSERT_FALSE(x64Relocator().relocate(request).trampoline);
+  Trampoline unrefused = *b.relocation.trampoline;
+  const auto disp = static_cast<int32_t>(kEntry - (unrefused.address + 7));
+  std::memcpy(&unrefused.bytes[3], &disp, 4);
+  auto check = checkTrampoline(x64Arch(), request, unrefused, b.patch);
+  ASSERT_TRUE(check.ok());
+  EXPECT_FALSE(check->equivalent);
+  EXPECT_NE(check->difference.find("rax"), std::string::npos) << check->difference;
+  EXPECT_EQ(check->skipped, 0u);
+}
+
 TEST(TrampolineCheck, IgnoresOnlyTheDeclaredScratchRegister) {
   const Built b = build({"far", &arm64Arch(), fromWords({0x14000040, 0xd65f03c0}), 0x10000000, nullptr, 4});
   ASSERT_TRUE(b.relocation.trampoline);
