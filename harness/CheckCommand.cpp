@@ -219,7 +219,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                       {"depth", settings.depth},
                       {"seed", settings.seed},
                       {"points", pointsName(inputs.value()->points)},
-                      {"reduction", settings.reduction == Reduction::kNone ? "none" : "sleep-sets"},
+                      {"reduction", reductionName(settings.reduction)},
                       {"pruned", result.pruned},
                       {"shard", fmt::format("{}/{}", shard.index, shard.count)}};
   json patches = json::array();

@@ -175,6 +175,7 @@ TEST_P(Explore, ShardsPartitionTheSchedules) {
   auto inputs = prepared(scenario("atomic"), [](Scenario& s) { s.threadCount = 3; });
   for (StrategyKind strategy : {StrategyKind::kExhaustive, StrategyKind::kRandom}) {
     ExploreOptions o = optionsFor(strategy, strategy == StrategyKind::kRandom ? 100 : 1000000);
+    o.racesNameBranches = false;  // as every sharded run does
     const uint64_t whole = explore(inputs, o).schedules;
     for (uint32_t shards : {2u, 3u}) {
       uint64_t sum = 0;
@@ -228,7 +229,7 @@ TEST_P(Explore, PatcherStoresLandBetweenAnyTwoInstructions) {
   auto session = Session::create(inputs, false);
   ASSERT_TRUE(session.ok());
   const uint64_t counterAt = inputs->base->imageBase + inputs->base->findFunction("race_counter")->begin;
-  DepthFirstSearch search({}, 1, false);
+  DepthFirstSearch search({}, 1, Reduction::kNone);
   std::set<uint64_t> counts;
   uint64_t schedules = 0;
   do {

@@ -9,6 +9,9 @@ namespace hph {
 namespace {
 
 constexpr size_t kBlockCountCacheSize = 1 << 13;
+// How many forgotten code pages an engine may translate anew before it is renewed (at
+// ~9 KB of translations a page measured, some 40 MB per engine).
+constexpr uint64_t kForgottenPagesPerEngine = 4096;
 
 uint32_t ucPermissions(uint32_t permissions) {
   uint32_t out = 0;
@@ -105,16 +108,20 @@ Result<void> Machine::watchInstructions(const std::vector<AddressRange>& ranges,
     else
       merged.push_back(r);
   }
-  hooked = everywhere ? std::vector<AddressRange>{{1, 0}} : merged;  // begin > end: everywhere
-  watched_ = hooked;
-  for (const AddressRange& r : hooked) {
+  watched_ = everywhere ? std::vector<AddressRange>{{1, 0}} : merged;  // begin > end: everywhere
+  if (auto installed = installWatchHooks(); !installed) return installed;
+  forgetAllCode();
+  return {};
+}
+
+Result<void> Machine::installWatchHooks() {
+  for (const AddressRange& r : watched_) {
     uc_hook h;
     if (uc_hook_add(engine_.get(), &h, UC_HOOK_CODE, reinterpret_cast<void*>(&onWatched), this, r.begin, r.end - 1) !=
         UC_ERR_OK)
       return internalError("cannot install the watch hook");
     watchHooks_.push_back(h);
   }
-  forgetAllCode();
   return {};
 }
 
@@ -125,14 +132,43 @@ bool Machine::watches(uint64_t address) const {
 
 Result<void> Machine::trackDataAccesses(const std::vector<AddressRange>& ranges) {
   removeHooks(dataHooks_);
-  for (const AddressRange& r : ranges) {
+  tracked_ = ranges;
+  if (auto installed = installDataHooks(); !installed) return installed;
+  forgetAllCode();
+  return {};
+}
+
+Result<void> Machine::installDataHooks() {
+  for (const AddressRange& r : tracked_) {
     uc_hook h;
     if (uc_hook_add(engine_.get(), &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&onData), this,
                     r.begin, r.end - 1) != UC_ERR_OK)
       return internalError("cannot install the data hook");
     dataHooks_.push_back(h);
   }
-  forgetAllCode();
+  return {};
+}
+
+Result<void> Machine::renewEngine() {
+  auto fresh = arch_.openEngine();
+  if (!fresh) return fresh.error();
+  for (const auto& r : memory_.regions())
+    if (uc_err err = uc_mem_map_ptr(fresh->get(), r->base, r->size, ucPermissions(r->permissions), r->bytes.get());
+        err != UC_ERR_OK)
+      return internalError(fmt::format("cannot map {} at 0x{:x}: {}", r->name, r->base, ucErrorText(err)));
+  const bool counting = countingInstructions(), precise = preciseHook_ != 0;
+  watchdog_.reset();  // it holds the old engine
+  engine_ = std::move(fresh).value();
+  watchHooks_.clear();
+  dataHooks_.clear();
+  blockHook_ = preciseHook_ = 0;
+  if (auto hooks = installHooks(); !hooks) return hooks;
+  if (auto hooks = installWatchHooks(); !hooks) return hooks;
+  if (auto hooks = installDataHooks(); !hooks) return hooks;
+  if (!counting) setInstructionCounting(false);
+  if (precise) setPrecisePc(true);
+  forgottenPages_ = 0;
+  ++blockGeneration_;
   return {};
 }
 
@@ -155,6 +191,7 @@ bool Machine::writeGuest(uint64_t address, std::span<const uint8_t> bytes) const
 bool Machine::writeCode(uint64_t address, std::span<const uint8_t> bytes) {
   if (!engine_.write(address, bytes)) return false;
   engine_.forgetCode(address, address + bytes.size());
+  ++forgottenPages_;
   ++blockGeneration_;
   return true;
 }
@@ -187,6 +224,7 @@ void Machine::restore(const MemorySnapshot& snapshot) {
         if (!same) {
           engine_.forgetCode(region.base + offset, region.base + offset + page);
           codeChanged = true;
+          ++forgottenPages_;
         }
       }
     }
@@ -199,6 +237,11 @@ void Machine::restore(const MemorySnapshot& snapshot) {
   shimCalls_ = snapshot.shimCalls;
   lastError_ = snapshot.lastError;
   if (codeChanged) ++blockGeneration_;
+  // Between schedules the hot code is small: translating it again in a fresh engine
+  // costs far less than the memory the abandoned translations would hold. A renewal that
+  // failed halfway leaves no engine to trust: every later run reports it.
+  if (forgottenPages_ >= kForgottenPagesPerEngine && !renewalFailed_)
+    if (auto renewed = renewEngine(); !renewed) renewalFailed_ = renewed.error();
 }
 
 std::string Machine::symbolize(uint64_t address) const {
@@ -257,6 +300,7 @@ Result<CallResult> Machine::call(uint64_t entry, std::span<const uint64_t> args,
 }
 
 RunStop Machine::run(uint64_t budget, std::optional<RunWatchdog::Clock::time_point> deadline) {
+  if (renewalFailed_) return RunStop{.kind = StopKind::kError, .error = renewalFailed_};
   budget_ = budget;
   budgetStopPc_.reset();
   executedThisRun_ = 0;

@@ -46,7 +46,8 @@ void Footprint::normalize() {
 }
 
 bool Footprint::conflictsWith(const Footprint& other) const {
-  if (global || other.global) return true;
+  if (global || other.global || opaque || other.opaque) return true;
+  if ((exited && other.actor == kPatcher) || (other.exited && actor == kPatcher)) return true;
   // A store conflicts with any fetch or data access of the same bytes.
   if (overlapsAny(stored, other.fetched) || overlapsAny(other.stored, fetched) || overlapsAny(stored, other.stored))
     return true;

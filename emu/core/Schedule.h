@@ -64,6 +64,11 @@ struct Footprint {
   std::vector<uint64_t> writes;
   std::vector<AddressRange> stored;  // patcher stores
   bool global = false;               // created, woke or blocked a thread: conflicts with everything
+  // Touched nothing tracked: what the actor did commutes with everything, but as the
+  // transition a sleep set holds for it, it predicts nothing, so it conflicts with everything.
+  bool opaque = false;
+  // The thread returned: what the patcher waits for (a release, a retry) may change.
+  bool exited = false;
 
   void normalize();  // sort and dedupe reads/writes
   bool conflictsWith(const Footprint& other) const;

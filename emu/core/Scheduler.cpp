@@ -26,10 +26,14 @@ void Scheduler::closeTransition(bool conflictsWithAll) {
   if (run_.transitionOpen && run_.wantFootprints) {
     transition.normalize();
     // A transition that did nothing observable yet (chosen, then stopped at once before
-    // its first instruction) says nothing about what that actor will do: assume the worst.
-    if (conflictsWithAll || (transition.fetched.empty() && transition.reads.empty() && transition.writes.empty() &&
-                             transition.stored.empty()))
-      transition.global = true;
+    // its first instruction) says nothing about what that actor will do next: as a
+    // sleeping transition it is opaque. What it did (nothing) still orders nothing.
+    const bool touchedNothing = transition.fetched.empty() && transition.reads.empty() &&
+                                transition.writes.empty() && transition.stored.empty() && !transition.exited;
+    // The patcher's steps that store nothing (sync-all, cache maintenance, release, PC
+    // moves) are what the checkers judge threads' positions by: they conflict with all.
+    if (conflictsWithAll || (touchedNothing && transition.actor == kPatcher)) transition.global = true;
+    if (touchedNothing) transition.opaque = true;
     run_.source->transitionDone(transition);
     ++run_.transitionsReported;
   }
@@ -240,8 +244,9 @@ void Scheduler::runGuest(ActorId thread, ActorId* next) {
     return;
   case StopKind::kReturned:
     endSlice(fmt::format("returned {:#x}", process_.threads()[thread].exitCode));
-    // Its exit changes what others observe (GetExitCodeThread, waits, deadlocks).
-    run_.transition.global = true;
+    // Its exit changes what others observe: through shims (GetExitCodeThread, waits),
+    // whose transitions conflict with everything, and the patcher's waits for threads.
+    run_.transition.exited = true;
     *next = decide(PointKind::kSwitch, 0);
     return;
   case StopKind::kBlocked:

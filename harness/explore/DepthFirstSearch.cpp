@@ -14,9 +14,9 @@ template <class Entries> bool containsActor(const Entries& entries, ActorId acto
 bool SearchNode::asleep(ActorId actor) const { return containsActor(sleep, actor); }
 bool SearchNode::explored(ActorId actor) const { return containsActor(done, actor); }
 
-DepthFirstSearch::DepthFirstSearch(std::vector<SearchNode> prefix, uint32_t preemptionBound, bool sleepSets)
+DepthFirstSearch::DepthFirstSearch(std::vector<SearchNode> prefix, uint32_t preemptionBound, Reduction reduction)
     : path_(std::move(prefix)), fixed_(path_.size()), replay_(path_.size()), bound_(preemptionBound),
-      sleepSets_(sleepSets) {}
+      sleepSets_(reduction != Reduction::kNone), dpor_(reduction == Reduction::kDpor) {}
 
 ActorId DepthFirstSearch::choose(const SchedulingPoint& point) {
   const size_t i = point.index;
@@ -34,6 +34,7 @@ ActorId DepthFirstSearch::choose(const SchedulingPoint& point) {
   node.enabled.assign(point.enabled.begin(), point.enabled.end());
   node.current = point.current;
   node.currentEnabled = point.currentEnabled;
+  node.kind = point.kind;
   if (i > 0) {
     const SearchNode& parent = path_[i - 1];
     node.preemptionsBefore = parent.preemptionsBefore + parent.cost(parent.chosen);
@@ -47,6 +48,8 @@ ActorId DepthFirstSearch::choose(const SchedulingPoint& point) {
   for (ActorId a : order) {
     if (node.asleep(a) || node.preemptionsBefore + node.cost(a) > bound_) continue;
     node.chosen = a;
+    // A fetch version is not an actor whose order races decide: try every one.
+    if (dpor_) node.backtrack = node.kind == PointKind::kFetch ? node.enabled : std::vector<ActorId>{a};
     path_.push_back(std::move(node));
     lastNode_ = i;
     return a;
@@ -68,9 +71,67 @@ void DepthFirstSearch::transitionDone(const Footprint& footprint) {
         pendingSleep_.emplace_back(actor, fp);
 }
 
+const Footprint* DepthFirstSearch::footprintAt(size_t node) const {
+  for (const auto& [actor, fp] : path_[node].done)
+    if (actor == path_[node].chosen) return &fp;
+  return nullptr;
+}
+
+ActorId DepthFirstSearch::actorAt(size_t node) const {
+  // A fetch node's choice is a version; the transition is the running thread's.
+  while (path_[node].kind == PointKind::kFetch) {
+    if (const Footprint* fp = footprintAt(node); fp && fp->actor != kNoActor) return fp->actor;
+    if (node == 0) return kNoActor;
+    --node;
+  }
+  return path_[node].chosen;
+}
+
+void DepthFirstSearch::tryAt(size_t node, ActorId actor) {
+  while (node > 0 && path_[node].kind == PointKind::kFetch) --node;  // the actor node it hangs off
+  SearchNode& n = path_[node];
+  // The fixed prefix is not this search's to backtrack: the explorer is asked instead.
+  auto add = [&](ActorId a) {
+    if (node < fixed_) {
+      const std::pair<size_t, ActorId> request{node, a};
+      if (a != n.chosen && std::find(requests_.begin(), requests_.end(), request) == requests_.end())
+        requests_.push_back(request);
+    } else if (std::find(n.backtrack.begin(), n.backtrack.end(), a) == n.backtrack.end()) {
+      n.backtrack.push_back(a);
+    }
+  };
+  if (std::find(n.enabled.begin(), n.enabled.end(), actor) != n.enabled.end())
+    add(actor);
+  else
+    for (ActorId a : n.enabled) add(a);
+}
+
+void DepthFirstSearch::analyseRun() {
+  // Transitions from the first node this run did not replay on are new.
+  const size_t from = std::min(happensBefore_.size(), path_.size());
+  happensBefore_.truncate(from);
+  blockStart_.resize(from);
+  for (size_t j = from; j < path_.size(); ++j) {
+    const ActorId actor = actorAt(j);
+    // A run that ended inside this transition (a violation, an abandoned run) never
+    // reported its footprint: it conflicts with everything.
+    Footprint unknown;
+    unknown.global = true;
+    const Footprint* fp = footprintAt(j);
+    races_.clear();
+    happensBefore_.append(actor, fp ? *fp : unknown, races_);
+    blockStart_.push_back(j > 0 && actorAt(j - 1) == actor ? blockStart_[j - 1] : j);
+    for (size_t i : races_) {
+      tryAt(i, actor);
+      tryAt(blockStart_[i], actor);
+    }
+  }
+}
+
 bool DepthFirstSearch::backtrack() {
   lastNode_ = SIZE_MAX;
   pendingSleep_.clear();
+  if (dpor_) analyseRun();
   while (path_.size() > fixed_) {
     SearchNode& node = path_.back();
     // A run that ended inside this transition (a violation) never reported its
@@ -82,8 +143,12 @@ bool DepthFirstSearch::backtrack() {
     }
     for (ActorId a : node.enabled) {
       if (node.explored(a) || node.asleep(a) || node.preemptionsBefore + node.cost(a) > bound_) continue;
+      if (dpor_ && std::find(node.backtrack.begin(), node.backtrack.end(), a) == node.backtrack.end()) continue;
       node.chosen = a;
       replay_ = path_.size();
+      // The transitions from this node on change: their analysis is redone after the run.
+      happensBefore_.truncate(path_.size() - 1);
+      blockStart_.resize(std::min(blockStart_.size(), path_.size() - 1));
       return true;
     }
     path_.pop_back();

@@ -6,6 +6,14 @@
 // Sleep sets (Godefroid 1996) prune orders that only swap independent transitions: an
 // alternative explored earlier at a node stays asleep in later siblings' subtrees until
 // a transition that conflicts with it runs (conflicts: Footprint::conflictsWith).
+//
+// Dynamic partial-order reduction (Flanagan & Godefroid 2005) on top: a node's
+// alternatives are not all its enabled actors but those a race found in some run asks
+// for (HappensBefore): when transition i races with a later transition j of actor q, q is
+// tried at i (every enabled actor, if q cannot run there). Under a preemption bound,
+// trying q at i may cost a preemption the bound does not allow, so q is also tried where
+// i's actor began the run of transitions i belongs to (Coons, Musuvathi & McKinley,
+// "Bounded partial-order reduction", OOPSLA 2013). Fetch-version nodes try every version.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +21,8 @@
 #include <vector>
 
 #include "emu/core/Schedule.h"
+#include "harness/explore/HappensBefore.h"
+#include "harness/scenario/Scenario.h"
 
 namespace hph {
 
@@ -22,6 +32,8 @@ struct SearchNode {
   bool currentEnabled = false;
   uint32_t preemptionsBefore = 0;
   ActorId chosen = kNoActor;
+  PointKind kind = PointKind::kStart;
+  std::vector<ActorId> backtrack;  // dpor: the alternatives races asked for (and the first choice)
   std::vector<std::pair<ActorId, Footprint>> sleep;  // asleep here, with their transition
   std::vector<std::pair<ActorId, Footprint>> done;   // explored from here, with theirs
 
@@ -34,7 +46,7 @@ class DepthFirstSearch final : public DecisionSource {
  public:
   // `prefix` fixes the first `prefix.size()` decisions (the last one is the branch this
   // search owns); the search backtracks no higher than that.
-  DepthFirstSearch(std::vector<SearchNode> prefix, uint32_t preemptionBound, bool sleepSets);
+  DepthFirstSearch(std::vector<SearchNode> prefix, uint32_t preemptionBound, Reduction reduction);
 
   ActorId choose(const SchedulingPoint& point) override;
   bool wantsFootprints() const override { return sleepSets_; }
@@ -42,16 +54,31 @@ class DepthFirstSearch final : public DecisionSource {
 
   // Moves to the next run of the subtree; false when it is exhausted.
   bool backtrack();
+  // dpor: records the backtracking points the races of the run just ended ask for
+  // (backtrack() does this itself; a search run only once calls it).
+  void analyseRun();
+  // dpor: alternatives races asked for at nodes of the fixed prefix, which this search
+  // does not own: (node, actor), each once.
+  const std::vector<std::pair<size_t, ActorId>>& requests() const { return requests_; }
   const std::vector<SearchNode>& path() const { return path_; }
   // A replayed prefix saw other choices than recorded: the harness is not deterministic.
   bool diverged() const { return diverged_; }
 
  private:
+  ActorId actorAt(size_t node) const;
+  const Footprint* footprintAt(size_t node) const;
+  void tryAt(size_t node, ActorId actor);
+
   std::vector<SearchNode> path_;
   size_t fixed_;
   size_t replay_;
   uint32_t bound_;
-  bool sleepSets_;
+  bool sleepSets_;  // sleep sets and dpor both reason about footprints
+  bool dpor_;
+  HappensBefore happensBefore_;  // of the nodes of path_ analysed so far
+  std::vector<size_t> blockStart_;  // per analysed node: where its actor's run of transitions began
+  std::vector<size_t> races_;       // scratch
+  std::vector<std::pair<size_t, ActorId>> requests_;
   size_t lastNode_ = SIZE_MAX;
   std::vector<std::pair<ActorId, Footprint>> pendingSleep_;
   bool diverged_ = false;

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <span>
 #include <thread>
 
+#include "harness/explore/BranchQueue.h"
 #include "harness/explore/DeadlineSource.h"
 #include "harness/explore/DepthFirstSearch.h"
 #include "harness/explore/Minimizer.h"
@@ -201,17 +203,24 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options, Coordinati
 
 // exhaustive: iterative preemption bounding. Level k counts the schedules with exactly k
 // preemptions; the first level with a violation ends the search, so the counterexample
-// has the fewest preemptions. Work items are the branches off the first (default) run;
-// each is searched depth-first by one job; shard I owns items I, I+N, ...
+// has the fewest preemptions. Work items are branches off the first (default) run; each
+// is searched depth-first by one job. Without dpor (or when sharded) every alternative at
+// every node of the first run is a branch, and shard I owns branches I, I+N, ...; with
+// dpor the first run's races name the branches, and searches add those their races ask
+// for (the set does not depend on the job count: each branch's search is a function of
+// the branch alone).
 void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordination& coordination,
                        ExploreResult& result) {
-  const bool sleepSets = options.settings.reduction == Reduction::kSleepSets;
+  const Reduction reduction = options.settings.reduction;
+  const bool racesNameBranches =
+      reduction == Reduction::kDpor && options.racesNameBranches && options.shardCount == 1;
   const uint64_t cap = options.settings.scheduleLimit();
-  DepthFirstSearch first({}, 0, sleepSets);
+  DepthFirstSearch first({}, 0, reduction);
   DeadlineSource rootGuard(first, [&] { return coordination.outOfTime(); });
   RunRecord root = sessions[0]->run(rootGuard);
   if (rootGuard.fired()) return;
   if (root.error) return coordination.fail(*root.error);
+  if (racesNameBranches) first.analyseRun();
   const std::vector<SearchNode> path = first.path();
   const bool ownsRoot = options.shardIndex == 0;
   if (ownsRoot) coordination.countSchedule(root);
@@ -225,41 +234,60 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordin
   std::optional<Candidate> best;
   std::atomic<uint64_t> counted{ownsRoot ? 1u : 0u};
   for (uint32_t level = 0; level <= options.settings.preemptionBound; ++level) {
-    struct Item {
-      size_t node;
-      ActorId actor;
+    auto withinLevel = [&](const Branch& b) {
+      const SearchNode& node = path[b.node];
+      return b.actor != node.chosen && node.preemptionsBefore + node.cost(b.actor) <= level;
     };
-    std::vector<Item> items;
-    for (size_t i = 0; i < path.size(); ++i)
-      for (ActorId a : path[i].enabled)
-        if (a != path[i].chosen && path[i].preemptionsBefore + path[i].cost(a) <= level) items.push_back({i, a});
-    std::atomic<size_t> next{options.shardIndex};
+    BranchQueue branches;
+    size_t ordinalOfBranch = 0;
+    for (size_t i = 0; i < path.size(); ++i) {
+      const std::vector<ActorId>& alternatives = racesNameBranches ? path[i].backtrack : path[i].enabled;
+      for (ActorId a : path[i].enabled) {
+        if (std::find(alternatives.begin(), alternatives.end(), a) == alternatives.end()) continue;
+        if (!withinLevel({i, a})) continue;
+        if (racesNameBranches || ordinalOfBranch++ % options.shardCount == options.shardIndex) branches.add({i, a});
+      }
+    }
     onEveryJob(sessions, [&](Session& session) {
-      for (;;) {
-        const size_t itemIndex = next.fetch_add(options.shardCount);
-        if (itemIndex >= items.size() || coordination.stopped()) return;
-        const Item& item = items[itemIndex];
-        std::vector<SearchNode> prefix(path.begin(), path.begin() + static_cast<ptrdiff_t>(item.node) + 1);
-        prefix.back().chosen = item.actor;  // `done` keeps the first run's choice and footprint
-        DepthFirstSearch search(std::move(prefix), level, sleepSets);
+      while (const std::optional<Branch> branch = branches.take()) {
+        struct Finished {
+          BranchQueue& queue;
+          ~Finished() { queue.finished(); }
+        } finished{branches};
+        if (coordination.stopped()) return branches.stop();
+        std::vector<SearchNode> prefix(path.begin(), path.begin() + static_cast<ptrdiff_t>(branch->node) + 1);
+        prefix.back().chosen = branch->actor;  // `done` keeps the first run's choice and footprint
+        DepthFirstSearch search(std::move(prefix), level, reduction);
         for (uint64_t ordinal = 0;; ++ordinal) {
-          if (coordination.outOfTime()) return;
+          if (coordination.outOfTime()) return branches.stop();
           DeadlineSource guard(search, [&] { return coordination.outOfTime(); });
           RunRecord run = session.run(guard);
-          if (guard.fired()) return;
-          if (run.error) return coordination.fail(*run.error);
-          if (search.diverged())
-            return coordination.fail(internalError("a replayed schedule took another path: the "
-                                                   "emulation is not deterministic"));
+          if (guard.fired()) return branches.stop();
+          if (run.error) {
+            coordination.fail(*run.error);
+            return branches.stop();
+          }
+          if (search.diverged()) {
+            coordination.fail(internalError("a replayed schedule took another path: the "
+                                            "emulation is not deterministic"));
+            return branches.stop();
+          }
           if (run.abandoned) {
             coordination.countPruned();
           } else if (run.preemptions == level) {
             coordination.countSchedule(run);
-            if (++counted > cap) return coordination.stopBecause("schedule cap");
+            if (++counted > cap) {
+              coordination.stopBecause("schedule cap");
+              return branches.stop();
+            }
           }
-          if (run.violation) offer(mutex, best, Candidate{std::move(run), itemIndex, ordinal});
+          if (run.violation) offer(mutex, best, Candidate{std::move(run), branch->key(), ordinal});
           if (!search.backtrack()) break;
         }
+        // Without racesNameBranches every alternative is a branch of some shard already.
+        if (racesNameBranches)
+          for (const auto& [node, actor] : search.requests())
+            if (withinLevel({node, actor})) branches.add({node, actor});
       }
     });
     if (coordination.stopped()) break;
@@ -281,7 +309,7 @@ ExploreResult explore(std::shared_ptr<const ScenarioInputs> inputs, const Explor
   ExploreResult result;
   Coordination coordination(options);
   const bool footprints =
-      options.settings.strategy == StrategyKind::kExhaustive && options.settings.reduction == Reduction::kSleepSets;
+      options.settings.strategy == StrategyKind::kExhaustive && options.settings.reduction != Reduction::kNone;
   std::vector<std::unique_ptr<Session>> sessions;
   for (uint32_t j = 0; j < std::max<uint32_t>(options.settings.jobs, 1); ++j) {
     auto session = Session::create(inputs, footprints);

@@ -22,6 +22,11 @@ struct ExploreOptions {
   // What only this run has: the shard it covers, how it is stopped, who watches it.
   uint32_t shardIndex = 0;
   uint32_t shardCount = 1;
+  // dpor: the first run's races name the branches searched off it, and searches add the
+  // ones their races ask for. Shards cannot share what their searches ask for, so a
+  // sharded run (and one with this off) branches at every alternative of the first run:
+  // more schedules, the same verdicts; its shards' schedules sum to the run with this off.
+  bool racesNameBranches = true;
   // Set by a signal (SIGINT/SIGTERM): stop before the next run, like --max-time.
   const std::atomic<bool>* interrupted = nullptr;
   // Called now and then with (schedules so far, seconds) from the exploring thread.

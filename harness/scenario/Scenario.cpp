@@ -45,6 +45,21 @@ std::optional<StrategyKind> parseStrategy(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view reductionName(Reduction reduction) {
+  switch (reduction) {
+  case Reduction::kNone: return "none";
+  case Reduction::kSleepSets: return "sleep-sets";
+  case Reduction::kDpor: return "dpor";
+  }
+  return "?";
+}
+
+std::optional<Reduction> parseReduction(std::string_view text) {
+  for (Reduction r : {Reduction::kNone, Reduction::kSleepSets, Reduction::kDpor})
+    if (reductionName(r) == text) return r;
+  return std::nullopt;
+}
+
 Result<Scenario> loadScenario(const std::string& path) {
   namespace L = limits;
   auto text = readInputText(path, L::kMaxScenarioBytes);
@@ -203,10 +218,11 @@ Result<Scenario> loadScenario(const std::string& path) {
     e.points = points == "all" ? PointsMode::kAll : PointsMode::kWatched;
   }
   if (!reduction.empty()) {
-    if (reduction != "none" && reduction != "sleep-sets")
-      return explore.error("reduction",
-                           fmt::format("'{}' is not none or sleep-sets", echoText(reduction, L::kMaxEchoedChars)));
-    e.reduction = reduction == "none" ? Reduction::kNone : Reduction::kSleepSets;
+    const auto parsed = parseReduction(reduction);
+    if (!parsed)
+      return explore.error("reduction", fmt::format("'{}' is not none, sleep-sets or dpor",
+                                                    echoText(reduction, L::kMaxEchoedChars)));
+    e.reduction = *parsed;
   }
 
   for (size_t i = 0; i < hostWriteTables.size(); ++i) {

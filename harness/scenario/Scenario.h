@@ -18,10 +18,15 @@ namespace hph {
 
 enum class StrategyKind { kRandom, kPct, kExhaustive };
 enum class PointsMode { kAll, kWatched };
-enum class Reduction { kNone, kSleepSets };
+// How the exhaustive search avoids schedules that only reorder independent transitions
+// (docs/design.md, "Reductions"): none, sleep sets, or dynamic partial-order reduction
+// with sleep sets.
+enum class Reduction { kNone, kSleepSets, kDpor };
 
 std::string_view strategyName(StrategyKind kind);
 std::optional<StrategyKind> parseStrategy(std::string_view text);
+std::string_view reductionName(Reduction reduction);
+std::optional<Reduction> parseReduction(std::string_view text);
 
 // A raw store the patcher makes (a scheduling event), instead of a patch.
 struct HostWrite {
@@ -48,7 +53,7 @@ struct ExploreSettings {
   uint32_t jobs = 0;                 // 0: every CPU this process may use
   double maxTime = 0;                // seconds; 0: no limit
   uint32_t window = 16;              // bytes watched around each patch site
-  Reduction reduction = Reduction::kSleepSets;
+  Reduction reduction = Reduction::kDpor;
   double switchProbability = 0.25;  // random: chance of a preemption at each point
 
   // The schedules to run (random, pct) or the cap (exhaustive): the count given, else

@@ -1,0 +1,119 @@
+#include "harness/explore/HappensBefore.h"
+
+#include <algorithm>
+
+namespace hph {
+
+void HappensBefore::truncate(size_t count) {
+  if (count >= events_.size()) return;
+  const size_t undoFrom = events_[count].undoBegin;
+  for (size_t u = undo_.size(); u > undoFrom; --u) {
+    const Undo& entry = undo_[u - 1];
+    tables_[entry.table][entry.key][entry.slot] = entry.previous;
+  }
+  undo_.resize(undoFrom);
+  for (size_t e = events_.size(); e > count; --e) byActor_[events_[e - 1].slot].pop_back();
+  events_.resize(count);
+}
+
+uint32_t HappensBefore::clockAt(int32_t event, uint32_t slot) const {
+  const std::vector<uint32_t>& clock = events_[static_cast<size_t>(event)].clock;
+  return slot < clock.size() ? clock[slot] : 0;
+}
+
+void HappensBefore::consider(Table table, uint64_t key, uint32_t self) {
+  const auto found = tables_[table].find(key);
+  if (found == tables_[table].end()) return;
+  const Latest& latest = found->second;
+  for (uint32_t slot = 0; slot < latest.size(); ++slot)
+    if (slot != self && latest[slot] > candidate_[slot]) candidate_[slot] = latest[slot];
+}
+
+void HappensBefore::considerSlot(Table table, uint64_t key, uint32_t self, uint32_t slot) {
+  const auto found = tables_[table].find(key);
+  if (found == tables_[table].end() || slot == self || slot >= found->second.size()) return;
+  candidate_[slot] = std::max(candidate_[slot], found->second[slot]);
+}
+
+void HappensBefore::record(Table table, uint64_t key, uint32_t slot, int32_t event) {
+  Latest& latest = tables_[table][key];
+  if (latest.size() <= slot) latest.resize(slot + 1, -1);
+  if (latest[slot] == event) return;
+  undo_.push_back({table, key, slot, latest[slot]});
+  latest[slot] = event;
+}
+
+void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vector<size_t>& races) {
+  const uint32_t self = slotOf(actor);
+  if (byActor_.size() <= self) byActor_.resize(self + 1);
+  const auto index = static_cast<int32_t>(events_.size());
+  candidate_.assign(byActor_.size(), -1);
+
+  // The latest transition of every other actor that conflicts with this one.
+  for (const AddressRange& r : footprint.fetched)
+    for (uint64_t b = r.begin; b < r.end; ++b) consider(kStoredByte, b, self);
+  for (const AddressRange& r : footprint.stored) {
+    for (uint64_t b = r.begin; b < r.end; ++b) {
+      consider(kFetchedByte, b, self);
+      consider(kStoredByte, b, self);
+    }
+    for (uint64_t g = r.begin >> 3; g < (r.end + 7) >> 3; ++g) {
+      consider(kRead, g, self);
+      consider(kWritten, g, self);
+    }
+  }
+  for (uint64_t g : footprint.reads) {
+    consider(kWritten, g, self);
+    consider(kStoredGranule, g, self);
+  }
+  for (uint64_t g : footprint.writes) {
+    consider(kWritten, g, self);
+    consider(kRead, g, self);
+    consider(kStoredGranule, g, self);
+  }
+  consider(kGlobal, 0, self);
+  if (footprint.global) consider(kAny, 0, self);
+  // An exit conflicts with the patcher's transitions (slot 0), which wait on threads.
+  if (self == 0) consider(kExited, 0, self);
+  if (footprint.exited) considerSlot(kAny, 0, self, slotOf(kPatcher));
+
+  // A conflicting transition races with this one unless it is ordered before it anyway:
+  // before this actor's previous transition, or before another actor's conflicting one.
+  const std::vector<uint32_t> none;
+  const std::vector<uint32_t>& previous =
+      byActor_[self].empty() ? none : events_[byActor_[self].back()].clock;
+  Event event;
+  event.slot = self;
+  event.position = static_cast<uint32_t>(byActor_[self].size()) + 1;
+  event.undoBegin = undo_.size();
+  event.clock = previous;
+  for (uint32_t q = 0; q < candidate_.size(); ++q) {
+    const int32_t i = candidate_[q];
+    if (i < 0) continue;
+    uint32_t ordered = q < previous.size() ? previous[q] : 0;
+    for (uint32_t r = 0; r < candidate_.size(); ++r)
+      if (r != q && candidate_[r] >= 0) ordered = std::max(ordered, clockAt(candidate_[r], q));
+    if (events_[static_cast<size_t>(i)].position > ordered) races.push_back(static_cast<size_t>(i));
+    const std::vector<uint32_t>& theirs = events_[static_cast<size_t>(i)].clock;
+    if (event.clock.size() < theirs.size()) event.clock.resize(theirs.size(), 0);
+    for (size_t s = 0; s < theirs.size(); ++s) event.clock[s] = std::max(event.clock[s], theirs[s]);
+  }
+  if (event.clock.size() <= self) event.clock.resize(self + 1, 0);
+  event.clock[self] = event.position;
+  events_.push_back(std::move(event));
+  byActor_[self].push_back(static_cast<uint32_t>(index));
+
+  for (const AddressRange& r : footprint.fetched)
+    for (uint64_t b = r.begin; b < r.end; ++b) record(kFetchedByte, b, self, index);
+  for (const AddressRange& r : footprint.stored) {
+    for (uint64_t b = r.begin; b < r.end; ++b) record(kStoredByte, b, self, index);
+    for (uint64_t g = r.begin >> 3; g < (r.end + 7) >> 3; ++g) record(kStoredGranule, g, self, index);
+  }
+  for (uint64_t g : footprint.reads) record(kRead, g, self, index);
+  for (uint64_t g : footprint.writes) record(kWritten, g, self, index);
+  if (footprint.global) record(kGlobal, 0, self, index);
+  if (footprint.exited) record(kExited, 0, self, index);
+  record(kAny, 0, self, index);
+}
+
+}  // namespace hph

@@ -1,0 +1,63 @@
+// Happens-before over the transitions of one run, for dynamic partial-order reduction
+// (Flanagan & Godefroid, POPL 2005): each transition gets a vector clock, and appending
+// one reports the earlier transitions of other actors it races with — those that
+// conflict with it (Footprint::conflictsWith) and are not already ordered before it
+// through some other transition. Reversing a race is the only reordering that can change
+// what a run does; the search adds backtracking points for exactly those.
+//
+// Transitions are indexed by the search node they start at. The search backtracks by
+// truncating: what the prefix of the run established stays, so each run pays only for
+// its new suffix.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "emu/core/Schedule.h"
+
+namespace hph {
+
+class HappensBefore {
+ public:
+  size_t size() const { return events_.size(); }
+  // Forgets transitions [count, size()).
+  void truncate(size_t count);
+  // Appends transition size() of `actor`; adds to `races` the earlier transitions it
+  // races with (at most one per other actor: its latest conflicting one).
+  void append(ActorId actor, const Footprint& footprint, std::vector<size_t>& races);
+
+ private:
+  // What earlier transitions touched, by address: for each actor, its latest transition
+  // that did. Exact (bytes for code, 8-byte granules for data, as Footprint compares
+  // them), so the latest entry per actor is that actor's latest conflicting transition.
+  enum Table : uint8_t { kFetchedByte, kStoredByte, kStoredGranule, kRead, kWritten, kGlobal, kExited, kAny, kTables };
+  using Latest = std::vector<int32_t>;  // by actor slot; -1: none
+  struct Undo {
+    Table table;
+    uint64_t key;
+    uint32_t slot;
+    int32_t previous;
+  };
+  struct Event {
+    uint32_t slot = 0;
+    uint32_t position = 0;        // 1-based among its actor's transitions
+    std::vector<uint32_t> clock;  // by actor slot: how many of its transitions precede or are this one
+    size_t undoBegin = 0;
+  };
+
+  static uint32_t slotOf(ActorId actor) { return actor == kPatcher ? 0 : static_cast<uint32_t>(actor) + 1; }
+  void consider(Table table, uint64_t key, uint32_t self);
+  void considerSlot(Table table, uint64_t key, uint32_t self, uint32_t slot);
+  void record(Table table, uint64_t key, uint32_t slot, int32_t event);
+  uint32_t clockAt(int32_t event, uint32_t slot) const;
+
+  std::vector<Event> events_;
+  std::vector<std::vector<uint32_t>> byActor_;  // by slot: its transitions, in order
+  std::array<std::unordered_map<uint64_t, Latest>, kTables> tables_;
+  std::vector<Undo> undo_;
+  std::vector<int32_t> candidate_;  // scratch, by slot: latest conflicting transition
+};
+
+}  // namespace hph
