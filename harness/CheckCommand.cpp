@@ -1,4 +1,5 @@
 #include "harness/CheckCommand.h"
+#include "harness/ProgressLine.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -64,8 +65,12 @@ std::string describeCutShort(const ExploreResult& result, const ExploreSettings&
     if (result.levelsCompleted == 0)
       why += fmt::format("; not even preemption level 0 was searched in full, of bound {}", settings.preemptionBound);
     else
-      why += fmt::format("; preemption levels 0-{} searched in full, level {} partial, of bound {}",
-                         result.levelsCompleted - 1, result.levelsCompleted, settings.preemptionBound);
+      why += fmt::format("; preemption levels 0-{} searched in full, level {} partial{}, of bound {}",
+                         result.levelsCompleted - 1, result.levelsCompleted,
+                         result.partialLevelShare >= 0
+                             ? fmt::format(" (~{} searched, estimated)", percentText(result.partialLevelShare))
+                             : "",
+                         settings.preemptionBound);
   } else {
     why += fmt::format("; {} of {} schedules run", result.schedules, settings.scheduleLimit());
   }
@@ -145,10 +150,18 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   if (settings.scheduleLimit() == 0) return refuse(badInput("--schedules: must be positive"));
   if (settings.depth == 0) return refuse(badInput("--depth: must be at least 1"));
   const bool terminal = isatty(STDERR_FILENO);
-  if (terminal)
-    exploreOptions.progress = [name = scenario->name](uint64_t n, double seconds) {
-      fmt::print(stderr, "\r\033[K{}: {} schedules, {:.1f} s", name, n, seconds);
+  if (terminal) {
+    exploreOptions.progress = [name = scenario->name](const ExploreProgress& p) {
+      fmt::print(stderr, "\r\033[K{}", progressText(name, p));
     };
+  } else if (options.progressEvery) {
+    auto last = std::make_shared<double>(0);
+    exploreOptions.progress = [name = scenario->name, every = *options.progressEvery, last](const ExploreProgress& p) {
+      if (p.seconds - *last < every) return;
+      *last = p.seconds;
+      fmt::print(stderr, "hph: {}\n", progressText(name, p));
+    };
+  }
 
   const ExploreResult result = hph::explore(inputs.value(), exploreOptions);
   if (terminal) fmt::print(stderr, "\r\033[K");
@@ -207,21 +220,23 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                result.stepsWithThreadInWindow, result.stepsWithThreadInWindow == 1 ? "" : "s", result.patchedCalls,
                result.patchedCalls == 1 ? "" : "s", vacuous ? " — vacuous: the patch was never exercised" : "");
 
-  json exploration = {{"strategy", strategyName(settings.strategy)},
-                      {"schedules", result.schedules},
-                      {"exhausted", result.exhausted},
-                      {"stopped_by", result.stoppedBy},
-                      {"preemption_bound", settings.preemptionBound},
-                      {"bound_reached", result.boundReached},
-                      {"levels_completed", result.levelsCompleted},
-                      {"cut_short", cutShort},
-                      {"accepted_partial", acceptedPartial},
-                      {"depth", settings.depth},
-                      {"seed", settings.seed},
-                      {"points", pointsName(inputs.value()->points)},
-                      {"reduction", reductionName(settings.reduction)},
-                      {"pruned", result.pruned},
-                      {"shard", fmt::format("{}/{}", shard.index, shard.count)}};
+  json exploration = {
+      {"strategy", strategyName(settings.strategy)},
+      {"schedules", result.schedules},
+      {"exhausted", result.exhausted},
+      {"stopped_by", result.stoppedBy},
+      {"preemption_bound", settings.preemptionBound},
+      {"bound_reached", result.boundReached},
+      {"levels_completed", result.levelsCompleted},
+      {"partial_level_share_estimated", result.partialLevelShare >= 0 ? json(result.partialLevelShare) : json(nullptr)},
+      {"cut_short", cutShort},
+      {"accepted_partial", acceptedPartial},
+      {"depth", settings.depth},
+      {"seed", settings.seed},
+      {"points", pointsName(inputs.value()->points)},
+      {"reduction", reductionName(settings.reduction)},
+      {"pruned", result.pruned},
+      {"shard", fmt::format("{}/{}", shard.index, shard.count)}};
   json patches = json::array();
   for (const PatchImage& p : inputs.value()->layout.patches)
     patches.push_back({{"file", p.image->path}, {"sha256", p.sha256}});

@@ -20,6 +20,8 @@ struct CheckOptions {
   std::optional<std::string> shard;  // "I/N"
   std::optional<uint32_t> jobs;
   std::optional<double> maxTime;
+  // Not on a terminal: print the progress line every this many seconds.
+  std::optional<double> progressEvery;
   std::optional<std::string> jsonPath;
   std::optional<std::string> junitPath;
   std::optional<std::string> sarifPath;

@@ -90,6 +90,10 @@ int main(int argc, char** argv) {
       ->transform(unsignedIn(0, limits::kMaxJobs));
   checkCmd->add_option("--max-time", check.maxTime, "seconds; stop cleanly: the verdict is inconclusive (exit 4)")
       ->transform(secondsIn(limits::kMaxTimeSeconds));
+  checkCmd
+      ->add_option("--progress", check.progressEvery,
+                   "seconds: print a progress line this often (a terminal shows one anyway)")
+      ->transform(secondsIn(limits::kMaxTimeSeconds));
   checkCmd->add_flag("--accept-partial", check.acceptPartial,
                      "an inconclusive search (cut short by time, a cap or a signal) of a scenario expecting "
                      "holds passes (exit 0)");

@@ -56,6 +56,10 @@ std::vector<uint8_t> CodeState::bytesAt(uint64_t address, size_t size) const {
   return {bytes.begin(), bytes.end()};
 }
 
+std::span<const uint8_t> CodeState::viewAt(uint64_t address, size_t size) const {
+  return current_.bytesAt(address, size);
+}
+
 bool CodeState::modified(uint64_t address) const {
   const auto index = current_.indexOf(address);
   return index && current_.at(*index) != original_.at(*index);

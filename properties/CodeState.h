@@ -27,6 +27,8 @@ class CodeState {
   bool tracked(uint64_t address) const;
   std::optional<uint8_t> byteAt(uint64_t address) const;  // as memory holds it now
   std::vector<uint8_t> bytesAt(uint64_t address, size_t size) const;
+  // The same without a copy: valid until the next store.
+  std::span<const uint8_t> viewAt(uint64_t address, size_t size) const;
   bool modified(uint64_t address) const;  // differs in origin: written by some store
 
   // A piece of a store: written now. The first piece of a store opens it "in flight".

@@ -32,25 +32,36 @@ void PropertyMonitor::checkFetch(uint32_t index, uint64_t pc, bool resumed) {
       }
     }
 
-  const std::vector<uint8_t> bytes = code_.bytesAt(pc, 16);
-  const DecodedInstruction insn = arch_.decode(bytes, pc);
-  const uint32_t length = insn.valid ? insn.length : 1;
-  const std::string fetched = hexBytes(std::span(bytes).first(std::min<size_t>(length, bytes.size())));
+  const std::span<const uint8_t> bytes = code_.viewAt(pc, 16);
+  const uint32_t length = lengthAt(pc, bytes);
+  // What a report shows: the instruction's bytes and text (decoded again, off the hot path).
+  auto fetched = [&] { return hexBytes(bytes.first(std::min<size_t>(length, bytes.size()))); };
+  auto text = [&] { return arch_.decode(bytes, pc).text; };
   // C4: its bytes overlap a store whose atomic pieces are only partly written.
   if (const auto flight = code_.inFlight(); flight && flight->first < pc + length && pc < flight->second) {
-    report(Property::kC4, actor, pc, code_.inFlightStep(), fetched,
+    report(Property::kC4, actor, pc, code_.inFlightStep(), fetched(),
            fmt::format("{} fetches '{}' at {} while {} is half written: a mix of old and new bytes", actorName(actor),
-                       insn.text, where(pc), stepText(code_.inFlightStep())));
+                       text(), where(pc), stepText(code_.inFlightStep())));
     if (violation_) return;
   }
   // C1: an instruction start of the code in memory now (whole old, or new).
   if (code_.misplaced(pc, length))
     return report(
-        Property::kC1, actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first), fetched,
+        Property::kC1, actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first), fetched(),
         fmt::format("{} starts an instruction at {} that is not an instruction boundary of the code in "
                     "memory after {} (it would run '{}')",
                     actorName(actor), where(pc),
-                    stepText(storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first)), insn.text));
+                    stepText(storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first)), text()));
+}
+
+uint32_t PropertyMonitor::lengthAt(uint64_t pc, std::span<const uint8_t> bytes) {
+  KnownLength& known = lengths_[pc];
+  if (known.size == bytes.size() && std::equal(bytes.begin(), bytes.end(), known.bytes.begin())) return known.length;
+  const DecodedInstruction insn = arch_.decode(bytes, pc);
+  known.size = std::min(bytes.size(), known.bytes.size());
+  std::copy_n(bytes.begin(), known.size, known.bytes.begin());
+  known.length = insn.valid ? insn.length : 1;
+  return known.length;
 }
 
 void PropertyMonitor::onBreakpoint(uint32_t index, uint64_t address, std::optional<uint64_t> continuation) {

@@ -9,9 +9,11 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "emu/core/RunMonitor.h"
@@ -143,6 +145,15 @@ class PropertyMonitor final : public RunMonitor {
   std::vector<std::pair<size_t, std::pair<uint64_t, uint64_t>>> storeLog_;  // (step, [begin, end))
   std::map<uint32_t, ThreadFacts> threads_;
   std::vector<uint8_t> arrivalState_;  // C6 scratch
+  // The length of the instruction at a pc, for the bytes it had when decoded: every
+  // watched instruction is checked, and the code under them rarely changes.
+  struct KnownLength {
+    std::array<uint8_t, 16> bytes{};
+    size_t size = 0;
+    uint32_t length = 0;
+  };
+  std::unordered_map<uint64_t, KnownLength> lengths_;
+  uint32_t lengthAt(uint64_t pc, std::span<const uint8_t> bytes);
 };
 
 }  // namespace hph

@@ -218,14 +218,18 @@ void Machine::restore(const MemorySnapshot& snapshot) {
     const uint8_t* saved = i < snapshot.bytes.size() ? snapshot.bytes[i].data() : nullptr;
     if (region.permissions & kExecute) {
       for (uint64_t offset = 0; offset < region.size; offset += page) {
-        const bool same = saved ? std::memcmp(region.bytes.get() + offset, saved + offset, page) == 0
-                                : std::all_of(region.bytes.get() + offset, region.bytes.get() + offset + page,
-                                              [](uint8_t b) { return b == 0; });
-        if (!same) {
-          engine_.forgetCode(region.base + offset, region.base + offset + page);
-          codeChanged = true;
-          ++forgottenPages_;
-        }
+        const uint8_t* now = region.bytes.get() + offset;
+        const bool same = saved ? std::memcmp(now, saved + offset, page) == 0
+                                : std::all_of(now, now + page, [](uint8_t b) { return b == 0; });
+        if (same) continue;
+        // Only the blocks over the bytes that differ: the rest of the page stays translated.
+        auto differs = [&](uint64_t i) { return now[i] != (saved ? saved[offset + i] : 0); };
+        uint64_t first = 0, last = page - 1;
+        while (!differs(first)) ++first;
+        while (!differs(last)) --last;
+        engine_.forgetCode(region.base + offset + first, region.base + offset + last + 1);
+        codeChanged = true;
+        ++forgottenPages_;
       }
     }
     if (saved)

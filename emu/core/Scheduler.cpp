@@ -28,8 +28,8 @@ void Scheduler::closeTransition(bool conflictsWithAll) {
     // A transition that did nothing observable yet (chosen, then stopped at once before
     // its first instruction) says nothing about what that actor will do next: as a
     // sleeping transition it is opaque. What it did (nothing) still orders nothing.
-    const bool touchedNothing = transition.fetched.empty() && transition.reads.empty() &&
-                                transition.writes.empty() && transition.stored.empty() && !transition.exited;
+    const bool touchedNothing = transition.fetched.empty() && transition.reads.empty() && transition.writes.empty() &&
+                                transition.stored.empty() && !transition.exited;
     // The patcher's steps that store nothing (sync-all, cache maintenance, release, PC
     // moves) are what the checkers judge threads' positions by: they conflict with all.
     if (conflictsWithAll || (touchedNothing && transition.actor == kPatcher)) transition.global = true;

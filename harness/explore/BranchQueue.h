@@ -35,7 +35,7 @@ class BranchQueue {
     ready_.notify_one();
   }
   // The next branch to search, or nullopt when every branch is searched (or stop() was
-  // called). A job that takes one calls finished() when its search is over.
+  // called). A job that takes one calls finished() when its search is over or abandoned.
   std::optional<Branch> take() {
     std::unique_lock lock(mutex_);
     ready_.wait(lock, [&] { return stopped_ || !pending_.empty() || busy_ == 0; });
@@ -45,9 +45,11 @@ class BranchQueue {
     ++busy_;
     return branch;
   }
-  void finished() {
+  // `complete`: the branch was searched to the end (not abandoned by a stop).
+  void finished(bool complete) {
     std::lock_guard lock(mutex_);
     --busy_;
+    searched_ += complete ? 1 : 0;
     if (busy_ == 0) ready_.notify_all();
   }
   void stop() {
@@ -55,9 +57,10 @@ class BranchQueue {
     stopped_ = true;
     ready_.notify_all();
   }
-  size_t searched() const {
+  // Branches searched to the end, and all branches known so far.
+  std::pair<size_t, size_t> searchedOfKnown() const {
     std::lock_guard lock(mutex_);
-    return seen_.size() - pending_.size() - busy_;
+    return {searched_, seen_.size()};
   }
 
  private:
@@ -66,6 +69,7 @@ class BranchQueue {
   std::deque<Branch> pending_;
   std::set<Branch> seen_;
   size_t busy_ = 0;
+  size_t searched_ = 0;
   bool stopped_ = false;
 };
 

@@ -16,7 +16,7 @@ bool SearchNode::explored(ActorId actor) const { return containsActor(done, acto
 
 DepthFirstSearch::DepthFirstSearch(std::vector<SearchNode> prefix, uint32_t preemptionBound, Reduction reduction)
     : path_(std::move(prefix)), fixed_(path_.size()), replay_(path_.size()), bound_(preemptionBound),
-      sleepSets_(reduction != Reduction::kNone), dpor_(reduction == Reduction::kDpor) {}
+      sleepSets_(reduction == Reduction::kSleepSets), dpor_(reduction == Reduction::kDpor) {}
 
 ActorId DepthFirstSearch::choose(const SchedulingPoint& point) {
   const size_t i = point.index;
@@ -106,6 +106,21 @@ void DepthFirstSearch::tryAt(size_t node, ActorId actor) {
     for (ActorId a : n.enabled) add(a);
 }
 
+size_t DepthFirstSearch::coEnabledBefore(size_t i, ActorId actor, const Footprint& later) const {
+  auto enabledAt = [&](size_t node) {
+    const std::vector<ActorId>& e = path_[node].enabled;
+    return path_[node].kind != PointKind::kFetch && std::find(e.begin(), e.end(), actor) != e.end();
+  };
+  if (enabledAt(i)) return SIZE_MAX;
+  const ActorId racing = actorAt(i);
+  for (size_t k = i; k-- > 0;) {
+    if (actorAt(k) != racing || !enabledAt(k)) continue;
+    const Footprint* fp = footprintAt(k);
+    if (!fp || fp->conflictsWith(later)) return k;
+  }
+  return SIZE_MAX;
+}
+
 void DepthFirstSearch::analyseRun() {
   // Transitions from the first node this run did not replay on are new.
   const size_t from = std::min(happensBefore_.size(), path_.size());
@@ -124,8 +139,34 @@ void DepthFirstSearch::analyseRun() {
     for (size_t i : races_) {
       tryAt(i, actor);
       tryAt(blockStart_[i], actor);
+      // An actor that could not run at i (suspended, say) was disabled by some earlier
+      // transition of i's actor: the race that matters is with the latest one that
+      // conflicts and ran while this actor could have run instead (Flanagan & Godefroid's
+      // co-enabledness).
+      if (const size_t k = coEnabledBefore(i, actor, fp ? *fp : unknown); k != SIZE_MAX) {
+        tryAt(k, actor);
+        tryAt(blockStart_[k], actor);
+      }
     }
   }
+}
+
+double DepthFirstSearch::searchedShare() const {
+  double share = 0, weight = 1;
+  for (size_t i = fixed_; i < path_.size(); ++i) {
+    const SearchNode& node = path_[i];
+    size_t alternatives = 0, before = 0;
+    for (ActorId a : node.enabled) {
+      if (node.preemptionsBefore + node.cost(a) > bound_ || (node.asleep(a) && a != node.chosen)) continue;
+      if (dpor_ && std::find(node.backtrack.begin(), node.backtrack.end(), a) == node.backtrack.end()) continue;
+      ++alternatives;
+      if (node.explored(a) && a != node.chosen) ++before;
+    }
+    if (alternatives <= 1) continue;
+    share += weight * static_cast<double>(before) / static_cast<double>(alternatives);
+    weight /= static_cast<double>(alternatives);
+  }
+  return share;
 }
 
 bool DepthFirstSearch::backtrack() {

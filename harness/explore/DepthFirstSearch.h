@@ -7,13 +7,17 @@
 // alternative explored earlier at a node stays asleep in later siblings' subtrees until
 // a transition that conflicts with it runs (conflicts: Footprint::conflictsWith).
 //
-// Dynamic partial-order reduction (Flanagan & Godefroid 2005) on top: a node's
-// alternatives are not all its enabled actors but those a race found in some run asks
-// for (HappensBefore): when transition i races with a later transition j of actor q, q is
-// tried at i (every enabled actor, if q cannot run there). Under a preemption bound,
-// trying q at i may cost a preemption the bound does not allow, so q is also tried where
-// i's actor began the run of transitions i belongs to (Coons, Musuvathi & McKinley,
-// "Bounded partial-order reduction", OOPSLA 2013). Fetch-version nodes try every version.
+// Sleep sets under a preemption bound miss schedules: the equivalent schedule they count
+// on may need a preemption more than the bound allows (tests/ReductionTest.cpp measures
+// it). Dynamic partial-order reduction (Flanagan & Godefroid 2005) instead, without sleep
+// sets: a node's alternatives are not all its enabled actors but those a race found in
+// some run asks for (HappensBefore): when transition i races with a later transition j of
+// actor q, q is tried at i — or, if q could not run at i, at the latest earlier
+// transition of i's actor that conflicts with j while q could run, else every enabled
+// actor at i. Trying q at i may cost a preemption the bound does not allow, so q is also
+// tried where i's actor began the run of transitions i belongs to (Coons, Musuvathi &
+// McKinley, "Bounded partial-order reduction", OOPSLA 2013). Fetch-version nodes try every
+// version.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +37,7 @@ struct SearchNode {
   uint32_t preemptionsBefore = 0;
   ActorId chosen = kNoActor;
   PointKind kind = PointKind::kStart;
-  std::vector<ActorId> backtrack;  // dpor: the alternatives races asked for (and the first choice)
+  std::vector<ActorId> backtrack;                    // dpor: the alternatives races asked for (and the first choice)
   std::vector<std::pair<ActorId, Footprint>> sleep;  // asleep here, with their transition
   std::vector<std::pair<ActorId, Footprint>> done;   // explored from here, with theirs
 
@@ -49,7 +53,7 @@ class DepthFirstSearch final : public DecisionSource {
   DepthFirstSearch(std::vector<SearchNode> prefix, uint32_t preemptionBound, Reduction reduction);
 
   ActorId choose(const SchedulingPoint& point) override;
-  bool wantsFootprints() const override { return sleepSets_; }
+  bool wantsFootprints() const override { return sleepSets_ || dpor_; }
   void transitionDone(const Footprint& footprint) override;
 
   // Moves to the next run of the subtree; false when it is exhausted.
@@ -61,6 +65,10 @@ class DepthFirstSearch final : public DecisionSource {
   // does not own: (node, actor), each once.
   const std::vector<std::pair<size_t, ActorId>>& requests() const { return requests_; }
   const std::vector<SearchNode>& path() const { return path_; }
+  // How much of the subtree is searched, estimated from the path alone: each node's
+  // alternatives are taken to root subtrees of equal size (the weighted-backtrack
+  // estimator of Kilby et al. 2006, a cousin of Knuth's 1975 random-probe estimate).
+  double searchedShare() const;
   // A replayed prefix saw other choices than recorded: the harness is not deterministic.
   bool diverged() const { return diverged_; }
 
@@ -68,6 +76,9 @@ class DepthFirstSearch final : public DecisionSource {
   ActorId actorAt(size_t node) const;
   const Footprint* footprintAt(size_t node) const;
   void tryAt(size_t node, ActorId actor);
+  // The latest node before i where i's actor ran a transition conflicting with `later`
+  // while `actor` could have run instead, when `actor` could not run at i; else SIZE_MAX.
+  size_t coEnabledBefore(size_t i, ActorId actor, const Footprint& later) const;
 
   std::vector<SearchNode> path_;
   size_t fixed_;
@@ -75,7 +86,7 @@ class DepthFirstSearch final : public DecisionSource {
   uint32_t bound_;
   bool sleepSets_;  // sleep sets and dpor both reason about footprints
   bool dpor_;
-  HappensBefore happensBefore_;  // of the nodes of path_ analysed so far
+  HappensBefore happensBefore_;     // of the nodes of path_ analysed so far
   std::vector<size_t> blockStart_;  // per analysed node: where its actor's run of transitions began
   std::vector<size_t> races_;       // scratch
   std::vector<std::pair<size_t, ActorId>> requests_;

@@ -53,12 +53,23 @@ class Coordination {
   void countSchedule(const RunRecord& run) {
     stepsWithThreadInWindow_ += run.stepsWithThreadInWindow;
     patchedCalls_ += run.patchedCalls;
-    const uint64_t n = ++schedules_;
+    ++schedules_;
     if (!options_.progress) return;
     std::lock_guard lock(mutex_);
     if (Clock::now() - lastProgress_ < kProgressInterval) return;
     lastProgress_ = Clock::now();
-    options_.progress(n, elapsed());
+    options_.progress(progress());
+  }
+  // exhaustive: a preemption level begins; `share` estimates how much of it is searched.
+  void startLevel(uint32_t level, std::function<double()> share) {
+    std::lock_guard lock(mutex_);
+    level_ = level;
+    levelShare_ = std::move(share);
+    levelStart_ = Clock::now();
+  }
+  double levelShare() {
+    std::lock_guard lock(mutex_);
+    return levelShare_ ? levelShare_() : -1;
   }
   void countPruned() { ++pruned_; }
 
@@ -70,8 +81,21 @@ class Coordination {
   const std::string& stoppedBy() const { return stoppedBy_; }
 
  private:
+  ExploreProgress progress() const {
+    ExploreProgress p{.schedules = schedules_, .seconds = elapsed(), .bound = options_.settings.preemptionBound};
+    if (level_) {
+      p.level = level_;
+      p.levelShare = levelShare_ ? levelShare_() : -1;
+      p.levelSeconds = std::chrono::duration<double>(Clock::now() - levelStart_).count();
+    }
+    return p;
+  }
+
   const ExploreOptions& options_;
   Clock::time_point start_;
+  std::optional<uint32_t> level_;
+  std::function<double()> levelShare_;
+  Clock::time_point levelStart_ = Clock::now();
   Clock::time_point lastProgress_ = Clock::now();
   std::mutex mutex_;
   std::atomic<bool> stop_{false};
@@ -86,13 +110,15 @@ class Coordination {
 // Runs work(session) on every session, each on its own thread (inline for one).
 using Sessions = std::span<const std::unique_ptr<Session>>;
 
+// work(session, job index).
 template <class Work> void onEveryJob(Sessions sessions, Work work) {
   if (sessions.size() == 1) {
-    work(*sessions[0]);
+    work(*sessions[0], size_t{0});
     return;
   }
   std::vector<std::thread> threads;
-  for (const auto& session : sessions) threads.emplace_back([&work, s = session.get()] { work(*s); });
+  for (size_t job = 0; job < sessions.size(); ++job)
+    threads.emplace_back([&work, s = sessions[job].get(), job] { work(*s, job); });
   for (std::thread& t : threads) t.join();
 }
 
@@ -138,7 +164,7 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options, Coordinati
   std::mutex mutex;
   std::optional<Candidate> best;
   std::optional<std::pair<uint64_t, Error>> firstError;  // (schedule, error), the earliest
-  onEveryJob(sessions, [&](Session& session) {
+  onEveryJob(sessions, [&](Session& session, size_t) {
     for (;;) {
       if (coordination.outOfTime()) return;
       const uint64_t k = next++;
@@ -212,8 +238,7 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options, Coordinati
 void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordination& coordination,
                        ExploreResult& result) {
   const Reduction reduction = options.settings.reduction;
-  const bool racesNameBranches =
-      reduction == Reduction::kDpor && options.racesNameBranches && options.shardCount == 1;
+  const bool racesNameBranches = reduction == Reduction::kDpor && options.racesNameBranches && options.shardCount == 1;
   const uint64_t cap = options.settings.scheduleLimit();
   DepthFirstSearch first({}, 0, reduction);
   DeadlineSource rootGuard(first, [&] { return coordination.outOfTime(); });
@@ -239,6 +264,15 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordin
       return b.actor != node.chosen && node.preemptionsBefore + node.cost(b.actor) <= level;
     };
     BranchQueue branches;
+    // Each job's estimate of how much of the branch it is searching is done.
+    std::vector<std::atomic<double>> searching(sessions.size());
+    coordination.startLevel(level, [&] {
+      const auto [searched, known] = branches.searchedOfKnown();
+      if (known == 0) return 1.0;
+      double share = static_cast<double>(searched);
+      for (const auto& job : searching) share += job.load(std::memory_order_relaxed);
+      return std::min(share / static_cast<double>(known), 1.0);
+    });
     size_t ordinalOfBranch = 0;
     for (size_t i = 0; i < path.size(); ++i) {
       const std::vector<ActorId>& alternatives = racesNameBranches ? path[i].backtrack : path[i].enabled;
@@ -248,12 +282,18 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordin
         if (racesNameBranches || ordinalOfBranch++ % options.shardCount == options.shardIndex) branches.add({i, a});
       }
     }
-    onEveryJob(sessions, [&](Session& session) {
+    onEveryJob(sessions, [&](Session& session, size_t job) {
       while (const std::optional<Branch> branch = branches.take()) {
+        // An abandoned branch keeps its share: what a stopped level covered is estimated after.
         struct Finished {
           BranchQueue& queue;
-          ~Finished() { queue.finished(); }
-        } finished{branches};
+          std::atomic<double>& share;
+          bool complete = false;
+          ~Finished() {
+            if (complete) share = 0;
+            queue.finished(complete);
+          }
+        } finished{branches, searching[job]};
         if (coordination.stopped()) return branches.stop();
         std::vector<SearchNode> prefix(path.begin(), path.begin() + static_cast<ptrdiff_t>(branch->node) + 1);
         prefix.back().chosen = branch->actor;  // `done` keeps the first run's choice and footprint
@@ -283,14 +323,21 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordin
           }
           if (run.violation) offer(mutex, best, Candidate{std::move(run), branch->key(), ordinal});
           if (!search.backtrack()) break;
+          searching[job].store(search.searchedShare(), std::memory_order_relaxed);
         }
+        finished.complete = true;
         // Without racesNameBranches every alternative is a branch of some shard already.
         if (racesNameBranches)
           for (const auto& [node, actor] : search.requests())
             if (withinLevel({node, actor})) branches.add({node, actor});
       }
     });
-    if (coordination.stopped()) break;
+    if (coordination.stopped()) {
+      result.partialLevelShare = coordination.levelShare();
+      coordination.startLevel(level, nullptr);
+      break;
+    }
+    coordination.startLevel(level, nullptr);
     result.boundReached = level;
     result.levelsCompleted = level + 1;
     if (best) break;

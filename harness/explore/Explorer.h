@@ -14,6 +14,19 @@
 
 namespace hph {
 
+// How far an exploration is, for a progress line.
+struct ExploreProgress {
+  uint64_t schedules = 0;
+  double seconds = 0;
+  // exhaustive: the preemption level being searched (levels below it are complete), and
+  // the estimated share of it searched (DepthFirstSearch::searchedShare over its branches),
+  // with the seconds spent on it; share < 0 when nothing can be estimated yet.
+  std::optional<uint32_t> level;
+  uint32_t bound = 0;
+  double levelShare = -1;
+  double levelSeconds = 0;
+};
+
 struct ExploreOptions {
   // How to explore: the scenario's [explore] with the command line's overrides. `jobs`
   // is the number of workers planned (JobLimit.h; 0 runs one); watch, points and window
@@ -29,8 +42,8 @@ struct ExploreOptions {
   bool racesNameBranches = true;
   // Set by a signal (SIGINT/SIGTERM): stop before the next run, like --max-time.
   const std::atomic<bool>* interrupted = nullptr;
-  // Called now and then with (schedules so far, seconds) from the exploring thread.
-  std::function<void(uint64_t, double)> progress;
+  // Called now and then from an exploring thread.
+  std::function<void(const ExploreProgress&)> progress;
 };
 
 struct ExploreResult {
@@ -44,6 +57,7 @@ struct ExploreResult {
   std::string stoppedBy;                    // "", "counterexample", "max-time", "schedule cap", "signal"
   uint32_t boundReached = 0;                // exhaustive: highest preemption level completed
   uint32_t levelsCompleted = 0;             // exhaustive: preemption levels 0..n-1 searched in full
+  double partialLevelShare = -1;            // cut short: the estimated share of the next level searched
   std::optional<RunRecord> counterexample;  // minimised, re-run with its trace
   std::optional<Error> error;
   double seconds = 0;

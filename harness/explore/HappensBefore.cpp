@@ -80,8 +80,7 @@ void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vecto
   // A conflicting transition races with this one unless it is ordered before it anyway:
   // before this actor's previous transition, or before another actor's conflicting one.
   const std::vector<uint32_t> none;
-  const std::vector<uint32_t>& previous =
-      byActor_[self].empty() ? none : events_[byActor_[self].back()].clock;
+  const std::vector<uint32_t>& previous = byActor_[self].empty() ? none : events_[byActor_[self].back()].clock;
   Event event;
   event.slot = self;
   event.position = static_cast<uint32_t>(byActor_[self].size()) + 1;
@@ -114,6 +113,29 @@ void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vecto
   if (footprint.global) record(kGlobal, 0, self, index);
   if (footprint.exited) record(kExited, 0, self, index);
   record(kAny, 0, self, index);
+}
+
+}  // namespace hph
+
+namespace hph {
+
+uint64_t HappensBefore::traceKey() const {
+  std::vector<const Event*> order;
+  for (const Event& e : events_) order.push_back(&e);
+  std::sort(order.begin(), order.end(), [](const Event* a, const Event* b) {
+    return std::pair(a->slot, a->position) < std::pair(b->slot, b->position);
+  });
+  uint64_t key = 14695981039346656037ull;  // FNV-1a
+  auto mix = [&](uint64_t v) { key = (key ^ v) * 1099511628211ull; };
+  for (const Event* e : order) {
+    mix(e->slot);
+    mix(e->position);
+    size_t used = e->clock.size();
+    while (used > 0 && e->clock[used - 1] == 0) --used;  // a shorter clock is the same clock
+    for (size_t s = 0; s < used; ++s) mix(e->clock[s]);
+    mix(~uint64_t{0});
+  }
+  return key;
 }
 
 }  // namespace hph

@@ -27,6 +27,10 @@ class HappensBefore {
   // Appends transition size() of `actor`; adds to `races` the earlier transitions it
   // races with (at most one per other actor: its latest conflicting one).
   void append(ActorId actor, const Footprint& footprint, std::vector<size_t>& races);
+  // Names the Mazurkiewicz trace of the transitions so far: runs that only reorder
+  // independent transitions get the same key (each transition, named by its actor and
+  // its place among that actor's transitions, with what precedes it).
+  uint64_t traceKey() const;
 
  private:
   // What earlier transitions touched, by address: for each actor, its latest transition

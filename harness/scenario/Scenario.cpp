@@ -220,8 +220,8 @@ Result<Scenario> loadScenario(const std::string& path) {
   if (!reduction.empty()) {
     const auto parsed = parseReduction(reduction);
     if (!parsed)
-      return explore.error("reduction", fmt::format("'{}' is not none, sleep-sets or dpor",
-                                                    echoText(reduction, L::kMaxEchoedChars)));
+      return explore.error(
+          "reduction", fmt::format("'{}' is not none, sleep-sets or dpor", echoText(reduction, L::kMaxEchoedChars)));
     e.reduction = *parsed;
   }
 
