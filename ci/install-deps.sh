@@ -16,6 +16,8 @@ packages=(
   python3-junitparser
   # The formatter the format check (ci/check-format.sh, a test) runs.
   clang-format-22
+  # Google Benchmark's compare.py (/usr/share/benchmark/compare.py), for bench/README.md.
+  libbenchmark-tools
 )
 # nodejs may come with its own npm (NodeSource): only ask Debian for npm when there is none.
 command -v npm >/dev/null || packages+=(npm)

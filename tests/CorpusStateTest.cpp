@@ -27,6 +27,9 @@ uint64_t ticks(void);
 uint64_t bump_keyed(uint64_t);
 uint64_t keyed_worker(uint64_t);
 uint64_t patch_worker(uint64_t);
+uint64_t worker_5(uint64_t);
+uint64_t worker_10(uint64_t);
+uint64_t worker_20(uint64_t);
 uint64_t keyed_patch_worker(uint64_t);
 uint64_t scaled(uint64_t);
 uint64_t scaled_worker(uint64_t);
@@ -53,6 +56,9 @@ const std::vector<StatefulFunction>& statefulFunctions() {
       {"counter", "keyed_worker", true, [](uint64_t a) { return keyed_worker(a); }},
       {"counter", "keyed_verify", true, [](uint64_t) { return keyed_verify(); }},
       {"counter", "patch_worker", true, [](uint64_t a) { return patch_worker(a); }},
+      {"counter", "worker_5", true, [](uint64_t a) { return worker_5(a); }},
+      {"counter", "worker_10", true, [](uint64_t a) { return worker_10(a); }},
+      {"counter", "worker_20", true, [](uint64_t a) { return worker_20(a); }},
       {"counter", "keyed_patch_worker", true, [](uint64_t a) { return keyed_patch_worker(a); }},
       {"counter", "scaled", true, [](uint64_t a) { return scaled(a); }},
       {"counter", "scaled_worker", true, [](uint64_t a) { return scaled_worker(a); }},

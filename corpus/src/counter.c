@@ -38,6 +38,10 @@ CORPUS_EXPORT uint64_t worker(uint64_t index) { return run_worker(index, bump, C
  * every call through the patched entry adds scheduling points. */
 CORPUS_EXPORT uint64_t patch_worker(uint64_t index) { return run_worker(index, bump, PATCH_WORKER_CALLS); }
 CORPUS_EXPORT uint64_t verify(void) { return no_update_lost(&g_counter); }
+/* Sized between the two, for the exploration benchmarks (bench/ReductionBench.cpp). */
+CORPUS_EXPORT uint64_t worker_5(uint64_t index) { return run_worker(index, bump, 5); }
+CORPUS_EXPORT uint64_t worker_10(uint64_t index) { return run_worker(index, bump, 10); }
+CORPUS_EXPORT uint64_t worker_20(uint64_t index) { return run_worker(index, bump, 20); }
 
 CORPUS_EXPORT uint64_t counter_value(void) { return g_counter; }
 

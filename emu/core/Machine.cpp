@@ -9,9 +9,6 @@ namespace hph {
 namespace {
 
 constexpr size_t kBlockCountCacheSize = 1 << 13;
-// How many forgotten code pages an engine may translate anew before it is renewed (at
-// ~9 KB of translations a page measured, some 40 MB per engine).
-constexpr uint64_t kForgottenPagesPerEngine = 4096;
 
 uint32_t ucPermissions(uint32_t permissions) {
   uint32_t out = 0;
@@ -168,6 +165,7 @@ Result<void> Machine::renewEngine() {
   if (!counting) setInstructionCounting(false);
   if (precise) setPrecisePc(true);
   forgottenPages_ = 0;
+  ++renewals_;
   ++blockGeneration_;
   return {};
 }
