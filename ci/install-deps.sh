@@ -16,8 +16,9 @@ packages=(
   python3-junitparser
   # The formatter the format check (ci/check-format.sh, a test) runs.
   clang-format-22
-  # Google Benchmark's compare.py (/usr/share/benchmark/compare.py), for bench/README.md.
-  libbenchmark-tools
+  # Google Benchmark's compare.py (/usr/share/benchmark/compare.py, run by the system
+  # python, which needs scipy), for bench/README.md.
+  libbenchmark-tools python3-scipy
 )
 # nodejs may come with its own npm (NodeSource): only ask Debian for npm when there is none.
 command -v npm >/dev/null || packages+=(npm)
