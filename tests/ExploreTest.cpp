@@ -171,6 +171,29 @@ TEST_P(Explore, JobsDoNotChangeTheResult) {
   }
 }
 
+// The vacuity counters of a sampled run with a violation count the schedules up to it
+// only: a second job finishing schedules past it must not add to them.
+TEST_P(Explore, JobsDoNotChangeTheVacuityCountersOfAViolatedRun) {
+  const std::string stem = GetParam() == "x64" ? "canary-impure-call" : "canary-stale-veneer";
+  auto scenario = loadScenario(scenarioPath(stem + "." + GetParam() + ".toml"));
+  ASSERT_TRUE(scenario.ok());
+  auto inputs = prepareScenario(*scenario);
+  ASSERT_TRUE(inputs.ok());
+  ExploreOptions o = optionsFor(StrategyKind::kRandom, 5000);
+  o.settings.switchProbability = 0.05;  // rare switches: the violation comes after many schedules
+  const ExploreResult one = explore(*inputs, o);
+  ASSERT_TRUE(one.counterexample);
+  ASSERT_GT(one.schedules, 2u);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    o.settings.jobs = 2;
+    const ExploreResult two = explore(*inputs, o);
+    ASSERT_TRUE(two.counterexample);
+    EXPECT_EQ(two.schedules, one.schedules);
+    EXPECT_EQ(two.patchedCalls, one.patchedCalls);
+    EXPECT_EQ(two.stepsWithThreadInWindow, one.stepsWithThreadInWindow);
+  }
+}
+
 TEST_P(Explore, ShardsPartitionTheSchedules) {
   auto inputs = prepared(scenario("atomic"), [](Scenario& s) { s.threadCount = 3; });
   for (StrategyKind strategy : {StrategyKind::kExhaustive, StrategyKind::kRandom}) {

@@ -14,6 +14,7 @@
 #include "harness/explore/BranchQueue.h"
 #include "harness/explore/DeadlineSource.h"
 #include "harness/explore/DepthFirstSearch.h"
+#include "harness/explore/InOrderTally.h"
 #include "harness/explore/Minimizer.h"
 #include "harness/explore/PctStrategy.h"
 #include "harness/explore/RandomStrategy.h"
@@ -50,9 +51,9 @@ class Coordination {
     if (!error_) error_ = std::move(error);
     stop_ = true;
   }
-  void countSchedule(const RunRecord& run) {
-    stepsWithThreadInWindow_ += run.stepsWithThreadInWindow;
-    patchedCalls_ += run.patchedCalls;
+  // `vacuity`: add its vacuity counters too (sampled runs tally theirs in order instead).
+  void countSchedule(const RunRecord& run, bool vacuity = true) {
+    if (vacuity) addVacuity(run.stepsWithThreadInWindow, run.patchedCalls);
     ++schedules_;
     if (!options_.progress) return;
     std::lock_guard lock(mutex_);
@@ -72,6 +73,10 @@ class Coordination {
     return levelShare_ ? levelShare_() : -1;
   }
   void countPruned() { ++pruned_; }
+  void addVacuity(uint64_t stepsWithThreadInWindow, uint64_t patchedCalls) {
+    stepsWithThreadInWindow_ += stepsWithThreadInWindow;
+    patchedCalls_ += patchedCalls;
+  }
 
   uint64_t schedules() const { return schedules_; }
   uint64_t pruned() const { return pruned_; }
@@ -164,6 +169,7 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options, Coordinati
   std::mutex mutex;
   std::optional<Candidate> best;
   std::optional<std::pair<uint64_t, Error>> firstError;  // (schedule, error), the earliest
+  InOrderTally tally;
   onEveryJob(sessions, [&](Session& session, size_t) {
     for (;;) {
       if (coordination.outOfTime()) return;
@@ -186,7 +192,8 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options, Coordinati
         while (k < seen && !firstViolation.compare_exchange_weak(seen, k)) {}
         continue;
       }
-      coordination.countSchedule(run);
+      coordination.countSchedule(run, false);
+      const std::pair<uint64_t, uint64_t> vacuity{run.stepsWithThreadInWindow, run.patchedCalls};
       if (run.violation) {
         uint64_t seen = firstViolation.load();
         while (k < seen && !firstViolation.compare_exchange_weak(seen, k)) {}
@@ -194,8 +201,11 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options, Coordinati
         std::lock_guard lock(mutex);
         if (!best || k < best->item) best = Candidate{std::move(run), k, 0};
       }
+      tally.add(k, vacuity.first, vacuity.second, firstViolation.load());
     }
   });
+  const auto [windowSteps, replacementCalls] = tally.total(firstViolation.load());
+  coordination.addVacuity(windowSteps, replacementCalls);
   if (firstError && (!best || firstError->first < best->item)) return coordination.fail(firstError->second);
   if (best) {
     // Every schedule before the earliest violation ran; count exactly those.
