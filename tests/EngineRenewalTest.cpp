@@ -16,11 +16,9 @@ class EngineRenewal : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EngineRenewal, HappensAndChangesNoRun) {
   const std::string file = GetParam() == "x64" ? "patch-padding-short-jmp.x64.toml" : "patch-b-direct.arm64.toml";
-  auto scenario = loadScenario(std::string(HPH_CORPUS_DIR) + "/scenarios/" + file);
-  ASSERT_TRUE(scenario.ok());
-  auto inputs = prepareScenario(*scenario);
-  ASSERT_TRUE(inputs.ok()) << inputs.error().message;
-  auto session = Session::create(*inputs, false);
+  auto inputs = preparedScenario(corpusScenario(file));
+  ASSERT_TRUE(inputs);
+  auto session = Session::create(inputs, false);
   ASSERT_TRUE(session.ok());
   Machine& machine = (*session)->machine();
 

@@ -16,17 +16,10 @@
 namespace hph::test {
 namespace {
 
-std::string scenarioPath(const std::string& name) { return std::string(HPH_CORPUS_DIR) + "/scenarios/" + name; }
-
 // A corpus scenario, adjusted by the test, ready to explore.
 std::shared_ptr<const ScenarioInputs> prepared(const std::string& name,
                                                const std::function<void(Scenario&)>& adjust = {}) {
-  auto scenario = loadScenario(scenarioPath(name));
-  EXPECT_TRUE(scenario.ok()) << scenario.error().message;
-  if (adjust) adjust(*scenario);
-  auto inputs = prepareScenario(*scenario);
-  EXPECT_TRUE(inputs.ok()) << inputs.error().message;
-  return inputs.ok() ? *inputs : nullptr;
+  return preparedScenario(corpusScenario(name), adjust);
 }
 
 ExploreOptions optionsFor(StrategyKind strategy, uint64_t schedules = 1000000) {
@@ -175,18 +168,16 @@ TEST_P(Explore, JobsDoNotChangeTheResult) {
 // only: a second job finishing schedules past it must not add to them.
 TEST_P(Explore, JobsDoNotChangeTheVacuityCountersOfAViolatedRun) {
   const std::string stem = GetParam() == "x64" ? "canary-impure-call" : "canary-stale-veneer";
-  auto scenario = loadScenario(scenarioPath(stem + "." + GetParam() + ".toml"));
-  ASSERT_TRUE(scenario.ok());
-  auto inputs = prepareScenario(*scenario);
-  ASSERT_TRUE(inputs.ok());
+  auto inputs = prepared(stem + "." + GetParam() + ".toml");
+  ASSERT_TRUE(inputs);
   ExploreOptions o = optionsFor(StrategyKind::kRandom, 5000);
   o.settings.switchProbability = 0.05;  // rare switches: the violation comes after many schedules
-  const ExploreResult one = explore(*inputs, o);
+  const ExploreResult one = explore(inputs, o);
   ASSERT_TRUE(one.counterexample);
   ASSERT_GT(one.schedules, 2u);
   for (int attempt = 0; attempt < 3; ++attempt) {
     o.settings.jobs = 2;
-    const ExploreResult two = explore(*inputs, o);
+    const ExploreResult two = explore(inputs, o);
     ASSERT_TRUE(two.counterexample);
     EXPECT_EQ(two.schedules, one.schedules);
     EXPECT_EQ(two.patchedCalls, one.patchedCalls);

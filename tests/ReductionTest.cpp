@@ -112,9 +112,9 @@ TEST(HappensBefore, ReorderingIndependentTransitionsKeepsTheTrace) {
 }
 
 // Forwards a search's decisions and names the trace of every run that completed.
-class TraceRecorder final : public DecisionSource {
+class TraceKeys final : public DecisionSource {
  public:
-  explicit TraceRecorder(DepthFirstSearch& search) : search_(search) {}
+  explicit TraceKeys(DepthFirstSearch& search) : search_(search) {}
   ActorId choose(const SchedulingPoint& point) override {
     const ActorId chosen = search_.choose(point);
     if (chosen == kAbandon) abandoned_ = true;
@@ -123,10 +123,8 @@ class TraceRecorder final : public DecisionSource {
   bool wantsFootprints() const override { return true; }
   void transitionDone(const Footprint& footprint) override {
     if (search_.wantsFootprints()) search_.transitionDone(footprint);
-    // A fetch-version decision splits a thread's transition: the halves are its own.
-    Footprint f = footprint;
     std::vector<size_t> races;
-    trace_.append(f.actor, f, races);
+    trace_.append(footprint.actor, footprint, races);
   }
   // Ends a run: its trace key, or nullopt for an abandoned run.
   std::optional<uint64_t> finish() {
@@ -154,7 +152,7 @@ Explored traces(const std::shared_ptr<const ScenarioInputs>& inputs, uint32_t bo
   EXPECT_TRUE(session.ok());
   if (!session) return out;
   DepthFirstSearch search({}, bound, reduction);
-  TraceRecorder recorder(search);
+  TraceKeys recorder(search);
   do {
     const RunRecord run = (*session)->run(recorder);
     EXPECT_FALSE(run.error) << run.error->message;
@@ -171,12 +169,7 @@ Explored traces(const std::shared_ptr<const ScenarioInputs>& inputs, uint32_t bo
 
 std::shared_ptr<const ScenarioInputs> prepared(const std::string& name,
                                                const std::function<void(Scenario&)>& adjust = {}) {
-  auto scenario = loadScenario(std::string(HPH_CORPUS_DIR) + "/scenarios/" + name);
-  EXPECT_TRUE(scenario.ok()) << scenario.error().message;
-  if (adjust) adjust(*scenario);
-  auto inputs = prepareScenario(*scenario);
-  EXPECT_TRUE(inputs.ok()) << inputs.error().message;
-  return inputs.ok() ? *inputs : nullptr;
+  return preparedScenario(corpusScenario(name), adjust);
 }
 
 struct TraceCase {

@@ -86,10 +86,12 @@ std::string slurp(const std::string& path) {
 }
 }  // namespace
 
-std::shared_ptr<const ScenarioInputs> preparedScenario(const std::string& path) {
+std::shared_ptr<const ScenarioInputs> preparedScenario(const std::string& path,
+                                                       const std::function<void(Scenario&)>& adjust) {
   auto s = loadScenario(path);
   EXPECT_TRUE(s.ok()) << s.error().message;
   if (!s) return nullptr;
+  if (adjust) adjust(*s);
   auto inputs = prepareScenario(*s);
   EXPECT_TRUE(inputs.ok()) << inputs.error().message;
   return inputs ? *inputs : nullptr;

@@ -1,6 +1,7 @@
 // Shared helpers for the tests: corpus paths, loaded corpus images, running the CLI.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,8 +35,9 @@ struct LoadedCorpusImage {
 std::unique_ptr<LoadedCorpusImage> loadCorpusImage(const std::string& name,
                                                    std::optional<uint64_t> base = std::nullopt);
 
-// A scenario loaded and prepared (asserts on failure: nullptr then).
-std::shared_ptr<const ScenarioInputs> preparedScenario(const std::string& path);
+// A scenario loaded, adjusted by the test, and prepared (asserts on failure: nullptr then).
+std::shared_ptr<const ScenarioInputs> preparedScenario(const std::string& path,
+                                                       const std::function<void(Scenario&)>& adjust = {});
 // The decisions that run every step of the plan before any thread runs.
 std::vector<std::pair<uint64_t, ActorId>> patcherFirst(const Plan& plan);
 // The whole plan first, then the threads; then `function` of patch image `index` is

@@ -150,9 +150,7 @@ Result<void> Machine::renewEngine() {
   auto fresh = arch_.openEngine();
   if (!fresh) return fresh.error();
   for (const auto& r : memory_.regions())
-    if (uc_err err = uc_mem_map_ptr(fresh->get(), r->base, r->size, ucPermissions(r->permissions), r->bytes.get());
-        err != UC_ERR_OK)
-      return internalError(fmt::format("cannot map {} at 0x{:x}: {}", r->name, r->base, ucErrorText(err)));
+    if (auto mapped = mapInto(*fresh, *r); !mapped) return mapped;
   const bool counting = countingInstructions(), precise = preciseHook_ != 0;
   watchdog_.reset();  // it holds the old engine
   engine_ = std::move(fresh).value();
@@ -173,11 +171,15 @@ Result<void> Machine::renewEngine() {
 Result<Region*> Machine::map(uint64_t base, uint64_t size, uint32_t permissions, std::string name) {
   auto region = memory_.add(base, size, permissions, std::move(name));
   if (!region) return region;
-  Region* r = region.value();
-  if (uc_err err = uc_mem_map_ptr(engine_.get(), r->base, r->size, ucPermissions(permissions), r->bytes.get());
+  if (auto mapped = mapInto(engine_, *region.value()); !mapped) return mapped.error();
+  return region.value();
+}
+
+Result<void> Machine::mapInto(const Engine& engine, const Region& r) {
+  if (uc_err err = uc_mem_map_ptr(engine.get(), r.base, r.size, ucPermissions(r.permissions), r.bytes.get());
       err != UC_ERR_OK)
-    return internalError(fmt::format("cannot map {} at 0x{:x}: {}", r->name, r->base, ucErrorText(err)));
-  return r;
+    return internalError(fmt::format("cannot map {} at 0x{:x}: {}", r.name, r.base, ucErrorText(err)));
+  return {};
 }
 
 bool Machine::readGuest(uint64_t address, std::span<uint8_t> out) const { return engine_.read(address, out); }

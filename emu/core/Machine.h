@@ -211,6 +211,8 @@ class Machine {
   Machine(const Arch& arch, Engine engine);
   Result<void> installHooks();
   Result<void> installWatchHooks();
+  // Maps a region's host bytes into an engine (uc_mem_map_ptr).
+  static Result<void> mapInto(const Engine& engine, const Region& region);
   Result<void> installDataHooks();
   // Replaces the engine by a fresh one over the same memory, with the same hooks: the
   // only way to give back the translation buffer's memory (see forgottenPages_).
