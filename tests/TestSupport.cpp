@@ -119,11 +119,37 @@ uint64_t callAfterPatching(const std::string& path, size_t index, const std::str
   return value.ok() ? value->value : 0;
 }
 
+namespace {
+
+// Sends `signal` to the child once its stderr holds `cue`.
+struct SignalCue {
+  std::string cue;
+  int signal = 0;
+};
+
+CommandResult runChild(const std::string& program, const std::vector<std::string>& args, double timeoutSeconds,
+                       const SignalCue* cue);
+
+}  // namespace
+
 CommandResult runHph(const std::vector<std::string>& args, double timeoutSeconds) {
   return runProgram(HPH_BINARY, args, timeoutSeconds);
 }
 
+CommandResult runHphSignalledOn(const std::vector<std::string>& args, const std::string& cue, int signal,
+                                double timeoutSeconds) {
+  const SignalCue signalCue{cue, signal};
+  return runChild(HPH_BINARY, args, timeoutSeconds, &signalCue);
+}
+
 CommandResult runProgram(const std::string& program, const std::vector<std::string>& args, double timeoutSeconds) {
+  return runChild(program, args, timeoutSeconds, nullptr);
+}
+
+namespace {
+
+CommandResult runChild(const std::string& program, const std::vector<std::string>& args, double timeoutSeconds,
+                       const SignalCue* cue) {
   const std::string out = writeTempFile("stdout.txt", {});
   const std::string err = writeTempFile("stderr.txt", {});
   const pid_t pid = fork();
@@ -142,7 +168,12 @@ CommandResult runProgram(const std::string& program, const std::vector<std::stri
   CommandResult result;
   if (timeoutSeconds > 0) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeoutSeconds);
+    bool signalled = false;
     while (waitpid(pid, &status, WNOHANG) == 0) {
+      if (cue && !signalled && slurp(err).find(cue->cue) != std::string::npos) {
+        kill(pid, cue->signal);
+        signalled = true;
+      }
       if (std::chrono::steady_clock::now() >= deadline) {
         kill(-pid, SIGKILL);
         kill(pid, SIGKILL);
@@ -161,5 +192,7 @@ CommandResult runProgram(const std::string& program, const std::vector<std::stri
   result.err = slurp(err);
   return result;
 }
+
+}  // namespace
 
 }  // namespace hph::test

@@ -56,5 +56,9 @@ struct CommandResult {
 CommandResult runHph(const std::vector<std::string>& args, double timeoutSeconds = 0);
 // Any program by path (no shell; stdin is /dev/null): exit code 127 when it cannot be run.
 CommandResult runProgram(const std::string& program, const std::vector<std::string>& args, double timeoutSeconds = 0);
+// Runs hph and sends it `signal` once its stderr holds `cue` (a line it prints when it is
+// far enough along), so the test does not guess how long a cold start takes.
+CommandResult runHphSignalledOn(const std::vector<std::string>& args, const std::string& cue, int signal,
+                                double timeoutSeconds);
 
 }  // namespace hph::test
