@@ -6,12 +6,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "harness/Diagnostics.h"
 #include "harness/Interruption.h"
+#include "harness/WorkerProcess.h"
 #include "harness/explore/Explorer.h"
 #include "harness/explore/JobLimit.h"
 #include "harness/explore/ReplayToken.h"
@@ -85,7 +88,18 @@ struct ScenarioOutcome {
   int exitCode = kExitHolds;
 };
 
-ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& options, Shard shard) {
+// Fault injection for the tests of worker isolation: HPH_TEST_WORKER_DIES="NAME:SIGNAL"
+// makes the worker exploring scenario NAME raise SIGNAL at its first progress beat.
+std::optional<int> injectedDeath(const std::string& scenarioName) {
+  const char* spec = std::getenv("HPH_TEST_WORKER_DIES");
+  if (!spec) return std::nullopt;
+  const std::string text(spec);
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || text.substr(0, colon) != scenarioName) return std::nullopt;
+  return std::atoi(text.c_str() + colon + 1);
+}
+
+ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& options, Shard shard, WorkerBeacon* beacon) {
   ScenarioOutcome outcome;
   auto refuse = [&](const Error& error) {
     reportError(error);
@@ -163,6 +177,16 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
     };
   }
 
+  if (beacon) {
+    // The beacon tells the parent how far this worker got, should it die.
+    exploreOptions.progress = [shown = std::move(exploreOptions.progress), beacon,
+                               death = injectedDeath(scenario->name)](const ExploreProgress& p) {
+      beacon->schedules = p.schedules;
+      beacon->milliseconds = static_cast<uint64_t>(p.seconds * 1000);
+      if (shown) shown(p);
+      if (death) raise(*death);
+    };
+  }
   const ExploreResult result = hph::explore(inputs.value(), exploreOptions);
   if (terminal) fmt::print(stderr, "\r\033[K");
   if (result.error) return refuse(*result.error);
@@ -337,6 +361,53 @@ void printVerdictTable(const json& scenarios) {
   }
 }
 
+// checkScenario in a worker process (WorkerProcess.h): a worker that dies leaves an
+// internal error for its scenario, and the other scenarios run on.
+ScenarioOutcome checkScenarioInWorker(const std::string& path, const CheckOptions& options, Shard shard,
+                                      const InterruptionScope& interruption) {
+  const WorkerExit exit = runInWorker(
+      [&](WorkerBeacon& beacon) {
+        const ScenarioOutcome outcome = checkScenario(path, options, shard, &beacon);
+        return json{{"report", outcome.report}, {"exit_code", outcome.exitCode}}.dump(
+            -1, ' ', false, nlohmann::json::error_handler_t::replace);
+      },
+      *options.interrupted, [&] { return interruption.signal(); });
+  if (exit.output) {
+    const json parsed = json::parse(*exit.output, nullptr, false);
+    if (!parsed.is_discarded() && parsed.contains("report") && parsed.contains("exit_code"))
+      return {parsed["report"], parsed["exit_code"].get<int>()};
+  }
+  // What the scenario file says of itself, when it can be read at all.
+  const auto scenario = loadScenario(path);
+  const std::string name = scenario ? scenario->name : std::filesystem::path(path).stem().string();
+  std::string message;
+  if (!exit.error.empty())
+    message = exit.error;
+  else if (exit.signal)
+    message = fmt::format(
+        "the exploration worker died of {} after {} schedule{} ({:.1f} s); the other scenarios and the reports are "
+        "unaffected. Run this scenario alone with the same options to reproduce it",
+        signalName(exit.signal), exit.schedules, exit.schedules == 1 ? "" : "s", exit.seconds);
+  else
+    message = fmt::format("the exploration worker exited with status {} without a verdict", exit.exitStatus);
+  fmt::print("FAIL {}: internal-error — {}\n", name, message);
+  fmt::print(stderr, "{}: internal error: {}\n", path, message);
+  ScenarioOutcome outcome;
+  outcome.exitCode = kExitInternal;
+  outcome.report = {{"file", path},
+                    {"name", name},
+                    {"verdict", "internal-error"},
+                    {"message", message},
+                    {"as_expected", false},
+                    {"arch", scenario ? json(std::string(archOf(scenario->arch).name())) : json("")},
+                    {"expect", scenario ? json(verdictText(scenario->expect)) : json("-")},
+                    {"worker",
+                     {{"signal", exit.signal ? json(signalName(exit.signal)) : json(nullptr)},
+                      {"schedules_before_death", exit.schedules}}},
+                    {"timing", json::object()}};
+  return outcome;
+}
+
 }  // namespace
 
 int runCheck(const CheckOptions& given) {
@@ -368,7 +439,7 @@ int runCheck(const CheckOptions& given) {
                         {"timing", json::object()}};
       fmt::print("FAIL {}: inconclusive — not explored: interrupted by a signal before it began\n", path);
     } else {
-      outcome = checkScenario(path, options, shard);
+      outcome = checkScenarioInWorker(path, options, shard, interruption);
     }
     badInput |= outcome.exitCode == kExitBadInput;
     internal |= outcome.exitCode == kExitInternal;

@@ -361,5 +361,37 @@ TEST(CheckCli, ASignalLeavesEveryReport) {
   EXPECT_EQ(report["exit_code"], kExitInconclusive) << accepted.out;
 }
 
+// Each scenario is explored in a worker process: one that dies (here by injection, in
+// the field a crash inside the emulator) costs its own scenario an internal error, and
+// the other verdicts and every report survive. On the old in-process exploration the
+// SIGSEGV ended hph itself (exit 139) with no report.
+TEST(CheckCli, ADyingWorkerLeavesTheOtherVerdictsAndEveryReport) {
+  const std::string json = writeTempFile("dying-worker.json", {});
+  const std::string junit = writeTempFile("dying-worker.xml", {});
+  setenv("HPH_TEST_WORKER_DIES", "atomic64-arm64:11", 1);
+  const CommandResult r = runHph({"check", scenario("atomic64.arm64.toml"), scenario("race.x64.toml"), "--schedules",
+                                  "100000000", "--json", json, "--junit", junit},
+                                 300);
+  unsetenv("HPH_TEST_WORKER_DIES");
+  EXPECT_EQ(r.exitCode, kExitInternal) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAIL atomic64-arm64: internal-error — the exploration worker died of SIGSEGV"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("PASS race-x64: violation:invariant (as expected)"), std::string::npos) << r.out;
+  const auto report = readJson(json);
+  ASSERT_EQ(report["scenarios"].size(), 2u);
+  EXPECT_EQ(report["scenarios"][0]["verdict"], "internal-error");
+  EXPECT_EQ(report["scenarios"][0]["arch"], "arm64");
+  EXPECT_EQ(report["scenarios"][0]["worker"]["signal"], "SIGSEGV (Segmentation fault)");
+  EXPECT_GT(report["scenarios"][0]["worker"]["schedules_before_death"].get<uint64_t>(), 0u);
+  EXPECT_EQ(report["scenarios"][1]["verdict"], "violation:invariant");
+  EXPECT_EQ(report["scenarios"][1]["as_expected"], true);
+  EXPECT_EQ(report["exit_code"], kExitInternal);
+  const std::vector<uint8_t> xml = readFile(junit);
+  const std::string junitText(xml.begin(), xml.end());
+  EXPECT_NE(junitText.find("errors=\"1\""), std::string::npos) << junitText;
+  EXPECT_NE(junitText.find("the exploration worker died of SIGSEGV"), std::string::npos) << junitText;
+}
+
 }  // namespace
 }  // namespace hph::test
