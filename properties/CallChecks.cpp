@@ -5,18 +5,31 @@
 // C8: a call that began after the plan's last step is new (old, after an unpatch).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
+
 #include "properties/PropertyMonitor.h"
 #include "support/HexText.h"
 
 namespace hph {
 
 void PropertyMonitor::readEntryState(std::vector<uint8_t>& out) const {
-  out.clear();
-  for (const StateRegister& r : arch_.entryStateRegisters()) {
-    const size_t at = out.size();
-    out.resize(at + r.bytes);
-    uc_reg_read(machine_->engine().get(), r.id, out.data() + at);
+  // Read at every call of a patched function: one sized buffer and one batched read.
+  const std::span<const StateRegister> registers = arch_.entryStateRegisters();
+  constexpr size_t kMaxRegisters = 64;
+  std::array<int, kMaxRegisters> ids{};
+  std::array<void*, kMaxRegisters> values{};
+  size_t bytes = 0;
+  for (const StateRegister& r : registers) bytes += r.bytes;
+  out.resize(bytes);
+  const size_t count = std::min(registers.size(), kMaxRegisters);
+  size_t at = 0;
+  for (size_t i = 0; i < count; ++i) {
+    ids[i] = registers[i].id;
+    values[i] = out.data() + at;
+    at += registers[i].bytes;
   }
+  uc_reg_read_batch(machine_->engine().get(), ids.data(), values.data(), static_cast<int>(count));
 }
 
 void PropertyMonitor::checkResult(uint32_t index, uint64_t pc) {

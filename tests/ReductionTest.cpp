@@ -121,10 +121,10 @@ class TraceKeys final : public DecisionSource {
     return chosen;
   }
   bool wantsFootprints() const override { return true; }
-  void transitionDone(const Footprint& footprint) override {
-    if (search_.wantsFootprints()) search_.transitionDone(footprint);
+  void transitionDone(Footprint& footprint) override {
     std::vector<size_t> races;
     trace_.append(footprint.actor, footprint, races);
+    if (search_.wantsFootprints()) search_.transitionDone(footprint);
   }
   // Ends a run: its trace key, or nullopt for an abandoned run.
   std::optional<uint64_t> finish() {

@@ -91,6 +91,9 @@ struct LoadedModule {
 // Guest memory as it was at one moment; restore() puts it back.
 struct MemorySnapshot {
   std::vector<std::vector<uint8_t>> bytes;  // per region, in AddressSpace order
+  // Per region, per page: all zero in the snapshot (stacks, mostly). Restoring such a page
+  // reads it and writes only when the run dirtied it, instead of copying it.
+  std::vector<std::vector<bool>> zeroPages;
   uint64_t instructionsRetired = 0;
   uint64_t shimCalls = 0;  // the virtual clock shims read
   uint32_t lastError = 0;

@@ -17,7 +17,7 @@ class ResumingSource final : public DecisionSource {
     return point.index < choices_.size() ? choices_[point.index] : inner_.choose(point);
   }
   bool wantsFootprints() const override { return inner_.wantsFootprints(); }
-  void transitionDone(const Footprint& footprint) override {
+  void transitionDone(Footprint& footprint) override {
     if (toSkip_ > 0) {
       --toSkip_;
       return;

@@ -28,6 +28,20 @@ struct RunState {
   bool timedOut = false;
   TraceRecorder trace;
 
+  // Fresh for the next run: every field reset, but the vectors each run fills again keep
+  // their memory (a run at 40 calls per thread makes thousands of choices).
+  void renew() {
+    std::vector<ActorId> keptChoices = std::move(choices), keptEnabled = std::move(enabled);
+    Footprint keptTransition = std::move(transition);
+    *this = RunState{};
+    keptChoices.clear();
+    keptEnabled.clear();
+    keptTransition.clear();
+    choices = std::move(keptChoices);
+    enabled = std::move(keptEnabled);
+    transition = std::move(keptTransition);
+  }
+
   // Data the running actor touched (8-byte granules), for sleep sets.
   void touch(uint64_t address, uint32_t size, bool write) {
     if (!wantFootprints || size == 0) return;

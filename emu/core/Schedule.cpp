@@ -45,6 +45,15 @@ void Footprint::normalize() {
   }
 }
 
+void Footprint::clear() {
+  actor = kNoActor;
+  fetched.clear();
+  reads.clear();
+  writes.clear();
+  stored.clear();
+  global = opaque = exited = false;
+}
+
 bool Footprint::conflictsWith(const Footprint& other) const {
   if (global || other.global || opaque || other.opaque) return true;
   if ((exited && other.actor == kPatcher) || (other.exited && actor == kPatcher)) return true;

@@ -71,6 +71,7 @@ struct Footprint {
   bool exited = false;
 
   void normalize();  // sort and dedupe reads/writes
+  void clear();      // empty, keeping the vectors' capacity
   bool conflictsWith(const Footprint& other) const;
 };
 
@@ -81,8 +82,9 @@ class DecisionSource {
   virtual ActorId choose(const SchedulingPoint& point) = 0;
   // Footprints cost a data hook; only sources that reduce by independence ask for them.
   virtual bool wantsFootprints() const { return false; }
-  // The transition that ended at the point about to be chosen.
-  virtual void transitionDone(const Footprint& footprint) {}
+  // The transition that ended at the point about to be chosen. The source may take what
+  // it holds, leaving it empty (with spare capacity: the scheduler fills it again).
+  virtual void transitionDone(Footprint& footprint) {}
 };
 
 struct Violation {

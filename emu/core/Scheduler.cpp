@@ -37,7 +37,8 @@ void Scheduler::closeTransition(bool conflictsWithAll) {
     run_.source->transitionDone(transition);
     ++run_.transitionsReported;
   }
-  transition = Footprint{};
+  // Cleared, not replaced: the next transition reuses the vectors' memory.
+  transition.clear();
   run_.transitionOpen = false;
 }
 
@@ -300,7 +301,7 @@ RunRecord Scheduler::run(DecisionSource& source, bool recordTrace) {
   // A traced run is one that gets reported: count, and make fault PCs exact.
   machine_.setInstructionCounting(recordTrace || alwaysCount_);
   machine_.setPrecisePc(recordTrace);
-  run_ = RunState{};
+  run_.renew();
   run_.trace = TraceRecorder(recordTrace);
   RunRecord first = runOnce(source);
   if (!run_.timedOut) return first;

@@ -22,7 +22,7 @@ class DeadlineSource final : public DecisionSource {
     return fired_ ? kAbandon : inner_.choose(point);
   }
   bool wantsFootprints() const override { return inner_.wantsFootprints(); }
-  void transitionDone(const Footprint& footprint) override { inner_.transitionDone(footprint); }
+  void transitionDone(Footprint& footprint) override { inner_.transitionDone(footprint); }
 
   // The run was abandoned because time ran out: it is no schedule and no result.
   bool fired() const { return fired_; }

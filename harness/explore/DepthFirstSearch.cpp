@@ -9,6 +9,9 @@ template <class Entries> bool containsActor(const Entries& entries, ActorId acto
   return std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return e.first == actor; });
 }
 
+// Enough for the longest suffix a run appends; more would only hold memory.
+constexpr size_t kSpareFootprints = 4096;
+
 }  // namespace
 
 bool SearchNode::asleep(ActorId actor) const { return containsActor(sleep, actor); }
@@ -42,10 +45,10 @@ ActorId DepthFirstSearch::choose(const SchedulingPoint& point) {
   if (sleepSets_) node.sleep = std::move(pendingSleep_);
   pendingSleep_.clear();
   // The default choice first, so the first run of every subtree is its cheapest.
-  std::vector<ActorId> order{defaultChoice(point)};
-  for (ActorId a : point.enabled)
-    if (a != order.front()) order.push_back(a);
-  for (ActorId a : order) {
+  const ActorId first = defaultChoice(point);
+  for (size_t k = 0; k <= point.enabled.size(); ++k) {
+    const ActorId a = k == 0 ? first : point.enabled[k - 1];
+    if (k > 0 && a == first) continue;
     if (node.asleep(a) || node.preemptionsBefore + node.cost(a) > bound_) continue;
     node.chosen = a;
     // A fetch version is not an actor whose order races decide: try every one.
@@ -57,10 +60,21 @@ ActorId DepthFirstSearch::choose(const SchedulingPoint& point) {
   return kAbandon;  // every choice is asleep or over the bound: a redundant run
 }
 
-void DepthFirstSearch::transitionDone(const Footprint& footprint) {
+void DepthFirstSearch::transitionDone(Footprint& transition) {
   if (lastNode_ >= path_.size()) return;
   SearchNode& node = path_[lastNode_];
-  if (!node.explored(node.chosen)) node.done.emplace_back(node.chosen, footprint);
+  const Footprint* kept = &transition;
+  if (!node.explored(node.chosen)) {
+    Footprint empty;
+    if (!spare_.empty()) {
+      empty = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    std::swap(empty, transition);
+    node.done.emplace_back(node.chosen, std::move(empty));
+    kept = &node.done.back().second;
+  }
+  const Footprint& footprint = *kept;
   pendingSleep_.clear();
   if (!sleepSets_) return;
   // What slept here, or was explored here before, sleeps on unless this transition
@@ -192,6 +206,13 @@ bool DepthFirstSearch::backtrack() {
       blockStart_.resize(std::min(blockStart_.size(), path_.size() - 1));
       return true;
     }
+    // Its footprints' memory serves the transitions of the next runs.
+    for (auto* entries : {&node.done, &node.sleep})
+      for (auto& [actor, fp] : *entries)
+        if (spare_.size() < kSpareFootprints) {
+          fp.clear();
+          spare_.push_back(std::move(fp));
+        }
     path_.pop_back();
   }
   return false;

@@ -54,7 +54,7 @@ class DepthFirstSearch final : public DecisionSource {
 
   ActorId choose(const SchedulingPoint& point) override;
   bool wantsFootprints() const override { return sleepSets_ || dpor_; }
-  void transitionDone(const Footprint& footprint) override;
+  void transitionDone(Footprint& footprint) override;
 
   // Moves to the next run of the subtree; false when it is exhausted.
   bool backtrack();
@@ -92,6 +92,9 @@ class DepthFirstSearch final : public DecisionSource {
   std::vector<std::pair<size_t, ActorId>> requests_;
   size_t lastNode_ = SIZE_MAX;
   std::vector<std::pair<ActorId, Footprint>> pendingSleep_;
+  // Footprints of nodes backtracked over, emptied: transitionDone trades one for the
+  // scheduler's, so a run's transitions reuse memory instead of allocating their own.
+  std::vector<Footprint> spare_;
   bool diverged_ = false;
 };
 

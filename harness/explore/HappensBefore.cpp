@@ -14,11 +14,22 @@ void HappensBefore::truncate(size_t count) {
   undo_.resize(undoFrom);
   for (size_t e = events_.size(); e > count; --e) byActor_[events_[e - 1].slot].pop_back();
   events_.resize(count);
+  clocks_.resize(count * stride_);
 }
 
 uint32_t HappensBefore::clockAt(int32_t event, uint32_t slot) const {
-  const std::vector<uint32_t>& clock = events_[static_cast<size_t>(event)].clock;
-  return slot < clock.size() ? clock[slot] : 0;
+  return slot < stride_ ? clocks_[static_cast<size_t>(event) * stride_ + slot] : 0;
+}
+
+void HappensBefore::widen(uint32_t slots) {
+  if (slots <= stride_) return;
+  const uint32_t stride = std::max({slots, stride_ * 2, 4u});
+  std::vector<uint32_t> clocks(events_.size() * stride, 0);
+  for (size_t e = 0; e < events_.size(); ++e)
+    std::copy_n(clocks_.begin() + static_cast<std::ptrdiff_t>(e * stride_), stride_,
+                clocks.begin() + static_cast<std::ptrdiff_t>(e * stride));
+  clocks_ = std::move(clocks);
+  stride_ = stride;
 }
 
 void HappensBefore::consider(Table table, uint64_t key, uint32_t self) {
@@ -46,6 +57,7 @@ void HappensBefore::record(Table table, uint64_t key, uint32_t slot, int32_t eve
 void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vector<size_t>& races) {
   const uint32_t self = slotOf(actor);
   if (byActor_.size() <= self) byActor_.resize(self + 1);
+  widen(static_cast<uint32_t>(byActor_.size()));
   const auto index = static_cast<int32_t>(events_.size());
   candidate_.assign(byActor_.size(), -1);
 
@@ -79,27 +91,29 @@ void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vecto
 
   // A conflicting transition races with this one unless it is ordered before it anyway:
   // before this actor's previous transition, or before another actor's conflicting one.
-  const std::vector<uint32_t> none;
-  const std::vector<uint32_t>& previous = byActor_[self].empty() ? none : events_[byActor_[self].back()].clock;
   Event event;
   event.slot = self;
   event.position = static_cast<uint32_t>(byActor_[self].size()) + 1;
   event.undoBegin = undo_.size();
-  event.clock = previous;
+  // This event's clock starts as its actor's previous one (zeros for its first).
+  const size_t row = events_.size() * stride_;
+  clocks_.resize(row + stride_, 0);
+  if (!byActor_[self].empty())
+    std::copy_n(clocks_.begin() + static_cast<std::ptrdiff_t>(byActor_[self].back() * stride_), stride_,
+                clocks_.begin() + static_cast<std::ptrdiff_t>(row));
+  const auto previousAt = [&](uint32_t q) { return byActor_[self].empty() ? 0u : clockAt(byActor_[self].back(), q); };
   for (uint32_t q = 0; q < candidate_.size(); ++q) {
     const int32_t i = candidate_[q];
     if (i < 0) continue;
-    uint32_t ordered = q < previous.size() ? previous[q] : 0;
+    uint32_t ordered = previousAt(q);
     for (uint32_t r = 0; r < candidate_.size(); ++r)
       if (r != q && candidate_[r] >= 0) ordered = std::max(ordered, clockAt(candidate_[r], q));
     if (events_[static_cast<size_t>(i)].position > ordered) races.push_back(static_cast<size_t>(i));
-    const std::vector<uint32_t>& theirs = events_[static_cast<size_t>(i)].clock;
-    if (event.clock.size() < theirs.size()) event.clock.resize(theirs.size(), 0);
-    for (size_t s = 0; s < theirs.size(); ++s) event.clock[s] = std::max(event.clock[s], theirs[s]);
+    const size_t theirs = static_cast<size_t>(i) * stride_;
+    for (size_t s = 0; s < stride_; ++s) clocks_[row + s] = std::max(clocks_[row + s], clocks_[theirs + s]);
   }
-  if (event.clock.size() <= self) event.clock.resize(self + 1, 0);
-  event.clock[self] = event.position;
-  events_.push_back(std::move(event));
+  clocks_[row + self] = event.position;
+  events_.push_back(event);
   byActor_[self].push_back(static_cast<uint32_t>(index));
 
   for (const AddressRange& r : footprint.fetched)
@@ -130,9 +144,10 @@ uint64_t HappensBefore::traceKey() const {
   for (const Event* e : order) {
     mix(e->slot);
     mix(e->position);
-    size_t used = e->clock.size();
-    while (used > 0 && e->clock[used - 1] == 0) --used;  // a shorter clock is the same clock
-    for (size_t s = 0; s < used; ++s) mix(e->clock[s]);
+    const uint32_t* clock = clocks_.data() + static_cast<size_t>(e - events_.data()) * stride_;
+    size_t used = stride_;
+    while (used > 0 && clock[used - 1] == 0) --used;  // a shorter clock is the same clock
+    for (size_t s = 0; s < used; ++s) mix(clock[s]);
     mix(~uint64_t{0});
   }
   return key;

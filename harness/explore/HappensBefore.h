@@ -46,8 +46,7 @@ class HappensBefore {
   };
   struct Event {
     uint32_t slot = 0;
-    uint32_t position = 0;        // 1-based among its actor's transitions
-    std::vector<uint32_t> clock;  // by actor slot: how many of its transitions precede or are this one
+    uint32_t position = 0;  // 1-based among its actor's transitions
     size_t undoBegin = 0;
   };
 
@@ -56,8 +55,14 @@ class HappensBefore {
   void considerSlot(Table table, uint64_t key, uint32_t self, uint32_t slot);
   void record(Table table, uint64_t key, uint32_t slot, int32_t event);
   uint32_t clockAt(int32_t event, uint32_t slot) const;
+  // Room for `slots` actors in every clock (rare: a thread was created).
+  void widen(uint32_t slots);
 
   std::vector<Event> events_;
+  // The events' vector clocks, one row of stride_ entries each (by actor slot: how many
+  // of its transitions precede or are this one). Flat: a run appends thousands of events.
+  std::vector<uint32_t> clocks_;
+  uint32_t stride_ = 0;
   std::vector<std::vector<uint32_t>> byActor_;  // by slot: its transitions, in order
   std::array<std::unordered_map<uint64_t, Latest>, kTables> tables_;
   std::vector<Undo> undo_;
