@@ -6,41 +6,12 @@
 
 #include "harness/Diagnostics.h"
 #include "harness/scenario/PreparedScenario.h"
+#include "plan/PlanJson.h"
 #include "support/HexText.h"
 
 namespace hph {
-namespace {
 
 using nlohmann::json;
-
-// The machine-readable form of a step: its kind and fields.
-struct StepJson {
-  json operator()(const StoreStep& s) const {
-    return {{"kind", "store"},         {"address", s.address}, {"bytes", hexBytes(s.bytes, HexLayout::kPacked)},
-            {"width", s.bytes.size()}, {"live", s.live},       {"data", s.data},
-            {"label", s.label}};
-  }
-  json operator()(const CacheMaintenanceStep& s) const {
-    return {{"kind", "cache-maintenance"},
-            {"address", s.address},
-            {"size", s.size},
-            {"label", s.label},
-            {"clean_data", s.cleanData},
-            {"invalidate_instructions", s.invalidateInstructions}};
-  }
-  json operator()(const SyncAllStep& s) const { return {{"kind", "sync-all"}, {"label", s.label}}; }
-  json operator()(const SuspendAllStep&) const { return {{"kind", "suspend-all"}}; }
-  json operator()(const ResumeAllStep&) const { return {{"kind", "resume-all"}}; }
-  json operator()(const MovePcStep& s) const {
-    return {{"kind", "move-pc"},          {"from", s.from},      {"size", s.size}, {"to", s.to},
-            {"boundaries", s.boundaries}, {"retries", s.retries}};
-  }
-  json operator()(const ReleaseStep& s) const {
-    return {{"kind", "release"}, {"address", s.address}, {"size", s.size}, {"label", s.label}};
-  }
-};
-
-}  // namespace
 
 int runPlan(const PlanOptions& options) {
   auto scenario = loadScenario(options.scenario);
@@ -66,7 +37,7 @@ int runPlan(const PlanOptions& options) {
                          {"sha256", p.sha256}});
     json steps = json::array();
     for (const Step& step : in.plan.steps) {
-      json j = std::visit(StepJson{}, step);
+      json j = stepToJson(step);
       j["description"] = describeStep(step);
       steps.push_back(std::move(j));
     }

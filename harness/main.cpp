@@ -9,6 +9,7 @@
 #include "harness/CheckCommand.h"
 #include "harness/CliRanges.h"
 #include "harness/InspectCommand.h"
+#include "harness/OnHostCommand.h"
 #include "harness/PlanCommand.h"
 #include "harness/ReplayCommand.h"
 #include "harness/TrampolineCommand.h"
@@ -116,6 +117,20 @@ int main(int argc, char** argv) {
   planCmd->add_flag("--json", plan.json, "machine-readable output");
   planCmd->footer(protocolsFooter());
 
+  OnHostOptions onhost;
+  CLI::App* onhostCmd = app.add_subcommand(
+      "onhost", "Apply a verified scenario's plan to real threads of a native process (x64, in-process patcher).");
+  onhostCmd->add_option("SCENARIO", onhost.scenarios, "scenario files (TOML)")->required();
+  onhostCmd->add_option("--patcher", onhost.patcher, "in-process (external, by ptrace: not built yet)")
+      ->capture_default_str();
+  onhostCmd->add_option("--threads", onhost.threads, "real threads calling the scenario's [threads] entry")
+      ->capture_default_str();
+  onhostCmd->add_option("--duration", onhost.duration, "seconds the threads call; the plan is applied half-way")
+      ->capture_default_str();
+  onhostCmd->add_flag("--unverified", onhost.unverified, "apply without exploring first (loudly)");
+  onhostCmd->add_option("--json", onhost.jsonPath, "write the machine-readable result (schema hph-onhost/1)");
+  onhostCmd->add_option("--job", onhost.jobPath, "also write the job the runner ran (run it again: hph-host JOB)");
+
   TrampolineOptions trampoline;
   CLI::App* trampolineCmd =
       app.add_subcommand("trampoline", "Build and check trampolines: on --hex bytes, or an IMAGE's functions.");
@@ -151,6 +166,7 @@ int main(int argc, char** argv) {
     if (*replayCmd) return runReplay(replay);
     if (*trampolineCmd) return runTrampoline(trampoline);
     if (*planCmd) return runPlan(plan);
+    if (*onhostCmd) return runOnHost(onhost);
   } catch (const std::exception& e) {
     fmt::print(stderr, "hph: internal error: {}\n", e.what());
     return kExitInternal;

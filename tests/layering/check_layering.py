@@ -18,7 +18,7 @@ import tempfile
 LAYERS = [
     ["support"],
     ["plan"],
-    ["emu/core"],
+    ["emu/core", "host"],
     ["emu/x64", "emu/arm64"],
     ["emu/pe"],
     ["patch"],

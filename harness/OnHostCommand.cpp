@@ -1,0 +1,245 @@
+#include "harness/OnHostCommand.h"
+
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "emu/pe/PeFormat.h"
+#include "harness/Diagnostics.h"
+#include "harness/HostVerdict.h"
+#include "harness/WorkerProcess.h"
+#include "harness/explore/Explorer.h"
+#include "harness/explore/ReplaySource.h"
+#include "harness/explore/Session.h"
+#include "harness/scenario/PreparedScenario.h"
+#include "host/HostJob.h"
+#include "support/HexText.h"
+
+namespace hph {
+namespace {
+
+using nlohmann::json;
+
+// The runner sits next to hph (host/CMakeLists.txt).
+std::string runnerPath() {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path() / "hph-host").string();
+}
+
+uint32_t permissionsOf(const SectionInfo& section) {
+  uint32_t p = static_cast<uint32_t>(HostPermission::kRead);
+  if (section.characteristics & pe::kSectionWrite) p |= static_cast<uint32_t>(HostPermission::kWrite);
+  if (section.executable()) p |= static_cast<uint32_t>(HostPermission::kExecute);
+  return p;
+}
+
+// Sections with their protections (headers read-only); the hotpatch area is code.
+void addProtections(HostJob& job, const PeImage& image, uint64_t base) {
+  job.protections.push_back({base, image.sizeOfHeaders, static_cast<uint32_t>(HostPermission::kRead)});
+  for (const SectionInfo& s : image.sections)
+    job.protections.push_back({base + s.virtualAddress, s.end() - s.virtualAddress, permissionsOf(s)});
+}
+
+Result<HostJob> buildJob(const ScenarioInputs& in, const OnHostOptions& options,
+                         std::vector<HostRegion>& emulatorBytes) {
+  auto machine = Machine::create(*in.base->arch);
+  if (!machine) return machine.error();
+  if (auto loaded = loadPatchedImages(**machine, *in.base, in.layout); !loaded) return loaded.error();
+  HostJob job;
+  job.arch = std::string(in.base->arch->name());
+  for (const auto& region : (*machine)->memory().regions())
+    if (region->base < Machine::kStackBase)
+      job.regions.push_back(
+          {region->base, std::vector<uint8_t>(region->bytes.get(), region->bytes.get() + region->size)});
+  addProtections(job, *in.base, in.base->imageBase);
+  job.protections.push_back(
+      {in.layout.scratchBase, kHotpatchAreaBytes,
+       static_cast<uint32_t>(HostPermission::kRead) | static_cast<uint32_t>(HostPermission::kExecute)});
+  for (const PatchImage& p : in.layout.patches) addProtections(job, *p.image, p.loadAddress);
+  job.threadEntry = in.threadEntry;
+  job.threads = options.threads;
+  job.invariantEntry = in.invariantEntry;
+  job.durationMs = static_cast<uint32_t>(options.duration * 1000);
+  job.applyAtMs = job.durationMs / 2;
+  job.plan = in.plan;
+  job.breakpointRedirects = in.breakpointRedirects;
+  for (const Step& step : in.plan.steps)
+    if (const auto* s = std::get_if<StoreStep>(&step)) job.readBack.push_back({s->address, s->bytes.size()});
+
+  // What the emulator ends with: the whole plan applied, then every thread run.
+  auto session = Session::create(std::make_shared<ScenarioInputs>(in), false);
+  if (!session) return session.error();
+  std::vector<std::pair<uint64_t, ActorId>> patcherFirst;
+  for (uint64_t i = 0; i < in.plan.steps.size(); ++i) patcherFirst.emplace_back(i, kPatcher);
+  ReplaySource schedule(patcherFirst);
+  const RunRecord run = (*session)->run(schedule);
+  if (run.error) return *run.error;
+  // A plan the emulator finds broken even applied alone (a canary) ends no state to
+  // compare with: the host's verdict stands on what its threads saw.
+  if (run.violation) return job;
+  for (const HostRange& r : job.readBack) {
+    std::vector<uint8_t> bytes(r.size);
+    (*session)->machine().readGuest(r.address, bytes);
+    emulatorBytes.push_back({r.address, std::move(bytes)});
+  }
+  return job;
+}
+
+// Runs hph-host on `job`; its result, or why it could not run.
+Result<HostResult> runRunner(const HostJob& job, const std::string& name, const std::optional<std::string>& keepJob) {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("hph-onhost-{}", getpid());
+  std::filesystem::create_directories(dir);
+  const std::string jobPath = (dir / (name + ".job.json")).string();
+  const std::string outPath = (dir / (name + ".result.json")).string();
+  {
+    std::ofstream out(jobPath);
+    out << hostJobToJson(job).dump();
+    if (!out) return internalError(fmt::format("cannot write {}", jobPath));
+  }
+  if (keepJob) {
+    std::error_code ec;
+    std::filesystem::copy_file(jobPath, *keepJob, std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) return badInput(fmt::format("--job {}: cannot write", *keepJob));
+  }
+  const std::string runner = runnerPath();
+  std::fflush(stdout);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (!freopen(outPath.c_str(), "w", stdout)) _exit(127);
+    execl(runner.c_str(), runner.c_str(), jobPath.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::ifstream in(outPath);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::filesystem::remove_all(dir);
+  if (WIFSIGNALED(status))
+    return internalError(fmt::format("{}: the runner died of {}", name, signalName(WTERMSIG(status))));
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+    return internalError(fmt::format("{}: cannot run {} (build the hph-host target)", name, runner));
+  const json parsed = json::parse(text.str(), nullptr, false);
+  std::string error;
+  auto result = parsed.is_discarded() ? std::nullopt : hostResultFromJson(parsed, error);
+  if (!result)
+    return internalError(fmt::format("{}: the runner's result: {}", name, error.empty() ? "not JSON" : error));
+  if (!result->error.empty())
+    return Error{WEXITSTATUS(status) == kExitBadInput ? Status::kBadInput : Status::kInternal,
+                 fmt::format("{}: on the host: {}", name, result->error)};
+  return *result;
+}
+
+json reportOf(const std::string& path, const std::string& name, const HostVerdict& j, const HostResult* r,
+              const OnHostOptions& options) {
+  json out = {{"file", path},
+              {"name", name},
+              {"verdict", j.verdict},
+              {"message", j.message},
+              {"patcher", options.patcher},
+              {"threads", options.threads}};
+  if (r) {
+    uint64_t total = 0;
+    for (uint64_t c : r->calls) total += c;
+    out["calls"] = total;
+    out["calls_before_plan"] = r->callsBeforePlan;
+    out["calls_after_plan"] = r->callsAfterPlan;
+    out["apply_ns"] = r->applyNanoseconds;
+    out["step_ns"] = r->stepNanoseconds;
+    out["invariant"] = r->invariant ? json(*r->invariant) : json(nullptr);
+    json bytes = json::array();
+    for (const HostRegion& b : r->finalBytes)
+      bytes.push_back({{"address", b.address}, {"bytes", hexBytes(b.bytes, HexLayout::kPacked)}});
+    out["final_bytes"] = bytes;
+  }
+  return out;
+}
+
+}  // namespace
+
+int runOnHost(const OnHostOptions& options) {
+  if (options.patcher != "in-process" && options.patcher != "external")
+    return reportError(badInput(fmt::format("--patcher '{}': not in-process or external", options.patcher)));
+  if (options.patcher == "external")
+    return reportError(badInput("--patcher external: the ptrace patcher is not built yet (issue 13); use in-process"));
+  if (options.threads == 0 || options.threads > 64) return reportError(badInput("--threads: 1 to 64"));
+  if (!(options.duration >= 0.02 && options.duration <= 600))
+    return reportError(badInput("--duration: 0.02 to 600 seconds"));
+  json scenarios = json::array();
+  int worst = kExitHolds;
+  for (const std::string& path : options.scenarios) {
+    auto scenario = loadScenario(path);
+    if (!scenario) return reportError(scenario.error());
+    auto inputs = prepareScenario(*scenario);
+    if (!inputs) return reportError(inputs.error());
+    const ScenarioInputs& in = **inputs;
+    if (in.plan.steps.empty())
+      return reportError(badInput(fmt::format("{}: patch: the scenario applies no patch", path)));
+    if (std::string(in.base->arch->name()) != "x64")
+      return reportError(
+          badInput(fmt::format("{}: arch: the {} runner is not built yet (issue 13: aarch64 under qemu-user)", path,
+                               in.base->arch->name())));
+    bool imports = !in.base->imports.empty();
+    for (const PatchImage& p : in.layout.patches) imports |= !p.image->imports.empty();
+    if (imports) return reportError(badInput(fmt::format("{}: imports: the runner binds no native shims yet", path)));
+    if (!options.unverified) {
+      // One plan verified, then applied: the exploration `hph check` runs, here.
+      ExploreOptions explore;
+      explore.settings = in.scenario.explore;
+      const ExploreResult verified = hph::explore(*inputs, explore);
+      const bool holds = !verified.error && !verified.counterexample &&
+                         (in.scenario.explore.strategy != StrategyKind::kExhaustive || verified.exhausted) &&
+                         verified.stoppedBy.empty();
+      if (!holds)
+        return reportError(badInput(fmt::format(
+            "{}: not verified: hph check does not find that it holds ({}); pass --unverified to apply it anyway", path,
+            verified.counterexample ? propertyId(verified.counterexample->violation->property)
+            : verified.error        ? verified.error->message
+                                    : "the search was cut short")));
+    } else {
+      fmt::print(stderr, "hph: warning: {}: applying a plan that was not verified (--unverified)\n", path);
+    }
+    std::vector<HostRegion> emulatorBytes;
+    auto job = buildJob(in, options, emulatorBytes);
+    if (!job) return reportError(job.error());
+    auto result = runRunner(*job, in.scenario.name, options.jobPath);
+    if (!result) return reportError(result.error());
+    auto describer = Machine::create(*in.base->arch);
+    Machine* m = nullptr;
+    if (describer && loadPatchedImages(**describer, *in.base, in.layout)) m = describer->get();
+    const HostVerdict judged = judgeHostRun(in, *result, emulatorBytes, m);
+    // The host cannot name the emulator's properties: a canary expecting any violation
+    // is caught by any violation the host sees (a fault, the invariant, stray bytes).
+    const bool expected = in.scenario.expect.kind == VerdictKind::kViolation
+                              ? judged.verdict.starts_with("violation:")
+                              : judged.verdict == verdictText(in.scenario.expect);
+    const int exitCode = expected ? kExitHolds : judged.exitCode == kExitHolds ? kExitViolated : judged.exitCode;
+    uint64_t calls = 0;
+    for (uint64_t c : result->calls) calls += c;
+    fmt::print("{} {}: {} on the host{} — {} patcher, {} threads, {} calls ({} before the plan, {} after), "
+               "applied in {:.1f} µs{}\n",
+               expected ? "PASS" : "FAIL", in.scenario.name, judged.verdict,
+               expected ? "" : fmt::format(" (expected {})", verdictText(in.scenario.expect)), options.patcher,
+               options.threads, calls, result->callsBeforePlan, result->callsAfterPlan,
+               static_cast<double>(result->applyNanoseconds) / 1000.0,
+               judged.verdict == "holds" && !emulatorBytes.empty() ? "; patched bytes equal the emulator's" : "");
+    if (!judged.message.empty()) fmt::print("  {}\n", judged.message);
+    scenarios.push_back(reportOf(path, in.scenario.name, judged, &*result, options));
+    scenarios.back()["as_expected"] = expected;
+    worst = std::max(worst, exitCode);
+  }
+  if (options.jsonPath) {
+    std::ofstream out(*options.jsonPath);
+    out << json{{"schema", "hph-onhost/1"}, {"scenarios", scenarios}, {"exit_code", worst}}.dump(2) << "\n";
+    if (!out) return reportError(badInput(fmt::format("--json {}: cannot write", *options.jsonPath)));
+  }
+  return worst;
+}
+
+}  // namespace hph

@@ -1,0 +1,29 @@
+// `hph onhost SCENARIO...`: apply the plan `hph check` verified to real threads of a
+// native process (hph-host), and judge what they saw: no guest fault, the invariant
+// holds, calls ran before and after the patch, and the patched bytes on the host are the
+// bytes the emulator ends with.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hph {
+
+enum class HostPatcher { kInProcess, kExternal };
+
+struct OnHostOptions {
+  std::vector<std::string> scenarios;
+  std::string patcher = "in-process";
+  uint32_t threads = 4;
+  double duration = 0.2;  // seconds the threads call; the plan starts half-way
+  bool unverified = false;
+  std::optional<std::string> jsonPath;
+  // Also write the job hph-host ran (to run the runner by hand: hph-host JOB).
+  std::optional<std::string> jobPath;
+};
+
+int runOnHost(const OnHostOptions& options);
+
+}  // namespace hph

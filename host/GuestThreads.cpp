@@ -1,0 +1,208 @@
+#include "host/GuestThreads.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#if defined(__x86_64__)
+#include <asm/prctl.h>
+#include <sys/syscall.h>
+#endif
+
+namespace hph {
+namespace {
+
+// The signal that parks a thread for the patcher (a real-time one: nothing else uses it).
+const int kSuspendSignal = SIGRTMIN + 3;
+constexpr auto kSuspendTimeout = std::chrono::seconds(5);
+constexpr size_t kTebBytes = 0x2000;
+
+// The one GuestThreads whose threads the handlers serve (see GuestThreads.h).
+GuestThreads* activeThreads = nullptr;
+// The slot of the guest thread running here (nullptr on the runner's own threads).
+thread_local void* currentSlot = nullptr;
+
+#if defined(__x86_64__)
+using GuestEntry = uint64_t(__attribute__((ms_abi)) *)(uint64_t);
+using GuestCall = uint64_t(__attribute__((ms_abi)) *)();
+
+// Windows x64 finds its TEB at gs:0x30 (self), stack base/limit at gs:0x08/0x10.
+void installTeb(std::vector<uint8_t>& teb) {
+  teb.assign(kTebBytes, 0);
+  const uint64_t self = reinterpret_cast<uint64_t>(teb.data());
+  std::memcpy(teb.data() + 0x30, &self, 8);
+  syscall(SYS_arch_prctl, ARCH_SET_GS, self);
+}
+uint64_t contextPc(const ucontext_t* c) { return static_cast<uint64_t>(c->uc_mcontext.gregs[REG_RIP]); }
+void setContextPc(ucontext_t* c, uint64_t pc) { c->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(pc); }
+#else
+#error "hph-host: only x86-64 is built so far (aarch64: issue 13)"
+#endif
+
+}  // namespace
+
+GuestThreads::GuestThreads() {
+  activeThreads = this;
+  struct sigaction suspend{};
+  suspend.sa_sigaction = onSuspend;
+  suspend.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&suspend.sa_mask);
+  sigaction(kSuspendSignal, &suspend, nullptr);
+  struct sigaction fault{};
+  fault.sa_sigaction = onFault;
+  fault.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sigemptyset(&fault.sa_mask);
+  for (int s : {SIGSEGV, SIGILL, SIGBUS, SIGTRAP, SIGFPE}) sigaction(s, &fault, nullptr);
+}
+
+GuestThreads::~GuestThreads() {
+  stopAndJoin();
+  activeThreads = nullptr;
+}
+
+void* GuestThreads::threadMain(void* raw) {
+  Slot& slot = *static_cast<Slot*>(raw);
+  currentSlot = &slot;
+  installTeb(slot.teb);
+  const auto entry = reinterpret_cast<GuestEntry>(slot.entry);
+  if (sigsetjmp(slot.escape, 1) == 0) {
+    while (!slot.owner->stop_.load(std::memory_order_acquire)) {
+      const auto phase = static_cast<PlanPhase>(slot.owner->phase_.load(std::memory_order_acquire));
+      entry(slot.index);
+      ++slot.calls;
+      if (phase == PlanPhase::kBefore) ++slot.before;
+      if (phase == PlanPhase::kAfter) ++slot.after;
+    }
+  }
+  slot.done.store(true, std::memory_order_release);
+  return nullptr;
+}
+
+void GuestThreads::onSuspend(int, siginfo_t*, void* context) {
+  auto* slot = static_cast<Slot*>(currentSlot);
+  if (!slot) return;
+  slot->context = static_cast<ucontext_t*>(context);
+  slot->suspended.store(true, std::memory_order_release);
+  while (!slot->resume.load(std::memory_order_acquire)) sched_yield();
+  slot->context = nullptr;
+  slot->suspended.store(false, std::memory_order_release);
+}
+
+void GuestThreads::onFault(int signal, siginfo_t*, void* context) {
+  auto* slot = static_cast<Slot*>(currentSlot);
+  if (!slot) {
+    // The runner's own code faulted: that is a crash of the runner, reported by hph.
+    ::signal(signal, SIG_DFL);
+    raise(signal);
+    return;
+  }
+  auto* saved = static_cast<ucontext_t*>(context);
+  if (signal == SIGTRAP) {
+    // x86-64 reports the int3 trap with the PC past the one-byte instruction.
+    const uint64_t at = contextPc(saved) - 1;
+    std::optional<uint64_t> continuation;
+    for (const auto& [entry, replacement] : slot->owner->breakpointRedirects_)
+      if (entry == at) continuation = replacement;  // the latest patch of a series
+    if (continuation) {
+      setContextPc(saved, *continuation);
+      return;
+    }
+  }
+  slot->faulted = true;
+  slot->fault = {slot->index, contextPc(saved), signal};
+  siglongjmp(slot->escape, 1);
+}
+
+bool GuestThreads::start(uint64_t entry, uint32_t count, std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects,
+                         std::string& error) {
+  breakpointRedirects_ = std::move(breakpointRedirects);
+  for (uint32_t i = 0; i < count; ++i) {
+    auto slot = std::make_unique<Slot>();
+    slot->owner = this;
+    slot->index = i;
+    slot->entry = entry;
+    slots_.push_back(std::move(slot));
+  }
+  for (auto& slot : slots_) {
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setstacksize(&attributes, 1 << 20);
+    const int failed = pthread_create(&slot->handle, &attributes, threadMain, slot.get());
+    pthread_attr_destroy(&attributes);
+    if (failed) {
+      error = std::string("pthread_create: ") + strerror(failed);
+      return false;
+    }
+    slot->started = true;
+  }
+  return true;
+}
+
+void GuestThreads::stopAndJoin() {
+  stop_.store(true, std::memory_order_release);
+  for (auto& slot : slots_)
+    if (slot->started) {
+      pthread_join(slot->handle, nullptr);
+      slot->started = false;
+    }
+}
+
+bool GuestThreads::suspendAll(std::string& error) {
+  for (auto& slot : slots_) {
+    if (slot->done.load(std::memory_order_acquire)) continue;
+    slot->resume.store(false, std::memory_order_release);
+    pthread_kill(slot->handle, kSuspendSignal);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kSuspendTimeout;
+  for (auto& slot : slots_) {
+    while (!slot->suspended.load(std::memory_order_acquire) && !slot->done.load(std::memory_order_acquire)) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        error = "thread " + std::to_string(slot->index) + " did not stop within 5 s";
+        resumeAll();
+        return false;
+      }
+      sched_yield();
+    }
+  }
+  return true;
+}
+
+void GuestThreads::resumeAll() {
+  for (auto& slot : slots_) slot->resume.store(true, std::memory_order_release);
+  for (auto& slot : slots_)
+    while (slot->suspended.load(std::memory_order_acquire)) sched_yield();
+}
+
+std::optional<uint64_t> GuestThreads::pcOf(size_t thread) const {
+  const Slot& slot = *slots_[thread];
+  if (!slot.suspended.load(std::memory_order_acquire) || !slot.context) return std::nullopt;
+  return contextPc(slot.context);
+}
+
+void GuestThreads::setPc(size_t thread, uint64_t pc) {
+  Slot& slot = *slots_[thread];
+  if (slot.suspended.load(std::memory_order_acquire) && slot.context) setContextPc(slot.context, pc);
+}
+
+void GuestThreads::collect(HostResult& result) const {
+  for (const auto& slot : slots_) {
+    result.calls.push_back(slot->calls);
+    result.callsBeforePlan += slot->before;
+    result.callsAfterPlan += slot->after;
+    if (slot->faulted) result.faults.push_back(slot->fault);
+  }
+}
+
+uint64_t GuestThreads::callOnThisThread(uint64_t entry) {
+  std::vector<uint8_t> teb;
+  installTeb(teb);
+  return reinterpret_cast<GuestCall>(entry)();
+}
+
+}  // namespace hph

@@ -1,0 +1,84 @@
+// Real threads running guest code: each calls the job's entry with its index, again and
+// again, until told to stop. The patcher can stop them all where they are (a signal
+// whose handler waits for the word to go on, as a debugger's suspend would), read and
+// move their PCs (in the handler's saved context), and let them go. A guest fault in one
+// (SIGSEGV, SIGILL, SIGBUS, SIGTRAP) ends that thread with a report, not the runner.
+//
+// Signal handlers are process-wide, so the one GuestThreads of a runner is reached
+// through a process-global pointer: the only global of the runner, and why it exists.
+#pragma once
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <ucontext.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "host/HostJob.h"
+
+namespace hph {
+
+// Where the plan is when a call begins: counted apart so a pass is never vacuous.
+enum class PlanPhase : int { kBefore, kApplying, kAfter };
+
+class GuestThreads {
+ public:
+  GuestThreads();
+  ~GuestThreads();
+  GuestThreads(const GuestThreads&) = delete;
+  GuestThreads& operator=(const GuestThreads&) = delete;
+
+  // Starts `count` threads calling `entry(index)`; false with `error` when it cannot.
+  // A thread trapping on an int3 at a redirect's first address continues at its second.
+  bool start(uint64_t entry, uint32_t count, std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects,
+             std::string& error);
+  void setPhase(PlanPhase phase) { phase_.store(static_cast<int>(phase), std::memory_order_release); }
+  // Stops every thread after its current call and waits for them.
+  void stopAndJoin();
+
+  // Every live thread stopped in its handler; false (and all resumed) after a timeout.
+  bool suspendAll(std::string& error);
+  void resumeAll();
+  size_t size() const { return slots_.size(); }
+  // While suspended: a thread's PC (nullopt when it is not suspended: it ended).
+  std::optional<uint64_t> pcOf(size_t thread) const;
+  void setPc(size_t thread, uint64_t pc);
+
+  // After stopAndJoin.
+  void collect(HostResult& result) const;
+  // Runs guest `entry()` on the calling thread with a TEB of its own.
+  static uint64_t callOnThisThread(uint64_t entry);
+
+ private:
+  struct Slot {
+    GuestThreads* owner = nullptr;
+    uint32_t index = 0;
+    uint64_t entry = 0;
+    pthread_t handle{};
+    bool started = false;
+    std::atomic<bool> done{false};
+    std::atomic<bool> suspended{false};
+    std::atomic<bool> resume{true};
+    ucontext_t* context = nullptr;  // while suspended
+    sigjmp_buf escape;
+    bool faulted = false;
+    HostFault fault;
+    uint64_t calls = 0, before = 0, after = 0;
+    std::vector<uint8_t> teb;
+  };
+  static void* threadMain(void* slot);
+  static void onSuspend(int, siginfo_t*, void* context);
+  static void onFault(int signal, siginfo_t*, void* context);
+
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> phase_{0};
+};
+
+}  // namespace hph

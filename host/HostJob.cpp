@@ -1,0 +1,137 @@
+#include "host/HostJob.h"
+
+#include "plan/PlanJson.h"
+#include "support/HexText.h"
+
+namespace hph {
+namespace {
+
+using nlohmann::json;
+
+json regionToJson(const HostRegion& r) {
+  return {{"address", r.address}, {"bytes", hexBytes(r.bytes, HexLayout::kPacked)}};
+}
+
+std::optional<HostRegion> regionFromJson(const json& j, std::string& error) {
+  if (!j.is_object() || !j.contains("address") || !j.contains("bytes") || !j["address"].is_number_unsigned() ||
+      !j["bytes"].is_string()) {
+    error = "a region needs 'address' and 'bytes'";
+    return std::nullopt;
+  }
+  HostRegion r{j["address"].get<uint64_t>(), {}};
+  const std::string hex = j["bytes"].get<std::string>();
+  if (!hex.empty()) {
+    auto bytes = parseHexBytes(hex, HexBytesSyntax{});
+    if (!bytes) {
+      error = "a region's 'bytes' are not hex";
+      return std::nullopt;
+    }
+    r.bytes = std::move(*bytes);
+  }
+  return r;
+}
+
+}  // namespace
+
+json hostJobToJson(const HostJob& job) {
+  json regions = json::array(), protections = json::array(), readBack = json::array();
+  for (const HostRegion& r : job.regions) regions.push_back(regionToJson(r));
+  for (const HostProtection& p : job.protections)
+    protections.push_back({{"address", p.address}, {"size", p.size}, {"permissions", p.permissions}});
+  for (const HostRange& r : job.readBack) readBack.push_back({{"address", r.address}, {"size", r.size}});
+  return {{"schema", "hph-host-job/1"},
+          {"arch", job.arch},
+          {"regions", regions},
+          {"protections", protections},
+          {"thread_entry", job.threadEntry},
+          {"threads", job.threads},
+          {"invariant_entry", job.invariantEntry ? json(*job.invariantEntry) : json(nullptr)},
+          {"duration_ms", job.durationMs},
+          {"apply_at_ms", job.applyAtMs},
+          {"plan", planToJson(job.plan)},
+          {"read_back", readBack},
+          {"breakpoint_redirects", job.breakpointRedirects}};
+}
+
+std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
+  HostJob job;
+  try {
+    if (j.value("schema", "") != "hph-host-job/1") {
+      error = "'schema': not hph-host-job/1";
+      return std::nullopt;
+    }
+    job.arch = j.at("arch").get<std::string>();
+    for (const json& r : j.at("regions")) {
+      auto region = regionFromJson(r, error);
+      if (!region) return std::nullopt;
+      job.regions.push_back(std::move(*region));
+    }
+    for (const json& p : j.at("protections"))
+      job.protections.push_back(
+          {p.at("address").get<uint64_t>(), p.at("size").get<uint64_t>(), p.at("permissions").get<uint32_t>()});
+    job.threadEntry = j.at("thread_entry").get<uint64_t>();
+    job.threads = j.at("threads").get<uint32_t>();
+    if (!j.at("invariant_entry").is_null()) job.invariantEntry = j["invariant_entry"].get<uint64_t>();
+    job.durationMs = j.at("duration_ms").get<uint32_t>();
+    job.applyAtMs = j.at("apply_at_ms").get<uint32_t>();
+    job.breakpointRedirects = j.at("breakpoint_redirects").get<std::vector<std::pair<uint64_t, uint64_t>>>();
+    for (const json& r : j.at("read_back"))
+      job.readBack.push_back({r.at("address").get<uint64_t>(), r.at("size").get<uint64_t>()});
+  } catch (const json::exception& e) {
+    error = e.what();
+    return std::nullopt;
+  }
+  auto plan = planFromJson(j["plan"], error);
+  if (!plan) {
+    error = "'plan': " + error;
+    return std::nullopt;
+  }
+  job.plan = std::move(*plan);
+  return job;
+}
+
+json hostResultToJson(const HostResult& result) {
+  json faults = json::array(), finalBytes = json::array();
+  for (const HostFault& f : result.faults) faults.push_back({{"thread", f.thread}, {"pc", f.pc}, {"signal", f.signal}});
+  for (const HostRegion& r : result.finalBytes) finalBytes.push_back(regionToJson(r));
+  return {{"schema", "hph-host-result/1"},
+          {"calls", result.calls},
+          {"calls_before_plan", result.callsBeforePlan},
+          {"calls_after_plan", result.callsAfterPlan},
+          {"faults", faults},
+          {"invariant", result.invariant ? json(*result.invariant) : json(nullptr)},
+          {"final_bytes", finalBytes},
+          {"apply_ns", result.applyNanoseconds},
+          {"step_ns", result.stepNanoseconds},
+          {"error", result.error}};
+}
+
+std::optional<HostResult> hostResultFromJson(const json& j, std::string& error) {
+  HostResult result;
+  try {
+    if (j.value("schema", "") != "hph-host-result/1") {
+      error = "'schema': not hph-host-result/1";
+      return std::nullopt;
+    }
+    result.calls = j.at("calls").get<std::vector<uint64_t>>();
+    result.callsBeforePlan = j.at("calls_before_plan").get<uint64_t>();
+    result.callsAfterPlan = j.at("calls_after_plan").get<uint64_t>();
+    for (const json& f : j.at("faults"))
+      result.faults.push_back({f.at("thread").get<uint32_t>(), f.at("pc").get<uint64_t>(), f.at("signal").get<int>()});
+    if (!j.at("invariant").is_null()) result.invariant = j["invariant"].get<uint64_t>();
+    for (const json& r : j.at("final_bytes")) {
+      auto region = regionFromJson(r, error);
+      if (!region) return std::nullopt;
+      result.finalBytes.push_back(std::move(*region));
+    }
+    result.applyNanoseconds = j.at("apply_ns").get<uint64_t>();
+    result.stepNanoseconds = j.at("step_ns").get<std::vector<uint64_t>>();
+    result.error = j.at("error").get<std::string>();
+  } catch (const json::exception& e) {
+    error = e.what();
+    return std::nullopt;
+  }
+  return result;
+}
+
+}  // namespace hph

@@ -1,0 +1,75 @@
+// What `hph onhost` hands the native runner (hph-host), and what the runner hands back:
+// both as JSON, so that the runner needs nothing of hph but the step vocabulary (it is
+// cross-built for aarch64 and links neither Unicorn nor LIEF). hph lays the images out
+// exactly as the emulator does (same addresses, relocations applied); the runner maps
+// those bytes, runs real threads over them, and applies the same Plan.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "plan/Plan.h"
+
+namespace hph {
+
+enum class HostPermission : uint32_t { kRead = 1, kWrite = 2, kExecute = 4 };
+
+struct HostRegion {
+  uint64_t address = 0;
+  std::vector<uint8_t> bytes;  // page-multiple
+};
+
+struct HostProtection {
+  uint64_t address = 0;
+  uint64_t size = 0;
+  uint32_t permissions = 0;  // HostPermission bits
+};
+
+struct HostRange {
+  uint64_t address = 0;
+  uint64_t size = 0;
+};
+
+struct HostJob {
+  std::string arch;  // "x64" (the runner refuses one it was not built for)
+  std::vector<HostRegion> regions;
+  std::vector<HostProtection> protections;  // sections, after the bytes are in
+  uint64_t threadEntry = 0;                 // called as entry(thread index), again and again
+  uint32_t threads = 4;
+  std::optional<uint64_t> invariantEntry;  // called once every thread stopped: 1 = holds
+  uint32_t durationMs = 200;               // how long the threads call
+  uint32_t applyAtMs = 100;                // when the patcher starts the plan
+  Plan plan;
+  std::vector<HostRange> readBack;  // ranges whose final bytes the result reports
+  // int3-3step: a thread trapping on the transient int3 at `first` continues at `second`
+  // (the replacement: the new semantics, as the kernel's text_poke_bp handler does).
+  std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects;
+};
+
+struct HostFault {
+  uint32_t thread = 0;
+  uint64_t pc = 0;
+  int signal = 0;
+};
+
+struct HostResult {
+  std::vector<uint64_t> calls;    // per thread: entry calls completed
+  uint64_t callsBeforePlan = 0;   // calls begun before the first step
+  uint64_t callsAfterPlan = 0;    // calls begun after the last step
+  std::vector<HostFault> faults;  // guest faults in real threads
+  std::optional<uint64_t> invariant;
+  std::vector<HostRegion> finalBytes;  // readBack, in order
+  uint64_t applyNanoseconds = 0;       // first step begun -> last step done
+  std::vector<uint64_t> stepNanoseconds;
+  std::string error;  // the job could not run (bad job, the host refused): the runner exits 2
+};
+
+nlohmann::json hostJobToJson(const HostJob& job);
+std::optional<HostJob> hostJobFromJson(const nlohmann::json& j, std::string& error);
+nlohmann::json hostResultToJson(const HostResult& result);
+std::optional<HostResult> hostResultFromJson(const nlohmann::json& j, std::string& error);
+
+}  // namespace hph

@@ -1,0 +1,97 @@
+#include "host/HostMemory.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace hph {
+namespace {
+
+std::string hexAddress(uint64_t a) {
+  char text[32];
+  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(a));
+  return text;
+}
+
+int protectionOf(uint32_t permissions) {
+  int prot = 0;
+  if (permissions & static_cast<uint32_t>(HostPermission::kRead)) prot |= PROT_READ;
+  if (permissions & static_cast<uint32_t>(HostPermission::kWrite)) prot |= PROT_WRITE;
+  if (permissions & static_cast<uint32_t>(HostPermission::kExecute)) prot |= PROT_EXEC;
+  return prot;
+}
+
+}  // namespace
+
+HostMemory::HostMemory(HostMemory&& other) noexcept
+    : mappings_(std::move(other.mappings_)), fd_(std::exchange(other.fd_, -1)),
+      alias_(std::exchange(other.alias_, nullptr)), total_(std::exchange(other.total_, 0)) {}
+
+HostMemory::~HostMemory() {
+  for (const Mapping& m : mappings_) munmap(reinterpret_cast<void*>(m.address), m.size);
+  if (alias_) munmap(alias_, total_);
+  if (fd_ >= 0) close(fd_);
+}
+
+std::optional<HostMemory> HostMemory::map(const HostJob& job, std::string& error) {
+  HostMemory memory;
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  for (const HostRegion& r : job.regions) {
+    if (r.address % page || r.bytes.size() % page || r.bytes.empty()) {
+      error = "region at " + hexAddress(r.address) + ": not whole pages";
+      return std::nullopt;
+    }
+    memory.mappings_.push_back({r.address, r.bytes.size(), memory.total_});
+    memory.total_ += r.bytes.size();
+  }
+  memory.fd_ = memfd_create("hph-guest-images", MFD_CLOEXEC);
+  if (memory.fd_ < 0 || ftruncate(memory.fd_, static_cast<off_t>(memory.total_)) != 0) {
+    error = std::string("memfd_create: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  void* alias = mmap(nullptr, memory.total_, PROT_READ | PROT_WRITE, MAP_SHARED, memory.fd_, 0);
+  if (alias == MAP_FAILED) {
+    error = std::string("mmap of the writable alias: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  memory.alias_ = static_cast<uint8_t*>(alias);
+  for (size_t i = 0; i < job.regions.size(); ++i)
+    std::memcpy(memory.alias_ + memory.mappings_[i].offset, job.regions[i].bytes.data(), job.regions[i].bytes.size());
+  std::vector<Mapping> placed;
+  for (const Mapping& m : memory.mappings_) {
+    // The guest view: readable and executable until the sections say otherwise.
+    void* at = mmap(reinterpret_cast<void*>(m.address), m.size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED_NOREPLACE,
+                    memory.fd_, static_cast<off_t>(m.offset));
+    if (at != reinterpret_cast<void*>(m.address)) {
+      if (at != MAP_FAILED) munmap(at, m.size);
+      error = "region at " + hexAddress(m.address) + ": cannot be mapped there (" +
+              (at == MAP_FAILED ? std::strerror(errno) : "the kernel chose another address") + ")";
+      memory.mappings_ = std::move(placed);
+      return std::nullopt;
+    }
+    placed.push_back(m);
+  }
+  for (const HostProtection& p : job.protections) {
+    if (mprotect(reinterpret_cast<void*>(p.address & ~(page - 1)), p.size + (p.address & (page - 1)),
+                 protectionOf(p.permissions)) != 0) {
+      error = "protection of " + hexAddress(p.address) + ": " + std::strerror(errno);
+      return std::nullopt;
+    }
+  }
+  return memory;
+}
+
+uint8_t* HostMemory::writable(uint64_t address, uint64_t size) const {
+  for (const Mapping& m : mappings_)
+    if (address >= m.address && address + size <= m.address + m.size) return alias_ + m.offset + (address - m.address);
+  return nullptr;
+}
+
+std::vector<uint8_t> HostMemory::read(uint64_t address, uint64_t size) const {
+  const uint8_t* at = writable(address, size);
+  return at ? std::vector<uint8_t>(at, at + size) : std::vector<uint8_t>{};
+}
+
+}  // namespace hph

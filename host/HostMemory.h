@@ -1,0 +1,43 @@
+// The runner's copy of the guest's images: every region mapped at the address the
+// emulator uses, from one memfd, so the same pages can be mapped a second time writable
+// (the alias) — the patcher stores through the alias while the threads execute the
+// read-execute view, and an external patcher (planned) can map the very same pages.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host/HostJob.h"
+
+namespace hph {
+
+class HostMemory {
+ public:
+  // nullopt with `error` set when a region cannot be mapped where it must be.
+  static std::optional<HostMemory> map(const HostJob& job, std::string& error);
+  HostMemory(HostMemory&& other) noexcept;
+  HostMemory& operator=(HostMemory&&) = delete;
+  ~HostMemory();
+
+  // The alias byte that backs guest `address` (nullptr outside every region).
+  uint8_t* writable(uint64_t address, uint64_t size) const;
+  // Reads what the threads execute (the guest view).
+  std::vector<uint8_t> read(uint64_t address, uint64_t size) const;
+  int fd() const { return fd_; }
+
+ private:
+  HostMemory() = default;
+  struct Mapping {
+    uint64_t address = 0;
+    uint64_t size = 0;
+    uint64_t offset = 0;  // in the memfd and the alias
+  };
+  std::vector<Mapping> mappings_;
+  int fd_ = -1;
+  uint8_t* alias_ = nullptr;
+  uint64_t total_ = 0;
+};
+
+}  // namespace hph

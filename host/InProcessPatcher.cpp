@@ -1,0 +1,133 @@
+#include "host/InProcessPatcher.h"
+
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "plan/StoreAtomicity.h"
+
+namespace hph {
+namespace {
+
+int membarrier(int command) { return static_cast<int>(syscall(__NR_membarrier, command, 0, 0)); }
+
+constexpr int kReleaseTries = 10000;
+
+template <class T> void atomicStore(uint8_t* at, const uint8_t* bytes) {
+  T value;
+  std::memcpy(&value, bytes, sizeof(T));
+  __atomic_store_n(reinterpret_cast<T*>(at), value, __ATOMIC_SEQ_CST);
+}
+
+}  // namespace
+
+bool InProcessPatcher::prepare(std::string& error) {
+  if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE) != 0) {
+    error = "membarrier: MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE is not available on this kernel";
+    return false;
+  }
+  return true;
+}
+
+bool InProcessPatcher::store(const StoreStep& step, std::string& error) {
+  uint8_t* alias = memory_.writable(step.address, step.bytes.size());
+  if (!alias) {
+    error = "the store lies outside the mapped images";
+    return false;
+  }
+  if (!step.live) {
+    std::memcpy(alias, step.bytes.data(), step.bytes.size());
+    return true;
+  }
+  // The alias has the guest address's offset within the page, so its alignment too.
+  for (const auto& [address, size] : atomicPieces(step.address, step.bytes.size())) {
+    uint8_t* at = alias + (address - step.address);
+    const uint8_t* bytes = step.bytes.data() + (address - step.address);
+    switch (size) {
+    case 1: atomicStore<uint8_t>(at, bytes); break;
+    case 2: atomicStore<uint16_t>(at, bytes); break;
+    case 4: atomicStore<uint32_t>(at, bytes); break;
+    case 8: atomicStore<uint64_t>(at, bytes); break;
+    default: error = "a store piece of " + std::to_string(size) + " bytes"; return false;
+    }
+  }
+  return true;
+}
+
+bool InProcessPatcher::movePcs(const MovePcStep& step, std::string& error) {
+  for (size_t t = 0; t < threads_.size(); ++t) {
+    const auto pc = threads_.pcOf(t);
+    if (!pc || *pc < step.from || *pc >= step.from + step.size) continue;
+    const uint32_t offset = static_cast<uint32_t>(*pc - step.from);
+    bool moved = false;
+    for (const auto& [from, to] : step.boundaries)
+      if (from == offset) {
+        threads_.setPc(t, step.to + to);
+        moved = true;
+      }
+    if (!moved) {
+      error = "thread " + std::to_string(t) + " stopped inside an instruction of the displaced span";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool InProcessPatcher::release(const ReleaseStep& step, std::string& error) {
+  for (int attempt = 0; attempt < kReleaseTries; ++attempt) {
+    if (!threads_.suspendAll(error)) return false;
+    bool inside = false;
+    for (size_t t = 0; t < threads_.size(); ++t)
+      if (const auto pc = threads_.pcOf(t); pc && *pc >= step.address && *pc < step.address + step.size) inside = true;
+    threads_.resumeAll();
+    if (!inside) return true;
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  error = "a thread stayed inside the released range";
+  return false;
+}
+
+bool InProcessPatcher::apply(const Plan& plan, HostResult& result, std::string& error) {
+  using Clock = std::chrono::steady_clock;
+  const auto begin = Clock::now();
+  bool suspended = false;
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const auto stepBegin = Clock::now();
+    const Step& step = plan.steps[i];
+    bool ok = true;
+    if (const auto* s = std::get_if<StoreStep>(&step)) {
+      ok = store(*s, error);
+    } else if (const auto* c = std::get_if<CacheMaintenanceStep>(&step)) {
+      auto* from = reinterpret_cast<char*>(c->address);
+      __builtin___clear_cache(from, from + c->size);
+    } else if (std::holds_alternative<SyncAllStep>(step)) {
+      ok = membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE) == 0;
+      if (!ok) error = "membarrier SYNC_CORE failed";
+    } else if (std::holds_alternative<SuspendAllStep>(step)) {
+      ok = suspended = threads_.suspendAll(error);
+    } else if (std::holds_alternative<ResumeAllStep>(step)) {
+      threads_.resumeAll();
+      suspended = false;
+    } else if (const auto* m = std::get_if<MovePcStep>(&step)) {
+      ok = movePcs(*m, error);
+    } else if (const auto* r = std::get_if<ReleaseStep>(&step)) {
+      ok = release(*r, error);
+    }
+    result.stepNanoseconds.push_back(
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - stepBegin).count()));
+    if (!ok) {
+      if (suspended) threads_.resumeAll();
+      error = "step " + std::to_string(i + 1) + ": " + error;
+      return false;
+    }
+  }
+  result.applyNanoseconds =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - begin).count());
+  return true;
+}
+
+}  // namespace hph

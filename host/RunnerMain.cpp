@@ -1,0 +1,80 @@
+// hph-host JOB.json: runs a job `hph onhost` wrote (HostJob.h) and prints its result as
+// JSON on stdout. Exit 0 when it ran (the verdict is hph's to draw), 2 when the job or
+// the host refuses (the result's `error` says which field or setting), 3 otherwise.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "host/GuestThreads.h"
+#include "host/HostJob.h"
+#include "host/HostMemory.h"
+#include "host/InProcessPatcher.h"
+
+namespace {
+
+int finish(const hph::HostResult& result, int code) {
+  std::cout << hph::hostResultToJson(result).dump() << "\n";
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  hph::HostResult result;
+  if (argc != 2) {
+    result.error = "usage: hph-host JOB.json";
+    return finish(result, 2);
+  }
+  std::ifstream in(argv[1]);
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto parsed = nlohmann::json::parse(text.str(), nullptr, false);
+  std::string error;
+  const auto job = parsed.is_discarded() ? std::nullopt : hph::hostJobFromJson(parsed, error);
+  if (!job) {
+    result.error = std::string(argv[1]) + ": " + (parsed.is_discarded() ? "not JSON" : error);
+    return finish(result, 2);
+  }
+#if defined(__x86_64__)
+  const char* built = "x64";
+#endif
+  if (job->arch != built) {
+    result.error = std::string(argv[1]) + ": 'arch': " + job->arch + " jobs need the " + job->arch + " runner";
+    return finish(result, 2);
+  }
+  if (!hph::InProcessPatcher::prepare(error)) {
+    result.error = error;
+    return finish(result, 2);
+  }
+  auto memory = hph::HostMemory::map(*job, error);
+  if (!memory) {
+    result.error = error;
+    return finish(result, 2);
+  }
+  hph::GuestThreads threads;
+  if (!threads.start(job->threadEntry, job->threads, job->breakpointRedirects, error)) {
+    result.error = error;
+    return finish(result, 3);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  std::this_thread::sleep_until(start + std::chrono::milliseconds(job->applyAtMs));
+  hph::InProcessPatcher patcher(*memory, threads);
+  threads.setPhase(hph::PlanPhase::kApplying);
+  const bool applied = patcher.apply(job->plan, result, error);
+  threads.setPhase(hph::PlanPhase::kAfter);
+  std::this_thread::sleep_until(start + std::chrono::milliseconds(job->durationMs));
+  threads.stopAndJoin();
+  threads.collect(result);
+  if (!applied) {
+    result.error = error;
+    return finish(result, 3);
+  }
+  if (job->invariantEntry && result.faults.empty())
+    result.invariant = hph::GuestThreads::callOnThisThread(*job->invariantEntry);
+  for (const hph::HostRange& r : job->readBack)
+    result.finalBytes.push_back({r.address, memory->read(r.address, r.size)});
+  return finish(result, 0);
+}

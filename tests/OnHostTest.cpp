@@ -1,0 +1,192 @@
+// `hph onhost`: the verified plan applied to real threads of hph-host (x64, in-process
+// patcher). Safe protocols hold with 4 and 16 threads and end with the emulator's bytes,
+// which are the plan's; a racy replacement is caught; what cannot run is refused.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "TestSupport.h"
+#include "harness/HostVerdict.h"
+#include "host/HostJob.h"
+#include "plan/PlanJson.h"
+#include "support/HexText.h"
+
+namespace hph::test {
+namespace {
+
+using nlohmann::json;
+
+std::string scenario(const std::string& name) { return std::string(HPH_CORPUS_DIR) + "/scenarios/" + name; }
+
+json readJsonFile(const std::string& path) {
+  const std::vector<uint8_t> bytes = readFile(path);
+  return json::parse(std::string(bytes.begin(), bytes.end()));
+}
+
+// The bytes each address holds once every store of `hph plan --json` landed, in order.
+std::map<uint64_t, uint8_t> plannedBytes(const std::string& path) {
+  const CommandResult plan = runHph({"plan", path, "--json"});
+  EXPECT_EQ(plan.exitCode, 0) << plan.err;
+  std::map<uint64_t, uint8_t> bytes;
+  const json parsed = json::parse(plan.out);
+  for (const json& step : parsed["steps"]) {
+    if (step.value("kind", std::string()) != "store") continue;
+    std::string error;
+    const auto decoded = stepFromJson(step, error);
+    EXPECT_TRUE(decoded) << error;
+    const auto& store = std::get<StoreStep>(*decoded);
+    for (size_t i = 0; i < store.bytes.size(); ++i) bytes[store.address + i] = store.bytes[i];
+  }
+  return bytes;
+}
+
+class SafeProtocolOnHost : public ::testing::TestWithParam<std::tuple<std::string, uint32_t>> {};
+
+// Calls ran before and after the plan, no thread faulted, the invariant held, and every
+// byte the plan stores is on the host as `hph plan --json` says (and as the emulator
+// ends: hph compares those itself and would say violation:bytes).
+TEST_P(SafeProtocolOnHost, HoldsAndEndsWithThePlansBytes) {
+  const auto& [name, threads] = GetParam();
+  const std::string out = writeTempFile("onhost.json", {});
+  const CommandResult r =
+      runHph({"onhost", scenario(name), "--threads", std::to_string(threads), "--duration", "0.3", "--json", out}, 240);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("holds on the host"), std::string::npos) << r.out;
+  const json report = readJsonFile(out)["scenarios"][0];
+  EXPECT_EQ(report["verdict"], "holds");
+  EXPECT_GT(report["calls_before_plan"].get<uint64_t>(), 0u);
+  EXPECT_GT(report["calls_after_plan"].get<uint64_t>(), 0u);
+  EXPECT_EQ(report["invariant"], 1);
+  std::map<uint64_t, uint8_t> onHost;
+  for (const json& range : report["final_bytes"]) {
+    const auto bytes = parseHexBytes(range["bytes"].get<std::string>(), HexBytesSyntax{});
+    ASSERT_TRUE(bytes);
+    for (size_t i = 0; i < bytes->size(); ++i) onHost[range["address"].get<uint64_t>() + i] = (*bytes)[i];
+  }
+  EXPECT_EQ(onHost, plannedBytes(scenario(name)));
+}
+
+INSTANTIATE_TEST_SUITE_P(X64, SafeProtocolOnHost,
+                         ::testing::Combine(::testing::Values("patch-padding-short-jmp.x64.toml",
+                                                              "patch-stop-the-world.x64.toml",
+                                                              "patch-int3-3step.x64.toml", "patch-series.x64.toml"),
+                                            ::testing::Values(4u, 16u)));
+
+// The replacement's non-atomic update loses increments between real threads: the canary
+// fails on the host as it does under emulation.
+TEST(OnHost, ARacyReplacementLosesUpdatesOnRealThreads) {
+  const CommandResult r =
+      runHph({"onhost", scenario("patch-racy-replacement.x64.toml"), "--unverified", "--duration", "0.4"}, 240);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS patch-racy-replacement-x64: violation:invariant on the host"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("not verified (--unverified)"), std::string::npos) << r.err;
+}
+
+// The runner's SIGTRAP handler is what makes int3-3step hold: the same job with its
+// breakpoint redirects dropped faults on the transient int3. A job missing the field is
+// refused, naming it.
+TEST(OnHost, TheTransientInt3IsHandledOnlyWhereThePlanPutsIt) {
+  const std::string jobPath = writeTempFile("int3.job.json", {});
+  const CommandResult r =
+      runHph({"onhost", scenario("patch-int3-3step.x64.toml"), "--duration", "0.2", "--job", jobPath}, 240);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  json job = readJsonFile(jobPath);
+  ASSERT_FALSE(job["breakpoint_redirects"].empty());
+  job["breakpoint_redirects"] = json::array();
+  const std::string text = job.dump();
+  const std::string withoutRedirects = writeTempFile("int3-bare.job.json", {text.begin(), text.end()});
+  const CommandResult bare = runProgram(HPH_HOST_BINARY, {withoutRedirects}, 120);
+  ASSERT_EQ(bare.exitCode, 0) << bare.out;
+  const json result = json::parse(bare.out);
+  ASSERT_FALSE(result["faults"].empty()) << bare.out;
+  EXPECT_EQ(result["faults"][0]["signal"], SIGTRAP);
+
+  job.erase("breakpoint_redirects");
+  const std::string missing = job.dump();
+  const std::string withoutField = writeTempFile("int3-missing.job.json", {missing.begin(), missing.end()});
+  const CommandResult refused = runProgram(HPH_HOST_BINARY, {withoutField}, 120);
+  EXPECT_EQ(refused.exitCode, 2) << refused.out;
+  EXPECT_NE(refused.out.find("breakpoint_redirects"), std::string::npos) << refused.out;
+}
+
+// What cannot be applied is refused with exit 2 and a line naming the file and field.
+TEST(OnHost, RefusesWhatItCannotApply) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"onhost", scenario("patch-naive-jmp5.x64.toml")}, "not verified: hph check does not find that it holds (X2)"},
+      {{"onhost", scenario("patch-b-direct.arm64.toml")}, "patch-b-direct.arm64.toml: arch: the arm64 runner"},
+      {{"onhost", scenario("atomic.x64.toml")}, "atomic.x64.toml: patch: the scenario applies no patch"},
+      {{"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--threads", "0"}, "--threads: 1 to 64"},
+      {{"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--patcher", "external"}, "--patcher external"},
+  };
+  for (const Case& c : cases) {
+    const CommandResult r = runHph(c.args, 120);
+    EXPECT_EQ(r.exitCode, 2) << c.args[1] << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+  }
+}
+
+// Each check of a host run catches its broken case and passes the clean one.
+TEST(HostVerdict, EachCheckCatchesItsBrokenCase) {
+  auto inputs = preparedScenario(scenario("patch-padding-short-jmp.x64.toml"));
+  ASSERT_TRUE(inputs);
+  HostResult clean;
+  clean.calls = {10, 10};
+  clean.callsBeforePlan = 8;
+  clean.callsAfterPlan = 8;
+  clean.invariant = 1;
+  clean.finalBytes = {{0x180001020, {0xeb, 0xf9}}};
+  const std::vector<HostRegion> emulator = {{0x180001020, {0xeb, 0xf9}}};
+  EXPECT_EQ(judgeHostRun(*inputs, clean, emulator, nullptr).verdict, "holds");
+
+  HostResult faulted = clean;
+  faulted.faults.push_back({1, 0x180001021, SIGSEGV});
+  const HostVerdict fault = judgeHostRun(*inputs, faulted, emulator, nullptr);
+  EXPECT_EQ(fault.verdict, "violation:fault");
+  EXPECT_EQ(fault.message, "thread 1 faulted with SIGSEGV (Segmentation fault) at 0x180001021");
+  HostResult lost = clean;
+  lost.invariant = 0;
+  EXPECT_EQ(judgeHostRun(*inputs, lost, emulator, nullptr).verdict, "violation:invariant");
+  HostResult stray = clean;
+  stray.finalBytes = {{0x180001020, {0xeb, 0xfa}}};
+  const HostVerdict bytes = judgeHostRun(*inputs, stray, emulator, nullptr);
+  EXPECT_EQ(bytes.verdict, "violation:bytes");
+  EXPECT_EQ(bytes.message, "at 0x180001020 the host holds eb fa but the emulator ends with eb f9");
+  // Nothing to compare (the plan alone breaks a property under emulation): not a mismatch.
+  EXPECT_EQ(judgeHostRun(*inputs, stray, {}, nullptr).verdict, "holds");
+  for (auto HostResult::* count : {&HostResult::callsBeforePlan, &HostResult::callsAfterPlan}) {
+    HostResult idle = clean;
+    idle.*count = 0;
+    EXPECT_EQ(judgeHostRun(*inputs, idle, emulator, nullptr).verdict, "vacuous");
+  }
+}
+
+// The job and result formats round-trip, and a malformed job names its field.
+TEST(HostJob, RoundTripsAndNamesABadField) {
+  HostJob job;
+  job.arch = "x64";
+  job.regions.push_back({0x180000000, std::vector<uint8_t>(4096, 0xcc)});
+  job.protections.push_back({0x180000000, 4096, 5});
+  job.threadEntry = 0x180001000;
+  job.invariantEntry = 0x180001100;
+  job.plan.steps.push_back(StoreStep{0x180001020, {0xeb, 0xf9}, "bump+0x0", true, false});
+  job.plan.steps.push_back(SuspendAllStep{});
+  job.plan.steps.push_back(MovePcStep{0x180001020, 12, 0x180010000, {{0, 0}, {3, 3}}, "", 3});
+  job.breakpointRedirects = {{0x180001020, 0x180021020}};
+  std::string error;
+  const auto back = hostJobFromJson(hostJobToJson(job), error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_EQ(hostJobToJson(*back), hostJobToJson(job));
+  json broken = hostJobToJson(job);
+  broken["plan"][0]["bytes"] = "ebf";
+  EXPECT_FALSE(hostJobFromJson(broken, error));
+  EXPECT_EQ(error, "'plan': step 1: 'bytes': not hex bytes");
+}
+
+}  // namespace
+}  // namespace hph::test
