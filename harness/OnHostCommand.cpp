@@ -4,10 +4,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "emu/pe/PeFormat.h"
 #include "harness/Diagnostics.h"
@@ -17,6 +21,7 @@
 #include "harness/explore/ReplaySource.h"
 #include "harness/explore/Session.h"
 #include "harness/scenario/PreparedScenario.h"
+#include "host/ExternalPatcher.h"
 #include "host/HostJob.h"
 #include "support/HexText.h"
 
@@ -53,6 +58,7 @@ Result<HostJob> buildJob(const ScenarioInputs& in, const OnHostOptions& options,
   if (auto loaded = loadPatchedImages(**machine, *in.base, in.layout); !loaded) return loaded.error();
   HostJob job;
   job.arch = std::string(in.base->arch->name());
+  job.patcher = options.patcher == "external" ? HostPatcherKind::kExternal : HostPatcherKind::kInProcess;
   for (const auto& region : (*machine)->memory().regions())
     if (region->base < Machine::kStackBase)
       job.regions.push_back(
@@ -91,6 +97,46 @@ Result<HostJob> buildJob(const ScenarioInputs& in, const OnHostOptions& options,
   return job;
 }
 
+struct PatcherOutcome {
+  std::string error;
+  std::vector<uint64_t> stepNanoseconds;
+  uint64_t applyNanoseconds = 0;
+};
+
+// Forks the external patcher against the runner `target` and waits for it.
+PatcherOutcome runExternalPatcher(pid_t target, const HostJob& job) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return {"cannot open a pipe to the patcher"};
+  std::fflush(stdout);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    HostResult timing;
+    std::string error;
+    auto patcher = ExternalPatcher::attach(target, job, error);
+    if (patcher) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(job.applyAtMs));
+      patcher->apply(job.plan, timing, error);
+      patcher->detach();
+    }
+    const std::string text =
+        json{{"error", error}, {"step_ns", timing.stepNanoseconds}, {"apply_ns", timing.applyNanoseconds}}.dump();
+    const ssize_t written = write(fds[1], text.data(), text.size());
+    _exit(written == static_cast<ssize_t>(text.size()) ? 0 : 1);
+  }
+  close(fds[1]);
+  std::string text;
+  char buffer[4096];
+  for (ssize_t n; (n = read(fds[0], buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFSIGNALED(status)) return {fmt::format("it died of {}", signalName(WTERMSIG(status)))};
+  const json parsed = json::parse(text, nullptr, false);
+  if (parsed.is_discarded()) return {"it reported nothing"};
+  return {parsed.value("error", ""), parsed.value("step_ns", std::vector<uint64_t>{}), parsed.value("apply_ns", 0ull)};
+}
+
 // Runs hph-host on `job`; its result, or why it could not run.
 Result<HostResult> runRunner(const HostJob& job, const std::string& name, const std::optional<std::string>& keepJob) {
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("hph-onhost-{}", getpid());
@@ -115,6 +161,10 @@ Result<HostResult> runRunner(const HostJob& job, const std::string& name, const 
     execl(runner.c_str(), runner.c_str(), jobPath.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
+  // The external patcher: a process of its own (it may be killed mid-plan), which seizes
+  // the runner's threads once they run and applies the plan at the job's time.
+  std::optional<PatcherOutcome> patched;
+  if (job.patcher == HostPatcherKind::kExternal && pid > 0) patched = runExternalPatcher(pid, job);
   int status = 0;
   waitpid(pid, &status, 0);
   std::ifstream in(outPath);
@@ -130,6 +180,12 @@ Result<HostResult> runRunner(const HostJob& job, const std::string& name, const 
   auto result = parsed.is_discarded() ? std::nullopt : hostResultFromJson(parsed, error);
   if (!result)
     return internalError(fmt::format("{}: the runner's result: {}", name, error.empty() ? "not JSON" : error));
+  if (patched) {
+    if (!patched->error.empty())
+      return internalError(fmt::format("{}: the external patcher: {}", name, patched->error));
+    result->stepNanoseconds = patched->stepNanoseconds;
+    result->applyNanoseconds = patched->applyNanoseconds;
+  }
   if (!result->error.empty())
     return Error{WEXITSTATUS(status) == kExitBadInput ? Status::kBadInput : Status::kInternal,
                  fmt::format("{}: on the host: {}", name, result->error)};
@@ -166,8 +222,6 @@ json reportOf(const std::string& path, const std::string& name, const HostVerdic
 int runOnHost(const OnHostOptions& options) {
   if (options.patcher != "in-process" && options.patcher != "external")
     return reportError(badInput(fmt::format("--patcher '{}': not in-process or external", options.patcher)));
-  if (options.patcher == "external")
-    return reportError(badInput("--patcher external: the ptrace patcher is not built yet (issue 13); use in-process"));
   if (options.threads == 0 || options.threads > 64) return reportError(badInput("--threads: 1 to 64"));
   if (!(options.duration >= 0.02 && options.duration <= 600))
     return reportError(badInput("--duration: 0.02 to 600 seconds"));

@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   CLI::App* onhostCmd = app.add_subcommand(
       "onhost", "Apply a verified scenario's plan to real threads of a native process (x64, in-process patcher).");
   onhostCmd->add_option("SCENARIO", onhost.scenarios, "scenario files (TOML)")->required();
-  onhostCmd->add_option("--patcher", onhost.patcher, "in-process (external, by ptrace: not built yet)")
+  onhostCmd->add_option("--patcher", onhost.patcher, "in-process (a thread of the target) or external (ptrace)")
       ->capture_default_str();
   onhostCmd->add_option("--threads", onhost.threads, "real threads calling the scenario's [threads] entry")
       ->capture_default_str();

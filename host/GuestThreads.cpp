@@ -73,7 +73,7 @@ void* GuestThreads::threadMain(void* raw) {
   const auto entry = reinterpret_cast<GuestEntry>(slot.entry);
   if (sigsetjmp(slot.escape, 1) == 0) {
     while (!slot.owner->stop_.load(std::memory_order_acquire)) {
-      const auto phase = static_cast<PlanPhase>(slot.owner->phase_.load(std::memory_order_acquire));
+      const auto phase = static_cast<PlanPhase>(__atomic_load_n(slot.owner->phase_, __ATOMIC_ACQUIRE));
       entry(slot.index);
       ++slot.calls;
       if (phase == PlanPhase::kBefore) ++slot.before;

@@ -23,9 +23,6 @@
 
 namespace hph {
 
-// Where the plan is when a call begins: counted apart so a pass is never vacuous.
-enum class PlanPhase : int { kBefore, kApplying, kAfter };
-
 class GuestThreads {
  public:
   GuestThreads();
@@ -37,7 +34,9 @@ class GuestThreads {
   // A thread trapping on an int3 at a redirect's first address continues at its second.
   bool start(uint64_t entry, uint32_t count, std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects,
              std::string& error);
-  void setPhase(PlanPhase phase) { phase_.store(static_cast<int>(phase), std::memory_order_release); }
+  // The word the threads read the plan's phase from (the control page, which either
+  // patcher writes).
+  void watchPhase(const uint64_t* phase) { phase_ = phase; }
   // Stops every thread after its current call and waits for them.
   void stopAndJoin();
 
@@ -78,7 +77,7 @@ class GuestThreads {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects_;
   std::atomic<bool> stop_{false};
-  std::atomic<int> phase_{0};
+  const uint64_t* phase_ = nullptr;
 };
 
 }  // namespace hph

@@ -33,6 +33,16 @@ std::optional<HostRegion> regionFromJson(const json& j, std::string& error) {
 
 }  // namespace
 
+std::vector<HostMapping> memfdLayout(const HostJob& job) {
+  std::vector<HostMapping> layout;
+  uint64_t offset = 0;
+  for (const HostRegion& r : job.regions) {
+    layout.push_back({r.address, r.bytes.size(), offset});
+    offset += r.bytes.size();
+  }
+  return layout;
+}
+
 json hostJobToJson(const HostJob& job) {
   json regions = json::array(), protections = json::array(), readBack = json::array();
   for (const HostRegion& r : job.regions) regions.push_back(regionToJson(r));
@@ -41,6 +51,7 @@ json hostJobToJson(const HostJob& job) {
   for (const HostRange& r : job.readBack) readBack.push_back({{"address", r.address}, {"size", r.size}});
   return {{"schema", "hph-host-job/1"},
           {"arch", job.arch},
+          {"patcher", job.patcher == HostPatcherKind::kExternal ? "external" : "in-process"},
           {"regions", regions},
           {"protections", protections},
           {"thread_entry", job.threadEntry},
@@ -61,6 +72,12 @@ std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
       return std::nullopt;
     }
     job.arch = j.at("arch").get<std::string>();
+    const std::string patcher = j.at("patcher").get<std::string>();
+    if (patcher != "in-process" && patcher != "external") {
+      error = "'patcher': not in-process or external";
+      return std::nullopt;
+    }
+    job.patcher = patcher == "external" ? HostPatcherKind::kExternal : HostPatcherKind::kInProcess;
     for (const json& r : j.at("regions")) {
       auto region = regionFromJson(r, error);
       if (!region) return std::nullopt;

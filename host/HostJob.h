@@ -33,8 +33,13 @@ struct HostRange {
   uint64_t size = 0;
 };
 
+enum class HostPatcherKind { kInProcess, kExternal };
+
 struct HostJob {
   std::string arch;  // "x64" (the runner refuses one it was not built for)
+  // in-process: the runner applies the plan itself; external: another process does,
+  // through ptrace and the runner's memfd (ExternalPatcher.h).
+  HostPatcherKind patcher = HostPatcherKind::kInProcess;
   std::vector<HostRegion> regions;
   std::vector<HostProtection> protections;  // sections, after the bytes are in
   uint64_t threadEntry = 0;                 // called as entry(thread index), again and again
@@ -66,6 +71,26 @@ struct HostResult {
   std::vector<uint64_t> stepNanoseconds;
   std::string error;  // the job could not run (bad job, the host refused): the runner exits 2
 };
+
+// Where each region lies in the runner's memfd (regions back to back, in job order), and
+// the control page after them: words both patchers and the runner's threads share.
+struct HostMapping {
+  uint64_t address = 0;
+  uint64_t size = 0;
+  uint64_t offset = 0;
+};
+std::vector<HostMapping> memfdLayout(const HostJob& job);
+inline constexpr uint64_t kControlPageBytes = 4096;
+// Where the plan is when a call begins: counted apart so a pass is never vacuous.
+enum class PlanPhase : uint64_t { kBefore, kApplying, kAfter };
+
+// The control page's words (std::atomic<uint64_t> each).
+struct HostControl {
+  uint64_t phase;  // PlanPhase: before, applying, after
+  uint64_t ready;  // 1 once every guest thread runs
+};
+// The memfd's name in /proc/PID/fd, so that an external patcher can find it.
+inline constexpr const char* kGuestImagesMemfd = "hph-guest-images";
 
 nlohmann::json hostJobToJson(const HostJob& job);
 std::optional<HostJob> hostJobFromJson(const nlohmann::json& j, std::string& error);

@@ -38,15 +38,16 @@ HostMemory::~HostMemory() {
 std::optional<HostMemory> HostMemory::map(const HostJob& job, std::string& error) {
   HostMemory memory;
   const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  for (const HostRegion& r : job.regions) {
+  for (const HostRegion& r : job.regions)
     if (r.address % page || r.bytes.size() % page || r.bytes.empty()) {
       error = "region at " + hexAddress(r.address) + ": not whole pages";
       return std::nullopt;
     }
-    memory.mappings_.push_back({r.address, r.bytes.size(), memory.total_});
-    memory.total_ += r.bytes.size();
-  }
-  memory.fd_ = memfd_create("hph-guest-images", MFD_CLOEXEC);
+  memory.mappings_ = memfdLayout(job);
+  for (const Mapping& m : memory.mappings_) memory.total_ += m.size;
+  memory.total_ += kControlPageBytes;
+  // Not close-on-exec-less: an external patcher opens it through /proc/PID/fd.
+  memory.fd_ = memfd_create(kGuestImagesMemfd, MFD_CLOEXEC);
   if (memory.fd_ < 0 || ftruncate(memory.fd_, static_cast<off_t>(memory.total_)) != 0) {
     error = std::string("memfd_create: ") + std::strerror(errno);
     return std::nullopt;

@@ -26,14 +26,12 @@ class HostMemory {
   // Reads what the threads execute (the guest view).
   std::vector<uint8_t> read(uint64_t address, uint64_t size) const;
   int fd() const { return fd_; }
+  // The control page (HostJob.h): not mapped into the guest's addresses.
+  HostControl& control() const { return *reinterpret_cast<HostControl*>(alias_ + total_ - kControlPageBytes); }
 
  private:
   HostMemory() = default;
-  struct Mapping {
-    uint64_t address = 0;
-    uint64_t size = 0;
-    uint64_t offset = 0;  // in the memfd and the alias
-  };
+  using Mapping = HostMapping;  // offset: in the memfd and the alias
   std::vector<Mapping> mappings_;
   int fd_ = -1;
   uint8_t* alias_ = nullptr;

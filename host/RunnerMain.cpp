@@ -1,6 +1,8 @@
 // hph-host JOB.json: runs a job `hph onhost` wrote (HostJob.h) and prints its result as
 // JSON on stdout. Exit 0 when it ran (the verdict is hph's to draw), 2 when the job or
 // the host refuses (the result's `error` says which field or setting), 3 otherwise.
+#include <sys/prctl.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -54,18 +56,40 @@ int main(int argc, char** argv) {
     result.error = error;
     return finish(result, 2);
   }
+  hph::HostControl& control = memory->control();
+  const bool external = job->patcher == hph::HostPatcherKind::kExternal;
+  // Yama's ptrace_scope 1 lets only ancestors trace: the external patcher is a sibling.
+  if (external) prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
   hph::GuestThreads threads;
+  threads.watchPhase(&control.phase);
   if (!threads.start(job->threadEntry, job->threads, job->breakpointRedirects, error)) {
     result.error = error;
     return finish(result, 3);
   }
   const auto start = std::chrono::steady_clock::now();
-  std::this_thread::sleep_until(start + std::chrono::milliseconds(job->applyAtMs));
-  hph::InProcessPatcher patcher(*memory, threads);
-  threads.setPhase(hph::PlanPhase::kApplying);
-  const bool applied = patcher.apply(job->plan, result, error);
-  threads.setPhase(hph::PlanPhase::kAfter);
-  std::this_thread::sleep_until(start + std::chrono::milliseconds(job->durationMs));
+  bool applied = true;
+  if (external) {
+    // The patcher comes from outside: wait for it to say the plan is done, then let the
+    // threads call on for the rest of the run.
+    __atomic_store_n(&control.ready, 1, __ATOMIC_RELEASE);
+    const auto giveUp = start + std::chrono::milliseconds(job->applyAtMs) + std::chrono::seconds(30);
+    while (__atomic_load_n(&control.phase, __ATOMIC_ACQUIRE) != static_cast<uint64_t>(hph::PlanPhase::kAfter)) {
+      if (std::chrono::steady_clock::now() > giveUp) {
+        applied = false;
+        error = "the external patcher did not finish within 30 s";
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(job->durationMs - job->applyAtMs));
+  } else {
+    std::this_thread::sleep_until(start + std::chrono::milliseconds(job->applyAtMs));
+    hph::InProcessPatcher patcher(*memory, threads);
+    __atomic_store_n(&control.phase, static_cast<uint64_t>(hph::PlanPhase::kApplying), __ATOMIC_RELEASE);
+    applied = patcher.apply(job->plan, result, error);
+    __atomic_store_n(&control.phase, static_cast<uint64_t>(hph::PlanPhase::kAfter), __ATOMIC_RELEASE);
+    std::this_thread::sleep_until(start + std::chrono::milliseconds(job->durationMs));
+  }
   threads.stopAndJoin();
   threads.collect(result);
   if (!applied) {

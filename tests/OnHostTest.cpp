@@ -42,20 +42,24 @@ std::map<uint64_t, uint8_t> plannedBytes(const std::string& path) {
   return bytes;
 }
 
-class SafeProtocolOnHost : public ::testing::TestWithParam<std::tuple<std::string, uint32_t>> {};
+class SafeProtocolOnHost : public ::testing::TestWithParam<std::tuple<std::string, uint32_t, std::string>> {};
 
 // Calls ran before and after the plan, no thread faulted, the invariant held, and every
 // byte the plan stores is on the host as `hph plan --json` says (and as the emulator
 // ends: hph compares those itself and would say violation:bytes).
 TEST_P(SafeProtocolOnHost, HoldsAndEndsWithThePlansBytes) {
-  const auto& [name, threads] = GetParam();
+  const auto& [name, threads, patcher] = GetParam();
   const std::string out = writeTempFile("onhost.json", {});
-  const CommandResult r =
-      runHph({"onhost", scenario(name), "--threads", std::to_string(threads), "--duration", "0.3", "--json", out}, 240);
+  const CommandResult r = runHph({"onhost", scenario(name), "--threads", std::to_string(threads), "--patcher", patcher,
+                                  "--duration", "0.3", "--json", out},
+                                 240);
   ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("holds on the host"), std::string::npos) << r.out;
   const json report = readJsonFile(out)["scenarios"][0];
   EXPECT_EQ(report["verdict"], "holds");
+  EXPECT_EQ(report["patcher"], patcher);
+  const json plan = json::parse(runHph({"plan", scenario(name), "--json"}).out);
+  EXPECT_EQ(report["step_ns"].size(), plan["steps"].size());
   EXPECT_GT(report["calls_before_plan"].get<uint64_t>(), 0u);
   EXPECT_GT(report["calls_after_plan"].get<uint64_t>(), 0u);
   EXPECT_EQ(report["invariant"], 1);
@@ -72,7 +76,8 @@ INSTANTIATE_TEST_SUITE_P(X64, SafeProtocolOnHost,
                          ::testing::Combine(::testing::Values("patch-padding-short-jmp.x64.toml",
                                                               "patch-stop-the-world.x64.toml",
                                                               "patch-int3-3step.x64.toml", "patch-series.x64.toml"),
-                                            ::testing::Values(4u, 16u)));
+                                            ::testing::Values(4u, 16u),
+                                            ::testing::Values(std::string("in-process"), std::string("external"))));
 
 // The replacement's non-atomic update loses increments between real threads: the canary
 // fails on the host as it does under emulation.
@@ -122,7 +127,8 @@ TEST(OnHost, RefusesWhatItCannotApply) {
       {{"onhost", scenario("patch-b-direct.arm64.toml")}, "patch-b-direct.arm64.toml: arch: the arm64 runner"},
       {{"onhost", scenario("atomic.x64.toml")}, "atomic.x64.toml: patch: the scenario applies no patch"},
       {{"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--threads", "0"}, "--threads: 1 to 64"},
-      {{"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--patcher", "external"}, "--patcher external"},
+      {{"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--patcher", "gdb"},
+       "--patcher 'gdb': not in-process or external"},
   };
   for (const Case& c : cases) {
     const CommandResult r = runHph(c.args, 120);
