@@ -8,7 +8,7 @@
 #include <cstring>
 #include <thread>
 
-#include "plan/StoreAtomicity.h"
+#include "host/AliasStore.h"
 
 namespace hph {
 namespace {
@@ -16,12 +16,6 @@ namespace {
 int membarrier(int command) { return static_cast<int>(syscall(__NR_membarrier, command, 0, 0)); }
 
 constexpr int kReleaseTries = 10000;
-
-template <class T> void atomicStore(uint8_t* at, const uint8_t* bytes) {
-  T value;
-  std::memcpy(&value, bytes, sizeof(T));
-  __atomic_store_n(reinterpret_cast<T*>(at), value, __ATOMIC_SEQ_CST);
-}
 
 }  // namespace
 
@@ -39,23 +33,7 @@ bool InProcessPatcher::store(const StoreStep& step, std::string& error) {
     error = "the store lies outside the mapped images";
     return false;
   }
-  if (!step.live) {
-    std::memcpy(alias, step.bytes.data(), step.bytes.size());
-    return true;
-  }
-  // The alias has the guest address's offset within the page, so its alignment too.
-  for (const auto& [address, size] : atomicPieces(step.address, step.bytes.size())) {
-    uint8_t* at = alias + (address - step.address);
-    const uint8_t* bytes = step.bytes.data() + (address - step.address);
-    switch (size) {
-    case 1: atomicStore<uint8_t>(at, bytes); break;
-    case 2: atomicStore<uint16_t>(at, bytes); break;
-    case 4: atomicStore<uint32_t>(at, bytes); break;
-    case 8: atomicStore<uint64_t>(at, bytes); break;
-    default: error = "a store piece of " + std::to_string(size) + " bytes"; return false;
-    }
-  }
-  return true;
+  return storeThroughAlias(alias, step, error);
 }
 
 bool InProcessPatcher::movePcs(const MovePcStep& step, std::string& error) {
