@@ -2,14 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "harness/WorkerProcess.h"
 #include "support/HexText.h"
 #include "support/Status.h"
 
 namespace hph {
 
-HostVerdict judgeHostRun(const ScenarioInputs& in, const HostResult& r, const std::vector<HostRegion>& emulatorBytes,
+HostVerdict judgeHostRun(const ScenarioInputs& in, const HostResult& r, const HostExpectation& expected,
                          const Machine* describer) {
+  const std::vector<HostRegion>& emulatorBytes = expected.bytes;
   if (!r.faults.empty()) {
     const HostFault& f = r.faults.front();
     return {"violation:fault",
@@ -21,11 +24,22 @@ HostVerdict judgeHostRun(const ScenarioInputs& in, const HostResult& r, const st
   if (r.invariant && *r.invariant == 0)
     return {"violation:invariant", fmt::format("{}() returned 0 after every thread stopped", *in.scenario.invariant),
             kExitViolated};
+  // Byte by byte: a run of changed bytes may span two adjacent stores.
+  for (const HostRange& c : r.changed)
+    for (uint64_t b = c.address; b < c.address + c.size; ++b) {
+      const bool stored = std::any_of(expected.stores.begin(), expected.stores.end(),
+                                      [&](const HostRange& s) { return b >= s.address && b < s.address + s.size; });
+      if (!stored)
+        return {"violation:stray-write",
+                fmt::format("the byte at {} changed, but no applied step of the plan stores there",
+                            describer ? describer->describeAddress(b) : fmt::format("{:#x}", b)),
+                kExitViolated};
+    }
   for (size_t i = 0; i < emulatorBytes.size() && i < r.finalBytes.size(); ++i)
     if (emulatorBytes[i].bytes != r.finalBytes[i].bytes)
       return {"violation:bytes",
-              fmt::format("at {:#x} the host holds {} but the emulator ends with {}", emulatorBytes[i].address,
-                          hexBytes(r.finalBytes[i].bytes), hexBytes(emulatorBytes[i].bytes)),
+              fmt::format("at {:#x} the host holds {} but {} {}", emulatorBytes[i].address,
+                          hexBytes(r.finalBytes[i].bytes), expected.source, hexBytes(emulatorBytes[i].bytes)),
               kExitViolated};
   if (r.callsBeforePlan == 0 || r.callsAfterPlan == 0)
     return {"vacuous",

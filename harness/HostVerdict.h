@@ -1,7 +1,9 @@
 // What a run on the host shows, judged in this order: a guest fault in a real thread; the
-// scenario's invariant returning 0; a patched byte on the host that is not the emulator's
-// (after the same plan alone); no call begun before or none after the plan (vacuous:
-// the patch was not applied under load). Otherwise it holds.
+// scenario's invariant returning 0; a read-only byte that changed where no applied step
+// stores (the write-set audit); a patched byte that is not what the expectation says (the
+// emulator's after the same plan, or the plan's state after the steps a killed patcher
+// got through); no call begun before or none after the plan (vacuous: the patch was not
+// applied under load). Otherwise it holds.
 #pragma once
 
 #include <string>
@@ -19,9 +21,16 @@ struct HostVerdict {
   int exitCode = 0;
 };
 
-// `emulatorBytes`: the emulator's bytes over the result's read-back ranges (empty: none to
-// compare, the plan alone already breaks a property there). `describer` names fault PCs.
-HostVerdict judgeHostRun(const ScenarioInputs& in, const HostResult& result,
-                         const std::vector<HostRegion>& emulatorBytes, const Machine* describer);
+struct HostExpectation {
+  // Over the result's read-back ranges (empty: nothing to compare, the plan alone already
+  // breaks a property under emulation), and whose bytes they are, for the message.
+  std::vector<HostRegion> bytes;
+  std::string source = "the emulator ends with";
+  std::vector<HostRange> stores;  // the ranges the applied steps store to
+};
+
+// `describer` names fault PCs (nullptr: addresses only).
+HostVerdict judgeHostRun(const ScenarioInputs& in, const HostResult& result, const HostExpectation& expected,
+                         const Machine* describer);
 
 }  // namespace hph

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fcntl.h>
+#include <signal.h>
 
 #include <chrono>
 #include <filesystem>
@@ -51,8 +52,36 @@ void addProtections(HostJob& job, const PeImage& image, uint64_t base) {
     job.protections.push_back({base + s.virtualAddress, s.end() - s.virtualAddress, permissionsOf(s)});
 }
 
-Result<HostJob> buildJob(const ScenarioInputs& in, const OnHostOptions& options,
-                         std::vector<HostRegion>& emulatorBytes) {
+// The bytes of the read-back ranges once the plan's first `steps` steps are applied to
+// the job's own (initial) bytes: what a patcher killed there leaves.
+std::vector<HostRegion> prefixState(const HostJob& job, size_t steps) {
+  std::vector<HostRegion> state;
+  for (const HostRange& r : job.readBack) {
+    HostRegion bytes{r.address, std::vector<uint8_t>(r.size, 0)};
+    for (const HostRegion& region : job.regions)
+      if (r.address >= region.address && r.address + r.size <= region.address + region.bytes.size())
+        std::copy_n(region.bytes.begin() + static_cast<std::ptrdiff_t>(r.address - region.address), r.size,
+                    bytes.bytes.begin());
+    state.push_back(std::move(bytes));
+  }
+  for (size_t i = 0; i < steps && i < job.plan.steps.size(); ++i)
+    if (const auto* s = std::get_if<StoreStep>(&job.plan.steps[i]))
+      for (HostRegion& bytes : state)
+        for (size_t b = 0; b < s->bytes.size(); ++b)
+          if (s->address + b >= bytes.address && s->address + b < bytes.address + bytes.bytes.size())
+            bytes.bytes[s->address + b - bytes.address] = s->bytes[b];
+  return state;
+}
+
+// The ranges the first `steps` steps store to.
+std::vector<HostRange> storedBy(const Plan& plan, size_t steps) {
+  std::vector<HostRange> ranges;
+  for (size_t i = 0; i < steps && i < plan.steps.size(); ++i)
+    if (const auto* s = std::get_if<StoreStep>(&plan.steps[i])) ranges.push_back({s->address, s->bytes.size()});
+  return ranges;
+}
+
+Result<HostJob> buildJob(const ScenarioInputs& in, const OnHostOptions& options, HostExpectation& expected) {
   auto machine = Machine::create(*in.base->arch);
   if (!machine) return machine.error();
   if (auto loaded = loadPatchedImages(**machine, *in.base, in.layout); !loaded) return loaded.error();
@@ -75,8 +104,17 @@ Result<HostJob> buildJob(const ScenarioInputs& in, const OnHostOptions& options,
   job.applyAtMs = job.durationMs / 2;
   job.plan = in.plan;
   job.breakpointRedirects = in.breakpointRedirects;
-  for (const Step& step : in.plan.steps)
-    if (const auto* s = std::get_if<StoreStep>(&step)) job.readBack.push_back({s->address, s->bytes.size()});
+  job.readBack = storedBy(in.plan, in.plan.steps.size());
+  job.killPatcherAfterStep = options.killAfterStep;
+  if (options.killAfterStep) {
+    // A patcher killed after K steps leaves the plan's state after K steps, nothing else.
+    expected.bytes = prefixState(job, *options.killAfterStep);
+    expected.source =
+        fmt::format("the plan's first {} step{} leave", *options.killAfterStep, *options.killAfterStep == 1 ? "" : "s");
+    expected.stores = storedBy(in.plan, *options.killAfterStep);
+    return job;
+  }
+  expected.stores = job.readBack;
 
   // What the emulator ends with: the whole plan applied, then every thread run.
   auto session = Session::create(std::make_shared<ScenarioInputs>(in), false);
@@ -92,7 +130,7 @@ Result<HostJob> buildJob(const ScenarioInputs& in, const OnHostOptions& options,
   for (const HostRange& r : job.readBack) {
     std::vector<uint8_t> bytes(r.size);
     (*session)->machine().readGuest(r.address, bytes);
-    emulatorBytes.push_back({r.address, std::move(bytes)});
+    expected.bytes.push_back({r.address, std::move(bytes)});
   }
   return job;
 }
@@ -116,7 +154,12 @@ PatcherOutcome runExternalPatcher(pid_t target, const HostJob& job) {
     auto patcher = ExternalPatcher::attach(target, job, error);
     if (patcher) {
       std::this_thread::sleep_for(std::chrono::milliseconds(job.applyAtMs));
-      patcher->apply(job.plan, timing, error);
+      // The kill-at-every-step runs: die as a crashed patcher would, threads still seized.
+      const auto killAt = job.killPatcherAfterStep;
+      if (killAt == 0u) raise(SIGKILL);
+      patcher->apply(job.plan, timing, error, [&](size_t done) {
+        if (killAt && done == *killAt) raise(SIGKILL);
+      });
       patcher->detach();
     }
     const std::string text =
@@ -131,6 +174,9 @@ PatcherOutcome runExternalPatcher(pid_t target, const HostJob& job) {
   close(fds[0]);
   int status = 0;
   waitpid(pid, &status, 0);
+  // However it ended, the runner stops waiting for it.
+  kill(target, SIGUSR2);
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && job.killPatcherAfterStep) return {};
   if (WIFSIGNALED(status)) return {fmt::format("it died of {}", signalName(WTERMSIG(status)))};
   const json parsed = json::parse(text, nullptr, false);
   if (parsed.is_discarded()) return {"it reported nothing"};
@@ -213,6 +259,10 @@ json reportOf(const std::string& path, const std::string& name, const HostVerdic
     for (const HostRegion& b : r->finalBytes)
       bytes.push_back({{"address", b.address}, {"bytes", hexBytes(b.bytes, HexLayout::kPacked)}});
     out["final_bytes"] = bytes;
+    json changed = json::array();
+    for (const HostRange& c : r->changed) changed.push_back({{"address", c.address}, {"size", c.size}});
+    out["changed"] = changed;
+    out["patcher_killed_after_step"] = options.killAfterStep ? json(*options.killAfterStep) : json(nullptr);
   }
   return out;
 }
@@ -223,6 +273,8 @@ int runOnHost(const OnHostOptions& options) {
   if (options.patcher != "in-process" && options.patcher != "external")
     return reportError(badInput(fmt::format("--patcher '{}': not in-process or external", options.patcher)));
   if (options.threads == 0 || options.threads > 64) return reportError(badInput("--threads: 1 to 64"));
+  if (options.killAfterStep && options.patcher != "external")
+    return reportError(badInput("--kill-after-step: only the external patcher can be killed (--patcher external)"));
   if (!(options.duration >= 0.02 && options.duration <= 600))
     return reportError(badInput("--duration: 0.02 to 600 seconds"));
   json scenarios = json::array();
@@ -259,15 +311,18 @@ int runOnHost(const OnHostOptions& options) {
     } else {
       fmt::print(stderr, "hph: warning: {}: applying a plan that was not verified (--unverified)\n", path);
     }
-    std::vector<HostRegion> emulatorBytes;
-    auto job = buildJob(in, options, emulatorBytes);
+    if (options.killAfterStep && *options.killAfterStep > in.plan.steps.size())
+      return reportError(badInput(
+          fmt::format("--kill-after-step {}: {} has {} steps", *options.killAfterStep, path, in.plan.steps.size())));
+    HostExpectation expectation;
+    auto job = buildJob(in, options, expectation);
     if (!job) return reportError(job.error());
     auto result = runRunner(*job, in.scenario.name, options.jobPath);
     if (!result) return reportError(result.error());
     auto describer = Machine::create(*in.base->arch);
     Machine* m = nullptr;
     if (describer && loadPatchedImages(**describer, *in.base, in.layout)) m = describer->get();
-    const HostVerdict judged = judgeHostRun(in, *result, emulatorBytes, m);
+    const HostVerdict judged = judgeHostRun(in, *result, expectation, m);
     // The host cannot name the emulator's properties: a canary expecting any violation
     // is caught by any violation the host sees (a fault, the invariant, stray bytes).
     const bool expected = in.scenario.expect.kind == VerdictKind::kViolation
@@ -276,13 +331,17 @@ int runOnHost(const OnHostOptions& options) {
     const int exitCode = expected ? kExitHolds : judged.exitCode == kExitHolds ? kExitViolated : judged.exitCode;
     uint64_t calls = 0;
     for (uint64_t c : result->calls) calls += c;
-    fmt::print("{} {}: {} on the host{} — {} patcher, {} threads, {} calls ({} before the plan, {} after), "
-               "applied in {:.1f} µs{}\n",
+    const std::string applied =
+        options.killAfterStep
+            ? fmt::format("patcher killed after step {}", *options.killAfterStep)
+            : fmt::format("applied in {:.1f} µs", static_cast<double>(result->applyNanoseconds) / 1000.0);
+    const std::string bytesSaid = judged.verdict != "holds" || expectation.bytes.empty() ? ""
+                                  : options.killAfterStep ? "; the bytes are the plan's state after those steps"
+                                                          : "; patched bytes equal the emulator's";
+    fmt::print("{} {}: {} on the host{} — {} patcher, {} threads, {} calls ({} before the plan, {} after), {}{}\n",
                expected ? "PASS" : "FAIL", in.scenario.name, judged.verdict,
                expected ? "" : fmt::format(" (expected {})", verdictText(in.scenario.expect)), options.patcher,
-               options.threads, calls, result->callsBeforePlan, result->callsAfterPlan,
-               static_cast<double>(result->applyNanoseconds) / 1000.0,
-               judged.verdict == "holds" && !emulatorBytes.empty() ? "; patched bytes equal the emulator's" : "");
+               options.threads, calls, result->callsBeforePlan, result->callsAfterPlan, applied, bytesSaid);
     if (!judged.message.empty()) fmt::print("  {}\n", judged.message);
     scenarios.push_back(reportOf(path, in.scenario.name, judged, &*result, options));
     scenarios.back()["as_expected"] = expected;

@@ -19,6 +19,8 @@ struct OnHostOptions {
   uint32_t threads = 4;
   double duration = 0.2;  // seconds the threads call; the plan starts half-way
   bool unverified = false;
+  // External patcher: SIGKILL it right after this many steps (0: before the first).
+  std::optional<uint32_t> killAfterStep;
   std::optional<std::string> jsonPath;
   // Also write the job hph-host ran (to run the runner by hand: hph-host JOB).
   std::optional<std::string> jobPath;

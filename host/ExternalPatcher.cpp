@@ -209,7 +209,8 @@ bool ExternalPatcher::store(const StoreStep& step, std::string& error) {
   return storeThroughAlias(alias, step, error);
 }
 
-bool ExternalPatcher::apply(const Plan& plan, HostResult& result, std::string& error) {
+bool ExternalPatcher::apply(const Plan& plan, HostResult& result, std::string& error,
+                            const std::function<void(size_t)>& afterStep) {
   using Clock = std::chrono::steady_clock;
   auto* control = reinterpret_cast<HostControl*>(alias_ + total_ - kControlPageBytes);
   __atomic_store_n(&control->phase, static_cast<uint64_t>(PlanPhase::kApplying), __ATOMIC_RELEASE);
@@ -260,6 +261,7 @@ bool ExternalPatcher::apply(const Plan& plan, HostResult& result, std::string& e
     result.stepNanoseconds.push_back(
         static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - stepBegin).count()));
     if (!ok) error = "step " + std::to_string(i + 1) + ": " + error;
+    if (ok && afterStep) afterStep(i + 1);
   }
   if (!ok) continueAll();
   result.applyNanoseconds =

@@ -16,6 +16,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,7 +34,10 @@ class ExternalPatcher {
   ~ExternalPatcher();
 
   // Applies every step (the control page's phase says applying, then after), timing each.
-  bool apply(const Plan& plan, HostResult& result, std::string& error);
+  // `afterStep(n)` runs once n steps are done (the kill-at-every-step tests end the
+  // patcher there).
+  bool apply(const Plan& plan, HostResult& result, std::string& error,
+             const std::function<void(size_t)>& afterStep = {});
   void detach();
 
  private:

@@ -61,7 +61,8 @@ json hostJobToJson(const HostJob& job) {
           {"apply_at_ms", job.applyAtMs},
           {"plan", planToJson(job.plan)},
           {"read_back", readBack},
-          {"breakpoint_redirects", job.breakpointRedirects}};
+          {"breakpoint_redirects", job.breakpointRedirects},
+          {"kill_patcher_after_step", job.killPatcherAfterStep ? json(*job.killPatcherAfterStep) : json(nullptr)}};
 }
 
 std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
@@ -92,6 +93,8 @@ std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
     job.durationMs = j.at("duration_ms").get<uint32_t>();
     job.applyAtMs = j.at("apply_at_ms").get<uint32_t>();
     job.breakpointRedirects = j.at("breakpoint_redirects").get<std::vector<std::pair<uint64_t, uint64_t>>>();
+    if (!j.at("kill_patcher_after_step").is_null())
+      job.killPatcherAfterStep = j["kill_patcher_after_step"].get<uint32_t>();
     for (const json& r : j.at("read_back"))
       job.readBack.push_back({r.at("address").get<uint64_t>(), r.at("size").get<uint64_t>()});
   } catch (const json::exception& e) {
@@ -111,6 +114,8 @@ json hostResultToJson(const HostResult& result) {
   json faults = json::array(), finalBytes = json::array();
   for (const HostFault& f : result.faults) faults.push_back({{"thread", f.thread}, {"pc", f.pc}, {"signal", f.signal}});
   for (const HostRegion& r : result.finalBytes) finalBytes.push_back(regionToJson(r));
+  json changed = json::array();
+  for (const HostRange& r : result.changed) changed.push_back({{"address", r.address}, {"size", r.size}});
   return {{"schema", "hph-host-result/1"},
           {"calls", result.calls},
           {"calls_before_plan", result.callsBeforePlan},
@@ -118,6 +123,7 @@ json hostResultToJson(const HostResult& result) {
           {"faults", faults},
           {"invariant", result.invariant ? json(*result.invariant) : json(nullptr)},
           {"final_bytes", finalBytes},
+          {"changed", changed},
           {"apply_ns", result.applyNanoseconds},
           {"step_ns", result.stepNanoseconds},
           {"error", result.error}};
@@ -141,6 +147,8 @@ std::optional<HostResult> hostResultFromJson(const json& j, std::string& error) 
       if (!region) return std::nullopt;
       result.finalBytes.push_back(std::move(*region));
     }
+    for (const json& r : j.at("changed"))
+      result.changed.push_back({r.at("address").get<uint64_t>(), r.at("size").get<uint64_t>()});
     result.applyNanoseconds = j.at("apply_ns").get<uint64_t>();
     result.stepNanoseconds = j.at("step_ns").get<std::vector<uint64_t>>();
     result.error = j.at("error").get<std::string>();

@@ -52,6 +52,8 @@ struct HostJob {
   // int3-3step: a thread trapping on the transient int3 at `first` continues at `second`
   // (the replacement: the new semantics, as the kernel's text_poke_bp handler does).
   std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects;
+  // external: the patcher is killed (SIGKILL) right after this many steps.
+  std::optional<uint32_t> killPatcherAfterStep;
 };
 
 struct HostFault {
@@ -67,7 +69,10 @@ struct HostResult {
   std::vector<HostFault> faults;  // guest faults in real threads
   std::optional<uint64_t> invariant;
   std::vector<HostRegion> finalBytes;  // readBack, in order
-  uint64_t applyNanoseconds = 0;       // first step begun -> last step done
+  // The write-set audit: every byte of the read-only ranges (headers, code, read-only
+  // data, the hotpatch area) that differs at the end from the job's bytes, as runs.
+  std::vector<HostRange> changed;
+  uint64_t applyNanoseconds = 0;  // first step begun -> last step done
   std::vector<uint64_t> stepNanoseconds;
   std::string error;  // the job could not run (bad job, the host refused): the runner exits 2
 };

@@ -1,6 +1,7 @@
 // hph-host JOB.json: runs a job `hph onhost` wrote (HostJob.h) and prints its result as
 // JSON on stdout. Exit 0 when it ran (the verdict is hph's to draw), 2 when the job or
 // the host refuses (the result's `error` says which field or setting), 3 otherwise.
+#include <signal.h>
 #include <sys/prctl.h>
 
 #include <chrono>
@@ -16,6 +17,31 @@
 #include "host/InProcessPatcher.h"
 
 namespace {
+
+// hph says the external patcher is gone (killed mid-plan): stop waiting for it.
+volatile sig_atomic_t patcherGone = 0;
+void onPatcherGone(int) { patcherGone = 1; }
+
+// The write-set audit: where the read-only ranges differ from the job's bytes.
+std::vector<hph::HostRange> changedBytes(const hph::HostJob& job, const hph::HostMemory& memory) {
+  std::vector<hph::HostRange> changed;
+  for (const hph::HostProtection& p : job.protections) {
+    if (p.permissions & static_cast<uint32_t>(hph::HostPermission::kWrite)) continue;
+    for (const hph::HostRegion& r : job.regions) {
+      if (p.address < r.address || p.address + p.size > r.address + r.bytes.size()) continue;
+      const std::vector<uint8_t> now = memory.read(p.address, p.size);
+      for (uint64_t i = 0; i < now.size(); ++i) {
+        if (now[i] == r.bytes[p.address - r.address + i]) continue;
+        const uint64_t at = p.address + i;
+        if (!changed.empty() && changed.back().address + changed.back().size == at)
+          ++changed.back().size;
+        else
+          changed.push_back({at, 1});
+      }
+    }
+  }
+  return changed;
+}
 
 int finish(const hph::HostResult& result, int code) {
   std::cout << hph::hostResultToJson(result).dump() << "\n";
@@ -59,7 +85,10 @@ int main(int argc, char** argv) {
   hph::HostControl& control = memory->control();
   const bool external = job->patcher == hph::HostPatcherKind::kExternal;
   // Yama's ptrace_scope 1 lets only ancestors trace: the external patcher is a sibling.
-  if (external) prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+  if (external) {
+    prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+    signal(SIGUSR2, onPatcherGone);
+  }
   hph::GuestThreads threads;
   threads.watchPhase(&control.phase);
   if (!threads.start(job->threadEntry, job->threads, job->breakpointRedirects, error)) {
@@ -74,6 +103,11 @@ int main(int argc, char** argv) {
     __atomic_store_n(&control.ready, 1, __ATOMIC_RELEASE);
     const auto giveUp = start + std::chrono::milliseconds(job->applyAtMs) + std::chrono::seconds(30);
     while (__atomic_load_n(&control.phase, __ATOMIC_ACQUIRE) != static_cast<uint64_t>(hph::PlanPhase::kAfter)) {
+      if (patcherGone) {
+        // What the patcher left is the state the threads go on with.
+        __atomic_store_n(&control.phase, static_cast<uint64_t>(hph::PlanPhase::kAfter), __ATOMIC_RELEASE);
+        break;
+      }
       if (std::chrono::steady_clock::now() > giveUp) {
         applied = false;
         error = "the external patcher did not finish within 30 s";
@@ -100,5 +134,6 @@ int main(int argc, char** argv) {
     result.invariant = hph::GuestThreads::callOnThisThread(*job->invariantEntry);
   for (const hph::HostRange& r : job->readBack)
     result.finalBytes.push_back({r.address, memory->read(r.address, r.size)});
+  result.changed = changedBytes(*job, *memory);
   return finish(result, 0);
 }

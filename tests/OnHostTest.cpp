@@ -147,7 +147,9 @@ TEST(HostVerdict, EachCheckCatchesItsBrokenCase) {
   clean.callsAfterPlan = 8;
   clean.invariant = 1;
   clean.finalBytes = {{0x180001020, {0xeb, 0xf9}}};
-  const std::vector<HostRegion> emulator = {{0x180001020, {0xeb, 0xf9}}};
+  HostExpectation emulator;
+  emulator.bytes = {{0x180001020, {0xeb, 0xf9}}};
+  emulator.stores = {{0x180001020, 2}};
   EXPECT_EQ(judgeHostRun(*inputs, clean, emulator, nullptr).verdict, "holds");
 
   HostResult faulted = clean;
@@ -164,13 +166,50 @@ TEST(HostVerdict, EachCheckCatchesItsBrokenCase) {
   EXPECT_EQ(bytes.verdict, "violation:bytes");
   EXPECT_EQ(bytes.message, "at 0x180001020 the host holds eb fa but the emulator ends with eb f9");
   // Nothing to compare (the plan alone breaks a property under emulation): not a mismatch.
-  EXPECT_EQ(judgeHostRun(*inputs, stray, {}, nullptr).verdict, "holds");
+  HostExpectation nothing;
+  nothing.stores = emulator.stores;
+  EXPECT_EQ(judgeHostRun(*inputs, stray, nothing, nullptr).verdict, "holds");
+  // The write-set audit: a changed read-only byte no applied step stores to, even next to
+  // one that does.
+  HostResult wild = clean;
+  wild.changed = {{0x180001020, 3}};
+  const HostVerdict audit = judgeHostRun(*inputs, wild, emulator, nullptr);
+  EXPECT_EQ(audit.verdict, "violation:stray-write");
+  EXPECT_EQ(audit.message, "the byte at 0x180001022 changed, but no applied step of the plan stores there");
+  wild.changed = {{0x180001020, 2}};
+  EXPECT_EQ(judgeHostRun(*inputs, wild, emulator, nullptr).verdict, "holds");
   for (auto HostResult::* count : {&HostResult::callsBeforePlan, &HostResult::callsAfterPlan}) {
     HostResult idle = clean;
     idle.*count = 0;
     EXPECT_EQ(judgeHostRun(*inputs, idle, emulator, nullptr).verdict, "vacuous");
   }
 }
+
+// Kill at every step: the external patcher SIGKILLed right after step K, for every K,
+// threads still seized or not (stop-the-world's suspend; int3-3step's int3 in place):
+// the runner goes on, no thread faults, the invariant holds, calls ran after, and the
+// bytes are exactly the plan's state after K steps (no stray byte anywhere read-only).
+class KilledPatcher : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(KilledPatcher, LeavesAPrefixStateAndLiveThreads) {
+  const std::string path = scenario(GetParam());
+  const size_t steps = json::parse(runHph({"plan", path, "--json"}).out)["steps"].size();
+  ASSERT_GT(steps, 0u);
+  for (size_t k = 0; k <= steps; ++k) {
+    const std::string out = writeTempFile("killed.json", {});
+    const CommandResult r = runHph({"onhost", path, "--patcher", "external", "--kill-after-step", std::to_string(k),
+                                    "--duration", "0.2", "--json", out},
+                                   240);
+    EXPECT_EQ(r.exitCode, 0) << "killed after step " << k << ": " << r.out << r.err;
+    const json report = readJsonFile(out)["scenarios"][0];
+    EXPECT_EQ(report["verdict"], "holds") << "killed after step " << k << ": " << report.dump();
+    EXPECT_EQ(report["patcher_killed_after_step"], k);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(X64, KilledPatcher,
+                         ::testing::Values("patch-padding-short-jmp.x64.toml", "patch-stop-the-world.x64.toml",
+                                           "patch-int3-3step.x64.toml"));
 
 // The job and result formats round-trip, and a malformed job names its field.
 TEST(HostJob, RoundTripsAndNamesABadField) {
