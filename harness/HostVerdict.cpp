@@ -41,6 +41,13 @@ HostVerdict judgeHostRun(const ScenarioInputs& in, const HostResult& r, const Ho
               fmt::format("at {:#x} the host holds {} but {} {}", emulatorBytes[i].address,
                           hexBytes(r.finalBytes[i].bytes), expected.source, hexBytes(emulatorBytes[i].bytes)),
               kExitViolated};
+  for (const HostRegion& before : expected.original)
+    for (const HostRegion& after : r.finalBytes)
+      if (after.address == before.address && after.bytes != before.bytes)
+        return {"violation:bytes",
+                fmt::format("after the reverse plan the host holds {} at {:#x}, but before the patch it held {}",
+                            hexBytes(after.bytes), after.address, hexBytes(before.bytes)),
+                kExitViolated};
   if (r.callsBeforePlan == 0 || r.callsAfterPlan == 0)
     return {"vacuous",
             fmt::format("{} calls began before the plan and {} after it: the patch was not applied under load",

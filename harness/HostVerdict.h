@@ -27,6 +27,9 @@ struct HostExpectation {
   std::vector<HostRegion> bytes;
   std::string source = "the emulator ends with";
   std::vector<HostRange> stores;  // the ranges the applied steps store to
+  // A reversed plan: the bytes before the patch, over the read-back ranges outside the
+  // hotpatch area (scratch space, which the unpatch frees rather than restores).
+  std::vector<HostRegion> original;
 };
 
 // `describer` names fault PCs (nullptr: addresses only).

@@ -115,6 +115,10 @@ Result<HostJob> buildJob(const ScenarioInputs& in, const OnHostOptions& options,
     return job;
   }
   expected.stores = job.readBack;
+  if (in.scenario.reverse)
+    for (HostRegion& before : prefixState(job, 0))
+      if (before.address < in.layout.scratchBase || before.address >= in.layout.scratchBase + kHotpatchAreaBytes)
+        expected.original.push_back(std::move(before));
 
   // What the emulator ends with: the whole plan applied, then every thread run.
   auto session = Session::create(std::make_shared<ScenarioInputs>(in), false);
@@ -282,6 +286,7 @@ int runOnHost(const OnHostOptions& options) {
   for (const std::string& path : options.scenarios) {
     auto scenario = loadScenario(path);
     if (!scenario) return reportError(scenario.error());
+    scenario->reverse = scenario->reverse || options.reverse;
     auto inputs = prepareScenario(*scenario);
     if (!inputs) return reportError(inputs.error());
     const ScenarioInputs& in = **inputs;
@@ -337,7 +342,9 @@ int runOnHost(const OnHostOptions& options) {
             : fmt::format("applied in {:.1f} µs", static_cast<double>(result->applyNanoseconds) / 1000.0);
     const std::string bytesSaid = judged.verdict != "holds" || expectation.bytes.empty() ? ""
                                   : options.killAfterStep ? "; the bytes are the plan's state after those steps"
-                                                          : "; patched bytes equal the emulator's";
+                                  : !expectation.original.empty()
+                                      ? "; patched bytes equal the emulator's and, reversed, what they were before"
+                                      : "; patched bytes equal the emulator's";
     fmt::print("{} {}: {} on the host{} — {} patcher, {} threads, {} calls ({} before the plan, {} after), {}{}\n",
                expected ? "PASS" : "FAIL", in.scenario.name, judged.verdict,
                expected ? "" : fmt::format(" (expected {})", verdictText(in.scenario.expect)), options.patcher,

@@ -19,6 +19,9 @@ struct OnHostOptions {
   uint32_t threads = 4;
   double duration = 0.2;  // seconds the threads call; the plan starts half-way
   bool unverified = false;
+  // Apply the reverse plan afterwards (the scenario's `[protocol] reverse`): the patched
+  // functions' bytes must be back to what they were before the patch.
+  bool reverse = false;
   // External patcher: SIGKILL it right after this many steps (0: before the first).
   std::optional<uint32_t> killAfterStep;
   std::optional<std::string> jsonPath;

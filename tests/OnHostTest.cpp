@@ -178,12 +178,38 @@ TEST(HostVerdict, EachCheckCatchesItsBrokenCase) {
   EXPECT_EQ(audit.message, "the byte at 0x180001022 changed, but no applied step of the plan stores there");
   wild.changed = {{0x180001020, 2}};
   EXPECT_EQ(judgeHostRun(*inputs, wild, emulator, nullptr).verdict, "holds");
+  // Reversed: the bytes must be back to the original.
+  HostExpectation reversed = emulator;
+  reversed.original = {{0x180001020, {0x48, 0x89}}};
+  const HostVerdict unrestored = judgeHostRun(*inputs, clean, reversed, nullptr);
+  EXPECT_EQ(unrestored.verdict, "violation:bytes");
+  EXPECT_EQ(unrestored.message,
+            "after the reverse plan the host holds eb f9 at 0x180001020, but before the patch it held 48 89");
   for (auto HostResult::* count : {&HostResult::callsBeforePlan, &HostResult::callsAfterPlan}) {
     HostResult idle = clean;
     idle.*count = 0;
     EXPECT_EQ(judgeHostRun(*inputs, idle, emulator, nullptr).verdict, "vacuous");
   }
 }
+
+// Applied, then reversed: every patched function's bytes are what they were before the
+// patch (and what the emulator ends with), with both patchers.
+class ReversedOnHost : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+TEST_P(ReversedOnHost, RestoresTheOriginalBytes) {
+  const auto& [name, patcher] = GetParam();
+  const CommandResult r =
+      runHph({"onhost", scenario(name), "--reverse", "--patcher", patcher, "--duration", "0.2"}, 240);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("holds on the host"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("reversed, what they were before"), std::string::npos) << r.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(X64, ReversedOnHost,
+                         ::testing::Combine(::testing::Values("patch-series.x64.toml",
+                                                              "patch-padding-short-jmp.x64.toml",
+                                                              "patch-stop-the-world.x64.toml"),
+                                            ::testing::Values(std::string("in-process"), std::string("external"))));
 
 // Kill at every step: the external patcher SIGKILLed right after step K, for every K,
 // threads still seized or not (stop-the-world's suspend; int3-3step's int3 in place):
