@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -22,6 +24,7 @@
 #include "harness/explore/ReplaySource.h"
 #include "harness/explore/Session.h"
 #include "harness/scenario/PreparedScenario.h"
+#include "host/Applications.h"
 #include "host/ExternalPatcher.h"
 #include "host/HostJob.h"
 #include "support/HexText.h"
@@ -143,6 +146,7 @@ struct PatcherOutcome {
   std::string error;
   std::vector<uint64_t> stepNanoseconds;
   uint64_t applyNanoseconds = 0;
+  std::vector<uint64_t> applicationNanoseconds;
 };
 
 // Forks the external patcher against the runner `target` and waits for it.
@@ -161,13 +165,18 @@ PatcherOutcome runExternalPatcher(pid_t target, const HostJob& job) {
       // The kill-at-every-step runs: die as a crashed patcher would, threads still seized.
       const auto killAt = job.killPatcherAfterStep;
       if (killAt == 0u) raise(SIGKILL);
-      patcher->apply(job.plan, timing, error, [&](size_t done) {
+      patcher->setPhase(PlanPhase::kApplying);
+      applyJob(*patcher, job, timing, error, [&](size_t done) {
         if (killAt && done == *killAt) raise(SIGKILL);
       });
+      patcher->setPhase(PlanPhase::kAfter);
       patcher->detach();
     }
-    const std::string text =
-        json{{"error", error}, {"step_ns", timing.stepNanoseconds}, {"apply_ns", timing.applyNanoseconds}}.dump();
+    const std::string text = json{{"error", error},
+                                  {"step_ns", timing.stepNanoseconds},
+                                  {"apply_ns", timing.applyNanoseconds},
+                                  {"application_ns", timing.applicationNanoseconds}}
+                                 .dump();
     const ssize_t written = write(fds[1], text.data(), text.size());
     _exit(written == static_cast<ssize_t>(text.size()) ? 0 : 1);
   }
@@ -184,7 +193,8 @@ PatcherOutcome runExternalPatcher(pid_t target, const HostJob& job) {
   if (WIFSIGNALED(status)) return {fmt::format("it died of {}", signalName(WTERMSIG(status)))};
   const json parsed = json::parse(text, nullptr, false);
   if (parsed.is_discarded()) return {"it reported nothing"};
-  return {parsed.value("error", ""), parsed.value("step_ns", std::vector<uint64_t>{}), parsed.value("apply_ns", 0ull)};
+  return {parsed.value("error", ""), parsed.value("step_ns", std::vector<uint64_t>{}), parsed.value("apply_ns", 0ull),
+          parsed.value("application_ns", std::vector<uint64_t>{})};
 }
 
 // Runs hph-host on `job`; its result, or why it could not run.
@@ -235,11 +245,26 @@ Result<HostResult> runRunner(const HostJob& job, const std::string& name, const 
       return internalError(fmt::format("{}: the external patcher: {}", name, patched->error));
     result->stepNanoseconds = patched->stepNanoseconds;
     result->applyNanoseconds = patched->applyNanoseconds;
+    result->applicationNanoseconds = patched->applicationNanoseconds;
   }
   if (!result->error.empty())
     return Error{WEXITSTATUS(status) == kExitBadInput ? Status::kBadInput : Status::kInternal,
                  fmt::format("{}: on the host: {}", name, result->error)};
   return *result;
+}
+
+struct LatencySummary {
+  double p50 = 0, p99 = 0, max = 0;
+};
+
+// Nearest-rank percentiles.
+LatencySummary summarize(std::vector<uint64_t> ns) {
+  std::sort(ns.begin(), ns.end());
+  auto rank = [&](double p) {
+    const size_t i = static_cast<size_t>(std::ceil(p * static_cast<double>(ns.size())));
+    return static_cast<double>(ns[std::min(ns.size() - 1, i == 0 ? 0 : i - 1)]);
+  };
+  return {rank(0.50), rank(0.99), static_cast<double>(ns.back())};
 }
 
 json reportOf(const std::string& path, const std::string& name, const HostVerdict& j, const HostResult* r,
@@ -257,6 +282,13 @@ json reportOf(const std::string& path, const std::string& name, const HostVerdic
     out["calls_before_plan"] = r->callsBeforePlan;
     out["calls_after_plan"] = r->callsAfterPlan;
     out["apply_ns"] = r->applyNanoseconds;
+    out["applications"] = r->applicationNanoseconds.size();
+    if (!r->applicationNanoseconds.empty()) {
+      const LatencySummary s = summarize(r->applicationNanoseconds);
+      out["apply_ns_p50"] = s.p50;
+      out["apply_ns_p99"] = s.p99;
+      out["apply_ns_max"] = s.max;
+    }
     out["step_ns"] = r->stepNanoseconds;
     out["invariant"] = r->invariant ? json(*r->invariant) : json(nullptr);
     json bytes = json::array();
@@ -277,6 +309,10 @@ int runOnHost(const OnHostOptions& options) {
   if (options.patcher != "in-process" && options.patcher != "external")
     return reportError(badInput(fmt::format("--patcher '{}': not in-process or external", options.patcher)));
   if (options.threads == 0 || options.threads > 64) return reportError(badInput("--threads: 1 to 64"));
+  if (options.applications == 0 || options.applications > 100000)
+    return reportError(badInput("--applications: 1 to 100000"));
+  if (options.applications > 1 && options.killAfterStep)
+    return reportError(badInput("--applications: not with --kill-after-step"));
   if (options.killAfterStep && options.patcher != "external")
     return reportError(badInput("--kill-after-step: only the external patcher can be killed (--patcher external)"));
   if (!(options.duration >= 0.02 && options.duration <= 600))
@@ -286,7 +322,17 @@ int runOnHost(const OnHostOptions& options) {
   for (const std::string& path : options.scenarios) {
     auto scenario = loadScenario(path);
     if (!scenario) return reportError(scenario.error());
-    scenario->reverse = scenario->reverse || options.reverse;
+    // Repeated applications undo each one before the next: the plan needs its unpatch,
+    // and the forward part is the plan prepared without it.
+    uint32_t forwardSteps = 0;
+    if (options.applications > 1) {
+      Scenario forward = *scenario;
+      forward.reverse = false;
+      auto once = prepareScenario(forward);
+      if (!once) return reportError(once.error());
+      forwardSteps = static_cast<uint32_t>((*once)->plan.steps.size());
+    }
+    scenario->reverse = scenario->reverse || options.reverse || options.applications > 1;
     auto inputs = prepareScenario(*scenario);
     if (!inputs) return reportError(inputs.error());
     const ScenarioInputs& in = **inputs;
@@ -322,6 +368,8 @@ int runOnHost(const OnHostOptions& options) {
     HostExpectation expectation;
     auto job = buildJob(in, options, expectation);
     if (!job) return reportError(job.error());
+    job->applications = options.applications;
+    job->forwardSteps = forwardSteps;
     auto result = runRunner(*job, in.scenario.name, options.jobPath);
     if (!result) return reportError(result.error());
     auto describer = Machine::create(*in.base->arch);
@@ -350,6 +398,11 @@ int runOnHost(const OnHostOptions& options) {
                expected ? "" : fmt::format(" (expected {})", verdictText(in.scenario.expect)), options.patcher,
                options.threads, calls, result->callsBeforePlan, result->callsAfterPlan, applied, bytesSaid);
     if (!judged.message.empty()) fmt::print("  {}\n", judged.message);
+    if (result->applicationNanoseconds.size() > 1) {
+      const LatencySummary s = summarize(result->applicationNanoseconds);
+      fmt::print("  {} applications: p50 {:.1f} µs, p99 {:.1f} µs, max {:.1f} µs\n",
+                 result->applicationNanoseconds.size(), s.p50 / 1000.0, s.p99 / 1000.0, s.max / 1000.0);
+    }
     scenarios.push_back(reportOf(path, in.scenario.name, judged, &*result, options));
     scenarios.back()["as_expected"] = expected;
     worst = std::max(worst, exitCode);

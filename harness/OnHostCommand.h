@@ -22,6 +22,9 @@ struct OnHostOptions {
   // Apply the reverse plan afterwards (the scenario's `[protocol] reverse`): the patched
   // functions' bytes must be back to what they were before the patch.
   bool reverse = false;
+  // What applying costs: apply the plan, then its unpatch, this many times (implies
+  // --reverse); the latency of every application is reported (p50/p99).
+  uint32_t applications = 1;
   // External patcher: SIGKILL it right after this many steps (0: before the first).
   std::optional<uint32_t> killAfterStep;
   std::optional<std::string> jsonPath;

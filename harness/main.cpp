@@ -129,6 +129,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   onhostCmd->add_flag("--unverified", onhost.unverified, "apply without exploring first (loudly)");
   onhostCmd->add_flag("--reverse", onhost.reverse, "apply the reverse plan afterwards; the bytes must be restored");
+  onhostCmd
+      ->add_option("--applications", onhost.applications,
+                   "measure: apply and unpatch this many times (implies --reverse); p50/p99 latency")
+      ->capture_default_str();
   onhostCmd->add_option("--kill-after-step", onhost.killAfterStep,
                         "external patcher: SIGKILL it right after K steps (0: before the first)");
   onhostCmd->add_option("--json", onhost.jsonPath, "write the machine-readable result (schema hph-onhost/1)");

@@ -100,6 +100,11 @@ std::optional<ExternalPatcher> ExternalPatcher::attach(pid_t target, const HostJ
   return patcher;
 }
 
+void ExternalPatcher::setPhase(PlanPhase phase) {
+  auto* control = reinterpret_cast<HostControl*>(alias_ + total_ - kControlPageBytes);
+  __atomic_store_n(&control->phase, static_cast<uint64_t>(phase), __ATOMIC_RELEASE);
+}
+
 bool ExternalPatcher::seizeAll(std::string& error) {
   // Threads may start while we seize: read the list again until it adds nobody.
   std::set<pid_t> seized;
@@ -212,8 +217,6 @@ bool ExternalPatcher::store(const StoreStep& step, std::string& error) {
 bool ExternalPatcher::apply(const Plan& plan, HostResult& result, std::string& error,
                             const std::function<void(size_t)>& afterStep) {
   using Clock = std::chrono::steady_clock;
-  auto* control = reinterpret_cast<HostControl*>(alias_ + total_ - kControlPageBytes);
-  __atomic_store_n(&control->phase, static_cast<uint64_t>(PlanPhase::kApplying), __ATOMIC_RELEASE);
   const auto begin = Clock::now();
   bool ok = true;
   for (size_t i = 0; i < plan.steps.size() && ok; ++i) {
@@ -266,7 +269,6 @@ bool ExternalPatcher::apply(const Plan& plan, HostResult& result, std::string& e
   if (!ok) continueAll();
   result.applyNanoseconds =
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - begin).count());
-  __atomic_store_n(&control->phase, static_cast<uint64_t>(PlanPhase::kAfter), __ATOMIC_RELEASE);
   return ok;
 }
 

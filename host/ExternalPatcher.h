@@ -33,7 +33,9 @@ class ExternalPatcher {
   ExternalPatcher& operator=(ExternalPatcher&&) = delete;
   ~ExternalPatcher();
 
-  // Applies every step (the control page's phase says applying, then after), timing each.
+  // What the runner's threads count their calls under (the control page).
+  void setPhase(PlanPhase phase);
+  // Applies every step, timing each.
   // `afterStep(n)` runs once n steps are done (the kill-at-every-step tests end the
   // patcher there).
   bool apply(const Plan& plan, HostResult& result, std::string& error,

@@ -10,9 +10,11 @@
 #include <cstring>
 #include <thread>
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
 #if defined(__x86_64__)
 #include <asm/prctl.h>
-#include <sys/syscall.h>
 #endif
 
 namespace hph {
@@ -22,6 +24,18 @@ namespace {
 const int kSuspendSignal = SIGRTMIN + 3;
 constexpr auto kSuspendTimeout = std::chrono::seconds(5);
 constexpr size_t kTebBytes = 0x2000;
+constexpr auto kPatcherPoll = std::chrono::microseconds(20);
+constexpr auto kPatcherSpin = std::chrono::microseconds(200);
+
+// The patcher waiting on the threads: it spins for a short while (a thread on another
+// core answers in microseconds), then sleeps, because the threads it waits for may need
+// its core to run at all.
+void waitABit(std::chrono::steady_clock::time_point since) {
+  if (std::chrono::steady_clock::now() - since < kPatcherSpin)
+    sched_yield();
+  else
+    std::this_thread::sleep_for(kPatcherPoll);
+}
 
 // The one GuestThreads whose threads the handlers serve (see GuestThreads.h).
 GuestThreads* activeThreads = nullptr;
@@ -89,7 +103,8 @@ void GuestThreads::onSuspend(int, siginfo_t*, void* context) {
   if (!slot) return;
   slot->context = static_cast<ucontext_t*>(context);
   slot->suspended.store(true, std::memory_order_release);
-  while (!slot->resume.load(std::memory_order_acquire)) sched_yield();
+  while (slot->resume.load(std::memory_order_acquire) == 0)
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&slot->resume), FUTEX_WAIT_PRIVATE, 0, nullptr, nullptr, 0);
   slot->context = nullptr;
   slot->suspended.store(false, std::memory_order_release);
 }
@@ -156,7 +171,7 @@ void GuestThreads::stopAndJoin() {
 bool GuestThreads::suspendAll(std::string& error) {
   for (auto& slot : slots_) {
     if (slot->done.load(std::memory_order_acquire)) continue;
-    slot->resume.store(false, std::memory_order_release);
+    slot->resume.store(0, std::memory_order_release);
     pthread_kill(slot->handle, kSuspendSignal);
   }
   const auto deadline = std::chrono::steady_clock::now() + kSuspendTimeout;
@@ -167,16 +182,20 @@ bool GuestThreads::suspendAll(std::string& error) {
         resumeAll();
         return false;
       }
-      sched_yield();
+      waitABit(deadline - kSuspendTimeout);
     }
   }
   return true;
 }
 
 void GuestThreads::resumeAll() {
-  for (auto& slot : slots_) slot->resume.store(true, std::memory_order_release);
+  for (auto& slot : slots_) {
+    slot->resume.store(1, std::memory_order_release);
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&slot->resume), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  }
   for (auto& slot : slots_)
-    while (slot->suspended.load(std::memory_order_acquire)) sched_yield();
+    for (const auto since = std::chrono::steady_clock::now(); slot->suspended.load(std::memory_order_acquire);)
+      waitABit(since);
 }
 
 std::optional<uint64_t> GuestThreads::pcOf(size_t thread) const {

@@ -62,7 +62,9 @@ json hostJobToJson(const HostJob& job) {
           {"plan", planToJson(job.plan)},
           {"read_back", readBack},
           {"breakpoint_redirects", job.breakpointRedirects},
-          {"kill_patcher_after_step", job.killPatcherAfterStep ? json(*job.killPatcherAfterStep) : json(nullptr)}};
+          {"kill_patcher_after_step", job.killPatcherAfterStep ? json(*job.killPatcherAfterStep) : json(nullptr)},
+          {"applications", job.applications},
+          {"forward_steps", job.forwardSteps}};
 }
 
 std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
@@ -93,6 +95,8 @@ std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
     job.durationMs = j.at("duration_ms").get<uint32_t>();
     job.applyAtMs = j.at("apply_at_ms").get<uint32_t>();
     job.breakpointRedirects = j.at("breakpoint_redirects").get<std::vector<std::pair<uint64_t, uint64_t>>>();
+    job.applications = j.at("applications").get<uint32_t>();
+    job.forwardSteps = j.at("forward_steps").get<uint32_t>();
     if (!j.at("kill_patcher_after_step").is_null())
       job.killPatcherAfterStep = j["kill_patcher_after_step"].get<uint32_t>();
     for (const json& r : j.at("read_back"))
@@ -125,6 +129,7 @@ json hostResultToJson(const HostResult& result) {
           {"final_bytes", finalBytes},
           {"changed", changed},
           {"apply_ns", result.applyNanoseconds},
+          {"application_ns", result.applicationNanoseconds},
           {"step_ns", result.stepNanoseconds},
           {"error", result.error}};
 }
@@ -150,6 +155,7 @@ std::optional<HostResult> hostResultFromJson(const json& j, std::string& error) 
     for (const json& r : j.at("changed"))
       result.changed.push_back({r.at("address").get<uint64_t>(), r.at("size").get<uint64_t>()});
     result.applyNanoseconds = j.at("apply_ns").get<uint64_t>();
+    result.applicationNanoseconds = j.at("application_ns").get<std::vector<uint64_t>>();
     result.stepNanoseconds = j.at("step_ns").get<std::vector<uint64_t>>();
     result.error = j.at("error").get<std::string>();
   } catch (const json::exception& e) {

@@ -54,6 +54,10 @@ struct HostJob {
   std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects;
   // external: the patcher is killed (SIGKILL) right after this many steps.
   std::optional<uint32_t> killPatcherAfterStep;
+  // Measuring: apply the first `forwardSteps` steps (timed), then the rest (the unpatch),
+  // `applications` times (Applications.h). 1: the whole plan once.
+  uint32_t applications = 1;
+  uint32_t forwardSteps = 0;
 };
 
 struct HostFault {
@@ -72,7 +76,8 @@ struct HostResult {
   // The write-set audit: every byte of the read-only ranges (headers, code, read-only
   // data, the hotpatch area) that differs at the end from the job's bytes, as runs.
   std::vector<HostRange> changed;
-  uint64_t applyNanoseconds = 0;  // first step begun -> last step done
+  uint64_t applyNanoseconds = 0;                 // first step begun -> last step done
+  std::vector<uint64_t> applicationNanoseconds;  // each application's, in order
   std::vector<uint64_t> stepNanoseconds;
   std::string error;  // the job could not run (bad job, the host refused): the runner exits 2
 };

@@ -69,7 +69,8 @@ bool InProcessPatcher::release(const ReleaseStep& step, std::string& error) {
   return false;
 }
 
-bool InProcessPatcher::apply(const Plan& plan, HostResult& result, std::string& error) {
+bool InProcessPatcher::apply(const Plan& plan, HostResult& result, std::string& error,
+                             const std::function<void(size_t)>& afterStep) {
   using Clock = std::chrono::steady_clock;
   const auto begin = Clock::now();
   bool suspended = false;
@@ -102,6 +103,7 @@ bool InProcessPatcher::apply(const Plan& plan, HostResult& result, std::string& 
       error = "step " + std::to_string(i + 1) + ": " + error;
       return false;
     }
+    if (afterStep) afterStep(i + 1);
   }
   result.applyNanoseconds =
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - begin).count());

@@ -11,6 +11,7 @@
 //   release            park everyone, look at the PCs, let go; again until none is inside
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "host/GuestThreads.h"
@@ -25,7 +26,8 @@ class InProcessPatcher {
   // membarrier SYNC_CORE must be registered before a plan may use it.
   static bool prepare(std::string& error);
   // Applies every step in order, timing each; false with `error` naming the step.
-  bool apply(const Plan& plan, HostResult& result, std::string& error);
+  bool apply(const Plan& plan, HostResult& result, std::string& error,
+             const std::function<void(size_t)>& afterStep = {});
 
  private:
   bool store(const StoreStep& step, std::string& error);

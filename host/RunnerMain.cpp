@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "host/Applications.h"
 #include "host/GuestThreads.h"
 #include "host/HostJob.h"
 #include "host/HostMemory.h"
@@ -120,7 +121,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_until(start + std::chrono::milliseconds(job->applyAtMs));
     hph::InProcessPatcher patcher(*memory, threads);
     __atomic_store_n(&control.phase, static_cast<uint64_t>(hph::PlanPhase::kApplying), __ATOMIC_RELEASE);
-    applied = patcher.apply(job->plan, result, error);
+    applied = hph::applyJob(patcher, *job, result, error);
     __atomic_store_n(&control.phase, static_cast<uint64_t>(hph::PlanPhase::kAfter), __ATOMIC_RELEASE);
     std::this_thread::sleep_until(start + std::chrono::milliseconds(job->durationMs));
   }
