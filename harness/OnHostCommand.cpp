@@ -142,6 +142,31 @@ Result<HostJob> buildJob(const ScenarioInputs& in, const OnHostOptions& options,
   return job;
 }
 
+// The instruction boundaries of the original code strictly inside each live store: where
+// a thread can stand while the store lands (naive-jmp5's 5 bytes over a 3-byte move).
+std::vector<uint64_t> boundariesInsideLiveStores(const HostJob& job, const Arch& arch, size_t steps) {
+  std::vector<uint64_t> boundaries;
+  const std::vector<HostRegion> original = prefixState(job, 0);
+  for (size_t i = 0; i < steps && i < job.plan.steps.size(); ++i) {
+    const auto* s = std::get_if<StoreStep>(&job.plan.steps[i]);
+    if (!s || !s->live) continue;
+    for (const HostRegion& bytes : original) {
+      if (bytes.address != s->address) continue;
+      for (uint64_t at = 0; at < bytes.bytes.size();) {
+        const DecodedInstruction d =
+            arch.decode(std::span(bytes.bytes).subspan(static_cast<size_t>(at)), s->address + at);
+        if (!d.valid || d.length == 0) break;
+        at += d.length;
+        if (at < bytes.bytes.size()) boundaries.push_back(s->address + at);
+      }
+    }
+  }
+  return boundaries;
+}
+
+// Single steps a parked thread may take to reach its boundary (a few calls' worth).
+constexpr uint64_t kParkSteps = 1'000'000;
+
 struct PatcherOutcome {
   std::string error;
   std::vector<uint64_t> stepNanoseconds;
@@ -165,11 +190,13 @@ PatcherOutcome runExternalPatcher(pid_t target, const HostJob& job) {
       // The kill-at-every-step runs: die as a crashed patcher would, threads still seized.
       const auto killAt = job.killPatcherAfterStep;
       if (killAt == 0u) raise(SIGKILL);
-      patcher->setPhase(PlanPhase::kApplying);
-      applyJob(*patcher, job, timing, error, [&](size_t done) {
-        if (killAt && done == *killAt) raise(SIGKILL);
-      });
-      patcher->setPhase(PlanPhase::kAfter);
+      if (!job.parkAt || patcher->parkAt(*job.parkAt, kParkSteps, error)) {
+        patcher->setPhase(PlanPhase::kApplying);
+        applyJob(*patcher, job, timing, error, [&](size_t done) {
+          if (killAt && done == *killAt) raise(SIGKILL);
+        });
+        patcher->setPhase(PlanPhase::kAfter);
+      }
       patcher->detach();
     }
     const std::string text = json{{"error", error},
@@ -311,6 +338,8 @@ int runOnHost(const OnHostOptions& options) {
   if (options.threads == 0 || options.threads > 64) return reportError(badInput("--threads: 1 to 64"));
   if (options.applications == 0 || options.applications > 100000)
     return reportError(badInput("--applications: 1 to 100000"));
+  if (options.forceBoundaries && options.patcher != "external")
+    return reportError(badInput("--force-boundaries: threads are parked by ptrace (--patcher external)"));
   if (options.applications > 1 && options.killAfterStep)
     return reportError(badInput("--applications: not with --kill-after-step"));
   if (options.killAfterStep && options.patcher != "external")
@@ -370,12 +399,32 @@ int runOnHost(const OnHostOptions& options) {
     if (!job) return reportError(job.error());
     job->applications = options.applications;
     job->forwardSteps = forwardSteps;
-    auto result = runRunner(*job, in.scenario.name, options.jobPath);
-    if (!result) return reportError(result.error());
     auto describer = Machine::create(*in.base->arch);
     Machine* m = nullptr;
     if (describer && loadPatchedImages(**describer, *in.base, in.layout)) m = describer->get();
-    const HostVerdict judged = judgeHostRun(in, *result, expectation, m);
+    // --force-boundaries: one run per instruction boundary inside a live store, a thread
+    // parked on it while the plan lands; the first violation is the verdict.
+    std::vector<std::optional<uint64_t>> parks{std::nullopt};
+    if (options.forceBoundaries) {
+      parks.clear();
+      for (uint64_t b : boundariesInsideLiveStores(*job, *in.base->arch, in.plan.steps.size())) parks.push_back(b);
+      if (parks.empty()) {
+        fmt::print("  no instruction boundary lies inside a live store of {}: nothing to force\n", in.scenario.name);
+        parks.push_back(std::nullopt);
+      }
+    }
+    Result<HostResult> result = internalError("no run");
+    HostVerdict judged;
+    for (const std::optional<uint64_t>& park : parks) {
+      job->parkAt = park;
+      result = runRunner(*job, in.scenario.name, options.jobPath);
+      if (!result) return reportError(result.error());
+      judged = judgeHostRun(in, *result, expectation, m);
+      if (park)
+        judged.message = fmt::format("a thread parked at {}{}{}", m ? m->describeAddress(*park) : "",
+                                     judged.message.empty() ? "" : ": ", judged.message);
+      if (judged.verdict != "holds") break;
+    }
     // The host cannot name the emulator's properties: a canary expecting any violation
     // is caught by any violation the host sees (a fault, the invariant, stray bytes).
     const bool expected = in.scenario.expect.kind == VerdictKind::kViolation

@@ -25,6 +25,9 @@ struct OnHostOptions {
   // What applying costs: apply the plan, then its unpatch, this many times (implies
   // --reverse); the latency of every application is reported (p50/p99).
   uint32_t applications = 1;
+  // External patcher: for every instruction boundary inside a live store, a run with a
+  // thread single-stepped onto it and held there while the plan lands.
+  bool forceBoundaries = false;
   // External patcher: SIGKILL it right after this many steps (0: before the first).
   std::optional<uint32_t> killAfterStep;
   std::optional<std::string> jsonPath;

@@ -133,6 +133,8 @@ int main(int argc, char** argv) {
       ->add_option("--applications", onhost.applications,
                    "measure: apply and unpatch this many times (implies --reverse); p50/p99 latency")
       ->capture_default_str();
+  onhostCmd->add_flag("--force-boundaries", onhost.forceBoundaries,
+                      "external patcher: a run per instruction boundary inside a live store, a thread parked on it");
   onhostCmd->add_option("--kill-after-step", onhost.killAfterStep,
                         "external patcher: SIGKILL it right after K steps (0: before the first)");
   onhostCmd->add_option("--json", onhost.jsonPath, "write the machine-readable result (schema hph-onhost/1)");

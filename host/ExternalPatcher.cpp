@@ -100,6 +100,26 @@ std::optional<ExternalPatcher> ExternalPatcher::attach(pid_t target, const HostJ
   return patcher;
 }
 
+bool ExternalPatcher::parkAt(uint64_t pc, uint64_t maxSteps, std::string& error) {
+  if (!stopAll(error)) return false;
+  // Any thread but the runner's main one (whose tid is the process id) runs guest code.
+  for (Tracee& t : tracees_) {
+    if (t.tid == target_) continue;
+    for (uint64_t step = 0; step < maxSteps; ++step) {
+      if (pcOf(t) == pc) return true;
+      if (ptrace(PTRACE_SINGLESTEP, t.tid, nullptr, nullptr) != 0) break;
+      int status = 0;
+      if (waitpid(t.tid, &status, __WALL) != t.tid || !WIFSTOPPED(status)) break;
+      // A signal of its own (not the step's trap) is delivered when it continues.
+      if (WSTOPSIG(status) != SIGTRAP) t.pendingSignal = WSTOPSIG(status);
+    }
+    error = "no thread reached " + std::to_string(pc) + " within " + std::to_string(maxSteps) + " single steps";
+    return false;
+  }
+  error = "the runner has no guest thread to park";
+  return false;
+}
+
 void ExternalPatcher::setPhase(PlanPhase phase) {
   auto* control = reinterpret_cast<HostControl*>(alias_ + total_ - kControlPageBytes);
   __atomic_store_n(&control->phase, static_cast<uint64_t>(phase), __ATOMIC_RELEASE);

@@ -33,6 +33,9 @@ class ExternalPatcher {
   ExternalPatcher& operator=(ExternalPatcher&&) = delete;
   ~ExternalPatcher();
 
+  // Stops every thread and single-steps one guest thread until its PC is `pc` (within
+  // `maxSteps` steps); it stays stopped there until the next resume or detach.
+  bool parkAt(uint64_t pc, uint64_t maxSteps, std::string& error);
   // What the runner's threads count their calls under (the control page).
   void setPhase(PlanPhase phase);
   // Applies every step, timing each.

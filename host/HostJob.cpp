@@ -64,6 +64,7 @@ json hostJobToJson(const HostJob& job) {
           {"breakpoint_redirects", job.breakpointRedirects},
           {"kill_patcher_after_step", job.killPatcherAfterStep ? json(*job.killPatcherAfterStep) : json(nullptr)},
           {"applications", job.applications},
+          {"park_at", job.parkAt ? json(*job.parkAt) : json(nullptr)},
           {"forward_steps", job.forwardSteps}};
 }
 
@@ -96,6 +97,7 @@ std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
     job.applyAtMs = j.at("apply_at_ms").get<uint32_t>();
     job.breakpointRedirects = j.at("breakpoint_redirects").get<std::vector<std::pair<uint64_t, uint64_t>>>();
     job.applications = j.at("applications").get<uint32_t>();
+    if (!j.at("park_at").is_null()) job.parkAt = j["park_at"].get<uint64_t>();
     job.forwardSteps = j.at("forward_steps").get<uint32_t>();
     if (!j.at("kill_patcher_after_step").is_null())
       job.killPatcherAfterStep = j["kill_patcher_after_step"].get<uint32_t>();

@@ -58,6 +58,9 @@ struct HostJob {
   // `applications` times (Applications.h). 1: the whole plan once.
   uint32_t applications = 1;
   uint32_t forwardSteps = 0;
+  // external: before the plan, one thread is single-stepped until its PC is here, and the
+  // plan is applied with it stopped there (an instruction boundary inside a store).
+  std::optional<uint64_t> parkAt;
 };
 
 struct HostFault {

@@ -211,6 +211,47 @@ INSTANTIATE_TEST_SUITE_P(X64, ReversedOnHost,
                                                               "patch-stop-the-world.x64.toml"),
                                             ::testing::Values(std::string("in-process"), std::string("external"))));
 
+// naive-jmp5 on real threads: a thread single-stepped onto the instruction boundary inside
+// the 5 bytes (bump+3, after its 3-byte first instruction), held there while the jmp lands,
+// then let go, executes the middle of the jmp and faults. The runner reports it; hph
+// carries on (the canary expects a violation: PASS, exit 0). A safe live protocol has no
+// boundary inside its 2-byte store, so there is nothing to force.
+TEST(OnHost, NaiveJmp5FaultsWithAThreadParkedInsideTheStore) {
+  const std::string out = writeTempFile("forced.json", {});
+  const CommandResult r = runHph({"onhost", scenario("patch-naive-jmp5.x64.toml"), "--unverified", "--patcher",
+                                  "external", "--force-boundaries", "--json", out},
+                                 240);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS patch-naive-jmp5-x64: violation:fault on the host"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("a thread parked at 0x180001023 (counter.x64.dll+0x1023): thread"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("faulted with SIG"), std::string::npos) << r.out;
+  EXPECT_EQ(readJsonFile(out)["scenarios"][0]["verdict"], "violation:fault");
+
+  const CommandResult safe = runHph(
+      {"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--patcher", "external", "--force-boundaries"}, 240);
+  EXPECT_EQ(safe.exitCode, 0) << safe.out << safe.err;
+  EXPECT_NE(safe.out.find("no instruction boundary lies inside a live store"), std::string::npos) << safe.out;
+  const CommandResult inProcess =
+      runHph({"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--force-boundaries", "--unverified"}, 60);
+  EXPECT_EQ(inProcess.exitCode, 2);
+  EXPECT_NE(inProcess.err.find("--force-boundaries: threads are parked by ptrace"), std::string::npos);
+}
+
+// Measuring: N applications, each undone, with a latency per application.
+TEST(OnHost, ApplicationsAreTimedOneByOneAndUndone) {
+  const std::string out = writeTempFile("applications.json", {});
+  const CommandResult r = runHph(
+      {"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--applications", "20", "--unverified", "--json", out},
+      240);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("20 applications: p50 "), std::string::npos) << r.out;
+  const json report = readJsonFile(out)["scenarios"][0];
+  EXPECT_EQ(report["applications"], 20);
+  EXPECT_LE(report["apply_ns_p50"].get<double>(), report["apply_ns_p99"].get<double>());
+  EXPECT_LE(report["apply_ns_p99"].get<double>(), report["apply_ns_max"].get<double>());
+  EXPECT_EQ(report["verdict"], "holds");  // back to the original bytes after the last unpatch
+}
+
 // Kill at every step: the external patcher SIGKILLed right after step K, for every K,
 // threads still seized or not (stop-the-world's suspend; int3-3step's int3 in place):
 // the runner goes on, no thread faults, the invariant holds, calls ran after, and the
