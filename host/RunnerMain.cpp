@@ -123,7 +123,9 @@ int main(int argc, char** argv) {
     __atomic_store_n(&control.phase, static_cast<uint64_t>(hph::PlanPhase::kApplying), __ATOMIC_RELEASE);
     applied = hph::applyJob(patcher, *job, result, error);
     __atomic_store_n(&control.phase, static_cast<uint64_t>(hph::PlanPhase::kAfter), __ATOMIC_RELEASE);
-    std::this_thread::sleep_until(start + std::chrono::milliseconds(job->durationMs));
+    // As long after the plan as before it, however long applying took (a loaded machine,
+    // repeated applications): calls after the patch must run.
+    std::this_thread::sleep_for(std::chrono::milliseconds(job->durationMs - job->applyAtMs));
   }
   threads.stopAndJoin();
   threads.collect(result);

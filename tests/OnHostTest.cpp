@@ -89,9 +89,11 @@ TEST(OnHost, ARacyReplacementLosesUpdatesOnRealThreads) {
   EXPECT_NE(r.err.find("not verified (--unverified)"), std::string::npos) << r.err;
 }
 
-// The runner's SIGTRAP handler is what makes int3-3step hold: the same job with its
-// breakpoint redirects dropped faults on the transient int3. A job missing the field is
-// refused, naming it.
+// The runner's SIGTRAP handler is what makes int3-3step hold. To see it every time, the
+// job's plan is cut after its first store (the int3 on the entry) and its sync, so the
+// int3 stays: with the redirects every later call continues at the replacement and
+// nothing faults; without them every call traps. A job missing the field is refused,
+// naming it.
 TEST(OnHost, TheTransientInt3IsHandledOnlyWhereThePlanPutsIt) {
   const std::string jobPath = writeTempFile("int3.job.json", {});
   const CommandResult r =
@@ -99,14 +101,23 @@ TEST(OnHost, TheTransientInt3IsHandledOnlyWhereThePlanPutsIt) {
   ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
   json job = readJsonFile(jobPath);
   ASSERT_FALSE(job["breakpoint_redirects"].empty());
+  ASSERT_EQ(job["plan"][0]["bytes"], "cc");
+  job["plan"] = json::array({job["plan"][0], job["plan"][1]});
+  auto runJob = [&](const json& j, const std::string& name) {
+    const std::string text = j.dump();
+    const CommandResult run = runProgram(HPH_HOST_BINARY, {writeTempFile(name, {text.begin(), text.end()})}, 120);
+    EXPECT_EQ(run.exitCode, 0) << run.out;
+    return json::parse(run.out);
+  };
+  const json handled = runJob(job, "int3-kept.job.json");
+  EXPECT_TRUE(handled["faults"].empty()) << handled.dump();
+  EXPECT_GT(handled["calls_after_plan"].get<uint64_t>(), 0u);
+  EXPECT_EQ(handled["invariant"], 1);
+
   job["breakpoint_redirects"] = json::array();
-  const std::string text = job.dump();
-  const std::string withoutRedirects = writeTempFile("int3-bare.job.json", {text.begin(), text.end()});
-  const CommandResult bare = runProgram(HPH_HOST_BINARY, {withoutRedirects}, 120);
-  ASSERT_EQ(bare.exitCode, 0) << bare.out;
-  const json result = json::parse(bare.out);
-  ASSERT_FALSE(result["faults"].empty()) << bare.out;
-  EXPECT_EQ(result["faults"][0]["signal"], SIGTRAP);
+  const json bare = runJob(job, "int3-bare.job.json");
+  ASSERT_FALSE(bare["faults"].empty()) << bare.dump();
+  EXPECT_EQ(bare["faults"][0]["signal"], SIGTRAP);
 
   job.erase("breakpoint_redirects");
   const std::string missing = job.dump();
