@@ -23,6 +23,7 @@
 #include "harness/explore/Explorer.h"
 #include "harness/explore/ReplaySource.h"
 #include "harness/explore/Session.h"
+#include "harness/report/ScenarioJson.h"
 #include "harness/scenario/PreparedScenario.h"
 #include "host/Applications.h"
 #include "host/ExternalPatcher.h"
@@ -280,6 +281,38 @@ Result<HostResult> runRunner(const HostJob& job, const std::string& name, const 
   return *result;
 }
 
+// --verified F: F must hold a `holds` verdict for these inputs, by digest.
+Result<void> verifiedBy(const std::string& reportPath, const std::string& path, const ScenarioInputs& in,
+                        const OnHostOptions& options) {
+  if (options.reverse || options.applications > 1)
+    return badInput(fmt::format("--verified {}: it verified the plan as {} states it; --reverse and "
+                                "--applications apply another plan, which is explored here instead",
+                                reportPath, path));
+  std::ifstream file(reportPath);
+  if (!file) return badInput(fmt::format("--verified {}: cannot read", reportPath));
+  std::stringstream text;
+  text << file.rdbuf();
+  const json report = json::parse(text.str(), nullptr, false);
+  if (report.is_discarded() || !report.contains("scenarios") || !report["scenarios"].is_array())
+    return badInput(fmt::format("--verified {}: scenarios: not an hph check --json report", reportPath));
+  const json mine = scenarioProvenance(in);
+  for (const json& s : report["scenarios"]) {
+    if (!s.contains("provenance")) continue;
+    const json& p = s["provenance"];
+    if (p.value("scenario_sha256", "") != mine["scenario_sha256"] ||
+        p.value("base_sha256", "") != mine["base_sha256"] || !p.contains("patch_sha256") ||
+        p["patch_sha256"] != mine["patch_sha256"])
+      continue;
+    if (s.value("verdict", "") != "holds")
+      return badInput(fmt::format("{}: --verified {}: its verdict for these inputs is {}, not holds", path, reportPath,
+                                  s.value("verdict", "?")));
+    return {};
+  }
+  return badInput(
+      fmt::format("{}: --verified {}: no verdict there for these inputs (scenario, base and patch digests differ)",
+                  path, reportPath));
+}
+
 struct LatencySummary {
   double p50 = 0, p99 = 0, max = 0;
 };
@@ -374,7 +407,10 @@ int runOnHost(const OnHostOptions& options) {
     bool imports = !in.base->imports.empty();
     for (const PatchImage& p : in.layout.patches) imports |= !p.image->imports.empty();
     if (imports) return reportError(badInput(fmt::format("{}: imports: the runner binds no native shims yet", path)));
-    if (!options.unverified) {
+    if (options.verifiedPath) {
+      if (auto verified = verifiedBy(*options.verifiedPath, path, in, options); !verified)
+        return reportError(verified.error());
+    } else if (!options.unverified) {
       // One plan verified, then applied: the exploration `hph check` runs, here.
       ExploreOptions explore;
       explore.settings = in.scenario.explore;

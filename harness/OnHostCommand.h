@@ -19,6 +19,9 @@ struct OnHostOptions {
   uint32_t threads = 4;
   double duration = 0.2;  // seconds the threads call; the plan starts half-way
   bool unverified = false;
+  // An `hph check --json` report that verified these very inputs (same scenario, base and
+  // patch digests), instead of exploring again.
+  std::optional<std::string> verifiedPath;
   // Apply the reverse plan afterwards (the scenario's `[protocol] reverse`): the patched
   // functions' bytes must be back to what they were before the patch.
   bool reverse = false;

@@ -128,6 +128,8 @@ int main(int argc, char** argv) {
   onhostCmd->add_option("--duration", onhost.duration, "seconds the threads call; the plan is applied half-way")
       ->capture_default_str();
   onhostCmd->add_flag("--unverified", onhost.unverified, "apply without exploring first (loudly)");
+  onhostCmd->add_option("--verified", onhost.verifiedPath,
+                        "an hph check --json report holding `holds` for these inputs: no exploring again");
   onhostCmd->add_flag("--reverse", onhost.reverse, "apply the reverse plan afterwards; the bytes must be restored");
   onhostCmd
       ->add_option("--applications", onhost.applications,

@@ -248,6 +248,32 @@ TEST(OnHost, NaiveJmp5FaultsWithAThreadParkedInsideTheStore) {
   EXPECT_NE(inProcess.err.find("--force-boundaries: threads are parked by ptrace"), std::string::npos);
 }
 
+// --verified F: a check report's `holds` for these very inputs stands for exploring; a
+// report whose verdict for them is not `holds`, or that holds no verdict for them (other
+// digests), is refused naming the file.
+TEST(OnHost, AVerifiedReportStandsForExploringOnlyForTheSameInputs) {
+  const std::string report = writeTempFile("verified.json", {});
+  const CommandResult check = runHph(
+      {"check", scenario("patch-padding-short-jmp.x64.toml"), scenario("patch-naive-jmp5.x64.toml"), "--json", report},
+      240);
+  ASSERT_EQ(check.exitCode, 0) << check.out;
+  const CommandResult applied =
+      runHph({"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--verified", report, "--duration", "0.2"}, 240);
+  EXPECT_EQ(applied.exitCode, 0) << applied.out << applied.err;
+  EXPECT_NE(applied.out.find("holds on the host"), std::string::npos) << applied.out;
+  const CommandResult canary = runHph({"onhost", scenario("patch-naive-jmp5.x64.toml"), "--verified", report}, 60);
+  EXPECT_EQ(canary.exitCode, 2);
+  EXPECT_NE(canary.err.find("its verdict for these inputs is violation:X2, not holds"), std::string::npos)
+      << canary.err;
+  const CommandResult other = runHph({"onhost", scenario("patch-stop-the-world.x64.toml"), "--verified", report}, 60);
+  EXPECT_EQ(other.exitCode, 2);
+  EXPECT_NE(other.err.find("no verdict there for these inputs"), std::string::npos) << other.err;
+  const CommandResult missing =
+      runHph({"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--verified", "/nonexistent.json"}, 60);
+  EXPECT_EQ(missing.exitCode, 2);
+  EXPECT_NE(missing.err.find("--verified /nonexistent.json: cannot read"), std::string::npos) << missing.err;
+}
+
 // Measuring: N applications, each undone, with a latency per application.
 TEST(OnHost, ApplicationsAreTimedOneByOneAndUndone) {
   const std::string out = writeTempFile("applications.json", {});
