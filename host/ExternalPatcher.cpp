@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -77,6 +78,16 @@ std::optional<ExternalPatcher> ExternalPatcher::attach(pid_t target, const HostJ
   while ((fd = openGuestImages(target)) < 0) {
     if (std::chrono::steady_clock::now() > deadline) {
       error = "the runner's guest-image memfd did not appear in /proc/" + std::to_string(target) + "/fd";
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // The runner creates the memfd, then sizes it: a mapping of it taken in between would
+  // fault (SIGBUS) on its first touch, so wait for the size.
+  for (struct stat st{}; fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) < patcher.total_;) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      close(fd);
+      error = "the runner's guest-image memfd did not reach its size";
       return std::nullopt;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
