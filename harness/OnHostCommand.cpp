@@ -85,14 +85,13 @@ std::vector<HostRange> storedBy(const Plan& plan, size_t steps) {
   return ranges;
 }
 
-Result<HostJob> buildJob(const ScenarioInputs& in, const OnHostOptions& options, HostExpectation& expected) {
-  auto machine = Machine::create(*in.base->arch);
-  if (!machine) return machine.error();
-  if (auto loaded = loadPatchedImages(**machine, *in.base, in.layout); !loaded) return loaded.error();
+// `machine` holds the images as every run starts (loadPatchedImages): the job's bytes.
+Result<HostJob> buildJob(const ScenarioInputs& in, const Machine& machine, const OnHostOptions& options,
+                         HostExpectation& expected) {
   HostJob job;
   job.arch = std::string(in.base->arch->name());
   job.patcher = options.patcher == "external" ? HostPatcherKind::kExternal : HostPatcherKind::kInProcess;
-  for (const auto& region : (*machine)->memory().regions())
+  for (const auto& region : machine.memory().regions())
     if (region->base < Machine::kStackBase)
       job.regions.push_back(
           {region->base, std::vector<uint8_t>(region->bytes.get(), region->bytes.get() + region->size)});
@@ -430,14 +429,16 @@ int runOnHost(const OnHostOptions& options) {
     if (options.killAfterStep && *options.killAfterStep > in.plan.steps.size())
       return reportError(badInput(
           fmt::format("--kill-after-step {}: {} has {} steps", *options.killAfterStep, path, in.plan.steps.size())));
+    // One machine with the images loaded: the job's bytes, and the names of fault PCs.
+    auto machine = Machine::create(*in.base->arch);
+    if (!machine) return reportError(machine.error());
+    if (auto loaded = loadPatchedImages(**machine, *in.base, in.layout); !loaded) return reportError(loaded.error());
+    const Machine* m = machine->get();
     HostExpectation expectation;
-    auto job = buildJob(in, options, expectation);
+    auto job = buildJob(in, *m, options, expectation);
     if (!job) return reportError(job.error());
     job->applications = options.applications;
     job->forwardSteps = forwardSteps;
-    auto describer = Machine::create(*in.base->arch);
-    Machine* m = nullptr;
-    if (describer && loadPatchedImages(**describer, *in.base, in.layout)) m = describer->get();
     // --force-boundaries: one run per instruction boundary inside a live store, a thread
     // parked on it while the plan lands; the first violation is the verdict.
     std::vector<std::optional<uint64_t>> parks{std::nullopt};

@@ -266,12 +266,9 @@ bool ExternalPatcher::apply(const Plan& plan, HostResult& result, std::string& e
     } else if (const auto* m = std::get_if<MovePcStep>(&step)) {
       for (const Tracee& t : tracees_) {
         const auto pc = pcOf(t);
-        if (!pc || *pc < m->from || *pc >= m->from + m->size) continue;
-        const auto offset = static_cast<uint32_t>(*pc - m->from);
-        bool moved = false;
-        for (const auto& [from, to] : m->boundaries)
-          if (from == offset) moved = setPc(t, m->to + to);
-        if (!moved) {
+        if (!pc || !m->covers(*pc)) continue;
+        const auto to = m->movedTo(*pc);
+        if (!to || !setPc(t, *to)) {
           error = "thread " + std::to_string(t.tid) + " stopped inside an instruction of the displaced span";
           ok = false;
         }

@@ -39,15 +39,10 @@ bool InProcessPatcher::store(const StoreStep& step, std::string& error) {
 bool InProcessPatcher::movePcs(const MovePcStep& step, std::string& error) {
   for (size_t t = 0; t < threads_.size(); ++t) {
     const auto pc = threads_.pcOf(t);
-    if (!pc || *pc < step.from || *pc >= step.from + step.size) continue;
-    const uint32_t offset = static_cast<uint32_t>(*pc - step.from);
-    bool moved = false;
-    for (const auto& [from, to] : step.boundaries)
-      if (from == offset) {
-        threads_.setPc(t, step.to + to);
-        moved = true;
-      }
-    if (!moved) {
+    if (!pc || !step.covers(*pc)) continue;
+    if (const auto to = step.movedTo(*pc)) {
+      threads_.setPc(t, *to);
+    } else {
       error = "thread " + std::to_string(t) + " stopped inside an instruction of the displaced span";
       return false;
     }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -54,6 +55,16 @@ struct MovePcStep {
   std::vector<std::pair<uint32_t, uint32_t>> boundaries;  // offset in from -> offset in to
   std::string label;
   uint32_t retries = 3;
+
+  bool covers(uint64_t pc) const { return pc >= from && pc < from + size; }
+  // Where a thread stopped at `pc` in the span continues: the same instruction in `to`;
+  // nullopt when `pc` is not on one of the span's instruction boundaries. Every executor
+  // (the emulator's patcher, both host patchers) moves PCs by this one rule.
+  std::optional<uint64_t> movedTo(uint64_t pc) const {
+    for (const auto& [offset, target] : boundaries)
+      if (covers(pc) && pc - from == offset) return to + target;
+    return std::nullopt;
+  }
 };
 
 // A trampoline, stub or old-code buffer about to be reused: the patcher waits until no

@@ -129,11 +129,9 @@ void PatcherActor::moveThreadsOut(Process& process, RunState& run, const MovePcS
   for (GuestThread& t : process.threads()) {
     if (t.state == ThreadState::kFinished) continue;
     const uint64_t pc = process.pcOf(t.index);
-    if (pc < move.from || pc >= move.from + move.size) continue;
-    const auto boundary = std::find_if(move.boundaries.begin(), move.boundaries.end(),
-                                       [&](const auto& b) { return b.first == pc - move.from; });
-    if (boundary == move.boundaries.end()) continue;  // threads stop on boundaries only
-    const uint64_t moved = move.to + boundary->second;
+    const std::optional<uint64_t> to = move.movedTo(pc);
+    if (!to) continue;  // outside the span; inside it threads stop on boundaries only
+    const uint64_t moved = *to;
     process.setPc(t.index, moved);
     if (t.index < run.yieldedAt.size() && run.yieldedAt[t.index] == pc) run.yieldedAt[t.index] = moved;
   }
