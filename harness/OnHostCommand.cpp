@@ -23,11 +23,13 @@
 #include "harness/explore/Explorer.h"
 #include "harness/explore/ReplaySource.h"
 #include "harness/explore/Session.h"
+#include "harness/report/JunitReport.h"
 #include "harness/report/ScenarioJson.h"
 #include "harness/scenario/PreparedScenario.h"
 #include "host/Applications.h"
 #include "host/ExternalPatcher.h"
 #include "host/HostJob.h"
+#include "host/HostPolicy.h"
 #include "support/HexText.h"
 
 namespace hph {
@@ -87,14 +89,18 @@ std::vector<HostRange> storedBy(const Plan& plan, size_t steps) {
 
 // `machine` holds the images as every run starts (loadPatchedImages): the job's bytes.
 Result<HostJob> buildJob(const ScenarioInputs& in, const Machine& machine, const OnHostOptions& options,
-                         HostExpectation& expected) {
+                         std::optional<uint32_t> killAfterStep, HostExpectation& expected) {
   HostJob job;
   job.arch = std::string(in.base->arch->name());
   job.patcher = options.patcher == "external" ? HostPatcherKind::kExternal : HostPatcherKind::kInProcess;
-  for (const auto& region : machine.memory().regions())
-    if (region->base < Machine::kStackBase)
-      job.regions.push_back(
-          {region->base, std::vector<uint8_t>(region->bytes.get(), region->bytes.get() + region->size)});
+  for (const auto& region : machine.memory().regions()) {
+    if (region->base >= Machine::kStackBase) continue;
+    std::string name = region->name;
+    for (const LoadedModule& module : machine.modules())
+      if (module.base == region->base && !module.path.empty()) name = module.path;
+    job.regions.push_back(
+        {region->base, std::vector<uint8_t>(region->bytes.get(), region->bytes.get() + region->size), name});
+  }
   addProtections(job, *in.base, in.base->imageBase);
   job.protections.push_back(
       {in.layout.scratchBase, kHotpatchAreaBytes,
@@ -108,13 +114,12 @@ Result<HostJob> buildJob(const ScenarioInputs& in, const Machine& machine, const
   job.plan = in.plan;
   job.breakpointRedirects = in.breakpointRedirects;
   job.readBack = storedBy(in.plan, in.plan.steps.size());
-  job.killPatcherAfterStep = options.killAfterStep;
-  if (options.killAfterStep) {
+  job.killPatcherAfterStep = killAfterStep;
+  if (killAfterStep) {
     // A patcher killed after K steps leaves the plan's state after K steps, nothing else.
-    expected.bytes = prefixState(job, *options.killAfterStep);
-    expected.source =
-        fmt::format("the plan's first {} step{} leave", *options.killAfterStep, *options.killAfterStep == 1 ? "" : "s");
-    expected.stores = storedBy(in.plan, *options.killAfterStep);
+    expected.bytes = prefixState(job, *killAfterStep);
+    expected.source = fmt::format("the plan's first {} step{} leave", *killAfterStep, *killAfterStep == 1 ? "" : "s");
+    expected.stores = storedBy(in.plan, *killAfterStep);
     return job;
   }
   expected.stores = job.readBack;
@@ -358,6 +363,7 @@ json reportOf(const std::string& path, const std::string& name, const HostVerdic
     for (const HostRange& c : r->changed) changed.push_back({{"address", c.address}, {"size", c.size}});
     out["changed"] = changed;
     out["patcher_killed_after_step"] = options.killAfterStep ? json(*options.killAfterStep) : json(nullptr);
+    out["kill_each_step_trials"] = options.killEachStep ? json(*options.killEachStep) : json(nullptr);
   }
   return out;
 }
@@ -376,8 +382,17 @@ int runOnHost(const OnHostOptions& options) {
     return reportError(badInput("--applications: not with --kill-after-step"));
   if (options.killAfterStep && options.patcher != "external")
     return reportError(badInput("--kill-after-step: only the external patcher can be killed (--patcher external)"));
+  if (options.killEachStep) {
+    if (options.killAfterStep) return reportError(badInput("--kill-each-step: not with --kill-after-step"));
+    if (options.patcher != "external")
+      return reportError(badInput("--kill-each-step: only the external patcher can be killed (--patcher external)"));
+    if (options.applications > 1) return reportError(badInput("--applications: not with --kill-each-step"));
+    if (*options.killEachStep == 0 || *options.killEachStep > 100000)
+      return reportError(badInput("--kill-each-step: 1 to 100000 trials"));
+  }
   if (!(options.duration >= 0.02 && options.duration <= 600))
     return reportError(badInput("--duration: 0.02 to 600 seconds"));
+  const auto started = std::chrono::steady_clock::now();
   json scenarios = json::array();
   int worst = kExitHolds;
   for (const std::string& path : options.scenarios) {
@@ -426,6 +441,10 @@ int runOnHost(const OnHostOptions& options) {
     } else {
       fmt::print(stderr, "hph: warning: {}: applying a plan that was not verified (--unverified)\n", path);
     }
+    const HostPatcherKind patcherKind =
+        options.patcher == "external" ? HostPatcherKind::kExternal : HostPatcherKind::kInProcess;
+    if (auto refused = hostRefusal(readHostPolicy(), patcherKind, in.plan))
+      return reportError(badInput(fmt::format("{}: this host: {}", path, *refused)));
     if (options.killAfterStep && *options.killAfterStep > in.plan.steps.size())
       return reportError(badInput(
           fmt::format("--kill-after-step {}: {} has {} steps", *options.killAfterStep, path, in.plan.steps.size())));
@@ -434,32 +453,51 @@ int runOnHost(const OnHostOptions& options) {
     if (!machine) return reportError(machine.error());
     if (auto loaded = loadPatchedImages(**machine, *in.base, in.layout); !loaded) return reportError(loaded.error());
     const Machine* m = machine->get();
-    HostExpectation expectation;
-    auto job = buildJob(in, *m, options, expectation);
-    if (!job) return reportError(job.error());
-    job->applications = options.applications;
-    job->forwardSteps = forwardSteps;
-    // --force-boundaries: one run per instruction boundary inside a live store, a thread
-    // parked on it while the plan lands; the first violation is the verdict.
-    std::vector<std::optional<uint64_t>> parks{std::nullopt};
-    if (options.forceBoundaries) {
-      parks.clear();
-      for (uint64_t b : boundariesInsideLiveStores(*job, *in.base->arch, in.plan.steps.size())) parks.push_back(b);
-      if (parks.empty()) {
-        fmt::print("  no instruction boundary lies inside a live store of {}: nothing to force\n", in.scenario.name);
-        parks.push_back(std::nullopt);
-      }
+    // The runs: one; or, killing the patcher after each step count K (0 .. every step),
+    // `trials` runs per K, each judged against the state K steps leave.
+    std::vector<std::optional<uint32_t>> kills{options.killAfterStep};
+    const uint32_t trials = options.killEachStep.value_or(1);
+    if (options.killEachStep) {
+      kills.clear();
+      for (uint32_t k = 0; k <= in.plan.steps.size(); ++k) kills.push_back(k);
     }
     Result<HostResult> result = internalError("no run");
-    HostVerdict judged;
-    for (const std::optional<uint64_t>& park : parks) {
-      job->parkAt = park;
-      result = runRunner(*job, in.scenario.name, options.jobPath);
-      if (!result) return reportError(result.error());
-      judged = judgeHostRun(in, *result, expectation, m);
-      if (park)
-        judged.message = fmt::format("a thread parked at {}{}{}", m ? m->describeAddress(*park) : "",
-                                     judged.message.empty() ? "" : ": ", judged.message);
+    HostVerdict judged{"holds", "", kExitHolds};
+    HostExpectation expectation;
+    uint64_t runs = 0;
+    for (const std::optional<uint32_t>& kill : kills) {
+      expectation = {};
+      auto job = buildJob(in, *m, options, kill, expectation);
+      if (!job) return reportError(job.error());
+      job->applications = options.applications;
+      job->forwardSteps = forwardSteps;
+      // --force-boundaries: one run per instruction boundary inside a live store, a thread
+      // parked on it while the plan lands; the first violation is the verdict.
+      std::vector<std::optional<uint64_t>> parks{std::nullopt};
+      if (options.forceBoundaries) {
+        parks.clear();
+        for (uint64_t b : boundariesInsideLiveStores(*job, *in.base->arch, in.plan.steps.size())) parks.push_back(b);
+        if (parks.empty()) {
+          fmt::print("  no instruction boundary lies inside a live store of {}: nothing to force\n", in.scenario.name);
+          parks.push_back(std::nullopt);
+        }
+      }
+      for (const std::optional<uint64_t>& park : parks) {
+        for (uint32_t trial = 0; trial < trials && judged.verdict == "holds"; ++trial) {
+          job->parkAt = park;
+          result = runRunner(*job, in.scenario.name, options.jobPath);
+          if (!result) return reportError(result.error());
+          ++runs;
+          judged = judgeHostRun(in, *result, expectation, m);
+          if (park)
+            judged.message = fmt::format("a thread parked at {}{}{}", m ? m->describeAddress(*park) : "",
+                                         judged.message.empty() ? "" : ": ", judged.message);
+          if (options.killEachStep && judged.verdict != "holds")
+            judged.message = fmt::format("patcher killed after step {}, trial {} of {}: {}", *kill, trial + 1, trials,
+                                         judged.message);
+        }
+        if (judged.verdict != "holds") break;
+      }
       if (judged.verdict != "holds") break;
     }
     // The host cannot name the emulator's properties: a canary expecting any violation
@@ -471,18 +509,22 @@ int runOnHost(const OnHostOptions& options) {
     uint64_t calls = 0;
     for (uint64_t c : result->calls) calls += c;
     const std::string applied =
-        options.killAfterStep
+        options.killEachStep ? fmt::format("patcher killed after each step count 0..{}, {} trial{} each ({} runs)",
+                                           in.plan.steps.size(), trials, trials == 1 ? "" : "s", runs)
+        : options.killAfterStep
             ? fmt::format("patcher killed after step {}", *options.killAfterStep)
             : fmt::format("applied in {:.1f} µs", static_cast<double>(result->applyNanoseconds) / 1000.0);
     const std::string bytesSaid = judged.verdict != "holds" || expectation.bytes.empty() ? ""
+                                  : options.killEachStep  ? "; every run's bytes were the plan's state after its steps"
                                   : options.killAfterStep ? "; the bytes are the plan's state after those steps"
                                   : !expectation.original.empty()
                                       ? "; patched bytes equal the emulator's and, reversed, what they were before"
                                       : "; patched bytes equal the emulator's";
-    fmt::print("{} {}: {} on the host{} — {} patcher, {} threads, {} calls ({} before the plan, {} after), {}{}\n",
+    fmt::print("{} {}: {} on the host{} — {} patcher, {} threads, {} calls{} ({} before the plan, {} after), {}{}\n",
                expected ? "PASS" : "FAIL", in.scenario.name, judged.verdict,
                expected ? "" : fmt::format(" (expected {})", verdictText(in.scenario.expect)), options.patcher,
-               options.threads, calls, result->callsBeforePlan, result->callsAfterPlan, applied, bytesSaid);
+               options.threads, calls, runs > 1 ? " in the last run" : "", result->callsBeforePlan,
+               result->callsAfterPlan, applied, bytesSaid);
     if (!judged.message.empty()) fmt::print("  {}\n", judged.message);
     if (result->applicationNanoseconds.size() > 1) {
       const LatencySummary s = summarize(result->applicationNanoseconds);
@@ -490,8 +532,15 @@ int runOnHost(const OnHostOptions& options) {
                  result->applicationNanoseconds.size(), s.p50 / 1000.0, s.p99 / 1000.0, s.max / 1000.0);
     }
     scenarios.push_back(reportOf(path, in.scenario.name, judged, &*result, options));
+    scenarios.back()["runs"] = runs;
     scenarios.back()["as_expected"] = expected;
     worst = std::max(worst, exitCode);
+  }
+  if (options.junitPath) {
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::ofstream out(*options.junitPath);
+    out << junitOnHostXml(scenarios, seconds);
+    if (!out) return reportError(badInput(fmt::format("--junit {}: cannot write", *options.junitPath)));
   }
   if (options.jsonPath) {
     std::ofstream out(*options.jsonPath);

@@ -33,6 +33,9 @@ struct OnHostOptions {
   bool forceBoundaries = false;
   // External patcher: SIGKILL it right after this many steps (0: before the first).
   std::optional<uint32_t> killAfterStep;
+  // External patcher: kill it after K steps for every K (0 .. all), this many runs each.
+  std::optional<uint32_t> killEachStep;
+  std::optional<std::string> junitPath;
   std::optional<std::string> jsonPath;
   // Also write the job hph-host ran (to run the runner by hand: hph-host JOB).
   std::optional<std::string> jobPath;

@@ -139,7 +139,10 @@ int main(int argc, char** argv) {
                       "external patcher: a run per instruction boundary inside a live store, a thread parked on it");
   onhostCmd->add_option("--kill-after-step", onhost.killAfterStep,
                         "external patcher: SIGKILL it right after K steps (0: before the first)");
+  onhostCmd->add_option("--kill-each-step", onhost.killEachStep,
+                        "external patcher: for every K, TRIALS runs killing it right after K steps");
   onhostCmd->add_option("--json", onhost.jsonPath, "write the machine-readable result (schema hph-onhost/1)");
+  onhostCmd->add_option("--junit", onhost.junitPath, "write JUnit XML: a test case per scenario");
   onhostCmd->add_option("--job", onhost.jobPath, "also write the job the runner ran (run it again: hph-host JOB)");
 
   TrampolineOptions trampoline;

@@ -9,7 +9,9 @@ namespace {
 using nlohmann::json;
 
 json regionToJson(const HostRegion& r) {
-  return {{"address", r.address}, {"bytes", hexBytes(r.bytes, HexLayout::kPacked)}};
+  json j = {{"address", r.address}, {"bytes", hexBytes(r.bytes, HexLayout::kPacked)}};
+  if (!r.name.empty()) j["name"] = r.name;
+  return j;
 }
 
 std::optional<HostRegion> regionFromJson(const json& j, std::string& error) {
@@ -18,7 +20,9 @@ std::optional<HostRegion> regionFromJson(const json& j, std::string& error) {
     error = "a region needs 'address' and 'bytes'";
     return std::nullopt;
   }
-  HostRegion r{j["address"].get<uint64_t>(), {}};
+  HostRegion r{j["address"].get<uint64_t>(),
+               {},
+               j.contains("name") && j["name"].is_string() ? j["name"].get<std::string>() : ""};
   const std::string hex = j["bytes"].get<std::string>();
   if (!hex.empty()) {
     auto bytes = parseHexBytes(hex, HexBytesSyntax{});

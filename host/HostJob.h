@@ -20,6 +20,7 @@ enum class HostPermission : uint32_t { kRead = 1, kWrite = 2, kExecute = 4 };
 struct HostRegion {
   uint64_t address = 0;
   std::vector<uint8_t> bytes;  // page-multiple
+  std::string name = {};       // the image file it holds (for a refusal to name)
 };
 
 struct HostProtection {

@@ -61,14 +61,19 @@ std::optional<HostMemory> HostMemory::map(const HostJob& job, std::string& error
   for (size_t i = 0; i < job.regions.size(); ++i)
     std::memcpy(memory.alias_ + memory.mappings_[i].offset, job.regions[i].bytes.data(), job.regions[i].bytes.size());
   std::vector<Mapping> placed;
-  for (const Mapping& m : memory.mappings_) {
+  for (size_t i = 0; i < memory.mappings_.size(); ++i) {
+    const Mapping& m = memory.mappings_[i];
     // The guest view: readable and executable until the sections say otherwise.
     void* at = mmap(reinterpret_cast<void*>(m.address), m.size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED_NOREPLACE,
                     memory.fd_, static_cast<off_t>(m.offset));
     if (at != reinterpret_cast<void*>(m.address)) {
       if (at != MAP_FAILED) munmap(at, m.size);
-      error = "region at " + hexAddress(m.address) + ": cannot be mapped there (" +
-              (at == MAP_FAILED ? std::strerror(errno) : "the kernel chose another address") + ")";
+      // The plan's addresses are absolute (the emulator's layout): no other base will do.
+      const std::string& name = job.regions[i].name;
+      error = "region at " + hexAddress(m.address) + (name.empty() ? "" : " (" + name + ")") +
+              ": cannot be mapped at that address (" +
+              (at == MAP_FAILED ? std::strerror(errno) : "the kernel chose another address") +
+              "): the preferred base is taken";
       memory.mappings_ = std::move(placed);
       return std::nullopt;
     }

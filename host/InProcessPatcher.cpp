@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -19,8 +20,11 @@ constexpr int kReleaseTries = 10000;
 
 }  // namespace
 
-bool InProcessPatcher::prepare(std::string& error) {
-  if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE) != 0) {
+bool InProcessPatcher::prepare(const Plan& plan, std::string& error) {
+  // Registering is needed only by a plan that issues it (hph refused a host without it).
+  const bool syncs = std::any_of(plan.steps.begin(), plan.steps.end(),
+                                 [](const Step& s) { return std::holds_alternative<SyncAllStep>(s); });
+  if (syncs && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE) != 0) {
     error = "membarrier: MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE is not available on this kernel";
     return false;
   }

@@ -24,7 +24,7 @@ class InProcessPatcher {
  public:
   InProcessPatcher(HostMemory& memory, GuestThreads& threads) : memory_(memory), threads_(threads) {}
   // membarrier SYNC_CORE must be registered before a plan may use it.
-  static bool prepare(std::string& error);
+  static bool prepare(const Plan& plan, std::string& error);
   // Applies every step in order, timing each; false with `error` naming the step.
   bool apply(const Plan& plan, HostResult& result, std::string& error,
              const std::function<void(size_t)>& afterStep = {});

@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
     result.error = std::string(argv[1]) + ": 'arch': " + job->arch + " jobs need the " + job->arch + " runner";
     return finish(result, 2);
   }
-  if (!hph::InProcessPatcher::prepare(error)) {
+  if (job->patcher == hph::HostPatcherKind::kInProcess && !hph::InProcessPatcher::prepare(job->plan, error)) {
     result.error = error;
     return finish(result, 2);
   }

@@ -3,13 +3,18 @@
 // which are the plan's; a racy replacement is caught; what cannot run is refused.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "TestSupport.h"
 #include "harness/HostVerdict.h"
 #include "host/HostJob.h"
+#include "host/HostPolicy.h"
 #include "plan/PlanJson.h"
 #include "support/HexText.h"
 
@@ -311,9 +316,119 @@ TEST_P(KilledPatcher, LeavesAPrefixStateAndLiveThreads) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(X64, KilledPatcher,
+INSTANTIATE_TEST_SUITE_P(X64, KilledPatcher, ::testing::Values("patch-int3-3step.x64.toml"));
+
+// --kill-each-step TRIALS: the same for every K in one command, TRIALS runs per K.
+class KilledAfterEachStep : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(KilledAfterEachStep, EveryRunLeavesAPrefixStateAndLiveThreads) {
+  const std::string path = scenario(GetParam());
+  const size_t steps = json::parse(runHph({"plan", path, "--json"}).out)["steps"].size();
+  const std::string out = writeTempFile("killed-each.json", {});
+  const std::string junit = writeTempFile("killed-each.xml", {});
+  const CommandResult r = runHph({"onhost", path, "--patcher", "external", "--kill-each-step", "2", "--duration", "0.1",
+                                  "--json", out, "--junit", junit},
+                                 600);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(fmt::format("patcher killed after each step count 0..{}, 2 trials each ({} runs)", steps,
+                                   2 * (steps + 1))),
+            std::string::npos)
+      << r.out;
+  const json report = readJsonFile(out)["scenarios"][0];
+  EXPECT_EQ(report["verdict"], "holds") << report.dump();
+  EXPECT_EQ(report["runs"], 2 * (steps + 1));
+  EXPECT_EQ(report["kill_each_step_trials"], 2);
+  const std::vector<uint8_t> xml = readFile(junit);
+  const std::string text(xml.begin(), xml.end());
+  EXPECT_NE(text.find("tests=\"1\" failures=\"0\""), std::string::npos) << text;
+}
+
+INSTANTIATE_TEST_SUITE_P(X64, KilledAfterEachStep,
                          ::testing::Values("patch-padding-short-jmp.x64.toml", "patch-stop-the-world.x64.toml",
                                            "patch-int3-3step.x64.toml"));
+
+// A failing run names its step count and trial, and stops the search: naive-jmp5 with a
+// thread parked inside its 5 bytes faults once the patcher got past the store.
+TEST(OnHost, KillEachStepNamesTheRunThatFailed) {
+  const CommandResult r = runHph({"onhost", scenario("patch-naive-jmp5.x64.toml"), "--unverified", "--patcher",
+                                  "external", "--force-boundaries", "--kill-each-step", "1", "--duration", "0.1"},
+                                 240);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;  // the canary expects its violation
+  EXPECT_NE(r.out.find("violation:fault on the host"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("patcher killed after step 1, trial 1 of 1: a thread parked at"), std::string::npos) << r.out;
+}
+
+// A verdict other than the scenario expects is a JUnit failure naming it.
+TEST(OnHost, JunitReportsAnUnexpectedVerdictAsAFailure) {
+  std::vector<uint8_t> text = readFile(scenario("patch-padding-short-jmp.x64.toml"));
+  std::string toml(text.begin(), text.end());
+  const std::string corpus = std::string(HPH_CORPUS_DIR);
+  for (size_t at; (at = toml.find("\"../images/")) != std::string::npos;)
+    toml.replace(at, 11, "\"" + corpus + "/images/");
+  toml.replace(toml.find("[check]"), 7, "[check]\nexpect = \"violation:X2\"");
+  const std::string path = writeTempFile("expects-a-violation.toml", std::vector<uint8_t>(toml.begin(), toml.end()));
+  const std::string junit = writeTempFile("unexpected.xml", {});
+  const CommandResult r = runHph({"onhost", path, "--unverified", "--duration", "0.1", "--junit", junit}, 240);
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  const std::vector<uint8_t> xml = readFile(junit);
+  const std::string report(xml.begin(), xml.end());
+  EXPECT_NE(report.find("failures=\"1\""), std::string::npos) << report;
+  EXPECT_NE(report.find("<failure message=\"holds on the host"), std::string::npos) << report;
+}
+
+// The host's settings, read once: each refusal names its setting, and what this host
+// allows is what /proc says.
+TEST(HostPolicy, EachRefusalNamesItsSetting) {
+  Plan syncs, plain;
+  syncs.steps.push_back(SyncAllStep{});
+  plain.steps.push_back(StoreStep{0x1000, {0x90}, "", true, false});
+  const HostPolicy open{0, false, true};
+  EXPECT_FALSE(hostRefusal(open, HostPatcherKind::kExternal, syncs));
+  EXPECT_FALSE(hostRefusal(open, HostPatcherKind::kInProcess, syncs));
+  EXPECT_FALSE(hostRefusal({1, false, true}, HostPatcherKind::kExternal, syncs));  // the runner names its tracer
+  EXPECT_FALSE(hostRefusal({2, true, true}, HostPatcherKind::kExternal, syncs));
+  const auto scope2 = hostRefusal({2, false, true}, HostPatcherKind::kExternal, syncs);
+  ASSERT_TRUE(scope2);
+  EXPECT_NE(scope2->find("kernel.yama.ptrace_scope = 2"), std::string::npos) << *scope2;
+  const auto scope3 = hostRefusal({3, true, true}, HostPatcherKind::kExternal, plain);
+  ASSERT_TRUE(scope3);
+  EXPECT_NE(scope3->find("kernel.yama.ptrace_scope = 3"), std::string::npos) << *scope3;
+  EXPECT_FALSE(hostRefusal({3, true, true}, HostPatcherKind::kInProcess, plain));
+  const auto noMembarrier = hostRefusal({0, true, false}, HostPatcherKind::kInProcess, syncs);
+  ASSERT_TRUE(noMembarrier);
+  EXPECT_NE(noMembarrier->find("MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE"), std::string::npos) << *noMembarrier;
+  EXPECT_FALSE(hostRefusal({0, true, false}, HostPatcherKind::kInProcess, plain));
+  EXPECT_FALSE(hostRefusal({0, true, false}, HostPatcherKind::kExternal, syncs));
+
+  const HostPolicy here = readHostPolicy();
+  std::ifstream scope("/proc/sys/kernel/yama/ptrace_scope");
+  int value = -1;
+  if (scope >> value)
+    EXPECT_EQ(here.ptraceScope, value);
+  else
+    EXPECT_FALSE(here.ptraceScope);
+  EXPECT_EQ(here.capSysPtrace, geteuid() == 0);  // root holds every capability here
+}
+
+// An image whose preferred base is taken is refused, exit 2, naming the image.
+TEST(OnHost, APreferredBaseThatIsTakenIsRefusedNamingTheImage) {
+  const std::string jobPath = writeTempFile("taken.job.json", {});
+  ASSERT_EQ(runHph({"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--unverified", "--duration", "0.05",
+                    "--job", jobPath},
+                   240)
+                .exitCode,
+            0);
+  json job = readJsonFile(jobPath);
+  ASSERT_FALSE(job["regions"].empty());
+  job["regions"].push_back(job["regions"][0]);  // its own first image's base, taken by then
+  const std::string text = job.dump();
+  const std::string taken = writeTempFile("taken2.job.json", std::vector<uint8_t>(text.begin(), text.end()));
+  const CommandResult r = runProgram(HPH_HOST_BINARY, {taken}, 120);
+  EXPECT_EQ(r.exitCode, 2) << r.out;
+  EXPECT_NE(r.out.find("counter.x64.dll): cannot be mapped at that address (File exists): the preferred base is taken"),
+            std::string::npos)
+      << r.out;
+}
 
 // The job and result formats round-trip, and a malformed job names its field.
 TEST(HostJob, RoundTripsAndNamesABadField) {

@@ -139,4 +139,29 @@ std::string junitXml(const json& scenarios, double seconds) {
                      tests, failures, errors, seconds, suites);
 }
 
+std::string junitOnHostXml(const json& scenarios, double seconds) {
+  std::string body;
+  size_t failures = 0;
+  for (const json& s : scenarios) {
+    const std::string name = str(s, "name").empty() ? str(s, "file") : str(s, "name");
+    const std::string said =
+        fmt::format("{} on the host, {} patcher, {} threads, {} calls ({} before the plan, {} after)",
+                    str(s, "verdict"), str(s, "patcher"), s.value("threads", 0), s.value("calls", 0ull),
+                    s.value("calls_before_plan", 0ull), s.value("calls_after_plan", 0ull));
+    body += fmt::format("    <testcase classname=\"hph onhost\" name=\"{}\" file=\"{}\" time=\"0\">\n", escape(name),
+                        escape(str(s, "file")));
+    if (!boolOf(s, "as_expected")) {
+      ++failures;
+      const std::string message = str(s, "message").empty() ? said : str(s, "message");
+      body += fmt::format("      <failure message=\"{}\" type=\"{}\">{}</failure>\n", escape(message),
+                          escape(str(s, "verdict")), escape(said + "\n" + str(s, "message")));
+    }
+    body += fmt::format("      <system-out>{}</system-out>\n    </testcase>\n", escape(said));
+  }
+  return fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"hph onhost\" tests=\"{}\" "
+                     "failures=\"{}\" errors=\"0\" time=\"{:.3f}\">\n  <testsuite name=\"hph onhost\" tests=\"{}\" "
+                     "failures=\"{}\" errors=\"0\" time=\"{:.3f}\">\n{}  </testsuite>\n</testsuites>\n",
+                     scenarios.size(), failures, seconds, scenarios.size(), failures, seconds, body);
+}
+
 }  // namespace hph

@@ -10,4 +10,8 @@ namespace hph {
 // From the scenario reports of `hph check` (the "scenarios" array of hph-check/2).
 std::string junitXml(const nlohmann::json& scenarios, double seconds);
 
+// `hph onhost --junit F`: one suite, one test case per scenario (the "scenarios" array of
+// hph-onhost/1); a verdict other than the scenario expects is a failure.
+std::string junitOnHostXml(const nlohmann::json& scenarios, double seconds);
+
 }  // namespace hph
