@@ -354,6 +354,12 @@ json reportOf(const std::string& path, const std::string& name, const HostVerdic
       out["apply_ns_max"] = s.max;
     }
     out["step_ns"] = r->stepNanoseconds;
+    // Worker stall: what the threads' calls took while the plan was applied, against
+    // steady state (HostResult).
+    auto stall = [](const LatencyHistogram& h) {
+      return json{{"calls", h.count()}, {"p50", h.percentile(0.5)}, {"p99", h.percentile(0.99)}, {"max", h.max()}};
+    };
+    out["call_ns"] = {{"steady", stall(r->callNsSteady)}, {"during_apply", stall(r->callNsDuringApply)}};
     out["invariant"] = r->invariant ? json(*r->invariant) : json(nullptr);
     json bytes = json::array();
     for (const HostRegion& b : r->finalBytes)
@@ -530,6 +536,12 @@ int runOnHost(const OnHostOptions& options) {
       const LatencySummary s = summarize(result->applicationNanoseconds);
       fmt::print("  {} applications: p50 {:.1f} µs, p99 {:.1f} µs, max {:.1f} µs\n",
                  result->applicationNanoseconds.size(), s.p50 / 1000.0, s.p99 / 1000.0, s.max / 1000.0);
+      auto said = [](const LatencyHistogram& h) {
+        return fmt::format("p50 {:.1f} µs, p99 {:.1f} µs, max {:.1f} µs over {} calls", h.percentile(0.5) / 1000.0,
+                           h.percentile(0.99) / 1000.0, static_cast<double>(h.max()) / 1000.0, h.count());
+      };
+      fmt::print("  worker calls while applying: {}; steady: {}\n", said(result->callNsDuringApply),
+                 said(result->callNsSteady));
     }
     scenarios.push_back(reportOf(path, in.scenario.name, judged, &*result, options));
     scenarios.back()["runs"] = runs;

@@ -71,6 +71,7 @@ class GuestThreads {
     bool faulted = false;
     HostFault fault;
     uint64_t calls = 0, before = 0, after = 0;
+    LatencyHistogram steady, duringApply;
     std::vector<uint8_t> teb;
   };
   static void* threadMain(void* slot);

@@ -69,7 +69,8 @@ json hostJobToJson(const HostJob& job) {
           {"kill_patcher_after_step", job.killPatcherAfterStep ? json(*job.killPatcherAfterStep) : json(nullptr)},
           {"applications", job.applications},
           {"park_at", job.parkAt ? json(*job.parkAt) : json(nullptr)},
-          {"forward_steps", job.forwardSteps}};
+          {"forward_steps", job.forwardSteps},
+          {"private_images", job.privateImages}};
 }
 
 std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
@@ -103,6 +104,7 @@ std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
     job.applications = j.at("applications").get<uint32_t>();
     if (!j.at("park_at").is_null()) job.parkAt = j["park_at"].get<uint64_t>();
     job.forwardSteps = j.at("forward_steps").get<uint32_t>();
+    job.privateImages = j.value("private_images", false);
     if (!j.at("kill_patcher_after_step").is_null())
       job.killPatcherAfterStep = j["kill_patcher_after_step"].get<uint32_t>();
     for (const json& r : j.at("read_back"))
@@ -117,6 +119,10 @@ std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
     return std::nullopt;
   }
   job.plan = std::move(*plan);
+  if (job.privateImages && (!job.plan.steps.empty() || job.patcher != HostPatcherKind::kInProcess)) {
+    error = "'private_images': only with an empty plan and no external patcher (no patcher reaches private pages)";
+    return std::nullopt;
+  }
   return job;
 }
 
@@ -137,6 +143,8 @@ json hostResultToJson(const HostResult& result) {
           {"apply_ns", result.applyNanoseconds},
           {"application_ns", result.applicationNanoseconds},
           {"step_ns", result.stepNanoseconds},
+          {"call_ns_steady", result.callNsSteady.toJson()},
+          {"call_ns_during_apply", result.callNsDuringApply.toJson()},
           {"error", result.error}};
 }
 
@@ -163,6 +171,9 @@ std::optional<HostResult> hostResultFromJson(const json& j, std::string& error) 
     result.applyNanoseconds = j.at("apply_ns").get<uint64_t>();
     result.applicationNanoseconds = j.at("application_ns").get<std::vector<uint64_t>>();
     result.stepNanoseconds = j.at("step_ns").get<std::vector<uint64_t>>();
+    if (j.contains("call_ns_steady")) result.callNsSteady = LatencyHistogram::fromJson(j["call_ns_steady"]);
+    if (j.contains("call_ns_during_apply"))
+      result.callNsDuringApply = LatencyHistogram::fromJson(j["call_ns_during_apply"]);
     result.error = j.at("error").get<std::string>();
   } catch (const json::exception& e) {
     error = e.what();

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "host/LatencyHistogram.h"
 #include "plan/Plan.h"
 
 namespace hph {
@@ -62,6 +63,11 @@ struct HostJob {
   // external: before the plan, one thread is single-stepped until its PC is here, and the
   // plan is applied with it stopped there (an instruction boundary inside a store).
   std::optional<uint64_t> parkAt;
+  // The by-hand baseline (bench/OnHostBench.cpp): the images mapped private, so that a
+  // debugger's write through /proc/PID/mem can copy-on-write their read-only pages, which
+  // Linux refuses on a shared mapping. Neither patcher can then reach them: the plan must
+  // be empty (the debugger is the patcher).
+  bool privateImages = false;
 };
 
 struct HostFault {
@@ -83,6 +89,9 @@ struct HostResult {
   uint64_t applyNanoseconds = 0;                 // first step begun -> last step done
   std::vector<uint64_t> applicationNanoseconds;  // each application's, in order
   std::vector<uint64_t> stepNanoseconds;
+  // Worker stall: entry-call latencies of calls that began and ended in one phase (steady
+  // state, before or after the plan) and of those that overlapped applying it.
+  LatencyHistogram callNsSteady, callNsDuringApply;
   std::string error;  // the job could not run (bad job, the host refused): the runner exits 2
 };
 

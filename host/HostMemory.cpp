@@ -27,7 +27,7 @@ int protectionOf(uint32_t permissions) {
 
 HostMemory::HostMemory(HostMemory&& other) noexcept
     : mappings_(std::move(other.mappings_)), fd_(std::exchange(other.fd_, -1)),
-      alias_(std::exchange(other.alias_, nullptr)), total_(std::exchange(other.total_, 0)) {}
+      alias_(std::exchange(other.alias_, nullptr)), total_(std::exchange(other.total_, 0)), private_(other.private_) {}
 
 HostMemory::~HostMemory() {
   for (const Mapping& m : mappings_) munmap(reinterpret_cast<void*>(m.address), m.size);
@@ -44,6 +44,7 @@ std::optional<HostMemory> HostMemory::map(const HostJob& job, std::string& error
       return std::nullopt;
     }
   memory.mappings_ = memfdLayout(job);
+  memory.private_ = job.privateImages;
   for (const Mapping& m : memory.mappings_) memory.total_ += m.size;
   memory.total_ += kControlPageBytes;
   // Not close-on-exec-less: an external patcher opens it through /proc/PID/fd.
@@ -64,7 +65,8 @@ std::optional<HostMemory> HostMemory::map(const HostJob& job, std::string& error
   for (size_t i = 0; i < memory.mappings_.size(); ++i) {
     const Mapping& m = memory.mappings_[i];
     // The guest view: readable and executable until the sections say otherwise.
-    void* at = mmap(reinterpret_cast<void*>(m.address), m.size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED_NOREPLACE,
+    const int sharing = job.privateImages ? MAP_PRIVATE : MAP_SHARED;
+    void* at = mmap(reinterpret_cast<void*>(m.address), m.size, PROT_READ | PROT_EXEC, sharing | MAP_FIXED_NOREPLACE,
                     memory.fd_, static_cast<off_t>(m.offset));
     if (at != reinterpret_cast<void*>(m.address)) {
       if (at != MAP_FAILED) munmap(at, m.size);
@@ -96,7 +98,10 @@ uint8_t* HostMemory::writable(uint64_t address, uint64_t size) const {
 }
 
 std::vector<uint8_t> HostMemory::read(uint64_t address, uint64_t size) const {
+  // Private images: what the threads run is the guest view (a debugger's writes), which
+  // the memfd alias does not see.
   const uint8_t* at = writable(address, size);
+  if (at && private_) at = reinterpret_cast<const uint8_t*>(address);
   return at ? std::vector<uint8_t>(at, at + size) : std::vector<uint8_t>{};
 }
 

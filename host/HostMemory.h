@@ -36,6 +36,7 @@ class HostMemory {
   int fd_ = -1;
   uint8_t* alias_ = nullptr;
   uint64_t total_ = 0;
+  bool private_ = false;  // job.privateImages: the guest view is not the memfd's
 };
 
 }  // namespace hph
