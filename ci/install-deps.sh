@@ -19,6 +19,8 @@ packages=(
   # Google Benchmark's compare.py (/usr/share/benchmark/compare.py, run by the system
   # python, which needs scipy), for bench/README.md.
   libbenchmark-tools python3-scipy
+  # The by-hand baseline the on-host benchmark compares applying with (bench/OnHostBench.cpp).
+  gdb
 )
 # nodejs may come with its own npm (NodeSource): only ask Debian for npm when there is none.
 command -v npm >/dev/null || packages+=(npm)
