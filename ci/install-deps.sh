@@ -21,6 +21,8 @@ packages=(
   libbenchmark-tools python3-scipy
   # The by-hand baseline the on-host benchmark compares applying with (bench/OnHostBench.cpp).
   gdb
+  # The aarch64 on-host runner: cross-built (host/CMakeLists.txt), run under qemu-aarch64.
+  g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 )
 # nodejs may come with its own npm (NodeSource): only ask Debian for npm when there is none.
 command -v npm >/dev/null || packages+=(npm)

@@ -48,6 +48,27 @@ HostVerdict judgeHostRun(const ScenarioInputs& in, const HostResult& r, const Ho
                 fmt::format("after the reverse plan the host holds {} at {:#x}, but before the patch it held {}",
                             hexBytes(after.bytes), after.address, hexBytes(before.bytes)),
                 kExitViolated};
+  if (r.countersAfterPlan && r.countersAtEnd && expected.newAfterPlan) {
+    // Calls begun after the plan was done: at most one per thread was already under way.
+    const uint64_t calls = r.countersAtEnd->first - r.countersAfterPlan->first;
+    const uint64_t fresh = r.countersAtEnd->second - r.countersAfterPlan->second;
+    const uint64_t stale = *expected.newAfterPlan ? calls - std::min(calls, fresh) : fresh;
+    if (stale > expected.threads)
+      return {"violation:stale-code",
+              fmt::format("{} of the {} calls after the plan's last step ran the {} code ({}() and {}()); at most {} "
+                          "can have begun before it",
+                          stale, calls, *expected.newAfterPlan ? "old" : "new", *in.scenario.onHostCalls,
+                          *in.scenario.onHostNewCalls, expected.threads),
+              kExitViolated};
+  }
+  // Only a forward plan applied to its end promises both: a reversed one may undo the
+  // patch before any call reaches it, and a killed patcher may stop before the switch.
+  if (r.countersAtEnd && expected.newAfterPlan == true &&
+      (r.countersAtEnd->second == 0 || r.countersAtEnd->second >= r.countersAtEnd->first))
+    return {"vacuous",
+            fmt::format("of {} calls {} ran the new code: a pass needs calls of both", r.countersAtEnd->first,
+                        r.countersAtEnd->second),
+            kExitViolated};
   if (r.callsBeforePlan == 0 || r.callsAfterPlan == 0)
     return {"vacuous",
             fmt::format("{} calls began before the plan and {} after it: the patch was not applied under load",

@@ -30,6 +30,12 @@ struct HostExpectation {
   // A reversed plan: the bytes before the patch, over the read-back ranges outside the
   // hotpatch area (scratch space, which the unpatch frees rather than restores).
   std::vector<HostRegion> original;
+  // With [onhost] counters: which code calls begun after the plan's last step must run
+  // (the new code; the old after a reversed plan), give or take one call in flight per
+  // thread; a forward plan must also have seen old and new calls. nullopt: not judged (a
+  // killed patcher, repeated applications).
+  std::optional<bool> newAfterPlan;
+  uint32_t threads = 0;
 };
 
 // `describer` names fault PCs (nullptr: addresses only).

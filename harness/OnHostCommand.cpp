@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -37,11 +38,23 @@ namespace {
 
 using nlohmann::json;
 
-// The runner sits next to hph (host/CMakeLists.txt).
-std::string runnerPath() {
+// The runners sit next to hph (host/CMakeLists.txt): the native one for x64 jobs, the
+// cross-built aarch64 one for arm64 jobs, run under qemu-aarch64.
+std::string runnerPath(const std::string& arch) {
   std::error_code ec;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return (self.parent_path() / "hph-host").string();
+  return (self.parent_path() / (arch == "arm64" ? "hph-host-aarch64" : "hph-host")).string();
+}
+
+// qemu-aarch64 on PATH, or "".
+std::string qemuAarch64() {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "/usr/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const std::filesystem::path candidate = std::filesystem::path(dir) / "qemu-aarch64";
+    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return "";
 }
 
 uint32_t permissionsOf(const SectionInfo& section) {
@@ -109,6 +122,8 @@ Result<HostJob> buildJob(const ScenarioInputs& in, const Machine& machine, const
   job.threadEntry = in.threadEntry;
   job.threads = options.threads;
   job.invariantEntry = in.invariantEntry;
+  job.callsEntry = in.onHostCallsEntry;
+  job.newCallsEntry = in.onHostNewCallsEntry;
   job.durationMs = static_cast<uint32_t>(options.duration * 1000);
   job.applyAtMs = job.durationMs / 2;
   job.plan = in.plan;
@@ -123,6 +138,9 @@ Result<HostJob> buildJob(const ScenarioInputs& in, const Machine& machine, const
     return job;
   }
   expected.stores = job.readBack;
+  // Repeated applications end each with the unpatch: what runs after is not the plan's.
+  if (in.onHostCallsEntry && options.applications <= 1) expected.newAfterPlan = !in.scenario.reverse;
+  expected.threads = options.threads;
   if (in.scenario.reverse)
     for (HostRegion& before : prefixState(job, 0))
       if (before.address < in.layout.scratchBase || before.address >= in.layout.scratchBase + kHotpatchAreaBytes)
@@ -245,12 +263,20 @@ Result<HostResult> runRunner(const HostJob& job, const std::string& name, const 
     std::filesystem::copy_file(jobPath, *keepJob, std::filesystem::copy_options::overwrite_existing, ec);
     if (ec) return badInput(fmt::format("--job {}: cannot write", *keepJob));
   }
-  const std::string runner = runnerPath();
+  const std::string runner = runnerPath(job.arch);
+  const std::string qemu = job.arch == "arm64" ? qemuAarch64() : "";
+  if (job.arch == "arm64" && qemu.empty())
+    return badInput(fmt::format("{}: arch: arm64 runs under qemu-aarch64, which is not on PATH (Debian's qemu-user; "
+                                "ci/install-deps.sh installs it)",
+                                name));
   std::fflush(stdout);
   const pid_t pid = fork();
   if (pid == 0) {
     if (!freopen(outPath.c_str(), "w", stdout)) _exit(127);
-    execl(runner.c_str(), runner.c_str(), jobPath.c_str(), static_cast<char*>(nullptr));
+    if (qemu.empty())
+      execl(runner.c_str(), runner.c_str(), jobPath.c_str(), static_cast<char*>(nullptr));
+    else
+      execl(qemu.c_str(), qemu.c_str(), runner.c_str(), jobPath.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   // The external patcher: a process of its own (it may be killed mid-plan), which seizes
@@ -266,7 +292,8 @@ Result<HostResult> runRunner(const HostJob& job, const std::string& name, const 
   if (WIFSIGNALED(status))
     return internalError(fmt::format("{}: the runner died of {}", name, signalName(WTERMSIG(status))));
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-    return internalError(fmt::format("{}: cannot run {} (build the hph-host target)", name, runner));
+    return internalError(fmt::format("{}: cannot run {} (build the {} target)", name, runner,
+                                     job.arch == "arm64" ? "hph-host-aarch64" : "hph-host"));
   const json parsed = json::parse(text.str(), nullptr, false);
   std::string error;
   auto result = parsed.is_discarded() ? std::nullopt : hostResultFromJson(parsed, error);
@@ -361,6 +388,11 @@ json reportOf(const std::string& path, const std::string& name, const HostVerdic
     };
     out["call_ns"] = {{"steady", stall(r->callNsSteady)}, {"during_apply", stall(r->callNsDuringApply)}};
     out["invariant"] = r->invariant ? json(*r->invariant) : json(nullptr);
+    // [onhost] counters: calls of the patched functions that ran the old and the new code.
+    if (r->countersAtEnd) {
+      out["old_calls"] = r->countersAtEnd->first - std::min(r->countersAtEnd->first, r->countersAtEnd->second);
+      out["new_calls"] = r->countersAtEnd->second;
+    }
     json bytes = json::array();
     for (const HostRegion& b : r->finalBytes)
       bytes.push_back({{"address", b.address}, {"bytes", hexBytes(b.bytes, HexLayout::kPacked)}});
@@ -420,10 +452,11 @@ int runOnHost(const OnHostOptions& options) {
     const ScenarioInputs& in = **inputs;
     if (in.plan.steps.empty())
       return reportError(badInput(fmt::format("{}: patch: the scenario applies no patch", path)));
-    if (std::string(in.base->arch->name()) != "x64")
-      return reportError(
-          badInput(fmt::format("{}: arch: the {} runner is not built yet (issue 13: aarch64 under qemu-user)", path,
-                               in.base->arch->name())));
+    if (std::string(in.base->arch->name()) == "arm64" && options.patcher == "external")
+      return reportError(badInput(fmt::format(
+          "{}: arch: arm64 runs under qemu-aarch64, whose guest registers ptrace cannot reach (it sees qemu's own): "
+          "the external patcher is x64 only so far; use --patcher in-process",
+          path)));
     bool imports = !in.base->imports.empty();
     for (const PatchImage& p : in.layout.patches) imports |= !p.image->imports.empty();
     if (imports) return reportError(badInput(fmt::format("{}: imports: the runner binds no native shims yet", path)));

@@ -1,5 +1,7 @@
 #include "host/GuestThreads.h"
 
+#include "host/ThreadArch.h"
+
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -13,17 +15,12 @@
 #include <linux/futex.h>
 #include <sys/syscall.h>
 
-#if defined(__x86_64__)
-#include <asm/prctl.h>
-#endif
-
 namespace hph {
 namespace {
 
 // The signal that parks a thread for the patcher (a real-time one: nothing else uses it).
 const int kSuspendSignal = SIGRTMIN + 3;
 constexpr auto kSuspendTimeout = std::chrono::seconds(5);
-constexpr size_t kTebBytes = 0x2000;
 constexpr auto kPatcherPoll = std::chrono::microseconds(20);
 constexpr auto kPatcherSpin = std::chrono::microseconds(200);
 
@@ -49,23 +46,6 @@ GuestThreads* activeThreads = nullptr;
 // The slot of the guest thread running here (nullptr on the runner's own threads).
 thread_local void* currentSlot = nullptr;
 
-#if defined(__x86_64__)
-using GuestEntry = uint64_t(__attribute__((ms_abi)) *)(uint64_t);
-using GuestCall = uint64_t(__attribute__((ms_abi)) *)();
-
-// Windows x64 finds its TEB at gs:0x30 (self), stack base/limit at gs:0x08/0x10.
-void installTeb(std::vector<uint8_t>& teb) {
-  teb.assign(kTebBytes, 0);
-  const uint64_t self = reinterpret_cast<uint64_t>(teb.data());
-  std::memcpy(teb.data() + 0x30, &self, 8);
-  syscall(SYS_arch_prctl, ARCH_SET_GS, self);
-}
-uint64_t contextPc(const ucontext_t* c) { return static_cast<uint64_t>(c->uc_mcontext.gregs[REG_RIP]); }
-void setContextPc(ucontext_t* c, uint64_t pc) { c->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(pc); }
-#else
-#error "hph-host: only x86-64 is built so far (aarch64: issue 13)"
-#endif
-
 }  // namespace
 
 GuestThreads::GuestThreads() {
@@ -90,13 +70,12 @@ GuestThreads::~GuestThreads() {
 void* GuestThreads::threadMain(void* raw) {
   Slot& slot = *static_cast<Slot*>(raw);
   currentSlot = &slot;
-  installTeb(slot.teb);
-  const auto entry = reinterpret_cast<GuestEntry>(slot.entry);
+  thread_arch::installTeb(slot.teb);
   if (sigsetjmp(slot.escape, 1) == 0) {
     while (!slot.owner->stop_.load(std::memory_order_acquire)) {
       const auto phase = static_cast<PlanPhase>(__atomic_load_n(slot.owner->phase_, __ATOMIC_ACQUIRE));
       const uint64_t begun = monotonicNs();
-      entry(slot.index);
+      thread_arch::callGuest(slot.entry, slot.index);
       const uint64_t took = monotonicNs() - begun;
       const auto ended = static_cast<PlanPhase>(__atomic_load_n(slot.owner->phase_, __ATOMIC_ACQUIRE));
       ++slot.calls;
@@ -130,18 +109,17 @@ void GuestThreads::onFault(int signal, siginfo_t*, void* context) {
   }
   auto* saved = static_cast<ucontext_t*>(context);
   if (signal == SIGTRAP) {
-    // x86-64 reports the int3 trap with the PC past the one-byte instruction.
-    const uint64_t at = contextPc(saved) - 1;
+    const uint64_t at = thread_arch::trappedAt(saved);
     std::optional<uint64_t> continuation;
     for (const auto& [entry, replacement] : slot->owner->breakpointRedirects_)
       if (entry == at) continuation = replacement;  // the latest patch of a series
     if (continuation) {
-      setContextPc(saved, *continuation);
+      thread_arch::setContextPc(saved, *continuation);
       return;
     }
   }
   slot->faulted = true;
-  slot->fault = {slot->index, contextPc(saved), signal};
+  slot->fault = {slot->index, thread_arch::contextPc(saved), signal};
   siglongjmp(slot->escape, 1);
 }
 
@@ -212,12 +190,12 @@ void GuestThreads::resumeAll() {
 std::optional<uint64_t> GuestThreads::pcOf(size_t thread) const {
   const Slot& slot = *slots_[thread];
   if (!slot.suspended.load(std::memory_order_acquire) || !slot.context) return std::nullopt;
-  return contextPc(slot.context);
+  return thread_arch::contextPc(slot.context);
 }
 
 void GuestThreads::setPc(size_t thread, uint64_t pc) {
   Slot& slot = *slots_[thread];
-  if (slot.suspended.load(std::memory_order_acquire) && slot.context) setContextPc(slot.context, pc);
+  if (slot.suspended.load(std::memory_order_acquire) && slot.context) thread_arch::setContextPc(slot.context, pc);
 }
 
 void GuestThreads::collect(HostResult& result) const {
@@ -233,8 +211,8 @@ void GuestThreads::collect(HostResult& result) const {
 
 uint64_t GuestThreads::callOnThisThread(uint64_t entry) {
   std::vector<uint8_t> teb;
-  installTeb(teb);
-  return reinterpret_cast<GuestCall>(entry)();
+  thread_arch::installTeb(teb);
+  return thread_arch::callGuest(entry);
 }
 
 }  // namespace hph

@@ -70,7 +70,9 @@ json hostJobToJson(const HostJob& job) {
           {"applications", job.applications},
           {"park_at", job.parkAt ? json(*job.parkAt) : json(nullptr)},
           {"forward_steps", job.forwardSteps},
-          {"private_images", job.privateImages}};
+          {"private_images", job.privateImages},
+          {"calls_entry", job.callsEntry ? json(*job.callsEntry) : json(nullptr)},
+          {"new_calls_entry", job.newCallsEntry ? json(*job.newCallsEntry) : json(nullptr)}};
 }
 
 std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
@@ -105,6 +107,9 @@ std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
     if (!j.at("park_at").is_null()) job.parkAt = j["park_at"].get<uint64_t>();
     job.forwardSteps = j.at("forward_steps").get<uint32_t>();
     job.privateImages = j.value("private_images", false);
+    if (j.contains("calls_entry") && !j["calls_entry"].is_null()) job.callsEntry = j["calls_entry"].get<uint64_t>();
+    if (j.contains("new_calls_entry") && !j["new_calls_entry"].is_null())
+      job.newCallsEntry = j["new_calls_entry"].get<uint64_t>();
     if (!j.at("kill_patcher_after_step").is_null())
       job.killPatcherAfterStep = j["kill_patcher_after_step"].get<uint32_t>();
     for (const json& r : j.at("read_back"))
@@ -145,6 +150,8 @@ json hostResultToJson(const HostResult& result) {
           {"step_ns", result.stepNanoseconds},
           {"call_ns_steady", result.callNsSteady.toJson()},
           {"call_ns_during_apply", result.callNsDuringApply.toJson()},
+          {"counters_after_plan", result.countersAfterPlan ? json(*result.countersAfterPlan) : json(nullptr)},
+          {"counters_at_end", result.countersAtEnd ? json(*result.countersAtEnd) : json(nullptr)},
           {"error", result.error}};
 }
 
@@ -172,6 +179,10 @@ std::optional<HostResult> hostResultFromJson(const json& j, std::string& error) 
     result.applicationNanoseconds = j.at("application_ns").get<std::vector<uint64_t>>();
     result.stepNanoseconds = j.at("step_ns").get<std::vector<uint64_t>>();
     if (j.contains("call_ns_steady")) result.callNsSteady = LatencyHistogram::fromJson(j["call_ns_steady"]);
+    if (j.contains("counters_after_plan") && !j["counters_after_plan"].is_null())
+      result.countersAfterPlan = j["counters_after_plan"].get<std::pair<uint64_t, uint64_t>>();
+    if (j.contains("counters_at_end") && !j["counters_at_end"].is_null())
+      result.countersAtEnd = j["counters_at_end"].get<std::pair<uint64_t, uint64_t>>();
     if (j.contains("call_ns_during_apply"))
       result.callNsDuringApply = LatencyHistogram::fromJson(j["call_ns_during_apply"]);
     result.error = j.at("error").get<std::string>();

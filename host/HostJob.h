@@ -68,6 +68,8 @@ struct HostJob {
   // Linux refuses on a shared mapping. Neither patcher can then reach them: the plan must
   // be empty (the debugger is the patcher).
   bool privateImages = false;
+  // [onhost] calls / new_calls: counters called once the plan is done and at the end.
+  std::optional<uint64_t> callsEntry, newCallsEntry;
 };
 
 struct HostFault {
@@ -92,6 +94,9 @@ struct HostResult {
   // Worker stall: entry-call latencies of calls that began and ended in one phase (steady
   // state, before or after the plan) and of those that overlapped applying it.
   LatencyHistogram callNsSteady, callNsDuringApply;
+  // The job's counters (callsEntry, newCallsEntry), read once the plan was done and once
+  // every thread stopped: {calls, new calls}.
+  std::optional<std::pair<uint64_t, uint64_t>> countersAfterPlan, countersAtEnd;
   std::string error;  // the job could not run (bad job, the host refused): the runner exits 2
 };
 

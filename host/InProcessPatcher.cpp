@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "host/AliasStore.h"
+#include "host/ThreadArch.h"
 
 namespace hph {
 namespace {
@@ -80,8 +81,7 @@ bool InProcessPatcher::apply(const Plan& plan, HostResult& result, std::string& 
     if (const auto* s = std::get_if<StoreStep>(&step)) {
       ok = store(*s, error);
     } else if (const auto* c = std::get_if<CacheMaintenanceStep>(&step)) {
-      auto* from = reinterpret_cast<char*>(c->address);
-      __builtin___clear_cache(from, from + c->size);
+      thread_arch::codeChanged(c->address, c->size);
     } else if (std::holds_alternative<SyncAllStep>(step)) {
       ok = membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE) == 0;
       if (!ok) error = "membarrier SYNC_CORE failed";

@@ -16,6 +16,7 @@
 #include "host/HostJob.h"
 #include "host/HostMemory.h"
 #include "host/InProcessPatcher.h"
+#include "host/ThreadArch.h"
 
 namespace {
 
@@ -44,6 +45,16 @@ std::vector<hph::HostRange> changedBytes(const hph::HostJob& job, const hph::Hos
   return changed;
 }
 
+// The job's call counters, if it has them: {calls, new calls}. The threads call on
+// meanwhile, so the new calls are read first: calls that ran the new code between the two
+// reads then count as new calls after the plan without counting as calls after it, and
+// the stale-code check can only undercount (never see staleness that is not there).
+std::optional<std::pair<uint64_t, uint64_t>> readCounters(const hph::HostJob& job) {
+  if (!job.callsEntry || !job.newCallsEntry) return std::nullopt;
+  const uint64_t fresh = hph::GuestThreads::callOnThisThread(*job.newCallsEntry);
+  return std::pair{hph::GuestThreads::callOnThisThread(*job.callsEntry), fresh};
+}
+
 int finish(const hph::HostResult& result, int code) {
   std::cout << hph::hostResultToJson(result).dump() << "\n";
   return code;
@@ -67,9 +78,7 @@ int main(int argc, char** argv) {
     result.error = std::string(argv[1]) + ": " + (parsed.is_discarded() ? "not JSON" : error);
     return finish(result, 2);
   }
-#if defined(__x86_64__)
-  const char* built = "x64";
-#endif
+  const char* built = hph::thread_arch::kJobArch;
   if (job->arch != built) {
     result.error = std::string(argv[1]) + ": 'arch': " + job->arch + " jobs need the " + job->arch + " runner";
     return finish(result, 2);
@@ -116,6 +125,7 @@ int main(int argc, char** argv) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    result.countersAfterPlan = readCounters(*job);
     std::this_thread::sleep_for(std::chrono::milliseconds(job->durationMs - job->applyAtMs));
   } else {
     std::this_thread::sleep_until(start + std::chrono::milliseconds(job->applyAtMs));
@@ -123,6 +133,7 @@ int main(int argc, char** argv) {
     __atomic_store_n(&control.phase, static_cast<uint64_t>(hph::PlanPhase::kApplying), __ATOMIC_RELEASE);
     applied = hph::applyJob(patcher, *job, result, error);
     __atomic_store_n(&control.phase, static_cast<uint64_t>(hph::PlanPhase::kAfter), __ATOMIC_RELEASE);
+    result.countersAfterPlan = readCounters(*job);
     // As long after the plan as before it, however long applying took (a loaded machine,
     // repeated applications): calls after the patch must run.
     std::this_thread::sleep_for(std::chrono::milliseconds(job->durationMs - job->applyAtMs));
@@ -133,6 +144,7 @@ int main(int argc, char** argv) {
     result.error = error;
     return finish(result, 3);
   }
+  if (result.faults.empty()) result.countersAtEnd = readCounters(*job);
   if (job->invariantEntry && result.faults.empty())
     result.invariant = hph::GuestThreads::callOnThisThread(*job->invariantEntry);
   for (const hph::HostRange& r : job->readBack)

@@ -68,6 +68,12 @@ TEST_P(SafeProtocolOnHost, HoldsAndEndsWithThePlansBytes) {
   EXPECT_GT(report["calls_before_plan"].get<uint64_t>(), 0u);
   EXPECT_GT(report["calls_after_plan"].get<uint64_t>(), 0u);
   EXPECT_EQ(report["invariant"], 1);
+  // The scenarios with [onhost] counters (all but int3-3step's bump_keyed) saw both.
+  EXPECT_EQ(report.contains("new_calls"), name != "patch-int3-3step.x64.toml") << report.dump();
+  if (report.contains("new_calls")) {
+    EXPECT_GT(report["old_calls"].get<uint64_t>(), 0u);
+    EXPECT_GT(report["new_calls"].get<uint64_t>(), 0u);
+  }
   std::map<uint64_t, uint8_t> onHost;
   for (const json& range : report["final_bytes"]) {
     const auto bytes = parseHexBytes(range["bytes"].get<std::string>(), HexBytesSyntax{});
@@ -75,6 +81,62 @@ TEST_P(SafeProtocolOnHost, HoldsAndEndsWithThePlansBytes) {
     for (size_t i = 0; i < bytes->size(); ++i) onHost[range["address"].get<uint64_t>() + i] = (*bytes)[i];
   }
   EXPECT_EQ(onHost, plannedBytes(scenario(name)));
+}
+
+// Arm64: the aarch64 runner under qemu-aarch64, in-process patcher. The plans' verdicts
+// under emulation are the corpus scenarios' own tests; here they are applied without
+// exploring again (--unverified), except in VerifiesThenAppliesAnArm64Plan.
+class SafeArm64ProtocolOnHost : public ::testing::TestWithParam<std::tuple<std::string, uint32_t>> {};
+
+// As on x64, and every call begun after the plan ran the new code: under qemu-aarch64 the
+// runner's cache maintenance must make the translator drop what it translated
+// (host/arm64/ThreadArch.cpp), or the old code runs on for ever.
+TEST_P(SafeArm64ProtocolOnHost, HoldsEndsWithThePlansBytesAndRunsOnlyNewCodeAfter) {
+  const auto& [name, threads] = GetParam();
+  const std::string out = writeTempFile("onhost-arm64.json", {});
+  const CommandResult r = runHph({"onhost", scenario(name), "--threads", std::to_string(threads), "--unverified",
+                                  "--duration", "0.3", "--json", out},
+                                 240);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  const json report = readJsonFile(out)["scenarios"][0];
+  EXPECT_EQ(report["verdict"], "holds") << report.dump();
+  EXPECT_EQ(report["invariant"], 1);
+  EXPECT_GT(report["old_calls"].get<uint64_t>(), 0u);
+  EXPECT_GT(report["new_calls"].get<uint64_t>(), 0u);
+  std::map<uint64_t, uint8_t> onHost;
+  for (const json& range : report["final_bytes"]) {
+    const auto bytes = parseHexBytes(range["bytes"].get<std::string>(), HexBytesSyntax{});
+    ASSERT_TRUE(bytes);
+    for (size_t i = 0; i < bytes->size(); ++i) onHost[range["address"].get<uint64_t>() + i] = (*bytes)[i];
+  }
+  EXPECT_EQ(onHost, plannedBytes(scenario(name)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Arm64, SafeArm64ProtocolOnHost,
+                         ::testing::Combine(::testing::Values("patch-b-direct.arm64.toml", "patch-veneer.arm64.toml",
+                                                              "patch-literal-swap.arm64.toml",
+                                                              "patch-stop-the-world.arm64.toml",
+                                                              "patch-series.arm64.toml"),
+                                            ::testing::Values(4u, 16u)));
+
+// One plan verified (explored as hph check would), then applied under qemu-aarch64.
+TEST(OnHost, VerifiesThenAppliesAnArm64Plan) {
+  const CommandResult r = runHph({"onhost", scenario("patch-b-direct.arm64.toml"), "--duration", "0.2"}, 600);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS patch-b-direct-arm64: holds on the host"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("--unverified"), std::string::npos) << r.err;
+}
+
+// The broken case of the stale-code check: cache maintenance as on hardware alone, which
+// qemu-aarch64's translator does not see, so every call keeps running the old code.
+TEST(OnHost, OldCodeRunningAfterThePlanIsStaleCode) {
+  const CommandResult r = runProgram("/usr/bin/env",
+                                     {"HPH_TEST_HARDWARE_CACHE_MAINTENANCE_ONLY=1", HPH_BINARY, "onhost",
+                                      scenario("patch-b-direct.arm64.toml"), "--unverified", "--duration", "0.3"},
+                                     240);
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("violation:stale-code on the host"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("calls after the plan's last step ran the old code"), std::string::npos) << r.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(X64, SafeProtocolOnHost,
@@ -140,7 +202,8 @@ TEST(OnHost, RefusesWhatItCannotApply) {
   };
   const std::vector<Case> cases = {
       {{"onhost", scenario("patch-naive-jmp5.x64.toml")}, "not verified: hph check does not find that it holds (X2)"},
-      {{"onhost", scenario("patch-b-direct.arm64.toml")}, "patch-b-direct.arm64.toml: arch: the arm64 runner"},
+      {{"onhost", scenario("patch-b-direct.arm64.toml"), "--patcher", "external"},
+       "patch-b-direct.arm64.toml: arch: arm64 runs under qemu-aarch64, whose guest registers ptrace cannot reach"},
       {{"onhost", scenario("atomic.x64.toml")}, "atomic.x64.toml: patch: the scenario applies no patch"},
       {{"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--threads", "0"}, "--threads: 1 to 64"},
       {{"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--patcher", "gdb"},
@@ -206,6 +269,38 @@ TEST(HostVerdict, EachCheckCatchesItsBrokenCase) {
     idle.*count = 0;
     EXPECT_EQ(judgeHostRun(*inputs, idle, emulator, nullptr).verdict, "vacuous");
   }
+  // [onhost] counters {calls, new calls}: after the plan at most one call per thread may
+  // still run the old code; a pass needs old and new calls both.
+  HostResult counted = clean;
+  counted.countersAfterPlan = {1000, 10};
+  counted.countersAtEnd = {3000, 2008};
+  HostExpectation forward = emulator;
+  forward.newAfterPlan = true;
+  forward.threads = 4;
+  EXPECT_EQ(judgeHostRun(*inputs, counted, forward, nullptr).verdict, "holds");  // 2 old after: in flight
+  counted.countersAtEnd = {3000, 2000};
+  const HostVerdict stale = judgeHostRun(*inputs, counted, forward, nullptr);
+  EXPECT_EQ(stale.verdict, "violation:stale-code");
+  EXPECT_NE(stale.message.find("10 of the 2000 calls after the plan's last step ran the old code"), std::string::npos)
+      << stale.message;
+  HostExpectation backward = forward;
+  backward.newAfterPlan = false;  // a reversed plan: the old code after it
+  counted.countersAtEnd = {3000, 11};
+  EXPECT_EQ(judgeHostRun(*inputs, counted, backward, nullptr).verdict, "holds");
+  counted.countersAtEnd = {3000, 20};
+  EXPECT_EQ(judgeHostRun(*inputs, counted, backward, nullptr).verdict, "violation:stale-code");
+  counted.countersAfterPlan.reset();
+  counted.countersAtEnd = {3000, 0};
+  EXPECT_EQ(judgeHostRun(*inputs, counted, forward, nullptr).verdict, "vacuous");  // no new call at all
+  counted.countersAtEnd = {3000, 3000};
+  EXPECT_EQ(judgeHostRun(*inputs, counted, forward, nullptr).verdict, "vacuous");  // no old call at all
+  // A reversed plan may undo the patch before any call reaches it; a killed patcher is
+  // not judged by the counters at all.
+  counted.countersAtEnd = {3000, 0};
+  EXPECT_EQ(judgeHostRun(*inputs, counted, backward, nullptr).verdict, "holds");
+  HostExpectation killed = forward;
+  killed.newAfterPlan.reset();
+  EXPECT_EQ(judgeHostRun(*inputs, counted, killed, nullptr).verdict, "holds");
 }
 
 // Applied, then reversed: every patched function's bytes are what they were before the

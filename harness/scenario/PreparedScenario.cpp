@@ -113,6 +113,22 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   if (auto r = resolveHostWrites(scenario, base, *inputs); !r) return r.error();
   if (!scenario.patches.empty())
     if (auto r = preparePatches(scenario, base, *inputs); !r) return r.error();
+  if (scenario.onHostCalls) {
+    auto calls = functionAddress(scenario, base, "[onhost].calls", *scenario.onHostCalls);
+    if (!calls) return calls.error();
+    inputs->onHostCallsEntry = *calls;
+    // The new code's counter lives where the new code does: a patch image, or the base.
+    for (const PatchImage& p : inputs->layout.patches)
+      if (const FunctionInfo* f = p.image->findFunction(*scenario.onHostNewCalls))
+        inputs->onHostNewCallsEntry = p.loadAddress + f->begin;
+    if (!inputs->onHostNewCallsEntry) {
+      auto newCalls = functionAddress(scenario, base, "[onhost].new_calls", *scenario.onHostNewCalls);
+      if (!newCalls)
+        return badInput(fmt::format("{}: [onhost].new_calls: '{}' is not a function of the base or a patch image",
+                                    scenario.path, *scenario.onHostNewCalls));
+      inputs->onHostNewCallsEntry = *newCalls;
+    }
+  }
   if (auto r = resolveWatchedCode(scenario, *inputs); !r) return r.error();
   const bool anythingWatched =
       !scenario.hostWrites.empty() || !scenario.explore.watch.empty() || !scenario.patches.empty();

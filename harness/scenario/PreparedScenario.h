@@ -26,6 +26,8 @@ struct ScenarioInputs {
   PointsMode points = PointsMode::kAll;
   uint64_t threadEntry = 0;                // [threads].entry
   std::optional<uint64_t> invariantEntry;  // [check].invariant
+  // [onhost].calls and .new_calls (the latter in the base or a patch image).
+  std::optional<uint64_t> onHostCallsEntry, onHostNewCallsEntry;
   // [[host_write]]: raw stores the patcher makes, when there is no patch image.
   std::vector<StoreStep> hostWrites;
   // With patch images: the hotpatch area, the images, the sites and the plan built for them.

@@ -109,12 +109,13 @@ Result<Scenario> loadScenario(const std::string& path) {
                        "expected a nonzero hex address string aligned to 64 KiB, like \"0x7ff600000000\"");
     s.patchAddress = *value;
   }
-  const toml::table *threadsTable, *checkTable, *exploreTable, *protocolTable, *arm64Table;
+  const toml::table *threadsTable, *checkTable, *exploreTable, *protocolTable, *arm64Table, *onHostTable;
   HPH_TRY_TABLE(threadsTable, top.table("threads"));
   HPH_TRY_TABLE(checkTable, top.table("check"));
   HPH_TRY_TABLE(exploreTable, top.table("explore"));
   HPH_TRY_TABLE(protocolTable, top.table("protocol"));
   HPH_TRY_TABLE(arm64Table, top.table("arm64"));
+  HPH_TRY_TABLE(onHostTable, top.table("onhost"));
   std::vector<const toml::table*> hostWriteTables, functionTables;
   HPH_TRY_TABLE(hostWriteTables, top.tables("host_write"));
   HPH_TRY_TABLE(functionTables, top.tables("functions"));
@@ -174,6 +175,14 @@ Result<Scenario> loadScenario(const std::string& path) {
   HPH_TRY_ASSIGN(s.arm64.fetchCoherent, arm64.boolean("fetch_coherent"));
   HPH_TRY_ASSIGN(s.arm64.model, arm64.boolean("fetch_model"));
   if (auto r = arm64.rejectUnknown(); !r) return r.error();
+
+  TableReader onHost(path, onHostTable, "[onhost].");
+  HPH_TRY_ASSIGN(s.onHostCalls, onHost.string("calls"));
+  HPH_TRY_ASSIGN(s.onHostNewCalls, onHost.string("new_calls"));
+  if (s.onHostCalls.has_value() != s.onHostNewCalls.has_value())
+    return badInput(fmt::format("{}: [onhost].{}: calls and new_calls go together", shownPath,
+                                s.onHostCalls ? "new_calls" : "calls"));
+  if (auto r = onHost.rejectUnknown(); !r) return r.error();
   if (arm64Table && s.arch != ArchKind::kArm64) return top.error("[arm64]", "only for arch = \"arm64\"");
   if (!expect.empty()) {
     const auto parsed = parseExpectedVerdict(expect);

@@ -84,6 +84,10 @@ struct Scenario {
   // by budget / 50 G instructions per second of wall time before it counts exactly.
   uint64_t threadBudget = 1'000'000'000;
   std::optional<std::string> invariant;
+  // [onhost]: exports that count, at the end of an on-host run, the calls of the patched
+  // functions (`calls`) and those that ran the new code (`new_calls`, in the base or a
+  // patch image): how hph onhost tells old calls from new (docs/onhost.md).
+  std::optional<std::string> onHostCalls, onHostNewCalls;
   Verdict expect;  // [check] expect: holds (default), violation:<property>, refused or vacuous
   std::vector<HostWrite> hostWrites;
   // Resolved paths of the patch images, applied in order: one image, or a cumulative

@@ -19,7 +19,7 @@ LAYERS = [
     ["support"],
     ["plan"],
     ["emu/core", "host"],
-    ["emu/x64", "emu/arm64"],
+    ["emu/x64", "emu/arm64", "host/x64", "host/arm64"],
     ["emu/pe"],
     ["patch"],
     ["patch/x64", "patch/arm64"],

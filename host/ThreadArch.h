@@ -1,0 +1,34 @@
+// What the runner's threads do differently per architecture, behind one interface: the
+// Windows calling convention into guest code, the TEB, the PC in a signal's saved context,
+// where a breakpoint trap stopped, and what makes a code change visible to fetches.
+// host/x64/ and host/arm64/ implement it; CMake builds the one of the runner's target
+// (the native runner, and the aarch64 runner cross-built to run under qemu-aarch64).
+#pragma once
+
+#include <ucontext.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace hph::thread_arch {
+
+// The jobs this runner runs: HostJob::arch.
+extern const char* const kJobArch;
+
+// Calls guest `entry(argument)` / `entry()` through the Windows calling convention.
+uint64_t callGuest(uint64_t entry, uint64_t argument);
+uint64_t callGuest(uint64_t entry);
+
+// Gives the calling thread a TEB of its own in `teb` (x64: GS base; Arm64: x18).
+void installTeb(std::vector<uint8_t>& teb);
+
+uint64_t contextPc(const ucontext_t* context);
+void setContextPc(ucontext_t* context, uint64_t pc);
+// The address of the breakpoint instruction a SIGTRAP with this context reports.
+uint64_t trappedAt(const ucontext_t* context);
+
+// Code bytes in [address, address + size) changed through the writable alias: what the
+// plan's cache maintenance does here, so that fetches can see the new bytes.
+void codeChanged(uint64_t address, uint64_t size);
+
+}  // namespace hph::thread_arch

@@ -1,0 +1,66 @@
+#include "host/ThreadArch.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace hph::thread_arch {
+namespace {
+
+// AAPCS64 passes the first integer arguments in x0-x7 and returns in x0, as Windows on
+// Arm64 does; the one difference, x18, the runner is built to leave alone (-ffixed-x18).
+using GuestEntry = uint64_t (*)(uint64_t);
+using GuestCall = uint64_t (*)();
+constexpr size_t kTebBytes = 0x2000;
+
+}  // namespace
+
+const char* const kJobArch = "arm64";
+
+uint64_t callGuest(uint64_t entry, uint64_t argument) { return reinterpret_cast<GuestEntry>(entry)(argument); }
+uint64_t callGuest(uint64_t entry) { return reinterpret_cast<GuestCall>(entry)(); }
+
+// Windows on Arm64 keeps the TEB in x18 (self pointer at +0x30, as on x64).
+void installTeb(std::vector<uint8_t>& teb) {
+  teb.assign(kTebBytes, 0);
+  const uint64_t self = reinterpret_cast<uint64_t>(teb.data());
+  std::memcpy(teb.data() + 0x30, &self, 8);
+  asm volatile("mov x18, %0" : : "r"(self));
+}
+
+uint64_t contextPc(const ucontext_t* c) { return c->uc_mcontext.pc; }
+void setContextPc(ucontext_t* c, uint64_t pc) { c->uc_mcontext.pc = pc; }
+
+// BRK reports the PC of the breakpoint itself.
+uint64_t trappedAt(const ucontext_t* c) { return contextPc(c); }
+
+// The plan's cache maintenance (DC CVAU, IC IVAU over the range). Under qemu-user that is
+// not enough: its translator does not see a store made through another mapping, and guest
+// IC IVAU does not invalidate what it translated (measured with qemu-aarch64 7.2). A store
+// through the guest's own view does: qemu write-protects pages it translated from and
+// drops their translations when a guest store lands. So each changed word is stored again,
+// with the value it already holds (one aligned 4-byte store: what a fetch may see is the
+// same), through the guest view made writable for the moment. On hardware this is a
+// harmless second store of the same bytes.
+void codeChanged(uint64_t address, uint64_t size) {
+  auto* from = reinterpret_cast<char*>(address);
+  __builtin___clear_cache(from, from + size);
+  // The tests' broken case: cache maintenance as on hardware alone, to show what
+  // qemu-aarch64 then keeps running (hph onhost's stale-code check sees it).
+  static const bool hardwareOnly = std::getenv("HPH_TEST_HARDWARE_CACHE_MAINTENANCE_ONLY") != nullptr;
+  if (hardwareOnly) return;
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t first = address & ~(page - 1), end = (address + size + page - 1) & ~(page - 1);
+  auto* pages = reinterpret_cast<void*>(first);
+  if (mprotect(pages, end - first, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) return;
+  for (uint64_t at = address & ~uint64_t{3}; at < address + size; at += 4) {
+    auto* word = reinterpret_cast<uint32_t*>(at);
+    __atomic_store_n(word, __atomic_load_n(word, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+  }
+  mprotect(pages, end - first, PROT_READ | PROT_EXEC);
+  __builtin___clear_cache(from, from + size);
+}
+
+}  // namespace hph::thread_arch

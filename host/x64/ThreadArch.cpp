@@ -1,0 +1,43 @@
+#include "host/ThreadArch.h"
+
+#include <asm/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace hph::thread_arch {
+namespace {
+
+using GuestEntry = uint64_t(__attribute__((ms_abi)) *)(uint64_t);
+using GuestCall = uint64_t(__attribute__((ms_abi)) *)();
+constexpr size_t kTebBytes = 0x2000;
+
+}  // namespace
+
+const char* const kJobArch = "x64";
+
+uint64_t callGuest(uint64_t entry, uint64_t argument) { return reinterpret_cast<GuestEntry>(entry)(argument); }
+uint64_t callGuest(uint64_t entry) { return reinterpret_cast<GuestCall>(entry)(); }
+
+// Windows x64 finds its TEB at gs:0x30 (self), stack base/limit at gs:0x08/0x10.
+void installTeb(std::vector<uint8_t>& teb) {
+  teb.assign(kTebBytes, 0);
+  const uint64_t self = reinterpret_cast<uint64_t>(teb.data());
+  std::memcpy(teb.data() + 0x30, &self, 8);
+  syscall(SYS_arch_prctl, ARCH_SET_GS, self);
+}
+
+uint64_t contextPc(const ucontext_t* c) { return static_cast<uint64_t>(c->uc_mcontext.gregs[REG_RIP]); }
+void setContextPc(ucontext_t* c, uint64_t pc) { c->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(pc); }
+
+// x86-64 reports the int3 trap with the PC past the one-byte instruction.
+uint64_t trappedAt(const ucontext_t* c) { return contextPc(c) - 1; }
+
+// Instruction fetch is coherent with stores on x86-64: nothing to do.
+void codeChanged(uint64_t address, uint64_t size) {
+  auto* from = reinterpret_cast<char*>(address);
+  __builtin___clear_cache(from, from + size);
+}
+
+}  // namespace hph::thread_arch
