@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
 
   OnHostOptions onhost;
   CLI::App* onhostCmd = app.add_subcommand(
-      "onhost", "Apply a verified scenario's plan to real threads of a native process (x64, in-process patcher).");
+      "onhost", "Apply a verified scenario's plan to real threads of a native process (Arm64: under qemu-aarch64).");
   onhostCmd->add_option("SCENARIO", onhost.scenarios, "scenario files (TOML)")->required();
   onhostCmd->add_option("--patcher", onhost.patcher, "in-process (a thread of the target) or external (ptrace)")
       ->capture_default_str();
