@@ -6,6 +6,8 @@
 //       store is the switch; stop-the-world's resume is its last step), and the worker
 //       stall: stall_p99_us / stall_max_us of the threads' calls while applying against
 //       steady_p99_us / steady_max_us of those before and after.
+//   Apply/arm64-emulated/<protocol>/in-process/threads:N  the same for the Arm64 plans,
+//       run by hph-host-aarch64 under qemu-aarch64: emulated figures, labelled so.
 //   Apply/gdb-by-hand/threads:N  what a user would do by hand: padding-short-jmp's bytes
 //       written by `gdb -p PID -batch -ex 'set {unsigned char[N]}ADDR = {...}'` into a
 //       runner whose images are mapped private (Linux refuses a debugger's write to a
@@ -35,8 +37,8 @@
 
 namespace {
 
-std::string corpusScenario(const std::string& protocol) {
-  return std::string(HPH_CORPUS_DIR) + "/scenarios/patch-" + protocol + ".x64.toml";
+std::string corpusScenario(const std::string& protocol, const std::string& arch = "x64") {
+  return std::string(HPH_CORPUS_DIR) + "/scenarios/patch-" + protocol + "." + arch + ".toml";
 }
 
 // Starts `program` with `args`, stdout to `out` (or /dev/null) and stderr to /dev/null.
@@ -68,12 +70,12 @@ nlohmann::json readJson(const std::string& path) {
   return nlohmann::json::parse(text.str(), nullptr, false);
 }
 
-void Apply(benchmark::State& state, const std::string& protocol, const std::string& patcher) {
+void Apply(benchmark::State& state, const std::string& protocol, const std::string& patcher, const std::string& arch) {
   const std::string threads = std::to_string(state.range(0));
   const std::string json = "/tmp/hph-onhost-bench-" + std::to_string(getpid()) + ".json";
   nlohmann::json report;
   for (auto _ : state) {
-    if (runHph({"onhost", corpusScenario(protocol), "--unverified", "--applications", "100", "--patcher", patcher,
+    if (runHph({"onhost", corpusScenario(protocol, arch), "--unverified", "--applications", "100", "--patcher", patcher,
                 "--threads", threads, "--duration", "1", "--json", json}) != 0) {
       state.SkipWithError("hph onhost failed");
       return;
@@ -184,7 +186,7 @@ void registerAll() {
   for (const char* protocol : {"padding-short-jmp", "int3-3step", "stop-the-world"})
     for (const char* patcher : {"in-process", "external"})
       benchmark::RegisterBenchmark((std::string("Apply/") + protocol + "/" + patcher).c_str(), Apply,
-                                   std::string(protocol), std::string(patcher))
+                                   std::string(protocol), std::string(patcher), std::string("x64"))
           ->ArgName("threads")
           ->Arg(1)
           ->Arg(4)
@@ -192,6 +194,17 @@ void registerAll() {
           ->Iterations(1)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
+  // Arm64 under qemu-aarch64 on this x86-64 machine: emulated, not what hardware costs.
+  for (const char* protocol : {"b-direct", "veneer", "literal-swap", "stop-the-world"})
+    benchmark::RegisterBenchmark((std::string("Apply/arm64-emulated/") + protocol + "/in-process").c_str(), Apply,
+                                 std::string(protocol), std::string("in-process"), std::string("arm64"))
+        ->ArgName("threads")
+        ->Arg(1)
+        ->Arg(4)
+        ->Arg(16)
+        ->Iterations(1)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
   benchmark::RegisterBenchmark("Apply/gdb-by-hand", ApplyByGdb)
       ->ArgName("threads")
       ->Arg(1)
