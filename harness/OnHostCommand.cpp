@@ -141,10 +141,18 @@ Result<HostJob> buildJob(const ScenarioInputs& in, const Machine& machine, const
   // Repeated applications end each with the unpatch: what runs after is not the plan's.
   if (in.onHostCallsEntry && options.applications <= 1) expected.newAfterPlan = !in.scenario.reverse;
   expected.threads = options.threads;
-  if (in.scenario.reverse)
-    for (HostRegion& before : prefixState(job, 0))
-      if (before.address < in.layout.scratchBase || before.address >= in.layout.scratchBase + kHotpatchAreaBytes)
-        expected.original.push_back(std::move(before));
+  // Reversed: what the reverse plan itself puts back must be back on the host. Not every
+  // unpatch restores every byte: literal-swap's leaves the entry's B to the indirection
+  // (docs/patches.md); those bytes are judged against the emulator's alone.
+  if (in.scenario.reverse) {
+    const std::vector<HostRegion> planned = prefixState(job, job.plan.steps.size());
+    std::vector<HostRegion> before = prefixState(job, 0);
+    for (size_t i = 0; i < before.size(); ++i)
+      if ((before[i].address < in.layout.scratchBase ||
+           before[i].address >= in.layout.scratchBase + kHotpatchAreaBytes) &&
+          planned[i].bytes == before[i].bytes)
+        expected.original.push_back(std::move(before[i]));
+  }
 
   // What the emulator ends with: the whole plan applied, then every thread run.
   auto session = Session::create(std::make_shared<ScenarioInputs>(in), false);

@@ -322,6 +322,27 @@ INSTANTIATE_TEST_SUITE_P(X64, ReversedOnHost,
                                                               "patch-stop-the-world.x64.toml"),
                                             ::testing::Values(std::string("in-process"), std::string("external"))));
 
+// Arm64 under qemu-aarch64 (in-process; the plans' verdicts are their scenarios' tests):
+// the series and b-direct come back byte for byte. literal-swap's unpatch keeps the
+// entry's B to the indirection (docs/patches.md), so its entry is judged against the
+// emulator's bytes alone (it was once refused as not restored: violation:bytes).
+class ReversedArm64OnHost : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ReversedArm64OnHost, EndsAsTheReversePlanDoes) {
+  const std::string& name = GetParam();
+  const CommandResult r = runHph({"onhost", scenario(name), "--reverse", "--unverified", "--duration", "0.3"}, 240);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("holds on the host"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(name == "patch-literal-swap.arm64.toml" ? "patched bytes equal the emulator's"
+                                                               : "reversed, what they were before"),
+            std::string::npos)
+      << r.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Arm64, ReversedArm64OnHost,
+                         ::testing::Values("patch-series.arm64.toml", "patch-b-direct.arm64.toml",
+                                           "patch-literal-swap.arm64.toml"));
+
 // naive-jmp5 on real threads: a thread single-stepped onto the instruction boundary inside
 // the 5 bytes (bump+3, after its 3-byte first instruction), held there while the jmp lands,
 // then let go, executes the middle of the jmp and faults. The runner reports it; hph
