@@ -182,44 +182,29 @@ void Floor(benchmark::State& state) {
   munmap(page, 4096);
 }
 
+// Every row at 1, 4 and 16 threads, one iteration (one hph onhost run, or 5 gdb runs).
+benchmark::internal::Benchmark* atThreadCounts(benchmark::internal::Benchmark* b) {
+  return b->ArgName("threads")->Arg(1)->Arg(4)->Arg(16)->UseRealTime();
+}
+
 void registerAll() {
   for (const char* protocol : {"padding-short-jmp", "int3-3step", "stop-the-world"})
     for (const char* patcher : {"in-process", "external"})
-      benchmark::RegisterBenchmark((std::string("Apply/") + protocol + "/" + patcher).c_str(), Apply,
-                                   std::string(protocol), std::string(patcher), std::string("x64"))
-          ->ArgName("threads")
-          ->Arg(1)
-          ->Arg(4)
-          ->Arg(16)
+      atThreadCounts(benchmark::RegisterBenchmark((std::string("Apply/") + protocol + "/" + patcher).c_str(), Apply,
+                                                  std::string(protocol), std::string(patcher), std::string("x64")))
           ->Iterations(1)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
+          ->Unit(benchmark::kMillisecond);
   // Arm64 under qemu-aarch64 on this x86-64 machine: emulated, not what hardware costs.
   for (const char* protocol : {"b-direct", "veneer", "literal-swap", "stop-the-world"})
-    benchmark::RegisterBenchmark((std::string("Apply/arm64-emulated/") + protocol + "/in-process").c_str(), Apply,
-                                 std::string(protocol), std::string("in-process"), std::string("arm64"))
-        ->ArgName("threads")
-        ->Arg(1)
-        ->Arg(4)
-        ->Arg(16)
+    atThreadCounts(
+        benchmark::RegisterBenchmark((std::string("Apply/arm64-emulated/") + protocol + "/in-process").c_str(), Apply,
+                                     std::string(protocol), std::string("in-process"), std::string("arm64")))
         ->Iterations(1)
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
-  benchmark::RegisterBenchmark("Apply/gdb-by-hand", ApplyByGdb)
-      ->ArgName("threads")
-      ->Arg(1)
-      ->Arg(4)
-      ->Arg(16)
+        ->Unit(benchmark::kMillisecond);
+  atThreadCounts(benchmark::RegisterBenchmark("Apply/gdb-by-hand", ApplyByGdb))
       ->Iterations(1)
-      ->Unit(benchmark::kMillisecond)
-      ->UseRealTime();
-  benchmark::RegisterBenchmark("Floor", Floor)
-      ->ArgName("threads")
-      ->Arg(1)
-      ->Arg(4)
-      ->Arg(16)
-      ->Unit(benchmark::kMicrosecond)
-      ->UseRealTime();
+      ->Unit(benchmark::kMillisecond);
+  atThreadCounts(benchmark::RegisterBenchmark("Floor", Floor))->Unit(benchmark::kMicrosecond);
 }
 
 const bool registered = (registerAll(), true);

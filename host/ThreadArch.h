@@ -8,6 +8,7 @@
 #include <ucontext.h>
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace hph::thread_arch {
@@ -21,6 +22,16 @@ uint64_t callGuest(uint64_t entry);
 
 // Gives the calling thread a TEB of its own in `teb` (x64: GS base; Arm64: x18).
 void installTeb(std::vector<uint8_t>& teb);
+
+// The TEB both architectures' Windows code reads: zeroed, its self pointer at +0x30.
+// Returns that address, for installTeb to put where the architecture keeps it.
+inline uint64_t layOutTeb(std::vector<uint8_t>& teb) {
+  constexpr size_t kTebBytes = 0x2000;
+  teb.assign(kTebBytes, 0);
+  const uint64_t self = reinterpret_cast<uint64_t>(teb.data());
+  std::memcpy(teb.data() + 0x30, &self, 8);
+  return self;
+}
 
 uint64_t contextPc(const ucontext_t* context);
 void setContextPc(ucontext_t* context, uint64_t pc);

@@ -13,7 +13,6 @@ namespace {
 // Arm64 does; the one difference, x18, the runner is built to leave alone (-ffixed-x18).
 using GuestEntry = uint64_t (*)(uint64_t);
 using GuestCall = uint64_t (*)();
-constexpr size_t kTebBytes = 0x2000;
 
 }  // namespace
 
@@ -24,9 +23,7 @@ uint64_t callGuest(uint64_t entry) { return reinterpret_cast<GuestCall>(entry)()
 
 // Windows on Arm64 keeps the TEB in x18 (self pointer at +0x30, as on x64).
 void installTeb(std::vector<uint8_t>& teb) {
-  teb.assign(kTebBytes, 0);
-  const uint64_t self = reinterpret_cast<uint64_t>(teb.data());
-  std::memcpy(teb.data() + 0x30, &self, 8);
+  const uint64_t self = layOutTeb(teb);
   asm volatile("mov x18, %0" : : "r"(self));
 }
 

@@ -11,7 +11,6 @@ namespace {
 
 using GuestEntry = uint64_t(__attribute__((ms_abi)) *)(uint64_t);
 using GuestCall = uint64_t(__attribute__((ms_abi)) *)();
-constexpr size_t kTebBytes = 0x2000;
 
 }  // namespace
 
@@ -22,9 +21,7 @@ uint64_t callGuest(uint64_t entry) { return reinterpret_cast<GuestCall>(entry)()
 
 // Windows x64 finds its TEB at gs:0x30 (self), stack base/limit at gs:0x08/0x10.
 void installTeb(std::vector<uint8_t>& teb) {
-  teb.assign(kTebBytes, 0);
-  const uint64_t self = reinterpret_cast<uint64_t>(teb.data());
-  std::memcpy(teb.data() + 0x30, &self, 8);
+  const uint64_t self = layOutTeb(teb);
   syscall(SYS_arch_prctl, ARCH_SET_GS, self);
 }
 
