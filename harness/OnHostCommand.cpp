@@ -25,6 +25,7 @@
 #include "harness/explore/ReplaySource.h"
 #include "harness/explore/Session.h"
 #include "harness/report/JunitReport.h"
+#include "harness/report/SarifReport.h"
 #include "harness/report/ScenarioJson.h"
 #include "harness/scenario/PreparedScenario.h"
 #include "host/Applications.h"
@@ -414,6 +415,18 @@ json reportOf(const std::string& path, const std::string& name, const HostVerdic
   return out;
 }
 
+// Several scenarios: one row each, after their verdict lines.
+void printVerdictTable(const json& scenarios) {
+  auto count = [](const json& s, const char* key) { return s.contains(key) ? fmt::format("{}", s[key].dump()) : "-"; };
+  fmt::print("\n{:<36} {:<22} {:>4} {:<10} {:>10} {:>10} {:>10} {:>10} {:>12}\n", "scenario", "verdict", "ok",
+             "patcher", "threads", "before", "after", "new calls", "apply µs");
+  for (const json& s : scenarios)
+    fmt::print("{:<36} {:<22} {:>4} {:<10} {:>10} {:>10} {:>10} {:>10} {:>12.1f}\n", s.value("name", ""),
+               s.value("verdict", ""), s.value("as_expected", false) ? "yes" : "NO", s.value("patcher", ""),
+               s.value("threads", 0), count(s, "calls_before_plan"), count(s, "calls_after_plan"),
+               count(s, "new_calls"), s.value("apply_ns", uint64_t{0}) / 1000.0);
+}
+
 }  // namespace
 
 int runOnHost(const OnHostOptions& options) {
@@ -588,6 +601,12 @@ int runOnHost(const OnHostOptions& options) {
     scenarios.back()["runs"] = runs;
     scenarios.back()["as_expected"] = expected;
     worst = std::max(worst, exitCode);
+  }
+  if (scenarios.size() > 1) printVerdictTable(scenarios);
+  if (options.sarifPath) {
+    std::ofstream out(*options.sarifPath);
+    out << sarifOnHostLog(scenarios).dump(2) << "\n";
+    if (!out) return reportError(badInput(fmt::format("--sarif {}: cannot write", *options.sarifPath)));
   }
   if (options.junitPath) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -36,6 +36,7 @@ struct OnHostOptions {
   // External patcher: kill it after K steps for every K (0 .. all), this many runs each.
   std::optional<uint32_t> killEachStep;
   std::optional<std::string> junitPath;
+  std::optional<std::string> sarifPath;
   std::optional<std::string> jsonPath;
   // Also write the job hph-host ran (to run the runner by hand: hph-host JOB).
   std::optional<std::string> jobPath;

@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
                         "external patcher: for every K, TRIALS runs killing it right after K steps");
   onhostCmd->add_option("--json", onhost.jsonPath, "write the machine-readable result (schema hph-onhost/1)");
   onhostCmd->add_option("--junit", onhost.junitPath, "write JUnit XML: a test case per scenario");
+  onhostCmd->add_option("--sarif", onhost.sarifPath, "write SARIF 2.1.0: a result per scenario that does not hold");
   onhostCmd->add_option("--job", onhost.jobPath, "also write the job the runner ran (run it again: hph-host JOB)");
 
   TrampolineOptions trampoline;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -490,6 +491,31 @@ TEST(OnHost, JunitReportsAnUnexpectedVerdictAsAFailure) {
   const std::string report(xml.begin(), xml.end());
   EXPECT_NE(report.find("failures=\"1\""), std::string::npos) << report;
   EXPECT_NE(report.find("<failure message=\"holds on the host"), std::string::npos) << report;
+}
+
+// Several scenarios: a verdict table after their lines, and a SARIF log that Microsoft's
+// multitool validates, with one result per scenario that does not hold (a canary caught
+// as expected is a note).
+TEST(OnHost, SeveralScenariosGiveATableAndAValidSarifLog) {
+  const std::string sarif = writeTempFile("onhost.sarif", {});
+  const CommandResult r =
+      runHph({"onhost", scenario("patch-padding-short-jmp.x64.toml"), scenario("patch-racy-replacement.x64.toml"),
+              "--unverified", "--duration", "0.1", "--sarif", sarif},
+             240);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("scenario"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("patch-racy-replacement-x64           violation:invariant     yes"), std::string::npos) << r.out;
+  const std::string validation = sarif + ".validation.sarif";
+  std::filesystem::remove(validation);
+  const CommandResult v = runProgram(HPH_SARIF_MULTITOOL, {"validate", sarif, "--output", validation});
+  ASSERT_EQ(v.exitCode, 0) << v.out << v.err;
+  for (const json& f : readJsonFile(validation)["runs"][0]["results"])
+    EXPECT_EQ(f["ruleId"], "SARIF2005") << f.dump();  // only: no public home page to point at
+  const json log = readJsonFile(sarif);
+  const json& results = log["runs"][0]["results"];
+  ASSERT_EQ(results.size(), 1u) << results.dump(2);
+  EXPECT_EQ(results[0]["ruleId"], "invariant");
+  EXPECT_EQ(results[0]["level"], "note");
 }
 
 // The host's settings, read once: each refusal names its setting, and what this host

@@ -26,6 +26,9 @@ std::string uriOf(const std::string& path) {
   return out;
 }
 
+// The log around a tool run's rules and results.
+json sarifEnvelope(const json& rules, const json& results, const json& invocation);
+
 }  // namespace
 
 json sarifLog(const json& scenarios) {
@@ -89,6 +92,60 @@ json sarifLog(const json& scenarios) {
           {{"level", s.value("as_expected", false) ? "warning" : "error"},
            {"message", {{"text", fmt::format("{}: inconclusive: {}", s.value("name", ""), s.value("message", ""))}}}});
   if (!notifications.empty()) invocation["toolExecutionNotifications"] = notifications;
+  return sarifEnvelope(rules, results, invocation);
+}
+
+json sarifOnHostLog(const json& scenarios) {
+  // The verdicts a host run can reach besides holds (harness/HostVerdict.h).
+  struct HostRule {
+    const char* id;
+    const char* name;
+    const char* text;
+  };
+  static const HostRule kVerdicts[] = {
+      {"fault", "GuestFaultOnHost", "a real thread faulted while the plan was applied"},
+      {"invariant", "InvariantFailedOnHost", "the scenario's invariant failed once every thread stopped"},
+      {"stray-write", "StrayWrite", "a read-only byte changed that no applied step stores to (the write-set audit)"},
+      {"bytes", "BytesDiffer",
+       "a byte the plan stores is not what the emulator ends with (or, reversed, what it was before)"},
+      {"stale-code", "StaleCode", "calls begun after the plan's last step ran the code it replaced"},
+      {"vacuous", "PatchNotExercisedOnHost",
+       "the patch was not applied under load, or no call ran the old or the new code"}};
+  json rules = json::array();
+  for (const auto& [id, name, text] : kVerdicts)
+    rules.push_back({{"id", id},
+                     {"name", name},
+                     {"shortDescription", {{"text", text}}},
+                     {"fullDescription", {{"text", fmt::format("hph onhost: {} (docs/onhost.md).", text)}}},
+                     {"defaultConfiguration", {{"level", "error"}}}});
+  json results = json::array();
+  for (const json& s : scenarios) {
+    const std::string verdict = s.value("verdict", "holds");
+    if (verdict == "holds") continue;
+    const std::string id = verdict.starts_with("violation:") ? verdict.substr(10) : verdict;
+    const auto rule =
+        std::find_if(std::begin(kVerdicts), std::end(kVerdicts), [&](const HostRule& v) { return id == v.id; }) -
+        std::begin(kVerdicts);
+    results.push_back(
+        {{"ruleId", id},
+         {"ruleIndex", rule},
+         {"level", s.value("as_expected", false) ? "note" : "error"},
+         {"kind", "fail"},
+         {"message",
+          {{"text", fmt::format("{}: {} on the host: {}", s.value("name", ""), verdict, s.value("message", ""))}}},
+         {"locations",
+          // The scenario as a whole: the host cannot point into the image as the emulator does.
+          json::array(
+              {{{"physicalLocation",
+                 {{"artifactLocation", {{"uri", uriOf(s.value("file", ""))}}}, {"region", {{"startLine", 1}}}}}}})},
+         {"properties", {{"patcher", s.value("patcher", "")}, {"threads", s.value("threads", 0)}}}});
+  }
+  return sarifEnvelope(rules, results, {{"executionSuccessful", true}});
+}
+
+namespace {
+
+json sarifEnvelope(const json& rules, const json& results, const json& invocation) {
   return {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
           {"version", "2.1.0"},
           {"runs", json::array({{{"tool",
@@ -102,5 +159,7 @@ json sarifLog(const json& scenarios) {
                                  {"invocations", json::array({invocation})},
                                  {"results", results}}})}};
 }
+
+}  // namespace
 
 }  // namespace hph

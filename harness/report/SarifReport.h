@@ -9,4 +9,8 @@ namespace hph {
 // From the scenario reports of `hph check` (the "scenarios" array of hph-check/2).
 nlohmann::json sarifLog(const nlohmann::json& scenarios);
 
+// `hph onhost --sarif F`: a result per scenario whose host verdict is not holds, the
+// verdict as rule id (a canary caught as expected is a note), the scenario as location.
+nlohmann::json sarifOnHostLog(const nlohmann::json& scenarios);
+
 }  // namespace hph
