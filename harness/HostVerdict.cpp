@@ -21,6 +21,8 @@ HostVerdict judgeHostRun(const ScenarioInputs& in, const HostResult& r, const Ho
                         describer ? ": " + describer->disassembleAt(f.pc) : ""),
             kExitViolated};
   }
+  // Out of move-pc retries: the plan refused to go on (as under emulation, a refusal).
+  if (!r.gaveUp.empty()) return {"refused", r.gaveUp, kExitBadInput};
   if (r.invariant && *r.invariant == 0)
     return {"violation:invariant", fmt::format("{}() returned 0 after every thread stopped", *in.scenario.invariant),
             kExitViolated};

@@ -390,6 +390,7 @@ json reportOf(const std::string& path, const std::string& name, const HostVerdic
       out["apply_ns_max"] = s.max;
     }
     out["step_ns"] = r->stepNanoseconds;
+    out["move_retries"] = r->moveRetries;
     // Worker stall: what the threads' calls took while the plan was applied, against
     // steady state (HostResult).
     auto stall = [](const LatencyHistogram& h) {

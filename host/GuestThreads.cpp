@@ -71,6 +71,13 @@ void* GuestThreads::threadMain(void* raw) {
   Slot& slot = *static_cast<Slot*>(raw);
   currentSlot = &slot;
   thread_arch::installTeb(slot.teb);
+  pthread_attr_t attributes;
+  if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
+    void* base = nullptr;
+    size_t size = 0;
+    if (pthread_attr_getstack(&attributes, &base, &size) == 0) slot.stackTop = reinterpret_cast<uint64_t>(base) + size;
+    pthread_attr_destroy(&attributes);
+  }
   if (sigsetjmp(slot.escape, 1) == 0) {
     while (!slot.owner->stop_.load(std::memory_order_acquire)) {
       const auto phase = static_cast<PlanPhase>(__atomic_load_n(slot.owner->phase_, __ATOMIC_ACQUIRE));
@@ -191,6 +198,23 @@ std::optional<uint64_t> GuestThreads::pcOf(size_t thread) const {
   const Slot& slot = *slots_[thread];
   if (!slot.suspended.load(std::memory_order_acquire) || !slot.context) return std::nullopt;
   return thread_arch::contextPc(slot.context);
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> GuestThreads::returnAddressInside(size_t thread, uint64_t from,
+                                                                               uint64_t size) const {
+  const Slot& slot = *slots_[thread];
+  if (!slot.suspended.load(std::memory_order_acquire) || !slot.context) return std::nullopt;
+  auto inside = [&](uint64_t v) { return v > from && v < from + size; };
+  if (const auto link = thread_arch::contextLink(slot.context); link && inside(*link))
+    return std::pair{*link, uint64_t{0}};
+  // Every word, as the emulator looks (Process::returnAddressInside): a stale value that
+  // merely looks like one costs a retry, never a wrong move.
+  for (uint64_t at = thread_arch::contextSp(slot.context) & ~uint64_t{7}; at + 8 <= slot.stackTop; at += 8) {
+    uint64_t value = 0;
+    std::memcpy(&value, reinterpret_cast<const void*>(at), 8);
+    if (inside(value)) return std::pair{value, at};
+  }
+  return std::nullopt;
 }
 
 void GuestThreads::setPc(size_t thread, uint64_t pc) {

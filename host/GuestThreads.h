@@ -47,6 +47,10 @@ class GuestThreads {
   // While suspended: a thread's PC (nullopt when it is not suspended: it ended).
   std::optional<uint64_t> pcOf(size_t thread) const;
   void setPc(size_t thread, uint64_t pc);
+  // While suspended: a return address strictly inside [from, from + size) in the thread's
+  // link register or on its stack (from its SP to the stack's top), as {value, slot; 0
+  // for the link register}. No PC move can fix one: the plan retries (MovePcStep).
+  std::optional<std::pair<uint64_t, uint64_t>> returnAddressInside(size_t thread, uint64_t from, uint64_t size) const;
 
   // After stopAndJoin.
   void collect(HostResult& result) const;
@@ -73,6 +77,7 @@ class GuestThreads {
     uint64_t calls = 0, before = 0, after = 0;
     LatencyHistogram steady, duringApply;
     std::vector<uint8_t> teb;
+    uint64_t stackTop = 0;  // the end of its pthread stack
   };
   static void* threadMain(void* slot);
   static void onSuspend(int, siginfo_t*, void* context);

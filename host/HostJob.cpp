@@ -152,6 +152,8 @@ json hostResultToJson(const HostResult& result) {
           {"call_ns_during_apply", result.callNsDuringApply.toJson()},
           {"counters_after_plan", result.countersAfterPlan ? json(*result.countersAfterPlan) : json(nullptr)},
           {"counters_at_end", result.countersAtEnd ? json(*result.countersAtEnd) : json(nullptr)},
+          {"gave_up", result.gaveUp},
+          {"move_retries", result.moveRetries},
           {"error", result.error}};
 }
 
@@ -183,6 +185,8 @@ std::optional<HostResult> hostResultFromJson(const json& j, std::string& error) 
       result.countersAfterPlan = j["counters_after_plan"].get<std::pair<uint64_t, uint64_t>>();
     if (j.contains("counters_at_end") && !j["counters_at_end"].is_null())
       result.countersAtEnd = j["counters_at_end"].get<std::pair<uint64_t, uint64_t>>();
+    result.gaveUp = j.value("gave_up", std::string());
+    result.moveRetries = j.value("move_retries", 0u);
     if (j.contains("call_ns_during_apply"))
       result.callNsDuringApply = LatencyHistogram::fromJson(j["call_ns_during_apply"]);
     result.error = j.at("error").get<std::string>();

@@ -97,7 +97,11 @@ struct HostResult {
   // The job's counters (callsEntry, newCallsEntry), read once the plan was done and once
   // every thread stopped: {calls, new calls}.
   std::optional<std::pair<uint64_t, uint64_t>> countersAfterPlan, countersAtEnd;
-  std::string error;  // the job could not run (bad job, the host refused): the runner exits 2
+  // The plan gave up (stop-the-world out of move-pc retries): a refusal; the threads ran
+  // on with what the steps before left.
+  std::string gaveUp;
+  uint32_t moveRetries = 0;  // move-pc retries taken (a return address inside the span)
+  std::string error;         // the job could not run (bad job, the host refused): the runner exits 2
 };
 
 // Where each region lies in the runner's memfd (regions back to back, in job order), and

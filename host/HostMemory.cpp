@@ -1,4 +1,5 @@
 #include "host/HostMemory.h"
+#include "support/HexText.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -8,12 +9,6 @@
 
 namespace hph {
 namespace {
-
-std::string hexAddress(uint64_t a) {
-  char text[32];
-  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(a));
-  return text;
-}
 
 int protectionOf(uint32_t permissions) {
   int prot = 0;

@@ -6,11 +6,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include "host/AliasStore.h"
 #include "host/ThreadArch.h"
+#include "support/HexText.h"
 
 namespace hph {
 namespace {
@@ -18,6 +21,8 @@ namespace {
 int membarrier(int command) { return static_cast<int>(syscall(__NR_membarrier, command, 0, 0)); }
 
 constexpr int kReleaseTries = 10000;
+// Between move-pc retries: long enough for a thread to return out of a short callee.
+constexpr auto kRetryPause = std::chrono::microseconds(200);
 
 }  // namespace
 
@@ -55,6 +60,14 @@ bool InProcessPatcher::movePcs(const MovePcStep& step, std::string& error) {
   return true;
 }
 
+std::optional<std::string> InProcessPatcher::blockingReturnAddress(const MovePcStep& step) const {
+  for (size_t t = 0; t < threads_.size(); ++t)
+    if (const auto found = threads_.returnAddressInside(t, step.from, step.size))
+      return "thread " + std::to_string(t) + " has return address " + hexAddress(found->first) +
+             (found->second ? " on its stack at " + hexAddress(found->second) : std::string(" in its link register"));
+  return std::nullopt;
+}
+
 bool InProcessPatcher::release(const ReleaseStep& step, std::string& error) {
   for (int attempt = 0; attempt < kReleaseTries; ++attempt) {
     if (!threads_.suspendAll(error)) return false;
@@ -74,6 +87,7 @@ bool InProcessPatcher::apply(const Plan& plan, HostResult& result, std::string& 
   using Clock = std::chrono::steady_clock;
   const auto begin = Clock::now();
   bool suspended = false;
+  std::map<size_t, uint32_t> retries;  // move-pc step index -> retries so far
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const auto stepBegin = Clock::now();
     const Step& step = plan.steps[i];
@@ -91,6 +105,24 @@ bool InProcessPatcher::apply(const Plan& plan, HostResult& result, std::string& 
       threads_.resumeAll();
       suspended = false;
     } else if (const auto* m = std::get_if<MovePcStep>(&step)) {
+      if (const auto blocker = blockingReturnAddress(*m)) {
+        // As the emulator's patcher does: let every thread run on and try again from the
+        // suspend-all, a bounded number of times, then give up (a refusal, not a fault).
+        threads_.resumeAll();
+        suspended = false;
+        ++result.moveRetries;
+        if (++retries[i] > m->retries) {
+          result.gaveUp = "stop-the-world at " + hexAddress(m->from) + " gave up after " + std::to_string(m->retries) +
+                          " retries: " + *blocker;
+          error = result.gaveUp;
+          return false;
+        }
+        std::this_thread::sleep_for(kRetryPause);
+        size_t suspend = i;
+        while (suspend > 0 && !std::holds_alternative<SuspendAllStep>(plan.steps[suspend - 1])) --suspend;
+        i = suspend - 2;  // the loop's ++i lands on the suspend-all (index suspend - 1); unsigned wrap is defined
+        continue;
+      }
       ok = movePcs(*m, error);
     } else if (const auto* r = std::get_if<ReleaseStep>(&step)) {
       ok = release(*r, error);

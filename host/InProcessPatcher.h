@@ -32,6 +32,8 @@ class InProcessPatcher {
  private:
   bool store(const StoreStep& step, std::string& error);
   bool movePcs(const MovePcStep& step, std::string& error);
+  // A suspended thread's return address inside the step's span, described; nullopt: none.
+  std::optional<std::string> blockingReturnAddress(const MovePcStep& step) const;
   bool release(const ReleaseStep& step, std::string& error);
 
   HostMemory& memory_;

@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
   }
   threads.stopAndJoin();
   threads.collect(result);
-  if (!applied) {
+  if (!applied && result.gaveUp.empty()) {
     result.error = error;
     return finish(result, 3);
   }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 namespace hph::thread_arch {
@@ -34,6 +35,9 @@ inline uint64_t layOutTeb(std::vector<uint8_t>& teb) {
 }
 
 uint64_t contextPc(const ucontext_t* context);
+uint64_t contextSp(const ucontext_t* context);
+// The link register (Arm64 x30), where a return address may be instead of the stack.
+std::optional<uint64_t> contextLink(const ucontext_t* context);
 void setContextPc(ucontext_t* context, uint64_t pc);
 // The address of the breakpoint instruction a SIGTRAP with this context reports.
 uint64_t trappedAt(const ucontext_t* context);

@@ -1,5 +1,7 @@
 #include "support/HexText.h"
 
+#include <cstdio>
+
 namespace hph {
 namespace {
 
@@ -11,6 +13,12 @@ int hexDigit(char c) {
 }
 
 }  // namespace
+
+std::string hexAddress(uint64_t address) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(address));
+  return text;
+}
 
 std::string hexBytes(std::span<const uint8_t> bytes, HexLayout layout) {
   static constexpr char kDigits[] = "0123456789abcdef";

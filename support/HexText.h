@@ -17,6 +17,9 @@ enum class HexLayout {
   kPacked,  // "ebf9": JSON fields and digests, one token per byte string
 };
 
+// "0x180001020": an address in a message.
+std::string hexAddress(uint64_t address);
+
 // Lower-case, two digits a byte; "" for no bytes.
 std::string hexBytes(std::span<const uint8_t> bytes, HexLayout layout = HexLayout::kSpaced);
 

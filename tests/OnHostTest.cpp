@@ -518,6 +518,31 @@ TEST(OnHost, SeveralScenariosGiveATableAndAValidSarifLog) {
   EXPECT_EQ(results[0]["level"], "note");
 }
 
+// A return address inside the span stop-the-world replaces (call_first's `call rcx`
+// while the thread is in `spin`) cannot be moved: the in-process patcher resumes
+// everyone and tries again from the suspend-all, as the emulator's plan does, and gives
+// up after the step's retries (refused). Before, it moved PCs only and the thread
+// returned into the middle of the new jmp: a SIGSEGV in about one run of three.
+TEST(OnHost, AReturnAddressInsideTheSpanIsRetriedNotBrokenInto) {
+  uint64_t retries = 0;
+  for (int run = 0; run < 10; ++run) {
+    const std::string out = writeTempFile("retry.json", {});
+    const CommandResult r = runHph({"onhost", scenario("patch-stop-the-world-retry.x64.toml"), "--unverified",
+                                    "--threads", "1", "--duration", "0.2", "--json", out},
+                                   240);
+    const json report = readJsonFile(out)["scenarios"][0];
+    const std::string verdict = report["verdict"];
+    EXPECT_TRUE(verdict == "holds" || verdict == "refused") << "run " << run << ": " << r.out;
+    if (verdict == "refused") {
+      EXPECT_NE(report["message"].get<std::string>().find("gave up after 3 retries: thread 0 has return address"),
+                std::string::npos)
+          << report.dump();
+    }
+    retries += report.value("move_retries", uint64_t{0});
+  }
+  EXPECT_GT(retries, 0u);  // the blocker was seen, not missed
+}
+
 // The host's settings, read once: each refusal names its setting, and what this host
 // allows is what /proc says.
 TEST(HostPolicy, EachRefusalNamesItsSetting) {

@@ -28,6 +28,8 @@ void installTeb(std::vector<uint8_t>& teb) {
 }
 
 uint64_t contextPc(const ucontext_t* c) { return c->uc_mcontext.pc; }
+uint64_t contextSp(const ucontext_t* c) { return c->uc_mcontext.sp; }
+std::optional<uint64_t> contextLink(const ucontext_t* c) { return c->uc_mcontext.regs[30]; }
 void setContextPc(ucontext_t* c, uint64_t pc) { c->uc_mcontext.pc = pc; }
 
 // BRK reports the PC of the breakpoint itself.

@@ -26,6 +26,8 @@ void installTeb(std::vector<uint8_t>& teb) {
 }
 
 uint64_t contextPc(const ucontext_t* c) { return static_cast<uint64_t>(c->uc_mcontext.gregs[REG_RIP]); }
+uint64_t contextSp(const ucontext_t* c) { return static_cast<uint64_t>(c->uc_mcontext.gregs[REG_RSP]); }
+std::optional<uint64_t> contextLink(const ucontext_t*) { return std::nullopt; }
 void setContextPc(ucontext_t* c, uint64_t pc) { c->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(pc); }
 
 // x86-64 reports the int3 trap with the PC past the one-byte instruction.
