@@ -201,6 +201,8 @@ constexpr uint64_t kParkSteps = 1'000'000;
 
 struct PatcherOutcome {
   std::string error;
+  std::string gaveUp;  // out of move-pc retries: a refusal, not a failure of the patcher
+  uint32_t moveRetries = 0;
   std::vector<uint64_t> stepNanoseconds;
   uint64_t applyNanoseconds = 0;
   std::vector<uint64_t> applicationNanoseconds;
@@ -232,6 +234,8 @@ PatcherOutcome runExternalPatcher(pid_t target, const HostJob& job) {
       patcher->detach();
     }
     const std::string text = json{{"error", error},
+                                  {"gave_up", timing.gaveUp},
+                                  {"move_retries", timing.moveRetries},
                                   {"step_ns", timing.stepNanoseconds},
                                   {"apply_ns", timing.applyNanoseconds},
                                   {"application_ns", timing.applicationNanoseconds}}
@@ -252,8 +256,9 @@ PatcherOutcome runExternalPatcher(pid_t target, const HostJob& job) {
   if (WIFSIGNALED(status)) return {fmt::format("it died of {}", signalName(WTERMSIG(status)))};
   const json parsed = json::parse(text, nullptr, false);
   if (parsed.is_discarded()) return {"it reported nothing"};
-  return {parsed.value("error", ""), parsed.value("step_ns", std::vector<uint64_t>{}), parsed.value("apply_ns", 0ull),
-          parsed.value("application_ns", std::vector<uint64_t>{})};
+  return {parsed.value("error", ""),        parsed.value("gave_up", ""),
+          parsed.value("move_retries", 0u), parsed.value("step_ns", std::vector<uint64_t>{}),
+          parsed.value("apply_ns", 0ull),   parsed.value("application_ns", std::vector<uint64_t>{})};
 }
 
 // Runs hph-host on `job`; its result, or why it could not run.
@@ -309,7 +314,9 @@ Result<HostResult> runRunner(const HostJob& job, const std::string& name, const 
   if (!result)
     return internalError(fmt::format("{}: the runner's result: {}", name, error.empty() ? "not JSON" : error));
   if (patched) {
-    if (!patched->error.empty())
+    result->gaveUp = patched->gaveUp;
+    result->moveRetries = patched->moveRetries;
+    if (!patched->error.empty() && patched->gaveUp.empty())
       return internalError(fmt::format("{}: the external patcher: {}", name, patched->error));
     result->stepNanoseconds = patched->stepNanoseconds;
     result->applyNanoseconds = patched->applyNanoseconds;

@@ -13,11 +13,15 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
 #include "host/AliasStore.h"
+#include "support/HexText.h"
 
 namespace hph {
 namespace {
@@ -211,6 +215,48 @@ void ExternalPatcher::detach() {
   tracees_.clear();
 }
 
+std::optional<uint64_t> ExternalPatcher::spOf(const Tracee& t) const {
+  user_regs_struct regs{};
+  iovec io{&regs, sizeof regs};
+  if (ptrace(PTRACE_GETREGSET, t.tid, reinterpret_cast<void*>(NT_PRSTATUS), &io) != 0) return std::nullopt;
+  return regs.rsp;
+}
+
+std::optional<std::string> ExternalPatcher::blockingReturnAddress(const MovePcStep& step) const {
+  // Where each stack ends: the end of the mapping that holds the thread's SP.
+  std::vector<std::pair<uint64_t, uint64_t>> mappings;
+  {
+    std::ifstream maps("/proc/" + std::to_string(target_) + "/maps");
+    for (std::string line; std::getline(maps, line);) {
+      unsigned long long from = 0, to = 0;
+      if (std::sscanf(line.c_str(), "%llx-%llx", &from, &to) == 2) mappings.emplace_back(from, to);
+    }
+  }
+  const int mem = open(("/proc/" + std::to_string(target_) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
+  if (mem < 0) return std::nullopt;
+  std::optional<std::string> found;
+  for (const Tracee& t : tracees_) {
+    const auto sp = spOf(t);
+    if (!sp || found) continue;
+    uint64_t end = 0;
+    for (const auto& [from, to] : mappings)
+      if (*sp >= from && *sp < to) end = to;
+    std::vector<uint64_t> words((end - std::min(end, *sp & ~uint64_t{7})) / 8);
+    const ssize_t got = pread(mem, words.data(), words.size() * 8, static_cast<off_t>(*sp & ~uint64_t{7}));
+    for (size_t w = 0; got > 0 && w < static_cast<size_t>(got) / 8; ++w)
+      if (words[w] > step.from && words[w] < step.from + step.size) {
+        char text[160];
+        std::snprintf(text, sizeof text, "thread %d has return address %#llx on its stack at %#llx", t.tid,
+                      static_cast<unsigned long long>(words[w]),
+                      static_cast<unsigned long long>((*sp & ~uint64_t{7}) + w * 8));
+        found = text;
+        break;
+      }
+  }
+  close(mem);
+  return found;
+}
+
 std::optional<uint64_t> ExternalPatcher::pcOf(const Tracee& t) const {
 #if defined(__x86_64__)
   user_regs_struct regs{};
@@ -250,6 +296,7 @@ bool ExternalPatcher::apply(const Plan& plan, HostResult& result, std::string& e
   using Clock = std::chrono::steady_clock;
   const auto begin = Clock::now();
   bool ok = true;
+  std::map<size_t, uint32_t> retries;  // move-pc step index -> retries so far
   for (size_t i = 0; i < plan.steps.size() && ok; ++i) {
     const auto stepBegin = Clock::now();
     const Step& step = plan.steps[i];
@@ -264,6 +311,23 @@ bool ExternalPatcher::apply(const Plan& plan, HostResult& result, std::string& e
     } else if (std::holds_alternative<ResumeAllStep>(step)) {
       continueAll();
     } else if (const auto* m = std::get_if<MovePcStep>(&step)) {
+      if (const auto blocker = blockingReturnAddress(*m)) {
+        // As the emulator's plan and the in-process patcher: everyone runs on, and the
+        // plan tries again from the suspend-all, then gives up (refused).
+        continueAll();
+        ++result.moveRetries;
+        if (++retries[i] > m->retries) {
+          result.gaveUp = "stop-the-world at " + hexAddress(m->from) + " gave up after " + std::to_string(m->retries) +
+                          " retries: " + *blocker;
+          error = result.gaveUp;
+          return false;
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        size_t suspend = i;
+        while (suspend > 0 && !std::holds_alternative<SuspendAllStep>(plan.steps[suspend - 1])) --suspend;
+        i = suspend - 2;  // the loop's ++i lands on the suspend-all; unsigned wrap is defined
+        continue;
+      }
       for (const Tracee& t : tracees_) {
         const auto pc = pcOf(t);
         if (!pc || !m->covers(*pc)) continue;

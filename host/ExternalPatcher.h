@@ -59,6 +59,10 @@ class ExternalPatcher {
   // let it take the signal and go on.
   void passSignals();
   std::optional<uint64_t> pcOf(const Tracee& t) const;
+  std::optional<uint64_t> spOf(const Tracee& t) const;
+  // A stopped thread's return address strictly inside the step's span, on its stack (from
+  // its SP to the end of the mapping holding it, read through /proc/PID/mem), described.
+  std::optional<std::string> blockingReturnAddress(const MovePcStep& step) const;
   bool setPc(const Tracee& t, uint64_t pc) const;
   uint8_t* writable(uint64_t address, uint64_t size) const;
   bool store(const StoreStep& step, std::string& error);
