@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "host/AliasStore.h"
+#include "host/MoveRetries.h"
 #include "support/HexText.h"
 
 namespace hph {
@@ -296,7 +297,7 @@ bool ExternalPatcher::apply(const Plan& plan, HostResult& result, std::string& e
   using Clock = std::chrono::steady_clock;
   const auto begin = Clock::now();
   bool ok = true;
-  std::map<size_t, uint32_t> retries;  // move-pc step index -> retries so far
+  MoveRetries retries;
   for (size_t i = 0; i < plan.steps.size() && ok; ++i) {
     const auto stepBegin = Clock::now();
     const Step& step = plan.steps[i];
@@ -315,17 +316,13 @@ bool ExternalPatcher::apply(const Plan& plan, HostResult& result, std::string& e
         // As the emulator's plan and the in-process patcher: everyone runs on, and the
         // plan tries again from the suspend-all, then gives up (refused).
         continueAll();
-        ++result.moveRetries;
-        if (++retries[i] > m->retries) {
-          result.gaveUp = "stop-the-world at " + hexAddress(m->from) + " gave up after " + std::to_string(m->retries) +
-                          " retries: " + *blocker;
+        const auto from = retries.retryFrom(plan, i, *blocker, result);
+        if (!from) {
           error = result.gaveUp;
           return false;
         }
         std::this_thread::sleep_for(std::chrono::microseconds(200));
-        size_t suspend = i;
-        while (suspend > 0 && !std::holds_alternative<SuspendAllStep>(plan.steps[suspend - 1])) --suspend;
-        i = suspend - 2;  // the loop's ++i lands on the suspend-all; unsigned wrap is defined
+        i = *from - 1;  // the loop's ++i lands on the suspend-all; unsigned wrap is defined
         continue;
       }
       for (const Tracee& t : tracees_) {

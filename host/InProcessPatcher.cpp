@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "host/AliasStore.h"
+#include "host/MoveRetries.h"
 #include "host/ThreadArch.h"
 #include "support/HexText.h"
 
@@ -87,7 +88,7 @@ bool InProcessPatcher::apply(const Plan& plan, HostResult& result, std::string& 
   using Clock = std::chrono::steady_clock;
   const auto begin = Clock::now();
   bool suspended = false;
-  std::map<size_t, uint32_t> retries;  // move-pc step index -> retries so far
+  MoveRetries retries;
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const auto stepBegin = Clock::now();
     const Step& step = plan.steps[i];
@@ -110,17 +111,13 @@ bool InProcessPatcher::apply(const Plan& plan, HostResult& result, std::string& 
         // suspend-all, a bounded number of times, then give up (a refusal, not a fault).
         threads_.resumeAll();
         suspended = false;
-        ++result.moveRetries;
-        if (++retries[i] > m->retries) {
-          result.gaveUp = "stop-the-world at " + hexAddress(m->from) + " gave up after " + std::to_string(m->retries) +
-                          " retries: " + *blocker;
+        const auto from = retries.retryFrom(plan, i, *blocker, result);
+        if (!from) {
           error = result.gaveUp;
           return false;
         }
         std::this_thread::sleep_for(kRetryPause);
-        size_t suspend = i;
-        while (suspend > 0 && !std::holds_alternative<SuspendAllStep>(plan.steps[suspend - 1])) --suspend;
-        i = suspend - 2;  // the loop's ++i lands on the suspend-all (index suspend - 1); unsigned wrap is defined
+        i = *from - 1;  // the loop's ++i lands on the suspend-all; unsigned wrap is defined
         continue;
       }
       ok = movePcs(*m, error);
