@@ -16,7 +16,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <map>
 #include <set>
 #include <thread>
 
@@ -321,7 +320,7 @@ bool ExternalPatcher::apply(const Plan& plan, HostResult& result, std::string& e
           error = result.gaveUp;
           return false;
         }
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        std::this_thread::sleep_for(MoveRetries::kPause);
         i = *from - 1;  // the loop's ++i lands on the suspend-all; unsigned wrap is defined
         continue;
       }

@@ -6,9 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
-#include <map>
 #include <thread>
 
 #include "host/AliasStore.h"
@@ -22,8 +20,6 @@ namespace {
 int membarrier(int command) { return static_cast<int>(syscall(__NR_membarrier, command, 0, 0)); }
 
 constexpr int kReleaseTries = 10000;
-// Between move-pc retries: long enough for a thread to return out of a short callee.
-constexpr auto kRetryPause = std::chrono::microseconds(200);
 
 }  // namespace
 
@@ -116,7 +112,7 @@ bool InProcessPatcher::apply(const Plan& plan, HostResult& result, std::string& 
           error = result.gaveUp;
           return false;
         }
-        std::this_thread::sleep_for(kRetryPause);
+        std::this_thread::sleep_for(MoveRetries::kPause);
         i = *from - 1;  // the loop's ++i lands on the suspend-all; unsigned wrap is defined
         continue;
       }

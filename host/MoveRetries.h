@@ -4,6 +4,7 @@
 // the step's `retries` times; then it gives up, a refusal rather than a fault.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -18,6 +19,9 @@ namespace hph {
 
 class MoveRetries {
  public:
+  // Between two tries: long enough for a thread to return out of a short callee.
+  static constexpr auto kPause = std::chrono::microseconds(200);
+
   // Step `index` (a MovePcStep) was blocked by `blocker`. The index of the suspend-all to
   // go on from, or nullopt once its retries are spent (result.gaveUp then says why).
   std::optional<size_t> retryFrom(const Plan& plan, size_t index, const std::string& blocker, HostResult& result) {
