@@ -3,6 +3,8 @@
 //       times each (counter's worker_N), one safe protocol per architecture
 //       (padding-short-jmp on x64, b-direct over the entry NOP on Arm64), exhaustive at
 //       bound K: schedules explored and schedules/s
+//   Growth/dpor_from_start_<arch>/...  the same dpor searches with every run
+//       re-executed from the start (no checkpoints): us/schedule against the calls
 //   Jobs/jobs:N        the 40-call x64 scenario at bound 1 on 1 and 2 jobs (the ratio of
 //                      their times is the speed-up)
 //   Resident/schedules:N  resident memory after N random schedules of the 40-call
@@ -30,8 +32,9 @@ std::shared_ptr<const ScenarioInputs> scaled(const std::string& arch, uint64_t c
 }
 
 ExploreResult exhaustive(benchmark::State& state, const std::shared_ptr<const ScenarioInputs>& inputs, uint32_t bound,
-                         Reduction reduction, uint32_t jobs) {
+                         Reduction reduction, uint32_t jobs, bool checkpoints = true) {
   ExploreOptions options;
+  options.settings.checkpoints = checkpoints;
   options.settings.strategy = StrategyKind::kExhaustive;
   options.settings.preemptionBound = bound;
   options.settings.reduction = reduction;
@@ -45,12 +48,14 @@ ExploreResult exhaustive(benchmark::State& state, const std::shared_ptr<const Sc
   }
   state.counters["schedules"] = static_cast<double>(result.schedules);
   state.counters["schedules/s"] = benchmark::Counter(static_cast<double>(schedules), benchmark::Counter::kIsRate);
+  state.counters["us/schedule"] = benchmark::Counter(static_cast<double>(schedules) / 1e6,
+                                                     benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   return result;
 }
 
-void Growth(benchmark::State& state, Reduction reduction, const std::string& arch) {
+void Growth(benchmark::State& state, Reduction reduction, const std::string& arch, bool checkpoints = true) {
   exhaustive(state, scaled(arch, static_cast<uint64_t>(state.range(0))), static_cast<uint32_t>(state.range(1)),
-             reduction, 1);
+             reduction, 1, checkpoints);
 }
 
 void Jobs(benchmark::State& state) {
@@ -91,6 +96,12 @@ BENCHMARK_CAPTURE(Growth, sleep_sets_x64, Reduction::kSleepSets, std::string("x6
   growthArgs(b, {});
 });
 BENCHMARK_CAPTURE(Growth, dpor_arm64, Reduction::kDpor, std::string("arm64"))->Apply([](auto* b) {
+  growthArgs(b, {2});
+});
+BENCHMARK_CAPTURE(Growth, dpor_from_start_x64, Reduction::kDpor, std::string("x64"), false)->Apply([](auto* b) {
+  growthArgs(b, {2, 5, 10});
+});
+BENCHMARK_CAPTURE(Growth, dpor_from_start_arm64, Reduction::kDpor, std::string("arm64"), false)->Apply([](auto* b) {
   growthArgs(b, {2});
 });
 BENCHMARK(Jobs)->Arg(1)->Arg(2)->ArgName("jobs")->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();

@@ -14,7 +14,7 @@ constexpr size_t kMaxInstruction = 16;
 }  // namespace
 
 CodeState::CodeState(const Arch& arch, const std::vector<PatchSite>& sites, bool idc, bool dic)
-    : arch_(arch), idc_(idc), dic_(dic), original_(siteRegions(sites)), current_(original_) {
+    : arch_(&arch), idc_(idc), dic_(dic), original_(siteRegions(sites)), current_(original_) {
   // Original boundaries where instruction lengths vary (x64): each function decoded from
   // its entry, and the padding right before it (int3/nop) as one-byte instructions. With
   // a fixed width (Arm64) every aligned address is one (boundaryAt).
@@ -90,7 +90,7 @@ void CodeState::beginStore(size_t step, uint64_t address, uint64_t size) {
 void CodeState::writePiece(uint64_t address, std::span<const uint8_t> bytes) {
   current_.write(address, bytes);
   // Where fetch may see stale code, each word's versions (what a thread may still fetch).
-  if (!arch_.facts().fetchCoherentWithStores) {
+  if (!arch_->facts().fetchCoherentWithStores) {
     for (uint64_t w = address & ~(kWord - 1); w < address + bytes.size(); w += kWord) {
       const auto word = bytesAt(w, kWord);
       const auto original = originalWord(w);
@@ -114,13 +114,13 @@ std::optional<std::pair<uint64_t, uint64_t>> CodeState::inFlight() const { retur
 
 void CodeState::recomputeNewBoundaries() {
   newBoundaries_.clear();
-  if (arch_.facts().fixedInstructionBytes) return;  // every aligned address is a boundary
+  if (arch_->facts().fixedInstructionBytes) return;  // every aligned address is a boundary
   for (uint64_t anchor : anchors_) {
     uint64_t pc = anchor;
     // Decode across what stores changed; stop after control leaves or at unchanged code.
     while (tracked(pc)) {
       const auto bytes = bytesAt(pc, kMaxInstruction);
-      const DecodedInstruction insn = arch_.decode(bytes, pc);
+      const DecodedInstruction insn = arch_->decode(bytes, pc);
       if (!insn.valid) break;
       bool touched = false;
       for (uint64_t a = pc; a < pc + insn.length; ++a) touched = touched || modified(a);
@@ -139,7 +139,7 @@ std::optional<uint32_t> CodeState::originalLength(uint64_t pc) const {
 }
 
 std::optional<uint32_t> CodeState::boundaryAt(uint64_t pc) const {
-  if (const uint32_t width = arch_.facts().fixedInstructionBytes) {
+  if (const uint32_t width = arch_->facts().fixedInstructionBytes) {
     if (pc % width || !tracked(pc)) return std::nullopt;
     return width;
   }

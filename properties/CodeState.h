@@ -72,7 +72,7 @@ class CodeState {
   void recomputeNewBoundaries();
   std::optional<uint32_t> originalWord(uint64_t address) const;
 
-  const Arch& arch_;
+  const Arch* arch_;  // a pointer: checkpoints assign a CodeState
   bool idc_, dic_;
   CodeImage original_;                               // the code before the plan
   CodeImage current_;                                // as the stores so far left it

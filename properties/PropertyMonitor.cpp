@@ -1,5 +1,7 @@
 #include "properties/PropertyMonitor.h"
 
+#include <tuple>
+
 #include <fmt/format.h>
 
 namespace hph {
@@ -27,6 +29,26 @@ void PropertyMonitor::runStarted(const Machine& machine, const Process& process)
   int3Stores_.clear();
   storeLog_.clear();
   threads_.clear();
+}
+
+namespace {
+
+// A tuple of references as a tuple of the values they refer to.
+template <class... Fields> std::tuple<std::decay_t<Fields>...> valuesOf(const std::tuple<Fields&...>& fields) {
+  return fields;
+}
+
+}  // namespace
+
+template <class Monitor> auto PropertyMonitor::runFields(Monitor& m) {
+  return std::tie(m.code_, m.violation_, m.exercise_, m.suspended_, m.planDone_, m.stepsDone_, m.lastSync_,
+                  m.int3Stores_, m.storeLog_, m.threads_);
+}
+
+std::any PropertyMonitor::saveRun() const { return valuesOf(runFields(*this)); }
+
+void PropertyMonitor::restoreRun(const std::any& saved) {
+  runFields(*this) = std::any_cast<const decltype(valuesOf(runFields(*this)))&>(saved);
 }
 
 PropertyMonitor::ThreadFacts& PropertyMonitor::thread(uint32_t index) {

@@ -75,6 +75,8 @@ class PropertyMonitor final : public RunMonitor {
   std::vector<uint32_t> fetchableVersions(uint32_t thread, uint64_t pc) override;
   void fetched(uint32_t thread, uint64_t pc, size_t version) override;
   void contextSynchronized(uint32_t thread) override;
+  std::any saveRun() const override;
+  void restoreRun(const std::any& saved) override;
 
   const Exercise& exercise() const { return exercise_; }
   const CodeState& code() const { return code_; }
@@ -135,6 +137,9 @@ class PropertyMonitor final : public RunMonitor {
   const Machine* machine_ = nullptr;
   const Process* process_ = nullptr;
 
+  // What one run established (runStarted resets it, saveRun copies it): code_ above and
+  // the fields from here to threads_, listed once by runFields.
+  template <class Monitor> static auto runFields(Monitor& monitor);
   std::optional<Violation> violation_;
   Exercise exercise_;
   bool suspended_ = false;

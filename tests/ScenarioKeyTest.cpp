@@ -57,6 +57,7 @@ const std::vector<Key>& scenarioKeys() {
       {"explore", "window", KeyType::kInteger, 0, L::kMaxWindow},
       {"explore", "reduction", KeyType::kString},
       {"explore", "switch_probability", KeyType::kNumber, 0, 1},
+      {"explore", "checkpoints", KeyType::kBoolean},
       {"protocol", "name", KeyType::kString},
       {"protocol", "reverse", KeyType::kBoolean},
       {"protocol", "defect", KeyType::kString},

@@ -37,6 +37,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const Arch& arch) {
   if (!sentinel) return sentinel.error();
   auto stack = machine->map(kStackBase, kStackBytes, kReadWrite, "stack");
   if (!stack) return stack.error();
+  machine->callStack_ = *stack;
   return machine;
 }
 
@@ -231,23 +232,53 @@ bool isZeroPage(const uint8_t* bytes, uint64_t size) {
 }  // namespace
 
 void Machine::restore(const MemorySnapshot& snapshot) {
+  restore(snapshot, MemoryDelta{.instructionsRetired = snapshot.instructionsRetired,
+                                .shimCalls = snapshot.shimCalls,
+                                .lastError = snapshot.lastError});
+}
+
+MemoryDelta Machine::delta(const MemorySnapshot& base) const {
+  MemoryDelta out{.instructionsRetired = instructionsRetired_, .shimCalls = shimCalls_, .lastError = lastError_};
+  const auto& regions = memory_.regions();
+  const uint64_t page = memory_.pageSize();
+  for (size_t i = 0; i < regions.size(); ++i) {
+    const Region& region = *regions[i];
+    if (&region == callStack_) continue;
+    const uint8_t* saved = i < base.bytes.size() ? base.bytes[i].data() : nullptr;
+    for (uint64_t offset = 0, p = 0; offset < region.size; offset += page, ++p) {
+      const uint8_t* now = region.bytes.get() + offset;
+      const bool same =
+          saved && !base.zeroPages[i][p] ? std::memcmp(now, saved + offset, page) == 0 : isZeroPage(now, page);
+      if (same) continue;
+      out.pages.push_back({static_cast<uint32_t>(i), offset});
+      out.bytes.insert(out.bytes.end(), now, now + page);
+    }
+  }
+  return out;
+}
+
+void Machine::restore(const MemorySnapshot& base, const MemoryDelta& delta) {
   // A full translation flush (uc_ctl_flush_tlb) clears a large table each time; instead,
-  // forget translations only of code pages whose bytes differ from the snapshot (written
-  // by the patcher, or by the guest itself).
+  // forget translations only of code pages whose bytes change (written by the patcher,
+  // or by the guest itself).
   const auto& regions = memory_.regions();
   const uint64_t page = memory_.pageSize();
   bool codeChanged = false;
+  size_t next = 0;  // the next page of the delta
   for (size_t i = 0; i < regions.size(); ++i) {
     Region& region = *regions[i];
-    const uint8_t* saved = i < snapshot.bytes.size() ? snapshot.bytes[i].data() : nullptr;
-    if (region.permissions & kExecute) {
-      for (uint64_t offset = 0; offset < region.size; offset += page) {
-        const uint8_t* now = region.bytes.get() + offset;
-        const bool same = saved ? std::memcmp(now, saved + offset, page) == 0
-                                : std::all_of(now, now + page, [](uint8_t b) { return b == 0; });
-        if (same) continue;
+    if (&region == callStack_ && !callStackUsed_) continue;  // as the last restore left it
+    const uint8_t* saved = i < base.bytes.size() ? base.bytes[i].data() : nullptr;
+    for (uint64_t offset = 0, p = 0; offset < region.size; offset += page, ++p) {
+      uint8_t* now = region.bytes.get() + offset;
+      // What the page must hold: the delta's copy, else the base's (nullptr: zeros).
+      const uint8_t* target = saved && !base.zeroPages[i][p] ? saved + offset : nullptr;
+      if (next < delta.pages.size() && delta.pages[next].region == i && delta.pages[next].offset == offset)
+        target = delta.bytes.data() + page * next++;
+      if (target ? std::memcmp(now, target, page) == 0 : isZeroPage(now, page)) continue;
+      if (region.permissions & kExecute) {
         // Only the blocks over the bytes that differ: the rest of the page stays translated.
-        auto differs = [&](uint64_t i) { return now[i] != (saved ? saved[offset + i] : 0); };
+        auto differs = [&](uint64_t k) { return now[k] != (target ? target[k] : 0); };
         uint64_t first = 0, last = page - 1;
         while (!differs(first)) ++first;
         while (!differs(last)) --last;
@@ -255,23 +286,16 @@ void Machine::restore(const MemorySnapshot& snapshot) {
         codeChanged = true;
         ++forgottenPages_;
       }
-    }
-    if (!saved) {
-      std::memset(region.bytes.get(), 0, region.size);
-      continue;
-    }
-    const std::vector<bool>& zero = snapshot.zeroPages[i];
-    for (uint64_t offset = 0, p = 0; offset < region.size; offset += page, ++p) {
-      uint8_t* now = region.bytes.get() + offset;
-      if (!zero[p])
-        std::memcpy(now, saved + offset, page);
-      else if (!isZeroPage(now, page))
+      if (target)
+        std::memcpy(now, target, page);
+      else
         std::memset(now, 0, page);
     }
   }
-  instructionsRetired_ = snapshot.instructionsRetired;
-  shimCalls_ = snapshot.shimCalls;
-  lastError_ = snapshot.lastError;
+  callStackUsed_ = false;
+  instructionsRetired_ = delta.instructionsRetired;
+  shimCalls_ = delta.shimCalls;
+  lastError_ = delta.lastError;
   if (codeChanged) ++blockGeneration_;
   // Between schedules the hot code is small: translating it again in a fresh engine
   // costs far less than the memory the abandoned translations would hold. A renewal that
@@ -310,6 +334,7 @@ Result<CallResult> Machine::call(uint64_t entry, std::span<const uint64_t> args,
   if (args.size() > kMaxCallArgs)
     return badInput(fmt::format("{} arguments given; at most {} are supported", args.size(), kMaxCallArgs));
   const CallFrame frame{entry, args, kStackBase + kStackBytes, kReturnSentinel};
+  callStackUsed_ = true;
   if (auto prepared = arch_.prepareCall(engine_, frame); !prepared) return prepared.error();
 
   const bool wasPrecise = preciseHook_ != 0;

@@ -99,6 +99,20 @@ struct MemorySnapshot {
   uint32_t lastError = 0;
 };
 
+// Guest memory at one moment, as the pages that differ from a base snapshot: a run's
+// checkpoint, when most of memory is as the run found it.
+struct MemoryDelta {
+  struct Page {
+    uint32_t region = 0;  // in AddressSpace order
+    uint64_t offset = 0;
+  };
+  std::vector<Page> pages;     // ascending
+  std::vector<uint8_t> bytes;  // the pages' bytes, back to back
+  uint64_t instructionsRetired = 0;
+  uint64_t shimCalls = 0;
+  uint32_t lastError = 0;
+};
+
 class Machine {
  public:
   // Fixed places in every guest address space, far above any image base. The sentinel
@@ -181,6 +195,11 @@ class Machine {
   // translations of every code page that changed, so nothing of one schedule leaks into
   // the next.
   void restore(const MemorySnapshot& snapshot);
+  // Memory now, against `base` (the snapshot runs start from); restore(base, delta) puts
+  // it back. The machine's own call stack is left out: only call() writes it, and every
+  // restore puts it back to base when call() ran since.
+  MemoryDelta delta(const MemorySnapshot& base) const;
+  void restore(const MemorySnapshot& base, const MemoryDelta& delta);
 
   // State the shims read and write.
   uint64_t currentThreadId() const { return threads_ ? threads_->currentThreadId() : kMainThreadId; }
@@ -270,6 +289,8 @@ class Machine {
   // until that fills; its flush (uc_ctl_flush_tlb) then touches the whole buffer (measured
   // in 2.0.1: 2.5 s, +1 GB resident). Without a bound the process grows ~9 KB a schedule.
   uint64_t forgottenPages_ = 0;
+  Region* callStack_ = nullptr;        // call()'s stack
+  bool callStackUsed_ = true;          // since the last restore (true: not known to be the snapshot's)
   std::vector<AddressRange> tracked_;  // data ranges hooked
   std::optional<Error> renewalFailed_;
   uint64_t renewals_ = 0;

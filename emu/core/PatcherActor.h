@@ -21,7 +21,18 @@ class PatcherActor {
  public:
   explicit PatcherActor(const Plan& plan) : plan_(plan) {}
 
+  struct State {
+    size_t nextStep = 0;
+    size_t piece = 0;  // next atomic piece of the store step in progress
+    bool suspended = false;
+    std::map<size_t, uint32_t> retries;  // move-pc step index -> retries so far
+    bool retryPending = false;           // a move-pc retried: some thread runs before the patcher
+  };
+
   void reset() { state_ = State{}; }
+  // For checkpoints: where in the plan it is, and going back there.
+  const State& state() const { return state_; }
+  void resume(const State& state) { state_ = state; }
   // It has a step left, is not waiting for a thread to leave what the step releases, and
   // (after a move-pc retry) some thread ran first.
   bool enabled(const Process& process) const;
@@ -40,13 +51,6 @@ class PatcherActor {
   bool waitingForRelease(const Process& process) const;
   void moveThreadsOut(Process& process, RunState& run, const MovePcStep& move);
 
-  struct State {
-    size_t nextStep = 0;
-    size_t piece = 0;  // next atomic piece of the store step in progress
-    bool suspended = false;
-    std::map<size_t, uint32_t> retries;  // move-pc step index -> retries so far
-    bool retryPending = false;           // a move-pc retried: some thread runs before the patcher
-  };
   const Plan& plan_;
   State state_;
 };

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 namespace hph {
 namespace {
 
@@ -37,6 +39,40 @@ void Process::reset() {
   threads_.clear();
   threads_.reserve(kMaxThreads);
   mainLastError_ = 0;
+  loaded_ = -1;
+  running_ = -1;
+}
+
+ProcessCheckpoint Process::checkpoint() const {
+  ProcessCheckpoint saved{threads_, mainLastError_};
+  uc_engine* engine = machine_.engine().get();
+  const size_t bytes = uc_context_size(engine);
+  for (GuestThread& t : saved.threads) {
+    if (!t.started) continue;
+    uc_context* copy = nullptr;
+    if (uc_context_alloc(engine, &copy) != UC_ERR_OK) {
+      saved.threads.clear();  // the caller sees an empty checkpoint and keeps none
+      return saved;
+    }
+    // The loaded thread's registers are the engine's; the others' are in their contexts.
+    if (loaded_ == static_cast<int>(t.index))
+      uc_context_save(engine, copy);
+    else
+      std::memcpy(copy, t.context.get(), bytes);
+    t.context = std::shared_ptr<uc_context>(copy, uc_context_free);
+  }
+  return saved;
+}
+
+void Process::resume(const ProcessCheckpoint& saved) {
+  const size_t bytes = uc_context_size(machine_.engine().get());
+  threads_ = saved.threads;
+  for (GuestThread& t : threads_) {
+    // Back into the per-index context, so the checkpoint's copy stays as it was.
+    if (t.started) std::memcpy(contexts_[t.index].get(), t.context.get(), bytes);
+    t.context = contexts_[t.index];
+  }
+  mainLastError_ = saved.mainLastError;
   loaded_ = -1;
   running_ = -1;
 }

@@ -31,6 +31,13 @@ struct GuestThread {
   std::shared_ptr<uc_context> context;
 };
 
+// Every thread at one moment, registers included (each context its own copy): what a
+// run checkpoint keeps of the process.
+struct ProcessCheckpoint {
+  std::vector<GuestThread> threads;
+  uint32_t mainLastError = 0;
+};
+
 class Process final : public ThreadServices {
  public:
   // Thread areas (stack + TEB) live here, one per thread index, kept across schedules.
@@ -43,6 +50,10 @@ class Process final : public ThreadServices {
 
   // Forget every thread (their memory is restored by the Machine's snapshot).
   void reset();
+  // Copies every thread (their memory is the Machine's to snapshot).
+  ProcessCheckpoint checkpoint() const;
+  // Back to a checkpoint: afterwards no thread's registers are in the engine.
+  void resume(const ProcessCheckpoint& saved);
   // A new runnable thread that will run entry(argument); its index.
   Result<uint32_t> spawn(uint64_t entry, uint64_t argument);
   // Runs thread `index` until it returns, blocks, yields or faults; switches contexts.

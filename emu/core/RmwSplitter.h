@@ -6,6 +6,7 @@
 // runs (or at a suspend-all, when every thread's instruction has completed).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -46,6 +47,10 @@ class RmwSplitter {
   // on shared memory whose next instruction is watched (the split point needs a hook).
   void arm(Machine& machine, const Process& process, ActorId thread, uint64_t pc, uint32_t size);
   bool inFlightOn(ActorId thread) const { return inFlight_ && inFlight_->thread == thread; }
+  // Nothing in flight or held back: a run can be checkpointed (and resumes with reset()).
+  bool idle() const {
+    return !inFlight_ && std::none_of(held_.begin(), held_.end(), [](const auto& h) { return h.has_value(); });
+  }
   // The thread stopped other than at a point: an RMW in flight landed whole.
   void drop() { inFlight_.reset(); }
   // At the next hook of the thread: the RMW, if it completed at `pc`.

@@ -4,6 +4,7 @@
 // asks for the first violation after every callback and stops the run there.
 #pragma once
 
+#include <any>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -41,6 +42,12 @@ class RunMonitor {
   virtual void fetched(uint32_t thread, uint64_t pc, size_t version) {}
   // The thread context-synchronised (exception entry/return: a shim call; an ISB).
   virtual void contextSynchronized(uint32_t thread) {}
+
+  // Checkpoints (the exhaustive search resumes a run from one instead of re-running the
+  // prefix it shares with the run before): what the checkers know of the run so far, and
+  // putting that back. Machine and Process are restored by the scheduler.
+  virtual std::any saveRun() const = 0;
+  virtual void restoreRun(const std::any& saved) = 0;
 };
 
 }  // namespace hph

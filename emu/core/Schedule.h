@@ -85,6 +85,16 @@ class DecisionSource {
   // The transition that ended at the point about to be chosen. The source may take what
   // it holds, leaving it empty (with spare capacity: the scheduler fills it again).
   virtual void transitionDone(Footprint& footprint) {}
+
+  // Checkpoints (the Scheduler keeps a few along a run): the choices this source will
+  // make at points [0, n) whatever happens, so that a run may resume from a checkpoint
+  // taken after those same choices instead of re-running them from the start. Empty:
+  // every run starts from the start.
+  virtual std::span<const ActorId> plannedChoices() { return {}; }
+  // Is a checkpoint before point `index` worth keeping, `preemptions` taken so far (and
+  // the running actor able to go on, or not)? Yes when a later run of this source may
+  // change the choice there or soon after.
+  virtual bool wantsCheckpoint(uint64_t index, uint32_t preemptions, bool currentEnabled) const { return false; }
 };
 
 struct Violation {

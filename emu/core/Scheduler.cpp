@@ -8,6 +8,15 @@
 #include "emu/core/RunViolations.h"
 
 namespace hph {
+namespace {
+
+// Decisions between two checkpoints of a run: resuming re-executes fewer than this many
+// to reach the point backtracked to, and a run of a thousand points keeps some thirty.
+constexpr uint64_t kCheckpointSpacing = 32;
+// Per Scheduler: each holds a copy of guest memory.
+constexpr size_t kMaxCheckpoints = 64;
+
+}  // namespace
 
 Scheduler::Scheduler(Machine& machine, Process& process, MemorySnapshot initial, ScheduleSetup setup)
     : machine_(machine), process_(process), initial_(std::move(initial)), setup_(std::move(setup)),
@@ -44,7 +53,10 @@ void Scheduler::closeTransition(bool conflictsWithAll) {
 
 ActorId Scheduler::decide(PointKind kind, uint64_t pc) {
   closeTransition(false);
+  return chooseNext(kind, pc);
+}
 
+ActorId Scheduler::chooseNext(PointKind kind, uint64_t pc) {
   run_.enabled.clear();
   for (const GuestThread& t : process_.threads())
     if (enabled(static_cast<ActorId>(t.index))) run_.enabled.push_back(static_cast<ActorId>(t.index));
@@ -53,6 +65,9 @@ ActorId Scheduler::decide(PointKind kind, uint64_t pc) {
     if (auto deadlock = deadlockViolation(process_)) run_.record.violation = std::move(deadlock);
     return kNoActor;
   }
+  // Between actors nothing is half done; before an instruction, the hook stopped the
+  // thread first (beforeInstruction) and the checkpoint is already taken.
+  if (kind == PointKind::kSwitch && checkpointWanted()) takeCheckpoint(kind, pc);
 
   SchedulingPoint point;
   point.index = run_.nextPoint++;
@@ -136,6 +151,9 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
   bool resumed = false;
   if (run_.yieldedAt[thread] == pc) {
     run_.yieldedAt[thread].reset();
+    // Decided to run on after a checkpoint: the checkers saw this instruction already.
+    if (continueAt_ == pc) monitorSaw = true;
+    continueAt_.reset();
     if (stale_.takeArmed()) {  // restarted to run the chosen stale version: everything is decided
       run_.transition.fetched.push_back({pc, pc + size});
       return false;
@@ -149,6 +167,13 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
     if (takeMonitorViolation(monitor_, machine_, run_.record)) return stopHere(kNoActor);
   }
   if (!resumed) {
+    if (checkpointWanted()) {
+      // Checkpoints are taken with the engine stopped: the thread stops here as if
+      // preempted, and runGuest takes the checkpoint and makes this point's decision.
+      closeTransition(false);
+      checkpointBeforeDecision_ = true;
+      return stopHere(run_.current);
+    }
     const ActorId chosen = decide(PointKind::kInstruction, pc);
     if (chosen != run_.current) return stopHere(chosen);
   }
@@ -241,6 +266,13 @@ void Scheduler::runGuest(ActorId thread, ActorId* next) {
   switch (stop.kind) {
   case StopKind::kYielded:
     endSlice(fmt::format("preempted before {}", machine_.describeAddress(*run_.yieldedAt[thread])));
+    if (checkpointBeforeDecision_) {
+      checkpointBeforeDecision_ = false;
+      const uint64_t pc = *run_.yieldedAt[thread];
+      takeCheckpoint(PointKind::kInstruction, pc);
+      *next = decideStopped(PointKind::kInstruction, pc);
+      return;
+    }
     *next = run_.pending;
     return;
   case StopKind::kReturned:
@@ -316,27 +348,108 @@ RunRecord Scheduler::run(DecisionSource& source, bool recordTrace) {
   return runOnce(resume);
 }
 
+void Scheduler::setCheckpoints(bool on) {
+  checkpointsOn_ = on;
+  checkpoints_.clear();
+}
+
+bool Scheduler::checkpointWanted() const {
+  if (!checkpointing_ || checkpoints_.size() >= kMaxCheckpoints) return false;
+  const uint64_t last = checkpoints_.empty() ? 0 : checkpoints_.back().point;
+  if (run_.nextPoint < last + kCheckpointSpacing) return false;
+  return rmw_.idle() && stale_.idle() &&
+         run_.source->wantsCheckpoint(run_.nextPoint, run_.record.preemptions, enabled(run_.current));
+}
+
+void Scheduler::takeCheckpoint(PointKind kind, uint64_t pc) {
+  RunCheckpoint checkpoint{.point = run_.nextPoint, .kind = kind, .pc = pc};
+  checkpoint.process = process_.checkpoint();
+  if (checkpoint.process.threads.size() != process_.threads().size()) {
+    checkpointing_ = false;  // out of memory for contexts: this run keeps what it has
+    return;
+  }
+  checkpoint.memory = machine_.delta(initial_);
+  checkpoint.run = run_;
+  checkpoint.run.source = nullptr;
+  checkpoint.patcher = patcher_.state();
+  checkpoint.stale = stale_.state();
+  if (monitor_) checkpoint.monitor = monitor_->saveRun();
+  checkpoints_.push_back(std::move(checkpoint));
+  ++checkpointStats_.taken;
+}
+
+const RunCheckpoint* Scheduler::resumable(DecisionSource& source) {
+  // Counting runs (traced, or after a timeout) keep exact per-thread budgets: from the start.
+  checkpointing_ = checkpointsOn_ && !machine_.countingInstructions();
+  if (!checkpointing_) {
+    checkpoints_.clear();
+    return nullptr;
+  }
+  // A checkpoint's state follows from the choices before it: it serves a run that will
+  // make the same ones.
+  const std::span<const ActorId> planned = source.plannedChoices();
+  size_t valid = 0;
+  for (; valid < checkpoints_.size(); ++valid) {
+    const std::vector<ActorId>& choices = checkpoints_[valid].run.choices;
+    if (choices.size() > planned.size() || !std::equal(choices.begin(), choices.end(), planned.begin())) break;
+  }
+  checkpoints_.erase(checkpoints_.begin() + static_cast<ptrdiff_t>(valid), checkpoints_.end());
+  return checkpoints_.empty() ? nullptr : &checkpoints_.back();
+}
+
+ActorId Scheduler::resume(const RunCheckpoint& checkpoint) {
+  machine_.restore(initial_, checkpoint.memory);
+  process_.resume(checkpoint.process);
+  DecisionSource* source = run_.source;
+  TraceRecorder trace = std::move(run_.trace);
+  run_ = checkpoint.run;
+  run_.source = source;
+  run_.trace = std::move(trace);
+  patcher_.resume(checkpoint.patcher);
+  stale_.resume(checkpoint.stale);
+  rmw_.reset();
+  if (monitor_) monitor_->restoreRun(checkpoint.monitor);
+  ++checkpointStats_.resumed;
+  checkpointStats_.pointsSkipped += checkpoint.point;
+  return decideStopped(checkpoint.kind, checkpoint.pc);
+}
+
+ActorId Scheduler::decideStopped(PointKind kind, uint64_t pc) {
+  const ActorId chosen = chooseNext(kind, pc);
+  // Running on from a stopped instruction is not a resumption the checkers must see.
+  if (kind == PointKind::kInstruction && chosen == run_.current) continueAt_ = pc;
+  return chosen;
+}
+
 RunRecord Scheduler::runOnce(DecisionSource& source) {
-  machine_.restore(initial_);
-  process_.reset();
   run_.source = &source;
   run_.wantFootprints = source.wantsFootprints();
-  patcher_.reset();
-  stale_.reset();
-  rmw_.reset();
-  machine_.setObserver(this);
-  const uint64_t clockAtStart = machine_.instructionsRetired();
+  continueAt_.reset();
+  checkpointBeforeDecision_ = false;
+  // Every run's instruction count starts from the initial state's, resumed or not.
+  const uint64_t clockAtStart = initial_.instructionsRetired;
   RunRecord& record = run_.record;
-
-  for (const ThreadStart& start : setup_.threads) {
-    if (auto spawned = process_.spawn(start.entry, start.argument); !spawned) {
-      record.error = spawned.error();
-      return std::move(record);
+  ActorId next = kNoActor;
+  if (const RunCheckpoint* checkpoint = resumable(source)) {
+    machine_.setObserver(this);
+    next = resume(*checkpoint);
+  } else {
+    machine_.restore(initial_);
+    process_.reset();
+    patcher_.reset();
+    stale_.reset();
+    rmw_.reset();
+    machine_.setObserver(this);
+    for (const ThreadStart& start : setup_.threads) {
+      if (auto spawned = process_.spawn(start.entry, start.argument); !spawned) {
+        record.error = spawned.error();
+        return std::move(record);
+      }
     }
+    run_.yieldedAt.resize(process_.threads().size());
+    if (monitor_) monitor_->runStarted(machine_, process_);
+    next = decide(PointKind::kStart, 0);
   }
-  run_.yieldedAt.resize(process_.threads().size());
-  if (monitor_) monitor_->runStarted(machine_, process_);
-  ActorId next = decide(PointKind::kStart, 0);
   while (next != kNoActor && next != kAbandon && !record.error && !record.violation) {
     if (next == kPatcher) {
       runPatcher();

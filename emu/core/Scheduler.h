@@ -12,6 +12,7 @@
 #include "emu/core/PatcherActor.h"
 #include "emu/core/Process.h"
 #include "emu/core/RmwSplitter.h"
+#include "emu/core/RunCheckpoint.h"
 #include "emu/core/RunMonitor.h"
 #include "emu/core/RunState.h"
 #include "emu/core/Schedule.h"
@@ -47,6 +48,15 @@ class Scheduler final : public ExecutionObserver {
   RunRecord run(DecisionSource& source, bool recordTrace = false);
 
   const ScheduleSetup& setup() const { return setup_; }
+  // Resume runs from checkpoints where the decision source allows (on by default; off,
+  // every run re-executes from the start: the reference the tests compare with).
+  void setCheckpoints(bool on);
+  struct CheckpointStats {
+    uint64_t taken = 0;
+    uint64_t resumed = 0;        // runs that began at a checkpoint
+    uint64_t pointsSkipped = 0;  // decisions those runs did not re-execute
+  };
+  const CheckpointStats& checkpointStats() const { return checkpointStats_; }
   // The property checkers watching every run (nullptr: none).
   void setMonitor(RunMonitor* monitor) { monitor_ = monitor; }
 
@@ -58,7 +68,19 @@ class Scheduler final : public ExecutionObserver {
 
  private:
   RunRecord runOnce(DecisionSource& source);
+  // Closes the running actor's transition and asks the source who runs next.
   ActorId decide(PointKind kind, uint64_t pc);
+  // decide() after the transition is closed: a resumed run starts here.
+  ActorId chooseNext(PointKind kind, uint64_t pc);
+  // Is a checkpoint before the decision about to be made worth taking?
+  bool checkpointWanted() const;
+  void takeCheckpoint(PointKind kind, uint64_t pc);
+  // The latest checkpoint on the source's planned path (the others are dropped).
+  const RunCheckpoint* resumable(DecisionSource& source);
+  // Puts the run back to the checkpoint and makes its decision: who runs next.
+  ActorId resume(const RunCheckpoint& checkpoint);
+  // The decision at a point where the engine is stopped (a checkpoint's).
+  ActorId decideStopped(PointKind kind, uint64_t pc);
   // Reports the open transition's footprint to the decision source (global: it conflicts
   // with everything) and starts none.
   void closeTransition(bool conflictsWithAll);
@@ -84,6 +106,13 @@ class Scheduler final : public ExecutionObserver {
   bool alwaysCount_ = false;  // once a run timed out, count from then on
 
   RunState run_;  // the run in progress, assigned fresh by every run
+  // Along the path of the latest runs, in order (each extends the one before).
+  std::vector<RunCheckpoint> checkpoints_;
+  bool checkpointsOn_ = true;
+  bool checkpointing_ = false;             // this run may take checkpoints
+  std::optional<uint64_t> continueAt_;     // resumed before an instruction the checkers saw
+  bool checkpointBeforeDecision_ = false;  // the hook stopped the thread to take one
+  CheckpointStats checkpointStats_;
   PatcherActor patcher_;
   StaleFetch stale_;
   RmwSplitter rmw_;

@@ -24,7 +24,18 @@ class StaleFetch {
     std::string text;  // its disassembly
   };
 
+  struct State {
+    std::optional<std::pair<uint64_t, std::vector<uint8_t>>> restore;  // pc, newest bytes
+    bool armed = false;         // the thread restarts to run the stale instruction
+    bool restartAfter = false;  // the thread restarts after memory was put back
+    std::optional<Planted> last;
+  };
+
   void reset() { state_ = State{}; }
+  // No stale version in memory and no restart pending: a run can be checkpointed.
+  bool idle() const { return !state_.restore && !state_.armed && !state_.restartAfter; }
+  const State& state() const { return state_; }
+  void resume(const State& state) { state_ = state; }
 
   // Writes `staleWord` at `pc` for `thread`'s next fetch; false (nothing planted) when the
   // stale version equals the newest bytes.
@@ -43,12 +54,6 @@ class StaleFetch {
   const std::optional<Planted>& last() const { return state_.last; }
 
  private:
-  struct State {
-    std::optional<std::pair<uint64_t, std::vector<uint8_t>>> restore;  // pc, newest bytes
-    bool armed = false;         // the thread restarts to run the stale instruction
-    bool restartAfter = false;  // the thread restarts after memory was put back
-    std::optional<Planted> last;
-  };
   State state_;
 };
 

@@ -85,6 +85,12 @@ void DepthFirstSearch::transitionDone(Footprint& transition) {
         pendingSleep_.emplace_back(actor, fp);
 }
 
+std::span<const ActorId> DepthFirstSearch::plannedChoices() {
+  planned_.clear();
+  for (size_t i = 0; i < replay_; ++i) planned_.push_back(path_[i].chosen);
+  return planned_;
+}
+
 const Footprint* DepthFirstSearch::footprintAt(size_t node) const {
   for (const auto& [actor, fp] : path_[node].done)
     if (actor == path_[node].chosen) return &fp;

@@ -55,6 +55,14 @@ class DepthFirstSearch final : public DecisionSource {
   ActorId choose(const SchedulingPoint& point) override;
   bool wantsFootprints() const override { return sleepSets_ || dpor_; }
   void transitionDone(Footprint& footprint) override;
+  // The path up to the node backtracked to is replayed as it is.
+  std::span<const ActorId> plannedChoices() override;
+  // Along the path replayed (later runs, and later branches off the same first run,
+  // share it), wherever the preemption bound leaves a choice to change, and where a
+  // choice costs no preemption (the running actor cannot go on).
+  bool wantsCheckpoint(uint64_t index, uint32_t preemptions, bool currentEnabled) const override {
+    return index < replay_ || preemptions < bound_ || !currentEnabled;
+  }
 
   // Moves to the next run of the subtree; false when it is exhausted.
   bool backtrack();
@@ -96,6 +104,7 @@ class DepthFirstSearch final : public DecisionSource {
   // scheduler's, so a run's transitions reuse memory instead of allocating their own.
   std::vector<Footprint> spare_;
   bool diverged_ = false;
+  std::vector<ActorId> planned_;  // plannedChoices()
 };
 
 }  // namespace hph

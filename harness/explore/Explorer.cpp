@@ -374,6 +374,7 @@ ExploreResult explore(std::shared_ptr<const ScenarioInputs> inputs, const Explor
       result.error = session.error();
       return result;
     }
+    (*session)->setCheckpoints(options.settings.checkpoints);
     sessions.push_back(std::move(session).value());
   }
   if (options.settings.strategy == StrategyKind::kExhaustive)

@@ -19,6 +19,9 @@ class Session {
   ~Session();
 
   RunRecord run(DecisionSource& source, bool recordTrace = false);
+  // Runs may resume from checkpoints (Scheduler::setCheckpoints; on when created).
+  void setCheckpoints(bool on) { scheduler_->setCheckpoints(on); }
+  const Scheduler::CheckpointStats& checkpointStats() const { return scheduler_->checkpointStats(); }
   const ScenarioInputs& inputs() const { return *inputs_; }
   Machine& machine() { return *machine_; }
   uint32_t initialThreads() const { return inputs_->scenario.threadCount; }

@@ -213,6 +213,7 @@ Result<Scenario> loadScenario(const std::string& path) {
   HPH_TRY_ASSIGN(e.window, explore.integer("window", 0, L::kMaxWindow));
   HPH_TRY_ASSIGN(reduction, explore.string("reduction"));
   HPH_TRY_ASSIGN(e.switchProbability, explore.number("switch_probability", 0, 1));
+  HPH_TRY_ASSIGN(e.checkpoints, explore.boolean("checkpoints"));
   if (auto r = explore.rejectUnknown(); !r) return r.error();
   if (!strategy.empty()) {
     auto kind = parseStrategy(strategy);

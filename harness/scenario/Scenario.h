@@ -55,6 +55,9 @@ struct ExploreSettings {
   uint32_t window = 16;              // bytes watched around each patch site
   Reduction reduction = Reduction::kDpor;
   double switchProbability = 0.25;  // random: chance of a preemption at each point
+  // exhaustive: resume runs from checkpoints instead of re-executing their prefix (the
+  // same schedules and verdicts either way; off is the reference the tests compare with).
+  bool checkpoints = true;
 
   // The schedules to run (random, pct) or the cap (exhaustive): the count given, else
   // the strategy's default.
