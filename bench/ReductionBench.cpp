@@ -5,6 +5,10 @@
 //       bound K: schedules explored and schedules/s
 //   Growth/dpor_from_start_<arch>/...  the same dpor searches with every run
 //       re-executed from the start (no checkpoints): us/schedule against the calls
+//   Growth/dpor_adds_conflict_x64/...  the same with LOCK adds conflicting as writes
+//       (atomic_adds_commute off): the schedules the commutation saves
+//   Bound2/jobs:N      the 40-call x64 scenario at bound 2, exhaustive, on 1 and 2 jobs
+//                      (issue 12's "must show": a verdict in under 60 s on 2 cores)
 //   Jobs/jobs:N        the 40-call x64 scenario at bound 1 on 1 and 2 jobs (the ratio of
 //                      their times is the speed-up)
 //   Resident/schedules:N  resident memory after N random schedules of the 40-call
@@ -32,9 +36,10 @@ std::shared_ptr<const ScenarioInputs> scaled(const std::string& arch, uint64_t c
 }
 
 ExploreResult exhaustive(benchmark::State& state, const std::shared_ptr<const ScenarioInputs>& inputs, uint32_t bound,
-                         Reduction reduction, uint32_t jobs, bool checkpoints = true) {
+                         Reduction reduction, uint32_t jobs, bool checkpoints = true, bool commute = true) {
   ExploreOptions options;
   options.settings.checkpoints = checkpoints;
+  options.settings.atomicAddsCommute = commute;
   options.settings.strategy = StrategyKind::kExhaustive;
   options.settings.preemptionBound = bound;
   options.settings.reduction = reduction;
@@ -53,9 +58,14 @@ ExploreResult exhaustive(benchmark::State& state, const std::shared_ptr<const Sc
   return result;
 }
 
-void Growth(benchmark::State& state, Reduction reduction, const std::string& arch, bool checkpoints = true) {
+void Growth(benchmark::State& state, Reduction reduction, const std::string& arch, bool checkpoints = true,
+            bool commute = true) {
   exhaustive(state, scaled(arch, static_cast<uint64_t>(state.range(0))), static_cast<uint32_t>(state.range(1)),
-             reduction, 1, checkpoints);
+             reduction, 1, checkpoints, commute);
+}
+
+void Bound2(benchmark::State& state) {
+  exhaustive(state, scaled("x64", 40), 2, Reduction::kDpor, static_cast<uint32_t>(state.range(0)));
 }
 
 void Jobs(benchmark::State& state) {
@@ -82,7 +92,7 @@ void Resident(benchmark::State& state) {
   state.counters["resident_MB"] = residentMegabytes();
 }
 
-// Bound 2 only where a run takes well under a minute (x64 at 10 calls: 29 s).
+// Bound 2 only where a search takes well under a minute (Bound2 has x64 at 40 calls).
 void growthArgs(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> bound2Calls) {
   for (int64_t calls : {2, 5, 10, 20, 40}) b->Args({calls, 1});
   for (int64_t calls : bound2Calls) b->Args({calls, 2});
@@ -90,8 +100,10 @@ void growthArgs(benchmark::internal::Benchmark* b, std::initializer_list<int64_t
 }
 
 BENCHMARK_CAPTURE(Growth, dpor_x64, Reduction::kDpor, std::string("x64"))->Apply([](auto* b) {
-  growthArgs(b, {2, 5, 10});
+  growthArgs(b, {2, 5, 10, 20});
 });
+BENCHMARK_CAPTURE(Growth, dpor_adds_conflict_x64, Reduction::kDpor, std::string("x64"), true, false)
+    ->Apply([](auto* b) { growthArgs(b, {2, 5, 10}); });
 BENCHMARK_CAPTURE(Growth, sleep_sets_x64, Reduction::kSleepSets, std::string("x64"))->Apply([](auto* b) {
   growthArgs(b, {});
 });
@@ -104,6 +116,7 @@ BENCHMARK_CAPTURE(Growth, dpor_from_start_x64, Reduction::kDpor, std::string("x6
 BENCHMARK_CAPTURE(Growth, dpor_from_start_arm64, Reduction::kDpor, std::string("arm64"), false)->Apply([](auto* b) {
   growthArgs(b, {2});
 });
+BENCHMARK(Bound2)->Arg(1)->Arg(2)->ArgName("jobs")->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 BENCHMARK(Jobs)->Arg(1)->Arg(2)->ArgName("jobs")->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 BENCHMARK(Resident)
     ->Arg(2000)

@@ -167,9 +167,14 @@ Explored traces(const std::shared_ptr<const ScenarioInputs>& inputs, uint32_t bo
   return out;
 }
 
+// LOCK adds conflict here as plain writes: these tests count the orders of data accesses,
+// which commuting adds would merge (tests/CommutingAddTest.cpp covers those).
 std::shared_ptr<const ScenarioInputs> prepared(const std::string& name,
                                                const std::function<void(Scenario&)>& adjust = {}) {
-  return preparedScenario(corpusScenario(name), adjust);
+  return preparedScenario(corpusScenario(name), [&](Scenario& s) {
+    s.explore.atomicAddsCommute = false;
+    if (adjust) adjust(s);
+  });
 }
 
 struct TraceCase {

@@ -58,6 +58,7 @@ const std::vector<Key>& scenarioKeys() {
       {"explore", "reduction", KeyType::kString},
       {"explore", "switch_probability", KeyType::kNumber, 0, 1},
       {"explore", "checkpoints", KeyType::kBoolean},
+      {"explore", "atomic_adds_commute", KeyType::kBoolean},
       {"protocol", "name", KeyType::kString},
       {"protocol", "reverse", KeyType::kBoolean},
       {"protocol", "defect", KeyType::kString},

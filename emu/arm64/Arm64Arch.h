@@ -34,6 +34,12 @@ class Arm64Arch final : public Arch {
     return std::nullopt;
   }
   bool hasSplittableAccesses() const override { return false; }
+  std::optional<uint64_t> lockedAdd(const Engine&, std::span<const uint8_t>, uint64_t) const override {
+    return std::nullopt;
+  }
+  bool lockedAddUnobserved(std::span<const uint8_t>, uint64_t, uint64_t, const GuestRead&) const override {
+    return false;
+  }
   uint32_t countInstructions(std::span<const uint8_t> block) const override;
   std::string describeInterrupt(uint32_t number) const override;
   bool isPadding(std::span<const uint8_t> bytes) const override;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -78,6 +79,9 @@ struct SplittableAccess {
   uint64_t address = 0;
   uint32_t bytes = 0;
 };
+
+// Reads guest memory (code or a stack) for an analysis; false when it is not mapped.
+using GuestRead = std::function<bool(uint64_t address, std::span<uint8_t> out)>;
 
 // The layout of an exception-directory (.pdata) entry, as the PE format defines it per
 // machine: what the loader reads a function's extent from.
@@ -194,6 +198,18 @@ class Arch {
                                                            uint64_t pc) const = 0;
   // Whether any instruction can be splittable (the scheduler skips the question if not).
   virtual bool hasSplittableAccesses() const = 0;
+  // The instruction at `pc` (its bytes), about to run with the engine's registers: a LOCK
+  // add, sub, inc, dec or xadd of a naturally aligned 8-byte word, whose address it returns;
+  // else nullopt. Two such adds to one word leave it the same in either order; they commute
+  // when their other results are dead (lockedAddUnobserved). Arm64 has none: its atomic
+  // adds are exclusive-access loops.
+  virtual std::optional<uint64_t> lockedAdd(const Engine& engine, std::span<const uint8_t> bytes,
+                                            uint64_t pc) const = 0;
+  // For such an add at `pc` (its bytes), the thread's stack pointer `sp`: does the thread
+  // never observe the registers and flags it leaves (x64/ResultLiveness.h)? Reads guest
+  // memory only through `read`, so the answer can be remembered with what it read.
+  virtual bool lockedAddUnobserved(std::span<const uint8_t> bytes, uint64_t pc, uint64_t sp,
+                                   const GuestRead& read) const = 0;
   // Number of instructions in a straight-line block (the budget counts these).
   virtual uint32_t countInstructions(std::span<const uint8_t> block) const = 0;
   // A guest interrupt/exception number from UC_HOOK_INTR, as words.

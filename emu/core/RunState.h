@@ -23,6 +23,8 @@ struct RunState {
   std::vector<std::optional<uint64_t>> yieldedAt;  // per thread: the point it stopped at
   Footprint transition;                            // of the actor running now
   bool transitionOpen = false;
+  // The running thread's transition is a LOCK add to this word that commutes with others.
+  std::optional<uint64_t> commutingAdd;
   uint64_t transitionsReported = 0;
   std::vector<ActorId> choices;  // every choice of the run, for re-execution
   bool timedOut = false;
@@ -45,6 +47,10 @@ struct RunState {
   // Data the running actor touched (8-byte granules), for sleep sets.
   void touch(uint64_t address, uint32_t size, bool write) {
     if (!wantFootprints || size == 0) return;
+    if (commutingAdd && address == *commutingAdd && size == 8) {
+      transition.adds.push_back(address >> 3);
+      return;
+    }
     auto& set = write ? transition.writes : transition.reads;
     for (uint64_t g = address >> 3; g <= (address + size - 1) >> 3; ++g) set.push_back(g);
   }

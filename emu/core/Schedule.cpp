@@ -39,7 +39,7 @@ std::string actorName(ActorId actor) {
 }
 
 void Footprint::normalize() {
-  for (auto* set : {&reads, &writes}) {
+  for (auto* set : {&reads, &writes, &adds}) {
     std::sort(set->begin(), set->end());
     set->erase(std::unique(set->begin(), set->end()), set->end());
   }
@@ -50,6 +50,7 @@ void Footprint::clear() {
   fetched.clear();
   reads.clear();
   writes.clear();
+  adds.clear();
   stored.clear();
   global = opaque = exited = false;
 }
@@ -60,11 +61,14 @@ bool Footprint::conflictsWith(const Footprint& other) const {
   // A store conflicts with any fetch or data access of the same bytes.
   if (overlapsAny(stored, other.fetched) || overlapsAny(other.stored, fetched) || overlapsAny(stored, other.stored))
     return true;
-  if (storesHitData(stored, other.reads) || storesHitData(stored, other.writes) || storesHitData(other.stored, reads) ||
-      storesHitData(other.stored, writes))
+  if (storesHitData(stored, other.reads) || storesHitData(stored, other.writes) || storesHitData(stored, other.adds) ||
+      storesHitData(other.stored, reads) || storesHitData(other.stored, writes) || storesHitData(other.stored, adds))
     return true;
-  // Data: write-read and write-write on the same granule.
-  return intersects(writes, other.writes) || intersects(writes, other.reads) || intersects(reads, other.writes);
+  // Data: write-read and write-write on the same granule; an add is a write to all but
+  // another add.
+  return intersects(writes, other.writes) || intersects(writes, other.reads) || intersects(reads, other.writes) ||
+         intersects(adds, other.reads) || intersects(adds, other.writes) || intersects(reads, other.adds) ||
+         intersects(writes, other.adds);
 }
 
 }  // namespace hph

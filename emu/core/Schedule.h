@@ -62,6 +62,9 @@ struct Footprint {
   std::vector<AddressRange> fetched;  // watched code executed
   std::vector<uint64_t> reads;        // 8-byte granules of tracked (shared) data
   std::vector<uint64_t> writes;
+  // Granules a LOCK add whose other results are dead changed (Arch::lockedAdd): two such
+  // adds commute, though each conflicts with a plain read or write of the word.
+  std::vector<uint64_t> adds;
   std::vector<AddressRange> stored;  // patcher stores
   bool global = false;               // created, woke or blocked a thread: conflicts with everything
   // Touched nothing tracked: what the actor did commutes with everything, but as the
@@ -70,7 +73,7 @@ struct Footprint {
   // The thread returned: what the patcher waits for (a release, a retry) may change.
   bool exited = false;
 
-  void normalize();  // sort and dedupe reads/writes
+  void normalize();  // sort and dedupe reads/writes/adds
   void clear();      // empty, keeping the vectors' capacity
   bool conflictsWith(const Footprint& other) const;
 };

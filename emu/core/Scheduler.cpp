@@ -38,7 +38,7 @@ void Scheduler::closeTransition(bool conflictsWithAll) {
     // its first instruction) says nothing about what that actor will do next: as a
     // sleeping transition it is opaque. What it did (nothing) still orders nothing.
     const bool touchedNothing = transition.fetched.empty() && transition.reads.empty() && transition.writes.empty() &&
-                                transition.stored.empty() && !transition.exited;
+                                transition.adds.empty() && transition.stored.empty() && !transition.exited;
     // The patcher's steps that store nothing (sync-all, cache maintenance, release, PC
     // moves) are what the checkers judge threads' positions by: they conflict with all.
     if (conflictsWithAll || (touchedNothing && transition.actor == kPatcher)) transition.global = true;
@@ -48,6 +48,7 @@ void Scheduler::closeTransition(bool conflictsWithAll) {
   }
   // Cleared, not replaced: the next transition reuses the vectors' memory.
   transition.clear();
+  run_.commutingAdd.reset();
   run_.transitionOpen = false;
 }
 
@@ -180,6 +181,9 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
   // A thread resumed at the point where it was stopped: the decision was already made.
   run_.transition.fetched.push_back({pc, pc + size});
   rmw_.arm(machine_, process_, run_.current, pc, size);
+  // A commuting add is a transition of its own only when the next instruction stops it.
+  if (run_.wantFootprints && commuteAdds_ && machine_.watches(pc + size))
+    run_.commutingAdd = commutingAdds_.at(machine_, pc, size);
   if (const auto stopFor = chooseFetchedVersion(pc)) return stopHere(*stopFor);
   return false;
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "emu/core/CommutingAdds.h"
 #include "emu/core/PatcherActor.h"
 #include "emu/core/Process.h"
 #include "emu/core/RmwSplitter.h"
@@ -51,6 +52,9 @@ class Scheduler final : public ExecutionObserver {
   // Resume runs from checkpoints where the decision source allows (on by default; off,
   // every run re-executes from the start: the reference the tests compare with).
   void setCheckpoints(bool on);
+  // Let LOCK adds whose other results are dead commute in footprints (on by default; off,
+  // every add conflicts with every access of its word, as a plain write does).
+  void setCommutingAdds(bool on) { commuteAdds_ = on; }
   struct CheckpointStats {
     uint64_t taken = 0;
     uint64_t resumed = 0;        // runs that began at a checkpoint
@@ -113,6 +117,8 @@ class Scheduler final : public ExecutionObserver {
   std::optional<uint64_t> continueAt_;     // resumed before an instruction the checkers saw
   bool checkpointBeforeDecision_ = false;  // the hook stopped the thread to take one
   CheckpointStats checkpointStats_;
+  bool commuteAdds_ = true;
+  CommutingAdds commutingAdds_;
   PatcherActor patcher_;
   StaleFetch stale_;
   RmwSplitter rmw_;

@@ -1,5 +1,6 @@
 #include "emu/x64/X64Arch.h"
 
+#include "emu/x64/ResultLiveness.h"
 #include "emu/x64/ZydisDecoder.h"
 
 #include <Zydis/Zydis.h>
@@ -215,7 +216,67 @@ int unicornGpr(ZydisRegister reg) {
   return 0;
 }
 
+// Where a memory operand points with the engine's registers, when other threads could
+// reach it: fs:/gs: (the TEB) are per thread, and a vector-indexed operand (gather,
+// scatter) is no plain access.
+std::optional<uint64_t> sharedAddress(const Engine& engine, const ZydisDecodedInstruction& instruction,
+                                      const ZydisDecodedOperand& op, uint64_t pc) {
+  if (op.mem.segment == ZYDIS_REGISTER_FS || op.mem.segment == ZYDIS_REGISTER_GS) return std::nullopt;
+  uint64_t address = static_cast<uint64_t>(op.mem.disp.value);
+  if (op.mem.base == ZYDIS_REGISTER_RIP || op.mem.base == ZYDIS_REGISTER_EIP) {
+    address += pc + instruction.length;
+  } else if (op.mem.base != ZYDIS_REGISTER_NONE) {
+    const int base = unicornGpr(op.mem.base);
+    if (!base) return std::nullopt;
+    address += engine.reg(base);
+  }
+  if (op.mem.index != ZYDIS_REGISTER_NONE) {
+    const int index = unicornGpr(op.mem.index);
+    if (!index) return std::nullopt;
+    address += engine.reg(index) * op.mem.scale;
+  }
+  if (instruction.address_width == 32) address &= 0xFFFFFFFFu;
+  return address;
+}
+
+bool isLockedAdd(const ZydisDecodedInstruction& instruction, const ZydisDecodedOperand* operands) {
+  switch (instruction.mnemonic) {
+  case ZYDIS_MNEMONIC_ADD:
+  case ZYDIS_MNEMONIC_SUB:
+  case ZYDIS_MNEMONIC_INC:
+  case ZYDIS_MNEMONIC_DEC:
+  case ZYDIS_MNEMONIC_XADD: break;
+  default: return false;
+  }
+  return (instruction.attributes & ZYDIS_ATTRIB_HAS_LOCK) && instruction.operand_count_visible >= 1 &&
+         operands[0].type == ZYDIS_OPERAND_TYPE_MEMORY && operands[0].mem.type == ZYDIS_MEMOP_TYPE_MEM &&
+         operands[0].size == 64;
+}
+
 }  // namespace
+
+std::optional<uint64_t> X64Arch::lockedAdd(const Engine& engine, std::span<const uint8_t> bytes, uint64_t pc) const {
+  ZydisDecodedInstruction instruction;
+  ZydisDecodedOperand operands[ZYDIS_MAX_OPERAND_COUNT];
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), bytes.data(), bytes.size(), &instruction, operands)) ||
+      !isLockedAdd(instruction, operands))
+    return std::nullopt;
+  const std::optional<uint64_t> address = sharedAddress(engine, instruction, operands[0], pc);
+  if (!address || *address % 8) return std::nullopt;
+  return address;
+}
+
+bool X64Arch::lockedAddUnobserved(std::span<const uint8_t> bytes, uint64_t pc, uint64_t sp,
+                                  const GuestRead& read) const {
+  ZydisDecodedInstruction instruction;
+  ZydisDecodedOperand operands[ZYDIS_MAX_OPERAND_COUNT];
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), bytes.data(), bytes.size(), &instruction, operands)) ||
+      !isLockedAdd(instruction, operands))
+    return false;
+  const x64::Results results =
+      x64::writtenResults(instruction, std::span<const ZydisDecodedOperand>(operands, instruction.operand_count));
+  return x64::resultsUnobserved(results, pc + instruction.length, sp, read);
+}
 
 std::optional<SplittableAccess> X64Arch::splittableAccess(const Engine& engine, std::span<const uint8_t> bytes,
                                                           uint64_t pc) const {
@@ -236,24 +297,9 @@ std::optional<SplittableAccess> X64Arch::splittableAccess(const Engine& engine, 
     const ZydisDecodedOperand& op = operands[i];
     if (op.type != ZYDIS_OPERAND_TYPE_MEMORY || op.mem.type != ZYDIS_MEMOP_TYPE_MEM) continue;
     if (!(op.actions & ZYDIS_OPERAND_ACTION_MASK_READ) || !(op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)) continue;
-    // fs:/gs: (the TEB) are per thread: nothing another thread could interleave with.
-    if (op.mem.segment == ZYDIS_REGISTER_FS || op.mem.segment == ZYDIS_REGISTER_GS) return std::nullopt;
-    uint64_t address = static_cast<uint64_t>(op.mem.disp.value);
-    if (op.mem.base == ZYDIS_REGISTER_RIP || op.mem.base == ZYDIS_REGISTER_EIP) {
-      address += pc + instruction.length;
-    } else if (op.mem.base != ZYDIS_REGISTER_NONE) {
-      const int base = unicornGpr(op.mem.base);
-      if (!base) return std::nullopt;
-      address += engine.reg(base);
-    }
-    if (op.mem.index != ZYDIS_REGISTER_NONE) {
-      const int index = unicornGpr(op.mem.index);
-      if (!index) return std::nullopt;  // vector-indexed (gather/scatter): not an RMW
-      address += engine.reg(index) * op.mem.scale;
-    }
-    if (instruction.address_width == 32) address &= 0xFFFFFFFFu;
-    if (op.size == 0 || op.size % 8) return std::nullopt;
-    return SplittableAccess{address, static_cast<uint32_t>(op.size / 8)};
+    const std::optional<uint64_t> address = sharedAddress(engine, instruction, op, pc);
+    if (!address || op.size == 0 || op.size % 8) return std::nullopt;
+    return SplittableAccess{*address, static_cast<uint32_t>(op.size / 8)};
   }
   return std::nullopt;
 }

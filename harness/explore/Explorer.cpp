@@ -375,6 +375,7 @@ ExploreResult explore(std::shared_ptr<const ScenarioInputs> inputs, const Explor
       return result;
     }
     (*session)->setCheckpoints(options.settings.checkpoints);
+    (*session)->setCommutingAdds(options.settings.atomicAddsCommute);
     sessions.push_back(std::move(session).value());
   }
   if (options.settings.strategy == StrategyKind::kExhaustive)

@@ -72,13 +72,22 @@ void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vecto
     for (uint64_t g = r.begin >> 3; g < (r.end + 7) >> 3; ++g) {
       consider(kRead, g, self);
       consider(kWritten, g, self);
+      consider(kAdded, g, self);
     }
   }
   for (uint64_t g : footprint.reads) {
     consider(kWritten, g, self);
+    consider(kAdded, g, self);
     consider(kStoredGranule, g, self);
   }
   for (uint64_t g : footprint.writes) {
+    consider(kWritten, g, self);
+    consider(kRead, g, self);
+    consider(kAdded, g, self);
+    consider(kStoredGranule, g, self);
+  }
+  // Adds commute with adds: only plain accesses and stores order them.
+  for (uint64_t g : footprint.adds) {
     consider(kWritten, g, self);
     consider(kRead, g, self);
     consider(kStoredGranule, g, self);
@@ -124,6 +133,7 @@ void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vecto
   }
   for (uint64_t g : footprint.reads) record(kRead, g, self, index);
   for (uint64_t g : footprint.writes) record(kWritten, g, self, index);
+  for (uint64_t g : footprint.adds) record(kAdded, g, self, index);
   if (footprint.global) record(kGlobal, 0, self, index);
   if (footprint.exited) record(kExited, 0, self, index);
   record(kAny, 0, self, index);

@@ -36,7 +36,18 @@ class HappensBefore {
   // What earlier transitions touched, by address: for each actor, its latest transition
   // that did. Exact (bytes for code, 8-byte granules for data, as Footprint compares
   // them), so the latest entry per actor is that actor's latest conflicting transition.
-  enum Table : uint8_t { kFetchedByte, kStoredByte, kStoredGranule, kRead, kWritten, kGlobal, kExited, kAny, kTables };
+  enum Table : uint8_t {
+    kFetchedByte,
+    kStoredByte,
+    kStoredGranule,
+    kRead,
+    kWritten,
+    kAdded,
+    kGlobal,
+    kExited,
+    kAny,
+    kTables
+  };
   using Latest = std::vector<int32_t>;  // by actor slot; -1: none
   struct Undo {
     Table table;

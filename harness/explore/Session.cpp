@@ -64,6 +64,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioI
   session->process_->reset();
   session->scheduler_ = std::make_unique<Scheduler>(m, *session->process_, m.snapshot(), std::move(setup));
   session->scheduler_->setMonitor(session->monitor_.get());
+  session->scheduler_->setCheckpoints(scenario.explore.checkpoints);
+  session->scheduler_->setCommutingAdds(scenario.explore.atomicAddsCommute);
   return session;
 }
 

@@ -19,8 +19,11 @@ class Session {
   ~Session();
 
   RunRecord run(DecisionSource& source, bool recordTrace = false);
-  // Runs may resume from checkpoints (Scheduler::setCheckpoints; on when created).
+  // Runs may resume from checkpoints (Scheduler::setCheckpoints; as the scenario says
+  // when created).
   void setCheckpoints(bool on) { scheduler_->setCheckpoints(on); }
+  // LOCK adds with dead results commute in footprints (Scheduler::setCommutingAdds).
+  void setCommutingAdds(bool on) { scheduler_->setCommutingAdds(on); }
   const Scheduler::CheckpointStats& checkpointStats() const { return scheduler_->checkpointStats(); }
   const ScenarioInputs& inputs() const { return *inputs_; }
   Machine& machine() { return *machine_; }

@@ -214,6 +214,7 @@ Result<Scenario> loadScenario(const std::string& path) {
   HPH_TRY_ASSIGN(reduction, explore.string("reduction"));
   HPH_TRY_ASSIGN(e.switchProbability, explore.number("switch_probability", 0, 1));
   HPH_TRY_ASSIGN(e.checkpoints, explore.boolean("checkpoints"));
+  HPH_TRY_ASSIGN(e.atomicAddsCommute, explore.boolean("atomic_adds_commute"));
   if (auto r = explore.rejectUnknown(); !r) return r.error();
   if (!strategy.empty()) {
     auto kind = parseStrategy(strategy);

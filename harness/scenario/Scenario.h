@@ -58,6 +58,9 @@ struct ExploreSettings {
   // exhaustive: resume runs from checkpoints instead of re-executing their prefix (the
   // same schedules and verdicts either way; off is the reference the tests compare with).
   bool checkpoints = true;
+  // exhaustive with dpor or sleep sets: LOCK adds to one word whose other results the
+  // thread never observes commute (the same verdicts; off is the reference).
+  bool atomicAddsCommute = true;
 
   // The schedules to run (random, pct) or the cap (exhaustive): the count given, else
   // the strategy's default.
