@@ -69,9 +69,7 @@ class Misplanned final : public DecisionSource {
   bool wantsFootprints() const override { return search_.wantsFootprints(); }
   void transitionDone(Footprint& f) override { search_.transitionDone(f); }
   std::span<const ActorId> plannedChoices() override { return search_.plannedChoices(); }
-  bool wantsCheckpoint(uint64_t index, uint32_t preemptions, bool currentEnabled) const override {
-    return search_.wantsCheckpoint(index, preemptions, currentEnabled);
-  }
+  uint64_t checkpointSpacing(uint64_t index) const override { return search_.checkpointSpacing(index); }
   bool active_ = false;
 
  private:

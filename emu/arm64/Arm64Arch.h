@@ -37,6 +37,7 @@ class Arm64Arch final : public Arch {
   std::optional<uint64_t> lockedAdd(const Engine&, std::span<const uint8_t>, uint64_t) const override {
     return std::nullopt;
   }
+  bool hasLockedAdds() const override { return false; }
   bool lockedAddUnobserved(std::span<const uint8_t>, uint64_t, uint64_t, const GuestRead&) const override {
     return false;
   }

@@ -205,6 +205,8 @@ class Arch {
   // adds are exclusive-access loops.
   virtual std::optional<uint64_t> lockedAdd(const Engine& engine, std::span<const uint8_t> bytes,
                                             uint64_t pc) const = 0;
+  // Whether any instruction can be one (the scheduler skips the question if not).
+  virtual bool hasLockedAdds() const = 0;
   // For such an add at `pc` (its bytes), the thread's stack pointer `sp`: does the thread
   // never observe the registers and flags it leaves (x64/ResultLiveness.h)? Reads guest
   // memory only through `read`, so the answer can be remembered with what it read.

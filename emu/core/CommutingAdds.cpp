@@ -22,7 +22,7 @@ bool CommutingAdds::stillHolds(const Machine& machine, const Answer& answer) con
 
 std::optional<uint64_t> CommutingAdds::at(const Machine& machine, uint64_t pc, uint32_t size) {
   const Arch& arch = machine.arch();
-  if (size > 16) return std::nullopt;
+  if (!arch.hasLockedAdds() || size > 16) return std::nullopt;
   std::array<uint8_t, 16> code{};
   if (!machine.readGuest(pc, std::span(code).first(size))) return std::nullopt;
   const std::span<const uint8_t> bytes = std::span(code).first(size);

@@ -94,10 +94,9 @@ class DecisionSource {
   // taken after those same choices instead of re-running them from the start. Empty:
   // every run starts from the start.
   virtual std::span<const ActorId> plannedChoices() { return {}; }
-  // Is a checkpoint before point `index` worth keeping, `preemptions` taken so far (and
-  // the running actor able to go on, or not)? Yes when a later run of this source may
-  // change the choice there or soon after.
-  virtual bool wantsCheckpoint(uint64_t index, uint32_t preemptions, bool currentEnabled) const { return false; }
+  // How many points past the latest checkpoint one before point `index` must be to be
+  // worth taking: a later run of this source will change a choice at or after it. 0: none.
+  virtual uint64_t checkpointSpacing(uint64_t index) const { return 0; }
 };
 
 struct Violation {

@@ -10,10 +10,7 @@
 namespace hph {
 namespace {
 
-// Decisions between two checkpoints of a run: resuming re-executes fewer than this many
-// to reach the point backtracked to, and a run of a thousand points keeps some thirty.
-constexpr uint64_t kCheckpointSpacing = 32;
-// Per Scheduler: each holds a copy of guest memory.
+// Per Scheduler: each holds the pages of guest memory a run changed.
 constexpr size_t kMaxCheckpoints = 64;
 
 }  // namespace
@@ -359,10 +356,10 @@ void Scheduler::setCheckpoints(bool on) {
 
 bool Scheduler::checkpointWanted() const {
   if (!checkpointing_ || checkpoints_.size() >= kMaxCheckpoints) return false;
-  const uint64_t last = checkpoints_.empty() ? 0 : checkpoints_.back().point;
-  if (run_.nextPoint < last + kCheckpointSpacing) return false;
-  return rmw_.idle() && stale_.idle() &&
-         run_.source->wantsCheckpoint(run_.nextPoint, run_.record.preemptions, enabled(run_.current));
+  const uint64_t spacing = run_.source->checkpointSpacing(run_.nextPoint);
+  if (spacing == 0) return false;
+  if (!checkpoints_.empty() && run_.nextPoint < checkpoints_.back().point + spacing) return false;
+  return rmw_.idle() && stale_.idle();
 }
 
 void Scheduler::takeCheckpoint(PointKind kind, uint64_t pc) {

@@ -32,6 +32,7 @@ class X64Arch final : public Arch {
                                                    uint64_t pc) const override;
   bool hasSplittableAccesses() const override { return true; }
   std::optional<uint64_t> lockedAdd(const Engine& engine, std::span<const uint8_t> bytes, uint64_t pc) const override;
+  bool hasLockedAdds() const override { return true; }
   bool lockedAddUnobserved(std::span<const uint8_t> bytes, uint64_t pc, uint64_t sp,
                            const GuestRead& read) const override;
   uint32_t countInstructions(std::span<const uint8_t> block) const override;

@@ -24,9 +24,7 @@ class DeadlineSource final : public DecisionSource {
   bool wantsFootprints() const override { return inner_.wantsFootprints(); }
   void transitionDone(Footprint& footprint) override { inner_.transitionDone(footprint); }
   std::span<const ActorId> plannedChoices() override { return inner_.plannedChoices(); }
-  bool wantsCheckpoint(uint64_t index, uint32_t preemptions, bool currentEnabled) const override {
-    return inner_.wantsCheckpoint(index, preemptions, currentEnabled);
-  }
+  uint64_t checkpointSpacing(uint64_t index) const override { return inner_.checkpointSpacing(index); }
 
   // The run was abandoned because time ran out: it is no schedule and no result.
   bool fired() const { return fired_; }

@@ -85,6 +85,25 @@ void DepthFirstSearch::transitionDone(Footprint& transition) {
         pendingSleep_.emplace_back(actor, fp);
 }
 
+bool DepthFirstSearch::hasUntried(const SearchNode& node) const {
+  for (ActorId a : node.enabled) {
+    if (a == node.chosen || node.explored(a) || node.asleep(a) || node.preemptionsBefore + node.cost(a) > bound_)
+      continue;
+    if (dpor_ && std::find(node.backtrack.begin(), node.backtrack.end(), a) == node.backtrack.end()) continue;
+    return true;
+  }
+  return false;
+}
+
+uint64_t DepthFirstSearch::checkpointSpacing(uint64_t index) const {
+  // The explorer branches off every node of the first run: keep a checkpoint now and then.
+  constexpr uint64_t kAlongThePrefix = 32;
+  if (index < fixed_) return kAlongThePrefix;
+  // A node with alternatives left is where later runs resume: exactly there.
+  if (index < replay_ && hasUntried(path_[index])) return 1;
+  return 0;
+}
+
 std::span<const ActorId> DepthFirstSearch::plannedChoices() {
   planned_.clear();
   for (size_t i = 0; i < replay_; ++i) planned_.push_back(path_[i].chosen);

@@ -57,12 +57,9 @@ class DepthFirstSearch final : public DecisionSource {
   void transitionDone(Footprint& footprint) override;
   // The path up to the node backtracked to is replayed as it is.
   std::span<const ActorId> plannedChoices() override;
-  // Along the path replayed (later runs, and later branches off the same first run,
-  // share it), wherever the preemption bound leaves a choice to change, and where a
-  // choice costs no preemption (the running actor cannot go on).
-  bool wantsCheckpoint(uint64_t index, uint32_t preemptions, bool currentEnabled) const override {
-    return index < replay_ || preemptions < bound_ || !currentEnabled;
-  }
+  // Along the fixed prefix, now and then (later branches off the same first run share
+  // it); on the replayed path, at every node a later run will backtrack to.
+  uint64_t checkpointSpacing(uint64_t index) const override;
 
   // Moves to the next run of the subtree; false when it is exhausted.
   bool backtrack();
@@ -84,6 +81,8 @@ class DepthFirstSearch final : public DecisionSource {
   ActorId actorAt(size_t node) const;
   const Footprint* footprintAt(size_t node) const;
   void tryAt(size_t node, ActorId actor);
+  // An alternative at this node that backtrack() would still take (other than `chosen`).
+  bool hasUntried(const SearchNode& node) const;
   // The latest node before i where i's actor ran a transition conflicting with `later`
   // while `actor` could have run instead, when `actor` could not run at i; else SIZE_MAX.
   size_t coEnabledBefore(size_t i, ActorId actor, const Footprint& later) const;
