@@ -65,36 +65,61 @@ const WalkCase kWalks[] = {
      {0x48, 0x01, 0xc8, 0xc3},                                        // add rax, rcx; ret
      caller({0x48, 0x8b, 0x04, 0xf3, 0x48, 0x83, 0xc4, 0x20, 0xc3}),  // mov rax, [rbx+rsi*8]; add rsp, 0x20; ret
      true},
-    {"returned_and_tested",
-     kXadd,
-     {0x48, 0x01, 0xc8, 0xc3},
-     {0x48, 0x85, 0xc0, 0x74, 0x00, 0xcc},
-     false},                                                                                       // test rax, rax; je
+    {"returned_and_tested", kXadd, {0x48, 0x01, 0xc8, 0xc3}, {0x48, 0x85, 0xc0, 0x74, 0x00, 0xcc}, false},  // test; je
     {"returned_and_stored", kXadd, {0x48, 0x01, 0xc8, 0xc3}, {0x48, 0x89, 0x03, 0xcc}, false},     // mov [rbx], rax
     {"returned_as_an_address", kXadd, {0x48, 0x01, 0xc8, 0xc3}, {0x48, 0x8b, 0x00, 0xcc}, false},  // mov rax, [rax]
     {"returned_and_pushed", kXadd, {0x48, 0x01, 0xc8, 0xc3}, {0x50, 0xcc}, false},                 // push rax
-    // Flags only: a conditional branch on them observes them; xor replaces them all.
+    // A call: the callee may read the argument and callee-saved registers, nothing else.
+    {"volatile_dead_at_a_call", kXadd, {0xe8, 0x00, 0x10, 0x00, 0x00}, {}, true},  // call (rax, flags dead)
+    {"argument_to_a_call", kXadd, {0x48, 0x89, 0xc1, 0xe8, 0x00, 0x10, 0x00, 0x00}, {}, false},  // mov rcx, rax; call
+    {"argument_to_a_shim",
+     kXadd,
+     {0x49, 0x89, 0xc1, 0xff, 0x15, 0x00, 0x10, 0x00, 0x00},
+     {},
+     false},  // mov r9, rax; call [rip+x]
+    {"callee_saved_at_a_call",
+     kXadd,
+     {0x48, 0x89, 0xc3, 0xe8, 0x00, 0x10, 0x00, 0x00},
+     {},
+     false},  // mov rbx, rax; call
+    // Flags only: a conditional branch on them observes them; sub replaces them all.
     {"flags_tested", kAdd, {0x74, 0x00, 0xc3}, caller({0xc3}), false},
-    {"flags_replaced", kAdd, {0x31, 0xc0, 0xc3}, {}, true},  // xor eax, eax
+    {"flags_replaced", kAdd, {0x29, 0xc0, 0xc3}, {}, true},            // sub eax, eax
+    {"xor_leaves_af_undefined", kAdd, {0x31, 0xc0, 0xc3}, {}, false},  // AF survives into the empty caller
     // Only CF survives inc; a later full flag write ends it (add rsp sets all).
     {"cf_survives_inc_until_add", kAdd, {0xc3}, caller({0x48, 0x83, 0xc4, 0x20, 0xc3}), true},
     {"cf_survives_inc_into_adc", kAdd, {0xc3}, caller({0x48, 0x11, 0xc0, 0xcc}), false},  // adc rax, rax
+    // A shift by cl may shift by 0 and change no flag; by 1 it sets them (AF stays).
+    {"shift_by_cl_keeps_flags", kAdd, {0x48, 0xd3, 0xe0, 0x74, 0x00, 0xc3}, {}, false},  // shl rax, cl; jz
+    {"shift_by_one_sets_them",
+     kAdd,
+     {0x48, 0xd1, 0xe0, 0x74, 0x00, 0xc3},
+     caller({0x48, 0x83, 0xc4, 0x20, 0xc3}),
+     true},
     // A conditional branch on clean flags: both ways must drop the value.
     {"both_branch_ways_overwrite",
      kXadd,
-     {0x48, 0x31, 0xd2, 0x74, 0x03, 0x31, 0xc0, 0xc3, 0x31, 0xc0, 0xc3},  // xor rdx, rdx; je +3; xor eax, eax; ret; ...
+     {0x48, 0x29, 0xd2, 0x74, 0x03, 0x29, 0xc0, 0xc3, 0x29, 0xc0, 0xc3},  // sub rdx, rdx; je +3; sub eax, eax; ret; ...
      {},
      true},
     {"one_branch_way_stores",
      kXadd,
-     {0x48, 0x31, 0xd2, 0x74, 0x03, 0x31, 0xc0, 0xc3, 0x48, 0x89, 0x03, 0xc3},  // ...; mov [rbx], rax; ret
+     {0x48, 0x29, 0xd2, 0x74, 0x03, 0x29, 0xc0, 0xc3, 0x48, 0x89, 0x03, 0xc3},  // ...; mov [rbx], rax; ret
      {},
      false},
-    {"indirect_jump", kXadd, {0xff, 0xe1}, {}, false},                                                   // jmp rcx
-    {"system_instruction", kXadd, {0x0f, 0x05}, {}, false},                                              // syscall
-    {"unknown_stack_depth", kXadd, {0xc9, 0xc3}, caller({}), false},                                     // leave; ret
-    {"partial_write_keeps_it", kXadd, {0x31, 0xd2, 0x88, 0xd0, 0xc3}, {0x48, 0x89, 0x03, 0xcc}, false},  // mov al, dl
-    {"full_write_drops_it", kXadd, {0x31, 0xd2, 0x89, 0xd0, 0xc3}, {0x48, 0x89, 0x03, 0xcc}, true},      // mov eax, edx
+    {"indirect_jump", kXadd, {0xff, 0xe1}, {}, false},                // jmp rcx
+    {"system_instruction", kXadd, {0x0f, 0x05}, {}, false},           // syscall
+    {"unknown_stack_depth", kXadd, {0xc9, 0xc3}, caller({}), false},  // leave; ret
+    // The stack: a return from below where the add ran, or after a store that may have
+    // replaced the return address, is not followed.
+    {"return_below_the_start", kXadd, {0x53, 0xc3}, caller({0x48, 0x83, 0xc4, 0x20, 0xc3}), false},  // push rbx; ret
+    {"return_after_a_store",
+     kXadd,
+     {0x48, 0x89, 0x4c, 0x24, 0x08, 0xc3},
+     caller({0x48, 0x83, 0xc4, 0x20, 0xc3}),
+     false},  // mov [rsp+8], rcx; ret
+    {"partial_write_keeps_it", kXadd, {0x29, 0xd2, 0x88, 0xd0, 0xc3}, {0x48, 0x89, 0x03, 0xcc}, false},  // mov al, dl
+    {"full_write_drops_it", kXadd, {0x29, 0xd2, 0x89, 0xd0, 0xc3}, {0x48, 0x89, 0x03, 0xcc}, true},      // mov eax, edx
 };
 
 class CommutingAddWalk : public ::testing::TestWithParam<WalkCase> {};
@@ -108,7 +133,22 @@ TEST_P(CommutingAddWalk, MatchesTheGoldenAnswer) {
   std::vector<uint8_t> returnAddress(8);
   std::memcpy(returnAddress.data(), &kCaller, 8);
   code.put(kRsp, returnAddress);
-  EXPECT_EQ(x64Arch().lockedAddUnobserved(c.add, kPc, kRsp, code.reader()), c.unobserved);
+  const CodeChanges nothingChanges = [](uint64_t, uint64_t) { return false; };
+  EXPECT_EQ(x64Arch().lockedAddUnobserved(c.add, kPc, kRsp, code.reader(), nothingChanges), c.unobserved);
+}
+
+// The caller's code is about to be patched: the thread may run other bytes there.
+TEST(CommutingAddWalk, CodeAPlanStepWillChangeIsObserved) {
+  const WalkCase& c = kWalks[0];
+  Code code;
+  code.put(kPc, c.add);
+  code.put(kPc + c.add.size(), c.after);
+  code.put(kCaller, c.caller);
+  std::vector<uint8_t> returnAddress(8);
+  std::memcpy(returnAddress.data(), &kCaller, 8);
+  code.put(kRsp, returnAddress);
+  const CodeChanges callerChanges = [](uint64_t begin, uint64_t end) { return begin < kCaller + 2 && kCaller < end; };
+  EXPECT_FALSE(x64Arch().lockedAddUnobserved(c.add, kPc, kRsp, code.reader(), callerChanges));
 }
 
 INSTANTIATE_TEST_SUITE_P(X64, CommutingAddWalk, ::testing::ValuesIn(kWalks),

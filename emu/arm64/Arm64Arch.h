@@ -38,7 +38,8 @@ class Arm64Arch final : public Arch {
     return std::nullopt;
   }
   bool hasLockedAdds() const override { return false; }
-  bool lockedAddUnobserved(std::span<const uint8_t>, uint64_t, uint64_t, const GuestRead&) const override {
+  bool lockedAddUnobserved(std::span<const uint8_t>, uint64_t, uint64_t, const GuestRead&,
+                           const CodeChanges&) const override {
     return false;
   }
   uint32_t countInstructions(std::span<const uint8_t> block) const override;

@@ -82,6 +82,8 @@ struct SplittableAccess {
 
 // Reads guest memory (code or a stack) for an analysis; false when it is not mapped.
 using GuestRead = std::function<bool(uint64_t address, std::span<uint8_t> out)>;
+// Will some plan step still store to code in [begin, end)?
+using CodeChanges = std::function<bool(uint64_t begin, uint64_t end)>;
 
 // The layout of an exception-directory (.pdata) entry, as the PE format defines it per
 // machine: what the loader reads a function's extent from.
@@ -208,10 +210,11 @@ class Arch {
   // Whether any instruction can be one (the scheduler skips the question if not).
   virtual bool hasLockedAdds() const = 0;
   // For such an add at `pc` (its bytes), the thread's stack pointer `sp`: does the thread
-  // never observe the registers and flags it leaves (x64/ResultLiveness.h)? Reads guest
-  // memory only through `read`, so the answer can be remembered with what it read.
-  virtual bool lockedAddUnobserved(std::span<const uint8_t> bytes, uint64_t pc, uint64_t sp,
-                                   const GuestRead& read) const = 0;
+  // never observe the registers and flags it leaves (x64/ResultLiveness.h), following
+  // only code no pending plan step changes (`willChange`)? Reads guest memory only
+  // through `read`, so the answer can be remembered with what it read.
+  virtual bool lockedAddUnobserved(std::span<const uint8_t> bytes, uint64_t pc, uint64_t sp, const GuestRead& read,
+                                   const CodeChanges& willChange) const = 0;
   // Number of instructions in a straight-line block (the budget counts these).
   virtual uint32_t countInstructions(std::span<const uint8_t> block) const = 0;
   // A guest interrupt/exception number from UC_HOOK_INTR, as words.

@@ -20,7 +20,8 @@ bool CommutingAdds::stillHolds(const Machine& machine, const Answer& answer) con
   });
 }
 
-std::optional<uint64_t> CommutingAdds::at(const Machine& machine, uint64_t pc, uint32_t size) {
+std::optional<uint64_t> CommutingAdds::at(const Machine& machine, uint64_t pc, uint32_t size, size_t planStep,
+                                          const CodeChanges& willChange) {
   const Arch& arch = machine.arch();
   if (!arch.hasLockedAdds() || size > 16) return std::nullopt;
   std::array<uint8_t, 16> code{};
@@ -38,8 +39,9 @@ std::optional<uint64_t> CommutingAdds::at(const Machine& machine, uint64_t pc, u
   const uint64_t sp = machine.engine().reg(arch.spRegister());
   std::vector<Answer>& answers = answers_[pc];
   for (const Answer& answer : answers)
-    if (answer.sp == sp && stillHolds(machine, answer)) return answer.unobserved ? address : std::nullopt;
-  Answer answer{.sp = sp};
+    if (answer.sp == sp && answer.planStep == planStep && stillHolds(machine, answer))
+      return answer.unobserved ? address : std::nullopt;
+  Answer answer{.sp = sp, .planStep = planStep};
   // The instruction's own bytes decide which results it leaves.
   answer.read.emplace_back(pc, std::vector<uint8_t>(bytes.begin(), bytes.end()));
   const GuestRead recording = [&](uint64_t at, std::span<uint8_t> out) {
@@ -47,7 +49,7 @@ std::optional<uint64_t> CommutingAdds::at(const Machine& machine, uint64_t pc, u
     answer.read.emplace_back(at, std::vector<uint8_t>(out.begin(), out.end()));
     return true;
   };
-  answer.unobserved = arch.lockedAddUnobserved(bytes, pc, sp, recording);
+  answer.unobserved = arch.lockedAddUnobserved(bytes, pc, sp, recording, willChange);
   const bool unobserved = answer.unobserved;
   if (answers.size() >= kAnswersPerInstruction) answers.erase(answers.begin());
   answers.push_back(std::move(answer));

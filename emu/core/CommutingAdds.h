@@ -19,7 +19,9 @@ class CommutingAdds {
  public:
   // The instruction at pc (`size` bytes), about to run on the engine's registers: the word
   // it adds to, when it is a LOCK add whose other results the thread never observes.
-  std::optional<uint64_t> at(const Machine& machine, uint64_t pc, uint32_t size);
+  // `planStep`: how far the plan is (what `willChange` answers depends on it).
+  std::optional<uint64_t> at(const Machine& machine, uint64_t pc, uint32_t size, size_t planStep,
+                             const CodeChanges& willChange);
 
  private:
   struct Known {
@@ -29,6 +31,7 @@ class CommutingAdds {
   };
   struct Answer {
     uint64_t sp = 0;
+    size_t planStep = 0;
     std::vector<std::pair<uint64_t, std::vector<uint8_t>>> read;  // what the walk read
     bool unobserved = false;
   };

@@ -267,7 +267,6 @@ void Machine::restore(const MemorySnapshot& base, const MemoryDelta& delta) {
   size_t next = 0;  // the next page of the delta
   for (size_t i = 0; i < regions.size(); ++i) {
     Region& region = *regions[i];
-    if (&region == callStack_ && !callStackUsed_) continue;  // as the last restore left it
     const uint8_t* saved = i < base.bytes.size() ? base.bytes[i].data() : nullptr;
     for (uint64_t offset = 0, p = 0; offset < region.size; offset += page, ++p) {
       uint8_t* now = region.bytes.get() + offset;
@@ -292,7 +291,6 @@ void Machine::restore(const MemorySnapshot& base, const MemoryDelta& delta) {
         std::memset(now, 0, page);
     }
   }
-  callStackUsed_ = false;
   instructionsRetired_ = delta.instructionsRetired;
   shimCalls_ = delta.shimCalls;
   lastError_ = delta.lastError;
@@ -334,7 +332,6 @@ Result<CallResult> Machine::call(uint64_t entry, std::span<const uint64_t> args,
   if (args.size() > kMaxCallArgs)
     return badInput(fmt::format("{} arguments given; at most {} are supported", args.size(), kMaxCallArgs));
   const CallFrame frame{entry, args, kStackBase + kStackBytes, kReturnSentinel};
-  callStackUsed_ = true;
   if (auto prepared = arch_.prepareCall(engine_, frame); !prepared) return prepared.error();
 
   const bool wasPrecise = preciseHook_ != 0;

@@ -196,8 +196,8 @@ class Machine {
   // the next.
   void restore(const MemorySnapshot& snapshot);
   // Memory now, against `base` (the snapshot runs start from); restore(base, delta) puts
-  // it back. The machine's own call stack is left out: only call() writes it, and every
-  // restore puts it back to base when call() ran since.
+  // it back. The machine's own call stack is left out: only call() writes it (after a
+  // run's threads finished), and restore puts it back to base.
   MemoryDelta delta(const MemorySnapshot& base) const;
   void restore(const MemorySnapshot& base, const MemoryDelta& delta);
 
@@ -290,7 +290,6 @@ class Machine {
   // in 2.0.1: 2.5 s, +1 GB resident). Without a bound the process grows ~9 KB a schedule.
   uint64_t forgottenPages_ = 0;
   Region* callStack_ = nullptr;        // call()'s stack
-  bool callStackUsed_ = true;          // since the last restore (true: not known to be the snapshot's)
   std::vector<AddressRange> tracked_;  // data ranges hooked
   std::optional<Error> renewalFailed_;
   uint64_t renewals_ = 0;

@@ -179,8 +179,17 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
   run_.transition.fetched.push_back({pc, pc + size});
   rmw_.arm(machine_, process_, run_.current, pc, size);
   // A commuting add is a transition of its own only when the next instruction stops it.
-  if (run_.wantFootprints && commuteAdds_ && machine_.watches(pc + size))
-    run_.commutingAdd = commutingAdds_.at(machine_, pc, size);
+  if (run_.wantFootprints && commuteAdds_ && machine_.watches(pc + size)) {
+    const size_t step = patcher_.state().nextStep;
+    const CodeChanges willChange = [&](uint64_t begin, uint64_t end) {
+      for (size_t i = step; i < setup_.plan.steps.size(); ++i)
+        if (const auto* store = std::get_if<StoreStep>(&setup_.plan.steps[i]);
+            store && store->address < end && begin < store->address + store->bytes.size())
+          return true;
+      return false;
+    };
+    run_.commutingAdd = commutingAdds_.at(machine_, pc, size, step, willChange);
+  }
   if (const auto stopFor = chooseFetchedVersion(pc)) return stopHere(*stopFor);
   return false;
 }
@@ -403,8 +412,10 @@ ActorId Scheduler::resume(const RunCheckpoint& checkpoint) {
   process_.resume(checkpoint.process);
   DecisionSource* source = run_.source;
   TraceRecorder trace = std::move(run_.trace);
+  const bool footprints = run_.wantFootprints;
   run_ = checkpoint.run;
   run_.source = source;
+  run_.wantFootprints = footprints;
   run_.trace = std::move(trace);
   patcher_.resume(checkpoint.patcher);
   stale_.resume(checkpoint.stale);

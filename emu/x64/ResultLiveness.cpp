@@ -12,7 +12,6 @@ namespace {
 // Bounds on one walk: beyond them the results count as observed.
 constexpr size_t kMaxInstructions = 512;
 constexpr size_t kMaxPaths = 32;
-constexpr size_t kMaxCallDepth = 4;
 constexpr uint32_t kStatusFlags = ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_PF | ZYDIS_CPUFLAG_AF | ZYDIS_CPUFLAG_ZF |
                                   ZYDIS_CPUFLAG_SF | ZYDIS_CPUFLAG_OF | ZYDIS_CPUFLAG_DF;
 
@@ -23,10 +22,62 @@ bool isFlagsOrIp(ZydisRegister reg) {
   return c == ZYDIS_REGCLASS_FLAGS || c == ZYDIS_REGCLASS_IP;
 }
 
-uint32_t flagsWritten(const ZydisDecodedInstruction& insn) {
+// Flags the instruction may change (a derived input taints them all).
+uint32_t flagsTouched(const ZydisDecodedInstruction& insn) {
   if (!insn.cpu_flags) return 0;
   const ZydisAccessedFlags& f = *insn.cpu_flags;
   return (f.modified | f.set_0 | f.set_1 | f.undefined) & kStatusFlags;
+}
+
+// Flags the instruction always replaces: not those it leaves "undefined" (an emulator may
+// keep them), and none for a shift or rotate whose count may be 0 (it changes no flag).
+uint32_t flagsReplaced(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops) {
+  if (!insn.cpu_flags) return 0;
+  switch (insn.mnemonic) {
+  case ZYDIS_MNEMONIC_SHL:
+  case ZYDIS_MNEMONIC_SHR:
+  case ZYDIS_MNEMONIC_SAR:
+  case ZYDIS_MNEMONIC_ROL:
+  case ZYDIS_MNEMONIC_ROR:
+  case ZYDIS_MNEMONIC_RCL:
+  case ZYDIS_MNEMONIC_RCR:
+  case ZYDIS_MNEMONIC_SHLD:
+  case ZYDIS_MNEMONIC_SHRD: {
+    const ZydisDecodedOperand& count = ops[insn.operand_count_visible - 1];
+    if (count.type != ZYDIS_OPERAND_TYPE_IMMEDIATE || (count.imm.value.u & 0x3f) == 0) return 0;
+    break;
+  }
+  default: break;
+  }
+  const ZydisAccessedFlags& f = *insn.cpu_flags;
+  return (f.modified | f.set_0 | f.set_1) & ~f.undefined & kStatusFlags;
+}
+
+// What a callee may read under the Win64 calling convention: the argument registers and
+// the callee-saved ones (it preserves those, and the checkers compare them at a patched
+// entry, C6). Everything else is volatile: dead at a call.
+bool calleeMayRead(ZydisRegister container) {
+  switch (container) {
+  case ZYDIS_REGISTER_RCX:
+  case ZYDIS_REGISTER_RDX:
+  case ZYDIS_REGISTER_R8:
+  case ZYDIS_REGISTER_R9:
+  case ZYDIS_REGISTER_RBX:
+  case ZYDIS_REGISTER_RBP:
+  case ZYDIS_REGISTER_RSI:
+  case ZYDIS_REGISTER_RDI:
+  case ZYDIS_REGISTER_R12:
+  case ZYDIS_REGISTER_R13:
+  case ZYDIS_REGISTER_R14:
+  case ZYDIS_REGISTER_R15:
+  case ZYDIS_REGISTER_RSP: return true;
+  default: break;
+  }
+  if (container >= ZYDIS_REGISTER_ZMM0 && container <= ZYDIS_REGISTER_ZMM3) return true;
+  if (container >= ZYDIS_REGISTER_ZMM6 && container <= ZYDIS_REGISTER_ZMM15) return true;
+  // Other classes (x87, mask, segment...) are not modelled: assume the callee reads them.
+  const ZydisRegisterClass c = ZydisRegisterGetClass(container);
+  return c != ZYDIS_REGCLASS_GPR64 && c != ZYDIS_REGCLASS_ZMM;
 }
 
 // One path of the walk: where it is, what still holds derived values, and the stack.
@@ -34,9 +85,8 @@ struct Path {
   uint64_t pc = 0;
   std::vector<ZydisRegister> tainted;  // containers, sorted
   uint32_t flags = 0;
-  int64_t rspDelta = 0;  // rsp now minus rsp at the start
-  std::vector<std::pair<uint64_t, int64_t>>
-      returns;  // calls the walk entered: (return address, rspDelta after the push)
+  int64_t rspDelta = 0;      // rsp now minus rsp at the start
+  bool wroteMemory = false;  // the stack above may no longer hold what it held
 
   bool done() const { return tainted.empty() && flags == 0; }
   bool has(ZydisRegister reg) const { return std::binary_search(tainted.begin(), tainted.end(), container(reg)); }
@@ -47,7 +97,7 @@ struct Path {
     if (derived && !present) tainted.insert(it, c);
     if (!derived && present) tainted.erase(it);
   }
-  auto key() const { return std::tie(pc, tainted, flags, rspDelta, returns); }
+  auto key() const { return std::tie(pc, tainted, flags, rspDelta, wroteMemory); }
 };
 
 // A write that replaces the whole container (32-bit writes zero the upper half).
@@ -59,7 +109,7 @@ bool replacesContainer(ZydisRegister reg) {
 enum class Step { kOn, kDone, kObserved };
 
 // Advances `path` over one instruction; successors beyond the first go to `forks`.
-Step step(Path& path, uint64_t rsp, const GuestRead& read, std::vector<Path>& forks) {
+Step step(Path& path, uint64_t rsp, const GuestRead& read, const CodeChanges& willChange, std::vector<Path>& forks) {
   std::array<uint8_t, ZYDIS_MAX_INSTRUCTION_LENGTH> bytes{};
   size_t available = bytes.size();
   while (available > 0 && !read(path.pc, std::span(bytes.data(), available))) --available;
@@ -68,6 +118,8 @@ Step step(Path& path, uint64_t rsp, const GuestRead& read, std::vector<Path>& fo
   if (available == 0 || !ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), bytes.data(), available, &insn, ops)))
     return Step::kObserved;
   const std::span<const ZydisDecodedOperand> operands(ops, insn.operand_count);
+  // Code a plan step will still store to: the thread may run other bytes there later.
+  if (willChange(path.pc, path.pc + insn.length)) return Step::kObserved;
   switch (insn.meta.category) {
   case ZYDIS_CATEGORY_SYSTEM:
   case ZYDIS_CATEGORY_SYSCALL:
@@ -102,18 +154,10 @@ Step step(Path& path, uint64_t rsp, const GuestRead& read, std::vector<Path>& fo
            container(op.reg.value) == ZYDIS_REGISTER_RSP;
   });
   const uint64_t next = path.pc + insn.length;
-  // A direct target, or one read from a rip-relative slot (`jmp [rip+x]`: the hotpatch
-  // area's address table, import thunks); the slot is read now, as the walk reads code.
+  if (writesMemory) path.wroteMemory = true;
   auto relativeTarget = [&](uint64_t* target) {
-    if (insn.operand_count_visible == 0) return false;
-    const ZydisDecodedOperand& op = ops[0];
-    if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
-      return op.imm.is_relative && ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &op, path.pc, target));
-    uint64_t slot = 0;
-    return op.type == ZYDIS_OPERAND_TYPE_MEMORY && op.mem.base == ZYDIS_REGISTER_RIP &&
-           op.mem.index == ZYDIS_REGISTER_NONE && op.size == 64 &&
-           ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &op, path.pc, &slot)) &&
-           read(slot, std::span(reinterpret_cast<uint8_t*>(target), 8));
+    return insn.operand_count_visible > 0 && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ops[0].imm.is_relative &&
+           ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[0], path.pc, target));
   };
 
   // Taint moves with the data: written registers hold derived values when any input was.
@@ -126,8 +170,7 @@ Step step(Path& path, uint64_t rsp, const GuestRead& read, std::vector<Path>& fo
     else if (replacesContainer(r) && !(op.actions & ZYDIS_OPERAND_ACTION_CONDWRITE))
       path.set(r, false);
   }
-  const uint32_t written = flagsWritten(insn);
-  path.flags = derivedInput ? (path.flags | written) : (path.flags & ~written);
+  path.flags = derivedInput ? (path.flags | flagsTouched(insn)) : (path.flags & ~flagsReplaced(insn, ops));
 
   switch (insn.meta.category) {
   case ZYDIS_CATEGORY_COND_BR: {
@@ -145,29 +188,24 @@ Step step(Path& path, uint64_t rsp, const GuestRead& read, std::vector<Path>& fo
     path.pc = target;
     return Step::kOn;
   }
-  case ZYDIS_CATEGORY_CALL: {
-    uint64_t target = 0;
-    if (!relativeTarget(&target) || path.returns.size() >= kMaxCallDepth) return Step::kObserved;
-    path.rspDelta -= 8;
-    path.returns.emplace_back(next, path.rspDelta);
-    path.pc = target;
-    return Step::kOn;
-  }
+  case ZYDIS_CATEGORY_CALL:
+    // Not followed: what runs there may change (a patch), and a host shim stub is not
+    // what runs at all. The calling convention says what the callee may read.
+    for (ZydisRegister r : path.tainted)
+      if (calleeMayRead(r)) return Step::kObserved;
+    return Step::kDone;
   case ZYDIS_CATEGORY_RET: {
     const int64_t popped = 8 + (insn.operand_count_visible > 0 && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE
                                     ? static_cast<int64_t>(ops[0].imm.value.u)
                                     : 0);
-    if (!path.returns.empty()) {
-      if (path.returns.back().second != path.rspDelta) return Step::kObserved;
-      path.pc = path.returns.back().first;
-      path.returns.pop_back();
-    } else {
-      // Out of the function the walk began in: its caller's return address is on the stack.
-      uint64_t target = 0;
-      if (!read(rsp + static_cast<uint64_t>(path.rspDelta), std::span(reinterpret_cast<uint8_t*>(&target), 8)))
-        return Step::kObserved;
-      path.pc = target;
-    }
+    // Out to the caller, through the return address on the stack: only from where the add
+    // ran or above, and only while nothing the walk followed wrote memory (it could have
+    // been that slot).
+    if (path.rspDelta < 0 || path.wroteMemory) return Step::kObserved;
+    uint64_t target = 0;
+    if (!read(rsp + static_cast<uint64_t>(path.rspDelta), std::span(reinterpret_cast<uint8_t*>(&target), 8)))
+      return Step::kObserved;
+    path.pc = target;
     path.rspDelta += popped;
     return path.done() ? Step::kDone : Step::kOn;
   }
@@ -199,11 +237,12 @@ Results writtenResults(const ZydisDecodedInstruction& instruction, std::span<con
     if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && (op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
         !isFlagsOrIp(op.reg.value) && container(op.reg.value) != ZYDIS_REGISTER_RSP)
       out.registers.push_back(op.reg.value);
-  out.flags = flagsWritten(instruction);
+  out.flags = flagsTouched(instruction);
   return out;
 }
 
-bool resultsUnobserved(const Results& results, uint64_t next, uint64_t rsp, const GuestRead& read) {
+bool resultsUnobserved(const Results& results, uint64_t next, uint64_t rsp, const GuestRead& read,
+                       const CodeChanges& willChange) {
   Path first;
   first.pc = next;
   for (ZydisRegister r : results.registers) first.set(r, true);
@@ -221,7 +260,7 @@ bool resultsUnobserved(const Results& results, uint64_t next, uint64_t rsp, cons
       seenPaths.push_back(path);
       if (++instructions > kMaxInstructions) return false;
       std::vector<Path> forks;
-      const Step s = step(path, rsp, read, forks);
+      const Step s = step(path, rsp, read, willChange, forks);
       if (s == Step::kObserved) return false;
       for (Path& fork : forks) {
         if (++paths > kMaxPaths) return false;

@@ -266,8 +266,8 @@ std::optional<uint64_t> X64Arch::lockedAdd(const Engine& engine, std::span<const
   return address;
 }
 
-bool X64Arch::lockedAddUnobserved(std::span<const uint8_t> bytes, uint64_t pc, uint64_t sp,
-                                  const GuestRead& read) const {
+bool X64Arch::lockedAddUnobserved(std::span<const uint8_t> bytes, uint64_t pc, uint64_t sp, const GuestRead& read,
+                                  const CodeChanges& willChange) const {
   ZydisDecodedInstruction instruction;
   ZydisDecodedOperand operands[ZYDIS_MAX_OPERAND_COUNT];
   if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), bytes.data(), bytes.size(), &instruction, operands)) ||
@@ -275,7 +275,7 @@ bool X64Arch::lockedAddUnobserved(std::span<const uint8_t> bytes, uint64_t pc, u
     return false;
   const x64::Results results =
       x64::writtenResults(instruction, std::span<const ZydisDecodedOperand>(operands, instruction.operand_count));
-  return x64::resultsUnobserved(results, pc + instruction.length, sp, read);
+  return x64::resultsUnobserved(results, pc + instruction.length, sp, read, willChange);
 }
 
 std::optional<SplittableAccess> X64Arch::splittableAccess(const Engine& engine, std::span<const uint8_t> bytes,

@@ -33,8 +33,8 @@ class X64Arch final : public Arch {
   bool hasSplittableAccesses() const override { return true; }
   std::optional<uint64_t> lockedAdd(const Engine& engine, std::span<const uint8_t> bytes, uint64_t pc) const override;
   bool hasLockedAdds() const override { return true; }
-  bool lockedAddUnobserved(std::span<const uint8_t> bytes, uint64_t pc, uint64_t sp,
-                           const GuestRead& read) const override;
+  bool lockedAddUnobserved(std::span<const uint8_t> bytes, uint64_t pc, uint64_t sp, const GuestRead& read,
+                           const CodeChanges& willChange) const override;
   uint32_t countInstructions(std::span<const uint8_t> block) const override;
   std::string describeInterrupt(uint32_t number) const override;
   bool isPadding(std::span<const uint8_t> bytes) const override;
