@@ -124,8 +124,8 @@ const WalkCase kWalks[] = {
 
 class CommutingAddWalk : public ::testing::TestWithParam<WalkCase> {};
 
-TEST_P(CommutingAddWalk, MatchesTheGoldenAnswer) {
-  const WalkCase& c = GetParam();
+// The case's code in memory, with kCaller as the return address at kRsp.
+Code codeOf(const WalkCase& c) {
   Code code;
   code.put(kPc, c.add);
   code.put(kPc + c.add.size(), c.after);
@@ -133,6 +133,12 @@ TEST_P(CommutingAddWalk, MatchesTheGoldenAnswer) {
   std::vector<uint8_t> returnAddress(8);
   std::memcpy(returnAddress.data(), &kCaller, 8);
   code.put(kRsp, returnAddress);
+  return code;
+}
+
+TEST_P(CommutingAddWalk, MatchesTheGoldenAnswer) {
+  const WalkCase& c = GetParam();
+  const Code code = codeOf(c);
   const CodeChanges nothingChanges = [](uint64_t, uint64_t) { return false; };
   EXPECT_EQ(x64Arch().lockedAddUnobserved(c.add, kPc, kRsp, code.reader(), nothingChanges), c.unobserved);
 }
@@ -140,13 +146,8 @@ TEST_P(CommutingAddWalk, MatchesTheGoldenAnswer) {
 // The caller's code is about to be patched: the thread may run other bytes there.
 TEST(CommutingAddWalk, CodeAPlanStepWillChangeIsObserved) {
   const WalkCase& c = kWalks[0];
-  Code code;
-  code.put(kPc, c.add);
-  code.put(kPc + c.add.size(), c.after);
-  code.put(kCaller, c.caller);
-  std::vector<uint8_t> returnAddress(8);
-  std::memcpy(returnAddress.data(), &kCaller, 8);
-  code.put(kRsp, returnAddress);
+  ASSERT_TRUE(c.unobserved);  // with nothing changing
+  const Code code = codeOf(c);
   const CodeChanges callerChanges = [](uint64_t begin, uint64_t end) { return begin < kCaller + 2 && kCaller < end; };
   EXPECT_FALSE(x64Arch().lockedAddUnobserved(c.add, kPc, kRsp, code.reader(), callerChanges));
 }
