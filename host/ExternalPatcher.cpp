@@ -315,13 +315,7 @@ bool ExternalPatcher::apply(const Plan& plan, HostResult& result, std::string& e
         // As the emulator's plan and the in-process patcher: everyone runs on, and the
         // plan tries again from the suspend-all, then gives up (refused).
         continueAll();
-        const auto from = retries.retryFrom(plan, i, *blocker, result);
-        if (!from) {
-          error = result.gaveUp;
-          return false;
-        }
-        std::this_thread::sleep_for(MoveRetries::kPause);
-        i = *from - 1;  // the loop's ++i lands on the suspend-all; unsigned wrap is defined
+        if (!retries.goBack(plan, i, *blocker, result, error)) return false;
         continue;
       }
       for (const Tracee& t : tracees_) {

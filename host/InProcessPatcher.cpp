@@ -107,13 +107,7 @@ bool InProcessPatcher::apply(const Plan& plan, HostResult& result, std::string& 
         // suspend-all, a bounded number of times, then give up (a refusal, not a fault).
         threads_.resumeAll();
         suspended = false;
-        const auto from = retries.retryFrom(plan, i, *blocker, result);
-        if (!from) {
-          error = result.gaveUp;
-          return false;
-        }
-        std::this_thread::sleep_for(MoveRetries::kPause);
-        i = *from - 1;  // the loop's ++i lands on the suspend-all; unsigned wrap is defined
+        if (!retries.goBack(plan, i, *blocker, result, error)) return false;
         continue;
       }
       ok = movePcs(*m, error);

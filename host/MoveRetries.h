@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <variant>
 
 #include "host/HostJob.h"
@@ -22,19 +23,24 @@ class MoveRetries {
   // Between two tries: long enough for a thread to return out of a short callee.
   static constexpr auto kPause = std::chrono::microseconds(200);
 
-  // Step `index` (a MovePcStep) was blocked by `blocker`. The index of the suspend-all to
-  // go on from, or nullopt once its retries are spent (result.gaveUp then says why).
-  std::optional<size_t> retryFrom(const Plan& plan, size_t index, const std::string& blocker, HostResult& result) {
+  // Step `index` (a MovePcStep) was blocked by `blocker`, and every thread runs on again.
+  // After a pause, `index` is set so that a plan loop's ++index lands on the suspend-all
+  // before the step (unsigned wrap is defined); false once its retries are spent
+  // (result.gaveUp and `error` then say why).
+  bool goBack(const Plan& plan, size_t& index, const std::string& blocker, HostResult& result, std::string& error) {
     const auto& step = std::get<MovePcStep>(plan.steps[index]);
     ++result.moveRetries;
     if (++taken_[index] > step.retries) {
       result.gaveUp = "stop-the-world at " + hexAddress(step.from) + " gave up after " + std::to_string(step.retries) +
                       " retries: " + blocker;
-      return std::nullopt;
+      error = result.gaveUp;
+      return false;
     }
     size_t suspend = index;
     while (suspend > 0 && !std::holds_alternative<SuspendAllStep>(plan.steps[suspend - 1])) --suspend;
-    return suspend == 0 ? 0 : suspend - 1;
+    std::this_thread::sleep_for(kPause);
+    index = (suspend == 0 ? 0 : suspend - 1) - 1;
+    return true;
   }
 
  private:

@@ -28,13 +28,15 @@ std::optional<uint64_t> CommutingAdds::at(const Machine& machine, uint64_t pc, u
   if (!machine.readGuest(pc, std::span(code).first(size))) return std::nullopt;
   const std::span<const uint8_t> bytes = std::span(code).first(size);
   Known& known = known_[pc];
+  std::optional<uint64_t> address;
   if (known.size != size || known.bytes != code) {
     known.bytes = code;
     known.size = size;
-    known.lockedAdd = arch.lockedAdd(machine.engine(), bytes, pc).has_value();
+    address = arch.lockedAdd(machine.engine(), bytes, pc);
+    known.lockedAdd = address.has_value();
+  } else if (known.lockedAdd) {
+    address = arch.lockedAdd(machine.engine(), bytes, pc);  // its registers may point elsewhere now
   }
-  if (!known.lockedAdd) return std::nullopt;
-  const std::optional<uint64_t> address = arch.lockedAdd(machine.engine(), bytes, pc);
   if (!address) return std::nullopt;
   const uint64_t sp = machine.engine().reg(arch.spRegister());
   std::vector<Answer>& answers = answers_[pc];
