@@ -308,7 +308,7 @@ TEST(CheckCli, MaxTimeIsInconclusiveNotAPass) {
 // The exhaustive search's schedule cap is a cut, like time.
 TEST(CheckCli, AScheduleCapIsInconclusive) {
   const CommandResult r =
-      runHph({"check", scenario("atomic.arm64.toml"), "--strategy", "exhaustive", "--schedules", "3"});
+      runHph({"check", scenario("patch-b-direct.arm64.toml"), "--strategy", "exhaustive", "--schedules", "3"});
   EXPECT_EQ(r.exitCode, kExitInconclusive) << r.out;
   EXPECT_NE(r.out.find("stopped at the cap of 3 schedules"), std::string::npos) << r.out;
 }

@@ -1,5 +1,5 @@
-// Which LOCK adds commute: the instruction (Arch::lockedAdd) and whether the thread ever
-// observes the registers and flags it leaves (Arch::lockedAddUnobserved, the liveness walk
+// Which x64 LOCK adds commute: the instruction (Arch::atomicAdd) and whether the thread ever
+// observes the registers and flags it leaves (Arch::atomicAddUnobserved, the liveness walk
 // of x64/ResultLiveness.h), as golden cases over hand-assembled code: the add at kPc, its
 // function's code after it, and a caller the walk returns into through the stack.
 #include <gtest/gtest.h>
@@ -140,7 +140,7 @@ TEST_P(CommutingAddWalk, MatchesTheGoldenAnswer) {
   const WalkCase& c = GetParam();
   const Code code = codeOf(c);
   const CodeChanges nothingChanges = [](uint64_t, uint64_t) { return false; };
-  EXPECT_EQ(x64Arch().lockedAddUnobserved(c.add, kPc, kRsp, code.reader(), nothingChanges), c.unobserved);
+  EXPECT_EQ(x64Arch().atomicAddUnobserved(c.add, kPc, {.sp = kRsp}, code.reader(), nothingChanges), c.unobserved);
 }
 
 // The caller's code is about to be patched: the thread may run other bytes there.
@@ -149,7 +149,7 @@ TEST(CommutingAddWalk, CodeAPlanStepWillChangeIsObserved) {
   ASSERT_TRUE(c.unobserved);  // with nothing changing
   const Code code = codeOf(c);
   const CodeChanges callerChanges = [](uint64_t begin, uint64_t end) { return begin < kCaller + 2 && kCaller < end; };
-  EXPECT_FALSE(x64Arch().lockedAddUnobserved(c.add, kPc, kRsp, code.reader(), callerChanges));
+  EXPECT_FALSE(x64Arch().atomicAddUnobserved(c.add, kPc, {.sp = kRsp}, code.reader(), callerChanges));
 }
 
 INSTANTIATE_TEST_SUITE_P(X64, CommutingAddWalk, ::testing::ValuesIn(kWalks),
@@ -183,23 +183,20 @@ TEST_P(CommutingAddInstruction, MatchesTheGoldenAnswer) {
   const Engine& engine = (*machine)->engine();
   engine.setReg(UC_X86_REG_RBX, kRbx);
   engine.setReg(UC_X86_REG_RSI, 0);
-  EXPECT_EQ(x64Arch().lockedAdd(engine, c.bytes, kPc), c.address);
+  const std::optional<AtomicAdd> add = x64Arch().atomicAdd(engine, c.bytes, kPc);
+  EXPECT_EQ(add ? std::optional(add->address) : std::nullopt, c.address);
+  // The add is that one instruction.
+  if (add) {
+    EXPECT_EQ(add->end - add->begin, c.bytes.size());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(X64, CommutingAddInstruction, ::testing::ValuesIn(kAdds),
                          [](const auto& info) { return std::string(info.param.name); });
 
-// Arm64's atomic adds are exclusive-access loops: nothing commutes there.
-TEST(CommutingAddInstruction, Arm64HasNone) {
-  auto machine = Machine::create(arm64Arch());
-  ASSERT_TRUE(machine.ok());
-  const std::vector<uint8_t> ldaddal = {0x41, 0x00, 0xe0, 0xf8};
-  EXPECT_FALSE(arm64Arch().lockedAdd((*machine)->engine(), ldaddal, 0x1000).has_value());
-}
-
 // Exploration with adds commuting and without: the same verdict (for a violation, the same
-// property) on the bundled x64 scenarios whose threads use LOCK adds, never more schedules,
-// and for the counter workloads far fewer.
+// property) on the bundled scenarios whose threads use atomic adds (x64 LOCK adds, Arm64
+// exclusive loops), never more schedules, and for the counter workloads far fewer.
 struct ExploreCase {
   const char* scenario;
   const char* entry;              // nullptr: the scenario's own
@@ -225,7 +222,9 @@ TEST_P(CommutingAddsExplore, SameVerdictInFewerSchedules) {
   const ExploreResult off = exploreWith(inputs, false), on = exploreWith(inputs, true);
   ASSERT_FALSE(off.error || on.error);
   ASSERT_EQ(off.counterexample.has_value(), on.counterexample.has_value());
-  if (off.counterexample) EXPECT_EQ(off.counterexample->violation->property, on.counterexample->violation->property);
+  if (off.counterexample) {
+    EXPECT_EQ(off.counterexample->violation->property, on.counterexample->violation->property);
+  }
   EXPECT_EQ(off.exhausted, on.exhausted);
   EXPECT_LE(static_cast<double>(on.schedules), c.atMostShareOfSchedules * static_cast<double>(off.schedules))
       << on.schedules << " with, " << off.schedules << " without";
@@ -244,7 +243,16 @@ INSTANTIATE_TEST_SUITE_P(Corpus, CommutingAddsExplore,
                                            ExploreCase{"canary-no-move-pc.x64.toml", nullptr, 1.0},
                                            ExploreCase{"atomic.x64.toml", nullptr, 1.0},
                                            ExploreCase{"rmw-locked.x64.toml", nullptr, 1.0},
-                                           ExploreCase{"threads.x64.toml", nullptr, 1.0}));
+                                           ExploreCase{"threads.x64.toml", nullptr, 1.0},
+                                           ExploreCase{"patch-b-direct.arm64.toml", nullptr, 0.5},
+                                           ExploreCase{"patch-stop-the-world.arm64.toml", nullptr, 1.0},
+                                           ExploreCase{"patch-veneer.arm64.toml", nullptr, 1.0},
+                                           ExploreCase{"patch-literal-swap.arm64.toml", nullptr, 1.0},
+                                           ExploreCase{"patch-series.arm64.toml", nullptr, 1.0},
+                                           ExploreCase{"canary-b-direct-non-cmodx.arm64.toml", nullptr, 1.0},
+                                           ExploreCase{"canary-stale-veneer.arm64.toml", nullptr, 1.0},
+                                           ExploreCase{"canary-branch-before-veneer.arm64.toml", nullptr, 1.0},
+                                           ExploreCase{"atomic.arm64.toml", nullptr, 1.0}));
 
 }  // namespace
 }  // namespace hph::test

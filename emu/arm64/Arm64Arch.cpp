@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "emu/arm64/Cmodx.h"
+#include "emu/arm64/ExclusiveAdd.h"
+#include "emu/arm64/ResultLiveness.h"
 
 namespace hph {
 namespace {
@@ -198,6 +200,27 @@ DecodedInstruction Arm64Arch::decode(std::span<const uint8_t> bytes, uint64_t ad
   }
   describeFlow(word, address, out);
   return out;
+}
+
+std::optional<AtomicAdd> Arm64Arch::atomicAdd(const Engine& engine, std::span<const uint8_t> code, uint64_t pc) const {
+  const std::optional<arm64::ExclusiveAdd> loop = arm64::exclusiveAddAt(code, pc);
+  if (!loop) return std::nullopt;
+  // Unicorn numbers x29, x30 and SP apart from x0-x28.
+  const int base = loop->base <= 28   ? xRegister(loop->base)
+                   : loop->base == 29 ? UC_ARM64_REG_X29
+                   : loop->base == 30 ? UC_ARM64_REG_X30
+                                      : UC_ARM64_REG_SP;
+  const uint64_t address = engine.reg(base);
+  if (address % 8) return std::nullopt;
+  return AtomicAdd{.address = address, .begin = pc, .end = pc + arm64::kExclusiveAddBytes};
+}
+
+bool Arm64Arch::atomicAddUnobserved(std::span<const uint8_t> code, uint64_t pc, const WalkRegisters& at,
+                                    const GuestRead& read, const CodeChanges& willChange) const {
+  const std::optional<arm64::ExclusiveAdd> loop = arm64::exclusiveAddAt(code, pc);
+  if (!loop) return false;
+  return arm64::resultsUnobserved({.registers = loop->results}, pc + arm64::kExclusiveAddBytes, at.link, read,
+                                  willChange);
 }
 
 uint32_t Arm64Arch::countInstructions(std::span<const uint8_t> block) const {

@@ -1,4 +1,4 @@
-// Arm64 backend: AAPCS64, Capstone decoding, the CMODX entry rule.
+// Arm64 backend: AAPCS64, Capstone decoding, the CMODX entry rule, exclusive-loop adds.
 #pragma once
 
 #include "emu/core/Arch.h"
@@ -34,14 +34,10 @@ class Arm64Arch final : public Arch {
     return std::nullopt;
   }
   bool hasSplittableAccesses() const override { return false; }
-  std::optional<uint64_t> lockedAdd(const Engine&, std::span<const uint8_t>, uint64_t) const override {
-    return std::nullopt;
-  }
-  bool hasLockedAdds() const override { return false; }
-  bool lockedAddUnobserved(std::span<const uint8_t>, uint64_t, uint64_t, const GuestRead&,
-                           const CodeChanges&) const override {
-    return false;
-  }
+  std::optional<AtomicAdd> atomicAdd(const Engine& engine, std::span<const uint8_t> code, uint64_t pc) const override;
+  bool hasAtomicAdds() const override { return true; }
+  bool atomicAddUnobserved(std::span<const uint8_t> code, uint64_t pc, const WalkRegisters& at, const GuestRead& read,
+                           const CodeChanges& willChange) const override;
   uint32_t countInstructions(std::span<const uint8_t> block) const override;
   std::string describeInterrupt(uint32_t number) const override;
   bool isPadding(std::span<const uint8_t> bytes) const override;

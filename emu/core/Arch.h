@@ -85,6 +85,27 @@ using GuestRead = std::function<bool(uint64_t address, std::span<uint8_t> out)>;
 // Will some plan step still store to code in [begin, end)?
 using CodeChanges = std::function<bool(uint64_t begin, uint64_t end)>;
 
+// An atomic add to a naturally aligned 8-byte word: x64 one LOCK add, sub, inc, dec or
+// xadd; Arm64 an exclusive loop (arm64/ExclusiveAdd.h), which the scheduler runs as one
+// transition. Two leave the word the same in either order.
+struct AtomicAdd {
+  uint64_t address = 0;  // the word
+  uint64_t begin = 0;    // its first instruction
+  uint64_t end = 0;      // the instruction after it (after the loop)
+  bool covers(uint64_t pc) const { return pc >= begin && pc < end; }
+};
+// The most code an atomic add spans (Arm64's four-instruction loop; x64's longest
+// instruction is 15 bytes).
+inline constexpr size_t kAtomicAddBytes = 16;
+
+// The registers a result-liveness walk starts from: the stack pointer (x64 reads return
+// addresses there) and the link register (Arm64 returns through it; 0 where calls push).
+struct WalkRegisters {
+  uint64_t sp = 0;
+  uint64_t link = 0;
+  bool operator==(const WalkRegisters&) const = default;
+};
+
 // The layout of an exception-directory (.pdata) entry, as the PE format defines it per
 // machine: what the loader reads a function's extent from.
 enum class RuntimeFunctionFormat : uint8_t {
@@ -200,21 +221,21 @@ class Arch {
                                                            uint64_t pc) const = 0;
   // Whether any instruction can be splittable (the scheduler skips the question if not).
   virtual bool hasSplittableAccesses() const = 0;
-  // The instruction at `pc` (its bytes), about to run with the engine's registers: a LOCK
-  // add, sub, inc, dec or xadd of a naturally aligned 8-byte word, whose address it returns;
-  // else nullopt. Two such adds to one word leave it the same in either order; they commute
-  // when their other results are dead (lockedAddUnobserved). Arm64 has none: its atomic
-  // adds are exclusive-access loops.
-  virtual std::optional<uint64_t> lockedAdd(const Engine& engine, std::span<const uint8_t> bytes,
-                                            uint64_t pc) const = 0;
-  // Whether any instruction can be one (the scheduler skips the question if not).
-  virtual bool hasLockedAdds() const = 0;
-  // For such an add at `pc` (its bytes), the thread's stack pointer `sp`: does the thread
-  // never observe the registers and flags it leaves (x64/ResultLiveness.h), following
-  // only code no pending plan step changes (`willChange`)? Reads guest memory only
-  // through `read`, so the answer can be remembered with what it read.
-  virtual bool lockedAddUnobserved(std::span<const uint8_t> bytes, uint64_t pc, uint64_t sp, const GuestRead& read,
-                                   const CodeChanges& willChange) const = 0;
+  // The code at `pc` (up to kAtomicAddBytes of it), about to run with the engine's
+  // registers: an atomic add to a naturally aligned 8-byte word (AtomicAdd), or nullopt.
+  // Two such adds to one word leave it the same in either order; they commute when their
+  // other results are dead (atomicAddUnobserved).
+  virtual std::optional<AtomicAdd> atomicAdd(const Engine& engine, std::span<const uint8_t> code,
+                                             uint64_t pc) const = 0;
+  // Whether any code can be one (the scheduler skips the question if not).
+  virtual bool hasAtomicAdds() const = 0;
+  // For such an add at `pc` (its code), the thread's registers `at` as they are there:
+  // does the thread never observe the registers and flags it leaves (x64/ResultLiveness.h,
+  // arm64/ResultLiveness.h), following only code no pending plan step changes
+  // (`willChange`)? Reads guest memory only through `read`, so the answer can be
+  // remembered with what it read.
+  virtual bool atomicAddUnobserved(std::span<const uint8_t> code, uint64_t pc, const WalkRegisters& at,
+                                   const GuestRead& read, const CodeChanges& willChange) const = 0;
   // Number of instructions in a straight-line block (the budget counts these).
   virtual uint32_t countInstructions(std::span<const uint8_t> block) const = 0;
   // A guest interrupt/exception number from UC_HOOK_INTR, as words.

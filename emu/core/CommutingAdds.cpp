@@ -20,42 +20,47 @@ bool CommutingAdds::stillHolds(const Machine& machine, const Answer& answer) con
   });
 }
 
-std::optional<uint64_t> CommutingAdds::at(const Machine& machine, uint64_t pc, uint32_t size, size_t planStep,
-                                          const CodeChanges& willChange) {
+std::optional<CommutingAdds::Found> CommutingAdds::at(const Machine& machine, uint64_t pc, size_t planStep,
+                                                      const CodeChanges& willChange) {
   const Arch& arch = machine.arch();
-  if (!arch.hasLockedAdds() || size > 16) return std::nullopt;
-  std::array<uint8_t, 16> code{};
-  if (!machine.readGuest(pc, std::span(code).first(size))) return std::nullopt;
+  if (!arch.hasAtomicAdds()) return std::nullopt;
+  // As much of the code as is mapped (an add near the end of a section is shorter).
+  std::array<uint8_t, kAtomicAddBytes> code{};
+  size_t size = code.size();
+  while (size > 0 && !machine.readGuest(pc, std::span(code).first(size))) --size;
+  if (size == 0) return std::nullopt;
   const std::span<const uint8_t> bytes = std::span(code).first(size);
   Known& known = known_[pc];
-  std::optional<uint64_t> address;
+  std::optional<AtomicAdd> add;
   if (known.size != size || known.bytes != code) {
     known.bytes = code;
     known.size = size;
-    address = arch.lockedAdd(machine.engine(), bytes, pc);
-    known.lockedAdd = address.has_value();
-  } else if (known.lockedAdd) {
-    address = arch.lockedAdd(machine.engine(), bytes, pc);  // its registers may point elsewhere now
+    add = arch.atomicAdd(machine.engine(), bytes, pc);
+    known.atomicAdd = add.has_value();
+  } else if (known.atomicAdd) {
+    add = arch.atomicAdd(machine.engine(), bytes, pc);  // its registers may point elsewhere now
   }
-  if (!address) return std::nullopt;
-  const uint64_t sp = machine.engine().reg(arch.spRegister());
+  if (!add) return std::nullopt;
+  const Engine& engine = machine.engine();
+  const WalkRegisters registers{.sp = engine.reg(arch.spRegister()),
+                                .link = arch.facts().linkRegister ? engine.reg(*arch.facts().linkRegister) : 0};
   std::vector<Answer>& answers = answers_[pc];
   for (const Answer& answer : answers)
-    if (answer.sp == sp && answer.planStep == planStep && stillHolds(machine, answer))
-      return answer.unobserved ? address : std::nullopt;
-  Answer answer{.sp = sp, .planStep = planStep};
-  // The instruction's own bytes decide which results it leaves.
-  answer.read.emplace_back(pc, std::vector<uint8_t>(bytes.begin(), bytes.end()));
-  const GuestRead recording = [&](uint64_t at, std::span<uint8_t> out) {
-    if (!machine.readGuest(at, out)) return false;
-    answer.read.emplace_back(at, std::vector<uint8_t>(out.begin(), out.end()));
+    if (answer.registers == registers && answer.planStep == planStep && stillHolds(machine, answer))
+      return Found{*add, answer.unobserved};
+  Answer answer{.registers = registers, .planStep = planStep};
+  // The add's own code decides which results it leaves.
+  answer.read.emplace_back(pc, std::vector<uint8_t>(bytes.begin(), bytes.begin() + (add->end - add->begin)));
+  const GuestRead recording = [&](uint64_t address, std::span<uint8_t> out) {
+    if (!machine.readGuest(address, out)) return false;
+    answer.read.emplace_back(address, std::vector<uint8_t>(out.begin(), out.end()));
     return true;
   };
-  answer.unobserved = arch.lockedAddUnobserved(bytes, pc, sp, recording, willChange);
+  answer.unobserved = arch.atomicAddUnobserved(bytes, pc, registers, recording, willChange);
   const bool unobserved = answer.unobserved;
   if (answers.size() >= kAnswersPerInstruction) answers.erase(answers.begin());
   answers.push_back(std::move(answer));
-  return unobserved ? address : std::nullopt;
+  return Found{*add, unobserved};
 }
 
 }  // namespace hph

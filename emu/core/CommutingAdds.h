@@ -1,7 +1,8 @@
-// Which LOCK adds commute (Arch::lockedAdd, Arch::lockedAddUnobserved): asked before every
-// watched instruction a thread runs, so the answers are remembered. An instruction that is
-// no such add is remembered with its bytes; the liveness walk's answer is remembered per
-// place and stack pointer with every guest byte it read, and holds while they are the same.
+// Which atomic adds commute (Arch::atomicAdd, Arch::atomicAddUnobserved): asked before
+// every watched instruction a thread runs, so the answers are remembered. Code that is no
+// such add is remembered with its bytes; the liveness walk's answer is remembered per
+// place and walk registers (stack pointer, link register) with every guest byte it read,
+// and holds while they are the same.
 #pragma once
 
 #include <array>
@@ -17,20 +18,22 @@ namespace hph {
 
 class CommutingAdds {
  public:
-  // The instruction at pc (`size` bytes), about to run on the engine's registers: the word
-  // it adds to, when it is a LOCK add whose other results the thread never observes.
+  struct Found {
+    AtomicAdd add;
+    bool unobserved = false;  // the thread never observes its other results: it commutes
+  };
+  // The code at pc, about to run on the engine's registers: the atomic add it is, if any.
   // `planStep`: how far the plan is (what `willChange` answers depends on it).
-  std::optional<uint64_t> at(const Machine& machine, uint64_t pc, uint32_t size, size_t planStep,
-                             const CodeChanges& willChange);
+  std::optional<Found> at(const Machine& machine, uint64_t pc, size_t planStep, const CodeChanges& willChange);
 
  private:
   struct Known {
-    std::array<uint8_t, 16> bytes{};
-    uint32_t size = 0;
-    bool lockedAdd = false;
+    std::array<uint8_t, kAtomicAddBytes> bytes{};
+    size_t size = 0;  // bytes mapped at pc, up to kAtomicAddBytes
+    bool atomicAdd = false;
   };
   struct Answer {
-    uint64_t sp = 0;
+    WalkRegisters registers;
     size_t planStep = 0;
     std::vector<std::pair<uint64_t, std::vector<uint8_t>>> read;  // what the walk read
     bool unobserved = false;

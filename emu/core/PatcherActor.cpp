@@ -112,10 +112,22 @@ PatcherActor::Applied PatcherActor::applyNext(Machine& machine, Process& process
       return applied;
     }
     moveThreadsOut(process, run, *move);
-  } else {
-    // Cache maintenance, sync-all and release change no memory here; the fetch models
-    // (which bytes a thread may still fetch) and the checkers follow them.
+  } else if (const auto* maintenance = std::get_if<CacheMaintenanceStep>(&step)) {
+    // Changes no memory here; the fetch model (which bytes a thread may still fetch there)
+    // follows it.
     ++state_.nextStep;
+    run.transition.synced.push_back({maintenance->address, maintenance->address + maintenance->size});
+  } else if (std::holds_alternative<SyncAllStep>(step)) {
+    // Every thread context-synchronises: what matters is which of the plan's stores each
+    // fetches afterwards.
+    ++state_.nextStep;
+    for (const Step& s : plan_.steps)
+      if (const auto* store = std::get_if<StoreStep>(&s))
+        run.transition.synced.push_back({store->address, store->address + store->bytes.size()});
+  } else {
+    // Release waits for threads to leave a range: its enabling depends on where they are.
+    ++state_.nextStep;
+    run.transition.global = true;
   }
   if (monitor) monitor->afterStep(index, step);
   endSlice(describeStep(step));

@@ -23,8 +23,12 @@ struct RunState {
   std::vector<std::optional<uint64_t>> yieldedAt;  // per thread: the point it stopped at
   Footprint transition;                            // of the actor running now
   bool transitionOpen = false;
-  // The running thread's transition is a LOCK add to this word that commutes with others.
-  std::optional<uint64_t> commutingAdd;
+  // The running thread's transition is an atomic add: no point stops it inside (an Arm64
+  // exclusive loop runs as one step) ...
+  std::optional<AtomicAdd> atomicAdd;
+  // ... and the thread never observes its other results: its accesses to the word are
+  // adds, which commute with other threads' adds.
+  bool addCommutes = false;
   uint64_t transitionsReported = 0;
   std::vector<ActorId> choices;  // every choice of the run, for re-execution
   bool timedOut = false;
@@ -47,7 +51,7 @@ struct RunState {
   // Data the running actor touched (8-byte granules), for sleep sets.
   void touch(uint64_t address, uint32_t size, bool write) {
     if (!wantFootprints || size == 0) return;
-    if (commutingAdd && address == *commutingAdd && size == 8) {
+    if (addCommutes && address == atomicAdd->address && size == 8) {
       transition.adds.push_back(address >> 3);
       return;
     }

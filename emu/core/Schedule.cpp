@@ -52,6 +52,7 @@ void Footprint::clear() {
   writes.clear();
   adds.clear();
   stored.clear();
+  synced.clear();
   global = opaque = exited = false;
 }
 
@@ -61,6 +62,7 @@ bool Footprint::conflictsWith(const Footprint& other) const {
   // A store conflicts with any fetch or data access of the same bytes.
   if (overlapsAny(stored, other.fetched) || overlapsAny(other.stored, fetched) || overlapsAny(stored, other.stored))
     return true;
+  if (overlapsAny(synced, other.fetched) || overlapsAny(other.synced, fetched)) return true;
   if (storesHitData(stored, other.reads) || storesHitData(stored, other.writes) || storesHitData(stored, other.adds) ||
       storesHitData(other.stored, reads) || storesHitData(other.stored, writes) || storesHitData(other.stored, adds))
     return true;

@@ -62,11 +62,15 @@ struct Footprint {
   std::vector<AddressRange> fetched;  // watched code executed
   std::vector<uint64_t> reads;        // 8-byte granules of tracked (shared) data
   std::vector<uint64_t> writes;
-  // Granules a LOCK add whose other results are dead changed (Arch::lockedAdd): two such
+  // Granules an atomic add whose other results are dead changed (Arch::atomicAdd): two such
   // adds commute, though each conflicts with a plain read or write of the word.
   std::vector<uint64_t> adds;
   std::vector<AddressRange> stored;  // patcher stores
-  bool global = false;               // created, woke or blocked a thread: conflicts with everything
+  // Code whose fetch visibility a patcher step changed without storing (cache maintenance
+  // over it; sync-all: every range the plan stores to): which version of it a thread may
+  // fetch depends on the order, so it conflicts with fetches there, and only with those.
+  std::vector<AddressRange> synced;
+  bool global = false;  // created, woke or blocked a thread: conflicts with everything
   // Touched nothing tracked: what the actor did commutes with everything, but as the
   // transition a sleep set holds for it, it predicts nothing, so it conflicts with everything.
   bool opaque = false;

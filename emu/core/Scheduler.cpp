@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 
 #include "emu/core/ResumingSource.h"
 #include "emu/core/RunViolations.h"
@@ -35,7 +36,8 @@ void Scheduler::closeTransition(bool conflictsWithAll) {
     // its first instruction) says nothing about what that actor will do next: as a
     // sleeping transition it is opaque. What it did (nothing) still orders nothing.
     const bool touchedNothing = transition.fetched.empty() && transition.reads.empty() && transition.writes.empty() &&
-                                transition.adds.empty() && transition.stored.empty() && !transition.exited;
+                                transition.adds.empty() && transition.stored.empty() && transition.synced.empty() &&
+                                !transition.exited;
     // The patcher's steps that store nothing (sync-all, cache maintenance, release, PC
     // moves) are what the checkers judge threads' positions by: they conflict with all.
     if (conflictsWithAll || (touchedNothing && transition.actor == kPatcher)) transition.global = true;
@@ -45,7 +47,8 @@ void Scheduler::closeTransition(bool conflictsWithAll) {
   }
   // Cleared, not replaced: the next transition reuses the vectors' memory.
   transition.clear();
-  run_.commutingAdd.reset();
+  run_.atomicAdd.reset();
+  run_.addCommutes = false;
   run_.transitionOpen = false;
 }
 
@@ -89,9 +92,10 @@ ActorId Scheduler::chooseNext(PointKind kind, uint64_t pc) {
   return chosen;
 }
 
-ActorId Scheduler::decideFetch(uint64_t pc, size_t versions) {
+ActorId Scheduler::decideFetch(uint64_t pc, uint32_t size, size_t versions) {
   // A fetch choice splits the running thread's transition; both halves conflict with
-  // everything (sleep sets do not reason about versions).
+  // everything. (Footprints that say only what the halves fetched lose counterexamples
+  // under the preemption bound: with them dpor misses b-direct without sync-all, C8.)
   closeTransition(true);
   run_.transition.actor = run_.current;
   run_.transition.global = true;
@@ -135,6 +139,16 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
   };
   // The stale instruction ran: memory back to the newest bytes, and retranslate.
   if (stale_.restoreAfterRun(machine_)) return stopHere(run_.current);
+  // Inside an exclusive loop that runs as one atomic add: no point, but the checkers see
+  // every instruction.
+  if (run_.atomicAdd && run_.atomicAdd->covers(pc)) {
+    if (monitor_) {
+      monitor_->beforeInstruction(static_cast<uint32_t>(thread), pc, false);
+      if (takeMonitorViolation(monitor_, machine_, run_.record)) return stopHere(kNoActor);
+    }
+    run_.transition.fetched.push_back({pc, pc + size});
+    return false;
+  }
   // The instruction after a non-locked RMW: the point where its write may be held back.
   bool monitorSaw = false;
   if (rmw_.inFlightOn(run_.current)) {
@@ -177,31 +191,56 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
   }
   // A thread resumed at the point where it was stopped: the decision was already made.
   run_.transition.fetched.push_back({pc, pc + size});
+  // An ISB: which versions of changed code the thread fetches from here on depends on
+  // every patcher step before it, not only on those that touch what it fetches.
+  if (contextSynchronizing(pc)) run_.transition.global = true;
   rmw_.arm(machine_, process_, run_.current, pc, size);
-  // A commuting add is a transition of its own only when the next instruction stops it.
-  if (run_.wantFootprints && commuteAdds_ && machine_.watches(pc + size)) {
-    const size_t step = patcher_.state().nextStep;
-    const CodeChanges willChange = [&](uint64_t begin, uint64_t end) {
-      for (size_t i = step; i < setup_.plan.steps.size(); ++i)
-        if (const auto* store = std::get_if<StoreStep>(&setup_.plan.steps[i]);
-            store && store->address < end && begin < store->address + store->bytes.size())
-          return true;
-      return false;
-    };
-    run_.commutingAdd = commutingAdds_.at(machine_, pc, size, step, willChange);
-  }
-  if (const auto stopFor = chooseFetchedVersion(pc)) return stopHere(*stopFor);
+  // Every run of a session, whatever its source, runs an exclusive loop as one step: the
+  // points of a run (which replay tokens name) must not depend on who chooses.
+  if (commuteAdds_ && machine_.watches(pc + size)) atomicAddAt(pc, size);
+  if (const auto stopFor = chooseFetchedVersion(pc, size)) return stopHere(*stopFor);
   return false;
 }
 
-std::optional<ActorId> Scheduler::chooseFetchedVersion(uint64_t pc) {
+bool Scheduler::contextSynchronizing(uint64_t pc) const {
+  const std::span<const uint8_t> sync = machine_.arch().facts().contextSynchronizingInstruction;
+  std::array<uint8_t, 16> bytes{};
+  return !sync.empty() && sync.size() <= bytes.size() && machine_.readGuest(pc, std::span(bytes).first(sync.size())) &&
+         std::equal(sync.begin(), sync.end(), bytes.begin());
+}
+
+void Scheduler::atomicAddAt(uint64_t pc, uint32_t size) {
+  const size_t step = patcher_.state().nextStep;
+  const CodeChanges willChange = [&](uint64_t begin, uint64_t end) {
+    for (size_t i = step; i < setup_.plan.steps.size(); ++i)
+      if (const auto* store = std::get_if<StoreStep>(&setup_.plan.steps[i]);
+          store && store->address < end && begin < store->address + store->bytes.size())
+        return true;
+    return false;
+  };
+  const std::optional<CommutingAdds::Found> found = commutingAdds_.at(machine_, pc, step, willChange);
+  if (!found) return;
+  const AtomicAdd& add = found->add;
+  // An exclusive loop runs without a point inside only while no plan step will change the
+  // instructions after its first, and each of them has one version to fetch (Arm64 fetch
+  // model): then no other actor's step between them can matter.
+  if (add.end > pc + size && willChange(pc + size, add.end)) return;
+  if (monitor_)
+    for (uint64_t at = pc + size; at < add.end; at += size)
+      if (monitor_->fetchableVersions(static_cast<uint32_t>(run_.current), at).size() > 1) return;
+  run_.atomicAdd = add;
+  // It commutes as a transition of its own: the instruction after it stops the thread.
+  run_.addCommutes = found->unobserved && machine_.watches(add.end);
+}
+
+std::optional<ActorId> Scheduler::chooseFetchedVersion(uint64_t pc, uint32_t size) {
   if (!monitor_) return std::nullopt;
   const auto thread = static_cast<uint32_t>(run_.current);
   // Arm64 fetch model: a stale version is written for this one instruction, run after a
   // restart (the engine translated the newest bytes already), then put back.
   const std::vector<uint32_t> versions = monitor_->fetchableVersions(thread, pc);
   if (versions.size() < 2) return std::nullopt;
-  const ActorId version = decideFetch(pc, versions.size());
+  const ActorId version = decideFetch(pc, size, versions.size());
   if (version == kAbandon) return kAbandon;
   if (run_.record.error) return kNoActor;
   monitor_->fetched(thread, pc, static_cast<size_t>(version));

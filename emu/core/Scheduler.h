@@ -93,10 +93,15 @@ class Scheduler final : public ExecutionObserver {
   void runGuest(ActorId thread, ActorId* next);
   void checkInvariant();
   // Arm64 fetch model: which version of the word at pc the running thread fetches.
-  ActorId decideFetch(uint64_t pc, size_t versions);
+  ActorId decideFetch(uint64_t pc, uint32_t size, size_t versions);
   // The fetch-model decision before a watched instruction: who runs next if the thread
   // must stop here (nullopt: it runs on).
-  std::optional<ActorId> chooseFetchedVersion(uint64_t pc);
+  // The atomic add at pc (its first instruction `size` bytes), if any, into run_: whether
+  // it runs as one step and whether it commutes with others.
+  void atomicAddAt(uint64_t pc, uint32_t size);
+  // The instruction at pc context-synchronises the thread (Arm64 ISB).
+  bool contextSynchronizing(uint64_t pc) const;
+  std::optional<ActorId> chooseFetchedVersion(uint64_t pc, uint32_t size);
   // The point after a split RMW: may its write be held back (true: stop the thread)?
   bool splitPoint(uint64_t pc, ActorId* next);
   // A thread about to run lands the write its split RMW held back.

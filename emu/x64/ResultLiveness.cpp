@@ -4,14 +4,12 @@
 #include <array>
 #include <tuple>
 
+#include "emu/core/PathWalk.h"
 #include "emu/x64/ZydisDecoder.h"
 
 namespace hph::x64 {
 namespace {
 
-// Bounds on one walk: beyond them the results count as observed.
-constexpr size_t kMaxInstructions = 512;
-constexpr size_t kMaxPaths = 32;
 constexpr uint32_t kStatusFlags = ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_PF | ZYDIS_CPUFLAG_AF | ZYDIS_CPUFLAG_ZF |
                                   ZYDIS_CPUFLAG_SF | ZYDIS_CPUFLAG_OF | ZYDIS_CPUFLAG_DF;
 
@@ -106,27 +104,26 @@ bool replacesContainer(ZydisRegister reg) {
   return c == ZYDIS_REGCLASS_GPR64 || c == ZYDIS_REGCLASS_GPR32 || reg == container(reg);
 }
 
-enum class Step { kOn, kDone, kObserved };
-
 // Advances `path` over one instruction; successors beyond the first go to `forks`.
-Step step(Path& path, uint64_t rsp, const GuestRead& read, const CodeChanges& willChange, std::vector<Path>& forks) {
+WalkStep step(Path& path, uint64_t rsp, const GuestRead& read, const CodeChanges& willChange,
+              std::vector<Path>& forks) {
   std::array<uint8_t, ZYDIS_MAX_INSTRUCTION_LENGTH> bytes{};
   size_t available = bytes.size();
   while (available > 0 && !read(path.pc, std::span(bytes.data(), available))) --available;
   ZydisDecodedInstruction insn;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
   if (available == 0 || !ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), bytes.data(), available, &insn, ops)))
-    return Step::kObserved;
+    return WalkStep::kObserved;
   const std::span<const ZydisDecodedOperand> operands(ops, insn.operand_count);
   // Code a plan step will still store to: the thread may run other bytes there later.
-  if (willChange(path.pc, path.pc + insn.length)) return Step::kObserved;
+  if (willChange(path.pc, path.pc + insn.length)) return WalkStep::kObserved;
   switch (insn.meta.category) {
   case ZYDIS_CATEGORY_SYSTEM:
   case ZYDIS_CATEGORY_SYSCALL:
-  case ZYDIS_CATEGORY_INTERRUPT: return Step::kObserved;
+  case ZYDIS_CATEGORY_INTERRUPT: return WalkStep::kObserved;
   default: break;
   }
-  if (insn.cpu_flags && (insn.cpu_flags->tested & path.flags)) return Step::kObserved;
+  if (insn.cpu_flags && (insn.cpu_flags->tested & path.flags)) return WalkStep::kObserved;
 
   // `xor r, r` and `sub r, r` zero r whatever it held: no input.
   const bool zeroingIdiom = (insn.mnemonic == ZYDIS_MNEMONIC_XOR || insn.mnemonic == ZYDIS_MNEMONIC_SUB) &&
@@ -137,16 +134,16 @@ Step step(Path& path, uint64_t rsp, const GuestRead& read, const CodeChanges& wi
     if (zeroingIdiom) break;
     if (op.type == ZYDIS_OPERAND_TYPE_MEMORY) {
       for (ZydisRegister r : {op.mem.base, op.mem.index})
-        if (r != ZYDIS_REGISTER_NONE && !isFlagsOrIp(r) && path.has(r)) return Step::kObserved;  // an address
+        if (r != ZYDIS_REGISTER_NONE && !isFlagsOrIp(r) && path.has(r)) return WalkStep::kObserved;  // an address
       if (op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) writesMemory = true;
     } else if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && (op.actions & ZYDIS_OPERAND_ACTION_MASK_READ) &&
                !isFlagsOrIp(op.reg.value) && path.has(op.reg.value)) {
       derivedInput = true;
     }
   }
-  if (derivedInput && writesMemory) return Step::kObserved;  // the value may be stored
+  if (derivedInput && writesMemory) return WalkStep::kObserved;  // the value may be stored
   // Where the thread goes next would depend on it (loop, jrcxz).
-  if (derivedInput && insn.meta.category == ZYDIS_CATEGORY_COND_BR) return Step::kObserved;
+  if (derivedInput && insn.meta.category == ZYDIS_CATEGORY_COND_BR) return WalkStep::kObserved;
 
   // The stack pointer: only the changes the walk can follow.
   const bool writesRsp = std::any_of(operands.begin(), operands.end(), [](const ZydisDecodedOperand& op) {
@@ -175,25 +172,25 @@ Step step(Path& path, uint64_t rsp, const GuestRead& read, const CodeChanges& wi
   switch (insn.meta.category) {
   case ZYDIS_CATEGORY_COND_BR: {
     uint64_t target = 0;
-    if (!relativeTarget(&target)) return Step::kObserved;
+    if (!relativeTarget(&target)) return WalkStep::kObserved;
     Path taken = path;
     taken.pc = target;
     forks.push_back(std::move(taken));
     path.pc = next;
-    return path.done() ? Step::kDone : Step::kOn;
+    return path.done() ? WalkStep::kDone : WalkStep::kOn;
   }
   case ZYDIS_CATEGORY_UNCOND_BR: {
     uint64_t target = 0;
-    if (!relativeTarget(&target)) return Step::kObserved;  // indirect
+    if (!relativeTarget(&target)) return WalkStep::kObserved;  // indirect
     path.pc = target;
-    return Step::kOn;
+    return WalkStep::kOn;
   }
   case ZYDIS_CATEGORY_CALL:
     // Not followed: what runs there may change (a patch), and a host shim stub is not
     // what runs at all. The calling convention says what the callee may read.
     for (ZydisRegister r : path.tainted)
-      if (calleeMayRead(r)) return Step::kObserved;
-    return Step::kDone;
+      if (calleeMayRead(r)) return WalkStep::kObserved;
+    return WalkStep::kDone;
   case ZYDIS_CATEGORY_RET: {
     const int64_t popped = 8 + (insn.operand_count_visible > 0 && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE
                                     ? static_cast<int64_t>(ops[0].imm.value.u)
@@ -201,13 +198,13 @@ Step step(Path& path, uint64_t rsp, const GuestRead& read, const CodeChanges& wi
     // Out to the caller, through the return address on the stack: only from where the add
     // ran or above, and only while nothing the walk followed wrote memory (it could have
     // been that slot).
-    if (path.rspDelta < 0 || path.wroteMemory) return Step::kObserved;
+    if (path.rspDelta < 0 || path.wroteMemory) return WalkStep::kObserved;
     uint64_t target = 0;
     if (!read(rsp + static_cast<uint64_t>(path.rspDelta), std::span(reinterpret_cast<uint8_t*>(&target), 8)))
-      return Step::kObserved;
+      return WalkStep::kObserved;
     path.pc = target;
     path.rspDelta += popped;
-    return path.done() ? Step::kDone : Step::kOn;
+    return path.done() ? WalkStep::kDone : WalkStep::kOn;
   }
   default: break;
   }
@@ -222,11 +219,11 @@ Step step(Path& path, uint64_t rsp, const GuestRead& read, const CodeChanges& wi
       const auto amount = static_cast<int64_t>(ops[1].imm.value.s);
       path.rspDelta += insn.mnemonic == ZYDIS_MNEMONIC_ADD ? amount : -amount;
     } else {
-      return Step::kObserved;  // a stack pointer the walk cannot follow
+      return WalkStep::kObserved;  // a stack pointer the walk cannot follow
     }
   }
   path.pc = next;
-  return path.done() ? Step::kDone : Step::kOn;
+  return path.done() ? WalkStep::kDone : WalkStep::kOn;
 }
 
 }  // namespace
@@ -247,29 +244,9 @@ bool resultsUnobserved(const Results& results, uint64_t next, uint64_t rsp, cons
   first.pc = next;
   for (ZydisRegister r : results.registers) first.set(r, true);
   first.flags = results.flags & kStatusFlags;
-  if (first.done()) return true;
-  std::vector<Path> pending{std::move(first)};
-  std::vector<Path> seenPaths;
-  size_t instructions = 0, paths = 1;
-  while (!pending.empty()) {
-    Path path = std::move(pending.back());
-    pending.pop_back();
-    for (;;) {
-      // A path back where another was with the same taint goes the same way: nothing new.
-      if (std::any_of(seenPaths.begin(), seenPaths.end(), [&](const Path& p) { return p.key() == path.key(); })) break;
-      seenPaths.push_back(path);
-      if (++instructions > kMaxInstructions) return false;
-      std::vector<Path> forks;
-      const Step s = step(path, rsp, read, willChange, forks);
-      if (s == Step::kObserved) return false;
-      for (Path& fork : forks) {
-        if (++paths > kMaxPaths) return false;
-        if (!fork.done()) pending.push_back(std::move(fork));
-      }
-      if (s == Step::kDone) break;
-    }
-  }
-  return true;
+  return everyPathDropsTheResults(std::move(first), WalkBounds{}, [&](Path& path, std::vector<Path>& forks) {
+    return step(path, rsp, read, willChange, forks);
+  });
 }
 
 }  // namespace hph::x64

@@ -255,27 +255,27 @@ bool isLockedAdd(const ZydisDecodedInstruction& instruction, const ZydisDecodedO
 
 }  // namespace
 
-std::optional<uint64_t> X64Arch::lockedAdd(const Engine& engine, std::span<const uint8_t> bytes, uint64_t pc) const {
+std::optional<AtomicAdd> X64Arch::atomicAdd(const Engine& engine, std::span<const uint8_t> code, uint64_t pc) const {
   ZydisDecodedInstruction instruction;
   ZydisDecodedOperand operands[ZYDIS_MAX_OPERAND_COUNT];
-  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), bytes.data(), bytes.size(), &instruction, operands)) ||
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), code.data(), code.size(), &instruction, operands)) ||
       !isLockedAdd(instruction, operands))
     return std::nullopt;
   const std::optional<uint64_t> address = sharedAddress(engine, instruction, operands[0], pc);
   if (!address || *address % 8) return std::nullopt;
-  return address;
+  return AtomicAdd{.address = *address, .begin = pc, .end = pc + instruction.length};
 }
 
-bool X64Arch::lockedAddUnobserved(std::span<const uint8_t> bytes, uint64_t pc, uint64_t sp, const GuestRead& read,
-                                  const CodeChanges& willChange) const {
+bool X64Arch::atomicAddUnobserved(std::span<const uint8_t> code, uint64_t pc, const WalkRegisters& at,
+                                  const GuestRead& read, const CodeChanges& willChange) const {
   ZydisDecodedInstruction instruction;
   ZydisDecodedOperand operands[ZYDIS_MAX_OPERAND_COUNT];
-  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), bytes.data(), bytes.size(), &instruction, operands)) ||
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), code.data(), code.size(), &instruction, operands)) ||
       !isLockedAdd(instruction, operands))
     return false;
   const x64::Results results =
       x64::writtenResults(instruction, std::span<const ZydisDecodedOperand>(operands, instruction.operand_count));
-  return x64::resultsUnobserved(results, pc + instruction.length, sp, read, willChange);
+  return x64::resultsUnobserved(results, pc + instruction.length, at.sp, read, willChange);
 }
 
 std::optional<SplittableAccess> X64Arch::splittableAccess(const Engine& engine, std::span<const uint8_t> bytes,

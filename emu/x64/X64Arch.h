@@ -31,9 +31,9 @@ class X64Arch final : public Arch {
   std::optional<SplittableAccess> splittableAccess(const Engine& engine, std::span<const uint8_t> bytes,
                                                    uint64_t pc) const override;
   bool hasSplittableAccesses() const override { return true; }
-  std::optional<uint64_t> lockedAdd(const Engine& engine, std::span<const uint8_t> bytes, uint64_t pc) const override;
-  bool hasLockedAdds() const override { return true; }
-  bool lockedAddUnobserved(std::span<const uint8_t> bytes, uint64_t pc, uint64_t sp, const GuestRead& read,
+  std::optional<AtomicAdd> atomicAdd(const Engine& engine, std::span<const uint8_t> code, uint64_t pc) const override;
+  bool hasAtomicAdds() const override { return true; }
+  bool atomicAddUnobserved(std::span<const uint8_t> code, uint64_t pc, const WalkRegisters& at, const GuestRead& read,
                            const CodeChanges& willChange) const override;
   uint32_t countInstructions(std::span<const uint8_t> block) const override;
   std::string describeInterrupt(uint32_t number) const override;

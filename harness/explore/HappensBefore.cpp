@@ -63,7 +63,12 @@ void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vecto
 
   // The latest transition of every other actor that conflicts with this one.
   for (const AddressRange& r : footprint.fetched)
-    for (uint64_t b = r.begin; b < r.end; ++b) consider(kStoredByte, b, self);
+    for (uint64_t b = r.begin; b < r.end; ++b) {
+      consider(kStoredByte, b, self);
+      consider(kSyncedByte, b, self);
+    }
+  for (const AddressRange& r : footprint.synced)
+    for (uint64_t b = r.begin; b < r.end; ++b) consider(kFetchedByte, b, self);
   for (const AddressRange& r : footprint.stored) {
     for (uint64_t b = r.begin; b < r.end; ++b) {
       consider(kFetchedByte, b, self);
@@ -131,6 +136,8 @@ void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vecto
     for (uint64_t b = r.begin; b < r.end; ++b) record(kStoredByte, b, self, index);
     for (uint64_t g = r.begin >> 3; g < (r.end + 7) >> 3; ++g) record(kStoredGranule, g, self, index);
   }
+  for (const AddressRange& r : footprint.synced)
+    for (uint64_t b = r.begin; b < r.end; ++b) record(kSyncedByte, b, self, index);
   for (uint64_t g : footprint.reads) record(kRead, g, self, index);
   for (uint64_t g : footprint.writes) record(kWritten, g, self, index);
   for (uint64_t g : footprint.adds) record(kAdded, g, self, index);

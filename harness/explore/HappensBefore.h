@@ -40,6 +40,7 @@ class HappensBefore {
     kFetchedByte,
     kStoredByte,
     kStoredGranule,
+    kSyncedByte,
     kRead,
     kWritten,
     kAdded,
