@@ -5,8 +5,9 @@
 //       bound K: schedules explored and schedules/s
 //   Growth/dpor_from_start_<arch>/...  the same dpor searches with every run
 //       re-executed from the start (no checkpoints): us/schedule against the calls
-//   Growth/dpor_adds_conflict_x64/...  the same with LOCK adds conflicting as writes
-//       (atomic_adds_commute off): the schedules the commutation saves
+//   Growth/dpor_adds_conflict_<arch>/...  the same with atomic adds (x64 LOCK adds, Arm64
+//       exclusive loops) conflicting as writes (atomic_adds_commute off): the schedules
+//       the commutation saves
 //   MustShow/jobs:N    the 40-call x64 scenario at bound 2, exhaustive, on 1 and 2 jobs
 //                      (issue 12's "must show": a verdict in under 60 s on 2 cores)
 //   Jobs/jobs:N        the 40-call x64 scenario at bound 1 on 1 and 2 jobs (the ratio of
@@ -110,6 +111,8 @@ BENCHMARK_CAPTURE(Growth, sleep_sets_x64, Reduction::kSleepSets, std::string("x6
 BENCHMARK_CAPTURE(Growth, dpor_arm64, Reduction::kDpor, std::string("arm64"))->Apply([](auto* b) {
   growthArgs(b, {2});
 });
+BENCHMARK_CAPTURE(Growth, dpor_adds_conflict_arm64, Reduction::kDpor, std::string("arm64"), true, false)
+    ->Apply([](auto* b) { growthArgs(b, {2}); });
 BENCHMARK_CAPTURE(Growth, dpor_from_start_x64, Reduction::kDpor, std::string("x64"), false)->Apply([](auto* b) {
   growthArgs(b, {2, 5, 10});
 });

@@ -7,7 +7,6 @@
 #include <unicorn/x86.h>
 
 #include <cstring>
-#include <map>
 
 #include "emu/core/Machine.h"
 #include "harness/explore/Explorer.h"
@@ -25,23 +24,6 @@ constexpr uint64_t kRbx = 0x180004000;
 // both add to the word at kPc + 0x2000.
 const std::vector<uint8_t> kXadd = {0xf0, 0x48, 0x0f, 0xc1, 0x05, 0xf7, 0x1f, 0x00, 0x00};
 const std::vector<uint8_t> kAdd = {0xf0, 0x48, 0x83, 0x05, 0xf7, 0x1f, 0x00, 0x00, 0x01};
-
-struct Code {
-  std::map<uint64_t, uint8_t> bytes;
-  void put(uint64_t at, const std::vector<uint8_t>& code) {
-    for (size_t i = 0; i < code.size(); ++i) bytes[at + i] = code[i];
-  }
-  GuestRead reader() const {
-    return [this](uint64_t address, std::span<uint8_t> out) {
-      for (size_t i = 0; i < out.size(); ++i) {
-        const auto it = bytes.find(address + i);
-        if (it == bytes.end()) return false;
-        out[i] = it->second;
-      }
-      return true;
-    };
-  }
-};
 
 struct WalkCase {
   const char* name;
@@ -125,8 +107,8 @@ const WalkCase kWalks[] = {
 class CommutingAddWalk : public ::testing::TestWithParam<WalkCase> {};
 
 // The case's code in memory, with kCaller as the return address at kRsp.
-Code codeOf(const WalkCase& c) {
-  Code code;
+GuestBytes codeOf(const WalkCase& c) {
+  GuestBytes code;
   code.put(kPc, c.add);
   code.put(kPc + c.add.size(), c.after);
   code.put(kCaller, c.caller);
@@ -138,7 +120,7 @@ Code codeOf(const WalkCase& c) {
 
 TEST_P(CommutingAddWalk, MatchesTheGoldenAnswer) {
   const WalkCase& c = GetParam();
-  const Code code = codeOf(c);
+  const GuestBytes code = codeOf(c);
   const CodeChanges nothingChanges = [](uint64_t, uint64_t) { return false; };
   EXPECT_EQ(x64Arch().atomicAddUnobserved(c.add, kPc, {.sp = kRsp}, code.reader(), nothingChanges), c.unobserved);
 }
@@ -147,7 +129,7 @@ TEST_P(CommutingAddWalk, MatchesTheGoldenAnswer) {
 TEST(CommutingAddWalk, CodeAPlanStepWillChangeIsObserved) {
   const WalkCase& c = kWalks[0];
   ASSERT_TRUE(c.unobserved);  // with nothing changing
-  const Code code = codeOf(c);
+  const GuestBytes code = codeOf(c);
   const CodeChanges callerChanges = [](uint64_t begin, uint64_t end) { return begin < kCaller + 2 && kCaller < end; };
   EXPECT_FALSE(x64Arch().atomicAddUnobserved(c.add, kPc, {.sp = kRsp}, code.reader(), callerChanges));
 }

@@ -9,12 +9,12 @@
 #include <unicorn/unicorn.h>
 
 #include <cstring>
-#include <map>
 #include <vector>
 
 #include "emu/arm64/ExclusiveAdd.h"
 #include "emu/arm64/InstructionEffects.h"
 #include "emu/core/Machine.h"
+#include "tests/TestSupport.h"
 
 namespace hph::test {
 namespace {
@@ -215,29 +215,11 @@ const WalkCase kWalks[] = {
     {"to_a_vector_register", {0x9e670100, 0x52800008, kBl}, {}, false},                     // fmov d0, x8
 };
 
-struct Code {
-  std::map<uint64_t, uint8_t> bytes;
-  void put(uint64_t at, const std::vector<uint32_t>& words) {
-    const std::vector<uint8_t> b = bytesOf(words);
-    for (size_t i = 0; i < b.size(); ++i) bytes[at + i] = b[i];
-  }
-  GuestRead reader() const {
-    return [this](uint64_t address, std::span<uint8_t> out) {
-      for (size_t i = 0; i < out.size(); ++i) {
-        const auto it = bytes.find(address + i);
-        if (it == bytes.end()) return false;
-        out[i] = it->second;
-      }
-      return true;
-    };
-  }
-};
-
-Code codeOf(const WalkCase& c) {
-  Code code;
-  code.put(kPc, kBumpLoop);
-  code.put(kPc + 16, c.after);
-  code.put(kLink, c.caller);
+GuestBytes codeOf(const WalkCase& c) {
+  GuestBytes code;
+  code.put(kPc, bytesOf(kBumpLoop));
+  code.put(kPc + 16, bytesOf(c.after));
+  code.put(kLink, bytesOf(c.caller));
   return code;
 }
 
@@ -245,7 +227,7 @@ class Arm64ExclusiveAddWalk : public ::testing::TestWithParam<WalkCase> {};
 
 TEST_P(Arm64ExclusiveAddWalk, MatchesTheGoldenAnswer) {
   const WalkCase& c = GetParam();
-  const Code code = codeOf(c);
+  const GuestBytes code = codeOf(c);
   const CodeChanges nothingChanges = [](uint64_t, uint64_t) { return false; };
   EXPECT_EQ(arm64Arch().atomicAddUnobserved(bytesOf(kBumpLoop), kPc, {.link = kLink}, code.reader(), nothingChanges),
             c.unobserved);
@@ -255,7 +237,7 @@ TEST_P(Arm64ExclusiveAddWalk, MatchesTheGoldenAnswer) {
 TEST(Arm64ExclusiveAddWalk, CodeAPlanStepWillChangeIsObserved) {
   const WalkCase& c = kWalks[0];
   ASSERT_TRUE(c.unobserved);
-  const Code code = codeOf(c);
+  const GuestBytes code = codeOf(c);
   const CodeChanges callerChanges = [](uint64_t begin, uint64_t end) { return begin < kLink + 4 && kLink < end; };
   EXPECT_FALSE(arm64Arch().atomicAddUnobserved(bytesOf(kBumpLoop), kPc, {.link = kLink}, code.reader(), callerChanges));
 }

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,25 @@
 #include "harness/explore/Session.h"
 
 namespace hph::test {
+
+// Guest memory for an analysis (the liveness walks' golden cases), byte by byte: what a
+// GuestRead over it finds; unmapped elsewhere.
+struct GuestBytes {
+  std::map<uint64_t, uint8_t> bytes;
+  void put(uint64_t at, std::span<const uint8_t> code) {
+    for (size_t i = 0; i < code.size(); ++i) bytes[at + i] = code[i];
+  }
+  GuestRead reader() const {
+    return [this](uint64_t address, std::span<uint8_t> out) {
+      for (size_t i = 0; i < out.size(); ++i) {
+        const auto it = bytes.find(address + i);
+        if (it == bytes.end()) return false;
+        out[i] = it->second;
+      }
+      return true;
+    };
+  }
+};
 
 // Calls each thread of the corpus's patch scenarios makes (counter.c PATCH_WORKER_CALLS).
 inline constexpr uint64_t kPatchWorkerCalls = 2;

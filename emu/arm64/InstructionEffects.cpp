@@ -137,7 +137,8 @@ bool dataProcessingRegister(uint32_t w, InstructionEffects& e) {
     e.writesFlags = setsFlags;
     return true;
   }
-  if ((w & 0x1FE0FC00) == 0x1A000000) {  // ADC, ADCS, SBC, SBCS
+  // ADC, ADCS, SBC, SBCS; CSEL, CSINC, CSINV, CSNEG (which never set flags).
+  if ((w & 0x1FE0FC00) == 0x1A000000 || (w & 0x1FE00000) == 0x1A800000) {
     e.reads = bit(rn(w)) | bit(rm(w));
     e.readsFlags = true;
     e.writes = bit(rd(w));
@@ -148,12 +149,6 @@ bool dataProcessingRegister(uint32_t w, InstructionEffects& e) {
     e.reads = bit(rn(w)) | (field(w, 11, 1) ? 0 : bit(rm(w)));
     e.readsFlags = true;
     e.writesFlags = true;
-    return true;
-  }
-  if ((w & 0x1FE00000) == 0x1A800000) {  // CSEL, CSINC, CSINV, CSNEG
-    e.reads = bit(rn(w)) | bit(rm(w));
-    e.readsFlags = true;
-    e.writes = bit(rd(w));
     return true;
   }
   if ((w & 0x7FE00000) == 0x1AC00000) {  // two sources: UDIV, SDIV, LSLV, LSRV, ASRV, RORV, CRC32
