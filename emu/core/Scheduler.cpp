@@ -93,12 +93,13 @@ ActorId Scheduler::chooseNext(PointKind kind, uint64_t pc) {
 }
 
 ActorId Scheduler::decideFetch(uint64_t pc, uint32_t size, size_t versions) {
-  // A fetch choice splits the running thread's transition; both halves conflict with
-  // everything. (Footprints that say only what the halves fetched lose counterexamples
-  // under the preemption bound: with them dpor misses b-direct without sync-all, C8.)
-  closeTransition(true);
+  // A fetch choice splits the running thread's transition: the first half fetched this
+  // instruction, which decides the versions there are to choose from (stores, cache
+  // maintenance and sync-all over it conflict with that fetch); the second half runs the
+  // chosen version on. The search keeps no sleep set across the choice.
+  closeTransition(false);
   run_.transition.actor = run_.current;
-  run_.transition.global = true;
+  run_.transition.fetched.push_back({pc, pc + size});
   run_.transitionOpen = true;
   std::vector<ActorId> versionIds;
   for (size_t v = 0; v < versions; ++v) versionIds.push_back(static_cast<ActorId>(v));
@@ -179,6 +180,14 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
     if (takeMonitorViolation(monitor_, machine_, run_.record)) return stopHere(kNoActor);
   }
   if (!resumed) {
+    // Arriving here is observed: the checkers judged the code at pc against how far the
+    // plan is (a call that began after the plan's last step must run new code, C8). Where
+    // a thread may fetch stale code (the Arm64 fetch model), whether it arrived before or
+    // after a step decides that judgement of what it then runs, so the transition that
+    // brought it here conflicts with what stores to, or makes visible, the code at pc.
+    // (Where fetch is coherent with stores, what a thread runs follows from the order of
+    // its fetch against the stores alone.)
+    if (!machine_.arch().facts().fetchCoherentWithStores) run_.transition.fetched.push_back({pc, pc + size});
     if (checkpointWanted()) {
       // Checkpoints are taken with the engine stopped: the thread stops here as if
       // preempted, and runGuest takes the checkpoint and makes this point's decision.

@@ -42,7 +42,8 @@ ActorId DepthFirstSearch::choose(const SchedulingPoint& point) {
     const SearchNode& parent = path_[i - 1];
     node.preemptionsBefore = parent.preemptionsBefore + parent.cost(parent.chosen);
   }
-  if (sleepSets_) node.sleep = std::move(pendingSleep_);
+  // A fetch node's choices are versions, not actors: no sleep set holds them.
+  if (sleepSets_ && node.kind != PointKind::kFetch) node.sleep = std::move(pendingSleep_);
   pendingSleep_.clear();
   // The default choice first, so the first run of every subtree is its cheapest.
   const ActorId first = defaultChoice(point);
@@ -76,7 +77,9 @@ void DepthFirstSearch::transitionDone(Footprint& transition) {
   }
   const Footprint& footprint = *kept;
   pendingSleep_.clear();
-  if (!sleepSets_) return;
+  // Past a fetch choice nothing sleeps: its explored entries are versions, and what slept
+  // before it is not carried through (sleep sets do not reason about versions).
+  if (!sleepSets_ || node.kind == PointKind::kFetch) return;
   // What slept here, or was explored here before, sleeps on unless this transition
   // conflicts with it.
   for (const auto* entries : {&node.sleep, &node.done})
