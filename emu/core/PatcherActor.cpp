@@ -31,6 +31,14 @@ std::optional<std::string> returnAddressInside(const Process& process, uint64_t 
 
 }  // namespace
 
+PatcherActor::PatcherActor(const Plan& plan) : plan_(plan) {
+  for (const Step& step : plan_.steps) {
+    if (const auto* store = std::get_if<StoreStep>(&step))
+      planCode_.push_back({store->address, store->address + store->bytes.size()});
+    if (const auto* move = std::get_if<MovePcStep>(&step)) planCode_.push_back({move->from, move->from + move->size});
+  }
+}
+
 bool PatcherActor::enabled(const Process& process) const {
   return state_.nextStep < plan_.steps.size() && !waitingForRelease(process) &&
          !(state_.retryPending && anyThreadRunnable(process));
@@ -85,20 +93,26 @@ PatcherActor::Applied PatcherActor::applyNext(Machine& machine, Process& process
     state_.piece = 0;
     ++state_.nextStep;
   } else if (std::holds_alternative<SuspendAllStep>(step)) {
+    // Between suspend and resume only the patcher runs, so the block is one piece of the
+    // schedule: what it depends on of the threads is where they are and what they fetch
+    // in the plan's code (PC moves, return addresses in the span, the checkers' commit
+    // rules), and each of its steps says so.
     ++state_.nextStep;
     state_.suspended = true;
-    run.transition.global = true;
+    run.transition.positions = planCode_;
     applied = Applied::kSuspendedAll;
   } else if (std::holds_alternative<ResumeAllStep>(step)) {
     ++state_.nextStep;
     state_.suspended = false;
-    run.transition.global = true;
+    run.transition.positions = planCode_;
   } else if (const auto* move = std::get_if<MovePcStep>(&step)) {
     ++state_.nextStep;
-    run.transition.global = true;
+    run.transition.positions = planCode_;
     // A return address inside the span cannot be moved: let every thread run on and
-    // try again from the suspend-all, a bounded number of times.
+    // try again from the suspend-all, a bounded number of times. (When the patcher runs
+    // again then depends on every thread: the retry conflicts with everything.)
     if (const auto blocker = returnAddressInside(process, move->from, move->size)) {
+      run.transition.global = true;
       if (++state_.retries[index] > move->retries) {
         run.record.violation = gaveUpViolation(machine, move->from, move->retries, *blocker);
       } else {

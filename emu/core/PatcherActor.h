@@ -19,7 +19,7 @@ namespace hph {
 
 class PatcherActor {
  public:
-  explicit PatcherActor(const Plan& plan) : plan_(plan) {}
+  explicit PatcherActor(const Plan& plan);
 
   struct State {
     size_t nextStep = 0;
@@ -52,6 +52,9 @@ class PatcherActor {
   void moveThreadsOut(Process& process, RunState& run, const MovePcStep& move);
 
   const Plan& plan_;
+  // The code the plan stores to or moves threads out of: what its steps that read or
+  // change where threads are (suspend, PC moves, resume) depend on.
+  std::vector<AddressRange> planCode_;
   State state_;
 };
 

@@ -53,6 +53,8 @@ void Footprint::clear() {
   adds.clear();
   stored.clear();
   synced.clear();
+  arrived.clear();
+  positions.clear();
   global = opaque = exited = false;
 }
 
@@ -63,6 +65,9 @@ bool Footprint::conflictsWith(const Footprint& other) const {
   if (overlapsAny(stored, other.fetched) || overlapsAny(other.stored, fetched) || overlapsAny(stored, other.stored))
     return true;
   if (overlapsAny(synced, other.fetched) || overlapsAny(other.synced, fetched)) return true;
+  if (overlapsAny(positions, other.fetched) || overlapsAny(positions, other.arrived) ||
+      overlapsAny(other.positions, fetched) || overlapsAny(other.positions, arrived))
+    return true;
   if (storesHitData(stored, other.reads) || storesHitData(stored, other.writes) || storesHitData(stored, other.adds) ||
       storesHitData(other.stored, reads) || storesHitData(other.stored, writes) || storesHitData(other.stored, adds))
     return true;

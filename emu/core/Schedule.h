@@ -70,6 +70,12 @@ struct Footprint {
   // over it; sync-all: every range the plan stores to): which version of it a thread may
   // fetch depends on the order, so it conflicts with fetches there, and only with those.
   std::vector<AddressRange> synced;
+  // Where the transition left its thread (the instruction it stopped before), which the
+  // checkers and the patcher's PC moves observe.
+  std::vector<AddressRange> arrived;
+  // A patcher step that reads or changes where threads are (suspend, PC moves, resume):
+  // the code whose fetches and arrivals it depends on (the plan's).
+  std::vector<AddressRange> positions;
   bool global = false;  // created, woke or blocked a thread: conflicts with everything
   // Touched nothing tracked: what the actor did commutes with everything, but as the
   // transition a sleep set holds for it, it predicts nothing, so it conflicts with everything.

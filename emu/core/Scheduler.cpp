@@ -37,7 +37,7 @@ void Scheduler::closeTransition(bool conflictsWithAll) {
     // sleeping transition it is opaque. What it did (nothing) still orders nothing.
     const bool touchedNothing = transition.fetched.empty() && transition.reads.empty() && transition.writes.empty() &&
                                 transition.adds.empty() && transition.stored.empty() && transition.synced.empty() &&
-                                !transition.exited;
+                                transition.positions.empty() && !transition.exited;
     // The patcher's steps that store nothing (sync-all, cache maintenance, release, PC
     // moves) are what the checkers judge threads' positions by: they conflict with all.
     if (conflictsWithAll || (touchedNothing && transition.actor == kPatcher)) transition.global = true;
@@ -188,6 +188,8 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
     // (Where fetch is coherent with stores, what a thread runs follows from the order of
     // its fetch against the stores alone.)
     if (!machine_.arch().facts().fetchCoherentWithStores) run_.transition.fetched.push_back({pc, pc + size});
+    // Everywhere, where a thread stopped is what suspend, PC moves and resume look at.
+    run_.transition.arrived.push_back({pc, pc + size});
     if (checkpointWanted()) {
       // Checkpoints are taken with the engine stopped: the thread stops here as if
       // preempted, and runGuest takes the checkpoint and makes this point's decision.

@@ -66,9 +66,17 @@ void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vecto
     for (uint64_t b = r.begin; b < r.end; ++b) {
       consider(kStoredByte, b, self);
       consider(kSyncedByte, b, self);
+      consider(kPositionsByte, b, self);
     }
   for (const AddressRange& r : footprint.synced)
     for (uint64_t b = r.begin; b < r.end; ++b) consider(kFetchedByte, b, self);
+  for (const AddressRange& r : footprint.arrived)
+    for (uint64_t b = r.begin; b < r.end; ++b) consider(kPositionsByte, b, self);
+  for (const AddressRange& r : footprint.positions)
+    for (uint64_t b = r.begin; b < r.end; ++b) {
+      consider(kFetchedByte, b, self);
+      consider(kArrivedByte, b, self);
+    }
   for (const AddressRange& r : footprint.stored) {
     for (uint64_t b = r.begin; b < r.end; ++b) {
       consider(kFetchedByte, b, self);
@@ -138,6 +146,10 @@ void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vecto
   }
   for (const AddressRange& r : footprint.synced)
     for (uint64_t b = r.begin; b < r.end; ++b) record(kSyncedByte, b, self, index);
+  for (const AddressRange& r : footprint.arrived)
+    for (uint64_t b = r.begin; b < r.end; ++b) record(kArrivedByte, b, self, index);
+  for (const AddressRange& r : footprint.positions)
+    for (uint64_t b = r.begin; b < r.end; ++b) record(kPositionsByte, b, self, index);
   for (uint64_t g : footprint.reads) record(kRead, g, self, index);
   for (uint64_t g : footprint.writes) record(kWritten, g, self, index);
   for (uint64_t g : footprint.adds) record(kAdded, g, self, index);

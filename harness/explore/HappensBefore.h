@@ -41,6 +41,8 @@ class HappensBefore {
     kStoredByte,
     kStoredGranule,
     kSyncedByte,
+    kArrivedByte,
+    kPositionsByte,
     kRead,
     kWritten,
     kAdded,
