@@ -62,6 +62,7 @@ const EffectsCase kEffects[] = {
     {"sub_zeroing", 0xcb000000, true, 0, bit(0)},                                // sub x0, x0, x0
     {"madd_three_sources", 0x9b010900, true, bit(8) | bit(1) | bit(2), bit(0)},  // madd x0, x8, x1, x2
     {"cmp_sets_flags", 0xf100041f, true, bit(0), 0, false, true},                // cmp x0, #1
+    {"tst_sets_flags_into_xzr", 0xf240001f, true, bit(0), 0, false, true},       // tst x0, #1 (ands xzr, ...)
     {"csel_reads_flags", 0x9a830041, true, bit(2) | bit(3), bit(1), true},       // csel x1, x2, x3, eq
     {"ldr_register_offset", 0xf8737aa8, true, 0, bit(8), false, false,
      bit(21) | bit(19)},  // ldr x8, [x21, x19, lsl #3]
@@ -113,6 +114,7 @@ TEST(Arm64Effects, BranchTargets) {
   EXPECT_EQ(arm64::effectsOf(0x35ffffaa, kPc).target, kPc - 12);  // cbnz w10, #-12
   EXPECT_EQ(arm64::effectsOf(0x37180040, kPc).target, kPc + 8);   // tbnz w0, #3, #8
   EXPECT_TRUE(arm64::effectsOf(0x9100001f, kPc).writesSp);        // mov sp, x0
+  EXPECT_TRUE(arm64::effectsOf(0x92401c1f, kPc).writesSp);        // and sp, x0, #0xff
 }
 
 // ---- Which loops are atomic adds.

@@ -14,9 +14,11 @@ uint32_t rd(uint32_t w) { return field(w, 0, 5); }
 uint32_t rn(uint32_t w) { return field(w, 5, 5); }
 uint32_t rm(uint32_t w) { return field(w, 16, 5); }
 
-// Register 31 as a destination that names SP (not the zero register).
-void writeRdOrSp(InstructionEffects& e, uint32_t reg) {
-  if (reg == 31)
+// The destination of an instruction whose register 31 names SP unless it sets flags
+// (then the zero register: ADDS, SUBS, ANDS).
+void writeResult(InstructionEffects& e, uint32_t reg, bool setsFlags) {
+  e.writesFlags = setsFlags;
+  if (reg == 31 && !setsFlags)
     e.writesSp = true;
   else
     e.writes |= bit(reg);
@@ -75,21 +77,13 @@ bool dataProcessingImmediate(uint32_t w, InstructionEffects& e) {
     return true;
   }
   switch (w & 0x1F800000) {
-  case 0x11000000:  // ADD, ADDS, SUB, SUBS (immediate): Rn may be SP; Rd is SP unless S
+  case 0x11000000:  // ADD, ADDS, SUB, SUBS (immediate): Rn may be SP
     e.reads = bit(rn(w));
-    if (setsFlags)
-      e.writes = bit(rd(w));
-    else
-      writeRdOrSp(e, rd(w));
-    e.writesFlags = setsFlags;
+    writeResult(e, rd(w), setsFlags);
     return true;
-  case 0x12000000:  // AND, ORR, EOR, ANDS (immediate): Rd is SP unless ANDS
+  case 0x12000000:  // AND, ORR, EOR, ANDS (immediate)
     e.reads = bit(rn(w));
-    if (opc == 3)
-      e.writes = bit(rd(w));
-    else
-      writeRdOrSp(e, rd(w));
-    e.writesFlags = opc == 3;
+    writeResult(e, rd(w), opc == 3);
     return true;
   case 0x12800000:  // MOVN, MOVZ, MOVK: only MOVK keeps (reads) the rest of Rd
     if (opc == 1) break;
@@ -128,13 +122,9 @@ bool dataProcessingRegister(uint32_t w, InstructionEffects& e) {
     e.writesFlags = setsFlags;
     return true;
   }
-  if ((w & 0x1F200000) == 0x0B200000) {  // ADD, ADDS, SUB, SUBS (extended): Rn, Rd may be SP
+  if ((w & 0x1F200000) == 0x0B200000) {  // ADD, ADDS, SUB, SUBS (extended): Rn may be SP
     e.reads = bit(rn(w)) | bit(rm(w));
-    if (setsFlags)
-      e.writes = bit(rd(w));
-    else
-      writeRdOrSp(e, rd(w));
-    e.writesFlags = setsFlags;
+    writeResult(e, rd(w), setsFlags);
     return true;
   }
   // ADC, ADCS, SBC, SBCS; CSEL, CSINC, CSINV, CSNEG (which never set flags).
