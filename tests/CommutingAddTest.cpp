@@ -216,7 +216,7 @@ TEST_P(CommutingAddsExplore, SameVerdictInFewerSchedules) {
 
 INSTANTIATE_TEST_SUITE_P(Corpus, CommutingAddsExplore,
                          ::testing::Values(ExploreCase{"patch-padding-short-jmp.x64.toml", nullptr, 0.5},
-                                           ExploreCase{"patch-padding-short-jmp.x64.toml", "worker_5", 0.25},
+                                           ExploreCase{"patch-padding-short-jmp.x64.toml", "worker_5", 0.3},
                                            ExploreCase{"patch-stop-the-world.x64.toml", nullptr, 1.0},
                                            ExploreCase{"patch-int3-3step.x64.toml", nullptr, 1.0},
                                            ExploreCase{"patch-series.x64.toml", nullptr, 1.0},

@@ -14,9 +14,10 @@ uint32_t sumRegister(uint32_t w, uint32_t loaded) {
   const uint32_t shiftedAdd = w & 0xFF200000;  // 64-bit ADD/SUB (shifted register), no flags
   if (shiftedAdd == 0x8B000000 || shiftedAdd == 0xCB000000) {
     if (field(w, 22, 2) == 3 || d == 31) return 32;  // reserved shift; the sum into xzr
-    if (n == loaded && m != loaded) return d;
-    // An add takes its operands either way round, when the amount is not shifted.
-    if (shiftedAdd == 0x8B000000 && m == loaded && n != loaded && field(w, 10, 8) == 0) return d;
+    // The sum may not overwrite the amount: a retry must add the same amount again.
+    if (n == loaded && m != loaded) return d == m ? 32 : d;
+    // An add takes its operands either way round, when the amount (imm6) is not shifted.
+    if (shiftedAdd == 0x8B000000 && m == loaded && n != loaded && field(w, 10, 6) == 0) return d == n ? 32 : d;
     return 32;
   }
   const uint32_t immediateAdd = w & 0xFF800000;  // 64-bit ADD/SUB (immediate), no flags
@@ -44,7 +45,8 @@ std::optional<ExclusiveAdd> exclusiveAddAt(std::span<const uint8_t> code, uint64
   // would not reload what it needs, or the old value would not be a result).
   const uint32_t amount = field(w[1], 16, 5);
   const bool amountIsRegister = (w[1] & 0x1F000000) == 0x0B000000;
-  if (status == 31 || status == base || status == sum || status == loaded || (amountIsRegister && status == amount))
+  // Nor x30: the walk follows `ret` through the link register the loop would zero.
+  if (status >= 30 || status == base || status == sum || status == loaded || (amountIsRegister && status == amount))
     return std::nullopt;
   if (amountIsRegister && field(w[1], 5, 5) == status) return std::nullopt;
   // CBNZ Ws (or Xs), back to the load.

@@ -143,6 +143,10 @@ PatcherActor::Applied PatcherActor::applyNext(Machine& machine, Process& process
     ++state_.nextStep;
     run.transition.global = true;
   }
+  // The plan's last step decides whether a call began after the plan (C8 judges such a
+  // call's code): it also conflicts with fetches and arrivals in the plan's code, where
+  // every site's entry is.
+  if (state_.nextStep == plan_.steps.size() && run.transition.positions.empty()) run.transition.positions = planCode_;
   if (monitor) monitor->afterStep(index, step);
   endSlice(describeStep(step));
   takeMonitorViolation(monitor, machine, run.record);

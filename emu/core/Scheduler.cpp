@@ -97,6 +97,9 @@ ActorId Scheduler::decideFetch(uint64_t pc, uint32_t size, size_t versions) {
   // instruction, which decides the versions there are to choose from (stores, cache
   // maintenance and sync-all over it conflict with that fetch); the second half runs the
   // chosen version on. The search keeps no sleep set across the choice.
+  // The first half is not what the thread does next (the second half is): held in a
+  // sleep set it predicts nothing, so it conflicts with everything there.
+  run_.transition.opaque = true;
   closeTransition(false);
   run_.transition.actor = run_.current;
   run_.transition.fetched.push_back({pc, pc + size});
@@ -232,12 +235,13 @@ void Scheduler::atomicAddAt(uint64_t pc, uint32_t size) {
   const std::optional<CommutingAdds::Found> found = commutingAdds_.at(machine_, pc, step, willChange);
   if (!found) return;
   const AtomicAdd& add = found->add;
-  // An exclusive loop runs without a point inside only while no plan step will change the
-  // instructions after its first, and each of them has one version to fetch (Arm64 fetch
-  // model): then no other actor's step between them can matter.
-  if (add.end > pc + size && willChange(pc + size, add.end)) return;
+  // An exclusive loop runs without a point inside only while no plan step will change its
+  // instructions (a failed round fetches the first one again) and each of them has one
+  // version to fetch (Arm64 fetch model): then no other actor's step between them can
+  // matter.
+  if (add.end > pc + size && willChange(pc, add.end)) return;
   if (monitor_)
-    for (uint64_t at = pc + size; at < add.end; at += size)
+    for (uint64_t at = pc; at < add.end; at += size)
       if (monitor_->fetchableVersions(static_cast<uint32_t>(run_.current), at).size() > 1) return;
   run_.atomicAdd = add;
   // It commutes as a transition of its own: the instruction after it stops the thread.
