@@ -149,12 +149,7 @@ void PropertyMonitor::afterStep(size_t step, const Step& what) {
 
 void PropertyMonitor::beforeInstruction(uint32_t thread, uint64_t pc, bool resumed) {
   // Arm64 ISB: from here on the thread fetches what was made visible.
-  if (const std::span<const uint8_t> sync = arch_.facts().contextSynchronizingInstruction; !sync.empty()) {
-    uint8_t bytes[16];
-    if (sync.size() <= sizeof bytes && machine_->readGuest(pc, {bytes, sync.size()}) &&
-        std::equal(sync.begin(), sync.end(), bytes))
-      contextSynchronized(thread);
-  }
+  if (machine_->contextSynchronizingAt(pc)) contextSynchronized(thread);
   checkFetch(thread, pc, resumed);
   if (!violation_ && !resumed) checkCalls(thread, pc);  // seen once already before it stopped
 }

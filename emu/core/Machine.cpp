@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace hph {
@@ -181,6 +182,13 @@ Result<void> Machine::mapInto(const Engine& engine, const Region& r) {
       err != UC_ERR_OK)
     return internalError(fmt::format("cannot map {} at 0x{:x}: {}", r.name, r.base, ucErrorText(err)));
   return {};
+}
+
+bool Machine::contextSynchronizingAt(uint64_t pc) const {
+  const std::span<const uint8_t> sync = arch().facts().contextSynchronizingInstruction;
+  std::array<uint8_t, 16> bytes{};
+  return !sync.empty() && sync.size() <= bytes.size() && readGuest(pc, std::span(bytes).first(sync.size())) &&
+         std::equal(sync.begin(), sync.end(), bytes.begin());
 }
 
 bool Machine::readGuest(uint64_t address, std::span<uint8_t> out) const {

@@ -145,6 +145,9 @@ class Machine {
   Result<Region*> map(uint64_t base, uint64_t size, uint32_t permissions, std::string name);
   // Data access through the engine's view of memory; false when unmapped.
   bool readGuest(uint64_t address, std::span<uint8_t> out) const;
+  // The instruction at pc context-synchronises the thread that runs it (Arm64 ISB;
+  // ArchFacts::contextSynchronizingInstruction).
+  bool contextSynchronizingAt(uint64_t pc) const;
   bool writeGuest(uint64_t address, std::span<const uint8_t> bytes) const;
   // A host write to code: the engine forgets what it translated from those bytes.
   bool writeCode(uint64_t address, std::span<const uint8_t> bytes);

@@ -207,20 +207,13 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
   run_.transition.fetched.push_back({pc, pc + size});
   // An ISB: which versions of changed code the thread fetches from here on depends on
   // every patcher step before it, not only on those that touch what it fetches.
-  if (contextSynchronizing(pc)) run_.transition.global = true;
+  if (machine_.contextSynchronizingAt(pc)) run_.transition.global = true;
   rmw_.arm(machine_, process_, run_.current, pc, size);
   // Every run of a session, whatever its source, runs an exclusive loop as one step: the
   // points of a run (which replay tokens name) must not depend on who chooses.
   if (commuteAdds_ && machine_.watches(pc + size)) atomicAddAt(pc, size);
   if (const auto stopFor = chooseFetchedVersion(pc, size)) return stopHere(*stopFor);
   return false;
-}
-
-bool Scheduler::contextSynchronizing(uint64_t pc) const {
-  const std::span<const uint8_t> sync = machine_.arch().facts().contextSynchronizingInstruction;
-  std::array<uint8_t, 16> bytes{};
-  return !sync.empty() && sync.size() <= bytes.size() && machine_.readGuest(pc, std::span(bytes).first(sync.size())) &&
-         std::equal(sync.begin(), sync.end(), bytes.begin());
 }
 
 void Scheduler::atomicAddAt(uint64_t pc, uint32_t size) {

@@ -99,8 +99,6 @@ class Scheduler final : public ExecutionObserver {
   // The atomic add at pc (its first instruction `size` bytes), if any, into run_: whether
   // it runs as one step and whether it commutes with others.
   void atomicAddAt(uint64_t pc, uint32_t size);
-  // The instruction at pc context-synchronises the thread (Arm64 ISB).
-  bool contextSynchronizing(uint64_t pc) const;
   std::optional<ActorId> chooseFetchedVersion(uint64_t pc, uint32_t size);
   // The point after a split RMW: may its write be held back (true: stop the thread)?
   bool splitPoint(uint64_t pc, ActorId* next);
