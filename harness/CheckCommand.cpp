@@ -80,7 +80,14 @@ std::string describeCutShort(const ExploreResult& result, const ExploreSettings&
   return why;
 }
 
-std::string_view pointsName(PointsMode mode) { return mode == PointsMode::kAll ? "all" : "watched"; }
+std::string_view pointsName(PointsMode mode) {
+  switch (mode) {
+  case PointsMode::kAll: return "all";
+  case PointsMode::kWatched: return "watched";
+  case PointsMode::kVisible: return "visible";
+  }
+  return "all";
+}
 
 // What one scenario came to, for the exit code, the terminal and the JSON report.
 struct ScenarioOutcome {

@@ -50,7 +50,8 @@ class Explore : public ::testing::TestWithParam<std::string> {
 TEST_P(Explore, ExhaustiveCountMatchesTheHandDerivation) {
   auto inputs = prepared(scenario("race"), [](Scenario& s) {
     s.explore.reduction = Reduction::kNone;
-    s.invariant = "race_counter";  // never 0: explore everything, no early stop
+    s.explore.points = PointsMode::kWatched;  // a point before every instruction counted below
+    s.invariant = "race_counter";             // never 0: explore everything, no early stop
   });
   ASSERT_TRUE(inputs);
   const uint64_t a = 3 * instructionCount(*inputs->base, "racy_increment");
@@ -170,7 +171,9 @@ TEST_P(Explore, JobsDoNotChangeTheResult) {
 // only: a second job finishing schedules past it must not add to them.
 TEST_P(Explore, JobsDoNotChangeTheVacuityCountersOfAViolatedRun) {
   const std::string stem = GetParam() == "x64" ? "canary-impure-call" : "canary-stale-veneer";
-  auto inputs = prepared(stem + "." + GetParam() + ".toml");
+  // A point before every watched instruction: more points for the rare switches to miss.
+  auto inputs =
+      prepared(stem + "." + GetParam() + ".toml", [](Scenario& s) { s.explore.points = PointsMode::kWatched; });
   ASSERT_TRUE(inputs);
   ExploreOptions o = optionsFor(StrategyKind::kRandom, 5000);
   o.settings.switchProbability = 0.05;  // rare switches: the violation comes after many schedules

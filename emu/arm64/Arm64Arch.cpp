@@ -9,6 +9,7 @@
 
 #include "emu/arm64/Cmodx.h"
 #include "emu/arm64/ExclusiveAdd.h"
+#include "emu/arm64/InstructionEffects.h"
 #include "emu/arm64/ResultLiveness.h"
 
 namespace hph {
@@ -221,6 +222,24 @@ bool Arm64Arch::atomicAddUnobserved(std::span<const uint8_t> code, uint64_t pc, 
   if (!loop) return false;
   return arm64::resultsUnobserved({.registers = loop->results}, pc + arm64::kExclusiveAddBytes, at.link, read,
                                   willChange);
+}
+
+std::optional<RegisterOnlyInstruction> Arm64Arch::registerOnly(std::span<const uint8_t> bytes, uint64_t pc) const {
+  if (bytes.size() < 4) return std::nullopt;
+  uint32_t word;
+  std::memcpy(&word, bytes.data(), sizeof(word));
+  if ((word & 0xFFFFF0FFu) == 0xD50330DFu) return std::nullopt;  // ISB synchronises context
+  const arm64::InstructionEffects e = arm64::effectsOf(word, pc);
+  if (!e.known || e.accessesMemory) return std::nullopt;
+  switch (e.control) {
+  case arm64::Control::kNext: return RegisterOnlyInstruction{.next = pc + 4};
+  case arm64::Control::kJump: return RegisterOnlyInstruction{.target = e.target};
+  case arm64::Control::kConditional: return RegisterOnlyInstruction{.next = pc + 4, .target = e.target};
+  case arm64::Control::kReturn:
+  case arm64::Control::kIndirect: return RegisterOnlyInstruction{.indirect = true};
+  case arm64::Control::kCall: return std::nullopt;  // writes x30
+  }
+  return std::nullopt;
 }
 
 uint32_t Arm64Arch::countInstructions(std::span<const uint8_t> block) const {

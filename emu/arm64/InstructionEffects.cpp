@@ -162,6 +162,7 @@ bool dataProcessingRegister(uint32_t w, InstructionEffects& e) {
 
 bool loadsAndStores(uint32_t w, InstructionEffects& e) {
   e.known = true;
+  e.accessesMemory = true;
   const bool simd = field(w, 26, 1);
   const uint32_t rt = rd(w);
   // One register: unsigned offset, unscaled / pre- / post-index, register offset.

@@ -36,6 +36,7 @@ struct InstructionEffects {
   RegisterMask addresses = 0;
   RegisterMask stored = 0;
   bool writesMemory = false;
+  bool accessesMemory = false;  // any load, store or prefetch, literal ones included
   // Writes the stack pointer (register 31 as a destination where it names SP): a derived
   // value written there is observed.
   bool writesSp = false;

@@ -98,6 +98,17 @@ struct AtomicAdd {
 // instruction is 15 bytes).
 inline constexpr size_t kAtomicAddBytes = 16;
 
+// An instruction that reads and writes only its thread's registers, flags and PC: no
+// memory (loads, stores, the stack), no call (the return address it leaves is what PC
+// moves and release look at), no system state, no context synchronisation. Nothing
+// another actor does depends on when it runs: the scheduler needs no point before it
+// (Scheduler, "visible points"), so long as where it goes next is known.
+struct RegisterOnlyInstruction {
+  std::optional<uint64_t> next;    // falls through to
+  std::optional<uint64_t> target;  // branches to
+  bool indirect = false;           // branches through a register (ret, br, jmp reg): anywhere
+};
+
 // The registers a result-liveness walk starts from: the stack pointer (x64 reads return
 // addresses there) and the link register (Arm64 returns through it; 0 where calls push).
 struct WalkRegisters {
@@ -236,6 +247,9 @@ class Arch {
   // remembered with what it read.
   virtual bool atomicAddUnobserved(std::span<const uint8_t> code, uint64_t pc, const WalkRegisters& at,
                                    const GuestRead& read, const CodeChanges& willChange) const = 0;
+  // The instruction at the start of `bytes` (at `pc`), when it is register-only; nullopt
+  // for anything else, and for whatever the decoder does not know.
+  virtual std::optional<RegisterOnlyInstruction> registerOnly(std::span<const uint8_t> bytes, uint64_t pc) const = 0;
   // Number of instructions in a straight-line block (the budget counts these).
   virtual uint32_t countInstructions(std::span<const uint8_t> block) const = 0;
   // A guest interrupt/exception number from UC_HOOK_INTR, as words.

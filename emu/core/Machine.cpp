@@ -174,6 +174,8 @@ Result<Region*> Machine::map(uint64_t base, uint64_t size, uint32_t permissions,
   auto region = memory_.add(base, size, permissions, std::move(name));
   if (!region) return region;
   if (auto mapped = mapInto(engine_, *region.value()); !mapped) return mapped.error();
+  // Mapped after the snapshot pages are tracked against: unknown until a restore compares it.
+  if (!suspect_.empty()) suspect_.emplace_back(region.value()->size / memory_.pageSize(), true);
   return region.value();
 }
 
@@ -203,10 +205,12 @@ bool Machine::readGuest(uint64_t address, std::span<uint8_t> out) const {
 }
 
 bool Machine::writeGuest(uint64_t address, std::span<const uint8_t> bytes) const {
+  hostWrote(address, bytes.size());
   return engine_.write(address, bytes);
 }
 
 bool Machine::writeCode(uint64_t address, std::span<const uint8_t> bytes) {
+  hostWrote(address, bytes.size());
   if (!engine_.write(address, bytes)) return false;
   engine_.forgetCode(address, address + bytes.size());
   ++forgottenPages_;
@@ -214,12 +218,34 @@ bool Machine::writeCode(uint64_t address, std::span<const uint8_t> bytes) {
   return true;
 }
 
+void Machine::hostWrote(uint64_t address, uint64_t size) const {
+  const auto& regions = memory_.regions();
+  const uint64_t page = memory_.pageSize();
+  for (size_t i = 0; i < regions.size() && i < suspect_.size(); ++i) {
+    const Region& r = *regions[i];
+    if (size == 0 || address >= r.end() || r.base >= address + size) continue;
+    const uint64_t first = (std::max(address, r.base) - r.base) / page;
+    const uint64_t last = (std::min(address + size, r.end()) - 1 - r.base) / page;
+    for (uint64_t p = first; p <= last && p < suspect_[i].size(); ++p) suspect_[i][p] = true;
+  }
+}
+
+bool Machine::mayDiffer(size_t i, uint64_t p, const MemorySnapshot& base) const {
+  const Region& region = *memory_.regions()[i];
+  if (region.permissions & kWrite) return true;  // the guest's stores are not tracked
+  return base.id == 0 || base.id != suspectFor_ || i >= suspect_.size() || p >= suspect_[i].size() || suspect_[i][p];
+}
+
 MemorySnapshot Machine::snapshot() const {
   MemorySnapshot out;
+  out.id = ++snapshots_;
+  suspectFor_ = out.id;
+  suspect_.clear();
   const uint64_t page = memory_.pageSize();
   for (const auto& region : memory_.regions()) {
     out.bytes.emplace_back(region->bytes.get(), region->bytes.get() + region->size);
     std::vector<bool>& zero = out.zeroPages.emplace_back();
+    suspect_.emplace_back(region->size / page, false);
     for (uint64_t offset = 0; offset < region->size; offset += page)
       zero.push_back(std::all_of(region->bytes.get() + offset, region->bytes.get() + offset + page,
                                  [](uint8_t b) { return b == 0; }));
@@ -232,9 +258,23 @@ MemorySnapshot Machine::snapshot() const {
 
 namespace {
 
+// One pass over the page (a memcmp against zeros reads two): most pages an exploration
+// restores are stack pages that were and still are zero.
 bool isZeroPage(const uint8_t* bytes, uint64_t size) {
-  static const std::vector<uint8_t> zeros(1 << 16, 0);
-  return size <= zeros.size() && std::memcmp(bytes, zeros.data(), size) == 0;
+  constexpr uint64_t kChunk = 256;
+  for (uint64_t at = 0; at < size; at += kChunk) {
+    uint64_t any = 0;
+    const uint64_t n = std::min(kChunk, size - at) / sizeof(uint64_t);
+    for (uint64_t w = 0; w < n; ++w) {
+      uint64_t word;
+      std::memcpy(&word, bytes + at + w * sizeof(uint64_t), sizeof(word));
+      any |= word;
+    }
+    if (any != 0) return false;
+  }
+  for (uint64_t at = size & ~uint64_t{7}; at < size; ++at)
+    if (bytes[at] != 0) return false;
+  return true;
 }
 
 }  // namespace
@@ -254,6 +294,7 @@ MemoryDelta Machine::delta(const MemorySnapshot& base) const {
     if (&region == callStack_) continue;
     const uint8_t* saved = i < base.bytes.size() ? base.bytes[i].data() : nullptr;
     for (uint64_t offset = 0, p = 0; offset < region.size; offset += page, ++p) {
+      if (!mayDiffer(i, p, base)) continue;
       const uint8_t* now = region.bytes.get() + offset;
       const bool same =
           saved && !base.zeroPages[i][p] ? std::memcmp(now, saved + offset, page) == 0 : isZeroPage(now, page);
@@ -273,15 +314,23 @@ void Machine::restore(const MemorySnapshot& base, const MemoryDelta& delta) {
   const uint64_t page = memory_.pageSize();
   bool codeChanged = false;
   size_t next = 0;  // the next page of the delta
+  const bool tracked = base.id != 0 && base.id == suspectFor_;
   for (size_t i = 0; i < regions.size(); ++i) {
     Region& region = *regions[i];
     const uint8_t* saved = i < base.bytes.size() ? base.bytes[i].data() : nullptr;
+    const bool untouchedStack = tracked && &region == callStack_ && !callStackUsed_;
     for (uint64_t offset = 0, p = 0; offset < region.size; offset += page, ++p) {
       uint8_t* now = region.bytes.get() + offset;
       // What the page must hold: the delta's copy, else the base's (nullptr: zeros).
       const uint8_t* target = saved && !base.zeroPages[i][p] ? saved + offset : nullptr;
-      if (next < delta.pages.size() && delta.pages[next].region == i && delta.pages[next].offset == offset)
-        target = delta.bytes.data() + page * next++;
+      const bool inDelta =
+          next < delta.pages.size() && delta.pages[next].region == i && delta.pages[next].offset == offset;
+      if (inDelta) target = delta.bytes.data() + page * next++;
+      const bool mayDifferNow = mayDiffer(i, p, base);
+      // Put back, a page the guest cannot write differs from base only if the delta says so.
+      if (tracked && !(region.permissions & kWrite) && i < suspect_.size() && p < suspect_[i].size())
+        suspect_[i][p] = inDelta;
+      if (!inDelta && (untouchedStack || !mayDifferNow)) continue;
       if (target ? std::memcmp(now, target, page) == 0 : isZeroPage(now, page)) continue;
       if (region.permissions & kExecute) {
         // Only the blocks over the bytes that differ: the rest of the page stays translated.
@@ -302,6 +351,17 @@ void Machine::restore(const MemorySnapshot& base, const MemoryDelta& delta) {
   instructionsRetired_ = delta.instructionsRetired;
   shimCalls_ = delta.shimCalls;
   lastError_ = delta.lastError;
+  callStackUsed_ = false;
+  if (!tracked) {
+    // Compared in full against this base: from now on the pages are tracked against it.
+    suspectFor_ = base.id;
+    suspect_.assign(regions.size(), {});
+    for (size_t i = 0; i < regions.size(); ++i) {
+      suspect_[i].assign(regions[i]->size / page, false);
+      for (const MemoryDelta::Page& p : delta.pages)
+        if (p.region == i) suspect_[i][p.offset / page] = true;
+    }
+  }
   if (codeChanged) ++blockGeneration_;
   // Between schedules the hot code is small: translating it again in a fresh engine
   // costs far less than the memory the abandoned translations would hold. A renewal that
@@ -339,7 +399,8 @@ Result<uint64_t> Machine::bindImport(std::string_view dll, std::string_view func
 Result<CallResult> Machine::call(uint64_t entry, std::span<const uint64_t> args, const CallOptions& options) {
   if (args.size() > kMaxCallArgs)
     return badInput(fmt::format("{} arguments given; at most {} are supported", args.size(), kMaxCallArgs));
-  const CallFrame frame{entry, args, kStackBase + kStackBytes, kReturnSentinel};
+  if (!options.stackTop) callStackUsed_ = true;
+  const CallFrame frame{entry, args, options.stackTop.value_or(kStackBase + kStackBytes), kReturnSentinel};
   if (auto prepared = arch_.prepareCall(engine_, frame); !prepared) return prepared.error();
 
   const bool wasPrecise = preciseHook_ != 0;

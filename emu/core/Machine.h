@@ -38,6 +38,9 @@ struct CallOptions {
   // (unicorn#2040); elsewhere a memory fault reports its block's start. This installs a
   // no-op code hook over all memory for the call: exact fault PCs, ~4x slower.
   bool precisePc = false;
+  // The stack to run on (its top); none: the machine's own. An exploration's invariant
+  // runs on a thread's, which restore compares anyway, instead of the machine's 1 MiB.
+  std::optional<uint64_t> stackTop = {};
 };
 
 struct CallResult {
@@ -97,6 +100,7 @@ struct MemorySnapshot {
   uint64_t instructionsRetired = 0;
   uint64_t shimCalls = 0;  // the virtual clock shims read
   uint32_t lastError = 0;
+  uint64_t id = 0;  // which snapshot of its machine (copies share it): see Machine::suspect_
 };
 
 // Guest memory at one moment, as the pages that differ from a base snapshot: a run's
@@ -199,8 +203,11 @@ class Machine {
   // the next.
   void restore(const MemorySnapshot& snapshot);
   // Memory now, against `base` (the snapshot runs start from); restore(base, delta) puts
-  // it back. The machine's own call stack is left out: only call() writes it (after a
-  // run's threads finished), and restore puts it back to base.
+  // it back. The machine's own call stack is left out: only call() writes it, and restore
+  // puts it back to base. Pages the guest cannot write (code, read-only data, shims) are
+  // compared only where the host wrote since they last matched `base` (writeGuest,
+  // writeCode) or a delta put other bytes: comparing all of memory was a tenth of an
+  // exploration's time.
   MemoryDelta delta(const MemorySnapshot& base) const;
   void restore(const MemorySnapshot& base, const MemoryDelta& delta);
 
@@ -292,7 +299,16 @@ class Machine {
   // until that fills; its flush (uc_ctl_flush_tlb) then touches the whole buffer (measured
   // in 2.0.1: 2.5 s, +1 GB resident). Without a bound the process grows ~9 KB a schedule.
   uint64_t forgottenPages_ = 0;
-  Region* callStack_ = nullptr;        // call()'s stack
+  Region* callStack_ = nullptr;  // call()'s stack
+  bool callStackUsed_ = true;    // call() ran on it since restore last put it back
+  // Per region, per page, of pages the guest cannot write: may differ from the snapshot
+  // `suspectFor_` (an id; 0: none). Written by const writeGuest, hence mutable.
+  mutable std::vector<std::vector<bool>> suspect_;
+  mutable uint64_t suspectFor_ = 0;
+  mutable uint64_t snapshots_ = 0;
+  void hostWrote(uint64_t address, uint64_t size) const;
+  // May page `p` of region `i` differ from base (the snapshot suspect_ is for)?
+  bool mayDiffer(size_t i, uint64_t p, const MemorySnapshot& base) const;
   std::vector<AddressRange> tracked_;  // data ranges hooked
   std::optional<Error> renewalFailed_;
   uint64_t renewals_ = 0;

@@ -18,7 +18,9 @@ constexpr size_t kMaxCheckpoints = 64;
 
 Scheduler::Scheduler(Machine& machine, Process& process, MemorySnapshot initial, ScheduleSetup setup)
     : machine_(machine), process_(process), initial_(std::move(initial)), setup_(std::move(setup)),
-      patcher_(setup_.plan) {}
+      patcher_(setup_.plan) {
+  if (setup_.visiblePointsOnly) visible_.emplace(machine_.arch(), setup_.plan);
+}
 
 Scheduler::~Scheduler() { machine_.setObserver(nullptr); }
 
@@ -182,7 +184,11 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
     monitor_->beforeInstruction(static_cast<uint32_t>(thread), pc, resumed);
     if (takeMonitorViolation(monitor_, machine_, run_.record)) return stopHere(kNoActor);
   }
-  if (!resumed) {
+  // No point before an instruction no other actor's step can observe: it runs on in
+  // this transition (VisiblePoints), with nothing held back or pending to decide.
+  const bool point =
+      !resumed && (!visible_ || !rmw_.idle() || !stale_.idle() || visible_->needsPoint(machine_, pc, size));
+  if (point) {
     // Arriving here is observed: the checkers judged the code at pc against how far the
     // plan is (a call that began after the plan's last step must run new code, C8). Where
     // a thread may fetch stale code (the Arm64 fetch model), whether it arrived before or
@@ -203,7 +209,8 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
     const ActorId chosen = decide(PointKind::kInstruction, pc);
     if (chosen != run_.current) return stopHere(chosen);
   }
-  // A thread resumed at the point where it was stopped: the decision was already made.
+  // A thread resumed at the point where it was stopped (the decision was already made),
+  // or running on past an invisible instruction.
   run_.transition.fetched.push_back({pc, pc + size});
   // An ISB: which versions of changed code the thread fetches from here on depends on
   // every patcher step before it, not only on those that touch what it fetches.
@@ -370,10 +377,15 @@ void Scheduler::runGuest(ActorId thread, ActorId* next) {
 
 void Scheduler::checkInvariant() {
   if (!setup_.invariantEntry) return;
-  // The invariant runs after every thread finished, on the machine's own stack, unobserved.
+  // The invariant runs after every thread finished, unobserved, on the first thread's
+  // stack (free now, and put back by every restore anyway: the machine's own 1 MiB stack
+  // would cost each schedule a comparison of it).
   machine_.setObserver(nullptr);
-  auto outcome = machine_.call(*setup_.invariantEntry, {},
-                               CallOptions{.instructionBudget = setup_.threadBudget, .precisePc = false});
+  std::optional<uint64_t> stackTop;
+  if (!process_.threads().empty()) stackTop = process_.threads().front().stackTop;
+  auto outcome =
+      machine_.call(*setup_.invariantEntry, {},
+                    CallOptions{.instructionBudget = setup_.threadBudget, .precisePc = false, .stackTop = stackTop});
   if (!outcome) {
     run_.record.error = outcome.error();
   } else if (outcome->timedOut) {

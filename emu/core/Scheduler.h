@@ -18,6 +18,7 @@
 #include "emu/core/RunState.h"
 #include "emu/core/Schedule.h"
 #include "emu/core/StaleFetch.h"
+#include "emu/core/VisiblePoints.h"
 #include "plan/Plan.h"
 
 namespace hph {
@@ -36,6 +37,9 @@ struct ScheduleSetup {
   // int3-3step: a thread at a transient int3 on one of these entries continues in its
   // replacement (the new semantics).
   std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects;
+  // Points only before watched instructions some other actor's step can observe
+  // (VisiblePoints); else before every watched instruction.
+  bool visiblePointsOnly = false;
 };
 
 class Scheduler final : public ExecutionObserver {
@@ -124,6 +128,7 @@ class Scheduler final : public ExecutionObserver {
   CommutingAdds commutingAdds_;
   PatcherActor patcher_;
   StaleFetch stale_;
+  std::optional<VisiblePoints> visible_;  // setup_.visiblePointsOnly
   RmwSplitter rmw_;
 };
 

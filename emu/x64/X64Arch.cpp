@@ -304,6 +304,49 @@ std::optional<SplittableAccess> X64Arch::splittableAccess(const Engine& engine, 
   return std::nullopt;
 }
 
+std::optional<RegisterOnlyInstruction> X64Arch::registerOnly(std::span<const uint8_t> bytes, uint64_t pc) const {
+  ZydisDecodedInstruction instruction;
+  ZydisDecodedOperand operands[ZYDIS_MAX_OPERAND_COUNT];
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder(), bytes.data(), bytes.size(), &instruction, operands)))
+    return std::nullopt;
+  // Integer and flag work, moves between registers and branches only: calls, returns,
+  // pushes and string instructions reach memory through hidden operands, and system,
+  // interrupt and vector instructions are left visible.
+  switch (instruction.meta.category) {
+  case ZYDIS_CATEGORY_MISC:
+    if (instruction.mnemonic != ZYDIS_MNEMONIC_LEA) return std::nullopt;
+    break;
+  case ZYDIS_CATEGORY_BINARY:
+  case ZYDIS_CATEGORY_LOGICAL:
+  case ZYDIS_CATEGORY_DATAXFER:
+  case ZYDIS_CATEGORY_NOP:
+  case ZYDIS_CATEGORY_WIDENOP:
+  case ZYDIS_CATEGORY_SHIFT:
+  case ZYDIS_CATEGORY_ROTATE:
+  case ZYDIS_CATEGORY_BITBYTE:
+  case ZYDIS_CATEGORY_SETCC:
+  case ZYDIS_CATEGORY_CMOV:
+  case ZYDIS_CATEGORY_CONVERT:
+  case ZYDIS_CATEGORY_FLAGOP:
+  case ZYDIS_CATEGORY_UNCOND_BR:
+  case ZYDIS_CATEGORY_COND_BR: break;
+  default: return std::nullopt;
+  }
+  if (instruction.attributes & ZYDIS_ATTRIB_HAS_LOCK) return std::nullopt;
+  const bool addressOnly = instruction.mnemonic == ZYDIS_MNEMONIC_LEA || instruction.mnemonic == ZYDIS_MNEMONIC_NOP;
+  for (uint8_t i = 0; i < instruction.operand_count; ++i)
+    if (operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY && !addressOnly) return std::nullopt;
+  const uint64_t next = pc + instruction.length;
+  if (instruction.meta.category != ZYDIS_CATEGORY_UNCOND_BR && instruction.meta.category != ZYDIS_CATEGORY_COND_BR)
+    return RegisterOnlyInstruction{.next = next};
+  const ZydisDecodedOperand& destination = operands[0];
+  if (destination.type != ZYDIS_OPERAND_TYPE_IMMEDIATE || !destination.imm.is_relative)
+    return RegisterOnlyInstruction{.indirect = true};
+  const uint64_t target = next + static_cast<uint64_t>(destination.imm.value.s);
+  if (instruction.meta.category == ZYDIS_CATEGORY_UNCOND_BR) return RegisterOnlyInstruction{.target = target};
+  return RegisterOnlyInstruction{.next = next, .target = target};
+}
+
 uint32_t X64Arch::countInstructions(std::span<const uint8_t> block) const {
   uint32_t count = 0;
   ZydisDecoderContext context;

@@ -35,6 +35,7 @@ class X64Arch final : public Arch {
   bool hasAtomicAdds() const override { return true; }
   bool atomicAddUnobserved(std::span<const uint8_t> code, uint64_t pc, const WalkRegisters& at, const GuestRead& read,
                            const CodeChanges& willChange) const override;
+  std::optional<RegisterOnlyInstruction> registerOnly(std::span<const uint8_t> bytes, uint64_t pc) const override;
   uint32_t countInstructions(std::span<const uint8_t> block) const override;
   std::string describeInterrupt(uint32_t number) const override;
   bool isPadding(std::span<const uint8_t> bytes) const override;

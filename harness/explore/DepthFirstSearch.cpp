@@ -34,10 +34,15 @@ ActorId DepthFirstSearch::choose(const SchedulingPoint& point) {
     return node.chosen;
   }
   SearchNode node;
+  if (!spareNodes_.empty()) {
+    node = std::move(spareNodes_.back());
+    spareNodes_.pop_back();
+  }
   node.enabled.assign(point.enabled.begin(), point.enabled.end());
   node.current = point.current;
   node.currentEnabled = point.currentEnabled;
   node.kind = point.kind;
+  node.preemptionsBefore = 0;
   if (i > 0) {
     const SearchNode& parent = path_[i - 1];
     node.preemptionsBefore = parent.preemptionsBefore + parent.cost(parent.chosen);
@@ -53,7 +58,12 @@ ActorId DepthFirstSearch::choose(const SchedulingPoint& point) {
     if (node.asleep(a) || node.preemptionsBefore + node.cost(a) > bound_) continue;
     node.chosen = a;
     // A fetch version is not an actor whose order races decide: try every one.
-    if (dpor_) node.backtrack = node.kind == PointKind::kFetch ? node.enabled : std::vector<ActorId>{a};
+    if (dpor_) {
+      if (node.kind == PointKind::kFetch)
+        node.backtrack = node.enabled;
+      else
+        node.backtrack.assign(1, a);
+    }
     path_.push_back(std::move(node));
     lastNode_ = i;
     return a;
@@ -234,13 +244,20 @@ bool DepthFirstSearch::backtrack() {
       blockStart_.resize(std::min(blockStart_.size(), path_.size() - 1));
       return true;
     }
-    // Its footprints' memory serves the transitions of the next runs.
+    // Its footprints' memory serves the transitions of the next runs, and its own the
+    // next nodes.
     for (auto* entries : {&node.done, &node.sleep})
       for (auto& [actor, fp] : *entries)
         if (spare_.size() < kSpareFootprints) {
           fp.clear();
           spare_.push_back(std::move(fp));
         }
+    if (spareNodes_.size() < kSpareFootprints) {
+      node.done.clear();
+      node.sleep.clear();
+      node.backtrack.clear();
+      spareNodes_.push_back(std::move(node));
+    }
     path_.pop_back();
   }
   return false;

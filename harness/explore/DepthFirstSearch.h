@@ -102,6 +102,8 @@ class DepthFirstSearch final : public DecisionSource {
   // Footprints of nodes backtracked over, emptied: transitionDone trades one for the
   // scheduler's, so a run's transitions reuse memory instead of allocating their own.
   std::vector<Footprint> spare_;
+  // Likewise nodes, emptied: a run appends thousands, each with four vectors to allocate.
+  std::vector<SearchNode> spareNodes_;
   bool diverged_ = false;
   std::vector<ActorId> planned_;  // plannedChoices()
 };

@@ -9,7 +9,7 @@ void HappensBefore::truncate(size_t count) {
   const size_t undoFrom = events_[count].undoBegin;
   for (size_t u = undo_.size(); u > undoFrom; --u) {
     const Undo& entry = undo_[u - 1];
-    tables_[entry.table][entry.key][entry.slot] = entry.previous;
+    tables_[entry.table].row(entry.row)[entry.slot] = entry.previous;
   }
   undo_.resize(undoFrom);
   for (size_t e = events_.size(); e > count; --e) byActor_[events_[e - 1].slot].pop_back();
@@ -30,28 +30,29 @@ void HappensBefore::widen(uint32_t slots) {
                 clocks.begin() + static_cast<std::ptrdiff_t>(e * stride));
   clocks_ = std::move(clocks);
   stride_ = stride;
+  for (LatestByKey& table : tables_) table.widen(stride);
 }
 
 void HappensBefore::consider(Table table, uint64_t key, uint32_t self) {
-  const auto found = tables_[table].find(key);
-  if (found == tables_[table].end()) return;
-  const Latest& latest = found->second;
-  for (uint32_t slot = 0; slot < latest.size(); ++slot)
+  const LatestByKey::Row found = tables_[table].find(key);
+  if (found == LatestByKey::kNoRow) return;
+  const int32_t* latest = tables_[table].row(found);
+  for (uint32_t slot = 0; slot < candidate_.size(); ++slot)
     if (slot != self && latest[slot] > candidate_[slot]) candidate_[slot] = latest[slot];
 }
 
 void HappensBefore::considerSlot(Table table, uint64_t key, uint32_t self, uint32_t slot) {
-  const auto found = tables_[table].find(key);
-  if (found == tables_[table].end() || slot == self || slot >= found->second.size()) return;
-  candidate_[slot] = std::max(candidate_[slot], found->second[slot]);
+  const LatestByKey::Row found = tables_[table].find(key);
+  if (found == LatestByKey::kNoRow || slot == self || slot >= candidate_.size()) return;
+  candidate_[slot] = std::max(candidate_[slot], tables_[table].row(found)[slot]);
 }
 
 void HappensBefore::record(Table table, uint64_t key, uint32_t slot, int32_t event) {
-  Latest& latest = tables_[table][key];
-  if (latest.size() <= slot) latest.resize(slot + 1, -1);
-  if (latest[slot] == event) return;
-  undo_.push_back({table, key, slot, latest[slot]});
-  latest[slot] = event;
+  const LatestByKey::Row row = tables_[table].findOrAdd(key);
+  int32_t& latest = tables_[table].row(row)[slot];
+  if (latest == event) return;
+  undo_.push_back({table, row, slot, latest});
+  latest = event;
 }
 
 void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vector<size_t>& races) {

@@ -12,10 +12,10 @@
 
 #include <array>
 #include <cstdint>
-#include <unordered_map>
 #include <vector>
 
 #include "emu/core/Schedule.h"
+#include "harness/explore/LatestByKey.h"
 
 namespace hph {
 
@@ -51,10 +51,9 @@ class HappensBefore {
     kAny,
     kTables
   };
-  using Latest = std::vector<int32_t>;  // by actor slot; -1: none
   struct Undo {
     Table table;
-    uint64_t key;
+    LatestByKey::Row row;
     uint32_t slot;
     int32_t previous;
   };
@@ -78,7 +77,7 @@ class HappensBefore {
   std::vector<uint32_t> clocks_;
   uint32_t stride_ = 0;
   std::vector<std::vector<uint32_t>> byActor_;  // by slot: its transitions, in order
-  std::array<std::unordered_map<uint64_t, Latest>, kTables> tables_;
+  std::array<LatestByKey, kTables> tables_;     // rows stride_ wide
   std::vector<Undo> undo_;
   std::vector<int32_t> candidate_;  // scratch, by slot: latest conflicting transition
 };

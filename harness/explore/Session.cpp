@@ -49,6 +49,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioI
     session->monitor_ = std::make_unique<PropertyMonitor>(*image.arch, inputs->layout.sites, inputs->plan, options);
   }
   if (auto r = m.watchInstructions(inputs->watched, inputs->points == PointsMode::kAll); !r) return r.error();
+  setup.visiblePointsOnly = inputs->points == PointsMode::kVisible;
   if (trackFootprints) {
     // Shared data: the writable sections of every image. Stacks and TEBs are per thread.
     // Code the patcher stores to can also be read as data (literal pools, a guest checking

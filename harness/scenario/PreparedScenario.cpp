@@ -132,11 +132,11 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   if (auto r = resolveWatchedCode(scenario, *inputs); !r) return r.error();
   const bool anythingWatched =
       !scenario.hostWrites.empty() || !scenario.explore.watch.empty() || !scenario.patches.empty();
-  inputs->points = scenario.explore.points.value_or(anythingWatched ? PointsMode::kWatched : PointsMode::kAll);
-  if (inputs->points == PointsMode::kWatched && !anythingWatched)
-    return badInput(fmt::format("{}: [explore].points: 'watched' but nothing is watched (no "
+  inputs->points = scenario.explore.points.value_or(anythingWatched ? PointsMode::kVisible : PointsMode::kAll);
+  if (inputs->points != PointsMode::kAll && !anythingWatched)
+    return badInput(fmt::format("{}: [explore].points: '{}' but nothing is watched (no "
                                 "[[host_write]] and no [explore].watch)",
-                                scenario.path));
+                                scenario.path, inputs->points == PointsMode::kWatched ? "watched" : "visible"));
   inputs->scenarioSha256 = sha256OfFile(scenario.path);
   inputs->baseSha256 = sha256OfFile(scenario.base);
   return std::shared_ptr<const ScenarioInputs>(std::move(inputs));

@@ -224,9 +224,10 @@ Result<Scenario> loadScenario(const std::string& path) {
     e.strategy = *kind;
   }
   if (!points.empty()) {
-    if (points != "all" && points != "watched")
-      return explore.error("points", fmt::format("'{}' is not all or watched", echoText(points, L::kMaxEchoedChars)));
-    e.points = points == "all" ? PointsMode::kAll : PointsMode::kWatched;
+    if (points != "all" && points != "watched" && points != "visible")
+      return explore.error("points",
+                           fmt::format("'{}' is not all, watched or visible", echoText(points, L::kMaxEchoedChars)));
+    e.points = points == "all" ? PointsMode::kAll : points == "watched" ? PointsMode::kWatched : PointsMode::kVisible;
   }
   if (!reduction.empty()) {
     const auto parsed = parseReduction(reduction);

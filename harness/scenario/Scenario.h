@@ -17,7 +17,9 @@
 namespace hph {
 
 enum class StrategyKind { kRandom, kPct, kExhaustive };
-enum class PointsMode { kAll, kWatched };
+// Where the scheduler may switch actors: before every instruction, before every watched
+// one, or before the watched ones another actor's step can observe (emu/core/VisiblePoints.h).
+enum class PointsMode { kAll, kWatched, kVisible };
 // How the exhaustive search avoids schedules that only reorder independent transitions
 // (docs/design.md, "Reductions"): none, sleep sets, or dynamic partial-order reduction
 // with sleep sets.
@@ -47,7 +49,7 @@ struct ExploreSettings {
   std::optional<uint64_t> schedules;  // random/pct: how many; exhaustive: a cap (defaults below)
   uint32_t preemptionBound = 2;       // exhaustive
   uint64_t seed = 1;
-  std::optional<PointsMode> points;  // default: watched when anything is watched, else all
+  std::optional<PointsMode> points;  // default: visible when anything is watched, else all
   std::vector<std::string> watch;    // functions whose instructions are scheduling points
   uint32_t depth = 3;                // pct
   uint32_t jobs = 0;                 // 0: every CPU this process may use
