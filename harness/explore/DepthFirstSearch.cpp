@@ -17,9 +17,11 @@ constexpr size_t kSpareFootprints = 4096;
 bool SearchNode::asleep(ActorId actor) const { return containsActor(sleep, actor); }
 bool SearchNode::explored(ActorId actor) const { return containsActor(done, actor); }
 
-DepthFirstSearch::DepthFirstSearch(std::vector<SearchNode> prefix, uint32_t preemptionBound, Reduction reduction)
+DepthFirstSearch::DepthFirstSearch(std::vector<SearchNode> prefix, uint32_t preemptionBound, Reduction reduction,
+                                   uint32_t codeGranule)
     : path_(std::move(prefix)), fixed_(path_.size()), replay_(path_.size()), bound_(preemptionBound),
-      sleepSets_(reduction == Reduction::kSleepSets), dpor_(reduction == Reduction::kDpor) {}
+      sleepSets_(reduction == Reduction::kSleepSets), dpor_(reduction == Reduction::kDpor),
+      happensBefore_(codeGranule) {}
 
 ActorId DepthFirstSearch::choose(const SchedulingPoint& point) {
   const size_t i = point.index;

@@ -50,7 +50,9 @@ class DepthFirstSearch final : public DecisionSource {
  public:
   // `prefix` fixes the first `prefix.size()` decisions (the last one is the branch this
   // search owns); the search backtracks no higher than that.
-  DepthFirstSearch(std::vector<SearchNode> prefix, uint32_t preemptionBound, Reduction reduction);
+  // `codeGranule`: see HappensBefore.
+  DepthFirstSearch(std::vector<SearchNode> prefix, uint32_t preemptionBound, Reduction reduction,
+                   uint32_t codeGranule = 1);
 
   ActorId choose(const SchedulingPoint& point) override;
   bool wantsFootprints() const override { return sleepSets_ || dpor_; }

@@ -250,7 +250,9 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordin
   const Reduction reduction = options.settings.reduction;
   const bool racesNameBranches = reduction == Reduction::kDpor && options.racesNameBranches && options.shardCount == 1;
   const uint64_t cap = options.settings.scheduleLimit();
-  DepthFirstSearch first({}, 0, reduction);
+  // Fixed-length instructions (Arm64): code compared by instruction, not by byte.
+  const uint32_t codeGranule = std::max(1u, sessions[0]->machine().arch().facts().fixedInstructionBytes);
+  DepthFirstSearch first({}, 0, reduction, codeGranule);
   DeadlineSource rootGuard(first, [&] { return coordination.outOfTime(); });
   RunRecord root = sessions[0]->run(rootGuard);
   if (rootGuard.fired()) return;
@@ -307,7 +309,7 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordin
         if (coordination.stopped()) return branches.stop();
         std::vector<SearchNode> prefix(path.begin(), path.begin() + static_cast<ptrdiff_t>(branch->node) + 1);
         prefix.back().chosen = branch->actor;  // `done` keeps the first run's choice and footprint
-        DepthFirstSearch search(std::move(prefix), level, reduction);
+        DepthFirstSearch search(std::move(prefix), level, reduction, codeGranule);
         for (uint64_t ordinal = 0;; ++ordinal) {
           if (coordination.outOfTime()) return branches.stop();
           DeadlineSource guard(search, [&] { return coordination.outOfTime(); });

@@ -64,24 +64,24 @@ void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vecto
 
   // The latest transition of every other actor that conflicts with this one.
   for (const AddressRange& r : footprint.fetched)
-    for (uint64_t b = r.begin; b < r.end; ++b) {
-      consider(kStoredByte, b, self);
-      consider(kSyncedByte, b, self);
-      consider(kPositionsByte, b, self);
+    for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) {
+      consider(kStoredCode, b, self);
+      consider(kSyncedCode, b, self);
+      consider(kPositionsCode, b, self);
     }
   for (const AddressRange& r : footprint.synced)
-    for (uint64_t b = r.begin; b < r.end; ++b) consider(kFetchedByte, b, self);
+    for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) consider(kFetchedCode, b, self);
   for (const AddressRange& r : footprint.arrived)
-    for (uint64_t b = r.begin; b < r.end; ++b) consider(kPositionsByte, b, self);
+    for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) consider(kPositionsCode, b, self);
   for (const AddressRange& r : footprint.positions)
-    for (uint64_t b = r.begin; b < r.end; ++b) {
-      consider(kFetchedByte, b, self);
-      consider(kArrivedByte, b, self);
+    for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) {
+      consider(kFetchedCode, b, self);
+      consider(kArrivedCode, b, self);
     }
   for (const AddressRange& r : footprint.stored) {
-    for (uint64_t b = r.begin; b < r.end; ++b) {
-      consider(kFetchedByte, b, self);
-      consider(kStoredByte, b, self);
+    for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) {
+      consider(kFetchedCode, b, self);
+      consider(kStoredCode, b, self);
     }
     for (uint64_t g = r.begin >> 3; g < (r.end + 7) >> 3; ++g) {
       consider(kRead, g, self);
@@ -140,17 +140,17 @@ void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vecto
   byActor_[self].push_back(static_cast<uint32_t>(index));
 
   for (const AddressRange& r : footprint.fetched)
-    for (uint64_t b = r.begin; b < r.end; ++b) record(kFetchedByte, b, self, index);
+    for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) record(kFetchedCode, b, self, index);
   for (const AddressRange& r : footprint.stored) {
-    for (uint64_t b = r.begin; b < r.end; ++b) record(kStoredByte, b, self, index);
+    for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) record(kStoredCode, b, self, index);
     for (uint64_t g = r.begin >> 3; g < (r.end + 7) >> 3; ++g) record(kStoredGranule, g, self, index);
   }
   for (const AddressRange& r : footprint.synced)
-    for (uint64_t b = r.begin; b < r.end; ++b) record(kSyncedByte, b, self, index);
+    for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) record(kSyncedCode, b, self, index);
   for (const AddressRange& r : footprint.arrived)
-    for (uint64_t b = r.begin; b < r.end; ++b) record(kArrivedByte, b, self, index);
+    for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) record(kArrivedCode, b, self, index);
   for (const AddressRange& r : footprint.positions)
-    for (uint64_t b = r.begin; b < r.end; ++b) record(kPositionsByte, b, self, index);
+    for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) record(kPositionsCode, b, self, index);
   for (uint64_t g : footprint.reads) record(kRead, g, self, index);
   for (uint64_t g : footprint.writes) record(kWritten, g, self, index);
   for (uint64_t g : footprint.adds) record(kAdded, g, self, index);

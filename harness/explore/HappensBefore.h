@@ -21,6 +21,10 @@ namespace hph {
 
 class HappensBefore {
  public:
+  // Code is compared in granules of this many bytes (a power of two): Arm64 instructions
+  // and every store to them are 4-byte aligned, so its code tables need a quarter of the
+  // entries bytes would. Coarser granules only add conflicts, never hide one.
+  explicit HappensBefore(uint32_t codeGranule = 1) : codeShift_(static_cast<uint32_t>(__builtin_ctz(codeGranule))) {}
   size_t size() const { return events_.size(); }
   // Forgets transitions [count, size()).
   void truncate(size_t count);
@@ -34,15 +38,16 @@ class HappensBefore {
 
  private:
   // What earlier transitions touched, by address: for each actor, its latest transition
-  // that did. Exact (bytes for code, 8-byte granules for data, as Footprint compares
-  // them), so the latest entry per actor is that actor's latest conflicting transition.
+  // that did. Exact up to the granule (code granules, see the constructor; 8-byte
+  // granules for data, as Footprint compares them), so the latest entry per actor is that
+  // actor's latest conflicting transition.
   enum Table : uint8_t {
-    kFetchedByte,
-    kStoredByte,
+    kFetchedCode,
+    kStoredCode,
     kStoredGranule,
-    kSyncedByte,
-    kArrivedByte,
-    kPositionsByte,
+    kSyncedCode,
+    kArrivedCode,
+    kPositionsCode,
     kRead,
     kWritten,
     kAdded,
@@ -71,6 +76,13 @@ class HappensBefore {
   // Room for `slots` actors in every clock (rare: a thread was created).
   void widen(uint32_t slots);
 
+  // The code granules a range of bytes touches.
+  uint64_t firstGranule(const AddressRange& r) const { return r.begin >> codeShift_; }
+  uint64_t endGranule(const AddressRange& r) const {
+    return r.end > r.begin ? ((r.end - 1) >> codeShift_) + 1 : firstGranule(r);
+  }
+
+  uint32_t codeShift_;
   std::vector<Event> events_;
   // The events' vector clocks, one row of stride_ entries each (by actor slot: how many
   // of its transitions precede or are this one). Flat: a run appends thousands of events.
