@@ -5,6 +5,8 @@
 //       bound K: schedules explored and schedules/s
 //   Growth/dpor_from_start_<arch>/...  the same dpor searches with every run
 //       re-executed from the start (no checkpoints): us/schedule against the calls
+//   Growth/dpor_watched_<arch>/...  the same dpor searches with a point before every
+//       watched instruction (points = "watched") instead of only the visible ones
 //   Growth/dpor_adds_conflict_<arch>/...  the same with atomic adds (x64 LOCK adds, Arm64
 //       exclusive loops) conflicting as writes (atomic_adds_commute off): the schedules
 //       the commutation saves
@@ -26,10 +28,12 @@ namespace {
 
 std::string corpus(const std::string& path) { return std::string(HPH_CORPUS_DIR) + "/" + path; }
 
-std::shared_ptr<const ScenarioInputs> scaled(const std::string& arch, uint64_t calls) {
+std::shared_ptr<const ScenarioInputs> scaled(const std::string& arch, uint64_t calls,
+                                             PointsMode points = PointsMode::kVisible) {
   const std::string file = arch == "x64" ? "patch-padding-short-jmp.x64.toml" : "patch-b-direct.arm64.toml";
   auto scenario = loadScenario(corpus("scenarios/" + file));
   if (!scenario) throw std::runtime_error(scenario.error().message);
+  scenario->explore.points = points;
   scenario->threadEntry = calls == 2 ? "patch_worker" : calls == 40 ? "worker" : "worker_" + std::to_string(calls);
   auto inputs = prepareScenario(*scenario);
   if (!inputs) throw std::runtime_error(inputs.error().message);
@@ -60,8 +64,8 @@ ExploreResult exhaustive(benchmark::State& state, const std::shared_ptr<const Sc
 }
 
 void Growth(benchmark::State& state, Reduction reduction, const std::string& arch, bool checkpoints = true,
-            bool commute = true) {
-  exhaustive(state, scaled(arch, static_cast<uint64_t>(state.range(0))), static_cast<uint32_t>(state.range(1)),
+            bool commute = true, PointsMode points = PointsMode::kVisible) {
+  exhaustive(state, scaled(arch, static_cast<uint64_t>(state.range(0)), points), static_cast<uint32_t>(state.range(1)),
              reduction, 1, checkpoints, commute);
 }
 
@@ -108,9 +112,13 @@ BENCHMARK_CAPTURE(Growth, dpor_adds_conflict_x64, Reduction::kDpor, std::string(
 BENCHMARK_CAPTURE(Growth, sleep_sets_x64, Reduction::kSleepSets, std::string("x64"))->Apply([](auto* b) {
   growthArgs(b, {});
 });
+BENCHMARK_CAPTURE(Growth, dpor_watched_x64, Reduction::kDpor, std::string("x64"), true, true, PointsMode::kWatched)
+    ->Apply([](auto* b) { growthArgs(b, {2, 5, 10, 20}); });
 BENCHMARK_CAPTURE(Growth, dpor_arm64, Reduction::kDpor, std::string("arm64"))->Apply([](auto* b) {
-  growthArgs(b, {2});
+  growthArgs(b, {2, 5, 10});
 });
+BENCHMARK_CAPTURE(Growth, dpor_watched_arm64, Reduction::kDpor, std::string("arm64"), true, true, PointsMode::kWatched)
+    ->Apply([](auto* b) { growthArgs(b, {2, 5, 10}); });
 BENCHMARK_CAPTURE(Growth, dpor_adds_conflict_arm64, Reduction::kDpor, std::string("arm64"), true, false)
     ->Apply([](auto* b) { growthArgs(b, {2}); });
 BENCHMARK_CAPTURE(Growth, dpor_from_start_x64, Reduction::kDpor, std::string("x64"), false)->Apply([](auto* b) {

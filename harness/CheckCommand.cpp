@@ -80,15 +80,6 @@ std::string describeCutShort(const ExploreResult& result, const ExploreSettings&
   return why;
 }
 
-std::string_view pointsName(PointsMode mode) {
-  switch (mode) {
-  case PointsMode::kAll: return "all";
-  case PointsMode::kWatched: return "watched";
-  case PointsMode::kVisible: return "visible";
-  }
-  return "all";
-}
-
 // What one scenario came to, for the exit code, the terminal and the JSON report.
 struct ScenarioOutcome {
   json report;
@@ -264,7 +255,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
       {"accepted_partial", acceptedPartial},
       {"depth", settings.depth},
       {"seed", settings.seed},
-      {"points", pointsName(inputs.value()->points)},
+      {"points", pointsModeName(inputs.value()->points)},
       {"reduction", reductionName(settings.reduction)},
       {"pruned", result.pruned},
       {"shard", fmt::format("{}/{}", shard.index, shard.count)}};

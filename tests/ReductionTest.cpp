@@ -177,16 +177,10 @@ std::shared_ptr<const ScenarioInputs> prepared(const std::string& name,
   });
 }
 
-struct TraceCase {
-  const char* scenario;
-  uint32_t bound;
-  uint32_t threads;
-};
-
-class ReductionTraces : public ::testing::TestWithParam<TraceCase> {};
+class ReductionTraces : public ::testing::TestWithParam<BoundedScenario> {};
 
 TEST_P(ReductionTraces, DporRunsEveryUnreducedTraceInFewerRuns) {
-  const TraceCase c = GetParam();
+  const BoundedScenario c = GetParam();
   auto inputs = prepared(c.scenario, [&](Scenario& s) { s.threadCount = c.threads; });
   ASSERT_TRUE(inputs);
   const Explored none = traces(inputs, c.bound, Reduction::kNone);
@@ -201,20 +195,17 @@ TEST_P(ReductionTraces, DporRunsEveryUnreducedTraceInFewerRuns) {
               static_cast<unsigned long long>(none.runs), static_cast<unsigned long long>(dpor.runs));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Corpus, ReductionTraces,
-    ::testing::Values(TraceCase{"race.x64.toml", 2, 2}, TraceCase{"atomic.arm64.toml", 2, 2},
-                      TraceCase{"patch-padding-short-jmp.x64.toml", 1, 3},
-                      TraceCase{"patch-stop-the-world.x64.toml", 1, 2}, TraceCase{"patch-b-direct.arm64.toml", 1, 2},
-                      TraceCase{"patch-b-direct.arm64.toml", 2, 2}, TraceCase{"patch-stop-the-world.arm64.toml", 1, 2},
-                      TraceCase{"patch-racy-replacement.x64.toml", 1, 2}, TraceCase{"rmw-locked.x64.toml", 2, 2}),
-    [](const auto& info) {
-      std::string name = info.param.scenario;
-      name = name.substr(0, name.find(".toml"));
-      for (char& ch : name)
-        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return name + "_bound" + std::to_string(info.param.bound);
-    });
+INSTANTIATE_TEST_SUITE_P(Corpus, ReductionTraces,
+                         ::testing::Values(BoundedScenario{"race.x64.toml", 2, 2},
+                                           BoundedScenario{"atomic.arm64.toml", 2, 2},
+                                           BoundedScenario{"patch-padding-short-jmp.x64.toml", 1, 3},
+                                           BoundedScenario{"patch-stop-the-world.x64.toml", 1, 2},
+                                           BoundedScenario{"patch-b-direct.arm64.toml", 1, 2},
+                                           BoundedScenario{"patch-b-direct.arm64.toml", 2, 2},
+                                           BoundedScenario{"patch-stop-the-world.arm64.toml", 1, 2},
+                                           BoundedScenario{"patch-racy-replacement.x64.toml", 1, 2},
+                                           BoundedScenario{"rmw-locked.x64.toml", 2, 2}),
+                         [](const auto& info) { return boundedScenarioName(info.param); });
 
 // Why dpor does without sleep sets: under a preemption bound, a sleep set prunes a
 // schedule because an equivalent one was run, but that one may need a preemption more

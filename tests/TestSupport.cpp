@@ -198,4 +198,12 @@ CommandResult runChild(const std::string& program, const std::vector<std::string
 
 }  // namespace
 
+std::string boundedScenarioName(const BoundedScenario& c) {
+  std::string name = c.scenario;
+  name = name.substr(0, name.find(".toml"));
+  for (char& ch : name)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return name + "_bound" + std::to_string(c.bound);
+}
+
 }  // namespace hph::test

@@ -34,6 +34,16 @@ struct GuestBytes {
   }
 };
 
+// A corpus scenario explored exhaustively at a bound with some number of threads: the
+// parameter of the tests that compare two searches of it.
+struct BoundedScenario {
+  const char* scenario;  // "race.x64.toml"
+  uint32_t bound;
+  uint32_t threads;
+};
+// Its test name: "race_x64_bound2".
+std::string boundedScenarioName(const BoundedScenario& c);
+
 // Calls each thread of the corpus's patch scenarios makes (counter.c PATCH_WORKER_CALLS).
 inline constexpr uint64_t kPatchWorkerCalls = 2;
 

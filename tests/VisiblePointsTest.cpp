@@ -188,16 +188,10 @@ Outcomes outcomes(const std::string& name, PointsMode points, uint32_t bound, ui
   return out;
 }
 
-struct ComparedCase {
-  const char* scenario;
-  uint32_t bound;
-  uint32_t threads;
-};
-
-class VisiblePointsCompared : public ::testing::TestWithParam<ComparedCase> {};
+class VisiblePointsCompared : public ::testing::TestWithParam<BoundedScenario> {};
 
 TEST_P(VisiblePointsCompared, ReachEveryOutcomeOfAPointBeforeEveryWatchedInstruction) {
-  const ComparedCase& c = GetParam();
+  const BoundedScenario& c = GetParam();
   const Outcomes watched = outcomes(c.scenario, PointsMode::kWatched, c.bound, c.threads);
   const Outcomes visible = outcomes(c.scenario, PointsMode::kVisible, c.bound, c.threads);
   ASSERT_FALSE(watched.seen.empty());
@@ -208,24 +202,23 @@ TEST_P(VisiblePointsCompared, ReachEveryOutcomeOfAPointBeforeEveryWatchedInstruc
               static_cast<unsigned long long>(visible.runs));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Corpus, VisiblePointsCompared,
-    ::testing::Values(
-        ComparedCase{"race.x64.toml", 2, 2}, ComparedCase{"race.arm64.toml", 2, 2},
-        ComparedCase{"patch-padding-short-jmp.x64.toml", 1, 3}, ComparedCase{"patch-stop-the-world.x64.toml", 1, 2},
-        ComparedCase{"patch-stop-the-world-retry.x64.toml", 1, 2}, ComparedCase{"patch-int3-3step.x64.toml", 1, 2},
-        ComparedCase{"patch-naive-jmp5.x64.toml", 1, 2}, ComparedCase{"canary-no-move-pc.x64.toml", 1, 2},
-        ComparedCase{"patch-racy-replacement.x64.toml", 1, 2}, ComparedCase{"patch-b-direct.arm64.toml", 2, 2},
-        ComparedCase{"patch-stop-the-world.arm64.toml", 1, 2}, ComparedCase{"patch-veneer.arm64.toml", 1, 2},
-        ComparedCase{"patch-literal-swap.arm64.toml", 1, 2}, ComparedCase{"canary-stale-veneer.arm64.toml", 1, 2},
-        ComparedCase{"canary-b-direct-non-cmodx.arm64.toml", 1, 2}),
-    [](const auto& info) {
-      std::string name = info.param.scenario;
-      name = name.substr(0, name.find(".toml"));
-      for (char& ch : name)
-        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return name + "_bound" + std::to_string(info.param.bound);
-    });
+INSTANTIATE_TEST_SUITE_P(Corpus, VisiblePointsCompared,
+                         ::testing::Values(BoundedScenario{"race.x64.toml", 2, 2},
+                                           BoundedScenario{"race.arm64.toml", 2, 2},
+                                           BoundedScenario{"patch-padding-short-jmp.x64.toml", 1, 3},
+                                           BoundedScenario{"patch-stop-the-world.x64.toml", 1, 2},
+                                           BoundedScenario{"patch-stop-the-world-retry.x64.toml", 1, 2},
+                                           BoundedScenario{"patch-int3-3step.x64.toml", 1, 2},
+                                           BoundedScenario{"patch-naive-jmp5.x64.toml", 1, 2},
+                                           BoundedScenario{"canary-no-move-pc.x64.toml", 1, 2},
+                                           BoundedScenario{"patch-racy-replacement.x64.toml", 1, 2},
+                                           BoundedScenario{"patch-b-direct.arm64.toml", 2, 2},
+                                           BoundedScenario{"patch-stop-the-world.arm64.toml", 1, 2},
+                                           BoundedScenario{"patch-veneer.arm64.toml", 1, 2},
+                                           BoundedScenario{"patch-literal-swap.arm64.toml", 1, 2},
+                                           BoundedScenario{"canary-stale-veneer.arm64.toml", 1, 2},
+                                           BoundedScenario{"canary-b-direct-non-cmodx.arm64.toml", 1, 2}),
+                         [](const auto& info) { return boundedScenarioName(info.param); });
 
 }  // namespace
 }  // namespace hph::test

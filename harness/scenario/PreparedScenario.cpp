@@ -136,7 +136,7 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   if (inputs->points != PointsMode::kAll && !anythingWatched)
     return badInput(fmt::format("{}: [explore].points: '{}' but nothing is watched (no "
                                 "[[host_write]] and no [explore].watch)",
-                                scenario.path, inputs->points == PointsMode::kWatched ? "watched" : "visible"));
+                                scenario.path, pointsModeName(inputs->points)));
   inputs->scenarioSha256 = sha256OfFile(scenario.path);
   inputs->baseSha256 = sha256OfFile(scenario.base);
   return std::shared_ptr<const ScenarioInputs>(std::move(inputs));

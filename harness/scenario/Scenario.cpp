@@ -38,6 +38,22 @@ std::string_view strategyName(StrategyKind kind) {
   return "?";
 }
 
+std::string_view pointsModeName(PointsMode mode) {
+  switch (mode) {
+  case PointsMode::kAll: return "all";
+  case PointsMode::kWatched: return "watched";
+  case PointsMode::kVisible: return "visible";
+  }
+  return "?";
+}
+
+std::optional<PointsMode> parsePointsMode(std::string_view text) {
+  if (text == "all") return PointsMode::kAll;
+  if (text == "watched") return PointsMode::kWatched;
+  if (text == "visible") return PointsMode::kVisible;
+  return std::nullopt;
+}
+
 std::optional<StrategyKind> parseStrategy(std::string_view text) {
   if (text == "random") return StrategyKind::kRandom;
   if (text == "pct") return StrategyKind::kPct;
@@ -224,10 +240,11 @@ Result<Scenario> loadScenario(const std::string& path) {
     e.strategy = *kind;
   }
   if (!points.empty()) {
-    if (points != "all" && points != "watched" && points != "visible")
+    const auto parsed = parsePointsMode(points);
+    if (!parsed)
       return explore.error("points",
                            fmt::format("'{}' is not all, watched or visible", echoText(points, L::kMaxEchoedChars)));
-    e.points = points == "all" ? PointsMode::kAll : points == "watched" ? PointsMode::kWatched : PointsMode::kVisible;
+    e.points = *parsed;
   }
   if (!reduction.empty()) {
     const auto parsed = parseReduction(reduction);

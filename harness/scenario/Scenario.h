@@ -26,6 +26,8 @@ enum class PointsMode { kAll, kWatched, kVisible };
 enum class Reduction { kNone, kSleepSets, kDpor };
 
 std::string_view strategyName(StrategyKind kind);
+std::string_view pointsModeName(PointsMode mode);
+std::optional<PointsMode> parsePointsMode(std::string_view text);
 std::optional<StrategyKind> parseStrategy(std::string_view text);
 std::string_view reductionName(Reduction reduction);
 std::optional<Reduction> parseReduction(std::string_view text);
