@@ -7,7 +7,7 @@
 
 namespace hph {
 
-std::string hphVersion();      // "0.1.0"
+std::string hphVersion();      // "0.2.0"
 std::string unicornVersion();  // "2.0.1"
 std::string liefVersion();     // "0.9.0"
 
