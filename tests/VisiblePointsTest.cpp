@@ -70,6 +70,9 @@ INSTANTIATE_TEST_SUITE_P(
         RegisterOnlyCase{"x64_movss_xmm_xmm", kX64, {0xf3, 0x0f, 0x10, 0xc1}, true, 4},
         RegisterOnlyCase{"x64_movss_from_memory", kX64, {0xf3, 0x0f, 0x10, 0x01}, false},
         RegisterOnlyCase{"x64_ud2", kX64, {0x0f, 0x0b}, false}, RegisterOnlyCase{"x64_truncated", kX64, {0x48}, false},
+        RegisterOnlyCase{"x64_add_rsp", kX64, {0x48, 0x83, 0xc4, 0x28}, false},  // moves the return addresses
+        RegisterOnlyCase{"x64_mov_rsp_rbp", kX64, {0x48, 0x89, 0xec}, false},
+        RegisterOnlyCase{"x64_mov_from_rsp", kX64, {0x48, 0x89, 0xe5}, true, 3},  // mov rbp, rsp: reads it only
         // Arm64
         RegisterOnlyCase{"arm64_add_imm", kArm64, {0x29, 0x05, 0x00, 0x91}, true, 4},       // add x9, x9, #1
         RegisterOnlyCase{"arm64_adrp", kArm64, {0x08, 0x00, 0x00, 0xb0}, true, 4},          // adrp x8, ...
@@ -81,6 +84,8 @@ INSTANTIATE_TEST_SUITE_P(
         RegisterOnlyCase{"arm64_ret", kArm64, {0xc0, 0x03, 0x5f, 0xd6}, true, {}, {}, true},
         RegisterOnlyCase{"arm64_br", kArm64, {0x00, 0x02, 0x1f, 0xd6}, true, {}, {}, true},  // br x16
         RegisterOnlyCase{"arm64_isb", kArm64, {0xdf, 0x3f, 0x03, 0xd5}, false},
+        RegisterOnlyCase{"arm64_add_sp", kArm64, {0xff, 0x43, 0x00, 0x91}, false},   // add sp, sp, #0x10
+        RegisterOnlyCase{"arm64_mov_x30", kArm64, {0xfe, 0x03, 0x00, 0xaa}, false},  // mov x30, x0
         RegisterOnlyCase{"arm64_bl", kArm64, {0x01, 0x00, 0x00, 0x94}, false},
         RegisterOnlyCase{"arm64_ldr", kArm64, {0x08, 0x09, 0x40, 0xf9}, false},          // ldr x8, [x8, #0x10]
         RegisterOnlyCase{"arm64_ldr_literal", kArm64, {0x50, 0x00, 0x00, 0x58}, false},  // ldr x16, #8
@@ -100,6 +105,7 @@ struct NeedsPointCase {
   std::vector<uint8_t> store;     // the plan stores these at bump's entry (none: empty plan)
   std::vector<uint32_t> offsets;  // bump's instructions
   std::vector<bool> needsPoint;   // of each
+  uint32_t storeAt = 0;           // where in bump the plan stores
 };
 
 class NeedsPoint : public ::testing::TestWithParam<NeedsPointCase> {};
@@ -112,7 +118,7 @@ TEST_P(NeedsPoint, OnlyBeforeWhatAnotherActorCanObserve) {
   Machine& machine = *loaded->machine;
   ASSERT_TRUE(machine.watchInstructions({{bump, bump + c.watchedBytes}}, false));
   Plan plan;
-  if (!c.store.empty()) plan.steps.push_back(StoreStep{.address = bump, .bytes = c.store, .label = "bump+0x0"});
+  if (!c.store.empty()) plan.steps.push_back(StoreStep{.address = bump + c.storeAt, .bytes = c.store, .label = "bump"});
   VisiblePoints visible(machine.arch(), plan);
   ASSERT_EQ(c.offsets.size(), c.needsPoint.size());
   for (size_t i = 0; i < c.offsets.size(); ++i) {
@@ -145,6 +151,15 @@ INSTANTIATE_TEST_SUITE_P(
                        {},
                        {0, 4, 8, 0xc, 0x10, 0x14, 0x18, 0x1c, 0x20, 0x24},
                        {false, false, false, true, false, true, false, false, false, true}},
+        // Into the plan's code, by falling through (the add before the ldaxr) or by
+        // branching (the loop's cbnz): a thread about to enter it keeps its point.
+        NeedsPointCase{"arm64_into_stored_code",
+                       "counter.arm64.dll",
+                       0x28,
+                       {0x09, 0xfd, 0x5f, 0xc8},
+                       {0, 4, 8, 0xc, 0x10, 0x14, 0x18, 0x1c, 0x20, 0x24},
+                       {false, false, true, true, false, true, true, false, false, true},
+                       0xc},
         // The loop's branch falls through to unwatched code: it keeps its point.
         NeedsPointCase{"arm64_fall_through_outside_the_watched_range",
                        "counter.arm64.dll",

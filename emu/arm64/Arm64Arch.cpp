@@ -230,7 +230,8 @@ std::optional<RegisterOnlyInstruction> Arm64Arch::registerOnly(std::span<const u
   std::memcpy(&word, bytes.data(), sizeof(word));
   if ((word & 0xFFFFF0FFu) == 0xD50330DFu) return std::nullopt;  // ISB synchronises context
   const arm64::InstructionEffects e = arm64::effectsOf(word, pc);
-  if (!e.known || e.accessesMemory) return std::nullopt;
+  // SP and x30 hold what PC moves, release and the checkers read as return addresses.
+  if (!e.known || e.accessesMemory || e.writesSp || (e.writes & arm64::bit(30))) return std::nullopt;
   switch (e.control) {
   case arm64::Control::kNext: return RegisterOnlyInstruction{.next = pc + 4};
   case arm64::Control::kJump: return RegisterOnlyInstruction{.target = e.target};

@@ -99,8 +99,9 @@ struct AtomicAdd {
 inline constexpr size_t kAtomicAddBytes = 16;
 
 // An instruction that reads and writes only its thread's registers, flags and PC: no
-// memory (loads, stores, the stack), no call (the return address it leaves is what PC
-// moves and release look at), no system state, no context synchronisation. Nothing
+// memory (loads, stores, the stack), no call and no write to the stack pointer or the
+// link register (return addresses are what PC moves and release look at), no system
+// state, no context synchronisation. Nothing
 // another actor does depends on when it runs: the scheduler needs no point before it
 // (Scheduler, "visible points"), so long as where it goes next is known.
 struct RegisterOnlyInstruction {

@@ -219,6 +219,7 @@ bool Machine::writeCode(uint64_t address, std::span<const uint8_t> bytes) {
 }
 
 void Machine::hostWrote(uint64_t address, uint64_t size) const {
+  if (callStack_ && size > 0 && address < callStack_->end() && callStack_->base < address + size) callStackUsed_ = true;
   const auto& regions = memory_.regions();
   const uint64_t page = memory_.pageSize();
   for (size_t i = 0; i < regions.size() && i < suspect_.size(); ++i) {

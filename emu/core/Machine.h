@@ -299,8 +299,8 @@ class Machine {
   // until that fills; its flush (uc_ctl_flush_tlb) then touches the whole buffer (measured
   // in 2.0.1: 2.5 s, +1 GB resident). Without a bound the process grows ~9 KB a schedule.
   uint64_t forgottenPages_ = 0;
-  Region* callStack_ = nullptr;  // call()'s stack
-  bool callStackUsed_ = true;    // call() ran on it since restore last put it back
+  Region* callStack_ = nullptr;        // call()'s stack
+  mutable bool callStackUsed_ = true;  // call() ran on it (or the host wrote it) since restore put it back
   // Per region, per page, of pages the guest cannot write: may differ from the snapshot
   // `suspectFor_` (an id; 0: none). Written by const writeGuest, hence mutable.
   mutable std::vector<std::vector<bool>> suspect_;

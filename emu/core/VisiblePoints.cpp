@@ -36,13 +36,18 @@ bool VisiblePoints::needsPoint(const Machine& machine, uint64_t pc, uint32_t siz
 }
 
 bool VisiblePoints::decide(const Machine& machine, uint64_t pc, std::span<const uint8_t> bytes) const {
-  const uint64_t end = pc + bytes.size();
-  for (const AddressRange& r : planCode_)
-    if (pc < r.end && r.begin < end) return true;
+  auto inPlanCode = [&](uint64_t begin, uint64_t end) {
+    return std::any_of(planCode_.begin(), planCode_.end(),
+                       [&](const AddressRange& r) { return begin < r.end && r.begin < end; });
+  };
+  if (inPlanCode(pc, pc + bytes.size())) return true;
   const std::optional<RegisterOnlyInstruction> insn = arch_.registerOnly(bytes, pc);
   if (!insn || insn->indirect) return true;
-  if (insn->next && !machine.watches(*insn->next)) return true;
-  if (insn->target && !machine.watches(*insn->target)) return true;
+  // Where it goes must be watched (unwatched code runs without points) and outside the
+  // plan's ranges: a thread about to enter them is somewhere else than one inside them,
+  // which PC moves, release and the checkers tell apart.
+  for (const std::optional<uint64_t>& to : {insn->next, insn->target})
+    if (to && (!machine.watches(*to) || inPlanCode(*to, *to + 1))) return true;
   return false;
 }
 

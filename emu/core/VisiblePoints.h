@@ -8,7 +8,8 @@
 // in the transition before it. It keeps its point when it may leave watched code (a
 // return, an indirect branch, a branch or fall-through into unwatched code): the
 // unwatched code after it runs without points, and a preemption must remain possible
-// before it.
+// before it; and when it may enter the plan's ranges (a thread just before a span the
+// patcher moves PCs out of is not one inside it).
 #pragma once
 
 #include <array>

@@ -334,8 +334,14 @@ std::optional<RegisterOnlyInstruction> X64Arch::registerOnly(std::span<const uin
   }
   if (instruction.attributes & ZYDIS_ATTRIB_HAS_LOCK) return std::nullopt;
   const bool addressOnly = instruction.mnemonic == ZYDIS_MNEMONIC_LEA || instruction.mnemonic == ZYDIS_MNEMONIC_NOP;
-  for (uint8_t i = 0; i < instruction.operand_count; ++i)
-    if (operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY && !addressOnly) return std::nullopt;
+  for (uint8_t i = 0; i < instruction.operand_count; ++i) {
+    const ZydisDecodedOperand& op = operands[i];
+    if (op.type == ZYDIS_OPERAND_TYPE_MEMORY && !addressOnly) return std::nullopt;
+    // The stack pointer says where return addresses are (PC moves and release read them).
+    if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && (op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
+        ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, op.reg.value) == ZYDIS_REGISTER_RSP)
+      return std::nullopt;
+  }
   const uint64_t next = pc + instruction.length;
   if (instruction.meta.category != ZYDIS_CATEGORY_UNCOND_BR && instruction.meta.category != ZYDIS_CATEGORY_COND_BR)
     return RegisterOnlyInstruction{.next = next};
