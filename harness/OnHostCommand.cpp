@@ -481,10 +481,10 @@ int runOnHost(const OnHostOptions& options) {
     const ScenarioInputs& in = **inputs;
     if (in.plan.steps.empty())
       return reportError(badInput(fmt::format("{}: patch: the scenario applies no patch", path)));
-    if (std::string(in.base->arch->name()) == "arm64" && options.patcher == "external")
+    if (std::string(in.base->arch->name()) == "arm64" && options.forceBoundaries)
       return reportError(badInput(fmt::format(
-          "{}: arch: arm64 runs under qemu-aarch64, whose guest registers ptrace cannot reach (it sees qemu's own): "
-          "the external patcher is x64 only so far; use --patcher in-process",
+          "{}: arch: --force-boundaries parks threads by ptrace single-steps, which reach only the x64 runner "
+          "(arm64 runs under qemu-aarch64, where ptrace sees qemu's own registers)",
           path)));
     bool imports = !in.base->imports.empty();
     for (const PatchImage& p : in.layout.patches) imports |= !p.image->imports.empty();

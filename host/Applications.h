@@ -1,21 +1,22 @@
 // Applying a job's plan with either patcher: once (the plan as verified), or, to measure
 // what applying costs, `applications` times — each time the forward steps (timed) and
 // then the unpatch that undoes them, so the next application starts from the original
-// bytes again. Both patchers have apply(plan, result, error, afterStep).
+// bytes again. Either patcher, through its PatchTarget.
 #pragma once
 
 #include <functional>
 #include <string>
 
 #include "host/HostJob.h"
+#include "host/PatchTarget.h"
+#include "host/PlanApplier.h"
 
 namespace hph {
 
-template <class Patcher>
-bool applyJob(Patcher& patcher, const HostJob& job, HostResult& result, std::string& error,
-              const std::function<void(size_t)>& afterStep = {}) {
+inline bool applyJob(PatchTarget& patcher, const HostJob& job, HostResult& result, std::string& error,
+                     const std::function<void(size_t)>& afterStep = {}) {
   if (job.applications <= 1 || job.forwardSteps == 0 || job.forwardSteps >= job.plan.steps.size()) {
-    if (!patcher.apply(job.plan, result, error, afterStep)) return false;
+    if (!applyPlan(patcher, job.plan, result, error, afterStep)) return false;
     result.applicationNanoseconds.push_back(result.applyNanoseconds);
     return true;
   }
@@ -24,11 +25,11 @@ bool applyJob(Patcher& patcher, const HostJob& job, HostResult& result, std::str
   unpatch.steps.assign(job.plan.steps.begin() + static_cast<std::ptrdiff_t>(job.forwardSteps), job.plan.steps.end());
   for (uint32_t a = 0; a < job.applications; ++a) {
     HostResult timing;
-    if (!patcher.apply(forward, timing, error)) return false;
+    if (!applyPlan(patcher, forward, timing, error)) return false;
     result.applicationNanoseconds.push_back(timing.applyNanoseconds);
     if (a == 0) result.stepNanoseconds = timing.stepNanoseconds;
     HostResult untimed;
-    if (!patcher.apply(unpatch, untimed, error)) return false;
+    if (!applyPlan(patcher, unpatch, untimed, error)) return false;
   }
   result.applyNanoseconds = result.applicationNanoseconds.front();
   return true;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "host/AgentMailbox.h"
 #include "host/LatencyHistogram.h"
 #include "plan/Plan.h"
 
@@ -72,6 +73,13 @@ struct HostJob {
   std::optional<uint64_t> callsEntry, newCallsEntry;
 };
 
+// The external patcher reaches the threads through ptrace, except for arm64 jobs: their
+// runner runs under qemu-user, where ptrace sees qemu's registers, so the patcher asks
+// the runner's agent (RunnerAgent.h) instead. Either way the stores come from outside.
+inline bool threadsThroughAgent(const HostJob& job) {
+  return job.patcher == HostPatcherKind::kExternal && job.arch == "arm64";
+}
+
 struct HostFault {
   uint32_t thread = 0;
   uint64_t pc = 0;
@@ -120,7 +128,9 @@ enum class PlanPhase : uint64_t { kBefore, kApplying, kAfter };
 struct HostControl {
   uint64_t phase;  // PlanPhase: before, applying, after
   uint64_t ready;  // 1 once every guest thread runs
+  AgentMailbox agent;
 };
+static_assert(sizeof(HostControl) <= kControlPageBytes);
 // The memfd's name in /proc/PID/fd, so that an external patcher can find it.
 inline constexpr const char* kGuestImagesMemfd = "hph-guest-images";
 

@@ -16,6 +16,7 @@
 #include "host/HostJob.h"
 #include "host/HostMemory.h"
 #include "host/InProcessPatcher.h"
+#include "host/RunnerAgent.h"
 #include "host/ThreadArch.h"
 
 namespace {
@@ -83,7 +84,9 @@ int main(int argc, char** argv) {
     result.error = std::string(argv[1]) + ": 'arch': " + job->arch + " jobs need the " + job->arch + " runner";
     return finish(result, 2);
   }
-  if (job->patcher == hph::HostPatcherKind::kInProcess && !hph::InProcessPatcher::prepare(job->plan, error)) {
+  // The agent serves sync-all in-process too.
+  const bool syncsHere = job->patcher == hph::HostPatcherKind::kInProcess || hph::threadsThroughAgent(*job);
+  if (syncsHere && !hph::InProcessPatcher::prepare(job->plan, error)) {
     result.error = error;
     return finish(result, 2);
   }
@@ -107,31 +110,28 @@ int main(int argc, char** argv) {
   }
   const auto start = std::chrono::steady_clock::now();
   bool applied = true;
+  hph::InProcessPatcher here(*memory, threads);
   if (external) {
-    // The patcher comes from outside: wait for it to say the plan is done, then let the
-    // threads call on for the rest of the run.
+    // The patcher comes from outside: serve what it asks of the threads (if anything)
+    // until it says the plan is done, then let the threads call on for the rest of the run.
     __atomic_store_n(&control.ready, 1, __ATOMIC_RELEASE);
-    const auto giveUp = start + std::chrono::milliseconds(job->applyAtMs) + std::chrono::seconds(30);
-    while (__atomic_load_n(&control.phase, __ATOMIC_ACQUIRE) != static_cast<uint64_t>(hph::PlanPhase::kAfter)) {
-      if (patcherGone) {
-        // What the patcher left is the state the threads go on with.
-        __atomic_store_n(&control.phase, static_cast<uint64_t>(hph::PlanPhase::kAfter), __ATOMIC_RELEASE);
-        break;
-      }
-      if (std::chrono::steady_clock::now() > giveUp) {
-        applied = false;
-        error = "the external patcher did not finish within 30 s";
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    switch (hph::serveAgent(control, here, patcherGone, job->applyAtMs + 30'000)) {
+    case hph::AgentEnd::kPlanDone: break;
+    case hph::AgentEnd::kPatcherGone:
+      // What the patcher left is the state the threads go on with.
+      __atomic_store_n(&control.phase, static_cast<uint64_t>(hph::PlanPhase::kAfter), __ATOMIC_RELEASE);
+      break;
+    case hph::AgentEnd::kTimedOut:
+      applied = false;
+      error = "the external patcher did not finish within 30 s";
+      break;
     }
     result.countersAfterPlan = readCounters(*job);
     std::this_thread::sleep_for(std::chrono::milliseconds(job->durationMs - job->applyAtMs));
   } else {
     std::this_thread::sleep_until(start + std::chrono::milliseconds(job->applyAtMs));
-    hph::InProcessPatcher patcher(*memory, threads);
     __atomic_store_n(&control.phase, static_cast<uint64_t>(hph::PlanPhase::kApplying), __ATOMIC_RELEASE);
-    applied = hph::applyJob(patcher, *job, result, error);
+    applied = hph::applyJob(here, *job, result, error);
     __atomic_store_n(&control.phase, static_cast<uint64_t>(hph::PlanPhase::kAfter), __ATOMIC_RELEASE);
     result.countersAfterPlan = readCounters(*job);
     // As long after the plan as before it, however long applying took (a loaded machine,

@@ -90,23 +90,25 @@ TEST_P(SafeProtocolOnHost, HoldsAndEndsWithThePlansBytes) {
   EXPECT_EQ(finalBytesOf(report), plannedBytes(scenario(name)));
 }
 
-// Arm64: the aarch64 runner under qemu-aarch64, in-process patcher. The plans' verdicts
-// under emulation are the corpus scenarios' own tests; here they are applied without
-// exploring again (--unverified), except in VerifiesThenAppliesAnArm64Plan.
-class SafeArm64ProtocolOnHost : public ::testing::TestWithParam<std::tuple<std::string, uint32_t>> {};
+// Arm64: the aarch64 runner under qemu-aarch64, with both patchers (the external one
+// through the runner's agent). The plans' verdicts under emulation are the corpus
+// scenarios' own tests; here they are applied without exploring again (--unverified),
+// except in VerifiesThenAppliesAnArm64Plan.
+class SafeArm64ProtocolOnHost : public ::testing::TestWithParam<std::tuple<std::string, uint32_t, std::string>> {};
 
 // As on x64, and every call begun after the plan ran the new code: under qemu-aarch64 the
 // runner's cache maintenance must make the translator drop what it translated
 // (host/arm64/ThreadArch.cpp), or the old code runs on for ever.
 TEST_P(SafeArm64ProtocolOnHost, HoldsEndsWithThePlansBytesAndRunsOnlyNewCodeAfter) {
-  const auto& [name, threads] = GetParam();
+  const auto& [name, threads, patcher] = GetParam();
   const std::string out = writeTempFile("onhost-arm64.json", {});
-  const CommandResult r = runHph({"onhost", scenario(name), "--threads", std::to_string(threads), "--unverified",
-                                  "--duration", "0.3", "--json", out},
+  const CommandResult r = runHph({"onhost", scenario(name), "--threads", std::to_string(threads), "--patcher", patcher,
+                                  "--unverified", "--duration", "0.3", "--json", out},
                                  240);
   ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
   const json report = readJsonFile(out)["scenarios"][0];
   EXPECT_EQ(report["verdict"], "holds") << report.dump();
+  EXPECT_EQ(report["patcher"], patcher);
   EXPECT_EQ(report["invariant"], 1);
   EXPECT_GT(report["old_calls"].get<uint64_t>(), 0u);
   EXPECT_GT(report["new_calls"].get<uint64_t>(), 0u);
@@ -118,7 +120,8 @@ INSTANTIATE_TEST_SUITE_P(Arm64, SafeArm64ProtocolOnHost,
                                                               "patch-literal-swap.arm64.toml",
                                                               "patch-stop-the-world.arm64.toml",
                                                               "patch-series.arm64.toml"),
-                                            ::testing::Values(4u, 16u)));
+                                            ::testing::Values(4u, 16u),
+                                            ::testing::Values(std::string("in-process"), std::string("external"))));
 
 // One plan verified (explored as hph check would), then applied under qemu-aarch64.
 TEST(OnHost, VerifiesThenAppliesAnArm64Plan) {
@@ -203,8 +206,9 @@ TEST(OnHost, RefusesWhatItCannotApply) {
   };
   const std::vector<Case> cases = {
       {{"onhost", scenario("patch-naive-jmp5.x64.toml")}, "not verified: hph check does not find that it holds (X2)"},
-      {{"onhost", scenario("patch-b-direct.arm64.toml"), "--patcher", "external"},
-       "patch-b-direct.arm64.toml: arch: arm64 runs under qemu-aarch64, whose guest registers ptrace cannot reach"},
+      {{"onhost", scenario("patch-b-direct.arm64.toml"), "--patcher", "external", "--force-boundaries"},
+       "patch-b-direct.arm64.toml: arch: --force-boundaries parks threads by ptrace single-steps, which reach only "
+       "the x64 runner"},
       {{"onhost", scenario("atomic.x64.toml")}, "atomic.x64.toml: patch: the scenario applies no patch"},
       {{"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--threads", "0"}, "--threads: 1 to 64"},
       {{"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--patcher", "gdb"},
@@ -323,15 +327,16 @@ INSTANTIATE_TEST_SUITE_P(X64, ReversedOnHost,
                                                               "patch-stop-the-world.x64.toml"),
                                             ::testing::Values(std::string("in-process"), std::string("external"))));
 
-// Arm64 under qemu-aarch64 (in-process; the plans' verdicts are their scenarios' tests):
-// the series and b-direct come back byte for byte. literal-swap's unpatch keeps the
-// entry's B to the indirection (docs/patches.md), so its entry is judged against the
+// Arm64 under qemu-aarch64, both patchers (the plans' verdicts are their scenarios'
+// tests): the series and b-direct come back byte for byte. literal-swap's unpatch keeps
+// the entry's B to the indirection (docs/patches.md), so its entry is judged against the
 // emulator's bytes alone (it was once refused as not restored: violation:bytes).
-class ReversedArm64OnHost : public ::testing::TestWithParam<std::string> {};
+class ReversedArm64OnHost : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
 
 TEST_P(ReversedArm64OnHost, EndsAsTheReversePlanDoes) {
-  const std::string& name = GetParam();
-  const CommandResult r = runHph({"onhost", scenario(name), "--reverse", "--unverified", "--duration", "0.3"}, 240);
+  const auto& [name, patcher] = GetParam();
+  const CommandResult r =
+      runHph({"onhost", scenario(name), "--reverse", "--patcher", patcher, "--unverified", "--duration", "0.3"}, 240);
   EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("holds on the host"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(name == "patch-literal-swap.arm64.toml" ? "patched bytes equal the emulator's"
@@ -341,8 +346,9 @@ TEST_P(ReversedArm64OnHost, EndsAsTheReversePlanDoes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Arm64, ReversedArm64OnHost,
-                         ::testing::Values("patch-series.arm64.toml", "patch-b-direct.arm64.toml",
-                                           "patch-literal-swap.arm64.toml"));
+                         ::testing::Combine(::testing::Values("patch-series.arm64.toml", "patch-b-direct.arm64.toml",
+                                                              "patch-literal-swap.arm64.toml"),
+                                            ::testing::Values(std::string("in-process"), std::string("external"))));
 
 // naive-jmp5 on real threads: a thread single-stepped onto the instruction boundary inside
 // the 5 bytes (bump+3, after its 3-byte first instruction), held there while the jmp lands,
@@ -443,8 +449,9 @@ TEST_P(KilledAfterEachStep, EveryRunLeavesAPrefixStateAndLiveThreads) {
   const size_t steps = json::parse(runHph({"plan", path, "--json"}).out)["steps"].size();
   const std::string out = writeTempFile("killed-each.json", {});
   const std::string junit = writeTempFile("killed-each.xml", {});
-  const CommandResult r = runHph({"onhost", path, "--patcher", "external", "--kill-each-step", "2", "--duration", "0.1",
-                                  "--json", out, "--junit", junit},
+  // The plans' verdicts are their scenarios' tests: applied without exploring again.
+  const CommandResult r = runHph({"onhost", path, "--patcher", "external", "--unverified", "--kill-each-step", "2",
+                                  "--duration", "0.1", "--json", out, "--junit", junit},
                                  600);
   ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
   EXPECT_NE(r.out.find(fmt::format("patcher killed after each step count 0..{}, 2 trials each ({} runs)", steps,
@@ -463,6 +470,11 @@ TEST_P(KilledAfterEachStep, EveryRunLeavesAPrefixStateAndLiveThreads) {
 INSTANTIATE_TEST_SUITE_P(X64, KilledAfterEachStep,
                          ::testing::Values("patch-padding-short-jmp.x64.toml", "patch-stop-the-world.x64.toml",
                                            "patch-int3-3step.x64.toml"));
+// Arm64 through the runner's agent: killed with threads suspended (stop-the-world), the
+// agent lets them go, as the kernel does for a dead tracer.
+INSTANTIATE_TEST_SUITE_P(Arm64, KilledAfterEachStep,
+                         ::testing::Values("patch-b-direct.arm64.toml", "patch-veneer.arm64.toml",
+                                           "patch-literal-swap.arm64.toml", "patch-stop-the-world.arm64.toml"));
 
 // A failing run names its step count and trial, and stops the search: naive-jmp5 with a
 // thread parked inside its 5 bytes faults once the patcher got past the store.

@@ -1,0 +1,93 @@
+#include "host/PlanApplier.h"
+
+#include <chrono>
+#include <thread>
+
+#include "host/MoveRetries.h"
+
+namespace hph {
+namespace {
+
+constexpr int kReleaseTries = 10000;
+constexpr auto kReleasePause = std::chrono::microseconds(50);
+
+bool movePcs(PatchTarget& target, const MovePcStep& step, std::string& error) {
+  for (const StoppedThread& thread : target.stoppedThreads()) {
+    if (!step.covers(thread.pc)) continue;
+    const auto to = step.movedTo(thread.pc);
+    if (!to) {
+      error = "thread " + std::to_string(thread.id) + " stopped inside an instruction of the displaced span";
+      return false;
+    }
+    if (!target.setPc(thread, *to, error)) return false;
+  }
+  return true;
+}
+
+// Stop everyone, look where they are, let them go; again until none is inside.
+bool release(PatchTarget& target, const ReleaseStep& step, std::string& error) {
+  for (int attempt = 0; attempt < kReleaseTries; ++attempt) {
+    if (!target.suspendAll(error)) return false;
+    bool inside = false;
+    for (const StoppedThread& thread : target.stoppedThreads())
+      inside |= thread.pc >= step.address && thread.pc < step.address + step.size;
+    target.resumeAll();
+    if (!inside) return true;
+    std::this_thread::sleep_for(kReleasePause);
+  }
+  error = "a thread stayed inside the released range";
+  return false;
+}
+
+}  // namespace
+
+bool applyPlan(PatchTarget& target, const Plan& plan, HostResult& result, std::string& error,
+               const std::function<void(size_t)>& afterStep) {
+  using Clock = std::chrono::steady_clock;
+  const auto begin = Clock::now();
+  bool suspended = false;
+  MoveRetries retries;
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const auto stepBegin = Clock::now();
+    const Step& step = plan.steps[i];
+    target.beforeStep();
+    bool ok = true;
+    if (const auto* s = std::get_if<StoreStep>(&step)) {
+      ok = target.store(*s, error);
+    } else if (const auto* c = std::get_if<CacheMaintenanceStep>(&step)) {
+      ok = target.cacheMaintenance(c->address, c->size, error);
+    } else if (std::holds_alternative<SyncAllStep>(step)) {
+      ok = target.syncAll(error);
+    } else if (std::holds_alternative<SuspendAllStep>(step)) {
+      ok = suspended = target.suspendAll(error);
+    } else if (std::holds_alternative<ResumeAllStep>(step)) {
+      target.resumeAll();
+      suspended = false;
+    } else if (const auto* m = std::get_if<MovePcStep>(&step)) {
+      if (const auto blocker = target.returnAddressInside(m->from, m->size)) {
+        // No PC move can fix a return address: everyone runs on, and the plan tries again
+        // from the suspend-all, a bounded number of times, then gives up (a refusal).
+        target.resumeAll();
+        suspended = false;
+        if (!retries.goBack(plan, i, *blocker, result, error)) return false;
+        continue;
+      }
+      ok = movePcs(target, *m, error);
+    } else if (const auto* r = std::get_if<ReleaseStep>(&step)) {
+      ok = release(target, *r, error);
+    }
+    result.stepNanoseconds.push_back(
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - stepBegin).count()));
+    if (!ok) {
+      if (suspended) target.resumeAll();
+      error = "step " + std::to_string(i + 1) + ": " + error;
+      return false;
+    }
+    if (afterStep) afterStep(i + 1);
+  }
+  result.applyNanoseconds =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - begin).count());
+  return true;
+}
+
+}  // namespace hph
