@@ -15,6 +15,13 @@ HostVerdict judgeHostRun(const ScenarioInputs& in, const HostResult& r, const Ho
   const std::vector<HostRegion>& emulatorBytes = expected.bytes;
   if (!r.faults.empty()) {
     const HostFault& f = r.faults.front();
+    // A trapping import stub: the guest called an import the runner provides no native
+    // shim for (host/NativeShims.h). Not a fault of the patch: the host cannot run it.
+    if (f.pc >= Machine::kShimBase && f.pc < Machine::kShimBase + Machine::kShimSlots * Machine::kShimSlotBytes)
+      return {"refused",
+              fmt::format("thread {} called {}, which the on-host runner has no native shim for (docs/shims.md)",
+                          f.thread, describer ? describer->describeAddress(f.pc) : fmt::format("{:#x}", f.pc)),
+              kExitBadInput};
     return {"violation:fault",
             fmt::format("thread {} faulted with {} at {}{}", f.thread, signalName(f.signal),
                         describer ? describer->describeAddress(f.pc) : fmt::format("{:#x}", f.pc),

@@ -123,8 +123,9 @@ Result<HostJob> buildJob(const ScenarioInputs& in, const Machine& machine, const
   job.threadEntry = in.threadEntry;
   job.threads = options.threads;
   job.invariantEntry = in.invariantEntry;
-  job.callsEntry = in.onHostCallsEntry;
-  job.newCallsEntry = in.onHostNewCallsEntry;
+  if (in.onHostCalls) job.callsCounter = HostCounter{in.onHostCalls->address, in.onHostCalls->variable};
+  if (in.onHostNewCalls) job.newCallsCounter = HostCounter{in.onHostNewCalls->address, in.onHostNewCalls->variable};
+  for (const Machine::BoundImport& i : machine.boundImports()) job.shims.push_back({i.stub, i.dll, i.function});
   job.durationMs = static_cast<uint32_t>(options.duration * 1000);
   job.applyAtMs = job.durationMs / 2;
   job.plan = in.plan;
@@ -140,7 +141,7 @@ Result<HostJob> buildJob(const ScenarioInputs& in, const Machine& machine, const
   }
   expected.stores = job.readBack;
   // Repeated applications end each with the unpatch: what runs after is not the plan's.
-  if (in.onHostCallsEntry && options.applications <= 1) expected.newAfterPlan = !in.scenario.reverse;
+  if (in.onHostCalls && options.applications <= 1) expected.newAfterPlan = !in.scenario.reverse;
   expected.threads = options.threads;
   // Reversed: what the reverse plan itself puts back must be back on the host. Not every
   // unpatch restores every byte: literal-swap's leaves the entry's B to the indirection
@@ -486,9 +487,6 @@ int runOnHost(const OnHostOptions& options) {
           "{}: arch: --force-boundaries parks threads by ptrace single-steps, which reach only the x64 runner "
           "(arm64 runs under qemu-aarch64, where ptrace sees qemu's own registers)",
           path)));
-    bool imports = !in.base->imports.empty();
-    for (const PatchImage& p : in.layout.patches) imports |= !p.image->imports.empty();
-    if (imports) return reportError(badInput(fmt::format("{}: imports: the runner binds no native shims yet", path)));
     if (options.verifiedPath) {
       if (auto verified = verifiedBy(*options.verifiedPath, path, in, options); !verified)
         return reportError(verified.error());

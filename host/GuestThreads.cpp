@@ -70,7 +70,7 @@ GuestThreads::~GuestThreads() {
 void* GuestThreads::threadMain(void* raw) {
   Slot& slot = *static_cast<Slot*>(raw);
   currentSlot = &slot;
-  thread_arch::installTeb(slot.teb);
+  thread_arch::installTeb(slot.teb, thread_arch::guestThreadId(slot.index));
   pthread_attr_t attributes;
   if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
     void* base = nullptr;
@@ -235,7 +235,7 @@ void GuestThreads::collect(HostResult& result) const {
 
 uint64_t GuestThreads::callOnThisThread(uint64_t entry) {
   std::vector<uint8_t> teb;
-  thread_arch::installTeb(teb);
+  thread_arch::installTeb(teb, thread_arch::kOutsideThreadId);
   return thread_arch::callGuest(entry);
 }
 

@@ -35,6 +35,16 @@ std::optional<HostRegion> regionFromJson(const json& j, std::string& error) {
   return r;
 }
 
+json counterToJson(const std::optional<HostCounter>& counter) {
+  if (!counter) return nullptr;
+  return {{"address", counter->address}, {"variable", counter->variable}};
+}
+
+std::optional<HostCounter> counterFromJson(const json& job, const char* field) {
+  if (!job.contains(field) || job[field].is_null()) return std::nullopt;
+  return HostCounter{job[field].at("address").get<uint64_t>(), job[field].at("variable").get<bool>()};
+}
+
 }  // namespace
 
 std::vector<HostMapping> memfdLayout(const HostJob& job) {
@@ -53,6 +63,9 @@ json hostJobToJson(const HostJob& job) {
   for (const HostProtection& p : job.protections)
     protections.push_back({{"address", p.address}, {"size", p.size}, {"permissions", p.permissions}});
   for (const HostRange& r : job.readBack) readBack.push_back({{"address", r.address}, {"size", r.size}});
+  json shims = json::array();
+  for (const HostShim& s : job.shims)
+    shims.push_back({{"address", s.address}, {"dll", s.dll}, {"function", s.function}});
   return {{"schema", "hph-host-job/1"},
           {"arch", job.arch},
           {"patcher", job.patcher == HostPatcherKind::kExternal ? "external" : "in-process"},
@@ -71,8 +84,9 @@ json hostJobToJson(const HostJob& job) {
           {"park_at", job.parkAt ? json(*job.parkAt) : json(nullptr)},
           {"forward_steps", job.forwardSteps},
           {"private_images", job.privateImages},
-          {"calls_entry", job.callsEntry ? json(*job.callsEntry) : json(nullptr)},
-          {"new_calls_entry", job.newCallsEntry ? json(*job.newCallsEntry) : json(nullptr)}};
+          {"calls_counter", counterToJson(job.callsCounter)},
+          {"new_calls_counter", counterToJson(job.newCallsCounter)},
+          {"shims", shims}};
 }
 
 std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
@@ -107,13 +121,16 @@ std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
     if (!j.at("park_at").is_null()) job.parkAt = j["park_at"].get<uint64_t>();
     job.forwardSteps = j.at("forward_steps").get<uint32_t>();
     job.privateImages = j.value("private_images", false);
-    if (j.contains("calls_entry") && !j["calls_entry"].is_null()) job.callsEntry = j["calls_entry"].get<uint64_t>();
-    if (j.contains("new_calls_entry") && !j["new_calls_entry"].is_null())
-      job.newCallsEntry = j["new_calls_entry"].get<uint64_t>();
+    job.callsCounter = counterFromJson(j, "calls_counter");
+    job.newCallsCounter = counterFromJson(j, "new_calls_counter");
     if (!j.at("kill_patcher_after_step").is_null())
       job.killPatcherAfterStep = j["kill_patcher_after_step"].get<uint32_t>();
     for (const json& r : j.at("read_back"))
       job.readBack.push_back({r.at("address").get<uint64_t>(), r.at("size").get<uint64_t>()});
+    if (j.contains("shims"))
+      for (const json& s : j["shims"])
+        job.shims.push_back(
+            {s.at("address").get<uint64_t>(), s.at("dll").get<std::string>(), s.at("function").get<std::string>()});
   } catch (const json::exception& e) {
     error = e.what();
     return std::nullopt;

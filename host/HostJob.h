@@ -36,6 +36,20 @@ struct HostRange {
   uint64_t size = 0;
 };
 
+// An import stub the emulator bound (Machine::bindImport): the runner puts a jump to its
+// native shim there (NativeShims.h).
+struct HostShim {
+  uint64_t address = 0;
+  std::string dll;
+  std::string function;
+};
+
+// A count the runner reads: a guest function's result, or a 64-bit guest variable.
+struct HostCounter {
+  uint64_t address = 0;
+  bool variable = false;
+};
+
 enum class HostPatcherKind { kInProcess, kExternal };
 
 struct HostJob {
@@ -69,8 +83,9 @@ struct HostJob {
   // Linux refuses on a shared mapping. Neither patcher can then reach them: the plan must
   // be empty (the debugger is the patcher).
   bool privateImages = false;
-  // [onhost] calls / new_calls: counters called once the plan is done and at the end.
-  std::optional<uint64_t> callsEntry, newCallsEntry;
+  // [onhost] calls / new_calls: counters read once the plan is done and at the end.
+  std::optional<HostCounter> callsCounter, newCallsCounter;
+  std::vector<HostShim> shims;  // every import stub the images' import tables point at
 };
 
 // The external patcher reaches the threads through ptrace, except for arm64 jobs: their
@@ -102,7 +117,7 @@ struct HostResult {
   // Worker stall: entry-call latencies of calls that began and ended in one phase (steady
   // state, before or after the plan) and of those that overlapped applying it.
   LatencyHistogram callNsSteady, callNsDuringApply;
-  // The job's counters (callsEntry, newCallsEntry), read once the plan was done and once
+  // The job's counters (callsCounter, newCallsCounter), read once the plan was done and once
   // every thread stopped: {calls, new calls}.
   std::optional<std::pair<uint64_t, uint64_t>> countersAfterPlan, countersAtEnd;
   // The plan gave up (stop-the-world out of move-pc retries): a refusal; the threads ran

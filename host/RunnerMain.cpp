@@ -16,6 +16,7 @@
 #include "host/HostJob.h"
 #include "host/HostMemory.h"
 #include "host/InProcessPatcher.h"
+#include "host/NativeShims.h"
 #include "host/RunnerAgent.h"
 #include "host/ThreadArch.h"
 
@@ -46,14 +47,19 @@ std::vector<hph::HostRange> changedBytes(const hph::HostJob& job, const hph::Hos
   return changed;
 }
 
+uint64_t readCounter(const hph::HostCounter& counter) {
+  if (counter.variable) return __atomic_load_n(reinterpret_cast<const uint64_t*>(counter.address), __ATOMIC_ACQUIRE);
+  return hph::GuestThreads::callOnThisThread(counter.address);
+}
+
 // The job's call counters, if it has them: {calls, new calls}. The threads call on
 // meanwhile, so the new calls are read first: calls that ran the new code between the two
 // reads then count as new calls after the plan without counting as calls after it, and
 // the stale-code check can only undercount (never see staleness that is not there).
 std::optional<std::pair<uint64_t, uint64_t>> readCounters(const hph::HostJob& job) {
-  if (!job.callsEntry || !job.newCallsEntry) return std::nullopt;
-  const uint64_t fresh = hph::GuestThreads::callOnThisThread(*job.newCallsEntry);
-  return std::pair{hph::GuestThreads::callOnThisThread(*job.callsEntry), fresh};
+  if (!job.callsCounter || !job.newCallsCounter) return std::nullopt;
+  const uint64_t fresh = readCounter(*job.newCallsCounter);
+  return std::pair{readCounter(*job.callsCounter), fresh};
 }
 
 int finish(const hph::HostResult& result, int code) {
@@ -93,6 +99,10 @@ int main(int argc, char** argv) {
   auto memory = hph::HostMemory::map(*job, error);
   if (!memory) {
     result.error = error;
+    return finish(result, 2);
+  }
+  if (!hph::mapNativeShims(job->shims, error)) {
+    result.error = std::string(argv[1]) + ": " + error;
     return finish(result, 2);
   }
   hph::HostControl& control = memory->control();

@@ -21,18 +21,44 @@ extern const char* const kJobArch;
 uint64_t callGuest(uint64_t entry, uint64_t argument);
 uint64_t callGuest(uint64_t entry);
 
-// Gives the calling thread a TEB of its own in `teb` (x64: GS base; Arm64: x18).
-void installTeb(std::vector<uint8_t>& teb);
+// The ids a guest sees, as the emulator gives them (emu/core/Process.cpp): guest thread
+// `index` is 0x100 + 4 * index; code outside any guest thread (the invariant, the
+// counters) is thread 1 of process 0x1000.
+inline constexpr uint64_t kProcessId = 0x1000;
+inline constexpr uint64_t kOutsideThreadId = 1;
+inline uint64_t guestThreadId(uint32_t index) { return 0x100 + 4 * uint64_t{index}; }
 
-// The TEB both architectures' Windows code reads: zeroed, its self pointer at +0x30.
-// Returns that address, for installTeb to put where the architecture keeps it.
-inline uint64_t layOutTeb(std::vector<uint8_t>& teb) {
+// Gives the calling thread a TEB of its own in `teb` (x64: GS base; Arm64: x18).
+void installTeb(std::vector<uint8_t>& teb, uint64_t threadId);
+
+// The TEB both architectures' Windows code reads: zeroed but for its self pointer (+0x30)
+// and ClientId (process +0x40, thread +0x48). Returns its address, for installTeb to put
+// where the architecture keeps it.
+inline uint64_t layOutTeb(std::vector<uint8_t>& teb, uint64_t threadId) {
   constexpr size_t kTebBytes = 0x2000;
   teb.assign(kTebBytes, 0);
   const uint64_t self = reinterpret_cast<uint64_t>(teb.data());
   std::memcpy(teb.data() + 0x30, &self, 8);
+  std::memcpy(teb.data() + 0x40, &kProcessId, 8);
+  std::memcpy(teb.data() + 0x48, &threadId, 8);
   return self;
 }
+
+// A word of the calling thread's TEB (what installTeb put there).
+uint64_t tebWord(uint32_t offset);
+
+// Native functions guest code calls (NativeShims.cpp) use the guest's convention.
+#if defined(__x86_64__)
+#define HPH_GUEST_ABI __attribute__((ms_abi))
+#else
+#define HPH_GUEST_ABI
+#endif
+
+// An import stub slot (16 bytes, Machine::kShimSlotBytes): a jump to `target`, or an
+// instruction that traps (an import the runner has no native shim for).
+inline constexpr size_t kStubBytes = 16;
+void writeJumpStub(uint8_t* slot, uint64_t target);
+void writeTrapStub(uint8_t* slot);
 
 uint64_t contextPc(const ucontext_t* context);
 uint64_t contextSp(const ucontext_t* context);

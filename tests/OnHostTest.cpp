@@ -81,12 +81,10 @@ TEST_P(SafeProtocolOnHost, HoldsAndEndsWithThePlansBytes) {
   EXPECT_GT(report["calls_before_plan"].get<uint64_t>(), 0u);
   EXPECT_GT(report["calls_after_plan"].get<uint64_t>(), 0u);
   EXPECT_EQ(report["invariant"], 1);
-  // The scenarios with [onhost] counters (all but int3-3step's bump_keyed) saw both.
-  EXPECT_EQ(report.contains("new_calls"), name != "patch-int3-3step.x64.toml") << report.dump();
-  if (report.contains("new_calls")) {
-    EXPECT_GT(report["old_calls"].get<uint64_t>(), 0u);
-    EXPECT_GT(report["new_calls"].get<uint64_t>(), 0u);
-  }
+  // Every one has [onhost] counters (int3-3step's reads the variable g_keyed) and saw both.
+  ASSERT_TRUE(report.contains("new_calls")) << report.dump();
+  EXPECT_GT(report["old_calls"].get<uint64_t>(), 0u);
+  EXPECT_GT(report["new_calls"].get<uint64_t>(), 0u);
   EXPECT_EQ(finalBytesOf(report), plannedBytes(scenario(name)));
 }
 
@@ -119,7 +117,7 @@ INSTANTIATE_TEST_SUITE_P(Arm64, SafeArm64ProtocolOnHost,
                          ::testing::Combine(::testing::Values("patch-b-direct.arm64.toml", "patch-veneer.arm64.toml",
                                                               "patch-literal-swap.arm64.toml",
                                                               "patch-stop-the-world.arm64.toml",
-                                                              "patch-series.arm64.toml"),
+                                                              "patch-series.arm64.toml", "patch-shimmed.arm64.toml"),
                                             ::testing::Values(4u, 16u),
                                             ::testing::Values(std::string("in-process"), std::string("external"))));
 
@@ -129,6 +127,43 @@ TEST(OnHost, VerifiesThenAppliesAnArm64Plan) {
   EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("PASS patch-b-direct-arm64: holds on the host"), std::string::npos) << r.out;
   EXPECT_EQ(r.err.find("--unverified"), std::string::npos) << r.err;
+}
+
+// The native shims' broken cases (HPH_TEST_NATIVE_SHIMS): a shim that answers wrongly
+// (SetLastError forgotten) makes bump_shimmed add 2, which the invariant sees; an import
+// with no native shim traps at its stub, and hph names the import (exit 2). Both
+// architectures, both patchers' runner; the safe runs are SafeProtocolOnHost's.
+class BrokenNativeShims : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BrokenNativeShims, AreCaught) {
+  const std::string path = scenario(GetParam());
+  const CommandResult wrong = runProgram(
+      "/usr/bin/env",
+      {"HPH_TEST_NATIVE_SHIMS=wrong-last-error", HPH_BINARY, "onhost", path, "--unverified", "--duration", "0.2"}, 240);
+  EXPECT_EQ(wrong.exitCode, 1) << wrong.out << wrong.err;
+  EXPECT_NE(wrong.out.find("violation:invariant on the host"), std::string::npos) << wrong.out;
+  const CommandResult missing = runProgram(
+      "/usr/bin/env",
+      {"HPH_TEST_NATIVE_SHIMS=missing", HPH_BINARY, "onhost", path, "--unverified", "--duration", "0.2"}, 240);
+  EXPECT_EQ(missing.exitCode, 2) << missing.out << missing.err;
+  EXPECT_NE(missing.out.find("(shim kernel32.dll!GetCurrentThreadId), which the on-host runner has no native shim for"),
+            std::string::npos)
+      << missing.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(BothArchitectures, BrokenNativeShims,
+                         ::testing::Values("patch-shimmed.x64.toml", "patch-shimmed.arm64.toml"));
+
+// An [onhost] counter must be a function or an exported variable.
+TEST(OnHost, ACounterThatIsNeitherFunctionNorVariableIsRefused) {
+  const std::string path =
+      scenarioVariant("patch-int3-3step.x64.toml",
+                      {{"\\[check\\]", "[onhost]\ncalls = \"no_such_counter\"\nnew_calls = \"v2_calls\"\n\n[check]"}});
+  const CommandResult r = runHph({"onhost", path, "--unverified"}, 120);
+  EXPECT_EQ(r.exitCode, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("[onhost].calls: 'no_such_counter' is neither a function nor an exported variable"),
+            std::string::npos)
+      << r.err;
 }
 
 // The broken case of the stale-code check: cache maintenance as on hardware alone, which
@@ -146,7 +181,8 @@ TEST(OnHost, OldCodeRunningAfterThePlanIsStaleCode) {
 INSTANTIATE_TEST_SUITE_P(X64, SafeProtocolOnHost,
                          ::testing::Combine(::testing::Values("patch-padding-short-jmp.x64.toml",
                                                               "patch-stop-the-world.x64.toml",
-                                                              "patch-int3-3step.x64.toml", "patch-series.x64.toml"),
+                                                              "patch-int3-3step.x64.toml", "patch-series.x64.toml",
+                                                              "patch-shimmed.x64.toml"),
                                             ::testing::Values(4u, 16u),
                                             ::testing::Values(std::string("in-process"), std::string("external"))));
 

@@ -397,6 +397,13 @@ Result<uint64_t> Machine::bindImport(std::string_view dll, std::string_view func
   return stub;
 }
 
+std::vector<Machine::BoundImport> Machine::boundImports() const {
+  std::vector<BoundImport> bound;
+  for (size_t i = 0; i < imports_.size(); ++i)
+    bound.push_back({kShimBase + i * kShimSlotBytes, imports_[i].dll, imports_[i].function});
+  return bound;
+}
+
 Result<CallResult> Machine::call(uint64_t entry, std::span<const uint64_t> args, const CallOptions& options) {
   if (args.size() > kMaxCallArgs)
     return badInput(fmt::format("{} arguments given; at most {} are supported", args.size(), kMaxCallArgs));

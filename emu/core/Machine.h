@@ -166,6 +166,13 @@ class Machine {
 
   // The stub address an import slot should hold; the same import gets the same stub.
   Result<uint64_t> bindImport(std::string_view dll, std::string_view function);
+  struct BoundImport {
+    uint64_t stub = 0;
+    std::string dll;
+    std::string function;
+  };
+  // Every import bound so far, with its stub (what the on-host runner fills natively).
+  std::vector<BoundImport> boundImports() const;
 
   // Runs entry(args...) on the machine's own stack to completion, a fault, or the budget.
   // Errors (not faults) are reserved for bad input and harness failures.

@@ -41,6 +41,28 @@ Result<uint64_t> functionAddress(const Scenario& scenario, const PeImage& base, 
   return base.imageBase + f->begin;
 }
 
+// An [onhost] counter named `name`: a function, or an exported variable (an export outside
+// every executable section), of the last patch image that has it (where the new code
+// keeps its counter) or of the base.
+Result<OnHostCounter> onHostCounter(const Scenario& scenario, const ScenarioInputs& inputs, std::string_view field,
+                                    const std::string& name) {
+  std::vector<std::pair<const PeImage*, uint64_t>> images;
+  for (auto p = inputs.layout.patches.rbegin(); p != inputs.layout.patches.rend(); ++p)
+    images.emplace_back(p->image.get(), p->loadAddress);
+  images.emplace_back(inputs.base.get(), inputs.base->imageBase);
+  for (const auto& [image, loadAddress] : images) {
+    if (const FunctionInfo* f = image->findFunction(name)) return OnHostCounter{loadAddress + f->begin, false};
+    for (const ExportInfo& e : image->exports) {
+      const SectionInfo* section = e.name == name && !e.forwarded ? image->sectionAt(e.rva) : nullptr;
+      if (section && !section->executable() && e.rva + 8 <= section->end())
+        return OnHostCounter{loadAddress + e.rva, true};
+    }
+  }
+  return badInput(
+      fmt::format("{}: {}: '{}' is neither a function nor an exported variable of the base or a patch image",
+                  scenario.path, field, name));
+}
+
 // [[host_write]]: each store must land in the image's memory, found here, not 40 s into
 // exploring.
 Result<void> resolveHostWrites(const Scenario& scenario, const PeImage& base, ScenarioInputs& inputs) {
@@ -114,20 +136,12 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   if (!scenario.patches.empty())
     if (auto r = preparePatches(scenario, base, *inputs); !r) return r.error();
   if (scenario.onHostCalls) {
-    auto calls = functionAddress(scenario, base, "[onhost].calls", *scenario.onHostCalls);
+    auto calls = onHostCounter(scenario, *inputs, "[onhost].calls", *scenario.onHostCalls);
     if (!calls) return calls.error();
-    inputs->onHostCallsEntry = *calls;
-    // The new code's counter lives where the new code does: a patch image, or the base.
-    for (const PatchImage& p : inputs->layout.patches)
-      if (const FunctionInfo* f = p.image->findFunction(*scenario.onHostNewCalls))
-        inputs->onHostNewCallsEntry = p.loadAddress + f->begin;
-    if (!inputs->onHostNewCallsEntry) {
-      auto newCalls = functionAddress(scenario, base, "[onhost].new_calls", *scenario.onHostNewCalls);
-      if (!newCalls)
-        return badInput(fmt::format("{}: [onhost].new_calls: '{}' is not a function of the base or a patch image",
-                                    scenario.path, *scenario.onHostNewCalls));
-      inputs->onHostNewCallsEntry = *newCalls;
-    }
+    inputs->onHostCalls = *calls;
+    auto newCalls = onHostCounter(scenario, *inputs, "[onhost].new_calls", *scenario.onHostNewCalls);
+    if (!newCalls) return newCalls.error();
+    inputs->onHostNewCalls = *newCalls;
   }
   if (auto r = resolveWatchedCode(scenario, *inputs); !r) return r.error();
   const bool anythingWatched =

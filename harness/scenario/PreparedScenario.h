@@ -18,6 +18,12 @@
 
 namespace hph {
 
+// An [onhost] counter: a function returning the count, or an exported 64-bit variable.
+struct OnHostCounter {
+  uint64_t address = 0;
+  bool variable = false;
+};
+
 struct ScenarioInputs {
   Scenario scenario;
   std::shared_ptr<const PeImage> base;
@@ -26,8 +32,8 @@ struct ScenarioInputs {
   PointsMode points = PointsMode::kAll;
   uint64_t threadEntry = 0;                // [threads].entry
   std::optional<uint64_t> invariantEntry;  // [check].invariant
-  // [onhost].calls and .new_calls (the latter in the base or a patch image).
-  std::optional<uint64_t> onHostCallsEntry, onHostNewCallsEntry;
+  // [onhost].calls and .new_calls (each in the base or a patch image).
+  std::optional<OnHostCounter> onHostCalls, onHostNewCalls;
   // [[host_write]]: raw stores the patcher makes, when there is no patch image.
   std::vector<StoreStep> hostWrites;
   // With patch images: the hotpatch area, the images, the sites and the plan built for them.

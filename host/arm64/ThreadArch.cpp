@@ -22,10 +22,26 @@ uint64_t callGuest(uint64_t entry, uint64_t argument) { return reinterpret_cast<
 uint64_t callGuest(uint64_t entry) { return reinterpret_cast<GuestCall>(entry)(); }
 
 // Windows on Arm64 keeps the TEB in x18 (self pointer at +0x30, as on x64).
-void installTeb(std::vector<uint8_t>& teb) {
-  const uint64_t self = layOutTeb(teb);
+void installTeb(std::vector<uint8_t>& teb, uint64_t threadId) {
+  const uint64_t self = layOutTeb(teb, threadId);
   asm volatile("mov x18, %0" : : "r"(self));
 }
+
+uint64_t tebWord(uint32_t offset) {
+  uint64_t value;
+  asm volatile("ldr %0, [x18, %1]" : "=r"(value) : "r"(uint64_t{offset}));
+  return value;
+}
+
+// ldr x16, #8; br x16; .quad target (x16, IP0, is free to clobber at a call).
+void writeJumpStub(uint8_t* slot, uint64_t target) {
+  const uint32_t code[] = {0x58000050, 0xd61f0200};
+  std::memcpy(slot, code, sizeof code);
+  std::memcpy(slot + 8, &target, 8);
+}
+
+// udf #0: SIGILL at the slot, which hph names by its import.
+void writeTrapStub(uint8_t* slot) { std::memset(slot, 0, kStubBytes); }
 
 uint64_t contextPc(const ucontext_t* c) { return c->uc_mcontext.pc; }
 uint64_t contextSp(const ucontext_t* c) { return c->uc_mcontext.sp; }

@@ -1,0 +1,135 @@
+#include "host/NativeShims.h"
+
+#include <sched.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "host/ThreadArch.h"
+
+namespace hph {
+namespace {
+
+// Time is real on the host (the emulator's is virtual): QueryPerformanceCounter counts
+// nanoseconds, GetTickCount64 milliseconds, of CLOCK_MONOTONIC.
+constexpr uint64_t kCounterFrequency = 1'000'000'000;
+constexpr uint32_t kTebThreadId = 0x48;
+
+uint64_t monotonicNs() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(now.tv_nsec);
+}
+
+// Each thread's last-error value, as on Windows (and as the emulator keeps it: not in the TEB).
+thread_local uint32_t lastError = 0;
+// The tests' broken shims (HPH_TEST_NATIVE_SHIMS): "wrong-last-error" forgets every
+// SetLastError, "missing" binds no import at all. The checks must see both.
+bool forgetLastError = false;
+
+HPH_GUEST_ABI uint64_t getCurrentThreadId() { return thread_arch::tebWord(kTebThreadId); }
+HPH_GUEST_ABI uint64_t getCurrentProcessId() { return thread_arch::kProcessId; }
+HPH_GUEST_ABI uint64_t getTickCount64() { return monotonicNs() / 1'000'000; }
+HPH_GUEST_ABI uint64_t getTickCount() { return getTickCount64() & 0xFFFFFFFFu; }
+HPH_GUEST_ABI uint64_t queryPerformanceCounter(uint64_t* out) {
+  if (!out) return 0;
+  *out = monotonicNs();
+  return 1;
+}
+HPH_GUEST_ABI uint64_t queryPerformanceFrequency(uint64_t* out) {
+  if (!out) return 0;
+  *out = kCounterFrequency;
+  return 1;
+}
+HPH_GUEST_ABI uint64_t sleepFor(uint64_t ms) {
+  const uint64_t ns = (ms & 0xFFFFFFFFu) * 1'000'000;
+  const timespec pause{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  nanosleep(&pause, nullptr);
+  return 0;
+}
+HPH_GUEST_ABI uint64_t switchToThread() {
+  sched_yield();
+  return 0;
+}
+HPH_GUEST_ABI uint64_t returnZero() { return 0; }
+HPH_GUEST_ABI uint64_t returnOne() { return 1; }
+HPH_GUEST_ABI uint64_t getLastError() { return forgetLastError ? 0 : lastError; }
+HPH_GUEST_ABI uint64_t setLastError(uint64_t value) {
+  lastError = static_cast<uint32_t>(value);
+  return 0;
+}
+
+struct NativeShim {
+  std::string_view dll;  // lower case
+  std::string_view name;
+  uint64_t address;
+};
+
+const NativeShim kShims[] = {
+    {"kernel32.dll", "GetCurrentThreadId", reinterpret_cast<uint64_t>(&getCurrentThreadId)},
+    {"kernel32.dll", "GetCurrentProcessId", reinterpret_cast<uint64_t>(&getCurrentProcessId)},
+    {"kernel32.dll", "GetTickCount64", reinterpret_cast<uint64_t>(&getTickCount64)},
+    {"kernel32.dll", "GetTickCount", reinterpret_cast<uint64_t>(&getTickCount)},
+    {"kernel32.dll", "QueryPerformanceCounter", reinterpret_cast<uint64_t>(&queryPerformanceCounter)},
+    {"kernel32.dll", "QueryPerformanceFrequency", reinterpret_cast<uint64_t>(&queryPerformanceFrequency)},
+    {"kernel32.dll", "Sleep", reinterpret_cast<uint64_t>(&sleepFor)},
+    {"kernel32.dll", "SwitchToThread", reinterpret_cast<uint64_t>(&switchToThread)},
+    {"kernel32.dll", "IsProcessorFeaturePresent", reinterpret_cast<uint64_t>(&returnZero)},
+    {"kernel32.dll", "GetLastError", reinterpret_cast<uint64_t>(&getLastError)},
+    {"kernel32.dll", "SetLastError", reinterpret_cast<uint64_t>(&setLastError)},
+    {"kernel32.dll", "CloseHandle", reinterpret_cast<uint64_t>(&returnOne)},
+};
+
+const NativeShim* find(std::string_view dll, std::string_view function) {
+  std::string lower(dll);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const NativeShim& s : kShims)
+    if (s.dll == lower && s.name == function) return &s;
+  return nullptr;
+}
+
+}  // namespace
+
+bool hasNativeShim(std::string_view dll, std::string_view function) { return find(dll, function) != nullptr; }
+
+bool mapNativeShims(const std::vector<HostShim>& shims, std::string& error) {
+  if (shims.empty()) return true;
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  uint64_t from = ~uint64_t{0}, to = 0;
+  for (const HostShim& s : shims) {
+    from = std::min(from, s.address);
+    to = std::max(to, s.address + thread_arch::kStubBytes);
+  }
+  from &= ~(page - 1);
+  to = (to + page - 1) & ~(page - 1);
+  void* at = mmap(reinterpret_cast<void*>(from), to - from, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (at == MAP_FAILED || at != reinterpret_cast<void*>(from)) {
+    error = "'shims': cannot map the import stubs at " + std::to_string(from) + ": " + std::strerror(errno);
+    return false;
+  }
+  const std::string_view broken = std::getenv("HPH_TEST_NATIVE_SHIMS") ? std::getenv("HPH_TEST_NATIVE_SHIMS") : "";
+  forgetLastError = broken == "wrong-last-error";
+  auto* base = static_cast<uint8_t*>(at);
+  for (const HostShim& s : shims) {
+    uint8_t* slot = base + (s.address - from);
+    if (const NativeShim* native = broken == "missing" ? nullptr : find(s.dll, s.function))
+      thread_arch::writeJumpStub(slot, native->address);
+    else
+      thread_arch::writeTrapStub(slot);
+  }
+  __builtin___clear_cache(reinterpret_cast<char*>(base), reinterpret_cast<char*>(base) + (to - from));
+  if (mprotect(at, to - from, PROT_READ | PROT_EXEC) != 0) {
+    error = std::string("'shims': mprotect of the import stubs: ") + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace hph
