@@ -99,11 +99,16 @@ void GuestThreads::onSuspend(int, siginfo_t*, void* context) {
   auto* slot = static_cast<Slot*>(currentSlot);
   if (!slot) return;
   slot->context = static_cast<ucontext_t*>(context);
-  slot->suspended.store(true, std::memory_order_release);
-  while (slot->resume.load(std::memory_order_acquire) == 0)
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&slot->resume), FUTEX_WAIT_PRIVATE, 0, nullptr, nullptr, 0);
-  slot->context = nullptr;
-  slot->suspended.store(false, std::memory_order_release);
+  // Parked for the newest suspension it can see. A suspension that comes while it is
+  // still here (resumed but not yet scheduled) finds `resume` 0 again and wakes it, and
+  // it parks again under the new number, without leaving: its context is still exact.
+  for (;;) {
+    const uint32_t rung = slot->bell.load(std::memory_order_acquire);
+    const uint64_t wanted = slot->requested.load(std::memory_order_acquire);
+    if (slot->resume.load(std::memory_order_acquire) != 0) break;
+    slot->parkedFor.store(wanted, std::memory_order_release);
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&slot->bell), FUTEX_WAIT_PRIVATE, rung, nullptr, nullptr, 0);
+  }
 }
 
 void GuestThreads::onFault(int signal, siginfo_t*, void* context) {
@@ -165,14 +170,19 @@ void GuestThreads::stopAndJoin() {
 }
 
 bool GuestThreads::suspendAll(std::string& error) {
+  ++suspension_;
   for (auto& slot : slots_) {
     if (slot->done.load(std::memory_order_acquire)) continue;
     slot->resume.store(0, std::memory_order_release);
+    slot->requested.store(suspension_, std::memory_order_release);
+    // A thread still in its handler from the last suspension sleeps on the bell: wake it
+    // to park under this number. Any other takes the signal.
+    ring(*slot);
     pthread_kill(slot->handle, kSuspendSignal);
   }
   const auto deadline = std::chrono::steady_clock::now() + kSuspendTimeout;
   for (auto& slot : slots_) {
-    while (!slot->suspended.load(std::memory_order_acquire) && !slot->done.load(std::memory_order_acquire)) {
+    while (!parked(*slot) && !slot->done.load(std::memory_order_acquire)) {
       if (std::chrono::steady_clock::now() > deadline) {
         error = "thread " + std::to_string(slot->index) + " did not stop within 5 s";
         resumeAll();
@@ -187,23 +197,30 @@ bool GuestThreads::suspendAll(std::string& error) {
 void GuestThreads::resumeAll() {
   for (auto& slot : slots_) {
     slot->resume.store(1, std::memory_order_release);
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&slot->resume), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    ring(*slot);
   }
-  for (auto& slot : slots_)
-    for (const auto since = std::chrono::steady_clock::now(); slot->suspended.load(std::memory_order_acquire);)
-      waitABit(since);
+}
+
+void GuestThreads::ring(Slot& slot) {
+  slot.bell.fetch_add(1, std::memory_order_acq_rel);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&slot.bell), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+bool GuestThreads::parked(const Slot& slot) const {
+  return slot.resume.load(std::memory_order_acquire) == 0 &&
+         slot.parkedFor.load(std::memory_order_acquire) == suspension_;
 }
 
 std::optional<uint64_t> GuestThreads::pcOf(size_t thread) const {
   const Slot& slot = *slots_[thread];
-  if (!slot.suspended.load(std::memory_order_acquire) || !slot.context) return std::nullopt;
+  if (!parked(slot)) return std::nullopt;
   return thread_arch::contextPc(slot.context);
 }
 
 std::optional<std::pair<uint64_t, uint64_t>> GuestThreads::returnAddressInside(size_t thread, uint64_t from,
                                                                                uint64_t size) const {
   const Slot& slot = *slots_[thread];
-  if (!slot.suspended.load(std::memory_order_acquire) || !slot.context) return std::nullopt;
+  if (!parked(slot)) return std::nullopt;
   auto inside = [&](uint64_t v) { return v > from && v < from + size; };
   if (const auto link = thread_arch::contextLink(slot.context); link && inside(*link))
     return std::pair{*link, uint64_t{0}};
@@ -219,7 +236,7 @@ std::optional<std::pair<uint64_t, uint64_t>> GuestThreads::returnAddressInside(s
 
 void GuestThreads::setPc(size_t thread, uint64_t pc) {
   Slot& slot = *slots_[thread];
-  if (slot.suspended.load(std::memory_order_acquire) && slot.context) thread_arch::setContextPc(slot.context, pc);
+  if (parked(slot)) thread_arch::setContextPc(slot.context, pc);
 }
 
 void GuestThreads::collect(HostResult& result) const {

@@ -42,6 +42,7 @@ class GuestThreads {
 
   // Every live thread stopped in its handler; false (and all resumed) after a timeout.
   bool suspendAll(std::string& error);
+  // Lets every thread go on; returns without waiting for them to be scheduled.
   void resumeAll();
   size_t size() const { return slots_.size(); }
   // While suspended: a thread's PC (nullopt when it is not suspended: it ended).
@@ -65,11 +66,19 @@ class GuestThreads {
     pthread_t handle{};
     bool started = false;
     std::atomic<bool> done{false};
-    std::atomic<bool> suspended{false};
-    // 1: go on. A parked thread sleeps on it (futex), so the threads still running and
-    // the patcher get the cores: spinning parked threads made a 16-thread stop-the-world
-    // take 36 ms on 2 cores.
+    // The suspend handshake. suspendAll bumps `requested` (after setting `resume` to 0)
+    // and waits until the thread's handler stores that value in `parkedFor`: the thread
+    // is parked for this suspension, and `context` is its saved state. resumeAll sets
+    // `resume` and wakes the thread without waiting for it to leave the handler: with
+    // more threads than cores that wait took the kernel's time slices (multiples of its
+    // 4 ms tick), and a stale `parkedFor` can never match a later suspension's number.
+    std::atomic<uint64_t> requested{0}, parkedFor{0};
+    // 1: go on.
     std::atomic<uint32_t> resume{1};
+    // Rung (incremented) by every suspend and resume: a parked thread sleeps on it (futex),
+    // so the threads still running and the patcher get the cores, and no change between
+    // its look at the words above and its sleep is missed.
+    std::atomic<uint32_t> bell{0};
     ucontext_t* context = nullptr;  // while suspended
     sigjmp_buf escape;
     bool faulted = false;
@@ -79,6 +88,9 @@ class GuestThreads {
     std::vector<uint8_t> teb;
     uint64_t stackTop = 0;  // the end of its pthread stack
   };
+  // Parked for the current suspension (and not resumed since).
+  bool parked(const Slot& slot) const;
+  static void ring(Slot& slot);
   static void* threadMain(void* slot);
   static void onSuspend(int, siginfo_t*, void* context);
   static void onFault(int signal, siginfo_t*, void* context);
@@ -86,6 +98,7 @@ class GuestThreads {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects_;
   std::atomic<bool> stop_{false};
+  uint64_t suspension_ = 0;  // the patcher's count of suspensions: the handshake's number
   const uint64_t* phase_ = nullptr;
 };
 
