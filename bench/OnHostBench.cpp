@@ -6,7 +6,7 @@
 //       store is the switch; stop-the-world's resume is its last step), and the worker
 //       stall: stall_p99_us / stall_max_us of the threads' calls while applying against
 //       steady_p99_us / steady_max_us of those before and after.
-//   Apply/arm64-emulated/<protocol>/in-process/threads:N  the same for the Arm64 plans,
+//   Apply/arm64-emulated/<protocol>/<patcher>/threads:N  the same for the Arm64 plans,
 //       run by hph-host-aarch64 under qemu-aarch64: emulated figures, labelled so.
 //   Apply/gdb-by-hand/threads:N  what a user would do by hand: padding-short-jmp's bytes
 //       written by `gdb -p PID -batch -ex 'set {unsigned char[N]}ADDR = {...}'` into a
@@ -195,12 +195,14 @@ void registerAll() {
           ->Iterations(1)
           ->Unit(benchmark::kMillisecond);
   // Arm64 under qemu-aarch64 on this x86-64 machine: emulated, not what hardware costs.
+  // The external patcher reaches the threads there through the runner's agent.
   for (const char* protocol : {"b-direct", "veneer", "literal-swap", "stop-the-world"})
-    atThreadCounts(
-        benchmark::RegisterBenchmark((std::string("Apply/arm64-emulated/") + protocol + "/in-process").c_str(), Apply,
-                                     std::string(protocol), std::string("in-process"), std::string("arm64")))
-        ->Iterations(1)
-        ->Unit(benchmark::kMillisecond);
+    for (const char* patcher : {"in-process", "external"})
+      atThreadCounts(
+          benchmark::RegisterBenchmark((std::string("Apply/arm64-emulated/") + protocol + "/" + patcher).c_str(), Apply,
+                                       std::string(protocol), std::string(patcher), std::string("arm64")))
+          ->Iterations(1)
+          ->Unit(benchmark::kMillisecond);
   atThreadCounts(benchmark::RegisterBenchmark("Apply/gdb-by-hand", ApplyByGdb))
       ->Iterations(1)
       ->Unit(benchmark::kMillisecond);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -32,6 +33,7 @@
 #include "host/ExternalPatcher.h"
 #include "host/HostJob.h"
 #include "host/HostPolicy.h"
+#include "host/PatcherPriority.h"
 #include "support/HexText.h"
 
 namespace hph {
@@ -207,6 +209,7 @@ struct PatcherOutcome {
   std::vector<uint64_t> stepNanoseconds;
   uint64_t applyNanoseconds = 0;
   std::vector<uint64_t> applicationNanoseconds;
+  bool realTime = false;  // it applied at SCHED_FIFO (host/PatcherPriority.h)
 };
 
 // Forks the external patcher against the runner `target` and waits for it.
@@ -226,6 +229,8 @@ PatcherOutcome runExternalPatcher(pid_t target, const HostJob& job) {
       const auto killAt = job.killPatcherAfterStep;
       if (killAt == 0u) raise(SIGKILL);
       if (!job.parkAt || patcher->parkAt(*job.parkAt, kParkSteps, error)) {
+        const PatcherPriority priority;
+        timing.patcherRealTime = priority.raised();
         patcher->setPhase(PlanPhase::kApplying);
         applyJob(*patcher, job, timing, error, [&](size_t done) {
           if (killAt && done == *killAt) raise(SIGKILL);
@@ -234,13 +239,15 @@ PatcherOutcome runExternalPatcher(pid_t target, const HostJob& job) {
       }
       patcher->detach();
     }
-    const std::string text = json{{"error", error},
-                                  {"gave_up", timing.gaveUp},
-                                  {"move_retries", timing.moveRetries},
-                                  {"step_ns", timing.stepNanoseconds},
-                                  {"apply_ns", timing.applyNanoseconds},
-                                  {"application_ns", timing.applicationNanoseconds}}
-                                 .dump();
+    const std::string text = json{
+        {"error", error},
+        {"gave_up", timing.gaveUp},
+        {"move_retries", timing.moveRetries},
+        {"step_ns", timing.stepNanoseconds},
+        {"apply_ns", timing.applyNanoseconds},
+        {"application_ns", timing.applicationNanoseconds},
+        {"realtime",
+         timing.patcherRealTime}}.dump();
     const ssize_t written = write(fds[1], text.data(), text.size());
     _exit(written == static_cast<ssize_t>(text.size()) ? 0 : 1);
   }
@@ -259,7 +266,8 @@ PatcherOutcome runExternalPatcher(pid_t target, const HostJob& job) {
   if (parsed.is_discarded()) return {"it reported nothing"};
   return {parsed.value("error", ""),        parsed.value("gave_up", ""),
           parsed.value("move_retries", 0u), parsed.value("step_ns", std::vector<uint64_t>{}),
-          parsed.value("apply_ns", 0ull),   parsed.value("application_ns", std::vector<uint64_t>{})};
+          parsed.value("apply_ns", 0ull),   parsed.value("application_ns", std::vector<uint64_t>{}),
+          parsed.value("realtime", false)};
 }
 
 // Runs hph-host on `job`; its result, or why it could not run.
@@ -322,6 +330,8 @@ Result<HostResult> runRunner(const HostJob& job, const std::string& name, const 
     result->stepNanoseconds = patched->stepNanoseconds;
     result->applyNanoseconds = patched->applyNanoseconds;
     result->applicationNanoseconds = patched->applicationNanoseconds;
+    // Through the agent, the runner's side acted for the patcher too.
+    result->patcherRealTime = patched->realTime && (!threadsThroughAgent(job) || result->patcherRealTime);
   }
   if (!result->error.empty())
     return Error{WEXITSTATUS(status) == kExitBadInput ? Status::kBadInput : Status::kInternal,
@@ -399,6 +409,7 @@ json reportOf(const std::string& path, const std::string& name, const HostVerdic
     }
     out["step_ns"] = r->stepNanoseconds;
     out["move_retries"] = r->moveRetries;
+    out["patcher_realtime"] = r->patcherRealTime;
     // Worker stall: what the threads' calls took while the plan was applied, against
     // steady state (HostResult).
     auto stall = [](const LatencyHistogram& h) {
@@ -509,7 +520,8 @@ int runOnHost(const OnHostOptions& options) {
     }
     const HostPatcherKind patcherKind =
         options.patcher == "external" ? HostPatcherKind::kExternal : HostPatcherKind::kInProcess;
-    if (auto refused = hostRefusal(readHostPolicy(), patcherKind, in.plan))
+    if (auto refused = hostRefusal(readHostPolicy(), patcherKind,
+                                   threadsThroughAgent(patcherKind, in.base->arch->name()), in.plan))
       return reportError(badInput(fmt::format("{}: this host: {}", path, *refused)));
     if (options.killAfterStep && *options.killAfterStep > in.plan.steps.size())
       return reportError(badInput(

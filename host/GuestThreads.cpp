@@ -21,18 +21,9 @@ namespace {
 // The signal that parks a thread for the patcher (a real-time one: nothing else uses it).
 const int kSuspendSignal = SIGRTMIN + 3;
 constexpr auto kSuspendTimeout = std::chrono::seconds(5);
-constexpr auto kPatcherPoll = std::chrono::microseconds(20);
-constexpr auto kPatcherSpin = std::chrono::microseconds(200);
-
-// The patcher waiting on the threads: it spins for a short while (a thread on another
-// core answers in microseconds), then sleeps, because the threads it waits for may need
-// its core to run at all.
-void waitABit(std::chrono::steady_clock::time_point since) {
-  if (std::chrono::steady_clock::now() - since < kPatcherSpin)
-    sched_yield();
-  else
-    std::this_thread::sleep_for(kPatcherPoll);
-}
+// The patcher sleeps on `parkings` between checks; a bound, in case a thread ended
+// without parking (it faulted or finished).
+constexpr long kParkWaitNs = 1'000'000;
 
 // The vDSO clock: some 20 ns, against calls of tens of nanoseconds and stalls of more.
 uint64_t monotonicNs() {
@@ -106,7 +97,13 @@ void GuestThreads::onSuspend(int, siginfo_t*, void* context) {
     const uint32_t rung = slot->bell.load(std::memory_order_acquire);
     const uint64_t wanted = slot->requested.load(std::memory_order_acquire);
     if (slot->resume.load(std::memory_order_acquire) != 0) break;
-    slot->parkedFor.store(wanted, std::memory_order_release);
+    if (slot->parkedFor.exchange(wanted, std::memory_order_acq_rel) != wanted) {
+      // Wake the patcher: it sleeps until the last thread parked, and then gets a core at
+      // once (every other thread sleeps too), instead of at the kernel's next tick.
+      slot->owner->parkings.fetch_add(1, std::memory_order_acq_rel);
+      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&slot->owner->parkings), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr,
+              0);
+    }
     syscall(SYS_futex, reinterpret_cast<uint32_t*>(&slot->bell), FUTEX_WAIT_PRIVATE, rung, nullptr, nullptr, 0);
   }
 }
@@ -171,6 +168,7 @@ void GuestThreads::stopAndJoin() {
 
 bool GuestThreads::suspendAll(std::string& error) {
   ++suspension_;
+  uint32_t seen = parkings.load(std::memory_order_acquire);
   for (auto& slot : slots_) {
     if (slot->done.load(std::memory_order_acquire)) continue;
     slot->resume.store(0, std::memory_order_release);
@@ -188,7 +186,9 @@ bool GuestThreads::suspendAll(std::string& error) {
         resumeAll();
         return false;
       }
-      waitABit(deadline - kSuspendTimeout);
+      const timespec bound{0, kParkWaitNs};
+      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&parkings), FUTEX_WAIT_PRIVATE, seen, &bound, nullptr, 0);
+      seen = parkings.load(std::memory_order_acquire);
     }
   }
   return true;

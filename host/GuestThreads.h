@@ -99,6 +99,8 @@ class GuestThreads {
   std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects_;
   std::atomic<bool> stop_{false};
   uint64_t suspension_ = 0;  // the patcher's count of suspensions: the handshake's number
+  // Bumped by every thread that parks under a new number: the patcher sleeps on it (futex).
+  std::atomic<uint32_t> parkings{0};
   const uint64_t* phase_ = nullptr;
 };
 

@@ -171,6 +171,7 @@ json hostResultToJson(const HostResult& result) {
           {"counters_at_end", result.countersAtEnd ? json(*result.countersAtEnd) : json(nullptr)},
           {"gave_up", result.gaveUp},
           {"move_retries", result.moveRetries},
+          {"patcher_realtime", result.patcherRealTime},
           {"error", result.error}};
 }
 
@@ -204,6 +205,7 @@ std::optional<HostResult> hostResultFromJson(const json& j, std::string& error) 
       result.countersAtEnd = j["counters_at_end"].get<std::pair<uint64_t, uint64_t>>();
     result.gaveUp = j.value("gave_up", std::string());
     result.moveRetries = j.value("move_retries", 0u);
+    result.patcherRealTime = j.value("patcher_realtime", false);
     if (j.contains("call_ns_during_apply"))
       result.callNsDuringApply = LatencyHistogram::fromJson(j["call_ns_during_apply"]);
     result.error = j.at("error").get<std::string>();

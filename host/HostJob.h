@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "host/AgentMailbox.h"
@@ -91,9 +92,10 @@ struct HostJob {
 // The external patcher reaches the threads through ptrace, except for arm64 jobs: their
 // runner runs under qemu-user, where ptrace sees qemu's registers, so the patcher asks
 // the runner's agent (RunnerAgent.h) instead. Either way the stores come from outside.
-inline bool threadsThroughAgent(const HostJob& job) {
-  return job.patcher == HostPatcherKind::kExternal && job.arch == "arm64";
+inline bool threadsThroughAgent(HostPatcherKind patcher, std::string_view arch) {
+  return patcher == HostPatcherKind::kExternal && arch == "arm64";
 }
+inline bool threadsThroughAgent(const HostJob& job) { return threadsThroughAgent(job.patcher, job.arch); }
 
 struct HostFault {
   uint32_t thread = 0;
@@ -123,8 +125,9 @@ struct HostResult {
   // The plan gave up (stop-the-world out of move-pc retries): a refusal; the threads ran
   // on with what the steps before left.
   std::string gaveUp;
-  uint32_t moveRetries = 0;  // move-pc retries taken (a return address inside the span)
-  std::string error;         // the job could not run (bad job, the host refused): the runner exits 2
+  uint32_t moveRetries = 0;      // move-pc retries taken (a return address inside the span)
+  bool patcherRealTime = false;  // the patcher applied at SCHED_FIFO (PatcherPriority.h)
+  std::string error;             // the job could not run (bad job, the host refused): the runner exits 2
 };
 
 // Where each region lies in the runner's memfd (regions back to back, in job order), and

@@ -50,8 +50,9 @@ HostPolicy readHostPolicy() {
   return policy;
 }
 
-std::optional<std::string> hostRefusal(const HostPolicy& policy, HostPatcherKind patcher, const Plan& plan) {
-  if (patcher == HostPatcherKind::kExternal) {
+std::optional<std::string> hostRefusal(const HostPolicy& policy, HostPatcherKind patcher, bool throughAgent,
+                                       const Plan& plan) {
+  if (patcher == HostPatcherKind::kExternal && !throughAgent) {
     // Scope 1 (descendants only) is met: the runner names any process its tracer.
     if (policy.ptraceScope == 3)
       return "kernel.yama.ptrace_scope = 3: no process may ptrace another, and the external patcher drives the "
@@ -63,7 +64,8 @@ std::optional<std::string> hostRefusal(const HostPolicy& policy, HostPatcherKind
   }
   if (hasSyncAll(plan) && !policy.membarrierSyncCore)
     return "membarrier: this kernel does not offer MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, which the "
-           "in-process patcher's sync-all step issues (use --patcher external: it stops and restarts every thread)";
+           "in-process patcher's sync-all step issues, and the runner's agent for the Arm64 external one (on x64 use "
+           "--patcher external: it stops and restarts every thread)";
   return std::nullopt;
 }
 

@@ -25,6 +25,9 @@ HostPolicy readHostPolicy();
 // Why `patcher` cannot apply `plan` on such a host, naming the setting; nullopt: it can.
 // /proc/PID/mem is not among them: neither patcher stores through it (docs/onhost.md), so
 // proc_mem.force_override does not matter here.
-std::optional<std::string> hostRefusal(const HostPolicy& policy, HostPatcherKind patcher, const Plan& plan);
+// `throughAgent`: the external patcher reaches the threads through the runner's agent
+// (threadsThroughAgent), which needs no ptrace but issues the in-process sync-all.
+std::optional<std::string> hostRefusal(const HostPolicy& policy, HostPatcherKind patcher, bool throughAgent,
+                                       const Plan& plan);
 
 }  // namespace hph

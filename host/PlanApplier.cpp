@@ -1,5 +1,6 @@
 #include "host/PlanApplier.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -8,8 +9,13 @@
 namespace hph {
 namespace {
 
-constexpr int kReleaseTries = 10000;
-constexpr auto kReleasePause = std::chrono::microseconds(50);
+// Between two looks at a release range the threads must get to run: resume-all returns
+// before they are scheduled, and with more threads than cores (and the patcher at
+// real-time priority) a fixed short pause could look again before one inside ever ran.
+// So the pause grows, up to the kernel's tick and beyond, within an overall bound.
+constexpr auto kReleaseFirstPause = std::chrono::microseconds(50);
+constexpr auto kReleaseLongestPause = std::chrono::milliseconds(8);
+constexpr auto kReleaseBound = std::chrono::seconds(10);
 
 bool movePcs(PatchTarget& target, const MovePcStep& step, std::string& error) {
   for (const StoppedThread& thread : target.stoppedThreads()) {
@@ -26,16 +32,20 @@ bool movePcs(PatchTarget& target, const MovePcStep& step, std::string& error) {
 
 // Stop everyone, look where they are, let them go; again until none is inside.
 bool release(PatchTarget& target, const ReleaseStep& step, std::string& error) {
-  for (int attempt = 0; attempt < kReleaseTries; ++attempt) {
+  const auto giveUp = std::chrono::steady_clock::now() + kReleaseBound;
+  std::chrono::microseconds pause = kReleaseFirstPause;
+  for (;;) {
     if (!target.suspendAll(error)) return false;
     bool inside = false;
     for (const StoppedThread& thread : target.stoppedThreads())
       inside |= thread.pc >= step.address && thread.pc < step.address + step.size;
     target.resumeAll();
     if (!inside) return true;
-    std::this_thread::sleep_for(kReleasePause);
+    if (std::chrono::steady_clock::now() > giveUp) break;
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::microseconds>(pause * 2, kReleaseLongestPause);
   }
-  error = "a thread stayed inside the released range";
+  error = "a thread stayed inside the released range for 10 s";
   return false;
 }
 

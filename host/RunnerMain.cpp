@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "host/HostMemory.h"
 #include "host/InProcessPatcher.h"
 #include "host/NativeShims.h"
+#include "host/PatcherPriority.h"
 #include "host/RunnerAgent.h"
 #include "host/ThreadArch.h"
 
@@ -125,7 +127,12 @@ int main(int argc, char** argv) {
     // The patcher comes from outside: serve what it asks of the threads (if anything)
     // until it says the plan is done, then let the threads call on for the rest of the run.
     __atomic_store_n(&control.ready, 1, __ATOMIC_RELEASE);
-    switch (hph::serveAgent(control, here, patcherGone, job->applyAtMs + 30'000)) {
+    // The agent acts for the patcher: at its priority (it sleeps between requests).
+    std::optional<hph::PatcherPriority> priority;
+    if (hph::threadsThroughAgent(*job)) result.patcherRealTime = priority.emplace().raised();
+    const hph::AgentEnd end = hph::serveAgent(control, here, patcherGone, job->applyAtMs + 30'000);
+    priority.reset();
+    switch (end) {
     case hph::AgentEnd::kPlanDone: break;
     case hph::AgentEnd::kPatcherGone:
       // What the patcher left is the state the threads go on with.
@@ -141,7 +148,11 @@ int main(int argc, char** argv) {
   } else {
     std::this_thread::sleep_until(start + std::chrono::milliseconds(job->applyAtMs));
     __atomic_store_n(&control.phase, static_cast<uint64_t>(hph::PlanPhase::kApplying), __ATOMIC_RELEASE);
-    applied = hph::applyJob(here, *job, result, error);
+    {
+      const hph::PatcherPriority priority;
+      result.patcherRealTime = priority.raised();
+      applied = hph::applyJob(here, *job, result, error);
+    }
     __atomic_store_n(&control.phase, static_cast<uint64_t>(hph::PlanPhase::kAfter), __ATOMIC_RELEASE);
     result.countersAfterPlan = readCounters(*job);
     // As long after the plan as before it, however long applying took (a loaded machine,

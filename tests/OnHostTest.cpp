@@ -608,22 +608,29 @@ TEST(HostPolicy, EachRefusalNamesItsSetting) {
   syncs.steps.push_back(SyncAllStep{});
   plain.steps.push_back(StoreStep{0x1000, {0x90}, "", true, false});
   const HostPolicy open{0, false, true};
-  EXPECT_FALSE(hostRefusal(open, HostPatcherKind::kExternal, syncs));
-  EXPECT_FALSE(hostRefusal(open, HostPatcherKind::kInProcess, syncs));
-  EXPECT_FALSE(hostRefusal({1, false, true}, HostPatcherKind::kExternal, syncs));  // the runner names its tracer
-  EXPECT_FALSE(hostRefusal({2, true, true}, HostPatcherKind::kExternal, syncs));
-  const auto scope2 = hostRefusal({2, false, true}, HostPatcherKind::kExternal, syncs);
+  EXPECT_FALSE(hostRefusal(open, HostPatcherKind::kExternal, false, syncs));
+  EXPECT_FALSE(hostRefusal(open, HostPatcherKind::kInProcess, false, syncs));
+  EXPECT_FALSE(hostRefusal({1, false, true}, HostPatcherKind::kExternal, false, syncs));  // the runner names its tracer
+  EXPECT_FALSE(hostRefusal({2, true, true}, HostPatcherKind::kExternal, false, syncs));
+  const auto scope2 = hostRefusal({2, false, true}, HostPatcherKind::kExternal, false, syncs);
   ASSERT_TRUE(scope2);
   EXPECT_NE(scope2->find("kernel.yama.ptrace_scope = 2"), std::string::npos) << *scope2;
-  const auto scope3 = hostRefusal({3, true, true}, HostPatcherKind::kExternal, plain);
+  const auto scope3 = hostRefusal({3, true, true}, HostPatcherKind::kExternal, false, plain);
   ASSERT_TRUE(scope3);
   EXPECT_NE(scope3->find("kernel.yama.ptrace_scope = 3"), std::string::npos) << *scope3;
-  EXPECT_FALSE(hostRefusal({3, true, true}, HostPatcherKind::kInProcess, plain));
-  const auto noMembarrier = hostRefusal({0, true, false}, HostPatcherKind::kInProcess, syncs);
+  EXPECT_FALSE(hostRefusal({3, true, true}, HostPatcherKind::kInProcess, false, plain));
+  const auto noMembarrier = hostRefusal({0, true, false}, HostPatcherKind::kInProcess, false, syncs);
   ASSERT_TRUE(noMembarrier);
   EXPECT_NE(noMembarrier->find("MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE"), std::string::npos) << *noMembarrier;
-  EXPECT_FALSE(hostRefusal({0, true, false}, HostPatcherKind::kInProcess, plain));
-  EXPECT_FALSE(hostRefusal({0, true, false}, HostPatcherKind::kExternal, syncs));
+  EXPECT_FALSE(hostRefusal({0, true, false}, HostPatcherKind::kInProcess, false, plain));
+  EXPECT_FALSE(hostRefusal({0, true, false}, HostPatcherKind::kExternal, false, syncs));
+
+  // The Arm64 external patcher goes through the runner's agent: no ptrace, but the
+  // in-process sync-all.
+  EXPECT_FALSE(hostRefusal({3, false, true}, HostPatcherKind::kExternal, true, syncs));
+  const auto agentNoMembarrier = hostRefusal({0, true, false}, HostPatcherKind::kExternal, true, syncs);
+  ASSERT_TRUE(agentNoMembarrier);
+  EXPECT_NE(agentNoMembarrier->find("MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE"), std::string::npos);
 
   const HostPolicy here = readHostPolicy();
   std::ifstream scope("/proc/sys/kernel/yama/ptrace_scope");
