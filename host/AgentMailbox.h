@@ -32,7 +32,10 @@ inline constexpr uint32_t kAgentMaxThreads = 64;
 struct AgentMailbox {
   uint32_t request;   // futex word: the patcher bumps it once the command is written
   uint32_t response;  // futex word: the agent sets it to `request` once it answered
-  uint64_t command;   // AgentCommand
+  // The request the command and arguments belong to: 0 while the patcher rewrites them
+  // (after a request timed out, the agent may still be reading the last one).
+  uint32_t commandFor;
+  uint64_t command;  // AgentCommand
   uint64_t arguments[2];
   uint64_t ok;  // 1: done; 0: failed, `text` says why
   uint64_t stoppedCount;

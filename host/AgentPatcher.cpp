@@ -16,10 +16,13 @@ constexpr long kPollNs = 1'000'000;
 bool AgentPatcher::ask(AgentCommand command, uint64_t first, uint64_t second, std::string& error) {
   AgentMailbox& box = control().agent;
   if (posted_ == 0) posted_ = __atomic_load_n(&box.request, __ATOMIC_ACQUIRE);
-  box.command = static_cast<uint64_t>(command);
-  box.arguments[0] = first;
-  box.arguments[1] = second;
+  if (posted_ + 1 == 0) posted_ = 1;  // 0 marks a command being rewritten
   const uint32_t request = ++posted_;
+  __atomic_store_n(&box.commandFor, 0u, __ATOMIC_RELEASE);
+  __atomic_store_n(&box.command, static_cast<uint64_t>(command), __ATOMIC_RELAXED);
+  __atomic_store_n(&box.arguments[0], first, __ATOMIC_RELAXED);
+  __atomic_store_n(&box.arguments[1], second, __ATOMIC_RELAXED);
+  __atomic_store_n(&box.commandFor, request, __ATOMIC_RELEASE);
   __atomic_store_n(&box.request, request, __ATOMIC_RELEASE);
   futexWakeAll(&box.request);
   const auto giveUp = std::chrono::steady_clock::now() + kAnswerTimeout;
@@ -59,11 +62,12 @@ bool AgentPatcher::setPc(const StoppedThread& thread, uint64_t pc, std::string& 
   return ask(AgentCommand::kSetPc, thread.id, pc, error);
 }
 
-std::optional<std::string> AgentPatcher::returnAddressInside(uint64_t from, uint64_t size) {
-  std::string found;
-  if (!ask(AgentCommand::kReturnAddressInside, from, size, found)) return "the runner's agent could not look: " + found;
-  if (control().agent.text[0] == '\0') return std::nullopt;
-  return std::string(control().agent.text);
+bool AgentPatcher::returnAddressInside(uint64_t from, uint64_t size, std::optional<std::string>& found,
+                                       std::string& error) {
+  found.reset();
+  if (!ask(AgentCommand::kReturnAddressInside, from, size, error)) return false;
+  if (control().agent.text[0] != '\0') found = std::string(control().agent.text);
+  return true;
 }
 
 }  // namespace hph

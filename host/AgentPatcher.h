@@ -25,7 +25,8 @@ class AgentPatcher : public ExternalPatcher {
   void resumeAll() override;
   std::vector<StoppedThread> stoppedThreads() override { return stopped_; }
   bool setPc(const StoppedThread& thread, uint64_t pc, std::string& error) override;
-  std::optional<std::string> returnAddressInside(uint64_t from, uint64_t size) override;
+  bool returnAddressInside(uint64_t from, uint64_t size, std::optional<std::string>& found,
+                           std::string& error) override;
 
  private:
   // Posts one request and waits for the agent's answer; false with `error` when the

@@ -61,6 +61,13 @@ GuestThreads::~GuestThreads() {
 void* GuestThreads::threadMain(void* raw) {
   Slot& slot = *static_cast<Slot*>(raw);
   currentSlot = &slot;
+  // Created with the suspend signal blocked (start): one that came before `currentSlot`
+  // was set would have found no slot and been dropped, and a suspension would wait in
+  // vain. Now it is delivered, and the thread parks.
+  sigset_t suspend;
+  sigemptyset(&suspend);
+  sigaddset(&suspend, kSuspendSignal);
+  pthread_sigmask(SIG_UNBLOCK, &suspend, nullptr);
   thread_arch::installTeb(slot.teb, thread_arch::guestThreadId(slot.index));
   pthread_attr_t attributes;
   if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
@@ -106,6 +113,7 @@ void GuestThreads::onSuspend(int, siginfo_t*, void* context) {
     }
     syscall(SYS_futex, reinterpret_cast<uint32_t*>(&slot->bell), FUTEX_WAIT_PRIVATE, rung, nullptr, nullptr, 0);
   }
+  slot->context = nullptr;
 }
 
 void GuestThreads::onFault(int signal, siginfo_t*, void* context) {
@@ -142,11 +150,17 @@ bool GuestThreads::start(uint64_t entry, uint32_t count, std::vector<std::pair<u
     slot->entry = entry;
     slots_.push_back(std::move(slot));
   }
+  sigset_t suspend, previous;
+  sigemptyset(&suspend);
+  sigaddset(&suspend, kSuspendSignal);
   for (auto& slot : slots_) {
     pthread_attr_t attributes;
     pthread_attr_init(&attributes);
     pthread_attr_setstacksize(&attributes, 1 << 20);
+    // The new thread inherits the mask: it unblocks once it knows its slot (threadMain).
+    pthread_sigmask(SIG_BLOCK, &suspend, &previous);
     const int failed = pthread_create(&slot->handle, &attributes, threadMain, slot.get());
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     pthread_attr_destroy(&attributes);
     if (failed) {
       error = std::string("pthread_create: ") + strerror(failed);
@@ -159,6 +173,7 @@ bool GuestThreads::start(uint64_t entry, uint32_t count, std::vector<std::pair<u
 
 void GuestThreads::stopAndJoin() {
   stop_.store(true, std::memory_order_release);
+  resumeAll();  // a thread left parked would never see stop_
   for (auto& slot : slots_)
     if (slot->started) {
       pthread_join(slot->handle, nullptr);

@@ -55,17 +55,25 @@ std::vector<StoppedThread> InProcessPatcher::stoppedThreads() {
   return stopped;
 }
 
-bool InProcessPatcher::setPc(const StoppedThread& thread, uint64_t pc, std::string&) {
+bool InProcessPatcher::setPc(const StoppedThread& thread, uint64_t pc, std::string& error) {
+  // The id may come from another process (the agent's mailbox): check it.
+  if (thread.id >= threads_.size() || !threads_.pcOf(thread.id)) {
+    error = "thread " + std::to_string(thread.id) + " is not suspended";
+    return false;
+  }
   threads_.setPc(thread.id, pc);
   return true;
 }
 
-std::optional<std::string> InProcessPatcher::returnAddressInside(uint64_t from, uint64_t size) {
-  for (size_t t = 0; t < threads_.size(); ++t)
-    if (const auto found = threads_.returnAddressInside(t, from, size))
-      return "thread " + std::to_string(t) + " has return address " + hexAddress(found->first) +
-             (found->second ? " on its stack at " + hexAddress(found->second) : std::string(" in its link register"));
-  return std::nullopt;
+bool InProcessPatcher::returnAddressInside(uint64_t from, uint64_t size, std::optional<std::string>& found,
+                                           std::string&) {
+  found.reset();
+  for (size_t t = 0; t < threads_.size() && !found; ++t)
+    if (const auto inside = threads_.returnAddressInside(t, from, size))
+      found =
+          "thread " + std::to_string(t) + " has return address " + hexAddress(inside->first) +
+          (inside->second ? " on its stack at " + hexAddress(inside->second) : std::string(" in its link register"));
+  return true;
 }
 
 }  // namespace hph

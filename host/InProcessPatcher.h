@@ -36,7 +36,8 @@ class InProcessPatcher : public PatchTarget {
   void resumeAll() override { threads_.resumeAll(); }
   std::vector<StoppedThread> stoppedThreads() override;
   bool setPc(const StoppedThread& thread, uint64_t pc, std::string& error) override;
-  std::optional<std::string> returnAddressInside(uint64_t from, uint64_t size) override;
+  bool returnAddressInside(uint64_t from, uint64_t size, std::optional<std::string>& found,
+                           std::string& error) override;
 
  private:
   HostMemory& memory_;

@@ -33,34 +33,60 @@ thread_local uint32_t lastError = 0;
 // SetLastError, "missing" binds no import at all. The checks must see both.
 bool forgetLastError = false;
 
-HPH_GUEST_ABI uint64_t getCurrentThreadId() { return thread_arch::tebWord(kTebThreadId); }
-HPH_GUEST_ABI uint64_t getCurrentProcessId() { return thread_arch::kProcessId; }
-HPH_GUEST_ABI uint64_t getTickCount64() { return monotonicNs() / 1'000'000; }
-HPH_GUEST_ABI uint64_t getTickCount() { return getTickCount64() & 0xFFFFFFFFu; }
+HPH_GUEST_ABI uint64_t getCurrentThreadId() {
+  const thread_arch::TebKept kept;
+  return thread_arch::tebWord(kTebThreadId);
+}
+HPH_GUEST_ABI uint64_t getCurrentProcessId() {
+  const thread_arch::TebKept kept;
+  return thread_arch::kProcessId;
+}
+HPH_GUEST_ABI uint64_t getTickCount64() {
+  const thread_arch::TebKept kept;
+  return monotonicNs() / 1'000'000;
+}
+HPH_GUEST_ABI uint64_t getTickCount() {
+  const thread_arch::TebKept kept;
+  return getTickCount64() & 0xFFFFFFFFu;
+}
 HPH_GUEST_ABI uint64_t queryPerformanceCounter(uint64_t* out) {
+  const thread_arch::TebKept kept;
   if (!out) return 0;
   *out = monotonicNs();
   return 1;
 }
 HPH_GUEST_ABI uint64_t queryPerformanceFrequency(uint64_t* out) {
+  const thread_arch::TebKept kept;
   if (!out) return 0;
   *out = kCounterFrequency;
   return 1;
 }
 HPH_GUEST_ABI uint64_t sleepFor(uint64_t ms) {
+  const thread_arch::TebKept kept;
   const uint64_t ns = (ms & 0xFFFFFFFFu) * 1'000'000;
   const timespec pause{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
   nanosleep(&pause, nullptr);
   return 0;
 }
 HPH_GUEST_ABI uint64_t switchToThread() {
+  const thread_arch::TebKept kept;
   sched_yield();
   return 0;
 }
-HPH_GUEST_ABI uint64_t returnZero() { return 0; }
-HPH_GUEST_ABI uint64_t returnOne() { return 1; }
-HPH_GUEST_ABI uint64_t getLastError() { return forgetLastError ? 0 : lastError; }
+HPH_GUEST_ABI uint64_t returnZero() {
+  const thread_arch::TebKept kept;
+  return 0;
+}
+HPH_GUEST_ABI uint64_t returnOne() {
+  const thread_arch::TebKept kept;
+  return 1;
+}
+HPH_GUEST_ABI uint64_t getLastError() {
+  const thread_arch::TebKept kept;
+  return forgetLastError ? 0 : lastError;
+}
 HPH_GUEST_ABI uint64_t setLastError(uint64_t value) {
+  const thread_arch::TebKept kept;
   lastError = static_cast<uint32_t>(value);
   return 0;
 }

@@ -35,8 +35,10 @@ class PatchTarget {
   virtual std::vector<StoppedThread> stoppedThreads() = 0;
   virtual bool setPc(const StoppedThread& thread, uint64_t pc, std::string& error) = 0;
   // While suspended: a return address strictly inside [from, from + size) that some
-  // thread holds (link register or stack), described; nullopt when none.
-  virtual std::optional<std::string> returnAddressInside(uint64_t from, uint64_t size) = 0;
+  // thread holds (link register or stack), described in `found` (nullopt: none). false
+  // with `error` when it could not look: not looking is never "none".
+  virtual bool returnAddressInside(uint64_t from, uint64_t size, std::optional<std::string>& found,
+                                   std::string& error) = 0;
   // Before each step: work the target's threads left for the patcher (ptrace stops).
   virtual void beforeStep() {}
 };

@@ -74,15 +74,19 @@ bool applyPlan(PatchTarget& target, const Plan& plan, HostResult& result, std::s
       target.resumeAll();
       suspended = false;
     } else if (const auto* m = std::get_if<MovePcStep>(&step)) {
-      if (const auto blocker = target.returnAddressInside(m->from, m->size)) {
+      std::optional<std::string> blocker;
+      if (!target.returnAddressInside(m->from, m->size, blocker, error)) {
+        ok = false;
+      } else if (blocker) {
         // No PC move can fix a return address: everyone runs on, and the plan tries again
         // from the suspend-all, a bounded number of times, then gives up (a refusal).
         target.resumeAll();
         suspended = false;
         if (!retries.goBack(plan, i, *blocker, result, error)) return false;
         continue;
+      } else {
+        ok = movePcs(target, *m, error);
       }
-      ok = movePcs(target, *m, error);
     } else if (const auto* r = std::get_if<ReleaseStep>(&step)) {
       ok = release(target, *r, error);
     }

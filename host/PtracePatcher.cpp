@@ -139,25 +139,29 @@ std::optional<uint64_t> PtracePatcher::spOf(const Tracee& t) const {
   return regs.rsp;
 }
 
-std::optional<std::string> PtracePatcher::returnAddressInside(uint64_t from, uint64_t size) {
+bool PtracePatcher::returnAddressInside(uint64_t from, uint64_t size, std::optional<std::string>& found,
+                                        std::string& error) {
+  found.reset();
   // Where each stack ends: the end of the mapping that holds the thread's SP.
   std::vector<std::pair<uint64_t, uint64_t>> mappings;
   {
     std::ifstream maps("/proc/" + std::to_string(target_) + "/maps");
     for (std::string line; std::getline(maps, line);) {
-      unsigned long long from = 0, to = 0;
-      if (std::sscanf(line.c_str(), "%llx-%llx", &from, &to) == 2) mappings.emplace_back(from, to);
+      unsigned long long begin = 0, stop = 0;
+      if (std::sscanf(line.c_str(), "%llx-%llx", &begin, &stop) == 2) mappings.emplace_back(begin, stop);
     }
   }
   const int mem = open(("/proc/" + std::to_string(target_) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
-  if (mem < 0) return std::nullopt;
-  std::optional<std::string> found;
+  if (mem < 0) {
+    error = "cannot read the threads' stacks: /proc/" + std::to_string(target_) + "/mem: " + std::strerror(errno);
+    return false;
+  }
   for (const Tracee& t : tracees_) {
     const auto sp = spOf(t);
     if (!sp || found) continue;
     uint64_t end = 0;
-    for (const auto& [from, to] : mappings)
-      if (*sp >= from && *sp < to) end = to;
+    for (const auto& [begin, stop] : mappings)
+      if (*sp >= begin && *sp < stop) end = stop;
     std::vector<uint64_t> words((end - std::min(end, *sp & ~uint64_t{7})) / 8);
     const ssize_t got = pread(mem, words.data(), words.size() * 8, static_cast<off_t>(*sp & ~uint64_t{7}));
     for (size_t w = 0; got > 0 && w < static_cast<size_t>(got) / 8; ++w)
@@ -171,7 +175,7 @@ std::optional<std::string> PtracePatcher::returnAddressInside(uint64_t from, uin
       }
   }
   close(mem);
-  return found;
+  return true;
 }
 
 std::optional<uint64_t> PtracePatcher::pcOf(const Tracee& t) const {

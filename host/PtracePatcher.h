@@ -32,7 +32,8 @@ class PtracePatcher : public ExternalPatcher {
   bool setPc(const StoppedThread& thread, uint64_t pc, std::string& error) override;
   // On a stopped thread's stack: from its SP to the end of the mapping holding it, read
   // through /proc/PID/mem.
-  std::optional<std::string> returnAddressInside(uint64_t from, uint64_t size) override;
+  bool returnAddressInside(uint64_t from, uint64_t size, std::optional<std::string>& found,
+                           std::string& error) override;
   // A thread that stopped with a signal while running (its int3 handler's SIGTRAP): let
   // it take the signal and go on.
   void beforeStep() override;

@@ -47,6 +47,21 @@ inline uint64_t layOutTeb(std::vector<uint8_t>& teb, uint64_t threadId) {
 // A word of the calling thread's TEB (what installTeb put there).
 uint64_t tebWord(uint32_t offset);
 
+// Arm64 keeps the TEB in x18. The runner is built to leave x18 alone (-ffixed-x18), but
+// the C library it links was not: callGuest puts the thread's TEB back in x18 before
+// every call, and a native shim (which may call into the C library) keeps x18 for the
+// guest it returns to with one of these. Nothing to do on x64 (GS base).
+class TebKept {
+ public:
+  TebKept();
+  ~TebKept();
+  TebKept(const TebKept&) = delete;
+  TebKept& operator=(const TebKept&) = delete;
+
+ private:
+  uint64_t saved_ = 0;
+};
+
 // Native functions guest code calls (NativeShims.cpp) use the guest's convention.
 #if defined(__x86_64__)
 #define HPH_GUEST_ABI __attribute__((ms_abi))

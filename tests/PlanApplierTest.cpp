@@ -57,11 +57,18 @@ class ScriptedTarget : public PatchTarget {
     pcs[t.id] = pc;
     return true;
   }
-  std::optional<std::string> returnAddressInside(uint64_t from, uint64_t size) override {
+  bool returnAddressInside(uint64_t from, uint64_t size, std::optional<std::string>& found,
+                           std::string& error) override {
+    if (cannotLook) {
+      error = "cannot read the stacks";
+      return false;
+    }
+    found.reset();
     for (uint64_t r : returnAddresses)
-      if (r > from && r < from + size) return "return address " + std::to_string(r);
-    return std::nullopt;
+      if (r > from && r < from + size) found = "return address " + std::to_string(r);
+    return true;
   }
+  bool cannotLook = false;
 
  private:
   std::optional<Clock::time_point> resumedAt;
@@ -116,6 +123,23 @@ TEST(PlanApplier, AReturnAddressInsideTheSpanIsRetriedThenRefused) {
   EXPECT_EQ(result.moveRetries, 3u);
   EXPECT_NE(result.gaveUp.find("gave up after 2 retries: return address 4099"), std::string::npos) << result.gaveUp;
   EXPECT_EQ(std::count(target.calls.begin(), target.calls.end(), "suspend"), 3);
+}
+
+// A target that cannot look at the stacks fails the step: not looking is never "no
+// return address" (it once moved PCs unchecked), nor a refusal to retry.
+TEST(PlanApplier, AReturnAddressScanThatCannotLookFailsTheStep) {
+  ScriptedTarget target;
+  target.pcs = {0x1000};
+  target.cannotLook = true;
+  Plan plan;
+  plan.steps = {SuspendAllStep{}, MovePcStep{0x1000, 5, 0x9000, {{0, 0}}, "", 3}, ResumeAllStep{}};
+  HostResult result;
+  std::string error;
+  EXPECT_FALSE(applyPlan(target, plan, result, error));
+  EXPECT_EQ(error, "step 2: cannot read the stacks");
+  EXPECT_TRUE(result.gaveUp.empty());
+  EXPECT_EQ(target.pcs[0], 0x1000u);  // not moved
+  EXPECT_EQ(target.calls.back(), "resume");
 }
 
 // Resume-all returns before the threads are scheduled, so release must keep letting them

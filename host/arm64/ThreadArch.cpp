@@ -18,12 +18,29 @@ using GuestCall = uint64_t (*)();
 
 const char* const kJobArch = "arm64";
 
-uint64_t callGuest(uint64_t entry, uint64_t argument) { return reinterpret_cast<GuestEntry>(entry)(argument); }
-uint64_t callGuest(uint64_t entry) { return reinterpret_cast<GuestCall>(entry)(); }
+// The calling thread's TEB, for callGuest to put back in x18 (see TebKept).
+static thread_local uint64_t tebSelf = 0;
+
+static void restoreTeb() {
+  if (tebSelf) asm volatile("mov x18, %0" : : "r"(tebSelf) : "memory");
+}
+
+uint64_t callGuest(uint64_t entry, uint64_t argument) {
+  restoreTeb();
+  return reinterpret_cast<GuestEntry>(entry)(argument);
+}
+uint64_t callGuest(uint64_t entry) {
+  restoreTeb();
+  return reinterpret_cast<GuestCall>(entry)();
+}
+
+TebKept::TebKept() { asm volatile("mov %0, x18" : "=r"(saved_)); }
+TebKept::~TebKept() { asm volatile("mov x18, %0" : : "r"(saved_) : "memory"); }
 
 // Windows on Arm64 keeps the TEB in x18 (self pointer at +0x30, as on x64).
 void installTeb(std::vector<uint8_t>& teb, uint64_t threadId) {
   const uint64_t self = layOutTeb(teb, threadId);
+  tebSelf = self;
   asm volatile("mov x18, %0" : : "r"(self));
 }
 

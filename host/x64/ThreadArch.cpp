@@ -25,6 +25,9 @@ void installTeb(std::vector<uint8_t>& teb, uint64_t threadId) {
   syscall(SYS_arch_prctl, ARCH_SET_GS, self);
 }
 
+TebKept::TebKept() = default;
+TebKept::~TebKept() = default;
+
 uint64_t tebWord(uint32_t offset) {
   uint64_t value;
   asm volatile("movq %%gs:(%1), %0" : "=r"(value) : "r"(uint64_t{offset}));
