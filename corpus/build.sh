@@ -151,12 +151,13 @@ for arch in x64 arm64; do
   build $arch counter_patch "${hotpatch[@]}" -- \
     /functionpadmin:16 /export:__ref_g_counter /export:__ref_g_keyed -- bump_v2 bump_keyed_v2
 done
-# A patch whose replacement calls kernel32 through its import table (the on-host
-# runner's native shims). Not checked by hot_patched: its import calls are relocations
+# Patches whose replacements call kernel32 through their import tables (the on-host
+# runner's native shims; counter_spawning starts a thread per call). Not checked by hot_patched: its import calls are relocations
 # too; its one global goes through a __ref_ cell all the same.
 for arch in x64 arm64; do
   hotpatch=(); [ $arch = x64 ] && hotpatch=(-fms-hotpatch)
   build $arch counter_shimmed "${hotpatch[@]}" -- /functionpadmin:16 /export:__ref_g_counter
+  build $arch counter_spawning "${hotpatch[@]}" -- /functionpadmin:16 /export:__ref_g_counter
 done
 # Hotpatch packages: the same patch code carrying its own table (base identity, sequence
 # number, FUNCTION and ABSOLUTE chunks), and a second patch of the series over the first.

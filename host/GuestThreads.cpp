@@ -77,7 +77,8 @@ void* GuestThreads::threadMain(void* raw) {
     pthread_attr_destroy(&attributes);
   }
   if (sigsetjmp(slot.escape, 1) == 0) {
-    while (!slot.owner->stop_.load(std::memory_order_acquire)) {
+    if (slot.spawned) slot.exitCode.store(thread_arch::callGuest(slot.entry, slot.argument), std::memory_order_release);
+    while (!slot.spawned && !slot.owner->stop_.load(std::memory_order_acquire)) {
       const auto phase = static_cast<PlanPhase>(__atomic_load_n(slot.owner->phase_, __ATOMIC_ACQUIRE));
       const uint64_t begun = monotonicNs();
       thread_arch::callGuest(slot.entry, slot.index);
@@ -89,6 +90,9 @@ void* GuestThreads::threadMain(void* raw) {
       (phase == ended && phase != PlanPhase::kApplying ? slot.steady : slot.duringApply).add(took);
     }
   }
+  // No parking once done: a spawn joining this thread to reuse its slot, with the lock
+  // held, must not wait for a thread parked on its way out.
+  pthread_sigmask(SIG_BLOCK, &suspend, nullptr);
   slot.done.store(true, std::memory_order_release);
   return nullptr;
 }
@@ -140,79 +144,173 @@ void GuestThreads::onFault(int signal, siginfo_t*, void* context) {
   siglongjmp(slot->escape, 1);
 }
 
-bool GuestThreads::start(uint64_t entry, uint32_t count, std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects,
-                         std::string& error) {
-  breakpointRedirects_ = std::move(breakpointRedirects);
-  for (uint32_t i = 0; i < count; ++i) {
-    auto slot = std::make_unique<Slot>();
-    slot->owner = this;
-    slot->index = i;
-    slot->entry = entry;
-    slots_.push_back(std::move(slot));
-  }
+bool GuestThreads::startThread(Slot& slot) {
   sigset_t suspend, previous;
   sigemptyset(&suspend);
   sigaddset(&suspend, kSuspendSignal);
-  for (auto& slot : slots_) {
-    pthread_attr_t attributes;
-    pthread_attr_init(&attributes);
-    pthread_attr_setstacksize(&attributes, 1 << 20);
-    // The new thread inherits the mask: it unblocks once it knows its slot (threadMain).
-    pthread_sigmask(SIG_BLOCK, &suspend, &previous);
-    const int failed = pthread_create(&slot->handle, &attributes, threadMain, slot.get());
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    pthread_attr_destroy(&attributes);
-    if (failed) {
-      error = std::string("pthread_create: ") + strerror(failed);
+  pthread_attr_t attributes;
+  pthread_attr_init(&attributes);
+  pthread_attr_setstacksize(&attributes, 1 << 20);
+  // The new thread inherits the mask: it unblocks once it knows its slot (threadMain).
+  pthread_sigmask(SIG_BLOCK, &suspend, &previous);
+  const int failed = pthread_create(&slot.handle, &attributes, threadMain, &slot);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  pthread_attr_destroy(&attributes);
+  slot.started = failed == 0;
+  return slot.started;
+}
+
+bool GuestThreads::start(uint64_t entry, uint32_t count, std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects,
+                         std::string& error) {
+  breakpointRedirects_ = std::move(breakpointRedirects);
+  if (count > kMaxThreads) {
+    error = "at most " + std::to_string(kMaxThreads) + " threads";
+    return false;
+  }
+  // Workers that spawn threads at once wait for the lock: their slots come after these.
+  const std::lock_guard lock(spawnMutex_);
+  for (uint32_t i = 0; i < count; ++i) {
+    auto& slot = slots_[i] = std::make_unique<Slot>();
+    slot->owner = this;
+    slot->index = i;
+    slot->entry = entry;
+    slot->argument = i;
+    if (!startThread(*slot)) {
+      error = std::string("pthread_create: ") + strerror(errno);
       return false;
     }
-    slot->started = true;
+    published_.store(i + 1, std::memory_order_release);
   }
   return true;
 }
 
-void GuestThreads::stopAndJoin() {
-  stop_.store(true, std::memory_order_release);
-  resumeAll();  // a thread left parked would never see stop_
-  for (auto& slot : slots_)
-    if (slot->started) {
-      pthread_join(slot->handle, nullptr);
-      slot->started = false;
+std::optional<uint32_t> GuestThreads::spawn(uint64_t entry, uint64_t argument) {
+  // The caller (a guest thread in its CreateThread shim) holds off its own suspension
+  // while it holds the lock: a patcher waiting for it to park would otherwise wait for
+  // the lock it holds.
+  sigset_t suspend, previous;
+  sigemptyset(&suspend);
+  sigaddset(&suspend, kSuspendSignal);
+  pthread_sigmask(SIG_BLOCK, &suspend, &previous);
+  std::optional<uint32_t> index;
+  {
+    const std::lock_guard lock(spawnMutex_);
+    const uint32_t count = published_.load(std::memory_order_acquire);
+    for (uint32_t i = 0; i < count && !index && !stop_.load(); ++i) {
+      Slot& old = *slots_[i];
+      if (old.spawned && old.closed.load() && old.done.load()) {
+        pthread_join(old.handle, nullptr);  // ended: it cannot park (threadMain)
+        old.started = false;
+        index = i;
+      }
     }
+    if (!index && count < kMaxThreads && !stop_.load()) {
+      slots_[count] = std::make_unique<Slot>();
+      index = count;
+    }
+    if (index) {
+      Slot& slot = *slots_[*index];
+      slot.owner = this;
+      slot.index = *index;
+      slot.spawned = true;
+      slot.entry = entry;
+      slot.argument = argument;
+      slot.exitCode.store(0);
+      slot.closed.store(false);
+      slot.faulted = false;
+      slot.context = nullptr;
+      slot.parkedFor.store(0);
+      slot.done.store(false);
+      // Born into a suspension in force: it parks before it runs guest code.
+      slot.resume.store(suspending_ ? 0 : 1);
+      slot.requested.store(suspension_);
+      if (!startThread(slot)) {
+        slot.done.store(true);
+        slot.closed.store(true);
+        index.reset();
+      } else {
+        if (*index == count) published_.store(count + 1, std::memory_order_release);
+        if (suspending_) pthread_kill(slot.handle, kSuspendSignal);
+      }
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return index;
+}
+
+void GuestThreads::close(uint32_t index) {
+  if (slots_[index]->spawned) slots_[index]->closed.store(true, std::memory_order_release);
+}
+
+GuestThreads* GuestThreads::active() { return activeThreads; }
+
+void GuestThreads::stopAndJoin() {
+  {
+    const std::lock_guard lock(spawnMutex_);  // no spawn after this
+    stop_.store(true, std::memory_order_release);
+  }
+  resumeAll();  // a thread left parked would never see stop_
+  for (uint32_t i = 0; i < size(); ++i)
+    if (slots_[i]->started) {
+      pthread_join(slots_[i]->handle, nullptr);
+      slots_[i]->started = false;
+    }
+}
+
+void GuestThreads::request(Slot& slot, uint64_t number) {
+  slot.resume.store(0, std::memory_order_release);
+  slot.requested.store(number, std::memory_order_release);
+  // A thread still in its handler from the last suspension sleeps on the bell: wake it
+  // to park under this number. Any other takes the signal.
+  ring(slot);
+  pthread_kill(slot.handle, kSuspendSignal);
 }
 
 bool GuestThreads::suspendAll(std::string& error) {
-  ++suspension_;
+  std::unique_lock lock(spawnMutex_);
+  const uint64_t number = ++suspension_;
+  suspending_ = true;
   uint32_t seen = parkings.load(std::memory_order_acquire);
-  for (auto& slot : slots_) {
-    if (slot->done.load(std::memory_order_acquire)) continue;
-    slot->resume.store(0, std::memory_order_release);
-    slot->requested.store(suspension_, std::memory_order_release);
-    // A thread still in its handler from the last suspension sleeps on the bell: wake it
-    // to park under this number. Any other takes the signal.
-    ring(*slot);
-    pthread_kill(slot->handle, kSuspendSignal);
-  }
+  for (uint32_t i = 0; i < size(); ++i)
+    if (!slots_[i]->done.load(std::memory_order_acquire)) request(*slots_[i], number);
+  lock.unlock();
   const auto deadline = std::chrono::steady_clock::now() + kSuspendTimeout;
-  for (auto& slot : slots_) {
-    while (!parked(*slot) && !slot->done.load(std::memory_order_acquire)) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        error = "thread " + std::to_string(slot->index) + " did not stop within 5 s";
-        resumeAll();
-        return false;
-      }
-      const timespec bound{0, kParkWaitNs};
-      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&parkings), FUTEX_WAIT_PRIVATE, seen, &bound, nullptr, 0);
-      seen = parkings.load(std::memory_order_acquire);
+  for (;;) {
+    const Slot* waitingFor = nullptr;
+    for (uint32_t i = 0; i < size() && !waitingFor; ++i)
+      if (!parked(*slots_[i]) && !slots_[i]->done.load(std::memory_order_acquire)) waitingFor = slots_[i].get();
+    if (!waitingFor) {
+      // Everyone asked has parked. A thread that spawned one before it parked did so with
+      // the lock held and its suspension held off: the new thread is published by now,
+      // and asked here if it was not born parked.
+      lock.lock();
+      bool asked = false;
+      for (uint32_t i = 0; i < size(); ++i)
+        if (!slots_[i]->done.load(std::memory_order_acquire) && slots_[i]->requested.load() != number) {
+          request(*slots_[i], number);
+          asked = true;
+        }
+      lock.unlock();
+      if (!asked) return true;
+      continue;
     }
+    if (std::chrono::steady_clock::now() > deadline) {
+      error = "thread " + std::to_string(waitingFor->index) + " did not stop within 5 s";
+      resumeAll();
+      return false;
+    }
+    const timespec bound{0, kParkWaitNs};
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&parkings), FUTEX_WAIT_PRIVATE, seen, &bound, nullptr, 0);
+    seen = parkings.load(std::memory_order_acquire);
   }
-  return true;
 }
 
 void GuestThreads::resumeAll() {
-  for (auto& slot : slots_) {
-    slot->resume.store(1, std::memory_order_release);
-    ring(*slot);
+  const std::lock_guard lock(spawnMutex_);
+  suspending_ = false;
+  for (uint32_t i = 0; i < size(); ++i) {
+    slots_[i]->resume.store(1, std::memory_order_release);
+    ring(*slots_[i]);
   }
 }
 
@@ -255,13 +353,15 @@ void GuestThreads::setPc(size_t thread, uint64_t pc) {
 }
 
 void GuestThreads::collect(HostResult& result) const {
-  for (const auto& slot : slots_) {
+  for (uint32_t i = 0; i < size(); ++i) {
+    const auto& slot = slots_[i];
+    if (slot->faulted) result.faults.push_back(slot->fault);
+    if (slot->spawned) continue;  // the calls are the workers'
     result.calls.push_back(slot->calls);
     result.callsBeforePlan += slot->before;
     result.callsAfterPlan += slot->after;
     result.callNsSteady.merge(slot->steady);
     result.callNsDuringApply.merge(slot->duringApply);
-    if (slot->faulted) result.faults.push_back(slot->fault);
   }
 }
 

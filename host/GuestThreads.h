@@ -13,9 +13,12 @@
 #include <signal.h>
 #include <ucontext.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,11 +43,27 @@ class GuestThreads {
   // Stops every thread after its current call and waits for them.
   void stopAndJoin();
 
-  // Every live thread stopped in its handler; false (and all resumed) after a timeout.
+  // Every live thread stopped in its handler, those spawned meanwhile included; false
+  // (and all resumed) after a timeout.
   bool suspendAll(std::string& error);
   // Lets every thread go on; returns without waiting for them to be scheduled.
   void resumeAll();
-  size_t size() const { return slots_.size(); }
+  // The threads so far, by index: the workers first, then those guest code created.
+  size_t size() const { return published_.load(std::memory_order_acquire); }
+
+  // CreateThread (host/NativeShims.cpp): a thread running guest `entry(argument)` once,
+  // one of these threads like the workers (suspended, moved and reported with them). Its
+  // index, or nullopt when every one of kMaxThreads slots holds a thread that is running
+  // or not yet closed, or the threads are stopping. A slot is reused once its thread
+  // ended and its handle was closed.
+  static constexpr uint32_t kMaxThreads = kAgentMaxThreads;
+  std::optional<uint32_t> spawn(uint64_t entry, uint64_t argument);
+  bool ended(uint32_t index) const { return slots_[index]->done.load(std::memory_order_acquire); }
+  uint64_t exitCode(uint32_t index) const { return slots_[index]->exitCode.load(std::memory_order_acquire); }
+  void close(uint32_t index);
+  bool stopping() const { return stop_.load(std::memory_order_acquire); }
+  // The runner's one GuestThreads (see above), for the native shims.
+  static GuestThreads* active();
   // While suspended: a thread's PC (nullopt when it is not suspended: it ended).
   std::optional<uint64_t> pcOf(size_t thread) const;
   void setPc(size_t thread, uint64_t pc);
@@ -63,6 +82,10 @@ class GuestThreads {
     GuestThreads* owner = nullptr;
     uint32_t index = 0;
     uint64_t entry = 0;
+    bool spawned = false;   // created by guest code: runs entry(argument) once
+    uint64_t argument = 0;  // spawned: its argument (workers get their index)
+    std::atomic<uint64_t> exitCode{0};
+    std::atomic<bool> closed{false};  // spawned: its handle was closed
     pthread_t handle{};
     bool started = false;
     std::atomic<bool> done{false};
@@ -91,11 +114,21 @@ class GuestThreads {
   // Parked for the current suspension (and not resumed since).
   bool parked(const Slot& slot) const;
   static void ring(Slot& slot);
+  // Asks `slot` to park under suspension `number` (with spawnMutex_ held).
+  static void request(Slot& slot, uint64_t number);
+  bool startThread(Slot& slot);
   static void* threadMain(void* slot);
   static void onSuspend(int, siginfo_t*, void* context);
   static void onFault(int signal, siginfo_t*, void* context);
 
-  std::vector<std::unique_ptr<Slot>> slots_;
+  // Slots are only added, under spawnMutex_, and published by `published_`: the patcher
+  // reads those below it without the lock.
+  std::array<std::unique_ptr<Slot>, kMaxThreads> slots_{};
+  std::atomic<uint32_t> published_{0};
+  // Held briefly, never while waiting for a thread: by spawn (its caller has the suspend
+  // signal blocked meanwhile) and by the patcher to start and end a suspension.
+  std::mutex spawnMutex_;
+  bool suspending_ = false;  // a suspension is in force (spawnMutex_)
   std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects_;
   std::atomic<bool> stop_{false};
   uint64_t suspension_ = 0;  // the patcher's count of suspensions: the handshake's number

@@ -11,12 +11,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <set>
 #include <thread>
 
 #include "support/HexText.h"
@@ -59,21 +59,23 @@ bool PtracePatcher::parkAt(uint64_t pc, uint64_t maxSteps, std::string& error) {
 
 bool PtracePatcher::takeHold(std::string& error) {
   // Threads may start while we seize: read the list again until it adds nobody.
-  std::set<pid_t> seized;
-  for (bool added = true; added;) {
-    added = false;
-    for (pid_t tid : threadsOf(target_)) {
-      if (seized.count(tid)) continue;
-      if (ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) != 0) {
-        if (errno == ESRCH) continue;  // it ended meanwhile
-        error = "PTRACE_SEIZE of thread " + std::to_string(tid) + ": " + std::strerror(errno) +
-                " (is ptrace allowed here? kernel.yama.ptrace_scope)";
-        return false;
-      }
-      seized.insert(tid);
-      tracees_.push_back({tid});
-      added = true;
+  while (true) {
+    const size_t known = tracees_.size();
+    if (!seizeNew(error)) return false;
+    if (tracees_.size() == known) return true;
+  }
+}
+
+bool PtracePatcher::seizeNew(std::string& error) {
+  for (pid_t tid : threadsOf(target_)) {
+    if (std::any_of(tracees_.begin(), tracees_.end(), [&](const Tracee& t) { return t.tid == tid; })) continue;
+    if (ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) != 0) {
+      if (errno == ESRCH) continue;  // it ended meanwhile
+      error = "PTRACE_SEIZE of thread " + std::to_string(tid) + ": " + std::strerror(errno) +
+              " (is ptrace allowed here? kernel.yama.ptrace_scope)";
+      return false;
     }
+    tracees_.push_back({tid});
   }
   return true;
 }
@@ -92,25 +94,31 @@ void PtracePatcher::beforeStep() {
 
 bool PtracePatcher::suspendAll(std::string& error) {
   beforeStep();
-  for (Tracee& t : tracees_)
-    if (!t.stopped) ptrace(PTRACE_INTERRUPT, t.tid, nullptr, nullptr);
-  for (auto it = tracees_.begin(); it != tracees_.end();) {
-    Tracee& t = *it;
-    if (t.stopped) {
+  // Threads the guest created since (CreateThread) are seized and stopped too: read the
+  // task list again once everyone known is stopped, until it names nobody new. With every
+  // listed thread stopped, no thread is left to create another.
+  for (bool added = true; added;) {
+    for (Tracee& t : tracees_)
+      if (!t.stopped) ptrace(PTRACE_INTERRUPT, t.tid, nullptr, nullptr);
+    for (auto it = tracees_.begin(); it != tracees_.end();) {
+      Tracee& t = *it;
+      if (t.stopped) {
+        ++it;
+        continue;
+      }
+      int status = 0;
+      if (waitpid(t.tid, &status, __WALL) != t.tid || WIFEXITED(status) || WIFSIGNALED(status)) {
+        it = tracees_.erase(it);  // it ended
+        continue;
+      }
+      t.stopped = true;
+      // A signal it was about to take (not our interrupt) is delivered when it continues.
+      if ((status >> 16) != PTRACE_EVENT_STOP) t.pendingSignal = WSTOPSIG(status);
       ++it;
-      continue;
     }
-    int status = 0;
-    if (waitpid(t.tid, &status, __WALL) != t.tid || WIFEXITED(status) || WIFSIGNALED(status)) {
-      it = tracees_.erase(it);  // it ended
-      continue;
-    }
-    t.stopped = true;
-    // A signal it was about to take (not our interrupt) is delivered when it continues.
-    if ((status >> 16) != PTRACE_EVENT_STOP) t.pendingSignal = WSTOPSIG(status);
-    ++it;
+    if (!seizeNew(error)) return false;
+    added = std::any_of(tracees_.begin(), tracees_.end(), [](const Tracee& t) { return !t.stopped; });
   }
-  (void)error;
   return true;
 }
 

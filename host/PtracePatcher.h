@@ -3,7 +3,8 @@
 //   store              the runner's memfd mapped here (ExternalPatcher)
 //   sync-all           a ptrace stop and restart of every thread: each enters and leaves
 //                      the kernel, which context-synchronises it
-//   suspend-all        PTRACE_INTERRUPT every thread and wait for its stop
+//   suspend-all        PTRACE_INTERRUPT every thread and wait for its stop; then seize
+//                      and stop threads created since, until the task list is stable
 //   move-pc            PTRACE_GETREGSET / PTRACE_SETREGSET of a stopped thread's PC
 //   resume-all         PTRACE_CONT every thread (re-delivering a signal it stopped with)
 //   release            stop all, read the PCs, restart; again until none is inside
@@ -44,6 +45,8 @@ class PtracePatcher : public ExternalPatcher {
     bool stopped = false;
     int pendingSignal = 0;  // a signal it stopped with, delivered when it continues
   };
+  // PTRACE_SEIZE every thread of /proc/PID/task not seized yet.
+  bool seizeNew(std::string& error);
   std::optional<uint64_t> pcOf(const Tracee& t) const;
   std::optional<uint64_t> spOf(const Tracee& t) const;
 

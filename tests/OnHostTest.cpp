@@ -117,7 +117,8 @@ INSTANTIATE_TEST_SUITE_P(Arm64, SafeArm64ProtocolOnHost,
                          ::testing::Combine(::testing::Values("patch-b-direct.arm64.toml", "patch-veneer.arm64.toml",
                                                               "patch-literal-swap.arm64.toml",
                                                               "patch-stop-the-world.arm64.toml",
-                                                              "patch-series.arm64.toml", "patch-shimmed.arm64.toml"),
+                                                              "patch-series.arm64.toml", "patch-shimmed.arm64.toml",
+                                                              "patch-spawning.arm64.toml"),
                                             ::testing::Values(4u, 16u),
                                             ::testing::Values(std::string("in-process"), std::string("external"))));
 
@@ -154,6 +155,50 @@ TEST_P(BrokenNativeShims, AreCaught) {
 INSTANTIATE_TEST_SUITE_P(BothArchitectures, BrokenNativeShims,
                          ::testing::Values("patch-shimmed.x64.toml", "patch-shimmed.arm64.toml"));
 
+// Threads the guest creates (CreateThread) are real threads on the host. A wait that
+// returns before the thread ended (HPH_TEST_NATIVE_SHIMS=wait-returns-early) reads
+// STILL_ACTIVE, and bump_spawning's check breaks the invariant: caught only because the
+// threads were really started and waited for.
+class BrokenThreadShims : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BrokenThreadShims, AreCaught) {
+  const CommandResult early = runProgram("/usr/bin/env",
+                                         {"HPH_TEST_NATIVE_SHIMS=wait-returns-early", HPH_BINARY, "onhost",
+                                          scenario(GetParam()), "--unverified", "--duration", "0.2"},
+                                         240);
+  EXPECT_EQ(early.exitCode, 1) << early.out << early.err;
+  EXPECT_NE(early.out.find("violation:invariant on the host"), std::string::npos) << early.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(BothArchitectures, BrokenThreadShims,
+                         ::testing::Values("patch-spawning.x64.toml", "patch-spawning.arm64.toml"));
+
+// Stop-the-world while the replacement keeps creating threads: every thread, those the
+// guest created included, is suspended and its PC moved (the in-process and agent
+// patchers through GuestThreads; ptrace by seizing new threads until the task list is
+// stable). 16 workers, both patchers, both architectures.
+class SpawningUnderStopTheWorld : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+TEST_P(SpawningUnderStopTheWorld, Holds) {
+  const auto& [name, patcher] = GetParam();
+  const std::string path = scenarioVariant(
+      name, {{"name = \"(padding-short-jmp|b-direct)\"", "name = \"stop-the-world\""},
+             {"\\[check\\]", "[onhost]\ncalls = \"counter_value\"\nnew_calls = \"spawning_calls\"\n\n[check]"}});
+  const std::string out = writeTempFile("spawning-stw.json", {});
+  const CommandResult r = runHph(
+      {"onhost", path, "--unverified", "--threads", "16", "--patcher", patcher, "--duration", "0.3", "--json", out},
+      240);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  const json report = readJsonFile(out)["scenarios"][0];
+  EXPECT_EQ(report["verdict"], "holds") << report.dump();
+  EXPECT_EQ(report["invariant"], 1);
+  EXPECT_GT(report["new_calls"].get<uint64_t>(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothArchitectures, SpawningUnderStopTheWorld,
+                         ::testing::Combine(::testing::Values("patch-spawning.x64.toml", "patch-spawning.arm64.toml"),
+                                            ::testing::Values(std::string("in-process"), std::string("external"))));
+
 // An [onhost] counter must be a function or an exported variable.
 TEST(OnHost, ACounterThatIsNeitherFunctionNorVariableIsRefused) {
   const std::string path =
@@ -182,7 +227,7 @@ INSTANTIATE_TEST_SUITE_P(X64, SafeProtocolOnHost,
                          ::testing::Combine(::testing::Values("patch-padding-short-jmp.x64.toml",
                                                               "patch-stop-the-world.x64.toml",
                                                               "patch-int3-3step.x64.toml", "patch-series.x64.toml",
-                                                              "patch-shimmed.x64.toml"),
+                                                              "patch-shimmed.x64.toml", "patch-spawning.x64.toml"),
                                             ::testing::Values(4u, 16u),
                                             ::testing::Values(std::string("in-process"), std::string("external"))));
 
