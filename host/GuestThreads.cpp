@@ -61,13 +61,6 @@ GuestThreads::~GuestThreads() {
 void* GuestThreads::threadMain(void* raw) {
   Slot& slot = *static_cast<Slot*>(raw);
   currentSlot = &slot;
-  // Created with the suspend signal blocked (start): one that came before `currentSlot`
-  // was set would have found no slot and been dropped, and a suspension would wait in
-  // vain. Now it is delivered, and the thread parks.
-  sigset_t suspend;
-  sigemptyset(&suspend);
-  sigaddset(&suspend, kSuspendSignal);
-  pthread_sigmask(SIG_UNBLOCK, &suspend, nullptr);
   thread_arch::installTeb(slot.teb, thread_arch::guestThreadId(slot.index));
   pthread_attr_t attributes;
   if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
@@ -76,6 +69,15 @@ void* GuestThreads::threadMain(void* raw) {
     if (pthread_attr_getstack(&attributes, &base, &size) == 0) slot.stackTop = reinterpret_cast<uint64_t>(base) + size;
     pthread_attr_destroy(&attributes);
   }
+  // Created with the suspend signal blocked (startThread), and kept so until here, where
+  // it knows its slot and holds no lock of the C library (the TEB's allocation above): a
+  // thread parked inside malloc could block another's exit, which a spawn joins with
+  // spawnMutex_ held. A signal that came meanwhile is delivered now, and the thread parks
+  // before any guest code runs.
+  sigset_t suspend;
+  sigemptyset(&suspend);
+  sigaddset(&suspend, kSuspendSignal);
+  pthread_sigmask(SIG_UNBLOCK, &suspend, nullptr);
   if (sigsetjmp(slot.escape, 1) == 0) {
     if (slot.spawned) slot.exitCode.store(thread_arch::callGuest(slot.entry, slot.argument), std::memory_order_release);
     while (!slot.spawned && !slot.owner->stop_.load(std::memory_order_acquire)) {
@@ -144,7 +146,7 @@ void GuestThreads::onFault(int signal, siginfo_t*, void* context) {
   siglongjmp(slot->escape, 1);
 }
 
-bool GuestThreads::startThread(Slot& slot) {
+int GuestThreads::startThread(Slot& slot) {
   sigset_t suspend, previous;
   sigemptyset(&suspend);
   sigaddset(&suspend, kSuspendSignal);
@@ -157,7 +159,7 @@ bool GuestThreads::startThread(Slot& slot) {
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   pthread_attr_destroy(&attributes);
   slot.started = failed == 0;
-  return slot.started;
+  return failed;
 }
 
 bool GuestThreads::start(uint64_t entry, uint32_t count, std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects,
@@ -175,8 +177,8 @@ bool GuestThreads::start(uint64_t entry, uint32_t count, std::vector<std::pair<u
     slot->index = i;
     slot->entry = entry;
     slot->argument = i;
-    if (!startThread(*slot)) {
-      error = std::string("pthread_create: ") + strerror(errno);
+    if (const int failed = startThread(*slot)) {
+      error = std::string("pthread_create: ") + strerror(failed);
       return false;
     }
     published_.store(i + 1, std::memory_order_release);
@@ -198,9 +200,10 @@ std::optional<uint32_t> GuestThreads::spawn(uint64_t entry, uint64_t argument) {
     const uint32_t count = published_.load(std::memory_order_acquire);
     for (uint32_t i = 0; i < count && !index && !stop_.load(); ++i) {
       Slot& old = *slots_[i];
-      if (old.spawned && old.closed.load() && old.done.load()) {
+      if (old.spawned && old.started && old.closed.load() && old.done.load()) {
         pthread_join(old.handle, nullptr);  // ended: it cannot park (threadMain)
         old.started = false;
+        if (old.faulted) spawnedFaults_.push_back(old.fault);  // reported with the rest
         index = i;
       }
     }
@@ -224,7 +227,7 @@ std::optional<uint32_t> GuestThreads::spawn(uint64_t entry, uint64_t argument) {
       // Born into a suspension in force: it parks before it runs guest code.
       slot.resume.store(suspending_ ? 0 : 1);
       slot.requested.store(suspension_);
-      if (!startThread(slot)) {
+      if (startThread(slot) != 0) {
         slot.done.store(true);
         slot.closed.store(true);
         index.reset();
@@ -270,28 +273,29 @@ bool GuestThreads::suspendAll(std::string& error) {
   std::unique_lock lock(spawnMutex_);
   const uint64_t number = ++suspension_;
   suspending_ = true;
-  uint32_t seen = parkings.load(std::memory_order_acquire);
-  for (uint32_t i = 0; i < size(); ++i)
-    if (!slots_[i]->done.load(std::memory_order_acquire)) request(*slots_[i], number);
   lock.unlock();
+  uint32_t seen = parkings.load(std::memory_order_acquire);
   const auto deadline = std::chrono::steady_clock::now() + kSuspendTimeout;
   for (;;) {
+    // Ask every thread not asked yet: at first all, then those spawned since. A thread
+    // spawns only with the lock held and its own suspension held off, so once everyone
+    // asked has parked, every thread there is has been asked (or was born parked).
+    lock.lock();
+    for (uint32_t i = 0; i < size(); ++i)
+      if (!slots_[i]->done.load(std::memory_order_acquire) && slots_[i]->requested.load() != number)
+        request(*slots_[i], number);
+    const uint32_t known = static_cast<uint32_t>(size());
+    lock.unlock();
     const Slot* waitingFor = nullptr;
-    for (uint32_t i = 0; i < size() && !waitingFor; ++i)
+    for (uint32_t i = 0; i < known && !waitingFor; ++i)
       if (!parked(*slots_[i]) && !slots_[i]->done.load(std::memory_order_acquire)) waitingFor = slots_[i].get();
     if (!waitingFor) {
-      // Everyone asked has parked. A thread that spawned one before it parked did so with
-      // the lock held and its suspension held off: the new thread is published by now,
-      // and asked here if it was not born parked.
       lock.lock();
-      bool asked = false;
-      for (uint32_t i = 0; i < size(); ++i)
-        if (!slots_[i]->done.load(std::memory_order_acquire) && slots_[i]->requested.load() != number) {
-          request(*slots_[i], number);
-          asked = true;
-        }
+      bool stable = size() == known;
+      for (uint32_t i = 0; i < known && stable; ++i)
+        stable = slots_[i]->done.load(std::memory_order_acquire) || slots_[i]->requested.load() == number;
       lock.unlock();
-      if (!asked) return true;
+      if (stable) return true;
       continue;
     }
     if (std::chrono::steady_clock::now() > deadline) {
@@ -353,6 +357,7 @@ void GuestThreads::setPc(size_t thread, uint64_t pc) {
 }
 
 void GuestThreads::collect(HostResult& result) const {
+  result.faults.insert(result.faults.end(), spawnedFaults_.begin(), spawnedFaults_.end());
   for (uint32_t i = 0; i < size(); ++i) {
     const auto& slot = slots_[i];
     if (slot->faulted) result.faults.push_back(slot->fault);

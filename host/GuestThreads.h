@@ -116,7 +116,7 @@ class GuestThreads {
   static void ring(Slot& slot);
   // Asks `slot` to park under suspension `number` (with spawnMutex_ held).
   static void request(Slot& slot, uint64_t number);
-  bool startThread(Slot& slot);
+  int startThread(Slot& slot);  // pthread_create's result
   static void* threadMain(void* slot);
   static void onSuspend(int, siginfo_t*, void* context);
   static void onFault(int signal, siginfo_t*, void* context);
@@ -129,6 +129,8 @@ class GuestThreads {
   // signal blocked meanwhile) and by the patcher to start and end a suspension.
   std::mutex spawnMutex_;
   bool suspending_ = false;  // a suspension is in force (spawnMutex_)
+  // Faults of spawned threads whose slots were reused since (spawnMutex_).
+  std::vector<HostFault> spawnedFaults_;
   std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects_;
   std::atomic<bool> stop_{false};
   uint64_t suspension_ = 0;  // the patcher's count of suspensions: the handshake's number

@@ -35,6 +35,15 @@ std::vector<pid_t> threadsOf(pid_t pid) {
   return tids;
 }
 
+// Whether thread `tid` is gone or exiting (state Z or X in its stat line).
+bool exiting(pid_t pid, pid_t tid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const size_t close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() || line[close + 2] == 'Z' || line[close + 2] == 'X';
+}
+
 }  // namespace
 
 bool PtracePatcher::parkAt(uint64_t pc, uint64_t maxSteps, std::string& error) {
@@ -70,7 +79,9 @@ bool PtracePatcher::seizeNew(std::string& error) {
   for (pid_t tid : threadsOf(target_)) {
     if (std::any_of(tracees_.begin(), tracees_.end(), [&](const Tracee& t) { return t.tid == tid; })) continue;
     if (ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) != 0) {
-      if (errno == ESRCH) continue;  // it ended meanwhile
+      // It ended meanwhile: gone (ESRCH), or exiting, which the kernel refuses with EPERM
+      // while the task list still names it (a spawned thread ends on every call).
+      if (errno == ESRCH || (errno == EPERM && exiting(target_, tid))) continue;
       error = "PTRACE_SEIZE of thread " + std::to_string(tid) + ": " + std::strerror(errno) +
               " (is ptrace allowed here? kernel.yama.ptrace_scope)";
       return false;
