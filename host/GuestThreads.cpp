@@ -1,8 +1,8 @@
 #include "host/GuestThreads.h"
 
+#include "host/MonotonicClock.h"
 #include "host/ThreadArch.h"
 
-#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -10,7 +10,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <thread>
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -24,13 +23,6 @@ constexpr auto kSuspendTimeout = std::chrono::seconds(5);
 // The patcher sleeps on `parkings` between checks; a bound, in case a thread ended
 // without parking (it faulted or finished).
 constexpr long kParkWaitNs = 1'000'000;
-
-// The vDSO clock: some 20 ns, against calls of tens of nanoseconds and stalls of more.
-uint64_t monotonicNs() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(now.tv_nsec);
-}
 
 // The one GuestThreads whose threads the handlers serve (see GuestThreads.h).
 GuestThreads* activeThreads = nullptr;

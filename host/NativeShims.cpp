@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "host/GuestThreads.h"
+#include "host/MonotonicClock.h"
 #include "host/ThreadArch.h"
 
 namespace hph {
@@ -23,12 +24,6 @@ namespace {
 // nanoseconds, GetTickCount64 milliseconds, of CLOCK_MONOTONIC.
 constexpr uint64_t kCounterFrequency = 1'000'000'000;
 constexpr uint32_t kTebThreadId = 0x48;
-
-uint64_t monotonicNs() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(now.tv_nsec);
-}
 
 // Each thread's last-error value, as on Windows (and as the emulator keeps it: not in the TEB).
 thread_local uint32_t lastError = 0;
