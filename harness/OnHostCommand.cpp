@@ -128,6 +128,16 @@ Result<HostJob> buildJob(const ScenarioInputs& in, const Machine& machine, const
   if (in.onHostCalls) job.callsCounter = HostCounter{in.onHostCalls->address, in.onHostCalls->variable};
   if (in.onHostNewCalls) job.newCallsCounter = HostCounter{in.onHostNewCalls->address, in.onHostNewCalls->variable};
   for (const Machine::BoundImport& i : machine.boundImports()) job.shims.push_back({i.stub, i.dll, i.function});
+  // The base image, the hotpatch area and the patch images move as one, below the
+  // emulator's own areas, when the host has their addresses taken. A patch_address may
+  // put the patches below the base.
+  uint64_t spanBegin = in.base->imageBase, spanEnd = in.base->imageBase + in.base->sizeOfImage;
+  if (!in.layout.patches.empty()) spanEnd = std::max(spanEnd, in.layout.scratchBase + kHotpatchAreaBytes);
+  for (const PatchImage& p : in.layout.patches) {
+    spanBegin = std::min(spanBegin, p.loadAddress);
+    spanEnd = std::max(spanEnd, p.loadAddress + p.image->sizeOfImage);
+  }
+  job.movable = HostMovableSpan{spanBegin, spanEnd, Process::kThreadAreaBase};
   job.durationMs = static_cast<uint32_t>(options.duration * 1000);
   job.applyAtMs = job.durationMs / 2;
   job.plan = in.plan;
@@ -322,6 +332,13 @@ Result<HostResult> runRunner(const HostJob& job, const std::string& name, const 
   auto result = parsed.is_discarded() ? std::nullopt : hostResultFromJson(parsed, error);
   if (!result)
     return internalError(fmt::format("{}: the runner's result: {}", name, error.empty() ? "not JSON" : error));
+  // A runner that refused its job speaks first: a patcher waiting for threads it never
+  // started has nothing to add. Otherwise the patcher's own error is the more precise.
+  if (result->movableSpanFits) return *result;
+  const bool refused = WIFEXITED(status) && WEXITSTATUS(status) == kExitBadInput;
+  if (!result->error.empty() && (refused || !patched || patched->error.empty()))
+    return Error{refused ? Status::kBadInput : Status::kInternal,
+                 fmt::format("{}: on the host: {}", name, result->error)};
   if (patched) {
     result->gaveUp = patched->gaveUp;
     result->moveRetries = patched->moveRetries;
@@ -333,9 +350,6 @@ Result<HostResult> runRunner(const HostJob& job, const std::string& name, const 
     // Through the agent, the runner's side acted for the patcher too.
     result->patcherRealTime = patched->realTime && (!threadsThroughAgent(job) || result->patcherRealTime);
   }
-  if (!result->error.empty())
-    return Error{WEXITSTATUS(status) == kExitBadInput ? Status::kBadInput : Status::kInternal,
-                 fmt::format("{}: on the host: {}", name, result->error)};
   return *result;
 }
 
@@ -447,6 +461,174 @@ void printVerdictTable(const json& scenarios) {
                count(s, "new_calls"), s.value("apply_ns", uint64_t{0}) / 1000.0);
 }
 
+// One scenario on the host, its images at `baseAddress` (their preferred base when unset),
+// or where the runner says they would fit when a region of theirs is taken there.
+struct OnHostScenario {
+  std::optional<uint64_t> moveTo;  // where the base image goes, for the runner's free place
+  std::string refusal;             // why the runner could not map them where they were
+  int exitCode = kExitHolds;
+  json report;
+};
+
+Result<OnHostScenario> onHostScenario(const std::string& path, const OnHostOptions& options,
+                                      std::optional<uint64_t> baseAddress) {
+  auto scenario = loadScenario(path);
+  if (!scenario) return scenario.error();
+  scenario->baseAddress = baseAddress;
+  // Repeated applications undo each one before the next: the plan needs its unpatch,
+  // and the forward part is the plan prepared without it.
+  uint32_t forwardSteps = 0;
+  if (options.applications > 1) {
+    Scenario forward = *scenario;
+    forward.reverse = false;
+    auto once = prepareScenario(forward);
+    if (!once) return once.error();
+    forwardSteps = static_cast<uint32_t>((*once)->plan.steps.size());
+  }
+  scenario->reverse = scenario->reverse || options.reverse || options.applications > 1;
+  auto inputs = prepareScenario(*scenario);
+  if (!inputs) return inputs.error();
+  const ScenarioInputs& in = **inputs;
+  if (in.plan.steps.empty()) return badInput(fmt::format("{}: patch: the scenario applies no patch", path));
+  if (std::string(in.base->arch->name()) == "arm64" && options.forceBoundaries)
+    return badInput(fmt::format(
+        "{}: arch: --force-boundaries parks threads by ptrace single-steps, which reach only the x64 runner "
+        "(arm64 runs under qemu-aarch64, where ptrace sees qemu's own registers)",
+        path));
+  if (options.verifiedPath && !baseAddress) {
+    if (auto verified = verifiedBy(*options.verifiedPath, path, in, options); !verified) return verified.error();
+  } else if (!options.unverified) {
+    if (options.verifiedPath)
+      fmt::print(stderr,
+                 "hph: note: {}: --verified {} verified the plan at the images' preferred base; they moved to 0x{:x} "
+                 "on the host, so the plan built there is verified here\n",
+                 path, *options.verifiedPath, *baseAddress);
+    // One plan verified, then applied: the exploration `hph check` runs, here.
+    ExploreOptions explore;
+    explore.settings = in.scenario.explore;
+    const ExploreResult verified = hph::explore(*inputs, explore);
+    const bool holds = !verified.error && !verified.counterexample &&
+                       (in.scenario.explore.strategy != StrategyKind::kExhaustive || verified.exhausted) &&
+                       verified.stoppedBy.empty();
+    if (!holds)
+      return badInput(fmt::format(
+          "{}: not verified: hph check does not find that it holds ({}); pass --unverified to apply it anyway", path,
+          verified.counterexample ? propertyId(verified.counterexample->violation->property)
+          : verified.error        ? verified.error->message
+                                  : "the search was cut short"));
+  } else {
+    fmt::print(stderr, "hph: warning: {}: applying a plan that was not verified (--unverified)\n", path);
+  }
+  const HostPatcherKind patcherKind =
+      options.patcher == "external" ? HostPatcherKind::kExternal : HostPatcherKind::kInProcess;
+  if (auto refused =
+          hostRefusal(readHostPolicy(), patcherKind, threadsThroughAgent(patcherKind, in.base->arch->name()), in.plan))
+    return badInput(fmt::format("{}: this host: {}", path, *refused));
+  if (options.killAfterStep && *options.killAfterStep > in.plan.steps.size())
+    return badInput(
+        fmt::format("--kill-after-step {}: {} has {} steps", *options.killAfterStep, path, in.plan.steps.size()));
+  // One machine with the images loaded: the job's bytes, and the names of fault PCs.
+  auto machine = Machine::create(*in.base->arch);
+  if (!machine) return machine.error();
+  if (auto loaded = loadPatchedImages(**machine, *in.base, in.layout); !loaded) return loaded.error();
+  const Machine* m = machine->get();
+  // The runs: one; or, killing the patcher after each step count K (0 .. every step),
+  // `trials` runs per K, each judged against the state K steps leave.
+  std::vector<std::optional<uint32_t>> kills{options.killAfterStep};
+  const uint32_t trials = options.killEachStep.value_or(1);
+  if (options.killEachStep) {
+    kills.clear();
+    for (uint32_t k = 0; k <= in.plan.steps.size(); ++k) kills.push_back(k);
+  }
+  Result<HostResult> result = internalError("no run");
+  HostVerdict judged{"holds", "", kExitHolds};
+  HostExpectation expectation;
+  uint64_t runs = 0;
+  for (const std::optional<uint32_t>& kill : kills) {
+    expectation = {};
+    auto job = buildJob(in, *m, options, kill, expectation);
+    if (!job) return job.error();
+    job->applications = options.applications;
+    job->forwardSteps = forwardSteps;
+    // --force-boundaries: one run per instruction boundary inside a live store, a thread
+    // parked on it while the plan lands; the first violation is the verdict.
+    std::vector<std::optional<uint64_t>> parks{std::nullopt};
+    if (options.forceBoundaries) {
+      parks.clear();
+      for (uint64_t b : boundariesInsideLiveStores(*job, *in.base->arch, in.plan.steps.size())) parks.push_back(b);
+      if (parks.empty()) {
+        fmt::print("  no instruction boundary lies inside a live store of {}: nothing to force\n", in.scenario.name);
+        parks.push_back(std::nullopt);
+      }
+    }
+    for (const std::optional<uint64_t>& park : parks) {
+      for (uint32_t trial = 0; trial < trials && judged.verdict == "holds"; ++trial) {
+        job->parkAt = park;
+        result = runRunner(*job, in.scenario.name, options.jobPath);
+        if (!result) return result.error();
+        if (result->movableSpanFits)
+          return OnHostScenario{.moveTo = *result->movableSpanFits + (in.base->imageBase - job->movable->begin),
+                                .refusal = result->error};
+        ++runs;
+        judged = judgeHostRun(in, *result, expectation, m);
+        if (park)
+          judged.message = fmt::format("a thread parked at {}{}{}", m ? m->describeAddress(*park) : "",
+                                       judged.message.empty() ? "" : ": ", judged.message);
+        if (options.killEachStep && judged.verdict != "holds")
+          judged.message =
+              fmt::format("patcher killed after step {}, trial {} of {}: {}", *kill, trial + 1, trials, judged.message);
+      }
+      if (judged.verdict != "holds") break;
+    }
+    if (judged.verdict != "holds") break;
+  }
+  // The host cannot name the emulator's properties: a canary expecting any violation
+  // is caught by any violation the host sees (a fault, the invariant, stray bytes).
+  const bool expected = in.scenario.expect.kind == VerdictKind::kViolation
+                            ? judged.verdict.starts_with("violation:")
+                            : judged.verdict == verdictText(in.scenario.expect);
+  const int exitCode = expected ? kExitHolds : judged.exitCode == kExitHolds ? kExitViolated : judged.exitCode;
+  uint64_t calls = 0;
+  for (uint64_t c : result->calls) calls += c;
+  const std::string applied =
+      options.killEachStep ? fmt::format("patcher killed after each step count 0..{}, {} trial{} each ({} runs)",
+                                         in.plan.steps.size(), trials, trials == 1 ? "" : "s", runs)
+      : options.killAfterStep
+          ? fmt::format("patcher killed after step {}", *options.killAfterStep)
+          : fmt::format("applied in {:.1f} µs", static_cast<double>(result->applyNanoseconds) / 1000.0);
+  const std::string bytesSaid = judged.verdict != "holds" || expectation.bytes.empty() ? ""
+                                : options.killEachStep  ? "; every run's bytes were the plan's state after its steps"
+                                : options.killAfterStep ? "; the bytes are the plan's state after those steps"
+                                : !expectation.original.empty()
+                                    ? "; patched bytes equal the emulator's and, reversed, what they were before"
+                                    : "; patched bytes equal the emulator's";
+  fmt::print("{} {}: {} on the host{} — {} patcher, {} threads, {} calls{} ({} before the plan, {} after), {}{}\n",
+             expected ? "PASS" : "FAIL", in.scenario.name, judged.verdict,
+             expected ? "" : fmt::format(" (expected {})", verdictText(in.scenario.expect)), options.patcher,
+             options.threads, calls, runs > 1 ? " in the last run" : "", result->callsBeforePlan,
+             result->callsAfterPlan, applied, bytesSaid);
+  if (!judged.message.empty()) fmt::print("  {}\n", judged.message);
+  if (result->applicationNanoseconds.size() > 1) {
+    const LatencySummary s = summarize(result->applicationNanoseconds);
+    fmt::print("  {} applications: p50 {:.1f} µs, p99 {:.1f} µs, max {:.1f} µs\n",
+               result->applicationNanoseconds.size(), s.p50 / 1000.0, s.p99 / 1000.0, s.max / 1000.0);
+    auto said = [](const LatencyHistogram& h) {
+      return fmt::format("p50 {:.1f} µs, p99 {:.1f} µs, max {:.1f} µs over {} calls", h.percentile(0.5) / 1000.0,
+                         h.percentile(0.99) / 1000.0, static_cast<double>(h.max()) / 1000.0, h.count());
+    };
+    fmt::print("  worker calls while applying: {}; steady: {}\n", said(result->callNsDuringApply),
+               said(result->callNsSteady));
+  }
+  OnHostScenario done{.exitCode = exitCode, .report = reportOf(path, in.scenario.name, judged, &*result, options)};
+  done.report["runs"] = runs;
+  done.report["as_expected"] = expected;
+  done.report["image_base"] = in.base->imageBase;
+  return done;
+}
+
+// A runner that finds the place it was given taken too, again and again, is not chased further.
+constexpr int kMaxRelocations = 3;
+
 }  // namespace
 
 int runOnHost(const OnHostOptions& options) {
@@ -475,150 +657,27 @@ int runOnHost(const OnHostOptions& options) {
   json scenarios = json::array();
   int worst = kExitHolds;
   for (const std::string& path : options.scenarios) {
-    auto scenario = loadScenario(path);
-    if (!scenario) return reportError(scenario.error());
-    // Repeated applications undo each one before the next: the plan needs its unpatch,
-    // and the forward part is the plan prepared without it.
-    uint32_t forwardSteps = 0;
-    if (options.applications > 1) {
-      Scenario forward = *scenario;
-      forward.reverse = false;
-      auto once = prepareScenario(forward);
-      if (!once) return reportError(once.error());
-      forwardSteps = static_cast<uint32_t>((*once)->plan.steps.size());
-    }
-    scenario->reverse = scenario->reverse || options.reverse || options.applications > 1;
-    auto inputs = prepareScenario(*scenario);
-    if (!inputs) return reportError(inputs.error());
-    const ScenarioInputs& in = **inputs;
-    if (in.plan.steps.empty())
-      return reportError(badInput(fmt::format("{}: patch: the scenario applies no patch", path)));
-    if (std::string(in.base->arch->name()) == "arm64" && options.forceBoundaries)
-      return reportError(badInput(fmt::format(
-          "{}: arch: --force-boundaries parks threads by ptrace single-steps, which reach only the x64 runner "
-          "(arm64 runs under qemu-aarch64, where ptrace sees qemu's own registers)",
-          path)));
-    if (options.verifiedPath) {
-      if (auto verified = verifiedBy(*options.verifiedPath, path, in, options); !verified)
-        return reportError(verified.error());
-    } else if (!options.unverified) {
-      // One plan verified, then applied: the exploration `hph check` runs, here.
-      ExploreOptions explore;
-      explore.settings = in.scenario.explore;
-      const ExploreResult verified = hph::explore(*inputs, explore);
-      const bool holds = !verified.error && !verified.counterexample &&
-                         (in.scenario.explore.strategy != StrategyKind::kExhaustive || verified.exhausted) &&
-                         verified.stoppedBy.empty();
-      if (!holds)
-        return reportError(badInput(fmt::format(
-            "{}: not verified: hph check does not find that it holds ({}); pass --unverified to apply it anyway", path,
-            verified.counterexample ? propertyId(verified.counterexample->violation->property)
-            : verified.error        ? verified.error->message
-                                    : "the search was cut short")));
-    } else {
-      fmt::print(stderr, "hph: warning: {}: applying a plan that was not verified (--unverified)\n", path);
-    }
-    const HostPatcherKind patcherKind =
-        options.patcher == "external" ? HostPatcherKind::kExternal : HostPatcherKind::kInProcess;
-    if (auto refused = hostRefusal(readHostPolicy(), patcherKind,
-                                   threadsThroughAgent(patcherKind, in.base->arch->name()), in.plan))
-      return reportError(badInput(fmt::format("{}: this host: {}", path, *refused)));
-    if (options.killAfterStep && *options.killAfterStep > in.plan.steps.size())
-      return reportError(badInput(
-          fmt::format("--kill-after-step {}: {} has {} steps", *options.killAfterStep, path, in.plan.steps.size())));
-    // One machine with the images loaded: the job's bytes, and the names of fault PCs.
-    auto machine = Machine::create(*in.base->arch);
-    if (!machine) return reportError(machine.error());
-    if (auto loaded = loadPatchedImages(**machine, *in.base, in.layout); !loaded) return reportError(loaded.error());
-    const Machine* m = machine->get();
-    // The runs: one; or, killing the patcher after each step count K (0 .. every step),
-    // `trials` runs per K, each judged against the state K steps leave.
-    std::vector<std::optional<uint32_t>> kills{options.killAfterStep};
-    const uint32_t trials = options.killEachStep.value_or(1);
-    if (options.killEachStep) {
-      kills.clear();
-      for (uint32_t k = 0; k <= in.plan.steps.size(); ++k) kills.push_back(k);
-    }
-    Result<HostResult> result = internalError("no run");
-    HostVerdict judged{"holds", "", kExitHolds};
-    HostExpectation expectation;
-    uint64_t runs = 0;
-    for (const std::optional<uint32_t>& kill : kills) {
-      expectation = {};
-      auto job = buildJob(in, *m, options, kill, expectation);
-      if (!job) return reportError(job.error());
-      job->applications = options.applications;
-      job->forwardSteps = forwardSteps;
-      // --force-boundaries: one run per instruction boundary inside a live store, a thread
-      // parked on it while the plan lands; the first violation is the verdict.
-      std::vector<std::optional<uint64_t>> parks{std::nullopt};
-      if (options.forceBoundaries) {
-        parks.clear();
-        for (uint64_t b : boundariesInsideLiveStores(*job, *in.base->arch, in.plan.steps.size())) parks.push_back(b);
-        if (parks.empty()) {
-          fmt::print("  no instruction boundary lies inside a live store of {}: nothing to force\n", in.scenario.name);
-          parks.push_back(std::nullopt);
-        }
+    // The host runner maps the images at the emulator's addresses. When it finds one
+    // taken, the images move (as the loader moves them) to a place it found free: the
+    // layout, the plan and its verification are redone there, and a new runner tries.
+    std::optional<uint64_t> baseAddress;
+    for (int moves = 0;; ++moves) {
+      auto outcome = onHostScenario(path, options, baseAddress);
+      if (!outcome) return reportError(outcome.error());
+      if (!outcome->moveTo) {
+        if (baseAddress)
+          fmt::print("  the images were relocated: their preferred base was taken on the host, so they were laid "
+                     "out, verified and applied at 0x{:x}\n",
+                     *baseAddress);
+        scenarios.push_back(std::move(outcome->report));
+        worst = std::max(worst, outcome->exitCode);
+        break;
       }
-      for (const std::optional<uint64_t>& park : parks) {
-        for (uint32_t trial = 0; trial < trials && judged.verdict == "holds"; ++trial) {
-          job->parkAt = park;
-          result = runRunner(*job, in.scenario.name, options.jobPath);
-          if (!result) return reportError(result.error());
-          ++runs;
-          judged = judgeHostRun(in, *result, expectation, m);
-          if (park)
-            judged.message = fmt::format("a thread parked at {}{}{}", m ? m->describeAddress(*park) : "",
-                                         judged.message.empty() ? "" : ": ", judged.message);
-          if (options.killEachStep && judged.verdict != "holds")
-            judged.message = fmt::format("patcher killed after step {}, trial {} of {}: {}", *kill, trial + 1, trials,
-                                         judged.message);
-        }
-        if (judged.verdict != "holds") break;
-      }
-      if (judged.verdict != "holds") break;
+      if (moves == kMaxRelocations)
+        return reportError(badInput(
+            fmt::format("{}: on the host: {} (moved {} times, taken each time)", path, outcome->refusal, moves)));
+      baseAddress = outcome->moveTo;
     }
-    // The host cannot name the emulator's properties: a canary expecting any violation
-    // is caught by any violation the host sees (a fault, the invariant, stray bytes).
-    const bool expected = in.scenario.expect.kind == VerdictKind::kViolation
-                              ? judged.verdict.starts_with("violation:")
-                              : judged.verdict == verdictText(in.scenario.expect);
-    const int exitCode = expected ? kExitHolds : judged.exitCode == kExitHolds ? kExitViolated : judged.exitCode;
-    uint64_t calls = 0;
-    for (uint64_t c : result->calls) calls += c;
-    const std::string applied =
-        options.killEachStep ? fmt::format("patcher killed after each step count 0..{}, {} trial{} each ({} runs)",
-                                           in.plan.steps.size(), trials, trials == 1 ? "" : "s", runs)
-        : options.killAfterStep
-            ? fmt::format("patcher killed after step {}", *options.killAfterStep)
-            : fmt::format("applied in {:.1f} µs", static_cast<double>(result->applyNanoseconds) / 1000.0);
-    const std::string bytesSaid = judged.verdict != "holds" || expectation.bytes.empty() ? ""
-                                  : options.killEachStep  ? "; every run's bytes were the plan's state after its steps"
-                                  : options.killAfterStep ? "; the bytes are the plan's state after those steps"
-                                  : !expectation.original.empty()
-                                      ? "; patched bytes equal the emulator's and, reversed, what they were before"
-                                      : "; patched bytes equal the emulator's";
-    fmt::print("{} {}: {} on the host{} — {} patcher, {} threads, {} calls{} ({} before the plan, {} after), {}{}\n",
-               expected ? "PASS" : "FAIL", in.scenario.name, judged.verdict,
-               expected ? "" : fmt::format(" (expected {})", verdictText(in.scenario.expect)), options.patcher,
-               options.threads, calls, runs > 1 ? " in the last run" : "", result->callsBeforePlan,
-               result->callsAfterPlan, applied, bytesSaid);
-    if (!judged.message.empty()) fmt::print("  {}\n", judged.message);
-    if (result->applicationNanoseconds.size() > 1) {
-      const LatencySummary s = summarize(result->applicationNanoseconds);
-      fmt::print("  {} applications: p50 {:.1f} µs, p99 {:.1f} µs, max {:.1f} µs\n",
-                 result->applicationNanoseconds.size(), s.p50 / 1000.0, s.p99 / 1000.0, s.max / 1000.0);
-      auto said = [](const LatencyHistogram& h) {
-        return fmt::format("p50 {:.1f} µs, p99 {:.1f} µs, max {:.1f} µs over {} calls", h.percentile(0.5) / 1000.0,
-                           h.percentile(0.99) / 1000.0, static_cast<double>(h.max()) / 1000.0, h.count());
-      };
-      fmt::print("  worker calls while applying: {}; steady: {}\n", said(result->callNsDuringApply),
-                 said(result->callNsSteady));
-    }
-    scenarios.push_back(reportOf(path, in.scenario.name, judged, &*result, options));
-    scenarios.back()["runs"] = runs;
-    scenarios.back()["as_expected"] = expected;
-    worst = std::max(worst, exitCode);
   }
   if (scenarios.size() > 1) printVerdictTable(scenarios);
   if (options.sarifPath) {

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include "host/AgentPatcher.h"
@@ -40,6 +41,17 @@ int openGuestImages(pid_t pid) {
   return fd;
 }
 
+// Whether the runner ended (a zombie until hph reaps it, or gone): a runner that refused
+// its job (a taken base, say) never starts its threads, and the patcher need not wait out
+// its timeout for them.
+bool runnerEnded(pid_t target) {
+  std::ifstream stat("/proc/" + std::to_string(target) + "/stat");
+  std::string text;
+  if (!std::getline(stat, text)) return true;
+  const size_t paren = text.rfind(')');
+  return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] == 'Z' || text[paren + 2] == 'X';
+}
+
 }  // namespace
 
 ExternalPatcher::~ExternalPatcher() {
@@ -59,6 +71,10 @@ std::unique_ptr<ExternalPatcher> ExternalPatcher::attach(pid_t target, const Hos
   const auto deadline = std::chrono::steady_clock::now() + kReadyTimeout;
   int fd = -1;
   while ((fd = openGuestImages(target)) < 0) {
+    if (runnerEnded(target)) {
+      error = "the runner ended before its guest-image memfd appeared";
+      return nullptr;
+    }
     if (std::chrono::steady_clock::now() > deadline) {
       error = "the runner's guest-image memfd did not appear in /proc/" + std::to_string(target) + "/fd";
       return nullptr;
@@ -83,6 +99,10 @@ std::unique_ptr<ExternalPatcher> ExternalPatcher::attach(pid_t target, const Hos
   }
   patcher->alias_ = static_cast<uint8_t*>(alias);
   while (__atomic_load_n(&patcher->control().ready, __ATOMIC_ACQUIRE) != 1) {
+    if (runnerEnded(target)) {
+      error = "the runner ended before its threads started";
+      return nullptr;
+    }
     if (std::chrono::steady_clock::now() > deadline) {
       error = "the runner's threads did not start";
       return nullptr;

@@ -86,7 +86,10 @@ json hostJobToJson(const HostJob& job) {
           {"private_images", job.privateImages},
           {"calls_counter", counterToJson(job.callsCounter)},
           {"new_calls_counter", counterToJson(job.newCallsCounter)},
-          {"shims", shims}};
+          {"shims", shims},
+          {"movable",
+           job.movable ? json{{"begin", job.movable->begin}, {"end", job.movable->end}, {"limit", job.movable->limit}}
+                       : json(nullptr)}};
 }
 
 std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
@@ -131,6 +134,11 @@ std::optional<HostJob> hostJobFromJson(const json& j, std::string& error) {
       for (const json& s : j["shims"])
         job.shims.push_back(
             {s.at("address").get<uint64_t>(), s.at("dll").get<std::string>(), s.at("function").get<std::string>()});
+    if (j.contains("movable") && !j["movable"].is_null()) {
+      const json& m = j["movable"];
+      job.movable =
+          HostMovableSpan{m.at("begin").get<uint64_t>(), m.at("end").get<uint64_t>(), m.at("limit").get<uint64_t>()};
+    }
   } catch (const json::exception& e) {
     error = e.what();
     return std::nullopt;
@@ -172,7 +180,8 @@ json hostResultToJson(const HostResult& result) {
           {"gave_up", result.gaveUp},
           {"move_retries", result.moveRetries},
           {"patcher_realtime", result.patcherRealTime},
-          {"error", result.error}};
+          {"error", result.error},
+          {"movable_span_fits", result.movableSpanFits ? json(*result.movableSpanFits) : json(nullptr)}};
 }
 
 std::optional<HostResult> hostResultFromJson(const json& j, std::string& error) {
@@ -209,6 +218,8 @@ std::optional<HostResult> hostResultFromJson(const json& j, std::string& error) 
     if (j.contains("call_ns_during_apply"))
       result.callNsDuringApply = LatencyHistogram::fromJson(j["call_ns_during_apply"]);
     result.error = j.at("error").get<std::string>();
+    if (j.contains("movable_span_fits") && !j["movable_span_fits"].is_null())
+      result.movableSpanFits = j["movable_span_fits"].get<uint64_t>();
   } catch (const json::exception& e) {
     error = e.what();
     return std::nullopt;

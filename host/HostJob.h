@@ -53,6 +53,16 @@ struct HostCounter {
 
 enum class HostPatcherKind { kInProcess, kExternal };
 
+// The regions that move as one when their preferred addresses are taken (the base image,
+// the hotpatch area right past it, the patch images after that or at patch_address):
+// [begin, end), from the lowest of them. Another place for them must lie below `limit` (the
+// emulator's own areas).
+struct HostMovableSpan {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+  uint64_t limit = 0;
+};
+
 struct HostJob {
   std::string arch;  // "x64" (the runner refuses one it was not built for)
   // in-process: the runner applies the plan itself; external: another process does,
@@ -87,6 +97,7 @@ struct HostJob {
   // [onhost] calls / new_calls: counters read once the plan is done and at the end.
   std::optional<HostCounter> callsCounter, newCallsCounter;
   std::vector<HostShim> shims;  // every import stub the images' import tables point at
+  std::optional<HostMovableSpan> movable;
 };
 
 // The external patcher reaches the threads through ptrace, except for arm64 jobs: their
@@ -128,6 +139,9 @@ struct HostResult {
   uint32_t moveRetries = 0;      // move-pc retries taken (a return address inside the span)
   bool patcherRealTime = false;  // the patcher applied at SCHED_FIFO (PatcherPriority.h)
   std::string error;             // the job could not run (bad job, the host refused): the runner exits 2
+  // With `error`: the movable span's addresses are taken, and it would fit from here (a
+  // free place the runner found). hph lays the images out again there and retries.
+  std::optional<uint64_t> movableSpanFits;
 };
 
 // Where each region lies in the runner's memfd (regions back to back, in job order), and

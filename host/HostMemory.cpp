@@ -18,6 +18,35 @@ int protectionOf(uint32_t permissions) {
   return prot;
 }
 
+// Whether [at, at + size) is free: reserved and released again.
+bool isFree(uint64_t at, uint64_t size) {
+  void* got = mmap(reinterpret_cast<void*>(at), size, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  if (got == MAP_FAILED) return false;
+  munmap(got, size);
+  return got == reinterpret_cast<void*>(at);
+}
+
+// A free place for the movable span, on the loader's 64 KiB grid: the first of the next
+// kTries span-sized steps above it, else wherever the kernel would put it, if that is
+// below the limit (the emulator's own areas lie above).
+std::optional<uint64_t> freePlaceFor(const HostMovableSpan& span) {
+  constexpr uint64_t kGrid = 0x10000;
+  constexpr int kTries = 256;
+  const uint64_t size = (span.end - span.begin + kGrid - 1) & ~(kGrid - 1);
+  for (int i = 1; i <= kTries; ++i) {
+    const uint64_t at = span.begin + i * size;
+    if (at + size > span.limit) break;
+    if (isFree(at, size)) return at;
+  }
+  void* anywhere = mmap(nullptr, size + kGrid, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (anywhere == MAP_FAILED) return std::nullopt;
+  munmap(anywhere, size + kGrid);
+  const uint64_t at = (reinterpret_cast<uint64_t>(anywhere) + kGrid - 1) & ~(kGrid - 1);
+  if (at + size > span.limit || !isFree(at, size)) return std::nullopt;
+  return at;
+}
+
 }  // namespace
 
 HostMemory::HostMemory(HostMemory&& other) noexcept
@@ -30,7 +59,8 @@ HostMemory::~HostMemory() {
   if (fd_ >= 0) close(fd_);
 }
 
-std::optional<HostMemory> HostMemory::map(const HostJob& job, std::string& error) {
+std::optional<HostMemory> HostMemory::map(const HostJob& job, HostMapRefusal& refusal) {
+  std::string& error = refusal.error;
   HostMemory memory;
   const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   for (const HostRegion& r : job.regions)
@@ -58,20 +88,31 @@ std::optional<HostMemory> HostMemory::map(const HostJob& job, std::string& error
     std::memcpy(memory.alias_ + memory.mappings_[i].offset, job.regions[i].bytes.data(), job.regions[i].bytes.size());
   std::vector<Mapping> placed;
   for (size_t i = 0; i < memory.mappings_.size(); ++i) {
-    const Mapping& m = memory.mappings_[i];
+    const Mapping m = memory.mappings_[i];  // a copy: mappings_ is replaced below on failure
     // The guest view: readable and executable until the sections say otherwise.
     const int sharing = job.privateImages ? MAP_PRIVATE : MAP_SHARED;
     void* at = mmap(reinterpret_cast<void*>(m.address), m.size, PROT_READ | PROT_EXEC, sharing | MAP_FIXED_NOREPLACE,
                     memory.fd_, static_cast<off_t>(m.offset));
     if (at != reinterpret_cast<void*>(m.address)) {
       if (at != MAP_FAILED) munmap(at, m.size);
-      // The plan's addresses are absolute (the emulator's layout): no other base will do.
+      // The plan's addresses are absolute (the emulator's layout): this job cannot run
+      // elsewhere. When the region is part of the movable span, say where that would
+      // fit: hph lays the images out there, verifies the plan there and sends a new job.
       const std::string& name = job.regions[i].name;
       error = "region at " + hexAddress(m.address) + (name.empty() ? "" : " (" + name + ")") +
               ": cannot be mapped at that address (" +
               (at == MAP_FAILED ? std::strerror(errno) : "the kernel chose another address") +
               "): the preferred base is taken";
       memory.mappings_ = std::move(placed);
+      const auto& span = job.movable;
+      if (span && m.address >= span->begin && m.address < span->end) {
+        for (const Mapping& done : memory.mappings_) munmap(reinterpret_cast<void*>(done.address), done.size);
+        memory.mappings_.clear();
+        refusal.movableSpanFits = freePlaceFor(*span);
+        if (!refusal.movableSpanFits)
+          error += ", and the images' span " + hexAddress(span->begin) + ".." + hexAddress(span->end) +
+                   " finds no free place below " + hexAddress(span->limit);
+      }
       return std::nullopt;
     }
     placed.push_back(m);

@@ -13,10 +13,17 @@
 
 namespace hph {
 
+// Why the regions could not be mapped, and where the job's movable span would fit instead
+// (when a region of it was in the way and the runner found a free place below its limit).
+struct HostMapRefusal {
+  std::string error;
+  std::optional<uint64_t> movableSpanFits;
+};
+
 class HostMemory {
  public:
-  // nullopt with `error` set when a region cannot be mapped where it must be.
-  static std::optional<HostMemory> map(const HostJob& job, std::string& error);
+  // nullopt with `refusal` set when a region cannot be mapped where it must be.
+  static std::optional<HostMemory> map(const HostJob& job, HostMapRefusal& refusal);
   HostMemory(HostMemory&& other) noexcept;
   HostMemory& operator=(HostMemory&&) = delete;
   ~HostMemory();

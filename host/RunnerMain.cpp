@@ -2,14 +2,17 @@
 // JSON on stdout. Exit 0 when it ran (the verdict is hph's to draw), 2 when the job or
 // the host refuses (the result's `error` says which field or setting), 3 otherwise.
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "host/Applications.h"
@@ -64,6 +67,23 @@ std::optional<std::pair<uint64_t, uint64_t>> readCounters(const hph::HostJob& jo
   return std::pair{readCounter(*job.callsCounter), fresh};
 }
 
+// The tests' taken bases (HPH_TEST_TAKEN_ADDRESSES="0x180000000,0x180030000@0x180030000"): a
+// page is mapped at each before the images are, as another library of the process might
+// have been; "A@B" takes A only in a runner whose movable images begin at B (a place found
+// free by one runner, taken by the time the next one maps it).
+void takeAddressesForTest(const hph::HostJob& job) {
+  const char* list = std::getenv("HPH_TEST_TAKEN_ADDRESSES");
+  for (std::string_view rest = list ? list : ""; !rest.empty();) {
+    const size_t comma = rest.find(',');
+    const std::string one(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+    char* end = nullptr;
+    const uint64_t at = std::strtoull(one.c_str(), &end, 16);
+    if (*end == '@' && (!job.movable || job.movable->begin != std::strtoull(end + 1, nullptr, 16))) continue;
+    mmap(reinterpret_cast<void*>(at), 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  }
+}
+
 int finish(const hph::HostResult& result, int code) {
   std::cout << hph::hostResultToJson(result).dump() << "\n";
   return code;
@@ -98,9 +118,12 @@ int main(int argc, char** argv) {
     result.error = error;
     return finish(result, 2);
   }
-  auto memory = hph::HostMemory::map(*job, error);
+  takeAddressesForTest(*job);
+  hph::HostMapRefusal refusal;
+  auto memory = hph::HostMemory::map(*job, refusal);
   if (!memory) {
-    result.error = error;
+    result.error = refusal.error;
+    result.movableSpanFits = refusal.movableSpanFits;
     return finish(result, 2);
   }
   if (!hph::mapNativeShims(job->shims, error)) {

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "emu/pe/ImageRebase.h"
 #include "emu/pe/PeFormat.h"
 #include "emu/pe/UnwindTable.h"
 #include "tests/TestSupport.h"
@@ -171,6 +172,66 @@ TEST_P(Loader, LoadsAnImageWithoutRelocationsAnywhereUnlessStripped) {
       << refused.error().message;
   auto atHome = loadImage(**other, *stripped);
   EXPECT_TRUE(atHome.ok());
+}
+
+// An image rebased (hph onhost, when the host has its preferred base taken) is the image
+// the loader makes at that base: loaded at its new preferred base, its memory equals the
+// original's loaded there with the relocations applied in memory (but for the header's
+// ImageBase, which the rebased image states). What cannot move is refused, naming why.
+TEST_P(Loader, ARebasedImageIsTheImageLoadedThere) {
+  const PeImage image = read("basics");
+  ASSERT_FALSE(image.relocations.empty()) << "nothing would show the relocations applied";
+  const uint64_t elsewhere = image.imageBase + 0x30000;
+  auto moved = rebaseImage(image, elsewhere);
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  EXPECT_EQ(moved->imageBase, elsewhere);
+  EXPECT_NE(moved->file, image.file);
+  auto relocatedInMemory = Machine::create(*image.arch);
+  auto rebasedFile = Machine::create(*image.arch);
+  ASSERT_TRUE(relocatedInMemory.ok() && rebasedFile.ok());
+  ASSERT_TRUE(loadImage(**relocatedInMemory, image, elsewhere).ok());
+  ASSERT_TRUE(loadImage(**rebasedFile, *moved).ok());
+  std::vector<uint8_t> a(image.sizeOfImage), b(image.sizeOfImage);
+  ASSERT_TRUE((*relocatedInMemory)->readGuest(elsewhere, a));
+  ASSERT_TRUE((*rebasedFile)->readGuest(elsewhere, b));
+  const uint32_t peOffset = static_cast<uint32_t>(image.file[0x3c]) | static_cast<uint32_t>(image.file[0x3d]) << 8;
+  uint64_t headerBase = 0;
+  std::memcpy(&headerBase, b.data() + peOffset + 4 + 20 + 24, 8);
+  EXPECT_EQ(headerBase, elsewhere);
+  std::memcpy(b.data() + peOffset + 4 + 20 + 24, &image.imageBase, 8);
+  EXPECT_EQ(a, b);
+  // Back at the preferred base: the very same file.
+  auto home = rebaseImage(*moved, image.imageBase);
+  ASSERT_TRUE(home.ok());
+  EXPECT_EQ(home->file, image.file);
+
+  auto unaligned = rebaseImage(image, elsewhere + 0x1000);
+  ASSERT_FALSE(unaligned.ok());
+  EXPECT_EQ(unaligned.error().status, Status::kBadInput);
+  EXPECT_NE(unaligned.error().message.find("is not 64 KiB aligned"), std::string::npos);
+  PeImage stripped = image;
+  stripped.characteristics |= pe::kFileRelocsStripped;
+  auto refused = rebaseImage(stripped, elsewhere);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("FileHeader.Characteristics: IMAGE_FILE_RELOCS_STRIPPED"), std::string::npos);
+  // A relocation in a zero-filled tail (bytes the file does not hold) cannot be applied to it.
+  PeImage tail = image;
+  SectionInfo& last = tail.sections.back();
+  tail.relocations.push_back({last.virtualAddress + std::max(last.rawSize, last.virtualSize) - 8, pe::kRelDir64});
+  last.virtualSize = std::max(last.rawSize, last.virtualSize);
+  last.rawSize = 0;
+  auto noBytes = rebaseImage(tail, elsewhere);
+  ASSERT_FALSE(noBytes.ok());
+  EXPECT_NE(noBytes.error().message.find("basereloc: the relocation at RVA"), std::string::npos)
+      << noBytes.error().message;
+  // Raw data two sections share: one fix would land in both.
+  PeImage shared = image;
+  ASSERT_GE(shared.sections.size(), 2u);
+  shared.sections[1].rawOffset = shared.sections[0].rawOffset;
+  auto sharing = rebaseImage(shared, elsewhere);
+  ASSERT_FALSE(sharing.ok());
+  EXPECT_NE(sharing.error().message.find("is shared with other bytes of the file"), std::string::npos)
+      << sharing.error().message;
 }
 
 INSTANTIATE_TEST_SUITE_P(BothArchitectures, Loader, ::testing::Values("x64", "arm64"));

@@ -687,8 +687,10 @@ TEST(HostPolicy, EachRefusalNamesItsSetting) {
   EXPECT_EQ(here.capSysPtrace, geteuid() == 0);  // root holds every capability here
 }
 
-// An image whose preferred base is taken is refused, exit 2, naming the image.
-TEST(OnHost, APreferredBaseThatIsTakenIsRefusedNamingTheImage) {
+// The runner, given a job whose first image's base is taken: it names the image and,
+// when the job says which regions move as one, where they would fit (on the 64 KiB grid,
+// free, below the limit); with no room below the limit, or nothing movable, it only refuses.
+TEST(OnHost, ARunnerWithItsPreferredBaseTakenSaysWhereTheImagesWouldFit) {
   const std::string jobPath = writeTempFile("taken.job.json", {});
   ASSERT_EQ(runHph({"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--unverified", "--duration", "0.05",
                     "--job", jobPath},
@@ -697,14 +699,156 @@ TEST(OnHost, APreferredBaseThatIsTakenIsRefusedNamingTheImage) {
             0);
   json job = readJsonFile(jobPath);
   ASSERT_FALSE(job["regions"].empty());
+  ASSERT_TRUE(job["movable"].is_object()) << job["movable"].dump();
+  const uint64_t begin = job["movable"]["begin"], end = job["movable"]["end"];
+  EXPECT_EQ(begin, job["regions"][0]["address"].get<uint64_t>());
   job["regions"].push_back(job["regions"][0]);  // its own first image's base, taken by then
-  const std::string text = job.dump();
-  const std::string taken = writeTempFile("taken2.job.json", std::vector<uint8_t>(text.begin(), text.end()));
-  const CommandResult r = runProgram(HPH_HOST_BINARY, {taken}, 120);
-  EXPECT_EQ(r.exitCode, 2) << r.out;
-  EXPECT_NE(r.out.find("counter.x64.dll): cannot be mapped at that address (File exists): the preferred base is taken"),
+  auto runJob = [](const json& j, const std::string& name) {
+    const std::string text = j.dump();
+    const std::string path = writeTempFile(name, std::vector<uint8_t>(text.begin(), text.end()));
+    const CommandResult r = runProgram(HPH_HOST_BINARY, {path}, 120);
+    EXPECT_EQ(r.exitCode, 2) << r.out;
+    EXPECT_NE(
+        r.out.find("counter.x64.dll): cannot be mapped at that address (File exists): the preferred base is taken"),
+        std::string::npos)
+        << r.out;
+    return json::parse(r.out);
+  };
+  const json fits = runJob(job, "taken2.job.json");
+  ASSERT_FALSE(fits["movable_span_fits"].is_null()) << fits.dump();
+  const uint64_t at = fits["movable_span_fits"];
+  EXPECT_EQ(at % 0x10000, 0u);
+  EXPECT_TRUE(at >= end || at + (end - begin) <= begin) << std::hex << at;
+  EXPECT_LE(at + (end - begin), job["movable"]["limit"].get<uint64_t>());
+
+  job["movable"]["limit"] = end;  // no room above, and the kernel's own choice lies higher
+  const json cornered = runJob(job, "taken3.job.json");
+  EXPECT_TRUE(cornered["movable_span_fits"].is_null());
+  EXPECT_NE(cornered["error"].get<std::string>().find("finds no free place below"), std::string::npos)
+      << cornered.dump();
+  job.erase("movable");
+  EXPECT_TRUE(runJob(job, "taken4.job.json")["movable_span_fits"].is_null());
+}
+
+// The first place the runner tries for a movable span whose own is taken: one span-sized
+// step past it, on the 64 KiB grid.
+uint64_t firstPlacePast(const json& movable) {
+  const uint64_t begin = movable["begin"], end = movable["end"];
+  return begin + ((end - begin + 0xFFFF) & ~uint64_t{0xFFFF});
+}
+
+// A taken preferred base moves the images, as the loader does: hph lays them out again
+// where the runner found room, verifies the plan built there and applies it. The patched
+// bytes are then the emulator's at that base (hph compares them: violation:bytes
+// otherwise), the same ranges moved by the same distance, and the stores holding absolute
+// addresses (the stub's or veneer's literal) differ. Before, this was refused (exit 2).
+// counter_spawning's base image holds relocated pointers (its threads' start functions,
+// which CreateThread runs): a copy left at the preferred base would fault there. Those
+// scenarios are applied unverified (their exploration is the corpus tests').
+struct TakenBaseCase {
+  std::string scenario, patcher;
+  bool verify = true;
+  bool storesAbsoluteAddresses = true;  // a store of the plan holds one (a stub's or veneer's literal)
+};
+class TakenBaseOnHost : public ::testing::TestWithParam<TakenBaseCase> {};
+
+TEST_P(TakenBaseOnHost, MovesTheImagesAndAppliesThePlanBuiltThere) {
+  const auto& [name, patcher, verify, storesAbsoluteAddresses] = GetParam();
+  const std::string home = writeTempFile("home.json", {}), moved = writeTempFile("moved.json", {});
+  const std::string jobPath = writeTempFile("home.job.json", {});
+  const CommandResult atHome = runHph({"onhost", scenario(name), "--unverified", "--patcher", patcher, "--duration",
+                                       "0.2", "--json", home, "--job", jobPath},
+                                      240);
+  ASSERT_EQ(atHome.exitCode, 0) << atHome.out << atHome.err;
+  const json homeReport = readJsonFile(home)["scenarios"][0];
+  const uint64_t preferred = homeReport["image_base"];
+  const uint64_t next = firstPlacePast(readJsonFile(jobPath)["movable"]);
+  // The preferred base and the first place past the images, as other mappings might hold.
+  std::vector<std::string> args{fmt::format("HPH_TEST_TAKEN_ADDRESSES={:#x},{:#x}", preferred, next),
+                                HPH_BINARY,
+                                "onhost",
+                                scenario(name),
+                                "--patcher",
+                                patcher,
+                                "--duration",
+                                "0.2",
+                                "--json",
+                                moved};
+  if (!verify) args.push_back("--unverified");
+  const CommandResult r = runProgram("/usr/bin/env", args, 240);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("patched bytes equal the emulator's"), std::string::npos) << r.out;
+  const json report = readJsonFile(moved)["scenarios"][0];
+  const uint64_t base = report["image_base"];
+  EXPECT_NE(r.out.find(fmt::format("the images were relocated: their preferred base was taken on the host, so they "
+                                   "were laid out, verified and applied at {:#x}",
+                                   base)),
             std::string::npos)
       << r.out;
+  EXPECT_EQ(base % 0x10000, 0u);
+  EXPECT_NE(base, preferred);
+  EXPECT_NE(base, next);
+  EXPECT_GT(report["new_calls"].get<uint64_t>(), 0u);
+  EXPECT_GT(report["old_calls"].get<uint64_t>(), 0u);
+  const std::map<uint64_t, uint8_t> before = finalBytesOf(homeReport), after = finalBytesOf(report);
+  ASSERT_EQ(before.size(), after.size());
+  size_t differing = 0;
+  for (const auto& [address, byte] : before) {
+    ASSERT_TRUE(after.contains(address + (base - preferred))) << std::hex << address;
+    differing += after.at(address + (base - preferred)) != byte;
+  }
+  if (storesAbsoluteAddresses)
+    EXPECT_GT(differing, 0u) << "no stored absolute address moved with the images";
+  else
+    EXPECT_EQ(differing, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothArchitecturesBothPatchers, TakenBaseOnHost,
+                         ::testing::Values(TakenBaseCase{"patch-padding-short-jmp.x64.toml", "in-process"},
+                                           TakenBaseCase{"patch-padding-short-jmp.x64.toml", "external"},
+                                           TakenBaseCase{"patch-literal-swap.arm64.toml", "in-process"},
+                                           TakenBaseCase{"patch-literal-swap.arm64.toml", "external"},
+                                           TakenBaseCase{"patch-spawning.x64.toml", "external", false, true},
+                                           TakenBaseCase{"patch-spawning.arm64.toml", "external", false, false}));
+
+// A place one runner found free may be taken by the time the next runner maps it: the
+// images move again, up to three times, then hph refuses, naming the image and the count.
+TEST(OnHost, ImagesMoveAgainWhenTheirNewPlaceIsTakenThenGiveUp) {
+  const std::string path = scenario("patch-padding-short-jmp.x64.toml");
+  const std::string jobPath = writeTempFile("chase.job.json", {}), out = writeTempFile("chase.json", {});
+  ASSERT_EQ(runHph({"onhost", path, "--unverified", "--duration", "0.05", "--job", jobPath}, 240).exitCode, 0);
+  const json movable = readJsonFile(jobPath)["movable"];
+  const uint64_t preferred = movable["begin"], step = firstPlacePast(movable) - preferred;
+  // Each "X@X": free while a runner looks for a place, taken once one maps its images there.
+  std::string taken =
+      fmt::format("HPH_TEST_TAKEN_ADDRESSES={:#x},{:#x}@{:#x}", preferred, preferred + step, preferred + step);
+  const CommandResult once = runProgram(
+      "/usr/bin/env", {taken, HPH_BINARY, "onhost", path, "--unverified", "--duration", "0.1", "--json", out}, 240);
+  ASSERT_EQ(once.exitCode, 0) << once.out << once.err;
+  EXPECT_EQ(readJsonFile(out)["scenarios"][0]["image_base"].get<uint64_t>(), preferred + 2 * step);
+  for (uint64_t k = 2; k <= 3; ++k) taken += fmt::format(",{:#x}@{:#x}", preferred + k * step, preferred + k * step);
+  const CommandResult chased =
+      runProgram("/usr/bin/env", {taken, HPH_BINARY, "onhost", path, "--unverified", "--duration", "0.1"}, 240);
+  EXPECT_EQ(chased.exitCode, 2) << chased.out << chased.err;
+  EXPECT_NE(chased.err.find(fmt::format("region at {:#x} (", preferred + 3 * step)), std::string::npos) << chased.err;
+  EXPECT_NE(chased.err.find("the preferred base is taken (moved 3 times, taken each time)"), std::string::npos)
+      << chased.err;
+}
+
+// A report verified at the preferred base does not cover the plan built at another: hph
+// says so and verifies that plan itself.
+TEST(OnHost, AMovedPlanIsVerifiedAgainNotTakenFromTheReport) {
+  const std::string report = writeTempFile("verified-home.json", {});
+  ASSERT_EQ(runHph({"check", scenario("patch-padding-short-jmp.x64.toml"), "--json", report}, 240).exitCode, 0);
+  const CommandResult r =
+      runProgram("/usr/bin/env",
+                 {"HPH_TEST_TAKEN_ADDRESSES=0x180000000", HPH_BINARY, "onhost",
+                  scenario("patch-padding-short-jmp.x64.toml"), "--verified", report, "--duration", "0.2"},
+                 240);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("verified the plan at the images' preferred base; they moved to 0x"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.out.find("holds on the host"), std::string::npos) << r.out;
 }
 
 // The job and result formats round-trip, and a malformed job names its field.

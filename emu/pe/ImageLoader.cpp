@@ -4,29 +4,16 @@
 
 #include <cstring>
 
+#include "emu/pe/ImageRebase.h"
 #include "emu/pe/PeFormat.h"
 #include "support/FileName.h"
 
 namespace hph {
 namespace {
 
-constexpr uint64_t kImageBaseAlignment = 0x10000;
-
 void applyRelocations(std::span<uint8_t> mapped, const PeImage& image, uint64_t delta) {
-  for (const BaseRelocation& reloc : image.relocations) {
-    uint8_t* at = mapped.data() + reloc.rva;  // validated: inside SizeOfImage
-    if (reloc.type == pe::kRelDir64) {
-      uint64_t value;
-      std::memcpy(&value, at, 8);
-      value += delta;
-      std::memcpy(at, &value, 8);
-    } else if (reloc.type == pe::kRelHighLow) {
-      uint32_t value;
-      std::memcpy(&value, at, 4);
-      value += static_cast<uint32_t>(delta);
-      std::memcpy(at, &value, 4);
-    }
-  }
+  // validated: every relocation inside SizeOfImage
+  for (const BaseRelocation& reloc : image.relocations) relocateValue(mapped.data() + reloc.rva, reloc.type, delta);
 }
 
 }  // namespace

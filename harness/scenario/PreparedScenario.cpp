@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "emu/pe/ImageRebase.h"
 #include "harness/scenario/WatchedCode.h"
 #include "properties/ReferenceMachine.h"
 #include "support/Digest.h"
@@ -122,6 +123,13 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   if (image->arch->kind() != scenario.arch)
     return badInput(fmt::format("{}: arch: scenario says {} but {} is {}", scenario.path, archOf(scenario.arch).name(),
                                 fileNameOf(scenario.base), image->arch->name()));
+  if (scenario.baseAddress && *scenario.baseAddress != image->imageBase) {
+    auto moved = rebaseImage(*image, *scenario.baseAddress);
+    if (!moved) return Error{moved.error().status, fmt::format("{}: base: {}", scenario.path, moved.error().message)};
+    // patch_address was written against the preferred base: it moves with the image.
+    if (inputs->scenario.patchAddress) *inputs->scenario.patchAddress += *scenario.baseAddress - image->imageBase;
+    image = std::move(moved);
+  }
   inputs->base = std::make_shared<const PeImage>(std::move(image).value());
   const PeImage& base = *inputs->base;
   auto entry = functionAddress(scenario, base, "[threads].entry", scenario.threadEntry);
@@ -134,7 +142,7 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   }
   if (auto r = resolveHostWrites(scenario, base, *inputs); !r) return r.error();
   if (!scenario.patches.empty())
-    if (auto r = preparePatches(scenario, base, *inputs); !r) return r.error();
+    if (auto r = preparePatches(inputs->scenario, base, *inputs); !r) return r.error();
   if (scenario.onHostCalls) {
     auto calls = onHostCounter(scenario, *inputs, "[onhost].calls", *scenario.onHostCalls);
     if (!calls) return calls.error();

@@ -104,6 +104,10 @@ struct Scenario {
   // series (each carrying its own table, each over the one before).
   std::vector<std::string> patches;
   std::optional<uint64_t> patchAddress;  // where the first patch image loads (default: after the base)
+  // Where the base image lies (default: its preferred base). Not a scenario key: `hph onhost`
+  // sets it when the host runner finds the preferred base taken, and the whole layout (the
+  // hotpatch area, the patch images, patch_address) moves with it.
+  std::optional<uint64_t> baseAddress;
   std::vector<FunctionMap> functions;
   std::optional<ProtocolKind> protocol;           // [protocol] name; present whenever there are patches
   bool reverse = false;                           // [protocol] reverse: unpatch after the patch
