@@ -14,6 +14,8 @@ packages=(
   # Real consumers of hph check's reports, run by the tests: JUnit through junitparser,
   # SARIF through Microsoft's SARIF multitool (from the npm registry, below).
   python3-junitparser
+  # The CI examples (ci/examples/*.yml) are parsed as the engines read them: YAML.
+  python3-yaml
   # The formatter the format check (ci/check-format.sh, a test) runs.
   clang-format-22
   # Google Benchmark's compare.py (/usr/share/benchmark/compare.py, run by the system

@@ -14,6 +14,7 @@
 
 #include "harness/Diagnostics.h"
 #include "harness/Interruption.h"
+#include "harness/ShardSelection.h"
 #include "harness/WorkerProcess.h"
 #include "harness/explore/Explorer.h"
 #include "harness/explore/JobLimit.h"
@@ -24,6 +25,7 @@
 #include "harness/report/SarifReport.h"
 #include "harness/report/ScenarioJson.h"
 #include "harness/report/ScheduleText.h"
+#include "harness/report/VerdictTable.h"
 #include "harness/scenario/Limits.h"
 #include "support/EchoText.h"
 #include "support/NumberText.h"
@@ -32,24 +34,6 @@ namespace hph {
 namespace {
 
 using nlohmann::json;
-
-struct Shard {
-  uint32_t index = 0;
-  uint32_t count = 1;
-};
-
-Result<Shard> parseShard(const std::string& text) {
-  const auto refuse = [&] {
-    return badInput(
-        fmt::format("--shard '{}': expected I/N with 0 <= I < N <= {}", echoText(text), limits::kMaxShardCount));
-  };
-  const size_t slash = text.find('/');
-  if (slash == std::string::npos) return refuse();
-  const auto index = parseUnsigned(text.substr(0, slash));
-  const auto count = parseUnsigned(text.substr(slash + 1));
-  if (!index || !count || *count == 0 || *count > limits::kMaxShardCount || *index >= *count) return refuse();
-  return Shard{static_cast<uint32_t>(*index), static_cast<uint32_t>(*count)};
-}
 
 bool writeFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
@@ -95,6 +79,22 @@ std::optional<int> injectedDeath(const std::string& scenarioName) {
   const size_t colon = text.rfind(':');
   if (colon == std::string::npos || text.substr(0, colon) != scenarioName) return std::nullopt;
   return std::atoi(text.c_str() + colon + 1);
+}
+
+// A violating run as the reports give it, with the token that replays it.
+json counterexampleJson(const ScenarioInputs& inputs, const RunRecord& run) {
+  return {{"property", propertyId(run.violation->property)},
+          {"message", run.violation->message},
+          {"actor", actorName(run.violation->actor)},
+          {"pc", run.violation->pc},
+          {"location", locateAddress(inputs, run.violation->pc)},
+          {"step", run.violation->step ? json(*run.violation->step + 1) : json(nullptr)},
+          {"bytes", run.violation->bytes},
+          {"instruction", run.violation->instruction},
+          {"preemptions", run.preemptions},
+          {"points", run.points},
+          {"decisions", run.decisions},
+          {"replay", ReplayToken::of(inputs, run.decisions).encode()}};
 }
 
 ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& options, Shard shard, WorkerBeacon* beacon) {
@@ -259,6 +259,27 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
       {"reduction", reductionName(settings.reduction)},
       {"pruned", result.pruned},
       {"shard", fmt::format("{}/{}", shard.index, shard.count)}};
+  if (exhaustive && shard.count > 1) {
+    // What `hph merge` needs to count exactly the branches the unsharded search takes
+    // (MergeCommand.h): every branch this shard searched to the end.
+    json branches = json::array();
+    for (const BranchTally& t : result.branchTallies) {
+      json b = {{"level", t.level},
+                {"branch", t.branch},
+                {"named", t.named},
+                {"requests", t.requests},
+                {"schedules", t.schedules},
+                {"pruned", t.pruned},
+                {"steps_with_thread_in_window", t.stepsWithThreadInWindow},
+                {"patched_calls", t.patchedCalls}};
+      if (t.counterexample) {
+        b["counterexample"] = counterexampleJson(*inputs.value(), *t.counterexample);
+        b["order"] = t.order;
+      }
+      branches.push_back(std::move(b));
+    }
+    exploration["branches"] = std::move(branches);
+  }
   json patches = json::array();
   for (const PatchImage& p : inputs.value()->layout.patches)
     patches.push_back({{"file", p.image->path}, {"sha256", p.sha256}});
@@ -289,18 +310,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
       run.preemptions, run.preemptions == 1 ? "" : "s", run.points);
   fmt::print("{}", describeSchedule(run));
   fmt::print("  replay: hph replay {}\n", replay);
-  json counterexample = {{"property", propertyId(run.violation->property)},
-                         {"message", run.violation->message},
-                         {"actor", actorName(run.violation->actor)},
-                         {"pc", run.violation->pc},
-                         {"location", locateAddress(*inputs.value(), run.violation->pc)},
-                         {"step", run.violation->step ? json(*run.violation->step + 1) : json(nullptr)},
-                         {"bytes", run.violation->bytes},
-                         {"instruction", run.violation->instruction},
-                         {"preemptions", run.preemptions},
-                         {"points", run.points},
-                         {"decisions", run.decisions},
-                         {"replay", replay}};
+  json counterexample = counterexampleJson(*inputs.value(), run);
   if (options.traceDir) {
     std::error_code ec;
     std::filesystem::create_directories(*options.traceDir, ec);
@@ -342,21 +352,6 @@ Result<void> checkDistinctOutputs(const CheckOptions& options) {
                                     echoText(files[i].second), echoText(scenario)));
   }
   return {};
-}
-
-// With several scenarios, a table at the end: one line each (what the release team reads).
-void printVerdictTable(const json& scenarios) {
-  if (scenarios.size() < 2) return;
-  fmt::print("\n{:<34} {:<6} {:<18} {:<22} {:<22} {:>10} {}\n", "scenario", "arch", "protocol", "expected", "verdict",
-             "schedules", "");
-  for (const json& s : scenarios) {
-    const json& e = s.contains("exploration") ? s["exploration"] : json::object();
-    const std::string schedules = e.contains("schedules") ? std::to_string(e["schedules"].get<uint64_t>()) : "-";
-    fmt::print("{:<34} {:<6} {:<18} {:<22} {:<22} {:>10} {}\n", s.value("name", s.value("file", "")),
-               s.value("arch", ""), s.value("protocol", "").empty() ? "-" : s.value("protocol", ""),
-               s.value("expect", "-"), s.value("verdict", ""), schedules,
-               s.value("as_expected", false) ? "ok" : "FAIL");
-  }
 }
 
 // checkScenario in a worker process (WorkerProcess.h): a worker that dies leaves an
@@ -414,12 +409,13 @@ int runCheck(const CheckOptions& given) {
   InterruptionScope interruption;
   CheckOptions options = given;
   if (!options.interrupted) options.interrupted = &interruption.requested();
-  Shard shard;
-  if (options.shard) {
-    auto parsed = parseShard(*options.shard);
-    if (!parsed) return reportError(parsed.error());
-    shard = *parsed;
-  }
+  // The shard: --shard, or the CI engine's own variables (ShardSelection.h).
+  auto selection = selectShard(options.shard, options.shardCount, processEnvironment());
+  if (!selection) return reportError(selection.error());
+  if (auto acknowledged = acknowledgeShard(*selection); !acknowledged) return reportError(acknowledged.error());
+  const Shard shard = selection->shard;
+  if (!selection->source.empty() && selection->source != "--shard")
+    fmt::print(stderr, "hph: shard {}/{} (from {})\n", shard.index, shard.count, selection->source);
   const auto start = std::chrono::steady_clock::now();
   json scenarios = json::array();
   bool badInput = false, internal = false, unexpected = false, inconclusive = false;

@@ -17,7 +17,8 @@ struct CheckOptions {
   std::optional<uint32_t> preemptionBound;
   std::optional<uint64_t> seed;
   std::optional<uint32_t> depth;
-  std::optional<std::string> shard;  // "I/N"
+  std::optional<std::string> shard;    // "I/N"
+  std::optional<uint32_t> shardCount;  // N, for JOB_COMPLETION_INDEX (ShardSelection.h)
   std::optional<uint32_t> jobs;
   std::optional<double> maxTime;
   // Not on a terminal: print the progress line every this many seconds.

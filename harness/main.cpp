@@ -9,6 +9,7 @@
 #include "harness/CheckCommand.h"
 #include "harness/CliRanges.h"
 #include "harness/InspectCommand.h"
+#include "harness/MergeCommand.h"
 #include "harness/OnHostCommand.h"
 #include "harness/PlanCommand.h"
 #include "harness/ReplayCommand.h"
@@ -86,7 +87,11 @@ int main(int argc, char** argv) {
       ->transform(unsignedIn(0, limits::kMaxSeed));
   checkCmd->add_option("--depth", check.depth, "pct: bug depth d")
       ->transform(unsignedIn(limits::kMinDepth, limits::kMaxDepth));
-  checkCmd->add_option("--shard", check.shard, "I/N: explore only this shard's part (union = all)");
+  checkCmd->add_option("--shard", check.shard,
+                       "I/N: explore only this shard's part (union = all); default: the CI engine's shard variables "
+                       "(GTEST_*, TEST_* of Bazel, CI_NODE_* of GitLab, JOB_COMPLETION_INDEX)");
+  checkCmd->add_option("--shard-count", check.shardCount,
+                       "N: the shards of a Kubernetes Indexed Job (its pods see only JOB_COMPLETION_INDEX)");
   checkCmd->add_option("--jobs", check.jobs, "parallel workers (default and at most: the CPUs this process may use)")
       ->transform(unsignedIn(0, limits::kMaxJobs));
   checkCmd->add_option("--max-time", check.maxTime, "seconds; stop cleanly: the verdict is inconclusive (exit 4)")
@@ -102,6 +107,14 @@ int main(int argc, char** argv) {
   checkCmd->add_option("--junit", check.junitPath, "write JUnit XML: a test case per scenario x property");
   checkCmd->add_option("--sarif", check.sarifPath, "write SARIF 2.1.0: a result per violation");
   checkCmd->add_option("--trace-dir", check.traceDir, "write counterexamples as Chrome traces + .replay files");
+
+  MergeOptions merge;
+  CLI::App* mergeCmd = app.add_subcommand(
+      "merge", "Combine the --json reports of the shards of one hph check into one verdict and every format.");
+  mergeCmd->add_option("REPORT", merge.reports, "hph check --json reports, one per shard (any order)")->required();
+  mergeCmd->add_option("--json", merge.jsonPath, "write the merged report (schema hph-check/2)");
+  mergeCmd->add_option("--junit", merge.junitPath, "write JUnit XML of the merged verdicts");
+  mergeCmd->add_option("--sarif", merge.sarifPath, "write SARIF 2.1.0 of the merged verdicts");
 
   ReplayOptions replay;
   CLI::App* replayCmd = app.add_subcommand("replay", "Re-run one schedule from its replay token.");
@@ -178,6 +191,7 @@ int main(int argc, char** argv) {
     if (*inspectCmd) return runInspect(inspect);
     if (*callCmd) return runCall(call);
     if (*checkCmd) return runCheck(check);
+    if (*mergeCmd) return runMerge(merge);
     if (*replayCmd) return runReplay(replay);
     if (*trampolineCmd) return runTrampoline(trampoline);
     if (*planCmd) return runPlan(plan);

@@ -249,6 +249,9 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordin
                        ExploreResult& result) {
   const Reduction reduction = options.settings.reduction;
   const bool racesNameBranches = reduction == Reduction::kDpor && options.racesNameBranches && options.shardCount == 1;
+  // Sharded dpor: the races still say which branches the unsharded search takes.
+  const bool tallyNamed = reduction == Reduction::kDpor && options.racesNameBranches && options.shardCount > 1;
+  const bool tally = options.shardCount > 1;
   const uint64_t cap = options.settings.scheduleLimit();
   // Fixed-length instructions (Arm64): code compared by instruction, not by byte.
   const uint32_t codeGranule = std::max(1u, sessions[0]->machine().arch().facts().fixedInstructionBytes);
@@ -257,10 +260,17 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordin
   RunRecord root = sessions[0]->run(rootGuard);
   if (rootGuard.fired()) return;
   if (root.error) return coordination.fail(*root.error);
-  if (racesNameBranches) first.analyseRun();
+  if (racesNameBranches || tallyNamed) first.analyseRun();
   const std::vector<SearchNode> path = first.path();
   const bool ownsRoot = options.shardIndex == 0;
   if (ownsRoot) coordination.countSchedule(root);
+  if (ownsRoot && tally) {
+    BranchTally first{.level = BranchTally::kFirstRun, .schedules = 1};
+    first.stepsWithThreadInWindow = root.stepsWithThreadInWindow;
+    first.patchedCalls = root.patchedCalls;
+    if (root.violation) first.counterexample = root;
+    result.branchTallies.push_back(std::move(first));
+  }
   if (root.violation) {
     result.counterexample = std::move(root);
     result.schedules = ownsRoot ? 1 : 0;
@@ -310,6 +320,11 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordin
         std::vector<SearchNode> prefix(path.begin(), path.begin() + static_cast<ptrdiff_t>(branch->node) + 1);
         prefix.back().chosen = branch->actor;  // `done` keeps the first run's choice and footprint
         DepthFirstSearch search(std::move(prefix), level, reduction, codeGranule);
+        BranchTally branchTally{.level = static_cast<int32_t>(level), .branch = branch->key()};
+        if (tallyNamed) {
+          const std::vector<ActorId>& named = path[branch->node].backtrack;
+          branchTally.named = std::find(named.begin(), named.end(), branch->actor) != named.end();
+        }
         for (uint64_t ordinal = 0;; ++ordinal) {
           if (coordination.outOfTime()) return branches.stop();
           DeadlineSource guard(search, [&] { return coordination.outOfTime(); });
@@ -326,18 +341,40 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordin
           }
           if (run.abandoned) {
             coordination.countPruned();
+            ++branchTally.pruned;
           } else if (run.preemptions == level) {
             coordination.countSchedule(run);
+            ++branchTally.schedules;
+            branchTally.stepsWithThreadInWindow += run.stepsWithThreadInWindow;
+            branchTally.patchedCalls += run.patchedCalls;
             if (++counted > cap) {
               coordination.stopBecause("schedule cap");
               return branches.stop();
             }
           }
-          if (run.violation) offer(mutex, best, Candidate{std::move(run), branch->key(), ordinal});
+          if (run.violation) {
+            Candidate candidate{std::move(run), branch->key(), ordinal};
+            if (tally) {
+              const auto [p, d, item, o] = candidate.key();
+              const std::array<uint64_t, 4> order{p, d, item, o};
+              if (!branchTally.counterexample || order < branchTally.order) {
+                branchTally.counterexample = candidate.run;
+                branchTally.order = order;
+              }
+            }
+            offer(mutex, best, std::move(candidate));
+          }
           if (!search.backtrack()) break;
           searching[job].store(search.searchedShare(), std::memory_order_relaxed);
         }
         finished.complete = true;
+        if (tally) {
+          if (tallyNamed)
+            for (const auto& [node, actor] : search.requests())
+              if (withinLevel({node, actor})) branchTally.requests.push_back(Branch{node, actor}.key());
+          std::lock_guard lock(mutex);
+          result.branchTallies.push_back(std::move(branchTally));
+        }
         // Without racesNameBranches every alternative is a branch of some shard already.
         if (racesNameBranches)
           for (const auto& [node, actor] : search.requests())
@@ -355,6 +392,10 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordin
     if (best) break;
   }
   result.schedules = std::min<uint64_t>(counted, cap);
+  // The tallies in an order that does not depend on the jobs.
+  std::sort(result.branchTallies.begin(), result.branchTallies.end(), [](const BranchTally& a, const BranchTally& b) {
+    return std::pair(a.level, a.branch) < std::pair(b.level, b.branch);
+  });
   if (best) {
     result.counterexample = std::move(best->run);
     coordination.stopBecause("counterexample");

@@ -3,6 +3,7 @@
 // the same result whatever the number of jobs.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -37,13 +38,33 @@ struct ExploreOptions {
   uint32_t shardCount = 1;
   // dpor: the first run's races name the branches searched off it, and searches add the
   // ones their races ask for. Shards cannot share what their searches ask for, so a
-  // sharded run (and one with this off) branches at every alternative of the first run:
-  // more schedules, the same verdicts; its shards' schedules sum to the run with this off.
+  // sharded run (and one with this off) branches at every alternative of the first run,
+  // shard I taking every N-th: more schedules, the same verdicts. A sharded run tallies
+  // each branch (which the races name, which its search asks for), so that `hph merge`
+  // counts exactly the branches the unsharded run searches (MergeCommand.h).
   bool racesNameBranches = true;
   // Set by a signal (SIGINT/SIGTERM): stop before the next run, like --max-time.
   const std::atomic<bool>* interrupted = nullptr;
   // Called now and then from an exploring thread.
   std::function<void(const ExploreProgress&)> progress;
+};
+
+// exhaustive, sharded: what one branch off the first run, searched to the end,
+// contributed (the search of a branch is a function of the branch alone, whichever shard
+// or job runs it), with what the unsharded dpor search would ask of it.
+struct BranchTally {
+  static constexpr int32_t kFirstRun = -1;  // `level` of the first run itself (shard 0's)
+  int32_t level = 0;
+  uint64_t branch = 0;             // Branch::key()
+  bool named = true;               // the first run's races name it (dpor); every branch otherwise
+  std::vector<uint64_t> requests;  // branches of this level its search's races ask for
+  uint64_t schedules = 0;
+  uint64_t pruned = 0;
+  uint64_t stepsWithThreadInWindow = 0;
+  uint64_t patchedCalls = 0;
+  // Its violating run the search prefers, and where: (preemptions, decisions, branch, run).
+  std::optional<RunRecord> counterexample;
+  std::array<uint64_t, 4> order{};
 };
 
 struct ExploreResult {
@@ -59,6 +80,8 @@ struct ExploreResult {
   uint32_t levelsCompleted = 0;             // exhaustive: preemption levels 0..n-1 searched in full
   double partialLevelShare = -1;            // cut short: the estimated share of the next level searched
   std::optional<RunRecord> counterexample;  // minimised, re-run with its trace
+  // exhaustive, sharded: every branch searched to the end (and the first run, in shard 0).
+  std::vector<BranchTally> branchTallies;
   std::optional<Error> error;
   double seconds = 0;
 };

@@ -1,0 +1,21 @@
+// `hph merge REPORT.json...`: the reports of the shards of one `hph check` (each run with
+// --shard I/N or a CI engine's shard variables) combined into one verdict per scenario
+// and every report format, as if one machine had explored everything.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hph {
+
+struct MergeOptions {
+  std::vector<std::string> reports;  // hph check --json files, one per shard
+  std::optional<std::string> jsonPath;
+  std::optional<std::string> junitPath;
+  std::optional<std::string> sarifPath;
+};
+
+int runMerge(const MergeOptions& options);
+
+}  // namespace hph
