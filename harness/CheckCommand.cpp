@@ -255,6 +255,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
       {"accepted_partial", acceptedPartial},
       {"depth", settings.depth},
       {"seed", settings.seed},
+      {"schedule_limit", settings.scheduleLimit()},
       {"points", pointsModeName(inputs.value()->points)},
       {"reduction", reductionName(settings.reduction)},
       {"pruned", result.pruned},
@@ -294,6 +295,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                     {"vacuity",
                      {{"steps_with_thread_in_window", result.stepsWithThreadInWindow},
                       {"patched_calls", result.patchedCalls},
+                      {"patched", patched},
                       {"vacuous", vacuous}}},
                     {"provenance", scenarioProvenance(*inputs.value())},
                     {"timing", {{"seconds", result.seconds}, {"jobs", settings.jobs}}}};

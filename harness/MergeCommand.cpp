@@ -133,12 +133,20 @@ struct ExhaustiveTotals {
   bool complete = true;  // every branch the unsharded search takes was searched to the end
 };
 
-Result<ExhaustiveTotals> tallyBranches(const std::vector<const json*>& parts) {
+Result<ExhaustiveTotals> tallyBranches(const std::vector<const json*>& parts, const std::vector<std::string>& paths) {
   std::map<std::pair<int64_t, uint64_t>, const json*> tallies;
   for (uint32_t i = 0; i < parts.size(); ++i)
     for (const json& b : (*parts[i])["exploration"]["branches"]) {
-      if (!b.is_object() || !b.contains("level") || !b.contains("branch"))
-        return badInput(fmt::format("shard {}: exploration.branches: not branch tallies", i));
+      const auto number = [&](const char* key) {
+        return b.is_object() && b.contains(key) && b[key].is_number_integer();
+      };
+      const bool requestsOk =
+          !b.is_object() || !b.contains("requests") ||
+          (b["requests"].is_array() && std::all_of(b["requests"].begin(), b["requests"].end(),
+                                                   [](const json& r) { return r.is_number_unsigned(); }));
+      if (!number("level") || !number("branch") || !number("schedules") || !requestsOk)
+        return badInput(
+            fmt::format("{}: {}: exploration.branches: not branch tallies", paths[i], (*parts[i]).value("name", "?")));
       const std::pair<int64_t, uint64_t> key{b["level"].get<int64_t>(), b["branch"].get<uint64_t>()};
       if (const auto [it, fresh] = tallies.emplace(key, &b);
           !fresh && it->second->value("schedules", 0) != b.value("schedules", 0))
@@ -183,7 +191,7 @@ Result<ExhaustiveTotals> tallyBranches(const std::vector<const json*>& parts) {
 }
 
 // One scenario from its shards' reports (in shard order).
-Result<json> mergeScenario(const std::vector<const json*>& parts) {
+Result<json> mergeScenario(const std::vector<const json*>& parts, const std::vector<std::string>& paths) {
   // Refused before exploring, or a shard that could not run it: that entry stands.
   for (const json* p : parts)
     if (!p->contains("exploration")) return *p;
@@ -192,7 +200,7 @@ Result<json> mergeScenario(const std::vector<const json*>& parts) {
   json& exploration = merged["exploration"];
   const bool sampled = exploration.value("strategy", "") != "exhaustive";
   uint64_t schedules = 0, pruned = 0, windowSteps = 0, patchedCalls = 0;
-  bool cutShort = false, exhausted = true, accepted = true, anyVacuous = false;
+  bool cutShort = false, exhausted = true, accepted = true, patched = false;
   double seconds = 0;
   std::optional<uint32_t> found;  // the shard whose counterexample stands
   uint64_t foundAt = UINT64_MAX;  // random and pct: its schedule's number in the unsharded order
@@ -209,8 +217,8 @@ Result<json> mergeScenario(const std::vector<const json*>& parts) {
       stoppedBy.push_back(by);
     windowSteps += s["vacuity"].value("steps_with_thread_in_window", uint64_t{0});
     patchedCalls += s["vacuity"].value("patched_calls", uint64_t{0});
-    // A vacuous shard says the scenario patches: vacuous merged when no shard exercised it.
-    anyVacuous |= s["vacuity"].value("vacuous", false);
+    // Whether the scenario patches (older reports: a vacuous shard says it does).
+    patched |= s["vacuity"].value("patched", s["vacuity"].value("vacuous", false));
     seconds = std::max(seconds, s["timing"].value("seconds", 0.0));
     if (!s.contains("counterexample")) continue;
     if (sampled) {
@@ -233,25 +241,43 @@ Result<json> mergeScenario(const std::vector<const json*>& parts) {
     return (*p)["exploration"].contains("branches");
   });
   const json* talliedCounterexample = nullptr;
+  bool useTallies = false;
   if (tallied) {
-    auto totals = tallyBranches(parts);
+    auto totals = tallyBranches(parts, paths);
     if (!totals) return totals.error();
-    schedules = totals->schedules;
-    pruned = totals->pruned;
-    windowSteps = totals->windowSteps;
-    patchedCalls = totals->patchedCalls;
-    talliedCounterexample = totals->counterexample;
-    cutShort |= !totals->complete && !talliedCounterexample;
+    if (totals->complete) {
+      useTallies = true;
+      schedules = totals->schedules;
+      pruned = totals->pruned;
+      windowSteps = totals->windowSteps;
+      patchedCalls = totals->patchedCalls;
+      talliedCounterexample = totals->counterexample;
+      // Past the cap the unsharded search would have stopped: no pass from more.
+      const uint64_t limit = exploration.value("schedule_limit", UINT64_MAX);
+      if (!talliedCounterexample && schedules > limit) {
+        cutShort = true;
+        accepted = false;
+        stoppedBy.push_back("schedule cap");
+      }
+    } else {
+      // A branch the unsharded search takes that no shard finished: nothing is known of it.
+      cutShort = true;
+      accepted = false;
+    }
   }
   merged["exploration"].erase("branches");
   merged["exploration"]["pruned"] = pruned;
   merged["exploration"]["shard"] = fmt::format("0/1 (merged from {} shards)", count);
-  const bool vacuous = anyVacuous && windowSteps == 0 && patchedCalls == 0;
-  merged["vacuity"] = {
-      {"steps_with_thread_in_window", windowSteps}, {"patched_calls", patchedCalls}, {"vacuous", vacuous && !found}};
+  const json* counterexample = useTallies ? talliedCounterexample
+                               : found    ? &(*parts[*found])["counterexample"]
+                                          : nullptr;
+  const bool vacuous = patched && windowSteps == 0 && patchedCalls == 0 && !counterexample && !cutShort;
+  merged["vacuity"] = {{"steps_with_thread_in_window", windowSteps},
+                       {"patched_calls", patchedCalls},
+                       {"patched", patched},
+                       {"vacuous", vacuous}};
   merged["timing"] = {{"seconds", seconds}, {"shards", count}};
   merged.erase("message");
-  const json* counterexample = tallied ? talliedCounterexample : found ? &(*parts[*found])["counterexample"] : nullptr;
   if (counterexample) {
     // The verdict is the counterexample's: refused (a plan that gave up) or its property.
     const std::string property = counterexample->value("property", "");
@@ -312,7 +338,9 @@ int runMerge(const MergeOptions& options) {
   for (size_t i = 0; i < shards[0].scenarios.size(); ++i) {
     std::vector<const json*> parts;
     for (const ShardReport& r : shards) parts.push_back(&r.scenarios[i]);
-    auto mergedOrError = mergeScenario(parts);
+    std::vector<std::string> paths;
+    for (const ShardReport& r : shards) paths.push_back(r.path);
+    auto mergedOrError = mergeScenario(parts, paths);
     if (!mergedOrError) return reportError(mergedOrError.error());
     json merged = std::move(mergedOrError).value();
     const int code = exitCodeOf(merged);

@@ -38,8 +38,13 @@ Result<uint64_t> numberIn(const char* name, const std::string& text) {
 // The shard one convention names, nullopt when its variables are not set.
 Result<std::optional<ShardSelection>> fromConvention(const Convention& c, const std::optional<uint32_t>& countFlag,
                                                      const EnvironmentReader& env) {
-  const std::optional<std::string> indexText = env(c.index);
-  const std::optional<std::string> totalText = c.total ? env(c.total) : std::nullopt;
+  // An empty variable is an unset one (a CI template that clears it).
+  auto read = [&](const char* name) {
+    std::optional<std::string> value = name ? env(name) : std::nullopt;
+    return value && !value->empty() ? value : std::nullopt;
+  };
+  const std::optional<std::string> indexText = read(c.index);
+  const std::optional<std::string> totalText = read(c.total);
   if (!indexText) {
     // GitLab sets CI_NODE_TOTAL=1 in every job that does not run in parallel.
     if (totalText && !(c.firstIndex == 1 && *totalText == "1"))
@@ -64,7 +69,8 @@ Result<std::optional<ShardSelection>> fromConvention(const Convention& c, const 
     total = *countFlag;
     source = fmt::format("{} of --shard-count", c.index);
   }
-  if (total == 0 || *index < c.firstIndex || *index - c.firstIndex >= total)
+  if (total == 0) return badInput(fmt::format("{}=0: there is no shard to run", c.total ? c.total : "--shard-count"));
+  if (*index < c.firstIndex || *index - c.firstIndex >= total)
     return badInput(fmt::format("{}={} with {} shards: the index must be {} to {}", c.index, *indexText, total,
                                 c.firstIndex, total - 1 + c.firstIndex));
   ShardSelection selection{{static_cast<uint32_t>(*index - c.firstIndex), static_cast<uint32_t>(total)}, source, {}};

@@ -158,6 +158,11 @@ CommandResult runChild(const std::string& program, const std::vector<std::string
   const pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);  // its own group: a timeout kills whatever it started too
+    // A sharded test run (GTEST_SHARD_INDEX, ...) must not shard the hph it starts.
+    for (const char* v :
+         {"GTEST_SHARD_INDEX", "GTEST_TOTAL_SHARDS", "GTEST_SHARD_STATUS_FILE", "TEST_SHARD_INDEX", "TEST_TOTAL_SHARDS",
+          "TEST_SHARD_STATUS_FILE", "CI_NODE_INDEX", "CI_NODE_TOTAL", "JOB_COMPLETION_INDEX"})
+      unsetenv(v);
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(program.c_str()));
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));

@@ -389,7 +389,10 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordin
     coordination.startLevel(level, nullptr);
     result.boundReached = level;
     result.levelsCompleted = level + 1;
-    if (best) break;
+    // Sharded, a violation in this shard's branches may lie outside those the unsharded
+    // search takes (a branch no race names): the shards search every level, and the
+    // merge finds the first level with a violation among those.
+    if (best && !tally) break;
   }
   result.schedules = std::min<uint64_t>(counted, cap);
   // The tallies in an order that does not depend on the jobs.
