@@ -16,6 +16,8 @@ packages=(
   python3-junitparser
   # The CI examples (ci/examples/*.yml) are parsed as the engines read them: YAML.
   python3-yaml
+  # The HTML report is checked as a browser renders it (tests/HtmlReportTest.cpp).
+  chromium
   # The formatter the format check (ci/check-format.sh, a test) runs.
   clang-format-22
   # Google Benchmark's compare.py (/usr/share/benchmark/compare.py, run by the system

@@ -4,7 +4,8 @@
 #      patch protocol explored exhaustively at preemption bound 2 with the property
 #      checkers (C1-C8, X1-X3, A1-A4) and the fetch models, then a verdict table.
 #      Canaries (unsafe patches, races, deadlocks) are expected violations and pass when
-#      caught. Reports for CI go to build/reports (JUnit, SARIF, JSON);
+#      caught. Reports for CI go to build/reports (JUnit, SARIF, JSON, and HTML to open
+#      in a browser);
 #   2. `hph call` on every computational corpus function, x64 against Arm64;
 #   3. `hph inspect` of every image, summarised (ci/main.sh --verbose: in full).
 # Exit code: hph check's (0 when every verdict matched its expectation).
@@ -19,7 +20,8 @@ echo "== hph check corpus/scenarios/*.toml"
 status=0
 mkdir -p build/reports
 "$hph" check corpus/scenarios/*.toml --trace-dir build/traces \
-  --junit build/reports/check.xml --sarif build/reports/check.sarif --json build/reports/check.json || status=$?
+  --junit build/reports/check.xml --sarif build/reports/check.sarif --json build/reports/check.json \
+  --html build/reports/check.html || status=$?
 
 echo
 echo "== hph call: x64 and Arm64 builds of the same source"

@@ -20,6 +20,7 @@
 #include "harness/explore/JobLimit.h"
 #include "harness/explore/ReplayToken.h"
 #include "harness/report/ChromeTrace.h"
+#include "harness/report/HtmlReport.h"
 #include "harness/report/JunitReport.h"
 #include "harness/report/Provenance.h"
 #include "harness/report/SarifReport.h"
@@ -95,6 +96,16 @@ json counterexampleJson(const ScenarioInputs& inputs, const RunRecord& run) {
           {"points", run.points},
           {"decisions", run.decisions},
           {"replay", ReplayToken::of(inputs, run.decisions).encode()}};
+}
+
+// A traced run's slices (who ran from when to when, in instructions retired), for the
+// HTML report's timeline.
+json timelineJson(const RunRecord& run) {
+  json slices = json::array();
+  for (const TraceSlice& s : run.trace)
+    slices.push_back(
+        {{"actor", actorName(s.actor)}, {"begin", s.begin}, {"end", s.end}, {"pc", s.firstPc}, {"what", s.what}});
+  return slices;
 }
 
 ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& options, Shard shard, WorkerBeacon* beacon) {
@@ -313,6 +324,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   fmt::print("{}", describeSchedule(run));
   fmt::print("  replay: hph replay {}\n", replay);
   json counterexample = counterexampleJson(*inputs.value(), run);
+  if (!run.trace.empty()) counterexample["timeline"] = timelineJson(run);
   if (options.traceDir) {
     std::error_code ec;
     std::filesystem::create_directories(*options.traceDir, ec);
@@ -336,6 +348,7 @@ Result<void> checkDistinctOutputs(const CheckOptions& options) {
   if (options.jsonPath) files.emplace_back("--json", *options.jsonPath);
   if (options.junitPath) files.emplace_back("--junit", *options.junitPath);
   if (options.sarifPath) files.emplace_back("--sarif", *options.sarifPath);
+  if (options.htmlPath) files.emplace_back("--html", *options.htmlPath);
   auto same = [](const std::string& a, const std::string& b) {
     std::error_code ec;
     const auto ca = std::filesystem::weakly_canonical(a, ec);
@@ -460,6 +473,8 @@ int runCheck(const CheckOptions& given) {
   }
   if (options.junitPath && !writeFile(*options.junitPath, junitXml(scenarios, seconds)))
     return reportError(hph::badInput(fmt::format("--junit {}: cannot write", *options.junitPath)));
+  if (options.htmlPath && !writeFile(*options.htmlPath, htmlReport(scenarios, exitCode, "hph check")))
+    return reportError(hph::badInput(fmt::format("--html {}: cannot write", *options.htmlPath)));
   if (options.sarifPath &&
       !writeFile(*options.sarifPath,
                  sarifLog(scenarios).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"))

@@ -26,6 +26,7 @@ struct CheckOptions {
   std::optional<std::string> jsonPath;
   std::optional<std::string> junitPath;
   std::optional<std::string> sarifPath;
+  std::optional<std::string> htmlPath;
   std::optional<std::string> traceDir;
   // An inconclusive verdict (search cut short) of a scenario expecting "holds" passes.
   bool acceptPartial = false;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 
 #include "harness/Diagnostics.h"
 #include "harness/ShardSelection.h"
+#include "harness/report/HtmlReport.h"
 #include "harness/report/JunitReport.h"
 #include "harness/report/SarifReport.h"
 #include "harness/report/VerdictTable.h"
@@ -284,6 +286,13 @@ Result<json> mergeScenario(const std::vector<const json*>& parts, const std::vec
     const std::string verdict = property == "refused" ? "refused" : "violation:" + property;
     merged["verdict"] = verdict;
     merged["counterexample"] = *counterexample;
+    // A tallied counterexample has no timeline; the shard whose own it was traced it.
+    if (!counterexample->contains("timeline"))
+      for (const json* p : parts)
+        if ((*p).contains("counterexample") &&
+            (*p)["counterexample"].value("replay", "") == counterexample->value("replay", "") &&
+            (*p)["counterexample"].contains("timeline"))
+          merged["counterexample"]["timeline"] = (*p)["counterexample"]["timeline"];
     merged["as_expected"] = verdict == merged.value("expect", "");
     // Random and pct: every schedule before the earliest violation ran, in some shard.
     merged["exploration"]["schedules"] = sampled ? foundAt + 1 : schedules;
@@ -322,6 +331,16 @@ bool writeFile(const std::string& path, const std::string& text) {
 }  // namespace
 
 int runMerge(const MergeOptions& options) {
+  // A merged report must not overwrite a shard's.
+  for (const auto& [flag, out] : {std::pair{"--json", options.jsonPath}, std::pair{"--junit", options.junitPath},
+                                  std::pair{"--sarif", options.sarifPath}, std::pair{"--html", options.htmlPath}})
+    for (const std::string& in : options.reports) {
+      std::error_code ec;
+      if (out && std::filesystem::exists(in) && std::filesystem::equivalent(*out, in, ec))
+        return reportError(badInput(fmt::format("{} {}: is the shard report {}; a merged report must not overwrite an "
+                                                "input",
+                                                flag, *out, in)));
+    }
   std::vector<ShardReport> shards;
   for (const std::string& path : options.reports) {
     auto report = readShardReport(path);
@@ -371,6 +390,8 @@ int runMerge(const MergeOptions& options) {
   }
   if (options.junitPath && !writeFile(*options.junitPath, junitXml(scenarios, seconds)))
     return reportError(badInput(fmt::format("--junit {}: cannot write", *options.junitPath)));
+  if (options.htmlPath && !writeFile(*options.htmlPath, htmlReport(scenarios, exitCode, "hph merge")))
+    return reportError(badInput(fmt::format("--html {}: cannot write", *options.htmlPath)));
   if (options.sarifPath &&
       !writeFile(*options.sarifPath, sarifLog(scenarios).dump(2, ' ', false, json::error_handler_t::replace) + "\n"))
     return reportError(badInput(fmt::format("--sarif {}: cannot write", *options.sarifPath)));

@@ -14,6 +14,7 @@ struct MergeOptions {
   std::optional<std::string> jsonPath;
   std::optional<std::string> junitPath;
   std::optional<std::string> sarifPath;
+  std::optional<std::string> htmlPath;
 };
 
 int runMerge(const MergeOptions& options);

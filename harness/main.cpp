@@ -106,6 +106,8 @@ int main(int argc, char** argv) {
   checkCmd->add_option("--json", check.jsonPath, "write the machine-readable result (schema hph-check/2)");
   checkCmd->add_option("--junit", check.junitPath, "write JUnit XML: a test case per scenario x property");
   checkCmd->add_option("--sarif", check.sarifPath, "write SARIF 2.1.0: a result per violation");
+  checkCmd->add_option("--html", check.htmlPath,
+                       "write one self-contained HTML page: verdicts, properties, counterexample timelines");
   checkCmd->add_option("--trace-dir", check.traceDir, "write counterexamples as Chrome traces + .replay files");
 
   MergeOptions merge;
@@ -115,6 +117,7 @@ int main(int argc, char** argv) {
   mergeCmd->add_option("--json", merge.jsonPath, "write the merged report (schema hph-check/2)");
   mergeCmd->add_option("--junit", merge.junitPath, "write JUnit XML of the merged verdicts");
   mergeCmd->add_option("--sarif", merge.sarifPath, "write SARIF 2.1.0 of the merged verdicts");
+  mergeCmd->add_option("--html", merge.htmlPath, "write a self-contained HTML report of the merged verdicts");
 
   ReplayOptions replay;
   CLI::App* replayCmd = app.add_subcommand("replay", "Re-run one schedule from its replay token.");

@@ -1,0 +1,83 @@
+#include "harness/report/PropertyCases.h"
+
+#include <fmt/format.h>
+
+#include "harness/report/PropertyCatalog.h"
+
+namespace hph {
+
+using nlohmann::json;
+
+std::string markupEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+    case '&': out += "&amp;"; break;
+    case '<': out += "&lt;"; break;
+    case '>': out += "&gt;"; break;
+    case '"': out += "&quot;"; break;
+    default:
+      // XML 1.0 allows no control characters but tab, newline, carriage return.
+      if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r')
+        out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+      else
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string jsonText(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+
+bool jsonFlag(const json& j, const char* key) { return j.contains(key) && j[key].is_boolean() && j[key].get<bool>(); }
+
+std::vector<PropertyCase> propertyCases(const json& s) {
+  const std::string verdict = jsonText(s, "verdict"), expect = jsonText(s, "expect"), arch = jsonText(s, "arch");
+  std::vector<PropertyCase> cases;
+  if (verdict == "bad-input" || verdict == "internal-error") {
+    cases.push_back({"input", jsonText(s, "message"), "error", ""});
+    return cases;
+  }
+  if (verdict == "inconclusive") {
+    // The search was cut short: nothing per property can be claimed either way.
+    const bool accepted = jsonFlag(s, "as_expected");
+    PropertyCase c{"exploration", "", accepted ? "skipped" : "failure", ""};
+    const std::string why = "inconclusive: " + jsonText(s, "message");
+    if (accepted)
+      c.out = why + " (accepted: --accept-partial)";
+    else
+      c.failure = why;
+    cases.push_back(c);
+    return cases;
+  }
+  if (verdict == "refused") {
+    PropertyCase c{"refused", "", "failure", jsonText(s, "message")};
+    if (expect != "refused") c.failure = "the protocol refused: " + jsonText(s, "message");
+    cases.push_back(c);
+    return cases;
+  }
+  const std::string found = verdict.starts_with("violation:") ? std::string(reportProperty(verdict.substr(10))) : "";
+  const std::string wanted = expect.starts_with("violation:") ? std::string(reportProperty(expect.substr(10))) : "";
+  const json ce = s.contains("counterexample") ? s["counterexample"] : json();
+  const std::string detail =
+      ce.is_null() ? "" : fmt::format("{}\nreplay: hph replay {}", jsonText(ce, "message"), jsonText(ce, "replay"));
+  for (std::string_view property : propertiesFor(arch)) {
+    PropertyCase c{std::string(property), "", "failure", ""};
+    if (property == "vacuity") {
+      if (verdict == "vacuous" && expect != "vacuous")
+        c.failure = "the patch was never exercised (no step overlapped a thread, no call reached it)";
+    } else if (property == found && property != wanted) {
+      c.failure = detail;
+    } else if (property == wanted && property != found) {
+      c.failure = fmt::format("expected {} but the verdict is {}", expect, verdict);
+    } else if (property == found) {
+      c.out = "caught as expected: " + detail;
+    }
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+}  // namespace hph
