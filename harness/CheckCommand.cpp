@@ -29,6 +29,7 @@
 #include "harness/report/VerdictTable.h"
 #include "harness/scenario/Limits.h"
 #include "support/EchoText.h"
+#include "support/FileName.h"
 #include "support/NumberText.h"
 
 namespace hph {
@@ -349,20 +350,13 @@ Result<void> checkDistinctOutputs(const CheckOptions& options) {
   if (options.junitPath) files.emplace_back("--junit", *options.junitPath);
   if (options.sarifPath) files.emplace_back("--sarif", *options.sarifPath);
   if (options.htmlPath) files.emplace_back("--html", *options.htmlPath);
-  auto same = [](const std::string& a, const std::string& b) {
-    std::error_code ec;
-    const auto ca = std::filesystem::weakly_canonical(a, ec);
-    if (ec) return a == b;
-    const auto cb = std::filesystem::weakly_canonical(b, ec);
-    return ec ? a == b : ca == cb;
-  };
   for (size_t i = 0; i < files.size(); ++i) {
     for (size_t j = i + 1; j < files.size(); ++j)
-      if (same(files[i].second, files[j].second))
+      if (sameFile(files[i].second, files[j].second))
         return badInput(fmt::format("{} {} and {} {}: the same file; each report needs its own path", files[i].first,
                                     echoText(files[i].second), files[j].first, echoText(files[j].second)));
     for (const std::string& scenario : options.scenarios)
-      if (same(files[i].second, scenario))
+      if (sameFile(files[i].second, scenario))
         return badInput(fmt::format("{} {}: is the scenario {}; a report must not overwrite an input", files[i].first,
                                     echoText(files[i].second), echoText(scenario)));
   }
@@ -473,12 +467,13 @@ int runCheck(const CheckOptions& given) {
   }
   if (options.junitPath && !writeFile(*options.junitPath, junitXml(scenarios, seconds)))
     return reportError(hph::badInput(fmt::format("--junit {}: cannot write", *options.junitPath)));
-  if (options.htmlPath && !writeFile(*options.htmlPath, htmlReport(scenarios, exitCode, "hph check")))
-    return reportError(hph::badInput(fmt::format("--html {}: cannot write", *options.htmlPath)));
   if (options.sarifPath &&
       !writeFile(*options.sarifPath,
                  sarifLog(scenarios).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"))
     return reportError(hph::badInput(fmt::format("--sarif {}: cannot write", *options.sarifPath)));
+  // Last: a page that says ship must not stand beside a report that failed to be written.
+  if (options.htmlPath && !writeFile(*options.htmlPath, htmlReport(scenarios, exitCode, "hph check")))
+    return reportError(hph::badInput(fmt::format("--html {}: cannot write", *options.htmlPath)));
   return exitCode;
 }
 

@@ -17,6 +17,7 @@
 #include "harness/report/JunitReport.h"
 #include "harness/report/SarifReport.h"
 #include "harness/report/VerdictTable.h"
+#include "support/FileName.h"
 #include "support/Status.h"
 
 namespace hph {
@@ -331,16 +332,24 @@ bool writeFile(const std::string& path, const std::string& text) {
 }  // namespace
 
 int runMerge(const MergeOptions& options) {
-  // A merged report must not overwrite a shard's.
-  for (const auto& [flag, out] : {std::pair{"--json", options.jsonPath}, std::pair{"--junit", options.junitPath},
-                                  std::pair{"--sarif", options.sarifPath}, std::pair{"--html", options.htmlPath}})
-    for (const std::string& in : options.reports) {
-      std::error_code ec;
-      if (out && std::filesystem::exists(in) && std::filesystem::equivalent(*out, in, ec))
+  // Each merged report its own file, none of them a shard's.
+  const std::vector<std::pair<const char*, std::optional<std::string>>> outputs{{"--json", options.jsonPath},
+                                                                                {"--junit", options.junitPath},
+                                                                                {"--sarif", options.sarifPath},
+                                                                                {"--html", options.htmlPath}};
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (!outputs[i].second) continue;
+    for (size_t j = i + 1; j < outputs.size(); ++j)
+      if (outputs[j].second && sameFile(*outputs[i].second, *outputs[j].second))
+        return reportError(
+            badInput(fmt::format("{} {} and {} {}: the same file; each report needs its own path", outputs[i].first,
+                                 *outputs[i].second, outputs[j].first, *outputs[j].second)));
+    for (const std::string& in : options.reports)
+      if (sameFile(*outputs[i].second, in))
         return reportError(badInput(fmt::format("{} {}: is the shard report {}; a merged report must not overwrite an "
                                                 "input",
-                                                flag, *out, in)));
-    }
+                                                outputs[i].first, *outputs[i].second, in)));
+  }
   std::vector<ShardReport> shards;
   for (const std::string& path : options.reports) {
     auto report = readShardReport(path);
@@ -390,11 +399,11 @@ int runMerge(const MergeOptions& options) {
   }
   if (options.junitPath && !writeFile(*options.junitPath, junitXml(scenarios, seconds)))
     return reportError(badInput(fmt::format("--junit {}: cannot write", *options.junitPath)));
-  if (options.htmlPath && !writeFile(*options.htmlPath, htmlReport(scenarios, exitCode, "hph merge")))
-    return reportError(badInput(fmt::format("--html {}: cannot write", *options.htmlPath)));
   if (options.sarifPath &&
       !writeFile(*options.sarifPath, sarifLog(scenarios).dump(2, ' ', false, json::error_handler_t::replace) + "\n"))
     return reportError(badInput(fmt::format("--sarif {}: cannot write", *options.sarifPath)));
+  if (options.htmlPath && !writeFile(*options.htmlPath, htmlReport(scenarios, exitCode, "hph merge")))
+    return reportError(badInput(fmt::format("--html {}: cannot write", *options.htmlPath)));
   return exitCode;
 }
 

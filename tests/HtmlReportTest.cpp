@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 
 #include "TestSupport.h"
+
+#include <map>
 
 namespace hph::test {
 namespace {
@@ -24,19 +27,32 @@ size_t count(const std::string& text, const std::string& what) {
   return n;
 }
 
-// A canary caught as expected and a safe scenario: ship, with one counterexample drawn.
-std::string shippingReport() {
-  const std::string html = writeTempFile("ship.html", {});
+// A canary caught as expected and a safe scenario: ship, with one counterexample drawn
+// (its JSON report beside it).
+std::string shippingReport(std::string* jsonPath = nullptr) {
+  const std::string html = writeTempFile("ship.html", {}), json = writeTempFile("ship.json", {});
   const CommandResult r = runHph({"check", corpusScenario("patch-racy-replacement.x64.toml"),
                                   corpusScenario("patch-padding-short-jmp.x64.toml"), "--strategy", "random",
-                                  "--schedules", "200", "--html", html},
+                                  "--schedules", "200", "--html", html, "--json", json},
                                  240);
   EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  if (jsonPath) *jsonPath = json;
   return html;
 }
 
+// The x of each rect of `cls`, by its data-order (the order the slices ran).
+std::map<int, double> rectsByOrder(const std::string& page, const std::string& cls) {
+  std::map<int, double> xs;
+  const std::regex rect("<rect class=\"" + cls + "\" data-order=\"([0-9]+)\" x=\"([0-9.]+)\"");
+  for (auto it = std::sregex_iterator(page.begin(), page.end(), rect); it != std::sregex_iterator(); ++it)
+    xs[std::stoi((*it)[1])] = std::stod((*it)[2]);
+  return xs;
+}
+
 TEST(HtmlReport, IsSelfContainedAndSaysWhatTheReportsSay) {
-  const std::string page = readText(shippingReport());
+  std::string jsonPath;
+  const std::string page = readText(shippingReport(&jsonPath));
+  const nlohmann::json report = nlohmann::json::parse(readText(jsonPath));
   EXPECT_NE(page.find("<h1 id=\"decision\" class=\"ship\">Ship</h1>"), std::string::npos);
   EXPECT_NE(page.find("2 of 2 scenarios as expected; exit code 0."), std::string::npos);
   EXPECT_NE(page.find(">violation:invariant</td>"), std::string::npos);
@@ -51,6 +67,26 @@ TEST(HtmlReport, IsSelfContainedAndSaysWhatTheReportsSay) {
   EXPECT_EQ(count(page, "<g class=\"lane\""), 4u);
   EXPECT_NE(page.find("data-actor=\"patcher\""), std::string::npos);
   EXPECT_EQ(count(page, "<line class=\"violation\""), 1u);
+  // On the violating actor's lane, or across all when the run broke as a whole.
+  const std::string actor = report["scenarios"][0]["counterexample"]["actor"];
+  const bool onALane = page.find("<g class=\"lane\" data-actor=\"" + actor + "\"") != std::string::npos;
+  EXPECT_NE(page.find("<line class=\"violation\" data-actor=\"" + std::string(onALane ? actor : "all") + "\""),
+            std::string::npos)
+      << actor;
+  // Every slice in the order it ran, each in a column of its own: the patcher's steps
+  // (which retire no instructions) apart from each other and from the threads'.
+  std::map<int, double> all = rectsByOrder(page, "thread");
+  const std::map<int, double> steps = rectsByOrder(page, "patcher");
+  EXPECT_EQ(steps.size(), report["scenarios"][0]["counterexample"]["timeline"].size() - all.size());
+  ASSERT_FALSE(steps.empty());
+  all.insert(steps.begin(), steps.end());
+  EXPECT_EQ(all.size(), report["scenarios"][0]["counterexample"]["timeline"].size());
+  double previous = -1;
+  for (const auto& [order, x] : all) {
+    EXPECT_GT(x, previous) << "slice " << order;
+    previous = x;
+  }
+  EXPECT_NE(page.find("<text class=\"step\""), std::string::npos);
   EXPECT_NE(page.find("<pre class=\"replay\">hph replay hph2."), std::string::npos);
 
   // A search cut short is no pass: do not ship.
@@ -62,6 +98,46 @@ TEST(HtmlReport, IsSelfContainedAndSaysWhatTheReportsSay) {
   const std::string stopped = readText(cut);
   EXPECT_NE(stopped.find("<h1 id=\"decision\" class=\"noship\">Do not ship</h1>"), std::string::npos);
   EXPECT_NE(stopped.find(">inconclusive</td>"), std::string::npos);
+
+  // One shard of a search that holds exits 0, but it is not the release verdict.
+  const std::string shard = writeTempFile("shard.html", {});
+  const CommandResult part = runHph({"check", corpusScenario("patch-padding-short-jmp.x64.toml"), "--strategy",
+                                     "random", "--schedules", "30", "--shard", "1/3", "--html", shard},
+                                    240);
+  EXPECT_EQ(part.exitCode, 0) << part.out << part.err;
+  const std::string partial = readText(shard);
+  EXPECT_NE(partial.find("<h1 id=\"decision\" class=\"noship\">Do not ship</h1>"), std::string::npos);
+  EXPECT_NE(partial.find("explored only shard 1/3: merge the shards"), std::string::npos);
+}
+
+// What a report says is text, never markup: a forged digest and message in a shard
+// report come out escaped (and the digest named as not one).
+TEST(HtmlReport, EscapesWhatTheReportsSay) {
+  std::vector<std::string> reports;
+  for (int i = 0; i < 2; ++i) {
+    const std::string report = writeTempFile("escape-shard" + std::to_string(i) + ".json", {});
+    const CommandResult shard = runHph({"check", corpusScenario("race.x64.toml"), "--strategy", "random", "--schedules",
+                                        "20", "--shard", std::to_string(i) + "/2", "--json", report},
+                                       240);
+    ASSERT_TRUE(shard.exitCode == 0 || shard.exitCode == 1) << shard.out << shard.err;
+    reports.push_back(report);
+  }
+  for (const std::string& path : reports) {
+    nlohmann::json forged = nlohmann::json::parse(readText(path));
+    forged["scenarios"][0]["provenance"]["hph_version"] = "<b>9</b>";
+    if (forged["scenarios"][0].contains("counterexample"))
+      forged["scenarios"][0]["counterexample"]["message"] = "<script>alert(1)</script>";
+    const std::string text = forged.dump();
+    writeTempFile(std::filesystem::path(path).filename().string(), std::vector<uint8_t>(text.begin(), text.end()));
+  }
+  const std::string html = writeTempFile("escaped.html", {});
+  const CommandResult r = runHph({"merge", reports[0], reports[1], "--html", html}, 60);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  const std::string page = readText(html);
+  EXPECT_EQ(page.find("<script"), std::string::npos);
+  EXPECT_EQ(page.find("<b>9</b>"), std::string::npos);
+  EXPECT_NE(page.find("&lt;b&gt;9&lt;/b&gt;"), std::string::npos);
+  EXPECT_NE(page.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
 }
 
 // The page as a browser renders it.
