@@ -272,6 +272,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
       {"reduction", reductionName(settings.reduction)},
       {"pruned", result.pruned},
       {"shard", fmt::format("{}/{}", shard.index, shard.count)}};
+  if (!exhaustive && shard.count > 1) exploration["schedule_vacuity"] = result.scheduleVacuity;
   if (exhaustive && shard.count > 1) {
     // What `hph merge` needs to count exactly the branches the unsharded search takes
     // (MergeCommand.h): every branch this shard searched to the end.

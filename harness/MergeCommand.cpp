@@ -239,6 +239,26 @@ Result<json> mergeScenario(const std::vector<const json*>& parts, const std::vec
       if (!found || key(c) < key(best)) found = i;
     }
   }
+  // Random and pct: the vacuity counters of the schedules up to the earliest violation, as
+  // the unsharded run counts them (shards that found none ran past it).
+  const bool perSchedule =
+      sampled && std::all_of(parts.begin(), parts.end(), [](const json* p) {
+        return (*p)["exploration"].contains("schedule_vacuity") && (*p)["exploration"]["schedule_vacuity"].is_array();
+      });
+  if (perSchedule) {
+    windowSteps = patchedCalls = 0;
+    for (uint32_t i = 0; i < count; ++i)
+      for (const json& entry : (*parts[i])["exploration"]["schedule_vacuity"]) {
+        if (!entry.is_array() || entry.size() != 3 || !entry[0].is_number_unsigned() ||
+            !entry[1].is_number_unsigned() || !entry[2].is_number_unsigned())
+          return badInput(fmt::format("{}: {}: exploration.schedule_vacuity: not [schedule, steps, calls] entries",
+                                      paths[i], (*parts[i]).value("name", "?")));
+        if (found && i + entry[0].get<uint64_t>() * count > foundAt) continue;
+        windowSteps += entry[1].get<uint64_t>();
+        patchedCalls += entry[2].get<uint64_t>();
+      }
+  }
+  merged["exploration"].erase("schedule_vacuity");
   // A shard cut short leaves the unsharded search's branches unknown: its own sums stand.
   const bool tallied = !sampled && !cutShort && std::all_of(parts.begin(), parts.end(), [](const json* p) {
     return (*p)["exploration"].contains("branches");

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <span>
 #include <thread>
@@ -170,6 +171,7 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options, Coordinati
   std::optional<Candidate> best;
   std::optional<std::pair<uint64_t, Error>> firstError;  // (schedule, error), the earliest
   InOrderTally tally;
+  std::map<uint64_t, std::pair<uint64_t, uint64_t>> perSchedule;  // sharded: for hph merge
   onEveryJob(sessions, [&](Session& session, size_t) {
     for (;;) {
       if (coordination.outOfTime()) return;
@@ -202,8 +204,14 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options, Coordinati
         if (!best || k < best->item) best = Candidate{std::move(run), k, 0};
       }
       tally.add(k, vacuity.first, vacuity.second, firstViolation.load());
+      if (options.shardCount > 1) {
+        std::lock_guard lock(mutex);
+        perSchedule[k] = vacuity;
+      }
     }
   });
+  for (const auto& [k, counts] : perSchedule)
+    if (k <= firstViolation.load()) result.scheduleVacuity.push_back({k, counts.first, counts.second});
   const auto [windowSteps, replacementCalls] = tally.total(firstViolation.load());
   coordination.addVacuity(windowSteps, replacementCalls);
   if (firstError && (!best || firstError->first < best->item)) return coordination.fail(firstError->second);

@@ -82,6 +82,10 @@ struct ExploreResult {
   std::optional<RunRecord> counterexample;  // minimised, re-run with its trace
   // exhaustive, sharded: every branch searched to the end (and the first run, in shard 0).
   std::vector<BranchTally> branchTallies;
+  // random and pct, sharded: each schedule's vacuity counters {k, steps with a thread in a
+  // window, patched calls} (k: this shard's k-th, the unsharded run's I + kN), up to the
+  // shard's first violation, so that `hph merge` sums them up to the earliest one.
+  std::vector<std::array<uint64_t, 3>> scheduleVacuity;
   std::optional<Error> error;
   double seconds = 0;
 };
