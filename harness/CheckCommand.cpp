@@ -20,10 +20,8 @@
 #include "harness/explore/JobLimit.h"
 #include "harness/explore/ReplayToken.h"
 #include "harness/report/ChromeTrace.h"
-#include "harness/report/HtmlReport.h"
-#include "harness/report/JunitReport.h"
 #include "harness/report/Provenance.h"
-#include "harness/report/SarifReport.h"
+#include "harness/report/ReportFiles.h"
 #include "harness/report/ScenarioJson.h"
 #include "harness/report/ScheduleText.h"
 #include "harness/report/VerdictTable.h"
@@ -36,12 +34,6 @@ namespace hph {
 namespace {
 
 using nlohmann::json;
-
-bool writeFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  return static_cast<bool>(out);
-}
 
 // How much a search that was cut short covered, and what cut it.
 std::string describeCutShort(const ExploreResult& result, const ExploreSettings& settings) {
@@ -333,8 +325,8 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
     // The name is one plain path component (Scenario.cpp checks it), so these files stay
     // inside --trace-dir.
     const std::string base = (std::filesystem::path(*options.traceDir) / scenario->name).string();
-    if (!writeFile(base + ".trace.json", chromeTraceJson(run, scenario->name, replay)) ||
-        !writeFile(base + ".replay", replay + "\n"))
+    if (!writeTextFile(base + ".trace.json", chromeTraceJson(run, scenario->name, replay)) ||
+        !writeTextFile(base + ".replay", replay + "\n"))
       return refuse(badInput(fmt::format("--trace-dir {}: cannot write there", *options.traceDir)));
     fmt::print("  trace: {}.trace.json\n", base);
     counterexample["trace_file"] = base + ".trace.json";
@@ -458,23 +450,13 @@ int runCheck(const CheckOptions& given) {
                                       : kExitHolds;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   printVerdictTable(scenarios);
-  if (options.jsonPath) {
-    json report = {
-        {"schema", "hph-check/2"},         {"hph_version", hphVersion()}, {"unicorn_version", unicornVersion()},
-        {"lief_version", liefVersion()},   {"scenarios", scenarios},      {"exit_code", exitCode},
-        {"timing", {{"seconds", seconds}}}};
-    if (!writeFile(*options.jsonPath, report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"))
-      return reportError(hph::badInput(fmt::format("--json {}: cannot write", *options.jsonPath)));
-  }
-  if (options.junitPath && !writeFile(*options.junitPath, junitXml(scenarios, seconds)))
-    return reportError(hph::badInput(fmt::format("--junit {}: cannot write", *options.junitPath)));
-  if (options.sarifPath &&
-      !writeFile(*options.sarifPath,
-                 sarifLog(scenarios).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"))
-    return reportError(hph::badInput(fmt::format("--sarif {}: cannot write", *options.sarifPath)));
-  // Last: a page that says ship must not stand beside a report that failed to be written.
-  if (options.htmlPath && !writeFile(*options.htmlPath, htmlReport(scenarios, exitCode, "hph check")))
-    return reportError(hph::badInput(fmt::format("--html {}: cannot write", *options.htmlPath)));
+  const json report = {
+      {"schema", "hph-check/2"},         {"hph_version", hphVersion()}, {"unicorn_version", unicornVersion()},
+      {"lief_version", liefVersion()},   {"scenarios", scenarios},      {"exit_code", exitCode},
+      {"timing", {{"seconds", seconds}}}};
+  const ReportFiles files{options.jsonPath, options.junitPath, options.sarifPath, options.htmlPath};
+  if (auto written = writeReportFiles(files, report, exitCode, seconds, "hph check"); !written)
+    return reportError(written.error());
   return exitCode;
 }
 

@@ -13,9 +13,7 @@
 
 #include "harness/Diagnostics.h"
 #include "harness/ShardSelection.h"
-#include "harness/report/HtmlReport.h"
-#include "harness/report/JunitReport.h"
-#include "harness/report/SarifReport.h"
+#include "harness/report/ReportFiles.h"
 #include "harness/report/VerdictTable.h"
 #include "support/FileName.h"
 #include "support/Status.h"
@@ -343,12 +341,6 @@ Result<json> mergeScenario(const std::vector<const json*>& parts, const std::vec
   return merged;
 }
 
-bool writeFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  return static_cast<bool>(out);
-}
-
 }  // namespace
 
 int runMerge(const MergeOptions& options) {
@@ -408,22 +400,14 @@ int runMerge(const MergeOptions& options) {
     scenarios.push_back(std::move(merged));
   }
   printVerdictTable(scenarios);
-  if (options.jsonPath) {
-    json report = {{"schema", "hph-check/2"},
-                   {"scenarios", scenarios},
-                   {"exit_code", exitCode},
-                   {"merged_from", options.reports},
-                   {"timing", {{"seconds", seconds}}}};
-    if (!writeFile(*options.jsonPath, report.dump(2, ' ', false, json::error_handler_t::replace) + "\n"))
-      return reportError(badInput(fmt::format("--json {}: cannot write", *options.jsonPath)));
-  }
-  if (options.junitPath && !writeFile(*options.junitPath, junitXml(scenarios, seconds)))
-    return reportError(badInput(fmt::format("--junit {}: cannot write", *options.junitPath)));
-  if (options.sarifPath &&
-      !writeFile(*options.sarifPath, sarifLog(scenarios).dump(2, ' ', false, json::error_handler_t::replace) + "\n"))
-    return reportError(badInput(fmt::format("--sarif {}: cannot write", *options.sarifPath)));
-  if (options.htmlPath && !writeFile(*options.htmlPath, htmlReport(scenarios, exitCode, "hph merge")))
-    return reportError(badInput(fmt::format("--html {}: cannot write", *options.htmlPath)));
+  const json report = {{"schema", "hph-check/2"},
+                       {"scenarios", scenarios},
+                       {"exit_code", exitCode},
+                       {"merged_from", options.reports},
+                       {"timing", {{"seconds", seconds}}}};
+  const ReportFiles files{options.jsonPath, options.junitPath, options.sarifPath, options.htmlPath};
+  if (auto written = writeReportFiles(files, report, exitCode, seconds, "hph merge"); !written)
+    return reportError(written.error());
   return exitCode;
 }
 
