@@ -109,6 +109,15 @@ void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
                               site.name, where(pc)));
 }
 
+void PropertyMonitor::callResumed(uint32_t index, uint64_t pc) {
+  // A call begins when its entry runs, not when its thread arrives there: stopped before
+  // the entry and run after the plan's last step, it began after the plan. (So C8's
+  // judgement follows the order of that fetch against the last step, which the search
+  // orders, and not of an arrival, which it need not.)
+  ThreadFacts& t = thread(index);
+  if (t.call.site && sites_[*t.call.site].entry == pc) t.call.afterPlan = planDone_;
+}
+
 void PropertyMonitor::arriveAtReplacement(uint32_t index, uint64_t pc) {
   ThreadFacts& t = thread(index);
   const auto actor = static_cast<ActorId>(index);

@@ -151,7 +151,11 @@ void PropertyMonitor::beforeInstruction(uint32_t thread, uint64_t pc, bool resum
   // Arm64 ISB: from here on the thread fetches what was made visible.
   if (machine_->contextSynchronizingAt(pc)) contextSynchronized(thread);
   checkFetch(thread, pc, resumed);
-  if (!violation_ && !resumed) checkCalls(thread, pc);  // seen once already before it stopped
+  if (violation_) return;
+  if (!resumed)
+    checkCalls(thread, pc);
+  else
+    callResumed(thread, pc);  // the rest was seen once already, before it stopped
 }
 
 void PropertyMonitor::runFinished() {}

@@ -123,6 +123,7 @@ class PropertyMonitor final : public RunMonitor {
   void checkVisibleBeforeBranch(size_t step, const StoreStep& store);
   // CallChecks.cpp
   void checkCalls(uint32_t thread, uint64_t pc);
+  void callResumed(uint32_t thread, uint64_t pc);
   void arriveAtReplacement(uint32_t thread, uint64_t pc);
   // The running thread's entry-state registers, back to back (buffers are reused: this
   // runs at every call of a patched function).

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <regex>
 
+#include "harness/explore/HappensBefore.h"
+#include "harness/explore/Session.h"
 #include "properties/CodeState.h"
 
 #include "tests/TestSupport.h"
@@ -170,6 +172,83 @@ TEST_P(Property, CheckFindsTheExpectedVerdict) {
 
 INSTANTIATE_TEST_SUITE_P(Checkers, Property, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// C8 judges a call by when it begins, and it begins when its thread runs the entry, not
+// when the thread arrives before it: the search orders that fetch against the plan's last
+// step, and an arrival against nothing. One thread whose only call is its start at
+// `bump`, under padding-short-jmp without its short jmp (so a call the plan's last step
+// preceded runs old code).
+class PatcherAtEntry final : public DecisionSource {
+ public:
+  PatcherAtEntry(uint64_t entry, bool beforeEntryRuns) : entry_(entry), beforeEntryRuns_(beforeEntryRuns) {}
+  ActorId choose(const SchedulingPoint& point) override {
+    const bool patcherEnabled = std::find(point.enabled.begin(), point.enabled.end(), kPatcher) != point.enabled.end();
+    if (point.kind == PointKind::kInstruction && point.current == 0 && patcherEnabled) {
+      // Stopped before the entry, or before the instruction after it.
+      if (point.pc == entry_ ? beforeEntryRuns_ : (sawEntry_ && !beforeEntryRuns_)) return kPatcher;
+      sawEntry_ = sawEntry_ || point.pc == entry_;
+    }
+    return defaultChoice(point);
+  }
+  bool wantsFootprints() const override { return true; }
+  void transitionDone(Footprint& footprint) override { transitions.push_back(footprint); }
+
+  std::vector<Footprint> transitions;
+
+ private:
+  uint64_t entry_;
+  bool beforeEntryRuns_;
+  bool sawEntry_ = false;
+};
+
+TEST(C8, ACallBeginsWhenItsEntryRunsNotWhenItsThreadArrivesThere) {
+  const std::string path = scenarioVariant("patch-padding-short-jmp.x64.toml",
+                                           {defect("padding-short-jmp", "no-short-jmp")}, "c8-call-begins.toml");
+  auto inputs = preparedScenario(path, [](Scenario& s) {
+    s.threadCount = 1;
+    s.threadEntry = "bump";
+    s.invariant.reset();
+    s.explore.points = PointsMode::kWatched;  // a point before the entry, where nothing stores
+  });
+  ASSERT_TRUE(inputs);
+  auto session = Session::create(inputs, true);
+  ASSERT_TRUE(session.ok());
+  const uint64_t entry = inputs->layout.sites.at(0).entry;
+  // Arrived at the entry, then the whole plan, then the entry runs: a call after the plan.
+  PatcherAtEntry planWhileStopped(entry, true);
+  const RunRecord after = (*session)->run(planWhileStopped);
+  ASSERT_FALSE(after.error);
+  ASSERT_TRUE(after.violation);
+  EXPECT_EQ(after.violation->property, hph::Property::kC8) << after.violation->message;
+  // The entry ran before the plan: the call began before it, and its old code is right.
+  PatcherAtEntry planAfterEntry(entry, false);
+  const RunRecord before = (*session)->run(planAfterEntry);
+  ASSERT_FALSE(before.error);
+  EXPECT_FALSE(before.violation) << before.violation->message;
+  // So the search must order the transition that ran the entry against the plan's last
+  // step (the plan stores nothing there), and need not order the one that arrived there.
+  const auto covers = [&](const std::vector<AddressRange>& ranges) {
+    return std::any_of(ranges.begin(), ranges.end(),
+                       [&](const AddressRange& r) { return r.begin <= entry && entry < r.end; });
+  };
+  const auto& t = planAfterEntry.transitions;
+  const auto lastStep = std::find_if(t.rbegin(), t.rend(), [](const Footprint& f) { return f.actor == kPatcher; });
+  const auto arrival =
+      std::find_if(t.begin(), t.end(), [&](const Footprint& f) { return f.actor == 0 && covers(f.arrived); });
+  const auto run =
+      std::find_if(t.begin(), t.end(), [&](const Footprint& f) { return f.actor == 0 && covers(f.fetched); });
+  ASSERT_TRUE(lastStep != t.rend() && arrival != t.end() && run != t.end());
+  // As the search sees them: does the last step race with the transition before it?
+  const auto races = [&](const Footprint& thread) {
+    HappensBefore order;
+    std::vector<size_t> found;
+    order.append(0, thread, found);
+    order.append(kPatcher, *lastStep, found);
+    return !found.empty();
+  };
+  EXPECT_TRUE(races(*run));
+  EXPECT_FALSE(races(*arrival));
+}
 
 // The Arm64 fetch model's visibility rule with CTR_EL0's bits: a stored word stays
 // pending until maintenance did what the core needs (DC CVAU unless IDC, IC IVAU unless

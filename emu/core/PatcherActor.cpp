@@ -31,7 +31,8 @@ std::optional<std::string> returnAddressInside(const Process& process, uint64_t 
 
 }  // namespace
 
-PatcherActor::PatcherActor(const Plan& plan) : plan_(plan) {
+PatcherActor::PatcherActor(const Plan& plan, std::span<const uint64_t> callEntries) : plan_(plan) {
+  for (const uint64_t entry : callEntries) callEntries_.push_back({entry, entry + 1});
   for (const Step& step : plan_.steps) {
     if (const auto* store = std::get_if<StoreStep>(&step))
       planCode_.push_back({store->address, store->address + store->bytes.size()});
@@ -130,23 +131,24 @@ PatcherActor::Applied PatcherActor::applyNext(Machine& machine, Process& process
     // Changes no memory here; the fetch model (which bytes a thread may still fetch there)
     // follows it.
     ++state_.nextStep;
-    run.transition.synced.push_back({maintenance->address, maintenance->address + maintenance->size});
+    run.transition.ordersFetches.push_back({maintenance->address, maintenance->address + maintenance->size});
   } else if (std::holds_alternative<SyncAllStep>(step)) {
     // Every thread context-synchronises: what matters is which of the plan's stores each
     // fetches afterwards.
     ++state_.nextStep;
     for (const Step& s : plan_.steps)
       if (const auto* store = std::get_if<StoreStep>(&s))
-        run.transition.synced.push_back({store->address, store->address + store->bytes.size()});
+        run.transition.ordersFetches.push_back({store->address, store->address + store->bytes.size()});
   } else {
     // Release waits for threads to leave a range: its enabling depends on where they are.
     ++state_.nextStep;
     run.transition.global = true;
   }
   // The plan's last step decides whether a call began after the plan (C8 judges such a
-  // call's code): it also conflicts with fetches and arrivals in the plan's code, where
-  // every site's entry is.
-  if (state_.nextStep == plan_.steps.size() && run.transition.positions.empty()) run.transition.positions = planCode_;
+  // call's code): it orders the fetches of every site's entry, the instruction whose
+  // execution begins a call.
+  if (state_.nextStep == plan_.steps.size())
+    run.transition.ordersFetches.insert(run.transition.ordersFetches.end(), callEntries_.begin(), callEntries_.end());
   if (monitor) monitor->afterStep(index, step);
   endSlice(describeStep(step));
   takeMonitorViolation(monitor, machine, run.record);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "emu/core/Machine.h"
@@ -19,7 +20,8 @@ namespace hph {
 
 class PatcherActor {
  public:
-  explicit PatcherActor(const Plan& plan);
+  // `callEntries`: the patched sites' entries, where a call begins.
+  PatcherActor(const Plan& plan, std::span<const uint64_t> callEntries);
 
   struct State {
     size_t nextStep = 0;
@@ -55,6 +57,7 @@ class PatcherActor {
   // The code the plan stores to or moves threads out of: what its steps that read or
   // change where threads are (suspend, PC moves, resume) depend on.
   std::vector<AddressRange> planCode_;
+  std::vector<AddressRange> callEntries_;  // the first byte of each site's entry
   State state_;
 };
 

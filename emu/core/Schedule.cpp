@@ -52,7 +52,7 @@ void Footprint::clear() {
   writes.clear();
   adds.clear();
   stored.clear();
-  synced.clear();
+  ordersFetches.clear();
   arrived.clear();
   positions.clear();
   global = opaque = exited = false;
@@ -64,7 +64,7 @@ bool Footprint::conflictsWith(const Footprint& other) const {
   // A store conflicts with any fetch or data access of the same bytes.
   if (overlapsAny(stored, other.fetched) || overlapsAny(other.stored, fetched) || overlapsAny(stored, other.stored))
     return true;
-  if (overlapsAny(synced, other.fetched) || overlapsAny(other.synced, fetched)) return true;
+  if (overlapsAny(ordersFetches, other.fetched) || overlapsAny(other.ordersFetches, fetched)) return true;
   if (overlapsAny(positions, other.fetched) || overlapsAny(positions, other.arrived) ||
       overlapsAny(other.positions, fetched) || overlapsAny(other.positions, arrived))
     return true;

@@ -66,10 +66,12 @@ struct Footprint {
   // adds commute, though each conflicts with a plain read or write of the word.
   std::vector<uint64_t> adds;
   std::vector<AddressRange> stored;  // patcher stores
-  // Code whose fetch visibility a patcher step changed without storing (cache maintenance
-  // over it; sync-all: every range the plan stores to): which version of it a thread may
-  // fetch depends on the order, so it conflicts with fetches there, and only with those.
-  std::vector<AddressRange> synced;
+  // Code whose fetches a patcher step orders without storing to it: cache maintenance over
+  // it and sync-all over every range the plan stores to (which version of it a thread may
+  // fetch), and the plan's last step over every site's entry (whether the call a thread
+  // begins there began after the plan, C8). It conflicts with fetches there, and only
+  // with those.
+  std::vector<AddressRange> ordersFetches;
   // Where the transition left its thread (the instruction it stopped before), which the
   // checkers and the patcher's PC moves observe.
   std::vector<AddressRange> arrived;

@@ -18,7 +18,7 @@ constexpr size_t kMaxCheckpoints = 64;
 
 Scheduler::Scheduler(Machine& machine, Process& process, MemorySnapshot initial, ScheduleSetup setup)
     : machine_(machine), process_(process), initial_(std::move(initial)), setup_(std::move(setup)),
-      patcher_(setup_.plan) {
+      patcher_(setup_.plan, setup_.callEntries) {
   if (setup_.visiblePointsOnly) visible_.emplace(machine_.arch(), setup_.plan);
 }
 
@@ -38,8 +38,8 @@ void Scheduler::closeTransition(bool conflictsWithAll) {
     // its first instruction) says nothing about what that actor will do next: as a
     // sleeping transition it is opaque. What it did (nothing) still orders nothing.
     const bool touchedNothing = transition.fetched.empty() && transition.reads.empty() && transition.writes.empty() &&
-                                transition.adds.empty() && transition.stored.empty() && transition.synced.empty() &&
-                                transition.positions.empty() && !transition.exited;
+                                transition.adds.empty() && transition.stored.empty() &&
+                                transition.ordersFetches.empty() && transition.positions.empty() && !transition.exited;
     // The patcher's steps that store nothing (sync-all, cache maintenance, release, PC
     // moves) are what the checkers judge threads' positions by: they conflict with all.
     if (conflictsWithAll || (touchedNothing && transition.actor == kPatcher)) transition.global = true;
@@ -189,15 +189,9 @@ bool Scheduler::beforeInstruction(uint64_t pc, uint32_t size) {
   const bool point =
       !resumed && (!visible_ || !rmw_.idle() || !stale_.idle() || visible_->needsPoint(machine_, pc, size));
   if (point) {
-    // Arriving here is observed: the checkers judged the code at pc against how far the
-    // plan is (a call that began after the plan's last step must run new code, C8). Where
-    // a thread may fetch stale code (the Arm64 fetch model), whether it arrived before or
-    // after a step decides that judgement of what it then runs, so the transition that
-    // brought it here conflicts with what stores to, or makes visible, the code at pc.
-    // (Where fetch is coherent with stores, what a thread runs follows from the order of
-    // its fetch against the stores alone.)
-    if (!machine_.arch().facts().fetchCoherentWithStores) run_.transition.fetched.push_back({pc, pc + size});
-    // Everywhere, where a thread stopped is what suspend, PC moves and resume look at.
+    // Where a thread stopped is what suspend, PC moves and resume look at. (What it runs
+    // here, and whether a call it begins here began after the plan, the checkers judge
+    // when it runs the instruction: by the order of that fetch, not of this arrival.)
     run_.transition.arrived.push_back({pc, pc + size});
     if (checkpointWanted()) {
       // Checkpoints are taken with the engine stopped: the thread stops here as if

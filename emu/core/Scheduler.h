@@ -37,6 +37,9 @@ struct ScheduleSetup {
   // int3-3step: a thread at a transient int3 on one of these entries continues in its
   // replacement (the new semantics).
   std::vector<std::pair<uint64_t, uint64_t>> breakpointRedirects;
+  // The patched sites' entries: a call begins when its thread runs one (the checkers judge
+  // whether that was after the plan's last step, C8).
+  std::vector<uint64_t> callEntries;
   // Points only before watched instructions some other actor's step can observe
   // (VisiblePoints); else before every watched instruction.
   bool visiblePointsOnly = false;

@@ -66,10 +66,10 @@ void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vecto
   for (const AddressRange& r : footprint.fetched)
     for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) {
       consider(kStoredCode, b, self);
-      consider(kSyncedCode, b, self);
+      consider(kFetchOrderingCode, b, self);
       consider(kPositionsCode, b, self);
     }
-  for (const AddressRange& r : footprint.synced)
+  for (const AddressRange& r : footprint.ordersFetches)
     for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) consider(kFetchedCode, b, self);
   for (const AddressRange& r : footprint.arrived)
     for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) consider(kPositionsCode, b, self);
@@ -145,8 +145,8 @@ void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vecto
     for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) record(kStoredCode, b, self, index);
     for (uint64_t g = r.begin >> 3; g < (r.end + 7) >> 3; ++g) record(kStoredGranule, g, self, index);
   }
-  for (const AddressRange& r : footprint.synced)
-    for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) record(kSyncedCode, b, self, index);
+  for (const AddressRange& r : footprint.ordersFetches)
+    for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) record(kFetchOrderingCode, b, self, index);
   for (const AddressRange& r : footprint.arrived)
     for (uint64_t b = firstGranule(r); b < endGranule(r); ++b) record(kArrivedCode, b, self, index);
   for (const AddressRange& r : footprint.positions)

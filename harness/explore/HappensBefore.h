@@ -45,7 +45,7 @@ class HappensBefore {
     kFetchedCode,
     kStoredCode,
     kStoredGranule,
-    kSyncedCode,
+    kFetchOrderingCode,
     kArrivedCode,
     kPositionsCode,
     kRead,

@@ -35,6 +35,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const ScenarioI
   if (!inputs->layout.patches.empty()) {
     setup.plan = inputs->plan;
     setup.breakpointRedirects = inputs->breakpointRedirects;
+    for (const PatchSite& site : inputs->layout.sites) setup.callEntries.push_back(site.entry);
     PropertyOptions options{.protocol = inputs->protocolOptions,
                             .fetchModel = scenario.arm64.model,
                             .fetchCoherent = scenario.arm64.fetchCoherent,
