@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Quick start command 1: build hph and run it over the bundled corpus:
-#   1. `hph check` over every bundled scenario (x64 and Arm64), the release gate: every
+#   1. `hph check` over every bundled scenario (x64 and Arm64): every
 #      patch protocol explored exhaustively at preemption bound 2 with the property
 #      checkers (C1-C8, X1-X3, A1-A4) and the fetch models, then a verdict table.
 #      Canaries (unsafe patches, races, deadlocks) are expected violations and pass when
 #      caught. Reports for CI go to build/reports (JUnit, SARIF, JSON, and HTML to open
 #      in a browser);
-#   2. `hph call` on every computational corpus function, x64 against Arm64;
-#   3. `hph inspect` of every image, summarised (ci/main.sh --verbose: in full).
-# Exit code: hph check's (0 when every verdict matched its expectation).
+#   2. `hph gate corpus/release.toml`: the bundled patch release through every stage
+#      (exploration, trampolines, on the host), ship or not (build/reports/gate);
+#   3. `hph call` on every computational corpus function, x64 against Arm64;
+#   4. `hph inspect` of every image, summarised (ci/main.sh --verbose: in full).
+# Exit code: 0 when every check verdict matched its expectation and the release ships.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/ci/build.sh" >/dev/null
@@ -22,6 +24,10 @@ mkdir -p build/reports
 "$hph" check corpus/scenarios/*.toml --trace-dir build/traces \
   --junit build/reports/check.xml --sarif build/reports/check.sarif --json build/reports/check.json \
   --html build/reports/check.html || status=$?
+
+echo
+echo "== hph gate corpus/release.toml: ship or not, reports in build/reports/gate"
+"$hph" gate corpus/release.toml --out build/reports/gate || status=$?
 
 echo
 echo "== hph call: x64 and Arm64 builds of the same source"

@@ -8,6 +8,7 @@
 #include "harness/CallCommand.h"
 #include "harness/CheckCommand.h"
 #include "harness/CliRanges.h"
+#include "harness/GateCommand.h"
 #include "harness/InspectCommand.h"
 #include "harness/MergeCommand.h"
 #include "harness/OnHostCommand.h"
@@ -162,6 +163,19 @@ int main(int argc, char** argv) {
   onhostCmd->add_option("--sarif", onhost.sarifPath, "write SARIF 2.1.0: a result per scenario that does not hold");
   onhostCmd->add_option("--job", onhost.jobPath, "also write the job the runner ran (run it again: hph-host JOB)");
 
+  GateOptions gate;
+  CLI::App* gateCmd = app.add_subcommand(
+      "gate", "The release gate: run a release manifest's stages and say ship (exit 0) or do not ship (exit 1).");
+  gateCmd->add_option("MANIFEST", gate.manifest, "release manifest (TOML, docs/gate.md)")->required();
+  gateCmd->add_option("--out", gate.outDir, "directory for every report (JSON, JUnit, SARIF, HTML, traces, logs)")
+      ->capture_default_str();
+  gateCmd->add_option("--jobs", gate.jobs, "parallel exploration workers (default: the CPUs this process may use)")
+      ->transform(unsignedIn(0, limits::kMaxJobs));
+  gateCmd
+      ->add_option("--progress", gate.progressEvery,
+                   "seconds: the exploration prints a progress line this often (a terminal shows one anyway)")
+      ->transform(secondsIn(limits::kMaxTimeSeconds));
+
   TrampolineOptions trampoline;
   CLI::App* trampolineCmd =
       app.add_subcommand("trampoline", "Build and check trampolines: on --hex bytes, or an IMAGE's functions.");
@@ -195,6 +209,7 @@ int main(int argc, char** argv) {
     if (*callCmd) return runCall(call);
     if (*checkCmd) return runCheck(check);
     if (*mergeCmd) return runMerge(merge);
+    if (*gateCmd) return runGate(gate);
     if (*replayCmd) return runReplay(replay);
     if (*trampolineCmd) return runTrampoline(trampoline);
     if (*planCmd) return runPlan(plan);

@@ -56,6 +56,9 @@ struct ProtocolInfo {
   std::span<const ProtocolDefect> defects;
   EntryRedirect redirect;
   bool defaultRedirect;  // `hph trampoline`'s redirect on its architecture without --protocol
+  // Its plan runs displaced instructions from a trampoline (threads stopped in the span
+  // move there): `hph gate` checks that trampoline for every function it patches.
+  bool needsTrampoline;
 };
 
 // Every protocol, x64's first; protocolsFor keeps this order.

@@ -23,6 +23,12 @@ svg.timeline{border:1px solid #ddd;background:#fff}svg text{font:11px ui-monospa
 rect.thread{fill:#7aa6d8}rect.patcher{fill:#e0a040}line.violation{stroke:#c00;stroke-width:3}
 )";
 
+}  // namespace
+
+const char* htmlReportStyle() { return kStyle; }
+
+namespace {
+
 std::string text(const json& j, const char* key) { return markupEscape(jsonText(j, key)); }
 
 uint64_t unsignedOf(const json& j, const char* key) {

@@ -11,6 +11,9 @@
 namespace hph {
 
 // From the "scenarios" array of hph-check/2 and the run's exit code.
+// The pages' one style sheet (the gate's page uses it too).
+const char* htmlReportStyle();
+
 std::string htmlReport(const nlohmann::json& scenarios, int exitCode, const std::string& title);
 
 }  // namespace hph
