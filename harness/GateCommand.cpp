@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -10,9 +12,11 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/Diagnostics.h"
+#include "harness/ShardSelection.h"
 #include "harness/gate/ChildCommand.h"
 #include "harness/gate/ReleaseManifest.h"
 #include "harness/report/GateReport.h"
+#include "harness/scenario/PreparedScenario.h"
 #include "harness/scenario/Scenario.h"
 #include "patch/ProtocolRegistry.h"
 #include "support/Digest.h"
@@ -38,150 +42,183 @@ std::string fileStem(const std::string& text) {
   return out.empty() ? "_" : out;
 }
 
+// One scenario of the release: its images, the scenario, and the functions it patches.
+struct ReleaseScenario {
+  const ReleaseImages* images;
+  Scenario scenario;
+  std::vector<std::string> functions;
+  size_t index;  // in the manifest's order: names its own report files
+};
+
 struct GateRun {
   const ReleaseManifest& manifest;
   const GateOptions& options;
   fs::path out;
   json items = json::array();  // one per stage x scenario x function
-  bool badInput = false;
+  const std::vector<std::string> shardVariables = shardVariableNames();
 
-  void add(GateStage stage, const ReleaseImages& images, const std::string& function, const std::string& scenario,
-           const std::string& verdict, const std::string& detail, const std::string& report) {
+  void add(GateStage stage, const ReleaseScenario& s, const std::string& function, const std::string& verdict,
+           const std::string& detail, const std::string& report) {
+    const std::string arch(archOf(s.images->arch).name());
     items.push_back({{"stage", gateStageName(stage)},
-                     {"arch", archOf(images.arch).name()},
-                     {"base", images.base},
+                     {"arch", arch},
+                     {"base", s.images->base},
                      {"function", function},
-                     {"scenario", scenario},
+                     {"scenario", s.scenario.name},
                      {"verdict", verdict},
                      {"detail", detail},
                      {"report", report}});
-    fmt::print("  {:<11} {:<6} {:<12} {:<34} {}{}\n", gateStageName(stage), archOf(images.arch).name(), function,
-               scenario, verdict, detail.empty() ? "" : ": " + detail);
+    fmt::print("  {:<11} {:<6} {:<12} {:<34} {}{}\n", gateStageName(stage), arch, function, s.scenario.name, verdict,
+               detail.empty() ? "" : ": " + detail);
     std::fflush(stdout);
   }
+  void addAll(GateStage stage, const ReleaseScenario& s, const std::string& verdict, const std::string& detail,
+              const std::string& report) {
+    for (const std::string& function : s.functions) add(stage, s, function, verdict, detail, report);
+  }
 
-  // A stage command's exit: 2 is bad input the stage found (its message is on stderr).
-  void noteStatus(const ChildExit& exit) {
-    if (exit.status == kExitBadInput) badInput = true;
+  // A stage runs whole: a CI engine's shard variables must not make it explore a part and
+  // call it the whole.
+  ChildExit command(const std::vector<std::string>& args, const fs::path& stdoutPath) const {
+    return runHphCommand(args, stdoutPath.string(), shardVariables);
   }
 };
 
-// The patched functions a scenario names (a patch table's scenario names none: its
-// table decides, and the scenario stands for them).
+// "status 3 (see logs/check.txt)", "killed by signal 9", "could not start: ...".
+std::string endedText(const ChildExit& exit, const std::string& log) {
+  if (!exit.error.empty()) return "could not start: " + exit.error;
+  if (exit.status >= 128) return fmt::format("killed by signal {} (see {})", exit.status - 128, log);
+  return fmt::format("status {} (see {})", exit.status, log);
+}
+
+// The functions a scenario patches, as its plan names them (a patch table's too); when
+// the scenario cannot be prepared (its plan refused, say: the check stage reports that),
+// the functions it names.
 std::vector<std::string> functionsOf(const Scenario& s) {
   std::vector<std::string> out;
-  for (const FunctionMap& f : s.functions) out.push_back(f.target);
+  if (auto inputs = prepareScenario(s); inputs)
+    for (const PatchSite& site : (*inputs)->layout.sites)
+      if (std::find(out.begin(), out.end(), site.name) == out.end()) out.push_back(site.name);
+  if (out.empty())
+    for (const FunctionMap& f : s.functions) out.push_back(f.target);
   if (out.empty()) out.push_back("(patch table)");
   return out;
 }
 
-void runCheckStage(GateRun& run, const std::vector<std::pair<const ReleaseImages*, Scenario>>& scenarios) {
-  fmt::print("== check: explore {} scenarios (log: {})\n", scenarios.size(), (run.out / "logs/check.txt").string());
+void runCheckStage(GateRun& run, const std::vector<ReleaseScenario>& scenarios) {
+  const std::string log = "logs/check.txt";
+  fmt::print("== check: explore {} scenarios (log: {})\n", scenarios.size(), (run.out / log).string());
   std::fflush(stdout);
   std::vector<std::string> args{"check"};
-  for (const auto& [images, s] : scenarios) args.push_back(s.path);
-  for (const auto& [flag, file] : {std::pair{"--json", "check.json"},
-                                   {"--junit", "check.junit.xml"},
-                                   {"--sarif", "check.sarif"},
-                                   {"--html", "check.html"},
-                                   {"--trace-dir", "traces"}}) {
-    args.push_back(flag);
-    args.push_back((run.out / file).string());
-  }
+  for (const ReleaseScenario& s : scenarios) args.push_back(s.scenario.path);
+  constexpr std::pair<const char*, const char*> kReports[] = {
+      {"--json", "check.json"}, {"--junit", "check.junit.xml"}, {"--sarif", "check.sarif"}, {"--html", "check.html"}};
+  for (const auto& [flag, file] : kReports) args.insert(args.end(), {flag, (run.out / file).string()});
+  args.insert(args.end(), {"--trace-dir", (run.out / "traces").string()});
   const auto& budget = run.manifest.check;
   if (budget.maxTime) args.insert(args.end(), {"--max-time", fmt::format("{}", *budget.maxTime)});
   if (budget.schedules) args.insert(args.end(), {"--schedules", std::to_string(*budget.schedules)});
   if (run.options.jobs) args.insert(args.end(), {"--jobs", std::to_string(*run.options.jobs)});
   if (run.options.progressEvery) args.insert(args.end(), {"--progress", fmt::format("{}", *run.options.progressEvery)});
-  const ChildExit exit = runHphCommand(args, (run.out / "logs/check.txt").string());
-  run.noteStatus(exit);
-  const std::optional<json> report = readJson(run.out / "check.json");
-  for (const auto& [images, s] : scenarios) {
+  const ChildExit exit = run.command(args, run.out / log);
+  // Its verdicts count only when it ended as hph check ends (0 all as expected, 1 a
+  // violation, 2 bad input or a refusal, 4 cut short) and wrote every report: not after
+  // an internal error, a signal, or a report it could not write.
+  std::string broken;
+  if (!exit.error.empty() || (exit.status != 0 && exit.status != 1 && exit.status != 2 && exit.status != 4))
+    broken = "hph check ended with " + endedText(exit, log);
+  for (const auto& [flag, file] : kReports)
+    if (broken.empty() && !fs::exists(run.out / file))
+      broken = fmt::format("hph check wrote no {} ({})", file, endedText(exit, log));
+  const std::optional<json> report = broken.empty() ? readJson(run.out / "check.json") : std::nullopt;
+  for (const ReleaseScenario& s : scenarios) {
     const json* found = nullptr;
     if (report && report->contains("scenarios"))
       for (const json& r : (*report)["scenarios"])
-        if (r.value("file", "") == s.path) found = &r;
-    std::string verdict = "fail", detail;
+        if (r.value("file", "") == s.scenario.path) found = &r;
     if (!found) {
-      detail = exit.error.empty() ? fmt::format("hph check ended with status {} and reported nothing", exit.status)
-                                  : "hph check could not start: " + exit.error;
-    } else if (found->value("verdict", "") == "holds") {
-      verdict = "pass";
-    } else {
-      detail = found->value("verdict", "?");
-      if (found->contains("counterexample") && (*found)["counterexample"].contains("violation"))
-        detail += ": " + (*found)["counterexample"]["violation"].value("message", "");
+      run.addAll(GateStage::kCheck, s, "fail", broken.empty() ? "not in hph check's report" : broken, "check.json");
+      continue;
     }
-    for (const std::string& function : functionsOf(s))
-      run.add(GateStage::kCheck, *images, function, s.name, verdict, detail, "check.json");
+    const json exploration = found->value("exploration", json::object());
+    std::string detail = found->value("verdict", "?");
+    if (found->contains("counterexample") && (*found)["counterexample"].contains("violation"))
+      detail += ": " + (*found)["counterexample"]["violation"].value("message", "");
+    else if (found->contains("message"))  // a refusal, bad input: why
+      detail += ": " + found->value("message", "");
+    const bool holds = found->value("verdict", "") == "holds";
+    const bool whole = exploration.value("shard", "0/1") == "0/1";
+    run.addAll(GateStage::kCheck, s, holds && whole ? "pass" : "fail",
+               holds && whole ? ""
+               : whole        ? detail
+                              : "explored one shard only",
+               "check.json");
   }
 }
 
-void runTrampolineStage(GateRun& run, const std::vector<std::pair<const ReleaseImages*, Scenario>>& scenarios) {
+void runTrampolineStage(GateRun& run, const std::vector<ReleaseScenario>& scenarios) {
   // Only protocols that run displaced instructions from a trampoline need one; each
   // (base, function, protocol) is built and checked once.
-  std::map<std::string, bool> done;
+  std::map<std::string, std::string> done;  // key -> its report
   fmt::print("== trampoline: every patched function whose protocol moves threads into a trampoline\n");
   std::fflush(stdout);
-  for (const auto& [images, s] : scenarios) {
-    if (!s.protocol || !protocolInfo(*s.protocol).needsTrampoline) continue;
-    for (const FunctionMap& f : s.functions) {
-      const std::string protocol(protocolName(*s.protocol));
-      const std::string key = images->base + "|" + f.target + "|" + protocol;
+  for (const ReleaseScenario& s : scenarios) {
+    if (!s.scenario.protocol || !protocolInfo(*s.scenario.protocol).needsTrampoline) continue;
+    const std::string protocol(protocolName(*s.scenario.protocol));
+    for (const std::string& function : s.functions) {
+      const std::string key = s.images->base + "|" + function + "|" + protocol;
       if (done.count(key)) continue;
-      done[key] = true;
-      const std::string file =
-          fmt::format("trampoline/{}.{}.{}.json", archOf(images->arch).name(), fileStem(f.target), protocol);
-      const ChildExit exit = runHphCommand({"trampoline", images->base, "--function", f.target, "--protocol", protocol,
-                                            "--states", std::to_string(run.manifest.trampoline.states), "--json"},
-                                           (run.out / file).string());
-      run.noteStatus(exit);
+      const std::string file = fmt::format("trampoline/{}.{}.{}.{}.json", done.size() + 1,
+                                           archOf(s.images->arch).name(), fileStem(function), protocol);
+      done[key] = file;
+      const ChildExit exit = run.command({"trampoline", s.images->base, "--function", function, "--protocol", protocol,
+                                          "--states", std::to_string(run.manifest.trampoline.states), "--json"},
+                                         run.out / file);
       const std::optional<json> r = readJson(run.out / file);
       std::string verdict = "fail", detail;
-      if (!r)
-        detail = fmt::format("hph trampoline ended with status {} and reported nothing", exit.status);
-      else if (r->value("verdict", "") == "relocated")
-        verdict = "pass", detail = fmt::format("{} states checked", r->value("states_checked", 0));
-      else
+      if (!r || !r->is_object())
+        detail = "hph trampoline ended with " + endedText(exit, file) + " and reported nothing";
+      else if (r->value("verdict", "") != "relocated")
         detail = r->value("verdict", "?") + (r->value("reason", "").empty() ? "" : ": " + r->value("reason", ""));
-      run.add(GateStage::kTrampoline, *images, f.target, s.name, verdict, detail, file);
+      else if (r->value("states_checked", 0) == 0)
+        detail = "relocated, but no entry state could be checked";
+      else
+        verdict = "pass", detail = fmt::format("{} states checked", r->value("states_checked", 0));
+      run.add(GateStage::kTrampoline, s, function, verdict, detail, file);
     }
   }
 }
 
-void runOnHostStage(GateRun& run, const std::vector<std::pair<const ReleaseImages*, Scenario>>& scenarios) {
+void runOnHostStage(GateRun& run, const std::vector<ReleaseScenario>& scenarios) {
   fmt::print("== onhost: apply every plan that held to real threads ({} patcher, {} threads)\n",
              run.manifest.onhost.patcher, run.manifest.onhost.threads);
   std::fflush(stdout);
-  for (const auto& [images, s] : scenarios) {
+  for (const ReleaseScenario& s : scenarios) {
     bool held = true;
     for (const json& item : run.items)
-      if (item["stage"] == "check" && item["scenario"] == s.name && item["verdict"] != "pass") held = false;
-    const std::string file = fmt::format("onhost/{}.json", fileStem(s.name));
+      if (item["stage"] == "check" && item["scenario"] == s.scenario.name && item["verdict"] != "pass") held = false;
     if (!held) {
-      for (const std::string& function : functionsOf(s))
-        run.add(GateStage::kOnHost, *images, function, s.name, "skipped", "its exploration did not hold", "");
+      run.addAll(GateStage::kOnHost, s, "skipped", "its exploration did not hold", "");
       continue;
     }
+    const std::string file = fmt::format("onhost/{}.{}.json", s.index + 1, fileStem(s.scenario.name));
+    const std::string log = fmt::format("logs/onhost.{}.{}.txt", s.index + 1, fileStem(s.scenario.name));
     const auto& o = run.manifest.onhost;
-    const ChildExit exit = runHphCommand({"onhost", s.path, "--verified", (run.out / "check.json").string(),
-                                          "--patcher", o.patcher, "--threads", std::to_string(o.threads), "--duration",
-                                          fmt::format("{}", o.duration), "--json", (run.out / file).string()},
-                                         (run.out / "logs" / fmt::format("onhost-{}.txt", fileStem(s.name))).string());
-    run.noteStatus(exit);
+    const ChildExit exit = run.command({"onhost", s.scenario.path, "--verified", (run.out / "check.json").string(),
+                                        "--patcher", o.patcher, "--threads", std::to_string(o.threads), "--duration",
+                                        fmt::format("{}", o.duration), "--json", (run.out / file).string()},
+                                       run.out / log);
     const std::optional<json> r = readJson(run.out / file);
-    std::string verdict = "fail", detail;
     const json* scenario =
-        r && r->contains("scenarios") && !(*r)["scenarios"].empty() ? &(*r)["scenarios"][0] : nullptr;
+        r && r->contains("scenarios") && (*r)["scenarios"].size() == 1 ? &(*r)["scenarios"][0] : nullptr;
+    std::string verdict = "fail", detail;
     if (!scenario)
-      detail = fmt::format("hph onhost ended with status {} and reported nothing", exit.status);
+      detail = "hph onhost ended with " + endedText(exit, log) + " and reported nothing";
     else if (scenario->value("verdict", "") == "holds" && exit.status == 0)
       verdict = "pass";
     else
-      detail = scenario->value("verdict", "?") +
-               (scenario->value("message", "").empty() ? "" : ": " + scenario->value("message", ""));
-    for (const std::string& function : functionsOf(s))
-      run.add(GateStage::kOnHost, *images, function, s.name, verdict, detail, file);
+      detail = scenario->value("verdict", "?") + " (" + endedText(exit, log) + ")";
+    run.addAll(GateStage::kOnHost, s, verdict, detail, file);
   }
 }
 
@@ -191,15 +228,21 @@ int runGate(const GateOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   auto manifest = loadReleaseManifest(options.manifest);
   if (!manifest) return reportError(manifest.error());
-  std::vector<std::pair<const ReleaseImages*, Scenario>> scenarios;
+  std::vector<ReleaseScenario> scenarios;
   for (const ReleaseImages& images : manifest->images)
     for (const std::string& path : images.scenarios) {
       auto s = loadScenario(path);
       if (!s) return reportError(s.error());
-      scenarios.emplace_back(&images, std::move(*s));
+      std::vector<std::string> functions = functionsOf(*s);
+      scenarios.push_back({&images, std::move(*s), std::move(functions), scenarios.size()});
     }
   const fs::path out(options.outDir);
   std::error_code ec;
+  // Reports of an earlier run must not stand in for this one's.
+  for (const char* stale : {"gate.json", "gate.junit.xml", "gate.sarif", "gate.html", "check.json", "check.junit.xml",
+                            "check.sarif", "check.html", "traces", "logs", "trampoline", "onhost"})
+    if (fs::remove_all(out / stale, ec); ec)
+      return reportError(badInput(fmt::format("--out: {}: {}", echoText((out / stale).string(), 200), ec.message())));
   for (const char* sub : {"", "logs", "trampoline", "onhost"})
     if (fs::create_directories(out / sub, ec); ec)
       return reportError(badInput(fmt::format("--out: {}: {}", echoText((out / sub).string(), 200), ec.message())));
@@ -208,12 +251,12 @@ int runGate(const GateOptions& options) {
              options.manifest, scenarios.size(), manifest->images.size(), out.string());
   GateRun run{*manifest, options, out};
   runCheckStage(run, scenarios);
-  if (!run.badInput && manifest->trampoline.run) runTrampolineStage(run, scenarios);
-  if (!run.badInput && manifest->onhost.run) runOnHostStage(run, scenarios);
+  if (manifest->trampoline.run) runTrampolineStage(run, scenarios);
+  if (manifest->onhost.run) runOnHostStage(run, scenarios);
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   json document = gateDocument(*manifest, run.items, seconds);
-  const int exitCode = run.badInput ? kExitBadInput : document["ship"].get<bool>() ? kExitHolds : kExitViolated;
+  const int exitCode = document["ship"].get<bool>() ? kExitHolds : kExitViolated;
   document["exit_code"] = exitCode;
   if (auto written = writeGateReports(out.string(), document); !written) return reportError(written.error());
   fmt::print("\n{}", gateSummaryText(document));

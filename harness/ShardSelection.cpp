@@ -101,6 +101,14 @@ Result<Shard> parseShard(const std::string& text) {
   return Shard{static_cast<uint32_t>(*index), static_cast<uint32_t>(*count)};
 }
 
+std::vector<std::string> shardVariableNames() {
+  std::vector<std::string> names;
+  for (const Convention& c : kConventions)
+    for (const char* name : {c.index, c.total, c.statusFile})
+      if (name) names.emplace_back(name);
+  return names;
+}
+
 Result<ShardSelection> selectShard(const std::optional<std::string>& shardFlag,
                                    const std::optional<uint32_t>& shardCountFlag, const EnvironmentReader& env) {
   if (shardCountFlag && (*shardCountFlag == 0 || *shardCountFlag > limits::kMaxShardCount))

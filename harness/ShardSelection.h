@@ -39,6 +39,9 @@ Result<Shard> parseShard(const std::string& text);
 Result<ShardSelection> selectShard(const std::optional<std::string>& shardFlag,
                                    const std::optional<uint32_t>& shardCountFlag, const EnvironmentReader& env);
 
+// Every variable the conventions read (so a caller can run a command outside its shard).
+std::vector<std::string> shardVariableNames();
+
 // Tells the engine the shard was honoured: each status file is created (or its time
 // updated), as Bazel and GoogleTest ask of a test runner that shards.
 Result<void> acknowledgeShard(const ShardSelection& selection);

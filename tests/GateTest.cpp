@@ -43,8 +43,8 @@ TEST(Gate, TheBundledReleaseShipsWithEveryReportWritten) {
   EXPECT_NE(r.out.find("SHIP: every patched function passed every stage"), std::string::npos) << r.out;
   for (const char* file :
        {"gate.json", "gate.junit.xml", "gate.sarif", "gate.html", "check.json", "check.junit.xml", "check.sarif",
-        "check.html", "trampoline/x64.bump.stop-the-world.json", "trampoline/arm64.bump.stop-the-world.json",
-        "onhost/patch-b-direct-arm64.json", "onhost/patch-stop-the-world-x64.json", "logs/check.txt"})
+        "check.html", "trampoline/1.x64.bump.stop-the-world.json", "trampoline/2.arm64.bump.stop-the-world.json",
+        "onhost/4.patch-b-direct-arm64.json", "onhost/3.patch-stop-the-world-x64.json", "logs/check.txt"})
     EXPECT_TRUE(fs::exists(out / file)) << file;
   const json gate = readJson(out / "gate.json");
   ASSERT_FALSE(gate.is_discarded());
@@ -133,6 +133,64 @@ scenarios = [")" + safe + R"(", ")" + unsafe + R"("]
       << dom.out.substr(0, 400);
   EXPECT_NE(dom.out.find("<td>patch-naive-jmp5-x64</td><td class=\"fail\">fail</td>"), std::string::npos);
   fs::remove_all(profile);
+}
+
+// A release manifest of one x64 image set with these scenarios.
+std::string x64Release(const std::string& name, const std::vector<std::string>& scenarios) {
+  std::string list;
+  for (const std::string& s : scenarios) list += (list.empty() ? "\"" : ", \"") + s + "\"";
+  return manifestFile(name, "release = \"" + name + "\"\n[[images]]\narch = \"x64\"\nbase = \"" +
+                                image("counter.x64.dll") + "\"\npatch = \"" + image("counter_patch.x64.dll") +
+                                "\"\nscenarios = [" + list + "]\n");
+}
+
+// A CI engine's shard variables do not make the gate explore a part and call it whole:
+// with GitLab's CI_NODE_* set, the exploration is the unsharded one.
+TEST(Gate, StagesRunWholeWhateverShardVariablesSay) {
+  const std::string manifest =
+      x64Release("gate-sharded.toml", {scenarioVariant("patch-padding-short-jmp.x64.toml", {}, "gate-sharded-s.toml")});
+  const fs::path out = outDir("gate-sharded");
+  const CommandResult r = runProgram(
+      "/usr/bin/env", {"CI_NODE_INDEX=2", "CI_NODE_TOTAL=4", HPH_BINARY, "gate", manifest, "--out", out.string()}, 600);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  const json check = readJson(out / "check.json");
+  ASSERT_EQ(check["scenarios"].size(), 1u);
+  EXPECT_EQ(check["scenarios"][0]["exploration"]["shard"], "0/1");
+  EXPECT_TRUE(check["scenarios"][0]["exploration"]["exhausted"].get<bool>());
+}
+
+// Reports an earlier run left in --out never stand in for this run's: the gate removes its
+// own files before any stage runs.
+TEST(Gate, AnEarlierRunsReportsAreRemovedFirst) {
+  const std::string unsafe =
+      scenarioVariant("patch-naive-jmp5.x64.toml", {{"expect = \"[^\"]*\"\n", ""}}, "gate-stale-s.toml");
+  const fs::path out = outDir("gate-stale");
+  fs::create_directories(out / "onhost");
+  fs::create_directories(out / "trampoline");
+  for (const char* forged : {"gate.html", "onhost/1.gate-stale-s.json", "trampoline/1.x64.bump.stop-the-world.json"})
+    fs::copy_file(writeTempFile("forged", {'s', 'h', 'i', 'p'}), out / forged, fs::copy_options::overwrite_existing);
+  const CommandResult r = runHph({"gate", x64Release("gate-stale.toml", {unsafe}), "--out", out.string()}, 600);
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_FALSE(fs::exists(out / "onhost/1.gate-stale-s.json"));  // not applied: its exploration failed
+  EXPECT_FALSE(fs::exists(out / "trampoline/1.x64.bump.stop-the-world.json"));
+  EXPECT_NE(readText(out / "gate.html").find("Do not ship"), std::string::npos);
+}
+
+// A patch the protocol refuses is a release that does not ship (exit 1), not bad input.
+TEST(Gate, ARefusedPlanFailsTheRelease) {
+  const std::string refused = scenarioVariant("patch-int3-3step-refused.x64.toml",
+                                              {{"expect = \"refused\"[^\n]*\n", ""}}, "gate-refused-s.toml");
+  const fs::path out = outDir("gate-refused");
+  const CommandResult r = runHph({"gate", x64Release("gate-refused.toml", {refused}), "--out", out.string()}, 600);
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  const json gate = readJson(out / "gate.json");
+  ASSERT_FALSE(gate.is_discarded());
+  bool refusedItem = false;
+  for (const json& item : gate["items"])
+    refusedItem |=
+        item["stage"] == "check" && item["verdict"] == "fail" &&
+        item["detail"].get<std::string>().find("int3-3step replaces one whole instruction") != std::string::npos;
+  EXPECT_TRUE(refusedItem) << gate["items"].dump();
 }
 
 struct BadManifest {

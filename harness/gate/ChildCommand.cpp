@@ -5,14 +5,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 extern char** environ;
 
 namespace hph {
 
-ChildExit runHphCommand(const std::vector<std::string>& args, const std::string& stdoutPath) {
+ChildExit runHphCommand(const std::vector<std::string>& args, const std::string& stdoutPath,
+                        const std::vector<std::string>& unset) {
   ChildExit out;
   std::vector<std::string> argv{"hph"};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -21,10 +24,20 @@ ChildExit runHphCommand(const std::vector<std::string>& args, const std::string&
   pointers.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdoutPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const int addopen =
+      posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdoutPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<char*> environment;
+  for (char** e = environ; *e; ++e) {
+    const std::string_view entry(*e);
+    const std::string_view name = entry.substr(0, entry.find('='));
+    if (std::find(unset.begin(), unset.end(), name) == unset.end()) environment.push_back(*e);
+  }
+  environment.push_back(nullptr);
   pid_t pid = 0;
   // The running binary itself, wherever it was started from.
-  const int started = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, pointers.data(), environ);
+  const int started = addopen != 0
+                          ? addopen
+                          : posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, pointers.data(), environment.data());
   posix_spawn_file_actions_destroy(&actions);
   if (started != 0) {
     out.error = std::strerror(started);

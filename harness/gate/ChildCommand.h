@@ -14,7 +14,9 @@ struct ChildExit {
 };
 
 // Runs `hph ARGS...` with its standard output written to `stdoutPath` (standard error
-// stays the gate's: a terminal still shows the stage's progress line) and waits for it.
-ChildExit runHphCommand(const std::vector<std::string>& args, const std::string& stdoutPath);
+// stays the gate's: a terminal still shows the stage's progress line), without the
+// environment variables named in `unset`, and waits for it.
+ChildExit runHphCommand(const std::vector<std::string>& args, const std::string& stdoutPath,
+                        const std::vector<std::string>& unset);
 
 }  // namespace hph

@@ -18,8 +18,8 @@ namespace hph {
 // when every function passed every stage that ran.
 nlohmann::json gateDocument(const ReleaseManifest& manifest, const nlohmann::json& items, double seconds);
 
-// gate.json, gate.junit.xml, gate.sarif (with the check stage's check.sarif) and gate.html
-// (last: a page saying ship must not stand beside a report that failed to be written).
+// gate.junit.xml, gate.sarif (with the check stage's check.sarif), then gate.json and
+// gate.html (last: what says ship must not stand beside a report that failed to be written).
 Result<void> writeGateReports(const std::string& directory, const nlohmann::json& document);
 
 // The verdict table and the ship line, as the gate prints them.

@@ -13,8 +13,8 @@ namespace {
 
 using nlohmann::json;
 
-// An absolute path becomes a file:// URI; a relative one stays a relative reference (to
-// the directory hph ran in). Characters URIs reserve are percent-encoded.
+}  // namespace
+
 std::string uriOf(const std::string& path) {
   std::string out = path.starts_with('/') ? "file://" : "";
   for (unsigned char c : path) {
@@ -25,6 +25,8 @@ std::string uriOf(const std::string& path) {
   }
   return out;
 }
+
+namespace {
 
 // The log around a tool run's rules and results.
 json sarifEnvelope(const json& rules, const json& results, const json& invocation);

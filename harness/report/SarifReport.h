@@ -2,9 +2,15 @@
 // rule id, the image and RVA as location (validated with Microsoft's SARIF multitool).
 #pragma once
 
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 namespace hph {
+
+// An absolute path becomes a file:// URI; a relative one stays a relative reference (to
+// the directory hph ran in). Characters URIs reserve are percent-encoded.
+std::string uriOf(const std::string& path);
 
 // From the scenario reports of `hph check` (the "scenarios" array of hph-check/2).
 nlohmann::json sarifLog(const nlohmann::json& scenarios);

@@ -25,6 +25,7 @@ LAYERS = [
     ["patch/x64", "patch/arm64"],
     ["properties"],
     ["harness/scenario"],
+    ["harness/gate"],
     ["harness/report"],
     ["harness/explore"],
     ["harness"],
