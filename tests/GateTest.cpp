@@ -118,6 +118,16 @@ scenarios = [")" + safe + R"(", ")" + unsafe + R"("]
         for (const json& logical : location.value("logicalLocations", json::array()))
           pointsAtBump |= logical.value("fullyQualifiedName", "") == at && result["ruleId"] == "X2";
   EXPECT_TRUE(pointsAtBump) << at;
+  // Valid SARIF 2.1.0 (Microsoft's multitool): only "no informationUri" may remain.
+  ASSERT_TRUE(fs::exists(HPH_SARIF_MULTITOOL)) << "run ci/install-deps.sh (installs the SARIF multitool)";
+  const std::string validation = (out / "validation.sarif").string();
+  const CommandResult v =
+      runProgram(HPH_SARIF_MULTITOOL, {"validate", (out / "gate.sarif").string(), "--output", validation}, 300);
+  ASSERT_EQ(v.exitCode, 0) << v.out << v.err;
+  for (const json& f : readJson(validation)["runs"][0]["results"]) {
+    EXPECT_EQ(f["ruleId"], "SARIF2005") << f.dump();
+    EXPECT_EQ(f["message"]["arguments"].size(), 2u) << f.dump();  // the informationUri one
+  }
 
   // The page, as Chromium renders it, says do not ship and names the scenario that failed.
   const std::string chromium = "/usr/bin/chromium";

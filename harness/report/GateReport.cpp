@@ -68,7 +68,8 @@ json sarifGateRun(const json& document) {
          {"shortDescription",
           {{"text", std::string(stage) == "trampoline" ? "The trampoline does not behave as the code it displaces"
                                                        : "The plan applied to real threads did not hold"}}}});
-  return {{"tool", {{"driver", {{"name", "hph gate"}, {"rules", rules}}}}}, {"results", results}};
+  return {{"tool", {{"driver", {{"name", "hph gate"}, {"version", HPH_VERSION_STRING}, {"rules", rules}}}}},
+          {"results", results}};
 }
 
 std::string gateHtml(const json& d) {
