@@ -25,6 +25,8 @@ packages=(
   libbenchmark-tools python3-scipy
   # The by-hand baseline the on-host benchmark compares applying with (bench/OnHostBench.cpp).
   gdb
+  # The fuzz targets (fuzz/build.sh): clang-22's libFuzzer and sanitizer runtimes.
+  libclang-rt-22-dev libfuzzer-22-dev
   # The aarch64 on-host runner: cross-built (host/CMakeLists.txt), run under qemu-aarch64.
   g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 )

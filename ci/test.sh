@@ -3,5 +3,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/ci/build.sh"
+# The fuzz targets (clang, ASan+UBSan, libFuzzer) the test fuzz/short_runs runs.
+"$root/fuzz/build.sh" >/dev/null
 cd "$root/build"
 ctest --output-on-failure -j "$(nproc)" --timeout 600

@@ -371,8 +371,8 @@ Result<void> verifiedBy(const std::string& reportPath, const std::string& path, 
   for (const json& s : report["scenarios"]) {
     if (!s.contains("provenance")) continue;
     const json& p = s["provenance"];
-    if (p.value("scenario_sha256", "") != mine["scenario_sha256"] ||
-        p.value("base_sha256", "") != mine["base_sha256"] || !p.contains("patch_sha256") ||
+    if (p.value("scenario_sha256", "") != mine["scenario_sha256"].get<std::string>() ||
+        p.value("base_sha256", "") != mine["base_sha256"].get<std::string>() || !p.contains("patch_sha256") ||
         p["patch_sha256"] != mine["patch_sha256"])
       continue;
     if (s.value("verdict", "") != "holds")

@@ -255,7 +255,26 @@ Result<TrampolineCheck> checkTrampoline(const Arch& arch, const TrampolineReques
       return differ(fmt::format("original {}, trampoline {}", original.fault().empty() ? "ran" : original.fault(),
                                 relocated.fault().empty() ? "ran" : relocated.fault()));
     if (!original.fault().empty()) continue;  // both faulted the same way
-    if (original.stopPc() != relocated.stopPc())
+    // Where they went: the same address, or (stopped inside their own code, at an hlt or
+    // an exception the emulator ends the run at) the same place, the original's in the
+    // span and its copy's in the trampoline.
+    const auto sameInstruction = [&] {
+      const uint64_t o = original.stopPc(), r = relocated.stopPc();
+      // Stopped right after the last displaced instruction (hlt stops past itself): the
+      // trampoline right after its copy, where its jump back begins.
+      if (o == entry + trampoline.displacedBytes && !trampoline.boundaries.empty()) {
+        const auto [originalLast, trampolineLast] = trampoline.boundaries.back();
+        return r == trampoline.address + trampolineLast + (trampoline.displacedBytes - originalLast);
+      }
+      if (o < entry || o >= entry + trampoline.displacedBytes || r < trampoline.address ||
+          r >= trampoline.address + trampoline.bytes.size())
+        return false;
+      return std::find(trampoline.boundaries.begin(), trampoline.boundaries.end(),
+                       std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(o - entry),
+                                                     static_cast<uint32_t>(r - trampoline.address))) !=
+             trampoline.boundaries.end();
+    };
+    if (original.stopPc() != relocated.stopPc() && !sameInstruction())
       return differ(fmt::format("continued at 0x{:x} vs 0x{:x}", original.stopPc(), relocated.stopPc()));
     const int spId = arch.spRegister();
     if (original.engine().reg(spId) != relocated.engine().reg(spId))

@@ -107,6 +107,14 @@ const std::vector<Case>& cases() {
       {"x64_shorter_than_patch", x, fromHex("c3"), 0x10000, "shorter than the 5-byte patch"},
       {"x64_call_not_last", x, fromHex("ff d0 90 90 90 c3"), 0x10000, "not the last displaced instruction"},
       {"x64_xbegin", x, fromHex("c7 f8 00 00 00 00 c3"), 0x10000, "xbegin"},
+      // Found by fuzz/RelocatorFuzzer: the emulator stops at hlt (and at a divide error),
+      // the original in the span and the trampoline at its copy: the same instruction.
+      {"x64_hlt_in_span_fuzz", x, fromHex("48 89 c8 f4 48 0f bc 05 f4 2f 3a 0f")},
+      {"x64_div_in_span_fuzz", x, fromHex("f6 f6 f6 f6 f6 f6 f6 08 00 00 00 00 00 00 00")},
+      {"x64_hlt_last_in_span_fuzz", x, fromHex("b6 f5 3e f9 f4 2f ff 0f 00 5b 10 40 01")},
+      {"x64_enter_nested_fuzz", x, fromHex("48 89 f0 c8 48 0f 26 25 f4 2f ff ff c3 c4 cc cc"), 0x10000,
+       "enter at +0x3 with nesting level 38"},
+      {"x64_enter_level_1", x, fromHex("c8 10 00 01 c3 cc cc cc cc cc")},
       {"x64_call_through_rsp", x, fromHex("48 89 c8 ff 54 24 08 c3"), 0x10000, "call through rsp"},
       // x64: RIP-relative accesses of the span itself read (or write) the patch once it is
       // in place; an address computed there is no access

@@ -31,8 +31,8 @@ LAYERS = [
     ["harness"],
 ]
 # Folders above every layer: they may include anything, nothing may include them.
-TOP = ["tests", "bench"]
-SKIP = {"build", ".git", ".cache", "corpus", "docs", "ci"}
+TOP = ["tests", "bench", "fuzz"]
+SKIP = {"build", "build-fuzz", ".git", ".cache", "corpus", "docs", "ci"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
