@@ -53,7 +53,8 @@ void PropertyMonitor::restoreRun(const std::any& saved) {
 
 PropertyMonitor::ThreadFacts& PropertyMonitor::thread(uint32_t index) {
   auto [it, added] = threads_.try_emplace(index);
-  // A thread starts context-synchronised (first seen here: a little later than created).
+  // A thread starts context-synchronised: the Scheduler says so when it first runs (a
+  // thread first seen here otherwise is a fallback).
   if (added) it->second.lastSync = stepsDone_;
   return it->second;
 }

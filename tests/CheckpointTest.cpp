@@ -20,7 +20,8 @@ bool sameFootprint(const Footprint& a, const Footprint& b) {
     });
   };
   return a.actor == b.actor && sameRanges(a.fetched, b.fetched) && a.reads == b.reads && a.writes == b.writes &&
-         sameRanges(a.stored, b.stored) && a.global == b.global && a.opaque == b.opaque && a.exited == b.exited;
+         sameRanges(a.stored, b.stored) && a.global == b.global && a.opaque == b.opaque &&
+         a.ordersPatcher == b.ordersPatcher;
 }
 
 // "" when the two paths agree, else where they first differ.

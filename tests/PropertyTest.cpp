@@ -250,6 +250,42 @@ TEST(C8, ACallBeginsWhenItsEntryRunsNotWhenItsThreadArrivesThere) {
   EXPECT_FALSE(races(*arrival));
 }
 
+// Arm64 fetch model: a thread starts context-synchronised, so which of the plan's stores
+// it may still fetch stale depends on which steps came before its start. Its start must
+// be ordered against the patcher's steps, as a fetch is: here its first transition ends
+// with an arrival only (at bump's entry, before any fetch of the plan's code), and it
+// must race with the first patcher step that follows it.
+class ThreadFirstThenPlan final : public DecisionSource {
+ public:
+  ActorId choose(const SchedulingPoint& point) override {
+    const bool patcherEnabled = std::find(point.enabled.begin(), point.enabled.end(), kPatcher) != point.enabled.end();
+    return point.kind == PointKind::kInstruction && patcherEnabled ? kPatcher : defaultChoice(point);
+  }
+  bool wantsFootprints() const override { return true; }
+  void transitionDone(Footprint& footprint) override { transitions.push_back(footprint); }
+  std::vector<Footprint> transitions;
+};
+
+TEST(FetchModel, AThreadsStartIsOrderedAgainstThePlansSteps) {
+  auto inputs = preparedScenario(corpusScenario("patch-b-direct.arm64.toml"), [](Scenario& s) { s.threadCount = 1; });
+  ASSERT_TRUE(inputs);
+  auto session = Session::create(inputs, true);
+  ASSERT_TRUE(session.ok());
+  ThreadFirstThenPlan source;
+  const RunRecord run = (*session)->run(source);
+  ASSERT_FALSE(run.error);
+  const auto& t = source.transitions;
+  const auto start = std::find_if(t.begin(), t.end(), [](const Footprint& f) { return f.actor == 0; });
+  const auto step = std::find_if(start, t.end(), [](const Footprint& f) { return f.actor == kPatcher; });
+  ASSERT_TRUE(start != t.end() && step != t.end());
+  EXPECT_TRUE(start->fetched.empty());  // it only arrived
+  HappensBefore order;
+  std::vector<size_t> races;
+  order.append(0, *start, races);
+  order.append(kPatcher, *step, races);
+  EXPECT_FALSE(races.empty());
+}
+
 // The Arm64 fetch model's visibility rule with CTR_EL0's bits: a stored word stays
 // pending until maintenance did what the core needs (DC CVAU unless IDC, IC IVAU unless
 // DIC); with DIC it is visible at the store.

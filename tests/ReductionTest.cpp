@@ -71,7 +71,7 @@ TEST(HappensBefore, AnExitConflictsWithThePatcherOnlyAndGlobalWithAll) {
   append(hb, writes(1, 3));
   Footprint exit;
   exit.actor = 0;
-  exit.exited = true;
+  exit.ordersPatcher = true;
   EXPECT_TRUE(append(hb, exit).empty());
   Footprint step;
   step.actor = kPatcher;

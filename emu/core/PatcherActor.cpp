@@ -85,6 +85,9 @@ PatcherActor::Applied PatcherActor::applyNext(Machine& machine, Process& process
       run.record.error = badInput(
           fmt::format("patch store at {} ({}): address is not mapped", store->label, machine.describeAddress(at)));
     run.transition.stored.push_back({at, at + size});
+    // A dead store may overwrite only code no thread stands on (C7): where threads stopped
+    // is what it is judged by.
+    if (!store->live) run.transition.positions.push_back({at, at + size});
     if (!last) {
       ++state_.piece;
       endSlice(fmt::format("{} (piece {} of {})", describeStep(step), state_.piece, pieces.size()));

@@ -55,12 +55,12 @@ void Footprint::clear() {
   ordersFetches.clear();
   arrived.clear();
   positions.clear();
-  global = opaque = exited = false;
+  global = opaque = ordersPatcher = false;
 }
 
 bool Footprint::conflictsWith(const Footprint& other) const {
   if (global || other.global || opaque || other.opaque) return true;
-  if ((exited && other.actor == kPatcher) || (other.exited && actor == kPatcher)) return true;
+  if ((ordersPatcher && other.actor == kPatcher) || (other.ordersPatcher && actor == kPatcher)) return true;
   // A store conflicts with any fetch or data access of the same bytes.
   if (overlapsAny(stored, other.fetched) || overlapsAny(other.stored, fetched) || overlapsAny(stored, other.stored))
     return true;

@@ -82,8 +82,10 @@ struct Footprint {
   // Touched nothing tracked: what the actor did commutes with everything, but as the
   // transition a sleep set holds for it, it predicts nothing, so it conflicts with everything.
   bool opaque = false;
-  // The thread returned: what the patcher waits for (a release, a retry) may change.
-  bool exited = false;
+  // Conflicts with every patcher transition: the thread returned (what the patcher waits
+  // for, a release or a retry, may change), or it started (Arm64 fetch model: which of
+  // the plan's stores it may still fetch stale depends on the steps before its start).
+  bool ordersPatcher = false;
 
   void normalize();  // sort and dedupe reads/writes/adds
   void clear();      // empty, keeping the vectors' capacity

@@ -39,7 +39,8 @@ void Scheduler::closeTransition(bool conflictsWithAll) {
     // sleeping transition it is opaque. What it did (nothing) still orders nothing.
     const bool touchedNothing = transition.fetched.empty() && transition.reads.empty() && transition.writes.empty() &&
                                 transition.adds.empty() && transition.stored.empty() &&
-                                transition.ordersFetches.empty() && transition.positions.empty() && !transition.exited;
+                                transition.ordersFetches.empty() && transition.positions.empty() &&
+                                !transition.ordersPatcher;
     // The patcher's steps that store nothing (sync-all, cache maintenance, release, PC
     // moves) are what the checkers judge threads' positions by: they conflict with all.
     if (conflictsWithAll || (touchedNothing && transition.actor == kPatcher)) transition.global = true;
@@ -315,6 +316,14 @@ void Scheduler::runGuest(ActorId thread, ActorId* next) {
   run_.trace.begin(thread, machine_.instructionsRetired(), 0);
   const size_t threadsBefore = process_.threads().size();
   landHeldWrite(thread);
+  // A thread starts context-synchronised (it enters user mode from the kernel): it fetches
+  // what the plan made visible before it started. Where fetch may be stale, what it may
+  // fetch then depends on which steps came before its start: the start is ordered
+  // against the patcher's steps.
+  if (!t.started) {
+    if (monitor_) monitor_->contextSynchronized(static_cast<uint32_t>(thread));
+    if (!machine_.arch().facts().fetchCoherentWithStores) run_.transition.ordersPatcher = true;
+  }
   const RunStop stop = process_.run(static_cast<uint32_t>(thread), setup_.threadBudget - t.instructions);
   // Stopped other than at a point (returned, faulted, timed out): an RMW in flight landed whole.
   if (stop.kind != StopKind::kYielded) rmw_.drop();
@@ -337,7 +346,7 @@ void Scheduler::runGuest(ActorId thread, ActorId* next) {
     endSlice(fmt::format("returned {:#x}", process_.threads()[thread].exitCode));
     // Its exit changes what others observe: through shims (GetExitCodeThread, waits),
     // whose transitions conflict with everything, and the patcher's waits for threads.
-    run_.transition.exited = true;
+    run_.transition.ordersPatcher = true;
     *next = decide(PointKind::kSwitch, 0);
     return;
   case StopKind::kBlocked:

@@ -109,8 +109,8 @@ void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vecto
   consider(kGlobal, 0, self);
   if (footprint.global) consider(kAny, 0, self);
   // An exit conflicts with the patcher's transitions (slot 0), which wait on threads.
-  if (self == 0) consider(kExited, 0, self);
-  if (footprint.exited) considerSlot(kAny, 0, self, slotOf(kPatcher));
+  if (self == 0) consider(kOrdersPatcher, 0, self);
+  if (footprint.ordersPatcher) considerSlot(kAny, 0, self, slotOf(kPatcher));
 
   // A conflicting transition races with this one unless it is ordered before it anyway:
   // before this actor's previous transition, or before another actor's conflicting one.
@@ -155,7 +155,7 @@ void HappensBefore::append(ActorId actor, const Footprint& footprint, std::vecto
   for (uint64_t g : footprint.writes) record(kWritten, g, self, index);
   for (uint64_t g : footprint.adds) record(kAdded, g, self, index);
   if (footprint.global) record(kGlobal, 0, self, index);
-  if (footprint.exited) record(kExited, 0, self, index);
+  if (footprint.ordersPatcher) record(kOrdersPatcher, 0, self, index);
   record(kAny, 0, self, index);
 }
 

@@ -52,7 +52,7 @@ class HappensBefore {
     kWritten,
     kAdded,
     kGlobal,
-    kExited,
+    kOrdersPatcher,
     kAny,
     kTables
   };

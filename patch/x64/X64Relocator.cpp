@@ -248,6 +248,12 @@ class X64Relocator final : public Relocator {
       if (d.insn.mnemonic == ZYDIS_MNEMONIC_ENTER && d.insn.raw.imm[1].value.u >= 2)
         return refuse(fmt::format("enter at +0x{:x} with nesting level {}: not checkable, not relocated", d.offset,
                                   d.insn.raw.imm[1].value.u));
+      // An x87 instruction records its own address as the FPU's last instruction pointer,
+      // which fnstenv, fnsave and fxsave store: in the trampoline it records another one
+      // (fuzz/RelocatorFuzzer). Refused.
+      if (d.insn.meta.isa_ext == ZYDIS_ISA_EXT_X87)
+        return refuse(fmt::format("x87 {} at +0x{:x}: it records its own address for fnstenv and fxsave",
+                                  ZydisMnemonicGetString(d.insn.mnemonic), d.offset));
       if (auto segment = segmentLoaded(d))
         return refuse(fmt::format("{} at +0x{:x} loads segment register {}: not relocated (segment state is "
                                   "not checked)",
