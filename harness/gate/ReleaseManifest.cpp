@@ -7,7 +7,6 @@
 #include "harness/scenario/Scenario.h"
 #include "harness/scenario/TableReader.h"
 #include "support/FileName.h"
-#include "support/InputFile.h"
 
 namespace hph {
 
@@ -59,16 +58,9 @@ Result<void> checkScenario(const std::string& manifest, const std::string& field
 }  // namespace
 
 Result<ReleaseManifest> loadReleaseManifest(const std::string& path) {
-  auto text = readInputText(path, limits::kMaxScenarioBytes);
-  if (!text) return text.error();
-  toml::table root;
-  try {
-    root = toml::parse(*text, path);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    return badInput(
-        fmt::format("{}:{}:{}: {}", echoText(path, 200), where.line, where.column, echoText(e.description(), 200)));
-  }
+  auto parsed = scenario_toml::parseTomlFile(path, limits::kMaxScenarioBytes);
+  if (!parsed) return parsed.error();
+  const toml::table& root = *parsed;
   ReleaseManifest m;
   m.path = path;
   const std::filesystem::path directory = std::filesystem::path(path).parent_path();

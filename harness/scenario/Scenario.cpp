@@ -78,16 +78,10 @@ std::optional<Reduction> parseReduction(std::string_view text) {
 
 Result<Scenario> loadScenario(const std::string& path) {
   namespace L = limits;
-  auto text = readInputText(path, L::kMaxScenarioBytes);
-  if (!text) return text.error();
+  auto parsed = scenario_toml::parseTomlFile(path, L::kMaxScenarioBytes);
+  if (!parsed) return parsed.error();
+  const toml::table& root = *parsed;
   const std::string shownPath = echoText(path, 200);
-  toml::table root;
-  try {
-    root = toml::parse(*text, path);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    return badInput(fmt::format("{}:{}:{}: {}", shownPath, where.line, where.column, echoText(e.description(), 200)));
-  }
   Scenario s;
   s.path = path;
   s.directory = std::filesystem::path(path).parent_path().string();

@@ -15,6 +15,7 @@
 #include "harness/scenario/Limits.h"
 #include "support/EchoText.h"
 #include "support/HexText.h"
+#include "support/InputFile.h"
 #include "support/NumberText.h"
 #include "support/Result.h"
 
@@ -36,6 +37,20 @@ inline std::string_view typeName(const toml::node& node) {
   case toml::node_type::array: return "an array";
   case toml::node_type::table: return "a table";
   default: return "a date or time";
+  }
+}
+
+// A TOML file read whole (at most `maxBytes`) and parsed; a syntax error is bad input
+// naming "<file>:<line>:<column>".
+inline Result<toml::table> parseTomlFile(const std::string& path, uint64_t maxBytes) {
+  auto text = readInputText(path, maxBytes);
+  if (!text) return text.error();
+  try {
+    return toml::parse(*text, path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return badInput(
+        fmt::format("{}:{}:{}: {}", echoText(path, 200), where.line, where.column, echoText(e.description(), 200)));
   }
 }
 
