@@ -13,6 +13,7 @@
 
 #include "harness/Diagnostics.h"
 #include "harness/ShardSelection.h"
+#include "harness/gate/CheckStageVerdict.h"
 #include "harness/gate/ChildCommand.h"
 #include "harness/gate/ReleaseManifest.h"
 #include "harness/report/GateReport.h"
@@ -54,17 +55,27 @@ struct GateRun {
   const ReleaseManifest& manifest;
   const GateOptions& options;
   fs::path out;
+  // Sharded (count > 1), every shard explores its part of every scenario, and runs the
+  // trampoline and on-host jobs whose number modulo the count is its index.
+  Shard shard;
   json items = json::array();  // one per stage x scenario x function
   const std::vector<std::string> shardVariables = shardVariableNames();
 
+  bool sharded() const { return shard.count > 1; }
+  bool mine(size_t job) const { return job % shard.count == shard.index; }
+  std::string part() const { return fmt::format("{}/{}", shard.index, shard.count); }
+
+  // `order`: the job's number within its stage (hph merge puts the shards' items in order).
   void add(GateStage stage, const ReleaseScenario& s, const std::string& function, const std::string& verdict,
-           const std::string& detail, const std::string& report) {
+           const std::string& detail, const std::string& report, size_t order) {
     const std::string arch(archOf(s.images->arch).name());
     items.push_back({{"stage", gateStageName(stage)},
                      {"arch", arch},
                      {"base", s.images->base},
                      {"function", function},
                      {"scenario", s.scenario.name},
+                     {"file", s.scenario.path},
+                     {"order", order},
                      {"verdict", verdict},
                      {"detail", detail},
                      {"report", report}});
@@ -74,7 +85,7 @@ struct GateRun {
   }
   void addAll(GateStage stage, const ReleaseScenario& s, const std::string& verdict, const std::string& detail,
               const std::string& report) {
-    for (const std::string& function : s.functions) add(stage, s, function, verdict, detail, report);
+    for (const std::string& function : s.functions) add(stage, s, function, verdict, detail, report, s.index);
   }
 
   // A stage runs whole: a CI engine's shard variables must not make it explore a part and
@@ -120,6 +131,7 @@ void runCheckStage(GateRun& run, const std::vector<ReleaseScenario>& scenarios) 
   if (budget.schedules) args.insert(args.end(), {"--schedules", std::to_string(*budget.schedules)});
   if (run.options.jobs) args.insert(args.end(), {"--jobs", std::to_string(*run.options.jobs)});
   if (run.options.progressEvery) args.insert(args.end(), {"--progress", fmt::format("{}", *run.options.progressEvery)});
+  if (run.sharded()) args.insert(args.end(), {"--shard", run.part()});
   const ChildExit exit = run.command(args, run.out / log);
   // Its verdicts count only when it ended as hph check ends (0 all as expected, 1 a
   // violation, 2 bad input or a refusal, 4 cut short) and wrote every report: not after
@@ -136,23 +148,8 @@ void runCheckStage(GateRun& run, const std::vector<ReleaseScenario>& scenarios) 
     if (report && report->contains("scenarios"))
       for (const json& r : (*report)["scenarios"])
         if (r.value("file", "") == s.scenario.path) found = &r;
-    if (!found) {
-      run.addAll(GateStage::kCheck, s, "fail", broken.empty() ? "not in hph check's report" : broken, "check.json");
-      continue;
-    }
-    const json exploration = found->value("exploration", json::object());
-    std::string detail = found->value("verdict", "?");
-    if (found->contains("counterexample") && (*found)["counterexample"].contains("violation"))
-      detail += ": " + (*found)["counterexample"]["violation"].value("message", "");
-    else if (found->contains("message"))  // a refusal, bad input: why
-      detail += ": " + found->value("message", "");
-    const bool holds = found->value("verdict", "") == "holds";
-    const bool whole = exploration.value("shard", "0/1") == "0/1";
-    run.addAll(GateStage::kCheck, s, holds && whole ? "pass" : "fail",
-               holds && whole ? ""
-               : whole        ? detail
-                              : "explored one shard only",
-               "check.json");
+    const StageVerdict v = checkStageVerdict(found, broken, run.part());
+    run.addAll(GateStage::kCheck, s, v.verdict, v.detail, "check.json");
   }
 }
 
@@ -168,6 +165,11 @@ void runTrampolineStage(GateRun& run, const std::vector<ReleaseScenario>& scenar
     for (const std::string& function : s.functions) {
       const std::string key = s.images->base + "|" + function + "|" + protocol;
       if (done.count(key)) continue;
+      const size_t job = done.size();
+      if (!run.mine(job)) {
+        done[key] = "";
+        continue;
+      }
       const std::string file = fmt::format("trampoline/{}.{}.{}.{}.json", done.size() + 1,
                                            archOf(s.images->arch).name(), fileStem(function), protocol);
       done[key] = file;
@@ -184,7 +186,7 @@ void runTrampolineStage(GateRun& run, const std::vector<ReleaseScenario>& scenar
         detail = "relocated, but no entry state could be checked";
       else
         verdict = "pass", detail = fmt::format("{} states checked", r->value("states_checked", 0));
-      run.add(GateStage::kTrampoline, s, function, verdict, detail, file);
+      run.add(GateStage::kTrampoline, s, function, verdict, detail, file, job);
     }
   }
 }
@@ -194,6 +196,7 @@ void runOnHostStage(GateRun& run, const std::vector<ReleaseScenario>& scenarios)
              run.manifest.onhost.patcher, run.manifest.onhost.threads);
   std::fflush(stdout);
   for (const ReleaseScenario& s : scenarios) {
+    if (!run.mine(s.index)) continue;
     bool held = true;
     for (const json& item : run.items)
       if (item["stage"] == "check" && item["scenario"] == s.scenario.name && item["verdict"] != "pass") held = false;
@@ -204,10 +207,17 @@ void runOnHostStage(GateRun& run, const std::vector<ReleaseScenario>& scenarios)
     const std::string file = fmt::format("onhost/{}.{}.json", s.index + 1, fileStem(s.scenario.name));
     const std::string log = fmt::format("logs/onhost.{}.{}.txt", s.index + 1, fileStem(s.scenario.name));
     const auto& o = run.manifest.onhost;
-    const ChildExit exit = run.command({"onhost", s.scenario.path, "--verified", (run.out / "check.json").string(),
-                                        "--patcher", o.patcher, "--threads", std::to_string(o.threads), "--duration",
-                                        fmt::format("{}", o.duration), "--json", (run.out / file).string()},
-                                       run.out / log);
+    std::vector<std::string> args{"onhost", s.scenario.path};
+    // A shard's exploration verified its part of the plan, which is no verification: the
+    // plan is applied unverified, and the release ships only if the merged exploration
+    // holds (hph merge).
+    if (run.sharded())
+      args.push_back("--unverified");
+    else
+      args.insert(args.end(), {"--verified", (run.out / "check.json").string()});
+    args.insert(args.end(), {"--patcher", o.patcher, "--threads", std::to_string(o.threads), "--duration",
+                             fmt::format("{}", o.duration), "--json", (run.out / file).string()});
+    const ChildExit exit = run.command(args, run.out / log);
     const std::optional<json> r = readJson(run.out / file);
     const json* scenario =
         r && r->contains("scenarios") && (*r)["scenarios"].size() == 1 ? &(*r)["scenarios"][0] : nullptr;
@@ -228,6 +238,8 @@ int runGate(const GateOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   auto manifest = loadReleaseManifest(options.manifest);
   if (!manifest) return reportError(manifest.error());
+  auto selection = selectShard(options.shard, options.shardCount, processEnvironment());
+  if (!selection) return reportError(selection.error());
   std::vector<ReleaseScenario> scenarios;
   for (const ReleaseImages& images : manifest->images)
     for (const std::string& path : images.scenarios) {
@@ -237,26 +249,24 @@ int runGate(const GateOptions& options) {
       scenarios.push_back({&images, std::move(*s), std::move(functions), scenarios.size()});
     }
   const fs::path out(options.outDir);
-  std::error_code ec;
-  // Reports of an earlier run must not stand in for this one's.
-  for (const char* stale : {"gate.json", "gate.junit.xml", "gate.sarif", "gate.html", "check.json", "check.junit.xml",
-                            "check.sarif", "check.html", "traces", "logs", "trampoline", "onhost"})
-    if (fs::remove_all(out / stale, ec); ec)
-      return reportError(badInput(fmt::format("--out: {}: {}", echoText((out / stale).string(), 200), ec.message())));
-  for (const char* sub : {"", "logs", "trampoline", "onhost"})
-    if (fs::create_directories(out / sub, ec); ec)
-      return reportError(badInput(fmt::format("--out: {}: {}", echoText((out / sub).string(), 200), ec.message())));
+  if (auto prepared = prepareGateDirectory(out.string()); !prepared) return reportError(prepared.error());
 
   fmt::print("hph gate: release '{}' ({}), {} scenarios on {} image set(s); reports in {}\n", manifest->release,
              options.manifest, scenarios.size(), manifest->images.size(), out.string());
-  GateRun run{*manifest, options, out};
+  if (auto acknowledged = acknowledgeShard(*selection); !acknowledged) return reportError(acknowledged.error());
+  GateRun run{*manifest, options, out, selection->shard};
+  if (run.sharded())
+    fmt::print("shard {} ({}): this part of every exploration, and every {}th trampoline and on-host job\n", run.part(),
+               selection->source, run.shard.count);
   runCheckStage(run, scenarios);
   if (manifest->trampoline.run) runTrampolineStage(run, scenarios);
   if (manifest->onhost.run) runOnHostStage(run, scenarios);
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  json document = gateDocument(*manifest, run.items, seconds);
-  const int exitCode = document["ship"].get<bool>() ? kExitHolds : kExitViolated;
+  const json shard = run.sharded() ? json{{"shard", run.part()}, {"source", selection->source}} : json();
+  json document = gateDocument(gateRelease(*manifest), run.items, seconds, shard);
+  const bool passed = run.sharded() ? !document["part_failed"].get<bool>() : document["ship"].get<bool>();
+  const int exitCode = passed ? kExitHolds : kExitViolated;
   document["exit_code"] = exitCode;
   if (auto written = writeGateReports(out.string(), document); !written) return reportError(written.error());
   fmt::print("\n{}", gateSummaryText(document));

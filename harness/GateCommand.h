@@ -17,6 +17,10 @@ struct GateOptions {
   std::optional<uint32_t> jobs;
   // Not on a terminal: stages print their progress line this often.
   std::optional<double> progressEvery;
+  // This run's shard (`I/N`), else the CI engine's shard variables (ShardSelection.h):
+  // each shard writes a partial gate.json, and hph merge combines them into the verdict.
+  std::optional<std::string> shard;
+  std::optional<uint32_t> shardCount;
 };
 
 int runGate(const GateOptions& options);

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "harness/Diagnostics.h"
+#include "harness/MergeGate.h"
 #include "harness/ShardSelection.h"
 #include "harness/report/ReportFiles.h"
 #include "harness/report/VerdictTable.h"
@@ -64,24 +65,6 @@ Result<ShardReport> readShardReport(const std::string& path) {
   if (!parsed) return badInput(fmt::format("{}: exploration.shard: '{}' is not I/N", path, *said));
   shard.shard = *parsed;
   return shard;
-}
-
-// The shards are 0..N-1 of one N, each once.
-Result<void> checkShardSet(const std::vector<ShardReport>& shards) {
-  const uint32_t count = shards[0].shard.count;
-  std::map<uint32_t, const ShardReport*> seen;
-  for (const ShardReport& r : shards) {
-    if (r.shard.count != count)
-      return badInput(fmt::format("{}: exploration.shard: of {} shards, where {} is of {}", r.path, r.shard.count,
-                                  shards[0].path, count));
-    if (const auto [it, fresh] = seen.emplace(r.shard.index, &r); !fresh)
-      return badInput(fmt::format("{} and {}: both are shard {}/{}", it->second->path, r.path, r.shard.index, count));
-  }
-  for (uint32_t i = 0; i < count; ++i)
-    if (!seen.contains(i))
-      return badInput(fmt::format("shard {}/{} is missing ({} report{} given)", i, count, shards.size(),
-                                  shards.size() == 1 ? "" : "s"));
-  return {};
 }
 
 // Every shard reports the same scenarios, in the same order, of the same inputs.
@@ -344,6 +327,16 @@ Result<json> mergeScenario(const std::vector<const json*>& parts, const std::vec
 }  // namespace
 
 int runMerge(const MergeOptions& options) {
+  if (std::any_of(options.reports.begin(), options.reports.end(), isGateReport)) {
+    if (options.jsonPath || options.junitPath || options.sarifPath || options.htmlPath)
+      return reportError(
+          badInput("--json, --junit, --sarif, --html: gate.json shards merge into a directory: --out DIR"));
+    if (!options.outDir) return reportError(badInput("--out: gate.json shards merge into a directory: --out DIR"));
+    return runMergeGate(options.reports, *options.outDir);
+  }
+  if (options.outDir)
+    return reportError(badInput("--out: only for gate.json shards; hph check's reports merge into --json, --junit, "
+                                "--sarif and --html"));
   // Each merged report its own file, none of them a shard's.
   const std::vector<std::pair<const char*, std::optional<std::string>>> outputs{{"--json", options.jsonPath},
                                                                                 {"--junit", options.junitPath},
@@ -368,7 +361,9 @@ int runMerge(const MergeOptions& options) {
     if (!report) return reportError(report.error());
     shards.push_back(std::move(report).value());
   }
-  if (auto set = checkShardSet(shards); !set) return reportError(set.error());
+  std::vector<ShardReportName> names;
+  for (const ShardReport& r : shards) names.push_back({r.path, r.shard});
+  if (auto set = checkCompleteShards(names, "exploration.shard"); !set) return reportError(set.error());
   if (auto same = checkSameInputs(shards); !same) return reportError(same.error());
   std::sort(shards.begin(), shards.end(),
             [](const ShardReport& a, const ShardReport& b) { return a.shard.index < b.shard.index; });

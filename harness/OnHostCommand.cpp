@@ -378,6 +378,14 @@ Result<void> verifiedBy(const std::string& reportPath, const std::string& path, 
     if (s.value("verdict", "") != "holds")
       return badInput(fmt::format("{}: --verified {}: its verdict for these inputs is {}, not holds", path, reportPath,
                                   s.value("verdict", "?")));
+    // A shard's `holds` says its part of the schedules holds, not the plan: only a whole
+    // exploration (or hph merge of every shard, "0/1 (merged from N shards)") verifies.
+    std::string explored = s.contains("exploration") ? s["exploration"].value("shard", "0/1") : "0/1";
+    explored = explored.substr(0, explored.find(' '));
+    if (explored != "0/1")
+      return badInput(fmt::format("{}: --verified {}: exploration.shard: it explored shard {} only; merge every "
+                                  "shard's report (hph merge) and pass the merged one",
+                                  path, reportPath, explored));
     return {};
   }
   return badInput(

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 
 #include "harness/scenario/Limits.h"
 #include "support/EchoText.h"
@@ -147,6 +148,23 @@ Result<void> acknowledgeShard(const ShardSelection& selection) {
     if (!touch || utime(file.c_str(), nullptr) != 0)
       return badInput(fmt::format("{}: cannot touch the shard status file", echoText(file)));
   }
+  return {};
+}
+
+Result<void> checkCompleteShards(const std::vector<ShardReportName>& reports, const std::string& field) {
+  const uint32_t count = reports[0].shard.count;
+  std::map<uint32_t, const ShardReportName*> seen;
+  for (const ShardReportName& r : reports) {
+    if (r.shard.count != count)
+      return badInput(
+          fmt::format("{}: {}: of {} shards, where {} is of {}", r.path, field, r.shard.count, reports[0].path, count));
+    if (const auto [it, fresh] = seen.emplace(r.shard.index, &r); !fresh)
+      return badInput(fmt::format("{} and {}: both are shard {}/{}", it->second->path, r.path, r.shard.index, count));
+  }
+  for (uint32_t i = 0; i < count; ++i)
+    if (!seen.contains(i))
+      return badInput(fmt::format("shard {}/{} is missing ({} report{} given)", i, count, reports.size(),
+                                  reports.size() == 1 ? "" : "s"));
   return {};
 }
 

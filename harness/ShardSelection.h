@@ -42,6 +42,16 @@ Result<ShardSelection> selectShard(const std::optional<std::string>& shardFlag,
 // Every variable the conventions read (so a caller can run a command outside its shard).
 std::vector<std::string> shardVariableNames();
 
+// One shard's report, as hph merge reads it.
+struct ShardReportName {
+  std::string path;
+  Shard shard;
+};
+
+// The reports are of shards 0..N-1 of one N, each once; `field` names where a report says
+// its shard (in the one line that names the report at fault).
+Result<void> checkCompleteShards(const std::vector<ShardReportName>& reports, const std::string& field);
+
 // Tells the engine the shard was honoured: each status file is created (or its time
 // updated), as Bazel and GoogleTest ask of a test runner that shards.
 Result<void> acknowledgeShard(const ShardSelection& selection);

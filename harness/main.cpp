@@ -113,8 +113,14 @@ int main(int argc, char** argv) {
 
   MergeOptions merge;
   CLI::App* mergeCmd = app.add_subcommand(
-      "merge", "Combine the --json reports of the shards of one hph check into one verdict and every format.");
-  mergeCmd->add_option("REPORT", merge.reports, "hph check --json reports, one per shard (any order)")->required();
+      "merge",
+      "Combine the shards of one hph check (their --json reports) or of one hph gate (their gate.json) into one "
+      "verdict and every format.");
+  mergeCmd
+      ->add_option("REPORT", merge.reports,
+                   "hph check --json reports or hph gate's gate.json, one per shard (any order)")
+      ->required();
+  mergeCmd->add_option("--out", merge.outDir, "gate.json shards: the directory for the merged gate's every report");
   mergeCmd->add_option("--json", merge.jsonPath, "write the merged report (schema hph-check/2)");
   mergeCmd->add_option("--junit", merge.junitPath, "write JUnit XML of the merged verdicts");
   mergeCmd->add_option("--sarif", merge.sarifPath, "write SARIF 2.1.0 of the merged verdicts");
@@ -175,6 +181,11 @@ int main(int argc, char** argv) {
       ->add_option("--progress", gate.progressEvery,
                    "seconds: the exploration prints a progress line this often (a terminal shows one anyway)")
       ->transform(secondsIn(limits::kMaxTimeSeconds));
+  gateCmd->add_option("--shard", gate.shard,
+                      "I/N: run this shard's part (hph merge of every shard's gate.json says ship); default: the CI "
+                      "engine's shard variables (GTEST_*, TEST_* of Bazel, CI_NODE_* of GitLab, JOB_COMPLETION_INDEX)");
+  gateCmd->add_option("--shard-count", gate.shardCount,
+                      "N: the shards of a Kubernetes Indexed Job (its pods see only JOB_COMPLETION_INDEX)");
 
   TrampolineOptions trampoline;
   CLI::App* trampolineCmd =

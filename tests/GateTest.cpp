@@ -154,19 +154,132 @@ std::string x64Release(const std::string& name, const std::vector<std::string>& 
                                 "\"\nscenarios = [" + list + "]\n");
 }
 
-// A CI engine's shard variables do not make the gate explore a part and call it whole:
-// with GitLab's CI_NODE_* set, the exploration is the unsharded one.
-TEST(Gate, StagesRunWholeWhateverShardVariablesSay) {
-  const std::string manifest =
-      x64Release("gate-sharded.toml", {scenarioVariant("patch-padding-short-jmp.x64.toml", {}, "gate-sharded-s.toml")});
-  const fs::path out = outDir("gate-sharded");
-  const CommandResult r = runProgram(
-      "/usr/bin/env", {"CI_NODE_INDEX=2", "CI_NODE_TOTAL=4", HPH_BINARY, "gate", manifest, "--out", out.string()}, 600);
-  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
-  const json check = readJson(out / "check.json");
-  ASSERT_EQ(check["scenarios"].size(), 1u);
-  EXPECT_EQ(check["scenarios"][0]["exploration"]["shard"], "0/1");
-  EXPECT_TRUE(check["scenarios"][0]["exploration"]["exhausted"].get<bool>());
+// Runs the gate over `manifest` in `count` shards: shard 0 by --shard, the others by
+// GitLab's 1-based CI_NODE_* variables (as a CI engine spreads it); each must exit 0 or 1.
+std::vector<fs::path> gateShards(const std::string& manifest, const std::string& name, uint32_t count) {
+  std::vector<fs::path> dirs;
+  for (uint32_t i = 0; i < count; ++i) {
+    dirs.push_back(outDir(fmt::format("{}-shard{}", name, i)));
+    const CommandResult r =
+        i == 0 ? runHph({"gate", manifest, "--out", dirs.back().string(), "--shard", fmt::format("0/{}", count)}, 900)
+               : runProgram("/usr/bin/env",
+                            {fmt::format("CI_NODE_INDEX={}", i + 1), fmt::format("CI_NODE_TOTAL={}", count), HPH_BINARY,
+                             "gate", manifest, "--out", dirs.back().string()},
+                            900);
+    EXPECT_TRUE(r.exitCode == 0 || r.exitCode == 1) << r.out << r.err;
+  }
+  return dirs;
+}
+
+// The items as the verdict sees them: which stage, scenario and function, what verdict.
+std::vector<std::string> itemVerdicts(const json& gate) {
+  std::vector<std::string> out;
+  for (const json& i : gate["items"])
+    out.push_back(fmt::format("{} {} {} {} {}", i["stage"].get<std::string>(), i["scenario"].get<std::string>(),
+                              i["function"].get<std::string>(), i["verdict"].get<std::string>(),
+                              i["report"].get<std::string>()));
+  return out;
+}
+
+// The bundled release in three shards, merged: the unsharded gate's verdicts, schedule
+// counts and reports. Each shard explored its part only, ran its share of the trampoline
+// and on-host jobs, and does not say ship.
+TEST(Gate, ShardsMergedAreTheUnshardedRun) {
+  const std::string manifest = std::string(HPH_CORPUS_DIR) + "/release.toml";
+  const fs::path whole = outDir("gate-whole");
+  const CommandResult unsharded = runHph({"gate", manifest, "--out", whole.string()}, 900);
+  ASSERT_EQ(unsharded.exitCode, 0) << unsharded.out << unsharded.err;
+  const std::vector<fs::path> shards = gateShards(manifest, "gate-ship", 3);
+  size_t trampolines = 0, onhosts = 0;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const json part = readJson(shards[i] / "gate.json");
+    ASSERT_FALSE(part.is_discarded()) << shards[i];
+    EXPECT_FALSE(part["ship"].get<bool>());
+    EXPECT_FALSE(part["part_failed"].get<bool>());
+    EXPECT_EQ(part["shard"]["shard"], fmt::format("{}/3", i));
+    EXPECT_EQ(part["shard"]["source"], i == 0 ? "--shard" : "CI_NODE_INDEX/CI_NODE_TOTAL");
+    for (const json& s : readJson(shards[i] / "check.json")["scenarios"])
+      EXPECT_EQ(s["exploration"]["shard"], fmt::format("{}/3", i));
+    for (const json& item : part["items"]) {
+      trampolines += item["stage"] == "trampoline";
+      onhosts += item["stage"] == "onhost";
+    }
+    EXPECT_NE(readText(shards[i] / "gate.html").find(fmt::format("Shard {}/3: nothing failed in this part", i)),
+              std::string::npos);
+  }
+  EXPECT_EQ(trampolines, 2u);
+  EXPECT_EQ(onhosts, 7u);
+  const fs::path merged = outDir("gate-merged");
+  const CommandResult merge = runHph({"merge", (shards[2] / "gate.json").string(), (shards[0] / "gate.json").string(),
+                                      (shards[1] / "gate.json").string(), "--out", merged.string()},
+                                     300);
+  ASSERT_EQ(merge.exitCode, 0) << merge.out << merge.err;
+  EXPECT_NE(merge.out.find("SHIP: every patched function passed every stage"), std::string::npos) << merge.out;
+  const json a = readJson(whole / "gate.json"), m = readJson(merged / "gate.json");
+  EXPECT_TRUE(m["ship"].get<bool>());
+  EXPECT_EQ(m["functions"], a["functions"]);
+  EXPECT_EQ(itemVerdicts(m), itemVerdicts(a));
+  const json checkA = readJson(whole / "check.json"), checkM = readJson(merged / "check.json");
+  ASSERT_EQ(checkM["scenarios"].size(), checkA["scenarios"].size());
+  for (size_t i = 0; i < checkA["scenarios"].size(); ++i)
+    EXPECT_EQ(checkM["scenarios"][i]["exploration"]["schedules"], checkA["scenarios"][i]["exploration"]["schedules"])
+        << checkA["scenarios"][i]["name"];
+  for (const json& item : m["items"])
+    if (!item["report"].get<std::string>().empty()) EXPECT_TRUE(fs::exists(merged / item["report"].get<std::string>()));
+  EXPECT_NE(readText(merged / "gate.html").find("<h1 class=\"ship\" id=\"verdict\">Ship</h1>"), std::string::npos);
+}
+
+// An unsafe scenario found in one shard: that shard exits 1, the merge does not ship, and
+// its first counterexample is the unsharded run's.
+TEST(Gate, AnUnsafeScenarioFoundInAShardStopsTheMergedRelease) {
+  const std::string unsafe =
+      scenarioVariant("patch-naive-jmp5.x64.toml", {{"expect = \"[^\"]*\"\n", ""}}, "gate-shard-unsafe-s.toml");
+  const std::string manifest = x64Release("gate-shard-unsafe.toml", {unsafe});
+  const fs::path whole = outDir("gate-unsafe-whole");
+  EXPECT_EQ(runHph({"gate", manifest, "--out", whole.string()}, 600).exitCode, 1);
+  const std::vector<fs::path> shards = gateShards(manifest, "gate-unsafe", 2);
+  bool someShardFailed = false;
+  for (const fs::path& dir : shards) someShardFailed |= readJson(dir / "gate.json")["part_failed"].get<bool>();
+  EXPECT_TRUE(someShardFailed);
+  const fs::path merged = outDir("gate-unsafe-merged");
+  const CommandResult merge = runHph(
+      {"merge", (shards[0] / "gate.json").string(), (shards[1] / "gate.json").string(), "--out", merged.string()}, 300);
+  EXPECT_EQ(merge.exitCode, 1) << merge.out << merge.err;
+  const json a = readJson(whole / "gate.json"), m = readJson(merged / "gate.json");
+  EXPECT_FALSE(m["ship"].get<bool>());
+  EXPECT_EQ(itemVerdicts(m), itemVerdicts(a));
+  const json ca = readJson(whole / "check.json")["scenarios"][0], cm = readJson(merged / "check.json")["scenarios"][0];
+  ASSERT_TRUE(cm.contains("counterexample")) << cm.dump();
+  EXPECT_EQ(cm["counterexample"]["property"], ca["counterexample"]["property"]);
+  EXPECT_EQ(cm["counterexample"]["replay"], ca["counterexample"]["replay"]);
+  EXPECT_NE(readText(merged / "gate.html").find("Do not ship"), std::string::npos);
+}
+
+// Shards that do not make one run are refused, naming the report: one missing, one given
+// twice, a shard of another release, an unsharded gate's report, --out a shard's directory.
+TEST(Gate, MergingShardsThatAreNotOneRunIsRefused) {
+  const std::string scenario = scenarioVariant("patch-padding-short-jmp.x64.toml", {}, "gate-refuse-s.toml");
+  const std::vector<fs::path> shards = gateShards(x64Release("gate-refuse.toml", {scenario}), "gate-refuse", 2);
+  const std::vector<fs::path> other = gateShards(x64Release("gate-other.toml", {scenario}), "gate-other", 2);
+  const fs::path unsharded = outDir("gate-refuse-whole");
+  ASSERT_EQ(runHph({"gate", x64Release("gate-refuse.toml", {scenario}), "--out", unsharded.string()}, 600).exitCode, 0);
+  const std::string s0 = (shards[0] / "gate.json").string(), s1 = (shards[1] / "gate.json").string();
+  const std::string out = outDir("gate-refuse-merged").string();
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"merge", s0, "--out", out}, "shard 1/2 is missing (1 report given)"},
+      {{"merge", s0, s0, "--out", out}, "both are shard 0/2"},
+      {{"merge", s0, (other[1] / "gate.json").string(), "--out", out}, "release differs from"},
+      {{"merge", s0, (unsharded / "gate.json").string(), "--out", out}, "shard: missing"},
+      {{"merge", s0, s1}, "--out: gate.json shards merge into a directory"},
+      {{"merge", s0, s1, "--out", shards[1].string()}, "is the directory of the shard"},
+  };
+  for (const auto& [args, message] : cases) {
+    const CommandResult r = runHph(args, 120);
+    EXPECT_EQ(r.exitCode, 2) << message << r.out;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  EXPECT_TRUE(fs::exists(shards[1] / "gate.json"));  // the refused --out left the shard alone
 }
 
 // Reports an earlier run left in --out never stand in for this run's: the gate removes its

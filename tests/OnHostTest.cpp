@@ -483,6 +483,26 @@ TEST(OnHost, AVerifiedReportStandsForExploringOnlyForTheSameInputs) {
   EXPECT_NE(missing.err.find("--verified /nonexistent.json: cannot read"), std::string::npos) << missing.err;
 }
 
+// A shard's `holds` is not the plan's: --verified refuses a shard's report, and takes the
+// report hph merge makes of every shard.
+TEST(OnHost, AShardsReportDoesNotVerifyThePlanTheMergedOneDoes) {
+  const std::string scenarioPath = scenario("patch-padding-short-jmp.x64.toml");
+  std::vector<std::string> shards;
+  for (const char* shard : {"0/2", "1/2"}) {
+    shards.push_back(writeTempFile(fmt::format("verified-shard{}.json", shards.size()), {}));
+    const CommandResult part = runHph({"check", scenarioPath, "--shard", shard, "--json", shards.back()}, 240);
+    ASSERT_EQ(part.exitCode, 0) << part.out << part.err;
+  }
+  const CommandResult applied = runHph({"onhost", scenarioPath, "--verified", shards[1], "--duration", "0.2"}, 60);
+  EXPECT_EQ(applied.exitCode, 2) << applied.out;
+  EXPECT_NE(applied.err.find("exploration.shard: it explored shard 1/2 only"), std::string::npos) << applied.err;
+  const std::string merged = writeTempFile("verified-merged.json", {});
+  const CommandResult merge = runHph({"merge", shards[0], shards[1], "--json", merged}, 60);
+  ASSERT_EQ(merge.exitCode, 0) << merge.out << merge.err;
+  const CommandResult whole = runHph({"onhost", scenarioPath, "--verified", merged, "--duration", "0.2"}, 240);
+  EXPECT_EQ(whole.exitCode, 0) << whole.out << whole.err;
+}
+
 // Measuring: N applications, each undone, with a latency per application.
 TEST(OnHost, ApplicationsAreTimedOneByOneAndUndone) {
   const std::string out = writeTempFile("applications.json", {});

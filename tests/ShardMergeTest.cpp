@@ -281,7 +281,8 @@ TEST(Merge, ShardsThatCountABranchDifferentlyAreAnError) {
 
 // The CI examples parse as the engines read them (YAML), and say what the docs say: a
 // GitHub matrix and a merge job after it, a GitLab parallel job and a merge job that
-// needs it, a Kubernetes Indexed Job whose --shard-count equals its completions.
+// needs it, a Kubernetes Indexed Job whose --shard-count equals its completions, and the
+// release gate as a GitLab parallel job whose shards one job merges.
 TEST(CiExamples, AreValidAndShardAsDocumented) {
   const std::string dir = std::string(HPH_CORPUS_DIR) + "/../ci/examples/";
   const char* script = "import sys, yaml\n"
@@ -305,12 +306,18 @@ TEST(CiExamples, AreValidAndShardAsDocumented) {
                        "merge = list(yaml.safe_load_all(open(sys.argv[4])))[0]\n"
                        "assert merge['kind'] == 'Job'\n"
                        "assert 'hph merge' in ' '.join(merge['spec']['template']['spec']['containers'][0]['args'])\n"
-                       "print(len(shards), gl['explore']['parallel'], spec['completions'])\n";
+                       "gate = yaml.safe_load(open(sys.argv[5]))\n"
+                       "assert gate['verdict']['needs'] == ['gate']\n"
+                       "assert any('hph gate corpus/release.toml --out gate-$CI_NODE_INDEX' in l for l in "
+                       "gate['gate']['script'])\n"
+                       "assert any('hph merge gate-*/gate.json --out gate' in l for l in gate['verdict']['script'])\n"
+                       "print(len(shards), gl['explore']['parallel'], spec['completions'], gate['gate']['parallel'])\n";
   const CommandResult r =
       runProgram(HPH_SYSTEM_PYTHON, {"-c", script, dir + "github-actions-shards.yml", dir + "gitlab-ci-shards.yml",
-                                     dir + "k8s-indexed-job.yaml", dir + "k8s-merge-job.yaml"});
+                                     dir + "k8s-indexed-job.yaml", dir + "k8s-merge-job.yaml",
+                                     dir + "gitlab-ci-gate-shards.yml"});
   EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
-  EXPECT_EQ(r.out, "4 4 4\n");
+  EXPECT_EQ(r.out, "4 4 4 3\n");
 }
 
 }  // namespace

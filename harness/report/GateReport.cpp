@@ -74,10 +74,21 @@ json sarifGateRun(const json& document) {
 
 std::string gateHtml(const json& d) {
   const bool ship = d["ship"].get<bool>();
+  const bool partFailed = d.value("part_failed", true);
+  const std::string heading =
+      !d.contains("shard")
+          ? (ship ? "Ship" : "Do not ship")
+          : fmt::format("Shard {}: {} (the release's verdict is the merge of every shard's)",
+                        jsonText(d["shard"], "shard"),
+                        partFailed ? "a failure in this part: do not ship" : "nothing failed in this part");
   std::string page = fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>hph gate: {}</title><style>{}</style>"
       "</head><body>\n<h1 class=\"{}\" id=\"verdict\">{}</h1>\n",
-      markupEscape(jsonText(d, "release")), htmlReportStyle(), ship ? "ship" : "noship", ship ? "Ship" : "Do not ship");
+      markupEscape(jsonText(d, "release")), htmlReportStyle(),
+      ship                                 ? "ship"
+      : d.contains("shard") && !partFailed ? "partial"
+                                           : "noship",
+      markupEscape(heading));
   page += fmt::format("<p>Release <b>{}</b>, manifest <code>{}</code> (SHA-256 <code>{}</code>), {} hph {}; "
                       "{:.1f} s.</p>\n",
                       markupEscape(jsonText(d, "release")), markupEscape(jsonText(d["manifest"], "file")),
@@ -118,7 +129,7 @@ std::string gateHtml(const json& d) {
 
 }  // namespace
 
-json gateDocument(const ReleaseManifest& manifest, const json& items, double seconds) {
+json gateRelease(const ReleaseManifest& manifest) {
   json images = json::array();
   for (const ReleaseImages& img : manifest.images) {
     json patches = json::array();
@@ -128,27 +139,6 @@ json gateDocument(const ReleaseManifest& manifest, const json& items, double sec
                       {"base_sha256", sha256OfFile(img.base)},
                       {"patches", patches},
                       {"scenarios", img.scenarios}});
-  }
-  const std::map<std::string, bool> ran{
-      {"check", true}, {"trampoline", manifest.trampoline.run}, {"onhost", manifest.onhost.run}};
-  // One row per patched function, in the order the items name them.
-  json functions = json::array();
-  std::vector<std::tuple<std::string, std::string, std::string>> seen;
-  bool ship = !items.empty();
-  for (const json& i : items) {
-    const auto key = std::tuple(jsonText(i, "arch"), jsonText(i, "base"), jsonText(i, "function"));
-    if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
-    seen.push_back(key);
-    json f{{"arch", i["arch"]}, {"base", i["base"]}, {"function", i["function"]}};
-    bool passed = true;
-    for (const char* stage : kStages) {
-      f[stage] = stageVerdict(items, f, stage, ran.at(stage));
-      passed &= f[stage] == "pass" || f[stage] == "n/a" || f[stage] == "not run";
-    }
-    passed &= f["check"] == "pass";
-    f["verdict"] = passed ? "pass" : "fail";
-    ship &= passed;
-    functions.push_back(std::move(f));
   }
   return {{"schema", "hph-gate/1"},
           {"hph_version", HPH_VERSION_STRING},
@@ -165,11 +155,52 @@ json gateDocument(const ReleaseManifest& manifest, const json& items, double sec
              {{"run", manifest.onhost.run},
               {"patcher", manifest.onhost.patcher},
               {"threads", manifest.onhost.threads},
-              {"duration", manifest.onhost.duration}}}}},
-          {"items", items},
-          {"functions", functions},
-          {"ship", ship},
-          {"seconds", seconds}};
+              {"duration", manifest.onhost.duration}}}}}};
+}
+
+json gateDocument(json release, const json& items, double seconds, const json& shard) {
+  // One row per patched function, in the order the items name them.
+  json functions = json::array();
+  std::vector<std::tuple<std::string, std::string, std::string>> seen;
+  bool passedAll = !items.empty();
+  for (const json& i : items) {
+    const auto key = std::tuple(jsonText(i, "arch"), jsonText(i, "base"), jsonText(i, "function"));
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+    seen.push_back(key);
+    json f{{"arch", i["arch"]}, {"base", i["base"]}, {"function", i["function"]}};
+    bool passed = true;
+    for (const char* stage : kStages) {
+      f[stage] = stageVerdict(items, f, stage, release["stages"][stage].value("run", false));
+      passed &= f[stage] == "pass" || f[stage] == "n/a" || f[stage] == "not run";
+    }
+    passed &= f["check"] == "pass";
+    f["verdict"] = passed ? "pass" : "fail";
+    passedAll &= passed;
+    functions.push_back(std::move(f));
+  }
+  release["items"] = items;
+  release["functions"] = std::move(functions);
+  // A shard explored a part: nothing failing there is not a release that ships.
+  release["ship"] = passedAll && shard.is_null();
+  if (!shard.is_null()) {
+    release["shard"] = shard;
+    release["part_failed"] = !passedAll;
+  }
+  release["seconds"] = seconds;
+  return release;
+}
+
+Result<void> prepareGateDirectory(const std::string& directory) {
+  const fs::path out(directory);
+  std::error_code ec;
+  for (const char* stale : {"gate.json", "gate.junit.xml", "gate.sarif", "gate.html", "check.json", "check.junit.xml",
+                            "check.sarif", "check.html", "traces", "logs", "trampoline", "onhost"})
+    if (fs::remove_all(out / stale, ec); ec)
+      return badInput(fmt::format("--out: {}: {}", echoText((out / stale).string(), 200), ec.message()));
+  for (const char* sub : {"", "logs", "trampoline", "onhost"})
+    if (fs::create_directories(out / sub, ec); ec)
+      return badInput(fmt::format("--out: {}: {}", echoText((out / sub).string(), 200), ec.message()));
+  return {};
 }
 
 Result<void> writeGateReports(const std::string& directory, const json& document) {
@@ -240,9 +271,17 @@ std::string gateSummaryText(const json& d) {
   std::string notRun;
   for (const auto& [stage, settings] : d["stages"].items())
     if (!settings.value("run", true)) notRun += (notRun.empty() ? "" : ", ") + stage;
-  out += d["ship"].get<bool>() ? fmt::format("SHIP: every patched function passed every stage{}\n",
-                                             notRun.empty() ? "" : " that ran (not run: " + notRun + ")")
-                               : "DO NOT SHIP: a patched function failed a stage (gate.html says which)\n";
+  if (d.contains("shard"))
+    out += d.value("part_failed", true)
+               ? fmt::format("SHARD {}: a patched function failed a stage in this part: DO NOT SHIP\n",
+                             jsonText(d["shard"], "shard"))
+               : fmt::format("SHARD {}: nothing failed in this part; hph merge of every shard's gate.json says ship "
+                             "or not\n",
+                             jsonText(d["shard"], "shard"));
+  else
+    out += d["ship"].get<bool>() ? fmt::format("SHIP: every patched function passed every stage{}\n",
+                                               notRun.empty() ? "" : " that ran (not run: " + notRun + ")")
+                                 : "DO NOT SHIP: a patched function failed a stage (gate.html says which)\n";
   return out;
 }
 

@@ -15,7 +15,7 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kStyle = R"(body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}
-h1.ship{color:#176317}h1.noship{color:#a11}table{border-collapse:collapse;margin:8px 0 20px}
+h1.ship{color:#176317}h1.noship{color:#a11}h1.partial{color:#555}table{border-collapse:collapse;margin:8px 0 20px}
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}
 td.ok{background:#e6f4e6}td.fail{background:#fbe3e3}td.skip{background:#f4f0dc}td.none{color:#999}
 code,pre{font:12px/1.3 ui-monospace,monospace}pre.replay{background:#f6f6f6;padding:6px;white-space:pre-wrap;word-break:break-all}

@@ -1,0 +1,166 @@
+#include "harness/MergeGate.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "harness/Diagnostics.h"
+#include "harness/MergeCommand.h"
+#include "harness/ShardSelection.h"
+#include "harness/gate/CheckStageVerdict.h"
+#include "harness/report/GateReport.h"
+#include "harness/report/PropertyCases.h"
+#include "support/EchoText.h"
+#include "support/Status.h"
+
+namespace hph {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// What every shard of one release says the same of it.
+constexpr const char* kSameRelease[] = {"schema", "hph_version", "release", "manifest", "images", "stages"};
+
+std::optional<json> readJson(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  json j = json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  return j;
+}
+
+struct GateShard {
+  ShardReportName name;
+  fs::path directory;  // where its stages' reports are
+  json document;
+};
+
+Result<GateShard> readGateShard(const std::string& path) {
+  std::optional<json> document = readJson(path);
+  if (!document) return badInput(fmt::format("{}: not JSON", path));
+  if (document->value("schema", "") != "hph-gate/1")
+    return badInput(fmt::format("{}: schema: not an hph gate report (hph-gate/1)", path));
+  if (!document->contains("shard") || !(*document)["shard"].is_object())
+    return badInput(
+        fmt::format("{}: shard: missing: an unsharded gate's report is the release's verdict already", path));
+  auto shard = parseShard((*document)["shard"].value("shard", ""));
+  if (!shard)
+    return badInput(fmt::format("{}: shard.shard: '{}' is not I/N", path, (*document)["shard"].value("shard", "")));
+  if (!document->contains("items") || !(*document)["items"].is_array())
+    return badInput(fmt::format("{}: items: missing", path));
+  return GateShard{{path, *shard}, fs::path(path).parent_path(), std::move(*document)};
+}
+
+// Copies a shard's directory of stage reports into the merged one (job numbers make the
+// names unique across shards).
+Result<void> copyReports(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  if (!fs::exists(from)) return {};
+  fs::create_directories(to, ec);
+  if (!ec) fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::skip_existing, ec);
+  if (ec) return badInput(fmt::format("--out: {}: {}", echoText(to.string(), 200), ec.message()));
+  return {};
+}
+
+int stageRank(const json& item) {
+  const std::string stage = item.value("stage", "");
+  return stage == "check" ? 0 : stage == "trampoline" ? 1 : 2;
+}
+
+}  // namespace
+
+bool isGateReport(const std::string& path) {
+  const std::optional<json> document = readJson(path);
+  return document && document->value("schema", "") == "hph-gate/1";
+}
+
+int runMergeGate(const std::vector<std::string>& gateReports, const std::string& outDir) {
+  std::vector<GateShard> shards;
+  for (const std::string& path : gateReports) {
+    auto shard = readGateShard(path);
+    if (!shard) return reportError(shard.error());
+    shards.push_back(std::move(shard).value());
+  }
+  std::vector<ShardReportName> names;
+  for (const GateShard& s : shards) names.push_back(s.name);
+  if (auto set = checkCompleteShards(names, "shard.shard"); !set) return reportError(set.error());
+  std::sort(shards.begin(), shards.end(),
+            [](const GateShard& a, const GateShard& b) { return a.name.shard.index < b.name.shard.index; });
+  const GateShard& first = shards[0];
+  for (const GateShard& s : shards)
+    for (const char* key : kSameRelease)
+      if (s.document.value(key, json()) != first.document.value(key, json()))
+        return reportError(badInput(fmt::format("{}: {} differs from {}'s: the shards gated different releases",
+                                                s.name.path, key, first.name.path)));
+  // The merged reports replace the gate's own files in --out: never a shard's directory.
+  const fs::path out(outDir);
+  for (const GateShard& s : shards) {
+    std::error_code ec;
+    if (fs::exists(out) && fs::equivalent(out, s.directory.empty() ? fs::path(".") : s.directory, ec))
+      return reportError(
+          badInput(fmt::format("--out {}: is the directory of the shard {}; the merge must not overwrite its input",
+                               echoText(outDir, 200), s.name.path)));
+  }
+  if (auto prepared = prepareGateDirectory(outDir); !prepared) return reportError(prepared.error());
+
+  // The explorations, as hph merge combines hph check's shards.
+  MergeOptions checks;
+  for (const GateShard& s : shards) checks.reports.push_back((s.directory / "check.json").string());
+  checks.jsonPath = (out / "check.json").string();
+  checks.junitPath = (out / "check.junit.xml").string();
+  checks.sarifPath = (out / "check.sarif").string();
+  checks.htmlPath = (out / "check.html").string();
+  const int checkMerge = runMerge(checks);
+  const std::optional<json> merged = readJson(out / "check.json");
+  if (!merged) return checkMerge == kExitHolds ? kExitInternal : checkMerge;  // it said why, in one line
+
+  json items = json::array();
+  // Every shard lists every scenario's check items; the merged exploration judges them.
+  for (const json& item : first.document["items"]) {
+    if (item.value("stage", "") != "check") continue;
+    const json* found = nullptr;
+    for (const json& r : (*merged)["scenarios"])
+      if (r.value("file", "") == item.value("file", "")) found = &r;
+    const StageVerdict v = checkStageVerdict(found, "", "0/1");
+    json judged = item;
+    judged["verdict"] = v.verdict;
+    judged["detail"] = v.detail;
+    items.push_back(std::move(judged));
+  }
+  // Every other job ran in one shard: its items and reports are that shard's.
+  double seconds = 0;
+  for (const GateShard& s : shards) {
+    for (const json& item : s.document["items"])
+      if (item.value("stage", "") != "check") items.push_back(item);
+    for (const char* sub : {"trampoline", "onhost", "traces"})
+      if (auto copied = copyReports(s.directory / sub, out / sub); !copied) return reportError(copied.error());
+    // Each shard's logs: the on-host ones are named by job, check.txt by the shard.
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(s.directory / "logs", ec)) {
+      const std::string name = entry.path().filename().string();
+      const fs::path to = out / "logs" / (name == "check.txt" ? fmt::format("check.{}.txt", s.name.shard.index) : name);
+      fs::copy_file(entry.path(), to, fs::copy_options::skip_existing, ec);
+    }
+    seconds = std::max(seconds, s.document.value("seconds", 0.0));  // the shards ran side by side
+  }
+  std::stable_sort(items.begin(), items.end(), [](const json& a, const json& b) {
+    return std::pair(stageRank(a), a.value("order", size_t{0})) < std::pair(stageRank(b), b.value("order", size_t{0}));
+  });
+
+  json release;
+  for (const char* key : kSameRelease) release[key] = first.document[key];
+  json document = gateDocument(std::move(release), items, seconds, json());
+  document["merged_from"] = gateReports;
+  const int exitCode = document["ship"].get<bool>() ? kExitHolds : kExitViolated;
+  document["exit_code"] = exitCode;
+  if (auto written = writeGateReports(outDir, document); !written) return reportError(written.error());
+  fmt::print("\nhph merge: release '{}', {} gate shards\n{}", jsonText(document, "release"), shards.size(),
+             gateSummaryText(document));
+  return exitCode;
+}
+
+}  // namespace hph
