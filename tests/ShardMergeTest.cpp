@@ -312,10 +312,9 @@ TEST(CiExamples, AreValidAndShardAsDocumented) {
                        "gate['gate']['script'])\n"
                        "assert any('hph merge gate-*/gate.json --out gate' in l for l in gate['verdict']['script'])\n"
                        "print(len(shards), gl['explore']['parallel'], spec['completions'], gate['gate']['parallel'])\n";
-  const CommandResult r =
-      runProgram(HPH_SYSTEM_PYTHON, {"-c", script, dir + "github-actions-shards.yml", dir + "gitlab-ci-shards.yml",
-                                     dir + "k8s-indexed-job.yaml", dir + "k8s-merge-job.yaml",
-                                     dir + "gitlab-ci-gate-shards.yml"});
+  const CommandResult r = runProgram(
+      HPH_SYSTEM_PYTHON, {"-c", script, dir + "github-actions-shards.yml", dir + "gitlab-ci-shards.yml",
+                          dir + "k8s-indexed-job.yaml", dir + "k8s-merge-job.yaml", dir + "gitlab-ci-gate-shards.yml"});
   EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
   EXPECT_EQ(r.out, "4 4 4 3\n");
 }

@@ -32,7 +32,7 @@ LAYERS = [
 ]
 # Folders above every layer: they may include anything, nothing may include them.
 TOP = ["tests", "bench", "fuzz"]
-SKIP = {"build", "build-fuzz", ".git", ".cache", "corpus", "docs", "ci"}
+SKIP = {".git", ".cache", "corpus", "docs", "ci"}  # and every build directory (build, build-*)
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
@@ -49,7 +49,9 @@ def rank_of(folder):
 def sources(root):
     for directory, subdirs, files in os.walk(root):
         rel = os.path.relpath(directory, root).replace(os.sep, "/")
-        subdirs[:] = [d for d in subdirs if (d if rel == "." else rel + "/" + d).split("/")[0] not in SKIP]
+        subdirs[:] = [d for d in subdirs
+                      if (top := (d if rel == "." else rel + "/" + d).split("/")[0]) not in SKIP
+                      and top != "build" and not top.startswith("build-")]
         for name in files:
             if name.endswith((".h", ".cpp")):
                 yield ("" if rel == "." else rel + "/") + name
