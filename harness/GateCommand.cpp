@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "harness/Diagnostics.h"
+#include "harness/Interruption.h"
 #include "harness/ShardSelection.h"
 #include "harness/gate/CheckStageVerdict.h"
 #include "harness/gate/ChildCommand.h"
@@ -58,9 +60,11 @@ struct GateRun {
   // Sharded (count > 1), every shard explores its part of every scenario, and runs the
   // trampoline and on-host jobs whose number modulo the count is its index.
   Shard shard;
+  const InterruptionScope& interruption;
   json items = json::array();  // one per stage x scenario x function
   const std::vector<std::string> shardVariables = shardVariableNames();
 
+  bool interrupted() const { return interruption.requested(); }
   bool sharded() const { return shard.count > 1; }
   bool mine(size_t job) const { return job % shard.count == shard.index; }
   std::string part() const { return fmt::format("{}/{}", shard.index, shard.count); }
@@ -91,7 +95,7 @@ struct GateRun {
   // A stage runs whole: a CI engine's shard variables must not make it explore a part and
   // call it the whole.
   ChildExit command(const std::vector<std::string>& args, const fs::path& stdoutPath) const {
-    return runHphCommand(args, stdoutPath.string(), shardVariables);
+    return runHphCommand(args, stdoutPath.string(), shardVariables, &interruption.requested());
   }
 };
 
@@ -170,6 +174,10 @@ void runTrampolineStage(GateRun& run, const std::vector<ReleaseScenario>& scenar
         done[key] = "";
         continue;
       }
+      if (run.interrupted()) {
+        run.add(GateStage::kTrampoline, s, function, "skipped", "interrupted before it ran", "", job);
+        continue;
+      }
       const std::string file = fmt::format("trampoline/{}.{}.{}.{}.json", done.size() + 1,
                                            archOf(s.images->arch).name(), fileStem(function), protocol);
       done[key] = file;
@@ -200,8 +208,9 @@ void runOnHostStage(GateRun& run, const std::vector<ReleaseScenario>& scenarios)
     bool held = true;
     for (const json& item : run.items)
       if (item["stage"] == "check" && item["scenario"] == s.scenario.name && item["verdict"] != "pass") held = false;
-    if (!held) {
-      run.addAll(GateStage::kOnHost, s, "skipped", "its exploration did not hold", "");
+    if (!held || run.interrupted()) {
+      run.addAll(GateStage::kOnHost, s, "skipped", held ? "interrupted before it ran" : "its exploration did not hold",
+                 "");
       continue;
     }
     const std::string file = fmt::format("onhost/{}.{}.json", s.index + 1, fileStem(s.scenario.name));
@@ -254,7 +263,10 @@ int runGate(const GateOptions& options) {
   fmt::print("hph gate: release '{}' ({}), {} scenarios on {} image set(s); reports in {}\n", manifest->release,
              options.manifest, scenarios.size(), manifest->images.size(), out.string());
   if (auto acknowledged = acknowledgeShard(*selection); !acknowledged) return reportError(acknowledged.error());
-  GateRun run{*manifest, options, out, selection->shard};
+  // Ctrl-C or SIGTERM: the stage running stops as it would on its own (its exploration
+  // inconclusive), the jobs not begun are skipped, and every report is still written.
+  const InterruptionScope interruption;
+  GateRun run{*manifest, options, out, selection->shard, interruption};
   if (run.sharded())
     fmt::print("shard {} ({}): this part of every exploration, and every {}th trampoline and on-host job\n", run.part(),
                selection->source, run.shard.count);
@@ -265,6 +277,7 @@ int runGate(const GateOptions& options) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const json shard = run.sharded() ? json{{"shard", run.part()}, {"source", selection->source}} : json();
   json document = gateDocument(gateRelease(*manifest), run.items, seconds, shard);
+  if (run.interrupted()) document["interrupted"] = interruption.signal() == SIGTERM ? "SIGTERM" : "SIGINT";
   const bool passed = run.sharded() ? !document["part_failed"].get<bool>() : document["ship"].get<bool>();
   const int exitCode = passed ? kExitHolds : kExitViolated;
   document["exit_code"] = exitCode;

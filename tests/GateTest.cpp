@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "emu/pe/PeImage.h"
@@ -280,6 +282,32 @@ TEST(Gate, MergingShardsThatAreNotOneRunIsRefused) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
   EXPECT_TRUE(fs::exists(shards[1] / "gate.json"));  // the refused --out left the shard alone
+}
+
+// Ctrl-C (SIGINT to the gate, as a terminal sends it to the gate's process group alone)
+// while a long exploration runs: it stops inconclusive, the on-host job is skipped, every
+// report is written, and the release does not ship.
+TEST(Gate, ASignalStopsTheStageRunningAndLeavesEveryReport) {
+  const std::string manifest = x64Release(
+      "gate-signal.toml", {std::string(HPH_CORPUS_DIR) + "/../bench/scenarios/stop-the-world-40-calls.x64.toml"});
+  const fs::path out = outDir("gate-signal");
+  const CommandResult r = runHphSignalledOn({"gate", manifest, "--out", out.string(), "--progress", "0.05"},
+                                            "hph: stop-the-world-40-calls-x64", SIGINT, 300);
+  ASSERT_FALSE(r.timedOut) << r.out << r.err;
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("interrupted by SIGINT"), std::string::npos) << r.out;
+  const json gate = readJson(out / "gate.json");
+  ASSERT_FALSE(gate.is_discarded());
+  EXPECT_EQ(gate["interrupted"], "SIGINT");
+  EXPECT_FALSE(gate["ship"].get<bool>());
+  std::map<std::string, std::string> verdicts;
+  for (const json& item : gate["items"]) verdicts[item["stage"].get<std::string>()] = item["verdict"];
+  EXPECT_EQ(verdicts["check"], "fail");
+  EXPECT_EQ(verdicts["trampoline"], "skipped");
+  EXPECT_EQ(verdicts["onhost"], "skipped");
+  EXPECT_EQ(readJson(out / "check.json")["scenarios"][0]["verdict"], "inconclusive");
+  for (const char* file : {"gate.junit.xml", "gate.sarif", "gate.html", "check.html"})
+    EXPECT_TRUE(fs::exists(out / file)) << file;
 }
 
 // Reports an earlier run left in --out never stand in for this run's: the gate removes its

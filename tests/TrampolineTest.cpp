@@ -117,6 +117,9 @@ const std::vector<Case>& cases() {
       {"x64_enter_level_1", x, fromHex("c8 10 00 01 c3 cc cc cc cc cc")},
       {"x64_x87_fnstenv_fuzz", x, fromHex("d9 36 d9 d9 48 89 c8 74 48 0d 00 05 f4 2f 3a 0f"), 0x10000,
        "x87 fnstenv at +0x0"},
+      {"x64_iretd_fuzz", x, fromHex("f5 cf 3e 5b f6 f6 f6 ff ff ff ff ff ff ff f4 2f"), 0x10000,
+       "iretd at +0x1: a far transfer"},
+      {"x64_retf", x, fromHex("90 cb cc cc cc cc cc cc"), 0x10000, "ret at +0x1: a far transfer"},
       {"x64_call_through_rsp", x, fromHex("48 89 c8 ff 54 24 08 c3"), 0x10000, "call through rsp"},
       // x64: RIP-relative accesses of the span itself read (or write) the patch once it is
       // in place; an address computed there is no access

@@ -3,6 +3,7 @@
 // stays in a log beside the reports.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,10 @@ struct ChildExit {
 
 // Runs `hph ARGS...` with its standard output written to `stdoutPath` (standard error
 // stays the gate's: a terminal still shows the stage's progress line), without the
-// environment variables named in `unset`, and waits for it.
+// environment variables named in `unset`, in a process group of its own, and waits for it.
+// Once `*interrupted` is set (the gate got SIGINT or SIGTERM), the command gets one SIGINT:
+// it stops as hph check does on a signal (inconclusive, every report written).
 ChildExit runHphCommand(const std::vector<std::string>& args, const std::string& stdoutPath,
-                        const std::vector<std::string>& unset);
+                        const std::vector<std::string>& unset, const std::atomic<bool>* interrupted);
 
 }  // namespace hph

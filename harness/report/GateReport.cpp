@@ -89,6 +89,10 @@ std::string gateHtml(const json& d) {
       : d.contains("shard") && !partFailed ? "partial"
                                            : "noship",
       markupEscape(heading));
+  if (d.contains("interrupted"))
+    page += fmt::format("<p id=\"interrupted\">Interrupted by {}: the stage running stopped (its exploration "
+                        "inconclusive), the jobs after it did not run.</p>\n",
+                        text(d, "interrupted"));
   page += fmt::format("<p>Release <b>{}</b>, manifest <code>{}</code> (SHA-256 <code>{}</code>), {} hph {}; "
                       "{:.1f} s.</p>\n",
                       markupEscape(jsonText(d, "release")), markupEscape(jsonText(d["manifest"], "file")),
@@ -271,6 +275,9 @@ std::string gateSummaryText(const json& d) {
   std::string notRun;
   for (const auto& [stage, settings] : d["stages"].items())
     if (!settings.value("run", true)) notRun += (notRun.empty() ? "" : ", ") + stage;
+  if (d.contains("interrupted"))
+    out += fmt::format("interrupted by {}: the stage running stopped, the jobs after it did not run\n",
+                       jsonText(d, "interrupted"));
   if (d.contains("shard"))
     out += d.value("part_failed", true)
                ? fmt::format("SHARD {}: a patched function failed a stage in this part: DO NOT SHIP\n",
