@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "emu/pe/PeImage.h"
 #include "harness/Diagnostics.h"
 #include "harness/Interruption.h"
 #include "harness/ShardSelection.h"
@@ -64,6 +65,18 @@ struct GateRun {
   json items = json::array();  // one per stage x scenario x function
   const std::vector<std::string> shardVariables = shardVariableNames();
 
+  std::map<std::string, std::optional<PeImage>> baseImages;  // each base read once, when a report points into it
+
+  // The file offset of `function`'s first byte in the image at `path`, when it names one.
+  std::optional<uint32_t> functionFileOffset(const std::string& path, const std::string& function) {
+    auto [it, fresh] = baseImages.try_emplace(path);
+    if (fresh)
+      if (auto image = readPeImage(path)) it->second = std::move(*image);
+    if (!it->second) return std::nullopt;
+    const FunctionInfo* f = it->second->findFunction(function);
+    return f ? it->second->fileOffset(f->begin, 1) : std::nullopt;
+  }
+
   bool interrupted() const { return interruption.requested(); }
   bool sharded() const { return shard.count > 1; }
   bool mine(size_t job) const { return job % shard.count == shard.index; }
@@ -73,16 +86,19 @@ struct GateRun {
   void add(GateStage stage, const ReleaseScenario& s, const std::string& function, const std::string& verdict,
            const std::string& detail, const std::string& report, size_t order) {
     const std::string arch(archOf(s.images->arch).name());
-    items.push_back({{"stage", gateStageName(stage)},
-                     {"arch", arch},
-                     {"base", s.images->base},
-                     {"function", function},
-                     {"scenario", s.scenario.name},
-                     {"file", s.scenario.path},
-                     {"order", order},
-                     {"verdict", verdict},
-                     {"detail", detail},
-                     {"report", report}});
+    json item = {{"stage", gateStageName(stage)},
+                 {"arch", arch},
+                 {"base", s.images->base},
+                 {"function", function},
+                 {"scenario", s.scenario.name},
+                 {"file", s.scenario.path},
+                 {"order", order},
+                 {"verdict", verdict},
+                 {"detail", detail},
+                 {"report", report}};
+    // Where the function's code is in the base image's file: the reports point there.
+    if (auto offset = functionFileOffset(s.images->base, function)) item["file_offset"] = *offset;
+    items.push_back(std::move(item));
     fmt::print("  {:<11} {:<6} {:<12} {:<34} {}{}\n", gateStageName(stage), arch, function, s.scenario.name, verdict,
                detail.empty() ? "" : ": " + detail);
     std::fflush(stdout);

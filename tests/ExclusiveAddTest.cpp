@@ -36,7 +36,7 @@ constexpr uint32_t kBrk = 0xd4200000;      // brk #0: the end of a case's code
 
 std::vector<uint8_t> bytesOf(const std::vector<uint32_t>& words) {
   std::vector<uint8_t> out(words.size() * 4);
-  std::memcpy(out.data(), words.data(), out.size());
+  if (!out.empty()) std::memcpy(out.data(), words.data(), out.size());
   return out;
 }
 

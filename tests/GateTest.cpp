@@ -126,7 +126,8 @@ scenarios = [")" + safe + R"(", ")" + unsafe + R"("]
   const CommandResult v =
       runProgram(HPH_SARIF_MULTITOOL, {"validate", (out / "gate.sarif").string(), "--output", validation}, 300);
   ASSERT_EQ(v.exitCode, 0) << v.out << v.err;
-  for (const json& f : readJson(validation)["runs"][0]["results"]) {
+  const json validated = readJson(validation);  // named: a temporary would die before the loop
+  for (const json& f : validated["runs"][0]["results"]) {
     EXPECT_EQ(f["ruleId"], "SARIF2005") << f.dump();
     EXPECT_EQ(f["message"]["arguments"].size(), 2u) << f.dump();  // the informationUri one
   }
@@ -200,8 +201,8 @@ TEST(Gate, ShardsMergedAreTheUnshardedRun) {
     EXPECT_FALSE(part["part_failed"].get<bool>());
     EXPECT_EQ(part["shard"]["shard"], fmt::format("{}/3", i));
     EXPECT_EQ(part["shard"]["source"], i == 0 ? "--shard" : "CI_NODE_INDEX/CI_NODE_TOTAL");
-    for (const json& s : readJson(shards[i] / "check.json")["scenarios"])
-      EXPECT_EQ(s["exploration"]["shard"], fmt::format("{}/3", i));
+    const json check = readJson(shards[i] / "check.json");
+    for (const json& s : check["scenarios"]) EXPECT_EQ(s["exploration"]["shard"], fmt::format("{}/3", i));
     for (const json& item : part["items"]) {
       trampolines += item["stage"] == "trampoline";
       onhosts += item["stage"] == "onhost";

@@ -415,6 +415,7 @@ TEST(HostileRuns, JobsAreClampedToTheCpus) {
 // Under an address-space limit: fewer jobs, or a resource error (exit 2) — never Unicorn's
 // "Could not allocate dynamic translator buffer" and exit 1 (read as "property violated").
 TEST(HostileRuns, AddressSpaceLimitIsAResourceErrorNotAViolation) {
+  HPH_SKIP_UNDER_ASAN("its shadow memory needs more address space than any limit this test sets");
   const std::string hph = HPH_BINARY;
   const std::string scenario = corpusScenario("race.x64.toml");
   const CommandResult tight =

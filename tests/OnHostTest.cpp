@@ -622,7 +622,8 @@ TEST(OnHost, SeveralScenariosGiveATableAndAValidSarifLog) {
   std::filesystem::remove(validation);
   const CommandResult v = runProgram(HPH_SARIF_MULTITOOL, {"validate", sarif, "--output", validation});
   ASSERT_EQ(v.exitCode, 0) << v.out << v.err;
-  for (const json& f : readJsonFile(validation)["runs"][0]["results"])
+  const json validated = readJsonFile(validation);  // named: a temporary would die before the loop
+  for (const json& f : validated["runs"][0]["results"])
     EXPECT_EQ(f["ruleId"], "SARIF2005") << f.dump();  // only: no public home page to point at
   const json log = readJsonFile(sarif);
   const json& results = log["runs"][0]["results"];

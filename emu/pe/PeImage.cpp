@@ -42,7 +42,7 @@ std::vector<uint8_t> PeImage::bytesAt(uint32_t rva, uint32_t length) const {
   length = std::min<uint32_t>(length, s->end() - rva);
   std::vector<uint8_t> out(length, 0);
   const uint32_t offsetInSection = rva - s->virtualAddress;
-  if (offsetInSection < s->rawSize) {
+  if (offsetInSection < s->rawSize && length > 0) {  // memcpy into no storage is undefined
     const uint32_t fromFile = std::min(length, s->rawSize - offsetInSection);
     std::memcpy(out.data(), file.data() + s->rawOffset + offsetInSection, fromFile);
   }

@@ -44,6 +44,16 @@ std::string cssClass(const std::string& verdict) {
   return verdict == "pass" ? "ok" : verdict == "fail" ? "fail" : verdict == "skipped" ? "skip" : "none";
 }
 
+// The function, and where its code is in the base image's file when the gate found it (a
+// physical location without a region is one SARIF validators warn of).
+json gateLocation(const json& item) {
+  json location{{"logicalLocations", json::array({{{"name", item["function"]}, {"kind", "function"}}})}};
+  if (item.contains("file_offset"))
+    location["physicalLocation"] = {{"artifactLocation", {{"uri", uriOf(jsonText(item, "base"))}}},
+                                    {"region", {{"byteOffset", item["file_offset"]}, {"byteLength", 1}}}};
+  return location;
+}
+
 json sarifGateRun(const json& document) {
   json results = json::array();
   for (const json& i : document["items"]) {
@@ -57,9 +67,7 @@ json sarifGateRun(const json& document) {
          {"message",
           {{"text", fmt::format("{} of '{}' ({}, scenario {}): {}", jsonText(i, "stage"), jsonText(i, "function"),
                                 jsonText(i, "arch"), jsonText(i, "scenario"), jsonText(i, "detail"))}}},
-         {"locations",
-          json::array({{{"physicalLocation", {{"artifactLocation", {{"uri", uriOf(jsonText(i, "base"))}}}}},
-                        {"logicalLocations", json::array({{{"name", i["function"]}, {"kind", "function"}}})}}})}});
+         {"locations", json::array({gateLocation(i)})}});
   }
   json rules = json::array();
   for (const char* stage : {"trampoline", "onhost"})
