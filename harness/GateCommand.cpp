@@ -63,6 +63,11 @@ struct GateRun {
   Shard shard;
   const InterruptionScope& interruption;
   json items = json::array();  // one per stage x scenario x function
+  // Every job of the trampoline and on-host stages, whichever shard runs it: hph merge
+  // requires every shard to plan the same jobs and each job's items from its own shard.
+  json jobs = {{"trampoline", json::array()}, {"onhost", json::array()}};
+  // Why this run's check stage cannot be trusted (it crashed, wrote no report), if so.
+  std::string checkBroken;
   const std::vector<std::string> shardVariables = shardVariableNames();
 
   std::map<std::string, std::optional<PeImage>> baseImages;  // each base read once, when a report points into it
@@ -162,6 +167,7 @@ void runCheckStage(GateRun& run, const std::vector<ReleaseScenario>& scenarios) 
   for (const auto& [flag, file] : kReports)
     if (broken.empty() && !fs::exists(run.out / file))
       broken = fmt::format("hph check wrote no {} ({})", file, endedText(exit, log));
+  run.checkBroken = broken;
   const std::optional<json> report = broken.empty() ? readJson(run.out / "check.json") : std::nullopt;
   for (const ReleaseScenario& s : scenarios) {
     const json* found = nullptr;
@@ -186,16 +192,21 @@ void runTrampolineStage(GateRun& run, const std::vector<ReleaseScenario>& scenar
       const std::string key = s.images->base + "|" + function + "|" + protocol;
       if (done.count(key)) continue;
       const size_t job = done.size();
-      if (!run.mine(job)) {
-        done[key] = "";
-        continue;
-      }
+      done[key] = "";
+      run.jobs["trampoline"].push_back({{"order", job},
+                                        {"arch", archOf(s.images->arch).name()},
+                                        {"base", s.images->base},
+                                        {"function", function},
+                                        {"protocol", protocol},
+                                        {"scenario", s.scenario.name},
+                                        {"file", s.scenario.path}});
+      if (!run.mine(job)) continue;
       if (run.interrupted()) {
         run.add(GateStage::kTrampoline, s, function, "skipped", "interrupted before it ran", "", job);
         continue;
       }
-      const std::string file = fmt::format("trampoline/{}.{}.{}.{}.json", done.size() + 1,
-                                           archOf(s.images->arch).name(), fileStem(function), protocol);
+      const std::string file = fmt::format("trampoline/{}.{}.{}.{}.json", job + 1, archOf(s.images->arch).name(),
+                                           fileStem(function), protocol);
       done[key] = file;
       const ChildExit exit = run.command({"trampoline", s.images->base, "--function", function, "--protocol", protocol,
                                           "--states", std::to_string(run.manifest.trampoline.states), "--json"},
@@ -220,10 +231,14 @@ void runOnHostStage(GateRun& run, const std::vector<ReleaseScenario>& scenarios)
              run.manifest.onhost.patcher, run.manifest.onhost.threads);
   std::fflush(stdout);
   for (const ReleaseScenario& s : scenarios) {
+    run.jobs["onhost"].push_back({{"order", s.index}, {"scenario", s.scenario.name}, {"file", s.scenario.path}});
     if (!run.mine(s.index)) continue;
+    // A shard applies its plans whatever its part of the exploration found (unverified: a
+    // part verifies nothing); hph merge marks them skipped where the merged one fails.
     bool held = true;
     for (const json& item : run.items)
-      if (item["stage"] == "check" && item["scenario"] == s.scenario.name && item["verdict"] != "pass") held = false;
+      if (item["stage"] == "check" && item["scenario"] == s.scenario.name && item["verdict"] != "pass")
+        held = run.sharded();
     if (!held || run.interrupted()) {
       run.addAll(GateStage::kOnHost, s, "skipped", held ? "interrupted before it ran" : "its exploration did not hold",
                  "");
@@ -294,8 +309,13 @@ int runGate(const GateOptions& options) {
   const json shard = run.sharded() ? json{{"shard", run.part()}, {"source", selection->source}} : json();
   json document = gateDocument(gateRelease(*manifest), run.items, seconds, shard);
   if (run.interrupted()) document["interrupted"] = interruption.signal() == SIGTERM ? "SIGTERM" : "SIGINT";
-  const bool passed = run.sharded() ? !document["part_failed"].get<bool>() : document["ship"].get<bool>();
-  const int exitCode = passed ? kExitHolds : kExitViolated;
+  document["jobs"] = run.jobs;
+  if (!run.checkBroken.empty()) document["check_broken"] = run.checkBroken;
+  // 0 says ship and nothing else: a shard in which nothing failed is a part, not a
+  // release (4, as hph check says of a search that is not the whole); 1 when its part failed.
+  const int exitCode = run.sharded() ? (document["part_failed"].get<bool>() ? kExitViolated : kExitInconclusive)
+                       : document["ship"].get<bool>() ? kExitHolds
+                                                      : kExitViolated;
   document["exit_code"] = exitCode;
   if (auto written = writeGateReports(out.string(), document); !written) return reportError(written.error());
   fmt::print("\n{}", gateSummaryText(document));

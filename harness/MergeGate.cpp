@@ -24,6 +24,8 @@ namespace fs = std::filesystem;
 
 // What every shard of one release says the same of it.
 constexpr const char* kSameRelease[] = {"schema", "hph_version", "release", "manifest", "images", "stages"};
+// What every shard of one run planned the same (the trampoline and on-host jobs).
+constexpr const char* kSamePlan[] = {"jobs"};
 
 std::optional<json> readJson(const fs::path& path) {
   std::ifstream in(path);
@@ -50,8 +52,13 @@ Result<GateShard> readGateShard(const std::string& path) {
   auto shard = parseShard((*document)["shard"].value("shard", ""));
   if (!shard)
     return badInput(fmt::format("{}: shard.shard: '{}' is not I/N", path, (*document)["shard"].value("shard", "")));
-  if (!document->contains("items") || !(*document)["items"].is_array())
-    return badInput(fmt::format("{}: items: missing", path));
+  for (const char* key : {"items", "jobs"})
+    if (!document->contains(key) || !(*document)[key].is_structured())
+      return badInput(fmt::format("{}: {}: missing", path, key));
+  for (const json& item : (*document)["items"])
+    if (!item.is_object() || !item.contains("stage") || !item.contains("function") || !item.contains("arch") ||
+        !item.contains("base") || !item.contains("verdict"))
+      return badInput(fmt::format("{}: items: an item without stage, arch, base, function and verdict", path));
   return GateShard{{path, *shard}, fs::path(path).parent_path(), std::move(*document)};
 }
 
@@ -91,11 +98,22 @@ int runMergeGate(const std::vector<std::string>& gateReports, const std::string&
   std::sort(shards.begin(), shards.end(),
             [](const GateShard& a, const GateShard& b) { return a.name.shard.index < b.name.shard.index; });
   const GateShard& first = shards[0];
-  for (const GateShard& s : shards)
+  for (const GateShard& s : shards) {
     for (const char* key : kSameRelease)
-      if (s.document.value(key, json()) != first.document.value(key, json()))
+      if (!s.document.contains(key) || s.document.value(key, json()) != first.document.value(key, json()))
         return reportError(badInput(fmt::format("{}: {} differs from {}'s: the shards gated different releases",
                                                 s.name.path, key, first.name.path)));
+    for (const char* key : kSamePlan)
+      if (s.document.value(key, json()) != first.document.value(key, json()))
+        return reportError(badInput(fmt::format("{}: {} differs from {}'s: the shards planned different jobs",
+                                                s.name.path, key, first.name.path)));
+    // A job's items come from the shard that owns it (job number modulo the count).
+    for (const json& item : s.document["items"])
+      if (item["stage"] != "check" && item.value("order", size_t{0}) % s.name.shard.count != s.name.shard.index)
+        return reportError(badInput(fmt::format("{}: items: a {} job (number {}) that is shard {}'s, not this one's",
+                                                s.name.path, jsonText(item, "stage"), item.value("order", size_t{0}),
+                                                item.value("order", size_t{0}) % s.name.shard.count)));
+  }
   // The merged reports replace the gate's own files in --out: never a shard's directory.
   const fs::path out(outDir);
   for (const GateShard& s : shards) {
@@ -117,6 +135,29 @@ int runMergeGate(const std::vector<std::string>& gateReports, const std::string&
   const int checkMerge = runMerge(checks);
   const std::optional<json> merged = readJson(out / "check.json");
   if (!merged) return checkMerge == kExitHolds ? kExitInternal : checkMerge;  // it said why, in one line
+  // Why the merged exploration cannot pass: a shard's exploration broke, or the merge
+  // could not write every report.
+  std::string broken;
+  for (const GateShard& s : shards)
+    if (broken.empty() && s.document.contains("check_broken"))
+      broken = fmt::format("shard {}: {}", s.name.shard.index, jsonText(s.document, "check_broken"));
+  for (const char* file : {"check.junit.xml", "check.sarif", "check.html"})
+    if (broken.empty() && !fs::exists(out / file)) broken = fmt::format("the merge wrote no {}", file);
+  if (broken.empty() && checkMerge == kExitInternal) broken = "the merge of the explorations failed (see above)";
+  // A violation a shard found stands even where the merged search would not have taken
+  // its branch: the plan is unsafe either way.
+  const auto foundInAShard = [&](const std::string& file) -> std::string {
+    for (const GateShard& s : shards) {
+      const std::optional<json> part = readJson(s.directory / "check.json");
+      if (!part || !part->contains("scenarios")) continue;
+      for (const json& r : (*part)["scenarios"])
+        if (r.value("file", "") == file && r.contains("counterexample"))
+          return fmt::format("shard {} found {}: {} (hph replay {})", s.name.shard.index,
+                             r["counterexample"].value("property", "?"), r["counterexample"].value("message", ""),
+                             r["counterexample"].value("replay", ""));
+    }
+    return "";
+  };
 
   json items = json::array();
   // Every shard lists every scenario's check items; the merged exploration judges them.
@@ -125,7 +166,9 @@ int runMergeGate(const std::vector<std::string>& gateReports, const std::string&
     const json* found = nullptr;
     for (const json& r : (*merged)["scenarios"])
       if (r.value("file", "") == item.value("file", "")) found = &r;
-    const StageVerdict v = checkStageVerdict(found, "", "0/1");
+    StageVerdict v = checkStageVerdict(found, broken, "0/1");
+    if (v.verdict == "pass")
+      if (std::string shardFound = foundInAShard(item.value("file", "")); !shardFound.empty()) v = {"fail", shardFound};
     json judged = item;
     judged["verdict"] = v.verdict;
     judged["detail"] = v.detail;
@@ -147,12 +190,49 @@ int runMergeGate(const std::vector<std::string>& gateReports, const std::string&
     }
     seconds = std::max(seconds, s.document.value("seconds", 0.0));  // the shards ran side by side
   }
+  // Every planned job has its items (from its own shard, checked above); one that none
+  // has is a failure, never a function that needed nothing (n/a).
+  const auto covered = [&](const char* stage, size_t order) {
+    return std::any_of(items.begin(), items.end(),
+                       [&](const json& i) { return i["stage"] == stage && i.value("order", size_t{0}) == order; });
+  };
+  for (const char* stage : {"trampoline", "onhost"})
+    for (const json& job : first.document["jobs"].value(stage, json::array())) {
+      const size_t order = job.value("order", size_t{0});
+      if (covered(stage, order)) continue;
+      const std::string detail =
+          fmt::format("no shard reported this job (shard {} owns it)", order % first.name.shard.count);
+      if (std::string(stage) == "trampoline") {
+        json item = job;
+        item["stage"] = stage, item["verdict"] = "fail", item["detail"] = detail, item["report"] = "";
+        items.push_back(std::move(item));
+      } else {
+        for (const json& check : json(items))
+          if (check["stage"] == "check" && check.value("file", "") == job.value("file", "")) {
+            json item = check;
+            item["stage"] = stage, item["order"] = order, item["verdict"] = "fail", item["detail"] = detail;
+            item["report"] = "";
+            items.push_back(std::move(item));
+          }
+      }
+    }
+  // A shard applied its plans whatever its part found; where the merged exploration does
+  // not hold, the release skips them as the unsharded gate does.
+  for (json& item : items) {
+    if (item["stage"] != "onhost") continue;
+    for (const json& check : json(items))
+      if (check["stage"] == "check" && check.value("file", "") == item.value("file", "") &&
+          check["verdict"] != "pass") {
+        item["verdict"] = "skipped";
+        item["detail"] = "its exploration did not hold";
+      }
+  }
   std::stable_sort(items.begin(), items.end(), [](const json& a, const json& b) {
     return std::pair(stageRank(a), a.value("order", size_t{0})) < std::pair(stageRank(b), b.value("order", size_t{0}));
   });
 
   json release;
-  for (const char* key : kSameRelease) release[key] = first.document[key];
+  for (const char* key : kSameRelease) release[key] = first.document.at(key);
   json document = gateDocument(std::move(release), items, seconds, json());
   document["merged_from"] = gateReports;
   const int exitCode = document["ship"].get<bool>() ? kExitHolds : kExitViolated;

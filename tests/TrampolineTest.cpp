@@ -120,6 +120,7 @@ const std::vector<Case>& cases() {
       {"x64_iretd_fuzz", x, fromHex("f5 cf 3e 5b f6 f6 f6 ff ff ff ff ff ff ff f4 2f"), 0x10000,
        "iretd at +0x1: a far transfer"},
       {"x64_retf", x, fromHex("90 cb cc cc cc cc cc cc"), 0x10000, "ret at +0x1: a far transfer"},
+      {"x64_far_call_indirect", x, fromHex("ff 18 c3 cc cc cc cc cc"), 0x10000, "call at +0x0: a far transfer"},
       {"x64_call_through_rsp", x, fromHex("48 89 c8 ff 54 24 08 c3"), 0x10000, "call through rsp"},
       // x64: RIP-relative accesses of the span itself read (or write) the patch once it is
       // in place; an address computed there is no access

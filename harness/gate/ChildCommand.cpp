@@ -62,7 +62,7 @@ ChildExit runHphCommand(const std::vector<std::string>& args, const std::string&
       return out;
     }
     if (interrupted && *interrupted && !passedOn) {
-      kill(pid, SIGINT);
+      kill(-pid, SIGINT);  // its group: the runners hph onhost started too
       passedOn = true;
     }
     usleep(20'000);  // a stage runs for seconds: polling costs nothing and needs no handler

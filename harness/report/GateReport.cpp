@@ -203,6 +203,7 @@ json gateDocument(json release, const json& items, double seconds, const json& s
 }
 
 Result<void> prepareGateDirectory(const std::string& directory) {
+  if (directory.empty()) return badInput("--out: empty: name the directory for the reports");
   const fs::path out(directory);
   std::error_code ec;
   for (const char* stale : {"gate.json", "gate.junit.xml", "gate.sarif", "gate.html", "check.json", "check.junit.xml",

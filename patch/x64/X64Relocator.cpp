@@ -254,14 +254,13 @@ class X64Relocator final : public Relocator {
       if (d.insn.meta.isa_ext == ZYDIS_ISA_EXT_X87)
         return refuse(fmt::format("x87 {} at +0x{:x}: it records its own address for fnstenv and fxsave",
                                   ZydisMnemonicGetString(d.insn.mnemonic), d.offset));
-      // A far transfer other than a far call (iret, far ret, far jmp) loads CS, and iret the
-      // stack too, from memory: the differential check sees it leave for another place
-      // from the trampoline than from the original (fuzz/RelocatorFuzzer). Refused, as
-      // segment loads are. Far calls are refused below, with their own reason.
+      // A far transfer (iret, far ret, jmp or call) loads CS, and iret the stack too, from
+      // memory: the differential check sees it leave for another place from the
+      // trampoline than from the original (fuzz/RelocatorFuzzer). Refused, as segment
+      // loads are.
       const bool interruptReturn = d.insn.mnemonic == ZYDIS_MNEMONIC_IRET || d.insn.mnemonic == ZYDIS_MNEMONIC_IRETD ||
                                    d.insn.mnemonic == ZYDIS_MNEMONIC_IRETQ;
-      if (interruptReturn ||
-          (d.insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR && d.insn.mnemonic != ZYDIS_MNEMONIC_CALL))
+      if (interruptReturn || d.insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
         return refuse(fmt::format("{} at +0x{:x}: a far transfer (it loads CS): not relocated",
                                   ZydisMnemonicGetString(d.insn.mnemonic), d.offset));
       if (auto segment = segmentLoaded(d))
