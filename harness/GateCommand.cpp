@@ -18,6 +18,7 @@
 #include "harness/ShardSelection.h"
 #include "harness/gate/CheckStageVerdict.h"
 #include "harness/gate/ChildCommand.h"
+#include "harness/gate/JsonReport.h"
 #include "harness/gate/ReleaseManifest.h"
 #include "harness/report/GateReport.h"
 #include "harness/scenario/PreparedScenario.h"
@@ -30,14 +31,6 @@ namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
-
-std::optional<json> readJson(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  json j = json::parse(in, nullptr, false);
-  if (j.is_discarded()) return std::nullopt;
-  return j;
-}
 
 // A file name for a scenario's or function's own report: letters, digits, '-', '.', '_'.
 std::string fileStem(const std::string& text) {
@@ -168,7 +161,7 @@ void runCheckStage(GateRun& run, const std::vector<ReleaseScenario>& scenarios) 
     if (broken.empty() && !fs::exists(run.out / file))
       broken = fmt::format("hph check wrote no {} ({})", file, endedText(exit, log));
   run.checkBroken = broken;
-  const std::optional<json> report = broken.empty() ? readJson(run.out / "check.json") : std::nullopt;
+  const std::optional<json> report = broken.empty() ? readJsonReport(run.out / "check.json") : std::nullopt;
   for (const ReleaseScenario& s : scenarios) {
     const json* found = nullptr;
     if (report && report->contains("scenarios"))
@@ -211,7 +204,7 @@ void runTrampolineStage(GateRun& run, const std::vector<ReleaseScenario>& scenar
       const ChildExit exit = run.command({"trampoline", s.images->base, "--function", function, "--protocol", protocol,
                                           "--states", std::to_string(run.manifest.trampoline.states), "--json"},
                                          run.out / file);
-      const std::optional<json> r = readJson(run.out / file);
+      const std::optional<json> r = readJsonReport(run.out / file);
       std::string verdict = "fail", detail;
       if (!r || !r->is_object())
         detail = "hph trampoline ended with " + endedText(exit, file) + " and reported nothing";
@@ -258,7 +251,7 @@ void runOnHostStage(GateRun& run, const std::vector<ReleaseScenario>& scenarios)
     args.insert(args.end(), {"--patcher", o.patcher, "--threads", std::to_string(o.threads), "--duration",
                              fmt::format("{}", o.duration), "--json", (run.out / file).string()});
     const ChildExit exit = run.command(args, run.out / log);
-    const std::optional<json> r = readJson(run.out / file);
+    const std::optional<json> r = readJsonReport(run.out / file);
     const json* scenario =
         r && r->contains("scenarios") && (*r)["scenarios"].size() == 1 ? &(*r)["scenarios"][0] : nullptr;
     std::string verdict = "fail", detail;

@@ -11,6 +11,7 @@
 #include "harness/MergeCommand.h"
 #include "harness/ShardSelection.h"
 #include "harness/gate/CheckStageVerdict.h"
+#include "harness/gate/JsonReport.h"
 #include "harness/report/GateReport.h"
 #include "harness/report/PropertyCases.h"
 #include "support/EchoText.h"
@@ -27,14 +28,6 @@ constexpr const char* kSameRelease[] = {"schema", "hph_version", "release", "man
 // What every shard of one run planned the same (the trampoline and on-host jobs).
 constexpr const char* kSamePlan[] = {"jobs"};
 
-std::optional<json> readJson(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  json j = json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return std::nullopt;
-  return j;
-}
-
 struct GateShard {
   ShardReportName name;
   fs::path directory;  // where its stages' reports are
@@ -42,7 +35,7 @@ struct GateShard {
 };
 
 Result<GateShard> readGateShard(const std::string& path) {
-  std::optional<json> document = readJson(path);
+  std::optional<json> document = readJsonReport(path);
   if (!document) return badInput(fmt::format("{}: not JSON", path));
   if (document->value("schema", "") != "hph-gate/1")
     return badInput(fmt::format("{}: schema: not an hph gate report (hph-gate/1)", path));
@@ -81,7 +74,7 @@ int stageRank(const json& item) {
 }  // namespace
 
 bool isGateReport(const std::string& path) {
-  const std::optional<json> document = readJson(path);
+  const std::optional<json> document = readJsonReport(path);
   return document && document->value("schema", "") == "hph-gate/1";
 }
 
@@ -133,7 +126,7 @@ int runMergeGate(const std::vector<std::string>& gateReports, const std::string&
   checks.sarifPath = (out / "check.sarif").string();
   checks.htmlPath = (out / "check.html").string();
   const int checkMerge = runMerge(checks);
-  const std::optional<json> merged = readJson(out / "check.json");
+  const std::optional<json> merged = readJsonReport(out / "check.json");
   if (!merged) return checkMerge == kExitHolds ? kExitInternal : checkMerge;  // it said why, in one line
   // Why the merged exploration cannot pass: a shard's exploration broke, or the merge
   // could not write every report.
@@ -146,9 +139,12 @@ int runMergeGate(const std::vector<std::string>& gateReports, const std::string&
   if (broken.empty() && checkMerge == kExitInternal) broken = "the merge of the explorations failed (see above)";
   // A violation a shard found stands even where the merged search would not have taken
   // its branch: the plan is unsafe either way.
+  std::vector<std::optional<json>> parts;  // each shard's check.json, read once
+  for (const GateShard& s : shards) parts.push_back(readJsonReport(s.directory / "check.json"));
   const auto foundInAShard = [&](const std::string& file) -> std::string {
-    for (const GateShard& s : shards) {
-      const std::optional<json> part = readJson(s.directory / "check.json");
+    for (size_t i = 0; i < shards.size(); ++i) {
+      const GateShard& s = shards[i];
+      const std::optional<json>& part = parts[i];
       if (!part || !part->contains("scenarios")) continue;
       for (const json& r : (*part)["scenarios"])
         if (r.value("file", "") == file && r.contains("counterexample"))
