@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <map>
 
@@ -211,105 +212,147 @@ Result<TrampolineCheck> checkTrampoline(const Arch& arch, const TrampolineReques
     if (!named && range.end > range.begin) byConstruction.push_back(range);
   }
   if (auto watched = original.watch(byConstruction); !watched) return watched.error();
+  // Where a run may start: the entry, and every later instruction boundary paired with
+  // its copy (a thread stopped inside the span is moved there, and a call that returns
+  // into the trampoline continues there). Each state starts at the entry and at one of
+  // the later boundaries in turn.
+  const auto& boundaries = trampoline.boundaries;
+  // The return addresses a call pushes that differ by design: the original's next
+  // instruction against its copy's in the trampoline (x64 stop-the-world keeps a call
+  // that is not last a call, returning into the trampoline).
+  std::vector<std::pair<uint64_t, uint64_t>> returnAddresses;
+  if (request.callsReturnIntoTrampoline)
+    for (size_t i = 1; i < boundaries.size(); ++i)
+      returnAddresses.emplace_back(entry + boundaries[i].first, trampoline.address + boundaries[i].second);
+  // The 8 bytes around `i` of a page (a, b: the two sides' copies) holding a pair of
+  // such return addresses: how many bytes from `i` to skip, 0 when none does.
+  const auto returnAddressAt = [&](const uint8_t* a, const uint8_t* b, uint64_t i) -> uint64_t {
+    for (uint64_t start = i >= 7 ? i - 7 : 0; start <= i && start + 8 <= kPage; ++start) {
+      uint64_t va, vb;
+      std::memcpy(&va, a + start, 8);
+      std::memcpy(&vb, b + start, 8);
+      for (const auto& [o, r] : returnAddresses)
+        if (va == o && vb == r) return start + 8 - i;
+    }
+    return 0;
+  };
   for (uint32_t s = 0; s < states; ++s) {
     Rng rng = Rng::forSchedule(seed, s);
     const uint64_t memorySeed = rng.next();
-    original.reset(memorySeed);
-    relocated.reset(memorySeed);
-    original.place(entry, request.function);
-    relocated.place(entry, patched);
-    relocated.place(trampoline.address, trampoline.bytes);
-    // The same pages mapped on both sides: an instruction fetch does not map a page, so a
-    // branch onto the trampoline's page (outside the trampoline) would fault only in the
-    // original.
-    original.mapRange(trampoline.address, trampoline.bytes.size());
-    for (uint64_t p = stackBase; p < stackBase + kStackBytes; p += kPage) {
-      original.materialise(p);
-      relocated.materialise(p);
-    }
     const uint64_t sp = stackBase + kStackBytes / 2 + rng.below(64) * 16;
+    std::vector<std::array<uint8_t, 16>> registers;
     for (const StateRegister& r : arch.stateRegisters()) {
-      uint8_t value[16];
+      std::array<uint8_t, 16> value{};
       for (uint32_t i = 0; i < r.bytes; i += 8) {
         const uint64_t v =
             ((i == 0 ? randomValue(rng, entry, stackBase) : rng.next()) & r.randomBits) | (i == 0 ? r.fixedOnes : 0);
-        std::memcpy(value + i, &v, 8);
+        std::memcpy(value.data() + i, &v, 8);
       }
-      for (Side* side : {&original, &relocated}) uc_reg_write(side->engine().get(), r.id, value);
+      registers.push_back(value);
     }
-    for (Side* side : {&original, &relocated}) side->engine().setReg(arch.spRegister(), sp);
+    std::vector<std::pair<uint32_t, uint32_t>> starts = {{0, 0}};
+    if (boundaries.size() > 1) starts.push_back(boundaries[1 + s % (boundaries.size() - 1)]);
+    bool skippedAny = false;
+    for (const auto& [originalStart, trampolineStart] : starts) {
+      original.reset(memorySeed);
+      relocated.reset(memorySeed);
+      original.place(entry, request.function);
+      relocated.place(entry, patched);
+      relocated.place(trampoline.address, trampoline.bytes);
+      // The same pages mapped on both sides: an instruction fetch does not map a page, so a
+      // branch onto the trampoline's page (outside the trampoline) would fault only in the
+      // original.
+      original.mapRange(trampoline.address, trampoline.bytes.size());
+      for (uint64_t p = stackBase; p < stackBase + kStackBytes; p += kPage) {
+        original.materialise(p);
+        relocated.materialise(p);
+      }
+      const std::span<const StateRegister> stateRegisters = arch.stateRegisters();
+      for (size_t k = 0; k < stateRegisters.size(); ++k)
+        for (Side* side : {&original, &relocated})
+          uc_reg_write(side->engine().get(), stateRegisters[k].id, registers[k].data());
+      for (Side* side : {&original, &relocated}) side->engine().setReg(arch.spRegister(), sp);
 
-    original.run(entry);
-    relocated.run(trampoline.address);
-    result.states = s + 1;
-    if (original.touched()) {  // read or wrote the bytes that differ by construction
-      ++result.skipped;
-      continue;
-    }
-    auto differ = [&](std::string what) {
-      result.equivalent = false;
-      result.difference = fmt::format("state {}: {}", s, what);
-      return result;
-    };
-    if (original.fault() != relocated.fault())
-      return differ(fmt::format("original {}, trampoline {}", original.fault().empty() ? "ran" : original.fault(),
-                                relocated.fault().empty() ? "ran" : relocated.fault()));
-    if (!original.fault().empty()) continue;  // both faulted the same way
-    // Where they went: the same address, or (stopped inside their own code, at an hlt or
-    // an exception the emulator ends the run at) the same place, the original's in the
-    // span and its copy's in the trampoline.
-    const auto sameInstruction = [&] {
-      const uint64_t o = original.stopPc(), r = relocated.stopPc();
-      // Stopped right after the last displaced instruction (hlt stops past itself): the
-      // trampoline right after its copy, where its jump back begins.
-      if (o == entry + trampoline.displacedBytes && !trampoline.boundaries.empty()) {
-        const auto [originalLast, trampolineLast] = trampoline.boundaries.back();
-        return r == trampoline.address + trampolineLast + (trampoline.displacedBytes - originalLast);
+      original.run(entry + originalStart);
+      relocated.run(trampoline.address + trampolineStart);
+      if (original.touched()) {  // read or wrote the bytes that differ by construction
+        skippedAny = true;
+        continue;
       }
-      if (o < entry || o >= entry + trampoline.displacedBytes || r < trampoline.address ||
-          r >= trampoline.address + trampoline.bytes.size())
-        return false;
-      return std::find(trampoline.boundaries.begin(), trampoline.boundaries.end(),
-                       std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(o - entry),
-                                                     static_cast<uint32_t>(r - trampoline.address))) !=
-             trampoline.boundaries.end();
-    };
-    if (original.stopPc() != relocated.stopPc() && !sameInstruction())
-      return differ(fmt::format("continued at 0x{:x} vs 0x{:x}", original.stopPc(), relocated.stopPc()));
-    const int spId = arch.spRegister();
-    if (original.engine().reg(spId) != relocated.engine().reg(spId))
-      return differ(fmt::format("sp 0x{:x} vs 0x{:x}", original.engine().reg(spId), relocated.engine().reg(spId)));
-    for (const StateRegister& r : arch.stateRegisters()) {
-      if (std::find(trampoline.scratch.begin(), trampoline.scratch.end(), r.id) != trampoline.scratch.end()) continue;
-      uint8_t a[16] = {}, b[16] = {};
-      uc_reg_read(original.engine().get(), r.id, a);
-      uc_reg_read(relocated.engine().get(), r.id, b);
-      if (std::memcmp(a, b, r.bytes) != 0) {
-        uint64_t va, vb;
-        std::memcpy(&va, a, 8);
-        std::memcpy(&vb, b, 8);
-        return differ(fmt::format("{} 0x{:x} vs 0x{:x}", r.name, va, vb));
+      auto differ = [&](std::string what) {
+        result.equivalent = false;
+        result.states = s + 1;
+        result.difference = originalStart == 0 ? fmt::format("state {}: {}", s, what)
+                                               : fmt::format("state {} from +0x{:x}: {}", s, originalStart, what);
+        return result;
+      };
+      if (original.fault() != relocated.fault())
+        return differ(fmt::format("original {}, trampoline {}", original.fault().empty() ? "ran" : original.fault(),
+                                  relocated.fault().empty() ? "ran" : relocated.fault()));
+      if (!original.fault().empty()) continue;  // both faulted the same way
+      // Where they went: the same address, or (stopped inside their own code, at an hlt or
+      // an exception the emulator ends the run at) the same place, the original's in the
+      // span and its copy's in the trampoline.
+      const auto sameInstruction = [&] {
+        const uint64_t o = original.stopPc(), r = relocated.stopPc();
+        // Stopped right after the last displaced instruction (hlt stops past itself): the
+        // trampoline right after its copy, where its jump back begins.
+        if (o == entry + trampoline.displacedBytes && !boundaries.empty()) {
+          const auto [originalLast, trampolineLast] = boundaries.back();
+          return r == trampoline.address + trampolineLast + (trampoline.displacedBytes - originalLast);
+        }
+        if (o < entry || o >= entry + trampoline.displacedBytes || r < trampoline.address ||
+            r >= trampoline.address + trampoline.bytes.size())
+          return false;
+        return std::find(boundaries.begin(), boundaries.end(),
+                         std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(o - entry),
+                                                       static_cast<uint32_t>(r - trampoline.address))) !=
+               boundaries.end();
+      };
+      if (original.stopPc() != relocated.stopPc() && !sameInstruction())
+        return differ(fmt::format("continued at 0x{:x} vs 0x{:x}", original.stopPc(), relocated.stopPc()));
+      const int spId = arch.spRegister();
+      if (original.engine().reg(spId) != relocated.engine().reg(spId))
+        return differ(fmt::format("sp 0x{:x} vs 0x{:x}", original.engine().reg(spId), relocated.engine().reg(spId)));
+      for (const StateRegister& r : stateRegisters) {
+        if (std::find(trampoline.scratch.begin(), trampoline.scratch.end(), r.id) != trampoline.scratch.end()) continue;
+        uint8_t a[16] = {}, b[16] = {};
+        uc_reg_read(original.engine().get(), r.id, a);
+        uc_reg_read(relocated.engine().get(), r.id, b);
+        if (std::memcmp(a, b, r.bytes) != 0) {
+          uint64_t va, vb;
+          std::memcpy(&va, a, 8);
+          std::memcpy(&vb, b, 8);
+          return differ(fmt::format("{} 0x{:x} vs 0x{:x}", r.name, va, vb));
+        }
       }
-    }
-    // Memory: every page either side touched, outside the two code ranges that differ
-    // by construction (the patched entry and the trampoline).
-    std::vector<uint64_t> pages = original.pages();
-    for (uint64_t p : relocated.pages()) pages.push_back(p);
-    for (uint64_t page : pages) {
-      original.materialise(page);
-      relocated.materialise(page);
-      uint8_t a[kPage], b[kPage];
-      uc_mem_read(original.engine().get(), page, a, kPage);
-      uc_mem_read(relocated.engine().get(), page, b, kPage);
-      if (std::memcmp(a, b, kPage) == 0) continue;
-      for (uint64_t i = 0; i < kPage; ++i) {
-        const uint64_t address = page + i;
-        const bool code = (address >= entry && address < entry + patch.size()) ||
-                          (address >= trampoline.address && address < trampoline.address + trampoline.bytes.size());
-        if (!code && a[i] != b[i])
+      // Memory: every page either side touched, outside the two code ranges that differ
+      // by construction (the patched entry and the trampoline) and the return addresses
+      // that differ by design.
+      std::vector<uint64_t> pages = original.pages();
+      for (uint64_t p : relocated.pages()) pages.push_back(p);
+      for (uint64_t page : pages) {
+        original.materialise(page);
+        relocated.materialise(page);
+        uint8_t a[kPage], b[kPage];
+        uc_mem_read(original.engine().get(), page, a, kPage);
+        uc_mem_read(relocated.engine().get(), page, b, kPage);
+        if (std::memcmp(a, b, kPage) == 0) continue;
+        for (uint64_t i = 0; i < kPage; ++i) {
+          const uint64_t address = page + i;
+          const bool code = (address >= entry && address < entry + patch.size()) ||
+                            (address >= trampoline.address && address < trampoline.address + trampoline.bytes.size());
+          if (code || a[i] == b[i]) continue;
+          if (const uint64_t skip = returnAddressAt(a, b, i)) {
+            i += skip - 1;
+            continue;
+          }
           return differ(fmt::format("memory at 0x{:x}: 0x{:02x} vs 0x{:02x}", address, a[i], b[i]));
+        }
       }
     }
+    result.states = s + 1;
+    if (skippedAny) ++result.skipped;
   }
   return result;
 }

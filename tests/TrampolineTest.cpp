@@ -34,6 +34,7 @@ struct Case {
   const char* refusal = nullptr;          // expected substring; nullptr: must relocate
   uint32_t patchBytes = 0;                // 0: the default redirect's size
   bool bti = false;
+  bool returnsIntoTrampoline = false;  // TrampolineRequest::callsReturnIntoTrampoline (x64 stop-the-world)
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -121,6 +122,14 @@ const std::vector<Case>& cases() {
        "iretd at +0x1: a far transfer"},
       {"x64_retf", x, fromHex("90 cb cc cc cc cc cc cc"), 0x10000, "ret at +0x1: a far transfer"},
       {"x64_far_call_indirect", x, fromHex("ff 18 c3 cc cc cc cc cc"), 0x10000, "call at +0x0: a far transfer"},
+      // x64 stop-the-world: a call that is not last stays a call returning into the
+      // trampoline. The return address it pushes differs by design; the code after it in
+      // the trampoline must still be the code after it in the original (fuzz/RelocatorFuzzer
+      // found the pushed address compared as a difference: call rbx; rcl ebx, cl).
+      {"x64_call_register_not_last_returns_into_trampoline_fuzz", x, fromHex("ff d3 d3 d3 d3 d3 d3 d3 10 90 90 00 00"),
+       0x10000, nullptr, 0, false, true},
+      {"x64_call_rel32_not_last_returns_into_trampoline", x, fromHex("e8 40 00 00 00 48 89 c8 48 83 c0 01 48 31 d2 c3"),
+       0x10000, nullptr, 14, false, true},
       {"x64_call_through_rsp", x, fromHex("48 89 c8 ff 54 24 08 c3"), 0x10000, "call through rsp"},
       // x64: RIP-relative accesses of the span itself read (or write) the patch once it is
       // in place; an address computed there is no access
@@ -221,6 +230,7 @@ Built build(const Case& c) {
       c.refusal && std::string_view(c.refusal).starts_with("shorter") ? c.function : padded(c.function, *c.arch);
   b.request.trampolineAddress = kEntry + c.trampolineDistance;
   b.request.btiGuarded = c.bti;
+  b.request.callsReturnIntoTrampoline = c.returnsIntoTrampoline;
   b.patch = relocator.redirect(kEntry, b.request.trampolineAddress);
   b.request.patchBytes = c.patchBytes ? c.patchBytes : static_cast<uint32_t>(b.patch.size());
   b.patch.resize(std::min<size_t>(b.patch.size(), b.request.function.size()));
@@ -326,6 +336,36 @@ TEST(TrampolineCheck, ComparesEveryStateWhenTheDisplacedCodeNamesThePatchedEntry
   EXPECT_FALSE(check->equivalent);
   EXPECT_NE(check->difference.find("rax"), std::string::npos) << check->difference;
   EXPECT_EQ(check->skipped, 0u);
+}
+
+// A call that returns into the trampoline (x64 stop-the-world): the run from the entry
+// stops at the callee, so the code after the call is compared from its own boundary; and
+// only a request that declares the design excuses the trampoline's return address.
+TEST(TrampolineCheck, ComparesTheCodeAfterACallThatReturnsIntoTheTrampoline) {
+  const Built b = build({"call", &x64Arch(), fromHex("e8 40 00 00 00 48 89 c8 48 83 c0 01 48 31 d2 c3"), 0x10000,
+                         nullptr, 14, false, true});
+  ASSERT_TRUE(b.relocation.trampoline) << b.relocation.refusal;
+  const Trampoline& good = *b.relocation.trampoline;
+  ASSERT_GE(good.boundaries.size(), 2u);
+  auto check = checkTrampoline(x64Arch(), b.request, good, b.patch, 16);
+  ASSERT_TRUE(check.ok()) << check.error().message;
+  EXPECT_TRUE(check->equivalent) << check->difference;
+
+  Trampoline broken = good;  // mov rax, rcx after the call becomes mov rax, rdx
+  const uint32_t afterCall = good.boundaries[1].second;
+  ASSERT_EQ(broken.bytes[afterCall + 2], 0xc8);
+  broken.bytes[afterCall + 2] = 0xd0;
+  check = checkTrampoline(x64Arch(), b.request, broken, b.patch, 16);
+  ASSERT_TRUE(check.ok());
+  EXPECT_FALSE(check->equivalent);
+  EXPECT_NE(check->difference.find("from +0x5: rax"), std::string::npos) << check->difference;
+
+  TrampolineRequest undeclared = b.request;
+  undeclared.callsReturnIntoTrampoline = false;
+  check = checkTrampoline(x64Arch(), undeclared, good, b.patch, 16);
+  ASSERT_TRUE(check.ok());
+  EXPECT_FALSE(check->equivalent);
+  EXPECT_NE(check->difference.find("memory at 0x7f"), std::string::npos) << check->difference;
 }
 
 TEST(TrampolineCheck, IgnoresOnlyTheDeclaredScratchRegister) {
