@@ -170,6 +170,15 @@ for arch in x64 arm64; do
     "ABSOLUTE __ref_g_counter g_counter" > "$work/counter_patch2.$arch.table.s"
   build $arch counter_patch2 "${hotpatch[@]}" -- /functionpadmin:16 -- bump_v3
 done
+# A hybrid image (docs/design.md, CHPE): hybrid.c as Arm64EC code and hybrid_x64.c as x64
+# code in one /machine:arm64ec DLL, with chpe_runtime.s for its load config, CHPE metadata
+# and the loader's dispatch slots. Its PE machine is x64 (0x8664), as Windows has it.
+clang-22 --target=arm64ec-pc-windows-msvc "${common[@]}" -c hybrid.c -o "$work/hybrid.arm64ec.obj"
+clang-22 --target=x86_64-pc-windows-msvc "${common[@]}" -fms-hotpatch -c hybrid_x64.c -o "$work/hybrid_x64.x64.obj"
+clang-22 --target=arm64ec-pc-windows-msvc -c chpe_runtime.s -o "$work/chpe_runtime.arm64ec.obj"
+lld-link-22 "${link_common[@]}" /machine:arm64ec /functionpadmin:16 "$work/hybrid.arm64ec.obj" \
+  "$work/hybrid_x64.x64.obj" "$work/chpe_runtime.arm64ec.obj" /out:"$out/hybrid.arm64ec.dll"
+echo "built $(basename "$out")/hybrid.arm64ec.dll"
 # The same source without hotpatch support: 1-byte first instructions, no padding.
 # `inspect` must call these functions not hotpatchable.
 build x64 basics.plain --

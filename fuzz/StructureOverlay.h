@@ -31,8 +31,10 @@ inline void parseWithTable(const TableSlot& slot, const uint8_t* data, size_t si
   auto image = parsePeImage(std::move(file), "fuzz.dll");
   if (!image) return;
   uint64_t sum = 0;  // touch what was read, under the sanitizers
-  if (image->chpe)
+  if (image->chpe) {
     for (const ChpeRange& r : image->chpe->codeMap) sum += r.begin + r.length;
+    for (const HybridFunction& f : image->chpe->functions) sum += f.body + f.bodyEnd + f.entryThunk + f.name.size();
+  }
   if (image->hotPatch)
     for (const HotPatchBase& base : image->hotPatch->bases) sum += base.entries.size();
   (void)sum;

@@ -22,12 +22,41 @@ std::string permissions(const SectionInfo& s) {
   return p;
 }
 
+// The entry at [begin, end) as `arch` would patch it, with the bytes before it in its
+// section (padding rules look there).
+EntryPatchability patchabilityAt(const PeImage& image, const Arch& arch, uint32_t begin, uint32_t end) {
+  const SectionInfo* section = image.sectionAt(begin);
+  const uint32_t beforeStart = std::max(section->virtualAddress, begin >= kEntryWindow ? begin - kEntryWindow : 0);
+  const std::vector<uint8_t> before = image.bytesAt(beforeStart, begin - beforeStart);
+  const std::vector<uint8_t> entry = image.bytesAt(begin, std::min(kEntryWindow, end - begin));
+  return arch.entryPatchability(before, entry, image.imageBase + begin);
+}
+
 EntryPatchability patchabilityOf(const PeImage& image, const FunctionInfo& f) {
-  const SectionInfo* section = image.sectionAt(f.begin);
-  const uint32_t beforeStart = std::max(section->virtualAddress, f.begin >= kEntryWindow ? f.begin - kEntryWindow : 0);
-  const std::vector<uint8_t> before = image.bytesAt(beforeStart, f.begin - beforeStart);
-  const std::vector<uint8_t> entry = image.bytesAt(f.begin, std::min(kEntryWindow, f.end - f.begin));
-  return image.arch->entryPatchability(before, entry, image.imageBase + f.begin);
+  return patchabilityAt(image, *image.arch, f.begin, f.end);
+}
+
+nlohmann::json patchabilityJson(const Arch& arch, const EntryPatchability& p) {
+  nlohmann::json hp = {{"hotpatchable", p.hotpatchable},
+                       {"first_instruction", p.firstInstruction},
+                       {"first_instruction_length", p.firstInstructionLength},
+                       {"padding_before", p.paddingBefore},
+                       {"reason", p.reason}};
+  // Only where the architecture has the rule: instructions aligned to a fixed width, a
+  // set of instructions that may be modified while other cores run them.
+  const ArchFacts& facts = arch.facts();
+  if (facts.fixedInstructionBytes) hp["aligned"] = p.aligned;
+  if (facts.concurrentModificationRestricted) hp["concurrently_modifiable"] = p.concurrentlyModifiable;
+  return hp;
+}
+
+// An Arm64EC function's two patch sites: its body (Arm64 code, the `native` site) and the
+// x64 fast-forward sequence its export points at (the `x64-entry` site).
+EntryPatchability nativeSite(const PeImage& image, const HybridFunction& f) {
+  return patchabilityAt(image, arm64Arch(), f.body, f.bodyEnd);
+}
+EntryPatchability x64EntrySite(const PeImage& image, const HybridFunction& f) {
+  return patchabilityAt(image, x64Arch(), f.fastForward, f.fastForward + kEntryWindow);
 }
 
 std::string_view chpeKindName(ChpeRange::Kind kind) {
@@ -79,17 +108,7 @@ nlohmann::json toJson(const PeImage& image) {
   out["imports"] = imports;
   json functions = json::array();
   for (const FunctionInfo& f : image.functions) {
-    const EntryPatchability p = patchabilityOf(image, f);
-    json hp = {{"hotpatchable", p.hotpatchable},
-               {"first_instruction", p.firstInstruction},
-               {"first_instruction_length", p.firstInstructionLength},
-               {"padding_before", p.paddingBefore},
-               {"reason", p.reason}};
-    // Only where the architecture has the rule: instructions aligned to a fixed width, a
-    // set of instructions that may be modified while other cores run them.
-    const ArchFacts& facts = image.arch->facts();
-    if (facts.fixedInstructionBytes) hp["aligned"] = p.aligned;
-    if (facts.concurrentModificationRestricted) hp["concurrently_modifiable"] = p.concurrentlyModifiable;
+    const json hp = patchabilityJson(*image.arch, patchabilityOf(image, f));
     functions.push_back({{"name", f.name},
                          {"begin_rva", f.begin},
                          {"end_rva", f.end},
@@ -111,7 +130,42 @@ nlohmann::json toJson(const PeImage& image) {
     json ranges = json::array();
     for (const ChpeRange& r : image.chpe->codeMap)
       ranges.push_back({{"rva", r.begin}, {"length", r.length}, {"kind", chpeKindName(r.kind)}});
-    chpe = {{"version", image.chpe->version}, {"code_map", ranges}};
+    const ChpeInfo& c = *image.chpe;
+    json entryPoints = json::array();
+    for (const ChpeEntryPointRange& e : c.entryPoints)
+      entryPoints.push_back({{"begin_rva", e.begin}, {"end_rva", e.end}, {"entry_rva", e.entry}});
+    json redirections = json::array();
+    for (const ChpeRedirection& r : c.redirections)
+      redirections.push_back({{"source_rva", r.source}, {"destination_rva", r.destination}});
+    const ChpeDispatchSlots& d = c.dispatch;
+    const json dispatch = {{"call_no_redirect", d.callNoRedirect},
+                           {"ret", d.ret},
+                           {"call", d.call},
+                           {"icall", d.icall},
+                           {"icall_cfg", d.icallCfg},
+                           {"fptr", d.fptr},
+                           {"get_x64_information", d.getX64Information},
+                           {"set_x64_information", d.setX64Information}};
+    json hybridFunctions = json::array();
+    for (const HybridFunction& f : c.functions)
+      hybridFunctions.push_back({{"name", f.name},
+                                 {"isa", "arm64ec"},
+                                 {"body_rva", f.body},
+                                 {"body_end_rva", f.bodyEnd},
+                                 {"body_end_estimated", f.bodyEndEstimated},
+                                 {"fast_forward_rva", f.fastForward},
+                                 {"entry_thunk_rva", f.entryThunk},
+                                 {"hybrid_patchable", f.hybridPatchable},
+                                 {"hotpatch",
+                                  {{"native", patchabilityJson(arm64Arch(), nativeSite(image, f))},
+                                   {"x64_entry", patchabilityJson(x64Arch(), x64EntrySite(image, f))}}}});
+    chpe = {{"version", c.version},
+            {"code_map", ranges},
+            {"code_ranges_to_entry_points", entryPoints},
+            {"redirections", redirections},
+            {"dispatch_slots", dispatch},
+            {"extra_rfe_table", {{"rva", c.extraRfeTable}, {"size", c.extraRfeTableSize}}},
+            {"functions", hybridFunctions}};
   }
   out["chpe"] = chpe;
   json hotPatch = nullptr;
@@ -136,6 +190,22 @@ nlohmann::json toJson(const PeImage& image) {
   }
   out["hotpatch"] = hotPatch;
   return out;
+}
+
+void printHybrid(const PeImage& image) {
+  const ChpeInfo& c = *image.chpe;
+  fmt::print("CHPE metadata: version {}, {} code ranges, {} x64 entry ranges, {} redirections\n", c.version,
+             c.codeMap.size(), c.entryPoints.size(), c.redirections.size());
+  for (const ChpeRange& r : c.codeMap)
+    fmt::print("  [0x{:06x}, 0x{:06x}) {}\n", r.begin, r.begin + r.length, chpeKindName(r.kind));
+  auto site = [](const EntryPatchability& p) { return p.hotpatchable ? p.firstInstruction : "no: " + p.reason; };
+  fmt::print("Arm64EC functions ({}): body, x64 fast-forward sequence, entry thunk; each site hotpatchable as "
+             "compiled?\n",
+             c.functions.size());
+  for (const HybridFunction& f : c.functions)
+    fmt::print("  {:<16} [0x{:06x}, 0x{:06x}){} ff 0x{:06x} thunk 0x{:06x}{}\n      native: {}\n      x64-entry: {}\n",
+               f.name, f.body, f.bodyEnd, f.bodyEndEstimated ? "~" : " ", f.fastForward, f.entryThunk,
+               f.hybridPatchable ? " hybrid-patchable" : "", site(nativeSite(image, f)), site(x64EntrySite(image, f)));
 }
 
 void printText(const PeImage& image) {
@@ -165,8 +235,7 @@ void printText(const PeImage& image) {
                image.loadConfig->size, image.loadConfig->chpeMetadataPointer, image.loadConfig->hotPatchTableOffset);
   else
     fmt::print("load config: none\n");
-  if (image.chpe)
-    fmt::print("CHPE metadata: version {}, {} code ranges\n", image.chpe->version, image.chpe->codeMap.size());
+  if (image.chpe) printHybrid(image);
   if (!image.hotPatch) return;
   fmt::print("hotpatch: version {}, sequence number {}\n", image.hotPatch->version, image.hotPatch->sequenceNumber);
   for (const HotPatchBase& b : image.hotPatch->bases) {

@@ -6,9 +6,9 @@
 // (including the stack above SP). Each state also runs from one later instruction
 // boundary and its copy (in turn): threads moved into the trampoline, and calls that
 // return into it, continue there. A return address pushed by a call that the request
-// declares returns into the trampoline is compared as that pair, not byte for byte. Faults must match in kind and address. A state in which
-// the original's loads or stores reach the patched entry or the trampoline through its
-// random registers is skipped: those bytes differ by construction.
+// declares returns into the trampoline is compared as that pair, not byte for byte. Faults must match in kind and
+// address. A state in which the original's loads or stores reach the patched entry or the trampoline through its random
+// registers is skipped: those bytes differ by construction.
 #pragma once
 
 #include <string>

@@ -1,6 +1,8 @@
 // The command-line contract of `inspect` and `call`: outputs, JSON fields, exit codes.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/TestSupport.h"
@@ -126,6 +128,39 @@ TEST(Cli, InspectTextNamesMachineSectionsAndFunctions) {
   ASSERT_EQ(r.exitCode, 0) << r.err;
   for (const char* needle : {"arm64 PE32+ DLL", ".text", "worker", "verify", "bump", "load config: size 0x140"})
     EXPECT_NE(r.out.find(needle), std::string::npos) << needle;
+}
+
+// A hybrid image: each Arm64EC function with both of its patch sites, judged by each
+// site's own architecture (the body by the Arm64 rule, the fast-forward sequence by x64's).
+TEST(Cli, InspectShowsEachArm64ecFunctionsEntryPathsAndSites) {
+  const CommandResult r = runHph({"inspect", corpusImage("hybrid.arm64ec.dll"), "--json"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["machine"], "x64");
+  const json& chpe = j["chpe"];
+  ASSERT_TRUE(chpe.is_object());
+  EXPECT_EQ(chpe["code_map"].size(), 2u);
+  EXPECT_EQ(chpe["redirections"].size(), chpe["functions"].size());
+  std::map<std::string, json> byName;
+  for (const json& f : chpe["functions"]) byName[f["name"]] = f;
+  ASSERT_TRUE(byName.count("add") && byName.count("mul"));
+  for (const json& f : chpe["functions"]) {
+    EXPECT_EQ(f["isa"], "arm64ec");
+    EXPECT_TRUE(f["hotpatch"]["native"].contains("concurrently_modifiable")) << f.dump();  // the Arm64 rule
+    EXPECT_TRUE(f["hotpatch"]["x64_entry"].contains("padding_before")) << f.dump();
+    EXPECT_FALSE(f["hotpatch"]["x64_entry"].contains("concurrently_modifiable")) << f.dump();
+    // The fast-forward sequence opens with `mov rax, rsp` (3 bytes): no x64 rule patches it.
+    EXPECT_EQ(f["hotpatch"]["x64_entry"]["first_instruction_length"], 3u) << f.dump();
+  }
+  EXPECT_EQ(byName["add"]["hotpatch"]["native"]["first_instruction"], "add x0, x1, x0");
+  EXPECT_TRUE(byName["mul"]["hybrid_patchable"]);
+  EXPECT_FALSE(byName["add"]["hybrid_patchable"]);
+
+  const CommandResult text = runHph({"inspect", corpusImage("hybrid.arm64ec.dll")});
+  ASSERT_EQ(text.exitCode, 0) << text.err;
+  for (const char* needle : {"CHPE metadata: version 2", "arm64ec", "amd64", "Arm64EC functions (10)",
+                             "hybrid-patchable", "x64-entry:", "native:"})
+    EXPECT_NE(text.out.find(needle), std::string::npos) << needle;
 }
 
 }  // namespace

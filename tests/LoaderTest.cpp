@@ -2,7 +2,9 @@
 // Arm64 packed and unpacked), relocations, imports bound to shims, load config, CHPE.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <map>
 
 #include "emu/pe/ImageRebase.h"
 #include "emu/pe/PeFormat.h"
@@ -236,45 +238,62 @@ TEST_P(Loader, ARebasedImageIsTheImageLoadedThere) {
 
 INSTANTIATE_TEST_SUITE_P(BothArchitectures, Loader, ::testing::Values("x64", "arm64"));
 
-// CHPE metadata: lld only writes it for Arm64EC/ARM64X links; here it is planted into the
-// slack of .rdata of an Arm64 image, and the reader must find the code map through the
-// load config's CHPEMetadataPointer.
-TEST(Chpe, ReadsTheCodeMapThroughTheLoadConfig) {
-  auto file = readFile(corpusImage("basics.arm64.dll"));
-  auto image = parsePeImage(file, "basics.arm64.dll");
-  ASSERT_TRUE(image.ok());
-  const SectionInfo& rdata = image->sections[1];
-  ASSERT_EQ(rdata.name, ".rdata");
-  const uint32_t metadataRva = (rdata.virtualAddress + rdata.virtualSize + 15) & ~15u;
-  ASSERT_LE(metadataRva + 12 + 24, rdata.virtualAddress + rdata.rawSize) << "no slack in .rdata";
-  auto put32 = [&](uint32_t rva, uint32_t v) { std::memcpy(&file[*image->fileOffset(rva, 4)], &v, 4); };
-  auto put64 = [&](uint32_t rva, uint64_t v) { std::memcpy(&file[*image->fileOffset(rva, 8)], &v, 8); };
-  const uint32_t codeMap = metadataRva + 16;
-  put32(metadataRva, 2);  // Version
-  put32(metadataRva + 4, codeMap);
-  put32(metadataRva + 8, 3);  // CodeMapCount
-  put32(codeMap + 0, 0x1000 | 0);
-  put32(codeMap + 4, 0x100);  // arm64
-  put32(codeMap + 8, 0x1100 | 1);
-  put32(codeMap + 12, 0x200);  // arm64ec
-  put32(codeMap + 16, 0x1300 | 2);
-  put32(codeMap + 20, 0x80);  // amd64
-  put64(image->loadConfig->rva + pe::loadcfg::kChpeMetadataPointer, image->imageBase + metadataRva);
+// CHPE metadata of the hybrid corpus image (corpus/src/hybrid.c as Arm64EC code,
+// hybrid_x64.c as x64 code, one /machine:arm64ec link). Each fact the reader derives from
+// the code is checked against what the metadata says independently.
+TEST(Chpe, ReadsEveryEntryPathOfTheHybridImage) {
+  auto image = readPeImage(corpusImage("hybrid.arm64ec.dll"));
+  ASSERT_TRUE(image.ok()) << image.error().message;
+  EXPECT_EQ(image->machine, pe::kMachineAmd64);  // Arm64EC keeps the x64 machine
+  ASSERT_TRUE(image->chpe);
+  const ChpeInfo& chpe = *image->chpe;
+  EXPECT_EQ(chpe.version, 2u);
+  ASSERT_EQ(chpe.codeMap.size(), 2u);
+  EXPECT_EQ(chpe.codeMap[0].kind, ChpeRange::Kind::kArm64ec);
+  EXPECT_EQ(chpe.codeMap[1].kind, ChpeRange::Kind::kAmd64);
+  for (uint32_t slot : {chpe.dispatch.call, chpe.dispatch.icall, chpe.dispatch.ret, chpe.dispatch.callNoRedirect})
+    EXPECT_NE(slot, 0u);
+  EXPECT_GT(chpe.extraRfeTableSize, 0u);
 
-  auto hybrid = parsePeImage(file, "hybrid.dll");
-  ASSERT_TRUE(hybrid.ok()) << hybrid.error().message;
-  ASSERT_TRUE(hybrid->chpe);
-  EXPECT_EQ(hybrid->chpe->version, 2u);
-  ASSERT_EQ(hybrid->chpe->codeMap.size(), 3u);
-  EXPECT_EQ(hybrid->chpe->codeMap[1].begin, 0x1100u);
-  EXPECT_EQ(hybrid->chpe->codeMap[1].kind, ChpeRange::Kind::kArm64ec);
-  EXPECT_EQ(hybrid->chpe->codeMap[2].kind, ChpeRange::Kind::kAmd64);
-
-  // A code map that runs past the image is refused, naming the field.
-  put32(metadataRva + 8, 0x100000);
-  auto broken = parsePeImage(file, "hybrid.dll");
-  ASSERT_FALSE(broken.ok());
-  EXPECT_NE(broken.error().message.find("CHPE metadata.CodeMap"), std::string::npos);
+  // Every Arm64EC export: hybrid.c's exported functions, and hybrid_x64.c's x64 export not.
+  std::map<std::string, const HybridFunction*> byName;
+  for (const HybridFunction& f : chpe.functions) byName[f.name] = &f;
+  for (const char* name : {"add", "mul", "square_of", "sum_squares", "scaled", "apply", "apply_add", "ec_calls_x64",
+                           "hybrid_worker", "hybrid_verify"})
+    EXPECT_TRUE(byName.count(name)) << name;
+  EXPECT_FALSE(byName.count("x64_calls_add"));
+  EXPECT_EQ(chpe.functions.size(), 10u);
+  ASSERT_EQ(chpe.redirections.size(), chpe.functions.size());
+  for (const HybridFunction& f : chpe.functions) {
+    SCOPED_TRACE(f.name);
+    // The export points at the fast-forward sequence, whose jump the loader's redirection
+    // shortcut agrees with.
+    const auto exported = std::find_if(image->exports.begin(), image->exports.end(),
+                                       [&](const ExportInfo& e) { return e.name == f.name; });
+    ASSERT_NE(exported, image->exports.end());
+    EXPECT_EQ(exported->rva, f.fastForward);
+    EXPECT_TRUE(std::any_of(chpe.redirections.begin(), chpe.redirections.end(), [&](const ChpeRedirection& r) {
+      return r.source == f.fastForward && r.destination == f.body;
+    }));
+    EXPECT_TRUE(std::any_of(chpe.entryPoints.begin(), chpe.entryPoints.end(), [&](const ChpeEntryPointRange& e) {
+      return e.begin == f.fastForward && e.entry == f.fastForward;
+    }));
+    EXPECT_EQ(chpe.rangeAt(f.body)->kind, ChpeRange::Kind::kArm64ec);
+    EXPECT_EQ(chpe.rangeAt(f.entryThunk)->kind, ChpeRange::Kind::kArm64ec);
+    EXPECT_GT(f.bodyEnd, f.body);
+    EXPECT_EQ(f.hybridPatchable, f.name == "mul");  // only mul is __attribute__((hybrid_patchable))
+  }
+  // add is `add x0, x1, x0; ret`: its body ends after two instructions (no .pdata: a leaf).
+  const HybridFunction& add = *byName.at("add");
+  EXPECT_EQ(add.bodyEnd - add.body, 8u);
+  EXPECT_TRUE(add.bodyEndEstimated);
+  const std::vector<uint8_t> body = image->bytesAt(add.body, 8);
+  uint32_t words[2];
+  std::memcpy(words, body.data(), 8);
+  EXPECT_EQ(words[0], 0x8b000020u);  // add x0, x1, x0
+  EXPECT_EQ(words[1], 0xd65f03c0u);  // ret
+  // The x64 half is the image's own x64 function table.
+  EXPECT_TRUE(image->findFunction("x64_calls_add"));
 }
 
 }  // namespace

@@ -60,6 +60,23 @@ uint32_t hotPatchBase(const Bytes& b) {
 }
 uint32_t hotPatchTable(const Bytes& b) { return fileOffsetOf(b, get<uint32_t>(b, hotPatchBase(b) + 24)); }
 
+// File offset of a (good) hybrid image's IMAGE_ARM64EC_METADATA, and of an RVA one of
+// its fields holds.
+uint32_t chpeMetadata(const Bytes& b) {
+  const uint32_t loadConfig = fileOffsetOf(b, get<uint32_t>(b, Layout(b).directory(pe::kLoadConfigDirectory)));
+  const uint64_t imageBase = get<uint64_t>(b, Layout(b).optional + pe::opt::kImageBase);
+  return fileOffsetOf(
+      b, static_cast<uint32_t>(get<uint64_t>(b, loadConfig + pe::loadcfg::kChpeMetadataPointer) - imageBase));
+}
+uint32_t chpeTable(const Bytes& b, uint32_t field) {
+  return fileOffsetOf(b, get<uint32_t>(b, chpeMetadata(b) + field));
+}
+// The body of the hybrid image's export `add`: where its fast-forward sequence jumps.
+uint32_t hybridAddBody(const Bytes& b) {
+  const uint32_t redirections = chpeTable(b, 0x10);
+  return get<uint32_t>(b, redirections + 8 * 1 + 4);  // sorted by source: mul, add, ...
+}
+
 struct MalformedCase {
   const char* name;
   const char* base;  // corpus image the mutation starts from
@@ -184,6 +201,53 @@ const std::vector<MalformedCase>& malformedCases() {
       {"hotpatch_source_outside", "counter_hotpatch.x64.dll",
        [](Bytes& b) { put<uint32_t>(b, hotPatchTable(b) + 4 + 12 + 4, 0x7FFFFFF0); },
        "HotPatchBase[0].PatchTable[1].SourceRva"},
+      // CHPE metadata of a hybrid (Arm64EC) image
+      {"chpe_pointer_outside", "hybrid.arm64ec.dll",
+       [](Bytes& b) {
+         const uint32_t dir = fileOffsetOf(b, get<uint32_t>(b, Layout(b).directory(pe::kLoadConfigDirectory)));
+         put<uint64_t>(b, dir + pe::loadcfg::kChpeMetadataPointer, 0x7FFFFFFF0000);
+       },
+       "load config.CHPEMetadataPointer"},
+      {"chpe_version_unknown", "hybrid.arm64ec.dll", [](Bytes& b) { put<uint32_t>(b, chpeMetadata(b), 9); },
+       "CHPE metadata.Version"},
+      {"chpe_code_map_count_absurd", "hybrid.arm64ec.dll",
+       [](Bytes& b) { put<uint32_t>(b, chpeMetadata(b) + 8, 0x100000); }, "CHPE metadata.CodeMap"},
+      {"chpe_code_map_outside", "hybrid.arm64ec.dll",
+       [](Bytes& b) { put<uint32_t>(b, chpeTable(b, 4) + 4, 0x7FFFFFF0); }, "CHPE metadata.CodeMap[0]"},
+      {"chpe_code_map_unsorted", "hybrid.arm64ec.dll",
+       [](Bytes& b) {
+         const uint32_t map = chpeTable(b, 4);
+         put<uint32_t>(b, map + 8, (get<uint32_t>(b, map) & ~3u) | 2);  // x64, where the Arm64EC range starts
+       },
+       "CHPE metadata.CodeMap[1]: range 0x1000+"},
+      {"chpe_code_map_type_3", "hybrid.arm64ec.dll", [](Bytes& b) { b[chpeTable(b, 4)] |= 3; },
+       "CHPE metadata.CodeMap[0]: range type 3"},
+      {"chpe_entry_point_range_empty", "hybrid.arm64ec.dll",
+       [](Bytes& b) { put<uint32_t>(b, chpeTable(b, 0x0C) + 4, 0); }, "CHPE metadata.CodeRangesToEntryPoints[0]"},
+      {"chpe_entry_point_not_x64", "hybrid.arm64ec.dll",
+       [](Bytes& b) { put<uint32_t>(b, chpeTable(b, 0x0C) + 8, 0x1000); }, "CHPE metadata.CodeRangesToEntryPoints[0]"},
+      {"chpe_redirection_to_x64", "hybrid.arm64ec.dll",
+       [](Bytes& b) {
+         const uint32_t r = chpeTable(b, 0x10);
+         put<uint32_t>(b, r + 4, get<uint32_t>(b, r));
+       },
+       "CHPE metadata.RedirectionMetadata[0]"},
+      {"chpe_dispatch_slot_outside", "hybrid.arm64ec.dll",
+       [](Bytes& b) { put<uint32_t>(b, chpeMetadata(b) + 0x1C, 0x7FFFFFF0); },
+       "CHPE metadata.__os_arm64x_dispatch_call"},
+      {"chpe_extra_rfe_outside", "hybrid.arm64ec.dll",
+       [](Bytes& b) { put<uint32_t>(b, chpeMetadata(b) + 0x40, 0x7FFFFFF0); }, "CHPE metadata.ExtraRFETable"},
+      {"chpe_extra_rfe_entry_in_x64_code", "hybrid.arm64ec.dll",
+       [](Bytes& b) { put<uint32_t>(b, chpeTable(b, 0x40), 0x2000); }, "CHPE metadata.ExtraRFETable entry[0]"},
+      {"chpe_entry_thunk_outside_code", "hybrid.arm64ec.dll",
+       [](Bytes& b) { put<uint32_t>(b, fileOffsetOf(b, hybridAddBody(b) - 4), 0x7FF01); },
+       "CHPE export 'add': the entry-thunk word"},
+      {"chpe_fast_forward_into_data", "hybrid.arm64ec.dll",
+       [](Bytes& b) {
+         const uint32_t thunk = fileOffsetOf(b, get<uint32_t>(b, chpeTable(b, 0x10) + 8));  // add's sequence
+         put<int32_t>(b, thunk + 10, 0x2000);
+       },
+       "CHPE export 'add': its fast-forward sequence"},
       {"pdata_entry_garbage", "basics.x64.dll",
        [](Bytes& b) {
          const uint32_t dir = fileOffsetOf(b, get<uint32_t>(b, Layout(b).directory(pe::kExceptionDirectory)));
@@ -227,8 +291,9 @@ TEST(MalformedPaths, MissingFileAndDirectoryAreBadInput) {
 // Random damage anywhere in the headers and tables: the reader returns an image or a
 // bad-input error; a crash or a hang fails the test (and the CTest timeout).
 RC_GTEST_PROP(MalformedFuzz, ReaderNeverCrashesOnDamagedImages, ()) {
-  const auto name = *rc::gen::element<std::string>("basics.x64.dll", "basics.arm64.dll", "imports.x64.dll",
-                                                   "imports.arm64.dll", "counter_hotpatch.x64.dll");
+  const auto name =
+      *rc::gen::element<std::string>("basics.x64.dll", "basics.arm64.dll", "imports.x64.dll", "imports.arm64.dll",
+                                     "counter_hotpatch.x64.dll", "hybrid.arm64ec.dll");
   static std::map<std::string, Bytes> cache;
   if (!cache.count(name)) cache[name] = readFile(corpusImage(name));
   Bytes bytes = cache[name];

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "emu/pe/ByteReader.h"
+#include "emu/pe/ChpeMetadata.h"
 #include "emu/pe/PeFormat.h"
 
 namespace hph::pe {
@@ -11,7 +12,6 @@ namespace {
 // Sizes outside this window are not any version of the structure.
 constexpr uint32_t kMinLoadConfigSize = 0x40;
 constexpr uint32_t kMaxLoadConfigSize = 0x1000;
-constexpr uint32_t kMaxCodeMapEntries = 1u << 16;
 
 template <class T> std::optional<T> readAt(const PeImage& image, uint32_t rva) {
   auto offset = image.fileOffset(rva, sizeof(T));
@@ -20,35 +20,6 @@ template <class T> std::optional<T> readAt(const PeImage& image, uint32_t rva) {
 
 Error fieldError(const PeImage& image, std::string_view field, std::string problem) {
   return badInput(fmt::format("{}: {}: {}", image.path, field, problem));
-}
-
-Result<void> readChpe(PeImage& image, uint64_t pointer) {
-  if (pointer < image.imageBase || pointer - image.imageBase >= image.sizeOfImage)
-    return fieldError(image, "load config.CHPEMetadataPointer", fmt::format("0x{:x} lies outside the image", pointer));
-  const auto rva = static_cast<uint32_t>(pointer - image.imageBase);
-  const auto version = readAt<uint32_t>(image, rva);
-  const auto codeMap = readAt<uint32_t>(image, rva + 4);
-  const auto count = readAt<uint32_t>(image, rva + 8);
-  if (!version || !codeMap || !count)
-    return fieldError(image, "CHPE metadata", "header is not inside a section's raw data");
-  if (*count > kMaxCodeMapEntries || (*count && !image.fileOffset(*codeMap, *count * 8)))
-    return fieldError(image, "CHPE metadata.CodeMap",
-                      fmt::format("{} entries at 0x{:x} do not fit the image", *count, *codeMap));
-  ChpeInfo chpe;
-  chpe.version = *version;
-  for (uint32_t i = 0; i < *count; ++i) {
-    const uint32_t start = *readAt<uint32_t>(image, *codeMap + 8 * i);
-    ChpeRange range;
-    range.kind = static_cast<ChpeRange::Kind>(start & 3);
-    range.begin = start & ~3u;
-    range.length = *readAt<uint32_t>(image, *codeMap + 8 * i + 4);
-    if ((start & 3) == 3 || uint64_t{range.begin} + range.length > image.sizeOfImage)
-      return fieldError(image, fmt::format("CHPE code map[{}]", i),
-                        fmt::format("range 0x{:x}+0x{:x} (type {}) is invalid", range.begin, range.length, start & 3));
-    chpe.codeMap.push_back(range);
-  }
-  image.chpe = std::move(chpe);
-  return {};
 }
 
 }  // namespace
@@ -84,7 +55,10 @@ Result<void> readLoadConfig(PeImage& image) {
     return fieldError(image, "load config.HotPatchTableOffset",
                       fmt::format("0x{:x} lies outside the image", info.hotPatchTableOffset));
   image.loadConfig = info;
-  if (info.chpeMetadataPointer) return readChpe(image, info.chpeMetadataPointer);
+  if (!info.chpeMetadataPointer) return {};
+  auto chpe = readChpeMetadata(image, info.chpeMetadataPointer);
+  if (!chpe) return chpe.error();
+  image.chpe = std::move(chpe).value();
   return {};
 }
 

@@ -1,5 +1,5 @@
-// IMAGE_LOAD_CONFIG_DIRECTORY64 fields the harness uses, and the CHPE (hybrid) metadata
-// it points at, read by hand: LIEF 0.9 stops at V7 and does not parse CHPE metadata.
+// IMAGE_LOAD_CONFIG_DIRECTORY64 fields the harness uses, read by hand (LIEF 0.9 stops at
+// V7), and the CHPE (hybrid) metadata it points at (emu/pe/ChpeMetadata).
 #pragma once
 
 #include "emu/pe/PeImage.h"

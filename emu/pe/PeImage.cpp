@@ -63,6 +63,12 @@ const FunctionInfo* PeImage::findFunction(std::string_view nameOrRva) const {
   return nullptr;
 }
 
+const ChpeRange* ChpeInfo::rangeAt(uint32_t rva) const {
+  for (const ChpeRange& r : codeMap)
+    if (rva >= r.begin && rva - r.begin < r.length) return &r;
+  return nullptr;
+}
+
 const FunctionInfo* PeImage::functionContaining(uint32_t rva) const {
   for (const FunctionInfo& f : functions)
     if (rva >= f.begin && rva < f.end) return &f;

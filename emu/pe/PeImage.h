@@ -73,9 +73,54 @@ struct ChpeRange {
   enum class Kind : uint8_t { kArm64 = 0, kArm64ec = 1, kAmd64 = 2 } kind = Kind::kArm64;
 };
 
+// An x64 code range and the entry point the emulator enters it through.
+struct ChpeEntryPointRange {
+  uint32_t begin = 0, end = 0, entry = 0;  // RVAs
+};
+
+// The loader's shortcut for an x64 caller: a call to `source` (an x64 fast-forward
+// sequence) goes to `destination` (the Arm64EC body) directly.
+struct ChpeRedirection {
+  uint32_t source = 0, destination = 0;  // RVAs
+};
+
+// The 8-byte slots the loader fills with the emulator's routines (RVAs; 0 when absent):
+// the boundary between the two kinds of code that a hybrid process crosses.
+struct ChpeDispatchSlots {
+  uint32_t callNoRedirect = 0;  // __os_arm64x_dispatch_call_no_redirect (exit thunks)
+  uint32_t ret = 0;             // __os_arm64x_dispatch_ret (entry thunks return through it)
+  uint32_t call = 0;            // __os_arm64x_dispatch_call / check_call
+  uint32_t icall = 0;           // __os_arm64x_dispatch_icall / check_icall (indirect calls)
+  uint32_t icallCfg = 0;        // __os_arm64x_dispatch_icall_cfg
+  uint32_t fptr = 0;            // __os_arm64x_dispatch_fptr
+  uint32_t getX64Information = 0;
+  uint32_t setX64Information = 0;
+};
+
+// One Arm64EC function as the hybrid metadata and its code describe it.
+struct HybridFunction {
+  std::string name;      // the export naming it
+  uint32_t body = 0;     // RVA of the Arm64EC code
+  uint32_t bodyEnd = 0;  // exclusive: its ExtraRFETable entry, else the code up to the next function
+  bool bodyEndEstimated = false;
+  uint32_t fastForward = 0;  // RVA of the x64 fast-forward sequence its export points at (0: none)
+  uint32_t entryThunk = 0;   // RVA named by the word at body-4 (x64 callers enter through it); 0: none
+  // Arm64EC code takes the address of its x64 entry (clang's `#f$hybpatch_thunk`): its
+  // Arm64EC callers go through the x64 entry too, so a patch there reaches them.
+  bool hybridPatchable = false;
+};
+
 struct ChpeInfo {
   uint32_t version = 0;
-  std::vector<ChpeRange> codeMap;
+  std::vector<ChpeRange> codeMap;  // sorted, disjoint
+  std::vector<ChpeEntryPointRange> entryPoints;
+  std::vector<ChpeRedirection> redirections;
+  ChpeDispatchSlots dispatch;
+  // The Arm64 exception table of the Arm64EC code (the PE's own holds the x64 code's).
+  uint32_t extraRfeTable = 0, extraRfeTableSize = 0;
+  std::vector<HybridFunction> functions;  // by body RVA
+
+  const ChpeRange* rangeAt(uint32_t rva) const;
 };
 
 // One entry of a hotpatch image's patch table (docs/patches.md).

@@ -1,0 +1,274 @@
+#include "emu/pe/ChpeMetadata.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "emu/pe/ByteReader.h"
+#include "emu/pe/UnwindTable.h"
+
+namespace hph::pe {
+namespace {
+
+constexpr uint32_t kHeaderBytes = 0x50;  // the fields versions 1 and 2 share
+constexpr uint32_t kMaxEntries = 1u << 16;
+constexpr uint32_t kSlotBytes = 8;
+// The fast-forward sequence up to its jump's rel32, which follows.
+constexpr std::array<uint8_t, 10> kFastForwardHead = {0x48, 0x8b, 0xc4, 0x48, 0x89, 0x58, 0x20, 0x55, 0x5d, 0xe9};
+constexpr uint32_t kFastForwardBytes = 14;  // through the rel32
+
+// Field offsets in IMAGE_ARM64EC_METADATA.
+namespace field {
+constexpr uint32_t kVersion = 0x00, kCodeMap = 0x04, kCodeMapCount = 0x08, kEntryPoints = 0x0C, kRedirections = 0x10,
+                   kCallNoRedirect = 0x14, kRet = 0x18, kCall = 0x1C, kIcall = 0x20, kIcallCfg = 0x24,
+                   kEntryPointsCount = 0x30, kRedirectionsCount = 0x34, kGetX64Information = 0x38,
+                   kSetX64Information = 0x3C, kExtraRfeTable = 0x40, kExtraRfeTableSize = 0x44, kFptr = 0x48;
+}
+
+class MetadataReader {
+ public:
+  MetadataReader(const PeImage& image, uint32_t rva) : image_(image), rva_(rva) {}
+
+  Error error(std::string_view name, std::string problem) const {
+    return badInput(fmt::format("{}: {}: {}", image_.path, name, problem));
+  }
+  uint32_t header(uint32_t offset) const { return *u32(rva_ + offset); }
+  std::optional<uint32_t> u32(uint32_t rva) const {
+    auto offset = image_.fileOffset(rva, 4);
+    return offset ? ByteReader(image_.file).u32(*offset) : std::nullopt;
+  }
+  bool inImage(uint64_t rva, uint64_t length) const { return rva + length <= image_.sizeOfImage; }
+
+  // An array of `count` entries of `entryBytes` at `rva`, all in one section's raw data.
+  Result<void> array(std::string_view name, uint32_t rva, uint32_t count, uint32_t entryBytes) const {
+    if (count > kMaxEntries || (count && !image_.fileOffset(rva, count * entryBytes)))
+      return error(name, fmt::format("{} entries at 0x{:x} do not fit the image", count, rva));
+    return {};
+  }
+
+ private:
+  const PeImage& image_;
+  uint32_t rva_;
+};
+
+bool inKind(const ChpeInfo& chpe, uint32_t rva, ChpeRange::Kind kind) {
+  const ChpeRange* r = chpe.rangeAt(rva);
+  return r && r->kind == kind;
+}
+
+Result<void> readCodeMap(const MetadataReader& in, ChpeInfo& chpe) {
+  const uint32_t at = in.header(field::kCodeMap), count = in.header(field::kCodeMapCount);
+  if (auto ok = in.array("CHPE metadata.CodeMap", at, count, 8); !ok) return ok;
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint32_t start = *in.u32(at + 8 * i);
+    ChpeRange range;
+    range.kind = static_cast<ChpeRange::Kind>(start & 3);
+    range.begin = start & ~3u;
+    range.length = *in.u32(at + 8 * i + 4);
+    const std::string name = fmt::format("CHPE metadata.CodeMap[{}]", i);
+    if ((start & 3) == 3) return in.error(name, fmt::format("range type 3 at 0x{:x} is no kind of code", range.begin));
+    if (range.length == 0 || !in.inImage(range.begin, range.length))
+      return in.error(name,
+                      fmt::format("range 0x{:x}+0x{:x} is empty or lies outside the image", range.begin, range.length));
+    if (!chpe.codeMap.empty() && range.begin < chpe.codeMap.back().begin + chpe.codeMap.back().length)
+      return in.error(name,
+                      fmt::format("range 0x{:x}+0x{:x} overlaps or precedes the one before (0x{:x}+0x{:x}): "
+                                  "the code map must be sorted and disjoint",
+                                  range.begin, range.length, chpe.codeMap.back().begin, chpe.codeMap.back().length));
+    chpe.codeMap.push_back(range);
+  }
+  return {};
+}
+
+Result<void> readEntryPoints(const MetadataReader& in, ChpeInfo& chpe) {
+  const uint32_t at = in.header(field::kEntryPoints), count = in.header(field::kEntryPointsCount);
+  if (auto ok = in.array("CHPE metadata.CodeRangesToEntryPoints", at, count, 12); !ok) return ok;
+  for (uint32_t i = 0; i < count; ++i) {
+    ChpeEntryPointRange e{*in.u32(at + 12 * i), *in.u32(at + 12 * i + 4), *in.u32(at + 12 * i + 8)};
+    const std::string name = fmt::format("CHPE metadata.CodeRangesToEntryPoints[{}]", i);
+    if (e.end <= e.begin || !in.inImage(e.begin, e.end - e.begin))
+      return in.error(name, fmt::format("range [0x{:x}, 0x{:x}) is empty or lies outside the image", e.begin, e.end));
+    if (!inKind(chpe, e.begin, ChpeRange::Kind::kAmd64) || !inKind(chpe, e.entry, ChpeRange::Kind::kAmd64))
+      return in.error(name, fmt::format("range [0x{:x}, 0x{:x}) or its entry 0x{:x} is not x64 code in the code map",
+                                        e.begin, e.end, e.entry));
+    chpe.entryPoints.push_back(e);
+  }
+  return {};
+}
+
+Result<void> readRedirections(const MetadataReader& in, ChpeInfo& chpe) {
+  const uint32_t at = in.header(field::kRedirections), count = in.header(field::kRedirectionsCount);
+  if (auto ok = in.array("CHPE metadata.RedirectionMetadata", at, count, 8); !ok) return ok;
+  for (uint32_t i = 0; i < count; ++i) {
+    ChpeRedirection r{*in.u32(at + 8 * i), *in.u32(at + 8 * i + 4)};
+    if (!inKind(chpe, r.source, ChpeRange::Kind::kAmd64) || !inKind(chpe, r.destination, ChpeRange::Kind::kArm64ec))
+      return in.error(
+          fmt::format("CHPE metadata.RedirectionMetadata[{}]", i),
+          fmt::format("0x{:x} -> 0x{:x} does not lead from x64 code to Arm64EC code", r.source, r.destination));
+    chpe.redirections.push_back(r);
+  }
+  return {};
+}
+
+Result<void> readDispatchSlots(const MetadataReader& in, ChpeInfo& chpe) {
+  struct Slot {
+    const char* name;
+    uint32_t offset;
+    uint32_t* into;
+  };
+  ChpeDispatchSlots& d = chpe.dispatch;
+  for (const Slot& s :
+       {Slot{"__os_arm64x_dispatch_call_no_redirect", field::kCallNoRedirect, &d.callNoRedirect},
+        Slot{"__os_arm64x_dispatch_ret", field::kRet, &d.ret}, Slot{"__os_arm64x_dispatch_call", field::kCall, &d.call},
+        Slot{"__os_arm64x_dispatch_icall", field::kIcall, &d.icall},
+        Slot{"__os_arm64x_dispatch_icall_cfg", field::kIcallCfg, &d.icallCfg},
+        Slot{"__os_arm64x_dispatch_fptr", field::kFptr, &d.fptr},
+        Slot{"GetX64InformationFunctionPointer", field::kGetX64Information, &d.getX64Information},
+        Slot{"SetX64InformationFunctionPointer", field::kSetX64Information, &d.setX64Information}}) {
+    const uint32_t rva = in.header(s.offset);
+    if (rva && !in.inImage(rva, kSlotBytes))
+      return in.error(fmt::format("CHPE metadata.{}", s.name), fmt::format("slot 0x{:x} lies outside the image", rva));
+    *s.into = rva;
+  }
+  return {};
+}
+
+// The Arm64 RUNTIME_FUNCTIONs of the Arm64EC code: where its functions begin and end.
+Result<std::vector<UnwindEntry>> readExtraRfeTable(const MetadataReader& in, const PeImage& image, ChpeInfo& chpe) {
+  chpe.extraRfeTable = in.header(field::kExtraRfeTable);
+  chpe.extraRfeTableSize = in.header(field::kExtraRfeTableSize);
+  if (!chpe.extraRfeTableSize) return std::vector<UnwindEntry>{};
+  if (chpe.extraRfeTableSize % 8 || !in.inImage(chpe.extraRfeTable, chpe.extraRfeTableSize))
+    return in.error("CHPE metadata.ExtraRFETable",
+                    fmt::format("0x{:x} bytes at 0x{:x} are not whole 8-byte entries inside the image",
+                                chpe.extraRfeTableSize, chpe.extraRfeTable));
+  auto entries = readRuntimeFunctions(image, chpe.extraRfeTable, chpe.extraRfeTableSize,
+                                      RuntimeFunctionFormat::kBeginPackedUnwind, "CHPE metadata.ExtraRFETable");
+  if (!entries) return entries.error();
+  for (size_t i = 0; i < entries->size(); ++i)
+    if (inKind(chpe, (*entries)[i].begin, ChpeRange::Kind::kAmd64) || !chpe.rangeAt((*entries)[i].begin))
+      return in.error(fmt::format("CHPE metadata.ExtraRFETable entry[{}]", i),
+                      fmt::format("function 0x{:x} is not Arm64 code in the code map", (*entries)[i].begin));
+  return entries;
+}
+
+// Arm64EC code that computes `target` (ADRP Xd then ADD Xd, Xd, #lo12 within the next
+// few instructions): what a hybpatch thunk does with its function's x64 entry.
+bool codeTakesAddress(const PeImage& image, const ChpeInfo& chpe, uint32_t target) {
+  constexpr uint32_t kWindow = 4;
+  for (const ChpeRange& range : chpe.codeMap) {
+    if (range.kind == ChpeRange::Kind::kAmd64) continue;
+    const std::vector<uint8_t> code = image.bytesAt(range.begin, range.length);
+    const size_t words = code.size() / 4;
+    auto word = [&](size_t i) {
+      uint32_t w;
+      std::memcpy(&w, &code[4 * i], 4);
+      return w;
+    };
+    for (size_t i = 0; i < words; ++i) {
+      const uint32_t adrp = word(i);
+      if ((adrp & 0x9F000000u) != 0x90000000u) continue;
+      const int64_t pages =
+          static_cast<int64_t>(static_cast<uint64_t>(((adrp >> 5) & 0x7FFFF) << 2 | ((adrp >> 29) & 3)) << 43) >> 43;
+      const int64_t page = static_cast<int64_t>((range.begin + 4 * i) & ~0xFFFu) + pages * 0x1000;
+      const uint32_t reg = adrp & 31;
+      for (size_t k = i + 1; k < std::min(words, i + 1 + kWindow); ++k) {
+        const uint32_t add = word(k);
+        if ((add & 0xFFC00000u) != 0x91000000u || (add & 31) != reg || ((add >> 5) & 31) != reg) continue;
+        if (page + ((add >> 10) & 0xFFF) == target) return true;
+        break;
+      }
+    }
+  }
+  return false;
+}
+
+Result<void> describeFunctions(const MetadataReader& in, const PeImage& image, ChpeInfo& chpe,
+                               const std::vector<UnwindEntry>& rfe) {
+  for (const ExportInfo& e : image.exports) {
+    if (e.forwarded || !inKind(chpe, e.rva, ChpeRange::Kind::kAmd64)) continue;
+    const auto target = fastForwardTarget(image.bytesAt(e.rva, kFastForwardBytes), e.rva);
+    if (!target) continue;  // x64 code of its own
+    const std::string name = e.name.empty() ? fmt::format("#{}", e.ordinal) : e.name;
+    if (!inKind(chpe, *target, ChpeRange::Kind::kArm64ec))
+      return in.error(
+          fmt::format("CHPE export '{}'", name),
+          fmt::format("its fast-forward sequence at 0x{:x} jumps to 0x{:x}, not Arm64EC code", e.rva, *target));
+    HybridFunction f;
+    f.name = name;
+    f.body = *target;
+    f.fastForward = e.rva;
+    // x64 callers enter through the thunk the word before the body names (its offset
+    // from the body, low bit set): one every function with an x64 entry has.
+    const auto word = *target >= 4 ? in.u32(*target - 4) : std::nullopt;
+    const uint32_t thunk = word ? *target + (*word & ~1u) : 0;
+    if (!word || !(*word & 1) || !inKind(chpe, thunk, ChpeRange::Kind::kArm64ec))
+      return in.error(fmt::format("CHPE export '{}'", name),
+                      fmt::format("the entry-thunk word at 0x{:x} (body-4) is 0x{:x}, which names no Arm64EC entry "
+                                  "thunk",
+                                  *target - 4, word.value_or(0)));
+    f.entryThunk = thunk;
+    f.hybridPatchable = codeTakesAddress(image, chpe, e.rva);
+    chpe.functions.push_back(std::move(f));
+  }
+  std::sort(chpe.functions.begin(), chpe.functions.end(),
+            [](const HybridFunction& a, const HybridFunction& b) { return a.body < b.body; });
+  // Where a body ends: its Arm64 RUNTIME_FUNCTION, else the next place known to hold
+  // other code (a function, an entry thunk, its word at -4), less the zero words lld pads with.
+  std::vector<uint32_t> starts;
+  for (const UnwindEntry& r : rfe) starts.push_back(r.begin);
+  for (const HybridFunction& f : chpe.functions) starts.insert(starts.end(), {f.body - 4, f.entryThunk});
+  std::sort(starts.begin(), starts.end());
+  for (HybridFunction& f : chpe.functions) {
+    auto own = std::find_if(rfe.begin(), rfe.end(), [&](const UnwindEntry& r) { return r.begin == f.body; });
+    if (own != rfe.end()) {
+      f.bodyEnd = own->end;
+      continue;
+    }
+    const ChpeRange* range = chpe.rangeAt(f.body);
+    uint32_t end = range->begin + range->length;
+    if (auto next = std::upper_bound(starts.begin(), starts.end(), f.body); next != starts.end())
+      end = std::min(end, *next);
+    while (end > f.body + 4 && in.u32(end - 4).value_or(0) == 0) end -= 4;
+    f.bodyEnd = end;
+    f.bodyEndEstimated = true;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::optional<uint32_t> fastForwardTarget(std::span<const uint8_t> bytes, uint32_t rva) {
+  if (bytes.size() < kFastForwardBytes || !std::equal(kFastForwardHead.begin(), kFastForwardHead.end(), bytes.begin()))
+    return std::nullopt;
+  int32_t rel;
+  std::memcpy(&rel, bytes.data() + kFastForwardHead.size(), 4);
+  return static_cast<uint32_t>(int64_t{rva} + kFastForwardBytes + rel);
+}
+
+Result<ChpeInfo> readChpeMetadata(const PeImage& image, uint64_t pointer) {
+  if (pointer < image.imageBase || pointer - image.imageBase >= image.sizeOfImage)
+    return badInput(
+        fmt::format("{}: load config.CHPEMetadataPointer: 0x{:x} lies outside the image", image.path, pointer));
+  const auto rva = static_cast<uint32_t>(pointer - image.imageBase);
+  const MetadataReader in(image, rva);
+  if (!image.fileOffset(rva, kHeaderBytes))
+    return in.error("CHPE metadata", fmt::format("its 0x{:x}-byte header at 0x{:x} is not inside a section's raw data",
+                                                 kHeaderBytes, rva));
+  ChpeInfo chpe;
+  chpe.version = in.header(field::kVersion);
+  if (chpe.version != 1 && chpe.version != 2)
+    return in.error("CHPE metadata.Version", fmt::format("{} is not a version hph reads (1, 2)", chpe.version));
+  if (auto ok = readCodeMap(in, chpe); !ok) return ok.error();
+  if (auto ok = readEntryPoints(in, chpe); !ok) return ok.error();
+  if (auto ok = readRedirections(in, chpe); !ok) return ok.error();
+  if (auto ok = readDispatchSlots(in, chpe); !ok) return ok.error();
+  auto rfe = readExtraRfeTable(in, image, chpe);
+  if (!rfe) return rfe.error();
+  if (auto ok = describeFunctions(in, image, chpe, *rfe); !ok) return ok.error();
+  return chpe;
+}
+
+}  // namespace hph::pe

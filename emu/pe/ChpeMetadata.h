@@ -1,0 +1,21 @@
+// IMAGE_ARM64EC_METADATA, the CHPE (hybrid) metadata an Arm64EC image's load config points
+// at, read by hand (LIEF 0.9 does not parse it): the code map, the x64 ranges' entry
+// points, the loader's redirections, the emulator's dispatch slots and the Arm64 exception
+// table; and from them and the code, each Arm64EC function's entry paths (its x64
+// fast-forward sequence, its entry thunk, whether Arm64EC callers go through its x64 entry).
+// Malformed metadata is bad input naming the field.
+#pragma once
+
+#include "emu/pe/PeImage.h"
+
+namespace hph::pe {
+
+// `pointer` is the load config's CHPEMetadataPointer (a VA). Needs the exports read.
+Result<ChpeInfo> readChpeMetadata(const PeImage& image, uint64_t pointer);
+
+// The 16 bytes of an Arm64EC export's x64 entry as lld emits them:
+// mov rax, rsp; mov [rax+0x20], rbx; push rbp; pop rbp; jmp rel32; int3; int3.
+// The jump's target, when `bytes` at `rva` are such a sequence.
+std::optional<uint32_t> fastForwardTarget(std::span<const uint8_t> bytes, uint32_t rva);
+
+}  // namespace hph::pe
