@@ -177,7 +177,8 @@ clang-22 --target=arm64ec-pc-windows-msvc "${common[@]}" -c hybrid.c -o "$work/h
 clang-22 --target=x86_64-pc-windows-msvc "${common[@]}" -fms-hotpatch -c hybrid_x64.c -o "$work/hybrid_x64.x64.obj"
 clang-22 --target=arm64ec-pc-windows-msvc -c chpe_runtime.s -o "$work/chpe_runtime.arm64ec.obj"
 lld-link-22 "${link_common[@]}" /machine:arm64ec /functionpadmin:16 "$work/hybrid.arm64ec.obj" \
-  "$work/hybrid_x64.x64.obj" "$work/chpe_runtime.arm64ec.obj" /out:"$out/hybrid.arm64ec.dll"
+  "$work/hybrid_x64.x64.obj" "$work/chpe_runtime.arm64ec.obj" /out:"$out/hybrid.arm64ec.dll" \
+  /implib:"$work/hybrid.arm64ec.lib"
 echo "built $(basename "$out")/hybrid.arm64ec.dll"
 # The same source without hotpatch support: 1-byte first instructions, no padding.
 # `inspect` must call these functions not hotpatchable.
