@@ -26,6 +26,7 @@ std::string permissions(const SectionInfo& s) {
 // section (padding rules look there).
 EntryPatchability patchabilityAt(const PeImage& image, const Arch& arch, uint32_t begin, uint32_t end) {
   const SectionInfo* section = image.sectionAt(begin);
+  if (!section) return {.reason = fmt::format("0x{:x} is not inside a section", begin)};
   const uint32_t beforeStart = std::max(section->virtualAddress, begin >= kEntryWindow ? begin - kEntryWindow : 0);
   const std::vector<uint8_t> before = image.bytesAt(beforeStart, begin - beforeStart);
   const std::vector<uint8_t> entry = image.bytesAt(begin, std::min(kEntryWindow, end - begin));

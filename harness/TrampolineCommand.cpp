@@ -109,6 +109,8 @@ Result<json> processFunction(const Relocator& relocator, const FunctionInput& f,
   request.patchBytes = redirect->patchBytes;
   request.trampolineAddress = trampolineAddress;
   request.btiGuarded = arch.branchTargetsEnforced(f.bytes);
+  // The trampoline the protocol's plan would write, not another one.
+  request.callsReturnIntoTrampoline = protocolInfo(protocol).callsReturnIntoTrampoline;
   const Relocation relocation = relocator.relocate(request);
   json out = {{"function", f.name},
               {"address", f.address},

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "emu/core/Process.h"
+#include "emu/pe/ChpeMetadata.h"
 #include "patch/PatchTable.h"
 #include "support/Digest.h"
 #include "support/FileName.h"
@@ -133,6 +134,8 @@ Result<PatchLayout> layOutPatches(const PatchRequest& request, const PeImage& ba
     const std::string origin = fmt::format("{}: patch[{}]", request.origin, index);
     auto image = readPeImage(path);
     if (!image) return Error{image.error().status, fmt::format("{}: {}", origin, image.error().message)};
+    if (auto single = pe::requireOneKindOfCode(*image); !single)
+      return Error{single.error().status, fmt::format("{}: {}", origin, single.error().message)};
     if (image->arch != base.arch)
       return badInput(fmt::format("{}: {} is {}, the base is {}", origin, fileNameOf(path), image->arch->name(),
                                   base.arch->name()));

@@ -47,7 +47,7 @@ constexpr ProtocolInfo kProtocols[] = {
      EntryRedirect::kBranch, false, false},
     {ProtocolKind::kStopTheWorld, "stop-the-world", kBoth,
      "suspend every thread, move PCs out of the span into a trampoline, store, resume", kStopTheWorldDefects,
-     EntryRedirect::kBranch, false, true},
+     EntryRedirect::kBranch, false, true, true},
 };
 
 struct DefectName {

@@ -59,6 +59,10 @@ struct ProtocolInfo {
   // Its plan runs displaced instructions from a trampoline (threads stopped in the span
   // move there): `hph gate` checks that trampoline for every function it patches.
   bool needsTrampoline;
+  // x64: a call that is not the last displaced instruction stays a call, returning into
+  // the trampoline (TrampolineRequest::callsReturnIntoTrampoline): its plan moves threads
+  // that return into the span.
+  bool callsReturnIntoTrampoline = false;
 };
 
 // Every protocol, x64's first; protocolsFor keeps this order.

@@ -26,6 +26,8 @@ struct TrampolineRequest {
   // its callee returning into the trampoline. (Otherwise it is refused: the return
   // address would lie in the overwritten span.) Threads that entered such a callee from
   // the original still return into the span: the plan's move-pc step retries for them.
+  // (ProtocolInfo::callsReturnIntoTrampoline says which protocols; the Arm64 relocator
+  // refuses a BL that is not last either way.)
   bool callsReturnIntoTrampoline = false;
   // A deliberate error in every RIP-relative displacement (the wrong-rip-fixup defect:
   // shows that the checks catch a bad trampoline). 0 in anything real.
@@ -43,6 +45,10 @@ struct Trampoline {
   // Instruction boundaries: (offset in the original, offset in the trampoline), so a
   // thread stopped inside the displaced span can be moved to the same instruction.
   std::vector<std::pair<uint32_t, uint32_t>> boundaries;
+  // The boundaries right after each call kept a call (callsReturnIntoTrampoline): the
+  // return address it pushes is the trampoline's offset where the original's is the
+  // original offset. The differential check compares that slot as this pair.
+  std::vector<std::pair<uint32_t, uint32_t>> callReturns;
 };
 
 struct Relocation {

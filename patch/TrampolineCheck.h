@@ -5,8 +5,8 @@
 // then compare where they went, every register, and every page either side touched
 // (including the stack above SP). Each state also runs from one later instruction
 // boundary and its copy (in turn): threads moved into the trampoline, and calls that
-// return into it, continue there. A return address pushed by a call that the request
-// declares returns into the trampoline is compared as that pair, not byte for byte. Faults must match in kind and
+// return into it, continue there. The return address at the final SP is compared as a
+// pair the trampoline declares (Trampoline::callReturns), not byte for byte. Faults must match in kind and
 // address. A state in which the original's loads or stores reach the patched entry or the trampoline through its random
 // registers is skipped: those bytes differ by construction.
 #pragma once
@@ -21,8 +21,9 @@ namespace hph {
 struct TrampolineCheck {
   bool equivalent = true;
   uint32_t states = 0;  // states run
-  // Of those, states not compared: the original's loads or stores reached the patched
-  // entry or the trampoline through registers the state supplied.
+  // Of those, states not compared in full: in one of their runs (from the entry, from a
+  // later boundary) the original's loads or stores reached the patched entry or the
+  // trampoline through registers the state supplied.
   uint32_t skipped = 0;
   std::string difference;  // the first one: "state 3: rax 0x1 vs 0x2"
 };

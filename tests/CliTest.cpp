@@ -1,6 +1,7 @@
 // The command-line contract of `inspect` and `call`: outputs, JSON fields, exit codes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -157,10 +158,45 @@ TEST(Cli, InspectShowsEachArm64ecFunctionsEntryPathsAndSites) {
   EXPECT_FALSE(byName["add"]["hybrid_patchable"]);
 
   const CommandResult text = runHph({"inspect", corpusImage("hybrid.arm64ec.dll")});
+  // (inspect reads it; running it is another matter: the next test)
   ASSERT_EQ(text.exitCode, 0) << text.err;
   for (const char* needle : {"CHPE metadata: version 2", "arm64ec", "amd64", "Arm64EC functions (10)",
                              "hybrid-patchable", "x64-entry:", "native:"})
     EXPECT_NE(text.out.find(needle), std::string::npos) << needle;
+}
+
+// One engine would run the other kind's bytes as its own (Arm64EC code on the x64 engine:
+// `hph call ... add` reported a guest fault, a result that means nothing): every command
+// that emulates refuses a hybrid image as bad input naming the file and the field.
+TEST(Cli, EmulatingAHybridImageIsRefusedNotRunAsOneKindOfCode) {
+  const std::string image = corpusImage("hybrid.arm64ec.dll");
+  for (const char* function : {"add", "x64_calls_add"}) {
+    const CommandResult r = runHph({"call", image, function, "1", "2"});
+    EXPECT_EQ(r.exitCode, 2) << r.out << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(image + ": CHPE metadata.CodeMap: a hybrid image"), std::string::npos) << r.err;
+  }
+  const std::string toml =
+      "name = \"hybrid\"\narch = \"x64\"\nbase = \"" + image + "\"\n[threads]\ncount = 2\nentry = \"hybrid_worker\"\n";
+  const std::string scenario = writeTempFile("hybrid-check.toml", {toml.begin(), toml.end()});
+  const CommandResult check = runHph({"check", scenario});
+  EXPECT_EQ(check.exitCode, 2) << check.out << check.err;
+  EXPECT_NE(check.err.find("base: " + image + ": CHPE metadata.CodeMap"), std::string::npos) << check.err;
+}
+
+// The trampoline `hph trampoline --protocol stop-the-world` checks is the one that
+// protocol's plan writes: x64 stop-the-world keeps a call that is not the last displaced
+// instruction a call (it returned "refused" for the plan's own trampoline before).
+TEST(Cli, TrampolineChecksTheTrampolineTheProtocolWrites) {
+  const CommandResult plain = runHph({"trampoline", "--arch", "x64", "--hex", "ffd0909090c3", "--json"});
+  ASSERT_EQ(plain.exitCode, 0) << plain.err;
+  EXPECT_EQ(json::parse(plain.out)["verdict"], "refused");
+  const CommandResult stw =
+      runHph({"trampoline", "--arch", "x64", "--hex", "ffd0909090c3", "--protocol", "stop-the-world", "--json"});
+  ASSERT_EQ(stw.exitCode, 0) << stw.err;
+  const json j = json::parse(stw.out);
+  EXPECT_EQ(j["verdict"], "relocated") << j.dump();
+  EXPECT_GT(j["states_checked"].get<uint32_t>(), 0u);
 }
 
 }  // namespace

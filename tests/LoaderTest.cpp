@@ -278,8 +278,14 @@ TEST(Chpe, ReadsEveryEntryPathOfTheHybridImage) {
     EXPECT_TRUE(std::any_of(chpe.entryPoints.begin(), chpe.entryPoints.end(), [&](const ChpeEntryPointRange& e) {
       return e.begin == f.fastForward && e.entry == f.fastForward;
     }));
+    ASSERT_TRUE(chpe.rangeAt(f.body) && chpe.rangeAt(f.entryThunk));
     EXPECT_EQ(chpe.rangeAt(f.body)->kind, ChpeRange::Kind::kArm64ec);
     EXPECT_EQ(chpe.rangeAt(f.entryThunk)->kind, ChpeRange::Kind::kArm64ec);
+    // The entry thunk saves v6-v15 as the Arm64EC ABI's entry thunks do: `stp q6, q7, [sp, #-0xb0]!`.
+    const std::vector<uint8_t> thunk = image->bytesAt(f.entryThunk, 4);
+    uint32_t first;
+    std::memcpy(&first, thunk.data(), 4);
+    EXPECT_EQ(first, 0xadba9fe6u);
     EXPECT_GT(f.bodyEnd, f.body);
     EXPECT_EQ(f.hybridPatchable, f.name == "mul");  // only mul is __attribute__((hybrid_patchable))
   }

@@ -219,7 +219,7 @@ const std::vector<MalformedCase>& malformedCases() {
          const uint32_t map = chpeTable(b, 4);
          put<uint32_t>(b, map + 8, (get<uint32_t>(b, map) & ~3u) | 2);  // x64, where the Arm64EC range starts
        },
-       "CHPE metadata.CodeMap[1]: range 0x1000+"},
+       "CHPE metadata.CodeMap[1]: range 0x1000+0x10a0 overlaps or precedes"},
       {"chpe_code_map_type_3", "hybrid.arm64ec.dll", [](Bytes& b) { b[chpeTable(b, 4)] |= 3; },
        "CHPE metadata.CodeMap[0]: range type 3"},
       {"chpe_entry_point_range_empty", "hybrid.arm64ec.dll",
@@ -234,14 +234,38 @@ const std::vector<MalformedCase>& malformedCases() {
        "CHPE metadata.RedirectionMetadata[0]"},
       {"chpe_dispatch_slot_outside", "hybrid.arm64ec.dll",
        [](Bytes& b) { put<uint32_t>(b, chpeMetadata(b) + 0x1C, 0x7FFFFFF0); },
-       "CHPE metadata.__os_arm64x_dispatch_call"},
+       "CHPE metadata.__os_arm64x_dispatch_call: slot 0x7ffffff0"},
       {"chpe_extra_rfe_outside", "hybrid.arm64ec.dll",
        [](Bytes& b) { put<uint32_t>(b, chpeMetadata(b) + 0x40, 0x7FFFFFF0); }, "CHPE metadata.ExtraRFETable"},
       {"chpe_extra_rfe_entry_in_x64_code", "hybrid.arm64ec.dll",
-       [](Bytes& b) { put<uint32_t>(b, chpeTable(b, 0x40), 0x2000); }, "CHPE metadata.ExtraRFETable entry[0]"},
+       [](Bytes& b) { put<uint32_t>(b, chpeTable(b, 0x40), 0x2000); },
+       "CHPE metadata.ExtraRFETable entry[0]: function 0x2000 is not Arm64 code"},
       {"chpe_entry_thunk_outside_code", "hybrid.arm64ec.dll",
        [](Bytes& b) { put<uint32_t>(b, fileOffsetOf(b, hybridAddBody(b) - 4), 0x7FF01); },
        "CHPE export 'add': the entry-thunk word"},
+      {"chpe_entry_thunk_word_even", "hybrid.arm64ec.dll",
+       [](Bytes& b) {
+         const uint32_t at = fileOffsetOf(b, hybridAddBody(b) - 4);
+         put<uint32_t>(b, at, get<uint32_t>(b, at) & ~1u);
+       },
+       "CHPE export 'add': the entry-thunk word"},
+      {"chpe_extra_rfe_size_odd", "hybrid.arm64ec.dll",
+       [](Bytes& b) { put<uint32_t>(b, chpeMetadata(b) + 0x44, get<uint32_t>(b, chpeMetadata(b) + 0x44) + 4); },
+       "CHPE metadata.ExtraRFETable: 0x"},
+      // The code map claims the headers are Arm64EC code, and add's sequence jumps there:
+      // a body in no section (hph inspect dereferenced its section).
+      {"chpe_body_in_the_headers", "hybrid.arm64ec.dll",
+       [](Bytes& b) {
+         const uint32_t map = chpeTable(b, 4);
+         put<uint32_t>(b, map + 4, get<uint32_t>(b, map + 4) + (get<uint32_t>(b, map) & ~3u));
+         put<uint32_t>(b, map, 0 | 1);
+         const uint32_t addSequence = get<uint32_t>(b, chpeTable(b, 0x10) + 8);
+         put<int32_t>(b, fileOffsetOf(b, addSequence) + 10, static_cast<int32_t>(0x400 - (addSequence + 14)));
+         put<uint32_t>(b, 0x3FC, 0x1000 - 0x400 + 1);  // an entry-thunk word naming 0x1000
+         const uint32_t redirections = chpeTable(b, 0x10);
+         put<uint32_t>(b, redirections + 8 + 4, 0x400);
+       },
+       "CHPE export 'add': its body 0x400 is not inside an executable section"},
       {"chpe_fast_forward_into_data", "hybrid.arm64ec.dll",
        [](Bytes& b) {
          const uint32_t thunk = fileOffsetOf(b, get<uint32_t>(b, chpeTable(b, 0x10) + 8));  // add's sequence

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <unordered_set>
 
 #include "emu/pe/ByteReader.h"
 #include "emu/pe/UnwindTable.h"
@@ -90,8 +91,11 @@ Result<void> readEntryPoints(const MetadataReader& in, ChpeInfo& chpe) {
     const std::string name = fmt::format("CHPE metadata.CodeRangesToEntryPoints[{}]", i);
     if (e.end <= e.begin || !in.inImage(e.begin, e.end - e.begin))
       return in.error(name, fmt::format("range [0x{:x}, 0x{:x}) is empty or lies outside the image", e.begin, e.end));
-    if (!inKind(chpe, e.begin, ChpeRange::Kind::kAmd64) || !inKind(chpe, e.entry, ChpeRange::Kind::kAmd64))
-      return in.error(name, fmt::format("range [0x{:x}, 0x{:x}) or its entry 0x{:x} is not x64 code in the code map",
+    const ChpeRange* range = chpe.rangeAt(e.begin);
+    if (!range || range->kind != ChpeRange::Kind::kAmd64 || e.end - range->begin > range->length || e.entry < e.begin ||
+        e.entry >= e.end)
+      return in.error(name, fmt::format("range [0x{:x}, 0x{:x}) is not x64 code of one code-map range, or its entry "
+                                        "0x{:x} lies outside it",
                                         e.begin, e.end, e.entry));
     chpe.entryPoints.push_back(e);
   }
@@ -154,39 +158,61 @@ Result<std::vector<UnwindEntry>> readExtraRfeTable(const MetadataReader& in, con
   return entries;
 }
 
-// Arm64EC code that computes `target` (ADRP Xd then ADD Xd, Xd, #lo12 within the next
-// few instructions): what a hybpatch thunk does with its function's x64 entry.
-bool codeTakesAddress(const PeImage& image, const ChpeInfo& chpe, uint32_t target) {
-  constexpr uint32_t kWindow = 4;
+// The section bytes of [begin, end) that come from the file (what lies past a section's
+// raw data is zeros: no code, nothing to scan).
+std::vector<uint8_t> rawCode(const PeImage& image, uint32_t begin, uint32_t end) {
+  const SectionInfo* section = image.sectionAt(begin);
+  if (!section) return {};
+  const uint32_t rawEnd = section->virtualAddress + std::min(section->rawSize, section->virtualSize);
+  return begin < rawEnd ? image.bytesAt(begin, std::min(end, rawEnd) - begin) : std::vector<uint8_t>{};
+}
+
+// Every address Arm64 code of the image computes with ADRP Xd then ADD Xd, Xd, #lo12
+// within the next few instructions: what a hybpatch thunk does with its function's x64
+// entry. One pass over the code, whatever the number of exports.
+std::unordered_set<uint32_t> addressesComputedByArm64Code(const PeImage& image, const ChpeInfo& chpe) {
+  constexpr size_t kWindow = 4;
+  std::unordered_set<uint32_t> out;
   for (const ChpeRange& range : chpe.codeMap) {
     if (range.kind == ChpeRange::Kind::kAmd64) continue;
-    const std::vector<uint8_t> code = image.bytesAt(range.begin, range.length);
-    const size_t words = code.size() / 4;
-    auto word = [&](size_t i) {
-      uint32_t w;
-      std::memcpy(&w, &code[4 * i], 4);
-      return w;
-    };
-    for (size_t i = 0; i < words; ++i) {
-      const uint32_t adrp = word(i);
-      if ((adrp & 0x9F000000u) != 0x90000000u) continue;
-      const int64_t pages =
-          static_cast<int64_t>(static_cast<uint64_t>(((adrp >> 5) & 0x7FFFF) << 2 | ((adrp >> 29) & 3)) << 43) >> 43;
-      const int64_t page = static_cast<int64_t>((range.begin + 4 * i) & ~0xFFFu) + pages * 0x1000;
-      const uint32_t reg = adrp & 31;
-      for (size_t k = i + 1; k < std::min(words, i + 1 + kWindow); ++k) {
-        const uint32_t add = word(k);
-        if ((add & 0xFFC00000u) != 0x91000000u || (add & 31) != reg || ((add >> 5) & 31) != reg) continue;
-        if (page + ((add >> 10) & 0xFFF) == target) return true;
-        break;
+    for (const SectionInfo& section : image.sections) {
+      const uint64_t begin = std::max<uint64_t>(range.begin, section.virtualAddress);
+      const uint64_t end = std::min<uint64_t>(uint64_t{range.begin} + range.length, section.end());
+      if (begin >= end) continue;
+      const std::vector<uint8_t> code = rawCode(image, static_cast<uint32_t>(begin), static_cast<uint32_t>(end));
+      const size_t words = code.size() / 4;
+      auto word = [&](size_t i) {
+        uint32_t w;
+        std::memcpy(&w, &code[4 * i], 4);
+        return w;
+      };
+      for (size_t i = 0; i < words; ++i) {
+        const uint32_t adrp = word(i);
+        if ((adrp & 0x9F000000u) != 0x90000000u) continue;
+        const uint64_t immediate = ((adrp >> 5) & 0x7FFFF) << 2 | ((adrp >> 29) & 3);
+        const int64_t pages = static_cast<int64_t>(immediate << 43) >> 43;  // 21 bits, signed
+        const int64_t page = static_cast<int64_t>((begin + 4 * i) & ~uint64_t{0xFFF}) + pages * 0x1000;
+        const uint32_t reg = adrp & 31;
+        for (size_t k = i + 1; k < std::min(words, i + 1 + kWindow); ++k) {
+          const uint32_t add = word(k);
+          if ((add & 0xFFC00000u) != 0x91000000u || (add & 31) != reg || ((add >> 5) & 31) != reg) continue;
+          const int64_t address = page + ((add >> 10) & 0xFFF);
+          if (address >= 0 && address <= UINT32_MAX) out.insert(static_cast<uint32_t>(address));
+          break;
+        }
       }
     }
   }
-  return false;
+  return out;
 }
 
 Result<void> describeFunctions(const MetadataReader& in, const PeImage& image, ChpeInfo& chpe,
                                const std::vector<UnwindEntry>& rfe) {
+  const std::unordered_set<uint32_t> computed = addressesComputedByArm64Code(image, chpe);
+  auto executable = [&](uint32_t rva) {
+    const SectionInfo* section = image.sectionAt(rva);
+    return section && section->executable();
+  };
   for (const ExportInfo& e : image.exports) {
     if (e.forwarded || !inKind(chpe, e.rva, ChpeRange::Kind::kAmd64)) continue;
     const auto target = fastForwardTarget(image.bytesAt(e.rva, kFastForwardBytes), e.rva);
@@ -196,6 +222,9 @@ Result<void> describeFunctions(const MetadataReader& in, const PeImage& image, C
       return in.error(
           fmt::format("CHPE export '{}'", name),
           fmt::format("its fast-forward sequence at 0x{:x} jumps to 0x{:x}, not Arm64EC code", e.rva, *target));
+    if (!executable(*target))
+      return in.error(fmt::format("CHPE export '{}'", name),
+                      fmt::format("its body 0x{:x} is not inside an executable section", *target));
     HybridFunction f;
     f.name = name;
     f.body = *target;
@@ -204,13 +233,13 @@ Result<void> describeFunctions(const MetadataReader& in, const PeImage& image, C
     // from the body, low bit set): one every function with an x64 entry has.
     const auto word = *target >= 4 ? in.u32(*target - 4) : std::nullopt;
     const uint32_t thunk = word ? *target + (*word & ~1u) : 0;
-    if (!word || !(*word & 1) || !inKind(chpe, thunk, ChpeRange::Kind::kArm64ec))
+    if (!word || !(*word & 1) || !inKind(chpe, thunk, ChpeRange::Kind::kArm64ec) || !executable(thunk))
       return in.error(fmt::format("CHPE export '{}'", name),
                       fmt::format("the entry-thunk word at 0x{:x} (body-4) is 0x{:x}, which names no Arm64EC entry "
                                   "thunk",
                                   *target - 4, word.value_or(0)));
     f.entryThunk = thunk;
-    f.hybridPatchable = codeTakesAddress(image, chpe, e.rva);
+    f.hybridPatchable = computed.count(e.rva) > 0;
     chpe.functions.push_back(std::move(f));
   }
   std::sort(chpe.functions.begin(), chpe.functions.end(),
@@ -221,7 +250,15 @@ Result<void> describeFunctions(const MetadataReader& in, const PeImage& image, C
   for (const UnwindEntry& r : rfe) starts.push_back(r.begin);
   for (const HybridFunction& f : chpe.functions) starts.insert(starts.end(), {f.body - 4, f.entryThunk});
   std::sort(starts.begin(), starts.end());
-  for (HybridFunction& f : chpe.functions) {
+  // Bodies in order, each read once however many exports name it: the spans read are
+  // disjoint, so the work is bounded by the code's size.
+  for (size_t i = 0; i < chpe.functions.size(); ++i) {
+    HybridFunction& f = chpe.functions[i];
+    if (i > 0 && chpe.functions[i - 1].body == f.body) {
+      f.bodyEnd = chpe.functions[i - 1].bodyEnd;
+      f.bodyEndEstimated = chpe.functions[i - 1].bodyEndEstimated;
+      continue;
+    }
     auto own = std::find_if(rfe.begin(), rfe.end(), [&](const UnwindEntry& r) { return r.begin == f.body; });
     if (own != rfe.end()) {
       f.bodyEnd = own->end;
@@ -231,8 +268,11 @@ Result<void> describeFunctions(const MetadataReader& in, const PeImage& image, C
     uint32_t end = range->begin + range->length;
     if (auto next = std::upper_bound(starts.begin(), starts.end(), f.body); next != starts.end())
       end = std::min(end, *next);
-    while (end > f.body + 4 && in.u32(end - 4).value_or(0) == 0) end -= 4;
-    f.bodyEnd = end;
+    const std::vector<uint8_t> code = rawCode(image, f.body, end);
+    size_t length = code.size() & ~size_t{3};
+    while (length > 4 && std::all_of(code.begin() + length - 4, code.begin() + length, [](uint8_t b) { return !b; }))
+      length -= 4;
+    f.bodyEnd = f.body + static_cast<uint32_t>(std::max<size_t>(length, 4));
     f.bodyEndEstimated = true;
   }
   return {};
@@ -246,6 +286,18 @@ std::optional<uint32_t> fastForwardTarget(std::span<const uint8_t> bytes, uint32
   int32_t rel;
   std::memcpy(&rel, bytes.data() + kFastForwardHead.size(), 4);
   return static_cast<uint32_t>(int64_t{rva} + kFastForwardBytes + rel);
+}
+
+Result<void> requireOneKindOfCode(const PeImage& image) {
+  if (!image.chpe) return {};
+  const ChpeRange::Kind own = image.arch->kind() == ArchKind::kX64 ? ChpeRange::Kind::kAmd64 : ChpeRange::Kind::kArm64;
+  for (const ChpeRange& r : image.chpe->codeMap)
+    if (r.kind != own)
+      return badInput(fmt::format("{}: CHPE metadata.CodeMap: a hybrid image ({} code at [0x{:x}, 0x{:x}) beside its "
+                                  "{} code); hph reads it (inspect) but does not emulate hybrid processes yet",
+                                  image.path, r.kind == ChpeRange::Kind::kAmd64 ? "x64" : "Arm64", r.begin,
+                                  r.begin + r.length, image.arch->name()));
+  return {};
 }
 
 Result<ChpeInfo> readChpeMetadata(const PeImage& image, uint64_t pointer) {

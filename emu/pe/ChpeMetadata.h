@@ -18,4 +18,10 @@ Result<ChpeInfo> readChpeMetadata(const PeImage& image, uint64_t pointer);
 // The jump's target, when `bytes` at `rva` are such a sequence.
 std::optional<uint32_t> fastForwardTarget(std::span<const uint8_t> bytes, uint32_t rva);
 
+// Bad input for emulation: an image whose code map holds code of another kind than its PE
+// machine (an Arm64EC image's Arm64 code). One engine would run the other kind's bytes as
+// its own and report faults or results that mean nothing; hph does not emulate hybrid
+// processes yet (docs/design.md).
+Result<void> requireOneKindOfCode(const PeImage& image);
+
 }  // namespace hph::pe

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "emu/pe/ChpeMetadata.h"
 #include "emu/pe/ImageRebase.h"
 #include "emu/pe/PeFormat.h"
 #include "support/FileName.h"
@@ -22,6 +23,7 @@ Result<LoadedImage> loadImage(Machine& machine, const PeImage& image, std::optio
   if (image.arch != &machine.arch())
     return badInput(fmt::format("{}: FileHeader.Machine: a {} image cannot run on a {} machine", image.path,
                                 image.arch->name(), machine.arch().name()));
+  if (auto single = pe::requireOneKindOfCode(image); !single) return single.error();
   const uint64_t at = base.value_or(image.imageBase);
   if (at % kImageBaseAlignment)
     return badInput(fmt::format("{}: load base 0x{:x} is not 64 KiB aligned", image.path, at));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "emu/pe/ChpeMetadata.h"
 #include "emu/pe/ImageRebase.h"
 #include "harness/scenario/WatchedCode.h"
 #include "properties/ReferenceMachine.h"
@@ -120,6 +121,8 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   inputs->scenario = scenario;
   auto image = readPeImage(scenario.base);
   if (!image) return Error{image.error().status, fmt::format("{}: base: {}", scenario.path, image.error().message)};
+  if (auto single = pe::requireOneKindOfCode(*image); !single)
+    return Error{single.error().status, fmt::format("{}: base: {}", scenario.path, single.error().message)};
   if (image->arch->kind() != scenario.arch)
     return badInput(fmt::format("{}: arch: scenario says {} but {} is {}", scenario.path, archOf(scenario.arch).name(),
                                 fileNameOf(scenario.base), image->arch->name()));

@@ -152,7 +152,8 @@ Result<std::vector<Step>> x64Steps(ProtocolKind protocol, const PatchSite& site,
                             .patchBytes = kJump,
                             .trampolineAddress = site.scratch,
                             .btiGuarded = false,
-                            .callsReturnIntoTrampoline = true};
+                            .callsReturnIntoTrampoline =
+                                protocolInfo(ProtocolKind::kStopTheWorld).callsReturnIntoTrampoline};
   if (defect == ProtocolDefect::kWrongRipFixup) request.ripFixupError = 8;
   const Relocation relocation = x64Relocator().relocate(request);
   if (!relocation.trampoline) return relocation.malformed ? malformed(relocation.refusal) : refuse(relocation.refusal);

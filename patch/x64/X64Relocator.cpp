@@ -232,6 +232,7 @@ class X64Relocator final : public Relocator {
     CodeBuffer out(request.trampolineAddress);
     ForwardLinks links(base, base + span);
     std::vector<std::pair<uint32_t, uint32_t>> boundaries;
+    std::vector<std::pair<uint32_t, uint32_t>> callReturns;
     for (size_t i = 0; i < displaced.size(); ++i) {
       const Decoded& d = displaced[i];
       const uint64_t at = base + d.offset;
@@ -263,6 +264,14 @@ class X64Relocator final : public Relocator {
       if (interruptReturn || d.insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
         return refuse(fmt::format("{} at +0x{:x}: a far transfer (it loads CS): not relocated",
                                   ZydisMnemonicGetString(d.insn.mnemonic), d.offset));
+      // popf may set the trap flag: the single-step trap then follows the next instruction,
+      // which in the trampoline is another one (its copy, or the jump back) than in the
+      // original (fuzz/RelocatorFuzzer: "original ran, trampoline exception 1"). Refused.
+      if (d.insn.mnemonic == ZYDIS_MNEMONIC_POPF || d.insn.mnemonic == ZYDIS_MNEMONIC_POPFD ||
+          d.insn.mnemonic == ZYDIS_MNEMONIC_POPFQ)
+        return refuse(fmt::format("{} at +0x{:x} may set the trap flag, whose trap lands after another instruction "
+                                  "in the trampoline: not relocated",
+                                  ZydisMnemonicGetString(d.insn.mnemonic), d.offset));
       if (auto segment = segmentLoaded(d))
         return refuse(fmt::format("{} at +0x{:x} loads segment register {}: not relocated (segment state is "
                                   "not checked)",
@@ -274,6 +283,7 @@ class X64Relocator final : public Relocator {
             return refuse(fmt::format("call at +0x{:x}: its target is out of rel32 reach of the trampoline", d.offset));
           out.byte(0xE8);
           out.u32(static_cast<uint32_t>(rel));
+          callReturns.emplace_back(d.offset + d.insn.length, static_cast<uint32_t>(out.size()));
         } else if (isCall(d)) {
           if (!last) return refuse(callNotLast(d));
           emitPushReturnAddress(out, next);  // the callee returns into the original
@@ -338,6 +348,8 @@ class X64Relocator final : public Relocator {
         std::memcpy(&bytes[d.insn.raw.disp.offset], &disp32, 4);
       }
       out.bytes(bytes.data(), bytes.size());
+      if (isCall(d) && request.callsReturnIntoTrampoline && !last)
+        callReturns.emplace_back(d.offset + d.insn.length, static_cast<uint32_t>(out.size()));
     }
     emitJump(out, base + span);
     Trampoline t;
@@ -350,6 +362,7 @@ class X64Relocator final : public Relocator {
     t.displacedBytes = span;
     t.resumeAddress = base + span;
     t.boundaries = std::move(boundaries);
+    t.callReturns = std::move(callReturns);
     return {t, ""};
   }
 
