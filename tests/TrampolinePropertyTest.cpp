@@ -7,14 +7,10 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 
 #include "patch/TrampolineCheck.h"
+#include "tests/UnicornProbe.h"
 
 namespace hph {
 namespace {
@@ -122,36 +118,10 @@ rc::Gen<std::vector<uint8_t>> x64Instruction() {
 
 // ---- Arm64 ----------------------------------------------------------------------------
 
-// Does Unicorn (Arm64, max CPU) execute this word as an instruction? Tried in a child
-// process: Unicorn 2.0.1 aborts the whole process translating some unallocated encodings
-// (QEMU's disas_simd_three_reg_same_fp16 reaches g_assert_not_reached for 8 of its 32
-// opcodes, such as 0x0ec02fd8), and a random word is one now and then. A word that kills
-// the child is no instruction here.
-bool unicornExecutes(uint32_t word) {
-  thread_local Engine engine = [] {  // opened once; each child uses its copy
-    Engine e = std::move(arm64Arch().openEngine()).value();
-    uc_mem_map(e.get(), 0x10000, 0x1000, UC_PROT_ALL);
-    return e;
-  }();
-  const pid_t child = fork();
-  if (child < 0) return false;
-  if (child > 0) {
-    int status = 0;
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  }
-  const int null = open("/dev/null", O_WRONLY);  // QEMU's last words are expected
-  if (null >= 0) dup2(null, STDERR_FILENO);
-  uc_mem_write(engine.get(), 0x10000, &word, 4);
-  uc_ctl_remove_cache(engine.get(), uint64_t{0x10000}, uint64_t{0x10004});
-  for (const StateRegister& r : arm64Arch().stateRegisters()) {
-    const uint8_t zero[16] = {};
-    uc_reg_write(engine.get(), r.id, zero);
-  }
-  engine.setReg(UC_ARM64_REG_SP, 0x10800);
-  const uc_err err = uc_emu_start(engine.get(), 0x10000, 0x10004, 0, 1);
-  _exit(err != UC_ERR_INSN_INVALID && err != UC_ERR_EXCEPTION ? 0 : 1);
-}
+// Does Unicorn (Arm64, max CPU) execute this word as an instruction? A word that kills
+// the probe's child (Unicorn 2.0.1 aborts translating some unallocated encodings, such as
+// 0x0ec02fd8) is no instruction here.
+bool unicornExecutes(uint32_t word) { return test::probeArm64Word(word) == test::WordOutcome::kExecutes; }
 
 rc::Gen<uint32_t> arm64Word() {
   return rc::gen::exec([] {

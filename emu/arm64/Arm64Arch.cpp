@@ -11,6 +11,7 @@
 #include "emu/arm64/ExclusiveAdd.h"
 #include "emu/arm64/InstructionEffects.h"
 #include "emu/arm64/ResultLiveness.h"
+#include "emu/arm64/UntranslatableWords.h"
 
 namespace hph {
 namespace {
@@ -53,6 +54,9 @@ Result<Engine> Arm64Arch::openEngine() const {
   // The default CPU lacks LSE atomics, PAC and LDAPR that Windows code uses.
   if (uc_err err = uc_ctl_set_cpu_model(uc, UC_CPU_ARM64_MAX); err != UC_ERR_OK)
     return internalError("uc_ctl_set_cpu_model(arm64 max): " + ucErrorText(err));
+  // Unicorn 2.0.1 aborts the process translating some unallocated FP16 encodings: the
+  // engine stops before them, and the run reports an invalid instruction there.
+  engine.guardTranslation(&arm64::findUntranslatable);
   return engine;
 }
 

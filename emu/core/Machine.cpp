@@ -445,7 +445,7 @@ RunStop Machine::run(uint64_t budget, std::optional<RunWatchdog::Clock::time_poi
   memoryFault_.reset();
   const bool watched = deadline && !countingInstructions();
   const uint64_t runId = watched ? watchdog_->arm(*deadline) : 0;
-  const uc_err err = uc_emu_start(engine_.get(), engine_.reg(arch_.pcRegister()), kReturnSentinel, 0, 0);
+  const uc_err err = engine_.start(engine_.reg(arch_.pcRegister()), kReturnSentinel);
   const bool timedOut = watched && watchdog_->disarm(runId);
   RunStop stop;
   stop.instructions = executedThisRun_;
@@ -472,6 +472,14 @@ RunStop Machine::run(uint64_t budget, std::optional<RunWatchdog::Clock::time_poi
     } else {
       stop.fault = faultAt(FaultKind::kException, pc, 0, ucErrorText(err));
     }
+    return stop;
+  }
+  if (pc != kReturnSentinel && engine_.untranslatableAt(pc)) {
+    // The engine stopped before a word Unicorn cannot translate (Engine's guard): an
+    // undefined instruction, which is what hardware makes of it.
+    stop.kind = StopKind::kFault;
+    stop.fault = faultAt(FaultKind::kInvalidInstruction, pc, 0,
+                         "an unallocated encoding Unicorn 2.0.1 cannot translate (hph stops before it)");
     return stop;
   }
   if (pc != kReturnSentinel) {

@@ -60,6 +60,12 @@ std::optional<uint64_t> branchTarget(const Decoded& d, uint64_t address) {
   return target;
 }
 
+bool hasOperandSizePrefix(const Decoded& d) {
+  for (ZyanU8 i = 0; i < d.insn.raw.prefix_count; ++i)
+    if (d.insn.raw.prefixes[i].value == 0x66) return true;
+  return false;
+}
+
 const ZydisDecodedOperand* ripOperand(const Decoded& d) {
   for (uint8_t i = 0; i < d.insn.operand_count; ++i)
     if (d.operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY && d.operands[i].mem.base == ZYDIS_REGISTER_RIP)
@@ -276,6 +282,14 @@ class X64Relocator final : public Relocator {
         return refuse(fmt::format("{} at +0x{:x} loads segment register {}: not relocated (segment state is "
                                   "not checked)",
                                   ZydisMnemonicGetString(d.insn.mnemonic), d.offset, ZydisRegisterGetString(*segment)));
+      // A relative branch with an operand-size prefix: Intel ignores the prefix in 64-bit
+      // mode, AMD (and Unicorn) truncate the target to 16 bits, so no relocation behaves
+      // as the original on both (fuzz/RelocatorFuzzer: "original fetch at 0xfba,
+      // trampoline ran"). No compiler emits it. Refused.
+      if ((d.insn.attributes & ZYDIS_ATTRIB_IS_RELATIVE) && hasOperandSizePrefix(d))
+        return refuse(fmt::format("{} at +0x{:x} with an operand-size prefix: its target is 16 bits on AMD, 64 on "
+                                  "Intel: not relocated",
+                                  ZydisMnemonicGetString(d.insn.mnemonic), d.offset));
       if (auto target = branchTarget(d, at)) {
         if (isCall(d) && !last && request.callsReturnIntoTrampoline) {
           const int64_t rel = static_cast<int64_t>(*target - (out.here() + 5));
