@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "emu/hybrid/HybridProcess.h"
+#include "emu/pe/ChpeMetadata.h"
 #include "emu/pe/ImageLoader.h"
 #include "harness/Diagnostics.h"
 #include "harness/explore/JobLimit.h"
@@ -57,23 +59,38 @@ int runCall(const CallCommandOptions& options) {
     return reportError(badInput(fmt::format("{}: function '{}': no export, .pdata function or "
                                             "rva:0x... entry of that name",
                                             options.image, echoText(options.function))));
-  auto machine = Machine::create(*image->arch);
-  if (!machine) return reportError(machine.error());
-  auto loaded = loadImage(**machine, *image, base);
-  if (!loaded) return reportError(loaded.error());
-
   CallOptions callOptions;
   callOptions.instructionBudget = options.budget;
   callOptions.precisePc = true;  // one call: exact fault locations matter more than speed
-  auto outcome = (*machine)->call(loaded->address(function->begin), args, callOptions);
-  if (!outcome) return reportError(outcome.error());
+  // An image of x64 and Arm64EC code runs as a hybrid process: two engines over one memory.
+  const bool hybrid = image->chpe && !pe::requireOneKindOfCode(*image);
+  std::optional<CallResult> result;
+  std::optional<uint64_t> crossings;
+  if (hybrid) {
+    auto process = hybrid::HybridProcess::create(*image, base);
+    if (!process) return reportError(process.error());
+    auto outcome = (*process)->call((*process)->loaded().address(function->begin), args, callOptions);
+    if (!outcome) return reportError(outcome.error());
+    result = outcome->call;
+    crossings = outcome->crossings;
+  } else {
+    auto machine = Machine::create(*image->arch);
+    if (!machine) return reportError(machine.error());
+    auto loaded = loadImage(**machine, *image, base);
+    if (!loaded) return reportError(loaded.error());
+    auto outcome = (*machine)->call(loaded->address(function->begin), args, callOptions);
+    if (!outcome) return reportError(outcome.error());
+    result = *outcome;
+  }
+  const CallResult* outcome = &*result;
 
   if (options.json) {
     nlohmann::json out = {{"image", options.image},
                           {"function", function->name},
-                          {"arch", image->arch->name()},
+                          {"arch", hybrid ? std::string_view("arm64ec") : image->arch->name()},
                           {"arguments", args},
                           {"instructions", outcome->instructions}};
+    if (crossings) out["engine_crossings"] = *crossings;
     if (outcome->fault) {
       out["status"] = "fault";
       out["fault"] = faultJson(*outcome->fault);
@@ -87,8 +104,9 @@ int runCall(const CallCommandOptions& options) {
   } else {
     std::vector<std::string> shown;
     for (uint64_t a : args) shown.push_back(fmt::format("{:#x}", a));
-    fmt::print("{}({}) = {} ({:#x}) in {} instructions\n", function->name, fmt::join(shown, ", "), outcome->value,
-               outcome->value, outcome->instructions);
+    fmt::print("{}({}) = {} ({:#x}) in {} instructions{}\n", function->name, fmt::join(shown, ", "), outcome->value,
+               outcome->value, outcome->instructions,
+               crossings ? fmt::format(", {} crossings between the x64 and Arm64 engines", *crossings) : "");
   }
   return outcome->fault ? kExitViolated : kExitHolds;
 }

@@ -168,20 +168,28 @@ TEST(Cli, InspectShowsEachArm64ecFunctionsEntryPathsAndSites) {
 // One engine would run the other kind's bytes as its own (Arm64EC code on the x64 engine:
 // `hph call ... add` reported a guest fault, a result that means nothing): every command
 // that emulates refuses a hybrid image as bad input naming the file and the field.
-TEST(Cli, EmulatingAHybridImageIsRefusedNotRunAsOneKindOfCode) {
+// A hybrid image runs in `hph call` as a hybrid process (two engines); where threads would
+// run on one engine (check, gate, onhost) it is refused, not run as one kind of code.
+TEST(Cli, HybridImagesRunInCallAndAreRefusedWhereThreadsWouldRun) {
   const std::string image = corpusImage("hybrid.arm64ec.dll");
-  for (const char* function : {"add", "x64_calls_add"}) {
-    const CommandResult r = runHph({"call", image, function, "1", "2"});
-    EXPECT_EQ(r.exitCode, 2) << r.out << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_NE(r.err.find(image + ": CHPE metadata.CodeMap: a hybrid image"), std::string::npos) << r.err;
-  }
+  const CommandResult call = runHph({"call", image, "x64_calls_add", "2", "3", "--json"});
+  ASSERT_EQ(call.exitCode, 0) << call.out << call.err;
+  const json j = json::parse(call.out);
+  EXPECT_EQ(j["arch"], "arm64ec");
+  EXPECT_EQ(j["result"], 105u);
+  EXPECT_EQ(j["engine_crossings"], 2u);
+  const CommandResult text = runHph({"call", image, "ec_calls_x64", "7", "2"});
+  ASSERT_EQ(text.exitCode, 0) << text.err;
+  EXPECT_NE(text.out.find("= 10 (0xa)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("4 crossings between the x64 and Arm64 engines"), std::string::npos) << text.out;
   const std::string toml =
       "name = \"hybrid\"\narch = \"x64\"\nbase = \"" + image + "\"\n[threads]\ncount = 2\nentry = \"hybrid_worker\"\n";
   const std::string scenario = writeTempFile("hybrid-check.toml", {toml.begin(), toml.end()});
   const CommandResult check = runHph({"check", scenario});
   EXPECT_EQ(check.exitCode, 2) << check.out << check.err;
-  EXPECT_NE(check.err.find("base: " + image + ": CHPE metadata.CodeMap"), std::string::npos) << check.err;
+  EXPECT_EQ(std::count(check.err.begin(), check.err.end(), '\n'), 1) << check.err;
+  EXPECT_NE(check.err.find("base: " + image + ": CHPE metadata.CodeMap: a hybrid image"), std::string::npos)
+      << check.err;
 }
 
 // The trampoline `hph trampoline --protocol stop-the-world` checks is the one that

@@ -293,10 +293,11 @@ Result<void> requireOneKindOfCode(const PeImage& image) {
   const ChpeRange::Kind own = image.arch->kind() == ArchKind::kX64 ? ChpeRange::Kind::kAmd64 : ChpeRange::Kind::kArm64;
   for (const ChpeRange& r : image.chpe->codeMap)
     if (r.kind != own)
-      return badInput(fmt::format("{}: CHPE metadata.CodeMap: a hybrid image ({} code at [0x{:x}, 0x{:x}) beside its "
-                                  "{} code); hph reads it (inspect) but does not emulate hybrid processes yet",
-                                  image.path, r.kind == ChpeRange::Kind::kAmd64 ? "x64" : "Arm64", r.begin,
-                                  r.begin + r.length, image.arch->name()));
+      return badInput(fmt::format(
+          "{}: CHPE metadata.CodeMap: a hybrid image ({} code at [0x{:x}, 0x{:x}) beside its "
+          "{} code); hph runs one in `hph call` (two engines), but threads over both engines are not built yet",
+          image.path, r.kind == ChpeRange::Kind::kAmd64 ? "x64" : "Arm64", r.begin, r.begin + r.length,
+          image.arch->name()));
   return {};
 }
 

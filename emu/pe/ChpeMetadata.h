@@ -20,8 +20,9 @@ std::optional<uint32_t> fastForwardTarget(std::span<const uint8_t> bytes, uint32
 
 // Bad input for emulation: an image whose code map holds code of another kind than its PE
 // machine (an Arm64EC image's Arm64 code). One engine would run the other kind's bytes as
-// its own and report faults or results that mean nothing; hph does not emulate hybrid
-// processes yet (docs/design.md).
+// its own and report faults or results that mean nothing. Only a hybrid process
+// (emu/hybrid, `hph call`) runs both kinds; threads over both engines are not built yet
+// (docs/design.md).
 Result<void> requireOneKindOfCode(const PeImage& image);
 
 }  // namespace hph::pe

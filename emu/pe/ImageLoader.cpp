@@ -19,11 +19,13 @@ void applyRelocations(std::span<uint8_t> mapped, const PeImage& image, uint64_t 
 
 }  // namespace
 
-Result<LoadedImage> loadImage(Machine& machine, const PeImage& image, std::optional<uint64_t> base) {
+Result<LoadedImage> loadImage(Machine& machine, const PeImage& image, std::optional<uint64_t> base,
+                              HybridImages hybrid) {
   if (image.arch != &machine.arch())
     return badInput(fmt::format("{}: FileHeader.Machine: a {} image cannot run on a {} machine", image.path,
                                 image.arch->name(), machine.arch().name()));
-  if (auto single = pe::requireOneKindOfCode(image); !single) return single.error();
+  if (hybrid == HybridImages::kRefused)
+    if (auto single = pe::requireOneKindOfCode(image); !single) return single.error();
   const uint64_t at = base.value_or(image.imageBase);
   if (at % kImageBaseAlignment)
     return badInput(fmt::format("{}: load base 0x{:x} is not 64 KiB aligned", image.path, at));

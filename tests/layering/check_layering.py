@@ -21,6 +21,7 @@ LAYERS = [
     ["emu/core", "host"],
     ["emu/x64", "emu/arm64", "host/x64", "host/arm64"],
     ["emu/pe"],
+    ["emu/hybrid"],
     ["patch"],
     ["patch/x64", "patch/arm64"],
     ["properties"],

@@ -1,0 +1,350 @@
+#include "emu/hybrid/HybridProcess.h"
+
+#include <fmt/format.h>
+#include <unicorn/arm64.h>
+#include <unicorn/x86.h>
+
+#include <cstring>
+
+#include "emu/hybrid/EcRegisters.h"
+#include "emu/pe/ChpeMetadata.h"
+
+namespace hph::hybrid {
+namespace {
+
+constexpr uint64_t kPage = 0x1000;
+// The bytes dispatch_call compares with an unpatched x64 entry (ChpeMetadata).
+constexpr size_t kFastForwardBytes = 16;
+
+bool inAny(const std::vector<AddressRange>& ranges, uint64_t address) {
+  for (const AddressRange& r : ranges)
+    if (r.contains(address)) return true;
+  return false;
+}
+
+void protect(uc_engine* uc, const std::vector<AddressRange>& ranges, uint32_t permissions) {
+  for (const AddressRange& r : ranges) uc_mem_protect(uc, r.begin, r.end - r.begin, permissions);
+}
+
+}  // namespace
+
+HybridProcess::HybridProcess(std::unique_ptr<Machine> machine, const PeImage& image)
+    : machine_(std::move(machine)), image_(image) {}
+
+HybridProcess::~HybridProcess() = default;
+
+Result<std::unique_ptr<HybridProcess>> HybridProcess::create(const PeImage& image, std::optional<uint64_t> base) {
+  if (!image.chpe)
+    return badInput(
+        fmt::format("{}: load config.CHPEMetadataPointer: no CHPE metadata, so no hybrid process to run", image.path));
+  auto machine = Machine::create(*image.arch);
+  if (!machine) return machine.error();
+  std::unique_ptr<HybridProcess> process(new HybridProcess(std::move(machine).value(), image));
+  if (auto prepared = process->prepare(base); !prepared) return prepared.error();
+  return process;
+}
+
+Result<void> HybridProcess::prepare(std::optional<uint64_t> base) {
+  auto loaded = loadImage(*machine_, image_, base, HybridImages::kAllowed);
+  if (!loaded) return loaded.error();
+  loaded_ = *loaded;
+  // Whole pages per engine: each runs only its kind of code, by page permissions.
+  for (const ChpeRange& r : image_.chpe->codeMap) {
+    const uint64_t begin = loaded_.address(r.begin) & ~(kPage - 1);
+    const uint64_t end = (loaded_.address(r.begin + r.length) + kPage - 1) & ~(kPage - 1);
+    (r.kind == ChpeRange::Kind::kAmd64 ? x64Pages_ : arm64Pages_).push_back({begin, end});
+  }
+  for (const AddressRange& a : arm64Pages_)
+    for (const AddressRange& x : x64Pages_)
+      if (a.overlaps(x.begin, x.end))
+        return badInput(fmt::format("{}: CHPE metadata.CodeMap: the page at 0x{:x} holds both x64 and Arm64 code; hph "
+                                    "gives each engine whole pages",
+                                    image_.path, std::max(a.begin, x.begin) - loaded_.base));
+  auto routines = machine_->map(kRoutinePage, kPage, kRead, "arm64x routines");
+  if (!routines) return routines.error();
+  for (size_t i = 0; i < kArm64xRoutines; ++i) {
+    const auto routine = static_cast<Arm64xRoutine>(i);
+    const uint32_t slot = slotRva(image_.chpe->dispatch, routine);
+    if (!slot) continue;
+    const uint64_t address = routineAddress(routine);
+    if (!machine_->writeGuest(loaded_.address(slot), {reinterpret_cast<const uint8_t*>(&address), 8}))
+      return internalError(fmt::format("cannot fill the {} slot", routineName(routine)));
+  }
+  auto engine = arm64Arch().openEngine();
+  if (!engine) return engine.error();
+  arm64_ = std::move(engine).value();
+  uc_hook hook;
+  if (uc_hook_add(arm64_.get(), &hook,
+                  UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED | UC_HOOK_MEM_FETCH_UNMAPPED |
+                      UC_HOOK_MEM_READ_PROT | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT,
+                  reinterpret_cast<void*>(&onArm64Memory), this, 1, 0) ||
+      uc_hook_add(arm64_.get(), &hook, UC_HOOK_INTR, reinterpret_cast<void*>(&onArm64Interrupt), this, 1, 0) ||
+      // Counts against the budget, and keeps fault PCs exact (Unicorn 2.0.1, NOTES-deps).
+      uc_hook_add(arm64_.get(), &hook, UC_HOOK_CODE, reinterpret_cast<void*>(&onArm64Code), this, 1, 0))
+    return internalError("cannot install the Arm64 engine's hooks");
+  if (auto mapped = mapNewRegions(); !mapped) return mapped;
+  protect(machine_->engine().get(), arm64Pages_, UC_PROT_READ | UC_PROT_WRITE);
+  protect(arm64_.get(), arm64Pages_, UC_PROT_ALL);
+  arm64_.forgetCode(loaded_.base, loaded_.base + image_.sizeOfImage);
+  return {};
+}
+
+Result<void> HybridProcess::mapIntoArm64(const Region& region) {
+  // Nothing executable until prepare() opens the Arm64 code pages: x64 code, shims and the
+  // sentinel stop this engine at their first instruction.
+  const uint32_t permissions = region.permissions & (kRead | kWrite);
+  if (uc_err err = uc_mem_map_ptr(arm64_.get(), region.base, region.size, permissions, region.bytes.get());
+      err != UC_ERR_OK)
+    return internalError(fmt::format("cannot map {} into the Arm64 engine: {}", region.name, ucErrorText(err)));
+  return {};
+}
+
+Result<void> HybridProcess::mapNewRegions() {
+  const auto& regions = machine_->memory().regions();
+  for (; regionsMapped_ < regions.size(); ++regionsMapped_)
+    if (auto mapped = mapIntoArm64(*regions[regionsMapped_]); !mapped) return mapped;
+  return {};
+}
+
+bool HybridProcess::isArm64Code(uint64_t address) const { return inAny(arm64Pages_, address); }
+bool HybridProcess::isX64Code(uint64_t address) const { return inAny(x64Pages_, address); }
+
+bool HybridProcess::writeCode(uint64_t address, std::span<const uint8_t> bytes) {
+  if (!machine_->writeCode(address, bytes)) return false;
+  arm64_.forgetCode(address, address + bytes.size());
+  return true;
+}
+
+GuestFault HybridProcess::arm64Fault(FaultKind kind, uint64_t pc, uint64_t address, std::string detail) const {
+  GuestFault fault{kind, pc, address, machine_->symbolize(pc), "", std::move(detail)};
+  uint8_t bytes[4] = {};
+  if (arm64_.read(pc, bytes)) fault.instruction = arm64Arch().decode(bytes, pc).text;
+  return fault;
+}
+
+Result<HybridCallResult> HybridProcess::call(uint64_t entry, std::span<const uint64_t> args,
+                                             const CallOptions& options) {
+  if (auto mapped = mapNewRegions(); !mapped) return mapped.error();
+  const Engine& x64 = machine_->engine();
+  const CallFrame frame{entry, args, options.stackTop.value_or(Machine::kStackBase + Machine::kStackBytes),
+                        Machine::kReturnSentinel};
+  if (auto prepared = machine_->arch().prepareCall(x64, frame); !prepared) return prepared.error();
+  machine_->setPrecisePc(options.precisePc);
+  pendingReturns_.clear();
+
+  HybridCallResult result;
+  uint64_t executed = 0;
+  Side side = Side::kX64;  // the caller is x64 code: an Arm64EC entry faults and crosses at once
+  const auto budgetLeft = [&] { return options.instructionBudget - std::min(executed, options.instructionBudget); };
+  while (!result.call.fault && !result.call.timedOut) {
+    if (side == Side::kX64) {
+      const RunStop stop = machine_->run(budgetLeft());
+      executed += stop.instructions;
+      if (stop.kind == StopKind::kReturned) {
+        result.call.value = machine_->arch().returnValue(x64);
+        break;
+      }
+      if (stop.kind == StopKind::kError) return *stop.error;
+      if (stop.kind == StopKind::kTimeout) {
+        result.call.timedOut = true;
+        break;
+      }
+      if (stop.kind != StopKind::kFault || !stop.fault)
+        return internalError("a hybrid call's x64 engine stopped for a scheduler that is not there");
+      // Fetching Arm64 code (its pages are not executable here; data accesses to them are).
+      if (stop.fault->kind == FaultKind::kProtectionViolation && isArm64Code(stop.fault->address)) {
+        result.call.fault = enterArm64(stop.fault->address);
+        side = Side::kArm64;
+        ++result.crossings;
+        continue;
+      }
+      result.call.fault = stop.fault;
+      break;
+    }
+    const Arm64Stop stop = runArm64(budgetLeft());
+    executed += stop.instructions;
+    if (stop.kind != Arm64Stop::Kind::kFetch) {
+      result.call.fault = stop.fault;
+      break;
+    }
+    if (const auto routine = routineAt(stop.address)) {
+      result.routines.push_back(*routine);
+      const Side before = side;
+      result.call.fault = runRoutine(*routine, side);
+      if (side != before) ++result.crossings;
+      continue;
+    }
+    const uint64_t pc = stop.address;
+    result.call.fault = isX64Code(pc)
+                            ? arm64Fault(FaultKind::kProtectionViolation, pc, pc,
+                                         "Arm64 code branched into x64 code without an exit thunk "
+                                         "(__os_arm64x_dispatch_call_no_redirect)")
+                            : arm64Fault(FaultKind::kUnmappedFetch, pc, pc, "no code to run there on either engine");
+  }
+  result.call.instructions = executed;
+  if (!result.call.fault && executed > options.instructionBudget)
+    result.call.fault = GuestFault{FaultKind::kBudgetExhausted, 0, 0, "", "", "the instruction budget ran out"};
+  return result;
+}
+
+std::optional<GuestFault> HybridProcess::enterArm64(uint64_t target) {
+  const Engine& x64 = machine_->engine();
+  const uint64_t rsp = x64.reg(UC_X86_REG_RSP);
+  if (!pendingReturns_.empty() && pendingReturns_.back().address == target) {
+    // x64 code returned into the exit thunk that called it.
+    if (pendingReturns_.back().sp != rsp)
+      return arm64Fault(FaultKind::kProtectionViolation, target, target,
+                        fmt::format("x64 code returned to its Arm64 caller with rsp 0x{:x}, not 0x{:x}", rsp,
+                                    pendingReturns_.back().sp));
+    pendingReturns_.pop_back();
+    copyX64ToArm64(x64, arm64_);
+    arm64_.setReg(UC_ARM64_REG_PC, target);
+    return std::nullopt;
+  }
+  // A call (or jump) into Arm64EC code: through the function's entry thunk, which calls x9
+  // and returns to the x64 caller through dispatch_ret.
+  uint32_t word = 0;
+  if (!machine_->readGuest(target - 4, {reinterpret_cast<uint8_t*>(&word), 4}) || !(word & 1))
+    return arm64Fault(
+        FaultKind::kProtectionViolation, target, target,
+        fmt::format("x64 code entered Arm64 code that has no entry thunk (the word at -4 is 0x{:x})", word));
+  const uint64_t thunk = target + static_cast<int64_t>(static_cast<int32_t>(word & ~1u));
+  if (!isArm64Code(thunk))
+    return arm64Fault(FaultKind::kProtectionViolation, target, thunk,
+                      fmt::format("the entry-thunk word at -4 (0x{:x}) names 0x{:x}, not Arm64 code", word, thunk));
+  copyX64ToArm64(x64, arm64_);
+  arm64_.setReg(UC_ARM64_REG_X9, target);
+  arm64_.setReg(UC_ARM64_REG_PC, thunk);
+  return std::nullopt;
+}
+
+std::optional<GuestFault> HybridProcess::runRoutine(Arm64xRoutine routine, Side& side) {
+  const Engine& x64 = machine_->engine();
+  const auto returnToCaller = [&] { arm64_.setReg(UC_ARM64_REG_PC, arm64_.reg(UC_ARM64_REG_X30)); };
+  switch (routine) {
+  case Arm64xRoutine::kDispatchRet: {
+    // The entry thunk is done: rax (x8) holds the result; the x64 caller's return address
+    // is at sp.
+    copyArm64ToX64(arm64_, x64);
+    const uint64_t rsp = x64.reg(UC_X86_REG_RSP);
+    uint64_t ret = 0;
+    if (!machine_->readGuest(rsp, {reinterpret_cast<uint8_t*>(&ret), 8}))
+      return arm64Fault(FaultKind::kUnmappedRead, routineAddress(routine), rsp, "dispatch_ret: no return address");
+    x64.setReg(UC_X86_REG_RSP, rsp + 8);
+    x64.setReg(UC_X86_REG_RIP, ret);
+    side = Side::kX64;
+    return std::nullopt;
+  }
+  case Arm64xRoutine::kDispatchIcall: {
+    // x11: the target; x10: the exit thunk to reach it through if it is x64 code.
+    const uint64_t target = arm64_.reg(UC_ARM64_REG_X11);
+    if (!isArm64Code(target)) {
+      arm64_.setReg(UC_ARM64_REG_X9, target);
+      arm64_.setReg(UC_ARM64_REG_X11, arm64_.reg(UC_ARM64_REG_X10));
+    }
+    returnToCaller();
+    return std::nullopt;
+  }
+  case Arm64xRoutine::kDispatchCall: {
+    // A hybrid-patchable callee: x11 its x64 entry, x9 its Arm64EC body, x10 the exit
+    // thunk. While the x64 entry is the unpatched fast-forward sequence to that body, the
+    // call goes to the body; once it is patched, to the x64 code there.
+    const uint64_t entry = arm64_.reg(UC_ARM64_REG_X11);
+    const uint64_t body = arm64_.reg(UC_ARM64_REG_X9);
+    uint8_t bytes[kFastForwardBytes] = {};
+    std::optional<uint32_t> forward;
+    if (entry >= loaded_.base && machine_->readGuest(entry, bytes))
+      forward = pe::fastForwardTarget(bytes, static_cast<uint32_t>(entry - loaded_.base));
+    if (forward && loaded_.address(*forward) == body) {
+      arm64_.setReg(UC_ARM64_REG_X11, body);
+    } else {
+      arm64_.setReg(UC_ARM64_REG_X9, entry);
+      arm64_.setReg(UC_ARM64_REG_X11, arm64_.reg(UC_ARM64_REG_X10));
+    }
+    returnToCaller();
+    return std::nullopt;
+  }
+  case Arm64xRoutine::kDispatchCallNoRedirect: {
+    // An exit thunk calls x64 code at x9 as an x64 caller would: the return address (x30,
+    // in the thunk) pushed on the stack.
+    const uint64_t target = arm64_.reg(UC_ARM64_REG_X9);
+    const uint64_t ret = arm64_.reg(UC_ARM64_REG_X30);
+    const uint64_t sp = arm64_.reg(UC_ARM64_REG_SP);
+    copyArm64ToX64(arm64_, x64);
+    if (!machine_->writeGuest(sp - 8, {reinterpret_cast<const uint8_t*>(&ret), 8}))
+      return arm64Fault(FaultKind::kUnmappedWrite, routineAddress(routine), sp - 8,
+                        "dispatch_call_no_redirect: cannot push the return address");
+    x64.setReg(UC_X86_REG_RSP, sp - 8);
+    x64.setReg(UC_X86_REG_RIP, target);
+    pendingReturns_.push_back({ret, sp});
+    side = Side::kX64;
+    return std::nullopt;
+  }
+  case Arm64xRoutine::kDispatchIcallCfg:
+  case Arm64xRoutine::kDispatchFptr:
+  case Arm64xRoutine::kGetX64Information:
+  case Arm64xRoutine::kSetX64Information: break;
+  }
+  return arm64Fault(FaultKind::kException, routineAddress(routine), routineAddress(routine),
+                    fmt::format("{}: hph does not implement this routine", routineName(routine)));
+}
+
+HybridProcess::Arm64Stop HybridProcess::runArm64(uint64_t budget) {
+  arm64Memory_.reset();
+  arm64Interrupt_.reset();
+  arm64Executed_ = 0;
+  arm64Budget_ = budget;
+  const uc_err err = arm64_.start(arm64_.reg(UC_ARM64_REG_PC), std::nullopt);
+  Arm64Stop stop;
+  stop.instructions = std::min(arm64Executed_, budget);
+  const uint64_t pc = arm64_.reg(UC_ARM64_REG_PC);
+  if (arm64Executed_ > budget) {
+    stop.kind = Arm64Stop::Kind::kBudget;
+    stop.fault = arm64Fault(FaultKind::kBudgetExhausted, pc, 0, "the instruction budget ran out");
+    return stop;
+  }
+  if (arm64Memory_) {
+    const auto [type, address] = *arm64Memory_;
+    if (type == UC_MEM_FETCH_PROT || type == UC_MEM_FETCH_UNMAPPED) {
+      stop.kind = Arm64Stop::Kind::kFetch;
+      stop.address = address;
+      return stop;
+    }
+    FaultKind kind = FaultKind::kProtectionViolation;
+    if (type == UC_MEM_READ_UNMAPPED) kind = FaultKind::kUnmappedRead;
+    if (type == UC_MEM_WRITE_UNMAPPED) kind = FaultKind::kUnmappedWrite;
+    stop.fault = arm64Fault(kind, pc, address, "");
+    return stop;
+  }
+  if (arm64Interrupt_) {
+    const bool undefined = *arm64Interrupt_ == arm64Arch().facts().undefinedInstructionInterrupt;
+    stop.fault = arm64Fault(undefined ? FaultKind::kInvalidInstruction : FaultKind::kException, pc, 0,
+                            arm64Arch().describeInterrupt(*arm64Interrupt_));
+    return stop;
+  }
+  if (arm64_.untranslatableAt(pc)) {
+    stop.fault = arm64Fault(FaultKind::kInvalidInstruction, pc, 0,
+                            "an unallocated encoding Unicorn 2.0.1 cannot translate (hph stops before it)");
+    return stop;
+  }
+  stop.fault = arm64Fault(err == UC_ERR_INSN_INVALID ? FaultKind::kInvalidInstruction : FaultKind::kException, pc, 0,
+                          err == UC_ERR_OK ? "the Arm64 engine stopped for no reason" : ucErrorText(err));
+  return stop;
+}
+
+bool HybridProcess::onArm64Memory(uc_engine*, uc_mem_type type, uint64_t address, int, int64_t, void* user) {
+  static_cast<HybridProcess*>(user)->arm64Memory_ = std::make_pair(type, address);
+  return false;
+}
+
+void HybridProcess::onArm64Interrupt(uc_engine* uc, uint32_t number, void* user) {
+  static_cast<HybridProcess*>(user)->arm64Interrupt_ = number;
+  uc_emu_stop(uc);
+}
+
+void HybridProcess::onArm64Code(uc_engine* uc, uint64_t, uint32_t, void* user) {
+  auto* self = static_cast<HybridProcess*>(user);
+  if (++self->arm64Executed_ > self->arm64Budget_) uc_emu_stop(uc);
+}
+
+}  // namespace hph::hybrid
