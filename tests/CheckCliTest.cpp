@@ -57,6 +57,37 @@ TEST(CheckCli, UnexpectedVerdictIsExitCode1) {
   EXPECT_EQ(both.exitCode, 2);
 }
 
+// H5: [chpe] restriction = true models HotPatchRestrictions=1. A patch to an image with
+// CHPE metadata is refused, naming the policy (the canary); the same restriction on an
+// image without CHPE metadata changes nothing (the case that holds).
+TEST(CheckCli, ChpeRestrictionRefusesPatchesToImagesWithChpeMetadataOnly) {
+  const std::string restricted = scenarioVariant(
+      "patch-padding-short-jmp.x64.toml",
+      {{"counter\\.x64\\.dll", "hybrid.arm64ec.dll"}, {"\\[check\\]", "[chpe]\nrestriction = true\n\n[check]"}},
+      "chpe-restricted.toml");
+  const CommandResult refused = runHph({"check", restricted, "--jobs", "1"});
+  EXPECT_EQ(refused.exitCode, 2) << refused.out << refused.err;
+  EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+  EXPECT_NE(refused.err.find(restricted + ": [chpe].restriction: HotPatchRestrictions=1 refuses hotpatches"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find("the base hybrid.arm64ec.dll has it"), std::string::npos) << refused.err;
+  // Without the restriction the same image is refused for another reason (no threads on
+  // both engines yet), which names the code map, not the policy.
+  const std::string unrestricted = scenarioVariant(
+      "patch-padding-short-jmp.x64.toml", {{"counter\\.x64\\.dll", "hybrid.arm64ec.dll"}}, "chpe-unrestricted.toml");
+  const CommandResult hybrid = runHph({"check", unrestricted, "--jobs", "1"});
+  EXPECT_EQ(hybrid.exitCode, 2);
+  EXPECT_EQ(hybrid.err.find("[chpe].restriction"), std::string::npos) << hybrid.err;
+  EXPECT_NE(hybrid.err.find("CHPE metadata.CodeMap"), std::string::npos) << hybrid.err;
+  const std::string plain =
+      scenarioVariant("patch-padding-short-jmp.x64.toml", {{"\\[check\\]", "[chpe]\nrestriction = true\n\n[check]"}},
+                      "chpe-restricted-plain.toml");
+  const CommandResult holds = runHph({"check", plain, "--jobs", "2"});
+  EXPECT_EQ(holds.exitCode, 0) << holds.out << holds.err;
+  EXPECT_NE(holds.out.find("PASS"), std::string::npos) << holds.out;
+}
+
 TEST(CheckCli, SameSeedGivesIdenticalJsonApartFromTiming) {
   const std::string a = writeTempFile("a.json", {}), b = writeTempFile("b.json", {}), c = writeTempFile("c.json", {});
   const std::vector<std::string> scenarios = {scenario("race.arm64.toml"), scenario("atomic.x64.toml"),

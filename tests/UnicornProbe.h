@@ -1,8 +1,10 @@
-// What Unicorn 2.0.1 itself (no guard of ours) makes of one Arm64 word, tried in a child
-// process: translating some unallocated encodings aborts the whole process.
+// What Unicorn 2.0.1 itself (no guard of ours) makes of one Arm64 word or one x64
+// instruction, tried in a child process: translating some invalid encodings aborts the
+// whole process.
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 namespace hph::test {
 
@@ -13,5 +15,6 @@ enum class WordOutcome {
 };
 
 WordOutcome probeArm64Word(uint32_t word);
+WordOutcome probeX64Code(std::span<const uint8_t> code);
 
 }  // namespace hph::test

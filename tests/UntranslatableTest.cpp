@@ -1,13 +1,15 @@
-// Arm64 words Unicorn 2.0.1 aborts on: the predicate names exactly the words Unicorn
-// itself aborts on (checked in child processes over every operation and form bit of both
-// FP16 classes), and an engine stops before one and reports an invalid instruction
-// instead of taking hph down with it.
+// Code Unicorn 2.0.1 aborts the process translating (Arm64 FP16 words, x64 far calls and
+// jumps through a register): the scans name exactly what Unicorn itself aborts on (checked
+// in child processes over the encoding classes), and an engine stops before such code and
+// reports an invalid instruction instead of taking hph down with it.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "emu/arm64/UntranslatableWords.h"
+#include "emu/x64/UntranslatableBytes.h"
 #include "tests/TestSupport.h"
 #include "tests/UnicornProbe.h"
 
@@ -90,6 +92,45 @@ TEST(Untranslatable, AnEngineStopsBeforeTheWordAndReportsAnInvalidInstruction) {
   ASSERT_TRUE(fixed.ok());
   ASSERT_TRUE(fixed->completed());
   EXPECT_EQ(fixed->value, before->value);
+}
+
+// x64: every `ff /r` form (all eight /r, all four mods) behind no prefix or a few: an
+// instruction starting at the first byte is named exactly when Unicorn aborts on it.
+TEST(Untranslatable, TheX64ScanNamesExactlyTheInstructionsUnicornAbortsOn) {
+  const std::vector<std::vector<uint8_t>> prefixes = {{}, {0x48}, {0x66}, {0x67}, {0xf2}, {0x26}, {0x40}, {0x66, 0x48}};
+  size_t aborting = 0;
+  for (const auto& prefix : prefixes)
+    for (uint8_t mod = 0; mod < 4; ++mod)
+      for (uint8_t reg = 0; reg < 8; ++reg) {
+        std::vector<uint8_t> code = prefix;
+        code.push_back(0xff);
+        code.push_back(static_cast<uint8_t>(mod << 6 | reg << 3 | 1));  // rm = rcx: no SIB
+        code.insert(code.end(), mod == 1 ? 1 : mod == 2 ? 4 : 0, 0x10);
+        code.insert(code.end(), 8, 0x90);
+        std::vector<uint64_t> found;
+        x64::findUntranslatable(0x1000, code, found);
+        const bool named = std::find(found.begin(), found.end(), 0x1000) != found.end();
+        const bool aborts = probeX64Code(code) == WordOutcome::kAborts;
+        aborting += aborts;
+        EXPECT_EQ(named, aborts) << fmt::format("{:02x}", fmt::join(code, " "));
+      }
+  EXPECT_EQ(aborting, 2 * prefixes.size());  // ff /3 and ff /5 with mod 3, behind every prefix
+}
+
+// `hph call` of x64 code holding one (a patch image or hostile code could): an invalid
+// instruction reported at its first prefix byte, not a dead harness.
+TEST(Untranslatable, AnX64EngineStopsBeforeAFarCallThroughARegister) {
+  auto corpus = loadCorpusImage("basics.x64.dll");
+  ASSERT_TRUE(corpus);
+  const uint64_t entry = corpus->address("fib_iter");
+  const uint8_t code[] = {0x48, 0x89, 0xc8, 0x48, 0xff, 0xd8, 0xc3};  // mov rax, rcx; rex.w ff /3 (eax); ret
+  ASSERT_TRUE(corpus->machine->writeCode(entry, code));
+  const uint64_t args[] = {10};
+  auto outcome = corpus->machine->call(entry, args, CallOptions{.precisePc = true});
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  ASSERT_TRUE(outcome->fault);
+  EXPECT_EQ(outcome->fault->kind, FaultKind::kInvalidInstruction) << outcome->fault->describe();
+  EXPECT_EQ(outcome->fault->pc, entry + 3);
 }
 
 }  // namespace

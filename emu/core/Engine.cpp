@@ -6,29 +6,49 @@ namespace hph {
 namespace {
 
 constexpr uint64_t kScanChunk = 0x1000;
+// Bytes around a changed range whose instructions may change with it (the longest x64
+// instruction, rounded up).
+constexpr uint64_t kScanContext = 16;
 
 }  // namespace
 
 void Engine::forgetCode(uint64_t begin, uint64_t end) const {
   uc_ctl_remove_cache(uc_, begin, end);
   if (!exits_ || !exits_->scan || begin >= end) return;
-  // Exits are read when a block is translated: the blocks over this range were just
-  // dropped, so the words found here take effect before any of them runs again.
+  // Whether an instruction starting at an address is one the engine cannot translate
+  // depends on the bytes after it (x64: up to 15), so the words around the range are
+  // looked at again too. Exits are read when a block is translated: the blocks over this
+  // range were just dropped, and a block ending before it already stops at its end.
+  const uint64_t lo = begin > kScanContext ? begin - kScanContext : 0;
+  const uint64_t hi = end + kScanContext;
   auto& words = exits_->untranslatable;
   const size_t before = words.size();
-  const bool hadAny = words.lower_bound(begin) != words.lower_bound(end);
-  words.erase(words.lower_bound(begin), words.lower_bound(end));
+  const bool hadAny = words.lower_bound(lo) != words.lower_bound(end);
+  words.erase(words.lower_bound(lo), words.lower_bound(end));
   std::vector<uint64_t> found;
+  std::vector<uint8_t> run;
+  uint64_t runStart = lo;
+  const auto scanRun = [&] {
+    if (!run.empty()) exits_->scan(runStart, run, found);
+    run.clear();
+  };
+  // Page by page: a range may cover unmapped pages, which uc_mem_read refuses whole.
   std::vector<uint8_t> chunk;
-  // Chunk by chunk: a range may cover unmapped pages, which uc_mem_read refuses whole.
-  for (uint64_t at = begin; at < end;) {
-    const uint64_t next = std::min(end, (at & ~(kScanChunk - 1)) + kScanChunk);
+  for (uint64_t at = lo; at < hi;) {
+    const uint64_t next = std::min(hi, (at & ~(kScanChunk - 1)) + kScanChunk);
     chunk.resize(next - at);
-    if (uc_mem_read(uc_, at, chunk.data(), chunk.size()) == UC_ERR_OK) exits_->scan(at, chunk, found);
+    if (uc_mem_read(uc_, at, chunk.data(), chunk.size()) == UC_ERR_OK) {
+      if (run.empty()) runStart = at;
+      run.insert(run.end(), chunk.begin(), chunk.end());
+    } else {
+      scanRun();
+    }
     at = next;
   }
-  words.insert(found.begin(), found.end());
-  if (hadAny || !found.empty() || words.size() != before) exits_->stale = true;
+  scanRun();
+  for (uint64_t a : found)
+    if (a >= lo && a < end) words.insert(a);
+  if (hadAny || words.size() != before) exits_->stale = true;
 }
 
 void Engine::setExits(std::vector<uint64_t> exits) const {

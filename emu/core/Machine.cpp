@@ -479,7 +479,7 @@ RunStop Machine::run(uint64_t budget, std::optional<RunWatchdog::Clock::time_poi
     // undefined instruction, which is what hardware makes of it.
     stop.kind = StopKind::kFault;
     stop.fault = faultAt(FaultKind::kInvalidInstruction, pc, 0,
-                         "an unallocated encoding Unicorn 2.0.1 cannot translate (hph stops before it)");
+                         "an invalid encoding Unicorn 2.0.1 cannot translate (hph stops before it)");
     return stop;
   }
   if (pc != kReturnSentinel) {

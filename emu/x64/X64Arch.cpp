@@ -1,6 +1,7 @@
 #include "emu/x64/X64Arch.h"
 
 #include "emu/x64/ResultLiveness.h"
+#include "emu/x64/UntranslatableBytes.h"
 #include "emu/x64/ZydisDecoder.h"
 
 #include <Zydis/Zydis.h>
@@ -40,7 +41,11 @@ Result<Engine> X64Arch::openEngine() const {
   if (uc_err err = uc_open(UC_ARCH_X86, UC_MODE_64, &uc); err != UC_ERR_OK)
     // Out of memory opening an engine is the machine's limit, not a bug (exit 2, not 3).
     return Error{err == UC_ERR_NOMEM ? Status::kResource : Status::kInternal, "uc_open(x64): " + ucErrorText(err)};
-  return Engine(uc);
+  Engine engine(uc);
+  // Unicorn 2.0.1 aborts the process translating `ff /3` and `ff /5` with a register
+  // operand: the engine stops before them, and the run reports an invalid instruction.
+  engine.guardTranslation(&x64::findUntranslatable);
+  return engine;
 }
 
 std::span<const StateRegister> X64Arch::stateRegisters() const {

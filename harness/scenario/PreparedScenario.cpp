@@ -87,6 +87,15 @@ Result<void> resolveHostWrites(const Scenario& scenario, const PeImage& base, Sc
   return {};
 }
 
+// H5: with HotPatchRestrictions=1 Windows refuses hotpatches to (and from) images with CHPE
+// metadata; so does a scenario with [chpe] restriction = true, before anything runs.
+Result<void> refuseRestrictedChpe(const Scenario& scenario, const PeImage& image, std::string_view role) {
+  if (!scenario.chpeRestriction || scenario.patches.empty() || !image.chpe) return {};
+  return badInput(fmt::format("{}: [chpe].restriction: HotPatchRestrictions=1 refuses hotpatches to and from images "
+                              "with CHPE metadata, and the {} {} has it (load config.CHPEMetadataPointer)",
+                              scenario.path, role, fileNameOf(image.path)));
+}
+
 // The patch images laid out, the plan built for their sites, and what the checkers need.
 Result<void> preparePatches(const Scenario& scenario, const PeImage& base, ScenarioInputs& inputs) {
   PatchRequest request{.origin = scenario.path, .images = scenario.patches, .loadAddress = scenario.patchAddress};
@@ -94,6 +103,9 @@ Result<void> preparePatches(const Scenario& scenario, const PeImage& base, Scena
   auto layout = layOutPatches(request, base);
   if (!layout) return layout.error();
   inputs.layout = std::move(layout).value();
+  for (const PatchImage& patch : inputs.layout.patches)
+    if (auto restricted = refuseRestrictedChpe(scenario, *patch.image, "patch image"); !restricted)
+      return restricted.error();
   inputs.protocolOptions = ProtocolOptions{.reverse = scenario.reverse,
                                            .staticChecks = scenario.staticChecks,
                                            .defect = scenario.defect,
@@ -121,6 +133,7 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   inputs->scenario = scenario;
   auto image = readPeImage(scenario.base);
   if (!image) return Error{image.error().status, fmt::format("{}: base: {}", scenario.path, image.error().message)};
+  if (auto restricted = refuseRestrictedChpe(scenario, *image, "base"); !restricted) return restricted.error();
   if (auto single = pe::requireOneKindOfCode(*image); !single)
     return Error{single.error().status, fmt::format("{}: base: {}", scenario.path, single.error().message)};
   if (image->arch->kind() != scenario.arch)

@@ -119,13 +119,14 @@ Result<Scenario> loadScenario(const std::string& path) {
                        "expected a nonzero hex address string aligned to 64 KiB, like \"0x7ff600000000\"");
     s.patchAddress = *value;
   }
-  const toml::table *threadsTable, *checkTable, *exploreTable, *protocolTable, *arm64Table, *onHostTable;
+  const toml::table *threadsTable, *checkTable, *exploreTable, *protocolTable, *arm64Table, *onHostTable, *chpeTable;
   HPH_TRY_TABLE(threadsTable, top.table("threads"));
   HPH_TRY_TABLE(checkTable, top.table("check"));
   HPH_TRY_TABLE(exploreTable, top.table("explore"));
   HPH_TRY_TABLE(protocolTable, top.table("protocol"));
   HPH_TRY_TABLE(arm64Table, top.table("arm64"));
   HPH_TRY_TABLE(onHostTable, top.table("onhost"));
+  HPH_TRY_TABLE(chpeTable, top.table("chpe"));
   std::vector<const toml::table*> hostWriteTables, functionTables;
   HPH_TRY_TABLE(hostWriteTables, top.tables("host_write"));
   HPH_TRY_TABLE(functionTables, top.tables("functions"));
@@ -185,6 +186,10 @@ Result<Scenario> loadScenario(const std::string& path) {
   HPH_TRY_ASSIGN(s.arm64.fetchCoherent, arm64.boolean("fetch_coherent"));
   HPH_TRY_ASSIGN(s.arm64.model, arm64.boolean("fetch_model"));
   if (auto r = arm64.rejectUnknown(); !r) return r.error();
+
+  TableReader chpe(path, chpeTable, "[chpe].");
+  HPH_TRY_ASSIGN(s.chpeRestriction, chpe.boolean("restriction"));
+  if (auto r = chpe.rejectUnknown(); !r) return r.error();
 
   TableReader onHost(path, onHostTable, "[onhost].");
   HPH_TRY_ASSIGN(s.onHostCalls, onHost.string("calls"));

@@ -116,6 +116,9 @@ struct Scenario {
   std::vector<Property> ignore;                   // [check] ignore: properties not reported (X2, ...)
   Arm64FetchSettings arm64;
   ExploreSettings explore;
+  // [chpe] restriction: Windows' HotPatchRestrictions=1 (CHPE disabled for hotpatching): a
+  // patch to an image with CHPE metadata, or from one, is refused (H5).
+  bool chpeRestriction = false;
 
   // For reports and messages: the protocol's name, "" when there is none.
   std::string_view protocolText() const { return protocol ? protocolName(*protocol) : ""; }
