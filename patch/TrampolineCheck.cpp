@@ -50,7 +50,9 @@ class Side {
   }
 
   // Data accesses (reads and writes, not fetches) overlapping any of `ranges` are noted:
-  // touched() says whether the last run made one.
+  // touched() says whether the last run made one. A write that leaves a byte as it was
+  // (the same value, or changed and changed back) is not seen: it changes nothing either
+  // side could read afterwards.
   Result<void> watch(std::vector<AddressRange> ranges) {
     watched_ = std::move(ranges);
     if (watched_.empty()) return {};
@@ -123,6 +125,7 @@ class Side {
   // Runs from `start` until the PC leaves [begin, end) of this side's code.
   void run(uint64_t start) {
     fault_.clear();
+    startError_.reset();
     steps_ = 0;
     touched_ = false;
     watchedBytes_.resize(watched_.size());
@@ -130,7 +133,14 @@ class Side {
       watchedBytes_[i].resize(watched_[i].end - watched_[i].begin);
       if (!engine_.read(watched_[i].begin, watchedBytes_[i])) watchedBytes_[i].clear();  // never equal: touched
     }
-    const uc_err err = engine_.start(start, std::nullopt);
+    const Result<uc_err> started = engine_.start(start, std::nullopt);
+    if (!started) {
+      // Not a fault both sides share (that would count the state as equivalent): the
+      // check itself failed.
+      startError_ = started.error();
+      return;
+    }
+    const uc_err err = *started;
     if (err != UC_ERR_OK && fault_.empty()) fault_ = uc_strerror(err);  // e.g. an invalid instruction
     if (!fault_.empty()) return;
     stopPc_ = engine_.reg(arch_.pcRegister());
@@ -139,6 +149,7 @@ class Side {
   }
 
   const Engine& engine() const { return engine_; }
+  const std::optional<Error>& startError() const { return startError_; }
   const std::string& fault() const { return fault_; }
   uint64_t stopPc() const { return stopPc_; }
   std::vector<uint64_t> pages() const {
@@ -174,6 +185,7 @@ class Side {
   Engine engine_;
   std::map<uint64_t, bool> pages_;
   std::string fault_;
+  std::optional<Error> startError_;
   uint64_t stopPc_ = 0;
   uint32_t steps_ = 0;
   std::vector<AddressRange> watched_;
@@ -285,6 +297,8 @@ Result<TrampolineCheck> checkTrampoline(const Arch& arch, const TrampolineReques
 
       original.run(entry + originalStart);
       relocated.run(trampoline.address + trampolineStart);
+      for (const Side* side : {&original, &relocated})
+        if (side->startError()) return *side->startError();
       if (original.touched()) {  // read or wrote the bytes that differ by construction
         skippedAny = true;
         continue;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <functional>
 
@@ -20,6 +21,12 @@ uint64_t hybrid_scaled(uint64_t, uint64_t);
 uint64_t hybrid_apply_add(uint64_t, uint64_t);
 uint64_t hybrid_ec_calls_x64(uint64_t, uint64_t);
 uint64_t hybrid_x64_calls_add(uint64_t, uint64_t);
+uint64_t hybrid_sum6(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
+uint64_t hybrid_ec_calls_x64_sum6(uint64_t, uint64_t);
+uint64_t hybrid_x64_calls_sum6(uint64_t, uint64_t);
+uint64_t hybrid_sum_va(uint64_t, ...);
+uint64_t hybrid_ec_calls_sum_va(uint64_t, uint64_t);
+uint64_t hybrid_x64_calls_sum_va(uint64_t, uint64_t);
 }
 
 namespace hph::test {
@@ -57,23 +64,37 @@ struct Hybrid {
   }
 };
 
+using Args = std::array<uint64_t, 6>;
+
 struct HybridExport {
   const char* name;
   size_t arity;
-  std::function<uint64_t(uint64_t, uint64_t)> reference;
+  std::function<uint64_t(const Args&)> reference;
   uint64_t crossings;  // x64 caller -> Arm64EC entry -> ... -> back
 };
 
 const std::vector<HybridExport>& exports() {
   static const std::vector<HybridExport> all = {
-      {"add", 2, hybrid_add, 2},
-      {"mul", 2, hybrid_mul, 2},
-      {"square_of", 1, [](uint64_t a, uint64_t) { return hybrid_square_of(a); }, 2},
-      {"sum_squares", 2, hybrid_sum_squares, 2},
-      {"scaled", 2, hybrid_scaled, 2},                // mul through dispatch_call: the unpatched entry stays Arm64
-      {"apply_add", 2, hybrid_apply_add, 2},          // add through check_icall: an Arm64EC target
-      {"ec_calls_x64", 2, hybrid_ec_calls_x64, 4},    // and through an exit thunk to x64 and back
-      {"x64_calls_add", 2, hybrid_x64_calls_add, 2},  // x64 code calling the Arm64EC body
+      {"add", 2, [](const Args& a) { return hybrid_add(a[0], a[1]); }, 2},
+      {"mul", 2, [](const Args& a) { return hybrid_mul(a[0], a[1]); }, 2},
+      {"square_of", 1, [](const Args& a) { return hybrid_square_of(a[0]); }, 2},
+      {"sum_squares", 2, [](const Args& a) { return hybrid_sum_squares(a[0], a[1]); }, 2},
+      // mul through dispatch_call: the unpatched entry stays Arm64
+      {"scaled", 2, [](const Args& a) { return hybrid_scaled(a[0], a[1]); }, 2},
+      // add through check_icall: an Arm64EC target
+      {"apply_add", 2, [](const Args& a) { return hybrid_apply_add(a[0], a[1]); }, 2},
+      // through check_icall and an exit thunk to x64 code and back
+      {"ec_calls_x64", 2, [](const Args& a) { return hybrid_ec_calls_x64(a[0], a[1]); }, 4},
+      // x64 code calling the Arm64EC body
+      {"x64_calls_add", 2, [](const Args& a) { return hybrid_x64_calls_add(a[0], a[1]); }, 2},
+      // stack arguments through the entry thunk, and through an exit thunk
+      {"sum6", 6, [](const Args& a) { return hybrid_sum6(a[0], a[1], a[2], a[3], a[4], a[5]); }, 2},
+      {"x64_calls_sum6", 2, [](const Args& a) { return hybrid_x64_calls_sum6(a[0], a[1]); }, 2},
+      {"ec_calls_x64_sum6", 2, [](const Args& a) { return hybrid_ec_calls_x64_sum6(a[0], a[1]); }, 4},
+      // variadic: the thunk finds the x64 stack arguments through x4
+      {"sum_va", 6, [](const Args& a) { return hybrid_sum_va(a[0] % 6, a[1], a[2], a[3], a[4], a[5]); }, 2},
+      {"x64_calls_sum_va", 2, [](const Args& a) { return hybrid_x64_calls_sum_va(a[0], a[1]); }, 2},
+      {"ec_calls_sum_va", 2, [](const Args& a) { return hybrid_ec_calls_sum_va(a[0], a[1]); }, 2},
   };
   return all;
 }
@@ -82,13 +103,14 @@ RC_GTEST_PROP(HybridCall, EveryExportReturnsWhatTheHostBuildReturns, ()) {
   static std::unique_ptr<Hybrid> h = Hybrid::load();
   RC_ASSERT(h != nullptr);
   const HybridExport& e = *rc::gen::elementOf(exports());
-  const uint64_t a = *rc::gen::arbitrary<uint64_t>();
-  const uint64_t b = *rc::gen::arbitrary<uint64_t>();
-  std::vector<uint64_t> args = {a, b};
-  args.resize(e.arity);
-  const HybridCallResult r = h->call(e.name, args);
+  Args args;
+  for (uint64_t& a : args) a = *rc::gen::arbitrary<uint64_t>();
+  if (std::string_view(e.name) == "sum_va") args[0] %= 6;  // the count of what follows
+  const HybridCallResult r = h->call(e.name, std::vector<uint64_t>(args.begin(), args.begin() + e.arity));
+  RC_LOG() << e.name << ": " << (r.call.fault ? r.call.fault->describe() : std::to_string(r.call.value)) << " vs "
+           << e.reference(args) << "\n";
   RC_ASSERT(!r.call.fault.has_value());
-  RC_ASSERT(r.call.value == e.reference(a, b));
+  RC_ASSERT(r.call.value == e.reference(args));
   RC_ASSERT(r.crossings == e.crossings);
 }
 
@@ -149,7 +171,7 @@ TEST(HybridCall, ANullFunctionPointerFaultsOnTheX64EngineAtZero) {
 TEST(HybridCall, AFaultInArm64CodeNamesItsArm64Instruction) {
   auto h = Hybrid::load();
   ASSERT_TRUE(h);
-  // apply_add's body, made to load through x0: ldr x0, [x0]; ret.
+  // square_of's body, made to load through x0: ldr x0, [x0]; ret.
   const uint32_t code[] = {0xf9400000, 0xd65f03c0};
   std::vector<uint8_t> bytes(8);
   std::memcpy(bytes.data(), code, 8);

@@ -219,7 +219,7 @@ const std::vector<MalformedCase>& malformedCases() {
          const uint32_t map = chpeTable(b, 4);
          put<uint32_t>(b, map + 8, (get<uint32_t>(b, map) & ~3u) | 2);  // x64, where the Arm64EC range starts
        },
-       "CHPE metadata.CodeMap[1]: range 0x1000+0x10a0 overlaps or precedes"},
+       "CHPE metadata.CodeMap[1]: range 0x1000+0x10e0 overlaps or precedes"},
       {"chpe_code_map_type_3", "hybrid.arm64ec.dll", [](Bytes& b) { b[chpeTable(b, 4)] |= 3; },
        "CHPE metadata.CodeMap[0]: range type 3"},
       {"chpe_entry_point_range_empty", "hybrid.arm64ec.dll",

@@ -39,6 +39,25 @@ CORPUS_EXPORT uint64_t apply_add(uint64_t a, uint64_t b) { return apply(add, a, 
 uint64_t x64_sub(uint64_t a, uint64_t b); /* x64 code (hybrid_x64.c) */
 CORPUS_EXPORT uint64_t ec_calls_x64(uint64_t a, uint64_t b) { return x64_sub(a, b) * 2; }
 
+/* Stack arguments: an x64 caller leaves the 5th and 6th above its home area, where the
+ * Arm64EC body reads them through its entry thunk; and the other way round, through an
+ * exit thunk. A variadic function reads its arguments through x4 (the x64 stack); its
+ * callers pass 64-bit values (va_arg reads uint64_t). */
+CORPUS_EXPORT CORPUS_NOINLINE uint64_t sum6(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f) {
+  return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f;
+}
+uint64_t x64_sum6(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f); /* x64 code */
+CORPUS_EXPORT uint64_t ec_calls_x64_sum6(uint64_t a, uint64_t b) { return x64_sum6(a, b, 3, 4, a, b) + 1; }
+CORPUS_EXPORT CORPUS_NOINLINE uint64_t sum_va(uint64_t count, ...) {
+  __builtin_va_list ap;
+  __builtin_va_start(ap, count);
+  uint64_t total = 0;
+  for (uint64_t i = 0; i < count && i < 8; ++i) total = total * 31 + __builtin_va_arg(ap, uint64_t);
+  __builtin_va_end(ap);
+  return total;
+}
+CORPUS_EXPORT uint64_t ec_calls_sum_va(uint64_t a, uint64_t b) { return sum_va(5, a, b, a + b, (uint64_t)7, (uint64_t)9); }
+
 /* Threads: each adds through `add` and `mul`, counting its own calls. */
 CORPUS_EXPORT uint64_t hybrid_worker(uint64_t index) {
   const uint64_t slot = index % HYBRID_MAX_THREADS;

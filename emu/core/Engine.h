@@ -63,8 +63,10 @@ class Engine {
   bool untranslatableAt(uint64_t pc) const { return exits_ && exits_->untranslatable.count(pc) != 0; }
   // Addresses to stop at before translating an instruction there (replaces the last set).
   void setExits(std::vector<uint64_t> exits) const;
-  // uc_emu_start from `begin`, stopping at `until` (if any), the exits and the guarded words.
-  uc_err start(uint64_t begin, std::optional<uint64_t> until) const;
+  // uc_emu_start from `begin`, stopping at `until` (if any), the exits and the guarded
+  // words: what the run returned, or an error when the exits could not be set (then
+  // nothing ran).
+  Result<uc_err> start(uint64_t begin, std::optional<uint64_t> until) const;
 
  private:
   struct Exits {

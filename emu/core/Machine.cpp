@@ -445,7 +445,12 @@ RunStop Machine::run(uint64_t budget, std::optional<RunWatchdog::Clock::time_poi
   memoryFault_.reset();
   const bool watched = deadline && !countingInstructions();
   const uint64_t runId = watched ? watchdog_->arm(*deadline) : 0;
-  const uc_err err = engine_.start(engine_.reg(arch_.pcRegister()), kReturnSentinel);
+  const Result<uc_err> started = engine_.start(engine_.reg(arch_.pcRegister()), kReturnSentinel);
+  if (!started) {
+    if (watched) watchdog_->disarm(runId);
+    return RunStop{.kind = StopKind::kError, .error = started.error()};
+  }
+  const uc_err err = *started;
   const bool timedOut = watched && watchdog_->disarm(runId);
   RunStop stop;
   stop.instructions = executedThisRun_;

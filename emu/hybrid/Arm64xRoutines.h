@@ -29,6 +29,8 @@ inline constexpr size_t kArm64xRoutines = 8;
 // A page above the shims and below the return sentinel (Machine's fixed places).
 inline constexpr uint64_t kRoutinePage = 0x7FFE'8000'0000;
 inline constexpr uint64_t kRoutineStride = 16;
+// The page after it holds an x64 `ret` (HybridProcess::enterArm64).
+inline constexpr uint64_t kX64ReturnStub = kRoutinePage + 0x1000;
 
 std::string_view routineName(Arm64xRoutine routine);
 inline uint64_t routineAddress(Arm64xRoutine routine) {

@@ -22,8 +22,12 @@ bool inAny(const std::vector<AddressRange>& ranges, uint64_t address) {
   return false;
 }
 
-void protect(uc_engine* uc, const std::vector<AddressRange>& ranges, uint32_t permissions) {
-  for (const AddressRange& r : ranges) uc_mem_protect(uc, r.begin, r.end - r.begin, permissions);
+Result<void> protect(uc_engine* uc, const std::vector<AddressRange>& ranges, uint32_t permissions) {
+  for (const AddressRange& r : ranges)
+    if (uc_err err = uc_mem_protect(uc, r.begin, r.end - r.begin, permissions); err != UC_ERR_OK)
+      return internalError(
+          fmt::format("cannot set the permissions of [0x{:x}, 0x{:x}): {}", r.begin, r.end, ucErrorText(err)));
+  return {};
 }
 
 }  // namespace
@@ -37,6 +41,12 @@ Result<std::unique_ptr<HybridProcess>> HybridProcess::create(const PeImage& imag
   if (!image.chpe)
     return badInput(
         fmt::format("{}: load config.CHPEMetadataPointer: no CHPE metadata, so no hybrid process to run", image.path));
+  // An Arm64EC image is an x64 PE whose Arm64EC code the CHPE metadata describes; an
+  // ARM64X image (an Arm64 PE with an Arm64EC view) is not read as a hybrid.
+  if (image.arch->kind() != ArchKind::kX64)
+    return badInput(fmt::format("{}: FileHeader.Machine: a hybrid process runs an Arm64EC image (machine x64); this "
+                                "one is {} (ARM64X images are not read as hybrids)",
+                                image.path, image.arch->name()));
   auto machine = Machine::create(*image.arch);
   if (!machine) return machine.error();
   std::unique_ptr<HybridProcess> process(new HybridProcess(std::move(machine).value(), image));
@@ -62,6 +72,12 @@ Result<void> HybridProcess::prepare(std::optional<uint64_t> base) {
                                     image_.path, std::max(a.begin, x.begin) - loaded_.base));
   auto routines = machine_->map(kRoutinePage, kPage, kRead, "arm64x routines");
   if (!routines) return routines.error();
+  // Where an entry thunk returns to when its x64 caller jumped in without a return address
+  // on top of the stack (see enterArm64): an x64 `ret`.
+  auto stub = machine_->map(kX64ReturnStub, kPage, kRead | kExecute, "x64 return stub");
+  if (!stub) return stub.error();
+  const uint8_t ret[] = {0xC3};
+  if (!machine_->writeCode(kX64ReturnStub, ret)) return internalError("cannot write the x64 return stub");
   for (size_t i = 0; i < kArm64xRoutines; ++i) {
     const auto routine = static_cast<Arm64xRoutine>(i);
     const uint32_t slot = slotRva(image_.chpe->dispatch, routine);
@@ -83,8 +99,8 @@ Result<void> HybridProcess::prepare(std::optional<uint64_t> base) {
       uc_hook_add(arm64_.get(), &hook, UC_HOOK_CODE, reinterpret_cast<void*>(&onArm64Code), this, 1, 0))
     return internalError("cannot install the Arm64 engine's hooks");
   if (auto mapped = mapNewRegions(); !mapped) return mapped;
-  protect(machine_->engine().get(), arm64Pages_, UC_PROT_READ | UC_PROT_WRITE);
-  protect(arm64_.get(), arm64Pages_, UC_PROT_ALL);
+  if (auto p = protect(machine_->engine().get(), arm64Pages_, UC_PROT_READ | UC_PROT_WRITE); !p) return p;
+  if (auto p = protect(arm64_.get(), arm64Pages_, UC_PROT_ALL); !p) return p;
   arm64_.forgetCode(loaded_.base, loaded_.base + image_.sizeOfImage);
   return {};
 }
@@ -174,12 +190,17 @@ Result<HybridCallResult> HybridProcess::call(uint64_t entry, std::span<const uin
       if (side != before) ++result.crossings;
       continue;
     }
-    const uint64_t pc = stop.address;
-    result.call.fault = isX64Code(pc)
-                            ? arm64Fault(FaultKind::kProtectionViolation, pc, pc,
-                                         "Arm64 code branched into x64 code without an exit thunk "
-                                         "(__os_arm64x_dispatch_call_no_redirect)")
-                            : arm64Fault(FaultKind::kUnmappedFetch, pc, pc, "no code to run there on either engine");
+    // The branch that went there is the last Arm64 instruction that ran.
+    const uint64_t target = stop.address;
+    if (isX64Code(target))
+      result.call.fault = arm64Fault(FaultKind::kProtectionViolation, lastArm64Pc_, target,
+                                     "Arm64 code branched into x64 code without an exit thunk "
+                                     "(__os_arm64x_dispatch_call_no_redirect)");
+    else if (machine_->memory().find(target))
+      result.call.fault = arm64Fault(FaultKind::kProtectionViolation, lastArm64Pc_, target,
+                                     "Arm64 code branched to memory that holds no Arm64 code");
+    else
+      result.call.fault = arm64Fault(FaultKind::kUnmappedFetch, lastArm64Pc_, target, "");
   }
   result.call.instructions = executed;
   if (!result.call.fault && executed > options.instructionBudget)
@@ -212,7 +233,21 @@ std::optional<GuestFault> HybridProcess::enterArm64(uint64_t target) {
   if (!isArm64Code(thunk))
     return arm64Fault(FaultKind::kProtectionViolation, target, thunk,
                       fmt::format("the entry-thunk word at -4 (0x{:x}) names 0x{:x}, not Arm64 code", word, thunk));
+  // As Windows' emulator enters an entry thunk (Wine and FEX do the same): the x64
+  // return address popped into x30, so sp is 16-byte aligned as Arm64 code needs it, and
+  // x4 = sp, where variadic thunks find the x64 stack arguments (above the 32-byte home
+  // area). dispatch_ret returns to x30. x64 code that jumped in with no return address on
+  // top (sp 16-byte aligned) gets one that pops the real one: a `ret` stub.
+  uint64_t sp = rsp, returnAddress = kX64ReturnStub;
+  if (rsp % 16 == 8) {
+    if (!machine_->readGuest(rsp, {reinterpret_cast<uint8_t*>(&returnAddress), 8}))
+      return arm64Fault(FaultKind::kUnmappedRead, target, rsp, "entering Arm64 code: no x64 return address at rsp");
+    sp = rsp + 8;
+  }
   copyX64ToArm64(x64, arm64_);
+  arm64_.setReg(UC_ARM64_REG_SP, sp);
+  arm64_.setReg(UC_ARM64_REG_X4, sp);
+  arm64_.setReg(UC_ARM64_REG_X30, returnAddress);
   arm64_.setReg(UC_ARM64_REG_X9, target);
   arm64_.setReg(UC_ARM64_REG_PC, thunk);
   return std::nullopt;
@@ -222,19 +257,16 @@ std::optional<GuestFault> HybridProcess::runRoutine(Arm64xRoutine routine, Side&
   const Engine& x64 = machine_->engine();
   const auto returnToCaller = [&] { arm64_.setReg(UC_ARM64_REG_PC, arm64_.reg(UC_ARM64_REG_X30)); };
   switch (routine) {
-  case Arm64xRoutine::kDispatchRet: {
-    // The entry thunk is done: rax (x8) holds the result; the x64 caller's return address
-    // is at sp.
+  case Arm64xRoutine::kDispatchRet:
+    // The entry thunk is done: rax (x8) holds the result, sp is the x64 caller's stack
+    // after its return address, and x30 that address (enterArm64).
     copyArm64ToX64(arm64_, x64);
-    const uint64_t rsp = x64.reg(UC_X86_REG_RSP);
-    uint64_t ret = 0;
-    if (!machine_->readGuest(rsp, {reinterpret_cast<uint8_t*>(&ret), 8}))
-      return arm64Fault(FaultKind::kUnmappedRead, routineAddress(routine), rsp, "dispatch_ret: no return address");
-    x64.setReg(UC_X86_REG_RSP, rsp + 8);
-    x64.setReg(UC_X86_REG_RIP, ret);
+    x64.setReg(UC_X86_REG_RIP, arm64_.reg(UC_ARM64_REG_X30));
     side = Side::kX64;
     return std::nullopt;
-  }
+  // The control-flow-guard variant checks the target against the CFG bitmap first, which
+  // hph does not model: it dispatches as dispatch_icall does.
+  case Arm64xRoutine::kDispatchIcallCfg:
   case Arm64xRoutine::kDispatchIcall: {
     // x11: the target; x10: the exit thunk to reach it through if it is x64 code.
     const uint64_t target = arm64_.reg(UC_ARM64_REG_X11);
@@ -272,7 +304,7 @@ std::optional<GuestFault> HybridProcess::runRoutine(Arm64xRoutine routine, Side&
     const uint64_t sp = arm64_.reg(UC_ARM64_REG_SP);
     copyArm64ToX64(arm64_, x64);
     if (!machine_->writeGuest(sp - 8, {reinterpret_cast<const uint8_t*>(&ret), 8}))
-      return arm64Fault(FaultKind::kUnmappedWrite, routineAddress(routine), sp - 8,
+      return arm64Fault(FaultKind::kUnmappedWrite, lastArm64Pc_, sp - 8,
                         "dispatch_call_no_redirect: cannot push the return address");
     x64.setReg(UC_X86_REG_RSP, sp - 8);
     x64.setReg(UC_X86_REG_RIP, target);
@@ -280,12 +312,12 @@ std::optional<GuestFault> HybridProcess::runRoutine(Arm64xRoutine routine, Side&
     side = Side::kX64;
     return std::nullopt;
   }
-  case Arm64xRoutine::kDispatchIcallCfg:
   case Arm64xRoutine::kDispatchFptr:
   case Arm64xRoutine::kGetX64Information:
   case Arm64xRoutine::kSetX64Information: break;
   }
-  return arm64Fault(FaultKind::kException, routineAddress(routine), routineAddress(routine),
+  // Reported at the call that reached it (the last Arm64 instruction that ran).
+  return arm64Fault(FaultKind::kException, lastArm64Pc_, routineAddress(routine),
                     fmt::format("{}: hph does not implement this routine", routineName(routine)));
 }
 
@@ -294,7 +326,14 @@ HybridProcess::Arm64Stop HybridProcess::runArm64(uint64_t budget) {
   arm64Interrupt_.reset();
   arm64Executed_ = 0;
   arm64Budget_ = budget;
-  const uc_err err = arm64_.start(arm64_.reg(UC_ARM64_REG_PC), std::nullopt);
+  lastArm64Pc_ = arm64_.reg(UC_ARM64_REG_PC);
+  const Result<uc_err> started = arm64_.start(lastArm64Pc_, std::nullopt);
+  if (!started) {
+    Arm64Stop failed;
+    failed.fault = arm64Fault(FaultKind::kException, lastArm64Pc_, 0, started.error().message);
+    return failed;
+  }
+  const uc_err err = *started;
   Arm64Stop stop;
   stop.instructions = std::min(arm64Executed_, budget);
   const uint64_t pc = arm64_.reg(UC_ARM64_REG_PC);
@@ -342,8 +381,9 @@ void HybridProcess::onArm64Interrupt(uc_engine* uc, uint32_t number, void* user)
   uc_emu_stop(uc);
 }
 
-void HybridProcess::onArm64Code(uc_engine* uc, uint64_t, uint32_t, void* user) {
+void HybridProcess::onArm64Code(uc_engine* uc, uint64_t address, uint32_t, void* user) {
   auto* self = static_cast<HybridProcess*>(user);
+  self->lastArm64Pc_ = address;
   if (++self->arm64Executed_ > self->arm64Budget_) uc_emu_stop(uc);
 }
 

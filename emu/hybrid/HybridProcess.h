@@ -96,6 +96,7 @@ class HybridProcess {
   std::optional<std::pair<uc_mem_type, uint64_t>> arm64Memory_;
   std::optional<uint32_t> arm64Interrupt_;
   uint64_t arm64Executed_ = 0, arm64Budget_ = 0;
+  uint64_t lastArm64Pc_ = 0;  // the last Arm64 instruction that began to run
 };
 
 }  // namespace hph::hybrid
