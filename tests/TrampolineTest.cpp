@@ -143,6 +143,10 @@ const std::vector<Case>& cases() {
        0x10000, nullptr, 0, false, true},
       // ... and a relative branch with an operand-size prefix, whose target AMD and Unicorn
       // truncate to 16 bits and Intel does not ("original fetch at 0xfba, trampoline ran").
+      // ... and an hlt right before code Unicorn cannot translate (ff /3, register): the
+      // emulator stops past the hlt, where the guard's exit is; that code did not run.
+      {"x64_hlt_before_untranslatable_fuzz", x, fromHex("01 01 d2 00 f4 ff de ff 32"), 0x10000, nullptr, 0, false,
+       true},
       {"x64_jb_with_operand_size_prefix_fuzz", x, fromHex("66 72 b7 72 b7 b7 7b 27 7b 27"), 0x10000,
        "operand-size prefix", 0, false, true},
       {"x64_jbe_with_operand_size_prefix_after_loopne_fuzz", x, fromHex("e0 60 66 3e 76 da 00 f6 10 61 62 00 00"),

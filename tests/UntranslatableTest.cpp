@@ -136,6 +136,26 @@ TEST(Untranslatable, RewritingOnlyTheCodeDropsTheBlockThatStoppedBeforeIt) {
   }
 }
 
+// The last pages of the address space: the scan around a changed range must not wrap
+// (the relocator fuzzer hung in forgetCode on a page at 0xffffffffffffe000).
+TEST(Untranslatable, ScanningTheLastPagesOfTheAddressSpaceEnds) {
+  for (const Arch* arch : {&x64Arch(), &arm64Arch()}) {
+    Engine engine = std::move(arch->openEngine()).value();
+    constexpr uint64_t kLastPages = 0xFFFFFFFFFFFFE000;
+    ASSERT_EQ(uc_mem_map(engine.get(), kLastPages, 0x2000, UC_PROT_ALL), UC_ERR_OK);
+    const uint8_t farCall[] = {0xff, 0xd8};
+    const uint32_t word = 0x5e781b3a;
+    const uint64_t at = 0xFFFFFFFFFFFFFFF0;
+    if (arch->kind() == ArchKind::kX64)
+      ASSERT_TRUE(engine.write(at, farCall));
+    else
+      ASSERT_TRUE(engine.write(at, {reinterpret_cast<const uint8_t*>(&word), 4}));
+    engine.forgetCode(kLastPages, kLastPages + 0x1000);
+    engine.forgetCode(kLastPages + 0x1000, UINT64_MAX);
+    EXPECT_TRUE(engine.untranslatableAt(at)) << arch->name();
+  }
+}
+
 // x64: every `ff /r` form (all eight /r, all four mods) behind no prefix or a few: an
 // instruction starting at the first byte is named exactly when Unicorn aborts on it.
 TEST(Untranslatable, TheX64ScanNamesExactlyTheInstructionsUnicornAbortsOn) {

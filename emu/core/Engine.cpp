@@ -20,7 +20,9 @@ void Engine::forgetCode(uint64_t begin, uint64_t end) const {
   // looked at again too. Exits are read when a block is translated: the blocks over this
   // range were just dropped, and a block ending before it already stops at its end.
   const uint64_t lo = begin > kScanContext ? begin - kScanContext : 0;
-  const uint64_t hi = end + kScanContext;
+  // Clamped: a range may end at the top of the address space (the trampoline check maps
+  // pages wherever random registers point; the fuzzer hung here when this wrapped).
+  const uint64_t hi = end > UINT64_MAX - kScanContext ? UINT64_MAX : end + kScanContext;
   auto& words = exits_->untranslatable;
   const size_t before = words.size();
   const std::vector<uint64_t> erased(words.lower_bound(lo), words.lower_bound(end));
@@ -35,7 +37,8 @@ void Engine::forgetCode(uint64_t begin, uint64_t end) const {
   // Page by page: a range may cover unmapped pages, which uc_mem_read refuses whole.
   std::vector<uint8_t> chunk;
   for (uint64_t at = lo; at < hi;) {
-    const uint64_t next = std::min(hi, (at & ~(kScanChunk - 1)) + kScanChunk);
+    const uint64_t pageEnd = (at & ~(kScanChunk - 1)) + kScanChunk;  // 0 past the last page
+    const uint64_t next = pageEnd == 0 ? hi : std::min(hi, pageEnd);
     chunk.resize(next - at);
     if (uc_mem_read(uc_, at, chunk.data(), chunk.size()) == UC_ERR_OK) {
       if (run.empty()) runStart = at;
