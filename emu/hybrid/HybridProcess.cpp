@@ -13,8 +13,6 @@ namespace hph::hybrid {
 namespace {
 
 constexpr uint64_t kPage = 0x1000;
-// The bytes dispatch_call compares with an unpatched x64 entry (ChpeMetadata).
-constexpr size_t kFastForwardBytes = 16;
 
 bool inAny(const std::vector<AddressRange>& ranges, uint64_t address) {
   for (const AddressRange& r : ranges)
@@ -256,6 +254,12 @@ std::optional<GuestFault> HybridProcess::enterArm64(uint64_t target) {
 std::optional<GuestFault> HybridProcess::runRoutine(Arm64xRoutine routine, Side& side) {
   const Engine& x64 = machine_->engine();
   const auto returnToCaller = [&] { arm64_.setReg(UC_ARM64_REG_PC, arm64_.reg(UC_ARM64_REG_X30)); };
+  // The checks' answer for x64 code: the caller branches to the exit thunk (x10), which
+  // calls x9 through dispatch_call_no_redirect.
+  const auto callThroughExitThunk = [&](uint64_t x64Target) {
+    arm64_.setReg(UC_ARM64_REG_X9, x64Target);
+    arm64_.setReg(UC_ARM64_REG_X11, arm64_.reg(UC_ARM64_REG_X10));
+  };
   switch (routine) {
   case Arm64xRoutine::kDispatchRet:
     // The entry thunk is done: rax (x8) holds the result, sp is the x64 caller's stack
@@ -270,10 +274,7 @@ std::optional<GuestFault> HybridProcess::runRoutine(Arm64xRoutine routine, Side&
   case Arm64xRoutine::kDispatchIcall: {
     // x11: the target; x10: the exit thunk to reach it through if it is x64 code.
     const uint64_t target = arm64_.reg(UC_ARM64_REG_X11);
-    if (!isArm64Code(target)) {
-      arm64_.setReg(UC_ARM64_REG_X9, target);
-      arm64_.setReg(UC_ARM64_REG_X11, arm64_.reg(UC_ARM64_REG_X10));
-    }
+    if (!isArm64Code(target)) callThroughExitThunk(target);
     returnToCaller();
     return std::nullopt;
   }
@@ -283,16 +284,14 @@ std::optional<GuestFault> HybridProcess::runRoutine(Arm64xRoutine routine, Side&
     // call goes to the body; once it is patched, to the x64 code there.
     const uint64_t entry = arm64_.reg(UC_ARM64_REG_X11);
     const uint64_t body = arm64_.reg(UC_ARM64_REG_X9);
-    uint8_t bytes[kFastForwardBytes] = {};
+    uint8_t bytes[pe::kFastForwardBytes] = {};
     std::optional<uint32_t> forward;
     if (entry >= loaded_.base && machine_->readGuest(entry, bytes))
       forward = pe::fastForwardTarget(bytes, static_cast<uint32_t>(entry - loaded_.base));
-    if (forward && loaded_.address(*forward) == body) {
+    if (forward && loaded_.address(*forward) == body)
       arm64_.setReg(UC_ARM64_REG_X11, body);
-    } else {
-      arm64_.setReg(UC_ARM64_REG_X9, entry);
-      arm64_.setReg(UC_ARM64_REG_X11, arm64_.reg(UC_ARM64_REG_X10));
-    }
+    else
+      callThroughExitThunk(entry);
     returnToCaller();
     return std::nullopt;
   }

@@ -18,7 +18,6 @@ constexpr uint32_t kMaxEntries = 1u << 16;
 constexpr uint32_t kSlotBytes = 8;
 // The fast-forward sequence up to its jump's rel32, which follows.
 constexpr std::array<uint8_t, 10> kFastForwardHead = {0x48, 0x8b, 0xc4, 0x48, 0x89, 0x58, 0x20, 0x55, 0x5d, 0xe9};
-constexpr uint32_t kFastForwardBytes = 14;  // through the rel32
 
 // Field offsets in IMAGE_ARM64EC_METADATA.
 namespace field {

@@ -15,7 +15,9 @@ Result<ChpeInfo> readChpeMetadata(const PeImage& image, uint64_t pointer);
 
 // The 16 bytes of an Arm64EC export's x64 entry as lld emits them:
 // mov rax, rsp; mov [rax+0x20], rbx; push rbp; pop rbp; jmp rel32; int3; int3.
-// The jump's target, when `bytes` at `rva` are such a sequence.
+// The jump's target, when `bytes` at `rva` are such a sequence (its first
+// kFastForwardBytes, through the rel32).
+inline constexpr uint32_t kFastForwardBytes = 14;
 std::optional<uint32_t> fastForwardTarget(std::span<const uint8_t> bytes, uint32_t rva);
 
 // Bad input for emulation: an image whose code map holds code of another kind than its PE
