@@ -180,6 +180,15 @@ lld-link-22 "${link_common[@]}" /machine:arm64ec /functionpadmin:16 "$work/hybri
   "$work/hybrid_x64.x64.obj" "$work/chpe_runtime.arm64ec.obj" /out:"$out/hybrid.arm64ec.dll" \
   /implib:"$work/hybrid.arm64ec.lib"
 echo "built $(basename "$out")/hybrid.arm64ec.dll"
+# An ARM64X image: hybrid_native.c as its native Arm64 view (with the plain load config)
+# and the Arm64EC image above as its Arm64EC view; lld writes the ARM64X dynamic value
+# relocations that turn one view into the other (emu/pe/Arm64xRelocations).
+clang-22 --target=aarch64-pc-windows-msvc "${common[@]}" -c hybrid_native.c -o "$work/hybrid_native.arm64.obj"
+clang-22 --target=aarch64-pc-windows-msvc "${common[@]}" -c loadconfig.c -o "$work/loadconfig.arm64x.obj"
+lld-link-22 "${link_common[@]}" /machine:arm64x /functionpadmin:16 "$work/hybrid.arm64ec.obj" \
+  "$work/hybrid_x64.x64.obj" "$work/chpe_runtime.arm64ec.obj" "$work/hybrid_native.arm64.obj" \
+  "$work/loadconfig.arm64x.obj" /out:"$out/hybridx.arm64x.dll" /implib:"$work/hybridx.arm64x.lib"
+echo "built $(basename "$out")/hybridx.arm64x.dll"
 # The same source without hotpatch support: 1-byte first instructions, no padding.
 # `inspect` must call these functions not hotpatchable.
 build x64 basics.plain --

@@ -46,7 +46,7 @@ int runCall(const CallCommandOptions& options) {
           badInput(fmt::format("--base '{}': not an unsigned decimal or 0x-hex integer", echoText(*options.base))));
   }
 
-  auto image = readPeImage(options.image);
+  auto image = readPeImageView(options.image, options.view, "--view");
   if (!image) return reportError(image.error());
   if (base && (*base < kLowestBase || *base > Machine::kStackBase || image->sizeOfImage > Machine::kStackBase - *base))
     // Below: page zero and null pointers; above: the harness's own stack, shims and

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "emu/pe/Arm64xRelocations.h"
+
 namespace hph {
 
 struct CallCommandOptions {
@@ -15,6 +17,7 @@ struct CallCommandOptions {
   bool json = false;
   uint64_t budget = 100'000'000;
   std::optional<std::string> base;  // load address; default the preferred ImageBase
+  ImageView view = ImageView::kNative;
 };
 
 int runCall(const CallCommandOptions& options);

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "emu/pe/Arm64xRelocations.h"
 #include "emu/pe/HotPatchTable.h"
 #include "emu/pe/PeImage.h"
 #include "harness/Diagnostics.h"
@@ -58,6 +59,15 @@ EntryPatchability nativeSite(const PeImage& image, const HybridFunction& f) {
 }
 EntryPatchability x64EntrySite(const PeImage& image, const HybridFunction& f) {
   return patchabilityAt(image, x64Arch(), f.fastForward, f.fastForward + kEntryWindow);
+}
+
+std::string_view arm64xKindName(Arm64xFixup::Kind kind) {
+  switch (kind) {
+  case Arm64xFixup::Kind::kZeroFill: return "zerofill";
+  case Arm64xFixup::Kind::kValue: return "value";
+  case Arm64xFixup::Kind::kDelta: return "delta";
+  }
+  return "?";
 }
 
 std::string_view chpeKindName(ChpeRange::Kind kind) {
@@ -126,6 +136,18 @@ nlohmann::json toJson(const PeImage& image) {
                   {"chpe_metadata_pointer", image.loadConfig->chpeMetadataPointer},
                   {"hotpatch_table_offset", image.loadConfig->hotPatchTableOffset}};
   out["load_config"] = loadConfig;
+  // ARM64X: what makes the Arm64EC view (--view arm64ec).
+  json arm64x = nullptr;
+  if (!image.arm64x.empty()) {
+    arm64x = json::array();
+    for (const Arm64xFixup& f : image.arm64x) {
+      json fixup = {{"rva", f.rva}, {"kind", arm64xKindName(f.kind)}, {"size", f.size}};
+      if (f.kind == Arm64xFixup::Kind::kValue) fixup["value"] = f.value;
+      if (f.kind == Arm64xFixup::Kind::kDelta) fixup["delta"] = f.delta;
+      arm64x.push_back(fixup);
+    }
+  }
+  out["arm64x_fixups"] = arm64x;
   json chpe = nullptr;
   if (image.chpe) {
     json ranges = json::array();
@@ -236,6 +258,10 @@ void printText(const PeImage& image) {
                image.loadConfig->size, image.loadConfig->chpeMetadataPointer, image.loadConfig->hotPatchTableOffset);
   else
     fmt::print("load config: none\n");
+  if (!image.arm64x.empty())
+    fmt::print("ARM64X: this is the native Arm64 view; {} dynamic value relocations make the Arm64EC view "
+               "(--view arm64ec)\n",
+               image.arm64x.size());
   if (image.chpe) printHybrid(image);
   if (!image.hotPatch) return;
   fmt::print("hotpatch: version {}, sequence number {}\n", image.hotPatch->version, image.hotPatch->sequenceNumber);
@@ -252,7 +278,7 @@ void printText(const PeImage& image) {
 }  // namespace
 
 int runInspect(const InspectOptions& options) {
-  auto image = readPeImage(options.image);
+  auto image = readPeImageView(options.image, options.view, "--view");
   if (!image) return reportError(image.error());
   if (options.json)
     fmt::print("{}\n", toJson(*image).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));

@@ -4,11 +4,14 @@
 
 #include <string>
 
+#include "emu/pe/Arm64xRelocations.h"
+
 namespace hph {
 
 struct InspectOptions {
   std::string image;
   bool json = false;
+  ImageView view = ImageView::kNative;
 };
 
 int runInspect(const InspectOptions& options);

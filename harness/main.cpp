@@ -48,6 +48,18 @@ std::string protocolsFooter() {
   return out;
 }
 
+// --view native|arm64ec: which view of an ARM64X image (emu/pe/Arm64xRelocations).
+void addViewOption(CLI::App& command, hph::ImageView& view) {
+  command
+      .add_option_function<std::string>(
+          "--view",
+          [&view](const std::string& name) {
+            view = name == "arm64ec" ? hph::ImageView::kArm64ec : hph::ImageView::kNative;
+          },
+          "native (the file as it is, default) | arm64ec (an ARM64X image's Arm64EC view)")
+      ->check(CLI::IsMember({"native", "arm64ec"}));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -63,6 +75,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("inspect", "Machine, sections, exports, functions and their hotpatchability, load config.");
   inspectCmd->add_option("IMAGE", inspect.image, "PE image (x64 or Arm64)")->required();
   inspectCmd->add_flag("--json", inspect.json, "machine-readable output");
+  addViewOption(*inspectCmd, inspect.view);
 
   CallCommandOptions call;
   CLI::App* callCmd = app.add_subcommand("call", "Run one function under emulation and print its 64-bit result.");
@@ -74,6 +87,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->transform(unsignedIn(limits::kMinCallBudget, limits::kMaxCallBudget));
   callCmd->add_option("--base", call.base, "load address (default: the preferred ImageBase)");
+  addViewOption(*callCmd, call.view);
 
   CheckOptions check;
   CLI::App* checkCmd =

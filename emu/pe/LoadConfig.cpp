@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "emu/pe/Arm64xRelocations.h"
 #include "emu/pe/ByteReader.h"
 #include "emu/pe/ChpeMetadata.h"
 #include "emu/pe/PeFormat.h"
@@ -55,6 +56,10 @@ Result<void> readLoadConfig(PeImage& image) {
     return fieldError(image, "load config.HotPatchTableOffset",
                       fmt::format("0x{:x} lies outside the image", info.hotPatchTableOffset));
   image.loadConfig = info;
+  if (auto r = readArm64xRelocations(image); !r) return r.error();
+  // An ARM64X image's CHPE metadata describes its Arm64EC view, whose fixups also change
+  // it (the extra exception table is the other view's): it is read in that view.
+  if (!image.arm64x.empty()) return {};
   if (!info.chpeMetadataPointer) return {};
   auto chpe = readChpeMetadata(image, info.chpeMetadataPointer);
   if (!chpe) return chpe.error();

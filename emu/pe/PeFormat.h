@@ -69,6 +69,8 @@ constexpr uint32_t kSize = 0x00;
 constexpr uint32_t kSecurityCookie = 0x58;
 constexpr uint32_t kGuardFlags = 0x90;
 constexpr uint32_t kChpeMetadataPointer = 0xC8;
+constexpr uint32_t kDynamicValueRelocTableOffset = 0xE0;
+constexpr uint32_t kDynamicValueRelocTableSection = 0xE4;
 constexpr uint32_t kHotPatchTableOffset = 0xF0;
 }  // namespace loadcfg
 

@@ -123,6 +123,16 @@ struct ChpeInfo {
   const ChpeRange* rangeAt(uint32_t rva) const;
 };
 
+// One ARM64X dynamic value relocation (emu/pe/Arm64xRelocations): what the loader of an
+// x64 process changes in an ARM64X image to see its Arm64EC view.
+struct Arm64xFixup {
+  enum class Kind : uint8_t { kZeroFill, kValue, kDelta } kind = Kind::kValue;
+  uint32_t rva = 0;
+  uint8_t size = 0;    // bytes it writes (kDelta: the 4-byte field it adds to)
+  uint64_t value = 0;  // kValue
+  int64_t delta = 0;   // kDelta
+};
+
 // One entry of a hotpatch image's patch table (docs/patches.md).
 struct HotPatchEntry {
   uint32_t type = 0;       // kHotPatchFunction or kHotPatchAbsolute (emu/pe/HotPatchTable.h)
@@ -169,6 +179,9 @@ struct PeImage {
   std::optional<LoadConfigInfo> loadConfig;
   std::optional<ChpeInfo> chpe;
   std::optional<HotPatchInfo> hotPatch;  // a hotpatch image's own table
+  // ARM64X (a native Arm64 view whose DVRT turns it into an Arm64EC view): the fixups.
+  // Its CHPE metadata serves the Arm64EC view and is read there (pe::arm64ecView).
+  std::vector<Arm64xFixup> arm64x;
 
   const SectionInfo* sectionAt(uint32_t rva) const;
   // File offset of `length` bytes at rva, when they all come from one section's raw data
