@@ -8,7 +8,9 @@
 #      in a browser);
 #   2. `hph gate corpus/release.toml`: the bundled patch release through every stage
 #      (exploration, trampolines, on the host), ship or not (build/reports/gate);
-#   3. `hph call` on every computational corpus function, x64 against Arm64;
+#   3. `hph call` on every computational corpus function, x64 against Arm64; and on the
+#      hybrid exports as hybrid processes (x64 and Arm64 engines over one memory), the
+#      Arm64EC image against the Arm64EC view of the ARM64X image;
 #   4. `hph inspect` of every image, summarised (ci/main.sh --verbose: in full).
 # Exit code: 0 when every check verdict matched its expectation and the release ships.
 set -euo pipefail
@@ -44,6 +46,17 @@ for call in "${calls[@]}"; do
   arm=$(result "$images/basics.arm64.dll" "$call")
   agree=yes; [ "$x64" = "$arm" ] || { agree=NO; status=1; }
   printf '%-26s %-22s %-22s %s\n' "$call" "$x64" "$arm" "$agree"
+done
+
+echo
+echo "== hph call: hybrid processes, hybrid.arm64ec.dll and the Arm64EC view of hybridx.arm64x.dll"
+hybrid_calls=("add 2 40" "sum6 1 2 3 4 5 6" "ec_calls_x64 7 2" "x64_calls_add 2 3" "scaled 3 4" "sum_va 3 1 2 3")
+printf '%-26s %-22s %-24s %s\n' "call" "arm64ec" "arm64x --view arm64ec" "agree"
+for call in "${hybrid_calls[@]}"; do
+  ec=$(result "$images/hybrid.arm64ec.dll" "$call")
+  view=$(result "$images/hybridx.arm64x.dll" "$call --view arm64ec")
+  agree=yes; [ "$ec" = "$view" ] || { agree=NO; status=1; }
+  printf '%-26s %-22s %-24s %s\n' "$call" "$ec" "$view" "$agree"
 done
 
 echo
