@@ -31,33 +31,33 @@ echo
 echo "== hph gate corpus/release.toml: ship or not, reports in build/reports/gate"
 "$hph" gate corpus/release.toml --out build/reports/gate || status=$?
 
+result() { "$hph" call "$1" $2 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"])'; }
+# compare HEADING_A IMAGE_A HEADING_B IMAGE_B OPTIONS_B CALL...: each call on both, side by
+# side (OPTIONS_B: more options for IMAGE_B's calls); a disagreement fails the job.
+compare() {
+  local heading_a=$1 a=$2 heading_b=$3 b=$4 options_b=$5; shift 5
+  printf '%-26s %-22s %-24s %s\n' "call" "$heading_a" "$heading_b" "agree"
+  for call in "$@"; do
+    local left right agree=yes
+    left=$(result "$a" "$call")
+    right=$(result "$b" "$call $options_b")
+    [ "$left" = "$right" ] || { agree=NO; status=1; }
+    printf '%-26s %-22s %-24s %s\n' "$call" "$left" "$right" "$agree"
+  done
+}
+
 echo
 echo "== hph call: x64 and Arm64 builds of the same source"
-calls=(
-  "mix64 1 2 3" "rotl_xor 0x80000001 5" "signed_divmod -7 2" "sum8 1 2 3 4 5 6 7 8"
-  "popcount_loop 0xF0F0" "collatz_steps 27" "fib_iter 90" "table_hash 0x1234"
-  "scratch_roundtrip 5" "dispatch 8 100 7" "apply_op 1 9" "fib_rec 15" "gcd_rec 1071 462"
+compare x64 "$images/basics.x64.dll" arm64 "$images/basics.arm64.dll" "" \
+  "mix64 1 2 3" "rotl_xor 0x80000001 5" "signed_divmod -7 2" "sum8 1 2 3 4 5 6 7 8" \
+  "popcount_loop 0xF0F0" "collatz_steps 27" "fib_iter 90" "table_hash 0x1234" \
+  "scratch_roundtrip 5" "dispatch 8 100 7" "apply_op 1 9" "fib_rec 15" "gcd_rec 1071 462" \
   "call_chain 77"
-)
-printf '%-26s %-22s %-22s %s\n' "call" "x64" "arm64" "agree"
-result() { "$hph" call "$1" $2 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"])'; }
-for call in "${calls[@]}"; do
-  x64=$(result "$images/basics.x64.dll" "$call")
-  arm=$(result "$images/basics.arm64.dll" "$call")
-  agree=yes; [ "$x64" = "$arm" ] || { agree=NO; status=1; }
-  printf '%-26s %-22s %-22s %s\n' "$call" "$x64" "$arm" "$agree"
-done
 
 echo
 echo "== hph call: hybrid processes, hybrid.arm64ec.dll and the Arm64EC view of hybridx.arm64x.dll"
-hybrid_calls=("add 2 40" "sum6 1 2 3 4 5 6" "ec_calls_x64 7 2" "x64_calls_add 2 3" "scaled 3 4" "sum_va 3 1 2 3")
-printf '%-26s %-22s %-24s %s\n' "call" "arm64ec" "arm64x --view arm64ec" "agree"
-for call in "${hybrid_calls[@]}"; do
-  ec=$(result "$images/hybrid.arm64ec.dll" "$call")
-  view=$(result "$images/hybridx.arm64x.dll" "$call --view arm64ec")
-  agree=yes; [ "$ec" = "$view" ] || { agree=NO; status=1; }
-  printf '%-26s %-22s %-24s %s\n' "$call" "$ec" "$view" "$agree"
-done
+compare arm64ec "$images/hybrid.arm64ec.dll" "arm64x --view arm64ec" "$images/hybridx.arm64x.dll" "--view arm64ec" \
+  "add 2 40" "sum6 1 2 3 4 5 6" "ec_calls_x64 7 2" "x64_calls_add 2 3" "scaled 3 4" "sum_va 3 1 2 3"
 
 echo
 echo "== hph inspect"

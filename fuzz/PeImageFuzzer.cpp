@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (image->loadConfig) sum += 1;
   if (image->chpe) sum += 2;
   if (image->hotPatch) sum += 3;
-  if (!image->arm64x.empty())
+  if (image->isArm64x)
     if (auto view = hph::pe::arm64ecView(*image); view && view->chpe) sum += view->chpe->functions.size();
   return static_cast<int>(sum & 0);
 }

@@ -76,7 +76,10 @@ int runCall(const CallCommandOptions& options) {
   } else {
     auto machine = Machine::create(*image->arch);
     if (!machine) return reportError(machine.error());
-    auto loaded = loadImage(**machine, *image, base);
+    // An ARM64X image's native view runs on its own engine: the function asked for is native
+    // code (its export), as a native process would call it.
+    auto loaded =
+        loadImage(**machine, *image, base, !image->isArm64x ? HybridImages::kRefused : HybridImages::kAllowed);
     if (!loaded) return reportError(loaded.error());
     auto outcome = (*machine)->call(loaded->address(function->begin), args, callOptions);
     if (!outcome) return reportError(outcome.error());

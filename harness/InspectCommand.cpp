@@ -138,7 +138,7 @@ nlohmann::json toJson(const PeImage& image) {
   out["load_config"] = loadConfig;
   // ARM64X: what makes the Arm64EC view (--view arm64ec).
   json arm64x = nullptr;
-  if (!image.arm64x.empty()) {
+  if (image.isArm64x) {
     arm64x = json::array();
     for (const Arm64xFixup& f : image.arm64x) {
       json fixup = {{"rva", f.rva}, {"kind", arm64xKindName(f.kind)}, {"size", f.size}};
@@ -258,7 +258,7 @@ void printText(const PeImage& image) {
                image.loadConfig->size, image.loadConfig->chpeMetadataPointer, image.loadConfig->hotPatchTableOffset);
   else
     fmt::print("load config: none\n");
-  if (!image.arm64x.empty())
+  if (image.isArm64x)
     fmt::print("ARM64X: this is the native Arm64 view; {} dynamic value relocations make the Arm64EC view "
                "(--view arm64ec)\n",
                image.arm64x.size());

@@ -34,6 +34,7 @@ PeImage arm64x() {
 TEST(Arm64x, TheFileIsTheNativeViewWithItsFixupsBeside) {
   const PeImage native = arm64x();
   EXPECT_EQ(native.machine, pe::kMachineArm64);
+  EXPECT_TRUE(native.isArm64x);
   EXPECT_FALSE(native.arm64x.empty());
   EXPECT_FALSE(native.chpe) << "the CHPE metadata serves the Arm64EC view";
   EXPECT_EQ(exportNames(native), (std::set<std::string>{"add", "native_machine"}));
@@ -41,6 +42,7 @@ TEST(Arm64x, TheFileIsTheNativeViewWithItsFixupsBeside) {
   for (const char* plain : {"basics.arm64.dll", "basics.x64.dll", "hybrid.arm64ec.dll"}) {
     auto image = readPeImage(corpusImage(plain));
     ASSERT_TRUE(image.ok());
+    EXPECT_FALSE(image->isArm64x) << plain;
     EXPECT_TRUE(image->arm64x.empty()) << plain;
   }
 }
@@ -123,14 +125,29 @@ TEST(Arm64x, EachViewRunsAsItsProcessWould) {
   }
 }
 
-// check (like gate and onhost) takes the native view: an Arm64 image like any other.
-TEST(Arm64x, CheckRunsTheNativeView) {
-  const std::string toml = "name = \"arm64x-native\"\narch = \"arm64\"\nbase = \"" + corpusImage("hybridx.arm64x.dll") +
-                           "\"\n[threads]\ncount = 2\nentry = \"native_machine\"\n[explore]\nstrategy = "
-                           "\"exhaustive\"\n";
-  const CommandResult check = runHph({"check", writeTempFile("arm64x-native.toml", {toml.begin(), toml.end()})});
-  EXPECT_EQ(check.exitCode, 0) << check.out << check.err;
-  EXPECT_NE(check.out.find("PASS arm64x-native: holds"), std::string::npos) << check.out;
+// check (like gate and onhost) refuses an ARM64X image as it refuses a hybrid one: its
+// native view's code map and .pdata hold Arm64EC and x64 code too. With HotPatchRestrictions
+// the restriction names itself first: the image has CHPE metadata (for its Arm64EC view).
+TEST(Arm64x, CheckRefusesItAndTheRestrictionNamesItself) {
+  const std::string image = corpusImage("hybridx.arm64x.dll");
+  auto scenario = [&](bool restriction) {
+    std::string toml =
+        "name = \"arm64x\"\narch = \"arm64\"\nbase = \"" + image + "\"\npatch = \"" +
+        corpusImage("counter_patch.arm64.dll") +
+        "\"\n[[functions]]\ntarget = \"add\"\nreplacement = \"bump_v2\"\n[protocol]\nname = \"b-direct\"\n"
+        "[threads]\ncount = 2\n"
+        "entry = \"native_machine\"\n";
+    if (restriction) toml += "[chpe]\nrestriction = true\n";
+    return writeTempFile(restriction ? "arm64x-restricted.toml" : "arm64x.toml", {toml.begin(), toml.end()});
+  };
+  const CommandResult refused = runHph({"check", scenario(false)});
+  EXPECT_EQ(refused.exitCode, 2) << refused.out << refused.err;
+  EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+  EXPECT_NE(refused.err.find(image + ": DynamicValueRelocTable.ARM64X: an ARM64X image"), std::string::npos)
+      << refused.err;
+  const CommandResult restricted = runHph({"check", scenario(true)});
+  EXPECT_EQ(restricted.exitCode, 2) << restricted.out << restricted.err;
+  EXPECT_NE(restricted.err.find("[chpe].restriction"), std::string::npos) << restricted.err;
 }
 
 TEST(Arm64x, AViewThatDoesNotExistIsBadInput) {
@@ -142,8 +159,7 @@ TEST(Arm64x, AViewThatDoesNotExistIsBadInput) {
   const CommandResult notArm64x = runHph({"inspect", plain, "--view", "arm64ec"});
   EXPECT_EQ(notArm64x.exitCode, 2);
   EXPECT_EQ(std::count(notArm64x.err.begin(), notArm64x.err.end(), '\n'), 1) << notArm64x.err;
-  EXPECT_NE(notArm64x.err.find("--view arm64ec: " + plain + " is not an ARM64X image"), std::string::npos)
-      << notArm64x.err;
+  EXPECT_NE(notArm64x.err.find(plain + ": --view arm64ec: not an ARM64X image"), std::string::npos) << notArm64x.err;
   EXPECT_EQ(runHph({"inspect", plain, "--view", "x86"}).exitCode, 2);
 }
 
@@ -239,6 +255,139 @@ TEST_F(BrokenArm64x, ABlockOrAFixupThatDoesNotFit) {
 
 TEST_F(BrokenArm64x, TheIntactImageParsesInBothViews) {
   EXPECT_EQ(parseWith([](auto&) {}), "");
+}
+TEST_F(BrokenArm64x, APageNear4GiBDoesNotWrapToTheHeaders) {
+  const size_t block = table_ + 8 + 12;
+  EXPECT_NE(parseWith([&](auto& f) { put<uint32_t>(f, block, 0xFFFFFFF0); }).find("runs past SizeOfImage"),
+            std::string::npos);
+}
+
+TEST_F(BrokenArm64x, AValueOfSizeZeroIsReservedAndAnOddBlockSizeIsRefused) {
+  const size_t block = table_ + 8 + 12;
+  EXPECT_NE(parseWith([&](auto& f) { f[block + 9] &= 0x3F; }).find("has size 0, which is reserved"), std::string::npos);
+  EXPECT_NE(parseWith([&](auto& f) { put<uint32_t>(f, block + 4, 0x11); }).find("not an even size"), std::string::npos);
+}
+
+// Records decoded from the image's own table, rewritten: the corpus image (lld) holds
+// value records only.
+class Arm64xRecords : public BrokenArm64x {
+ protected:
+  // The image's fixups with `edit` applied to its file.
+  std::vector<Arm64xFixup> decoded(const std::function<void(std::vector<uint8_t>&)>& edit) {
+    std::vector<uint8_t> file = image_.file;
+    edit(file);
+    auto parsed = parsePeImage(std::move(file), "records.dll");
+    EXPECT_TRUE(parsed.ok()) << parsed.error().message;
+    return parsed ? parsed->arm64x : std::vector<Arm64xFixup>{};
+  }
+  size_t block() const { return table_ + 8 + 12; }
+  uint16_t firstRecord() const {
+    uint16_t r;
+    std::memcpy(&r, &image_.file[block() + 8], 2);
+    return r;
+  }
+};
+
+TEST_F(Arm64xRecords, ADeltaIsScaledByFourOrEightAndSignedByItsArgument) {
+  ASSERT_EQ((firstRecord() >> 12) & 3, 1) << "the first record is a 2-byte value (the header's machine)";
+  const int64_t expected[4] = {5 * 4, -5 * 4, 5 * 8, -5 * 8};
+  for (uint16_t arg = 0; arg < 4; ++arg) {
+    const auto fixups = decoded([&](auto& f) {
+      put<uint16_t>(f, block() + 8, static_cast<uint16_t>((firstRecord() & 0xfff) | (2 << 12) | (arg << 14)));
+      put<uint16_t>(f, block() + 10, 5);  // the 2-byte value's slot holds the delta
+    });
+    ASSERT_EQ(fixups.size(), image_.arm64x.size());
+    EXPECT_EQ(fixups[0].kind, Arm64xFixup::Kind::kDelta);
+    EXPECT_EQ(fixups[0].rva, image_.arm64x[0].rva);
+    EXPECT_EQ(fixups[0].delta, expected[arg]) << "arg " << arg;
+  }
+}
+
+TEST_F(Arm64xRecords, AZeroFillIsOneRecordOfItsSize) {
+  const uint16_t offset = firstRecord() & 0xfff;
+  const auto fixups = decoded([&](auto& f) {
+    put<uint16_t>(f, block() + 8, static_cast<uint16_t>(offset | (0 << 12) | (3 << 14)));         // 8 bytes
+    put<uint16_t>(f, block() + 10, static_cast<uint16_t>((offset + 8) | (0 << 12) | (1 << 14)));  // 2 bytes
+  });
+  ASSERT_EQ(fixups.size(), image_.arm64x.size() + 1);
+  EXPECT_EQ(fixups[0].kind, Arm64xFixup::Kind::kZeroFill);
+  EXPECT_EQ(fixups[0].size, 8);
+  EXPECT_EQ(fixups[1].kind, Arm64xFixup::Kind::kZeroFill);
+  EXPECT_EQ(fixups[1].size, 2);
+  EXPECT_EQ(fixups[1].rva, fixups[0].rva + 8);
+  EXPECT_EQ(fixups[2].rva, image_.arm64x[1].rva);
+}
+
+TEST_F(Arm64xRecords, ABlockOfSizeZeroEndsTheListAndPaddingEndsTheBlock) {
+  const auto none = decoded([&](auto& f) { put<uint32_t>(f, block() + 4, 0); });
+  EXPECT_TRUE(none.empty());
+  const auto padded = decoded([&](auto& f) { put<uint16_t>(f, block() + 8, 0); });
+  EXPECT_LT(padded.size(), image_.arm64x.size());
+  // Still ARM64X (the entry is there): its native view is not read as a hybrid image.
+  std::vector<uint8_t> file = image_.file;
+  put<uint32_t>(file, block() + 4, 0);
+  auto parsed = parsePeImage(std::move(file), "records.dll");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_TRUE(parsed->isArm64x);
+  EXPECT_FALSE(parsed->chpe);
+}
+
+// Version 2 entries carry their own header size; the same fixups read through one.
+TEST_F(Arm64xRecords, AVersionTwoTableReadsAsTheVersionOneTableItWasMadeFrom) {
+  uint32_t fixupBytes;
+  std::memcpy(&fixupBytes, &image_.file[table_ + 8 + 8], 4);
+  const std::vector<uint8_t> blocks(image_.file.begin() + static_cast<ptrdiff_t>(block()),
+                                    image_.file.begin() + static_cast<ptrdiff_t>(block() + fixupBytes));
+  const auto fixups = decoded([&](auto& f) {
+    put<uint32_t>(f, table_, 2);
+    put<uint32_t>(f, table_ + 4, 24 + fixupBytes);
+    put<uint32_t>(f, table_ + 8, 24);  // HeaderSize
+    put<uint32_t>(f, table_ + 12, fixupBytes);
+    put<uint64_t>(f, table_ + 16, 6);  // IMAGE_DYNAMIC_RELOCATION_ARM64X
+    put<uint32_t>(f, table_ + 24, 0);  // SymbolGroup
+    put<uint32_t>(f, table_ + 28, 0);  // Flags
+    std::copy(blocks.begin(), blocks.end(), f.begin() + static_cast<ptrdiff_t>(table_ + 32));
+    // The section holding the table grows by the 12 bytes the longer header takes.
+    uint32_t peHeader;
+    uint16_t section, optionalSize;
+    std::memcpy(&peHeader, &f[pe::kLfanewOffset], 4);
+    std::memcpy(&optionalSize, &f[peHeader + 20], 2);
+    std::memcpy(&section, &f[sectionField_], 2);
+    const size_t virtualSize = peHeader + 24 + optionalSize + 40 * (section - 1) + 8;
+    uint32_t size;
+    std::memcpy(&size, &f[virtualSize], 4);
+    put<uint32_t>(f, virtualSize, size + 12);
+  });
+  ASSERT_EQ(fixups.size(), image_.arm64x.size());
+  for (size_t i = 0; i < fixups.size(); ++i) {
+    EXPECT_EQ(fixups[i].rva, image_.arm64x[i].rva);
+    EXPECT_EQ(fixups[i].kind, image_.arm64x[i].kind);
+    EXPECT_EQ(fixups[i].value, image_.arm64x[i].value);
+  }
+}
+
+TEST_F(Arm64xRecords, AViewThatIsNotX64IsRefusedAndItsErrorsSaySo) {
+  // No fixups (a block of size 0 ends the list): the "view" is the Arm64 file itself.
+  std::vector<uint8_t> file = image_.file;
+  put<uint32_t>(file, block() + 4, 0);
+  auto parsed = parsePeImage(std::move(file), "records.dll");
+  ASSERT_TRUE(parsed.ok());
+  auto view = pe::arm64ecView(*parsed);
+  ASSERT_FALSE(view.ok());
+  EXPECT_EQ(view.error().message,
+            "records.dll: (Arm64EC view) FileHeader.Machine: 0xaa64 after the ARM64X fixups, not x64 (0x8664): no x64 "
+            "process loads it");
+  // The machine made x64 but the rest left native: what fails is said of the view.
+  file = image_.file;
+  // One block of the machine's value record only, the entry's only block.
+  put<uint32_t>(file, block() + 4, 12);
+  put<uint32_t>(file, table_ + 8 + 8, 12);
+  parsed = parsePeImage(std::move(file), "records.dll");
+  ASSERT_TRUE(parsed.ok());
+  ASSERT_EQ(parsed->arm64x.size(), 1u);
+  view = pe::arm64ecView(*parsed);
+  ASSERT_FALSE(view.ok());
+  EXPECT_TRUE(view.error().message.starts_with("records.dll (Arm64EC view): ")) << view.error().message;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "emu/pe/ByteReader.h"
@@ -31,23 +32,29 @@ template <class T> std::optional<T> mappedAt(const PeImage& image, uint64_t rva)
   return value;
 }
 
-// The fixup records of one block of base-relocation layout.
+// The fixup records of one block of base-relocation layout; `next` is where the next block
+// begins, or `end` when this one ends the list (SizeOfBlock 0, as Wine's loader reads it).
 Result<void> readBlock(const PeImage& image, uint64_t at, uint64_t end, std::vector<Arm64xFixup>& out, uint64_t& next) {
   constexpr std::string_view kField = "DynamicValueRelocTable.ARM64X";
   const auto page = mappedAt<uint32_t>(image, at);
   const auto blockSize = mappedAt<uint32_t>(image, at + 4);
-  if (!page || !blockSize || *blockSize < kBlockHeaderSize || *blockSize > end - at)
+  if (blockSize && *blockSize == 0) {
+    next = end;
+    return {};
+  }
+  if (!page || !blockSize || *blockSize < kBlockHeaderSize || *blockSize > end - at || *blockSize % 2 != 0)
     return fieldError(image, kField,
-                      fmt::format("the block at RVA 0x{:x} has SizeOfBlock {} outside 8..{}", at,
+                      fmt::format("the block at RVA 0x{:x} has SizeOfBlock {}, not an even size in 8..{}", at,
                                   blockSize ? fmt::format("0x{:x}", *blockSize) : "(unreadable)", end - at));
   next = at + *blockSize;
   for (uint64_t r = at + kBlockHeaderSize; r + 2 <= next;) {
     const uint16_t record = mappedAt<uint16_t>(image, r).value_or(0);
     r += 2;
     if (record == 0) break;  // padding to the block's 4-byte end
-    Arm64xFixup fixup;
-    fixup.rva = *page + (record & 0xfff);
+    // In 64 bits: a page near 4 GiB plus the offset must not wrap to the image's start.
+    const uint64_t rva = static_cast<uint64_t>(*page) + (record & 0xfff);
     const unsigned type = (record >> 12) & 3, arg = record >> 14;
+    Arm64xFixup fixup;
     switch (type) {
     case 0:
       fixup.kind = Arm64xFixup::Kind::kZeroFill;
@@ -55,36 +62,38 @@ Result<void> readBlock(const PeImage& image, uint64_t at, uint64_t end, std::vec
       break;
     case 1: {
       fixup.kind = Arm64xFixup::Kind::kValue;
-      fixup.size = static_cast<uint8_t>(1u << arg);
-      // One byte is written as a whole 16-bit record slot, like the rest.
-      const uint32_t payload = std::max<uint32_t>(fixup.size, 2);
-      if (r + payload > next)
+      // winnt.h sizes a value 2, 4 or 8 bytes (IMAGE_DVRT_ARM64X_FIXUP_SIZE_2BYTES = 1);
+      // 0 is reserved, and loaders disagree on how its payload would be laid out.
+      if (arg == 0)
         return fieldError(image, kField,
-                          fmt::format("the value of the fixup at RVA 0x{:x} runs past its block", fixup.rva));
+                          fmt::format("the value fixup at RVA 0x{:x} has size 0, which is reserved", rva));
+      fixup.size = static_cast<uint8_t>(1u << arg);
+      if (r + fixup.size > next)
+        return fieldError(image, kField, fmt::format("the value of the fixup at RVA 0x{:x} runs past its block", rva));
       for (uint32_t b = 0; b < fixup.size; ++b)
         fixup.value |= static_cast<uint64_t>(mappedAt<uint8_t>(image, r + b).value_or(0)) << (8 * b);
-      r += payload;
+      r += fixup.size;
       break;
     }
     case 2: {
       fixup.kind = Arm64xFixup::Kind::kDelta;
       fixup.size = 4;
       if (r + 2 > next)
-        return fieldError(image, kField,
-                          fmt::format("the delta of the fixup at RVA 0x{:x} runs past its block", fixup.rva));
+        return fieldError(image, kField, fmt::format("the delta of the fixup at RVA 0x{:x} runs past its block", rva));
+      // arg bit 1: scaled by 8 (else 4); bit 0: subtracted.
       const int64_t magnitude = static_cast<int64_t>(mappedAt<uint16_t>(image, r).value_or(0)) * ((arg & 2) ? 8 : 4);
       fixup.delta = (arg & 1) ? -magnitude : magnitude;
       r += 2;
       break;
     }
     default:
-      return fieldError(image, kField,
-                        fmt::format("the fixup at RVA 0x{:x} has type 3, which is not defined", fixup.rva));
+      return fieldError(image, kField, fmt::format("the fixup at RVA 0x{:x} has type 3, which is not defined", rva));
     }
-    if (static_cast<uint64_t>(fixup.rva) + fixup.size > image.sizeOfImage)
+    if (rva + fixup.size > image.sizeOfImage)
       return fieldError(image, kField,
-                        fmt::format("the fixup at RVA 0x{:x} ({} bytes) runs past SizeOfImage 0x{:x}", fixup.rva,
-                                    fixup.size, image.sizeOfImage));
+                        fmt::format("the fixup at RVA 0x{:x} ({} bytes) runs past SizeOfImage 0x{:x}", rva, fixup.size,
+                                    image.sizeOfImage));
+    fixup.rva = static_cast<uint32_t>(rva);
     out.push_back(fixup);
   }
   return {};
@@ -113,14 +122,16 @@ Result<void> readArm64xRelocations(PeImage& image) {
     return fieldError(image, "load config.DynamicValueRelocTableSection",
                       fmt::format("section {} does not exist (the image has {})", *section, image.sections.size()));
   const SectionInfo& holder = image.sections[*section - 1];
-  if (static_cast<uint64_t>(*offset) + kTableHeaderSize > holder.virtualSize)
+  // As mapped: bytesAt reads raw data and the zero-filled tail alike.
+  const uint64_t holderSize = std::max(holder.virtualSize, holder.rawSize);
+  if (static_cast<uint64_t>(*offset) + kTableHeaderSize > holderSize)
     return fieldError(image, "load config.DynamicValueRelocTableOffset",
                       fmt::format("0x{:x} leaves no 8-byte table header inside section {} (0x{:x} bytes)", *offset,
-                                  *section, holder.virtualSize));
+                                  *section, holderSize));
   const uint64_t table = static_cast<uint64_t>(holder.virtualAddress) + *offset;
   const uint32_t version = mappedAt<uint32_t>(image, table).value_or(0);
   const uint32_t size = mappedAt<uint32_t>(image, table + 4).value_or(0);
-  if (static_cast<uint64_t>(*offset) + kTableHeaderSize + size > holder.virtualSize)
+  if (static_cast<uint64_t>(*offset) + kTableHeaderSize + size > holderSize)
     return fieldError(image, "DynamicValueRelocTable.Size",
                       fmt::format("0x{:x} runs past the end of section {}", size, *section));
   if (version != 1 && version != 2)
@@ -150,7 +161,10 @@ Result<void> readArm64xRelocations(PeImage& image) {
           image, "DynamicValueRelocTable",
           fmt::format("the entry at RVA 0x{:x} holds 0x{:x} bytes of fixups, past the table's end", at, fixupSize));
     // The first ARM64X entry is the one loaders apply (Wine's loader does the same).
-    if (symbol == kArm64xSymbol) return readFixups(image, at + headerSize, fixupSize, image.arm64x);
+    if (symbol == kArm64xSymbol) {
+      image.isArm64x = true;
+      return readFixups(image, at + headerSize, fixupSize, image.arm64x);
+    }
     at += headerSize + fixupSize;
   }
   return {};
@@ -159,29 +173,40 @@ Result<void> readArm64xRelocations(PeImage& image) {
 Result<PeImage> arm64ecView(const PeImage& image) {
   std::vector<uint8_t> file = image.file;
   for (const Arm64xFixup& fixup : image.arm64x) {
+    if (fixup.kind == Arm64xFixup::Kind::kZeroFill) {
+      // Byte by byte: what lies past a section's raw data is zero when mapped already.
+      for (uint32_t b = 0; b < fixup.size; ++b)
+        if (const auto at = image.fileOffset(fixup.rva + b, 1)) file[*at] = 0;
+      continue;
+    }
     const std::optional<uint32_t> at = image.fileOffset(fixup.rva, fixup.size);
-    if (!at) {
-      // Bytes past a section's raw data are zero when mapped already.
-      if (fixup.kind == Arm64xFixup::Kind::kZeroFill) continue;
+    if (!at)
       return fieldError(image, "DynamicValueRelocTable.ARM64X",
-                        fmt::format("the fixup at RVA 0x{:x} changes bytes the file does not hold", fixup.rva));
-    }
+                        fmt::format("the fixup at RVA 0x{:x} changes bytes the file does not hold (a section's "
+                                    "zero-filled tail, or across sections): hph makes views from the file's bytes",
+                                    fixup.rva));
     uint8_t* bytes = file.data() + *at;
-    switch (fixup.kind) {
-    case Arm64xFixup::Kind::kZeroFill: std::memset(bytes, 0, fixup.size); break;
-    case Arm64xFixup::Kind::kValue:
+    if (fixup.kind == Arm64xFixup::Kind::kValue) {
       for (uint32_t b = 0; b < fixup.size; ++b) bytes[b] = static_cast<uint8_t>(fixup.value >> (8 * b));
-      break;
-    case Arm64xFixup::Kind::kDelta: {
-      int32_t field;
+    } else {
+      uint32_t field;
       std::memcpy(&field, bytes, 4);
-      field = static_cast<int32_t>(static_cast<uint32_t>(field) + static_cast<uint32_t>(fixup.delta));
+      field += static_cast<uint32_t>(fixup.delta);  // two's complement: a negative delta subtracts
       std::memcpy(bytes, &field, 4);
-      break;
-    }
     }
   }
-  return parsePeImage(std::move(file), image.path);
+  // What is wrong in the view is said of the view: the file itself parsed.
+  auto view = parsePeImage(std::move(file), image.path);
+  if (!view) {
+    std::string message = view.error().message;
+    if (message.starts_with(image.path + ": ")) message.insert(image.path.size(), " (Arm64EC view)");
+    return Error{view.error().status, std::move(message)};
+  }
+  if (view->machine != kMachineAmd64)
+    return fieldError(
+        image, "(Arm64EC view) FileHeader.Machine",
+        fmt::format("0x{:04x} after the ARM64X fixups, not x64 (0x8664): no x64 process loads it", view->machine));
+  return view;
 }
 
 }  // namespace hph::pe
@@ -191,9 +216,9 @@ namespace hph {
 Result<PeImage> readPeImageView(const std::string& path, ImageView view, std::string_view option) {
   auto image = readPeImage(path);
   if (!image || view == ImageView::kNative) return image;
-  if (image->arm64x.empty())
-    return badInput(fmt::format("{} arm64ec: {} is not an ARM64X image (it has no ARM64X dynamic value relocations)",
-                                option, path));
+  if (!image->isArm64x)
+    return badInput(fmt::format(
+        "{}: {} arm64ec: not an ARM64X image (no ARM64X entry in a dynamic value relocation table)", path, option));
   return pe::arm64ecView(*image);
 }
 

@@ -288,6 +288,13 @@ std::optional<uint32_t> fastForwardTarget(std::span<const uint8_t> bytes, uint32
 }
 
 Result<void> requireOneKindOfCode(const PeImage& image) {
+  // An ARM64X image's native view holds its Arm64EC and x64 code too (its .pdata names
+  // Arm64EC functions): one engine would run them as native code.
+  if (image.isArm64x)
+    return badInput(fmt::format("{}: DynamicValueRelocTable.ARM64X: an ARM64X image (Arm64EC and x64 code beside its "
+                                "native code); hph runs either view in `hph call` (--view), but threads over both "
+                                "engines are not built yet",
+                                image.path));
   if (!image.chpe) return {};
   const ChpeRange::Kind own = image.arch->kind() == ArchKind::kX64 ? ChpeRange::Kind::kAmd64 : ChpeRange::Kind::kArm64;
   for (const ChpeRange& r : image.chpe->codeMap)

@@ -59,7 +59,7 @@ Result<void> readLoadConfig(PeImage& image) {
   if (auto r = readArm64xRelocations(image); !r) return r.error();
   // An ARM64X image's CHPE metadata describes its Arm64EC view, whose fixups also change
   // it (the extra exception table is the other view's): it is read in that view.
-  if (!image.arm64x.empty()) return {};
+  if (image.isArm64x) return {};
   if (!info.chpeMetadataPointer) return {};
   auto chpe = readChpeMetadata(image, info.chpeMetadataPointer);
   if (!chpe) return chpe.error();

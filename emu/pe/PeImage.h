@@ -179,8 +179,10 @@ struct PeImage {
   std::optional<LoadConfigInfo> loadConfig;
   std::optional<ChpeInfo> chpe;
   std::optional<HotPatchInfo> hotPatch;  // a hotpatch image's own table
-  // ARM64X (a native Arm64 view whose DVRT turns it into an Arm64EC view): the fixups.
-  // Its CHPE metadata serves the Arm64EC view and is read there (pe::arm64ecView).
+  // ARM64X (a native Arm64 view whose DVRT has an ARM64X entry, which turns it into an
+  // Arm64EC view): the fixups. Its CHPE metadata serves the Arm64EC view and is read there
+  // (pe::arm64ecView).
+  bool isArm64x = false;
   std::vector<Arm64xFixup> arm64x;
 
   const SectionInfo* sectionAt(uint32_t rva) const;
@@ -190,6 +192,10 @@ struct PeImage {
   // The image's bytes at rva as mapped: raw data, zero-filled where the section's
   // virtual size exceeds its raw data. Empty when rva is outside every section.
   std::vector<uint8_t> bytesAt(uint32_t rva, uint32_t length) const;
+
+  // CHPE metadata present: read (chpe), or an ARM64X native view's, which serves its
+  // Arm64EC view (H5 and the one-kind-of-code rule go by this).
+  bool hasChpeMetadata() const { return chpe || isArm64x || (loadConfig && loadConfig->chpeMetadataPointer); }
 
   const FunctionInfo* findFunction(std::string_view nameOrRva) const;
   const FunctionInfo* functionContaining(uint32_t rva) const;

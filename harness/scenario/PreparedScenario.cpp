@@ -90,7 +90,7 @@ Result<void> resolveHostWrites(const Scenario& scenario, const PeImage& base, Sc
 // H5: with HotPatchRestrictions=1 Windows refuses hotpatches to (and from) images with CHPE
 // metadata; so does a scenario with [chpe] restriction = true, before anything runs.
 Result<void> refuseRestrictedChpe(const Scenario& scenario, const PeImage& image, std::string_view role) {
-  if (!scenario.chpeRestriction || scenario.patches.empty() || !image.chpe) return {};
+  if (!scenario.chpeRestriction || scenario.patches.empty() || !image.hasChpeMetadata()) return {};
   return badInput(fmt::format("{}: [chpe].restriction: HotPatchRestrictions=1 refuses hotpatches to and from images "
                               "with CHPE metadata, and the {} {} has it (load config.CHPEMetadataPointer)",
                               scenario.path, role, fileNameOf(image.path)));
