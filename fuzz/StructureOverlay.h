@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "emu/pe/Arm64xRelocations.h"
 #include "emu/pe/PeImage.h"
 #include "support/InputFile.h"
 
@@ -37,6 +38,9 @@ inline void parseWithTable(const TableSlot& slot, const uint8_t* data, size_t si
   }
   if (image->hotPatch)
     for (const HotPatchBase& base : image->hotPatch->bases) sum += base.entries.size();
+  // An ARM64X image's fixups make its Arm64EC view, which is parsed in turn.
+  if (image->isArm64x)
+    if (auto view = pe::arm64ecView(*image); view && view->chpe) sum += view->chpe->functions.size();
   (void)sum;
 }
 

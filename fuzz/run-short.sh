@@ -16,9 +16,9 @@ status=0
 # inputs libFuzzer mutates to depends on the build's code addresses, and mutated machine
 # code keeps finding emulator corner cases (fuzz/README.md) that a CI slice must not
 # find by chance. Long runs mutate it.
-declare -A runs=([pe_image]=200000 [hotpatch_table]=200000 [chpe_metadata]=30000 [scenario]=100000
-                [replay_token]=1000000 [relocator]=0 [schedule]=800)
-for name in pe_image hotpatch_table chpe_metadata scenario replay_token relocator schedule; do
+declare -A runs=([pe_image]=200000 [hotpatch_table]=200000 [chpe_metadata]=30000 [arm64x_relocations]=30000
+                [scenario]=100000 [replay_token]=1000000 [relocator]=0 [schedule]=800)
+for name in pe_image hotpatch_table chpe_metadata arm64x_relocations scenario replay_token relocator schedule; do
   target=$bin/hph_fuzz_$name
   if [ ! -x "$target" ]; then
     echo "fuzz: $target is missing: run fuzz/build.sh" >&2
