@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "emu/pe/ByteReader.h"
+#include "emu/pe/FieldError.h"
 #include "emu/pe/PeFormat.h"
 
 namespace hph::pe {
@@ -17,10 +17,6 @@ constexpr uint32_t kTableHeaderSize = 8;
 constexpr uint32_t kEntryV1HeaderSize = 12;  // Symbol (8), BaseRelocSize (4)
 constexpr uint32_t kEntryV2MinHeaderSize = 24;
 constexpr uint32_t kBlockHeaderSize = 8;  // VirtualAddress, SizeOfBlock
-
-Error fieldError(const PeImage& image, std::string_view field, std::string problem) {
-  return badInput(fmt::format("{}: {}: {}", image.path, field, problem));
-}
 
 // The image's bytes at rva as mapped, or nullopt outside every section.
 template <class T> std::optional<T> mappedAt(const PeImage& image, uint64_t rva) {

@@ -5,6 +5,7 @@
 #include "emu/pe/Arm64xRelocations.h"
 #include "emu/pe/ByteReader.h"
 #include "emu/pe/ChpeMetadata.h"
+#include "emu/pe/FieldError.h"
 #include "emu/pe/PeFormat.h"
 
 namespace hph::pe {
@@ -17,10 +18,6 @@ constexpr uint32_t kMaxLoadConfigSize = 0x1000;
 template <class T> std::optional<T> readAt(const PeImage& image, uint32_t rva) {
   auto offset = image.fileOffset(rva, sizeof(T));
   return offset ? ByteReader(image.file).read<T>(*offset) : std::nullopt;
-}
-
-Error fieldError(const PeImage& image, std::string_view field, std::string problem) {
-  return badInput(fmt::format("{}: {}: {}", image.path, field, problem));
 }
 
 }  // namespace

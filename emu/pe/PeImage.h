@@ -195,7 +195,7 @@ struct PeImage {
 
   // CHPE metadata present: read (chpe), or an ARM64X native view's, which serves its
   // Arm64EC view (H5 and the one-kind-of-code rule go by this).
-  bool hasChpeMetadata() const { return chpe || isArm64x || (loadConfig && loadConfig->chpeMetadataPointer); }
+  bool hasChpeMetadata() const { return isArm64x || (loadConfig && loadConfig->chpeMetadataPointer); }
 
   const FunctionInfo* findFunction(std::string_view nameOrRva) const;
   const FunctionInfo* functionContaining(uint32_t rva) const;

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "emu/pe/ByteReader.h"
+#include "emu/pe/FieldError.h"
 #include "emu/pe/PeFormat.h"
 #include "emu/pe/PrintableName.h"
 
@@ -16,10 +17,6 @@ constexpr uint32_t kMaxExports = 1u << 16;
 constexpr uint32_t kMaxImportDescriptors = 4096;
 constexpr uint32_t kMaxImportsPerDll = 1u << 16;
 constexpr size_t kMaxNameLength = 4096;
-
-Error fieldError(const PeImage& image, std::string_view field, std::string problem) {
-  return badInput(fmt::format("{}: {}: {}", image.path, field, problem));
-}
 
 bool isPowerOfTwo(uint32_t v) { return v && !(v & (v - 1)); }
 
