@@ -2,7 +2,8 @@
 # Quick start command 1: build hph and run it over the bundled corpus:
 #   1. `hph check` over every bundled scenario (x64 and Arm64): every
 #      patch protocol explored exhaustively at preemption bound 2 with the property
-#      checkers (C1-C8, X1-X3, A1-A4) and the fetch models, then a verdict table.
+#      checkers (C1-C8, X1-X3, A1-A4) and the fetch models, and the hybrid (Arm64EC)
+#      scenarios checked by one serial run (H1-H4), then a verdict table.
 #      Canaries (unsafe patches, races, deadlocks) are expected violations and pass when
 #      caught. Reports for CI go to build/reports (JUnit, SARIF, JSON, and HTML to open
 #      in a browser);

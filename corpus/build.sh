@@ -180,6 +180,11 @@ lld-link-22 "${link_common[@]}" /machine:arm64ec /functionpadmin:16 "$work/hybri
   "$work/hybrid_x64.x64.obj" "$work/chpe_runtime.arm64ec.obj" /out:"$out/hybrid.arm64ec.dll" \
   /implib:"$work/hybrid.arm64ec.lib"
 echo "built $(basename "$out")/hybrid.arm64ec.dll"
+# Its patch image: Arm64EC replacements (hybrid_patch.c), with the same runtime object.
+clang-22 --target=arm64ec-pc-windows-msvc "${common[@]}" -c hybrid_patch.c -o "$work/hybrid_patch.arm64ec.obj"
+lld-link-22 "${link_common[@]}" /machine:arm64ec /functionpadmin:16 "$work/hybrid_patch.arm64ec.obj" \
+  "$work/chpe_runtime.arm64ec.obj" /out:"$out/hybrid_patch.arm64ec.dll" /implib:"$work/hybrid_patch.arm64ec.lib"
+echo "built $(basename "$out")/hybrid_patch.arm64ec.dll"
 # An ARM64X image: hybrid_native.c as its native Arm64 view (with the plain load config)
 # and the Arm64EC image above as its Arm64EC view; lld writes the ARM64X dynamic value
 # relocations that turn one view into the other (emu/pe/Arm64xRelocations).

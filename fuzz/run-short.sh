@@ -12,13 +12,14 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0
 # Inputs per target: about 10 s each on a CI core. The relocator's differential target
-# runs its seeds only (0: the corpus, the inputs it found among them, no mutation): which
+# and the hybrid code target run their seeds only (0: the corpus, the inputs it found among them, no mutation): which
 # inputs libFuzzer mutates to depends on the build's code addresses, and mutated machine
 # code keeps finding emulator corner cases (fuzz/README.md) that a CI slice must not
 # find by chance. Long runs mutate it.
 declare -A runs=([pe_image]=200000 [hotpatch_table]=200000 [chpe_metadata]=30000 [arm64x_relocations]=30000
-                [scenario]=100000 [replay_token]=1000000 [relocator]=0 [schedule]=800)
-for name in pe_image hotpatch_table chpe_metadata arm64x_relocations scenario replay_token relocator schedule; do
+                [scenario]=100000 [replay_token]=1000000 [relocator]=0 [hybrid_code]=0 [schedule]=800)
+for name in pe_image hotpatch_table chpe_metadata arm64x_relocations scenario replay_token relocator hybrid_code \
+  schedule; do
   target=$bin/hph_fuzz_$name
   if [ ! -x "$target" ]; then
     echo "fuzz: $target is missing: run fuzz/build.sh" >&2

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/Diagnostics.h"
+#include "harness/HybridCheck.h"
 #include "harness/Interruption.h"
 #include "harness/ShardSelection.h"
 #include "harness/WorkerProcess.h"
@@ -101,6 +102,74 @@ json timelineJson(const RunRecord& run) {
   return slices;
 }
 
+// A hybrid scenario: one serial run (HybridCheck), no schedules. Its verdict names the
+// first property found (H3, H2, H4, H1); every finding is printed and reported.
+ScenarioOutcome checkHybridScenario(const std::string& path, const ScenarioInputs& inputs, Shard shard) {
+  ScenarioOutcome outcome;
+  const Scenario& scenario = inputs.scenario;
+  auto result = checkHybrid(inputs);
+  if (!result) {
+    reportError(result.error());
+    outcome.exitCode = exitCodeFor(result.error().status);
+    outcome.report = {{"file", path},
+                      {"name", scenario.name},
+                      {"verdict", result.error().status == Status::kInternal ? "internal-error" : "bad-input"},
+                      {"message", result.error().message},
+                      {"as_expected", false},
+                      {"timing", json::object()}};
+    return outcome;
+  }
+  const bool violated = !result->findings.empty();
+  const Verdict verdict = violated
+                              ? Verdict{VerdictKind::kViolation, std::string(propertyId(result->findings[0].property))}
+                              : Verdict{VerdictKind::kHolds, ""};
+  const bool asExpected = verdict == scenario.expect;
+  outcome.exitCode = asExpected ? kExitHolds : kExitViolated;
+  // What a pass covers: H1-H4 less those [check] ignore hides.
+  json checked = json::array();
+  std::string scope;
+  for (const Property p : {Property::kH1, Property::kH2, Property::kH3, Property::kH4})
+    if (std::find(scenario.ignore.begin(), scenario.ignore.end(), p) == scenario.ignore.end()) {
+      checked.push_back(std::string(propertyId(p)));
+      scope += fmt::format("{}{}", scope.empty() ? "" : ", ", propertyId(p));
+    }
+  // What a serial run decides, said with the verdict: H1-H4, not the plan's atomicity
+  // against threads running on both engines (not built).
+  fmt::print("{} {}: {}{}{} — serial hybrid run ({} site), {} entry path{}, {} store{}, {} calls, {:.2f} s\n",
+             asExpected ? "PASS" : "FAIL", scenario.name, verdictText(verdict),
+             violated ? "" : " (" + (scope.empty() ? std::string("nothing") : scope) + ")",
+             asExpected ? (scenario.expect.kind == VerdictKind::kHolds ? "" : " (as expected)")
+                        : fmt::format(" (expected {})", verdictText(scenario.expect)),
+             hybridSiteName(scenario.hybridSite), result->run.after.size(), result->run.after.size() == 1 ? "" : "s",
+             result->run.stores, result->run.stores == 1 ? "" : "s", result->run.calls, result->seconds);
+  for (const HybridFinding& f : result->findings) fmt::print("  {}: {}\n", propertyId(f.property), f.message);
+  fmt::print("  entry paths after the plan:\n{}", describeHybridPaths(*result, inputs));
+  const ReplayToken token = ReplayToken::of(inputs, {});
+  if (violated) fmt::print("  replay: hph replay {}\n", token.encode());
+  fmt::print("  not checked: the plan against running threads (C1-C8, X1-X3, A1-A4): guest threads on both "
+             "engines are not built\n");
+  outcome.report = {{"name", scenario.name},
+                    {"file", path},
+                    {"arch", std::string(scenario.archText())},
+                    {"protocol", std::string(scenario.protocolText())},
+                    {"expect", verdictText(scenario.expect)},
+                    {"verdict", verdictText(verdict)},
+                    {"as_expected", asExpected},
+                    {"hybrid", hybridRunJson(*result, inputs)},
+                    {"checked_properties", checked},
+                    {"vacuity", {{"patched", !inputs.layout.sites.empty()}, {"vacuous", false}}},
+                    {"provenance", scenarioProvenance(inputs)},
+                    {"timing", {{"seconds", result->seconds}, {"jobs", 1}}}};
+  // Every shard runs it whole (it is cheap and deterministic); hph merge keeps the first.
+  outcome.report["hybrid"]["shard"] = fmt::format("{}/{}", shard.index, shard.count);
+  if (violated)
+    outcome.report["counterexample"] = {{"property", propertyId(result->findings[0].property)},
+                                        {"message", result->findings[0].message},
+                                        {"location", {{"logical", scenario.name}}},
+                                        {"replay", token.encode()}};
+  return outcome;
+}
+
 ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& options, Shard shard, WorkerBeacon* beacon) {
   ScenarioOutcome outcome;
   auto refuse = [&](const Error& error) {
@@ -125,7 +194,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
       outcome.report = {{"name", scenario->name},
                         {"file", path},
                         {"verdict", "refused"},
-                        {"arch", std::string(archOf(scenario->arch).name())},
+                        {"arch", std::string(scenario->archText())},
                         {"protocol", std::string(scenario->protocolText())},
                         {"expect", verdictText(scenario->expect)},
                         {"as_expected", true},
@@ -135,6 +204,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
     }
     return refuse(inputs.error());
   }
+  if (scenario->hybrid) return checkHybridScenario(path, *inputs.value(), shard);
 
   // The scenario's [explore] with the command line's overrides; what only this run has.
   ExploreOptions exploreOptions;
@@ -291,7 +361,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
     patches.push_back({{"file", p.image->path}, {"sha256", p.sha256}});
   outcome.report = {{"name", scenario->name},
                     {"file", path},
-                    {"arch", std::string(archOf(scenario->arch).name())},
+                    {"arch", std::string(scenario->archText())},
                     {"protocol", std::string(scenario->protocolText())},
                     {"expect", verdictText(scenario->expect)},
                     {"verdict", verdictText(verdict)},
@@ -394,7 +464,7 @@ ScenarioOutcome checkScenarioInWorker(const std::string& path, const CheckOption
                     {"verdict", "internal-error"},
                     {"message", message},
                     {"as_expected", false},
-                    {"arch", scenario ? json(std::string(archOf(scenario->arch).name())) : json("")},
+                    {"arch", scenario ? json(std::string(scenario->archText())) : json("")},
                     {"expect", scenario ? json(verdictText(scenario->expect)) : json("-")},
                     {"worker",
                      {{"signal", exit.signal ? json(signalName(exit.signal)) : json(nullptr)},

@@ -50,8 +50,11 @@ Result<ShardReport> readShardReport(const std::string& path) {
   std::optional<std::string> said;
   for (const json& s : shard.scenarios) {
     if (!s.is_object()) return badInput(fmt::format("{}: scenarios: not objects", path));
-    if (!s.contains("exploration")) continue;  // refused before exploring: no shard of its own
-    const json& e = s["exploration"];
+    // Refused before exploring: no shard of its own. A hybrid run names its shard beside its
+    // paths (it has no exploration).
+    const bool hybrid = s.contains("hybrid") && s["hybrid"].is_object();
+    if (!s.contains("exploration") && !hybrid) continue;
+    const json& e = hybrid ? s["hybrid"] : s["exploration"];
     if (!e.contains("shard") || !e["shard"].is_string())
       return badInput(fmt::format("{}: {}: exploration.shard: missing", path, s.value("name", "?")));
     const std::string text = e["shard"].get<std::string>();
@@ -94,6 +97,14 @@ Result<void> checkSameInputs(const std::vector<ShardReport>& shards) {
     }
   }
   return {};
+}
+
+// " (H1, H2, H3, H4)": what a hybrid report's holds covers (its checked_properties).
+std::string hybridScope(const json& scenario) {
+  std::string out;
+  for (const json& p : scenario.value("checked_properties", json::array()))
+    if (p.is_string()) out += (out.empty() ? "" : ", ") + p.get<std::string>();
+  return out.empty() ? "" : " (" + out + ")";
 }
 
 int exitCodeOf(const json& scenario) {
@@ -176,7 +187,8 @@ Result<ExhaustiveTotals> tallyBranches(const std::vector<const json*>& parts, co
 
 // One scenario from its shards' reports (in shard order).
 Result<json> mergeScenario(const std::vector<const json*>& parts, const std::vector<std::string>& paths) {
-  // Refused before exploring, or a shard that could not run it: that entry stands.
+  // Refused before exploring, or a shard that could not run it: that entry stands. A hybrid
+  // run is whole in every shard: the first stands.
   for (const json* p : parts)
     if (!p->contains("exploration")) return *p;
   const uint32_t count = static_cast<uint32_t>(parts.size());
@@ -386,6 +398,17 @@ int runMerge(const MergeOptions& options) {
     if (rank(code) > rank(exitCode)) exitCode = code;
     if (merged.contains("timing")) seconds = std::max(seconds, merged["timing"].value("seconds", 0.0));
     const json& e = merged.contains("exploration") ? merged["exploration"] : json::object();
+    if (merged.contains("hybrid")) {
+      // A serial hybrid run, whole in every shard: what hph check printed of it.
+      fmt::print("{} {}: {}{} — serial hybrid run, the same in {} shards\n",
+                 merged.value("as_expected", false) ? "PASS" : "FAIL", merged.value("name", "?"),
+                 merged.value("verdict", "?"), merged.value("verdict", "") == "holds" ? hybridScope(merged) : "",
+                 shards.size());
+      for (const json& f : merged["hybrid"].value("findings", json::array()))
+        fmt::print("  {}: {}\n", f.value("property", "?"), f.value("message", ""));
+      scenarios.push_back(std::move(merged));
+      continue;
+    }
     fmt::print("{} {}: {} — {} shards, {} schedules{}\n", merged.value("as_expected", false) ? "PASS" : "FAIL",
                merged.value("name", "?"), merged.value("verdict", "?"), shards.size(),
                e.value("schedules", uint64_t{0}), e.value("exhausted", false) ? " (exhausted)" : "");

@@ -485,6 +485,10 @@ Result<OnHostScenario> onHostScenario(const std::string& path, const OnHostOptio
   scenario->baseAddress = baseAddress;
   // Repeated applications undo each one before the next: the plan needs its unpatch,
   // and the forward part is the plan prepared without it.
+  if (scenario->hybrid)
+    return badInput(fmt::format("{}: arch: arm64ec: hph onhost runs x64 and Arm64 processes; a hybrid scenario is "
+                                "checked by hph check's serial hybrid run only",
+                                path));
   uint32_t forwardSteps = 0;
   if (options.applications > 1) {
     Scenario forward = *scenario;

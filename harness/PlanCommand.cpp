@@ -42,17 +42,21 @@ int runPlan(const PlanOptions& options) {
       steps.push_back(std::move(j));
     }
     json out = {{"scenario", options.scenario},
-                {"arch", std::string(archOf(scenario->arch).name())},
+                {"arch", std::string(scenario->archText())},
                 {"protocol", std::string(scenario->protocolText())},
                 {"reverse", scenario->reverse},
                 {"hotpatch_area", in.layout.scratchBase},
                 {"patches", patches},
                 {"sites", sites},
                 {"steps", steps}};
+    if (scenario->hybrid) out["site"] = hybridSiteName(scenario->hybridSite);
     fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return kExitHolds;
   }
-  fmt::print("{}: {} protocol {}{}, hotpatch area at {:#x}\n", scenario->name, archOf(scenario->arch).name(),
+  fmt::print("{}: {}{} protocol {}{}, hotpatch area at {:#x}\n", scenario->name, scenario->archText(),
+             scenario->hybrid ? fmt::format(" ({} site, {} code)", hybridSiteName(scenario->hybridSite),
+                                            archOf(scenario->arch).name())
+                              : "",
              scenario->protocolText(), scenario->reverse ? " (then reversed)" : "", in.layout.scratchBase);
   for (const PatchImage& p : in.layout.patches)
     fmt::print("  patch {} loaded at {:#x}{}\n", p.image->path, p.loadAddress,

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "harness/Diagnostics.h"
+#include "harness/HybridCheck.h"
 #include "harness/explore/Explorer.h"
 #include "harness/explore/JobLimit.h"
 #include "harness/explore/ReplayToken.h"
@@ -49,6 +50,31 @@ Result<std::string> tokenText(const std::string& argument) {
   return other["replay"].get<std::string>();
 }
 
+// A hybrid scenario's token holds no decisions: its run is serial, and replaying it runs
+// the same checks again (HybridCheck).
+int replayHybrid(const ScenarioInputs& inputs, const ReplayOptions& options) {
+  if (options.tracePath)
+    return reportError(badInput("--trace: a hybrid scenario's serial run has no schedule to trace"));
+  auto result = checkHybrid(inputs);
+  if (!result) return reportError(result.error());
+  const std::string verdict =
+      result->findings.empty() ? "holds" : "violation:" + std::string(propertyId(result->findings[0].property));
+  if (options.json) {
+    nlohmann::json out = {{"scenario", inputs.scenario.path},
+                          {"verdict", result->findings.empty() ? "holds" : "violated"},
+                          {"hybrid", hybridRunJson(*result, inputs)}};
+    if (!result->findings.empty())
+      out["violation"] = {{"property", propertyId(result->findings[0].property)},
+                          {"message", result->findings[0].message}};
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+  } else {
+    fmt::print("{}: {} — serial hybrid run\n", inputs.scenario.name, verdict);
+    for (const HybridFinding& f : result->findings) fmt::print("  {}: {}\n", propertyId(f.property), f.message);
+    fmt::print("  entry paths after the plan:\n{}", describeHybridPaths(*result, inputs));
+  }
+  return result->findings.empty() ? kExitHolds : kExitViolated;
+}
+
 }  // namespace
 
 int runReplay(const ReplayOptions& options) {
@@ -70,6 +96,7 @@ int runReplay(const ReplayOptions& options) {
   if (!inputs) return reportError(inputs.error());
   if (const std::string changed = token->changedInput(*inputs.value()); !changed.empty())
     return reportError(badInput(fmt::format("replay token: {}: {}", path, changed)));
+  if (scenario->hybrid) return replayHybrid(*inputs.value(), options);
   // One engine for the run, one more for C5's reference calls with pure functions.
   const bool pure =
       std::any_of(scenario->functions.begin(), scenario->functions.end(), [](const FunctionMap& f) { return f.pure; });

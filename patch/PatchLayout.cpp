@@ -53,6 +53,37 @@ Result<void> checkPatchPlacement(const PatchRequest& request, size_t index, cons
   return {};
 }
 
+const HybridFunction* hybridFunction(const PeImage& image, std::string_view name) {
+  if (!image.chpe) return nullptr;
+  for (const HybridFunction& f : image.chpe->functions)
+    if (f.name == name) return &f;
+  return nullptr;
+}
+
+// The site of a hybrid function: its body, or the x64 entry its export points at.
+std::optional<uint32_t> hybridSiteRva(const PeImage& image, std::string_view name, HybridSite site) {
+  const HybridFunction* f = hybridFunction(image, name);
+  if (!f) return std::nullopt;
+  return site == HybridSite::kNative ? f->body : f->fastForward;
+}
+
+// The code a site covers: a function's (from .pdata), a hybrid function's body, or the
+// fast-forward sequence of its x64 entry.
+struct SiteExtent {
+  std::string name;
+  uint32_t begin = 0, end = 0;
+};
+SiteExtent siteExtent(const PeImage& base, uint32_t rva, std::optional<HybridSite> hybrid) {
+  if (hybrid && base.chpe)
+    for (const HybridFunction& f : base.chpe->functions) {
+      if (*hybrid == HybridSite::kNative && f.body == rva) return {f.name, f.body, f.bodyEnd};
+      if (*hybrid == HybridSite::kX64Entry && f.fastForward == rva)
+        return {f.name, f.fastForward, f.fastForward + pe::kFastForwardBytes};
+    }
+  const FunctionInfo& target = *base.functionContaining(rva);
+  return {target.name, target.begin, target.end};
+}
+
 // An image without a table: the request's explicit map, and the `__ref_` exports that
 // name the base's globals. (base RVA, patch RVA) per function.
 Result<std::vector<std::pair<uint32_t, uint32_t>>> explicitFunctions(const PatchRequest& request, const PeImage& base,
@@ -73,6 +104,19 @@ Result<std::vector<std::pair<uint32_t, uint32_t>>> explicitFunctions(const Patch
   std::vector<std::pair<uint32_t, uint32_t>> functions;
   for (size_t i = 0; i < request.functions.size(); ++i) {
     const FunctionRedirect& map = request.functions[i];
+    if (request.hybridSite) {
+      const auto target = hybridSiteRva(base, map.target, *request.hybridSite);
+      const auto replacement = hybridSiteRva(p, map.replacement, *request.hybridSite);
+      if (!target)
+        return badInput(fmt::format("{}: [[functions]][{}].target: '{}' is not an Arm64EC function of {} (an export "
+                                    "with a fast-forward sequence)",
+                                    request.origin, i, map.target, fileNameOf(base.path)));
+      if (!replacement)
+        return badInput(fmt::format("{}: [[functions]][{}].replacement: '{}' is not an Arm64EC function of {}",
+                                    request.origin, i, map.replacement, fileNameOf(p.path)));
+      functions.emplace_back(*target, *replacement);
+      continue;
+    }
     const FunctionInfo* target = base.findFunction(map.target);
     const FunctionInfo* replacement = p.findFunction(map.replacement);
     if (!target)
@@ -91,7 +135,7 @@ Result<std::vector<std::pair<uint32_t, uint32_t>>> explicitFunctions(const Patch
 Result<void> addSite(const PatchRequest& request, const PeImage& base, const PatchImage& patch, uint32_t targetRva,
                      uint32_t replacementRva, std::vector<std::pair<uint64_t, size_t>>& redirected,
                      PatchLayout& layout) {
-  const FunctionInfo& target = *base.functionContaining(targetRva);
+  const SiteExtent target = siteExtent(base, targetRva, request.hybridSite);
   PatchSite site;
   site.name = target.name;
   site.entry = base.imageBase + target.begin;
@@ -134,8 +178,14 @@ Result<PatchLayout> layOutPatches(const PatchRequest& request, const PeImage& ba
     const std::string origin = fmt::format("{}: patch[{}]", request.origin, index);
     auto image = readPeImage(path);
     if (!image) return Error{image.error().status, fmt::format("{}: {}", origin, image.error().message)};
-    if (auto single = pe::requireOneKindOfCode(*image); !single)
+    if (request.hybridSite) {
+      if (!image->chpe || image->isArm64x)
+        return badInput(fmt::format("{}: {} is not an Arm64EC image (no CHPE metadata): a hybrid base takes Arm64EC "
+                                    "patch images",
+                                    origin, fileNameOf(path)));
+    } else if (auto single = pe::requireOneKindOfCode(*image); !single) {
       return Error{single.error().status, fmt::format("{}: {}", origin, single.error().message)};
+    }
     if (image->arch != base.arch)
       return badInput(fmt::format("{}: {} is {}, the base is {}", origin, fileNameOf(path), image->arch->name(),
                                   base.arch->name()));
@@ -146,7 +196,11 @@ Result<PatchLayout> layOutPatches(const PatchRequest& request, const PeImage& ba
     if (auto placed = checkPatchPlacement(request, index, base, layout, patch); !placed) return placed.error();
     next = alignUp(next + patch.image->sizeOfImage, kImageAlignment);
     std::vector<std::pair<uint32_t, uint32_t>> functions;  // base RVA -> patch RVA
-    if (patch.image->hotPatch) {
+    if (patch.image->hotPatch && request.hybridSite) {
+      return badInput(fmt::format("{}: {} carries a hotpatch table; hph maps the functions of Arm64EC patch images "
+                                  "through [[functions]] only",
+                                  origin, fileNameOf(path)));
+    } else if (patch.image->hotPatch) {
       if (!request.functions.empty())
         return badInput(fmt::format("{}: [[functions]]: {} carries its own hotpatch table; an explicit map as well is "
                                     "ambiguous (drop one)",
@@ -169,14 +223,14 @@ Result<PatchLayout> layOutPatches(const PatchRequest& request, const PeImage& ba
   return layout;
 }
 
-Result<LoadedImage> loadPatchedImages(Machine& m, const PeImage& base, const PatchLayout& layout) {
-  auto loaded = loadImage(m, base);
+Result<LoadedImage> loadPatchedImages(Machine& m, const PeImage& base, const PatchLayout& layout, HybridImages hybrid) {
+  auto loaded = loadImage(m, base, std::nullopt, hybrid);
   if (!loaded) return loaded.error();
   if (layout.patches.empty()) return loaded;
   auto scratch = m.map(layout.scratchBase, kHotpatchAreaBytes, kAll, "hotpatch area");
   if (!scratch) return scratch.error();
   for (const PatchImage& p : layout.patches) {
-    auto patch = loadImage(m, *p.image, p.loadAddress);
+    auto patch = loadImage(m, *p.image, p.loadAddress, hybrid);
     if (!patch) return patch.error();
     // Pointer cells: the patch's view of the base's globals.
     for (const auto& [cell, target] : p.cells) {

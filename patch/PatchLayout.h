@@ -15,6 +15,7 @@
 #include "emu/core/Machine.h"
 #include "emu/pe/ImageLoader.h"
 #include "emu/pe/PeImage.h"
+#include "patch/HybridSite.h"
 #include "patch/Protocol.h"
 #include "support/Result.h"
 
@@ -39,6 +40,9 @@ struct PatchRequest {
   std::vector<std::string> images;
   std::vector<FunctionRedirect> functions;
   std::optional<uint64_t> loadAddress;  // where the first image loads (default: after the hotpatch area)
+  // A hybrid (Arm64EC) base image: which of each function's entries the patch redirects.
+  // Functions are then its Arm64EC exports, and the patch images Arm64EC images too.
+  std::optional<HybridSite> hybridSite;
 };
 
 // One patch image, where it loads and what loading it involves.
@@ -64,6 +68,8 @@ Result<PatchLayout> layOutPatches(const PatchRequest& request, const PeImage& ba
 
 // Loads the base image at its image base and, with patches, the hotpatch area and the
 // patch images with their pointer cells filled: the memory every run starts from.
-Result<LoadedImage> loadPatchedImages(Machine& machine, const PeImage& base, const PatchLayout& layout);
+// `hybrid`: kAllowed for a hybrid process's machine (emu/hybrid), which runs both kinds of code.
+Result<LoadedImage> loadPatchedImages(Machine& machine, const PeImage& base, const PatchLayout& layout,
+                                      HybridImages hybrid = HybridImages::kRefused);
 
 }  // namespace hph

@@ -6,7 +6,7 @@ namespace hph {
 namespace {
 
 using S = PropertyScope;
-constexpr std::array<PropertyInfo, 20> kRegistry = {{
+constexpr std::array<PropertyInfo, 24> kRegistry = {{
     {Property::kC1, "C1", S::kCommon,
      "Every instruction starts on an instruction boundary of the code in memory at that moment"},
     {Property::kC2, "C2", S::kCommon,
@@ -34,6 +34,14 @@ constexpr std::array<PropertyInfo, 20> kRegistry = {{
      "Arm64: a thread may fetch stale bytes until it context-synchronises after the writer's maintenance"},
     {Property::kA4, "A4", S::kArm64,
      "Arm64: mutable redirection state is an aligned 64-bit literal updated by one store"},
+    {Property::kH1, "H1", S::kHybrid,
+     "Hybrid: after the plan, every entry path of a patched function (and every declared caller) reaches the new code"},
+    {Property::kH2, "H2", S::kHybrid,
+     "Hybrid: no store overwrites an entry-thunk word (body-4) or fast-forward bytes the plan does not patch"},
+    {Property::kH3, "H3", S::kHybrid,
+     "Hybrid: each stored instruction is of the kind (x64 or Arm64) of the code-map range it lands in"},
+    {Property::kH4, "H4", S::kHybrid,
+     "Hybrid: after every store, both engines run what memory holds (no stale translation)"},
     {Property::kInvariant, "invariant", S::kGuest,
      "The guest's invariant function returns non-zero after every thread finished"},
     {Property::kFault, "fault", S::kGuest, "No guest thread faults"},

@@ -188,6 +188,48 @@ TEST(HybridCall, AFaultInArm64CodeNamesItsArm64Instruction) {
   EXPECT_NE(r.call.fault->instruction.find("ldr"), std::string::npos) << r.call.fault->instruction;
 }
 
+// A routine that returns to its own address runs no instruction between calls: each call
+// of a routine costs one unit of the budget, so such a guest is a runaway, not a hang (found
+// by hph_fuzz_hybrid_code; before, the call never returned).
+TEST(HybridCall, ARoutineReturningToItselfRunsOutOfBudget) {
+  auto h = Hybrid::load();
+  ASSERT_TRUE(h);
+  // square_of's body: ldr x30, =dispatch_icall; br x30 (x30, where the routine returns to,
+  // is the routine itself).
+  const uint64_t routine = hybrid::routineAddress(Arm64xRoutine::kDispatchIcall);
+  const uint32_t code[] = {0x5800005e, 0xd61f03c0, static_cast<uint32_t>(routine),
+                           static_cast<uint32_t>(routine >> 32)};
+  std::vector<uint8_t> bytes(sizeof code);
+  std::memcpy(bytes.data(), code, sizeof code);
+  const HybridFunction* body = nullptr;
+  for (const HybridFunction& f : h->image.chpe->functions)
+    if (f.name == "square_of") body = &f;
+  ASSERT_NE(body, nullptr);
+  ASSERT_TRUE(h->process->writeCode(h->process->loaded().address(body->body), bytes));
+  auto r = h->process->call(h->address("square_of"), std::vector<uint64_t>{1}, CallOptions{.instructionBudget = 5000});
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->call.fault);
+  EXPECT_EQ(r->call.fault->kind, FaultKind::kBudgetExhausted) << r->call.fault->describe();
+  EXPECT_GT(r->routines.size(), 1000u);
+  // Routine calls and crossings are not instructions: a call gets exactly the budget its
+  // instructions need.
+  auto h2 = Hybrid::load();
+  ASSERT_TRUE(h2);
+  auto normal = h2->process->call(h2->address("square_of"), std::vector<uint64_t>{3});
+  ASSERT_TRUE(normal.ok() && normal->call.completed());
+  EXPECT_EQ(normal->call.value, 9u);
+  const uint64_t needed = normal->call.instructions;
+  auto exact =
+      h2->process->call(h2->address("square_of"), std::vector<uint64_t>{3}, CallOptions{.instructionBudget = needed});
+  ASSERT_TRUE(exact.ok());
+  EXPECT_TRUE(exact->call.completed()) << (exact->call.fault ? exact->call.fault->describe() : "");
+  auto short1 = h2->process->call(h2->address("square_of"), std::vector<uint64_t>{3},
+                                  CallOptions{.instructionBudget = needed - 1});
+  ASSERT_TRUE(short1.ok());
+  ASSERT_TRUE(short1->call.fault);
+  EXPECT_EQ(short1->call.fault->kind, FaultKind::kBudgetExhausted);
+}
+
 // Each engine runs whole pages of its kind: a code map whose x64 range begins on the
 // Arm64EC range's page is refused, naming the field.
 TEST(HybridCall, ACodeMapSharingAPageBetweenKindsIsBadInput) {

@@ -13,6 +13,8 @@ namespace hph::hybrid {
 namespace {
 
 constexpr uint64_t kPage = 0x1000;
+// The routines a call's result lists (the tests' view of its path); a runaway calls more.
+constexpr size_t kRoutinesKept = 4096;
 
 bool inAny(const std::vector<AddressRange>& ranges, uint64_t address) {
   for (const AddressRange& r : ranges)
@@ -28,14 +30,7 @@ Result<void> protect(uc_engine* uc, const std::vector<AddressRange>& ranges, uin
   return {};
 }
 
-}  // namespace
-
-HybridProcess::HybridProcess(std::unique_ptr<Machine> machine, const PeImage& image)
-    : machine_(std::move(machine)), image_(image) {}
-
-HybridProcess::~HybridProcess() = default;
-
-Result<std::unique_ptr<HybridProcess>> HybridProcess::create(const PeImage& image, std::optional<uint64_t> base) {
+Result<void> requireArm64ec(const PeImage& image) {
   if (!image.chpe)
     return badInput(
         fmt::format("{}: load config.CHPEMetadataPointer: no CHPE metadata, so no hybrid process to run", image.path));
@@ -45,29 +40,59 @@ Result<std::unique_ptr<HybridProcess>> HybridProcess::create(const PeImage& imag
     return badInput(fmt::format("{}: FileHeader.Machine: a hybrid process runs an Arm64EC image (machine x64); this "
                                 "one is {} (ARM64X images are not read as hybrids)",
                                 image.path, image.arch->name()));
+  return {};
+}
+
+}  // namespace
+
+HybridProcess::HybridProcess(std::unique_ptr<Machine> machine, const PeImage& image)
+    : machine_(std::move(machine)), image_(image) {}
+
+HybridProcess::~HybridProcess() = default;
+
+Result<std::unique_ptr<HybridProcess>> HybridProcess::create(const PeImage& image, std::optional<uint64_t> base) {
+  return create(image,
+                [&image, base](Machine& machine) { return loadImage(machine, image, base, HybridImages::kAllowed); });
+}
+
+Result<std::unique_ptr<HybridProcess>> HybridProcess::create(const PeImage& image, const HybridLoader& load) {
+  if (auto arm64ec = requireArm64ec(image); !arm64ec) return arm64ec.error();
   auto machine = Machine::create(*image.arch);
   if (!machine) return machine.error();
   std::unique_ptr<HybridProcess> process(new HybridProcess(std::move(machine).value(), image));
-  if (auto prepared = process->prepare(base); !prepared) return prepared.error();
+  if (auto prepared = process->prepare(load); !prepared) return prepared.error();
   return process;
 }
 
-Result<void> HybridProcess::prepare(std::optional<uint64_t> base) {
-  auto loaded = loadImage(*machine_, image_, base, HybridImages::kAllowed);
-  if (!loaded) return loaded.error();
-  loaded_ = *loaded;
+Result<void> HybridProcess::registerImage(const PeImage& image, uint64_t base, std::vector<AddressRange>& arm64Pages,
+                                          std::vector<AddressRange>& x64Pages) {
   // Whole pages per engine: each runs only its kind of code, by page permissions.
-  for (const ChpeRange& r : image_.chpe->codeMap) {
-    const uint64_t begin = loaded_.address(r.begin) & ~(kPage - 1);
-    const uint64_t end = (loaded_.address(r.begin + r.length) + kPage - 1) & ~(kPage - 1);
-    (r.kind == ChpeRange::Kind::kAmd64 ? x64Pages_ : arm64Pages_).push_back({begin, end});
+  for (const ChpeRange& r : image.chpe->codeMap) {
+    const uint64_t begin = (base + r.begin) & ~(kPage - 1);
+    const uint64_t end = (base + r.begin + r.length + kPage - 1) & ~(kPage - 1);
+    (r.kind == ChpeRange::Kind::kAmd64 ? x64Pages : arm64Pages).push_back({begin, end});
   }
-  for (const AddressRange& a : arm64Pages_)
-    for (const AddressRange& x : x64Pages_)
+  for (const AddressRange& a : arm64Pages)
+    for (const AddressRange& x : x64Pages)
       if (a.overlaps(x.begin, x.end))
         return badInput(fmt::format("{}: CHPE metadata.CodeMap: the page at 0x{:x} holds both x64 and Arm64 code; hph "
                                     "gives each engine whole pages",
-                                    image_.path, std::max(a.begin, x.begin) - loaded_.base));
+                                    image.path, std::max(a.begin, x.begin) - base));
+  for (size_t i = 0; i < kArm64xRoutines; ++i) {
+    const auto routine = static_cast<Arm64xRoutine>(i);
+    const uint32_t slot = slotRva(image.chpe->dispatch, routine);
+    if (!slot) continue;
+    const uint64_t address = routineAddress(routine);
+    if (!machine_->writeGuest(base + slot, {reinterpret_cast<const uint8_t*>(&address), 8}))
+      return internalError(fmt::format("{}: cannot fill the {} slot", image.path, routineName(routine)));
+  }
+  return {};
+}
+
+Result<void> HybridProcess::prepare(const HybridLoader& load) {
+  auto loaded = load(*machine_);
+  if (!loaded) return loaded.error();
+  loaded_ = *loaded;
   auto routines = machine_->map(kRoutinePage, kPage, kRead, "arm64x routines");
   if (!routines) return routines.error();
   // Where an entry thunk returns to when its x64 caller jumped in without a return address
@@ -76,14 +101,7 @@ Result<void> HybridProcess::prepare(std::optional<uint64_t> base) {
   if (!stub) return stub.error();
   const uint8_t ret[] = {0xC3};
   if (!machine_->writeCode(kX64ReturnStub, ret)) return internalError("cannot write the x64 return stub");
-  for (size_t i = 0; i < kArm64xRoutines; ++i) {
-    const auto routine = static_cast<Arm64xRoutine>(i);
-    const uint32_t slot = slotRva(image_.chpe->dispatch, routine);
-    if (!slot) continue;
-    const uint64_t address = routineAddress(routine);
-    if (!machine_->writeGuest(loaded_.address(slot), {reinterpret_cast<const uint8_t*>(&address), 8}))
-      return internalError(fmt::format("cannot fill the {} slot", routineName(routine)));
-  }
+  if (auto registered = registerImage(image_, loaded_.base, arm64Pages_, x64Pages_); !registered) return registered;
   auto engine = arm64Arch().openEngine();
   if (!engine) return engine.error();
   arm64_ = std::move(engine).value();
@@ -101,6 +119,70 @@ Result<void> HybridProcess::prepare(std::optional<uint64_t> base) {
   if (auto p = protect(arm64_.get(), arm64Pages_, UC_PROT_ALL); !p) return p;
   arm64_.forgetCode(loaded_.base, loaded_.base + image_.sizeOfImage);
   return {};
+}
+
+Result<void> HybridProcess::addHybridImage(const PeImage& image, uint64_t base) {
+  if (!image.chpe) return {};
+  std::vector<AddressRange> arm64, x64;
+  if (auto registered = registerImage(image, base, arm64, x64); !registered) return registered;
+  if (auto mapped = mapNewRegions(); !mapped) return mapped;
+  for (const AddressRange& a : arm64)
+    if (inAny(x64Pages_, a.begin) || inAny(x64Pages_, a.end - 1))
+      return badInput(fmt::format("{}: CHPE metadata.CodeMap: its Arm64 code shares pages with x64 code", image.path));
+  if (auto p = protect(machine_->engine().get(), arm64, UC_PROT_READ | UC_PROT_WRITE); !p) return p;
+  if (auto p = protect(arm64_.get(), arm64, UC_PROT_ALL); !p) return p;
+  arm64Pages_.insert(arm64Pages_.end(), arm64.begin(), arm64.end());
+  x64Pages_.insert(x64Pages_.end(), x64.begin(), x64.end());
+  arm64_.forgetCode(base, base + image.sizeOfImage);
+  return {};
+}
+
+Result<void> HybridProcess::addCodePages(AddressRange range, Caller kind) {
+  if (auto mapped = mapNewRegions(); !mapped) return mapped;
+  const AddressRange pages{range.begin & ~(kPage - 1), (range.end + kPage - 1) & ~(kPage - 1)};
+  if (kind == Caller::kX64) {
+    x64Pages_.push_back(pages);
+    return {};
+  }
+  if (auto p = protect(machine_->engine().get(), {pages}, UC_PROT_READ | UC_PROT_WRITE); !p) return p;
+  if (auto p = protect(arm64_.get(), {pages}, UC_PROT_ALL); !p) return p;
+  arm64Pages_.push_back(pages);
+  return {};
+}
+
+Result<void> HybridProcess::setProbes(std::vector<AddressRange> probes) {
+  probes_ = std::move(probes);
+  activeProbes_.clear();
+  machine_->setObserver(probes_.empty() ? nullptr : &probeObserver_);
+  return machine_->watchInstructions(probes_, false);
+}
+
+std::optional<size_t> HybridProcess::probeAt(uint64_t address) const {
+  for (size_t i = 0; i < probes_.size(); ++i)
+    if (probes_[i].contains(address) && (i >= activeProbes_.size() || activeProbes_[i])) return i;
+  return std::nullopt;
+}
+
+bool HybridProcess::ProbeObserver::beforeInstruction(uint64_t pc, uint32_t) {
+  process_.probeHit_ = process_.probeAt(pc);
+  return process_.probeHit_.has_value();
+}
+
+bool HybridProcess::fastForwardsTo(uint64_t entry, uint64_t body) const {
+  // Any RVA does: only the distance from the sequence to its jump's target matters.
+  constexpr uint32_t kSomeRva = 0x4000'0000;
+  uint8_t bytes[pe::kFastForwardBytes] = {};
+  if (!machine_->readGuest(entry, bytes)) return false;
+  const auto target = pe::fastForwardTarget(bytes, kSomeRva);
+  return target && entry + (static_cast<int64_t>(*target) - kSomeRva) == body;
+}
+
+Landing HybridProcess::dispatchCallLanding(uint64_t x64Entry, uint64_t body) const {
+  return fastForwardsTo(x64Entry, body) ? Landing{Caller::kArm64ec, body} : Landing{Caller::kX64, x64Entry};
+}
+
+Landing HybridProcess::icallLanding(uint64_t target) const {
+  return isArm64Code(target) ? Landing{Caller::kArm64ec, target} : Landing{Caller::kX64, target};
 }
 
 Result<void> HybridProcess::mapIntoArm64(const Region& region) {
@@ -124,8 +206,12 @@ bool HybridProcess::isArm64Code(uint64_t address) const { return inAny(arm64Page
 bool HybridProcess::isX64Code(uint64_t address) const { return inAny(x64Pages_, address); }
 
 bool HybridProcess::writeCode(uint64_t address, std::span<const uint8_t> bytes) {
-  if (!machine_->writeCode(address, bytes)) return false;
-  arm64_.forgetCode(address, address + bytes.size());
+  if (stale_ == StaleEngine::kX64) {
+    if (!machine_->writeGuest(address, bytes)) return false;  // the x64 engine keeps its translations
+  } else if (!machine_->writeCode(address, bytes)) {
+    return false;
+  }
+  if (stale_ != StaleEngine::kArm64) arm64_.forgetCode(address, address + bytes.size());
   return true;
 }
 
@@ -138,24 +224,59 @@ GuestFault HybridProcess::arm64Fault(FaultKind kind, uint64_t pc, uint64_t addre
 
 Result<HybridCallResult> HybridProcess::call(uint64_t entry, std::span<const uint64_t> args,
                                              const CallOptions& options) {
+  return call(Caller::kX64, entry, args, options);
+}
+
+Result<HybridCallResult> HybridProcess::call(Caller caller, uint64_t entry, std::span<const uint64_t> args,
+                                             const CallOptions& options) {
   if (auto mapped = mapNewRegions(); !mapped) return mapped.error();
   const Engine& x64 = machine_->engine();
-  const CallFrame frame{entry, args, options.stackTop.value_or(Machine::kStackBase + Machine::kStackBytes),
-                        Machine::kReturnSentinel};
-  if (auto prepared = machine_->arch().prepareCall(x64, frame); !prepared) return prepared.error();
+  const uint64_t stackTop = options.stackTop.value_or(Machine::kStackBase + Machine::kStackBytes);
+  if (caller == Caller::kX64) {
+    const CallFrame frame{entry, args, stackTop, Machine::kReturnSentinel};
+    if (auto prepared = machine_->arch().prepareCall(x64, frame); !prepared) return prepared.error();
+  } else {
+    // As an Arm64EC caller: arguments in x0-x7, the return address in x30.
+    if (args.size() > 8)
+      return badInput(fmt::format("an Arm64EC call passes at most 8 arguments, not {}", args.size()));
+    if (!isArm64Code(entry))
+      return badInput(fmt::format("0x{:x} is not Arm64 code: an Arm64EC caller reaches x64 code through the "
+                                  "routines only",
+                                  entry));
+    for (size_t i = 0; i < args.size(); ++i) arm64_.setReg(UC_ARM64_REG_X0 + static_cast<int>(i), args[i]);
+    arm64_.setReg(UC_ARM64_REG_SP, (stackTop - 64) & ~uint64_t{15});
+    arm64_.setReg(UC_ARM64_REG_X30, Machine::kReturnSentinel);
+    arm64_.setReg(UC_ARM64_REG_PC, entry);
+  }
   machine_->setPrecisePc(options.precisePc);
   pendingReturns_.clear();
+  probeHit_.reset();
 
   HybridCallResult result;
-  uint64_t executed = 0;
-  Side side = Side::kX64;  // the caller is x64 code: an Arm64EC entry faults and crosses at once
+  uint64_t executed = 0, boundarySteps = 0;
+  // An x64 caller reaching an Arm64EC entry faults and crosses at once.
+  Side side = caller == Caller::kX64 ? Side::kX64 : Side::kArm64;
   const auto budgetLeft = [&] { return options.instructionBudget - std::min(executed, options.instructionBudget); };
   while (!result.call.fault && !result.call.timedOut) {
+    // Control can bounce between routines and crossings without running an instruction (a
+    // routine returning to its own address): they have a budget of their own, as large, so
+    // such a guest is a runaway like any other, while instructions count only instructions.
+    if (boundarySteps > options.instructionBudget) {
+      result.call.fault = arm64Fault(FaultKind::kBudgetExhausted, lastArm64Pc_, 0,
+                                     fmt::format("{} routine calls and engine crossings, and no end: the budget ran "
+                                                 "out",
+                                                 boundarySteps));
+      break;
+    }
     if (side == Side::kX64) {
       const RunStop stop = machine_->run(budgetLeft());
       executed += stop.instructions;
       if (stop.kind == StopKind::kReturned) {
         result.call.value = machine_->arch().returnValue(x64);
+        break;
+      }
+      if (stop.kind == StopKind::kYielded && probeHit_) {
+        result.probe = probeHit_;
         break;
       }
       if (stop.kind == StopKind::kError) return *stop.error;
@@ -170,6 +291,7 @@ Result<HybridCallResult> HybridProcess::call(uint64_t entry, std::span<const uin
         result.call.fault = enterArm64(stop.fault->address);
         side = Side::kArm64;
         ++result.crossings;
+        ++boundarySteps;
         continue;
       }
       result.call.fault = stop.fault;
@@ -177,12 +299,23 @@ Result<HybridCallResult> HybridProcess::call(uint64_t entry, std::span<const uin
     }
     const Arm64Stop stop = runArm64(budgetLeft());
     executed += stop.instructions;
+    if (stop.kind == Arm64Stop::Kind::kProbe) {
+      result.probe = probeHit_;
+      result.probeOnArm64 = true;
+      break;
+    }
+    if (stop.kind == Arm64Stop::Kind::kFetch && stop.address == Machine::kReturnSentinel &&
+        caller == Caller::kArm64ec && pendingReturns_.empty()) {
+      result.call.value = arm64_.reg(UC_ARM64_REG_X0);  // the Arm64EC caller's call returned
+      break;
+    }
     if (stop.kind != Arm64Stop::Kind::kFetch) {
       result.call.fault = stop.fault;
       break;
     }
     if (const auto routine = routineAt(stop.address)) {
-      result.routines.push_back(*routine);
+      if (result.routines.size() < kRoutinesKept) result.routines.push_back(*routine);
+      ++boundarySteps;
       const Side before = side;
       result.call.fault = runRoutine(*routine, side);
       if (side != before) ++result.crossings;
@@ -273,8 +406,8 @@ std::optional<GuestFault> HybridProcess::runRoutine(Arm64xRoutine routine, Side&
   case Arm64xRoutine::kDispatchIcallCfg:
   case Arm64xRoutine::kDispatchIcall: {
     // x11: the target; x10: the exit thunk to reach it through if it is x64 code.
-    const uint64_t target = arm64_.reg(UC_ARM64_REG_X11);
-    if (!isArm64Code(target)) callThroughExitThunk(target);
+    const Landing landing = icallLanding(arm64_.reg(UC_ARM64_REG_X11));
+    if (landing.runsAs == Caller::kX64) callThroughExitThunk(landing.address);
     returnToCaller();
     return std::nullopt;
   }
@@ -282,16 +415,11 @@ std::optional<GuestFault> HybridProcess::runRoutine(Arm64xRoutine routine, Side&
     // A hybrid-patchable callee: x11 its x64 entry, x9 its Arm64EC body, x10 the exit
     // thunk. While the x64 entry is the unpatched fast-forward sequence to that body, the
     // call goes to the body; once it is patched, to the x64 code there.
-    const uint64_t entry = arm64_.reg(UC_ARM64_REG_X11);
-    const uint64_t body = arm64_.reg(UC_ARM64_REG_X9);
-    uint8_t bytes[pe::kFastForwardBytes] = {};
-    std::optional<uint32_t> forward;
-    if (entry >= loaded_.base && machine_->readGuest(entry, bytes))
-      forward = pe::fastForwardTarget(bytes, static_cast<uint32_t>(entry - loaded_.base));
-    if (forward && loaded_.address(*forward) == body)
-      arm64_.setReg(UC_ARM64_REG_X11, body);
+    const Landing landing = dispatchCallLanding(arm64_.reg(UC_ARM64_REG_X11), arm64_.reg(UC_ARM64_REG_X9));
+    if (landing.runsAs == Caller::kArm64ec)
+      arm64_.setReg(UC_ARM64_REG_X11, landing.address);
     else
-      callThroughExitThunk(entry);
+      callThroughExitThunk(landing.address);
     returnToCaller();
     return std::nullopt;
   }
@@ -336,6 +464,10 @@ HybridProcess::Arm64Stop HybridProcess::runArm64(uint64_t budget) {
   Arm64Stop stop;
   stop.instructions = std::min(arm64Executed_, budget);
   const uint64_t pc = arm64_.reg(UC_ARM64_REG_PC);
+  if (probeHit_) {
+    stop.kind = Arm64Stop::Kind::kProbe;
+    return stop;
+  }
   if (arm64Executed_ > budget) {
     stop.kind = Arm64Stop::Kind::kBudget;
     stop.fault = arm64Fault(FaultKind::kBudgetExhausted, pc, 0, "the instruction budget ran out");
@@ -382,6 +514,10 @@ void HybridProcess::onArm64Interrupt(uc_engine* uc, uint32_t number, void* user)
 
 void HybridProcess::onArm64Code(uc_engine* uc, uint64_t address, uint32_t, void* user) {
   auto* self = static_cast<HybridProcess*>(user);
+  if (!self->probes_.empty() && (self->probeHit_ = self->probeAt(address))) {
+    uc_emu_stop(uc);  // before it runs: Unicorn checks the stop request ahead of the instruction
+    return;
+  }
   self->lastArm64Pc_ = address;
   if (++self->arm64Executed_ > self->arm64Budget_) uc_emu_stop(uc);
 }

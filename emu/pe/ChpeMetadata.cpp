@@ -166,12 +166,11 @@ std::vector<uint8_t> rawCode(const PeImage& image, uint32_t begin, uint32_t end)
   return begin < rawEnd ? image.bytesAt(begin, std::min(end, rawEnd) - begin) : std::vector<uint8_t>{};
 }
 
-// Every address Arm64 code of the image computes with ADRP Xd then ADD Xd, Xd, #lo12
-// within the next few instructions: what a hybpatch thunk does with its function's x64
-// entry. One pass over the code, whatever the number of exports.
-std::unordered_set<uint32_t> addressesComputedByArm64Code(const PeImage& image, const ChpeInfo& chpe) {
+}  // namespace
+
+std::vector<std::pair<uint32_t, uint32_t>> addressesComputedByArm64Code(const PeImage& image, const ChpeInfo& chpe) {
   constexpr size_t kWindow = 4;
-  std::unordered_set<uint32_t> out;
+  std::vector<std::pair<uint32_t, uint32_t>> out;
   for (const ChpeRange& range : chpe.codeMap) {
     if (range.kind == ChpeRange::Kind::kAmd64) continue;
     for (const SectionInfo& section : image.sections) {
@@ -196,7 +195,8 @@ std::unordered_set<uint32_t> addressesComputedByArm64Code(const PeImage& image, 
           const uint32_t add = word(k);
           if ((add & 0xFFC00000u) != 0x91000000u || (add & 31) != reg || ((add >> 5) & 31) != reg) continue;
           const int64_t address = page + ((add >> 10) & 0xFFF);
-          if (address >= 0 && address <= UINT32_MAX) out.insert(static_cast<uint32_t>(address));
+          if (address >= 0 && address <= UINT32_MAX)
+            out.emplace_back(static_cast<uint32_t>(begin + 4 * i), static_cast<uint32_t>(address));
           break;
         }
       }
@@ -205,9 +205,12 @@ std::unordered_set<uint32_t> addressesComputedByArm64Code(const PeImage& image, 
   return out;
 }
 
+namespace {
+
 Result<void> describeFunctions(const MetadataReader& in, const PeImage& image, ChpeInfo& chpe,
                                const std::vector<UnwindEntry>& rfe) {
-  const std::unordered_set<uint32_t> computed = addressesComputedByArm64Code(image, chpe);
+  std::unordered_set<uint32_t> computed;
+  for (const auto& [place, address] : addressesComputedByArm64Code(image, chpe)) computed.insert(address);
   auto executable = [&](uint32_t rva) {
     const SectionInfo* section = image.sectionAt(rva);
     return section && section->executable();

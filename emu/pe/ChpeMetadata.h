@@ -20,6 +20,11 @@ Result<ChpeInfo> readChpeMetadata(const PeImage& image, uint64_t pointer);
 inline constexpr uint32_t kFastForwardBytes = 14;
 std::optional<uint32_t> fastForwardTarget(std::span<const uint8_t> bytes, uint32_t rva);
 
+// Every address the image's Arm64 code computes with ADRP Xd then ADD Xd, Xd, #lo12 within
+// the next few instructions, with where (the ADRP's RVA): what a hybpatch thunk does with
+// its function's x64 entry, and code taking a function's address. One pass over the code.
+std::vector<std::pair<uint32_t, uint32_t>> addressesComputedByArm64Code(const PeImage& image, const ChpeInfo& chpe);
+
 // Bad input for emulation: an image whose code map holds code of another kind than its PE
 // machine (an Arm64EC image's Arm64 code). One engine would run the other kind's bytes as
 // its own and report faults or results that mean nothing. Only a hybrid process

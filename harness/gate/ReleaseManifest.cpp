@@ -38,6 +38,9 @@ Result<void> checkScenario(const std::string& manifest, const std::string& field
   const auto refuse = [&](const std::string& why) {
     return badInput(fmt::format("{}: {}: {}: {}", echoText(manifest, 200), field, echoText(path, 200), why));
   };
+  if (scenario->hybrid)
+    return refuse("arch = \"arm64ec\": hybrid scenarios are checked by hph check only (the gate's on-host stage "
+                  "runs no hybrid process)");
   if (scenario->arch != images.arch)
     return refuse(
         fmt::format("arch {} is not the image's {}", archOf(scenario->arch).name(), archOf(images.arch).name()));

@@ -33,6 +33,15 @@ std::string jsonText(const json& j, const char* key) {
 
 bool jsonFlag(const json& j, const char* key) { return j.contains(key) && j[key].is_boolean() && j[key].get<bool>(); }
 
+// A hybrid run's findings of `property` (its report's hybrid.findings), one per line.
+static std::string otherFinding(const json& s, std::string_view property) {
+  std::string out;
+  if (!s.contains("hybrid") || !s["hybrid"].is_object() || !s["hybrid"].contains("findings")) return out;
+  for (const json& f : s["hybrid"]["findings"])
+    if (f.is_object() && jsonText(f, "property") == property) out += (out.empty() ? "" : "\n") + jsonText(f, "message");
+  return out;
+}
+
 std::vector<PropertyCase> propertyCases(const json& s) {
   const std::string verdict = jsonText(s, "verdict"), expect = jsonText(s, "expect"), arch = jsonText(s, "arch");
   std::vector<PropertyCase> cases;
@@ -63,17 +72,30 @@ std::vector<PropertyCase> propertyCases(const json& s) {
   const json ce = s.contains("counterexample") ? s["counterexample"] : json();
   const std::string detail =
       ce.is_null() ? "" : fmt::format("{}\nreplay: hph replay {}", jsonText(ce, "message"), jsonText(ce, "replay"));
+  // The counterexample's detail; a hybrid run's every finding of the property, not only
+  // the counterexample's.
+  const auto allOf = [&](std::string_view property) {
+    const std::string all = otherFinding(s, property);
+    return all.empty() ? detail : fmt::format("{}\nreplay: hph replay {}", all, jsonText(ce, "replay"));
+  };
   for (std::string_view property : propertiesFor(arch)) {
     PropertyCase c{std::string(property), "", "failure", ""};
     if (property == "vacuity") {
       if (verdict == "vacuous" && expect != "vacuous")
         c.failure = "the patch was never exercised (no step overlapped a thread, no call reached it)";
     } else if (property == found && property != wanted) {
-      c.failure = detail;
+      c.failure = allOf(property);
     } else if (property == wanted && property != found) {
       c.failure = fmt::format("expected {} but the verdict is {}", expect, verdict);
     } else if (property == found) {
-      c.out = "caught as expected: " + detail;
+      c.out = "caught as expected: " + allOf(property);
+    } else if (const std::string also = otherFinding(s, property); !also.empty()) {
+      // A hybrid run reports every finding: beside an expected one they are part of what the
+      // canary shows; otherwise each fails its own case.
+      if (jsonFlag(s, "as_expected"))
+        c.out = "also found: " + also;
+      else
+        c.failure = also;
     }
     cases.push_back(std::move(c));
   }

@@ -82,7 +82,20 @@ json sarifLog(const json& scenarios) {
     if (!logical.empty())
       result["locations"][0]["logicalLocations"] =
           json::array({{{"fullyQualifiedName", logical}, {"kind", "function"}}});
+    // A hybrid run reports every finding; the counterexample is its first, the rest follow.
+    std::vector<json> more;
+    if (s.contains("hybrid") && s["hybrid"].is_object() && s["hybrid"].contains("findings"))
+      for (size_t i = 1; i < s["hybrid"]["findings"].size(); ++i) {
+        const json& f = s["hybrid"]["findings"][i];
+        json extra = result;
+        extra["ruleId"] = f.value("property", "");
+        extra["ruleIndex"] = std::find(ids.begin(), ids.end(), f.value("property", "")) - ids.begin();
+        extra["message"]["text"] =
+            fmt::format("{}: {} ({})", s.value("name", ""), f.value("message", ""), f.value("property", ""));
+        more.push_back(std::move(extra));
+      }
     results.push_back(std::move(result));
+    for (json& extra : more) results.push_back(std::move(extra));
   }
   json invocation = {{"executionSuccessful", true}};
   // A search cut short is not a result about the code: say so where SARIF consumers look

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "emu/pe/ChpeMetadata.h"
 #include "emu/pe/ImageRebase.h"
 #include "harness/scenario/WatchedCode.h"
@@ -99,6 +101,7 @@ Result<void> refuseRestrictedChpe(const Scenario& scenario, const PeImage& image
 // The patch images laid out, the plan built for their sites, and what the checkers need.
 Result<void> preparePatches(const Scenario& scenario, const PeImage& base, ScenarioInputs& inputs) {
   PatchRequest request{.origin = scenario.path, .images = scenario.patches, .loadAddress = scenario.patchAddress};
+  if (scenario.hybrid) request.hybridSite = scenario.hybridSite;
   for (const FunctionMap& map : scenario.functions) request.functions.push_back(map);
   auto layout = layOutPatches(request, base);
   if (!layout) return layout.error();
@@ -111,7 +114,8 @@ Result<void> preparePatches(const Scenario& scenario, const PeImage& base, Scena
                                            .defect = scenario.defect,
                                            .idc = scenario.arm64.idc,
                                            .dic = scenario.arm64.dic};
-  auto plan = buildPlan(*scenario.protocol, *base.arch, inputs.layout.sites, inputs.protocolOptions);
+  // A hybrid image's sites are x64 or Arm64 code (Scenario::arch); any other's, its machine's.
+  auto plan = buildPlan(*scenario.protocol, archOf(scenario.arch), inputs.layout.sites, inputs.protocolOptions);
   // The status stays: a protocol whose precondition fails refuses, bad input is bad input.
   if (!plan) return Error{plan.error().status, fmt::format("{}: [protocol]: {}", scenario.path, plan.error().message)};
   inputs.plan = std::move(plan).value();
@@ -119,6 +123,18 @@ Result<void> preparePatches(const Scenario& scenario, const PeImage& base, Scena
     for (const PatchSite& site : inputs.layout.sites)
       inputs.breakpointRedirects.emplace_back(
           site.entry, scenario.defect == ProtocolDefect::kResumeInside ? site.entry + 1 : site.replacement);
+  for (size_t i = 0; i < scenario.functions.size() && scenario.hybrid; ++i) {
+    std::vector<ScenarioInputs::DeclaredCaller> callers;
+    for (const std::string& name : scenario.functions[i].callers) {
+      const auto e = std::find_if(base.exports.begin(), base.exports.end(),
+                                  [&](const ExportInfo& x) { return x.name == name && !x.forwarded; });
+      if (e == base.exports.end())
+        return badInput(fmt::format("{}: [[functions]][{}].callers: '{}' is not an export of {}", scenario.path, i,
+                                    name, fileNameOf(base.path)));
+      callers.push_back({name, base.imageBase + e->rva});
+    }
+    inputs.declaredCallers.push_back(std::move(callers));
+  }
   // C5 results: pure functions' direct callers resume at watched return sites.
   for (size_t i = 0; i < scenario.functions.size(); ++i)
     if (scenario.functions[i].pure)
@@ -134,9 +150,15 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   auto image = readPeImage(scenario.base);
   if (!image) return Error{image.error().status, fmt::format("{}: base: {}", scenario.path, image.error().message)};
   if (auto restricted = refuseRestrictedChpe(scenario, *image, "base"); !restricted) return restricted.error();
-  if (auto single = pe::requireOneKindOfCode(*image); !single)
+  if (scenario.hybrid) {
+    if (!image->chpe || image->isArm64x)
+      return badInput(fmt::format("{}: arch: scenario says arm64ec but {} is {}", scenario.path,
+                                  fileNameOf(scenario.base),
+                                  image->isArm64x ? "an ARM64X image (hph runs Arm64EC images as hybrids)"
+                                                  : fmt::format("{} with no CHPE metadata", image->arch->name())));
+  } else if (auto single = pe::requireOneKindOfCode(*image); !single) {
     return Error{single.error().status, fmt::format("{}: base: {}", scenario.path, single.error().message)};
-  if (image->arch->kind() != scenario.arch)
+  } else if (image->arch->kind() != scenario.arch)
     return badInput(fmt::format("{}: arch: scenario says {} but {} is {}", scenario.path, archOf(scenario.arch).name(),
                                 fileNameOf(scenario.base), image->arch->name()));
   if (scenario.baseAddress && *scenario.baseAddress != image->imageBase) {
@@ -148,6 +170,13 @@ Result<std::shared_ptr<const ScenarioInputs>> prepareScenario(const Scenario& sc
   }
   inputs->base = std::make_shared<const PeImage>(std::move(image).value());
   const PeImage& base = *inputs->base;
+  if (scenario.hybrid) {
+    if (!scenario.patches.empty())
+      if (auto r = preparePatches(inputs->scenario, base, *inputs); !r) return r.error();
+    inputs->scenarioSha256 = sha256OfFile(scenario.path);
+    inputs->baseSha256 = sha256OfFile(scenario.base);
+    return std::shared_ptr<const ScenarioInputs>(std::move(inputs));
+  }
   auto entry = functionAddress(scenario, base, "[threads].entry", scenario.threadEntry);
   if (!entry) return entry.error();
   inputs->threadEntry = *entry;

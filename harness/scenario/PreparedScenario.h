@@ -49,6 +49,13 @@ struct ScenarioInputs {
   // the replacements and the patched functions (whole), the pure callers' return sites
   // and the functions [explore].watch names, in any loaded image.
   std::vector<AddressRange> watched;
+  // Hybrid scenarios: per site (in layout order), the exports [[functions]].callers names,
+  // at their addresses (the x64 entries their exports point at).
+  struct DeclaredCaller {
+    std::string name;
+    uint64_t entry = 0;
+  };
+  std::vector<std::vector<DeclaredCaller>> declaredCallers;
   // Writable sections of every loaded image: the data threads may share (footprints).
   std::vector<AddressRange> sharedData;
 };

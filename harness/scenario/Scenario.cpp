@@ -136,11 +136,12 @@ Result<Scenario> loadScenario(const std::string& path) {
     return top.error("name", fmt::format("'{}' is not a plain name (1..128 of A-Z a-z 0-9 . _ -, not . or ..): it "
                                          "names files under --trace-dir",
                                          echoText(s.name, L::kMaxEchoedChars)));
-  const Arch* named = archByName(arch);
+  s.hybrid = arch == "arm64ec";
+  const Arch* named = s.hybrid ? &archOf(ArchKind::kX64) : archByName(arch);
   if (!named)
-    return top.error("arch", arch.empty()
-                                 ? "missing (x64 | arm64)"
-                                 : fmt::format("'{}' is not x64 or arm64", echoText(arch, L::kMaxEchoedChars)));
+    return top.error(
+        "arch", arch.empty() ? "missing (x64 | arm64 | arm64ec)"
+                             : fmt::format("'{}' is not x64, arm64 or arm64ec", echoText(arch, L::kMaxEchoedChars)));
   s.arch = named->kind();
   if (s.base.empty()) return top.error("base", "missing: the image the threads run");
   s.base = resolve(s.base);
@@ -152,7 +153,10 @@ Result<Scenario> loadScenario(const std::string& path) {
   HPH_TRY_ASSIGN(s.stackBytes, threads.integer("stack_size", L::kMinStackBytes, L::kMaxStackBytes));
   HPH_TRY_ASSIGN(s.threadBudget, threads.integer("budget", L::kMinBudget, L::kMaxBudget));
   if (auto r = threads.rejectUnknown(); !r) return r.error();
-  if (s.threadEntry.empty()) return threads.error("entry", "missing: the export each thread runs");
+  if (s.hybrid && threadsTable)
+    return top.error("[threads]", "guest threads on both engines of a hybrid process are not built yet: a hybrid "
+                                  "scenario (arch = \"arm64ec\") is checked by one serial run (H1-H4, docs/design.md)");
+  if (s.threadEntry.empty() && !s.hybrid) return threads.error("entry", "missing: the export each thread runs");
   // Each alone in range, together perhaps not: every job maps all stacks and snapshots them.
   if (const uint64_t total = uint64_t{s.threadCount} * ((s.stackBytes + 0xFFF) & ~uint64_t{0xFFF});
       total > L::kMaxTotalStackBytes)
@@ -173,8 +177,8 @@ Result<Scenario> loadScenario(const std::string& path) {
     for (const std::string& p : *ignore) {
       const std::optional<Property> property = parseProperty(p);
       if (!property || !isDesignProperty(*property))
-        return check.error(
-            "ignore", fmt::format("'{}' is not a property (C1..C8, X1..X3, A1..A4)", echoText(p, L::kMaxEchoedChars)));
+        return check.error("ignore", fmt::format("'{}' is not a property (C1..C8, X1..X3, A1..A4, H1..H4)",
+                                                 echoText(p, L::kMaxEchoedChars)));
       s.ignore.push_back(*property);
     }
   }
@@ -189,7 +193,30 @@ Result<Scenario> loadScenario(const std::string& path) {
 
   TableReader chpe(path, chpeTable, "[chpe].");
   HPH_TRY_ASSIGN(s.chpeRestriction, chpe.boolean("restriction"));
+  std::string staleEngine;
+  HPH_TRY_ASSIGN(staleEngine, chpe.string("stale_engine"));
+  if (const toml::node* args = chpe.node("call_args")) {
+    const toml::array* list = args->as_array();
+    if (!list || list->size() > 4)
+      return chpe.typeError("call_args", "an array of up to 4 non-negative integers", *args);
+    s.chpeCallArgs.clear();
+    for (const toml::node& a : *list) {
+      const auto value = a.value<int64_t>();
+      if (!a.is_integer() || !value) return chpe.typeError("call_args", "an array of up to 4 non-negative integers", a);
+      if (*value < 0)
+        return chpe.error("call_args", fmt::format("{} is negative (the arguments are unsigned)", *value));
+      s.chpeCallArgs.push_back(static_cast<uint64_t>(*value));
+    }
+  }
   if (auto r = chpe.rejectUnknown(); !r) return r.error();
+  if (!staleEngine.empty()) {
+    if (staleEngine != "x64" && staleEngine != "arm64")
+      return chpe.error("stale_engine",
+                        fmt::format("'{}' is not x64 or arm64", echoText(staleEngine, L::kMaxEchoedChars)));
+    s.staleEngine = staleEngine == "x64" ? hybrid::StaleEngine::kX64 : hybrid::StaleEngine::kArm64;
+  }
+  if ((!staleEngine.empty() || chpe.node("call_args")) && !s.hybrid)
+    return chpe.error(staleEngine.empty() ? "call_args" : "stale_engine", "only for arch = \"arm64ec\"");
 
   TableReader onHost(path, onHostTable, "[onhost].");
   HPH_TRY_ASSIGN(s.onHostCalls, onHost.string("calls"));
@@ -198,7 +225,8 @@ Result<Scenario> loadScenario(const std::string& path) {
     return badInput(fmt::format("{}: [onhost].{}: calls and new_calls go together", shownPath,
                                 s.onHostCalls ? "new_calls" : "calls"));
   if (auto r = onHost.rejectUnknown(); !r) return r.error();
-  if (arm64Table && s.arch != ArchKind::kArm64) return top.error("[arm64]", "only for arch = \"arm64\"");
+  if (arm64Table && s.arch != ArchKind::kArm64 && !s.hybrid)
+    return top.error("[arm64]", "only for arch = \"arm64\" (or arm64ec with site = \"native\")");
   if (!expect.empty()) {
     const auto parsed = parseExpectedVerdict(expect);
     if (!parsed)
@@ -276,17 +304,74 @@ Result<Scenario> loadScenario(const std::string& path) {
     HPH_TRY_ASSIGN(map.target, f.string("target"));
     HPH_TRY_ASSIGN(map.replacement, f.string("replacement"));
     HPH_TRY_ASSIGN(map.pure, f.boolean("pure"));
+    {
+      auto callers = f.strings("callers");
+      if (!callers) return callers.error();
+      map.callers = *callers;
+    }
     if (auto r = f.rejectUnknown(); !r) return r.error();
+    if (!map.callers.empty() && !s.hybrid) return f.error("callers", "only for arch = \"arm64ec\" (H1)");
+    if (map.pure && s.hybrid) return f.error("pure", "C5 needs threads, which a hybrid scenario has none of");
     if (map.target.empty()) return f.error("target", "missing (export name or rva:0x...)");
     if (map.replacement.empty()) return f.error("replacement", "missing (export name or rva:0x...)");
     s.functions.push_back(std::move(map));
   }
   TableReader protocol(path, protocolTable, "[protocol].");
-  std::string protocolName, defect;
+  std::string protocolName, defect, site;
   HPH_TRY_ASSIGN(protocolName, protocol.string("name"));
   HPH_TRY_ASSIGN(s.reverse, protocol.boolean("reverse"));
   HPH_TRY_ASSIGN(defect, protocol.string("defect"));
+  HPH_TRY_ASSIGN(site, protocol.string("site"));
   if (auto r = protocol.rejectUnknown(); !r) return r.error();
+  if (!site.empty()) {
+    if (!s.hybrid) return protocol.error("site", "only for arch = \"arm64ec\" (a hybrid image's two entries)");
+    const auto parsed = parseHybridSite(site);
+    if (!parsed)
+      return protocol.error("site", fmt::format("'{}' is not native or x64-entry", echoText(site, L::kMaxEchoedChars)));
+    s.hybridSite = *parsed;
+  }
+  if (s.hybrid) {
+    // The site's code decides the protocols; with static checks off, one of the other
+    // instruction set may be written there too (what H3 and H2 are for).
+    s.arch = siteArch(s.hybridSite);
+    const ArchKind other = s.arch == ArchKind::kX64 ? ArchKind::kArm64 : ArchKind::kX64;
+    if (!s.staticChecks && !protocolName.empty() && !parseProtocol(protocolName, s.arch) &&
+        parseProtocol(protocolName, other))
+      s.arch = other;
+    if (!s.hostWrites.empty()) return top.error("host_write", "a hybrid scenario patches through a patch image");
+    if (s.invariant)
+      return check.error("invariant", "an invariant checks what threads did; a hybrid scenario has none");
+    if (exploreTable) return top.error("[explore]", "a hybrid scenario is one serial run: there is nothing to explore");
+    if (onHostTable) return top.error("[onhost]", "hph onhost runs no hybrid process");
+    if (s.patches.empty()) return top.error("patch", "missing: a hybrid scenario checks a patch");
+    if (s.functions.empty())
+      return top.error("functions", "missing: a hybrid scenario maps its functions to their replacements");
+    if (arm64Table && s.arch != ArchKind::kArm64)
+      return top.error("[arm64]", "only for an Arm64 plan (site = \"native\")");
+    // Only H1-H4 are decided by the serial run: the others need threads.
+    const auto notHybrid = [](Property p) {
+      return isDesignProperty(p) && propertyInfo(p).scope != PropertyScope::kHybrid;
+    };
+    for (const Property p : s.ignore)
+      if (notHybrid(p))
+        return check.error("ignore",
+                           fmt::format("{} is not checked for arch = \"arm64ec\" (H1..H4 are)", propertyId(p)));
+    if (s.expect.kind == VerdictKind::kViolation)
+      if (const auto p = parseProperty(s.expect.property); !p || notHybrid(*p) || !isDesignProperty(*p))
+        return check.error(
+            "expect", fmt::format("violation:{} cannot occur for arch = \"arm64ec\" (H1..H4 can)", s.expect.property));
+    // A refusal (a protocol whose precondition fails at the site) can be expected.
+    if (s.expect.kind == VerdictKind::kVacuous)
+      return check.error("expect", fmt::format("{} cannot occur for arch = \"arm64ec\"", verdictText(s.expect)));
+  } else {
+    for (const Property p : s.ignore)
+      if (propertyInfo(p).scope == PropertyScope::kHybrid)
+        return check.error("ignore", fmt::format("{} is checked for arch = \"arm64ec\" only", propertyId(p)));
+    if (s.expect.kind == VerdictKind::kViolation)
+      if (const auto p = parseProperty(s.expect.property); p && propertyInfo(*p).scope == PropertyScope::kHybrid)
+        return check.error("expect",
+                           fmt::format("violation:{} is checked for arch = \"arm64ec\" only", s.expect.property));
+  }
   // Whether the patch image carries its own table is checked with the images (Session).
   if (!s.patches.empty() && !s.hostWrites.empty())
     return top.error("patch", "a scenario has a patch or [[host_write]] stores, not both");

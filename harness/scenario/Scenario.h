@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "emu/core/Arch.h"
+#include "emu/hybrid/HybridProcess.h"
 #include "harness/scenario/Verdict.h"
 #include "patch/PatchLayout.h"
 #include "patch/ProtocolRegistry.h"
@@ -44,6 +45,10 @@ inline constexpr uint64_t kDefaultExhaustiveCap = 1'000'000;
 // One function a patch replaces (explicit map), and what the checkers may assume of it.
 struct FunctionMap : FunctionRedirect {
   bool pure = false;  // results depend on arguments only (C5 compares old and new)
+  // Hybrid scenarios: exports whose calls must reach the replacement too (H1 calls each,
+  // as an x64 caller, with [chpe] call_args): a caller the compiler inlined the target
+  // into does not, and is named.
+  std::vector<std::string> callers;
 };
 
 struct ExploreSettings {
@@ -119,7 +124,19 @@ struct Scenario {
   // [chpe] restriction: Windows' HotPatchRestrictions=1 (CHPE disabled for hotpatching): a
   // patch to an image with CHPE metadata, or from one, is refused (H5).
   bool chpeRestriction = false;
+  // arch = "arm64ec": the base is a hybrid image, patched at `hybridSite` of each function
+  // ([protocol] site); `arch` is then the instruction set of the protocol's code. No
+  // threads: H1-H4 are checked by one serial run (harness/HybridCheck).
+  bool hybrid = false;
+  HybridSite hybridSite = HybridSite::kNative;
+  // [chpe] call_args: the arguments H1's calls pass (each entry path, each declared caller).
+  std::vector<uint64_t> chpeCallArgs = {1, 2, 3, 4};
+  // [chpe] stale_engine: a deliberately broken engine that keeps translations of the code a
+  // store replaced (the H4 canary; docs/properties.md).
+  hybrid::StaleEngine staleEngine = hybrid::StaleEngine::kNone;
 
+  // "x64", "arm64" or "arm64ec", for reports.
+  std::string_view archText() const { return hybrid ? "arm64ec" : archOf(arch).name(); }
   // For reports and messages: the protocol's name, "" when there is none.
   std::string_view protocolText() const { return protocol ? protocolName(*protocol) : ""; }
 };

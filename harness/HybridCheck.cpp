@@ -1,0 +1,75 @@
+#include "harness/HybridCheck.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace hph {
+
+Result<HybridCheckResult> checkHybrid(const ScenarioInputs& inputs) {
+  const auto started = std::chrono::steady_clock::now();
+  const Scenario& scenario = inputs.scenario;
+  HybridCheckResult result;
+  std::vector<HybridFinding> stores = checkHybridStores(inputs.plan, scenario.arch, *inputs.base, inputs.layout);
+  for (const Property p : {Property::kH3, Property::kH2})
+    for (const HybridFinding& f : stores)
+      if (f.property == p) result.findings.push_back(f);
+  HybridRunSetup setup{.base = inputs.base.get(),
+                       .layout = &inputs.layout,
+                       .plan = &inputs.plan,
+                       .planArch = scenario.arch,
+                       .args = scenario.chpeCallArgs,
+                       .stale = scenario.staleEngine,
+                       .reverse = scenario.reverse};
+  for (const auto& callers : inputs.declaredCallers) {
+    std::vector<NamedEntry> named;
+    for (const auto& c : callers) named.push_back({c.name, c.entry});
+    setup.declaredCallers.push_back(std::move(named));
+  }
+  auto run = runHybridPlan(setup);
+  if (!run) return run.error();
+  result.run = std::move(run).value();
+  for (const Property p : {Property::kH4, Property::kH1})
+    for (const HybridFinding& f : result.run.findings)
+      if (f.property == p) result.findings.push_back(f);
+  // [check] ignore: not reported (as for the other properties).
+  std::erase_if(result.findings, [&](const HybridFinding& f) {
+    return std::find(scenario.ignore.begin(), scenario.ignore.end(), f.property) != scenario.ignore.end();
+  });
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return result;
+}
+
+std::string describeHybridPaths(const HybridCheckResult& result, const ScenarioInputs& inputs) {
+  std::string out;
+  for (const PathOutcome& o : result.run.after)
+    out += fmt::format("    {:<12} {:<84} {}{}\n", inputs.layout.sites[o.site].name, o.path.name,
+                       pathReachName(o.reach), o.path.callers.empty() ? "" : "  (taken by " + o.path.callers + ")");
+  return out;
+}
+
+nlohmann::json hybridRunJson(const HybridCheckResult& result, const ScenarioInputs& inputs) {
+  nlohmann::json paths = nlohmann::json::array();
+  for (size_t i = 0; i < result.run.after.size(); ++i) {
+    const PathOutcome& o = result.run.after[i];
+    paths.push_back({{"function", inputs.layout.sites[o.site].name},
+                     {"path", o.path.name},
+                     {"callers", o.path.callers},
+                     {"before", i < result.run.before.size() ? pathReachName(result.run.before[i].reach) : ""},
+                     {"after", pathReachName(o.reach)},
+                     {"engine", o.onArm64 ? "arm64" : "x64"},
+                     {"detail", o.detail}});
+  }
+  nlohmann::json findings = nlohmann::json::array();
+  for (const HybridFinding& f : result.findings)
+    findings.push_back({{"property", propertyId(f.property)}, {"message", f.message}});
+  return {{"strategy", "serial"},
+          {"site", hybridSiteName(inputs.scenario.hybridSite)},
+          {"stores", result.run.stores},
+          {"calls", result.run.calls},
+          {"paths", paths},
+          {"findings", findings}};
+}
+
+}  // namespace hph

@@ -1,0 +1,294 @@
+// `hph check` on hybrid scenarios (arch = "arm64ec"): the serial hybrid run and H1-H4 on
+// the corpus's hybrid image and its patch image. Each checker fires on its canary and
+// holds on the safe patches; each path is the one the image's own callers take.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "harness/HybridCheck.h"
+#include "properties/HybridStoreChecks.h"
+#include "tests/TestSupport.h"
+
+namespace hph::test {
+namespace {
+
+HybridCheckResult checked(const std::string& scenario, const std::function<void(Scenario&)>& adjust = {}) {
+  auto inputs = preparedScenario(corpusScenario(scenario), adjust);
+  if (!inputs) return {};
+  auto result = checkHybrid(*inputs);
+  EXPECT_TRUE(result.ok()) << (result.ok() ? "" : result.error().message);
+  return result.ok() ? std::move(result).value() : HybridCheckResult{};
+}
+
+std::vector<std::string> messagesOf(const HybridCheckResult& r, Property property) {
+  std::vector<std::string> out;
+  for (const HybridFinding& f : r.findings)
+    if (f.property == property) out.push_back(f.message);
+  return out;
+}
+
+const PathOutcome* pathOf(const std::vector<PathOutcome>& outcomes, EntryPathKind kind) {
+  for (const PathOutcome& o : outcomes)
+    if (o.path.kind == kind) return &o;
+  return nullptr;
+}
+
+bool mentions(const std::vector<std::string>& messages, const std::string& a, const std::string& b) {
+  for (const std::string& m : messages)
+    if (m.find(a) != std::string::npos && m.find(b) != std::string::npos) return true;
+  return false;
+}
+
+TEST(HybridCheck, AnX64EntryPatchOfAPlainFunctionMissesItsArm64ecAndDirectX64Callers) {
+  const HybridCheckResult r = checked("canary-hybrid-x64-entry.toml");
+  ASSERT_FALSE(r.run.after.empty());
+  // Before the plan every path reaches the old body; after it, the x64 entry's callers
+  // reach add_v2 and the callers past the x64 entry still reach the old body.
+  for (const PathOutcome& o : r.run.before) EXPECT_EQ(o.reach, PathReach::kOld) << o.path.name;
+  EXPECT_EQ(pathOf(r.run.after, EntryPathKind::kX64ThroughExport)->reach, PathReach::kNew);
+  EXPECT_EQ(pathOf(r.run.after, EntryPathKind::kEcIndirect)->reach, PathReach::kNew);
+  EXPECT_EQ(pathOf(r.run.after, EntryPathKind::kEcDirect)->reach, PathReach::kOld);
+  EXPECT_EQ(pathOf(r.run.after, EntryPathKind::kX64DirectToBody)->reach, PathReach::kOld);
+  EXPECT_EQ(pathOf(r.run.after, EntryPathKind::kEcIndirectToBody)->reach, PathReach::kOld);
+  const auto h1 = messagesOf(r, Property::kH1);
+  EXPECT_EQ(h1.size(), 3u);
+  EXPECT_TRUE(mentions(h1, "Arm64EC direct call", "scaled+0x")) << ::testing::PrintToString(h1);
+  EXPECT_TRUE(mentions(h1, "x64 direct call to the Arm64EC body", "x64_calls_add+0x")) << ::testing::PrintToString(h1);
+  EXPECT_TRUE(mentions(h1, "the body's address", "apply_add+0x")) << ::testing::PrintToString(h1);
+  EXPECT_TRUE(messagesOf(r, Property::kH2).empty());
+  EXPECT_TRUE(messagesOf(r, Property::kH3).empty());
+  EXPECT_TRUE(messagesOf(r, Property::kH4).empty());
+}
+
+TEST(HybridCheck, TheViolationReplaysFromItsToken) {
+  const std::string json = writeTempFile("hybrid-check.json", {});
+  const CommandResult check = runHph({"check", corpusScenario("canary-hybrid-x64-entry.toml"), "--json", json});
+  ASSERT_EQ(check.exitCode, 0) << check.out << check.err;
+  const auto report = nlohmann::json::parse(readFile(json));
+  const nlohmann::json& s = report["scenarios"][0];
+  EXPECT_EQ(s["arch"], "arm64ec");
+  EXPECT_EQ(s["verdict"], "violation:H1");
+  EXPECT_EQ(s["hybrid"]["site"], "x64-entry");
+  EXPECT_EQ(s["hybrid"]["paths"].size(), 6u);
+  const std::string token = s["counterexample"]["replay"];
+  const CommandResult replay = runHph({"replay", token});
+  EXPECT_EQ(replay.exitCode, 1) << replay.out << replay.err;
+  EXPECT_NE(replay.out.find("violation:H1"), std::string::npos) << replay.out;
+  EXPECT_NE(replay.out.find("x64_calls_add+0x"), std::string::npos) << replay.out;
+}
+
+TEST(HybridCheck, TheSameX64EntryPatchOfAHybridPatchableFunctionReachesEveryPath) {
+  const HybridCheckResult r = checked("patch-hybrid-patchable.toml");
+  EXPECT_TRUE(r.findings.empty()) << r.findings.front().message;
+  ASSERT_NE(pathOf(r.run.after, EntryPathKind::kEcDirect), nullptr);
+  EXPECT_TRUE(pathOf(r.run.after, EntryPathKind::kEcDirect)->path.hybridPatchable);
+  for (const PathOutcome& o : r.run.before) EXPECT_EQ(o.reach, PathReach::kOld) << o.path.name;
+  for (const PathOutcome& o : r.run.after) EXPECT_EQ(o.reach, PathReach::kNew) << o.path.name;
+  // The hybpatch thunk computes the body's address for dispatch_call: not an indirect path.
+  EXPECT_EQ(pathOf(r.run.after, EntryPathKind::kEcIndirectToBody), nullptr);
+}
+
+TEST(HybridCheck, ANativePatchOfTheBodyReachesEveryPath) {
+  const HybridCheckResult r = checked("patch-hybrid-native.toml");
+  EXPECT_TRUE(r.findings.empty()) << r.findings.front().message;
+  EXPECT_EQ(r.run.after.size(), 6u);
+  for (const PathOutcome& o : r.run.after) {
+    EXPECT_EQ(o.reach, PathReach::kNew) << o.path.name;
+    EXPECT_TRUE(o.onArm64) << o.path.name;  // add_v2 is Arm64EC code
+  }
+}
+
+TEST(HybridCheck, AfterAPatchAndItsUnpatchEveryPathReachesTheOriginalAgain) {
+  const HybridCheckResult r = checked("patch-hybrid-native.toml", [](Scenario& s) { s.reverse = true; });
+  EXPECT_TRUE(r.findings.empty()) << r.findings.front().message;
+  EXPECT_EQ(r.run.stores, 4u);  // two to patch, two to unpatch
+  for (const PathOutcome& o : r.run.after) EXPECT_EQ(o.reach, PathReach::kOld) << o.path.name;
+}
+
+TEST(HybridCheck, H1JudgesTheStateAfterThePlansLastStoreEvenADataStore) {
+  // literal-swap redirects the entry through a literal its last step (a data store) sets.
+  const HybridCheckResult r =
+      checked("patch-hybrid-native.toml", [](Scenario& s) { s.protocol = ProtocolKind::kLiteralSwap; });
+  EXPECT_TRUE(r.findings.empty()) << r.findings.front().message;
+  EXPECT_EQ(r.run.stores, 5u);  // trampoline, literal, indirection, entry branch, the literal's swap
+  for (const PathOutcome& o : r.run.after) EXPECT_EQ(o.reach, PathReach::kNew) << o.path.name;
+}
+
+TEST(HybridCheck, IgnoredPropertiesAreNotReported) {
+  const HybridCheckResult r =
+      checked("canary-hybrid-x64-over-body.toml", [](Scenario& s) { s.ignore = {Property::kH3, Property::kH1}; });
+  ASSERT_FALSE(r.findings.empty());
+  for (const HybridFinding& f : r.findings) EXPECT_EQ(f.property, Property::kH2) << f.message;
+}
+
+TEST(HybridCheck, ReportsCarryEveryFindingAndShardsMerge) {
+  const std::string junit = writeTempFile("hybrid.xml", {}), sarif = writeTempFile("hybrid.sarif", {});
+  const CommandResult check =
+      runHph({"check", corpusScenario("canary-hybrid-x64-over-body.toml"), "--junit", junit, "--sarif", sarif});
+  ASSERT_EQ(check.exitCode, 0) << check.out << check.err;
+  const auto xmlBytes = readFile(junit);
+  const std::string xml(xmlBytes.begin(), xmlBytes.end());
+  EXPECT_NE(xml.find("also found: the store of 5 bytes at add-0x5"), std::string::npos) << xml;
+  EXPECT_EQ(xml.find("<failure"), std::string::npos) << xml;  // the canary caught what it shows
+  const auto log = nlohmann::json::parse(readFile(sarif));
+  std::set<std::string> rules;
+  for (const auto& result : log["runs"][0]["results"]) rules.insert(result["ruleId"].get<std::string>());
+  EXPECT_EQ(rules, (std::set<std::string>{"H1", "H2", "H3"}));
+  // Shards of hybrid scenarios alone merge: each ran it whole.
+  const std::string a = writeTempFile("hybrid-shard-0.json", {}), b = writeTempFile("hybrid-shard-1.json", {});
+  for (const auto& [index, out] : {std::pair{"0/2", a}, std::pair{"1/2", b}}) {
+    const CommandResult r =
+        runHph({"check", corpusScenario("patch-hybrid-native.toml"), "--shard", index, "--json", out});
+    ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  }
+  const CommandResult merged = runHph({"merge", a, b});
+  EXPECT_EQ(merged.exitCode, 0) << merged.out << merged.err;
+  EXPECT_NE(merged.out.find("holds (H1, H2, H3, H4) — serial hybrid run"), std::string::npos) << merged.out;
+}
+
+TEST(HybridCheck, AnX64ProtocolOverAnArm64ecBodyIsCaughtByH3AndH2) {
+  const HybridCheckResult r = checked("canary-hybrid-x64-over-body.toml");
+  ASSERT_FALSE(r.findings.empty());
+  EXPECT_EQ(r.findings.front().property, Property::kH3);
+  const auto h3 = messagesOf(r, Property::kH3), h2 = messagesOf(r, Property::kH2);
+  EXPECT_TRUE(mentions(h3, "of x64 code at add+0x0", "Arm64EC code range")) << ::testing::PrintToString(h3);
+  EXPECT_TRUE(mentions(h2, "at add-0x5", "add's entry-thunk word")) << ::testing::PrintToString(h2);
+}
+
+TEST(HybridCheck, StoreChecksPassTheArm64PlanAndCatchStoresOverOtherEntries) {
+  auto inputs = preparedScenario(corpusScenario("patch-hybrid-native.toml"));
+  ASSERT_TRUE(inputs);
+  EXPECT_TRUE(checkHybridStores(inputs->plan, ArchKind::kArm64, *inputs->base, inputs->layout).empty());
+  // The same stores read as x64 code: every one lands in Arm64EC code.
+  const auto asX64 = checkHybridStores(inputs->plan, ArchKind::kX64, *inputs->base, inputs->layout);
+  ASSERT_FALSE(asX64.empty());
+  for (const HybridFinding& f : asX64) EXPECT_EQ(f.property, Property::kH3) << f.message;
+  // A store over mul's fast-forward sequence, which no site patches; one over add's (the
+  // x64-entry site itself) is the plan's own.
+  const PeImage& base = *inputs->base;
+  const HybridFunction *add = nullptr, *mul = nullptr;
+  for (const HybridFunction& f : base.chpe->functions) {
+    if (f.name == "add") add = &f;
+    if (f.name == "mul") mul = &f;
+  }
+  ASSERT_TRUE(add && mul);
+  Plan plan;
+  plan.steps.push_back(
+      StoreStep{.address = base.imageBase + mul->fastForward, .bytes = {0xE9, 0, 0, 0, 0}, .label = "mul"});
+  auto found = checkHybridStores(plan, ArchKind::kX64, base, inputs->layout);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].property, Property::kH2);
+  EXPECT_NE(found[0].message.find("mul's fast-forward sequence"), std::string::npos) << found[0].message;
+  auto x64Entry = preparedScenario(corpusScenario("canary-hybrid-x64-entry.toml"));
+  ASSERT_TRUE(x64Entry);
+  plan.steps[0] = StoreStep{.address = base.imageBase + add->fastForward, .bytes = {0xE9, 0, 0, 0, 0}, .label = "add"};
+  EXPECT_TRUE(checkHybridStores(plan, ArchKind::kX64, base, x64Entry->layout).empty());
+  EXPECT_EQ(checkHybridStores(plan, ArchKind::kX64, base, inputs->layout).size(), 1u);  // not its site there
+}
+
+TEST(HybridCheck, AnEngineThatKeepsStaleTranslationsIsCaughtByH4) {
+  const HybridCheckResult arm64 = checked("canary-hybrid-stale-engine.toml");
+  ASSERT_FALSE(arm64.findings.empty());
+  EXPECT_EQ(arm64.findings.front().property, Property::kH4);
+  EXPECT_TRUE(mentions(messagesOf(arm64, Property::kH4), "the Arm64 engine ran a translation", "add+0x0"));
+  // The x64 engine broken the same way, under an x64-entry patch of the hybrid-patchable mul.
+  const HybridCheckResult x64 =
+      checked("patch-hybrid-patchable.toml", [](Scenario& s) { s.staleEngine = hybrid::StaleEngine::kX64; });
+  ASSERT_FALSE(x64.findings.empty());
+  EXPECT_EQ(x64.findings.front().property, Property::kH4);
+  EXPECT_TRUE(mentions(messagesOf(x64, Property::kH4), "the x64 engine ran a translation", "mul"));
+  // Unbroken, neither fires (the safe scenarios above).
+  EXPECT_TRUE(messagesOf(checked("patch-hybrid-native.toml"), Property::kH4).empty());
+}
+
+TEST(HybridCheck, ACallerWithAnInlinedCopyIsNamedNotHidden) {
+  const HybridCheckResult r = checked("canary-hybrid-inlined.toml");
+  const auto h1 = messagesOf(r, Property::kH1);
+  ASSERT_EQ(h1.size(), 1u) << ::testing::PrintToString(h1);
+  EXPECT_NE(h1[0].find("declared caller sum_squares"), std::string::npos) << h1[0];
+  EXPECT_NE(h1[0].find("inlined"), std::string::npos) << h1[0];
+  // A caller that really calls the function follows the patch.
+  const HybridCheckResult scaled =
+      checked("patch-hybrid-native.toml", [](Scenario& s) { s.functions[0].callers = {"scaled", "apply_add"}; });
+  EXPECT_TRUE(scaled.findings.empty()) << scaled.findings.front().message;
+  EXPECT_EQ(scaled.run.after.size(), 8u);
+}
+
+TEST(HybridCheck, APassSaysWhatItCoversAndARefusalMayBeExpected) {
+  const CommandResult holds = runHph({"check", corpusScenario("patch-hybrid-native.toml")});
+  EXPECT_EQ(holds.exitCode, 0) << holds.out << holds.err;
+  EXPECT_NE(holds.out.find("holds (H1, H2, H3, H4)"), std::string::npos) << holds.out;
+  EXPECT_NE(holds.out.find("not checked: the plan against running threads"), std::string::npos) << holds.out;
+  const std::string ignoring =
+      scenarioVariant("patch-hybrid-native.toml", {{"\\[protocol\\]", "[check]\nignore = [\"H4\"]\n\n[protocol]"}},
+                      "hybrid-ignore.toml");
+  const CommandResult partial = runHph({"check", ignoring});
+  EXPECT_NE(partial.out.find("holds (H1, H2, H3)"), std::string::npos) << partial.out;
+  // padding-short-jmp needs 5 bytes of padding before the x64 entry; lld leaves 2.
+  const std::string refused =
+      scenarioVariant("patch-hybrid-native.toml",
+                      {{"name = \"stop-the-world\"", "name = \"padding-short-jmp\""},
+                       {"site = \"native\"", "site = \"x64-entry\"\n\n[check]\nexpect = \"refused\""}},
+                      "hybrid-refused.toml");
+  const CommandResult r = runHph({"check", refused});
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("refused as expected"), std::string::npos) << r.out;
+}
+
+TEST(HybridCheck, BadInputIsExitTwoNamingTheField) {
+  struct Case {
+    std::string scenario;
+    std::vector<std::pair<std::string, std::string>> edits;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {"patch-hybrid-native.toml", {{"site = \"native\"", "site = \"body\""}}, "[protocol].site"},
+      {"patch-padding-short-jmp.x64.toml", {{"\\[protocol\\]", "[protocol]\nsite = \"native\""}}, "[protocol].site"},
+      {"patch-hybrid-native.toml", {{"hybrid\\.arm64ec\\.dll", "counter.x64.dll"}}, "arch"},
+      {"patch-hybrid-native.toml", {{"hybrid\\.arm64ec\\.dll", "hybridx.arm64x.dll"}}, "arch"},
+      {"patch-hybrid-native.toml",
+       {{"\\[protocol\\]", "[threads]\ncount = 2\nentry = \"hybrid_worker\"\n\n[protocol]"}},
+       "[threads]"},
+      {"patch-hybrid-native.toml", {{"target = \"add\"", "target = \"nothing\""}}, "[[functions]][0].target"},
+      {"patch-hybrid-native.toml",
+       {{"replacement = \"add_v2\"", "replacement = \"add\""}},
+       "[[functions]][0].replacement"},
+      {"patch-hybrid-native.toml",
+       {{"replacement = \"add_v2\"", "replacement = \"add_v2\"\ncallers = [\"nobody\"]"}},
+       "[[functions]][0].callers"},
+      {"patch-hybrid-native.toml", {{"hybrid_patch\\.arm64ec\\.dll", "counter_patch.x64.dll"}}, "patch[0]"},
+      {"patch-hybrid-native.toml",
+       {{"\\[protocol\\]", "[chpe]\ncall_args = [1, -2]\n\n[protocol]"}},
+       "[chpe].call_args"},
+      {"patch-hybrid-native.toml",
+       {{"\\[protocol\\]", "[chpe]\nstale_engine = \"both\"\n\n[protocol]"}},
+       "[chpe].stale_engine"},
+      {"patch-hybrid-native.toml",
+       {{"\\[protocol\\]", "[chpe]\nrestriction = true\n\n[protocol]"}},
+       "[chpe].restriction"},
+      {"patch-hybrid-native.toml", {{"name = \"stop-the-world\"", "name = \"padding-short-jmp\""}}, "[protocol]"},
+      {"patch-hybrid-native.toml", {{"patch = .*\n", ""}}, "patch"},
+      {"patch-hybrid-native.toml",
+       {{"\\[protocol\\]", "[check]\nexpect = \"violation:C1\"\n\n[protocol]"}},
+       "[check].expect"},
+      {"patch-hybrid-native.toml", {{"\\[protocol\\]", "[check]\nignore = [\"X2\"]\n\n[protocol]"}}, "[check].ignore"},
+      {"patch-padding-short-jmp.x64.toml", {{"\\[check\\]", "[check]\nignore = [\"H1\"]"}}, "[check].ignore"},
+      {"patch-hybrid-native.toml",
+       {{"\\[protocol\\]", "[onhost]\ncalls = \"add\"\nnew_calls = \"add\"\n\n[protocol]"}},
+       "[onhost]"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    const std::string path = scenarioVariant(c.scenario, c.edits, fmt::format("hybrid-bad-{}.toml", i));
+    const CommandResult r = runHph({"check", path});
+    EXPECT_EQ(r.exitCode, 2) << c.field << "\n" << r.out << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.field << "\n" << r.err;
+    EXPECT_NE(r.err.find(path + ": "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.field), std::string::npos) << c.field << "\n" << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace hph::test
