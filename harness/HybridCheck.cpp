@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "patch/Protocol.h"
+
 namespace hph {
 
 Result<HybridCheckResult> checkHybrid(const ScenarioInputs& inputs) {
@@ -22,6 +24,14 @@ Result<HybridCheckResult> checkHybrid(const ScenarioInputs& inputs) {
                        .args = scenario.chpeCallArgs,
                        .stale = scenario.staleEngine,
                        .reverse = scenario.reverse};
+  if (scenario.reverse) {
+    // Where the patch ends and its unpatch begins: the plan the protocol makes without it.
+    ProtocolOptions forward = inputs.protocolOptions;
+    forward.reverse = false;
+    auto patch = buildPlan(*scenario.protocol, archOf(scenario.arch), inputs.layout.sites, forward);
+    if (!patch) return patch.error();
+    setup.patchSteps = patch->steps.size();
+  }
   for (const auto& callers : inputs.declaredCallers) {
     std::vector<NamedEntry> named;
     for (const auto& c : callers) named.push_back({c.name, c.entry});

@@ -180,6 +180,57 @@ std::string reachText(const PathOutcome& o) {
   return "";
 }
 
+// Applies one store to the live process, then calls every path there and in a fresh process
+// holding the same memory (H4); the live outcomes.
+Result<std::vector<PathOutcome>> storeAndCompare(const HybridRunSetup& setup, const RunShape& shape,
+                                                 HybridProcess& live, const StoreStep& store, HybridRunResult& result) {
+  if (!apply(live, store))
+    return internalError(fmt::format("cannot store {} bytes at 0x{:x}", store.bytes.size(), store.address));
+  ++result.stores;
+  // A fresh process holding the live one's memory (the stores so far, and what the calls
+  // wrote), whose engines never translated anything.
+  auto fresh = openProcess(setup, shape, hybrid::StaleEngine::kNone);
+  if (!fresh) return fresh.error();
+  copyMemory(live.machine(), (*fresh)->machine());
+  auto seen = callAll(live, shape, setup.args, result.calls);
+  if (!seen) return seen.error();
+  auto reference = callAll(**fresh, shape, setup.args, result.calls);
+  if (!reference) return reference.error();
+  for (size_t i = 0; i < seen->size(); ++i) {
+    const PathOutcome &a = (*seen)[i], &b = (*reference)[i];
+    if (a.reach == b.reach && a.onArm64 == b.onArm64) continue;
+    result.findings.push_back(
+        {Property::kH4,
+         fmt::format("after the store of {} bytes at {} (0x{:x}), {} of {} reached {}, but {} in a fresh process "
+                     "holding the same memory: the {} engine ran a translation of the bytes the store replaced",
+                     store.bytes.size(), store.label, store.address, a.path.name, setup.layout->sites[a.site].name,
+                     reachText(a), reachText(b), live.isArm64Code(store.address) ? "Arm64" : "x64")});
+    break;  // one finding per store: the first path that shows it
+  }
+  return seen;
+}
+
+// H1: every path in `outcomes` reached `expected`.
+void judgeH1(const HybridRunSetup& setup, HybridRunResult& result, const std::vector<PathOutcome>& outcomes,
+             PathReach expected, std::string_view when) {
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const PathOutcome& o = outcomes[i];
+    if (o.reach == expected) continue;
+    const std::string callers = o.path.callers.empty() ? "" : fmt::format(" (taken by {})", o.path.callers);
+    // A path that reached neither before the plan either never calls the function: its
+    // code has a copy of its own (inlined), or these arguments take another way.
+    const bool neverCalled =
+        o.reach == PathReach::kNeither && i < result.before.size() && result.before[i].reach == PathReach::kNeither;
+    result.findings.push_back(
+        {Property::kH1, fmt::format("{}, the {}{} to {} reaches {}{}", when, o.path.name, callers,
+                                    setup.layout->sites[o.site].name, reachText(o),
+                                    neverCalled ? ", and did not reach the old body before the plan either: it has "
+                                                  "its own copy of the function's code (inlined), or these arguments "
+                                                  "([chpe] call_args) do not call it"
+                                                : "")});
+  }
+}
+
 }  // namespace
 
 std::string_view pathReachName(PathReach reach) {
@@ -204,58 +255,21 @@ Result<HybridRunResult> runHybridPlan(const HybridRunSetup& setup) {
   result.before = std::move(before).value();
 
   result.after = result.before;
-  for (const Step& step : setup.plan->steps) {
+  for (size_t index = 0; index < setup.plan->steps.size(); ++index) {
     // One thread: waits, suspensions and cache maintenance have no one to act on.
-    const auto* store = std::get_if<StoreStep>(&step);
-    if (!store) continue;
-    if (!apply(**live, *store))
-      return internalError(fmt::format("cannot store {} bytes at 0x{:x}", store->bytes.size(), store->address));
-    ++result.stores;
-    // H4: a fresh process holding the live one's memory (the stores so far, and what the
-    // calls wrote), whose engines never translated anything.
-    auto fresh = openProcess(setup, *shape, hybrid::StaleEngine::kNone);
-    if (!fresh) return fresh.error();
-    copyMemory((*live)->machine(), (*fresh)->machine());
-    auto seen = callAll(**live, *shape, setup.args, result.calls);
-    if (!seen) return seen.error();
-    auto reference = callAll(**fresh, *shape, setup.args, result.calls);
-    if (!reference) return reference.error();
-    for (size_t i = 0; i < seen->size(); ++i) {
-      const PathOutcome &a = (*seen)[i], &b = (*reference)[i];
-      if (a.reach == b.reach && a.onArm64 == b.onArm64) continue;
-      const bool arm64Store = (*live)->isArm64Code(store->address);
-      result.findings.push_back(
-          {Property::kH4,
-           fmt::format("after the store of {} bytes at {} (0x{:x}), {} of {} reached {}, but {} in a fresh process "
-                       "holding the same memory: the {} engine ran a translation of the bytes the store replaced",
-                       store->bytes.size(), store->label, store->address, a.path.name, setup.layout->sites[a.site].name,
-                       reachText(a), reachText(b), arm64Store ? "Arm64" : "x64")});
-      break;  // one finding per store: the first path that shows it
+    if (const auto* store = std::get_if<StoreStep>(&setup.plan->steps[index])) {
+      auto seen = storeAndCompare(setup, *shape, **live, *store, result);
+      if (!seen) return seen.error();
+      // After the last store, memory is what the plan leaves: the state H1 judges.
+      result.after = std::move(seen).value();
     }
-    // After the last store, memory is what the plan leaves: the state H1 judges.
-    result.after = std::move(seen).value();
+    if (setup.reverse && index + 1 == setup.patchSteps) result.patched = result.after;
   }
-  if (result.stores == 0) {
-    auto after = callAll(**live, *shape, setup.args, result.calls);
-    if (!after) return after.error();
-    result.after = std::move(after).value();
-  }
-  for (size_t i = 0; i < result.after.size(); ++i) {
-    const PathOutcome& o = result.after[i];
-    if (o.reach == (setup.reverse ? PathReach::kOld : PathReach::kNew)) continue;
-    const std::string callers = o.path.callers.empty() ? "" : fmt::format(" (taken by {})", o.path.callers);
-    // A path that reached neither before the plan either never calls the function: its
-    // code has a copy of its own (inlined), or these arguments take another way.
-    const bool neverCalled =
-        o.reach == PathReach::kNeither && i < result.before.size() && result.before[i].reach == PathReach::kNeither;
-    result.findings.push_back(
-        {Property::kH1,
-         fmt::format("after the plan{}, the {}{} to {} reaches {}{}", setup.reverse ? " (patch and unpatch)" : "",
-                     o.path.name, callers, setup.layout->sites[o.site].name, reachText(o),
-                     neverCalled ? ", and did not reach the old body before the plan either: it has "
-                                   "its own copy of the function's code (inlined), or these arguments "
-                                   "([chpe] call_args) do not call it"
-                                 : "")});
+  if (setup.reverse) {
+    judgeH1(setup, result, result.patched, PathReach::kNew, "after the patch (before its unpatch)");
+    judgeH1(setup, result, result.after, PathReach::kOld, "after the plan (patch and unpatch)");
+  } else {
+    judgeH1(setup, result, result.after, PathReach::kNew, "after the plan");
   }
   return result;
 }

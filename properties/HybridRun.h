@@ -6,7 +6,8 @@
 // whether both engines run what memory holds (H4), not how the plan interleaves with
 // running threads (docs/design.md, CHPE).
 // - H1: after the plan, every path (and every declared caller) reaches the replacement
-//   (after a patch and its unpatch: the original body).
+//   (a patch and its unpatch: the replacement after the patch, the original body after
+//   the unpatch).
 // - H4: after every store, each path reaches what it reaches in a fresh process (no
 //   translation of its own) holding the same memory.
 #pragma once
@@ -36,9 +37,11 @@ struct HybridRunSetup {
   std::vector<uint64_t> args;                            // what every call passes
   std::vector<std::vector<NamedEntry>> declaredCallers;  // per site
   hybrid::StaleEngine stale = hybrid::StaleEngine::kNone;
-  // The plan patches and then unpatches ([protocol] reverse): after it, every path must
-  // reach the original code again.
+  // The plan patches and then unpatches ([protocol] reverse), its first `patchSteps` steps
+  // being the patch: after them every path must reach the replacement, and after the whole
+  // plan the original code again.
   bool reverse = false;
+  size_t patchSteps = 0;
 };
 
 enum class PathReach : uint8_t { kNew, kOld, kNeither, kFault };
@@ -54,6 +57,7 @@ struct PathOutcome {
 
 struct HybridRunResult {
   std::vector<PathOutcome> before, after;  // every path, before the plan and after it
+  std::vector<PathOutcome> patched;        // with reverse: after the patch, before its unpatch
   std::vector<HybridFinding> findings;     // H1 and H4
   uint64_t stores = 0;                     // stores applied (code and data)
   uint64_t calls = 0;                      // path calls made (fresh processes' included)

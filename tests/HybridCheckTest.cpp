@@ -104,6 +104,18 @@ TEST(HybridCheck, AfterAPatchAndItsUnpatchEveryPathReachesTheOriginalAgain) {
   const HybridCheckResult r = checked("patch-hybrid-native.toml", [](Scenario& s) { s.reverse = true; });
   EXPECT_TRUE(r.findings.empty()) << r.findings.front().message;
   EXPECT_EQ(r.run.stores, 4u);  // two to patch, two to unpatch
+  ASSERT_EQ(r.run.patched.size(), r.run.after.size());
+  for (const PathOutcome& o : r.run.patched) EXPECT_EQ(o.reach, PathReach::kNew) << o.path.name;
+  for (const PathOutcome& o : r.run.after) EXPECT_EQ(o.reach, PathReach::kOld) << o.path.name;
+}
+
+// Reversed, a patch that misses paths while it is in place is caught there: the unpatch
+// putting the original back does not hide it (it did when H1 judged the end alone).
+TEST(HybridCheck, AReversedPatchIsJudgedWhileItIsInPlace) {
+  const HybridCheckResult r = checked("canary-hybrid-x64-entry.toml", [](Scenario& s) { s.reverse = true; });
+  const auto h1 = messagesOf(r, Property::kH1);
+  EXPECT_EQ(h1.size(), 3u) << ::testing::PrintToString(h1);
+  EXPECT_TRUE(mentions(h1, "after the patch (before its unpatch)", "x64_calls_add+0x")) << ::testing::PrintToString(h1);
   for (const PathOutcome& o : r.run.after) EXPECT_EQ(o.reach, PathReach::kOld) << o.path.name;
 }
 
