@@ -32,11 +32,7 @@ Result<HybridCheckResult> checkHybrid(const ScenarioInputs& inputs) {
     if (!patch) return patch.error();
     setup.patchSteps = patch->steps.size();
   }
-  for (const auto& callers : inputs.declaredCallers) {
-    std::vector<NamedEntry> named;
-    for (const auto& c : callers) named.push_back({c.name, c.entry});
-    setup.declaredCallers.push_back(std::move(named));
-  }
+  setup.declaredCallers = inputs.declaredCallers;
   auto run = runHybridPlan(setup);
   if (!run) return run.error();
   result.run = std::move(run).value();

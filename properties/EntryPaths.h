@@ -24,6 +24,12 @@ enum class EntryPathKind : uint8_t {
   kDeclaredCaller,    // an export the scenario says calls the function ([[functions]].callers)
 };
 
+// An export named in a scenario, at its address (the x64 entry its export points at).
+struct NamedEntry {
+  std::string name;
+  uint64_t entry = 0;
+};
+
 struct EntryPath {
   EntryPathKind kind = EntryPathKind::kX64ThroughExport;
   std::string name;                 // "Arm64EC direct call", "declared caller sum_squares"

@@ -24,11 +24,6 @@
 
 namespace hph {
 
-struct NamedEntry {
-  std::string name;
-  uint64_t entry = 0;
-};
-
 struct HybridRunSetup {
   const PeImage* base = nullptr;
   const PatchLayout* layout = nullptr;

@@ -124,7 +124,7 @@ Result<void> preparePatches(const Scenario& scenario, const PeImage& base, Scena
       inputs.breakpointRedirects.emplace_back(
           site.entry, scenario.defect == ProtocolDefect::kResumeInside ? site.entry + 1 : site.replacement);
   for (size_t i = 0; i < scenario.functions.size() && scenario.hybrid; ++i) {
-    std::vector<ScenarioInputs::DeclaredCaller> callers;
+    std::vector<NamedEntry> callers;
     for (const std::string& name : scenario.functions[i].callers) {
       const auto e = std::find_if(base.exports.begin(), base.exports.end(),
                                   [&](const ExportInfo& x) { return x.name == name && !x.forwarded; });

@@ -14,6 +14,7 @@
 #include "patch/PatchLayout.h"
 #include "patch/Protocol.h"
 #include "plan/Plan.h"
+#include "properties/EntryPaths.h"
 #include "properties/PropertyMonitor.h"
 
 namespace hph {
@@ -50,12 +51,8 @@ struct ScenarioInputs {
   // and the functions [explore].watch names, in any loaded image.
   std::vector<AddressRange> watched;
   // Hybrid scenarios: per site (in layout order), the exports [[functions]].callers names,
-  // at their addresses (the x64 entries their exports point at).
-  struct DeclaredCaller {
-    std::string name;
-    uint64_t entry = 0;
-  };
-  std::vector<std::vector<DeclaredCaller>> declaredCallers;
+  // at their addresses.
+  std::vector<std::vector<NamedEntry>> declaredCallers;
   // Writable sections of every loaded image: the data threads may share (footprints).
   std::vector<AddressRange> sharedData;
 };
