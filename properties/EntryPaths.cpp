@@ -29,15 +29,16 @@ std::string directCallers(const PeImage& image, uint32_t target, ChpeRange::Kind
   for (const ChpeRange& range : image.chpe->codeMap) {
     if ((range.kind == ChpeRange::Kind::kAmd64) != (kind == ChpeRange::Kind::kAmd64)) continue;
     if (kind != ChpeRange::Kind::kAmd64) {
-      const std::vector<uint8_t> code = image.bytesAt(range.begin, range.length);
-      for (size_t at = 0; at + 4 <= code.size(); at += 4) {
-        const DecodedInstruction d = arch.decode({code.data() + at, 4}, range.begin + at);
-        if (d.valid && d.flow == Flow::kCall && d.target == target) add(static_cast<uint32_t>(range.begin + at));
+      for (const auto& [begin, end] : image.sectionPartsOf(range.begin, range.length)) {
+        const std::vector<uint8_t> code = image.bytesAt(begin, end - begin);
+        for (size_t at = 0; at + 4 <= code.size(); at += 4) {
+          const DecodedInstruction d = arch.decode({code.data() + at, 4}, begin + at);
+          if (d.valid && d.flow == Flow::kCall && d.target == target) add(static_cast<uint32_t>(begin + at));
+        }
       }
       continue;
     }
-    // A range may run across sections (lld's .hexpthk after .text); each function's bytes
-    // are read on their own, as far as its section holds them.
+    // Each function's bytes are read on their own, as far as its section holds them.
     for (const FunctionInfo& f : image.functions) {
       if (f.begin < range.begin || f.end > range.begin + range.length) continue;
       const std::vector<uint8_t> bytes = image.bytesAt(f.begin, f.end - f.begin);

@@ -4,10 +4,13 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "harness/HybridCheck.h"
+#include "properties/EntryPaths.h"
 #include "properties/HybridStoreChecks.h"
 #include "tests/TestSupport.h"
 
@@ -300,6 +303,41 @@ TEST(HybridCheck, BadInputIsExitTwoNamingTheField) {
     EXPECT_NE(r.err.find(path + ": "), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(c.field), std::string::npos) << c.field << "\n" << r.err;
   }
+}
+
+}  // namespace
+}  // namespace hph::test
+
+namespace hph::test {
+namespace {
+
+// An Arm64EC code-map range that runs across two sections, with a BL to the function and
+// an ADRP+ADD of its address in the second: both scans read every section of the range,
+// not only the one the range starts in.
+TEST(EntryPaths, CallersInTheSecondSectionOfACodeMapRangeAreFound) {
+  PeImage image;
+  image.file.assign(0x400, 0);
+  image.sections = {{".text", 0x1000, 0x100, 0x200, 0x100, 0x60000020},
+                    {".text2", 0x1100, 0x100, 0x300, 0x100, 0x60000020}};
+  const auto put = [&](uint32_t rva, uint32_t word) {
+    const SectionInfo* s = image.sectionAt(rva);
+    std::memcpy(image.file.data() + s->rawOffset + (rva - s->virtualAddress), &word, 4);
+  };
+  put(0x1180, 0x97FFFFA0);  // bl 0x1000
+  put(0x1190, 0x90000000);  // adrp x0, 0x1000
+  put(0x1194, 0x91000000);  // add x0, x0, #0
+  ChpeInfo chpe;
+  chpe.codeMap = {{0x1000, 0x200, ChpeRange::Kind::kArm64ec}};
+  HybridFunction f{.name = "f", .body = 0x1000, .bodyEnd = 0x1010, .fastForward = 0x1020};
+  chpe.functions = {f};
+  image.chpe = chpe;
+
+  const std::vector<EntryPath> paths = entryPaths(image, 0x180000000, f);
+  std::map<EntryPathKind, std::string> callers;
+  for (const EntryPath& p : paths) callers[p.kind] = p.callers;
+  EXPECT_EQ(callers[EntryPathKind::kEcDirect], "rva 0x1180");
+  ASSERT_TRUE(callers.count(EntryPathKind::kEcIndirectToBody));
+  EXPECT_EQ(callers[EntryPathKind::kEcIndirectToBody], "rva 0x1190");
 }
 
 }  // namespace

@@ -173,11 +173,8 @@ std::vector<std::pair<uint32_t, uint32_t>> addressesComputedByArm64Code(const Pe
   std::vector<std::pair<uint32_t, uint32_t>> out;
   for (const ChpeRange& range : chpe.codeMap) {
     if (range.kind == ChpeRange::Kind::kAmd64) continue;
-    for (const SectionInfo& section : image.sections) {
-      const uint64_t begin = std::max<uint64_t>(range.begin, section.virtualAddress);
-      const uint64_t end = std::min<uint64_t>(uint64_t{range.begin} + range.length, section.end());
-      if (begin >= end) continue;
-      const std::vector<uint8_t> code = rawCode(image, static_cast<uint32_t>(begin), static_cast<uint32_t>(end));
+    for (const auto& [begin, end] : image.sectionPartsOf(range.begin, range.length)) {
+      const std::vector<uint8_t> code = rawCode(image, begin, end);
       const size_t words = code.size() / 4;
       auto word = [&](size_t i) {
         uint32_t w;

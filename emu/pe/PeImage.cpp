@@ -49,6 +49,16 @@ std::vector<uint8_t> PeImage::bytesAt(uint32_t rva, uint32_t length) const {
   return out;
 }
 
+std::vector<std::pair<uint32_t, uint32_t>> PeImage::sectionPartsOf(uint32_t rva, uint32_t length) const {
+  std::vector<std::pair<uint32_t, uint32_t>> parts;
+  for (const SectionInfo& s : sections) {
+    const uint64_t begin = std::max<uint64_t>(rva, s.virtualAddress);
+    const uint64_t end = std::min<uint64_t>(uint64_t{rva} + length, s.end());
+    if (begin < end) parts.emplace_back(static_cast<uint32_t>(begin), static_cast<uint32_t>(end));
+  }
+  return parts;
+}
+
 const FunctionInfo* PeImage::findFunction(std::string_view nameOrRva) const {
   // "rva:0x1234" names a function by its entry RVA (design: explicit patch maps).
   if (nameOrRva.starts_with("rva:")) {

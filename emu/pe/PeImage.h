@@ -192,6 +192,9 @@ struct PeImage {
   // The image's bytes at rva as mapped: raw data, zero-filled where the section's
   // virtual size exceeds its raw data. Empty when rva is outside every section.
   std::vector<uint8_t> bytesAt(uint32_t rva, uint32_t length) const;
+  // The parts of [rva, rva + length) that lie in sections, one [begin, end) per section, in
+  // section order: a code-map range may run across sections (lld puts .hexpthk after .text).
+  std::vector<std::pair<uint32_t, uint32_t>> sectionPartsOf(uint32_t rva, uint32_t length) const;
 
   // CHPE metadata present: read (chpe), or an ARM64X native view's, which serves its
   // Arm64EC view (H5 and the one-kind-of-code rule go by this).
