@@ -27,13 +27,19 @@ Result<Region*> AddressSpace::add(uint64_t base, uint64_t size, uint32_t permiss
   if (!bytes) return internalError(fmt::format("out of memory mapping {}", region->name));
   std::memset(bytes, 0, region->size);
   region->bytes = {static_cast<uint8_t*>(bytes), std::free};
+  extents_.push_back({region->base, region->end(), region.get()});
   regions_.push_back(std::move(region));
   return regions_.back().get();
 }
 
 Region* AddressSpace::find(uint64_t address) {
-  for (auto& region : regions_)
-    if (region->contains(address)) return region.get();
+  if (lastFound_ < extents_.size() && address >= extents_[lastFound_].base && address < extents_[lastFound_].end)
+    return extents_[lastFound_].region;
+  for (size_t i = 0; i < extents_.size(); ++i)
+    if (address >= extents_[i].base && address < extents_[i].end) {
+      lastFound_ = i;
+      return extents_[i].region;
+    }
   return nullptr;
 }
 

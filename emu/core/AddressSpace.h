@@ -44,8 +44,17 @@ class AddressSpace {
   uint64_t pageSize() const { return pageSize_; }
 
  private:
+  // The regions' extents side by side, and the one found last: find() runs several times
+  // per watched instruction (every read the checkers make), mostly in the same region.
+  struct Extent {
+    uint64_t base = 0, end = 0;
+    Region* region = nullptr;
+  };
+
   uint64_t pageSize_;
   std::vector<std::unique_ptr<Region>> regions_;
+  std::vector<Extent> extents_;
+  size_t lastFound_ = 0;
 };
 
 }  // namespace hph
