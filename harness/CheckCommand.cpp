@@ -36,6 +36,13 @@ namespace {
 
 using nlohmann::json;
 
+// What [check] ignore hides, by id: its report cases say "not checked", not "passed".
+json ignoredProperties(const Scenario& scenario) {
+  json out = json::array();
+  for (const Property p : scenario.ignore) out.push_back(std::string(propertyId(p)));
+  return out;
+}
+
 // How much a search that was cut short covered, and what cut it.
 std::string describeCutShort(const ExploreResult& result, const ExploreSettings& settings) {
   const std::string& by = result.stoppedBy;
@@ -157,6 +164,7 @@ ScenarioOutcome checkHybridScenario(const std::string& path, const ScenarioInput
                     {"as_expected", asExpected},
                     {"hybrid", hybridRunJson(*result, inputs)},
                     {"checked_properties", checked},
+                    {"ignored", ignoredProperties(scenario)},
                     {"vacuity", {{"patched", !inputs.layout.sites.empty()}, {"vacuous", false}}},
                     {"provenance", scenarioProvenance(inputs)},
                     {"timing", {{"seconds", result->seconds}, {"jobs", 1}}}};
@@ -367,6 +375,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                     {"verdict", verdictText(verdict)},
                     {"as_expected", asExpected || acceptedPartial},
                     {"exploration", exploration},
+                    {"ignored", ignoredProperties(*scenario)},
                     {"vacuity",
                      {{"steps_with_thread_in_window", result.stepsWithThreadInWindow},
                       {"patched_calls", result.patchedCalls},

@@ -163,6 +163,23 @@ TEST(HybridCheck, ReportsCarryEveryFindingAndShardsMerge) {
   EXPECT_NE(merged.out.find("holds (H1, H2, H3, H4) — serial hybrid run"), std::string::npos) << merged.out;
 }
 
+// A property [check] ignore names was not checked: its JUnit case is skipped, not passed.
+TEST(HybridCheck, AnIgnoredPropertyIsASkippedCaseNotAPass) {
+  const std::string scenario = scenarioVariant(
+      "canary-hybrid-stale-engine.toml",
+      {{"expect = \"violation:H4\"", "expect = \"violation:H1\"\nignore = [\"H4\"]"}}, "stale-engine-h4-ignored.toml");
+  const std::string junit = writeTempFile("ignored.xml", {});
+  const CommandResult check = runHph({"check", scenario, "--junit", junit});
+  ASSERT_EQ(check.exitCode, 0) << check.out << check.err;
+  const auto bytes = readFile(junit);
+  const std::string xml(bytes.begin(), bytes.end());
+  const size_t h4 = xml.find("name=\"H4\"");
+  ASSERT_NE(h4, std::string::npos) << xml;
+  EXPECT_EQ(xml.find("<skipped message=\"not checked: [check] ignore names it\"/>", h4), xml.find("<skipped", h4))
+      << xml;
+  EXPECT_LT(xml.find("<skipped", h4), xml.find("</testcase>", h4)) << xml;
+}
+
 TEST(HybridCheck, AnX64ProtocolOverAnArm64ecBodyIsCaughtByH3AndH2) {
   const HybridCheckResult r = checked("canary-hybrid-x64-over-body.toml");
   ASSERT_FALSE(r.findings.empty());

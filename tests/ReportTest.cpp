@@ -50,20 +50,23 @@ TEST(Reports, ExitCodeAndVerdictTable) {
 
 TEST(Reports, JunitHasATestCasePerScenarioAndPropertyAndJunitparserReadsIt) {
   const Reports& r = reports();
-  // junitparser: one line per suite "name tests failures errors failing-case-names".
-  const char* script = "import sys, junitparser\n"
-                       "for s in junitparser.JUnitXml.fromfile(sys.argv[1]):\n"
-                       "    bad = [c.name for c in s if any(isinstance(x, (junitparser.Failure, junitparser.Error)) "
-                       "for x in c.result)]\n"
-                       "    print(s.name, s.tests, s.failures, s.errors, ','.join(bad) or '-')\n";
+  // junitparser: one line per suite "name tests failures errors failing-cases skipped-cases".
+  const char* script =
+      "import sys, junitparser\n"
+      "for s in junitparser.JUnitXml.fromfile(sys.argv[1]):\n"
+      "    bad = [c.name for c in s if any(isinstance(x, (junitparser.Failure, junitparser.Error)) "
+      "for x in c.result)]\n"
+      "    skipped = [c.name for c in s if any(isinstance(x, junitparser.Skipped) for x in c.result)]\n"
+      "    print(s.name, s.tests, s.failures, s.errors, ','.join(bad) or '-', ','.join(skipped) or '-')\n";
   const CommandResult parsed = runProgram(HPH_SYSTEM_PYTHON, {"-c", script, r.junit});
   ASSERT_EQ(parsed.exitCode, 0) << parsed.err << " (ci/install-deps.sh installs python3-junitparser)";
   // x64: C1-C8, X1-X3, guest, vacuity.
-  EXPECT_NE(parsed.out.find("patch-naive-jmp5-x64 13 0 0 -"), std::string::npos) << parsed.out;
-  EXPECT_NE(parsed.out.find("patch-padding-short-jmp-x64 13 0 0 -"), std::string::npos) << parsed.out;
-  EXPECT_NE(parsed.out.find("patch-int3-3step-refused-x64 1 0 0 -"), std::string::npos) << parsed.out;
-  EXPECT_NE(parsed.out.find("naive-unexpected 13 1 0 C2"), std::string::npos) << parsed.out;
-  EXPECT_NE(parsed.out.find("scenario 1 0 1 input"), std::string::npos) << parsed.out;
+  EXPECT_NE(parsed.out.find("patch-naive-jmp5-x64 13 0 0 - -"), std::string::npos) << parsed.out;
+  EXPECT_NE(parsed.out.find("patch-padding-short-jmp-x64 13 0 0 - -"), std::string::npos) << parsed.out;
+  EXPECT_NE(parsed.out.find("patch-int3-3step-refused-x64 1 0 0 - -"), std::string::npos) << parsed.out;
+  // Its ignore = ["X2"]: X2 was not checked, so its case is skipped, not passed.
+  EXPECT_NE(parsed.out.find("naive-unexpected 13 1 0 C2 X2"), std::string::npos) << parsed.out;
+  EXPECT_NE(parsed.out.find("scenario 1 0 1 input -"), std::string::npos) << parsed.out;
 }
 
 TEST(Reports, SarifValidatesWithTheMultitoolAndLocatesEachViolation) {

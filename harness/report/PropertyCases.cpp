@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "harness/report/PropertyCatalog.h"
 
 namespace hph {
@@ -78,9 +80,14 @@ std::vector<PropertyCase> propertyCases(const json& s) {
     const std::string all = otherFinding(s, property);
     return all.empty() ? detail : fmt::format("{}\nreplay: hph replay {}", all, jsonText(ce, "replay"));
   };
+  const json ignored = s.contains("ignored") && s["ignored"].is_array() ? s["ignored"] : json::array();
   for (std::string_view property : propertiesFor(arch)) {
     PropertyCase c{std::string(property), "", "failure", ""};
-    if (property == "vacuity") {
+    if (std::find(ignored.begin(), ignored.end(), json(std::string(property))) != ignored.end()) {
+      // Its checker's findings are dropped: nothing was claimed about it either way.
+      c.kind = "skipped";
+      c.out = "not checked: [check] ignore names it";
+    } else if (property == "vacuity") {
       if (verdict == "vacuous" && expect != "vacuous")
         c.failure = "the patch was never exercised (no step overlapped a thread, no call reached it)";
     } else if (property == found && property != wanted) {
