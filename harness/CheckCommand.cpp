@@ -150,7 +150,7 @@ ScenarioOutcome checkHybridScenario(const std::string& path, const ScenarioInput
              hybridSiteName(scenario.hybridSite), result->run.after.size(), result->run.after.size() == 1 ? "" : "s",
              result->run.stores, result->run.stores == 1 ? "" : "s", result->run.calls, result->seconds);
   for (const HybridFinding& f : result->findings) fmt::print("  {}: {}\n", propertyId(f.property), f.message);
-  fmt::print("  entry paths after the plan:\n{}", describeHybridPaths(*result, inputs));
+  fmt::print("{}", describeHybridPaths(*result, inputs));
   const ReplayToken token = ReplayToken::of(inputs, {});
   if (violated) fmt::print("  replay: hph replay {}\n", token.encode());
   fmt::print("  not checked: the plan against running threads (C1-C8, X1-X3, A1-A4): guest threads on both "

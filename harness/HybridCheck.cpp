@@ -48,24 +48,49 @@ Result<HybridCheckResult> checkHybrid(const ScenarioInputs& inputs) {
 }
 
 std::string describeHybridPaths(const HybridCheckResult& result, const ScenarioInputs& inputs) {
-  std::string out;
-  for (const PathOutcome& o : result.run.after)
-    out += fmt::format("    {:<12} {:<84} {}{}\n", inputs.layout.sites[o.site].name, o.path.name,
-                       pathReachName(o.reach), o.path.callers.empty() ? "" : "  (taken by " + o.path.callers + ")");
+  const HybridRunResult& run = result.run;
+  // A reversed plan has three states to show: before it, with the patch in place, after
+  // the unpatch; H1 judges the last two.
+  const bool reversed = run.patched.size() == run.after.size() && !run.patched.empty();
+  std::string out = reversed ? "  entry paths: before the plan -> with the patch in place -> after the unpatch\n"
+                             : "  entry paths: before the plan -> after it\n";
+  for (size_t i = 0; i < run.after.size(); ++i) {
+    const PathOutcome& o = run.after[i];
+    std::string reach = i < run.before.size() ? std::string(pathReachName(run.before[i].reach)) : "?";
+    if (reversed) reach += " -> " + std::string(pathReachName(run.patched[i].reach));
+    reach += " -> " + std::string(pathReachName(o.reach));
+    out += fmt::format("    {:<12} {:<84} {}{}\n", inputs.layout.sites[o.site].name, o.path.name, reach,
+                       o.path.callers.empty() ? "" : "  (taken by " + o.path.callers + ")");
+  }
   return out;
 }
 
+namespace {
+
+// Where a path stopped, and which engine ran the code it stopped at: only a path that
+// reached the replacement or the old body stopped at a probe.
+nlohmann::json reachJson(const PathOutcome& o) {
+  const bool probed = o.reach == PathReach::kNew || o.reach == PathReach::kOld;
+  return {{"reach", pathReachName(o.reach)},
+          {"engine", probed ? nlohmann::json(o.onArm64 ? "arm64" : "x64") : nlohmann::json()}};
+}
+
+}  // namespace
+
 nlohmann::json hybridRunJson(const HybridCheckResult& result, const ScenarioInputs& inputs) {
+  const HybridRunResult& run = result.run;
   nlohmann::json paths = nlohmann::json::array();
-  for (size_t i = 0; i < result.run.after.size(); ++i) {
-    const PathOutcome& o = result.run.after[i];
-    paths.push_back({{"function", inputs.layout.sites[o.site].name},
-                     {"path", o.path.name},
-                     {"callers", o.path.callers},
-                     {"before", i < result.run.before.size() ? pathReachName(result.run.before[i].reach) : ""},
-                     {"after", pathReachName(o.reach)},
-                     {"engine", o.onArm64 ? "arm64" : "x64"},
-                     {"detail", o.detail}});
+  for (size_t i = 0; i < run.after.size(); ++i) {
+    const PathOutcome& o = run.after[i];
+    nlohmann::json path = {{"function", inputs.layout.sites[o.site].name},
+                           {"path", o.path.name},
+                           {"callers", o.path.callers},
+                           {"before", i < run.before.size() ? reachJson(run.before[i]) : nlohmann::json()},
+                           {"after", reachJson(o)},
+                           {"detail", o.detail}};
+    // A reversed plan: with the patch in place, before its unpatch.
+    if (i < run.patched.size()) path["patched"] = reachJson(run.patched[i]);
+    paths.push_back(std::move(path));
   }
   nlohmann::json findings = nlohmann::json::array();
   for (const HybridFinding& f : result.findings)

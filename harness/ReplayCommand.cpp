@@ -70,7 +70,7 @@ int replayHybrid(const ScenarioInputs& inputs, const ReplayOptions& options) {
   } else {
     fmt::print("{}: {} — serial hybrid run\n", inputs.scenario.name, verdict);
     for (const HybridFinding& f : result->findings) fmt::print("  {}: {}\n", propertyId(f.property), f.message);
-    fmt::print("  entry paths after the plan:\n{}", describeHybridPaths(*result, inputs));
+    fmt::print("{}", describeHybridPaths(*result, inputs));
   }
   return result->findings.empty() ? kExitHolds : kExitViolated;
 }

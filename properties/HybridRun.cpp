@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <variant>
 
 #include "emu/pe/ChpeMetadata.h"
@@ -24,8 +25,12 @@ struct RunShape {
   struct ProbeOwner {
     size_t site = 0;
     bool isNew = false;
+    // The whole body, for a plan that stores over all of it: it is the old code only while
+    // memory holds the original bytes there (before the plan, after its unpatch).
+    bool whileOriginal = false;
   };
-  std::vector<ProbeOwner> owners;  // per probe
+  std::vector<ProbeOwner> owners;              // per probe
+  std::vector<std::vector<uint8_t>> original;  // per probe: its bytes before the plan (whileOriginal only)
 };
 
 std::vector<std::pair<uint64_t, uint64_t>> storedRanges(const Plan& plan) {
@@ -96,10 +101,11 @@ Result<RunShape> shapeOf(const HybridRunSetup& setup) {
     std::vector<AddressRange> old = unstoredPieces(body, bodyEnd, stored);
     // A plan storing over the whole body leaves no old byte to recognise it by; after an
     // unpatch the body is the original again, and reaching it is reaching the old code.
-    if (old.empty() && setup.reverse) old.push_back({body, bodyEnd});
+    const bool wholeBody = old.empty() && setup.reverse;
+    if (wholeBody) old.push_back({body, bodyEnd});
     for (const AddressRange& piece : old) {
       shape.probes.push_back(piece);
-      shape.owners.push_back({i, false});
+      shape.owners.push_back({i, false, wholeBody});
     }
   }
   return shape;
@@ -143,7 +149,13 @@ bool apply(HybridProcess& process, const StoreStep& store) {
 Result<PathOutcome> callPath(HybridProcess& process, const RunShape& shape, size_t site, const EntryPath& path,
                              const std::vector<uint64_t>& args) {
   std::vector<bool> active(shape.probes.size());
-  for (size_t i = 0; i < active.size(); ++i) active[i] = shape.owners[i].site == site;
+  for (size_t i = 0; i < active.size(); ++i) {
+    active[i] = shape.owners[i].site == site;
+    if (active[i] && shape.owners[i].whileOriginal) {
+      std::vector<uint8_t> now(shape.original[i].size());
+      active[i] = process.machine().readGuest(shape.probes[i].begin, now) && now == shape.original[i];
+    }
+  }
   process.activateProbes(std::move(active));
   const hybrid::Landing landing = landingOf(path, process);
   auto called = process.call(landing.runsAs, landing.address, args, CallOptions{.instructionBudget = kPathBudget});
@@ -210,12 +222,12 @@ Result<std::vector<PathOutcome>> storeAndCompare(const HybridRunSetup& setup, co
   return seen;
 }
 
-// H1: every path in `outcomes` reached `expected`.
+// H1: every path in `outcomes` reached what `expected` says of it.
 void judgeH1(const HybridRunSetup& setup, HybridRunResult& result, const std::vector<PathOutcome>& outcomes,
-             PathReach expected, std::string_view when) {
+             const std::function<PathReach(size_t)>& expected, std::string_view when) {
   for (size_t i = 0; i < outcomes.size(); ++i) {
     const PathOutcome& o = outcomes[i];
-    if (o.reach == expected) continue;
+    if (o.reach == expected(i)) continue;
     const std::string callers = o.path.callers.empty() ? "" : fmt::format(" (taken by {})", o.path.callers);
     // A path that reached neither before the plan either never calls the function: its
     // code has a copy of its own (inlined), or these arguments take another way.
@@ -248,6 +260,13 @@ Result<HybridRunResult> runHybridPlan(const HybridRunSetup& setup) {
   if (!shape) return shape.error();
   auto live = openProcess(setup, *shape, setup.stale);
   if (!live) return live.error();
+  shape->original.resize(shape->probes.size());
+  for (size_t i = 0; i < shape->probes.size(); ++i)
+    if (shape->owners[i].whileOriginal) {
+      shape->original[i].resize(shape->probes[i].end - shape->probes[i].begin);
+      if (!(*live)->machine().readGuest(shape->probes[i].begin, shape->original[i]))
+        return internalError(fmt::format("cannot read the body at 0x{:x}", shape->probes[i].begin));
+    }
   HybridRunResult result;
   // Before the plan: every path runs (and both engines translate what it runs).
   auto before = callAll(**live, *shape, setup.args, result.calls);
@@ -266,10 +285,15 @@ Result<HybridRunResult> runHybridPlan(const HybridRunSetup& setup) {
     if (setup.reverse && index + 1 == setup.patchSteps) result.patched = result.after;
   }
   if (setup.reverse) {
-    judgeH1(setup, result, result.patched, PathReach::kNew, "after the patch (before its unpatch)");
-    judgeH1(setup, result, result.after, PathReach::kOld, "after the plan (patch and unpatch)");
+    const auto newCode = [](size_t) { return PathReach::kNew; };
+    judgeH1(setup, result, result.patched, newCode, "after the patch (before its unpatch)");
+    // The unpatch restores the original: each path does again what it did before the plan
+    // (a path that reached neither then, a tail call away, say, reaches neither again).
+    judgeH1(
+        setup, result, result.after, [&](size_t i) { return result.before[i].reach; },
+        "after the plan (patch and unpatch)");
   } else {
-    judgeH1(setup, result, result.after, PathReach::kNew, "after the plan");
+    judgeH1(setup, result, result.after, [](size_t) { return PathReach::kNew; }, "after the plan");
   }
   return result;
 }

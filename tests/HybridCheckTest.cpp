@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 
 #include "harness/HybridCheck.h"
 #include "properties/EntryPaths.h"
+#include "properties/HybridRun.h"
 #include "properties/HybridStoreChecks.h"
 #include "tests/TestSupport.h"
 
@@ -75,6 +77,11 @@ TEST(HybridCheck, TheViolationReplaysFromItsToken) {
   EXPECT_EQ(s["verdict"], "violation:H1");
   EXPECT_EQ(s["hybrid"]["site"], "x64-entry");
   EXPECT_EQ(s["hybrid"]["paths"].size(), 6u);
+  // Each path: what it reached before and after the plan, and on which engine.
+  for (const auto& path : s["hybrid"]["paths"]) {
+    EXPECT_EQ(path["before"]["reach"], "old") << path.dump();
+    EXPECT_FALSE(path.contains("patched")) << path.dump();  // not a reversed plan
+  }
   const std::string token = s["counterexample"]["replay"];
   const CommandResult replay = runHph({"replay", token});
   EXPECT_EQ(replay.exitCode, 1) << replay.out << replay.err;
@@ -110,6 +117,45 @@ TEST(HybridCheck, AfterAPatchAndItsUnpatchEveryPathReachesTheOriginalAgain) {
   ASSERT_EQ(r.run.patched.size(), r.run.after.size());
   for (const PathOutcome& o : r.run.patched) EXPECT_EQ(o.reach, PathReach::kNew) << o.path.name;
   for (const PathOutcome& o : r.run.after) EXPECT_EQ(o.reach, PathReach::kOld) << o.path.name;
+}
+
+// A reversed plan whose first store covers the whole body: no byte of the old body is left
+// to recognise it by while the patch is in place, so the whole body counts as old code only
+// while it holds its original bytes (it once stopped every patched call at the new branch
+// and called it old: a false H1).
+TEST(HybridCheck, AReversedPlanOverTheWholeBodyReachesTheReplacementWhileInPlace) {
+  auto inputs = preparedScenario(corpusScenario("patch-hybrid-native.toml"));
+  ASSERT_TRUE(inputs);
+  const PatchSite& site = inputs->layout.sites.at(0);
+  const PeImage& base = *inputs->base;
+  const auto f = std::find_if(base.chpe->functions.begin(), base.chpe->functions.end(),
+                              [](const HybridFunction& h) { return h.name == "add"; });
+  ASSERT_NE(f, base.chpe->functions.end());
+  const uint64_t body = base.imageBase + f->body, size = f->bodyEnd - f->body;
+  ASSERT_EQ(site.entry, body);
+  ASSERT_GE(size, 4u);
+  // b replacement, then NOPs to the end of the body; then the original bytes back.
+  std::vector<uint8_t> patch(size);
+  const auto word = [&](size_t at, uint32_t w) { std::memcpy(patch.data() + at, &w, 4); };
+  word(0, 0x14000000u | ((static_cast<uint32_t>((site.replacement - body) / 4)) & 0x3FFFFFFu));
+  for (size_t at = 4; at + 4 <= size; at += 4) word(at, 0xD503201Fu);
+  Plan plan;
+  plan.steps.push_back(StoreStep{body, patch, "add+0x0"});
+  plan.steps.push_back(StoreStep{body, base.bytesAt(f->body, static_cast<uint32_t>(size)), "add+0x0"});
+  HybridRunSetup setup{.base = &base,
+                       .layout = &inputs->layout,
+                       .plan = &plan,
+                       .planArch = ArchKind::kArm64,
+                       .args = {1, 2, 3, 4},
+                       .reverse = true,
+                       .patchSteps = 1};
+  auto run = runHybridPlan(setup);
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  EXPECT_TRUE(run->findings.empty()) << run->findings.front().message;
+  ASSERT_FALSE(run->patched.empty());
+  for (const PathOutcome& o : run->patched) EXPECT_EQ(o.reach, PathReach::kNew) << o.path.name;
+  for (size_t i = 0; i < run->after.size(); ++i) EXPECT_EQ(run->after[i].reach, run->before[i].reach);
+  for (const PathOutcome& o : run->before) EXPECT_EQ(o.reach, PathReach::kOld) << o.path.name;
 }
 
 // Reversed, a patch that misses paths while it is in place is caught there: the unpatch
@@ -178,6 +224,41 @@ TEST(HybridCheck, AnIgnoredPropertyIsASkippedCaseNotAPass) {
   EXPECT_EQ(xml.find("<skipped message=\"not checked: [check] ignore names it\"/>", h4), xml.find("<skipped", h4))
       << xml;
   EXPECT_LT(xml.find("<skipped", h4), xml.find("</testcase>", h4)) << xml;
+}
+
+// The path table and JSON of a reversed plan show it with the patch in place too; a path
+// that stopped at no probe names no engine (it was reported as x64 whatever ran it).
+TEST(HybridCheck, ReportsShowAReversedPlanInPlaceAndNoEngineForAPathThatReachedNeither) {
+  const std::string json = writeTempFile("hybrid-reversed.json", {});
+  const std::string reversed = scenarioVariant("canary-hybrid-x64-entry.toml",
+                                               {{"site = \"x64-entry\"", "site = \"x64-entry\"\nreverse = true"}},
+                                               "hybrid-x64-entry-reversed.toml");
+  const CommandResult check = runHph({"check", reversed, "--json", json});
+  EXPECT_NE(check.out.find("before the plan -> with the patch in place -> after the unpatch"), std::string::npos)
+      << check.out;
+  EXPECT_NE(check.out.find("old -> old -> old  (taken by x64_calls_add"), std::string::npos) << check.out;
+  const auto report = nlohmann::json::parse(readFile(json));
+  const auto& paths = report["scenarios"][0]["hybrid"]["paths"];
+  ASSERT_FALSE(paths.empty());
+  bool missed = false;
+  for (const auto& path : paths) {
+    ASSERT_TRUE(path.contains("patched")) << path.dump();
+    missed = missed || path["patched"]["reach"] == "old";
+  }
+  EXPECT_TRUE(missed) << paths.dump(1);
+
+  const std::string inlined = writeTempFile("hybrid-inlined.json", {});
+  ASSERT_EQ(runHph({"check", corpusScenario("canary-hybrid-inlined.toml"), "--json", inlined}).exitCode, 0);
+  const auto r = nlohmann::json::parse(readFile(inlined));
+  size_t neither = 0;
+  for (const auto& path : r["scenarios"][0]["hybrid"]["paths"])
+    if (path["after"]["reach"] == "neither") {
+      ++neither;
+      EXPECT_TRUE(path["after"]["engine"].is_null()) << path.dump();
+    } else {
+      EXPECT_TRUE(path["after"]["engine"].is_string()) << path.dump();
+    }
+  EXPECT_EQ(neither, 1u);
 }
 
 TEST(HybridCheck, AnX64ProtocolOverAnArm64ecBodyIsCaughtByH3AndH2) {

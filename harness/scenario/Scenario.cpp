@@ -347,7 +347,7 @@ Result<Scenario> loadScenario(const std::string& path) {
     if (s.functions.empty())
       return top.error("functions", "missing: a hybrid scenario maps its functions to their replacements");
     if (arm64Table && s.arch != ArchKind::kArm64)
-      return top.error("[arm64]", "only for an Arm64 plan (site = \"native\")");
+      return top.error("[arm64]", "only for a plan of Arm64 code (site = \"native\", or an Arm64 protocol)");
     // Only H1-H4 are decided by the serial run: the others need threads.
     const auto notHybrid = [](Property p) {
       return isDesignProperty(p) && propertyInfo(p).scope != PropertyScope::kHybrid;
