@@ -20,24 +20,19 @@ std::string placeOf(const PeImage& image, uint32_t rva) {
 }
 
 // The places in code of `kind` that call `target` directly (BL / CALL rel32), as placeOf
-// names them. Arm64 code is read word by word; x64 code function by function (.pdata),
-// instruction by instruction.
+// names them. Arm64 code is read word by word (pe::directCallsByArm64Code); x64 code
+// function by function (.pdata), instruction by instruction.
 std::string directCallers(const PeImage& image, uint32_t target, ChpeRange::Kind kind) {
   std::string out;
   const auto add = [&](uint32_t rva) { out += (out.empty() ? "" : ", ") + placeOf(image, rva); };
-  const Arch& arch = archOf(kind == ChpeRange::Kind::kAmd64 ? ArchKind::kX64 : ArchKind::kArm64);
+  if (kind != ChpeRange::Kind::kAmd64) {
+    for (const auto& [place, called] : pe::directCallsByArm64Code(image, *image.chpe))
+      if (called == target) add(place);
+    return out;
+  }
+  const Arch& x64 = archOf(ArchKind::kX64);
   for (const ChpeRange& range : image.chpe->codeMap) {
-    if ((range.kind == ChpeRange::Kind::kAmd64) != (kind == ChpeRange::Kind::kAmd64)) continue;
-    if (kind != ChpeRange::Kind::kAmd64) {
-      for (const auto& [begin, end] : image.sectionPartsOf(range.begin, range.length)) {
-        const std::vector<uint8_t> code = image.bytesAt(begin, end - begin);
-        for (size_t at = 0; at + 4 <= code.size(); at += 4) {
-          const DecodedInstruction d = arch.decode({code.data() + at, 4}, begin + at);
-          if (d.valid && d.flow == Flow::kCall && d.target == target) add(static_cast<uint32_t>(begin + at));
-        }
-      }
-      continue;
-    }
+    if (range.kind != ChpeRange::Kind::kAmd64) continue;
     // Each function's bytes are read on their own, as far as its section holds them.
     for (const FunctionInfo& f : image.functions) {
       if (f.begin < range.begin || f.end > range.begin + range.length) continue;
@@ -45,7 +40,7 @@ std::string directCallers(const PeImage& image, uint32_t target, ChpeRange::Kind
       for (uint32_t at = f.begin; at - f.begin < bytes.size();) {
         const size_t offset = at - f.begin;
         const DecodedInstruction d =
-            arch.decode({bytes.data() + offset, std::min<size_t>(15, bytes.size() - offset)}, at);
+            x64.decode({bytes.data() + offset, std::min<size_t>(15, bytes.size() - offset)}, at);
         if (!d.valid || d.length == 0) break;
         if (d.flow == Flow::kCall && d.target == target) add(at);
         at += d.length;

@@ -302,5 +302,30 @@ TEST(Chpe, ReadsEveryEntryPathOfTheHybridImage) {
   EXPECT_TRUE(image->findFunction("x64_calls_add"));
 }
 
+// A leaf body's end is estimated from what else is known to begin code; a BL's target is
+// such a place (a helper without .pdata right after a body, say). Here another function's
+// first instruction becomes `bl add+4`: add's estimated body ends there.
+TEST(Chpe, ABranchAndLinkTargetEndsAnEstimatedBody) {
+  const std::string path = corpusImage("hybrid.arm64ec.dll");
+  auto bytes = readFile(path);
+  auto image = parsePeImage(bytes, path);
+  ASSERT_TRUE(image.ok()) << image.error().message;
+  std::map<std::string, HybridFunction> byName;
+  for (const HybridFunction& f : image->chpe->functions) byName[f.name] = f;
+  const HybridFunction add = byName.at("add"), caller = byName.at("scaled");
+  ASSERT_EQ(add.bodyEnd - add.body, 8u);
+  const auto at = image->fileOffset(caller.body, 4);
+  ASSERT_TRUE(at);
+  const uint32_t bl = 0x94000000u | (static_cast<uint32_t>((int64_t{add.body} + 4 - caller.body) / 4) & 0x3FFFFFFu);
+  std::memcpy(bytes.data() + *at, &bl, 4);
+  auto changed = parsePeImage(bytes, path);
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  for (const HybridFunction& f : changed->chpe->functions)
+    if (f.name == "add") {
+      EXPECT_EQ(f.bodyEnd, add.body + 4);
+      EXPECT_TRUE(f.bodyEndEstimated);
+    }
+}
+
 }  // namespace
 }  // namespace hph::test

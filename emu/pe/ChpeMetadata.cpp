@@ -168,37 +168,63 @@ std::vector<uint8_t> rawCode(const PeImage& image, uint32_t begin, uint32_t end)
 
 }  // namespace
 
+namespace {
+
+// Calls visit(begin, code) for every piece of Arm64 or Arm64EC code the file holds (a
+// code-map range, cut where sections end).
+template <class Visit> void visitArm64Code(const PeImage& image, const ChpeInfo& chpe, Visit visit) {
+  for (const ChpeRange& range : chpe.codeMap) {
+    if (range.kind == ChpeRange::Kind::kAmd64) continue;
+    for (const auto& [begin, end] : image.sectionPartsOf(range.begin, range.length))
+      visit(begin, rawCode(image, begin, end));
+  }
+}
+
+uint32_t wordAt(const std::vector<uint8_t>& code, size_t index) {
+  uint32_t w;
+  std::memcpy(&w, &code[4 * index], 4);
+  return w;
+}
+
+}  // namespace
+
 std::vector<std::pair<uint32_t, uint32_t>> addressesComputedByArm64Code(const PeImage& image, const ChpeInfo& chpe) {
   constexpr size_t kWindow = 4;
   std::vector<std::pair<uint32_t, uint32_t>> out;
-  for (const ChpeRange& range : chpe.codeMap) {
-    if (range.kind == ChpeRange::Kind::kAmd64) continue;
-    for (const auto& [begin, end] : image.sectionPartsOf(range.begin, range.length)) {
-      const std::vector<uint8_t> code = rawCode(image, begin, end);
-      const size_t words = code.size() / 4;
-      auto word = [&](size_t i) {
-        uint32_t w;
-        std::memcpy(&w, &code[4 * i], 4);
-        return w;
-      };
-      for (size_t i = 0; i < words; ++i) {
-        const uint32_t adrp = word(i);
-        if ((adrp & 0x9F000000u) != 0x90000000u) continue;
-        const uint64_t immediate = ((adrp >> 5) & 0x7FFFF) << 2 | ((adrp >> 29) & 3);
-        const int64_t pages = static_cast<int64_t>(immediate << 43) >> 43;  // 21 bits, signed
-        const int64_t page = static_cast<int64_t>((begin + 4 * i) & ~uint64_t{0xFFF}) + pages * 0x1000;
-        const uint32_t reg = adrp & 31;
-        for (size_t k = i + 1; k < std::min(words, i + 1 + kWindow); ++k) {
-          const uint32_t add = word(k);
-          if ((add & 0xFFC00000u) != 0x91000000u || (add & 31) != reg || ((add >> 5) & 31) != reg) continue;
-          const int64_t address = page + ((add >> 10) & 0xFFF);
-          if (address >= 0 && address <= UINT32_MAX)
-            out.emplace_back(static_cast<uint32_t>(begin + 4 * i), static_cast<uint32_t>(address));
-          break;
-        }
+  visitArm64Code(image, chpe, [&](uint32_t begin, const std::vector<uint8_t>& code) {
+    const size_t words = code.size() / 4;
+    for (size_t i = 0; i < words; ++i) {
+      const uint32_t adrp = wordAt(code, i);
+      if ((adrp & 0x9F000000u) != 0x90000000u) continue;
+      const uint64_t immediate = ((adrp >> 5) & 0x7FFFF) << 2 | ((adrp >> 29) & 3);
+      const int64_t pages = static_cast<int64_t>(immediate << 43) >> 43;  // 21 bits, signed
+      const int64_t page = static_cast<int64_t>((begin + 4 * i) & ~uint64_t{0xFFF}) + pages * 0x1000;
+      const uint32_t reg = adrp & 31;
+      for (size_t k = i + 1; k < std::min(words, i + 1 + kWindow); ++k) {
+        const uint32_t add = wordAt(code, k);
+        if ((add & 0xFFC00000u) != 0x91000000u || (add & 31) != reg || ((add >> 5) & 31) != reg) continue;
+        const int64_t address = page + ((add >> 10) & 0xFFF);
+        if (address >= 0 && address <= UINT32_MAX)
+          out.emplace_back(static_cast<uint32_t>(begin + 4 * i), static_cast<uint32_t>(address));
+        break;
       }
     }
-  }
+  });
+  return out;
+}
+
+std::vector<std::pair<uint32_t, uint32_t>> directCallsByArm64Code(const PeImage& image, const ChpeInfo& chpe) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  visitArm64Code(image, chpe, [&](uint32_t begin, const std::vector<uint8_t>& code) {
+    for (size_t i = 0; i < code.size() / 4; ++i) {
+      const uint32_t bl = wordAt(code, i);
+      if ((bl & 0xFC000000u) != 0x94000000u) continue;
+      const int64_t offset = static_cast<int64_t>(static_cast<uint64_t>(bl & 0x3FFFFFFu) << 38) >> 36;  // imm26 * 4
+      const int64_t target = static_cast<int64_t>(begin + 4 * i) + offset;
+      if (target >= 0 && target <= UINT32_MAX)
+        out.emplace_back(static_cast<uint32_t>(begin + 4 * i), static_cast<uint32_t>(target));
+    }
+  });
   return out;
 }
 
@@ -248,6 +274,12 @@ Result<void> describeFunctions(const MetadataReader& in, const PeImage& image, C
   std::vector<uint32_t> starts;
   for (const UnwindEntry& r : rfe) starts.push_back(r.begin);
   for (const HybridFunction& f : chpe.functions) starts.insert(starts.end(), {f.body - 4, f.entryThunk});
+  // Code that Arm64 code calls or takes the address of begins a function too (a leaf
+  // helper without .pdata that the linker put right after a body, say).
+  for (const auto& [place, target] : directCallsByArm64Code(image, chpe))
+    if (inKind(chpe, target, ChpeRange::Kind::kArm64ec)) starts.push_back(target);
+  for (const uint32_t address : computed)
+    if (inKind(chpe, address, ChpeRange::Kind::kArm64ec)) starts.push_back(address);
   std::sort(starts.begin(), starts.end());
   // Bodies in order, each read once however many exports name it: the spans read are
   // disjoint, so the work is bounded by the code's size.

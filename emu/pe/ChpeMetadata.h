@@ -24,6 +24,8 @@ std::optional<uint32_t> fastForwardTarget(std::span<const uint8_t> bytes, uint32
 // the next few instructions, with where (the ADRP's RVA): what a hybpatch thunk does with
 // its function's x64 entry, and code taking a function's address. One pass over the code.
 std::vector<std::pair<uint32_t, uint32_t>> addressesComputedByArm64Code(const PeImage& image, const ChpeInfo& chpe);
+// Every BL in the image's Arm64 code, with its target: (the BL's RVA, the target's RVA).
+std::vector<std::pair<uint32_t, uint32_t>> directCallsByArm64Code(const PeImage& image, const ChpeInfo& chpe);
 
 // Bad input for emulation: an image whose code map holds code of another kind than its PE
 // machine (an Arm64EC image's Arm64 code). One engine would run the other kind's bytes as
