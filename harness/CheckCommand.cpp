@@ -529,10 +529,13 @@ int runCheck(const CheckOptions& given) {
                                       : kExitHolds;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   printVerdictTable(scenarios);
-  const json report = {
+  json report = {
       {"schema", "hph-check/2"},         {"hph_version", hphVersion()}, {"unicorn_version", unicornVersion()},
       {"lief_version", liefVersion()},   {"scenarios", scenarios},      {"exit_code", exitCode},
       {"timing", {{"seconds", seconds}}}};
+  // Which shard this is, whether or not any scenario got as far as exploring (one refused,
+  // or interrupted before it began, says nothing of its own): hph merge reads it here.
+  if (shard.count > 1) report["shard"] = fmt::format("{}/{}", shard.index, shard.count);
   const ReportFiles files{options.jsonPath, options.junitPath, options.sarifPath, options.htmlPath};
   if (auto written = writeReportFiles(files, report, exitCode, seconds, "hph check"); !written)
     return reportError(written.error());

@@ -301,9 +301,19 @@ int runGate(const GateOptions& options) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const json shard = run.sharded() ? json{{"shard", run.part()}, {"source", selection->source}} : json();
   json document = gateDocument(gateRelease(*manifest), run.items, seconds, shard);
-  if (run.interrupted()) document["interrupted"] = interruption.signal() == SIGTERM ? "SIGTERM" : "SIGINT";
+  // Interrupted, the gate did not finish what it was asked, whatever its items say (a
+  // signal after the last stage command ended leaves every item as it was).
+  if (run.interrupted()) {
+    document["interrupted"] = interruption.signal() == SIGTERM ? "SIGTERM" : "SIGINT";
+    document["ship"] = false;
+    if (run.sharded()) document["part_failed"] = true;
+  }
   document["jobs"] = run.jobs;
   if (!run.checkBroken.empty()) document["check_broken"] = run.checkBroken;
+  // Pins the exploration this gate judged: hph merge refuses a shard's check.json that is
+  // not the one its gate.json was made with.
+  else if (const std::string digest = sha256OfFile((out / "check.json").string()); !digest.empty())
+    document["check_sha256"] = digest;
   // 0 says ship and nothing else: a shard in which nothing failed is a part, not a
   // release (4, as hph check says of a search that is not the whole); 1 when its part failed.
   const int exitCode = run.sharded() ? (document["part_failed"].get<bool>() ? kExitViolated : kExitInconclusive)

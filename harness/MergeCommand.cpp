@@ -48,6 +48,11 @@ Result<ShardReport> readShardReport(const std::string& path) {
     return badInput(fmt::format("{}: scenarios: missing or empty", path));
   ShardReport shard{path, {}, report["scenarios"]};
   std::optional<std::string> said;
+  // The report says which shard it is; each explored scenario says so too, and must agree.
+  if (report.contains("shard")) {
+    if (!report["shard"].is_string()) return badInput(fmt::format("{}: shard: not I/N", path));
+    said = report["shard"].get<std::string>();
+  }
   for (const json& s : shard.scenarios) {
     if (!s.is_object()) return badInput(fmt::format("{}: scenarios: not objects", path));
     // Refused before exploring: no shard of its own. A hybrid run names its shard beside its
@@ -79,10 +84,11 @@ Result<void> checkSameInputs(const std::vector<ShardReport>& shards) {
                                   first.scenarios.size()));
     for (size_t i = 0; i < r.scenarios.size(); ++i) {
       const json &mine = r.scenarios[i], &theirs = first.scenarios[i];
+      // By file: a scenario a shard could not load or did not begin is named by its file's stem.
       const std::string name = mine.value("name", "?");
-      if (name != theirs.value("name", "?"))
-        return badInput(fmt::format("{}: scenarios[{}]: {}, where {} has {}", r.path, i, name, first.path,
-                                    theirs.value("name", "?")));
+      if (mine.value("file", "") != theirs.value("file", ""))
+        return badInput(fmt::format("{}: scenarios[{}]: {}, where {} has {}", r.path, i, mine.value("file", "?"),
+                                    first.path, theirs.value("file", "?")));
       if (mine.contains("provenance") != theirs.contains("provenance")) continue;  // one shard could not load it
       if (mine.contains("provenance"))
         for (const char* key : kSameProvenance)

@@ -14,6 +14,7 @@
 #include "harness/gate/JsonReport.h"
 #include "harness/report/GateReport.h"
 #include "harness/report/PropertyCases.h"
+#include "support/Digest.h"
 #include "support/EchoText.h"
 #include "support/Status.h"
 
@@ -118,6 +119,15 @@ int runMergeGate(const std::vector<std::string>& gateReports, const std::string&
   }
   if (auto prepared = prepareGateDirectory(outDir); !prepared) return reportError(prepared.error());
 
+  // Each shard's check.json is the exploration its gate.json judged (a shard's directory
+  // holding another run's check.json would merge explorations of other inputs).
+  for (const GateShard& s : shards)
+    if (s.document.contains("check_sha256")) {
+      const std::string check = (s.directory / "check.json").string();
+      if (sha256OfFile(check) != s.document.value("check_sha256", ""))
+        return reportError(badInput(
+            fmt::format("{}: not the exploration of {} (its SHA-256 is not check_sha256 there)", check, s.name.path)));
+    }
   // The explorations, as hph merge combines hph check's shards.
   MergeOptions checks;
   for (const GateShard& s : shards) checks.reports.push_back((s.directory / "check.json").string());
@@ -231,6 +241,13 @@ int runMergeGate(const std::vector<std::string>& gateReports, const std::string&
   for (const char* key : kSameRelease) release[key] = first.document.at(key);
   json document = gateDocument(std::move(release), items, seconds, json());
   document["merged_from"] = gateReports;
+  // A shard that was interrupted did not finish its part: the release does not ship.
+  for (const GateShard& s : shards)
+    if (s.document.contains("interrupted")) {
+      document["ship"] = false;
+      document["interrupted"] = fmt::format("{} (shard {}/{})", s.document.value("interrupted", "a signal"),
+                                            s.name.shard.index, s.name.shard.count);
+    }
   const int exitCode = document["ship"].get<bool>() ? kExitHolds : kExitViolated;
   document["exit_code"] = exitCode;
   if (auto written = writeGateReports(outDir, document); !written) return reportError(written.error());

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "emu/pe/PeImage.h"
+#include "support/Digest.h"
 #include "tests/TestSupport.h"
 
 namespace hph::test {
@@ -298,15 +299,25 @@ TEST(Gate, AShardsMissingOrForgedPartIsNeverAPass) {
   const json s0 = readJson(shards[0] / "gate.json"), s1 = readJson(shards[1] / "gate.json");
   ASSERT_EQ(s0["jobs"]["trampoline"].size(), 1u);  // job 0: shard 0's, as is the on-host job
   // A copy of shard I whose gate.json (or check.json) `edit` changes.
+  bool pinCheck = true;
   const auto forged = [&](size_t i, const std::string& name, const std::function<void(json&)>& edit,
                           const char* file = "gate.json") {
     const fs::path dir = outDir(name);
     fs::copy(shards[i], dir, fs::copy_options::recursive);
     json document = readJson(dir / file);
     edit(document);
-    const std::string text = document.dump();
-    fs::remove(dir / file);
-    fs::copy_file(writeTempFile(name + ".json", {text.begin(), text.end()}), dir / file);
+    const auto write = [&](const char* to, const json& d) {
+      const std::string text = d.dump();
+      fs::remove(dir / to);
+      fs::copy_file(writeTempFile(name + "." + to, {text.begin(), text.end()}), dir / to);
+    };
+    write(file, document);
+    // A forged exploration comes with its gate.json pinning it (else the merge refuses it).
+    if (std::string(file) == "check.json" && pinCheck) {
+      json gate = readJson(dir / "gate.json");
+      gate["check_sha256"] = sha256OfFile((dir / "check.json").string());
+      write("gate.json", gate);
+    }
     return (dir / "gate.json").string();
   };
   const fs::path merged = outDir("gate-forged-merged");
@@ -341,6 +352,14 @@ TEST(Gate, AShardsMissingOrForgedPartIsNeverAPass) {
   EXPECT_EQ(broken.exitCode, 1) << broken.out << broken.err;
   EXPECT_NE(readText(merged / "gate.json").find("shard 1: hph check ended with signal 9"), std::string::npos);
 
+  // Interrupted after its last stage ended: every item as it was, but the part unfinished.
+  const CommandResult stopped =
+      merge((shards[0] / "gate.json").string(),
+            forged(1, "gate-forged-interrupted", [](json& d) { d["interrupted"] = "SIGTERM"; }));
+  EXPECT_EQ(stopped.exitCode, 1) << stopped.out << stopped.err;
+  EXPECT_NE(stopped.out.find("DO NOT SHIP: the gate was interrupted"), std::string::npos) << stopped.out;
+  EXPECT_EQ(readJson(merged / "gate.json")["interrupted"], "SIGTERM (shard 1/2)");
+
   const CommandResult found = merge((shards[0] / "gate.json").string(),
                                     forged(
                                         1, "gate-forged-found",
@@ -352,6 +371,15 @@ TEST(Gate, AShardsMissingOrForgedPartIsNeverAPass) {
   EXPECT_EQ(found.exitCode, 1) << found.out << found.err;
   EXPECT_NE(readText(merged / "gate.json").find("shard 1 found X2: forged (hph replay hph2.forged)"),
             std::string::npos);
+
+  // Another run's exploration in a shard's directory: refused, naming the file.
+  pinCheck = false;
+  const CommandResult swapped = merge(
+      (shards[0] / "gate.json").string(),
+      forged(
+          1, "gate-forged-swapped", [](json& d) { d["scenarios"][0]["exploration"]["schedules"] = 1; }, "check.json"));
+  EXPECT_EQ(swapped.exitCode, 2) << swapped.out << swapped.err;
+  EXPECT_NE(swapped.err.find("check.json: not the exploration of"), std::string::npos) << swapped.err;
 }
 
 // Ctrl-C (SIGINT to the gate, as a terminal sends it to the gate's process group alone)
@@ -447,6 +475,40 @@ std::vector<BadManifest> badManifests() {
       {"canary_in_a_release",
        "release = \"r\"\n[[images]]\n" + x64 + scenarios(corpusScenario("patch-naive-jmp5.x64.toml")),
        "expects violation:X2; a release's scenarios expect holds"},
+      // A release's scenario asks the whole question: exhaustively, every property, the
+      // protocol as shipped (each of these once made a release ship on 2 random schedules).
+      {"sampled_search_in_a_release",
+       "release = \"r\"\n[[images]]\n" + x64 +
+           scenarios(scenarioVariant("patch-padding-short-jmp.x64.toml",
+                                     {{"strategy = \"exhaustive\"", "strategy = \"random\"\nschedules = 2"}},
+                                     "gate-sampled.toml")),
+       "[explore] strategy = \"random\": a sampled search cannot show a patch safe"},
+      {"ignored_property_in_a_release",
+       "release = \"r\"\n[[images]]\n" + x64 +
+           scenarios(scenarioVariant("patch-padding-short-jmp.x64.toml",
+                                     {{"invariant = \"verify\"", "invariant = \"verify\"\nignore = [\"C2\", \"X2\"]"}},
+                                     "gate-ignoring.toml")),
+       "[check] ignore = C2, X2: a release's scenarios check every property"},
+      {"defect_in_a_release",
+       "release = \"r\"\n[[images]]\n" + x64 +
+           scenarios(scenarioVariant(
+               "patch-padding-short-jmp.x64.toml",
+               {{"name = \"padding-short-jmp\"", "name = \"padding-short-jmp\"\ndefect = \"no-release\""}},
+               "gate-defect.toml")),
+       "[protocol] defect: a deliberately broken protocol is a canary"},
+      {"static_checks_off_in_a_release",
+       "release = \"r\"\n[[images]]\n" + x64 +
+           scenarios(scenarioVariant("patch-padding-short-jmp.x64.toml",
+                                     {{"invariant = \"verify\"", "invariant = \"verify\"\nstatic_checks = false"}},
+                                     "gate-no-static-checks.toml")),
+       "[check] static_checks = false"},
+      {"no_fetch_model_in_a_release",
+       "release = \"r\"\n[[images]]\narch = \"arm64\"\nbase = \"" + image("counter.arm64.dll") + "\"\npatch = \"" +
+           image("counter_patch.arm64.dll") + "\"\n" +
+           scenarios(scenarioVariant("patch-b-direct.arm64.toml",
+                                     {{"\\[explore\\]", "[arm64]\nfetch_model = false\n\n[explore]"}},
+                                     "gate-no-fetch-model.toml")),
+       "[arm64] fetch_model = false"},
       {"bad_patcher", "release = \"r\"\n[[images]]\n" + x64 + scenarios(safe) + "[onhost]\npatcher = \"gdb\"\n",
        "[onhost].patcher: 'gdb' is not in-process or external"},
       {"zero_states", "release = \"r\"\n[[images]]\n" + x64 + scenarios(safe) + "[trampoline]\nstates = 0\n",

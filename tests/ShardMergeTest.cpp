@@ -261,6 +261,28 @@ TEST(Merge, RefusesShardsThatDoNotMakeOneRun) {
   EXPECT_EQ(good.exitCode, 0) << good.err;
 }
 
+// A shard interrupted before its scenario began explored nothing of it, and says which
+// shard it is all the same: the merge is inconclusive (exit 4), not bad input (it once
+// found no scenario saying its shard, or a scenario named by its file's stem, and refused).
+TEST(Merge, AShardInterruptedBeforeItsScenarioBeganIsInconclusive) {
+  const Sharded s =
+      exploreSharded("patch-padding-short-jmp.x64.toml", 2, {"--strategy", "random", "--schedules", "20"});
+  json stopped = readJson(s.shardReports[1]);
+  ASSERT_EQ(stopped.value("shard", ""), "1/2");
+  const std::string file = stopped["scenarios"][0]["file"];
+  stopped["scenarios"][0] = {{"file", file},
+                             {"name", std::filesystem::path(file).stem().string()},
+                             {"verdict", "inconclusive"},
+                             {"message", "not explored: interrupted by a signal before it began"},
+                             {"as_expected", false},
+                             {"timing", json::object()}};
+  const std::string text = stopped.dump();
+  const std::string forged = writeTempFile("interrupted-shard1.json", std::vector<uint8_t>(text.begin(), text.end()));
+  const CommandResult merged = runHph({"merge", s.shardReports[0], forged}, 60);
+  EXPECT_EQ(merged.exitCode, 4) << merged.out << merged.err;
+  EXPECT_NE(merged.out.find("inconclusive"), std::string::npos) << merged.out;
+}
+
 // Two shards that searched one branch must have counted it alike (a branch's search is a
 // function of the branch alone): a forged disagreement is the emulation not being
 // deterministic, an internal error, never a merged count.

@@ -55,6 +55,23 @@ Result<void> checkScenario(const std::string& manifest, const std::string& field
   // canary for the harness, not a question about the release.
   if (scenario->expect.kind != VerdictKind::kHolds)
     return refuse(fmt::format("expects {}; a release's scenarios expect holds", verdictText(scenario->expect)));
+  // Nor may it ask a smaller question: every schedule within its bound, every property, the
+  // protocol as shipped, the fetch model of real cores.
+  if (scenario->explore.strategy != StrategyKind::kExhaustive)
+    return refuse(fmt::format("[explore] strategy = \"{}\": a sampled search cannot show a patch safe; a release's "
+                              "scenarios explore exhaustively",
+                              strategyName(scenario->explore.strategy)));
+  if (!scenario->ignore.empty()) {
+    std::string hidden;
+    for (const Property p : scenario->ignore) hidden += fmt::format("{}{}", hidden.empty() ? "" : ", ", propertyId(p));
+    return refuse(fmt::format("[check] ignore = {}: a release's scenarios check every property", hidden));
+  }
+  if (scenario->defect != ProtocolDefect::kNone)
+    return refuse("[protocol] defect: a deliberately broken protocol is a canary, not the release's patch");
+  if (!scenario->staticChecks)
+    return refuse("[check] static_checks = false: the protocol would skip the refusals it makes of unsafe sites");
+  if (!scenario->arm64.model)
+    return refuse("[arm64] fetch_model = false: without it stale instruction fetches go unchecked");
   return {};
 }
 

@@ -295,9 +295,10 @@ std::string gateSummaryText(const json& d) {
                              "or not\n",
                              jsonText(d["shard"], "shard"));
   else
-    out += d["ship"].get<bool>() ? fmt::format("SHIP: every patched function passed every stage{}\n",
-                                               notRun.empty() ? "" : " that ran (not run: " + notRun + ")")
-                                 : "DO NOT SHIP: a patched function failed a stage (gate.html says which)\n";
+    out += d["ship"].get<bool>()       ? fmt::format("SHIP: every patched function passed every stage{}\n",
+                                                     notRun.empty() ? "" : " that ran (not run: " + notRun + ")")
+           : d.contains("interrupted") ? "DO NOT SHIP: the gate was interrupted before it finished\n"
+                                       : "DO NOT SHIP: a patched function failed a stage (gate.html says which)\n";
   return out;
 }
 
