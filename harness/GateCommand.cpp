@@ -152,10 +152,12 @@ void runCheckStage(GateRun& run, const std::vector<ReleaseScenario>& scenarios) 
   if (run.sharded()) args.insert(args.end(), {"--shard", run.part()});
   const ChildExit exit = run.command(args, run.out / log);
   // Its verdicts count only when it ended as hph check ends (0 all as expected, 1 a
-  // violation, 2 bad input or a refusal, 4 cut short) and wrote every report: not after
-  // an internal error, a signal, or a report it could not write.
+  // violation, 2 bad input or a refusal, 3 a scenario's internal error, 4 cut short) and
+  // wrote every report: not after a signal, or a report it could not write. Each scenario
+  // is explored in a worker of its own, so one that died is that scenario's
+  // `internal-error`, and fails it alone.
   std::string broken;
-  if (!exit.error.empty() || (exit.status != 0 && exit.status != 1 && exit.status != 2 && exit.status != 4))
+  if (!exit.error.empty() || exit.status < 0 || exit.status > 4)
     broken = "hph check ended with " + endedText(exit, log);
   for (const auto& [flag, file] : kReports)
     if (broken.empty() && !fs::exists(run.out / file))

@@ -426,6 +426,36 @@ TEST(Gate, AnEarlierRunsReportsAreRemovedFirst) {
 }
 
 // A patch the protocol refuses is a release that does not ship (exit 1), not bad input.
+// A scenario whose worker dies fails, and only it: the gate names its internal error and
+// judges the other scenarios by their own verdicts (every item once read "hph check ended
+// with status 3").
+TEST(Gate, AWorkerThatDiesFailsItsScenarioAlone) {
+  // A search long enough to reach its first progress beat, where the injected death comes.
+  const std::string dies = std::string(HPH_CORPUS_DIR) + "/../bench/scenarios/padding-short-jmp-40-calls.x64.toml";
+  const std::string lives = scenarioVariant("patch-stop-the-world.x64.toml", {}, "gate-lives.toml");
+  const fs::path out = outDir("gate-worker-dies");
+  setenv("HPH_TEST_WORKER_DIES", "padding-short-jmp-40-calls-x64:11", 1);
+  const CommandResult r =
+      runHph({"gate", x64Release("gate-dies-release.toml", {dies, lives}), "--out", out.string()}, 600);
+  unsetenv("HPH_TEST_WORKER_DIES");
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  const json gate = readJson(out / "gate.json");
+  size_t failed = 0, passed = 0;
+  for (const json& item : gate["items"]) {
+    if (item["stage"] != "check") continue;
+    if (item["scenario"] == "padding-short-jmp-40-calls-x64") {
+      ++failed;
+      EXPECT_EQ(item["verdict"], "fail") << item.dump();
+      EXPECT_NE(item["detail"].get<std::string>().find("internal-error"), std::string::npos) << item.dump();
+    } else {
+      ++passed;
+      EXPECT_EQ(item["verdict"], "pass") << item.dump();
+    }
+  }
+  EXPECT_EQ(failed, 1u);
+  EXPECT_EQ(passed, 1u);
+}
+
 TEST(Gate, ARefusedPlanFailsTheRelease) {
   const std::string refused = scenarioVariant("patch-int3-3step-refused.x64.toml",
                                               {{"expect = \"refused\"[^\n]*\n", ""}}, "gate-refused-s.toml");
