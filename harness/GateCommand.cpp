@@ -237,7 +237,7 @@ void runOnHostStage(GateRun& run, const std::vector<ReleaseScenario>& scenarios)
     // part verifies nothing); hph merge marks them skipped where the merged one fails.
     bool held = true;
     for (const json& item : run.items)
-      if (item["stage"] == "check" && item["scenario"] == s.scenario.name && item["verdict"] != "pass")
+      if (item["stage"] == "check" && item["file"] == s.scenario.path && item["verdict"] != "pass")
         held = run.sharded();
     if (!held || run.interrupted()) {
       run.addAll(GateStage::kOnHost, s, "skipped", held ? "interrupted before it ran" : "its exploration did not hold",

@@ -456,6 +456,28 @@ TEST(Gate, AWorkerThatDiesFailsItsScenarioAlone) {
   EXPECT_EQ(passed, 1u);
 }
 
+// Two scenarios of one name: the on-host stage follows each one's own exploration (by
+// file), so the safe one is applied though its namesake failed (it was skipped as "its
+// exploration did not hold").
+TEST(Gate, TwoScenariosOfOneNameAreJudgedEachByItsOwnExploration) {
+  const std::string safe =
+      scenarioVariant("patch-padding-short-jmp.x64.toml",
+                      {{"name = \"patch-padding-short-jmp-x64\"", "name = \"same\""}}, "gate-same-safe.toml");
+  const std::string unsafe = scenarioVariant(
+      "patch-naive-jmp5.x64.toml",
+      {{"expect = \"[^\"]*\"\n", ""}, {"name = \"patch-naive-jmp5-x64\"", "name = \"same\""}}, "gate-same-unsafe.toml");
+  const fs::path out = outDir("gate-same-name");
+  const CommandResult r =
+      runHph({"gate", x64Release("gate-same-release.toml", {safe, unsafe}), "--out", out.string()}, 600);
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  const json gate = readJson(out / "gate.json");
+  for (const json& item : gate["items"])
+    if (item["stage"] == "onhost") {
+      const bool isSafe = item["file"] == safe;
+      EXPECT_EQ(item["verdict"], isSafe ? "pass" : "skipped") << item.dump();
+    }
+}
+
 TEST(Gate, ARefusedPlanFailsTheRelease) {
   const std::string refused = scenarioVariant("patch-int3-3step-refused.x64.toml",
                                               {{"expect = \"refused\"[^\n]*\n", ""}}, "gate-refused-s.toml");
