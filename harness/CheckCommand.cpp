@@ -292,7 +292,12 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   const bool asExpected = verdict == scenario->expect;
   // --accept-partial: a cut-short search that found nothing may stand for "holds", never
   // for a canary's expected violation (a canary that did not fire failed).
-  const bool acceptedPartial = cutShort && options.acceptPartial && scenario->expect.kind == VerdictKind::kHolds;
+  // Nor for a search that ran nothing, or never exercised the patch in what it ran: a part
+  // of a search stands for the whole only when that part answered something.
+  const bool exercisedPart =
+      result.schedules > 0 && (!patched || result.stepsWithThreadInWindow > 0 || result.patchedCalls > 0);
+  const bool acceptedPartial =
+      cutShort && options.acceptPartial && scenario->expect.kind == VerdictKind::kHolds && exercisedPart;
   outcome.exitCode = asExpected || acceptedPartial ? kExitHolds
                      : refused                     ? kExitBadInput
                      : cutShort                    ? kExitInconclusive

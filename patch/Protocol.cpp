@@ -23,6 +23,11 @@ Result<Plan> buildPlan(ProtocolKind protocol, const Arch& arch, const std::vecto
     if (reverse) std::reverse(order.begin(), order.end());
     for (const PatchSite* sitePtr : order) {
       const PatchSite& site = *sitePtr;
+      // Code that does not decode is bad input, whatever a protocol would refuse of it (a
+      // length or a missing NOP found first made it an expected refusal).
+      if (!site.code.empty())
+        if (const DecodedInstruction first = arch.decode(site.code, site.entry); !first.valid)
+          return badInput(fmt::format("function '{}': first instruction '{}' does not decode", site.name, first.text));
       // The one place a plan reaches an architecture's step builders (patch/x64, patch/arm64),
       // as ArchRegistry is for the backends: a new architecture adds its builder here.
       auto steps = arch.kind() == ArchKind::kX64 ? x64Steps(protocol, site, reverse, options)

@@ -136,6 +136,30 @@ TEST(CheckCli, ReplayTokenReproducesTheCounterexample) {
   EXPECT_EQ(readJson(again)["traceEvents"], trace["traceEvents"]);
 }
 
+// Code that does not decode is bad input, never a refusal a scenario may expect: a target
+// without .pdata whose bytes do not decode (its length estimated as 1 byte) once passed as
+// "refused as expected: function is 1 bytes".
+TEST(CheckCli, UndecodableTargetIsBadInputNotAnExpectedRefusal) {
+  auto image = readFile(corpusImage("counter.x64.dll"));
+  auto parsed = parsePeImage(image, corpusImage("counter.x64.dll"));
+  ASSERT_TRUE(parsed.ok());
+  const FunctionInfo* bump = parsed->findFunction("bump");
+  ASSERT_NE(bump, nullptr);
+  const auto at = parsed->fileOffset(bump->begin, 16);
+  ASSERT_TRUE(at);
+  std::fill_n(image.begin() + *at, 16, uint8_t{0x06});  // push es: no instruction in 64-bit mode
+  const std::string base = writeTempFile("counter-garbled.x64.dll", image);
+  for (const char* name : {"patch-stop-the-world.x64.toml", "patch-padding-short-jmp.x64.toml"}) {
+    const std::string variant = scenarioVariant(
+        name, {{"\"[^\"]*counter\\.x64\\.dll\"", "\"" + base + "\""}, {"\\[check\\]", "[check]\nexpect = \"refused\""}},
+        std::string("garbled-") + name);
+    const CommandResult r = runHph({"check", variant, "--jobs", "1"});
+    EXPECT_EQ(r.exitCode, 2) << name << r.out << r.err;
+    EXPECT_NE(r.err.find("function 'bump': first instruction"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("does not decode"), std::string::npos) << r.err;
+  }
+}
+
 TEST(CheckCli, ReplayRefusesTokensWhoseInputsChangedAndNamesThem) {
   // A private copy of the scenario and of its base image, so both can be edited.
   const std::string base = writeTempFile("race-base.x64.dll", readFile(corpusImage("race.x64.dll")));
@@ -348,6 +372,15 @@ TEST(CheckCli, AScheduleCapIsInconclusive) {
 TEST(CheckCli, AcceptPartialNeverPassesAnUncaughtCanary) {
   const CommandResult r = runHph({"check", scenario("race.x64.toml"), "--max-time", "0.000001", "--accept-partial"});
   EXPECT_EQ(r.exitCode, kExitInconclusive) << r.out;
+}
+
+// Nor a search that ran nothing: a part stands for the whole only when it answered
+// something (0 schedules once passed with --accept-partial).
+TEST(CheckCli, AcceptPartialNeverPassesASearchThatRanNothing) {
+  const CommandResult r = runHph({"check", scenario("patch-stop-the-world.x64.toml"), "--strategy", "random",
+                                  "--max-time", "0.000001", "--accept-partial"});
+  EXPECT_EQ(r.exitCode, kExitInconclusive) << r.out;
+  EXPECT_EQ(r.out.find("(accepted: --accept-partial)"), std::string::npos) << r.out;
 }
 
 // SIGTERM (what `timeout` sends) and SIGINT stop the search, not the process: the verdict
