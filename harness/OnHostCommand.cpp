@@ -386,6 +386,21 @@ Result<void> verifiedBy(const std::string& reportPath, const std::string& path, 
       return badInput(fmt::format("{}: --verified {}: exploration.shard: it explored shard {} only; merge every "
                                   "shard's report (hph merge) and pass the merged one",
                                   path, reportPath, explored));
+    // A `holds` of a smaller search than the scenario asks for (another strategy, a lower
+    // bound, fewer schedules: `hph check` options override the scenario's) verifies less.
+    const json e = s.value("exploration", json::object());
+    const ExploreSettings& asked = in.scenario.explore;
+    const std::string strategy(strategyName(asked.strategy));
+    if (e.value("strategy", "") != strategy)
+      return badInput(fmt::format("{}: --verified {}: exploration.strategy: it explored by {}; the scenario asks {}",
+                                  path, reportPath, e.value("strategy", "?"), strategy));
+    if (asked.strategy == StrategyKind::kExhaustive && e.value("preemption_bound", 0u) < asked.preemptionBound)
+      return badInput(fmt::format("{}: --verified {}: exploration.preemption_bound: it explored to bound {}; the "
+                                  "scenario asks {}",
+                                  path, reportPath, e.value("preemption_bound", 0u), asked.preemptionBound));
+    if (asked.strategy != StrategyKind::kExhaustive && e.value("schedules", uint64_t{0}) < asked.scheduleLimit())
+      return badInput(fmt::format("{}: --verified {}: exploration.schedules: it ran {}; the scenario asks {}", path,
+                                  reportPath, e.value("schedules", uint64_t{0}), asked.scheduleLimit()));
     return {};
   }
   return badInput(
@@ -519,15 +534,20 @@ Result<OnHostScenario> onHostScenario(const std::string& path, const OnHostOptio
     ExploreOptions explore;
     explore.settings = in.scenario.explore;
     const ExploreResult verified = hph::explore(*inputs, explore);
-    const bool holds = !verified.error && !verified.counterexample &&
-                       (in.scenario.explore.strategy != StrategyKind::kExhaustive || verified.exhausted) &&
-                       verified.stoppedBy.empty();
+    // As hph check judges: a search that never exercised the patch is vacuous, not holds.
+    const bool vacuous =
+        !in.layout.sites.empty() && verified.stepsWithThreadInWindow == 0 && verified.patchedCalls == 0;
+    const bool cutShort = (in.scenario.explore.strategy == StrategyKind::kExhaustive && !verified.exhausted) ||
+                          !verified.stoppedBy.empty();
+    const bool holds = !verified.error && !verified.counterexample && !cutShort && !vacuous;
     if (!holds)
       return badInput(fmt::format(
           "{}: not verified: hph check does not find that it holds ({}); pass --unverified to apply it anyway", path,
           verified.counterexample ? propertyId(verified.counterexample->violation->property)
           : verified.error        ? verified.error->message
-                                  : "the search was cut short"));
+          : cutShort              ? "the search was cut short"
+                                  : "vacuous: no patch step landed with a thread in a watched window, no call reached "
+                                    "a replacement"));
   } else {
     fmt::print(stderr, "hph: warning: {}: applying a plan that was not verified (--unverified)\n", path);
   }

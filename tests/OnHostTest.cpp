@@ -491,6 +491,32 @@ TEST(OnHost, AVerifiedReportStandsForExploringOnlyForTheSameInputs) {
       runHph({"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--verified", "/nonexistent.json"}, 60);
   EXPECT_EQ(missing.exitCode, 2);
   EXPECT_NE(missing.err.find("--verified /nonexistent.json: cannot read"), std::string::npos) << missing.err;
+  // A `holds` of a smaller search than the scenario asks for (one random schedule for an
+  // exhaustive bound-2 search) once verified the plan.
+  const std::string weak = writeTempFile("verified-weak.json", {});
+  ASSERT_EQ(runHph({"check", scenario("patch-padding-short-jmp.x64.toml"), "--strategy", "random", "--schedules", "1",
+                    "--json", weak},
+                   60)
+                .exitCode,
+            0);
+  const CommandResult smaller =
+      runHph({"onhost", scenario("patch-padding-short-jmp.x64.toml"), "--verified", weak, "--duration", "0.2"}, 60);
+  EXPECT_EQ(smaller.exitCode, 2) << smaller.out;
+  EXPECT_NE(smaller.err.find("exploration.strategy: it explored by random; the scenario asks exhaustive"),
+            std::string::npos)
+      << smaller.err;
+}
+
+// The exploration onhost runs itself judges as hph check does: threads that never call the
+// patched function leave it vacuous, which verifies nothing (it was applied, and held).
+TEST(OnHost, AVacuousExplorationDoesNotVerifyThePlan) {
+  const std::string vacuous = scenarioVariant(
+      "patch-padding-short-jmp.x64.toml",
+      {{"entry = \"patch_worker\"", "entry = \"scaled_worker\""}, {"preemption_bound = 2", "preemption_bound = 1"}},
+      "onhost-vacuous.toml");
+  const CommandResult r = runHph({"onhost", vacuous, "--duration", "0.2"}, 120);
+  EXPECT_EQ(r.exitCode, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("not verified: hph check does not find that it holds (vacuous"), std::string::npos) << r.err;
 }
 
 // A shard's `holds` is not the plan's: --verified refuses a shard's report, and takes the
