@@ -16,9 +16,11 @@ HostVerdict judgeHostRun(const ScenarioInputs& in, const HostResult& r, const Ho
   if (!r.faults.empty()) {
     const HostFault& f = r.faults.front();
     // A trapping import stub: the guest called an import the runner provides no native
-    // shim for (host/NativeShims.h). Not a fault of the patch: the host cannot run it.
+    // shim for (host/NativeShims.h). Not a fault of the patch, nor a refusal of its
+    // protocol (which `expect = "refused"` could take for an answer): input the host
+    // cannot run.
     if (f.pc >= Machine::kShimBase && f.pc < Machine::kShimBase + Machine::kShimSlots * Machine::kShimSlotBytes)
-      return {"refused",
+      return {"bad-input",
               fmt::format("thread {} called {}, which the on-host runner has no native shim for (docs/shims.md)",
                           f.thread, describer ? describer->describeAddress(f.pc) : fmt::format("{:#x}", f.pc)),
               kExitBadInput};

@@ -159,6 +159,15 @@ TEST_P(BrokenNativeShims, AreCaught) {
   EXPECT_NE(missing.out.find("(shim kernel32.dll!GetCurrentThreadId), which the on-host runner has no native shim for"),
             std::string::npos)
       << missing.out;
+  // Input the host cannot run is never the refusal a scenario expects (it once passed).
+  const std::string expectsRefusal =
+      scenarioVariant(GetParam(), {{"\\[check\\]", "[check]\nexpect = \"refused\""}}, "refusal-expected-" + GetParam());
+  const CommandResult notARefusal = runProgram(
+      "/usr/bin/env",
+      {"HPH_TEST_NATIVE_SHIMS=missing", HPH_BINARY, "onhost", expectsRefusal, "--unverified", "--duration", "0.2"},
+      240);
+  EXPECT_EQ(notARefusal.exitCode, 2) << notARefusal.out << notARefusal.err;
+  EXPECT_NE(notARefusal.out.find("bad-input on the host"), std::string::npos) << notARefusal.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(BothArchitectures, BrokenNativeShims,
