@@ -65,31 +65,29 @@ std::string describeHybridPaths(const HybridCheckResult& result, const ScenarioI
   return out;
 }
 
-namespace {
-
-// Where a path stopped, and which engine ran the code it stopped at: only a path that
-// reached the replacement or the old body stopped at a probe.
-nlohmann::json reachJson(const PathOutcome& o) {
-  const bool probed = o.reach == PathReach::kNew || o.reach == PathReach::kOld;
-  return {{"reach", pathReachName(o.reach)},
-          {"engine", probed ? nlohmann::json(o.onArm64 ? "arm64" : "x64") : nlohmann::json()}};
-}
-
-}  // namespace
-
 nlohmann::json hybridRunJson(const HybridCheckResult& result, const ScenarioInputs& inputs) {
   const HybridRunResult& run = result.run;
   nlohmann::json paths = nlohmann::json::array();
+  // Which engine ran the code a path stopped at: only one that reached the replacement or
+  // the old body stopped at a probe (null otherwise).
+  const auto engineOf = [](const PathOutcome& o) {
+    const bool probed = o.reach == PathReach::kNew || o.reach == PathReach::kOld;
+    return probed ? nlohmann::json(o.onArm64 ? "arm64" : "x64") : nlohmann::json();
+  };
   for (size_t i = 0; i < run.after.size(); ++i) {
     const PathOutcome& o = run.after[i];
     nlohmann::json path = {{"function", inputs.layout.sites[o.site].name},
                            {"path", o.path.name},
                            {"callers", o.path.callers},
-                           {"before", i < run.before.size() ? reachJson(run.before[i]) : nlohmann::json()},
-                           {"after", reachJson(o)},
+                           {"before", i < run.before.size() ? pathReachName(run.before[i].reach) : ""},
+                           {"after", pathReachName(o.reach)},
+                           {"engine", engineOf(o)},
                            {"detail", o.detail}};
     // A reversed plan: with the patch in place, before its unpatch.
-    if (i < run.patched.size()) path["patched"] = reachJson(run.patched[i]);
+    if (i < run.patched.size()) {
+      path["patched"] = pathReachName(run.patched[i].reach);
+      path["patched_engine"] = engineOf(run.patched[i]);
+    }
     paths.push_back(std::move(path));
   }
   nlohmann::json findings = nlohmann::json::array();

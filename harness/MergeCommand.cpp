@@ -84,9 +84,10 @@ Result<void> checkSameInputs(const std::vector<ShardReport>& shards) {
                                   first.scenarios.size()));
     for (size_t i = 0; i < r.scenarios.size(); ++i) {
       const json &mine = r.scenarios[i], &theirs = first.scenarios[i];
-      // By file: a scenario a shard could not load or did not begin is named by its file's stem.
+      // By name, or by file: a scenario a shard could not load or did not begin is named by
+      // its file's stem; shards started from other directories spell the file otherwise.
       const std::string name = mine.value("name", "?");
-      if (mine.value("file", "") != theirs.value("file", ""))
+      if (mine.value("file", "") != theirs.value("file", "") && name != theirs.value("name", "?"))
         return badInput(fmt::format("{}: scenarios[{}]: {}, where {} has {}", r.path, i, mine.value("file", "?"),
                                     first.path, theirs.value("file", "?")));
       if (mine.contains("provenance") != theirs.contains("provenance")) continue;  // one shard could not load it

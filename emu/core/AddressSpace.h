@@ -54,7 +54,7 @@ class AddressSpace {
   uint64_t pageSize_;
   std::vector<std::unique_ptr<Region>> regions_;
   std::vector<Extent> extents_;
-  size_t lastFound_ = 0;
+  mutable size_t lastFound_ = 0;  // one AddressSpace is read by one thread at a time
 };
 
 }  // namespace hph

@@ -287,7 +287,10 @@ std::string gateSummaryText(const json& d) {
   if (d.contains("interrupted"))
     out += fmt::format("interrupted by {}: the stage running stopped, the jobs after it did not run\n",
                        jsonText(d, "interrupted"));
-  if (d.contains("shard"))
+  if (d.contains("shard") && d.contains("interrupted"))
+    out +=
+        fmt::format("SHARD {}: interrupted before it finished its part: DO NOT SHIP\n", jsonText(d["shard"], "shard"));
+  else if (d.contains("shard"))
     out += d.value("part_failed", true)
                ? fmt::format("SHARD {}: a patched function failed a stage in this part: DO NOT SHIP\n",
                              jsonText(d["shard"], "shard"))
