@@ -21,12 +21,14 @@
 #include "harness/explore/JobLimit.h"
 #include "harness/explore/ReplayToken.h"
 #include "harness/report/ChromeTrace.h"
+#include "harness/report/ExerciseJson.h"
 #include "harness/report/Provenance.h"
 #include "harness/report/ReportFiles.h"
 #include "harness/report/ScenarioJson.h"
 #include "harness/report/ScheduleText.h"
 #include "harness/report/VerdictTable.h"
 #include "harness/scenario/Limits.h"
+#include "harness/scenario/Vacuity.h"
 #include "support/EchoText.h"
 #include "support/FileName.h"
 #include "support/NumberText.h"
@@ -278,11 +280,13 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   // nothing: it is never a pass unless the user accepts partial results.
   const bool exhaustive = settings.strategy == StrategyKind::kExhaustive;
   const bool cutShort = !violated && (exhaustive ? !result.exhausted : !result.stoppedBy.empty());
-  // "holds" must mean something: a patch step landed while a thread was in a watched
-  // window, or calls reached the replacement after the patch. Otherwise it is vacuous.
+  // "holds" must mean something: at every site of the patch, a patch step landed while a
+  // thread was in its window, or calls reached its replacement. Otherwise it is vacuous, as
+  // is a shard that owned no schedule.
   const bool patched = !inputs.value()->layout.sites.empty();
-  const bool vacuous =
-      patched && !violated && !cutShort && result.stepsWithThreadInWindow == 0 && result.patchedCalls == 0;
+  const std::vector<std::string> sites = siteNames(inputs.value()->layout.sites);
+  const bool unexercised = patched && !unexercisedSites(sites, result.exercise).empty();
+  const bool vacuous = !violated && !cutShort && (unexercised || result.schedules == 0);
   const Verdict verdict =
       refused    ? Verdict{VerdictKind::kRefused, ""}
       : violated ? Verdict{VerdictKind::kViolation, std::string(propertyId(result.counterexample->violation->property))}
@@ -294,8 +298,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   // for a canary's expected violation (a canary that did not fire failed).
   // Nor for a search that ran nothing, or never exercised the patch in what it ran: a part
   // of a search stands for the whole only when that part answered something.
-  const bool exercisedPart =
-      result.schedules > 0 && (!patched || result.stepsWithThreadInWindow > 0 || result.patchedCalls > 0);
+  const bool exercisedPart = result.schedules > 0 && !unexercised;
   const bool acceptedPartial =
       cutShort && options.acceptPartial && scenario->expect.kind == VerdictKind::kHolds && exercisedPart;
   outcome.exitCode = asExpected || acceptedPartial ? kExitHolds
@@ -323,11 +326,15 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
   if (!asExpected && !acceptedPartial && (refused || cutShort))
     fmt::print(stderr, "{}: {}: {}\n", path, verdictText(verdict),
                refused ? result.counterexample->violation->message : describeCutShort(result, settings));
+  const Exercise& exercise = result.exercise;
   if (patched)
     fmt::print("  exercised: {} patch step{} landed with a thread inside a watched window; {} call{} reached a "
                "replacement{}\n",
-               result.stepsWithThreadInWindow, result.stepsWithThreadInWindow == 1 ? "" : "s", result.patchedCalls,
-               result.patchedCalls == 1 ? "" : "s", vacuous ? " — vacuous: the patch was never exercised" : "");
+               exercise.stepsWithThreadInWindow, exercise.stepsWithThreadInWindow == 1 ? "" : "s",
+               exercise.patchedCalls, exercise.patchedCalls == 1 ? "" : "s",
+               vacuous ? " — vacuous: " + describeUnexercised(sites, exercise) : "");
+  else if (vacuous)
+    fmt::print("  vacuous: this shard owned no schedule\n");
 
   json exploration = {
       {"strategy", strategyName(settings.strategy)},
@@ -347,7 +354,12 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
       {"reduction", reductionName(settings.reduction)},
       {"pruned", result.pruned},
       {"shard", fmt::format("{}/{}", shard.index, shard.count)}};
-  if (!exhaustive && shard.count > 1) exploration["schedule_vacuity"] = result.scheduleVacuity;
+  if (!exhaustive && shard.count > 1) {
+    json perSchedule = json::array();
+    for (const auto& [k, scheduleExercise] : result.scheduleVacuity)
+      perSchedule.push_back({{"schedule", k}, {"vacuity", exerciseJson(scheduleExercise)}});
+    exploration["schedule_vacuity"] = std::move(perSchedule);
+  }
   if (exhaustive && shard.count > 1) {
     // What `hph merge` needs to count exactly the branches the unsharded search takes
     // (MergeCommand.h): every branch this shard searched to the end.
@@ -359,8 +371,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                 {"requests", t.requests},
                 {"schedules", t.schedules},
                 {"pruned", t.pruned},
-                {"steps_with_thread_in_window", t.stepsWithThreadInWindow},
-                {"patched_calls", t.patchedCalls}};
+                {"vacuity", exerciseJson(t.exercise)}};
       if (t.counterexample) {
         b["counterexample"] = counterexampleJson(*inputs.value(), *t.counterexample);
         b["order"] = t.order;
@@ -381,11 +392,7 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                     {"as_expected", asExpected || acceptedPartial},
                     {"exploration", exploration},
                     {"ignored", ignoredProperties(*scenario)},
-                    {"vacuity",
-                     {{"steps_with_thread_in_window", result.stepsWithThreadInWindow},
-                      {"patched_calls", result.patchedCalls},
-                      {"patched", patched},
-                      {"vacuous", vacuous}}},
+                    {"vacuity", vacuityJson(sites, exercise, patched, vacuous)},
                     {"provenance", scenarioProvenance(*inputs.value())},
                     {"timing", {{"seconds", result.seconds}, {"jobs", settings.jobs}}}};
   if (cutShort) outcome.report["message"] = describeCutShort(result, settings);
@@ -535,7 +542,7 @@ int runCheck(const CheckOptions& given) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   printVerdictTable(scenarios);
   json report = {
-      {"schema", "hph-check/2"},         {"hph_version", hphVersion()}, {"unicorn_version", unicornVersion()},
+      {"schema", "hph-check/3"},         {"hph_version", hphVersion()}, {"unicorn_version", unicornVersion()},
       {"lief_version", liefVersion()},   {"scenarios", scenarios},      {"exit_code", exitCode},
       {"timing", {{"seconds", seconds}}}};
   // Which shard this is, whether or not any scenario got as far as exploring (one refused,

@@ -14,8 +14,10 @@
 #include "harness/Diagnostics.h"
 #include "harness/MergeGate.h"
 #include "harness/ShardSelection.h"
+#include "harness/report/ExerciseJson.h"
 #include "harness/report/ReportFiles.h"
 #include "harness/report/VerdictTable.h"
+#include "harness/scenario/Vacuity.h"
 #include "support/FileName.h"
 #include "support/Status.h"
 
@@ -42,8 +44,8 @@ Result<ShardReport> readShardReport(const std::string& path) {
   text << in.rdbuf();
   const json report = json::parse(text.str(), nullptr, false);
   if (report.is_discarded() || !report.is_object()) return badInput(fmt::format("{}: not JSON", path));
-  if (report.value("schema", "") != "hph-check/2")
-    return badInput(fmt::format("{}: schema: not an hph check --json report (hph-check/2)", path));
+  if (report.value("schema", "") != "hph-check/3")
+    return badInput(fmt::format("{}: schema: not an hph check --json report (hph-check/3)", path));
   if (!report.contains("scenarios") || !report["scenarios"].is_array() || report["scenarios"].empty())
     return badInput(fmt::format("{}: scenarios: missing or empty", path));
   ShardReport shard{path, {}, report["scenarios"]};
@@ -130,7 +132,8 @@ int exitCodeOf(const json& scenario) {
 // are counted here, each once, and the counterexample is the one the unsharded search
 // prefers among them: the merged report is the unsharded run's.
 struct ExhaustiveTotals {
-  uint64_t schedules = 0, pruned = 0, windowSteps = 0, patchedCalls = 0;
+  uint64_t schedules = 0, pruned = 0;
+  Exercise exercise;
   const json* counterexample = nullptr;
   bool complete = true;  // every branch the unsharded search takes was searched to the end
 };
@@ -146,7 +149,8 @@ Result<ExhaustiveTotals> tallyBranches(const std::vector<const json*>& parts, co
           !b.is_object() || !b.contains("requests") ||
           (b["requests"].is_array() && std::all_of(b["requests"].begin(), b["requests"].end(),
                                                    [](const json& r) { return r.is_number_unsigned(); }));
-      if (!number("level") || !number("branch") || !number("schedules") || !requestsOk)
+      if (!number("level") || !number("branch") || !number("schedules") || !requestsOk || !b.contains("vacuity") ||
+          !exerciseFromJson(b["vacuity"]))
         return badInput(
             fmt::format("{}: {}: exploration.branches: not branch tallies", paths[i], (*parts[i]).value("name", "?")));
       const std::pair<int64_t, uint64_t> key{b["level"].get<int64_t>(), b["branch"].get<uint64_t>()};
@@ -181,8 +185,7 @@ Result<ExhaustiveTotals> tallyBranches(const std::vector<const json*>& parts, co
     for (const json* b : branches) {
       totals.schedules += b->value("schedules", uint64_t{0});
       totals.pruned += b->value("pruned", uint64_t{0});
-      totals.windowSteps += b->value("steps_with_thread_in_window", uint64_t{0});
-      totals.patchedCalls += b->value("patched_calls", uint64_t{0});
+      totals.exercise += *exerciseFromJson((*b)["vacuity"]);
       if (!b->contains("counterexample")) continue;
       const json order = b->value("order", json::array());
       if (!bestOrder || order < *bestOrder) bestOrder = order, totals.counterexample = &(*b)["counterexample"];
@@ -202,7 +205,8 @@ Result<json> mergeScenario(const std::vector<const json*>& parts, const std::vec
   json merged = *parts[0];
   json& exploration = merged["exploration"];
   const bool sampled = exploration.value("strategy", "") != "exhaustive";
-  uint64_t schedules = 0, pruned = 0, windowSteps = 0, patchedCalls = 0;
+  uint64_t schedules = 0, pruned = 0;
+  Exercise exercise;
   bool cutShort = false, exhausted = true, accepted = true, patched = false;
   double seconds = 0;
   std::optional<uint32_t> found;  // the shard whose counterexample stands
@@ -218,8 +222,10 @@ Result<json> mergeScenario(const std::vector<const json*>& parts, const std::vec
     accepted &= !e.value("cut_short", false) || e.value("accepted_partial", false);
     if (const std::string by = e.value("stopped_by", ""); !by.empty() && by != "counterexample")
       stoppedBy.push_back(by);
-    windowSteps += s["vacuity"].value("steps_with_thread_in_window", uint64_t{0});
-    patchedCalls += s["vacuity"].value("patched_calls", uint64_t{0});
+    const auto shardExercise = exerciseFromJson(s.value("vacuity", json()));
+    if (!shardExercise)
+      return badInput(fmt::format("{}: {}: vacuity: not what hph check writes", paths[i], s.value("name", "?")));
+    exercise += *shardExercise;
     // Whether the scenario patches (older reports: a vacuous shard says it does).
     patched |= s["vacuity"].value("patched", s["vacuity"].value("vacuous", false));
     seconds = std::max(seconds, s["timing"].value("seconds", 0.0));
@@ -246,16 +252,16 @@ Result<json> mergeScenario(const std::vector<const json*>& parts, const std::vec
         return (*p)["exploration"].contains("schedule_vacuity") && (*p)["exploration"]["schedule_vacuity"].is_array();
       });
   if (perSchedule) {
-    windowSteps = patchedCalls = 0;
+    exercise = {};
     for (uint32_t i = 0; i < count; ++i)
       for (const json& entry : (*parts[i])["exploration"]["schedule_vacuity"]) {
-        if (!entry.is_array() || entry.size() != 3 || !entry[0].is_number_unsigned() ||
-            !entry[1].is_number_unsigned() || !entry[2].is_number_unsigned())
-          return badInput(fmt::format("{}: {}: exploration.schedule_vacuity: not [schedule, steps, calls] entries",
+        const auto scheduleExercise =
+            entry.is_object() ? exerciseFromJson(entry.value("vacuity", json())) : std::nullopt;
+        if (!scheduleExercise || !entry.contains("schedule") || !entry["schedule"].is_number_unsigned())
+          return badInput(fmt::format("{}: {}: exploration.schedule_vacuity: not {{schedule, vacuity}} entries",
                                       paths[i], (*parts[i]).value("name", "?")));
-        if (found && i + entry[0].get<uint64_t>() * count > foundAt) continue;
-        windowSteps += entry[1].get<uint64_t>();
-        patchedCalls += entry[2].get<uint64_t>();
+        if (found && i + entry["schedule"].get<uint64_t>() * count > foundAt) continue;
+        exercise += *scheduleExercise;
       }
   }
   merged["exploration"].erase("schedule_vacuity");
@@ -272,8 +278,7 @@ Result<json> mergeScenario(const std::vector<const json*>& parts, const std::vec
       useTallies = true;
       schedules = totals->schedules;
       pruned = totals->pruned;
-      windowSteps = totals->windowSteps;
-      patchedCalls = totals->patchedCalls;
+      exercise = totals->exercise;
       talliedCounterexample = totals->counterexample;
       // Past the cap the unsharded search would have stopped: no pass from more.
       const uint64_t limit = exploration.value("schedule_limit", UINT64_MAX);
@@ -294,11 +299,18 @@ Result<json> mergeScenario(const std::vector<const json*>& parts, const std::vec
   const json* counterexample = useTallies ? talliedCounterexample
                                : found    ? &(*parts[*found])["counterexample"]
                                           : nullptr;
-  const bool vacuous = patched && windowSteps == 0 && patchedCalls == 0 && !counterexample && !cutShort;
-  merged["vacuity"] = {{"steps_with_thread_in_window", windowSteps},
-                       {"patched_calls", patchedCalls},
-                       {"patched", patched},
-                       {"vacuous", vacuous}};
+  // Every site of the patch exercised by some schedule the unsharded search counts, as hph
+  // check judges (sites: their names, as every shard reports them).
+  std::vector<std::string> sites;
+  const json names = merged["vacuity"].value("sites", json());
+  if (!names.is_array() || !std::all_of(names.begin(), names.end(), [](const json& n) { return n.is_string(); }) ||
+      (patched && names.empty()))
+    return badInput(
+        fmt::format("{}: {}: vacuity.sites: not the names of the patch's sites", paths[0], merged.value("name", "?")));
+  for (const json& name : names) sites.push_back(name.get<std::string>());
+  const bool vacuous =
+      (schedules == 0 || (patched && !unexercisedSites(sites, exercise).empty())) && !counterexample && !cutShort;
+  merged["vacuity"] = vacuityJson(sites, exercise, patched, vacuous);
   merged["timing"] = {{"seconds", seconds}, {"shards", count}};
   merged.erase("message");
   if (counterexample) {
@@ -425,7 +437,7 @@ int runMerge(const MergeOptions& options) {
     scenarios.push_back(std::move(merged));
   }
   printVerdictTable(scenarios);
-  const json report = {{"schema", "hph-check/2"},
+  const json report = {{"schema", "hph-check/3"},
                        {"scenarios", scenarios},
                        {"exit_code", exitCode},
                        {"merged_from", options.reports},

@@ -29,6 +29,7 @@
 #include "harness/report/SarifReport.h"
 #include "harness/report/ScenarioJson.h"
 #include "harness/scenario/PreparedScenario.h"
+#include "harness/scenario/Vacuity.h"
 #include "host/Applications.h"
 #include "host/ExternalPatcher.h"
 #include "host/HostJob.h"
@@ -534,9 +535,10 @@ Result<OnHostScenario> onHostScenario(const std::string& path, const OnHostOptio
     ExploreOptions explore;
     explore.settings = in.scenario.explore;
     const ExploreResult verified = hph::explore(*inputs, explore);
-    // As hph check judges: a search that never exercised the patch is vacuous, not holds.
-    const bool vacuous =
-        !in.layout.sites.empty() && verified.stepsWithThreadInWindow == 0 && verified.patchedCalls == 0;
+    // As hph check judges: a search that left a site of the patch unexercised is vacuous,
+    // not holds.
+    const std::vector<std::string> sites = siteNames(in.layout.sites);
+    const bool vacuous = !in.layout.sites.empty() && !unexercisedSites(sites, verified.exercise).empty();
     const bool cutShort = (in.scenario.explore.strategy == StrategyKind::kExhaustive && !verified.exhausted) ||
                           !verified.stoppedBy.empty();
     const bool holds = !verified.error && !verified.counterexample && !cutShort && !vacuous;
@@ -546,8 +548,7 @@ Result<OnHostScenario> onHostScenario(const std::string& path, const OnHostOptio
           verified.counterexample ? propertyId(verified.counterexample->violation->property)
           : verified.error        ? verified.error->message
           : cutShort              ? "the search was cut short"
-                                  : "vacuous: no patch step landed with a thread in a watched window, no call reached "
-                                    "a replacement"));
+                                  : "vacuous: " + describeUnexercised(sites, verified.exercise)));
   } else {
     fmt::print(stderr, "hph: warning: {}: applying a plan that was not verified (--unverified)\n", path);
   }
@@ -640,6 +641,15 @@ Result<OnHostScenario> onHostScenario(const std::string& path, const OnHostOptio
              options.threads, calls, runs > 1 ? " in the last run" : "", result->callsBeforePlan,
              result->callsAfterPlan, applied, bytesSaid);
   if (!judged.message.empty()) fmt::print("  {}\n", judged.message);
+  // What a pass did not look at: which code the calls after the plan ran (the new code; the
+  // old after a reversed plan), which only the [onhost] counters tell.
+  const std::string codeUnchecked = expectation.newAfterPlan.has_value() || in.layout.sites.empty() ? ""
+                                    : !in.onHostCalls ? "the scenario has no [onhost] counters"
+                                    : options.killAfterStep || options.killEachStep
+                                        ? "the patcher was killed"
+                                        : "each application ends with the unpatch";
+  if (!codeUnchecked.empty())
+    fmt::print("  not checked: which code the calls after the plan ran ({})\n", codeUnchecked);
   if (result->applicationNanoseconds.size() > 1) {
     const LatencySummary s = summarize(result->applicationNanoseconds);
     fmt::print("  {} applications: p50 {:.1f} µs, p99 {:.1f} µs, max {:.1f} µs\n",
@@ -654,6 +664,7 @@ Result<OnHostScenario> onHostScenario(const std::string& path, const OnHostOptio
   OnHostScenario done{.exitCode = exitCode, .report = reportOf(path, in.scenario.name, judged, &*result, options)};
   done.report["runs"] = runs;
   done.report["as_expected"] = expected;
+  done.report["code_after_plan_checked"] = codeUnchecked.empty();
   done.report["image_base"] = in.base->imageBase;
   return done;
 }

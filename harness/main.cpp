@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
   checkCmd->add_flag("--accept-partial", check.acceptPartial,
                      "an inconclusive search (cut short by time, a cap or a signal) of a scenario expecting "
                      "holds passes (exit 0)");
-  checkCmd->add_option("--json", check.jsonPath, "write the machine-readable result (schema hph-check/2)");
+  checkCmd->add_option("--json", check.jsonPath, "write the machine-readable result (schema hph-check/3)");
   checkCmd->add_option("--junit", check.junitPath, "write JUnit XML: a test case per scenario x property");
   checkCmd->add_option("--sarif", check.sarifPath, "write SARIF 2.1.0: a result per violation");
   checkCmd->add_option("--html", check.htmlPath,
@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
                    "hph check --json reports or hph gate's gate.json, one per shard (any order)")
       ->required();
   mergeCmd->add_option("--out", merge.outDir, "gate.json shards: the directory for the merged gate's every report");
-  mergeCmd->add_option("--json", merge.jsonPath, "write the merged report (schema hph-check/2)");
+  mergeCmd->add_option("--json", merge.jsonPath, "write the merged report (schema hph-check/3)");
   mergeCmd->add_option("--junit", merge.junitPath, "write JUnit XML of the merged verdicts");
   mergeCmd->add_option("--sarif", merge.sarifPath, "write SARIF 2.1.0 of the merged verdicts");
   mergeCmd->add_option("--html", merge.htmlPath, "write a self-contained HTML report of the merged verdicts");

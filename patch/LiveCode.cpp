@@ -70,6 +70,11 @@ std::vector<CodeRegion> siteRegions(const std::vector<PatchSite>& sites) {
   return regions;
 }
 
+bool inSiteRegions(const PatchSite& site, uint64_t address) {
+  return (address >= site.entry - site.before.size() && address < site.entry + site.code.size()) ||
+         (address >= site.scratch && address < site.scratch + kScratchPerSite);
+}
+
 void analyzeLiveness(const Arch& arch, std::vector<CodeRegion> regions, const std::vector<uint64_t>& entries,
                      Plan& plan) {
   TrackedCode code(std::move(regions));

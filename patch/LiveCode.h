@@ -20,6 +20,8 @@ namespace hph {
 // The bytes a plan over these sites touches, before it runs: each site's padding and
 // function, and its hotpatch area (zeros).
 std::vector<CodeRegion> siteRegions(const std::vector<PatchSite>& sites);
+// Whether `address` lies in one of the regions siteRegions gives for this site.
+bool inSiteRegions(const PatchSite& site, uint64_t address);
 
 // Sets `live` on every StoreStep of the plan. Regions may overlap (they are merged, the
 // first one's bytes winning); control leaving every region is not followed.

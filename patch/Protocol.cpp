@@ -34,6 +34,7 @@ Result<Plan> buildPlan(ProtocolKind protocol, const Arch& arch, const std::vecto
                                                  : arm64Steps(protocol, site, reverse, options);
       if (!steps) return steps.error();
       plan.steps.insert(plan.steps.end(), steps->begin(), steps->end());
+      plan.stepSites.insert(plan.stepSites.end(), steps->size(), static_cast<uint32_t>(sitePtr - sites.data()));
     }
   }
   // Which stores are live follows from what the steps do to reachable code.

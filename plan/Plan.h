@@ -80,6 +80,10 @@ using Step =
 
 struct Plan {
   std::vector<Step> steps;
+  // One per step: the index (among the sites it was built for) of the site the step
+  // patches, so that a step is credited to its own site (vacuity). Empty when not known
+  // (a plan read back from JSON, or made by hand).
+  std::vector<uint32_t> stepSites;
   bool empty() const { return steps.empty(); }
 };
 

@@ -68,7 +68,7 @@ void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
   checkResult(index, pc);
   if (violation_) return;
   for (size_t s = 0; s < sites_.size(); ++s)
-    if (sites_[s].replacement == pc) return arriveAtReplacement(index, pc);
+    if (sites_[s].replacement == pc) return arriveAtReplacement(index, s);
   // The latest site of a series at this entry names the function calls must reach.
   std::optional<size_t> entered;
   for (size_t s = 0; s < sites_.size(); ++s)
@@ -102,7 +102,7 @@ void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
                   hexBytes(code_.bytesAt(site.entry, 8)),
                   fmt::format("{} called '{}' after the plan's last step and ran its old code at {}", actorName(actor),
                               site.name, where(pc)));
-  if (t.madeNewCall)
+  if (std::find(t.newCallsOf.begin(), t.newCallsOf.end(), site.entry) != t.newCallsOf.end())
     return report(Property::kC5, actor, pc, storeLog_.empty() ? std::nullopt : std::optional(storeLog_.back().first),
                   hexBytes(code_.bytesAt(site.entry, 8)),
                   fmt::format("{} made a new call of '{}' earlier, and now an old one (at {})", actorName(actor),
@@ -118,15 +118,18 @@ void PropertyMonitor::callResumed(uint32_t index, uint64_t pc) {
   if (t.call.site && sites_[*t.call.site].entry == pc) t.call.afterPlan = planDone_;
 }
 
-void PropertyMonitor::arriveAtReplacement(uint32_t index, uint64_t pc) {
+void PropertyMonitor::arriveAtReplacement(uint32_t index, size_t replaced) {
   ThreadFacts& t = thread(index);
   const auto actor = static_cast<ActorId>(index);
+  const uint64_t pc = sites_[replaced].replacement;
   ++exercise_.patchedCalls;
+  exercise_.markSite(replaced);
   if (!t.call.site) return;
   const size_t site = *t.call.site;
   const Call& call = t.call;
   t.call.site.reset();
-  t.madeNewCall = true;
+  if (std::find(t.newCallsOf.begin(), t.newCallsOf.end(), sites_[site].entry) == t.newCallsOf.end())
+    t.newCallsOf.push_back(sites_[site].entry);
   if (t.pending && t.pending->version == 0) t.pending->version = 2;
   if (options_.protocol.reverse && call.afterPlan)
     return report(Property::kC8, actor, pc, plan_.steps.size() - 1, "",

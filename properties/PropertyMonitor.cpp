@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "patch/LiveCode.h"  // inSiteRegions
+
 namespace hph {
 
 PropertyMonitor::PropertyMonitor(const Arch& arch, std::vector<PatchSite> sites, Plan plan, PropertyOptions options)
@@ -140,12 +142,21 @@ void PropertyMonitor::afterStep(size_t step, const Step& what) {
   // Sync-all: every thread context-synchronises (an IPI, FlushProcessWriteBuffers).
   if (std::holds_alternative<SyncAllStep>(what))
     for (auto& [index, t] : threads_) t.lastSync = stepsDone_;
-  // Vacuity: did this step land while some thread was inside a watched window?
-  for (const GuestThread& t : process_->threads())
-    if (t.state != ThreadState::kFinished && t.started && code_.tracked(process_->pcOf(t.index))) {
-      ++exercise_.stepsWithThreadInWindow;
-      break;
-    }
+  // Vacuity: did this step land while some thread was inside a watched window? It
+  // exercises its own site when a thread was inside that one's (sites of a series share
+  // a function's window: the plan says which site a step patches).
+  const std::optional<size_t> stepSite =
+      plan_.stepSites.size() == plan_.steps.size() ? std::optional<size_t>(plan_.stepSites[step]) : std::nullopt;
+  bool inWindow = false;
+  for (const GuestThread& t : process_->threads()) {
+    if (t.state == ThreadState::kFinished || !t.started) continue;
+    const uint64_t pc = process_->pcOf(t.index);
+    if (!code_.tracked(pc)) continue;
+    inWindow = true;
+    for (size_t s = 0; s < sites_.size(); ++s)
+      if ((!stepSite || *stepSite == s) && inSiteRegions(sites_[s], pc)) exercise_.markSite(s);
+  }
+  if (inWindow) ++exercise_.stepsWithThreadInWindow;
 }
 
 void PropertyMonitor::beforeInstruction(uint32_t thread, uint64_t pc, bool resumed) {

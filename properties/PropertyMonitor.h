@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "emu/core/Exercise.h"
 #include "emu/core/RunMonitor.h"
 #include "patch/Protocol.h"
 #include "properties/CodeState.h"
@@ -54,12 +55,6 @@ struct PropertyOptions {
   ReferenceCalls* reference = nullptr;  // set with `pure`
 };
 
-// What one run showed about how much the patch was exercised (vacuity).
-struct Exercise {
-  uint64_t stepsWithThreadInWindow = 0;  // patch steps applied while a thread was in a watched window
-  uint64_t patchedCalls = 0;             // calls that arrived at a replacement
-};
-
 class PropertyMonitor final : public RunMonitor {
  public:
   PropertyMonitor(const Arch& arch, std::vector<PatchSite> sites, Plan plan, PropertyOptions options);
@@ -94,9 +89,12 @@ class PropertyMonitor final : public RunMonitor {
     size_t storesSeen = 0;              // storeLog_ entries this thread had seen when it last ran here
     std::optional<uint64_t> stoppedAt;  // the watched instruction it was last about to run
     Call call;
-    bool madeNewCall = false;  // C5: once new, never old
-    size_t lastSync = 0;       // steps completed when it last context-synchronised
-    struct PendingResult {     // C5: a call of a pure function, until it returns
+    // C5: once new, never old — per function: the entries of those it made a new call of
+    // (a patch of several functions stores them one after another, so a thread may call
+    // one new and another still old).
+    std::vector<uint64_t> newCallsOf;
+    size_t lastSync = 0;    // steps completed when it last context-synchronised
+    struct PendingResult {  // C5: a call of a pure function, until it returns
       size_t site = 0;
       std::vector<uint64_t> args;
       uint64_t returnAddress = 0, sp = 0;
@@ -124,7 +122,7 @@ class PropertyMonitor final : public RunMonitor {
   // CallChecks.cpp
   void checkCalls(uint32_t thread, uint64_t pc);
   void callResumed(uint32_t thread, uint64_t pc);
-  void arriveAtReplacement(uint32_t thread, uint64_t pc);
+  void arriveAtReplacement(uint32_t thread, size_t site);
   // The running thread's entry-state registers, back to back (buffers are reused: this
   // runs at every call of a patched function).
   void readEntryState(std::vector<uint8_t>& out) const;

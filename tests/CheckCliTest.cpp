@@ -102,7 +102,7 @@ TEST(CheckCli, SameSeedGivesIdenticalJsonApartFromTiming) {
   ASSERT_EQ(runHph(args(b, "1")).exitCode, 0);
   ASSERT_EQ(runHph(args(c, "2")).exitCode, 0);
   const json ja = readJson(a), jb = readJson(b), jc = readJson(c);
-  EXPECT_EQ(ja["schema"], "hph-check/2");
+  EXPECT_EQ(ja["schema"], "hph-check/3");
   EXPECT_EQ(withoutTiming(ja), withoutTiming(jb));
   EXPECT_EQ(withoutTiming(ja), withoutTiming(jc)) << "the number of jobs must not change results";
   EXPECT_EQ(ja["scenarios"][1]["exploration"]["exhausted"], true);
@@ -157,6 +157,42 @@ TEST(CheckCli, UndecodableTargetIsBadInputNotAnExpectedRefusal) {
     EXPECT_EQ(r.exitCode, 2) << name << r.out << r.err;
     EXPECT_NE(r.err.find("function 'bump': first instruction"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("does not decode"), std::string::npos) << r.err;
+  }
+}
+
+// A patch of two functions whose threads call only one of them: the search checks the
+// other nowhere, so its "holds" would say nothing about it. It is vacuous, naming that
+// function (the series' threads call bump alone; before, any exercised site made it hold).
+TEST(CheckCli, APatchSiteNoThreadExercisesMakesTheCheckVacuous) {
+  for (const char* name : {"patch-series.x64.toml", "patch-series.arm64.toml"}) {
+    const std::string variant =
+        scenarioVariant(name, {{"entry = \"series_worker\"", "entry = \"patch_worker\""}, {"series_verify", "verify"}},
+                        std::string("bump-only-") + name);
+    const std::string report = writeTempFile(std::string("bump-only-") + name + ".json", {});
+    const std::string junit = writeTempFile(std::string("bump-only-") + name + ".xml", {});
+    const CommandResult r = runHph({"check", variant, "--jobs", "1", "--json", report, "--junit", junit}, 300);
+    EXPECT_EQ(r.exitCode, 1) << name << r.out << r.err;
+    EXPECT_NE(r.out.find(": vacuous (expected holds)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("vacuous: 'bump_keyed' never exercised"), std::string::npos) << r.out;
+    const std::vector<uint8_t> bytes = readFile(report);
+    const nlohmann::json vacuity =
+        nlohmann::json::parse(std::string(bytes.begin(), bytes.end()))["scenarios"][0]["vacuity"];
+    EXPECT_EQ(vacuity["unexercised_sites"], nlohmann::json::array({"bump_keyed"})) << vacuity;
+    EXPECT_EQ(vacuity["vacuous"], true);
+    EXPECT_GT(vacuity["patched_calls"].get<uint64_t>(), 0u);  // bump's sites were exercised
+    const std::vector<uint8_t> xml = readFile(junit);
+    EXPECT_NE(std::string(xml.begin(), xml.end()).find("never exercised: 'bump_keyed'"), std::string::npos)
+        << std::string(xml.begin(), xml.end());
+
+    // The scenario as bundled calls both: it holds, every site exercised.
+    const std::string whole = writeTempFile(std::string("series-") + name + ".json", {});
+    const CommandResult both = runHph({"check", corpusScenario(name), "--jobs", "1", "--json", whole}, 300);
+    EXPECT_EQ(both.exitCode, 0) << name << both.out << both.err;
+    const std::vector<uint8_t> wholeBytes = readFile(whole);
+    const nlohmann::json all =
+        nlohmann::json::parse(std::string(wholeBytes.begin(), wholeBytes.end()))["scenarios"][0]["vacuity"];
+    EXPECT_EQ(all["unexercised_sites"], nlohmann::json::array()) << all;
+    EXPECT_EQ(all["exercised_sites"], nlohmann::json::array({0, 1, 2})) << all;
   }
 }
 

@@ -49,7 +49,7 @@ std::string recordDifference(const RunRecord& a, const RunRecord& b) {
                        a.violation->message != b.violation->message)))
     return "violation";
   if (a.exitCodes != b.exitCodes || a.invariantValue != b.invariantValue) return "results";
-  if (a.stepsWithThreadInWindow != b.stepsWithThreadInWindow || a.patchedCalls != b.patchedCalls) return "exercise";
+  if (a.exercise != b.exercise) return "exercise";
   if (a.error.has_value() != b.error.has_value()) return "error";
   return "";
 }

@@ -34,6 +34,8 @@ uint64_t keyed_patch_worker(uint64_t);
 uint64_t scaled(uint64_t);
 uint64_t scaled_worker(uint64_t);
 uint64_t keyed_verify(void);
+uint64_t series_worker(uint64_t);
+uint64_t series_verify(void);
 }
 
 namespace hph::test {
@@ -60,6 +62,8 @@ const std::vector<StatefulFunction>& statefulFunctions() {
       {"counter", "worker_10", true, [](uint64_t a) { return worker_10(a); }},
       {"counter", "worker_20", true, [](uint64_t a) { return worker_20(a); }},
       {"counter", "keyed_patch_worker", true, [](uint64_t a) { return keyed_patch_worker(a); }},
+      {"counter", "series_worker", true, [](uint64_t a) { return series_worker(a); }},
+      {"counter", "series_verify", true, [](uint64_t) { return series_verify(); }},
       {"counter", "scaled", true, [](uint64_t a) { return scaled(a); }},
       {"counter", "scaled_worker", true, [](uint64_t a) { return scaled_worker(a); }},
       {"race", "racy_increment", false,

@@ -46,7 +46,7 @@ TEST_P(EngineRenewal, HappensAndChangesNoRun) {
   EXPECT_EQ(after.instructions, before.instructions);
   EXPECT_EQ(after.exitCodes, before.exitCodes);
   EXPECT_EQ(after.invariantValue, before.invariantValue);
-  EXPECT_EQ(after.patchedCalls, before.patchedCalls);
+  EXPECT_EQ(after.exercise, before.exercise);
   EXPECT_EQ(after.trace.size(), before.trace.size());
 }
 

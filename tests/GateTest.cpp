@@ -40,6 +40,13 @@ std::string manifestFile(const std::string& name, const std::string& text) {
 
 std::string image(const std::string& name) { return corpusImage(name); }
 
+// A variant of a release's scenario: the release's own images, so its [onhost] counters
+// stay (the on-host stage needs them).
+std::string releaseVariant(const std::string& name, const std::vector<std::pair<std::string, std::string>>& edits,
+                           const std::string& as) {
+  return scenarioVariant(name, edits, as, OnHostTable::kKeep);
+}
+
 TEST(Gate, TheBundledReleaseShipsWithEveryReportWritten) {
   const fs::path out = outDir("gate-ship");
   const CommandResult r = runHph({"gate", std::string(HPH_CORPUS_DIR) + "/release.toml", "--out", out.string()}, 900);
@@ -80,9 +87,9 @@ TEST(Gate, TheBundledReleaseShipsWithEveryReportWritten) {
 }
 
 TEST(Gate, AnUnsafeScenarioStopsTheReleaseAndEveryReportSaysWhich) {
-  const std::string safe = scenarioVariant("patch-padding-short-jmp.x64.toml", {}, "gate-safe.toml");
+  const std::string safe = releaseVariant("patch-padding-short-jmp.x64.toml", {}, "gate-safe.toml");
   const std::string unsafe =
-      scenarioVariant("patch-naive-jmp5.x64.toml", {{"expect = \"[^\"]*\"\n", ""}}, "gate-unsafe.toml");
+      releaseVariant("patch-naive-jmp5.x64.toml", {{"expect = \"[^\"]*\"\n", ""}}, "gate-unsafe.toml");
   const std::string manifest = manifestFile("gate-unsafe-release.toml", R"(release = "with an unsafe patch"
 [[images]]
 arch = "x64"
@@ -241,7 +248,7 @@ TEST(Gate, ShardsMergedAreTheUnshardedRun) {
 // its first counterexample is the unsharded run's.
 TEST(Gate, AnUnsafeScenarioFoundInAShardStopsTheMergedRelease) {
   const std::string unsafe =
-      scenarioVariant("patch-naive-jmp5.x64.toml", {{"expect = \"[^\"]*\"\n", ""}}, "gate-shard-unsafe-s.toml");
+      releaseVariant("patch-naive-jmp5.x64.toml", {{"expect = \"[^\"]*\"\n", ""}}, "gate-shard-unsafe-s.toml");
   const std::string manifest = x64Release("gate-shard-unsafe.toml", {unsafe});
   const fs::path whole = outDir("gate-unsafe-whole");
   EXPECT_EQ(runHph({"gate", manifest, "--out", whole.string()}, 600).exitCode, 1);
@@ -266,7 +273,7 @@ TEST(Gate, AnUnsafeScenarioFoundInAShardStopsTheMergedRelease) {
 // Shards that do not make one run are refused, naming the report: one missing, one given
 // twice, a shard of another release, an unsharded gate's report, --out a shard's directory.
 TEST(Gate, MergingShardsThatAreNotOneRunIsRefused) {
-  const std::string scenario = scenarioVariant("patch-padding-short-jmp.x64.toml", {}, "gate-refuse-s.toml");
+  const std::string scenario = releaseVariant("patch-padding-short-jmp.x64.toml", {}, "gate-refuse-s.toml");
   const std::vector<fs::path> shards = gateShards(x64Release("gate-refuse.toml", {scenario}), "gate-refuse", 2);
   const std::vector<fs::path> other = gateShards(x64Release("gate-other.toml", {scenario}), "gate-other", 2);
   const fs::path unsharded = outDir("gate-refuse-whole");
@@ -294,7 +301,7 @@ TEST(Gate, MergingShardsThatAreNotOneRunIsRefused) {
 // A shard whose report leaves out or takes over a job, whose exploration broke, or which
 // found a violation the merge would not keep cannot make the release ship.
 TEST(Gate, AShardsMissingOrForgedPartIsNeverAPass) {
-  const std::string scenario = scenarioVariant("patch-stop-the-world.x64.toml", {}, "gate-forged-s.toml");
+  const std::string scenario = releaseVariant("patch-stop-the-world.x64.toml", {}, "gate-forged-s.toml");
   const std::vector<fs::path> shards = gateShards(x64Release("gate-forged.toml", {scenario}), "gate-forged", 2);
   const json s0 = readJson(shards[0] / "gate.json"), s1 = readJson(shards[1] / "gate.json");
   ASSERT_EQ(s0["jobs"]["trampoline"].size(), 1u);  // job 0: shard 0's, as is the on-host job
@@ -412,7 +419,7 @@ TEST(Gate, ASignalStopsTheStageRunningAndLeavesEveryReport) {
 // own files before any stage runs.
 TEST(Gate, AnEarlierRunsReportsAreRemovedFirst) {
   const std::string unsafe =
-      scenarioVariant("patch-naive-jmp5.x64.toml", {{"expect = \"[^\"]*\"\n", ""}}, "gate-stale-s.toml");
+      releaseVariant("patch-naive-jmp5.x64.toml", {{"expect = \"[^\"]*\"\n", ""}}, "gate-stale-s.toml");
   const fs::path out = outDir("gate-stale");
   fs::create_directories(out / "onhost");
   fs::create_directories(out / "trampoline");
@@ -432,7 +439,7 @@ TEST(Gate, AnEarlierRunsReportsAreRemovedFirst) {
 TEST(Gate, AWorkerThatDiesFailsItsScenarioAlone) {
   // A search long enough to reach its first progress beat, where the injected death comes.
   const std::string dies = std::string(HPH_CORPUS_DIR) + "/../bench/scenarios/padding-short-jmp-40-calls.x64.toml";
-  const std::string lives = scenarioVariant("patch-stop-the-world.x64.toml", {}, "gate-lives.toml");
+  const std::string lives = releaseVariant("patch-stop-the-world.x64.toml", {}, "gate-lives.toml");
   const fs::path out = outDir("gate-worker-dies");
   setenv("HPH_TEST_WORKER_DIES", "padding-short-jmp-40-calls-x64:11", 1);
   const CommandResult r =
@@ -461,9 +468,9 @@ TEST(Gate, AWorkerThatDiesFailsItsScenarioAlone) {
 // exploration did not hold").
 TEST(Gate, TwoScenariosOfOneNameAreJudgedEachByItsOwnExploration) {
   const std::string safe =
-      scenarioVariant("patch-padding-short-jmp.x64.toml",
-                      {{"name = \"patch-padding-short-jmp-x64\"", "name = \"same\""}}, "gate-same-safe.toml");
-  const std::string unsafe = scenarioVariant(
+      releaseVariant("patch-padding-short-jmp.x64.toml",
+                     {{"name = \"patch-padding-short-jmp-x64\"", "name = \"same\""}}, "gate-same-safe.toml");
+  const std::string unsafe = releaseVariant(
       "patch-naive-jmp5.x64.toml",
       {{"expect = \"[^\"]*\"\n", ""}, {"name = \"patch-naive-jmp5-x64\"", "name = \"same\""}}, "gate-same-unsafe.toml");
   const fs::path out = outDir("gate-same-name");
@@ -479,8 +486,8 @@ TEST(Gate, TwoScenariosOfOneNameAreJudgedEachByItsOwnExploration) {
 }
 
 TEST(Gate, ARefusedPlanFailsTheRelease) {
-  const std::string refused = scenarioVariant("patch-int3-3step-refused.x64.toml",
-                                              {{"expect = \"refused\"[^\n]*\n", ""}}, "gate-refused-s.toml");
+  const std::string refused = releaseVariant("patch-int3-3step-refused.x64.toml",
+                                             {{"expect = \"refused\"[^\n]*\n", ""}}, "gate-refused-s.toml");
   const fs::path out = outDir("gate-refused");
   const CommandResult r = runHph({"gate", x64Release("gate-refused.toml", {refused}), "--out", out.string()}, 600);
   EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
@@ -531,36 +538,42 @@ std::vector<BadManifest> badManifests() {
       // protocol as shipped (each of these once made a release ship on 2 random schedules).
       {"sampled_search_in_a_release",
        "release = \"r\"\n[[images]]\n" + x64 +
-           scenarios(scenarioVariant("patch-padding-short-jmp.x64.toml",
-                                     {{"strategy = \"exhaustive\"", "strategy = \"random\"\nschedules = 2"}},
-                                     "gate-sampled.toml")),
+           scenarios(releaseVariant("patch-padding-short-jmp.x64.toml",
+                                    {{"strategy = \"exhaustive\"", "strategy = \"random\"\nschedules = 2"}},
+                                    "gate-sampled.toml")),
        "[explore] strategy = \"random\": a sampled search cannot show a patch safe"},
       {"ignored_property_in_a_release",
        "release = \"r\"\n[[images]]\n" + x64 +
-           scenarios(scenarioVariant("patch-padding-short-jmp.x64.toml",
-                                     {{"invariant = \"verify\"", "invariant = \"verify\"\nignore = [\"C2\", \"X2\"]"}},
-                                     "gate-ignoring.toml")),
+           scenarios(releaseVariant("patch-padding-short-jmp.x64.toml",
+                                    {{"invariant = \"verify\"", "invariant = \"verify\"\nignore = [\"C2\", \"X2\"]"}},
+                                    "gate-ignoring.toml")),
        "[check] ignore = C2, X2: a release's scenarios check every property"},
       {"defect_in_a_release",
        "release = \"r\"\n[[images]]\n" + x64 +
-           scenarios(scenarioVariant(
+           scenarios(releaseVariant(
                "patch-padding-short-jmp.x64.toml",
                {{"name = \"padding-short-jmp\"", "name = \"padding-short-jmp\"\ndefect = \"no-release\""}},
                "gate-defect.toml")),
        "[protocol] defect: a deliberately broken protocol is a canary"},
       {"static_checks_off_in_a_release",
        "release = \"r\"\n[[images]]\n" + x64 +
-           scenarios(scenarioVariant("patch-padding-short-jmp.x64.toml",
-                                     {{"invariant = \"verify\"", "invariant = \"verify\"\nstatic_checks = false"}},
-                                     "gate-no-static-checks.toml")),
+           scenarios(releaseVariant("patch-padding-short-jmp.x64.toml",
+                                    {{"invariant = \"verify\"", "invariant = \"verify\"\nstatic_checks = false"}},
+                                    "gate-no-static-checks.toml")),
        "[check] static_checks = false"},
       {"no_fetch_model_in_a_release",
        "release = \"r\"\n[[images]]\narch = \"arm64\"\nbase = \"" + image("counter.arm64.dll") + "\"\npatch = \"" +
            image("counter_patch.arm64.dll") + "\"\n" +
-           scenarios(scenarioVariant("patch-b-direct.arm64.toml",
-                                     {{"\\[explore\\]", "[arm64]\nfetch_model = false\n\n[explore]"}},
-                                     "gate-no-fetch-model.toml")),
+           scenarios(releaseVariant("patch-b-direct.arm64.toml",
+                                    {{"\\[explore\\]", "[arm64]\nfetch_model = false\n\n[explore]"}},
+                                    "gate-no-fetch-model.toml")),
        "[arm64] fetch_model = false"},
+      // Without a scenario's [onhost] counters the on-host stage cannot tell whether calls
+      // after the plan ran the new code (it passed on bytes and faults alone).
+      {"no_onhost_counters_in_a_release",
+       "release = \"r\"\n[[images]]\n" + x64 +
+           scenarios(scenarioVariant("patch-padding-short-jmp.x64.toml", {}, "gate-no-counters.toml")),
+       "no [onhost] calls and new_calls: the on-host stage could not tell"},
       {"bad_patcher", "release = \"r\"\n[[images]]\n" + x64 + scenarios(safe) + "[onhost]\npatcher = \"gdb\"\n",
        "[onhost].patcher: 'gdb' is not in-process or external"},
       {"zero_states", "release = \"r\"\n[[images]]\n" + x64 + scenarios(safe) + "[trampoline]\nstates = 0\n",

@@ -85,6 +85,8 @@ TEST_P(SafeProtocolOnHost, HoldsAndEndsWithThePlansBytes) {
   ASSERT_TRUE(report.contains("new_calls")) << report.dump();
   EXPECT_GT(report["old_calls"].get<uint64_t>(), 0u);
   EXPECT_GT(report["new_calls"].get<uint64_t>(), 0u);
+  EXPECT_EQ(report["code_after_plan_checked"], true);
+  EXPECT_EQ(r.out.find("not checked:"), std::string::npos) << r.out;
   // The plan's bytes where `hph plan` puts them, at the images' preferred base, unless the
   // host had it taken (under AddressSanitizer, whose shadow gap holds 0x180000000): then
   // the runner laid out the plan where the images went and compared it with the
@@ -454,6 +456,20 @@ INSTANTIATE_TEST_SUITE_P(Arm64, ReversedArm64OnHost,
 // then let go, executes the middle of the jmp and faults. The runner reports it; hph
 // carries on (the canary expects a violation: PASS, exit 0). A safe live protocol has no
 // boundary inside its 2-byte store, so there is nothing to force.
+// Without [onhost] counters nothing tells old calls from new: a pass says it did not look
+// (before, it passed saying nothing of it).
+TEST(OnHost, APassWithoutCountersSaysItDidNotCheckWhichCodeRan) {
+  const std::string bare = scenarioVariant("patch-padding-short-jmp.x64.toml", {}, "onhost-no-counters.toml");
+  const std::string out = writeTempFile("onhost-no-counters.json", {});
+  const CommandResult r = runHph({"onhost", bare, "--unverified", "--duration", "0.2", "--json", out}, 240);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("not checked: which code the calls after the plan ran (the scenario has no [onhost] "
+                       "counters)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(readJsonFile(out)["scenarios"][0]["code_after_plan_checked"], false);
+}
+
 TEST(OnHost, NaiveJmp5FaultsWithAThreadParkedInsideTheStore) {
   const std::string out = writeTempFile("forced.json", {});
   const CommandResult r = runHph({"onhost", scenario("patch-naive-jmp5.x64.toml"), "--unverified", "--patcher",

@@ -101,7 +101,7 @@ TEST(Reports, SarifValidatesWithTheMultitoolAndLocatesEachViolation) {
 TEST(Reports, JsonCarriesProvenanceAndVacuity) {
   const Reports& r = reports();
   const json report = json::parse(readFile(r.json));
-  EXPECT_EQ(report["schema"], "hph-check/2");
+  EXPECT_EQ(report["schema"], "hph-check/3");
   const json& padding = report["scenarios"][1];
   for (const char* key : {"scenario_sha256", "base_sha256", "hph_version", "unicorn_version", "lief_version"})
     EXPECT_FALSE(padding["provenance"][key].get<std::string>().empty()) << key;

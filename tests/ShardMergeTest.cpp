@@ -181,6 +181,8 @@ TEST_P(MergedShards, EqualTheUnshardedRun) {
   EXPECT_EQ(s.merged["exploration"]["schedules"], s.whole["exploration"]["schedules"]);
   EXPECT_EQ(s.merged["vacuity"]["steps_with_thread_in_window"], s.whole["vacuity"]["steps_with_thread_in_window"]);
   EXPECT_EQ(s.merged["vacuity"]["patched_calls"], s.whole["vacuity"]["patched_calls"]);
+  EXPECT_EQ(s.merged["vacuity"]["exercised_sites"], s.whole["vacuity"]["exercised_sites"]);
+  EXPECT_EQ(s.merged["vacuity"]["unexercised_sites"], s.whole["vacuity"]["unexercised_sites"]);
   ASSERT_EQ(s.merged.contains("counterexample"), s.whole.contains("counterexample"));
   if (s.whole.contains("counterexample")) {
     EXPECT_EQ(s.merged["counterexample"]["replay"], s.whole["counterexample"]["replay"]);
@@ -259,6 +261,52 @@ TEST(Merge, RefusesShardsThatDoNotMakeOneRun) {
   EXPECT_NE(notReport.err.find("race.x64.toml: not JSON"), std::string::npos) << notReport.err;
   const CommandResult good = merge({c, zero, b});
   EXPECT_EQ(good.exitCode, 0) << good.err;
+}
+
+// Sites are merged one by one, as the unsharded run tells them apart: a series whose
+// threads call bump alone is vacuous merged too, naming bump_keyed (the merge once summed
+// counters over every site). A shard whose per-site vacuity is not hph check's is refused.
+TEST(Merge, NamesTheSiteNoShardExercisedAsTheWholeRunDoes) {
+  const std::string variant = scenarioVariant("patch-series.x64.toml",
+                                              {{"entry = \"series_worker\"", "entry = \"patch_worker\""},
+                                               {"series_verify", "verify"},
+                                               {"\\[check\\]", "[check]\nexpect = \"vacuous\""}},
+                                              "merge-bump-only.x64.toml");
+  for (const std::vector<std::string>& options :
+       {std::vector<std::string>{"--strategy", "exhaustive"}, {"--strategy", "random", "--schedules", "200"}}) {
+    const Sharded s = exploreSharded(variant, 2, options);
+    EXPECT_EQ(s.whole["verdict"], "vacuous") << options[1];
+    EXPECT_EQ(s.merged["verdict"], "vacuous") << options[1];
+    EXPECT_EQ(s.mergeResult.exitCode, 0) << s.mergeResult.out << s.mergeResult.err;
+    EXPECT_EQ(s.merged["vacuity"]["unexercised_sites"], json::array({"bump_keyed"})) << s.merged["vacuity"];
+    EXPECT_EQ(s.merged["vacuity"]["exercised_sites"], s.whole["vacuity"]["exercised_sites"]) << options[1];
+    if (options[1] != "exhaustive") continue;
+    json forged = readJson(s.shardReports[1]);
+    forged["scenarios"][0]["vacuity"]["exercised_sites"] = "all";
+    const std::string text = forged.dump();
+    const std::string path = writeTempFile("forged-sites.json", std::vector<uint8_t>(text.begin(), text.end()));
+    const CommandResult r = runHph({"merge", s.shardReports[0], path}, 60);
+    EXPECT_EQ(r.exitCode, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("vacuity: not what hph check writes"), std::string::npos) << r.err;
+  }
+}
+
+// A shard that owns no schedule answered nothing: vacuous, even for a scenario without a
+// patch (it said holds), and the merge, which judges the whole, holds.
+TEST(Merge, AShardThatOwnedNoScheduleIsVacuousAndTheMergeHolds) {
+  const Sharded s = exploreSharded("threads.x64.toml", 64, {"--strategy", "exhaustive", "--preemption-bound", "0"});
+  ASSERT_EQ(s.shards.size(), 64u);
+  EXPECT_EQ(s.shards[63]["exploration"]["schedules"], 0);
+  EXPECT_EQ(s.shards[63]["verdict"], "vacuous");
+  EXPECT_EQ(s.shards[63]["vacuity"]["vacuous"], true);
+  EXPECT_EQ(s.shards[0]["verdict"], "holds");
+  EXPECT_EQ(s.whole["verdict"], "holds");
+  EXPECT_EQ(s.merged["verdict"], "holds");
+  EXPECT_EQ(s.merged["exploration"]["schedules"], s.whole["exploration"]["schedules"]);
+  const CommandResult one = runHph({"check", corpusScenario("threads.x64.toml"), "--strategy", "exhaustive",
+                                    "--preemption-bound", "0", "--shard", "63/64"});
+  EXPECT_EQ(one.exitCode, 1) << one.out << one.err;
+  EXPECT_NE(one.out.find("vacuous: this shard owned no schedule"), std::string::npos) << one.out;
 }
 
 // A shard interrupted before its scenario began explored nothing of it, and says which

@@ -19,16 +19,21 @@ namespace hph::test {
 
 std::string corpusImage(const std::string& name) { return std::string(HPH_CORPUS_DIR) + "/images/" + name; }
 
-std::string corpusScenario(const std::string& name) { return std::string(HPH_CORPUS_DIR) + "/scenarios/" + name; }
+std::string corpusScenario(const std::string& name) {
+  if (name.starts_with("/")) return name;  // a variant (scenarioVariant) or another file
+  return std::string(HPH_CORPUS_DIR) + "/scenarios/" + name;
+}
 
 std::string scenarioVariant(const std::string& name, const std::vector<std::pair<std::string, std::string>>& edits,
-                            const std::string& as) {
+                            const std::string& as, OnHostTable onHost) {
   const auto bytes = readFile(corpusScenario(name));
   std::string text(bytes.begin(), bytes.end());
   text = std::regex_replace(text, std::regex("\\.\\./images/"), std::string(HPH_CORPUS_DIR) + "/images/");
   // Variants run under emulation with other images or patches: the [onhost] counters of
   // the original (hph onhost's alone) may name functions the variant does not have.
-  text = std::regex_replace(text, std::regex("\n# hph onhost tells[^\n]*\n\\[onhost\\]\n([a-z_]+ = [^\n]*\n)*"), "\n");
+  if (onHost == OnHostTable::kStrip)
+    text =
+        std::regex_replace(text, std::regex("\n# hph onhost tells[^\n]*\n\\[onhost\\]\n([a-z_]+ = [^\n]*\n)*"), "\n");
   for (const auto& [from, to] : edits) {
     // An edit that changes nothing would leave the test checking the unedited scenario.
     if (!std::regex_search(text, std::regex(from)))

@@ -57,11 +57,14 @@ std::string boundedScenarioName(const BoundedScenario& c);
 inline constexpr uint64_t kPatchWorkerCalls = 2;
 
 std::string corpusImage(const std::string& name);     // "basics.x64.dll" -> full path
-std::string corpusScenario(const std::string& name);  // "race.x64.toml" -> full path
+std::string corpusScenario(const std::string& name);  // "race.x64.toml" -> full path (absolute: as is)
 // A corpus scenario's text with its image paths made absolute, then each (regex, with)
-// edit applied, written to a temporary file of that name: its path.
+// edit applied, written to a temporary file of that name: its path. Its [onhost] counters
+// are left out unless kept: a variant with other images may not have them (the gate's
+// variants, of the release's own images, keep them).
+enum class OnHostTable { kStrip, kKeep };
 std::string scenarioVariant(const std::string& name, const std::vector<std::pair<std::string, std::string>>& edits,
-                            const std::string& as = "");
+                            const std::string& as = "", OnHostTable onHost = OnHostTable::kStrip);
 std::vector<uint8_t> readFile(const std::string& path);
 std::string writeTempFile(const std::string& name, const std::vector<uint8_t>& bytes);
 

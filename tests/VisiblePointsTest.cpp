@@ -198,7 +198,7 @@ Outcomes outcomes(const std::string& name, PointsMode points, uint32_t bound, ui
     if (run.violation)
       out.seen.insert({std::string(propertyId(run.violation->property)), {}, 0, 0});
     else
-      out.seen.insert({"", run.exitCodes, run.invariantValue.value_or(0), run.patchedCalls});
+      out.seen.insert({"", run.exitCodes, run.invariantValue.value_or(0), run.exercise.patchedCalls});
   } while (search.backtrack() && out.runs < 300000);
   return out;
 }

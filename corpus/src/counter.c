@@ -61,6 +61,15 @@ CORPUS_EXPORT uint64_t keyed_patch_worker(uint64_t index) {
 }
 CORPUS_EXPORT uint64_t keyed_verify(void) { return no_update_lost(&g_keyed); }
 
+/* For a patch of both bump and bump_keyed (the series): each call is one of each, so a
+ * search exercises every function the patch replaces, and both counters stay exact. */
+static uint64_t bump_both(uint64_t amount) {
+  bump(amount);
+  return bump_keyed(amount);
+}
+CORPUS_EXPORT uint64_t series_worker(uint64_t index) { return run_worker(index, bump_both, PATCH_WORKER_CALLS); }
+CORPUS_EXPORT uint64_t series_verify(void) { return no_update_lost(&g_counter) & no_update_lost(&g_keyed); }
+
 #if defined(_WIN32) && defined(__x86_64__)
 /* call_first: after the 2-byte nop -fms-hotpatch puts first, a 2-byte `call rcx`, so the
  * 5 bytes stop-the-world replaces hold its return address strictly inside. While it is in

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "emu/core/Exercise.h"
 #include "emu/core/GuestFault.h"
 #include "emu/core/Machine.h"
 #include "plan/Property.h"
@@ -146,10 +147,7 @@ struct RunRecord {
   uint64_t instructions = 0;
   std::optional<uint64_t> invariantValue;
   std::vector<TraceSlice> trace;
-  // Vacuity (from the property checkers): patch steps applied while a thread was inside a
-  // watched window, calls that arrived at a replacement.
-  uint64_t stepsWithThreadInWindow = 0;
-  uint64_t patchedCalls = 0;
+  Exercise exercise;  // vacuity, from the property checkers
 };
 
 }  // namespace hph

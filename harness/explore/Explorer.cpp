@@ -54,7 +54,7 @@ class Coordination {
   }
   // `vacuity`: add its vacuity counters too (sampled runs tally theirs in order instead).
   void countSchedule(const RunRecord& run, bool vacuity = true) {
-    if (vacuity) addVacuity(run.stepsWithThreadInWindow, run.patchedCalls);
+    if (vacuity) addVacuity(run.exercise);
     ++schedules_;
     if (!options_.progress) return;
     std::lock_guard lock(mutex_);
@@ -74,15 +74,17 @@ class Coordination {
     return levelShare_ ? levelShare_() : -1;
   }
   void countPruned() { ++pruned_; }
-  void addVacuity(uint64_t stepsWithThreadInWindow, uint64_t patchedCalls) {
-    stepsWithThreadInWindow_ += stepsWithThreadInWindow;
-    patchedCalls_ += patchedCalls;
+  void addVacuity(const Exercise& exercise) {
+    std::lock_guard lock(exerciseMutex_);
+    exercise_ += exercise;
   }
 
   uint64_t schedules() const { return schedules_; }
   uint64_t pruned() const { return pruned_; }
-  uint64_t stepsWithThreadInWindow() const { return stepsWithThreadInWindow_; }
-  uint64_t patchedCalls() const { return patchedCalls_; }
+  Exercise exercise() const {
+    std::lock_guard lock(exerciseMutex_);
+    return exercise_;
+  }
   const std::optional<Error>& error() const { return error_; }
   const std::string& stoppedBy() const { return stoppedBy_; }
 
@@ -107,8 +109,8 @@ class Coordination {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> schedules_{0};
   std::atomic<uint64_t> pruned_{0};
-  std::atomic<uint64_t> stepsWithThreadInWindow_{0};
-  std::atomic<uint64_t> patchedCalls_{0};
+  mutable std::mutex exerciseMutex_;  // not mutex_: progress() is called under that one
+  Exercise exercise_;
   std::optional<Error> error_;
   std::string stoppedBy_;
 };
@@ -171,7 +173,7 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options, Coordinati
   std::optional<Candidate> best;
   std::optional<std::pair<uint64_t, Error>> firstError;  // (schedule, error), the earliest
   InOrderTally tally;
-  std::map<uint64_t, std::pair<uint64_t, uint64_t>> perSchedule;  // sharded: for hph merge
+  std::map<uint64_t, Exercise> perSchedule;  // sharded: for hph merge
   onEveryJob(sessions, [&](Session& session, size_t) {
     for (;;) {
       if (coordination.outOfTime()) return;
@@ -195,7 +197,7 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options, Coordinati
         continue;
       }
       coordination.countSchedule(run, false);
-      const std::pair<uint64_t, uint64_t> vacuity{run.stepsWithThreadInWindow, run.patchedCalls};
+      const Exercise vacuity = run.exercise;
       if (run.violation) {
         uint64_t seen = firstViolation.load();
         while (k < seen && !firstViolation.compare_exchange_weak(seen, k)) {}
@@ -203,7 +205,7 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options, Coordinati
         std::lock_guard lock(mutex);
         if (!best || k < best->item) best = Candidate{std::move(run), k, 0};
       }
-      tally.add(k, vacuity.first, vacuity.second, firstViolation.load());
+      tally.add(k, vacuity, firstViolation.load());
       if (options.shardCount > 1) {
         std::lock_guard lock(mutex);
         perSchedule[k] = vacuity;
@@ -211,9 +213,8 @@ void exploreSampled(Sessions sessions, const ExploreOptions& options, Coordinati
     }
   });
   for (const auto& [k, counts] : perSchedule)
-    if (k <= firstViolation.load()) result.scheduleVacuity.push_back({k, counts.first, counts.second});
-  const auto [windowSteps, replacementCalls] = tally.total(firstViolation.load());
-  coordination.addVacuity(windowSteps, replacementCalls);
+    if (k <= firstViolation.load()) result.scheduleVacuity.push_back({k, counts});
+  coordination.addVacuity(tally.total(firstViolation.load()));
   if (firstError && (!best || firstError->first < best->item)) return coordination.fail(firstError->second);
   if (best) {
     // Every schedule before the earliest violation ran; count exactly those.
@@ -274,8 +275,7 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordin
   if (ownsRoot) coordination.countSchedule(root);
   if (ownsRoot && tally) {
     BranchTally first{.level = BranchTally::kFirstRun, .schedules = 1};
-    first.stepsWithThreadInWindow = root.stepsWithThreadInWindow;
-    first.patchedCalls = root.patchedCalls;
+    first.exercise = root.exercise;
     if (root.violation) first.counterexample = root;
     result.branchTallies.push_back(std::move(first));
   }
@@ -353,8 +353,7 @@ void exploreExhaustive(Sessions sessions, const ExploreOptions& options, Coordin
           } else if (run.preemptions == level) {
             coordination.countSchedule(run);
             ++branchTally.schedules;
-            branchTally.stepsWithThreadInWindow += run.stepsWithThreadInWindow;
-            branchTally.patchedCalls += run.patchedCalls;
+            branchTally.exercise += run.exercise;
             if (++counted > cap) {
               coordination.stopBecause("schedule cap");
               return branches.stop();
@@ -440,8 +439,7 @@ ExploreResult explore(std::shared_ptr<const ScenarioInputs> inputs, const Explor
   result.error = coordination.error();
   result.stoppedBy = coordination.stoppedBy();
   result.pruned = coordination.pruned();
-  result.stepsWithThreadInWindow = coordination.stepsWithThreadInWindow();
-  result.patchedCalls = coordination.patchedCalls();
+  result.exercise = coordination.exercise();
   if (result.counterexample && !result.error) {
     // Re-run the counterexample on its own to record its trace (and prove it replays).
     ReplaySource source(result.counterexample->decisions);

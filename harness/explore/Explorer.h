@@ -60,20 +60,16 @@ struct BranchTally {
   std::vector<uint64_t> requests;  // branches of this level its search's races ask for
   uint64_t schedules = 0;
   uint64_t pruned = 0;
-  uint64_t stepsWithThreadInWindow = 0;
-  uint64_t patchedCalls = 0;
+  Exercise exercise;
   // Its violating run the search prefers, and where: (preemptions, decisions, branch, run).
   std::optional<RunRecord> counterexample;
   std::array<uint64_t, 4> order{};
 };
 
 struct ExploreResult {
-  uint64_t schedules = 0;  // complete schedules explored in this shard
-  uint64_t pruned = 0;     // runs cut short by the reduction (not schedules)
-  // Vacuity, summed over the schedules counted: patch steps that landed while a thread
-  // was inside a watched window, and calls that arrived at a replacement.
-  uint64_t stepsWithThreadInWindow = 0;
-  uint64_t patchedCalls = 0;
+  uint64_t schedules = 0;                   // complete schedules explored in this shard
+  uint64_t pruned = 0;                      // runs cut short by the reduction (not schedules)
+  Exercise exercise;                        // vacuity, summed over the schedules counted
   bool exhausted = false;                   // exhaustive: the whole bounded space was covered
   std::string stoppedBy;                    // "", "counterexample", "max-time", "schedule cap", "signal"
   uint32_t boundReached = 0;                // exhaustive: highest preemption level completed
@@ -82,10 +78,10 @@ struct ExploreResult {
   std::optional<RunRecord> counterexample;  // minimised, re-run with its trace
   // exhaustive, sharded: every branch searched to the end (and the first run, in shard 0).
   std::vector<BranchTally> branchTallies;
-  // random and pct, sharded: each schedule's vacuity counters {k, steps with a thread in a
-  // window, patched calls} (k: this shard's k-th, the unsharded run's I + kN), up to the
-  // shard's first violation, so that `hph merge` sums them up to the earliest one.
-  std::vector<std::array<uint64_t, 3>> scheduleVacuity;
+  // random and pct, sharded: each schedule's vacuity (k: this shard's k-th, the unsharded
+  // run's I + kN), up to the shard's first violation, so that `hph merge` sums them up to
+  // the earliest one.
+  std::vector<std::pair<uint64_t, Exercise>> scheduleVacuity;
   std::optional<Error> error;
   double seconds = 0;
 };

@@ -6,10 +6,7 @@ Session::~Session() = default;
 
 RunRecord Session::run(DecisionSource& source, bool recordTrace) {
   RunRecord record = scheduler_->run(source, recordTrace);
-  if (monitor_) {
-    record.stepsWithThreadInWindow = monitor_->exercise().stepsWithThreadInWindow;
-    record.patchedCalls = monitor_->exercise().patchedCalls;
-  }
+  if (monitor_) record.exercise = monitor_->exercise();
   return record;
 }
 

@@ -31,8 +31,9 @@ Result<bool> stageRuns(TableReader& stage) {
 }
 
 // The scenario named at `field` explores these very images, and expects its patch to hold.
+// `onHostStage`: the gate applies it on the host too.
 Result<void> checkScenario(const std::string& manifest, const std::string& field, const ReleaseImages& images,
-                           const std::string& path) {
+                           const std::string& path, bool onHostStage) {
   auto scenario = loadScenario(path);
   if (!scenario) return scenario.error();
   const auto refuse = [&](const std::string& why) {
@@ -72,6 +73,11 @@ Result<void> checkScenario(const std::string& manifest, const std::string& field
     return refuse("[check] static_checks = false: the protocol would skip the refusals it makes of unsafe sites");
   if (!scenario->arm64.model)
     return refuse("[arm64] fetch_model = false: without it stale instruction fetches go unchecked");
+  // On the host, only its counters tell old calls from new: without them a run whose calls
+  // never reached the new code, or still ran the old code after the plan, would pass.
+  if (onHostStage && (!scenario->onHostCalls || !scenario->onHostNewCalls))
+    return refuse("no [onhost] calls and new_calls: the on-host stage could not tell whether calls after the plan "
+                  "ran the new code (name the counters, or set the manifest's [onhost] run = false)");
   return {};
 }
 
@@ -93,6 +99,44 @@ Result<ReleaseManifest> loadReleaseManifest(const std::string& path) {
   HPH_TRY_ASSIGN(release, top.string("release"));
   if (!release || release->empty()) return top.error("release", "missing: the release's name");
   m.release = *release;
+
+  // The stages before the images: what a scenario must have depends on them (the on-host
+  // stage's counters).
+  const toml::table *checkTable, *trampolineTable, *onHostTable;
+  HPH_TRY_TABLE(checkTable, top.table("check"));
+  HPH_TRY_TABLE(trampolineTable, top.table("trampoline"));
+  HPH_TRY_TABLE(onHostTable, top.table("onhost"));
+  {
+    // Exploration always runs: a gate that explored nothing would have nothing to say.
+    TableReader t(path, checkTable, "[check].");
+    HPH_TRY_ASSIGN(m.check.maxTime, t.number("max_time", 0.001, limits::kMaxTimeSeconds));
+    HPH_TRY_ASSIGN(m.check.schedules, t.integer("schedules", 1, limits::kMaxSchedules));
+    if (auto r = t.rejectUnknown(); !r) return r.error();
+  }
+  {
+    TableReader t(path, trampolineTable, "[trampoline].");
+    HPH_TRY_TABLE(m.trampoline.run, stageRuns(t));
+    std::optional<uint64_t> states;
+    HPH_TRY_ASSIGN(states, t.integer("states", limits::kMinStates, limits::kMaxStates));
+    m.trampoline.states = static_cast<uint32_t>(states.value_or(m.trampoline.states));
+    if (auto r = t.rejectUnknown(); !r) return r.error();
+  }
+  {
+    TableReader t(path, onHostTable, "[onhost].");
+    HPH_TRY_TABLE(m.onhost.run, stageRuns(t));
+    std::optional<std::string> patcher;
+    HPH_TRY_ASSIGN(patcher, t.string("patcher"));
+    if (patcher && *patcher != "in-process" && *patcher != "external")
+      return t.error("patcher", fmt::format("'{}' is not in-process or external", echoText(*patcher, 40)));
+    m.onhost.patcher = patcher.value_or(m.onhost.patcher);
+    std::optional<uint64_t> threads;
+    HPH_TRY_ASSIGN(threads, t.integer("threads", 1, 64));
+    m.onhost.threads = static_cast<uint32_t>(threads.value_or(m.onhost.threads));
+    std::optional<double> duration;
+    HPH_TRY_ASSIGN(duration, t.number("duration", 0.001, 3600));
+    m.onhost.duration = duration.value_or(m.onhost.duration);
+    if (auto r = t.rejectUnknown(); !r) return r.error();
+  }
 
   std::vector<const toml::table*> imageTables;
   HPH_TRY_TABLE(imageTables, top.tables("images"));
@@ -131,7 +175,8 @@ Result<ReleaseManifest> loadReleaseManifest(const std::string& path) {
     if (scenarios.empty()) return t.error("scenarios", "missing: the scenarios that explore this patch");
     for (size_t s = 0; s < scenarios.size(); ++s) {
       const std::string scenario = resolve(scenarios[s]);
-      if (auto ok = checkScenario(path, fmt::format("{}[{}]", t.field("scenarios"), s), images, scenario); !ok)
+      if (auto ok = checkScenario(path, fmt::format("{}[{}]", t.field("scenarios"), s), images, scenario, m.onhost.run);
+          !ok)
         return ok.error();
       images.scenarios.push_back(scenario);
     }
@@ -139,41 +184,6 @@ Result<ReleaseManifest> loadReleaseManifest(const std::string& path) {
     m.images.push_back(std::move(images));
   }
 
-  const toml::table *checkTable, *trampolineTable, *onHostTable;
-  HPH_TRY_TABLE(checkTable, top.table("check"));
-  HPH_TRY_TABLE(trampolineTable, top.table("trampoline"));
-  HPH_TRY_TABLE(onHostTable, top.table("onhost"));
-  {
-    // Exploration always runs: a gate that explored nothing would have nothing to say.
-    TableReader t(path, checkTable, "[check].");
-    HPH_TRY_ASSIGN(m.check.maxTime, t.number("max_time", 0.001, limits::kMaxTimeSeconds));
-    HPH_TRY_ASSIGN(m.check.schedules, t.integer("schedules", 1, limits::kMaxSchedules));
-    if (auto r = t.rejectUnknown(); !r) return r.error();
-  }
-  {
-    TableReader t(path, trampolineTable, "[trampoline].");
-    HPH_TRY_TABLE(m.trampoline.run, stageRuns(t));
-    std::optional<uint64_t> states;
-    HPH_TRY_ASSIGN(states, t.integer("states", limits::kMinStates, limits::kMaxStates));
-    m.trampoline.states = static_cast<uint32_t>(states.value_or(m.trampoline.states));
-    if (auto r = t.rejectUnknown(); !r) return r.error();
-  }
-  {
-    TableReader t(path, onHostTable, "[onhost].");
-    HPH_TRY_TABLE(m.onhost.run, stageRuns(t));
-    std::optional<std::string> patcher;
-    HPH_TRY_ASSIGN(patcher, t.string("patcher"));
-    if (patcher && *patcher != "in-process" && *patcher != "external")
-      return t.error("patcher", fmt::format("'{}' is not in-process or external", echoText(*patcher, 40)));
-    m.onhost.patcher = patcher.value_or(m.onhost.patcher);
-    std::optional<uint64_t> threads;
-    HPH_TRY_ASSIGN(threads, t.integer("threads", 1, 64));
-    m.onhost.threads = static_cast<uint32_t>(threads.value_or(m.onhost.threads));
-    std::optional<double> duration;
-    HPH_TRY_ASSIGN(duration, t.number("duration", 0.001, 3600));
-    m.onhost.duration = duration.value_or(m.onhost.duration);
-    if (auto r = t.rejectUnknown(); !r) return r.error();
-  }
   if (auto r = top.rejectUnknown(); !r) return r.error();
   return m;
 }

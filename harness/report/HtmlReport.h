@@ -10,7 +10,7 @@
 
 namespace hph {
 
-// From the "scenarios" array of hph-check/2 and the run's exit code.
+// From the "scenarios" array of hph-check/3 and the run's exit code.
 // The pages' one style sheet (the gate's page uses it too).
 const char* htmlReportStyle();
 

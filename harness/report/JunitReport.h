@@ -7,7 +7,7 @@
 
 namespace hph {
 
-// From the scenario reports of `hph check` (the "scenarios" array of hph-check/2).
+// From the scenario reports of `hph check` (the "scenarios" array of hph-check/3).
 std::string junitXml(const nlohmann::json& scenarios, double seconds);
 
 // `hph onhost --junit F`: one suite, one test case per scenario (the "scenarios" array of

@@ -44,6 +44,20 @@ static std::string otherFinding(const json& s, std::string_view property) {
   return out;
 }
 
+// Why a scenario is vacuous, from its report's vacuity: the functions never exercised, or
+// a shard that owned no schedule.
+static std::string vacuityFailure(const json& s) {
+  const json vacuity = s.value("vacuity", json::object());
+  std::string names;
+  if (vacuity.is_object() && vacuity.contains("unexercised_sites") && vacuity["unexercised_sites"].is_array())
+    for (const json& name : vacuity["unexercised_sites"])
+      if (name.is_string()) names += fmt::format("{}'{}'", names.empty() ? "" : ", ", name.get<std::string>());
+  if (names.empty()) return "this part of the search owned no schedule";
+  return fmt::format("never exercised: {} (no step of it overlapped a thread in its window, no call reached its "
+                     "replacement)",
+                     names);
+}
+
 std::vector<PropertyCase> propertyCases(const json& s) {
   const std::string verdict = jsonText(s, "verdict"), expect = jsonText(s, "expect"), arch = jsonText(s, "arch");
   std::vector<PropertyCase> cases;
@@ -91,8 +105,7 @@ std::vector<PropertyCase> propertyCases(const json& s) {
       c.kind = "skipped";
       c.out = "not checked: [check] ignore names it";
     } else if (property == "vacuity") {
-      if (verdict == "vacuous" && expect != "vacuous")
-        c.failure = "the patch was never exercised (no step overlapped a thread, no call reached it)";
+      if (verdict == "vacuous" && expect != "vacuous") c.failure = vacuityFailure(s);
     } else if (property == found && property != wanted) {
       c.failure = allOf(property);
     } else if (property == found) {

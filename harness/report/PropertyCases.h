@@ -16,7 +16,7 @@ struct PropertyCase {
   std::string out;
 };
 
-// From one scenario report of hph-check/2.
+// From one scenario report of hph-check/3.
 std::vector<PropertyCase> propertyCases(const nlohmann::json& scenario);
 
 // Text for XML and HTML: markup characters escaped, control characters but tab and

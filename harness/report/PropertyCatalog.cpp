@@ -14,7 +14,8 @@ const std::vector<ReportedProperty>& propertyCatalog() {
     for (const PropertyInfo& p : propertyRegistry())
       if (isDesignProperty(p.property)) out.push_back({p.id, p.text});
     out.push_back({"guest", "The guest's own invariant holds and no thread faults, runs away or deadlocks"});
-    out.push_back({"vacuity", "The exploration exercised the patch (a step overlapped a thread, or calls reached it)"});
+    out.push_back({"vacuity", "The exploration exercised every patched function (a step overlapped a thread in its "
+                              "window, or calls reached its replacement)"});
     out.push_back({"refused", propertyInfo(Property::kRefused).text});
     return out;
   }();

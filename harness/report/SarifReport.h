@@ -12,7 +12,7 @@ namespace hph {
 // the directory hph ran in). Characters URIs reserve are percent-encoded.
 std::string uriOf(const std::string& path);
 
-// From the scenario reports of `hph check` (the "scenarios" array of hph-check/2).
+// From the scenario reports of `hph check` (the "scenarios" array of hph-check/3).
 nlohmann::json sarifLog(const nlohmann::json& scenarios);
 
 // `hph onhost --sarif F`: a result per scenario whose host verdict is not holds, the

@@ -6,7 +6,7 @@
 
 namespace hph {
 
-// From the "scenarios" array of hph-check/2; nothing for fewer than two.
+// From the "scenarios" array of hph-check/3; nothing for fewer than two.
 void printVerdictTable(const nlohmann::json& scenarios);
 
 }  // namespace hph

@@ -12,7 +12,7 @@ enum class VerdictKind {
   kHolds,
   kViolation,     // a property failed (or the guest faulted)
   kRefused,       // the protocol's preconditions failed
-  kVacuous,       // nothing was violated, but the patch was never exercised
+  kVacuous,       // nothing was violated, but a patched function was never exercised
   kInconclusive,  // the search was cut short and found nothing (never expected)
 };
 
