@@ -332,9 +332,8 @@ ScenarioOutcome checkScenario(const std::string& path, const CheckOptions& optio
                "replacement{}\n",
                exercise.stepsWithThreadInWindow, exercise.stepsWithThreadInWindow == 1 ? "" : "s",
                exercise.patchedCalls, exercise.patchedCalls == 1 ? "" : "s",
-               vacuous ? " — vacuous: " + describeUnexercised(sites, exercise) : "");
-  else if (vacuous)
-    fmt::print("  vacuous: this shard owned no schedule\n");
+               vacuous && result.schedules > 0 ? " — vacuous: " + describeUnexercised(sites, exercise) : "");
+  if (vacuous && result.schedules == 0) fmt::print("  vacuous: this shard owned no schedule\n");
 
   json exploration = {
       {"strategy", strategyName(settings.strategy)},

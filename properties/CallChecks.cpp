@@ -67,8 +67,13 @@ void PropertyMonitor::checkCalls(uint32_t index, uint64_t pc) {
   const auto actor = static_cast<ActorId>(index);
   checkResult(index, pc);
   if (violation_) return;
+  std::optional<size_t> arrived;  // every site this replacement replaces is exercised
   for (size_t s = 0; s < sites_.size(); ++s)
-    if (sites_[s].replacement == pc) return arriveAtReplacement(index, s);
+    if (sites_[s].replacement == pc) {
+      if (!arrived) arrived = s;
+      exercise_.markSite(s);
+    }
+  if (arrived) return arriveAtReplacement(index, *arrived);
   // The latest site of a series at this entry names the function calls must reach.
   std::optional<size_t> entered;
   for (size_t s = 0; s < sites_.size(); ++s)
@@ -123,7 +128,6 @@ void PropertyMonitor::arriveAtReplacement(uint32_t index, size_t replaced) {
   const auto actor = static_cast<ActorId>(index);
   const uint64_t pc = sites_[replaced].replacement;
   ++exercise_.patchedCalls;
-  exercise_.markSite(replaced);
   if (!t.call.site) return;
   const size_t site = *t.call.site;
   const Call& call = t.call;

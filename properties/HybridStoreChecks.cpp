@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <variant>
 
 #include "emu/pe/ChpeMetadata.h"
@@ -47,6 +48,17 @@ void checkEntries(const StoreStep& store, const PeImage& base, const PatchLayout
       if (s.entry == entry) return true;
     return false;
   };
+  // Functions no export names (their address taken, a thunk word before them) by RVA.
+  for (const auto& [body, thunk] : base.chpe->entryThunkWords) {
+    const uint64_t word = base.imageBase + body - 4;
+    const bool exported = std::any_of(base.chpe->functions.begin(), base.chpe->functions.end(),
+                                      [&](const HybridFunction& f) { return f.body == body; });
+    if (!exported && begin < word + 4 && word < end)
+      out.push_back({Property::kH2, fmt::format("the store of {} bytes at {} (0x{:x}) overwrites the entry-thunk word "
+                                                "at body-4 (0x{:x}) of the Arm64EC function at rva 0x{:x}, through "
+                                                "which x64 callers given its address enter it",
+                                                store.bytes.size(), store.label, begin, word, body)});
+  }
   for (const HybridFunction& f : base.chpe->functions) {
     const uint64_t word = base.imageBase + f.body - 4;
     if (begin < word + 4 && word < end)

@@ -193,6 +193,8 @@ TEST(CheckCli, APatchSiteNoThreadExercisesMakesTheCheckVacuous) {
         nlohmann::json::parse(std::string(wholeBytes.begin(), wholeBytes.end()))["scenarios"][0]["vacuity"];
     EXPECT_EQ(all["unexercised_sites"], nlohmann::json::array()) << all;
     EXPECT_EQ(all["exercised_sites"], nlohmann::json::array({0, 1, 2})) << all;
+    // The second patch of bump is a site of its own, named so.
+    EXPECT_EQ(all["sites"], nlohmann::json::array({"bump", "bump_keyed", "bump (patch 2)"})) << all;
   }
 }
 

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "emu/pe/ChpeMetadata.h"
+#include "emu/pe/PeFormat.h"
 #include "harness/HybridCheck.h"
 #include "properties/EntryPaths.h"
 #include "properties/HybridRun.h"
@@ -459,6 +461,64 @@ TEST(EntryPaths, CallersInTheSecondSectionOfACodeMapRangeAreFound) {
   EXPECT_EQ(callers[EntryPathKind::kEcDirect], "rva 0x1180");
   ASSERT_TRUE(callers.count(EntryPathKind::kEcIndirectToBody));
   EXPECT_EQ(callers[EntryPathKind::kEcIndirectToBody], "rva 0x1190");
+}
+
+}  // namespace
+}  // namespace hph::test
+
+namespace hph::test {
+namespace {
+
+// Every exported Arm64EC function's entry-thunk word is found (the corpus image), and so
+// is the word of a function no export names, reached by a BL: H2 guards both. A word
+// that is another function's last instruction, one naming no Arm64EC code, and one inside
+// a function's unwind range are not entry-thunk words.
+TEST(EntryThunkWords, AreFoundForExportedAndUnexportedFunctionsAlike) {
+  auto corpus = readPeImage(corpusImage("hybrid.arm64ec.dll"));
+  ASSERT_TRUE(corpus) << corpus.error().message;
+  ASSERT_TRUE(corpus->chpe);
+  const ChpeInfo& chpeOfCorpus = *corpus->chpe;
+  ASSERT_FALSE(chpeOfCorpus.functions.empty());
+  for (const HybridFunction& f : chpeOfCorpus.functions)
+    EXPECT_NE(std::find(chpeOfCorpus.entryThunkWords.begin(), chpeOfCorpus.entryThunkWords.end(),
+                        std::pair{f.body, f.entryThunk}),
+              chpeOfCorpus.entryThunkWords.end())
+        << f.name;
+
+  PeImage image;
+  image.imageBase = 0x180000000;
+  image.file.assign(0x400, 0);
+  image.sections = {{".text", 0x1000, 0x200, 0x200, 0x200, 0x60000020}};
+  const auto put = [&](uint32_t rva, uint32_t word) {
+    std::memcpy(image.file.data() + 0x200 + (rva - 0x1000), &word, 4);
+  };
+  put(0x1000, 0x94000040);  // bl 0x1100: a function no export names
+  put(0x10FC, 0x81);        // its word: the thunk at 0x1180, low bit set
+  put(0x1004, 0x9400004F);  // bl 0x1140
+  put(0x113C, 0xD65F03C0);  // ret: the end of the code before it, not a word
+  put(0x1008, 0x94000056);  // bl 0x1160
+  put(0x115C, 0x14000001);  // b .+4: low bit set, but it names no Arm64EC code
+  put(0x100C, 0x9400005D);  // bl 0x1180
+  put(0x117C, 0x00000011);  // inside the unwind range given below
+  ChpeInfo chpe;
+  chpe.codeMap = {{0x1000, 0x200, ChpeRange::Kind::kArm64ec}};
+  image.chpe = chpe;
+  const std::vector<pe::UnwindEntry> unwind = {{.begin = 0x1170, .end = 0x1180}};
+  const auto words = pe::findEntryThunkWords(image, *image.chpe, unwind);
+  EXPECT_EQ(words, (std::vector<std::pair<uint32_t, uint32_t>>{{0x1100, 0x1180}}));
+
+  // H2: a store over that word, not one beside it.
+  image.chpe->entryThunkWords = words;
+  const PatchLayout layout;
+  for (const auto& [at, size, fires] : {std::tuple{0x10FCu, 4u, true}, {0x10F8u, 8u, true}, {0x1100u, 8u, false}}) {
+    Plan plan;
+    plan.steps.push_back(StoreStep{image.imageBase + at, std::vector<uint8_t>(size, 0x1F), "f+0x0"});
+    const std::vector<HybridFinding> findings = checkHybridStores(plan, ArchKind::kArm64, image, layout);
+    const bool h2 = std::any_of(findings.begin(), findings.end(), [](const HybridFinding& f) {
+      return f.property == Property::kH2 && f.message.find("Arm64EC function at rva 0x1100") != std::string::npos;
+    });
+    EXPECT_EQ(h2, fires) << fmt::format("store of {} at rva {:#x}", size, at);
+  }
 }
 
 }  // namespace

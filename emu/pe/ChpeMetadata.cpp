@@ -311,6 +311,36 @@ Result<void> describeFunctions(const MetadataReader& in, const PeImage& image, C
 
 }  // namespace
 
+std::vector<std::pair<uint32_t, uint32_t>> findEntryThunkWords(const PeImage& image, const ChpeInfo& chpe,
+                                                               const std::vector<UnwindEntry>& arm64Functions) {
+  std::vector<uint32_t> candidates;
+  for (const HybridFunction& f : chpe.functions) candidates.push_back(f.body);
+  for (const UnwindEntry& r : arm64Functions) candidates.push_back(r.begin);
+  for (const auto& [place, target] : directCallsByArm64Code(image, chpe)) candidates.push_back(target);
+  for (const auto& [place, address] : addressesComputedByArm64Code(image, chpe)) candidates.push_back(address);
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  const auto executableEc = [&](uint32_t rva) {
+    const SectionInfo* section = image.sectionAt(rva);
+    return section && section->executable() && inKind(chpe, rva, ChpeRange::Kind::kArm64ec);
+  };
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  for (const uint32_t body : candidates) {
+    const SectionInfo* wordSection = body >= 4 ? image.sectionAt(body - 4) : nullptr;
+    if (body % 4 || !executableEc(body) || !wordSection || !wordSection->executable()) continue;
+    if (std::any_of(arm64Functions.begin(), arm64Functions.end(),
+                    [&](const UnwindEntry& r) { return r.begin <= body - 4 && body - 4 < r.end; }))
+      continue;
+    const std::vector<uint8_t> bytes = image.bytesAt(body - 4, 4);
+    if (bytes.size() != 4) continue;
+    uint32_t word;
+    std::memcpy(&word, bytes.data(), 4);
+    const uint32_t thunk = body + (word & ~1u);  // an offset from the body (wraps: it may be negative)
+    if ((word & 1) && thunk != body && executableEc(thunk)) out.emplace_back(body, thunk);
+  }
+  return out;
+}
+
 std::optional<uint32_t> fastForwardTarget(std::span<const uint8_t> bytes, uint32_t rva) {
   if (bytes.size() < kFastForwardBytes || !std::equal(kFastForwardHead.begin(), kFastForwardHead.end(), bytes.begin()))
     return std::nullopt;
@@ -359,6 +389,7 @@ Result<ChpeInfo> readChpeMetadata(const PeImage& image, uint64_t pointer) {
   auto rfe = readExtraRfeTable(in, image, chpe);
   if (!rfe) return rfe.error();
   if (auto ok = describeFunctions(in, image, chpe, *rfe); !ok) return ok.error();
+  chpe.entryThunkWords = findEntryThunkWords(image, chpe, *rfe);
   return chpe;
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "emu/pe/PeImage.h"
+#include "emu/pe/UnwindTable.h"
 
 namespace hph::pe {
 
@@ -26,6 +27,15 @@ std::optional<uint32_t> fastForwardTarget(std::span<const uint8_t> bytes, uint32
 std::vector<std::pair<uint32_t, uint32_t>> addressesComputedByArm64Code(const PeImage& image, const ChpeInfo& chpe);
 // Every BL in the image's Arm64 code, with its target: (the BL's RVA, the target's RVA).
 std::vector<std::pair<uint32_t, uint32_t>> directCallsByArm64Code(const PeImage& image, const ChpeInfo& chpe);
+
+// The Arm64EC functions with an entry-thunk word at body-4, as (body, thunk) RVAs by body.
+// Candidates are the places known to begin Arm64EC functions: the exports' bodies, the
+// ExtraRFETable's entries (`arm64Functions`), BL targets and computed addresses. A word
+// counts when its low bit is set, the thunk it names (body + word, less that bit) is
+// executable Arm64EC code, and it lies inside no function's unwind range (then it is
+// another function's last instruction, not a word the linker put there).
+std::vector<std::pair<uint32_t, uint32_t>> findEntryThunkWords(const PeImage& image, const ChpeInfo& chpe,
+                                                               const std::vector<UnwindEntry>& arm64Functions);
 
 // Bad input for emulation: an image whose code map holds code of another kind than its PE
 // machine (an Arm64EC image's Arm64 code). One engine would run the other kind's bytes as

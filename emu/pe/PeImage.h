@@ -119,6 +119,10 @@ struct ChpeInfo {
   // The Arm64 exception table of the Arm64EC code (the PE's own holds the x64 code's).
   uint32_t extraRfeTable = 0, extraRfeTableSize = 0;
   std::vector<HybridFunction> functions;  // by body RVA
+  // Every Arm64EC function found with an entry-thunk word at body-4, exported or not (x64
+  // code given the address of one enters it through that thunk too): (body, thunk) RVAs,
+  // by body.
+  std::vector<std::pair<uint32_t, uint32_t>> entryThunkWords;
 
   const ChpeRange* rangeAt(uint32_t rva) const;
 };

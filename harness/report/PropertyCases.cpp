@@ -48,11 +48,13 @@ static std::string otherFinding(const json& s, std::string_view property) {
 // a shard that owned no schedule.
 static std::string vacuityFailure(const json& s) {
   const json vacuity = s.value("vacuity", json::object());
+  const json exploration = s.value("exploration", json::object());
+  if (exploration.is_object() && exploration.value("schedules", json()) == 0) return "this shard owned no schedule";
   std::string names;
   if (vacuity.is_object() && vacuity.contains("unexercised_sites") && vacuity["unexercised_sites"].is_array())
     for (const json& name : vacuity["unexercised_sites"])
       if (name.is_string()) names += fmt::format("{}'{}'", names.empty() ? "" : ", ", name.get<std::string>());
-  if (names.empty()) return "this part of the search owned no schedule";
+  if (names.empty()) return "the patch was never exercised";
   return fmt::format("never exercised: {} (no step of it overlapped a thread in its window, no call reached its "
                      "replacement)",
                      names);

@@ -8,8 +8,13 @@
 namespace hph {
 
 std::vector<std::string> siteNames(const std::vector<PatchSite>& sites) {
+  // A function a series patches again is named with the patch's place among its patches:
+  // "bump (patch 2)" left unexercised is not "bump".
   std::vector<std::string> names;
-  for (const PatchSite& site : sites) names.push_back(site.name);
+  for (const PatchSite& site : sites) {
+    const auto earlier = std::count_if(sites.data(), &site, [&](const PatchSite& s) { return s.name == site.name; });
+    names.push_back(earlier == 0 ? site.name : fmt::format("{} (patch {})", site.name, earlier + 1));
+  }
   return names;
 }
 

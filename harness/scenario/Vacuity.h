@@ -11,7 +11,8 @@
 
 namespace hph {
 
-// What a report calls each site: its function's name.
+// What a report calls each site: its function's name, and for a function a series patches
+// again, which of its patches ("bump (patch 2)").
 std::vector<std::string> siteNames(const std::vector<PatchSite>& sites);
 
 // The names of the sites `exercise` never reached, each once, in site order (`siteNames`:
