@@ -118,6 +118,12 @@ json readJson(const std::string& path) {
   return json::parse(std::string(bytes.begin(), bytes.end()));
 }
 
+// A report edited by a test, written to a temporary file of that name: its path.
+std::string writeJson(const std::string& name, const json& report) {
+  const std::string text = report.dump();
+  return writeTempFile(name, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
 struct Sharded {
   json whole;                             // the unsharded run's scenario report
   json merged;                            // hph merge's
@@ -244,15 +250,13 @@ TEST(Merge, RefusesShardsThatDoNotMakeOneRun) {
 
   json other = readJson(c);
   other["scenarios"][0]["provenance"]["base_sha256"] = std::string(64, '0');
-  const std::string text = other.dump();
-  const std::string forged = writeTempFile("forged-shard2.json", std::vector<uint8_t>(text.begin(), text.end()));
+  const std::string forged = writeJson("forged-shard2.json", other);
   const CommandResult inputs = merge({zero, b, forged});
   EXPECT_EQ(inputs.exitCode, 2);
   EXPECT_NE(inputs.err.find("provenance.base_sha256 differs"), std::string::npos) << inputs.err;
   other = readJson(c);
   other["scenarios"][0]["exploration"]["seed"] = 99;
-  const std::string text2 = other.dump();
-  const std::string reseeded = writeTempFile("reseeded-shard2.json", std::vector<uint8_t>(text2.begin(), text2.end()));
+  const std::string reseeded = writeJson("reseeded-shard2.json", other);
   const CommandResult seed = merge({zero, b, reseeded});
   EXPECT_EQ(seed.exitCode, 2);
   EXPECT_NE(seed.err.find("exploration.seed differs"), std::string::npos) << seed.err;
@@ -283,8 +287,7 @@ TEST(Merge, NamesTheSiteNoShardExercisedAsTheWholeRunDoes) {
     if (options[1] != "exhaustive") continue;
     json forged = readJson(s.shardReports[1]);
     forged["scenarios"][0]["vacuity"]["exercised_sites"] = "all";
-    const std::string text = forged.dump();
-    const std::string path = writeTempFile("forged-sites.json", std::vector<uint8_t>(text.begin(), text.end()));
+    const std::string path = writeJson("forged-sites.json", forged);
     const CommandResult r = runHph({"merge", s.shardReports[0], path}, 60);
     EXPECT_EQ(r.exitCode, 2) << r.out << r.err;
     EXPECT_NE(r.err.find("vacuity: not what hph check writes"), std::string::npos) << r.err;
@@ -324,8 +327,7 @@ TEST(Merge, AShardInterruptedBeforeItsScenarioBeganIsInconclusive) {
                              {"message", "not explored: interrupted by a signal before it began"},
                              {"as_expected", false},
                              {"timing", json::object()}};
-  const std::string text = stopped.dump();
-  const std::string forged = writeTempFile("interrupted-shard1.json", std::vector<uint8_t>(text.begin(), text.end()));
+  const std::string forged = writeJson("interrupted-shard1.json", stopped);
   const CommandResult merged = runHph({"merge", s.shardReports[0], forged}, 60);
   EXPECT_EQ(merged.exitCode, 4) << merged.out << merged.err;
   EXPECT_NE(merged.out.find("inconclusive"), std::string::npos) << merged.out;
@@ -342,8 +344,7 @@ TEST(Merge, ShardsThatCountABranchDifferentlyAreAnError) {
   json copied = zero["scenarios"][0]["exploration"]["branches"].back();
   copied["schedules"] = copied["schedules"].get<uint64_t>() + 1;
   branches.push_back(copied);
-  const std::string text = forged.dump();
-  const std::string path = writeTempFile("forged-branch.json", std::vector<uint8_t>(text.begin(), text.end()));
+  const std::string path = writeJson("forged-branch.json", forged);
   const CommandResult r = runHph({"merge", s.shardReports[0], path}, 60);
   EXPECT_EQ(r.exitCode, 3) << r.out << r.err;
   EXPECT_NE(r.err.find("differently: the emulation is not deterministic"), std::string::npos) << r.err;
