@@ -3,7 +3,8 @@
 # its seed corpus for at most SECONDS (default 15) and a fixed number of inputs with a
 # fixed seed (the same inputs on every machine that gets that far), clean; then the
 # end-to-end target on the unsafe naive-jmp5 from an empty corpus, which must find the
-# violation. Needs the targets fuzz/build.sh builds (ci/test.sh builds them).
+# violation. Needs the targets fuzz/build.sh builds (ci/test.sh builds them), or those of
+# the sanitize preset's build (the test sets HPH_FUZZ_OUT there).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-15}

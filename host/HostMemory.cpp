@@ -1,4 +1,5 @@
 #include "host/HostMemory.h"
+#include "host/FreePlace.h"
 #include "support/HexText.h"
 
 #include <sys/mman.h>
@@ -25,26 +26,6 @@ bool isFree(uint64_t at, uint64_t size) {
   if (got == MAP_FAILED) return false;
   munmap(got, size);
   return got == reinterpret_cast<void*>(at);
-}
-
-// A free place for the movable span, on the loader's 64 KiB grid: the first of the next
-// kTries span-sized steps above it, else wherever the kernel would put it, if that is
-// below the limit (the emulator's own areas lie above).
-std::optional<uint64_t> freePlaceFor(const HostMovableSpan& span) {
-  constexpr uint64_t kGrid = 0x10000;
-  constexpr int kTries = 256;
-  const uint64_t size = (span.end - span.begin + kGrid - 1) & ~(kGrid - 1);
-  for (int i = 1; i <= kTries; ++i) {
-    const uint64_t at = span.begin + i * size;
-    if (at + size > span.limit) break;
-    if (isFree(at, size)) return at;
-  }
-  void* anywhere = mmap(nullptr, size + kGrid, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (anywhere == MAP_FAILED) return std::nullopt;
-  munmap(anywhere, size + kGrid);
-  const uint64_t at = (reinterpret_cast<uint64_t>(anywhere) + kGrid - 1) & ~(kGrid - 1);
-  if (at + size > span.limit || !isFree(at, size)) return std::nullopt;
-  return at;
 }
 
 }  // namespace
@@ -108,7 +89,7 @@ std::optional<HostMemory> HostMemory::map(const HostJob& job, HostMapRefusal& re
       if (span && m.address >= span->begin && m.address < span->end) {
         for (const Mapping& done : memory.mappings_) munmap(reinterpret_cast<void*>(done.address), done.size);
         memory.mappings_.clear();
-        refusal.movableSpanFits = freePlaceFor(*span);
+        refusal.movableSpanFits = freePlaceFor(*span, isFree);
         if (!refusal.movableSpanFits)
           error += ", and the images' span " + hexAddress(span->begin) + ".." + hexAddress(span->end) +
                    " finds no free place below " + hexAddress(span->limit);

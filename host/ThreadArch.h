@@ -59,7 +59,7 @@ class TebKept {
   TebKept& operator=(const TebKept&) = delete;
 
  private:
-  uint64_t saved_ = 0;
+  [[maybe_unused]] uint64_t saved_ = 0;  // only the Arm64 build keeps x18 in it
 };
 
 // Native functions guest code calls (NativeShims.cpp) use the guest's convention.

@@ -131,7 +131,7 @@ TEST(Untranslatable, RewritingOnlyTheCodeDropsTheBlockThatStoppedBeforeIt) {
     EXPECT_FALSE(engine.untranslatableAt(bad));
     if (x64) engine.setReg(UC_X86_REG_RSP, kStack + 0x800);
     (void)engine.start(kCode, std::nullopt);
-    EXPECT_EQ(engine.reg(x64 ? UC_X86_REG_RAX : UC_ARM64_REG_X0), 2u)
+    EXPECT_EQ(engine.reg(x64 ? int{UC_X86_REG_RAX} : int{UC_ARM64_REG_X0}), 2u)
         << "stopped at 0x" << std::hex << engine.reg(arch->pcRegister());
   }
 }
