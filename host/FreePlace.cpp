@@ -16,11 +16,12 @@ std::optional<uint64_t> freePlaceFor(const HostMovableSpan& span, const std::fun
   // The next runner is another process: a place the kernel would choose here lies among
   // the mappings it scatters anew in every process (libraries, a sanitizer's own areas),
   // where the next one often has something already. These anchors lie far below the
-  // kernel's top-down choices and outside AddressSanitizer's fixed areas (its shadow ends
-  // at 0x10007fff7fff, its allocator starts at 0x600000000000), so a place free in one
-  // runner is free in the next.
+  // kernel's top-down choices, and each is either inside AddressSanitizer's fixed areas
+  // in every process or in none (2^44 is in its high shadow, which ends at 0x10007fff7fff;
+  // its allocator starts at 0x600000000000), so a place free in one runner is free in the
+  // next. Not the span's own place: that is the one found taken.
   for (uint64_t at = uint64_t{1} << 44; at + size <= span.limit && at < (uint64_t{1} << 47); at <<= 1)
-    if (free(at, size)) return at;
+    if ((at >= span.end || at + size <= span.begin) && free(at, size)) return at;
   void* anywhere = mmap(nullptr, size + kGrid, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (anywhere == MAP_FAILED) return std::nullopt;
   munmap(anywhere, size + kGrid);
